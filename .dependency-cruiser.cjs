@@ -1,0 +1,73 @@
+// Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli.
+// filter and storage serve segment/collection and never import them; errors.ts and types.ts import nothing.
+const layer = (name, forbidden) => ({
+  name: `${name}-layering`,
+  severity: 'error',
+  comment: `src/${name} must not import ${forbidden.join(', ')}`,
+  from: { path: `^src/${name}/` },
+  to: { path: `^src/(${forbidden.join('|')})/` },
+})
+
+module.exports = {
+  forbidden: [
+    layer('engine', [
+      'index',
+      'quantization',
+      'filter',
+      'storage',
+      'segment',
+      'collection',
+      'db',
+      'server',
+      'cli',
+    ]),
+    layer('index', ['filter', 'storage', 'segment', 'collection', 'db', 'server', 'cli']),
+    layer('quantization', ['index', 'filter', 'storage', 'segment', 'collection', 'db', 'server', 'cli']),
+    layer('filter', [
+      'engine',
+      'index',
+      'quantization',
+      'storage',
+      'segment',
+      'collection',
+      'db',
+      'server',
+      'cli',
+    ]),
+    layer('storage', [
+      'engine',
+      'index',
+      'quantization',
+      'filter',
+      'segment',
+      'collection',
+      'db',
+      'server',
+      'cli',
+    ]),
+    layer('segment', ['collection', 'db', 'server', 'cli']),
+    layer('collection', ['db', 'server', 'cli']),
+    layer('db', ['server', 'cli']),
+    layer('server', ['cli']),
+    {
+      name: 'leaf-modules-import-nothing',
+      severity: 'error',
+      comment: 'src/errors.ts and src/types.ts import nothing local',
+      from: { path: '^src/(errors|types)\\.ts$' },
+      to: { path: '^src/' },
+    },
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'no-test-imports-in-src',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '\\.test\\.ts$' },
+      to: { path: '(^test/|\\.test\\.ts$)' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+}

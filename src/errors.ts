@@ -1,0 +1,93 @@
+// The one error type of Quiver and the one table of error codes. Imports nothing.
+// The engine knows nothing of HTTP: src/server/errors.ts maps `kind` to a status in one place.
+
+/** What class of failure an error is; callers branch on this, not on messages. */
+export type ErrorKind =
+  | 'invalid_argument'
+  | 'not_found'
+  | 'already_exists'
+  | 'failed_precondition'
+  | 'resource_exhausted'
+  | 'timeout'
+  | 'closed'
+  | 'corrupted'
+  | 'internal'
+
+interface CodeSpec {
+  readonly kind: ErrorKind
+  /** One line saying what happened and what the caller can do; docs/errors.md repeats it. */
+  readonly summary: string
+}
+
+/**
+ * Every error code Quiver raises, with its kind. A test fails if a code here is missing from
+ * docs/errors.md.
+ */
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: { kind: 'invalid_argument', summary: 'A request argument is malformed or out of range.' },
+  INVALID_VECTOR: {
+    kind: 'invalid_argument',
+    summary: 'A vector has the wrong dimension or holds NaN/Infinity; nothing was written.',
+  },
+  INVALID_POINT_ID: {
+    kind: 'invalid_argument',
+    summary: 'A point id is neither an unsigned integer (< 2^53) nor a UUID string.',
+  },
+  INVALID_PAYLOAD: { kind: 'invalid_argument', summary: 'A payload is not a JSON object.' },
+  INVALID_FILTER: { kind: 'invalid_argument', summary: 'A filter does not follow the filter language.' },
+  INVALID_COLLECTION_NAME: {
+    kind: 'invalid_argument',
+    summary: 'A collection name is empty, too long, or holds characters other than [A-Za-z0-9_.-].',
+  },
+  INVALID_CONFIG: {
+    kind: 'invalid_argument',
+    summary: 'Collection parameters (dimension, metric, HNSW) are invalid.',
+  },
+  COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
+  POINT_NOT_FOUND: { kind: 'not_found', summary: 'No point has this id.' },
+  COLLECTION_EXISTS: { kind: 'already_exists', summary: 'A collection with this name exists already.' },
+  DIRECTORY_LOCKED: {
+    kind: 'failed_precondition',
+    summary: 'Another process holds the data directory open; close it first.',
+  },
+  CAPACITY_EXCEEDED: {
+    kind: 'resource_exhausted',
+    summary: 'A segment would exceed the 4 GiB WebAssembly memory limit.',
+  },
+  CLOSED: { kind: 'closed', summary: 'The database or collection was closed.' },
+  CORRUPTED: {
+    kind: 'corrupted',
+    summary: 'A stored file failed its checksum or format check; the collection refuses to serve it.',
+  },
+  IO_ERROR: {
+    kind: 'internal',
+    summary: 'The file system refused an operation (disk full, read-only, ...).',
+  },
+  INTERNAL: { kind: 'internal', summary: 'A bug in Quiver; please report it.' },
+} as const satisfies Record<string, CodeSpec>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Base class of every error Quiver throws on purpose. `details` is JSON-safe context. */
+export class QuiverError extends Error {
+  readonly code: ErrorCode
+  readonly kind: ErrorKind
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause })
+    this.name = 'QuiverError'
+    this.code = code
+    this.kind = ERROR_CODES[code].kind
+    this.details = details
+  }
+}
+
+/** Shorthand for the most common error: `throw invalid('limit must be >= 1')`. */
+export function invalid(message: string, details?: Record<string, unknown>): QuiverError {
+  return new QuiverError('INVALID_ARGUMENT', message, details)
+}
+
+export function isQuiverError(err: unknown): err is QuiverError {
+  return err instanceof QuiverError
+}

@@ -1,0 +1,215 @@
+// Public data types of Quiver's embedded API and the one `Collection` interface that the embedded
+// engine (and, later, the HTTP client and the cluster) implement. Imports nothing.
+
+/** A JSON value as stored in payloads. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** A point's payload: any JSON object. */
+export type Payload = { [key: string]: JsonValue }
+
+/**
+ * A point id as users see it: an unsigned integer (0 .. 2^53-1) or a UUID string (any case,
+ * hyphenated; normalised to lower case). Qdrant's rule.
+ */
+export type PointId = number | string
+
+/** Similarity functions, Qdrant's names. `Cosine` normalises vectors at insert, then uses dot. */
+export type Distance = 'Cosine' | 'Dot' | 'Euclid' | 'Manhattan'
+
+/** HNSW parameters (Malkov & Yashunin 2018). */
+export interface HnswConfig {
+  /** Max links per node on layers >= 1 (layer 0 keeps 2·m). Default 16. */
+  readonly m: number
+  /** Size of the candidate list while inserting. Default 100. */
+  readonly efConstruct: number
+  /**
+   * Below this many KiB of matching vectors a filtered search scans them exactly instead of
+   * traversing the graph (Qdrant's `full_scan_threshold`). Default 10000.
+   */
+  readonly fullScanThreshold: number
+  /** Default query-time `ef` when a search gives none; the effective value is max(ef, limit). Default 64. */
+  readonly ef: number
+}
+
+export interface CollectionConfig {
+  /** Vector length; every vector of the collection has it. */
+  readonly dimension: number
+  readonly metric: Distance
+  readonly hnsw: HnswConfig
+}
+
+export interface CreateCollectionOptions {
+  /** Vector length, 1 .. 65536. */
+  dimension: number
+  /** Default `Cosine`. Lower-case names (`cosine`, `euclid`, `l2`, `dot`, `manhattan`) are accepted. */
+  metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
+  hnsw?: Partial<HnswConfig>
+}
+
+/** A point to upsert. `vector`: `dimension` numbers, all finite. */
+export interface PointStruct {
+  id: PointId
+  vector: ArrayLike<number>
+  payload?: Payload | null
+}
+
+/** A stored point as returned by get / scroll. */
+export interface PointRecord {
+  id: PointId
+  payload?: Payload
+  vector?: number[]
+}
+
+/** A search hit. `score`: similarity for Cosine/Dot (higher is better), distance for Euclid/Manhattan (lower is better). */
+export interface ScoredPoint {
+  id: PointId
+  score: number
+  payload?: Payload
+  vector?: number[]
+}
+
+// ---- Filters: Qdrant's filter language, as JSON (snake_case keys, exactly as on the wire). ----
+
+export type MatchValue = string | number | boolean
+export type Match =
+  | { value: MatchValue }
+  | { any: MatchValue[] }
+  | { except: MatchValue[] }
+  | { text: string }
+export interface Range {
+  gt?: number | null
+  gte?: number | null
+  lt?: number | null
+  lte?: number | null
+}
+export interface ValuesCount {
+  gt?: number | null
+  gte?: number | null
+  lt?: number | null
+  lte?: number | null
+}
+export interface FieldCondition {
+  key: string
+  match?: Match
+  range?: Range
+  values_count?: ValuesCount
+}
+export interface IsEmptyCondition {
+  is_empty: { key: string }
+}
+export interface IsNullCondition {
+  is_null: { key: string }
+}
+export interface HasIdCondition {
+  has_id: PointId[]
+}
+export interface NestedCondition {
+  nested: { key: string; filter: Filter }
+}
+export type Condition =
+  | FieldCondition
+  | IsEmptyCondition
+  | IsNullCondition
+  | HasIdCondition
+  | NestedCondition
+  | Filter
+export interface MinShould {
+  conditions: Condition[]
+  min_count: number
+}
+export interface Filter {
+  must?: Condition | Condition[] | null
+  should?: Condition | Condition[] | null
+  must_not?: Condition | Condition[] | null
+  min_should?: MinShould | null
+}
+
+// ---- Options and results ----
+
+/** Which payload fields to return: all (`true`), none (`false`), or only these keys. */
+export type WithPayload = boolean | string[]
+
+export interface SearchOptions {
+  /** Hits to return, >= 1. Default 10. */
+  limit?: number
+  /** Hits to skip before `limit` (pagination). Default 0. */
+  offset?: number
+  filter?: Filter | null
+  /** HNSW query-time candidate list size; the effective value is max(ef, limit + offset). */
+  ef?: number
+  /** Brute force over every matching point (the recall reference). */
+  exact?: boolean
+  /** Drop hits worse than this: min score for Cosine/Dot, max distance for Euclid/Manhattan. */
+  scoreThreshold?: number | null
+  withPayload?: WithPayload
+  withVector?: boolean
+}
+
+export interface SearchRequest extends SearchOptions {
+  vector: ArrayLike<number>
+}
+
+export interface GetOptions {
+  withPayload?: WithPayload
+  withVector?: boolean
+}
+
+export interface ScrollOptions extends GetOptions {
+  filter?: Filter | null
+  /** Points per page, >= 1. Default 10. */
+  limit?: number
+  /** Start from this id (inclusive); ids run ascending, integers before UUIDs. */
+  offset?: PointId | null
+}
+
+export interface ScrollResult {
+  points: PointRecord[]
+  /** Id to pass as `offset` for the next page; null on the last page. */
+  nextPageOffset: PointId | null
+}
+
+export interface CountOptions {
+  filter?: Filter | null
+}
+
+/** Selects points by ids or by a filter. */
+export type PointSelector = { ids: PointId[] } | { filter: Filter }
+
+export interface UpdateResult {
+  /** WAL sequence number of the operation. */
+  operationId: number
+  /** `completed`: durable (fsynced) and visible to searches. */
+  status: 'completed'
+}
+
+export interface SetPayloadOptions {
+  /** Assign into this nested key path (e.g. `a.b`) instead of the payload's top level. */
+  key?: string
+}
+
+export interface CollectionInfo {
+  name: string
+  status: 'green' | 'yellow' | 'red'
+  pointsCount: number
+  indexedVectorsCount: number
+  segmentsCount: number
+  config: CollectionConfig
+}
+
+/** The operations every collection backend offers (embedded today; HTTP client and cluster later). */
+export interface Collection {
+  readonly name: string
+  readonly config: CollectionConfig
+  upsert(points: readonly PointStruct[]): Promise<UpdateResult>
+  get(ids: readonly PointId[], options?: GetOptions): Promise<PointRecord[]>
+  delete(selector: PointSelector): Promise<UpdateResult>
+  count(options?: CountOptions): Promise<number>
+  scroll(options?: ScrollOptions): Promise<ScrollResult>
+  search(vector: ArrayLike<number>, options?: SearchOptions): Promise<ScoredPoint[]>
+  searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
+  setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
+  overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult>
+  deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>
+  clearPayload(selector: PointSelector): Promise<UpdateResult>
+  info(): Promise<CollectionInfo>
+}
