@@ -1,0 +1,807 @@
+// Quiver's compute core: one instance = one segment's vectors and HNSW graph in this module's linear
+// memory, with SIMD128 distance kernels, heaps, a generation-tagged visited set, HNSW insert/search
+// and exact (flat) search. No I/O. The TypeScript side (src/engine) writes vectors into the staging
+// buffer, calls these exports, and reads results from the output buffers.
+//
+// HNSW: Malkov & Yashunin, "Efficient and robust approximate nearest neighbor search using
+// Hierarchical Navigable Small World graphs", TPAMI 2018 — Alg. 1 (insert), Alg. 2 (search layer),
+// Alg. 4 (neighbour selection heuristic), Alg. 5 (k-NN search).
+//
+// Memory is managed with the runtime's TLSF allocator (heap.alloc/realloc/free) over raw pointers;
+// no managed objects are created, so the GC never runs.
+
+// ---- metric ids (keep in sync with src/engine/wasm.ts) ----
+const METRIC_DOT: i32 = 0 // also Cosine: vectors are normalised when stored
+const METRIC_L2: i32 = 1 // squared Euclidean distance
+const METRIC_L1: i32 = 2 // Manhattan distance
+
+// ---- configuration ----
+let dim: i32 = 0 // vector length as given
+let dimP: i32 = 0 // padded to a multiple of 4 (zero-filled), the stride of stored vectors
+let metric: i32 = METRIC_L2
+let normalize: bool = false
+let M: i32 = 16
+let M0: i32 = 32
+let efConstruct: i32 = 100
+let levelMult: f64 = 0.0
+let rng: u32 = 0x9e3779b9
+
+// ---- graph state ----
+let count: i32 = 0 // offsets 0..count-1 exist
+let capacity: i32 = 0
+let entryPoint: i32 = -1
+let maxLevel: i32 = -1
+
+// per-offset arrays
+let vecs: usize = 0 // capacity * dimP f32
+let levels: usize = 0 // capacity u8: top layer of each node
+let links0: usize = 0 // capacity * (1 + M0) u32: [degree, neighbours...] on layer 0
+let upper: usize = 0 // capacity u32: pointer to (level * (1 + M)) u32 for layers 1..level, or 0
+let deleted: usize = 0 // bitset, capacity bits (u32 words)
+let allow: usize = 0 // bitset for filtered search, capacity bits (u32 words)
+let visited: usize = 0 // capacity u32 generation tags
+let visitGen: u32 = 0
+
+// heaps of (distance f32, offset u32) pairs, 8 bytes per entry
+let candHeap: usize = 0 // min-heap on distance
+let candSize: i32 = 0
+let resHeap: usize = 0 // max-heap on distance
+let resSize: i32 = 0
+let heapCap: i32 = 0 // capacity of the result heap
+let candCap: i32 = 0 // capacity of the candidate heap (grows on demand: filtered search can queue many)
+
+// scratch
+let staging: usize = 0 // dimP f32: vector written by the host
+let queryBuf: usize = 0 // dimP f32: normalised copy of the query
+let outIds: usize = 0 // outCap u32
+let outDist: usize = 0 // outCap f32
+let outCap: i32 = 0
+let selIds: usize = 0 // scratch for neighbour selection, selCap entries
+let selDist: usize = 0
+let selCap: i32 = 0
+let listBuf: usize = 0 // listCap u32: offsets for exact search over a list
+let listCap: i32 = 0
+
+// ---- small helpers ----
+
+@inline function wordsFor(bits: i32): i32 {
+  return (bits + 31) >>> 5
+}
+
+@inline function bitGet(base: usize, i: i32): bool {
+  return ((load<u32>(base + (<usize>(i >>> 5) << 2)) >>> (<u32>i & 31)) & 1) != 0
+}
+
+@inline function bitSet(base: usize, i: i32): void {
+  const p = base + (<usize>(i >>> 5) << 2)
+  store<u32>(p, load<u32>(p) | (<u32>1 << (<u32>i & 31)))
+}
+
+@inline function bitClear(base: usize, i: i32): void {
+  const p = base + (<usize>(i >>> 5) << 2)
+  store<u32>(p, load<u32>(p) & ~(<u32>1 << (<u32>i & 31)))
+}
+
+@inline function vecPtr(i: i32): usize {
+  return vecs + (<usize>i * <usize>dimP << 2)
+}
+
+function grow(ptr: usize, oldBytes: usize, newBytes: usize): usize {
+  const p = ptr == 0 ? heap.alloc(newBytes) : heap.realloc(ptr, newBytes)
+  if (newBytes > oldBytes) memory.fill(p + oldBytes, 0, newBytes - oldBytes)
+  return p
+}
+
+function nextRandom(): u32 {
+  // xorshift32
+  let x = rng
+  x ^= x << 13
+  x ^= x >>> 17
+  x ^= x << 5
+  rng = x
+  return x
+}
+
+function randomLevel(): i32 {
+  // u in (0, 1]
+  const u = (<f64>(nextRandom() >>> 8) + 1.0) / 16777216.0
+  const l = <i32>Math.floor(-Math.log(u) * levelMult)
+  return l > 30 ? 30 : l
+}
+
+// ---- distance kernels (SIMD128) ----
+// All return "lower is better": -dot for DOT, squared L2 for L2, L1 for L1.
+
+@inline function dotKernel(a: usize, b: usize): f32 {
+  let s0 = f32x4.splat(0)
+  let s1 = f32x4.splat(0)
+  let s2 = f32x4.splat(0)
+  let s3 = f32x4.splat(0)
+  const n = <usize>dimP << 2
+  let i: usize = 0
+  for (; i + 64 <= n; i += 64) {
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + i), v128.load(b + i)))
+    s1 = f32x4.add(s1, f32x4.mul(v128.load(a + i, 16), v128.load(b + i, 16)))
+    s2 = f32x4.add(s2, f32x4.mul(v128.load(a + i, 32), v128.load(b + i, 32)))
+    s3 = f32x4.add(s3, f32x4.mul(v128.load(a + i, 48), v128.load(b + i, 48)))
+  }
+  for (; i < n; i += 16) {
+    s0 = f32x4.add(s0, f32x4.mul(v128.load(a + i), v128.load(b + i)))
+  }
+  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))
+  return -(f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3))
+}
+
+@inline function l2Kernel(a: usize, b: usize): f32 {
+  let s0 = f32x4.splat(0)
+  let s1 = f32x4.splat(0)
+  let s2 = f32x4.splat(0)
+  let s3 = f32x4.splat(0)
+  const n = <usize>dimP << 2
+  let i: usize = 0
+  for (; i + 64 <= n; i += 64) {
+    const d0 = f32x4.sub(v128.load(a + i), v128.load(b + i))
+    const d1 = f32x4.sub(v128.load(a + i, 16), v128.load(b + i, 16))
+    const d2 = f32x4.sub(v128.load(a + i, 32), v128.load(b + i, 32))
+    const d3 = f32x4.sub(v128.load(a + i, 48), v128.load(b + i, 48))
+    s0 = f32x4.add(s0, f32x4.mul(d0, d0))
+    s1 = f32x4.add(s1, f32x4.mul(d1, d1))
+    s2 = f32x4.add(s2, f32x4.mul(d2, d2))
+    s3 = f32x4.add(s3, f32x4.mul(d3, d3))
+  }
+  for (; i < n; i += 16) {
+    const d = f32x4.sub(v128.load(a + i), v128.load(b + i))
+    s0 = f32x4.add(s0, f32x4.mul(d, d))
+  }
+  const s = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)
+}
+
+@inline function l1Kernel(a: usize, b: usize): f32 {
+  let s0 = f32x4.splat(0)
+  let s1 = f32x4.splat(0)
+  const n = <usize>dimP << 2
+  let i: usize = 0
+  for (; i + 32 <= n; i += 32) {
+    s0 = f32x4.add(s0, f32x4.abs(f32x4.sub(v128.load(a + i), v128.load(b + i))))
+    s1 = f32x4.add(s1, f32x4.abs(f32x4.sub(v128.load(a + i, 16), v128.load(b + i, 16))))
+  }
+  for (; i < n; i += 16) {
+    s0 = f32x4.add(s0, f32x4.abs(f32x4.sub(v128.load(a + i), v128.load(b + i))))
+  }
+  const s = f32x4.add(s0, s1)
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)
+}
+
+@inline function distance(a: usize, b: usize): f32 {
+  if (metric == METRIC_L2) return l2Kernel(a, b)
+  if (metric == METRIC_DOT) return dotKernel(a, b)
+  return l1Kernel(a, b)
+}
+
+// ---- heaps ----
+
+function ensureHeaps(n: i32): void {
+  if (n <= heapCap) return
+  let cap = heapCap < 64 ? 64 : heapCap
+  while (cap < n) cap <<= 1
+  resHeap = grow(resHeap, <usize>heapCap << 3, <usize>cap << 3)
+  heapCap = cap
+  if (candCap < cap) {
+    candHeap = grow(candHeap, <usize>candCap << 3, <usize>cap << 3)
+    candCap = cap
+  }
+}
+
+@inline function hDist(h: usize, i: i32): f32 {
+  return load<f32>(h + (<usize>i << 3))
+}
+
+@inline function hId(h: usize, i: i32): u32 {
+  return load<u32>(h + (<usize>i << 3), 4)
+}
+
+@inline function hSet(h: usize, i: i32, d: f32, id: u32): void {
+  const p = h + (<usize>i << 3)
+  store<f32>(p, d)
+  store<u32>(p, id, 4)
+}
+
+// candidate min-heap
+function candPush(d: f32, id: u32): void {
+  if (candSize == candCap) {
+    candHeap = grow(candHeap, <usize>candCap << 3, <usize>candCap << 4)
+    candCap <<= 1
+  }
+  let i = candSize++
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    const pd = hDist(candHeap, parent)
+    if (pd <= d) break
+    hSet(candHeap, i, pd, hId(candHeap, parent))
+    i = parent
+  }
+  hSet(candHeap, i, d, id)
+}
+
+function candPop(): void {
+  const n = --candSize
+  if (n == 0) return
+  const d = hDist(candHeap, n)
+  const id = hId(candHeap, n)
+  let i = 0
+  while (true) {
+    let c = 2 * i + 1
+    if (c >= n) break
+    if (c + 1 < n && hDist(candHeap, c + 1) < hDist(candHeap, c)) c++
+    const cd = hDist(candHeap, c)
+    if (cd >= d) break
+    hSet(candHeap, i, cd, hId(candHeap, c))
+    i = c
+  }
+  hSet(candHeap, i, d, id)
+}
+
+// result max-heap
+function resPush(d: f32, id: u32): void {
+  let i = resSize++
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    const pd = hDist(resHeap, parent)
+    if (pd >= d) break
+    hSet(resHeap, i, pd, hId(resHeap, parent))
+    i = parent
+  }
+  hSet(resHeap, i, d, id)
+}
+
+function resPop(): void {
+  const n = --resSize
+  if (n == 0) return
+  const d = hDist(resHeap, n)
+  const id = hId(resHeap, n)
+  let i = 0
+  while (true) {
+    let c = 2 * i + 1
+    if (c >= n) break
+    if (c + 1 < n && hDist(resHeap, c + 1) > hDist(resHeap, c)) c++
+    const cd = hDist(resHeap, c)
+    if (cd <= d) break
+    hSet(resHeap, i, cd, hId(resHeap, c))
+    i = c
+  }
+  hSet(resHeap, i, d, id)
+}
+
+// ---- graph accessors ----
+
+@inline function linksAt(node: i32, level: i32): usize {
+  if (level == 0) return links0 + (<usize>node * <usize>(1 + M0) << 2)
+  return <usize>load<u32>(upper + (<usize>node << 2)) + (<usize>(level - 1) * <usize>(1 + M) << 2)
+}
+
+@inline function nodeLevel(node: i32): i32 {
+  return <i32>load<u8>(levels + <usize>node)
+}
+
+function newVisitGeneration(): u32 {
+  visitGen++
+  if (visitGen == 0) {
+    memory.fill(visited, 0, <usize>capacity << 2)
+    visitGen = 1
+  }
+  return visitGen
+}
+
+// ---- lifecycle ----
+
+/**
+ * Sets up an empty segment. `metricId`: 0 dot, 1 squared L2, 2 L1; `norm`: normalise stored vectors
+ * and queries (Cosine). `m`: links per node on layers >= 1 (layer 0 keeps 2m).
+ */
+export function init(dimension: i32, metricId: i32, norm: bool, m: i32, efc: i32, seed: u32): void {
+  dim = dimension
+  dimP = (dimension + 3) & ~3
+  metric = metricId
+  normalize = norm
+  M = m
+  M0 = 2 * m
+  efConstruct = efc
+  levelMult = 1.0 / Math.log(<f64>m)
+  rng = seed == 0 ? 0x9e3779b9 : seed
+  staging = heap.alloc(<usize>dimP << 2)
+  memory.fill(staging, 0, <usize>dimP << 2)
+  queryBuf = heap.alloc(<usize>dimP << 2)
+  memory.fill(queryBuf, 0, <usize>dimP << 2)
+  ensureHeaps(256)
+  ensureSelect(M0 + 1)
+}
+
+/** Grows per-offset storage so that offsets 0..n-1 can be stored. */
+export function reserve(n: i32): void {
+  if (n <= capacity) return
+  let cap = capacity < 1024 ? 1024 : capacity
+  while (cap < n) cap = cap + (cap >> 1)
+  const old = <usize>capacity
+  const c = <usize>cap
+  vecs = grow(vecs, (old * <usize>dimP) << 2, (c * <usize>dimP) << 2)
+  levels = grow(levels, old, c)
+  links0 = grow(links0, (old * <usize>(1 + M0)) << 2, (c * <usize>(1 + M0)) << 2)
+  upper = grow(upper, old << 2, c << 2)
+  deleted = grow(deleted, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
+  allow = grow(allow, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
+  visited = grow(visited, old << 2, c << 2)
+  capacity = cap
+}
+
+function ensureSelect(n: i32): void {
+  if (n <= selCap) return
+  let cap = selCap < 64 ? 64 : selCap
+  while (cap < n) cap <<= 1
+  selIds = grow(selIds, <usize>selCap << 2, <usize>cap << 2)
+  selDist = grow(selDist, <usize>selCap << 2, <usize>cap << 2)
+  selCap = cap
+}
+
+/** Makes room for `n` results in the output buffers and returns nothing; read pointers after. */
+export function ensureOutput(n: i32): void {
+  if (n <= outCap) return
+  let cap = outCap < 64 ? 64 : outCap
+  while (cap < n) cap <<= 1
+  outIds = grow(outIds, <usize>outCap << 2, <usize>cap << 2)
+  outDist = grow(outDist, <usize>outCap << 2, <usize>cap << 2)
+  outCap = cap
+}
+
+/** Makes room for a list of `n` offsets (exact search over a list) and returns its pointer. */
+export function ensureList(n: i32): usize {
+  if (n > listCap) {
+    let cap = listCap < 1024 ? 1024 : listCap
+    while (cap < n) cap <<= 1
+    listBuf = grow(listBuf, <usize>listCap << 2, <usize>cap << 2)
+    listCap = cap
+  }
+  return listBuf
+}
+
+// ---- pointers and state for the host ----
+
+export function stagingPtr(): usize {
+  return staging
+}
+export function vectorsPtr(): usize {
+  return vecs
+}
+export function levelsPtr(): usize {
+  return levels
+}
+export function links0Ptr(): usize {
+  return links0
+}
+export function deletedPtr(): usize {
+  return deleted
+}
+export function allowPtr(): usize {
+  return allow
+}
+export function outIdsPtr(): usize {
+  return outIds
+}
+export function outDistPtr(): usize {
+  return outDist
+}
+export function upperPtr(node: i32): usize {
+  return load<u32>(upper + (<usize>node << 2))
+}
+export function getCount(): i32 {
+  return count
+}
+export function getCapacity(): i32 {
+  return capacity
+}
+export function getEntryPoint(): i32 {
+  return entryPoint
+}
+export function getMaxLevel(): i32 {
+  return maxLevel
+}
+export function getPaddedDim(): i32 {
+  return dimP
+}
+export function getRng(): u32 {
+  return rng
+}
+
+/** Restores graph state after the host copied vectors, levels, links and upper blocks back in. */
+export function setState(n: i32, entry: i32, top: i32, seed: u32): void {
+  count = n
+  entryPoint = entry
+  maxLevel = top
+  rng = seed == 0 ? 0x9e3779b9 : seed
+}
+
+/** Allocates the upper-layer link block of `node` (for restore) and returns its pointer. */
+export function allocUpper(node: i32, level: i32): usize {
+  const bytes = <usize>level * <usize>(1 + M) << 2
+  const p = heap.alloc(bytes)
+  memory.fill(p, 0, bytes)
+  store<u32>(upper + (<usize>node << 2), <u32>p)
+  store<u8>(levels + <usize>node, <u8>level)
+  return p
+}
+
+// ---- storing vectors ----
+
+function normalizeInPlace(p: usize): void {
+  let s: f32 = 0
+  for (let i = 0; i < dim; i++) {
+    const x = load<f32>(p + (<usize>i << 2))
+    s += x * x
+  }
+  if (s > 0) {
+    const inv: f32 = <f32>(1.0 / Math.sqrt(<f64>s))
+    for (let i = 0; i < dim; i++) {
+      const q = p + (<usize>i << 2)
+      store<f32>(q, load<f32>(q) * inv)
+    }
+  }
+}
+
+/**
+ * Copies the staging vector into offset `count` (normalising it for Cosine), inserts it into the
+ * graph, and returns its offset. The host must have called reserve(count + 1).
+ */
+export function add(): i32 {
+  const node = count
+  const dst = vecPtr(node)
+  memory.copy(dst, staging, <usize>dimP << 2)
+  if (normalize) normalizeInPlace(dst)
+  count++
+  insert(node)
+  return node
+}
+
+export function markDeleted(node: i32): void {
+  bitSet(deleted, node)
+}
+
+export function isDeleted(node: i32): bool {
+  return bitGet(deleted, node)
+}
+
+// ---- search ----
+
+@inline function accepted(node: i32, filtered: bool): bool {
+  if (bitGet(deleted, <i32>node)) return false
+  return !filtered || bitGet(allow, node)
+}
+
+/** Greedy descent on one layer (Alg. 2 with ef = 1); returns the closest node reached. */
+function greedy(q: usize, start: i32, startDist: f32, level: i32): i32 {
+  let cur = start
+  let curDist = startDist
+  let changed = true
+  while (changed) {
+    changed = false
+    const l = linksAt(cur, level)
+    const deg = <i32>load<u32>(l)
+    for (let j = 0; j < deg; j++) {
+      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      const d = distance(q, vecPtr(nb))
+      if (d < curDist) {
+        curDist = d
+        cur = nb
+        changed = true
+      }
+    }
+  }
+  return cur
+}
+
+/**
+ * Alg. 2: best-first search of one layer from `ep`; leaves up to `ef` accepted nodes in the result
+ * max-heap. Nodes not accepted (deleted, or outside the filter) are still traversed as waypoints.
+ */
+function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): void {
+  const gen = newVisitGeneration()
+  candSize = 0
+  resSize = 0
+  const d0 = distance(q, vecPtr(ep))
+  candPush(d0, <u32>ep)
+  if (accepted(ep, filtered)) resPush(d0, <u32>ep)
+  store<u32>(visited + (<usize>ep << 2), gen)
+  while (candSize > 0) {
+    const cd = hDist(candHeap, 0)
+    const c = <i32>hId(candHeap, 0)
+    if (resSize >= ef && cd > hDist(resHeap, 0)) break
+    candPop()
+    const l = linksAt(c, level)
+    const deg = <i32>load<u32>(l)
+    for (let j = 0; j < deg; j++) {
+      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      const vp = visited + (<usize>nb << 2)
+      if (load<u32>(vp) == gen) continue
+      store<u32>(vp, gen)
+      const d = distance(q, vecPtr(nb))
+      if (resSize < ef || d < hDist(resHeap, 0)) {
+        candPush(d, <u32>nb)
+        if (accepted(nb, filtered)) {
+          resPush(d, <u32>nb)
+          if (resSize > ef) resPop()
+        }
+      }
+    }
+  }
+}
+
+function prepareQuery(): usize {
+  memory.copy(queryBuf, staging, <usize>dimP << 2)
+  if (normalize) normalizeInPlace(queryBuf)
+  return queryBuf
+}
+
+/** Moves the result heap into the output buffers, nearest first, keeping at most k; returns the count. */
+function drainResults(k: i32): i32 {
+  while (resSize > k) resPop()
+  const n = resSize
+  ensureOutput(n)
+  for (let i = n - 1; i >= 0; i--) {
+    store<u32>(outIds + (<usize>i << 2), hId(resHeap, 0))
+    store<f32>(outDist + (<usize>i << 2), hDist(resHeap, 0))
+    resPop()
+  }
+  return n
+}
+
+/**
+ * Alg. 5: k-NN search for the staging vector with candidate list size `ef` (>= k).
+ * `filtered`: only offsets whose bit is set in the allow bitset are returned.
+ * Writes offsets and distances (lower is better) to the output buffers; returns the count.
+ */
+export function searchKnn(k: i32, ef: i32, filtered: bool): i32 {
+  if (entryPoint < 0 || k <= 0) return 0
+  const q = prepareQuery()
+  if (ef < k) ef = k
+  ensureHeaps(ef + 1)
+  let cur = entryPoint
+  for (let level = maxLevel; level > 0; level--) {
+    cur = greedy(q, cur, distance(q, vecPtr(cur)), level)
+  }
+  searchLayer(q, cur, ef, 0, filtered)
+  return drainResults(k)
+}
+
+/** Exact search over all offsets (optionally only those in the allow bitset); returns the count. */
+export function searchFlat(k: i32, filtered: bool): i32 {
+  if (k <= 0) return 0
+  const q = prepareQuery()
+  ensureHeaps(k + 1)
+  resSize = 0
+  for (let i = 0; i < count; i++) {
+    if (!accepted(i, filtered)) continue
+    const d = distance(q, vecPtr(i))
+    if (resSize < k) resPush(d, <u32>i)
+    else if (d < hDist(resHeap, 0)) {
+      resPush(d, <u32>i)
+      resPop()
+    }
+  }
+  return drainResults(k)
+}
+
+/** Exact search over the first `n` offsets of the list buffer (deleted ones skipped). */
+export function searchList(n: i32, k: i32): i32 {
+  if (k <= 0) return 0
+  const q = prepareQuery()
+  ensureHeaps(k + 1)
+  resSize = 0
+  for (let j = 0; j < n; j++) {
+    const i = <i32>load<u32>(listBuf + (<usize>j << 2))
+    if (bitGet(deleted, i)) continue
+    const d = distance(q, vecPtr(i))
+    if (resSize < k) resPush(d, <u32>i)
+    else if (d < hDist(resHeap, 0)) {
+      resPush(d, <u32>i)
+      resPop()
+    }
+  }
+  return drainResults(k)
+}
+
+/** Distance between the staging vector (as a query) and stored offset `node`. */
+export function distanceTo(node: i32): f32 {
+  return distance(prepareQuery(), vecPtr(node))
+}
+
+// ---- insert ----
+
+/**
+ * Alg. 4 (heuristic neighbour selection): from `n` candidates in selIds/selDist sorted by
+ * ascending distance to the base point, keeps a candidate only if it is closer to the base than to
+ * every candidate already kept; stops at `maxSel`. Compacts the kept ones to the front; returns how many.
+ */
+function selectHeuristic(n: i32, maxSel: i32): i32 {
+  let kept = 0
+  for (let i = 0; i < n && kept < maxSel; i++) {
+    const e = <i32>load<u32>(selIds + (<usize>i << 2))
+    const de = load<f32>(selDist + (<usize>i << 2))
+    const ve = vecPtr(e)
+    let good = true
+    for (let j = 0; j < kept; j++) {
+      const r = <i32>load<u32>(selIds + (<usize>j << 2))
+      if (distance(ve, vecPtr(r)) < de) {
+        good = false
+        break
+      }
+    }
+    if (good) {
+      store<u32>(selIds + (<usize>kept << 2), <u32>e)
+      store<f32>(selDist + (<usize>kept << 2), de)
+      kept++
+    }
+  }
+  return kept
+}
+
+/** Insertion sort of selIds/selDist[0..n) by ascending distance (n is small: <= 2m + 1). */
+function sortSelection(n: i32): void {
+  for (let i = 1; i < n; i++) {
+    const d = load<f32>(selDist + (<usize>i << 2))
+    const id = load<u32>(selIds + (<usize>i << 2))
+    let j = i - 1
+    while (j >= 0 && load<f32>(selDist + (<usize>j << 2)) > d) {
+      store<f32>(selDist + (<usize>(j + 1) << 2), load<f32>(selDist + (<usize>j << 2)))
+      store<u32>(selIds + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+      j--
+    }
+    store<f32>(selDist + (<usize>(j + 1) << 2), d)
+    store<u32>(selIds + (<usize>(j + 1) << 2), id)
+  }
+}
+
+/** Adds `node` to the links of `nb` on `level`; when full, re-selects with the heuristic. */
+function linkBack(nb: i32, node: i32, dist: f32, level: i32): void {
+  const cap = level == 0 ? M0 : M
+  const l = linksAt(nb, level)
+  const deg = <i32>load<u32>(l)
+  for (let j = 0; j < deg; j++) {
+    if (<i32>load<u32>(l + (<usize>(j + 1) << 2)) == node) return
+  }
+  if (deg < cap) {
+    store<u32>(l + (<usize>(deg + 1) << 2), <u32>node)
+    store<u32>(l, <u32>(deg + 1))
+    return
+  }
+  ensureSelect(cap + 1)
+  const vb = vecPtr(nb)
+  for (let j = 0; j < deg; j++) {
+    const o = load<u32>(l + (<usize>(j + 1) << 2))
+    store<u32>(selIds + (<usize>j << 2), o)
+    store<f32>(selDist + (<usize>j << 2), distance(vb, vecPtr(<i32>o)))
+  }
+  store<u32>(selIds + (<usize>deg << 2), <u32>node)
+  store<f32>(selDist + (<usize>deg << 2), dist)
+  sortSelection(deg + 1)
+  const kept = selectHeuristic(deg + 1, cap)
+  for (let j = 0; j < kept; j++) {
+    store<u32>(l + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+  }
+  store<u32>(l, <u32>kept)
+}
+
+/** Alg. 1: inserts stored offset `node` into the graph. */
+function insert(node: i32): void {
+  const level = randomLevel()
+  store<u8>(levels + <usize>node, <u8>level)
+  store<u32>(links0 + (<usize>node * <usize>(1 + M0) << 2), 0)
+  if (level > 0) allocUpper(node, level)
+  else store<u32>(upper + (<usize>node << 2), 0)
+
+  if (entryPoint < 0) {
+    entryPoint = node
+    maxLevel = level
+    return
+  }
+  const q = vecPtr(node)
+  let cur = entryPoint
+  let curDist = distance(q, vecPtr(cur))
+  for (let lc = maxLevel; lc > level; lc--) {
+    cur = greedy(q, cur, curDist, lc)
+    curDist = distance(q, vecPtr(cur))
+  }
+  ensureHeaps(efConstruct + 1)
+  ensureSelect(efConstruct + 1)
+  for (let lc = level < maxLevel ? level : maxLevel; lc >= 0; lc--) {
+    searchLayer(q, cur, efConstruct, lc, false)
+    if (resSize == 0) resPush(distance(q, vecPtr(cur)), <u32>cur)
+    // heap -> ascending list in selIds/selDist
+    const n = resSize
+    for (let i = n - 1; i >= 0; i--) {
+      store<u32>(selIds + (<usize>i << 2), hId(resHeap, 0))
+      store<f32>(selDist + (<usize>i << 2), hDist(resHeap, 0))
+      resPop()
+    }
+    const nextEntry = <i32>load<u32>(selIds)
+    const kept = selectHeuristic(n, M)
+    const l = linksAt(node, lc)
+    for (let j = 0; j < kept; j++) {
+      store<u32>(l + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+    }
+    store<u32>(l, <u32>kept)
+    for (let j = 0; j < kept; j++) {
+      // linkBack reuses selIds/selDist, so read each neighbour from the node's own list
+      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      linkBack(nb, node, distance(q, vecPtr(nb)), lc)
+    }
+    cur = nextEntry
+  }
+  if (level > maxLevel) {
+    entryPoint = node
+    maxLevel = level
+  }
+}
+
+// ---- self-check ----
+
+/**
+ * Checks graph invariants: entry point valid and on the top layer, every link points to an
+ * existing offset other than the node itself, no duplicate links, degrees within bounds, and a
+ * neighbour on layer l has a top layer >= l. Returns 0 when sound, else (node + 1) of the first
+ * broken node, negated for an entry-point error; `checkReason()` tells what broke.
+ */
+let failReason: i32 = 0
+export function checkIntegrity(): i32 {
+  failReason = 0
+  if (count == 0) {
+    if (entryPoint != -1) {
+      failReason = 1
+      return -1
+    }
+    return 0
+  }
+  if (entryPoint < 0 || entryPoint >= count || nodeLevel(entryPoint) != maxLevel) {
+    failReason = 1
+    return -1
+  }
+  for (let node = 0; node < count; node++) {
+    const top = nodeLevel(node)
+    if (top > maxLevel) {
+      failReason = 2
+      return node + 1
+    }
+    if (top > 0 && load<u32>(upper + (<usize>node << 2)) == 0) {
+      failReason = 3
+      return node + 1
+    }
+    for (let lc = 0; lc <= top; lc++) {
+      const l = linksAt(node, lc)
+      const deg = <i32>load<u32>(l)
+      if (deg < 0 || deg > (lc == 0 ? M0 : M)) {
+        failReason = 4
+        return node + 1
+      }
+      for (let j = 0; j < deg; j++) {
+        const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+        if (nb < 0 || nb >= count || nb == node) {
+          failReason = 5
+          return node + 1
+        }
+        if (nodeLevel(nb) < lc) {
+          failReason = 6
+          return node + 1
+        }
+        for (let k = 0; k < j; k++) {
+          if (<i32>load<u32>(l + (<usize>(k + 1) << 2)) == nb) {
+            failReason = 7
+            return node + 1
+          }
+        }
+      }
+    }
+  }
+  return 0
+}
+
+export function checkReason(): i32 {
+  return failReason
+}

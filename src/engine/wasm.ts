@@ -1,0 +1,83 @@
+// Loads the WebAssembly SIMD core (build/quiver.wasm, compiled from assembly/) once per process and
+// hands out instances: one instance owns one segment's vectors and graph in its linear memory.
+import { readFileSync } from 'node:fs'
+import { QuiverError } from '../errors.js'
+
+/** Metric ids understood by the core (assembly/index.ts). */
+export const CoreMetric = { dot: 0, l2: 1, l1: 2 } as const
+export type CoreMetricId = (typeof CoreMetric)[keyof typeof CoreMetric]
+
+/** The exports of assembly/index.ts. Pointers are byte offsets into `memory`. */
+export interface CoreExports {
+  readonly memory: WebAssembly.Memory
+  init(
+    dimension: number,
+    metric: number,
+    normalize: number,
+    m: number,
+    efConstruct: number,
+    seed: number,
+  ): void
+  reserve(n: number): void
+  ensureOutput(n: number): void
+  ensureList(n: number): number
+  stagingPtr(): number
+  vectorsPtr(): number
+  levelsPtr(): number
+  links0Ptr(): number
+  deletedPtr(): number
+  allowPtr(): number
+  outIdsPtr(): number
+  outDistPtr(): number
+  upperPtr(node: number): number
+  getCount(): number
+  getCapacity(): number
+  getEntryPoint(): number
+  getMaxLevel(): number
+  getPaddedDim(): number
+  getRng(): number
+  setState(count: number, entry: number, maxLevel: number, seed: number): void
+  allocUpper(node: number, level: number): number
+  add(): number
+  markDeleted(node: number): void
+  isDeleted(node: number): number
+  searchKnn(k: number, ef: number, filtered: number): number
+  searchFlat(k: number, filtered: number): number
+  searchList(n: number, k: number): number
+  distanceTo(node: number): number
+  checkIntegrity(): number
+  checkReason(): number
+}
+
+let compiled: WebAssembly.Module | undefined
+
+function wasmModule(): WebAssembly.Module {
+  if (compiled) return compiled
+  // src/engine and dist/engine both sit two levels below the package root.
+  const url = new URL('../../build/quiver.wasm', import.meta.url)
+  let bytes: Buffer
+  try {
+    bytes = readFileSync(url)
+  } catch (err) {
+    throw new QuiverError(
+      'INTERNAL',
+      `cannot read the WebAssembly core at ${url.pathname}: run 'npm run build' (or 'npm install') first`,
+      undefined,
+      err,
+    )
+  }
+  compiled = new WebAssembly.Module(bytes)
+  return compiled
+}
+
+/** A fresh core instance with its own linear memory. */
+export function instantiateCore(): CoreExports {
+  const instance = new WebAssembly.Instance(wasmModule(), {
+    env: {
+      abort(_msg: number, _file: number, line: number, column: number): never {
+        throw new QuiverError('INTERNAL', `WebAssembly core aborted at ${line}:${column}`)
+      },
+    },
+  })
+  return instance.exports as unknown as CoreExports
+}
