@@ -1,0 +1,519 @@
+// An embedded collection: validates requests, serialises updates (WAL append -> apply in seq
+// order), fans searches out over its segments and merges them, and persists segments so that a
+// reopen loads the graph instead of re-inserting every point.
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { invalid, QuiverError } from '../errors.js'
+import { compileFilter, type PointPredicate, parseFilter, parseKeyPath } from '../filter/index.js'
+import { comparePointIds, parsePointId } from '../point-id.js'
+import { Segment } from '../segment/segment.js'
+import { Wal } from '../storage/wal.js'
+import type {
+  Collection,
+  CollectionConfig,
+  CollectionInfo,
+  CountOptions,
+  Filter,
+  GetOptions,
+  Payload,
+  PointId,
+  PointRecord,
+  PointSelector,
+  PointStruct,
+  ScoredPoint,
+  ScrollOptions,
+  ScrollResult,
+  SearchOptions,
+  SearchRequest,
+  SetPayloadOptions,
+  UpdateResult,
+  WithPayload,
+} from '../types.js'
+import {
+  applyOperation,
+  decodeOperation,
+  encodeOperation,
+  type LoggedSelector,
+  type Operation,
+  vectorBytes,
+} from './operations.js'
+import { loadSegments, persistSegments, readConfig, readManifest, writeConfig } from './persistence.js'
+import {
+  projectPayload,
+  type ResolvedSelector,
+  toBool,
+  toIds,
+  toLimit,
+  toOffset,
+  toPayload,
+  toSelector,
+  toVector,
+  toWithPayload,
+} from './validate.js'
+
+export interface CollectionOpenOptions {
+  /** Persist segments once this many WAL bytes were written since the last persist. Default 64 MiB. */
+  flushBytes?: number
+  /** WAL file size before rolling over. Default 8 MiB. */
+  walSegmentBytes?: number
+}
+
+const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
+const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
+
+function predicateOf(filter: Filter | null | undefined, where: string): PointPredicate | null {
+  const node = parseFilter(filter, where)
+  return node.kind === 'true' ? null : compileFilter(node)
+}
+
+function toScoreFn(config: CollectionConfig): (d: number) => number {
+  switch (config.metric) {
+    case 'Cosine':
+    case 'Dot':
+      return (d) => -d
+    case 'Euclid':
+      return (d) => Math.sqrt(Math.max(d, 0))
+    case 'Manhattan':
+      return (d) => d
+  }
+}
+
+/** The embedded implementation of {@link Collection}. Get one from `Quiver.createCollection` / `getCollection`. */
+export class EmbeddedCollection implements Collection {
+  readonly name: string
+  readonly config: CollectionConfig
+  readonly dir: string
+  private readonly wal: Wal
+  private readonly segments: Segment[]
+  private readonly toScore: (d: number) => number
+  private readonly higherIsBetter: boolean
+  private readonly flushBytes: number
+  /** Updates are applied strictly in WAL order along this chain. */
+  private tail: Promise<unknown> = Promise.resolve()
+  private appliedSeq: number
+  private persistedSeq: number
+  private bytesSincePersist = 0
+  private persisting: Promise<void> | undefined
+  private closed = false
+
+  private constructor(
+    name: string,
+    dir: string,
+    config: CollectionConfig,
+    wal: Wal,
+    segments: Segment[],
+    persistedSeq: number,
+    flushBytes: number,
+  ) {
+    this.name = name
+    this.dir = dir
+    this.config = config
+    this.wal = wal
+    this.segments = segments
+    this.toScore = toScoreFn(config)
+    this.higherIsBetter = config.metric === 'Cosine' || config.metric === 'Dot'
+    this.persistedSeq = persistedSeq
+    this.appliedSeq = persistedSeq
+    this.flushBytes = flushBytes
+  }
+
+  /** Creates the collection's directory files (config + empty WAL) and opens it. */
+  static async create(
+    dir: string,
+    name: string,
+    config: CollectionConfig,
+    options: CollectionOpenOptions = {},
+  ): Promise<EmbeddedCollection> {
+    await writeConfig(dir, name, config)
+    return EmbeddedCollection.open(dir, name, options)
+  }
+
+  /**
+   * Opens a collection directory: loads persisted segments (verifying checksums and the graph),
+   * then replays WAL records newer than them. Throws CORRUPTED naming the damaged file.
+   */
+  static async open(
+    dir: string,
+    name: string,
+    options: CollectionOpenOptions = {},
+  ): Promise<EmbeddedCollection> {
+    const config = await readConfig(dir)
+    const manifest = await readManifest(dir)
+    const segments = manifest ? await loadSegments(dir, config, manifest) : [Segment.create(config)]
+    if (segments.length === 0) segments.push(Segment.create(config))
+    const wal = await Wal.open(join(dir, 'wal'), {
+      segmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
+    })
+    const collection = new EmbeddedCollection(
+      name,
+      dir,
+      config,
+      wal,
+      segments,
+      manifest?.seq ?? 0,
+      options.flushBytes ?? DEFAULT_FLUSH_BYTES,
+    )
+    await collection.replay()
+    return collection
+  }
+
+  private async replay(): Promise<void> {
+    for await (const record of this.wal.replay(this.persistedSeq)) {
+      applyOperation(this.appendable, decodeOperation(record.body), record.seq)
+      this.appliedSeq = record.seq
+      this.bytesSincePersist += record.body.byteLength
+    }
+  }
+
+  /** The segment that takes writes (the last one). */
+  private get appendable(): Segment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new QuiverError('CLOSED', `collection ${this.name} is closed`)
+  }
+
+  /**
+   * Logs `op` in the WAL, then applies it once every earlier update is applied. Resolves when the
+   * record is durable (fsynced) and visible to searches.
+   */
+  private async submit(op: Operation): Promise<UpdateResult> {
+    this.assertOpen()
+    const body = encodeOperation(op)
+    const durable = this.wal.append([body])
+    const applied = this.tail.then(async () => {
+      const seq = await durable
+      applyOperation(this.appendable, decodeOperation(body), seq)
+      this.appliedSeq = seq
+      this.bytesSincePersist += body.byteLength
+      return seq
+    })
+    this.tail = applied.catch(() => undefined)
+    const seq = await applied
+    if (this.bytesSincePersist >= this.flushBytes) await this.persist()
+    return { operationId: seq, status: 'completed' }
+  }
+
+  /**
+   * Writes the segments to disk and drops WAL files they cover, so a reopen loads the graph
+   * instead of replaying. Runs after the updates queued before it; reads are never blocked.
+   */
+  async persist(): Promise<void> {
+    if (this.persisting !== undefined) return this.persisting
+    const run = this.tail.then(async () => {
+      if (this.appliedSeq === this.persistedSeq) return
+      const seq = this.appliedSeq
+      const snapshots = this.segments.map((s) => s.toFiles())
+      this.bytesSincePersist = 0
+      await persistSegments(this.dir, seq, snapshots)
+      this.persistedSeq = seq
+      await this.wal.truncateUpTo(seq)
+    })
+    this.persisting = run.finally(() => {
+      this.persisting = undefined
+    })
+    this.tail = this.persisting.catch(() => undefined)
+    return this.persisting
+  }
+
+  private logSelector(selector: ResolvedSelector): LoggedSelector {
+    return 'ids' in selector ? { ids: selector.ids } : { filter: selector.filter }
+  }
+
+  private requireExisting(selector: ResolvedSelector): void {
+    if (!('ids' in selector)) return
+    for (const id of selector.ids) {
+      if (!this.segments.some((s) => s.has(id))) {
+        throw new QuiverError(
+          'POINT_NOT_FOUND',
+          `no point with id ${JSON.stringify(id)} in collection ${this.name}`,
+          {
+            id,
+          },
+        )
+      }
+    }
+  }
+
+  /**
+   * Inserts points or replaces those whose id exists (vector and payload). All-or-nothing: one
+   * invalid point (dimension, NaN/Infinity, bad id, payload not an object) rejects the batch with
+   * INVALID_VECTOR / INVALID_POINT_ID / INVALID_PAYLOAD and writes nothing.
+   * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
+   */
+  async upsert(points: readonly PointStruct[]): Promise<UpdateResult> {
+    this.assertOpen()
+    if (!Array.isArray(points)) throw invalid('points must be an array')
+    const logged = points.map((p, i) => {
+      if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
+      const id = parsePointId(p.id, `points[${i}].id`)
+      const vector = toVector(p.vector, this.config.dimension, `points[${i}].vector`)
+      const payload = toPayload(p.payload, `points[${i}].payload`) ?? null
+      return { id, vector: vectorBytes(vector), payload }
+    })
+    if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
+    return this.submit({ op: 'upsert', points: logged })
+  }
+
+  /**
+   * Deletes points by ids (missing ids are ignored) or by filter.
+   * @example await docs.delete({ filter: { must: [{ key: 'lang', match: { value: 'de' } }] } })
+   */
+  async delete(selector: PointSelector): Promise<UpdateResult> {
+    this.assertOpen()
+    return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) })
+  }
+
+  /**
+   * Merges `payload` into the payload of the selected points (a `null` value deletes that key);
+   * with `key`, merges into the object at that nested path. Throws POINT_NOT_FOUND for a missing id.
+   * @example await docs.setPayload({ reviewed: true }, { ids: [1, 2] })
+   */
+  async setPayload(
+    payload: Payload,
+    selector: PointSelector,
+    options: SetPayloadOptions = {},
+  ): Promise<UpdateResult> {
+    this.assertOpen()
+    const p = toPayload(payload) ?? {}
+    const key = options.key ?? null
+    if (key !== null) parseKeyPath(key, 'key')
+    const sel = toSelector(selector)
+    this.requireExisting(sel)
+    return this.submit({ op: 'set_payload', selector: this.logSelector(sel), payload: p, key })
+  }
+
+  /**
+   * Replaces the whole payload of the selected points.
+   * @example await docs.overwritePayload({ lang: 'en' }, { ids: [1] })
+   */
+  async overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult> {
+    this.assertOpen()
+    const p = toPayload(payload) ?? {}
+    const sel = toSelector(selector)
+    this.requireExisting(sel)
+    return this.submit({ op: 'overwrite_payload', selector: this.logSelector(sel), payload: p })
+  }
+
+  /**
+   * Removes payload keys (dotted paths allowed) from the selected points.
+   * @example await docs.deletePayload(['draft'], { ids: [1] })
+   */
+  async deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+    this.assertOpen()
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string'))
+      throw invalid('keys must be an array of strings')
+    for (const [i, k] of keys.entries()) parseKeyPath(k, `keys[${i}]`)
+    const sel = toSelector(selector)
+    this.requireExisting(sel)
+    return this.submit({ op: 'delete_payload', selector: this.logSelector(sel), keys: [...keys] })
+  }
+
+  /**
+   * Removes the whole payload of the selected points.
+   * @example await docs.clearPayload({ ids: [1] })
+   */
+  async clearPayload(selector: PointSelector): Promise<UpdateResult> {
+    this.assertOpen()
+    const sel = toSelector(selector)
+    this.requireExisting(sel)
+    return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
+  }
+
+  private record(segment: Segment, id: PointId, withPayload: WithPayload, withVector: boolean): PointRecord {
+    const rec: PointRecord = { id }
+    const payload = projectPayload(segment.payload(id), withPayload)
+    if (payload !== undefined) rec.payload = structuredClone(payload)
+    if (withVector) rec.vector = Array.from(segment.vector(id)!)
+    return rec
+  }
+
+  private segmentOf(id: PointId): Segment | undefined {
+    for (let i = this.segments.length - 1; i >= 0; i--) if (this.segments[i]!.has(id)) return this.segments[i]
+    return undefined
+  }
+
+  /**
+   * The points with these ids, in request order; missing ids are skipped. Default: payload yes, vector no.
+   * @example const [p] = await docs.get([1], { withVector: true })
+   */
+  async get(ids: readonly PointId[], options: GetOptions = {}): Promise<PointRecord[]> {
+    this.assertOpen()
+    const parsed = toIds(ids)
+    const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
+    const withVector = toBool(options.withVector, 'withVector', false)
+    const out: PointRecord[] = []
+    const seen = new Set<PointId>()
+    for (const id of parsed) {
+      if (seen.has(id)) continue
+      seen.add(id)
+      const seg = this.segmentOf(id)
+      if (seg) out.push(this.record(seg, id, withPayload, withVector))
+    }
+    return out
+  }
+
+  /**
+   * Number of points matching the filter (all points without one). Exact.
+   * @example const n = await docs.count({ filter: { must: [{ key: 'year', range: { gte: 2020 } }] } })
+   */
+  async count(options: CountOptions = {}): Promise<number> {
+    this.assertOpen()
+    const predicate = predicateOf(options.filter, 'filter')
+    let n = 0
+    for (const s of this.segments) n += predicate === null ? s.pointCount : s.matchingIds(predicate).length
+    return n
+  }
+
+  /**
+   * Pages through points in id order (integers ascending, then UUIDs), optionally filtered.
+   * Pass `nextPageOffset` back as `offset` for the next page.
+   * @example let page = await docs.scroll({ limit: 100 }); while (page.nextPageOffset !== null) ...
+   */
+  async scroll(options: ScrollOptions = {}): Promise<ScrollResult> {
+    this.assertOpen()
+    const limit = toLimit(options.limit, 'limit', 10)
+    const start =
+      options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
+    const predicate = predicateOf(options.filter, 'filter')
+    const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
+    const withVector = toBool(options.withVector, 'withVector', false)
+    const segment = this.appendable
+    const ids = segment.sortedIds(comparePointIds)
+    let lo = 0
+    if (start !== null) {
+      let hi = ids.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        if (comparePointIds(ids[mid]!, start) < 0) lo = mid + 1
+        else hi = mid
+      }
+    }
+    const points: PointRecord[] = []
+    let next: PointId | null = null
+    for (let i = lo; i < ids.length; i++) {
+      const id = ids[i]!
+      if (predicate !== null && !predicate(id, segment.payload(id))) continue
+      if (points.length === limit) {
+        next = id
+        break
+      }
+      points.push(this.record(segment, id, withPayload, withVector))
+    }
+    return { points, nextPageOffset: next }
+  }
+
+  /**
+   * k-nearest-neighbour search. `vector`: `dimension` finite numbers. Returns up to `limit` hits,
+   * best first: Cosine/Dot score = similarity (higher is better), Euclid/Manhattan score = distance
+   * (lower is better). Filtered results contain only matching points, always.
+   * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
+   * @example const hits = await docs.search(queryVector, { limit: 5, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
+   */
+  async search(vector: ArrayLike<number>, options: SearchOptions = {}): Promise<ScoredPoint[]> {
+    this.assertOpen()
+    return this.searchSync(vector, options, 'vector')
+  }
+
+  /**
+   * Several searches in one call; each request carries its vector. All are validated before any runs.
+   * @example const [a, b] = await docs.searchBatch([{ vector: v1, limit: 3 }, { vector: v2, limit: 3 }])
+   */
+  async searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]> {
+    this.assertOpen()
+    if (!Array.isArray(requests)) throw invalid('requests must be an array')
+    const prepared = requests.map((r, i) => this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`))
+    return prepared.map((p) => this.runSearch(p))
+  }
+
+  private prepareSearch(vector: unknown, options: SearchOptions, where: string) {
+    const query = toVector(vector, this.config.dimension, where === 'vector' ? 'vector' : `${where}.vector`)
+    const prefix = where === 'vector' ? '' : `${where}.`
+    const limit = toLimit(options.limit, `${prefix}limit`, 10)
+    const offset = toOffset(options.offset, `${prefix}offset`)
+    const ef =
+      options.ef === undefined || options.ef === null
+        ? this.config.hnsw.ef
+        : toLimit(options.ef, `${prefix}ef`, 1)
+    const exact = toBool(options.exact, `${prefix}exact`, false)
+    const threshold = options.scoreThreshold ?? null
+    if (threshold !== null && (typeof threshold !== 'number' || Number.isNaN(threshold))) {
+      throw invalid(`${prefix}scoreThreshold must be a number`)
+    }
+    const predicate = predicateOf(options.filter, `${prefix}filter`)
+    const withPayload = toWithPayload(options.withPayload, `${prefix}withPayload`, false)
+    const withVector = toBool(options.withVector, `${prefix}withVector`, false)
+    return { query, limit, offset, ef, exact, threshold, predicate, withPayload, withVector }
+  }
+
+  private searchSync(vector: unknown, options: SearchOptions, where: string): ScoredPoint[] {
+    return this.runSearch(this.prepareSearch(vector, options, where))
+  }
+
+  private runSearch(p: ReturnType<EmbeddedCollection['prepareSearch']>): ScoredPoint[] {
+    const k = p.limit + p.offset
+    const ef = Math.max(p.ef, k)
+    const merged: { segment: Segment; offset: number; distance: number }[] = []
+    for (const segment of this.segments) {
+      const hits = segment.search(p.query, { k, ef, exact: p.exact, predicate: p.predicate })
+      for (let i = 0; i < hits.offsets.length; i++) {
+        merged.push({ segment, offset: hits.offsets[i]!, distance: hits.distances[i]! })
+      }
+    }
+    if (this.segments.length > 1) merged.sort((a, b) => a.distance - b.distance)
+    const out: ScoredPoint[] = []
+    for (const hit of merged.slice(p.offset, k)) {
+      const score = this.toScore(hit.distance)
+      if (p.threshold !== null && (this.higherIsBetter ? score < p.threshold : score > p.threshold)) break
+      const id = hit.segment.idAt(hit.offset)
+      const sp: ScoredPoint = { id, score }
+      const payload = projectPayload(hit.segment.payloadAt(hit.offset), p.withPayload)
+      if (payload !== undefined) sp.payload = structuredClone(payload)
+      if (p.withVector) sp.vector = Array.from(hit.segment.index.vector(hit.offset))
+      out.push(sp)
+    }
+    return out
+  }
+
+  /** Point counts and config, Qdrant's collection info in engine terms. */
+  async info(): Promise<CollectionInfo> {
+    this.assertOpen()
+    const points = this.segments.reduce((n, s) => n + s.pointCount, 0)
+    return {
+      name: this.name,
+      status: 'green',
+      pointsCount: points,
+      indexedVectorsCount: points,
+      segmentsCount: this.segments.length,
+      config: this.config,
+    }
+  }
+
+  /** Graph self-check of every segment (tests and `quiver` diagnostics). */
+  checkIntegrity(): { ok: boolean; problems: string[] } {
+    const problems: string[] = []
+    this.segments.forEach((s, i) => {
+      const r = s.index.checkIntegrity()
+      if (!r.ok) problems.push(`segment ${i}: offset ${r.node}: ${r.reason}`)
+    })
+    return { ok: problems.length === 0, problems }
+  }
+
+  /** Waits for queued updates, persists segments, closes the WAL. Later calls throw CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.tail
+    await this.persist()
+    await this.wal.close()
+  }
+
+  /** Closes and removes the collection's files. */
+  async drop(): Promise<void> {
+    this.closed = true
+    await this.tail.catch(() => undefined)
+    await this.wal.close()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,102 @@
+// Update operations as they are logged in the WAL (msgpack) and applied to segments. The same
+// decode + apply path serves live writes and crash recovery, so replay rebuilds exactly the
+// state that was acknowledged.
+import { decode, encode } from '@msgpack/msgpack'
+import { QuiverError } from '../errors.js'
+import { compileFilter, deleteAtPath, parseFilter, parseKeyPath, setAtPath } from '../filter/index.js'
+import type { Segment } from '../segment/segment.js'
+import type { Payload, PointId } from '../types.js'
+
+/** Selector as logged: ids, or the filter's JSON (re-parsed at apply time). */
+export type LoggedSelector = { ids: PointId[] } | { filter: unknown }
+
+export type Operation =
+  | { op: 'upsert'; points: { id: PointId; vector: Uint8Array; payload: Payload | null }[] }
+  | { op: 'delete'; selector: LoggedSelector }
+  | { op: 'set_payload'; selector: LoggedSelector; payload: Payload; key: string | null }
+  | { op: 'overwrite_payload'; selector: LoggedSelector; payload: Payload }
+  | { op: 'delete_payload'; selector: LoggedSelector; keys: string[] }
+  | { op: 'clear_payload'; selector: LoggedSelector }
+
+export function encodeOperation(op: Operation): Uint8Array {
+  return encode(op)
+}
+
+/** Throws CORRUPTED if a WAL body is not an operation (the CRC passed, so this is a format bug). */
+export function decodeOperation(body: Uint8Array): Operation {
+  let op: unknown
+  try {
+    op = decode(body)
+  } catch (err) {
+    throw new QuiverError('CORRUPTED', 'WAL record does not decode as an operation', undefined, err)
+  }
+  if (typeof op !== 'object' || op === null || typeof (op as { op?: unknown }).op !== 'string') {
+    throw new QuiverError('CORRUPTED', 'WAL record is not an operation')
+  }
+  return op as Operation
+}
+
+/** Float32Array -> its little-endian bytes (a copy-free view when possible). */
+export function vectorBytes(v: Float32Array): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+}
+
+function bytesToVector(bytes: Uint8Array): Float32Array {
+  if (bytes.byteOffset % 4 === 0)
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+  return new Float32Array(bytes.slice().buffer)
+}
+
+function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {
+  if ('ids' in selector) return selector.ids.filter((id) => segment.has(id))
+  const node = parseFilter(selector.filter)
+  return segment.matchingIds(node.kind === 'true' ? null : compileFilter(node))
+}
+
+function clonePayload(p: Payload): Payload {
+  return structuredClone(p)
+}
+
+/**
+ * Applies one decoded operation at WAL sequence `seq`. Ids that no longer exist are skipped, so
+ * applying is total: it never throws on valid input and replays identically.
+ */
+export function applyOperation(segment: Segment, op: Operation, seq: number): void {
+  switch (op.op) {
+    case 'upsert':
+      for (const p of op.points) segment.upsert(p.id, bytesToVector(p.vector), p.payload ?? undefined, seq)
+      return
+    case 'delete':
+      for (const id of selectIds(segment, op.selector)) segment.delete(id)
+      return
+    case 'set_payload': {
+      const path = op.key === null ? undefined : parseKeyPath(op.key)
+      for (const id of selectIds(segment, op.selector)) {
+        const next = clonePayload(segment.payload(id) ?? {})
+        setAtPath(next, clonePayload(op.payload), path)
+        segment.replacePayload(id, next, seq)
+      }
+      return
+    }
+    case 'overwrite_payload':
+      for (const id of selectIds(segment, op.selector))
+        segment.replacePayload(id, clonePayload(op.payload), seq)
+      return
+    case 'delete_payload': {
+      const paths = op.keys.map((k) => parseKeyPath(k))
+      for (const id of selectIds(segment, op.selector)) {
+        const current = segment.payload(id)
+        if (current === undefined) continue
+        const next = clonePayload(current)
+        for (const path of paths) deleteAtPath(next, path)
+        segment.replacePayload(id, next, seq)
+      }
+      return
+    }
+    case 'clear_payload':
+      for (const id of selectIds(segment, op.selector)) segment.replacePayload(id, undefined, seq)
+      return
+    default:
+      throw new QuiverError('CORRUPTED', `unknown operation ${JSON.stringify((op as { op: unknown }).op)}`)
+  }
+}

@@ -1,0 +1,138 @@
+// On-disk layout of one collection: config.json, manifest.json (segments, their files' sizes and
+// CRC32C, the WAL seq they include), segments/<id>/ files, and wal/. Every file is replaced
+// atomically (temp + fsync + rename + dir fsync); see docs/storage-format.md.
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { QuiverError } from '../errors.js'
+import { Segment, type SegmentFiles } from '../segment/segment.js'
+import { crc32c } from '../storage/crc32c.js'
+import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js'
+import type { CollectionConfig } from '../types.js'
+
+export const FORMAT_VERSION = 1
+const SEGMENT_FILES = ['index.bin', 'points.msgpack'] as const
+
+interface FileEntry {
+  bytes: number
+  crc32c: number
+}
+
+export interface Manifest {
+  formatVersion: number
+  /** Highest WAL seq whose effects the segments include. */
+  seq: number
+  segments: { id: string; files: Record<string, FileEntry> }[]
+}
+
+interface StoredConfig {
+  formatVersion: number
+  name: string
+  config: CollectionConfig
+}
+
+function encodeChecked(body: object): string {
+  const json = JSON.stringify(body)
+  return JSON.stringify({ checksum: crc32c(Buffer.from(json, 'utf8')), body: json })
+}
+
+function decodeChecked(path: string, raw: Uint8Array): unknown {
+  let outer: { checksum?: unknown; body?: unknown }
+  try {
+    outer = JSON.parse(Buffer.from(raw).toString('utf8'))
+  } catch (err) {
+    throw new QuiverError('CORRUPTED', `${path} is not valid JSON`, { path }, err)
+  }
+  if (typeof outer.body !== 'string' || outer.checksum !== crc32c(Buffer.from(outer.body, 'utf8'))) {
+    throw new QuiverError('CORRUPTED', `${path} fails its checksum`, { path })
+  }
+  return JSON.parse(outer.body)
+}
+
+export async function writeConfig(dir: string, name: string, config: CollectionConfig): Promise<void> {
+  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config }
+  await writeFileAtomic(join(dir, 'config.json'), encodeChecked(stored))
+}
+
+export async function readConfig(dir: string): Promise<CollectionConfig> {
+  const path = join(dir, 'config.json')
+  const raw = await readFileIfExists(path)
+  if (raw === undefined) throw new QuiverError('CORRUPTED', `${path} is missing`, { path })
+  const stored = decodeChecked(path, raw) as StoredConfig
+  if (stored.formatVersion !== FORMAT_VERSION) {
+    throw new QuiverError('CORRUPTED', `${path}: unsupported format version ${stored.formatVersion}`, {
+      path,
+    })
+  }
+  return stored.config
+}
+
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  const path = join(dir, 'manifest.json')
+  const raw = await readFileIfExists(path)
+  if (raw === undefined) return undefined
+  const m = decodeChecked(path, raw) as Manifest
+  if (m.formatVersion !== FORMAT_VERSION) {
+    throw new QuiverError('CORRUPTED', `${path}: unsupported format version ${m.formatVersion}`, { path })
+  }
+  return m
+}
+
+/** Loads and verifies (size + CRC32C, then the graph self-check) the segments a manifest lists. */
+export async function loadSegments(
+  dir: string,
+  config: CollectionConfig,
+  manifest: Manifest,
+): Promise<Segment[]> {
+  const segments: Segment[] = []
+  for (const entry of manifest.segments) {
+    const files: Partial<Record<(typeof SEGMENT_FILES)[number], Uint8Array>> = {}
+    for (const name of SEGMENT_FILES) {
+      const path = join(dir, 'segments', entry.id, name)
+      const expected = entry.files[name]
+      const data = await readFileIfExists(path)
+      if (data === undefined || expected === undefined) {
+        throw new QuiverError('CORRUPTED', `segment file ${path} is missing`, { path })
+      }
+      if (data.byteLength !== expected.bytes || crc32c(data) !== expected.crc32c) {
+        throw new QuiverError(
+          'CORRUPTED',
+          `segment file ${path} fails its size/CRC32C check (${data.byteLength} bytes, expected ${expected.bytes})`,
+          { path },
+        )
+      }
+      files[name] = data
+    }
+    segments.push(Segment.fromFiles(config, files as SegmentFiles))
+  }
+  return segments
+}
+
+/**
+ * Persists segment snapshots taken at WAL seq `seq`: writes each segment's files into a new
+ * directory, then atomically switches manifest.json to them, then removes directories no
+ * manifest names. A crash at any point leaves the old or the new manifest, both complete.
+ */
+export async function persistSegments(dir: string, seq: number, snapshots: SegmentFiles[]): Promise<void> {
+  const segmentsDir = join(dir, 'segments')
+  await mkdir(segmentsDir, { recursive: true })
+  const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
+  for (let i = 0; i < snapshots.length; i++) {
+    const id = `seg-${seq}-${i}`
+    const segDir = join(segmentsDir, id)
+    await rm(segDir, { recursive: true, force: true })
+    await mkdir(segDir)
+    const files: Record<string, FileEntry> = {}
+    for (const name of SEGMENT_FILES) {
+      const data = snapshots[i]![name]
+      await writeFileAtomic(join(segDir, name), data)
+      files[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
+    }
+    await fsyncDir(segmentsDir)
+    manifest.segments.push({ id, files })
+  }
+  await writeFileAtomic(join(dir, 'manifest.json'), encodeChecked(manifest))
+  const keep = new Set(manifest.segments.map((s) => s.id))
+  for (const name of await readdir(segmentsDir)) {
+    if (!keep.has(name)) await rm(join(segmentsDir, name), { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,210 @@
+// Input validation for collection operations: every check runs before anything is written, so a
+// rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
+import { invalid, QuiverError } from '../errors.js'
+import { type FilterNode, parseFilter } from '../filter/index.js'
+import { parsePointId } from '../point-id.js'
+import type {
+  CollectionConfig,
+  CreateCollectionOptions,
+  Distance,
+  HnswConfig,
+  JsonValue,
+  Payload,
+  PointId,
+  PointSelector,
+  WithPayload,
+} from '../types.js'
+
+export const MAX_DIMENSION = 65_536
+export const MAX_LIMIT = 100_000
+export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 10_000, ef: 64 }
+
+const COLLECTION_NAME_RE = /^[A-Za-z0-9_.-]{1,255}$/
+
+/** Throws INVALID_COLLECTION_NAME unless `name` is 1-255 chars of [A-Za-z0-9_.-] and not `.`/`..`. */
+export function checkCollectionName(name: unknown): string {
+  if (typeof name !== 'string' || !COLLECTION_NAME_RE.test(name) || name === '.' || name === '..') {
+    throw new QuiverError(
+      'INVALID_COLLECTION_NAME',
+      `collection name ${JSON.stringify(name)} is invalid: use 1-255 characters of A-Z a-z 0-9 _ . -`,
+    )
+  }
+  return name
+}
+
+const METRICS: Record<string, Distance> = {
+  cosine: 'Cosine',
+  dot: 'Dot',
+  euclid: 'Euclid',
+  l2: 'Euclid',
+  manhattan: 'Manhattan',
+}
+
+function positiveInt(value: unknown, where: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+    throw new QuiverError('INVALID_CONFIG', `${where} must be an integer in 1..${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Normalises create options to a full config; throws INVALID_CONFIG. */
+export function resolveConfig(options: CreateCollectionOptions): CollectionConfig {
+  if (typeof options !== 'object' || options === null) {
+    throw new QuiverError('INVALID_CONFIG', 'collection options must be an object with a dimension')
+  }
+  const dimension = positiveInt(options.dimension, 'dimension', MAX_DIMENSION)
+  const metricName = options.metric ?? 'Cosine'
+  const metric = typeof metricName === 'string' ? METRICS[metricName.toLowerCase()] : undefined
+  if (metric === undefined) {
+    throw new QuiverError(
+      'INVALID_CONFIG',
+      `metric ${JSON.stringify(metricName)} is unknown: use Cosine, Dot, Euclid or Manhattan`,
+    )
+  }
+  const h = options.hnsw ?? {}
+  const hnsw: HnswConfig = {
+    m: positiveInt(h.m ?? DEFAULT_HNSW.m, 'hnsw.m', 128),
+    efConstruct: positiveInt(h.efConstruct ?? DEFAULT_HNSW.efConstruct, 'hnsw.efConstruct', 4096),
+    fullScanThreshold: positiveInt(
+      h.fullScanThreshold ?? DEFAULT_HNSW.fullScanThreshold,
+      'hnsw.fullScanThreshold',
+      2 ** 31,
+    ),
+    ef: positiveInt(h.ef ?? DEFAULT_HNSW.ef, 'hnsw.ef', MAX_LIMIT),
+  }
+  if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', 'hnsw.m must be >= 2')
+  return { dimension, metric, hnsw }
+}
+
+/**
+ * Checks a vector and converts it to float32. Throws INVALID_VECTOR for a wrong length, a
+ * non-number, NaN/Infinity, or a value that overflows float32.
+ */
+export function toVector(input: unknown, dimension: number, where = 'vector'): Float32Array {
+  if (
+    input === null ||
+    typeof input !== 'object' ||
+    typeof (input as { length?: unknown }).length !== 'number'
+  ) {
+    throw new QuiverError('INVALID_VECTOR', `${where} must be an array of ${dimension} numbers`)
+  }
+  const arr = input as ArrayLike<unknown>
+  if (arr.length !== dimension) {
+    throw new QuiverError('INVALID_VECTOR', `${where} has dimension ${arr.length}, expected ${dimension}`, {
+      expected: dimension,
+      got: arr.length,
+    })
+  }
+  const out = new Float32Array(dimension)
+  for (let i = 0; i < dimension; i++) {
+    const x = arr[i]
+    if (typeof x !== 'number' || !Number.isFinite(x)) {
+      throw new QuiverError(
+        'INVALID_VECTOR',
+        `${where}[${i}] is ${String(x)}: every component must be a finite number`,
+      )
+    }
+    out[i] = x
+    if (!Number.isFinite(out[i]!)) {
+      throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} overflows float32`)
+    }
+  }
+  return out
+}
+
+function checkJson(value: unknown, where: string, depth: number): JsonValue {
+  if (depth > 64) throw new QuiverError('INVALID_PAYLOAD', `${where}: payload nested deeper than 64 levels`)
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      throw new QuiverError('INVALID_PAYLOAD', `${where} is ${value}: not valid JSON`)
+    return value
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkJson(value[i], `${where}[${i}]`, depth + 1)
+    return value as JsonValue[]
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [k, v] of Object.entries(value)) checkJson(v, `${where}.${k}`, depth + 1)
+    return value as Payload
+  }
+  throw new QuiverError('INVALID_PAYLOAD', `${where} is a ${typeof value}: payload values must be JSON`)
+}
+
+/** A payload: a plain JSON object, or null/undefined for none. Throws INVALID_PAYLOAD. */
+export function toPayload(input: unknown, where = 'payload'): Payload | undefined {
+  if (input === undefined || input === null) return undefined
+  if (
+    typeof input !== 'object' ||
+    Array.isArray(input) ||
+    Object.getPrototypeOf(input) !== Object.prototype
+  ) {
+    throw new QuiverError('INVALID_PAYLOAD', `${where} must be a JSON object, got ${describe(input)}`)
+  }
+  return checkJson(input, where, 0) as Payload
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array'
+  if (v === null) return 'null'
+  return `a ${typeof v}`
+}
+
+export function toIds(input: unknown, where = 'ids'): PointId[] {
+  if (!Array.isArray(input)) throw invalid(`${where} must be an array of point ids`)
+  return input.map((id, i) => parsePointId(id, `${where}[${i}]`))
+}
+
+/** A validated selector: ids, or a filter kept both as JSON (for the WAL) and parsed. */
+export type ResolvedSelector = { ids: PointId[] } | { filter: unknown; node: FilterNode }
+
+export function toSelector(input: PointSelector | undefined, where = 'selector'): ResolvedSelector {
+  if (typeof input !== 'object' || input === null) {
+    throw invalid(`${where} must be { ids: [...] } or { filter: {...} }`)
+  }
+  const hasIds = 'ids' in input && input.ids !== undefined
+  const hasFilter = 'filter' in input && input.filter !== undefined
+  if (hasIds === hasFilter) throw invalid(`${where} must have exactly one of ids or filter`)
+  if (hasIds) return { ids: toIds((input as { ids: unknown }).ids, `${where}.ids`) }
+  const filter = (input as { filter: unknown }).filter
+  return { filter, node: parseFilter(filter, `${where}.filter`) }
+}
+
+export function toLimit(value: unknown, where: string, fallback: number): number {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_LIMIT) {
+    throw invalid(`${where} must be an integer in 1..${MAX_LIMIT}, got ${String(value)}`)
+  }
+  return value
+}
+
+export function toOffset(value: unknown, where: string): number {
+  if (value === undefined || value === null) return 0
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_LIMIT) {
+    throw invalid(`${where} must be an integer in 0..${MAX_LIMIT}, got ${String(value)}`)
+  }
+  return value
+}
+
+export function toWithPayload(value: unknown, where: string, fallback: boolean): WithPayload {
+  if (value === undefined || value === null) return fallback
+  if (typeof value === 'boolean') return value
+  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) return value as string[]
+  throw invalid(`${where} must be a boolean or an array of payload keys`)
+}
+
+export function toBool(value: unknown, where: string, fallback: boolean): boolean {
+  if (value === undefined || value === null) return fallback
+  if (typeof value !== 'boolean') throw invalid(`${where} must be a boolean`)
+  return value
+}
+
+/** Projects a payload to the requested keys (top-level keys; `true` = all, `false` = none). */
+export function projectPayload(payload: Payload | undefined, withPayload: WithPayload): Payload | undefined {
+  if (withPayload === false) return undefined
+  const p = payload ?? {}
+  if (withPayload === true) return p
+  const out: Payload = {}
+  for (const k of withPayload) if (Object.hasOwn(p, k)) out[k] = p[k]!
+  return out
+}

@@ -1,0 +1,14 @@
+// The slice of the WebAssembly JS API that src/engine uses. @types/node does not declare it and
+// the DOM lib would pull browser globals into a Node package.
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: ArrayBufferView | ArrayBuffer)
+  }
+  class Instance {
+    constructor(module: Module, imports?: Record<string, Record<string, unknown>>)
+    readonly exports: Record<string, unknown>
+  }
+  class Memory {
+    readonly buffer: ArrayBuffer
+  }
+}
