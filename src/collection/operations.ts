@@ -44,7 +44,9 @@ export function vectorBytes(v: Float32Array): Uint8Array {
 function bytesToVector(bytes: Uint8Array): Float32Array {
   if (bytes.byteOffset % 4 === 0)
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
-  return new Float32Array(bytes.slice().buffer)
+  const copy = new Uint8Array(bytes.byteLength) // also when `bytes` is a Buffer, whose slice() is a view
+  copy.set(bytes)
+  return new Float32Array(copy.buffer)
 }
 
 function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {

@@ -226,7 +226,7 @@ export class HnswIndex {
   static restore(params: HnswParams, data: Uint8Array): HnswIndex {
     const corrupt = (what: string) => new QuiverError('CORRUPTED', `HNSW index file: ${what}`)
     if (data.byteLength < HEADER_WORDS * 4) throw corrupt('too short')
-    const aligned = data.byteOffset % 4 === 0 ? data : data.slice()
+    const aligned = data.byteOffset % 4 === 0 ? data : Uint8Array.prototype.slice.call(data)
     const h = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS)
     if (h[0] !== MAGIC) throw corrupt('bad magic number')
     if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)

@@ -1,0 +1,41 @@
+// Public surface of the filter module: Qdrant filter JSON -> AST -> compiled point predicate, and
+// payload key paths (also used by set_payload / delete_payload with nested keys).
+export type {
+  AndNode,
+  FieldFlagNode,
+  FieldNode,
+  FilterKind,
+  FilterNode,
+  HasIdNode,
+  IsEmptyNode,
+  IsNullNode,
+  MatchAnyNode,
+  MatchTextNode,
+  MatchValueNode,
+  MinShouldNode,
+  NestedNode,
+  NotNode,
+  OrNode,
+  RangeNode,
+  TrueNode,
+  ValuesCountNode,
+} from './ast.js'
+export { TRUE } from './ast.js'
+export { parseDateTime } from './datetime.js'
+export { compileFilter, type PointPredicate } from './evaluate.js'
+export {
+  deleteAtPath,
+  getValues,
+  type KeyPath,
+  MATCH,
+  mergePayload,
+  NO_MATCH,
+  NO_VALUES,
+  type PathItem,
+  parseKeyPath,
+  type SomeValueResult,
+  setAtPath,
+  someValue,
+  withWildcardSuffix,
+} from './key-path.js'
+export { parseFilter } from './parse.js'

@@ -1,0 +1,328 @@
+import { describe, expect, it } from 'vitest'
+import { QuiverError } from '../errors.js'
+import type { FilterNode } from './ast.js'
+import { parseFilter } from './parse.js'
+
+function errorOf(input: unknown): QuiverError {
+  try {
+    parseFilter(input)
+  } catch (err) {
+    if (err instanceof QuiverError) return err
+    throw err
+  }
+  throw new Error('expected parseFilter to throw')
+}
+
+/** Drops `path` (a parsed KeyPath) so shapes read simply. */
+function shape(node: FilterNode): unknown {
+  return JSON.parse(
+    JSON.stringify(node, (k, v) => (k === 'path' ? undefined : v instanceof Set ? [...v] : v)),
+  ) as unknown
+}
+
+describe('parseFilter: shapes', () => {
+  it('null, undefined and {} match everything', () => {
+    expect(parseFilter(null)).toEqual({ kind: 'true' })
+    expect(parseFilter(undefined)).toEqual({ kind: 'true' })
+    expect(parseFilter({})).toEqual({ kind: 'true' })
+    expect(parseFilter({ must: null, should: null, must_not: null, min_should: null })).toEqual({
+      kind: 'true',
+    })
+  })
+
+  it('accepts a single condition or an array', () => {
+    const one = parseFilter({ must: { key: 'a', match: { value: 1 } } })
+    const many = parseFilter({ must: [{ key: 'a', match: { value: 1 } }] })
+    expect(shape(one)).toEqual({ kind: 'match_value', key: 'a', value: 1 })
+    expect(shape(many)).toEqual(shape(one))
+  })
+
+  it('combines clauses into and / or / not / min_should', () => {
+    const node = parseFilter({
+      must: [{ key: 'a', match: { value: 'x' } }, { has_id: [1, 'AB3B7D23-6E5F-4D2A-9C1B-0123456789AB'] }],
+      should: [{ key: 'b', range: { gt: 1, lte: null } }, { is_empty: { key: 'c' } }],
+      must_not: { is_null: { key: 'd' } },
+      min_should: { conditions: [{ key: 'e', match: { any: ['p', 'q'] } }, {}], min_count: 1 },
+    })
+    expect(shape(node)).toEqual({
+      kind: 'and',
+      children: [
+        {
+          kind: 'or',
+          children: [
+            { kind: 'range', key: 'b', valueType: 'number', gt: 1, gte: null, lt: null, lte: null },
+            { kind: 'is_empty', key: 'c' },
+          ],
+        },
+        {
+          kind: 'min_should',
+          minCount: 1,
+          children: [
+            { kind: 'match_any', key: 'e', valueType: 'keyword', values: ['p', 'q'] },
+            { kind: 'true' },
+          ],
+        },
+        { kind: 'match_value', key: 'a', value: 'x' },
+        { kind: 'has_id', ids: [1, 'ab3b7d23-6e5f-4d2a-9c1b-0123456789ab'] },
+        { kind: 'not', child: { kind: 'is_null', key: 'd' } },
+      ],
+    })
+  })
+
+  it('drops an empty should at top level but keeps it (matching nothing) inside nested', () => {
+    expect(parseFilter({ should: [] })).toEqual({ kind: 'true' })
+    const nested = parseFilter({ must: { nested: { key: 'arr', filter: { should: [] } } } })
+    expect(shape(nested)).toEqual({ kind: 'nested', key: 'arr', filter: { kind: 'or', children: [] } })
+    expect(nested.kind === 'nested' && nested.path.text).toBe('arr[]')
+  })
+
+  it('parses match forms, datetime ranges and values_count', () => {
+    const f = (match: unknown) => shape(parseFilter({ must: { key: 'k', match } }))
+    expect(f({ except: [1, 2] })).toEqual({
+      kind: 'match_except',
+      key: 'k',
+      valueType: 'integer',
+      values: [1, 2],
+    })
+    expect(f({ any: [] })).toEqual({ kind: 'match_any', key: 'k', valueType: 'keyword', values: [] })
+    expect(f({ text: 'ab' })).toEqual({ kind: 'match_text', key: 'k', form: 'text', text: 'ab' })
+    expect(f({ phrase: 'ab' })).toEqual({ kind: 'match_text', key: 'k', form: 'phrase', text: 'ab' })
+    expect(f({ text_any: 'a b' })).toEqual({
+      kind: 'match_text_any',
+      key: 'k',
+      form: 'text_any',
+      text: 'a b',
+    })
+    expect(f({ prefix: 'a' })).toEqual({ kind: 'match_prefix', key: 'k', form: 'prefix', text: 'a' })
+    expect(f({ value: true })).toEqual({ kind: 'match_value', key: 'k', value: true })
+    expect(
+      shape(parseFilter({ must: { key: 'k', range: { gte: '2020-01-01', lt: '2020-01-01T00:00:01Z' } } })),
+    ).toEqual({
+      kind: 'range',
+      key: 'k',
+      valueType: 'datetime',
+      gt: null,
+      gte: 1577836800000000,
+      lt: 1577836801000000,
+      lte: null,
+    })
+    expect(shape(parseFilter({ must: { key: 'k', values_count: { gte: 0, lt: 3 } } }))).toEqual({
+      kind: 'values_count',
+      key: 'k',
+      gt: null,
+      gte: 0,
+      lt: 3,
+      lte: null,
+    })
+  })
+
+  it('follows Qdrant precedence when one field condition holds several checks', () => {
+    const s = (c: object) => shape(parseFilter({ must: { key: 'k', ...c } }))
+    expect(s({ match: { value: 1 }, range: { gt: 5 } })).toEqual({
+      kind: 'or',
+      children: [
+        { kind: 'match_value', key: 'k', value: 1 },
+        { kind: 'range', key: 'k', valueType: 'number', gt: 5, gte: null, lt: null, lte: null },
+      ],
+    })
+    expect(s({ match: { value: 1 }, values_count: { gt: 1 } })).toMatchObject({ kind: 'values_count' })
+    expect(s({ match: { value: 1 }, is_empty: false })).toEqual({
+      kind: 'field_is_empty',
+      key: 'k',
+      value: false,
+    })
+    expect(s({ is_null: true, match: null })).toEqual({ kind: 'field_is_null', key: 'k', value: true })
+  })
+
+  it('keeps the key text and a parsed path', () => {
+    const node = parseFilter({ must: { key: 'a.b[].c', match: { value: 1 } } })
+    expect(node.kind === 'match_value' && node.path.rest.length).toBe(3)
+    expect(node.kind === 'match_value' && node.key).toBe('a.b[].c')
+  })
+})
+
+describe('parseFilter: errors name the JSON path', () => {
+  it.each<[string, unknown, string]>([
+    ['non-object filter', 5, 'filter: expected a filter object, got number 5'],
+    ['array filter', [], 'filter: expected a filter object, got an array'],
+    [
+      'unknown filter key',
+      { mst: [] },
+      'filter.mst: unknown key; expected one of must, should, must_not, min_should',
+    ],
+    [
+      'must of wrong type',
+      { must: 'x' },
+      'filter.must: expected a condition or an array of conditions, got string "x"',
+    ],
+    [
+      'condition not an object',
+      { must: [{}, 3] },
+      'filter.must[1]: expected a condition object, got number 3',
+    ],
+    ['unknown condition key', { should: [{ foo: 1 }] }, 'filter.should[0].foo: unknown key; a condition is'],
+    [
+      'range bound not a number',
+      {
+        must: [
+          { key: 'a', match: { value: 1 } },
+          { key: 'b', range: { gt: {} } },
+        ],
+      },
+      'filter.must[1].range.gt: expected a number, got an object',
+    ],
+    ['range unknown bound', { must: { key: 'b', range: { ge: 1 } } }, 'filter.must.range.ge: unknown key'],
+    [
+      'datetime mixed with number',
+      { must: { key: 'b', range: { gt: '2020-01-01', lt: 5 } } },
+      'filter.must.range.lt: expected an RFC 3339 datetime string',
+    ],
+    [
+      'bad datetime',
+      { must: { key: 'b', range: { gt: '2020-13-01' } } },
+      'filter.must.range.gt: expected an RFC 3339',
+    ],
+    [
+      'empty key',
+      { must: { key: '', match: { value: 1 } } },
+      'filter.must.key: invalid key path "": empty key',
+    ],
+    [
+      'non-string key',
+      { must: { key: 3, match: { value: 1 } } },
+      'filter.must.key: expected a string key, got number 3',
+    ],
+    ['bad key path', { must: { key: 'a..b', match: { value: 1 } } }, 'filter.must.key: invalid key path'],
+    [
+      'field condition without check',
+      { must: [{ key: 'a' }] },
+      'filter.must[0]: field condition on "a" needs one of',
+    ],
+    [
+      'field condition with only nulls',
+      { must: [{ key: 'a', match: null }] },
+      'filter.must[0]: field condition',
+    ],
+    ['unknown field key', { must: { key: 'a', mach: { value: 1 } } }, 'filter.must.mach: unknown key'],
+    [
+      'float match value',
+      { must: { key: 'a', match: { value: 1.5 } } },
+      'filter.must.match.value: expected a string, an integer or a boolean',
+    ],
+    [
+      'null match value',
+      { must: { key: 'a', match: { value: null } } },
+      'filter.must.match.value: expected a string',
+    ],
+    [
+      'two match forms',
+      { must: { key: 'a', match: { value: 1, any: [1] } } },
+      'filter.must.match: expected exactly one of',
+    ],
+    ['empty match', { must: { key: 'a', match: {} } }, 'filter.must.match: expected exactly one of'],
+    [
+      'unknown match form',
+      { must: { key: 'a', match: { values: 1 } } },
+      'filter.must.match.values: unknown key',
+    ],
+    [
+      'mixed any',
+      { must: { key: 'a', match: { any: ['x', 1] } } },
+      'filter.must.match.any[1]: expected a string like the first element',
+    ],
+    [
+      'boolean any',
+      { must: { key: 'a', match: { any: [true] } } },
+      'filter.must.match.any[0]: expected a string',
+    ],
+    [
+      'float except',
+      { must: { key: 'a', match: { except: [1, 2.5] } } },
+      'filter.must.match.except[1]: expected an integer',
+    ],
+    [
+      'any not array',
+      { must: { key: 'a', match: { any: 'x' } } },
+      'filter.must.match.any: expected an array',
+    ],
+    [
+      'text not string',
+      { must: { key: 'a', match: { text: 1 } } },
+      'filter.must.match.text: expected a string, got number 1',
+    ],
+    [
+      'negative count',
+      { must: { key: 'a', values_count: { gt: -1 } } },
+      'filter.must.values_count.gt: expected an integer >= 0',
+    ],
+    [
+      'fractional count',
+      { must: { key: 'a', values_count: { lt: 1.5 } } },
+      'filter.must.values_count.lt: expected an integer >= 0',
+    ],
+    ['flag not boolean', { must: { key: 'a', is_empty: 'yes' } }, 'filter.must.is_empty: expected a boolean'],
+    [
+      'is_empty without key',
+      { must: { is_empty: {} } },
+      'filter.must.is_empty.key: expected a string key, got nothing',
+    ],
+    ['is_empty string', { must: { is_empty: 'a' } }, 'filter.must.is_empty: expected an object { key }'],
+    ['is_null extra key', { must: { is_null: { key: 'a', x: 1 } } }, 'filter.must.is_null.x: unknown key'],
+    ['has_id not array', { must: { has_id: 1 } }, 'filter.must.has_id: expected an array of point ids'],
+    ['bad point id', { must: { has_id: [1, -2] } }, 'filter.must.has_id[1]: number -2 is not a point id'],
+    [
+      'has_id plus key',
+      { must: { has_id: [1], must: [] } },
+      'filter.must.must: unknown key; expected one of has_id',
+    ],
+    [
+      'nested filter missing',
+      { must: { nested: { key: 'a' } } },
+      'filter.must.nested.filter: expected a filter object',
+    ],
+    [
+      'nested inner error',
+      { must: { nested: { key: 'a', filter: { must: [{ key: 'b', range: { lt: 'x' } }] } } } },
+      'filter.must.nested.filter.must[0].range.lt: expected an RFC 3339',
+    ],
+    [
+      'min_should conditions',
+      { min_should: { conditions: {}, min_count: 1 } },
+      'filter.min_should.conditions: expected an array',
+    ],
+    [
+      'min_should zero',
+      { min_should: { conditions: [], min_count: 0 } },
+      'filter.min_should.min_count: expected an integer >= 1, got number 0',
+    ],
+    [
+      'min_should extra',
+      { min_should: { conditions: [], min_count: 1, x: 1 } },
+      'filter.min_should.x: unknown key',
+    ],
+    [
+      'geo',
+      { must: { key: 'a', geo_radius: {} } },
+      'filter.must.geo_radius: geo conditions are not supported',
+    ],
+    [
+      'has_vector',
+      { must: { has_vector: 'v' } },
+      'filter.must.has_vector: this Qdrant condition is not supported',
+    ],
+    [
+      'deep path',
+      { should: [{ must_not: [{ should: { key: 'a', range: { gt: null, lt: true } } }] }] },
+      'filter.should[0].must_not[0].should.range.lt',
+    ],
+  ])('%s', (_name, input, message) => {
+    const err = errorOf(input)
+    expect(err.code).toBe('INVALID_FILTER')
+    expect(err.kind).toBe('invalid_argument')
+    expect(err.message.startsWith(message)).toBe(true)
+  })
+
+  it('uses the caller-given root', () => {
+    expect(() => parseFilter({ must: 1 }, 'body.filter')).toThrow(/^body\.filter\.must: /)
+  })
+})

@@ -1,0 +1,301 @@
+// Property test: random payloads and random filters (seeded), compileFilter against a deliberately
+// naive reference that walks the raw filter JSON and collects values into arrays.
+import { describe, expect, it } from 'vitest'
+import type { JsonValue, Payload } from '../types.js'
+import { compileFilter } from './evaluate.js'
+import { parseFilter } from './parse.js'
+
+// ---- seeded PRNG (mulberry32) ----
+function prng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+type Rand = () => number
+const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1))
+const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!
+
+const KEYS = ['a', 'b', 'c']
+const STRINGS = ['x', 'y', 'xy', '', 'x y']
+const INTS = [-1, 0, 1, 2, 3]
+
+function genValue(r: Rand, depth: number): JsonValue {
+  const roll = r()
+  if (depth > 0 && roll < 0.12) return Array.from({ length: int(r, 1, 3) }, () => genObject(r, depth - 1))
+  if (depth > 0 && roll < 0.25) return Array.from({ length: int(r, 0, 3) }, () => genValue(r, depth - 1))
+  if (depth > 0 && roll < 0.38) return genObject(r, depth - 1)
+  if (roll < 0.5) return pick(r, INTS)
+  if (roll < 0.58) return pick(r, [0.5, 2.5, -1.5])
+  if (roll < 0.72) return pick(r, STRINGS)
+  if (roll < 0.8) return r() < 0.5
+  if (roll < 0.9) return null
+  return pick(r, ['2020-01-01', '2020-06-01T12:00:00Z', 'not a date'])
+}
+
+function genObject(r: Rand, depth: number): { [k: string]: JsonValue } {
+  const out: { [k: string]: JsonValue } = {}
+  for (const k of KEYS) if (r() < 0.6) out[k] = genValue(r, depth)
+  return out
+}
+
+/** A payload whose top-level keys are often arrays of objects, so that `nested` has elements to visit. */
+function genPayload(r: Rand): Payload {
+  const out = genObject(r, 3)
+  for (const k of KEYS) if (r() < 0.3) out[k] = Array.from({ length: int(r, 1, 3) }, () => genObject(r, 2))
+  return out
+}
+
+function genPath(r: Rand): string {
+  let p = pick(r, KEYS)
+  const steps = int(r, 0, 2)
+  for (let i = 0; i < steps; i++) {
+    const s = r()
+    p += s < 0.45 ? `.${pick(r, KEYS)}` : s < 0.8 ? '[]' : `[${int(r, 0, 1)}]`
+  }
+  return p
+}
+
+function genBounds(r: Rand, gen: () => unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const k of ['gt', 'gte', 'lt', 'lte']) {
+    const roll = r()
+    if (roll < 0.3) out[k] = gen()
+    else if (roll < 0.35) out[k] = null
+  }
+  return out
+}
+
+function genMatch(r: Rand): unknown {
+  const roll = r()
+  const list = () =>
+    r() < 0.5
+      ? Array.from({ length: int(r, 0, 3) }, () => pick(r, STRINGS))
+      : Array.from({ length: int(r, 1, 3) }, () => pick(r, INTS))
+  if (roll < 0.3) return { value: r() < 0.4 ? pick(r, STRINGS) : r() < 0.7 ? pick(r, INTS) : r() < 0.5 }
+  if (roll < 0.5) return { any: list() }
+  if (roll < 0.7) return { except: list() }
+  return { text: pick(r, ['x', 'y', ' ', '']) }
+}
+
+function genCondition(r: Rand, depth: number): unknown {
+  const roll = r()
+  if (depth > 0 && roll < 0.12) return genFilter(r, depth - 1)
+  if (depth > 0 && roll < 0.3)
+    return { nested: { key: r() < 0.7 ? pick(r, KEYS) : genPath(r), filter: genFilter(r, depth - 1) } }
+  if (roll < 0.34) return { is_empty: { key: genPath(r) } }
+  if (roll < 0.4) return { is_null: { key: genPath(r) } }
+  if (roll < 0.47) return { has_id: Array.from({ length: int(r, 0, 3) }, () => int(r, 0, 5)) }
+  const c: Record<string, unknown> = { key: genPath(r) }
+  const kind = r()
+  if (kind < 0.45) c['match'] = genMatch(r)
+  else if (kind < 0.65) c['range'] = genBounds(r, () => pick(r, [-1, 0, 0.5, 1, 2, 2.5]))
+  else if (kind < 0.72) c['range'] = genBounds(r, () => pick(r, ['2020-01-01', '2020-03-01T00:00:00Z']))
+  else if (kind < 0.85) c['values_count'] = genBounds(r, () => int(r, 0, 3))
+  else c[r() < 0.5 ? 'is_empty' : 'is_null'] = r() < 0.5
+  if (r() < 0.1) c['match'] = genMatch(r) // several checks on one field condition
+  if (r() < 0.05) c['range'] = genBounds(r, () => int(r, -1, 2))
+  return c
+}
+
+function genList(r: Rand, depth: number): unknown {
+  const roll = r()
+  if (roll < 0.1) return null
+  if (roll < 0.35) return genCondition(r, depth)
+  return Array.from({ length: int(r, 0, 3) }, () => genCondition(r, depth))
+}
+
+function genFilter(r: Rand, depth: number): Record<string, unknown> {
+  const f: Record<string, unknown> = {}
+  if (r() < 0.5) f['must'] = genList(r, depth)
+  if (r() < 0.4) f['should'] = genList(r, depth)
+  if (r() < 0.3) f['must_not'] = genList(r, depth)
+  if (r() < 0.15) {
+    const n = int(r, 0, 3)
+    f['min_should'] = {
+      conditions: Array.from({ length: n }, () => genCondition(r, depth)),
+      min_count: int(r, 1, 3),
+    }
+  }
+  return f
+}
+
+// ---- the reference: raw JSON in, arrays of values, no compilation ----
+// biome-ignore lint/suspicious/noExplicitAny: the reference reads raw, unvalidated JSON
+type J = any
+
+/** How often the reference met the rarer situations, so that the test can insist they occur. */
+const seen = { nestedElements: 0, hasIdInNested: 0, emptyShouldInNested: 0 }
+
+function refValues(root: J, key: string): J[] {
+  const steps = [...key.matchAll(/([A-Za-z_]+)|\[(\d*)\]/g)].map((m) =>
+    m[1] !== undefined ? { key: m[1] } : m[2] === '' ? { all: true } : { index: Number(m[2]) },
+  )
+  let current: J[] = [root]
+  for (const step of steps) {
+    const next: J[] = []
+    for (const v of current) {
+      if ('key' in step) {
+        if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.hasOwn(v, step.key))
+          next.push(v[step.key])
+      } else if (Array.isArray(v)) {
+        if ('all' in step) next.push(...v)
+        else if (step.index < v.length) next.push(v[step.index])
+      }
+    }
+    current = next
+  }
+  return current
+}
+
+function asList(x: J): J[] | null {
+  if (x === null || x === undefined) return null
+  return Array.isArray(x) ? x : [x]
+}
+
+function inBounds(b: J, x: number): boolean {
+  const ok = (k: string, test: (bound: number) => boolean) =>
+    b[k] === null || b[k] === undefined || test(b[k])
+  return (
+    ok('gt', (v) => x > v) && ok('gte', (v) => x >= v) && ok('lt', (v) => x < v) && ok('lte', (v) => x <= v)
+  )
+}
+
+function toMicros(s: string): number | null {
+  if (s === 'not a date') return null
+  return Date.parse(s.length === 10 ? `${s}T00:00:00Z` : s) * 1000
+}
+
+function refMatch(m: J, x: J): boolean {
+  if ('value' in m) return x === m.value
+  if ('text' in m) return typeof x === 'string' && x.includes(m.text)
+  const list: J[] = m.any ?? m.except
+  const integers = list.length > 0 && typeof list[0] === 'number'
+  const sameType = integers ? typeof x === 'number' : typeof x === 'string'
+  if ('any' in m) return sameType && list.includes(x)
+  if (x === null) return false
+  return !sameType || !list.includes(x)
+}
+
+function refRange(b: J, x: J): boolean {
+  const datetime = Object.values(b).some((v) => typeof v === 'string')
+  if (!datetime) return typeof x === 'number' && inBounds(b, x)
+  if (typeof x !== 'string') return false
+  const t = toMicros(x)
+  const nb: J = {}
+  for (const k of Object.keys(b)) nb[k] = b[k] === null ? null : toMicros(b[k])
+  return t !== null && inBounds(nb, t)
+}
+
+function refField(c: J, payload: J): boolean {
+  const values = refValues(payload, c.key)
+  const count = (v: J) => (v === null ? 0 : Array.isArray(v) ? v.length : 1)
+  if (c.values_count != null) {
+    if (values.length === 0) return inBounds(c.values_count, 0)
+    return values.some((v) => inBounds(c.values_count, count(v)))
+  }
+  if (c.is_empty != null) {
+    if (values.length === 0) return c.is_empty
+    return values.some((v) =>
+      v === null ? c.is_empty : Array.isArray(v) ? (v.length === 0) === c.is_empty : !c.is_empty,
+    )
+  }
+  if (c.is_null != null) {
+    if (values.length === 0) return !c.is_null
+    return values.some((v) =>
+      v === null ? c.is_null : Array.isArray(v) ? v.some((e) => e === null) === c.is_null : !c.is_null,
+    )
+  }
+  return values.some((v) =>
+    (Array.isArray(v) ? v : [v]).some(
+      (x) => (c.match != null && refMatch(c.match, x)) || (c.range != null && refRange(c.range, x)),
+    ),
+  )
+}
+
+function refCondition(c: J, id: number, payload: J, inNested: boolean): boolean {
+  if ('key' in c) return refField(c, payload)
+  if ('is_empty' in c)
+    return refValues(payload, c.is_empty.key).every((v) => v === null || (Array.isArray(v) && v.length === 0))
+  if ('is_null' in c) return refValues(payload, c.is_null.key).some((v) => v === null)
+  if ('has_id' in c) {
+    if (inNested) seen.hasIdInNested++
+    return !inNested && c.has_id.includes(id)
+  }
+  if ('nested' in c) {
+    const key: string = c.nested.key.endsWith('[]') ? c.nested.key : `${c.nested.key}[]`
+    return refValues(payload, key).some((v) => {
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
+      seen.nestedElements++
+      return refFilter(c.nested.filter, id, v, true)
+    })
+  }
+  return refFilter(c, id, payload, inNested)
+}
+
+function refFilter(f: J, id: number, payload: J, inNested: boolean): boolean {
+  const check = (c: J) => refCondition(c, id, payload, inNested)
+  const should = asList(f.should)
+  if (should !== null) {
+    if (should.length === 0 && inNested) seen.emptyShouldInNested++
+    if (should.length === 0 ? inNested : !should.some(check)) return false
+  }
+  if (f.min_should != null && f.min_should.conditions.filter(check).length < f.min_should.min_count)
+    return false
+  if (!(asList(f.must) ?? []).every(check)) return false
+  if ((asList(f.must_not) ?? []).some(check)) return false
+  return true
+}
+
+describe('compileFilter agrees with a naive reference on random filters and payloads', () => {
+  it.each([1, 2, 3, 4])('seed %i', (seed) => {
+    const r = prng(seed * 7919)
+    seen.nestedElements = 0
+    seen.hasIdInNested = 0
+    seen.emptyShouldInNested = 0
+    let matched = 0
+    let checked = 0
+    for (let f = 0; f < 600; f++) {
+      const filter = genFilter(r, 3)
+      const predicate = compileFilter(parseFilter(filter))
+      for (let p = 0; p < 8; p++) {
+        const payload = genPayload(r)
+        const id = int(r, 0, 5)
+        const got = predicate(id, payload)
+        const want = refFilter(filter, id, payload, false)
+        if (got !== want) {
+          expect.fail(
+            `mismatch: got ${got}\nfilter ${JSON.stringify(filter)}\npayload ${JSON.stringify(payload)}\nid ${id}`,
+          )
+        }
+        checked++
+        if (got) matched++
+      }
+    }
+    expect(checked).toBe(4800)
+    expect(seen.nestedElements).toBeGreaterThan(300)
+    expect(seen.hasIdInNested).toBeGreaterThan(20)
+    expect(seen.emptyShouldInNested).toBeGreaterThan(20)
+    // Both outcomes must be common, or the comparison says little.
+    expect(matched / checked).toBeGreaterThan(0.15)
+    expect(matched / checked).toBeLessThan(0.85)
+  })
+
+  it('single conditions match a fair share of payloads (generator sanity)', () => {
+    const r = prng(42)
+    let hits = 0
+    const n = 3000
+    for (let i = 0; i < n; i++) {
+      const c = genCondition(r, 1)
+      const payload = genPayload(r)
+      if (compileFilter(parseFilter({ must: [c] }))(0, payload)) hits++
+    }
+    expect(hits / n).toBeGreaterThan(0.1)
+    expect(hits / n).toBeLessThan(0.9)
+  })
+})
