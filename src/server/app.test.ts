@@ -1,0 +1,249 @@
+// The HTTP layer alone (envelopes, parsing, routing, error mapping) over a recording fake database,
+// so these checks do not depend on the engine; test/server-*.test.ts run the real one.
+import { describe, expect, it } from 'vitest'
+import { QuiverError } from '../errors.js'
+import type {
+  Collection,
+  CollectionConfig,
+  CreateCollectionOptions,
+  PointId,
+  PointRecord,
+  ScoredPoint,
+  SearchOptions,
+  SearchRequest,
+} from '../types.js'
+import { buildServer, type ServerDatabase } from './app.js'
+
+interface Call {
+  method: string
+  args: unknown[]
+}
+
+const CONFIG: CollectionConfig = {
+  dimension: 3,
+  metric: 'Dot',
+  hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 10000, ef: 64 },
+}
+
+function fakeDb(): { db: ServerDatabase; calls: Call[] } {
+  const calls: Call[] = []
+  const done = { operationId: 7, status: 'completed' as const }
+  const record =
+    (method: string) =>
+    async (...args: unknown[]) => {
+      calls.push({ method, args })
+      return done
+    }
+  const hit: ScoredPoint = { id: 1, score: 0.5, payload: { a: 1, b: { c: 2, d: 3 } } }
+  const collection: Collection = {
+    name: 'c',
+    config: CONFIG,
+    upsert: record('upsert'),
+    get: async (ids: readonly PointId[]): Promise<PointRecord[]> => {
+      calls.push({ method: 'get', args: [ids] })
+      return ids.filter((id) => id === 1).map((id) => ({ id, vector: [1, 2, 3] }))
+    },
+    delete: record('delete'),
+    count: async () => 3,
+    scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
+    search: async (vector, options?: SearchOptions) => {
+      calls.push({ method: 'search', args: [vector, options] })
+      return [hit]
+    },
+    searchBatch: async (reqs: readonly SearchRequest[]) => {
+      calls.push({ method: 'searchBatch', args: [reqs] })
+      return reqs.map(() => [hit])
+    },
+    setPayload: record('setPayload'),
+    overwritePayload: record('overwritePayload'),
+    deletePayload: record('deletePayload'),
+    clearPayload: record('clearPayload'),
+    info: async () => ({
+      name: 'c',
+      status: 'green',
+      pointsCount: 3,
+      indexedVectorsCount: 3,
+      segmentsCount: 1,
+      config: CONFIG,
+    }),
+  }
+  const db: ServerDatabase = {
+    createCollection: async (name: string, options: CreateCollectionOptions) => {
+      calls.push({ method: 'createCollection', args: [name, options] })
+      if (name === 'c') throw new QuiverError('COLLECTION_EXISTS', 'collection c exists')
+      return collection
+    },
+    getCollection: async (name: string) => {
+      if (name !== 'c') throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} not found`)
+      return collection
+    },
+    hasCollection: (name) => name === 'c',
+    listCollections: () => ['c'],
+    deleteCollection: async (name) => name === 'c',
+  }
+  return { db, calls }
+}
+
+async function inject(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  payload?: unknown,
+  contentType = 'application/json',
+) {
+  const { db, calls } = fakeDb()
+  const app = buildServer({ db, bodyLimit: 4096 })
+  const res = await app.inject({
+    method,
+    url,
+    ...(payload === undefined
+      ? {}
+      : {
+          payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+          headers: { 'content-type': contentType },
+        }),
+  })
+  await app.close()
+  return {
+    status: res.statusCode,
+    body: res.json(),
+    code: res.headers['x-quiver-error-code'],
+    calls,
+    text: res.body,
+  }
+}
+
+describe('buildServer', () => {
+  it('wraps results in the Qdrant envelope with time in seconds', async () => {
+    const r = await inject('GET', '/collections')
+    expect(r.status).toBe(200)
+    expect(r.body).toEqual({
+      result: { collections: [{ name: 'c' }] },
+      status: 'ok',
+      time: expect.any(Number),
+    })
+    expect(r.body.time).toBeLessThan(5)
+  })
+
+  it('answers GET / unwrapped, as Qdrant does', async () => {
+    const r = await inject('GET', '/')
+    expect(r.body).toEqual({ title: expect.stringContaining('quiver'), version: '1.18.0' })
+  })
+
+  it('maps create options and reports conflicts as 409', async () => {
+    const ok = await inject('PUT', '/collections/new', {
+      vectors: { size: 8, distance: 'Euclid', on_disk: true },
+      hnsw_config: { m: 4, ef_construct: 40, full_scan_threshold: 100, max_indexing_threads: 2 },
+      shard_number: 1,
+      optimizers_config: { default_segment_number: 2 },
+    })
+    expect(ok.body.result).toBe(true)
+    expect(ok.calls[0]).toEqual({
+      method: 'createCollection',
+      args: [
+        'new',
+        { dimension: 8, metric: 'Euclid', hnsw: { m: 4, efConstruct: 40, fullScanThreshold: 100 } },
+      ],
+    })
+    const dup = await inject('PUT', '/collections/c', { vectors: { size: 3, distance: 'Dot' } })
+    expect(dup.status).toBe(409)
+    expect(dup.body.status.error).toBe('collection c exists')
+  })
+
+  it('passes search parameters to the engine and applies payload exclusion', async () => {
+    const r = await inject('POST', '/collections/c/points/query', {
+      query: { nearest: [1, 2, 3] },
+      limit: 4,
+      offset: 2,
+      score_threshold: 0.1,
+      params: { hnsw_ef: 99, exact: false },
+      filter: { must: [{ key: 'a', match: { value: 1 } }] },
+      with_payload: { exclude: ['b.c'] },
+    })
+    expect(r.calls[0]).toEqual({
+      method: 'search',
+      args: [
+        [1, 2, 3],
+        {
+          limit: 4,
+          offset: 2,
+          scoreThreshold: 0.1,
+          ef: 99,
+          exact: false,
+          filter: { must: [{ key: 'a', match: { value: 1 } }] },
+          withPayload: true,
+          withVector: false,
+        },
+      ],
+    })
+    expect(r.body.result).toEqual({
+      points: [{ id: 1, version: 0, score: 0.5, payload: { a: 1, b: { d: 3 } } }],
+    })
+  })
+
+  it('combines points and filter of payload operations as Qdrant does', async () => {
+    const filter = { must: [{ key: 'a', match: { value: 1 } }] }
+    const r = await inject('POST', '/collections/c/points/payload?wait=true', {
+      payload: { x: 1 },
+      points: [1, 2],
+      filter,
+      key: 'k',
+    })
+    expect(r.body.result).toEqual({ operation_id: 7, status: 'completed' })
+    expect(r.calls[0]).toEqual({
+      method: 'setPayload',
+      args: [{ x: 1 }, { filter: { must: [{ has_id: [1, 2] }, filter] } }, { key: 'k' }],
+    })
+  })
+
+  it('returns a single point by id and 404 when it is missing', async () => {
+    expect((await inject('GET', '/collections/c/points/1')).body.result).toEqual({
+      id: 1,
+      payload: {},
+      vector: [1, 2, 3],
+    })
+    const missing = await inject('GET', '/collections/c/points/2')
+    expect(missing.status).toBe(404)
+    expect(missing.code).toBe('POINT_NOT_FOUND')
+  })
+
+  it('parses JSON bodies whatever the content type, and accepts an empty body where all fields are optional', async () => {
+    const r = await inject('POST', '/collections/c/points/count', '{"filter": null}', 'text/plain')
+    expect(r.body.result).toEqual({ count: 3 })
+    const empty = await inject('POST', '/collections/c/points/scroll', '')
+    expect(empty.body.result).toEqual({
+      points: [{ id: 1, payload: {} }],
+      next_page_offset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d',
+    })
+  })
+
+  it('rejects a __proto__ key, a bad wait flag and a body over the limit', async () => {
+    const proto = await inject(
+      'PUT',
+      '/collections/c/points',
+      '{"points": [{"id": 1, "vector": [1,2,3], "payload": {"__proto__": {"x": 1}}}]}',
+    )
+    expect(proto.status).toBe(400)
+    expect(proto.body.status.error).toMatch(/__proto__/)
+    const wait = await inject('POST', '/collections/c/points/delete?wait=maybe', { points: [1] })
+    expect(wait.status).toBe(400)
+    expect(wait.body.status.error).toMatch(/wait/)
+    expect(wait.calls).toEqual([])
+    const big = await inject('PUT', '/collections/c/points', {
+      points: [{ id: 1, vector: [1, 2, 3], payload: { s: 'x'.repeat(5000) } }],
+    })
+    expect(big.status).toBe(413)
+    expect(big.body.status.error).toEqual(expect.any(String))
+  })
+
+  it('hides unexpected errors behind a 500 envelope', async () => {
+    const { db } = fakeDb()
+    db.listCollections = () => {
+      throw new Error('disk exploded at /secret')
+    }
+    const app = buildServer({ db })
+    const res = await app.inject({ method: 'GET', url: '/collections' })
+    await app.close()
+    expect(res.statusCode).toBe(500)
+    expect(res.json().status.error).not.toMatch(/secret/)
+  })
+})

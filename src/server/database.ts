@@ -1,0 +1,11 @@
+// The part of `Quiver` (src/db/quiver.ts) the server uses, so routes depend on an interface, not the class.
+import type { Collection, CreateCollectionOptions } from '../types.js'
+
+/** Structurally satisfied by `Quiver`; tests may pass a fake. */
+export interface ServerDatabase {
+  createCollection(name: string, options: CreateCollectionOptions): Promise<Collection>
+  getCollection(name: string): Promise<Collection>
+  hasCollection(name: string): boolean
+  listCollections(): string[]
+  deleteCollection(name: string): Promise<boolean>
+}

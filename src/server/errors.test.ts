@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES, type ErrorCode, type ErrorKind, QuiverError } from '../errors.js'
+import { HTTP_STATUS_BY_KIND, toHttpError } from './errors.js'
+
+const KINDS: readonly ErrorKind[] = [
+  'invalid_argument',
+  'not_found',
+  'already_exists',
+  'failed_precondition',
+  'resource_exhausted',
+  'timeout',
+  'closed',
+  'corrupted',
+  'internal',
+]
+
+const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+
+describe('error code table', () => {
+  it('gives every ErrorKind an HTTP status', () => {
+    for (const kind of KINDS) expect(HTTP_STATUS_BY_KIND[kind], kind).toBeGreaterThanOrEqual(400)
+    for (const spec of Object.values(ERROR_CODES)) expect(KINDS).toContain(spec.kind)
+  })
+
+  it.each(Object.keys(ERROR_CODES) as ErrorCode[])(
+    'documents %s in docs/errors.md with its kind and status',
+    (code) => {
+      const { kind } = ERROR_CODES[code]
+      const row = doc.split('\n').find((line) => new RegExp(`^\\|\\s*\`${code}\`\\s*\\|`).test(line))
+      expect(row, `docs/errors.md has no row for ${code}`).toBeDefined()
+      const cells = row!.split('|').map((c) => c.trim())
+      expect(cells[2]).toBe(`\`${kind}\``)
+      expect(cells[3]).toBe(String(HTTP_STATUS_BY_KIND[kind]))
+    },
+  )
+
+  it('maps QuiverErrors through the kind table and hides unexpected errors', () => {
+    expect(toHttpError(new QuiverError('COLLECTION_NOT_FOUND', 'no such collection'))).toMatchObject({
+      statusCode: 404,
+      code: 'COLLECTION_NOT_FOUND',
+      message: 'no such collection',
+      serverFault: false,
+    })
+    const internal = toHttpError(new TypeError('x is undefined at secret/path.ts'))
+    expect(internal.statusCode).toBe(500)
+    expect(internal.message).not.toContain('secret')
+    expect(
+      toHttpError(
+        Object.assign(new Error('too big'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }),
+      ),
+    ).toMatchObject({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
+  })
+})

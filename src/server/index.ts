@@ -1,0 +1,95 @@
+// Public entry of `quiver/server`: `buildServer` (a Fastify app over an open database) and `serve`
+// (open a data directory, listen, close everything on SIGINT/SIGTERM or `close()`).
+import type { FastifyInstance } from 'fastify'
+import { Quiver } from '../db/quiver.js'
+import { buildServer } from './app.js'
+
+export { type BuildServerOptions, buildServer, DEFAULT_BODY_LIMIT, type ServerDatabase } from './app.js'
+export { ERROR_CODE_HEADER, HTTP_STATUS_BY_KIND } from './errors.js'
+export { QDRANT_API_VERSION } from './routes/service.js'
+
+export interface ServeOptions {
+  /** Data directory; created if missing. */
+  dataDir: string
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string
+  /** TCP port; 0 picks a free one. Default 6333 (Qdrant's). */
+  port?: number
+  /** pino level: `fatal` | `error` | `warn` | `info` | `debug` | `trace` | `silent`. Default `info`. */
+  logLevel?: string
+  /** Largest accepted request body in bytes. Default 32 MiB. */
+  bodyLimit?: number
+  /**
+   * Install SIGINT/SIGTERM handlers that close the server and the database (the process then
+   * exits once nothing else keeps it alive). Default true.
+   */
+  handleSignals?: boolean
+}
+
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:6333`. */
+  url: string
+  /** Same as `url`. */
+  address: string
+  /** The bound port (useful with `port: 0`). */
+  port: number
+  app: FastifyInstance
+  db: Quiver
+  /** Stops accepting requests, waits for in-flight ones, then closes the database. Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens `dataDir` with `Quiver.open`, serves Qdrant's REST API on `host:port`, and closes the
+ * database when the server closes (SIGINT/SIGTERM or `close()`).
+ * Throws DIRECTORY_LOCKED if another process holds the directory, or the listen error (EADDRINUSE).
+ * @example
+ * const server = await serve({ dataDir: './data', port: 6333 })
+ * // ... later
+ * await server.close()
+ */
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const db = await Quiver.open(options.dataDir)
+  const buildOptions: Parameters<typeof buildServer>[0] = {
+    db,
+    logger: { level: options.logLevel ?? 'info' },
+  }
+  if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
+  const app = buildServer(buildOptions)
+  app.addHook('onClose', async () => {
+    await db.close()
+  })
+  try {
+    await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6333 })
+  } catch (err) {
+    await app.close()
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 6333)
+  const host = options.host ?? '127.0.0.1'
+  const urlHost = host.includes(':') ? `[${host}]` : host
+
+  let closing: Promise<void> | undefined
+  const onSignal = (signal: NodeJS.Signals): void => {
+    app.log.info({ signal }, 'shutting down')
+    close().catch((err: unknown) => {
+      app.log.error({ err }, 'shutdown failed')
+      process.exitCode = 1
+    })
+  }
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      await app.close()
+    })()
+    return closing
+  }
+  if (options.handleSignals ?? true) {
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+  }
+  const url = `http://${urlHost}:${port}`
+  return { url, address: url, port, app, db, close }
+}

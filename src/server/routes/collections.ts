@@ -1,0 +1,37 @@
+// Collection endpoints: list, info, create, delete, exists (Qdrant's `/collections` resource).
+import type { FastifyInstance } from 'fastify'
+import type { ServerDatabase } from '../database.js'
+import { sendOk } from '../reply.js'
+import { checkWait, parseCreateCollection, toWireCollectionInfo } from '../wire.js'
+
+interface CollectionParams {
+  Params: { collection_name: string }
+  Body: unknown
+  Querystring: unknown
+}
+
+export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabase): void {
+  app.get('/collections', async (_req, reply) =>
+    sendOk(reply, { collections: db.listCollections().map((name) => ({ name })) }),
+  )
+
+  app.get<CollectionParams>('/collections/:collection_name', async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    return sendOk(reply, toWireCollectionInfo(await collection.info()))
+  })
+
+  app.get<CollectionParams>('/collections/:collection_name/exists', async (req, reply) =>
+    sendOk(reply, { exists: db.hasCollection(req.params.collection_name) }),
+  )
+
+  app.put<CollectionParams>('/collections/:collection_name', async (req, reply) => {
+    const options = parseCreateCollection(req.body)
+    await db.createCollection(req.params.collection_name, options)
+    return sendOk(reply, true)
+  })
+
+  app.delete<CollectionParams>('/collections/:collection_name', async (req, reply) => {
+    checkWait(req.query)
+    return sendOk(reply, await db.deleteCollection(req.params.collection_name))
+  })
+}

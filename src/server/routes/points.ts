@@ -1,0 +1,110 @@
+// Point endpoints: upsert, retrieve (by list and by id), delete, scroll, count and the four payload
+// operations (Qdrant's `/collections/{name}/points` resource). Writes are durable before the reply.
+import type { FastifyInstance } from 'fastify'
+import { QuiverError } from '../../errors.js'
+import type { ServerDatabase } from '../database.js'
+import { sendOk } from '../reply.js'
+import {
+  checkWait,
+  parseCount,
+  parseDeletePayload,
+  parsePathPointId,
+  parsePointsSelector,
+  parseRetrieve,
+  parseScroll,
+  parseSetPayload,
+  parseUpsert,
+  toWireRecord,
+  toWireScrollResult,
+  toWireUpdateResult,
+} from '../wire.js'
+
+interface Route {
+  Params: { collection_name: string }
+  Body: unknown
+  Querystring: unknown
+}
+
+interface PointRoute {
+  Params: { collection_name: string; id: string }
+  Querystring: unknown
+}
+
+export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): void {
+  const base = '/collections/:collection_name/points'
+
+  app.put<Route>(base, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const points = parseUpsert(req.body, collection.config.dimension)
+    return sendOk(reply, toWireUpdateResult(await collection.upsert(points)))
+  })
+
+  app.post<Route>(base, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const { ids, options, payload } = parseRetrieve(req.body)
+    const records = await collection.get(ids, options)
+    return sendOk(
+      reply,
+      records.map((r) => toWireRecord(r, payload)),
+    )
+  })
+
+  app.get<PointRoute>(`${base}/:id`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const id = parsePathPointId(req.params.id)
+    const [record] = await collection.get([id], { withPayload: true, withVector: true })
+    if (record === undefined)
+      throw new QuiverError(
+        'POINT_NOT_FOUND',
+        `Not found: point with id ${JSON.stringify(id)} does not exist`,
+        { id },
+      )
+    return sendOk(reply, toWireRecord(record, { select: true, exclude: undefined }))
+  })
+
+  app.post<Route>(`${base}/delete`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    return sendOk(reply, toWireUpdateResult(await collection.delete(parsePointsSelector(req.body))))
+  })
+
+  app.post<Route>(`${base}/scroll`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const { options, payload } = parseScroll(req.body)
+    return sendOk(reply, toWireScrollResult(await collection.scroll(options), payload))
+  })
+
+  app.post<Route>(`${base}/count`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    return sendOk(reply, { count: await collection.count(parseCount(req.body)) })
+  })
+
+  app.post<Route>(`${base}/payload`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const { payload, selector, key } = parseSetPayload(req.body, true)
+    const result = await collection.setPayload(payload, selector, key === undefined ? {} : { key })
+    return sendOk(reply, toWireUpdateResult(result))
+  })
+
+  app.put<Route>(`${base}/payload`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const { payload, selector } = parseSetPayload(req.body, false)
+    return sendOk(reply, toWireUpdateResult(await collection.overwritePayload(payload, selector)))
+  })
+
+  app.post<Route>(`${base}/payload/delete`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const { keys, selector } = parseDeletePayload(req.body)
+    return sendOk(reply, toWireUpdateResult(await collection.deletePayload(keys, selector)))
+  })
+
+  app.post<Route>(`${base}/payload/clear`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    return sendOk(reply, toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body))))
+  })
+}

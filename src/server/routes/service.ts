@@ -1,0 +1,41 @@
+// Service endpoints: `GET /` (title and version, read by the Qdrant client's compatibility check)
+// and the Kubernetes probes `/healthz`, `/livez`, `/readyz`.
+import { readFileSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+
+/**
+ * The Qdrant REST API version Quiver speaks, answered as `version` by `GET /`. The official
+ * clients warn unless the server's major.minor is within one minor of theirs; this is the
+ * version of the @qdrant/js-client-rest release the server is tested against.
+ */
+export const QDRANT_API_VERSION = '1.18.0'
+
+function quiverVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      name?: unknown
+      version?: unknown
+    }
+    return pkg.name === 'quiver' && typeof pkg.version === 'string' ? pkg.version : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Qdrant's `VersionInfo`: `{ title, version }`, not enveloped. */
+export interface WireVersionInfo {
+  title: string
+  version: string
+}
+
+export function registerServiceRoutes(app: FastifyInstance): void {
+  const info: WireVersionInfo = {
+    title: `quiver ${quiverVersion()} - vector search engine`,
+    version: QDRANT_API_VERSION,
+  }
+  app.get('/', async () => info)
+  const probe = async (): Promise<string> => 'healthz check passed'
+  app.get('/healthz', probe)
+  app.get('/livez', probe)
+  app.get('/readyz', async () => 'all shards are ready')
+}

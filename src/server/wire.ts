@@ -1,0 +1,677 @@
+// Qdrant's REST wire format (snake_case JSON): the request parsers that turn a body into engine
+// calls, with errors naming the JSON path, and the mappers that turn engine results into Qdrant shapes.
+// Shapes follow Qdrant's docs/redoc/master/openapi.json and @qdrant/js-client-rest 1.18.
+import { type ErrorCode, QuiverError } from '../errors.js'
+import { parsePointId } from '../point-id.js'
+import type {
+  CollectionInfo,
+  CountOptions,
+  CreateCollectionOptions,
+  Distance,
+  Filter,
+  GetOptions,
+  HnswConfig,
+  JsonValue,
+  Payload,
+  PointId,
+  PointRecord,
+  PointSelector,
+  PointStruct,
+  ScoredPoint,
+  ScrollOptions,
+  ScrollResult,
+  SearchOptions,
+  SearchRequest,
+  UpdateResult,
+  WithPayload,
+} from '../types.js'
+
+// ---- Response shapes ----
+
+/** Qdrant's success envelope. `time`: seconds spent on the request. */
+export interface WireOk<T> {
+  result: T
+  status: 'ok'
+  time: number
+}
+
+/** Qdrant's `UpdateResult`. Quiver always answers `completed`: the write is durable and visible. */
+export interface WireUpdateResult {
+  operation_id: number
+  status: 'completed'
+}
+
+/** Qdrant's `Record`. `payload` / `vector` are absent when not requested. */
+export interface WireRecord {
+  id: PointId
+  payload?: Payload
+  vector?: number[]
+}
+
+/** Qdrant's `ScoredPoint`. `version` is always 0: Quiver does not expose per-point versions. */
+export interface WireScoredPoint extends WireRecord {
+  score: number
+  version: number
+}
+
+export interface WireScrollResult {
+  points: WireRecord[]
+  next_page_offset: PointId | null
+}
+
+export interface WireHnswConfig {
+  m: number
+  ef_construct: number
+  full_scan_threshold: number
+  max_indexing_threads: number
+  on_disk: boolean
+}
+
+/** Qdrant's `CollectionInfo`, reduced to what Quiver knows; optional Qdrant fields are left out. */
+export interface WireCollectionInfo {
+  status: 'green' | 'yellow' | 'red'
+  optimizer_status: 'ok'
+  indexed_vectors_count: number
+  points_count: number
+  segments_count: number
+  config: {
+    params: {
+      vectors: { size: number; distance: Distance }
+      shard_number: number
+      replication_factor: number
+      write_consistency_factor: number
+      on_disk_payload: boolean
+    }
+    hnsw_config: WireHnswConfig
+    optimizer_config: { default_segment_number: number; flush_interval_sec: number }
+    quantization_config: null
+  }
+  payload_schema: Record<string, never>
+}
+
+/** Wraps a result in Qdrant's envelope. `seconds`: time spent on the request. */
+export function okEnvelope<T>(result: T, seconds: number): WireOk<T> {
+  return { result, status: 'ok', time: seconds }
+}
+
+export function toWireUpdateResult(r: UpdateResult): WireUpdateResult {
+  return { operation_id: r.operationId, status: 'completed' }
+}
+
+/**
+ * What to return of each point's payload: `select` goes to the engine; `exclude` (Qdrant's
+ * `{ exclude: [...] }` selector, dotted paths allowed) is removed by the server afterwards.
+ */
+export interface PayloadSelection {
+  select: WithPayload
+  exclude: readonly string[] | undefined
+}
+
+function shapePayload(payload: Payload | undefined, sel: PayloadSelection): Payload | undefined {
+  if (sel.select === false) return undefined
+  const out: Payload = payload ?? {}
+  if (sel.exclude === undefined) return out
+  const copy = structuredClone(out)
+  for (const path of sel.exclude) deletePath(copy, path.split('.'))
+  return copy
+}
+
+function deletePath(obj: { [key: string]: JsonValue }, parts: readonly string[]): void {
+  const [head, ...rest] = parts
+  if (head === undefined || !Object.hasOwn(obj, head)) return
+  if (rest.length === 0) {
+    delete obj[head]
+    return
+  }
+  const next = obj[head]
+  if (Array.isArray(next)) {
+    for (const item of next) if (isPlainObject(item)) deletePath(item, rest)
+  } else if (isPlainObject(next)) deletePath(next, rest)
+}
+
+/** Engine record -> Qdrant `Record`. A requested payload is `{}` when the point has none (as Qdrant). */
+export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord {
+  const out: WireRecord = { id: p.id }
+  const payload = shapePayload(p.payload, sel)
+  if (payload !== undefined) out.payload = payload
+  if (p.vector !== undefined) out.vector = p.vector
+  return out
+}
+
+export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireScoredPoint {
+  const out: WireScoredPoint = { id: p.id, version: 0, score: p.score }
+  const payload = shapePayload(p.payload, sel)
+  if (payload !== undefined) out.payload = payload
+  if (p.vector !== undefined) out.vector = p.vector
+  return out
+}
+
+export function toWireScrollResult(r: ScrollResult, sel: PayloadSelection): WireScrollResult {
+  return { points: r.points.map((p) => toWireRecord(p, sel)), next_page_offset: r.nextPageOffset }
+}
+
+export function toWireHnswConfig(h: HnswConfig): WireHnswConfig {
+  return {
+    m: h.m,
+    ef_construct: h.efConstruct,
+    full_scan_threshold: h.fullScanThreshold,
+    max_indexing_threads: 0,
+    on_disk: false,
+  }
+}
+
+export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
+  return {
+    status: info.status,
+    optimizer_status: 'ok',
+    indexed_vectors_count: info.indexedVectorsCount,
+    points_count: info.pointsCount,
+    segments_count: info.segmentsCount,
+    config: {
+      params: {
+        vectors: { size: info.config.dimension, distance: info.config.metric },
+        shard_number: 1,
+        replication_factor: 1,
+        write_consistency_factor: 1,
+        on_disk_payload: false,
+      },
+      hnsw_config: toWireHnswConfig(info.config.hnsw),
+      optimizer_config: { default_segment_number: 0, flush_interval_sec: 0 },
+      quantization_config: null,
+    },
+    payload_schema: {},
+  }
+}
+
+// ---- Request parsing: every check names the JSON path of the bad value ----
+
+type Obj = { [key: string]: unknown }
+
+function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing'
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  if (typeof v === 'object') return 'an object'
+  const s = JSON.stringify(v)
+  return `${typeof v} ${s.length > 40 ? `${s.slice(0, 40)}...` : s}`
+}
+
+function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
+  throw new QuiverError(code, `${path}: ${message}`, { path })
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`
+}
+
+/** The request body as an object; an empty body counts as `{}` when `optional`. */
+export function bodyObject(body: unknown, optional = false): Obj {
+  if (body === undefined && optional) return {}
+  if (!isPlainObject(body)) fail('body', `expected a JSON object, got ${describe(body)}`)
+  return body
+}
+
+function isAbsent(v: unknown): v is null | undefined {
+  return v === undefined || v === null
+}
+
+function reqObject(o: Obj, key: string, path: string): Obj {
+  const v = o[key]
+  if (!isPlainObject(v)) fail(join(path, key), `expected an object, got ${describe(v)}`)
+  return v
+}
+
+function reqArray(o: Obj, key: string, path: string): unknown[] {
+  const v = o[key]
+  if (!Array.isArray(v)) fail(join(path, key), `expected an array, got ${describe(v)}`)
+  return v
+}
+
+function optInt(o: Obj, key: string, path: string, min: number): number | undefined {
+  const v = o[key]
+  if (isAbsent(v)) return undefined
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    fail(join(path, key), `expected an integer >= ${min}, got ${describe(v)}`)
+  return v
+}
+
+function optBool(o: Obj, key: string, path: string): boolean | undefined {
+  const v = o[key]
+  if (isAbsent(v)) return undefined
+  if (typeof v !== 'boolean') fail(join(path, key), `expected true or false, got ${describe(v)}`)
+  return v
+}
+
+function optNumber(o: Obj, key: string, path: string): number | undefined {
+  const v = o[key]
+  if (isAbsent(v)) return undefined
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    fail(join(path, key), `expected a finite number, got ${describe(v)}`)
+  return v
+}
+
+function optString(o: Obj, key: string, path: string): string | undefined {
+  const v = o[key]
+  if (isAbsent(v)) return undefined
+  if (typeof v !== 'string') fail(join(path, key), `expected a string, got ${describe(v)}`)
+  return v
+}
+
+function stringArray(v: unknown, path: string): string[] {
+  if (!Array.isArray(v)) fail(path, `expected an array of strings, got ${describe(v)}`)
+  v.forEach((s, i) => {
+    if (typeof s !== 'string') fail(`${path}[${i}]`, `expected a string, got ${describe(s)}`)
+  })
+  return v as string[]
+}
+
+/** Rejects a key Quiver does not implement, when it is present and not null. */
+function unsupported(
+  o: Obj,
+  key: string,
+  path: string,
+  what: string,
+  code: ErrorCode = 'INVALID_ARGUMENT',
+): void {
+  const v = o[key]
+  if (isAbsent(v)) return
+  if (isPlainObject(v) && Object.keys(v).length === 0) return
+  fail(join(path, key), `not supported by Quiver (${what})`, code)
+}
+
+/**
+ * A dense vector: an array of finite numbers, `dimension` long when given. Named vectors (objects),
+ * multivectors (arrays of arrays) and documents are rejected with INVALID_VECTOR.
+ */
+export function parseVector(v: unknown, path: string, dimension?: number): number[] {
+  if (isPlainObject(v))
+    fail(
+      path,
+      'named, sparse and inference vectors are not supported; send an array of numbers',
+      'INVALID_VECTOR',
+    )
+  if (!Array.isArray(v)) fail(path, `expected an array of numbers, got ${describe(v)}`, 'INVALID_VECTOR')
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i]
+    if (typeof x !== 'number') {
+      if (Array.isArray(x))
+        fail(path, 'multivectors are not supported; send an array of numbers', 'INVALID_VECTOR')
+      fail(`${path}[${i}]`, `expected a number, got ${describe(x)}`, 'INVALID_VECTOR')
+    }
+    if (!Number.isFinite(x)) fail(`${path}[${i}]`, `${x} is not a finite number`, 'INVALID_VECTOR')
+  }
+  if (dimension !== undefined && v.length !== dimension)
+    fail(path, `expected ${dimension} numbers (the collection's size), got ${v.length}`, 'INVALID_VECTOR')
+  return v as number[]
+}
+
+/** A payload: a JSON object; `null`/absent means none. */
+export function parsePayload(v: unknown, path: string): Payload | undefined {
+  if (isAbsent(v)) return undefined
+  if (!isPlainObject(v)) fail(path, `expected a JSON object, got ${describe(v)}`, 'INVALID_PAYLOAD')
+  return v
+}
+
+function requirePayload(o: Obj, key: string, path: string): Payload {
+  const p = parsePayload(o[key], join(path, key))
+  if (p === undefined)
+    fail(join(path, key), `expected a JSON object, got ${describe(o[key])}`, 'INVALID_PAYLOAD')
+  return p
+}
+
+export function parseIds(v: unknown, path: string): PointId[] {
+  if (!Array.isArray(v)) fail(path, `expected an array of point ids, got ${describe(v)}`, 'INVALID_POINT_ID')
+  return v.map((id, i) => parsePointId(id, `${path}[${i}]`))
+}
+
+/** A filter is passed to the engine as is (it validates Qdrant's filter language); only its outer type is checked here. */
+export function parseFilter(v: unknown, path: string): Filter | undefined {
+  if (isAbsent(v)) return undefined
+  if (!isPlainObject(v)) fail(path, `expected a filter object, got ${describe(v)}`, 'INVALID_FILTER')
+  return v as Filter
+}
+
+/** Qdrant's `WithPayloadInterface`: bool, list of keys, `{ include: [...] }` or `{ exclude: [...] }`. */
+export function parseWithPayload(v: unknown, path: string, fallback: boolean): PayloadSelection {
+  if (isAbsent(v)) return { select: fallback, exclude: undefined }
+  if (typeof v === 'boolean') return { select: v, exclude: undefined }
+  if (Array.isArray(v)) return { select: stringArray(v, path), exclude: undefined }
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v)
+    if (keys.length === 1 && keys[0] === 'include')
+      return { select: stringArray(v.include, `${path}.include`), exclude: undefined }
+    if (keys.length === 1 && keys[0] === 'exclude')
+      return { select: true, exclude: stringArray(v.exclude, `${path}.exclude`) }
+  }
+  fail(
+    path,
+    `expected true, false, a list of keys, { include: [...] } or { exclude: [...] }, got ${describe(v)}`,
+  )
+}
+
+/** Qdrant's `WithVector`: bool, or a list of vector names (only the unnamed vector `""` exists). */
+export function parseWithVector(v: unknown, path: string, fallback: boolean): boolean {
+  if (isAbsent(v)) return fallback
+  if (typeof v === 'boolean') return v
+  if (Array.isArray(v)) {
+    const names = stringArray(v, path)
+    const named = names.find((n) => n !== '')
+    if (named !== undefined)
+      fail(path, `named vector ${JSON.stringify(named)} does not exist (named vectors are not supported)`)
+    return names.length > 0
+  }
+  fail(path, `expected true, false or a list of vector names, got ${describe(v)}`)
+}
+
+/** `?wait=` on writes: Quiver always waits (writes are durable before the reply), so only the syntax is checked. */
+export function checkWait(query: unknown): void {
+  if (!isPlainObject(query)) return
+  const w = query.wait
+  if (w === undefined || w === 'true' || w === 'false' || w === '') return
+  fail('query.wait', `expected true or false, got ${describe(w)}`)
+}
+
+const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
+
+/**
+ * `PUT /collections/{name}` body -> engine options. Only a single unnamed dense vector per point is
+ * supported; options that would change behaviour Quiver lacks (named/sparse vectors, quantization,
+ * multivectors, custom sharding, datatypes other than float32) are rejected; deployment options
+ * (shards, replicas, WAL, optimizers, on-disk flags) are accepted and ignored.
+ */
+export function parseCreateCollection(body: unknown): CreateCollectionOptions {
+  const o = bodyObject(body)
+  if (isAbsent(o.vectors))
+    fail(
+      'vectors',
+      'required: { "size": <dimension>, "distance": "Cosine" | "Dot" | "Euclid" | "Manhattan" }',
+      'INVALID_CONFIG',
+    )
+  const vectors = reqObject(o, 'vectors', '')
+  if (!('size' in vectors) && !('distance' in vectors))
+    fail('vectors', 'named vectors are not supported; use a single { "size", "distance" }', 'INVALID_CONFIG')
+  const size = vectors.size
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
+    fail('vectors.size', `expected an integer >= 1, got ${describe(size)}`, 'INVALID_CONFIG')
+  const distance = vectors.distance
+  if (typeof distance !== 'string' || !(DISTANCES as readonly string[]).includes(distance))
+    fail(
+      'vectors.distance',
+      `expected one of ${DISTANCES.join(', ')}, got ${describe(distance)}`,
+      'INVALID_CONFIG',
+    )
+  unsupported(vectors, 'quantization_config', 'vectors', 'quantization', 'INVALID_CONFIG')
+  unsupported(vectors, 'multivector_config', 'vectors', 'multivectors', 'INVALID_CONFIG')
+  const datatype = vectors.datatype
+  if (!isAbsent(datatype) && datatype !== 'float32')
+    fail('vectors.datatype', `only "float32" is supported, got ${describe(datatype)}`, 'INVALID_CONFIG')
+  unsupported(o, 'sparse_vectors', '', 'sparse vectors', 'INVALID_CONFIG')
+  unsupported(o, 'quantization_config', '', 'quantization', 'INVALID_CONFIG')
+  unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
+  if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
+    fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
+
+  const hnsw: Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> = {}
+  for (const [path, src] of [
+    ['hnsw_config', o.hnsw_config],
+    ['vectors.hnsw_config', vectors.hnsw_config],
+  ] as const) {
+    if (isAbsent(src)) continue
+    if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+    const m = optInt(src, 'm', path, 0)
+    const efConstruct = optInt(src, 'ef_construct', path, 1)
+    const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
+    if (m !== undefined) hnsw.m = m
+    if (efConstruct !== undefined) hnsw.efConstruct = efConstruct
+    if (fullScanThreshold !== undefined) hnsw.fullScanThreshold = fullScanThreshold
+  }
+  const out: CreateCollectionOptions = { dimension: size, metric: distance as Distance }
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  return out
+}
+
+/** `PUT /collections/{name}/points`: `{ points: [{ id, vector, payload? }] }` or `{ batch: { ids, vectors, payloads? } }`. */
+export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
+  const o = bodyObject(body)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  unsupported(o, 'update_filter', '', 'update_filter')
+  if (!isAbsent(o.update_mode) && o.update_mode !== 'upsert')
+    fail('update_mode', `only "upsert" is supported, got ${describe(o.update_mode)}`)
+  if (!isAbsent(o.points)) {
+    return reqArray(o, 'points', '').map((p, i) => {
+      const path = `points[${i}]`
+      if (!isPlainObject(p))
+        fail(path, `expected a point object { id, vector, payload? }, got ${describe(p)}`)
+      const point: PointStruct = {
+        id: parsePointId(p.id, `${path}.id`),
+        vector: parseVector(p.vector, `${path}.vector`, dimension),
+      }
+      const payload = parsePayload(p.payload, `${path}.payload`)
+      if (payload !== undefined) point.payload = payload
+      return point
+    })
+  }
+  if (!isAbsent(o.batch)) {
+    const b = reqObject(o, 'batch', '')
+    const ids = parseIds(b.ids, 'batch.ids')
+    const vectors = reqArray(b, 'vectors', 'batch')
+    if (vectors.length !== ids.length)
+      fail('batch.vectors', `has ${vectors.length} vectors for ${ids.length} ids; the lengths must match`)
+    let payloads: unknown[] | undefined
+    if (!isAbsent(b.payloads)) {
+      payloads = reqArray(b, 'payloads', 'batch')
+      if (payloads.length !== ids.length)
+        fail(
+          'batch.payloads',
+          `has ${payloads.length} payloads for ${ids.length} ids; the lengths must match`,
+        )
+    }
+    return ids.map((id, i) => {
+      const point: PointStruct = { id, vector: parseVector(vectors[i], `batch.vectors[${i}]`, dimension) }
+      const payload = parsePayload(payloads?.[i], `batch.payloads[${i}]`)
+      if (payload !== undefined) point.payload = payload
+      return point
+    })
+  }
+  fail('body', 'expected "points": [...] or "batch": { ids, vectors, payloads }')
+}
+
+/** `POST /collections/{name}/points`: `{ ids, with_payload = true, with_vector = false }`. */
+export function parseRetrieve(body: unknown): {
+  ids: PointId[]
+  options: GetOptions
+  payload: PayloadSelection
+} {
+  const o = bodyObject(body)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  const ids = parseIds(o.ids, 'ids')
+  const payload = parseWithPayload(o.with_payload, 'with_payload', true)
+  const withVector = parseWithVector(o.with_vector, 'with_vector', false)
+  return { ids, options: { withPayload: payload.select, withVector }, payload }
+}
+
+/**
+ * Qdrant's `points` + `filter` pair (delete, payload operations). Both given: the points among
+ * `points` that match `filter` (Qdrant's rule).
+ */
+function parseSelectorFields(o: Obj): PointSelector {
+  unsupported(o, 'shard_key', '', 'shard_key')
+  const ids = isAbsent(o.points) ? undefined : parseIds(o.points, 'points')
+  const filter = parseFilter(o.filter, 'filter')
+  if (ids !== undefined && filter !== undefined) return { filter: { must: [{ has_id: ids }, filter] } }
+  if (ids !== undefined) return { ids }
+  if (filter !== undefined) return { filter }
+  fail('body', 'expected "points": [ids] or "filter": {...} to select points')
+}
+
+/** `POST .../points/delete` and `.../points/payload/clear`: `{ points: [...] }` or `{ filter }`. */
+export function parsePointsSelector(body: unknown): PointSelector {
+  return parseSelectorFields(bodyObject(body))
+}
+
+/** `POST|PUT .../points/payload`: `{ payload, points? , filter?, key? }`; `key` only for set. */
+export function parseSetPayload(
+  body: unknown,
+  allowKey: boolean,
+): { payload: Payload; selector: PointSelector; key: string | undefined } {
+  const o = bodyObject(body)
+  const payload = requirePayload(o, 'payload', '')
+  const key = optString(o, 'key', '')
+  if (key !== undefined && !allowKey)
+    fail('key', 'is only supported when setting payload (POST), not overwriting')
+  if (key === '') fail('key', 'must not be empty')
+  return { payload, selector: parseSelectorFields(o), key }
+}
+
+/** `POST .../points/payload/delete`: `{ keys: [...], points?, filter? }`. */
+export function parseDeletePayload(body: unknown): { keys: string[]; selector: PointSelector } {
+  const o = bodyObject(body)
+  const keys = stringArray(o.keys, 'keys')
+  return { keys, selector: parseSelectorFields(o) }
+}
+
+/** `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false }`. */
+export function parseScroll(body: unknown): { options: ScrollOptions; payload: PayloadSelection } {
+  const o = bodyObject(body, true)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  unsupported(o, 'order_by', '', 'order_by')
+  const payload = parseWithPayload(o.with_payload, 'with_payload', true)
+  const options: ScrollOptions = {
+    withPayload: payload.select,
+    withVector: parseWithVector(o.with_vector, 'with_vector', false),
+  }
+  const limit = optInt(o, 'limit', '', 1)
+  if (limit !== undefined) options.limit = limit
+  if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset')
+  const filter = parseFilter(o.filter, 'filter')
+  if (filter !== undefined) options.filter = filter
+  return { options, payload }
+}
+
+/** `POST .../points/count`: `{ filter?, exact? }` (counts are always exact). */
+export function parseCount(body: unknown): CountOptions {
+  const o = bodyObject(body, true)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  optBool(o, 'exact', '')
+  const filter = parseFilter(o.filter, 'filter')
+  return filter === undefined ? {} : { filter }
+}
+
+/** A parsed search: the query vector, engine options, and the payload selection to apply to hits. */
+export interface ParsedSearch {
+  request: SearchRequest
+  payload: PayloadSelection
+}
+
+function parseSearchParams(o: Obj, path: string, options: SearchOptions): void {
+  const params = o.params
+  if (isAbsent(params)) return
+  if (!isPlainObject(params)) fail(join(path, 'params'), `expected an object, got ${describe(params)}`)
+  const ppath = join(path, 'params')
+  const ef = optInt(params, 'hnsw_ef', ppath, 1)
+  if (ef !== undefined) options.ef = ef
+  const exact = optBool(params, 'exact', ppath)
+  if (exact !== undefined) options.exact = exact
+  optBool(params, 'indexed_only', ppath)
+}
+
+/** Fields shared by `query` and legacy `search`: filter, params, limit, offset, score_threshold, with_*. */
+function parseSearchCommon(
+  o: Obj,
+  path: string,
+  vector: number[],
+  defaultLimit: number | undefined,
+): ParsedSearch {
+  unsupported(o, 'shard_key', path, 'shard_key')
+  const payload = parseWithPayload(o.with_payload, join(path, 'with_payload'), false)
+  const request: SearchRequest = {
+    vector,
+    withPayload: payload.select,
+    withVector: parseWithVector(o.with_vector, join(path, 'with_vector'), false),
+  }
+  const filter = parseFilter(o.filter, join(path, 'filter'))
+  if (filter !== undefined) request.filter = filter
+  parseSearchParams(o, path, request)
+  const limit = optInt(o, 'limit', path, 1) ?? optInt(o, 'top', path, 1) ?? defaultLimit
+  if (limit !== undefined) request.limit = limit
+  const offset = optInt(o, 'offset', path, 0)
+  if (offset !== undefined) request.offset = offset
+  const threshold = optNumber(o, 'score_threshold', path)
+  if (threshold !== undefined) request.scoreThreshold = threshold
+  return { request, payload }
+}
+
+/**
+ * `POST .../points/query` (or one entry of `query/batch`): `query` is a vector or `{ nearest: vector }`.
+ * Prefetch, fusion, recommend, query-by-id, `using` and `lookup_from` are rejected.
+ */
+export function parseQuery(body: unknown, dimension: number, path = ''): ParsedSearch {
+  const o = path === '' ? bodyObject(body) : (body as Obj)
+  unsupported(o, 'prefetch', path, 'prefetch (multi-stage queries)')
+  unsupported(o, 'lookup_from', path, 'lookup_from')
+  if (!isAbsent(o.using) && o.using !== '') fail(join(path, 'using'), 'named vectors are not supported')
+  let q = o.query
+  let qpath = join(path, 'query')
+  if (isAbsent(q))
+    fail(qpath, 'required: a vector, or { "nearest": vector } (queries without a vector are not supported)')
+  if (typeof q === 'number' || typeof q === 'string')
+    fail(qpath, 'query by point id is not supported; send the vector')
+  if (isPlainObject(q)) {
+    const keys = Object.keys(q)
+    if (!('nearest' in q))
+      fail(
+        qpath,
+        `query type ${JSON.stringify(keys[0] ?? '')} is not supported; use a vector or { "nearest": vector }`,
+      )
+    if (!isAbsent(q.mmr)) fail(`${qpath}.mmr`, 'MMR reranking is not supported')
+    q = q.nearest
+    qpath = `${qpath}.nearest`
+    if (typeof q === 'number' || typeof q === 'string')
+      fail(qpath, 'query by point id is not supported; send the vector')
+  }
+  return parseSearchCommon(o, path, parseVector(q, qpath, dimension), undefined)
+}
+
+/** `POST .../points/query/batch`: `{ searches: [QueryRequest] }`. */
+export function parseQueryBatch(body: unknown, dimension: number): ParsedSearch[] {
+  return reqArray(bodyObject(body), 'searches', '').map((s, i) => {
+    if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a query object, got ${describe(s)}`)
+    return parseQuery(s, dimension, `searches[${i}]`)
+  })
+}
+
+/** Legacy `POST .../points/search` (or one entry of `search/batch`): `vector` is an array or `{ name: "", vector }`. */
+export function parseSearch(body: unknown, dimension: number, path = ''): ParsedSearch {
+  const o = path === '' ? bodyObject(body) : (body as Obj)
+  let v = o.vector
+  let vpath = join(path, 'vector')
+  if (isPlainObject(v) && 'name' in v) {
+    if (v.name !== '')
+      fail(
+        `${vpath}.name`,
+        `named vector ${JSON.stringify(v.name)} does not exist (named vectors are not supported)`,
+      )
+    v = v.vector
+    vpath = `${vpath}.vector`
+  }
+  if (isAbsent(v)) fail(vpath, 'required: the query vector (an array of numbers)', 'INVALID_VECTOR')
+  return parseSearchCommon(o, path, parseVector(v, vpath, dimension), 10)
+}
+
+/** Legacy `POST .../points/search/batch`: `{ searches: [SearchRequest] }`. */
+export function parseSearchBatch(body: unknown, dimension: number): ParsedSearch[] {
+  return reqArray(bodyObject(body), 'searches', '').map((s, i) => {
+    if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a search object, got ${describe(s)}`)
+    return parseSearch(s, dimension, `searches[${i}]`)
+  })
+}
+
+/** `{id}` in a URL path: digits are an integer id, anything else must be a UUID. */
+export function parsePathPointId(raw: string): PointId {
+  if (/^\d+$/.test(raw)) return parsePointId(Number(raw), 'path id')
+  return parsePointId(raw, 'path id')
+}

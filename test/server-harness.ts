@@ -1,0 +1,64 @@
+// Shared setup of the server integration suites: a real server on 127.0.0.1 with a free port over a
+// fresh data directory, and a raw JSON caller for checking envelopes.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type RunningServer, serve } from '../src/server/index.js'
+
+export interface TestServer {
+  url: string
+  dir: string
+  server: RunningServer
+  close(): Promise<void>
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'quiver-server-test-'))
+  const server = await serve({ dataDir: dir, port: 0, logLevel: 'silent', handleSignals: false })
+  return {
+    url: server.url,
+    dir,
+    server,
+    close: async () => {
+      await server.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface RawReply {
+  status: number
+  /** Parsed JSON body, or the text when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: replies are checked by shape in the tests
+  body: any
+  /** `x-quiver-error-code` header, or null. */
+  code: string | null
+}
+
+/** Sends `body` (a value to JSON-encode, or a raw string sent as is) and parses the reply. */
+export async function call(base: string, method: string, path: string, body?: unknown): Promise<RawReply> {
+  const init: RequestInit = { method }
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body)
+    init.headers = { 'content-type': 'application/json' }
+  }
+  const res = await fetch(`${base}${path}`, init)
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = JSON.parse(text)
+  } catch {}
+  return { status: res.status, body: parsed, code: res.headers.get('x-quiver-error-code') }
+}
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. Returns floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
