@@ -1,0 +1,225 @@
+// The `quiver` command line: subcommands, options, and the mapping of failures to exit codes
+// (0 ok, 1 QuiverError or other failure, 2 usage error).
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError, Option } from 'commander'
+import { isQuiverError } from '../errors.js'
+import { intListOption, intOption, shellQuote, UsageError } from './args.js'
+import { benchCommand } from './bench.js'
+import { listDatasets, resolveDatasetsDir } from './datasets.js'
+import { formatCount, formatTable } from './format.js'
+import { runImport } from './import.js'
+import { runSearch } from './search.js'
+import { runServe } from './serve.js'
+
+export interface CliIo {
+  out: NodeJS.WritableStream
+  err: NodeJS.WritableStream
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: unknown
+  }
+  return typeof pkg.version === 'string' ? pkg.version : '0.0.0'
+}
+
+const DATA_OPTION = ['--data <dir>', 'data directory of the database', './data'] as const
+const DATASETS_OPTION = [
+  '--datasets <dir>',
+  'datasets directory (default: $QUIVER_DATASETS, else ../shared/datasets)',
+] as const
+
+/** Builds the commander program; `command` is the command line recorded by `bench` reports. */
+export function buildProgram(io: CliIo, command: string): Command {
+  const program = new Command()
+  program
+    .name('quiver')
+    .description('Quiver vector database: server, data import, search and benchmarks')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError(true)
+
+  program
+    .command('serve')
+    .description('serve the Qdrant-compatible REST API over a data directory')
+    .option(...DATA_OPTION)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0 = any free port)', intOption(0), 6333)
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
+    .action(async (o: { data: string; host: string; port: number; logLevel: string }) => {
+      if (o.port > 65535) throw new UsageError(`--port ${o.port} is out of range (0..65535)`)
+      await runServe(o, io.out)
+    })
+
+  program
+    .command('import')
+    .description('load a benchmark dataset (base vectors, meta.jsonl payloads) into a collection')
+    .argument('<dataset>', 'dataset name, e.g. sift-5k-euclidean')
+    .option('--collection <name>', 'collection to create (default: the dataset name)')
+    .option(...DATA_OPTION)
+    .option(...DATASETS_OPTION)
+    .option('--limit <n>', 'import only the first n base vectors', intOption(1))
+    .option('--batch <n>', 'points per upsert', intOption(1), 1000)
+    .option('--m <m>', 'HNSW links per node (default 16)', intOption(2))
+    .option('--ef-construct <n>', 'HNSW build candidate list size (default 100)', intOption(1))
+    .option('--recreate', 'delete the collection first if it exists')
+    .action(
+      async (
+        dataset: string,
+        o: {
+          collection?: string
+          data: string
+          datasets?: string
+          limit?: number
+          batch: number
+          m?: number
+          efConstruct?: number
+          recreate?: boolean
+        },
+      ) => {
+        await runImport({ ...o, dataset }, io.out)
+      },
+    )
+
+  program
+    .command('search')
+    .description('search a collection with one vector')
+    .requiredOption('--collection <name>', 'collection to search')
+    .option(...DATA_OPTION)
+    .option('--vector <json>', 'query vector as a JSON array, e.g. "[0.1,0.2]"')
+    .option('--dataset <name>', 'take the query vector from this dataset (with --query)')
+    .option('--query <i>', 'query row of --dataset', intOption(0))
+    .option(...DATASETS_OPTION)
+    .option('--limit <n>', 'hits to return', intOption(1), 10)
+    .option('--filter <json>', 'filter in Qdrant JSON, e.g. \'{"must":[{"key":"a","match":{"value":1}}]}\'')
+    .option('--ef <n>', 'HNSW search candidate list size', intOption(1))
+    .option('--exact', 'brute-force search (no index)')
+    .option('--json', 'print hits as JSON')
+    .action(
+      async (o: {
+        collection: string
+        data: string
+        vector?: string
+        dataset?: string
+        query?: number
+        datasets?: string
+        limit: number
+        filter?: string
+        ef?: number
+        exact?: boolean
+        json?: boolean
+      }) => {
+        await runSearch(o, io.out)
+      },
+    )
+
+  program
+    .command('bench')
+    .description(
+      'build an index from a dataset in a temporary directory; report build speed, memory, recall, QPS, latency',
+    )
+    .argument('<dataset>', 'dataset name, e.g. sift-5k-euclidean')
+    .option(...DATASETS_OPTION)
+    .option('--m <m>', 'HNSW links per node', intOption(2), 16)
+    .option('--ef-construct <n>', 'HNSW build candidate list size', intOption(1), 200)
+    .option(
+      '--ef <list>',
+      'query-time ef values, comma-separated',
+      intListOption(1),
+      [10, 20, 40, 80, 160, 320],
+    )
+    .option('--queries <n>', 'use only the first n queries', intOption(1))
+    .option(
+      '--limit <n>',
+      'build from only the first n base vectors (ground truth by exact search)',
+      intOption(1),
+    )
+    .option('--k <k>', 'neighbours per query for recall@k', intOption(1), 10)
+    .option('--batch <n>', 'points per upsert while building', intOption(1), 1000)
+    .option('--json <file>', 'also write the report as JSON')
+    .option('--markdown <file>', 'also write the report as a Markdown section (BENCHMARKS.md)')
+    .option('--quiet', 'no progress output')
+    .action(
+      async (
+        dataset: string,
+        o: {
+          datasets?: string
+          m: number
+          efConstruct: number
+          ef: number[]
+          queries?: number
+          limit?: number
+          k: number
+          batch: number
+          json?: string
+          markdown?: string
+          quiet?: boolean
+        },
+      ) => {
+        await benchCommand({ ...o, dataset, command }, io.out)
+      },
+    )
+
+  program
+    .command('datasets')
+    .description('list the benchmark datasets found')
+    .option(...DATASETS_OPTION)
+    .action(async (o: { datasets?: string }) => {
+      const dir = resolveDatasetsDir(o.datasets)
+      const list = await listDatasets(dir)
+      io.out.write(`${dir}\n`)
+      io.out.write(
+        `${formatTable(
+          ['name', 'n', 'dim', 'queries', 'metric', 'payloads'],
+          list.map((d) => [
+            d.name,
+            formatCount(d.n),
+            String(d.dim),
+            formatCount(d.q),
+            d.metric,
+            d.hasMeta ? 'yes' : 'no',
+          ]),
+          ['left', 'right', 'right', 'right', 'left', 'left'],
+        )}\n`,
+      )
+    })
+
+  return program
+}
+
+/**
+ * Runs the CLI on `argv` (process.argv layout: node, script, args...) and returns the exit code:
+ * 0 on success (and for --help / --version), 1 when a QuiverError or another failure occurred
+ * (one line `error: <message> [CODE]` on stderr), 2 for a usage error.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = { out: process.stdout, err: process.stderr },
+): Promise<number> {
+  const command = ['quiver', ...argv.slice(2).map(shellQuote)].join(' ')
+  const program = buildProgram(io, command)
+  try {
+    await program.parseAsync(argv as string[])
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2
+    if (err instanceof UsageError) {
+      io.err.write(`error: ${err.message} (add --help for usage)\n`)
+      return 2
+    }
+    if (isQuiverError(err)) {
+      io.err.write(`error: ${err.message} [${err.code}]\n`)
+      return 1
+    }
+    const e = err instanceof Error ? err : new Error(String(err))
+    io.err.write(`error: ${e.message}\n`)
+    if (process.env['QUIVER_DEBUG'] !== undefined && e.stack !== undefined) io.err.write(`${e.stack}\n`)
+    return 1
+  }
+}

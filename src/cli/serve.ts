@@ -1,0 +1,41 @@
+// `quiver serve`: runs the HTTP server (Qdrant REST API) until SIGINT / SIGTERM.
+import { resolve } from 'node:path'
+
+export interface ServeCommandOptions {
+  data: string
+  host: string
+  port: number
+  logLevel: string
+}
+
+/**
+ * Starts the server on `host:port` over the data directory and resolves once it has shut down
+ * after SIGINT or SIGTERM (a second signal exits at once with code 130).
+ * Throws what `serve` throws (DIRECTORY_LOCKED, the listen error such as EADDRINUSE, ...).
+ */
+export async function runServe(
+  opts: ServeCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
+  const { serve } = await import('../server/index.js')
+  const dataDir = resolve(opts.data)
+  const server = await serve({
+    dataDir,
+    host: opts.host,
+    port: opts.port,
+    logLevel: opts.logLevel,
+    handleSignals: false,
+  })
+  out.write(`Quiver listening on ${server.address} (data: ${dataDir})\n`)
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    process.once('SIGINT', () => done('SIGINT'))
+    process.once('SIGTERM', () => done('SIGTERM'))
+  })
+  const again = (): void => process.exit(130)
+  process.once('SIGINT', again)
+  process.once('SIGTERM', again)
+  out.write(`${signal}: shutting down\n`)
+  await server.close()
+  process.off('SIGINT', again)
+  process.off('SIGTERM', again)
+}
