@@ -1,0 +1,145 @@
+// Durable file primitives: atomic whole-file writes, directory fsync, full positional writes, and the
+// mapping of OS errors (ENOSPC, EROFS, EACCES, ...) to QuiverError('IO_ERROR').
+import { randomBytes } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { QuiverError } from '../errors.js'
+
+/** The errno code of a Node system error (`'ENOSPC'`, ...), or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+/**
+ * Wraps an OS error as `QuiverError('IO_ERROR')` whose message names the operation, the path and
+ * the errno code; `details` = `{ op, path, errno }`, `cause` = the original error. A QuiverError
+ * passes through unchanged.
+ */
+export function ioError(op: string, path: string, err: unknown): QuiverError {
+  if (err instanceof QuiverError) return err
+  const code = errnoCode(err) ?? 'UNKNOWN'
+  const reason = err instanceof Error ? err.message : String(err)
+  return new QuiverError(
+    'IO_ERROR',
+    `${op} ${path} failed (${code}): ${reason}`,
+    { op, path, errno: code },
+    err,
+  )
+}
+
+async function attempt<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw ioError(op, path, err)
+  }
+}
+
+/**
+ * fsyncs a directory so that entries created, renamed or removed in it survive a crash.
+ * Throws IO_ERROR. On Windows, where directories cannot be opened for fsync, this is a no-op.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return
+  await attempt('fsync directory', dir, async () => {
+    const h = await open(dir, 'r')
+    try {
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+  })
+}
+
+/**
+ * Creates `dir` (and missing parents) and, when it was created, fsyncs its parent so that the
+ * new entry is durable. Throws IO_ERROR.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  const created = await attempt('create directory', dir, () => mkdir(dir, { recursive: true }))
+  if (created !== undefined) await fsyncDir(dirname(created))
+}
+
+/** The file's bytes, or undefined when it does not exist. Throws IO_ERROR for other failures. */
+export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path)
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw ioError('read', path, err)
+  }
+}
+
+/** Removes a file; a missing file is not an error. Throws IO_ERROR for other failures. */
+export async function removeFileIfExists(path: string): Promise<void> {
+  try {
+    await unlink(path)
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw ioError('remove', path, err)
+  }
+}
+
+/**
+ * Writes every byte of `data` at byte `position` of an open file, looping over short writes
+ * (one `pwrite` syscall in the common case). Raw OS errors propagate; callers wrap them with
+ * `ioError` and the path.
+ */
+export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done)
+    if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' })
+    done += bytesWritten
+  }
+}
+
+/** Concatenates chunks into one buffer (so that a caller can issue a single write). */
+export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!
+  return Buffer.concat(chunks)
+}
+
+/**
+ * Replaces the file at `path` atomically and durably: writes a temporary file in the same
+ * directory, fsyncs it, renames it over `path`, then fsyncs the directory. After a crash, `path`
+ * holds either the old or the new content, never a mix. A string is written as UTF-8; an array
+ * of chunks is written with one write call. Throws IO_ERROR (the temp file is removed on failure).
+ *
+ * @example await writeFileAtomic('/data/manifest.json', JSON.stringify(manifest))
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string | readonly Uint8Array[],
+): Promise<void> {
+  const bytes =
+    typeof data === 'string'
+      ? Buffer.from(data, 'utf8')
+      : data instanceof Uint8Array
+        ? data
+        : concatBytes(data)
+  const dir = dirname(path)
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
+  let stage = 'create'
+  try {
+    const h = await open(tmp, 'wx')
+    try {
+      stage = 'write'
+      await writeFully(h, bytes, 0)
+      stage = 'fsync'
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+    stage = 'rename'
+    await rename(tmp, path)
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined)
+    throw ioError(`atomic write (${stage})`, stage === 'rename' ? path : tmp, err)
+  }
+  await fsyncDir(dir)
+}
