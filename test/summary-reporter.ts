@@ -17,6 +17,8 @@ export default class SummaryReporter implements Reporter {
   onFinished(files: readonly RunnerTestFile[] = []): void {
     const c = count(files, { passed: 0, failed: 0, skipped: 0 })
     const fileErrors = files.filter((f) => f.result?.state === 'fail' && f.tasks.length === 0).length
-    process.stdout.write(`\ntests: ${c.passed} passed, ${c.failed + fileErrors} failed, ${c.skipped} skipped\n`)
+    process.stdout.write(
+      `\ntests: ${c.passed} passed, ${c.failed + fileErrors} failed, ${c.skipped} skipped\n`,
+    )
   }
 }
