@@ -2,6 +2,7 @@
 // deterministic random vectors, exact brute-force ground truth, optional meta.jsonl.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { rng } from './support/random.js'
 
 export interface FixtureOptions {
   name: string
@@ -20,17 +21,6 @@ export interface Fixture {
   queries: Float32Array
   groundTruth: Int32Array
   k: number
-}
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** Exact neighbours of each query, nearest first (ties by smaller index), padded with -1 to k. */

@@ -51,14 +51,4 @@ export async function call(base: string, method: string, path: string, body?: un
   return { status: res.status, body: parsed, code: res.headers.get('x-quiver-error-code') }
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. Returns floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { rng } from './support/random.js'

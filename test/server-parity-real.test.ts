@@ -20,7 +20,8 @@ try {
   dir = resolveDatasetsDir()
 } catch {}
 const present = dir !== undefined && existsSync(join(dir, `${NAME}.json`))
-if (!present) console.log(`server-parity-real: skipping, dataset ${NAME} not found (datasets dir: ${dir ?? 'none'})`)
+if (!present)
+  console.log(`server-parity-real: skipping, dataset ${NAME} not found (datasets dir: ${dir ?? 'none'})`)
 
 interface QueryMeta {
   query_type: number
@@ -32,7 +33,8 @@ interface QueryMeta {
 function filterOf(m: QueryMeta): Filter | undefined {
   const must: Filter['must'] = []
   if (m.category !== null) must.push({ key: 'category', match: { value: m.category } })
-  if (m.t_low !== null && m.t_high !== null) must.push({ key: 'timestamp', range: { gte: m.t_low, lte: m.t_high } })
+  if (m.t_low !== null && m.t_high !== null)
+    must.push({ key: 'timestamp', range: { gte: m.t_low, lte: m.t_high } })
   return must.length === 0 ? undefined : { must }
 }
 
@@ -79,7 +81,12 @@ describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
     for (let qi = 0; qi < QUERIES; qi++) {
       const vector = Array.from(ds.queries.subarray(qi * ds.dim, (qi + 1) * ds.dim))
       const filter = filterOf(metas[qi]!)
-      const inProcess = await local.search(vector, { limit: 10, ef: EF, filter: filter ?? null, withPayload: true })
+      const inProcess = await local.search(vector, {
+        limit: 10,
+        ef: EF,
+        filter: filter ?? null,
+        withPayload: true,
+      })
       const overHttp = await client.query(NAME, {
         query: vector,
         limit: 10,

@@ -1,22 +1,12 @@
 // Property test: random payloads and random filters (seeded), compileFilter against a deliberately
 // naive reference that walks the raw filter JSON and collects values into arrays.
 import { describe, expect, it } from 'vitest'
+import { rng as prng } from '../../test/support/random.js'
 import type { JsonValue, Payload } from '../types.js'
 import { compileFilter } from './evaluate.js'
 import { parseFilter } from './parse.js'
 
 // ---- seeded PRNG (mulberry32) ----
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 type Rand = () => number
 const int = (r: Rand, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1))
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!

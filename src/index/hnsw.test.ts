@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { rng } from '../../test/support/random.js'
 import { HnswIndex, type IndexMetric } from './hnsw.js'
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Points around 20 random centres in [-5, 5]^dim (zero-mean, like embeddings). */
 function clustered(n: number, dim: number, seed: number): Float32Array[] {

@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { rng } from '../../test/support/random.js'
 import { QuiverError } from '../errors.js'
 import { WAL_HEADER_BYTES, Wal, walFileName } from './wal.js'
 
@@ -330,17 +331,6 @@ describe('Wal roll-over and truncation', () => {
 })
 
 describe('Wal property test against an array model', () => {
-  function rng(seed: number): () => number {
-    let s = seed >>> 0
-    return () => {
-      s = (s + 0x6d2b79f5) >>> 0
-      let t = s
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-  }
-
   for (const seed of [1, 2, 3]) {
     it(`random appends, concurrent appends, reopens and truncations (seed ${seed})`, async () => {
       const rand = rng(seed)
