@@ -317,11 +317,25 @@ export function init(dimension: i32, metricId: i32, norm: bool, m: i32, efc: i32
   ensureSelect(M0 + 1)
 }
 
-/** Grows per-offset storage so that offsets 0..n-1 can be stored. */
+// The TLSF allocator serves blocks below 1 GiB; the largest per-offset array bounds the segment.
+const BLOCK_LIMIT: i64 = (1 << 30) - 4096
+
+/** Most offsets one segment can hold (vectors and layer-0 links each live in one block). */
+export function maxCapacity(): i32 {
+  const vecBytes = <i64>dimP << 2
+  const linkBytes = <i64>(1 + M0) << 2
+  const per = vecBytes > linkBytes ? vecBytes : linkBytes
+  return <i32>(BLOCK_LIMIT / per)
+}
+
+/** Grows per-offset storage so that offsets 0..n-1 can be stored (n <= maxCapacity()). */
 export function reserve(n: i32): void {
   if (n <= capacity) return
+  const limit = maxCapacity()
+  if (n > limit) abort('segment capacity exceeded')
   let cap = capacity < 1024 ? 1024 : capacity
   while (cap < n) cap = cap + (cap >> 1)
+  if (cap > limit) cap = limit
   const old = <usize>capacity
   const c = <usize>cap
   vecs = grow(vecs, (old * <usize>dimP) << 2, (c * <usize>dimP) << 2)
@@ -456,8 +470,8 @@ export function add(): i32 {
   const dst = vecPtr(node)
   memory.copy(dst, staging, <usize>dimP << 2)
   if (normalize) normalizeInPlace(dst)
-  count++
   insert(node)
+  count++ // only once the node is fully linked (a trap inside insert leaves count unchanged)
   return node
 }
 

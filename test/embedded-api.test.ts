@@ -248,6 +248,30 @@ describe('embedded API', () => {
     expect(docs.checkIntegrity()).toEqual({ ok: true, problems: [] })
   })
 
+  it('refuses __proto__ payload keys and dot-prefixed names; the directory reopens', async () => {
+    await expectError(
+      docs.upsert([{ id: 900, vector: vectors[0]!, payload: JSON.parse('{"a":{"__proto__":1}}') }]),
+      'INVALID_PAYLOAD',
+      /__proto__/,
+    )
+    await expectError(docs.setPayload({ b: 2 }, { ids: [1] }, { key: '__proto__' }), 'INVALID_ARGUMENT')
+    await expectError(docs.deletePayload(['x.__proto__'], { ids: [1] }), 'INVALID_ARGUMENT')
+    await expectError(db.createCollection('.hidden', { dimension: 2 }), 'INVALID_COLLECTION_NAME')
+    await db.close()
+    db = await Quiver.open(dir)
+    docs = await db.getCollection('docs')
+    expect(await docs.count()).toBe(300)
+  })
+
+  it('sees its own queued writes: an upsert then a payload update of the same new id, concurrently', async () => {
+    const [, set] = await Promise.all([
+      docs.upsert([{ id: 5000, vector: vectors[0]! }]),
+      docs.setPayload({ fresh: true }, { ids: [5000] }),
+    ])
+    expect(set.status).toBe('completed')
+    expect((await docs.get([5000]))[0]!.payload).toEqual({ fresh: true })
+  })
+
   it('refuses a second open of the same directory', async () => {
     await expectError(Quiver.open(dir), 'DIRECTORY_LOCKED')
   })

@@ -1,10 +1,9 @@
 // An embedded collection: validates requests, serialises updates (WAL append -> apply in seq
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
-import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
-import { compileFilter, type PointPredicate, parseFilter, parseKeyPath } from '../filter/index.js'
+import { compileFilter, type PointPredicate, parseFilter } from '../filter/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import { Segment } from '../segment/segment.js'
 import { Wal } from '../storage/wal.js'
@@ -49,6 +48,7 @@ import {
   toSelector,
   toVector,
   toWithPayload,
+  toWriteKey,
 } from './validate.js'
 
 export interface CollectionOpenOptions {
@@ -94,6 +94,10 @@ export class EmbeddedCollection implements Collection {
   private persistedSeq: number
   private bytesSincePersist = 0
   private persisting: Promise<void> | undefined
+  /** Last error of a background persist; the next persist (at the latest on close) retries. */
+  private persistError: unknown
+  /** Set when applying a logged update failed: the in-memory state no longer matches the WAL. */
+  private failure: QuiverError | undefined
   private closed = false
 
   private constructor(
@@ -144,6 +148,14 @@ export class EmbeddedCollection implements Collection {
     const wal = await Wal.open(join(dir, 'wal'), {
       segmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
     })
+    if (manifest !== undefined && wal.lastSeq < manifest.seq) {
+      await wal.close()
+      throw new QuiverError(
+        'CORRUPTED',
+        `collection ${name}: the WAL ends at seq ${wal.lastSeq} but the segments include seq ${manifest.seq}; WAL files are missing or damaged`,
+        { dir },
+      )
+    }
     const collection = new EmbeddedCollection(
       name,
       dir,
@@ -159,7 +171,17 @@ export class EmbeddedCollection implements Collection {
 
   private async replay(): Promise<void> {
     for await (const record of this.wal.replay(this.persistedSeq)) {
-      applyOperation(this.appendable, decodeOperation(record.body), record.seq)
+      try {
+        applyOperation(this.appendable, decodeOperation(record.body), record.seq)
+      } catch (err) {
+        await this.wal.close()
+        throw new QuiverError(
+          'CORRUPTED',
+          `collection ${this.name}: WAL record ${record.seq} cannot be applied: ${(err as Error).message}`,
+          { seq: record.seq },
+          err,
+        )
+      }
       this.appliedSeq = record.seq
       this.bytesSincePersist += record.body.byteLength
     }
@@ -174,24 +196,53 @@ export class EmbeddedCollection implements Collection {
     if (this.closed) throw new QuiverError('CLOSED', `collection ${this.name} is closed`)
   }
 
+  private assertWritable(): void {
+    this.assertOpen()
+    if (this.failure) throw this.failure
+  }
+
   /**
    * Logs `op` in the WAL, then applies it once every earlier update is applied. Resolves when the
-   * record is durable (fsynced) and visible to searches.
+   * record is durable (fsynced) and visible to searches. The body is decoded before it is logged,
+   * so a record that would not replay is never written.
    */
   private async submit(op: Operation): Promise<UpdateResult> {
-    this.assertOpen()
+    this.assertWritable()
     const body = encodeOperation(op)
+    const decoded = decodeOperation(body)
     const durable = this.wal.append([body])
+    durable.catch(() => undefined) // handled below, when the apply chain reaches it
     const applied = this.tail.then(async () => {
       const seq = await durable
-      applyOperation(this.appendable, decodeOperation(body), seq)
+      try {
+        applyOperation(this.appendable, decoded, seq)
+      } catch (err) {
+        // The record is durable but only partly applied: stop taking writes; a reopen replays it.
+        this.failure = new QuiverError(
+          'INTERNAL',
+          `collection ${this.name} stopped taking writes: applying WAL record ${seq} failed (${(err as Error).message}); reopen the database to recover from the WAL`,
+          { seq },
+          err,
+        )
+        throw this.failure
+      }
       this.appliedSeq = seq
       this.bytesSincePersist += body.byteLength
       return seq
     })
     this.tail = applied.catch(() => undefined)
     const seq = await applied
-    if (this.bytesSincePersist >= this.flushBytes) await this.persist()
+    if (this.bytesSincePersist >= this.flushBytes) {
+      // The write is durable already; a failed persist is retried later and must not fail it.
+      await this.persist().then(
+        () => {
+          this.persistError = undefined
+        },
+        (err: unknown) => {
+          this.persistError = err
+        },
+      )
+    }
     return { operationId: seq, status: 'completed' }
   }
 
@@ -202,7 +253,7 @@ export class EmbeddedCollection implements Collection {
   async persist(): Promise<void> {
     if (this.persisting !== undefined) return this.persisting
     const run = this.tail.then(async () => {
-      if (this.appliedSeq === this.persistedSeq) return
+      if (this.appliedSeq === this.persistedSeq || this.failure) return
       const seq = this.appliedSeq
       const snapshots = this.segments.map((s) => s.toFiles())
       this.bytesSincePersist = 0
@@ -221,8 +272,10 @@ export class EmbeddedCollection implements Collection {
     return 'ids' in selector ? { ids: selector.ids } : { filter: selector.filter }
   }
 
-  private requireExisting(selector: ResolvedSelector): void {
+  /** Throws POINT_NOT_FOUND for a missing id, after the updates queued before this call are applied. */
+  private async requireExisting(selector: ResolvedSelector): Promise<void> {
     if (!('ids' in selector)) return
+    await this.tail
     for (const id of selector.ids) {
       if (!this.segments.some((s) => s.has(id))) {
         throw new QuiverError(
@@ -253,6 +306,12 @@ export class EmbeddedCollection implements Collection {
       return { id, vector: vectorBytes(vector), payload }
     })
     if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
+    if (logged.length > this.appendable.freeSlots) {
+      throw new QuiverError(
+        'CAPACITY_EXCEEDED',
+        `collection ${this.name} can take ${this.appendable.freeSlots} more points (segment limit for dimension ${this.config.dimension}), got ${logged.length}`,
+      )
+    }
     return this.submit({ op: 'upsert', points: logged })
   }
 
@@ -277,10 +336,9 @@ export class EmbeddedCollection implements Collection {
   ): Promise<UpdateResult> {
     this.assertOpen()
     const p = toPayload(payload) ?? {}
-    const key = options.key ?? null
-    if (key !== null) parseKeyPath(key, 'key')
+    const key = options.key === undefined || options.key === null ? null : toWriteKey(options.key, 'key')
     const sel = toSelector(selector)
-    this.requireExisting(sel)
+    await this.requireExisting(sel)
     return this.submit({ op: 'set_payload', selector: this.logSelector(sel), payload: p, key })
   }
 
@@ -292,7 +350,7 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const p = toPayload(payload) ?? {}
     const sel = toSelector(selector)
-    this.requireExisting(sel)
+    await this.requireExisting(sel)
     return this.submit({ op: 'overwrite_payload', selector: this.logSelector(sel), payload: p })
   }
 
@@ -302,11 +360,10 @@ export class EmbeddedCollection implements Collection {
    */
   async deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
-    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string'))
-      throw invalid('keys must be an array of strings')
-    for (const [i, k] of keys.entries()) parseKeyPath(k, `keys[${i}]`)
+    if (!Array.isArray(keys)) throw invalid('keys must be an array of strings')
+    for (const [i, k] of keys.entries()) toWriteKey(k, `keys[${i}]`)
     const sel = toSelector(selector)
-    this.requireExisting(sel)
+    await this.requireExisting(sel)
     return this.submit({ op: 'delete_payload', selector: this.logSelector(sel), keys: [...keys] })
   }
 
@@ -317,7 +374,7 @@ export class EmbeddedCollection implements Collection {
   async clearPayload(selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
     const sel = toSelector(selector)
-    this.requireExisting(sel)
+    await this.requireExisting(sel)
     return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
   }
 
@@ -482,7 +539,8 @@ export class EmbeddedCollection implements Collection {
     const points = this.segments.reduce((n, s) => n + s.pointCount, 0)
     return {
       name: this.name,
-      status: 'green',
+      // red: writes stopped after a failed apply; yellow: the last background persist failed
+      status: this.failure ? 'red' : this.persistError !== undefined ? 'yellow' : 'green',
       pointsCount: points,
       indexedVectorsCount: points,
       segmentsCount: this.segments.length,
@@ -504,16 +562,18 @@ export class EmbeddedCollection implements Collection {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.tail
-    await this.persist()
-    await this.wal.close()
+    try {
+      await this.tail
+      await this.persist()
+    } finally {
+      await this.wal.close()
+    }
   }
 
-  /** Closes and removes the collection's files. */
-  async drop(): Promise<void> {
+  /** Closes without persisting (the collection is about to be dropped). */
+  async closeWithoutPersist(): Promise<void> {
     this.closed = true
-    await this.tail.catch(() => undefined)
+    await this.tail
     await this.wal.close()
-    await rm(this.dir, { recursive: true, force: true })
   }
 }

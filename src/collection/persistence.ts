@@ -1,6 +1,7 @@
 // On-disk layout of one collection: config.json, manifest.json (segments, their files' sizes and
 // CRC32C, the WAL seq they include), segments/<id>/ files, and wal/. Every file is replaced
 // atomically (temp + fsync + rename + dir fsync); see docs/storage-format.md.
+import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { QuiverError } from '../errors.js'
@@ -117,9 +118,9 @@ export async function persistSegments(dir: string, seq: number, snapshots: Segme
   await mkdir(segmentsDir, { recursive: true })
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
   for (let i = 0; i < snapshots.length; i++) {
-    const id = `seg-${seq}-${i}`
+    // unique per persist, so a retry never touches a directory the live manifest names
+    const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
     const segDir = join(segmentsDir, id)
-    await rm(segDir, { recursive: true, force: true })
     await mkdir(segDir)
     const files: Record<string, FileEntry> = {}
     for (const name of SEGMENT_FILES) {

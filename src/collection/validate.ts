@@ -1,7 +1,7 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
 import { invalid, QuiverError } from '../errors.js'
-import { type FilterNode, parseFilter } from '../filter/index.js'
+import { type FilterNode, parseFilter, parseKeyPath } from '../filter/index.js'
 import { parsePointId } from '../point-id.js'
 import type {
   CollectionConfig,
@@ -19,14 +19,14 @@ export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
 export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 10_000, ef: 64 }
 
-const COLLECTION_NAME_RE = /^[A-Za-z0-9_.-]{1,255}$/
+const COLLECTION_NAME_RE = /^[A-Za-z0-9_.-]{1,200}$/
 
 /** Throws INVALID_COLLECTION_NAME unless `name` is 1-255 chars of [A-Za-z0-9_.-] and not `.`/`..`. */
 export function checkCollectionName(name: unknown): string {
-  if (typeof name !== 'string' || !COLLECTION_NAME_RE.test(name) || name === '.' || name === '..') {
+  if (typeof name !== 'string' || !COLLECTION_NAME_RE.test(name) || name.startsWith('.')) {
     throw new QuiverError(
       'INVALID_COLLECTION_NAME',
-      `collection name ${JSON.stringify(name)} is invalid: use 1-255 characters of A-Z a-z 0-9 _ . -`,
+      `collection name ${JSON.stringify(name)} is invalid: use 1-200 characters of A-Z a-z 0-9 _ . - not starting with '.'`,
     )
   }
   return name
@@ -125,7 +125,11 @@ function checkJson(value: unknown, where: string, depth: number): JsonValue {
     return value as JsonValue[]
   }
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) checkJson(v, `${where}.${k}`, depth + 1)
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '__proto__')
+        throw new QuiverError('INVALID_PAYLOAD', `${where}: the key __proto__ is not allowed`)
+      checkJson(v, `${where}.${k}`, depth + 1)
+    }
     return value as Payload
   }
   throw new QuiverError('INVALID_PAYLOAD', `${where} is a ${typeof value}: payload values must be JSON`)
@@ -148,6 +152,15 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array'
   if (v === null) return 'null'
   return `a ${typeof v}`
+}
+
+/** A payload key path for writes (set_payload `key`, delete_payload keys); `__proto__` is refused. */
+export function toWriteKey(key: unknown, where: string): string {
+  if (typeof key !== 'string') throw invalid(`${where} must be a string`)
+  const path = parseKeyPath(key, where)
+  const steps = [path.first, ...path.rest.map((p) => (p.kind === 'key' ? p.key : ''))]
+  if (steps.includes('__proto__')) throw invalid(`${where}: the key __proto__ is not allowed`)
+  return key
 }
 
 export function toIds(input: unknown, where = 'ids'): PointId[] {

@@ -1,5 +1,6 @@
 // Quiver, the embedded database: opens a data directory (taking its lock), keeps the catalog of
 // collections (one sub-directory each under collections/), creates and drops them atomically.
+import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
@@ -89,8 +90,7 @@ export class Quiver {
     this.pending.add(name)
     try {
       const root = join(this.dir, COLLECTIONS)
-      const staging = join(root, `.creating-${name}`)
-      await rm(staging, { recursive: true, force: true })
+      const staging = join(root, `.creating-${randomBytes(8).toString('hex')}`)
       await mkdir(staging)
       const created = await EmbeddedCollection.create(staging, name, config, this.options)
       await created.close()
@@ -131,26 +131,36 @@ export class Quiver {
   async deleteCollection(name: string): Promise<boolean> {
     this.assertOpen()
     const c = this.collections.get(name)
-    if (!c) return false
-    this.collections.delete(name)
-    const root = join(this.dir, COLLECTIONS)
-    const trash = join(root, `.dropping-${name}-${Date.now()}`)
-    await c.close()
-    await rename(join(root, name), trash)
-    await fsyncDir(root)
-    await rm(trash, { recursive: true, force: true })
-    return true
+    if (!c || this.pending.has(name)) return false
+    this.pending.add(name)
+    try {
+      this.collections.delete(name)
+      const root = join(this.dir, COLLECTIONS)
+      const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
+      await c.closeWithoutPersist()
+      await rename(join(root, name), trash)
+      await fsyncDir(root)
+      await rm(trash, { recursive: true, force: true })
+      return true
+    } finally {
+      this.pending.delete(name)
+    }
   }
 
   /** Persists and closes every collection, then releases the directory lock. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    try {
-      for (const c of this.collections.values()) await c.close()
-    } finally {
-      this.collections.clear()
-      await this.lock.release()
+    let first: unknown
+    for (const c of this.collections.values()) {
+      try {
+        await c.close()
+      } catch (err) {
+        first ??= err
+      }
     }
+    this.collections.clear()
+    await this.lock.release()
+    if (first !== undefined) throw first
   }
 }

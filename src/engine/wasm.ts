@@ -19,6 +19,7 @@ export interface CoreExports {
     seed: number,
   ): void
   reserve(n: number): void
+  maxCapacity(): number
   ensureOutput(n: number): void
   ensureList(n: number): number
   stagingPtr(): number

@@ -79,6 +79,11 @@ export class HnswIndex {
     return new HnswIndex(params, core)
   }
 
+  /** Most offsets this index can hold (its largest array must stay below 1 GiB of WASM memory). */
+  get maxSize(): number {
+    return this.core.maxCapacity()
+  }
+
   /** Offsets stored, deleted ones included (offsets run 0..size-1). */
   get size(): number {
     return this.core.getCount()
@@ -230,7 +235,12 @@ export class HnswIndex {
     const h = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS)
     if (h[0] !== MAGIC) throw corrupt('bad magic number')
     if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
-    if (h[2] !== params.dimension || h[4] !== coreMetric(params.metric) || h[6] !== params.m) {
+    if (
+      h[2] !== params.dimension ||
+      h[4] !== coreMetric(params.metric) ||
+      h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
+      h[6] !== params.m
+    ) {
       throw corrupt('dimension, metric or m differ from the collection config')
     }
     const index = HnswIndex.create(params)
@@ -252,6 +262,10 @@ export class HnswIndex {
     mem().set(aligned.subarray(pos, pos + vecBytes), c.vectorsPtr())
     pos += vecBytes
     const levels = aligned.subarray(pos, pos + n)
+    let levelWords = 0
+    for (let i = 0; i < n; i++) levelWords += levels[i]! * (1 + params.m)
+    if (levelWords !== upperWords)
+      throw corrupt(`upper-layer size ${upperWords} words, levels say ${levelWords}`)
     mem().set(levels, c.levelsPtr())
     pos += levelBytes
     mem().set(aligned.subarray(pos, pos + linkBytes), c.links0Ptr())

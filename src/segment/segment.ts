@@ -132,6 +132,11 @@ export class Segment {
     return this.offsets.size
   }
 
+  /** Offsets this segment can still take (each upsert takes one, replacements included). */
+  get freeSlots(): number {
+    return this.index.maxSize - this.ids.length
+  }
+
   /** Offsets stored, deleted ones included. */
   get storedCount(): number {
     return this.ids.length
@@ -147,8 +152,8 @@ export class Segment {
    */
   upsert(id: PointId, vector: Float32Array, payload: Payload | undefined, version: number): void {
     const old = this.offsets.get(id)
-    if (old !== undefined) this.index.markDeleted(old)
     const offset = this.index.add(vector)
+    if (old !== undefined) this.index.markDeleted(old)
     this.ids[offset] = id
     this.versions[offset] = version
     this.payloads[offset] = payload
