@@ -70,17 +70,28 @@ export interface ScoredPoint {
 
 // ---- Filters: Qdrant's filter language, as JSON (snake_case keys, exactly as on the wire). ----
 
+/** Keyword, integer or bool (Qdrant matches no floats; use a range). */
 export type MatchValue = string | number | boolean
 export type Match =
   | { value: MatchValue }
   | { any: MatchValue[] }
   | { except: MatchValue[] }
   | { text: string }
+  | { phrase: string }
+  | { text_any: string }
+  | { prefix: string }
 export interface Range {
   gt?: number | null
   gte?: number | null
   lt?: number | null
   lte?: number | null
+}
+/** RFC 3339 datetime bounds: the field's values compare as datetimes. */
+export interface DatetimeRange {
+  gt?: string | null
+  gte?: string | null
+  lt?: string | null
+  lte?: string | null
 }
 export interface ValuesCount {
   gt?: number | null
@@ -91,8 +102,11 @@ export interface ValuesCount {
 export interface FieldCondition {
   key: string
   match?: Match
-  range?: Range
+  range?: Range | DatetimeRange
   values_count?: ValuesCount
+  /** Qdrant's alternative spelling of the is_empty / is_null conditions. */
+  is_empty?: boolean
+  is_null?: boolean
 }
 export interface IsEmptyCondition {
   is_empty: { key: string }

@@ -92,7 +92,7 @@ describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
         limit: 10,
         params: { hnsw_ef: EF },
         with_payload: true,
-        ...(filter ? { filter } : {}),
+        ...(filter ? { filter: filter as Record<string, unknown> } : {}),
       })
       expect(overHttp.points.map((p) => p.id)).toEqual(inProcess.map((h) => h.id))
       overHttp.points.forEach((p, i) => {
