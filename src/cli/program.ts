@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { isQuiverError } from '../errors.js'
 import { intListOption, intOption, shellQuote, UsageError } from './args.js'
-import { benchCommand } from './bench.js'
+import { type BenchOptions, benchCommand } from './bench.js'
 import { listDatasets, resolveDatasetsDir } from './datasets.js'
 import { formatCount, formatTable } from './format.js'
 import { runImport } from './import.js'
@@ -145,26 +145,9 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option('--json <file>', 'also write the report as JSON')
     .option('--markdown <file>', 'also write the report as a Markdown section (BENCHMARKS.md)')
     .option('--quiet', 'no progress output')
-    .action(
-      async (
-        dataset: string,
-        o: {
-          datasets?: string
-          m: number
-          efConstruct: number
-          ef: number[]
-          queries?: number
-          limit?: number
-          k: number
-          batch: number
-          json?: string
-          markdown?: string
-          quiet?: boolean
-        },
-      ) => {
-        await benchCommand({ ...o, dataset, command }, io.out)
-      },
-    )
+    .action(async (dataset: string, o: Omit<BenchOptions, 'dataset' | 'command'>) => {
+      await benchCommand({ ...o, dataset, command }, io.out)
+    })
 
   program
     .command('datasets')
