@@ -7,8 +7,8 @@ import { intListOption, intOption, shellQuote, UsageError } from './args.js'
 import { type BenchOptions, benchCommand } from './bench.js'
 import { listDatasets, resolveDatasetsDir } from './datasets.js'
 import { formatCount, formatTable } from './format.js'
-import { runImport } from './import.js'
-import { runSearch } from './search.js'
+import { type ImportOptions, runImport } from './import.js'
+import { runSearch, type SearchCommandOptions } from './search.js'
 import { runServe } from './serve.js'
 
 export interface CliIo {
@@ -69,23 +69,9 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option('--m <m>', 'HNSW links per node (default 16)', intOption(2))
     .option('--ef-construct <n>', 'HNSW build candidate list size (default 100)', intOption(1))
     .option('--recreate', 'delete the collection first if it exists')
-    .action(
-      async (
-        dataset: string,
-        o: {
-          collection?: string
-          data: string
-          datasets?: string
-          limit?: number
-          batch: number
-          m?: number
-          efConstruct?: number
-          recreate?: boolean
-        },
-      ) => {
-        await runImport({ ...o, dataset }, io.out)
-      },
-    )
+    .action(async (dataset: string, o: Omit<ImportOptions, 'dataset'>) => {
+      await runImport({ ...o, dataset }, io.out)
+    })
 
   program
     .command('search')
@@ -101,23 +87,9 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option('--ef <n>', 'HNSW search candidate list size', intOption(1))
     .option('--exact', 'brute-force search (no index)')
     .option('--json', 'print hits as JSON')
-    .action(
-      async (o: {
-        collection: string
-        data: string
-        vector?: string
-        dataset?: string
-        query?: number
-        datasets?: string
-        limit: number
-        filter?: string
-        ef?: number
-        exact?: boolean
-        json?: boolean
-      }) => {
-        await runSearch(o, io.out)
-      },
-    )
+    .action(async (o: SearchCommandOptions) => {
+      await runSearch(o, io.out)
+    })
 
   program
     .command('bench')
