@@ -548,6 +548,67 @@ function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): vo
   }
 }
 
+/** Visits `nb` for the two-hop search: computes its distance once and queues it if it can improve the results. */
+@inline function visitAllowed(q: usize, nb: i32, ef: i32, gen: u32): void {
+  const vp = visited + (<usize>nb << 2)
+  if (load<u32>(vp) == gen) return
+  store<u32>(vp, gen)
+  const d = distance(q, vecPtr(nb))
+  if (resSize < ef || d < hDist(resHeap, 0)) {
+    candPush(d, <u32>nb)
+    resPush(d, <u32>nb)
+    if (resSize > ef) resPop()
+  }
+}
+
+/**
+ * Layer-0 search restricted to the allow bitset, in the style of ACORN-1 (Patel et al., "ACORN:
+ * Performant and Predicate-Agnostic Search Over Vector Embeddings and Structured Data", SIGMOD 2024):
+ * an expanded node's neighbour list is its admissible neighbours plus the admissible neighbours of
+ * its inadmissible ones (two hops), truncated at 2m. Only admissible nodes get a distance computed
+ * and enter the queues, so the work tracks the matches, while the two-hop step keeps the subgraph of
+ * matches connected when they are sparse. The entry point may be inadmissible (a waypoint).
+ * Returns false when the queue ran dry before `ef` results were found (the admissible subgraph
+ * reachable from `ep` is smaller than ef, e.g. matches scattered over clusters).
+ */
+function searchLayer0TwoHop(q: usize, ep: i32, ef: i32): bool {
+  const gen = newVisitGeneration()
+  candSize = 0
+  resSize = 0
+  const d0 = distance(q, vecPtr(ep))
+  candPush(d0, <u32>ep)
+  if (accepted(ep, true)) resPush(d0, <u32>ep)
+  store<u32>(visited + (<usize>ep << 2), gen)
+  while (candSize > 0) {
+    const cd = hDist(candHeap, 0)
+    const c = <i32>hId(candHeap, 0)
+    if (resSize >= ef && cd > hDist(resHeap, 0)) break
+    candPop()
+    const l = linksAt(c, 0)
+    const deg = <i32>load<u32>(l)
+    let found = 0
+    for (let j = 0; j < deg; j++) {
+      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (!accepted(nb, true)) continue
+      found++
+      visitAllowed(q, nb, ef, gen)
+    }
+    for (let j = 0; j < deg && found < M0; j++) {
+      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (accepted(nb, true)) continue
+      const l2 = linksAt(nb, 0)
+      const deg2 = <i32>load<u32>(l2)
+      for (let t = 0; t < deg2 && found < M0; t++) {
+        const nb2 = <i32>load<u32>(l2 + (<usize>(t + 1) << 2))
+        if (!accepted(nb2, true)) continue
+        found++
+        visitAllowed(q, nb2, ef, gen)
+      }
+    }
+  }
+  return resSize >= ef
+}
+
 function prepareQuery(): usize {
   memory.copy(queryBuf, staging, <usize>dimP << 2)
   if (normalize) normalizeInPlace(queryBuf)
@@ -569,10 +630,14 @@ function drainResults(k: i32): i32 {
 
 /**
  * Alg. 5: k-NN search for the staging vector with candidate list size `ef` (>= k).
- * `filtered`: only offsets whose bit is set in the allow bitset are returned.
+ * `mode` 0: unfiltered. 1: only offsets whose bit is set in the allow bitset are returned; the
+ * others stay waypoints (distances computed for all). 2: the same result rule with two-hop
+ * expansion over admissible nodes only (searchLayer0TwoHop), for sparse matches; when that finds
+ * fewer than ef admissible nodes it is redone as mode 1.
+ * Upper layers are always descended greedily without the filter.
  * Writes offsets and distances (lower is better) to the output buffers; returns the count.
  */
-export function searchKnn(k: i32, ef: i32, filtered: bool): i32 {
+export function searchKnn(k: i32, ef: i32, mode: i32): i32 {
   if (entryPoint < 0 || k <= 0) return 0
   const q = prepareQuery()
   if (ef < k) ef = k
@@ -581,7 +646,8 @@ export function searchKnn(k: i32, ef: i32, filtered: bool): i32 {
   for (let level = maxLevel; level > 0; level--) {
     cur = greedy(q, cur, distance(q, vecPtr(cur)), level)
   }
-  searchLayer(q, cur, ef, 0, filtered)
+  // two-hop search that runs dry falls back to the waypoint search, which reaches every component
+  if (mode != 2 || !searchLayer0TwoHop(q, cur, ef)) searchLayer(q, cur, ef, 0, mode != 0)
   return drainResults(k)
 }
 

@@ -107,6 +107,39 @@ export interface FieldCondition {
   /** Qdrant's alternative spelling of the is_empty / is_null conditions. */
   is_empty?: boolean
   is_null?: boolean
+  /** The field's `{ lat, lon }` value(s) lie within `radius` metres of `center` (haversine). */
+  geo_radius?: GeoRadius
+  geo_bounding_box?: GeoBoundingBox
+  geo_polygon?: GeoPolygon
+}
+
+/** A geographic point in degrees: `lat` in [-90, 90], `lon` in [-180, 180]. */
+export interface GeoPoint {
+  lat: number
+  lon: number
+}
+
+export interface GeoRadius {
+  center: GeoPoint
+  /** Metres, >= 0. */
+  radius: number
+}
+
+/** Corners of a lat/lon rectangle; it crosses the antimeridian when `top_left.lon > bottom_right.lon`. */
+export interface GeoBoundingBox {
+  top_left: GeoPoint
+  bottom_right: GeoPoint
+}
+
+/** A closed ring: at least 4 points, the first equal to the last. */
+export interface GeoLineString {
+  points: GeoPoint[]
+}
+
+/** Inside `exterior` and outside every ring of `interiors` (holes). */
+export interface GeoPolygon {
+  exterior: GeoLineString
+  interiors?: GeoLineString[] | null
 }
 export interface IsEmptyCondition {
   is_empty: { key: string }
@@ -201,6 +234,63 @@ export interface SetPayloadOptions {
   key?: string
 }
 
+// ---- Payload indexes (Qdrant's field index types and params, snake_case as on the wire). ----
+
+/** Qdrant's payload field index types. */
+export type PayloadSchemaType =
+  | 'keyword'
+  | 'integer'
+  | 'float'
+  | 'bool'
+  | 'datetime'
+  | 'uuid'
+  | 'text'
+  | 'geo'
+
+/** Text tokenizers: `word` splits on non-alphanumerics, `whitespace` on whitespace, `prefix` indexes word prefixes; `multilingual` is treated as `word`. */
+export type TokenizerType = 'word' | 'whitespace' | 'prefix' | 'multilingual'
+
+/**
+ * A field index type with its parameters (Qdrant's `PayloadSchemaParams`). Unknown keys are
+ * refused; Qdrant's storage hints (`on_disk`, `memory`, `enable_hnsw`, `is_principal`) are accepted
+ * and ignored (every index lives in memory).
+ */
+export type PayloadSchemaParams =
+  | { type: 'keyword'; is_tenant?: boolean | null; on_disk?: boolean | null }
+  | {
+      type: 'integer'
+      lookup?: boolean | null
+      range?: boolean | null
+      is_principal?: boolean | null
+      on_disk?: boolean | null
+    }
+  | { type: 'float'; is_principal?: boolean | null; on_disk?: boolean | null }
+  | { type: 'bool'; on_disk?: boolean | null }
+  | { type: 'datetime'; is_principal?: boolean | null; on_disk?: boolean | null }
+  | { type: 'uuid'; is_tenant?: boolean | null; on_disk?: boolean | null }
+  | {
+      type: 'text'
+      tokenizer?: TokenizerType | null
+      min_token_len?: number | null
+      max_token_len?: number | null
+      lowercase?: boolean | null
+      phrase_matching?: boolean | null
+      on_disk?: boolean | null
+    }
+  | { type: 'geo'; on_disk?: boolean | null }
+
+/** What `createPayloadIndex` takes: a type name or a type with parameters. */
+export type PayloadFieldSchema = PayloadSchemaType | PayloadSchemaParams
+
+/** One payload index as collection info reports it (Qdrant's `PayloadIndexInfo`). */
+export interface PayloadIndexInfo {
+  dataType: PayloadSchemaType
+  /** The parameters with every default filled in. */
+  params: PayloadSchemaParams
+  /** Points with at least one indexed value in this field. */
+  points: number
+}
+
 export interface CollectionInfo {
   name: string
   status: 'green' | 'yellow' | 'red'
@@ -208,6 +298,13 @@ export interface CollectionInfo {
   indexedVectorsCount: number
   segmentsCount: number
   config: CollectionConfig
+  /** Payload indexes by field key. */
+  payloadSchema: Record<string, PayloadIndexInfo>
+  /**
+   * Beyond Qdrant: per field key, how many filtered requests since open evaluated a condition on
+   * this field without an index (point by point). A field listed here would profit from an index.
+   */
+  unindexedFilterFields: Record<string, number>
 }
 
 /** The operations every collection backend offers (embedded today; HTTP client and cluster later). */
@@ -226,4 +323,8 @@ export interface Collection {
   deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>
   clearPayload(selector: PointSelector): Promise<UpdateResult>
   info(): Promise<CollectionInfo>
+  /** Creates (or replaces) the payload index of field `field` (a key path such as `a.b` or `tags[]`). */
+  createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult>
+  /** Drops the payload index of `field`; a no-op if there is none. */
+  deletePayloadIndex(field: string): Promise<UpdateResult>
 }

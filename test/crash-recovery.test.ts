@@ -104,6 +104,13 @@ describe('crash recovery (SIGKILL during writes)', () => {
           // and a delete of a batch's first 5 points removed all 5 or none
           const byBatch = new Map<number, Set<number>>()
           for (const [id, p] of all) byBatch.set(p.batch, (byBatch.get(p.batch) ?? new Set()).add(id))
+          // the payload index survived and agrees with the points
+          const info = await docs.info()
+          expect(info.payloadSchema['batch']?.points).toBe(all.size)
+          for (const batch of [...byBatch.keys()].slice(0, 10)) {
+            const n = await docs.count({ filter: { must: [{ key: 'batch', match: { value: batch } }] } })
+            expect(n).toBe(byBatch.get(batch)!.size)
+          }
           for (const [batch, ids] of byBatch) {
             for (let id = batch + 5; id < batch + 25; id++)
               expect(ids.has(id), `half batch ${batch}`).toBe(true)

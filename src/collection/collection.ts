@@ -3,9 +3,10 @@
 // reopen loads the graph instead of re-inserting every point.
 import { join } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
-import { compileFilter, type PointPredicate, parseFilter } from '../filter/index.js'
+import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
+import { parseFieldSchema } from '../filter/payload-index/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
-import { Segment } from '../segment/segment.js'
+import { type PlannerConfig, Segment } from '../segment/segment.js'
 import { Wal } from '../storage/wal.js'
 import type {
   Collection,
@@ -15,6 +16,8 @@ import type {
   Filter,
   GetOptions,
   Payload,
+  PayloadFieldSchema,
+  PayloadIndexInfo,
   PointId,
   PointRecord,
   PointSelector,
@@ -51,19 +54,28 @@ import {
   toWriteKey,
 } from './validate.js'
 
+/** A pino-compatible logger (only `warn` is used). */
+export interface QuiverLogger {
+  warn(obj: object, msg: string): void
+}
+
 export interface CollectionOpenOptions {
   /** Persist segments once this many WAL bytes were written since the last persist. Default 64 MiB. */
   flushBytes?: number
   /** WAL file size before rolling over. Default 8 MiB. */
   walSegmentBytes?: number
+  /** Where advice goes, e.g. the first filter on a field with no payload index. Default: none. */
+  logger?: QuiverLogger
+  /** Overrides of the query planner's thresholds (docs/query-planner.md). */
+  planner?: Partial<PlannerConfig>
 }
 
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
-function predicateOf(filter: Filter | null | undefined, where: string): PointPredicate | null {
+function filterOf(filter: Filter | null | undefined, where: string): FilterNode | null {
   const node = parseFilter(filter, where)
-  return node.kind === 'true' ? null : compileFilter(node)
+  return node.kind === 'true' ? null : node
 }
 
 function toScoreFn(config: CollectionConfig): (d: number) => number {
@@ -99,6 +111,10 @@ export class EmbeddedCollection implements Collection {
   /** Set when applying a logged update failed: the in-memory state no longer matches the WAL. */
   private failure: QuiverError | undefined
   private closed = false
+  /** Per field key: filtered requests that evaluated a condition on it point by point. */
+  private readonly unindexedCounts = new Map<string, number>()
+  private readonly logger: QuiverLogger | undefined
+  private readonly plannerOverrides: Partial<PlannerConfig>
 
   private constructor(
     name: string,
@@ -107,7 +123,7 @@ export class EmbeddedCollection implements Collection {
     wal: Wal,
     segments: Segment[],
     persistedSeq: number,
-    flushBytes: number,
+    options: CollectionOpenOptions,
   ) {
     this.name = name
     this.dir = dir
@@ -118,7 +134,28 @@ export class EmbeddedCollection implements Collection {
     this.higherIsBetter = config.metric === 'Cosine' || config.metric === 'Dot'
     this.persistedSeq = persistedSeq
     this.appliedSeq = persistedSeq
-    this.flushBytes = flushBytes
+    this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
+    this.logger = options.logger
+    this.plannerOverrides = options.planner ?? {}
+    for (const s of segments) this.configurePlanner(s)
+  }
+
+  private configurePlanner(segment: Segment): void {
+    segment.planner = { ...segment.planner, ...this.plannerOverrides }
+  }
+
+  /** Counts the fields a request evaluated point by point; logs the first time per field. */
+  private noteUnindexed(keys: ReadonlySet<string>): void {
+    for (const key of keys) {
+      const n = this.unindexedCounts.get(key) ?? 0
+      this.unindexedCounts.set(key, n + 1)
+      if (n === 0) {
+        this.logger?.warn(
+          { collection: this.name, field: key },
+          `filter on field ${JSON.stringify(key)} of collection ${this.name} has no payload index and is evaluated point by point; create one (PUT /collections/${this.name}/index) to make filtered requests faster`,
+        )
+      }
+    }
   }
 
   /** Creates the collection's directory files (config + empty WAL) and opens it. */
@@ -156,15 +193,7 @@ export class EmbeddedCollection implements Collection {
         { dir },
       )
     }
-    const collection = new EmbeddedCollection(
-      name,
-      dir,
-      config,
-      wal,
-      segments,
-      manifest?.seq ?? 0,
-      options.flushBytes ?? DEFAULT_FLUSH_BYTES,
-    )
+    const collection = new EmbeddedCollection(name, dir, config, wal, segments, manifest?.seq ?? 0, options)
     await collection.replay()
     return collection
   }
@@ -417,9 +446,11 @@ export class EmbeddedCollection implements Collection {
    */
   async count(options: CountOptions = {}): Promise<number> {
     this.assertOpen()
-    const predicate = predicateOf(options.filter, 'filter')
+    const filter = filterOf(options.filter, 'filter')
+    const unindexed = new Set<string>()
     let n = 0
-    for (const s of this.segments) n += predicate === null ? s.pointCount : s.matchingIds(predicate).length
+    for (const s of this.segments) n += s.count(filter, unindexed)
+    this.noteUnindexed(unindexed)
     return n
   }
 
@@ -433,7 +464,7 @@ export class EmbeddedCollection implements Collection {
     const limit = toLimit(options.limit, 'limit', 10)
     const start =
       options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
-    const predicate = predicateOf(options.filter, 'filter')
+    const filter = filterOf(options.filter, 'filter')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toBool(options.withVector, 'withVector', false)
     const segment = this.appendable
@@ -447,11 +478,17 @@ export class EmbeddedCollection implements Collection {
         else hi = mid
       }
     }
+    let matches: Bitset | null = null
+    if (filter !== null) {
+      const ex = segment.filterExecutor(filter)
+      matches = ex.materialize()
+      this.noteUnindexed(ex.unindexed)
+    }
     const points: PointRecord[] = []
     let next: PointId | null = null
     for (let i = lo; i < ids.length; i++) {
       const id = ids[i]!
-      if (predicate !== null && !predicate(id, segment.payload(id))) continue
+      if (matches !== null && !matches.has(segment.offsetOf(id)!)) continue
       if (points.length === limit) {
         next = id
         break
@@ -498,10 +535,10 @@ export class EmbeddedCollection implements Collection {
     if (threshold !== null && (typeof threshold !== 'number' || Number.isNaN(threshold))) {
       throw invalid(`${prefix}scoreThreshold must be a number`)
     }
-    const predicate = predicateOf(options.filter, `${prefix}filter`)
+    const filter = filterOf(options.filter, `${prefix}filter`)
     const withPayload = toWithPayload(options.withPayload, `${prefix}withPayload`, false)
     const withVector = toBool(options.withVector, `${prefix}withVector`, false)
-    return { query, limit, offset, ef, exact, threshold, predicate, withPayload, withVector }
+    return { query, limit, offset, ef, exact, threshold, filter, withPayload, withVector }
   }
 
   private searchSync(vector: unknown, options: SearchOptions, where: string): ScoredPoint[] {
@@ -512,12 +549,14 @@ export class EmbeddedCollection implements Collection {
     const k = p.limit + p.offset
     const ef = Math.max(p.ef, k)
     const merged: { segment: Segment; offset: number; distance: number }[] = []
+    const unindexed = new Set<string>()
     for (const segment of this.segments) {
-      const hits = segment.search(p.query, { k, ef, exact: p.exact, predicate: p.predicate })
+      const hits = segment.search(p.query, { k, ef, exact: p.exact, filter: p.filter, unindexed })
       for (let i = 0; i < hits.offsets.length; i++) {
         merged.push({ segment, offset: hits.offsets[i]!, distance: hits.distances[i]! })
       }
     }
+    if (unindexed.size > 0) this.noteUnindexed(unindexed)
     if (this.segments.length > 1) merged.sort((a, b) => a.distance - b.distance)
     const out: ScoredPoint[] = []
     for (const hit of merged.slice(p.offset, k)) {
@@ -545,7 +584,48 @@ export class EmbeddedCollection implements Collection {
       indexedVectorsCount: points,
       segmentsCount: this.segments.length,
       config: this.config,
+      payloadSchema: this.payloadSchema(),
+      unindexedFilterFields: Object.fromEntries(this.unindexedCounts),
     }
+  }
+
+  private payloadSchema(): Record<string, PayloadIndexInfo> {
+    const out: Record<string, PayloadIndexInfo> = {}
+    for (const segment of this.segments) {
+      for (const [field, fi] of segment.payloadIndexes) {
+        const info = out[field]
+        if (info === undefined)
+          out[field] = { dataType: fi.type, params: fi.spec.params, points: fi.pointCount }
+        else info.points += fi.pointCount
+      }
+    }
+    return out
+  }
+
+  /**
+   * Creates the payload index of `field` (replacing an existing one) and builds it over the stored
+   * points; it is then kept in sync on every write, persisted with the segments and used by the
+   * query planner. `schema`: a type name (`keyword`, `integer`, `float`, `bool`, `datetime`, `uuid`,
+   * `text`, `geo`) or Qdrant's params object. Throws INVALID_ARGUMENT for a bad field key or schema.
+   * @example await docs.createPayloadIndex('lang', 'keyword')
+   * @example await docs.createPayloadIndex('body', { type: 'text', tokenizer: 'word', lowercase: true })
+   */
+  async createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult> {
+    this.assertOpen()
+    const spec = parseFieldSchema(field, schema, 'field_schema')
+    return this.submit({ op: 'create_index', field: spec.field, params: spec.params })
+  }
+
+  /**
+   * Drops the payload index of `field`; filters on it are then evaluated point by point. A no-op
+   * when there is none.
+   * @example await docs.deletePayloadIndex('lang')
+   */
+  async deletePayloadIndex(field: string): Promise<UpdateResult> {
+    this.assertOpen()
+    if (typeof field !== 'string' || field.length === 0)
+      throw invalid('field_name must be a non-empty string')
+    return this.submit({ op: 'delete_index', field })
   }
 
   /** Graph self-check of every segment (tests and `quiver` diagnostics). */

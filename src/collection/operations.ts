@@ -3,9 +3,10 @@
 // state that was acknowledged.
 import { decode, encode } from '@msgpack/msgpack'
 import { QuiverError } from '../errors.js'
-import { compileFilter, deleteAtPath, parseFilter, parseKeyPath, setAtPath } from '../filter/index.js'
+import { deleteAtPath, parseFilter, parseKeyPath, setAtPath } from '../filter/index.js'
+import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { Segment } from '../segment/segment.js'
-import type { Payload, PointId } from '../types.js'
+import type { Payload, PayloadSchemaParams, PointId } from '../types.js'
 
 /** Selector as logged: ids, or the filter's JSON (re-parsed at apply time). */
 export type LoggedSelector = { ids: PointId[] } | { filter: unknown }
@@ -17,6 +18,8 @@ export type Operation =
   | { op: 'overwrite_payload'; selector: LoggedSelector; payload: Payload }
   | { op: 'delete_payload'; selector: LoggedSelector; keys: string[] }
   | { op: 'clear_payload'; selector: LoggedSelector }
+  | { op: 'create_index'; field: string; params: PayloadSchemaParams }
+  | { op: 'delete_index'; field: string }
 
 export function encodeOperation(op: Operation): Uint8Array {
   return encode(op)
@@ -52,7 +55,7 @@ function bytesToVector(bytes: Uint8Array): Float32Array {
 function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {
   if ('ids' in selector) return selector.ids.filter((id) => segment.has(id))
   const node = parseFilter(selector.filter)
-  return segment.matchingIds(node.kind === 'true' ? null : compileFilter(node))
+  return segment.matchingIds(node.kind === 'true' ? null : node)
 }
 
 function clonePayload(p: Payload): Payload {
@@ -97,6 +100,12 @@ export function applyOperation(segment: Segment, op: Operation, seq: number): vo
     }
     case 'clear_payload':
       for (const id of selectIds(segment, op.selector)) segment.replacePayload(id, undefined, seq)
+      return
+    case 'create_index':
+      segment.createFieldIndex(parseFieldSchema(op.field, op.params))
+      return
+    case 'delete_index':
+      segment.deleteFieldIndex(op.field)
       return
     default:
       throw new QuiverError('CORRUPTED', `unknown operation ${JSON.stringify((op as { op: unknown }).op)}`)

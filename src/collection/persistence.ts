@@ -11,7 +11,9 @@ import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js
 import type { CollectionConfig } from '../types.js'
 
 export const FORMAT_VERSION = 1
-const SEGMENT_FILES = ['index.bin', 'points.msgpack'] as const
+const SEGMENT_FILES = ['index.bin', 'points.msgpack', 'payload-index.msgpack'] as const
+/** Files a segment written by an older version may lack. */
+const OPTIONAL_FILES: ReadonlySet<string> = new Set(['payload-index.msgpack'])
 
 interface FileEntry {
   bytes: number
@@ -90,6 +92,7 @@ export async function loadSegments(
     for (const name of SEGMENT_FILES) {
       const path = join(dir, 'segments', entry.id, name)
       const expected = entry.files[name]
+      if (expected === undefined && OPTIONAL_FILES.has(name)) continue
       const data = await readFileIfExists(path)
       if (data === undefined || expected === undefined) {
         throw new QuiverError('CORRUPTED', `segment file ${path} is missing`, { path })
@@ -125,6 +128,7 @@ export async function persistSegments(dir: string, seq: number, snapshots: Segme
     const files: Record<string, FileEntry> = {}
     for (const name of SEGMENT_FILES) {
       const data = snapshots[i]![name]
+      if (data === undefined) continue
       await writeFileAtomic(join(segDir, name), data)
       files[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
     }

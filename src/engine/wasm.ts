@@ -42,7 +42,7 @@ export interface CoreExports {
   add(): number
   markDeleted(node: number): void
   isDeleted(node: number): number
-  searchKnn(k: number, ef: number, filtered: number): number
+  searchKnn(k: number, ef: number, mode: number): number
   searchFlat(k: number, filtered: number): number
   searchList(n: number, k: number): number
   distanceTo(node: number): number

@@ -123,7 +123,46 @@ export interface NestedNode extends FieldBase {
   readonly filter: FilterNode
 }
 
+/** `geo_radius`: some `{ lat, lon }` value at the path lies within `radius` metres of the centre (haversine, Earth radius 6371008.8 m). */
+export interface GeoRadiusNode extends FieldBase {
+  readonly kind: 'geo_radius'
+  readonly lat: number
+  readonly lon: number
+  /** Metres, >= 0. */
+  readonly radius: number
+}
+
+/**
+ * `geo_bounding_box`: some `{ lat, lon }` value has bottom <= lat <= top and lon within
+ * [left, right] (edges included); when left > right the box crosses the antimeridian.
+ */
+export interface GeoBoundingBoxNode extends FieldBase {
+  readonly kind: 'geo_bounding_box'
+  readonly top: number
+  readonly bottom: number
+  readonly left: number
+  readonly right: number
+}
+
+/** A geo point as a filter holds it (degrees). */
+export interface GeoPointValue {
+  readonly lat: number
+  readonly lon: number
+}
+
+/** `geo_polygon`: some `{ lat, lon }` value is inside `exterior` and outside every ring of `interiors`. Rings are closed (first point = last). */
+export interface GeoPolygonNode extends FieldBase {
+  readonly kind: 'geo_polygon'
+  readonly exterior: readonly GeoPointValue[]
+  readonly interiors: readonly (readonly GeoPointValue[])[]
+}
+
+export type GeoNode = GeoRadiusNode | GeoBoundingBoxNode | GeoPolygonNode
+
 export type FieldNode =
+  | GeoRadiusNode
+  | GeoBoundingBoxNode
+  | GeoPolygonNode
   | MatchValueNode
   | MatchAnyNode
   | MatchTextNode

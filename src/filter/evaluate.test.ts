@@ -3,6 +3,7 @@ import type { Payload, PointId } from '../types.js'
 import { parseDateTime } from './datetime.js'
 import { compileFilter } from './evaluate.js'
 import { parseFilter } from './parse.js'
+import { DEFAULT_TOKENIZER, type TokenizerOptions } from './tokenizer.js'
 
 const matches = (filter: unknown, payload: Payload | undefined, id: PointId = 1): boolean =>
   compileFilter(parseFilter(filter))(id, payload)
@@ -392,5 +393,180 @@ describe('field condition with several checks', () => {
 
   it('values_count wins over match', () => {
     expect(cond({ key: 'n', match: { value: 7 }, values_count: { gte: 1 } }, { n: 1 })).toBe(true)
+  })
+})
+
+describe('geo conditions', () => {
+  const berlin = { lat: 52.520008, lon: 13.404954 }
+  const near = (radius: number) => ({ key: 'location', geo_radius: { center: berlin, radius } })
+  const box = (top: number, left: number, bottom: number, right: number) => ({
+    key: 'location',
+    geo_bounding_box: { top_left: { lat: top, lon: left }, bottom_right: { lat: bottom, lon: right } },
+  })
+  const square = (a: number, b: number) => ({
+    points: [
+      { lat: a, lon: a },
+      { lat: a, lon: b },
+      { lat: b, lon: b },
+      { lat: b, lon: a },
+      { lat: a, lon: a },
+    ],
+  })
+
+  it("Qdrant's fixture: the shop in Berlin", () => {
+    expect(cond(near(1000), shop)).toBe(true)
+    expect(
+      cond({ key: 'location', geo_radius: { center: { lat: 48.8566, lon: 2.3522 }, radius: 800_000 } }, shop),
+    ).toBe(false)
+    expect(cond(box(53, 13, 52, 14), shop)).toBe(true)
+    expect(cond(box(52.5, 13, 52, 14), shop)).toBe(false)
+    expect(cond({ key: 'location', geo_polygon: { exterior: square(0, 60) } }, shop)).toBe(true)
+    expect(
+      cond({ key: 'location', geo_polygon: { exterior: square(0, 60), interiors: [square(10, 55)] } }, shop),
+    ).toBe(false)
+  })
+
+  it('radius is strict; box edges are included; antimeridian boxes wrap', () => {
+    expect(cond(near(0), { location: berlin })).toBe(false)
+    expect(cond(near(0.001), { location: berlin })).toBe(true)
+    expect(cond(box(10, 0, 0, 10), { location: { lat: 10, lon: 0 } })).toBe(true)
+    expect(cond(box(10, 170, -10, -170), { location: { lat: 0, lon: 179 } })).toBe(true)
+    expect(cond(box(10, 170, -10, -170), { location: { lat: 0, lon: -175 } })).toBe(true)
+    expect(cond(box(10, 170, -10, -170), { location: { lat: 0, lon: 0 } })).toBe(false)
+  })
+
+  it('arrays of points match when one element is inside; other values never match', () => {
+    const inside = { lat: 5, lon: 5 }
+    const outside = { lat: 50, lon: 50 }
+    const b = box(10, 0, 0, 10)
+    expect(cond(b, { location: [outside, inside] })).toBe(true)
+    expect(cond(b, { location: [outside] })).toBe(false)
+    expect(cond(b, { location: [[inside]] })).toBe(false)
+    expect(cond({ ...b, key: 'places[].at' }, { places: [{ at: outside }, { at: inside }] })).toBe(true)
+    for (const junk of [null, 5, 'x', [], {}, { lat: '5', lon: 5 }, { lat: 5 }, { lat: 95, lon: 5 }, [1, 2]])
+      expect(cond(b, { location: junk })).toBe(false)
+    expect(cond(b, {})).toBe(false)
+    expect(cond(b, undefined)).toBe(false)
+    expect(cond(b, { location: { lat: 5, lon: 5, name: 'extra keys are fine' } })).toBe(true)
+  })
+
+  it('must_not negates, so missing and junk values pass it', () => {
+    const b = box(10, 0, 0, 10)
+    expect(matches({ must_not: b }, { location: { lat: 5, lon: 5 } })).toBe(false)
+    expect(matches({ must_not: b }, { location: { lat: 50, lon: 5 } })).toBe(true)
+    expect(matches({ must_not: b }, {})).toBe(true)
+    expect(matches({ must_not: b }, { location: 'Berlin' })).toBe(true)
+  })
+
+  it('works inside nested with relative keys', () => {
+    const f = { nested: { key: 'stops', filter: { must: [{ ...box(10, 0, 0, 10), key: 'at' }] } } }
+    expect(matches({ must: f }, { stops: [{ at: { lat: 50, lon: 50 } }, { at: { lat: 1, lon: 1 } }] })).toBe(
+      true,
+    )
+    expect(matches({ must: f }, { stops: [{ at: { lat: 50, lon: 50 } }] })).toBe(false)
+  })
+
+  it('ORs with match in one field condition', () => {
+    const f = { ...box(10, 0, 0, 10), match: { value: 'home' } }
+    expect(cond(f, { location: 'home' })).toBe(true)
+    expect(cond(f, { location: { lat: 1, lon: 1 } })).toBe(true)
+    expect(cond(f, { location: 'away' })).toBe(false)
+  })
+})
+
+describe('match text on a field with a full-text index (CompileOptions.textIndexes)', () => {
+  const word = DEFAULT_TOKENIZER
+  const idx = (o: TokenizerOptions = word, key = 'title') => ({ textIndexes: new Map([[key, o]]) })
+  const indexed = (
+    filter: unknown,
+    payload: Payload | undefined,
+    o: TokenizerOptions = word,
+    key = 'title',
+  ) => compileFilter(parseFilter(filter), idx(o, key))(1, payload)
+  const c = (m: object, payload: Payload | undefined, o?: TokenizerOptions) =>
+    indexed({ must: { key: 'title', match: m } }, payload, o)
+  const p = { title: 'Quick brown fox, jumping!', tags: ['alpha beta', 'gamma'], n: 5 }
+
+  it('text: every query token is a token of the document, case-folded, in any order', () => {
+    expect(c({ text: 'FOX quick' }, p)).toBe(true)
+    expect(c({ text: 'fox cat' }, p)).toBe(false)
+    // The fallback would say the opposite for these two.
+    expect(c({ text: 'brow' }, p)).toBe(false)
+    expect(cond({ key: 'title', match: { text: 'brow' } }, p)).toBe(true)
+    expect(c({ text: 'quick' }, p)).toBe(true)
+    expect(cond({ key: 'title', match: { text: 'quick' } }, p)).toBe(false)
+  })
+
+  it('a query without tokens matches nothing (and must_not of it everything)', () => {
+    expect(c({ text: '' }, p)).toBe(false)
+    expect(c({ text: ' ,.! ' }, p)).toBe(false)
+    expect(c({ text_any: '' }, p)).toBe(false)
+    expect(c({ phrase: '--' }, p)).toBe(false)
+    expect(indexed({ must_not: { key: 'title', match: { text: '' } } }, p)).toBe(true)
+  })
+
+  it('the string values of an array together form one document', () => {
+    const t = (m: object) => indexed({ must: { key: 'tags', match: m } }, p, word, 'tags')
+    expect(t({ text: 'alpha gamma' })).toBe(true)
+    expect(t({ text: 'alpha delta' })).toBe(false)
+    expect(t({ text_any: 'delta gamma' })).toBe(true)
+    expect(t({ phrase: 'alpha beta' })).toBe(true)
+    // A phrase does not run across two values.
+    expect(t({ phrase: 'beta gamma' })).toBe(false)
+    // Non-strings contribute nothing.
+    expect(indexed({ must: { key: 'x', match: { text: '5' } } }, { x: [5, '6'] }, word, 'x')).toBe(false)
+    expect(indexed({ must: { key: 'x', match: { text: '6' } } }, { x: [5, '6'] }, word, 'x')).toBe(true)
+  })
+
+  it('paths through arrays collect strings from every element', () => {
+    const payload = { items: [{ name: 'red apple' }, { name: ['green', 'pear'] }, { name: 3 }] }
+    const f = (m: object) => ({ must: { key: 'items[].name', match: m } })
+    expect(indexed(f({ text: 'apple pear' }), payload, word, 'items[].name')).toBe(true)
+    expect(indexed(f({ text: 'apple plum' }), payload, word, 'items[].name')).toBe(false)
+  })
+
+  it('text_any: some query token', () => {
+    expect(c({ text_any: 'cat FOX' }, p)).toBe(true)
+    expect(c({ text_any: 'cat dog' }, p)).toBe(false)
+  })
+
+  it('phrase: the query tokens consecutively in one value', () => {
+    expect(c({ phrase: 'Brown FOX' }, p)).toBe(true)
+    expect(c({ phrase: 'fox brown' }, p)).toBe(false)
+    expect(c({ phrase: 'quick fox' }, p)).toBe(false)
+    expect(c({ phrase: 'fox jumping' }, p)).toBe(true)
+  })
+
+  it('follows the tokenizer options', () => {
+    const cased: TokenizerOptions = { ...word, lowercase: false }
+    expect(c({ text: 'quick' }, p, cased)).toBe(false)
+    expect(c({ text: 'Quick' }, p, cased)).toBe(true)
+    const prefix: TokenizerOptions = { ...word, tokenizer: 'prefix' }
+    expect(c({ text: 'qui bro' }, p, prefix)).toBe(true)
+    expect(c({ text: 'uick' }, p, prefix)).toBe(false)
+    const ws: TokenizerOptions = { ...word, tokenizer: 'whitespace' }
+    expect(c({ text: 'fox,' }, p, ws)).toBe(true)
+    expect(c({ text: 'fox' }, p, ws)).toBe(false)
+    const min4: TokenizerOptions = { ...word, minTokenLen: 4 }
+    // 'fox' is dropped from the query, leaving 'quick'.
+    expect(c({ text: 'fox quick' }, p, min4)).toBe(true)
+    expect(c({ text: 'fox' }, p, min4)).toBe(false)
+  })
+
+  it('prefix and other keys keep the fallback; nested conditions never use the index', () => {
+    expect(c({ prefix: 'Quick' }, p)).toBe(true)
+    expect(c({ prefix: 'quick' }, p)).toBe(false)
+    expect(indexed({ must: { key: 'other', match: { text: 'ick' } } }, { other: 'Quick' })).toBe(true)
+    const nested = {
+      must: { nested: { key: 'docs', filter: { must: { key: 'title', match: { text: 'quick' } } } } },
+    }
+    expect(indexed(nested, { docs: [{ title: 'Quick' }] })).toBe(false)
+    expect(indexed(nested, { docs: [{ title: 'quick' }] })).toBe(true)
+  })
+
+  it('an empty map changes nothing', () => {
+    const f = parseFilter({ must: { key: 'title', match: { text: 'brow' } } })
+    expect(compileFilter(f, { textIndexes: new Map() })(1, p)).toBe(true)
+    expect(compileFilter(f, {})(1, p)).toBe(true)
   })
 })

@@ -1,9 +1,12 @@
 // Compiles a filter AST into a closure tree that tests one point (id + payload) with Qdrant's
-// semantics without a payload index (lib/segment/src/payload_storage/condition_checker.rs, query_checker.rs).
+// semantics (lib/segment/src/payload_storage/condition_checker.rs, query_checker.rs); text conditions
+// on fields with a full-text index follow the index's semantics when the caller names those fields.
 import type { JsonValue, Payload, PointId } from '../types.js'
-import type { FilterNode, MatchAnyNode, MatchTextNode, RangeNode, ValuesCountNode } from './ast.js'
+import type { FilterNode, GeoNode, MatchAnyNode, MatchTextNode, RangeNode, ValuesCountNode } from './ast.js'
 import { parseDateTime } from './datetime.js'
-import { MATCH, NO_VALUES, someValue } from './key-path.js'
+import { asGeoPoint, geoPointTest } from './geo.js'
+import { type KeyPath, MATCH, NO_VALUES, someValue } from './key-path.js'
+import { containsPhrase, indexTerms, type TokenizerOptions, tokenize } from './tokenizer.js'
 
 /** Tests one point: `id` as parsePointId normalised it; `payload` undefined means no payload (`{}`). */
 export type PointPredicate = (id: PointId, payload: Payload | undefined) => boolean
@@ -17,14 +20,36 @@ const NO_ID = -1
 
 const ALWAYS: Pred = () => true
 
+/** How to compile a filter. */
+export interface CompileOptions {
+  /**
+   * Fields (by key text exactly as conditions spell it, e.g. `title`, `meta.body`) that have a
+   * full-text index, with its tokenizer settings: `match.text`, `match.phrase` and `match.text_any`
+   * on these keys use the index's token semantics instead of the substring fallback (see
+   * docs/filters.md). Not applied to conditions inside `nested`, whose keys are relative.
+   */
+  readonly textIndexes?: ReadonlyMap<string, TokenizerOptions>
+}
+
+/** What `compile` carries down the tree: the text indexes that apply here (none inside `nested`). */
+interface Context {
+  readonly textIndexes: ReadonlyMap<string, TokenizerOptions> | null
+}
+
+const NESTED_CONTEXT: Context = { textIndexes: null }
+
 /**
  * Compiles `node` (from parseFilter) into a predicate. Build it once per request and call it per
  * point; a call allocates nothing for the common conditions. Semantics: docs/filters.md.
  * @example compileFilter(parseFilter({ must: { key: 'n', range: { gte: 1 } } }))(7, { n: 2 }) // true
+ * @example compileFilter(node, { textIndexes: new Map([['title', DEFAULT_TOKENIZER]]) })
  */
-export function compileFilter(node: FilterNode): PointPredicate {
+export function compileFilter(node: FilterNode, options?: CompileOptions): PointPredicate {
   if (node.kind === 'true') return () => true
-  const pred = compile(node)
+  const textIndexes = options?.textIndexes
+  const pred = compile(node, {
+    textIndexes: textIndexes === undefined || textIndexes.size === 0 ? null : textIndexes,
+  })
   return (id, payload) => pred(id, payload ?? EMPTY_PAYLOAD)
 }
 
@@ -94,6 +119,55 @@ function matchText(node: MatchTextNode): ValuePred {
   }
 }
 
+/** Calls `fn` with each string value at `path` and each string element of an array value there, until it returns true. */
+function someString(payload: Payload, path: KeyPath, fn: (s: string) => boolean): boolean {
+  return (
+    someValue(payload, path, (v) => {
+      if (typeof v === 'string') return fn(v)
+      if (Array.isArray(v)) for (const x of v) if (typeof x === 'string' && fn(x)) return true
+      return false
+    }) === MATCH
+  )
+}
+
+/**
+ * Qdrant's full-text index semantics (lib/segment/src/index/field_index/full_text_index): the string
+ * values at the path (array elements included) form one document. `text`: every query token is among
+ * the document's index terms; `text_any`: some query token is; `phrase`: the query's token sequence
+ * occurs consecutively in one value's tokens. A query without tokens matches nothing.
+ */
+function indexedText(node: MatchTextNode, o: TokenizerOptions): Pred {
+  const query = tokenize(node.text, o)
+  if (query.length === 0) return () => false
+  const path = node.path
+  if (node.form === 'phrase')
+    return (_id, p) => someString(p, path, (s) => containsPhrase(tokenize(s, o), query))
+  if (node.form === 'text_any') {
+    return (_id, p) =>
+      someString(p, path, (s) => {
+        const terms = indexTerms(s, o)
+        for (const t of query) if (terms.has(t)) return true
+        return false
+      })
+  }
+  const distinct = [...new Set(query)]
+  return (_id, p) => {
+    const missing = new Set(distinct)
+    return someString(p, path, (s) => {
+      for (const t of indexTerms(s, o)) missing.delete(t)
+      return missing.size === 0
+    })
+  }
+}
+
+function geoCheck(node: GeoNode): ValuePred {
+  const test = geoPointTest(node)
+  return (v) => {
+    const point = asGeoPoint(v)
+    return point !== null && test(point.lat, point.lon)
+  }
+}
+
 function rangeCheck(node: RangeNode): ValuePred {
   const inRange = boundsCheck(node)
   if (node.valueType === 'number') return (v) => typeof v === 'number' && inRange(v)
@@ -109,16 +183,16 @@ function valuesCount(node: ValuesCountNode): Pred {
   return field(node.path, (v) => inRange(valueCount(v)), inRange(0))
 }
 
-function compileAll(children: readonly FilterNode[]): Pred[] {
-  return children.map(compile)
+function compileAll(children: readonly FilterNode[], ctx: Context): Pred[] {
+  return children.map((c) => compile(c, ctx))
 }
 
-function compile(node: FilterNode): Pred {
+function compile(node: FilterNode, ctx: Context): Pred {
   switch (node.kind) {
     case 'true':
       return ALWAYS
     case 'and': {
-      const preds = compileAll(node.children)
+      const preds = compileAll(node.children, ctx)
       if (preds.length === 2) {
         const [a, b] = preds as [Pred, Pred]
         return (id, p) => a(id, p) && b(id, p)
@@ -129,18 +203,18 @@ function compile(node: FilterNode): Pred {
       }
     }
     case 'or': {
-      const preds = compileAll(node.children)
+      const preds = compileAll(node.children, ctx)
       return (id, p) => {
         for (const pred of preds) if (pred(id, p)) return true
         return false
       }
     }
     case 'not': {
-      const child = compile(node.child)
+      const child = compile(node.child, ctx)
       return (id, p) => !child(id, p)
     }
     case 'min_should': {
-      const preds = compileAll(node.children)
+      const preds = compileAll(node.children, ctx)
       const need = node.minCount
       return (id, p) => {
         let hits = 0
@@ -164,9 +238,17 @@ function compile(node: FilterNode): Pred {
     case 'match_except':
       return field(node.path, elementwise(matchSet(node)), false)
     case 'match_text':
-    case 'match_text_any':
+    case 'match_text_any': {
+      const tokenizer = ctx.textIndexes?.get(node.key)
+      if (tokenizer !== undefined) return indexedText(node, tokenizer)
+      return field(node.path, elementwise(matchText(node)), false)
+    }
     case 'match_prefix':
       return field(node.path, elementwise(matchText(node)), false)
+    case 'geo_radius':
+    case 'geo_bounding_box':
+    case 'geo_polygon':
+      return field(node.path, elementwise(geoCheck(node)), false)
     case 'range':
       return field(node.path, elementwise(rangeCheck(node)), false)
     case 'values_count':
@@ -192,7 +274,7 @@ function compile(node: FilterNode): Pred {
       return field(node.path, check, !flag)
     }
     case 'nested': {
-      const inner = compile(node.filter)
+      const inner = compile(node.filter, NESTED_CONTEXT)
       return field(node.path, (v) => isObject(v) && inner(NO_ID, v), false)
     }
   }

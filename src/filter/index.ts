@@ -6,6 +6,11 @@ export type {
   FieldNode,
   FilterKind,
   FilterNode,
+  GeoBoundingBoxNode,
+  GeoNode,
+  GeoPointValue,
+  GeoPolygonNode,
+  GeoRadiusNode,
   HasIdNode,
   IsEmptyNode,
   IsNullNode,
@@ -21,8 +26,9 @@ export type {
   ValuesCountNode,
 } from './ast.js'
 export { TRUE } from './ast.js'
+export { Bitset } from './bitset.js'
 export { parseDateTime } from './datetime.js'
-export { compileFilter, type PointPredicate } from './evaluate.js'
+export { type CompileOptions, compileFilter, type PointPredicate } from './evaluate.js'
 export {
   deleteAtPath,
   getValues,
@@ -39,3 +45,11 @@ export {
   withWildcardSuffix,
 } from './key-path.js'
 export { parseFilter } from './parse.js'
+export { FilterExecutor, type FilterTarget } from './planner.js'
+export {
+  containsPhrase,
+  DEFAULT_TOKENIZER,
+  indexTerms,
+  type TokenizerOptions,
+  tokenize,
+} from './tokenizer.js'

@@ -134,6 +134,65 @@ describe('parseFilter: shapes', () => {
     expect(s({ is_null: true, match: null })).toEqual({ kind: 'field_is_null', key: 'k', value: true })
   })
 
+  it('parses geo conditions', () => {
+    const s = (c: object) => shape(parseFilter({ must: { key: 'loc', ...c } }))
+    expect(s({ geo_radius: { center: { lat: 52.5, lon: 13.4 }, radius: 1000 } })).toEqual({
+      kind: 'geo_radius',
+      key: 'loc',
+      lat: 52.5,
+      lon: 13.4,
+      radius: 1000,
+    })
+    expect(
+      s({ geo_bounding_box: { top_left: { lat: 10, lon: 170 }, bottom_right: { lat: -10, lon: -170 } } }),
+    ).toEqual({ kind: 'geo_bounding_box', key: 'loc', top: 10, left: 170, bottom: -10, right: -170 })
+    const sq = (a: number, b: number) => ({
+      points: [
+        { lat: a, lon: a },
+        { lat: a, lon: b },
+        { lat: b, lon: b },
+        { lat: b, lon: a },
+        { lat: a, lon: a },
+      ],
+    })
+    expect(s({ geo_polygon: { exterior: sq(0, 10), interiors: [sq(4, 6)] } })).toEqual({
+      kind: 'geo_polygon',
+      key: 'loc',
+      exterior: sq(0, 10).points,
+      interiors: [sq(4, 6).points],
+    })
+    expect(s({ geo_polygon: { exterior: sq(0, 10), interiors: null } })).toMatchObject({ interiors: [] })
+    // A line box (top = bottom) and radius 0 are valid.
+    expect(
+      s({ geo_bounding_box: { top_left: { lat: 1, lon: 0 }, bottom_right: { lat: 1, lon: 0 } } }),
+    ).toMatchObject({
+      kind: 'geo_bounding_box',
+    })
+    expect(s({ geo_radius: { center: { lat: 0, lon: 0 }, radius: 0 } })).toMatchObject({ radius: 0 })
+  })
+
+  it('ORs a geo check with match and range, like Qdrant, below values_count / is_empty / is_null', () => {
+    const s = (c: object) => shape(parseFilter({ must: { key: 'k', ...c } }))
+    const radius = { geo_radius: { center: { lat: 0, lon: 0 }, radius: 5 } }
+    expect(s({ match: { value: 1 }, ...radius })).toMatchObject({
+      kind: 'or',
+      children: [{ kind: 'match_value' }, { kind: 'geo_radius' }],
+    })
+    expect(
+      s({
+        range: { gt: 1 },
+        ...radius,
+        geo_bounding_box: { top_left: { lat: 1, lon: 0 }, bottom_right: { lat: 0, lon: 1 } },
+      }),
+    ).toMatchObject({
+      kind: 'or',
+      children: [{ kind: 'range' }, { kind: 'geo_radius' }, { kind: 'geo_bounding_box' }],
+    })
+    expect(s({ values_count: { gt: 1 }, ...radius })).toMatchObject({ kind: 'values_count' })
+    expect(s({ is_null: true, ...radius })).toMatchObject({ kind: 'field_is_null' })
+    expect(s({ geo_radius: null, match: { value: 1 } })).toMatchObject({ kind: 'match_value' })
+  })
+
   it('keeps the key text and a parsed path', () => {
     const node = parseFilter({ must: { key: 'a.b[].c', match: { value: 1 } } })
     expect(node.kind === 'match_value' && node.path.rest.length).toBe(3)
@@ -301,9 +360,165 @@ describe('parseFilter: errors name the JSON path', () => {
       'filter.min_should.x: unknown key',
     ],
     [
-      'geo',
-      { must: { key: 'a', geo_radius: {} } },
-      'filter.must.geo_radius: geo conditions are not supported',
+      'geo radius without radius',
+      { must: { key: 'a', geo_radius: { center: { lat: 1, lon: 2 } } } },
+      'filter.must.geo_radius.radius: expected a number of metres >= 0, got nothing',
+    ],
+    [
+      'geo radius negative',
+      { must: { key: 'a', geo_radius: { center: { lat: 1, lon: 2 }, radius: -1 } } },
+      'filter.must.geo_radius.radius: expected a number of metres >= 0, got number -1',
+    ],
+    [
+      'geo radius infinite',
+      { must: { key: 'a', geo_radius: { center: { lat: 1, lon: 2 }, radius: Number.POSITIVE_INFINITY } } },
+      'filter.must.geo_radius.radius: expected a number of metres >= 0, got Infinity',
+    ],
+    [
+      'geo latitude out of range',
+      { must: { key: 'a', geo_radius: { center: { lat: 91, lon: 2 }, radius: 1 } } },
+      'filter.must.geo_radius.center.lat: expected a number in [-90, 90], got number 91',
+    ],
+    [
+      'geo longitude out of range',
+      {
+        must: [
+          {
+            key: 'a',
+            geo_bounding_box: { top_left: { lat: 1, lon: -181 }, bottom_right: { lat: 0, lon: 0 } },
+          },
+        ],
+      },
+      'filter.must[0].geo_bounding_box.top_left.lon: expected a number in [-180, 180], got number -181',
+    ],
+    [
+      'geo point as string',
+      { must: { key: 'a', geo_radius: { center: { lat: '1', lon: 2 }, radius: 1 } } },
+      'filter.must.geo_radius.center.lat: expected a number in [-90, 90], got string "1"',
+    ],
+    [
+      'geo point extra key',
+      { must: { key: 'a', geo_radius: { center: { lat: 1, lon: 2, alt: 3 }, radius: 1 } } },
+      'filter.must.geo_radius.center.alt: unknown key',
+    ],
+    [
+      'geo point missing',
+      { must: { key: 'a', geo_radius: { radius: 1 } } },
+      'filter.must.geo_radius.center: expected a geo point { lat, lon }, got nothing',
+    ],
+    [
+      'geo radius unknown key',
+      { must: { key: 'a', geo_radius: { center: { lat: 1, lon: 2 }, radius: 1, unit: 'km' } } },
+      'filter.must.geo_radius.unit: unknown key',
+    ],
+    [
+      'geo box upside down',
+      {
+        must: {
+          key: 'a',
+          geo_bounding_box: { top_left: { lat: 0, lon: 0 }, bottom_right: { lat: 1, lon: 1 } },
+        },
+      },
+      'filter.must.geo_bounding_box.top_left.lat: the top edge (0) is below the bottom edge',
+    ],
+    [
+      'geo box missing corner',
+      { must: { key: 'a', geo_bounding_box: { top_left: { lat: 1, lon: 0 } } } },
+      'filter.must.geo_bounding_box.bottom_right: expected a geo point',
+    ],
+    [
+      'geo polygon too short',
+      {
+        must: {
+          key: 'a',
+          geo_polygon: {
+            exterior: {
+              points: [
+                { lat: 0, lon: 0 },
+                { lat: 1, lon: 0 },
+                { lat: 0, lon: 0 },
+              ],
+            },
+          },
+        },
+      },
+      'filter.must.geo_polygon.exterior.points: a polygon ring needs at least 4 points, got 3',
+    ],
+    [
+      'geo polygon open',
+      {
+        must: {
+          key: 'a',
+          geo_polygon: {
+            exterior: {
+              points: [
+                { lat: 0, lon: 0 },
+                { lat: 1, lon: 0 },
+                { lat: 1, lon: 1 },
+                { lat: 0, lon: 1 },
+              ],
+            },
+          },
+        },
+      },
+      'filter.must.geo_polygon.exterior.points: a polygon ring must be closed',
+    ],
+    [
+      'geo polygon bad hole',
+      {
+        must: {
+          key: 'a',
+          geo_polygon: {
+            exterior: {
+              points: [
+                { lat: 0, lon: 0 },
+                { lat: 1, lon: 0 },
+                { lat: 1, lon: 1 },
+                { lat: 0, lon: 0 },
+              ],
+            },
+            interiors: [
+              {
+                points: [
+                  { lat: 0, lon: 0 },
+                  { lat: 0, lon: 200 },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      'filter.must.geo_polygon.interiors[0].points[1].lon: expected a number in [-180, 180]',
+    ],
+    [
+      'geo polygon interiors not an array',
+      {
+        must: {
+          key: 'a',
+          geo_polygon: {
+            exterior: {
+              points: [
+                { lat: 0, lon: 0 },
+                { lat: 1, lon: 0 },
+                { lat: 1, lon: 1 },
+                { lat: 0, lon: 0 },
+              ],
+            },
+            interiors: {},
+          },
+        },
+      },
+      'filter.must.geo_polygon.interiors: expected an array of line strings',
+    ],
+    [
+      'geo polygon without points',
+      { must: { key: 'a', geo_polygon: { exterior: {} } } },
+      'filter.must.geo_polygon.exterior.points: expected an array of geo points, got nothing',
+    ],
+    [
+      'geo condition without key',
+      { must: { geo_radius: { center: { lat: 1, lon: 2 }, radius: 1 } } },
+      'filter.must.geo_radius: unknown key; a condition is a field condition { key, match | range | geo_radius',
     ],
     [
       'has_vector',

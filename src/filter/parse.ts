@@ -1,9 +1,9 @@
 // Parser from Qdrant's filter JSON (lib/segment/src/types.rs: Filter, Condition, FieldCondition, Match,
-// Range, ValuesCount, MinShould) to the readonly AST of ast.ts, with a JSON path in every error.
+// Range, ValuesCount, GeoRadius, GeoBoundingBox, GeoPolygon, MinShould) to the readonly AST of ast.ts, with a JSON path in every error.
 import { QuiverError } from '../errors.js'
 import { parsePointId } from '../point-id.js'
 import type { PointId } from '../types.js'
-import type { FieldNode, FilterNode, MatchAnyNode, MatchTextNode } from './ast.js'
+import type { FieldNode, FilterNode, GeoNode, GeoPointValue, MatchAnyNode, MatchTextNode } from './ast.js'
 import { TRUE } from './ast.js'
 import { parseDateTime } from './datetime.js'
 import { type KeyPath, parseKeyPath, withWildcardSuffix } from './key-path.js'
@@ -16,8 +16,10 @@ interface Scope {
 }
 
 const FILTER_KEYS = ['must', 'should', 'must_not', 'min_should']
-const FIELD_KEYS = ['key', 'match', 'range', 'values_count', 'is_empty', 'is_null']
-const GEO_KEYS = ['geo_bounding_box', 'geo_radius', 'geo_polygon']
+const GEO_KEYS = ['geo_radius', 'geo_bounding_box', 'geo_polygon'] as const
+const FIELD_KEYS = ['key', 'match', 'range', ...GEO_KEYS, 'values_count', 'is_empty', 'is_null']
+const FIELD_CHECKS =
+  'match, range, geo_radius, geo_bounding_box, geo_polygon, values_count, is_empty, is_null'
 const MATCH_KEYS = ['value', 'any', 'except', 'text', 'phrase', 'text_any', 'prefix']
 const BOUND_KEYS = ['gt', 'gte', 'lt', 'lte'] as const
 const I64_LIMIT = 2 ** 63
@@ -62,8 +64,8 @@ function isI64(v: unknown): v is number {
 /**
  * Parses Qdrant filter JSON into a {@link FilterNode}. `null`/`undefined` match everything.
  * Accepts `must` / `should` / `must_not` (one condition, an array, or null), `min_should`
- * (`{ conditions: [...], min_count >= 1 }`), field conditions `{ key, match | range | values_count |
- * is_empty | is_null }`, `{ is_empty: { key } }`, `{ is_null: { key } }`, `{ has_id: [ids] }`,
+ * (`{ conditions: [...], min_count >= 1 }`), field conditions `{ key, match | range | geo_radius |
+ * geo_bounding_box | geo_polygon | values_count | is_empty | is_null }`, `{ is_empty: { key } }`, `{ is_null: { key } }`, `{ has_id: [ids] }`,
  * `{ nested: { key, filter } }` and filters as conditions. Stricter than Qdrant on one point: unknown
  * keys are errors everywhere.
  * Throws `INVALID_FILTER` whose message starts with the JSON path of the problem, e.g.
@@ -156,14 +158,14 @@ function parseCondition(v: unknown, where: string, scope: Scope): FilterNode {
     )
     return { kind: 'nested', key: inner['key'] as string, path, filter }
   }
-  for (const k of ['has_vector', 'slice', ...GEO_KEYS]) {
+  for (const k of ['has_vector', 'slice']) {
     if (k in obj) fail(`${where}.${k}`, 'this Qdrant condition is not supported by Quiver')
   }
   for (const k of Object.keys(obj)) {
     if (!FILTER_KEYS.includes(k))
       fail(
         `${where}.${k}`,
-        'unknown key; a condition is a field condition { key, match | range | values_count | is_empty | is_null }, ' +
+        `unknown key; a condition is a field condition { key, ${FIELD_CHECKS.replaceAll(', ', ' | ')} }, ` +
           'is_empty, is_null, has_id, nested, or a filter { must, should, must_not, min_should }',
       )
   }
@@ -175,7 +177,6 @@ function present(v: unknown): boolean {
 }
 
 function parseFieldCondition(obj: Obj, where: string): FilterNode {
-  for (const k of GEO_KEYS) if (k in obj) fail(`${where}.${k}`, 'geo conditions are not supported by Quiver')
   checkKeys(obj, FIELD_KEYS, where)
   const keyText = obj['key']
   const path = parseKey(keyText, `${where}.key`)
@@ -185,6 +186,8 @@ function parseFieldCondition(obj: Obj, where: string): FilterNode {
   const count = present(obj['values_count'])
     ? parseBounds(obj['values_count'], `${where}.values_count`, 'count')
     : null
+  const geo: GeoNode[] = []
+  for (const k of GEO_KEYS) if (present(obj[k])) geo.push(parseGeo(k, obj[k], `${where}.${k}`, key, path))
   const flags: { is_empty?: boolean; is_null?: boolean } = {}
   for (const flag of ['is_empty', 'is_null'] as const) {
     const v = obj[flag]
@@ -192,18 +195,94 @@ function parseFieldCondition(obj: Obj, where: string): FilterNode {
     if (typeof v !== 'boolean') fail(`${where}.${flag}`, `expected a boolean, got ${describe(v)}`)
     flags[flag] = v
   }
-  // Qdrant's FieldCondition::check: values_count, else is_empty, else is_null, else match OR range.
+  // Qdrant's FieldCondition::check: values_count, else is_empty, else is_null, else match OR range OR geo.
   if (count !== null) return { kind: 'values_count', key, path, ...count }
   if (flags.is_empty !== undefined) return { kind: 'field_is_empty', key, path, value: flags.is_empty }
   if (flags.is_null !== undefined) return { kind: 'field_is_null', key, path, value: flags.is_null }
-  if (match !== null && range !== null) return { kind: 'or', children: [match, range] }
-  const only = match ?? range
-  if (only === null)
-    fail(
-      where,
-      `field condition on ${JSON.stringify(key)} needs one of match, range, values_count, is_empty, is_null`,
-    )
-  return only
+  const checks: FieldNode[] = []
+  if (match !== null) checks.push(match)
+  if (range !== null) checks.push(range)
+  checks.push(...geo)
+  if (checks.length === 0)
+    fail(where, `field condition on ${JSON.stringify(key)} needs one of ${FIELD_CHECKS}`)
+  return checks.length === 1 ? checks[0]! : { kind: 'or', children: checks }
+}
+
+function parseCoordinate(v: unknown, where: string, limit: 90 | 180): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < -limit || v > limit)
+    fail(where, `expected a number in [-${limit}, ${limit}], got ${describe(v)}`)
+  return v
+}
+
+/** `{ lat, lon }` in degrees, both required, nothing else. */
+function parseGeoPoint(v: unknown, where: string): GeoPointValue {
+  const obj = expectObject(v, where, 'a geo point { lat, lon }')
+  checkKeys(obj, ['lat', 'lon'], where)
+  return {
+    lat: parseCoordinate(obj['lat'], `${where}.lat`, 90),
+    lon: parseCoordinate(obj['lon'], `${where}.lon`, 180),
+  }
+}
+
+/** `{ points: [...] }`: at least 4 points, the first equal to the last (Qdrant's `validate_line_string`). */
+function parseRing(v: unknown, where: string): GeoPointValue[] {
+  const obj = expectObject(v, where, 'a line string { points }')
+  checkKeys(obj, ['points'], where)
+  const list = obj['points']
+  const w = `${where}.points`
+  if (!Array.isArray(list)) fail(w, `expected an array of geo points, got ${describe(list)}`)
+  const points = list.map((p, i) => parseGeoPoint(p, `${w}[${i}]`))
+  if (points.length < 4) fail(w, `a polygon ring needs at least 4 points, got ${points.length}`)
+  const first = points[0]!
+  const last = points[points.length - 1]!
+  if (first.lat !== last.lat || first.lon !== last.lon)
+    fail(w, 'a polygon ring must be closed: the last point must equal the first')
+  return points
+}
+
+function parseGeo(
+  name: (typeof GEO_KEYS)[number],
+  v: unknown,
+  where: string,
+  key: string,
+  path: KeyPath,
+): GeoNode {
+  const obj = expectObject(v, where)
+  switch (name) {
+    case 'geo_radius': {
+      checkKeys(obj, ['center', 'radius'], where)
+      const center = parseGeoPoint(obj['center'], `${where}.center`)
+      const radius = obj['radius']
+      if (typeof radius !== 'number' || !Number.isFinite(radius) || radius < 0)
+        fail(`${where}.radius`, `expected a number of metres >= 0, got ${describe(radius)}`)
+      return { kind: 'geo_radius', key, path, lat: center.lat, lon: center.lon, radius }
+    }
+    case 'geo_bounding_box': {
+      checkKeys(obj, ['top_left', 'bottom_right'], where)
+      const tl = parseGeoPoint(obj['top_left'], `${where}.top_left`)
+      const br = parseGeoPoint(obj['bottom_right'], `${where}.bottom_right`)
+      if (tl.lat < br.lat)
+        fail(
+          `${where}.top_left.lat`,
+          `the top edge (${tl.lat}) is below the bottom edge (bottom_right.lat = ${br.lat})`,
+        )
+      return { kind: 'geo_bounding_box', key, path, top: tl.lat, left: tl.lon, bottom: br.lat, right: br.lon }
+    }
+    case 'geo_polygon': {
+      checkKeys(obj, ['exterior', 'interiors'], where)
+      const exterior = parseRing(obj['exterior'], `${where}.exterior`)
+      const list = obj['interiors']
+      const interiors: GeoPointValue[][] = []
+      if (present(list)) {
+        if (!Array.isArray(list))
+          fail(`${where}.interiors`, `expected an array of line strings, got ${describe(list)}`)
+        list.forEach((ring, i) => {
+          interiors.push(parseRing(ring, `${where}.interiors[${i}]`))
+        })
+      }
+      return { kind: 'geo_polygon', key, path, exterior, interiors }
+    }
+  }
 }
 
 function parseMatch(v: unknown, where: string, key: string, path: KeyPath): FieldNode {

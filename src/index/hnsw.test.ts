@@ -87,16 +87,51 @@ describe('HnswIndex', () => {
     expect(index.checkIntegrity().ok).toBe(true)
   })
 
-  it('returns only allowed offsets in filtered search', () => {
+  it('returns only allowed offsets in filtered search, waypoint and two-hop', () => {
     const vectors = clustered(2000, 16, 5)
     const index = HnswIndex.create({ dimension: 16, metric: 'l2', m: 8, efConstruct: 64 })
     for (const v of vectors) index.add(v)
     const allowed = Uint32Array.from({ length: 200 }, (_, i) => i * 10)
-    const hits = index.search(vectors[3]!, 10, 64, allowed)
-    expect(hits.offsets.length).toBe(10)
-    for (const o of hits.offsets) expect(o % 10).toBe(0)
+    const allow = new Uint32Array(Math.ceil(2000 / 32))
+    for (const o of allowed) allow[o >>> 5]! |= 1 << (o & 31)
     const exact = index.searchExact(vectors[3]!, 10, allowed)
     for (const o of exact.offsets) expect(o % 10).toBe(0)
+    for (const twoHop of [false, true]) {
+      const hits = index.search(vectors[3]!, 10, 64, { allow, twoHop })
+      expect(hits.offsets.length).toBe(10)
+      for (const o of hits.offsets) expect(o % 10).toBe(0)
+    }
+  })
+
+  it('two-hop filtered search keeps recall when matches are sparse', () => {
+    const n = 4000
+    const vectors = clustered(n, 24, 11)
+    const index = HnswIndex.create({ dimension: 24, metric: 'l2', m: 12, efConstruct: 100 })
+    for (const v of vectors) index.add(v)
+    const r = rng(12)
+    for (const selectivity of [0.02, 0.1, 0.5]) {
+      const allow = new Uint32Array(Math.ceil(n / 32))
+      const list: number[] = []
+      for (let o = 0; o < n; o++) {
+        if (r() < selectivity) {
+          allow[o >>> 5]! |= 1 << (o & 31)
+          list.push(o)
+        }
+      }
+      const allowed = Uint32Array.from(list)
+      let found = 0
+      const queries = 50
+      for (let qi = 0; qi < queries; qi++) {
+        const q = clustered(1, 24, 100 + qi)[0]!
+        const truth = new Set(index.searchExact(q, 10, allowed).offsets)
+        const hits = index.search(q, 10, 64, { allow, twoHop: true })
+        for (const o of hits.offsets) {
+          expect(allow[o >>> 5]! & (1 << (o & 31))).not.toBe(0)
+          if (truth.has(o)) found++
+        }
+      }
+      expect(found / (queries * 10)).toBeGreaterThan(0.9)
+    }
   })
 
   it('serialize/restore reproduces the graph without re-inserting', () => {

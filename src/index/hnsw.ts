@@ -52,6 +52,12 @@ const INTEGRITY_REASONS: Record<number, string> = {
   7: 'duplicate link',
 }
 
+/** A search restriction: `allow` holds one bit per offset (u32 words, bit o of word o >>> 5). */
+export interface SearchFilter {
+  readonly allow: Uint32Array
+  readonly twoHop: boolean
+}
+
 export type IntegrityReport = { ok: true } | { ok: false; node: number; reason: string }
 
 export class HnswIndex {
@@ -136,24 +142,26 @@ export class HnswIndex {
     }
   }
 
-  private setAllowed(allowed: Uint32Array): void {
+  private setAllowed(allow: Uint32Array): void {
     const words = (this.core.getCapacity() + 31) >>> 5
     const bits = new Uint32Array(this.core.memory.buffer, this.core.allowPtr(), words)
-    bits.fill(0)
-    for (let i = 0; i < allowed.length; i++) {
-      const o = allowed[i]!
-      bits[o >>> 5]! |= 1 << (o & 31)
-    }
+    if (allow.length > words) throw new RangeError('allow bitset is larger than the index capacity')
+    bits.set(allow)
+    bits.fill(0, allow.length)
   }
 
   /**
-   * Approximate k-NN (Alg. 5) with candidate list size max(ef, k). With `allowed` (offsets), only
-   * those are returned; the others still serve as waypoints. Deleted offsets are never returned.
+   * Approximate k-NN (Alg. 5) with candidate list size max(ef, k). With `filter`, only offsets whose
+   * bit is set in `filter.allow` (bit o of word o >>> 5) are returned: with `twoHop` false the
+   * others still serve as waypoints; with `twoHop` true the traversal expands over admissible
+   * nodes and their two-hop admissible neighbours only (ACORN-1, for sparse matches). Deleted
+   * offsets are never returned.
    */
-  search(query: ArrayLike<number>, k: number, ef: number, allowed?: Uint32Array): SearchHits {
+  search(query: ArrayLike<number>, k: number, ef: number, filter?: SearchFilter): SearchHits {
     this.stage(query)
-    if (allowed) this.setAllowed(allowed)
-    const n = this.core.searchKnn(k, Math.max(ef, k), allowed ? 1 : 0)
+    if (filter) this.setAllowed(filter.allow)
+    const mode = filter === undefined ? 0 : filter.twoHop ? 2 : 1
+    const n = this.core.searchKnn(k, Math.max(ef, k), mode)
     return this.hits(n)
   }
 

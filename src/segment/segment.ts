@@ -1,13 +1,31 @@
 // One segment (Qdrant's unit of storage): id tracker (point id <-> dense offset), vectors + HNSW
-// graph (in one WebAssembly core), payloads, versions and the deleted bitset, plus the per-segment
-// search planner (HNSW, filtered HNSW, or an exact scan over the matching offsets).
+// graph (in one WebAssembly core), payloads, versions, the live bitset and the payload indexes, plus
+// the per-segment search planner (HNSW, post-filtered HNSW, filtered HNSW with waypoints or two-hop
+// expansion, or an exact scan over the matching offsets).
 import { decode, encode } from '@msgpack/msgpack'
 import { QuiverError } from '../errors.js'
-import type { PointPredicate } from '../filter/index.js'
+import {
+  Bitset,
+  FilterExecutor,
+  type FilterNode,
+  type FilterTarget,
+  type TokenizerOptions,
+} from '../filter/index.js'
+import {
+  createFieldIndex,
+  type FieldIndex,
+  type FieldIndexSpec,
+  parseFieldSchema,
+  restoreFieldIndex,
+  tokenizerOptions,
+} from '../filter/payload-index/index.js'
 import { HnswIndex, type IndexMetric, type SearchHits } from '../index/hnsw.js'
-import type { CollectionConfig, Distance, Payload, PointId } from '../types.js'
+import type { CollectionConfig, Distance, Payload, PayloadSchemaParams, PointId } from '../types.js'
 
 const POINTS_FORMAT_VERSION = 1
+const PAYLOAD_INDEX_FORMAT_VERSION = 1
+/** Live points sampled to estimate the selectivity of a condition no index answers. */
+const SAMPLE_SIZE = 256
 
 export function indexMetric(distance: Distance): IndexMetric {
   switch (distance) {
@@ -22,16 +40,42 @@ export function indexMetric(distance: Distance): IndexMetric {
   }
 }
 
-/** Which path a segment search took (reported in tests and benchmarks). */
-export type SearchPlan = 'hnsw' | 'hnsw-filtered' | 'exact' | 'exact-filtered' | 'empty'
+/**
+ * Which path a segment search took (reported in tests and benchmarks): `hnsw-postfiltered` =
+ * unfiltered HNSW with oversampling, results checked afterwards; `hnsw-filtered` = traversal with
+ * non-matching nodes as waypoints; `hnsw-two-hop` = traversal over matches with two-hop expansion.
+ */
+export type SearchPlan =
+  | 'hnsw'
+  | 'hnsw-postfiltered'
+  | 'hnsw-filtered'
+  | 'hnsw-two-hop'
+  | 'exact'
+  | 'exact-filtered'
+  | 'empty'
+
+/** Planner thresholds (see docs/query-planner.md; defaults from bench/filtered.mjs). */
+export interface PlannerConfig {
+  /** Matching vectors below this many KiB are scanned exactly (Qdrant's `full_scan_threshold`). */
+  readonly fullScanThreshold: number
+  /** Filters matching less than this fraction of the segment traverse with two-hop expansion. */
+  readonly twoHopThreshold: number
+  /**
+   * A filter that needs point-by-point evaluation and is estimated to match at least this fraction
+   * is applied after an oversampled unfiltered search instead of before it.
+   */
+  readonly postFilterThreshold: number
+}
 
 export interface SegmentSearchOptions {
   /** Hits wanted (limit + offset of the request). */
   k: number
   ef: number
   exact: boolean
-  /** Only points for which this returns true are results; null = all. */
-  predicate: PointPredicate | null
+  /** Only points matching this filter are results; null = all. */
+  filter: FilterNode | null
+  /** Receives the keys of conditions that had to be evaluated point by point. */
+  unindexed?: Set<string>
 }
 
 export interface SegmentSearchResult extends SearchHits {
@@ -42,6 +86,13 @@ export interface SegmentSearchResult extends SearchHits {
 export interface SegmentFiles {
   readonly 'index.bin': Uint8Array
   readonly 'points.msgpack': Uint8Array
+  /** Absent in directories written before payload indexes existed (read as no indexes). */
+  readonly 'payload-index.msgpack'?: Uint8Array
+}
+
+interface PayloadIndexFile {
+  v: number
+  fields: { field: string; params: PayloadSchemaParams; data: Uint8Array }[]
 }
 
 interface PointsFile {
@@ -64,6 +115,17 @@ export class Segment {
   /** Bumped on every change of the live id set (drives caches such as the sorted id list). */
   private idGeneration = 0
   private sortedCache: { generation: number; ids: PointId[] } | undefined
+  private sampleCache: { generation: number; offsets: Uint32Array } | undefined
+  /** Bumped on every change of the live offset set. */
+  private liveGeneration = 0
+  /** Live offsets: one bit per offset, grown by doubling; bits past `ids.length` are 0. */
+  private liveWords: Uint32Array
+  private liveView: Bitset | undefined
+  /** Payload indexes by field key text. */
+  private readonly fieldIndexes = new Map<string, FieldIndex>()
+  private textCache: Map<string, TokenizerOptions> | undefined
+  /** Planner thresholds; the collection may override them. */
+  planner: PlannerConfig
 
   private constructor(
     config: CollectionConfig,
@@ -77,7 +139,13 @@ export class Segment {
     this.ids = ids
     this.versions = versions
     this.payloads = payloads
-    for (let o = 0; o < ids.length; o++) if (!index.isDeleted(o)) this.offsets.set(ids[o]!, o)
+    this.planner = { ...DEFAULT_PLANNER, fullScanThreshold: config.hnsw.fullScanThreshold }
+    this.liveWords = new Uint32Array(Math.max(32, (ids.length + 31) >>> 5))
+    for (let o = 0; o < ids.length; o++) {
+      if (index.isDeleted(o)) continue
+      this.offsets.set(ids[o]!, o)
+      this.liveWords[o >>> 5]! |= 1 << (o & 31)
+    }
   }
 
   static create(config: CollectionConfig): Segment {
@@ -92,6 +160,26 @@ export class Segment {
       m: config.hnsw.m,
       efConstruct: config.hnsw.efConstruct,
     }
+  }
+
+  private setLive(offset: number, live: boolean): void {
+    if (live && offset >>> 5 >= this.liveWords.length) {
+      const grown = new Uint32Array(Math.max(this.liveWords.length * 2, (offset >>> 5) + 1))
+      grown.set(this.liveWords)
+      this.liveWords = grown
+    }
+    if (live) this.liveWords[offset >>> 5]! |= 1 << (offset & 31)
+    else this.liveWords[offset >>> 5]! &= ~(1 << (offset & 31))
+    this.liveView = undefined
+    this.liveGeneration++
+  }
+
+  /** Live offsets as a Bitset over 0 .. storedCount-1 (shares memory: do not mutate). */
+  get live(): Bitset {
+    if (this.liveView === undefined || this.liveView.size !== this.ids.length) {
+      this.liveView = Bitset.view(this.ids.length, this.liveWords)
+    }
+    return this.liveView
   }
 
   /** Restores a segment from `toFiles()` output; throws CORRUPTED if the files disagree. */
@@ -113,7 +201,38 @@ export class Segment {
       throw new QuiverError('CORRUPTED', 'segment points file does not match its index file')
     }
     const payloads = points.payloads.map((p) => p ?? undefined)
-    return new Segment(config, index, points.ids, points.versions, payloads)
+    const segment = new Segment(config, index, points.ids, points.versions, payloads)
+    const indexFile = files['payload-index.msgpack']
+    if (indexFile !== undefined) segment.restoreFieldIndexes(indexFile)
+    return segment
+  }
+
+  private restoreFieldIndexes(bytes: Uint8Array): void {
+    let file: PayloadIndexFile
+    try {
+      file = decode(bytes) as PayloadIndexFile
+    } catch (err) {
+      throw new QuiverError('CORRUPTED', 'segment payload index file does not decode', undefined, err)
+    }
+    if (file?.v !== PAYLOAD_INDEX_FORMAT_VERSION || !Array.isArray(file.fields)) {
+      throw new QuiverError('CORRUPTED', 'segment payload index file has an unknown format')
+    }
+    for (const f of file.fields) {
+      let spec: FieldIndexSpec
+      try {
+        spec = parseFieldSchema(f.field, f.params)
+      } catch (err) {
+        throw new QuiverError(
+          'CORRUPTED',
+          `segment payload index ${JSON.stringify(f.field)} has invalid parameters`,
+          undefined,
+          err,
+        )
+      }
+      // a plain copy: the file's bytes may be a Node Buffer view whose slice() shares memory
+      this.fieldIndexes.set(spec.field, restoreFieldIndex(spec, new Uint8Array(f.data)))
+    }
+    this.textCache = undefined
   }
 
   /** A consistent copy of the segment's state as file contents (taken synchronously). */
@@ -124,7 +243,83 @@ export class Segment {
       versions: this.versions,
       payloads: this.payloads.map((p) => p ?? null),
     }
-    return { 'index.bin': this.index.serialize(), 'points.msgpack': encode(points) }
+    const indexFile: PayloadIndexFile = {
+      v: PAYLOAD_INDEX_FORMAT_VERSION,
+      fields: [...this.fieldIndexes.values()].map((fi) => ({
+        field: fi.spec.field,
+        params: fi.spec.params,
+        data: fi.serialize(),
+      })),
+    }
+    return {
+      'index.bin': this.index.serialize(),
+      'points.msgpack': encode(points),
+      'payload-index.msgpack': encode(indexFile),
+    }
+  }
+
+  /** Builds (or rebuilds) the payload index `spec` over the live points. */
+  createFieldIndex(spec: FieldIndexSpec): void {
+    const fi = createFieldIndex(spec)
+    for (const offset of this.offsets.values()) fi.set(offset, this.payloads[offset])
+    this.fieldIndexes.set(spec.field, fi)
+    this.textCache = undefined
+  }
+
+  /** Drops the payload index of `field`; false when there was none. */
+  deleteFieldIndex(field: string): boolean {
+    this.textCache = undefined
+    return this.fieldIndexes.delete(field)
+  }
+
+  /** The payload indexes, by field key. */
+  get payloadIndexes(): ReadonlyMap<string, FieldIndex> {
+    return this.fieldIndexes
+  }
+
+  private get textIndexes(): ReadonlyMap<string, TokenizerOptions> {
+    if (this.textCache === undefined) {
+      this.textCache = new Map()
+      for (const [field, fi] of this.fieldIndexes) {
+        if (fi.spec.params.type === 'text') this.textCache.set(field, tokenizerOptions(fi.spec.params))
+      }
+    }
+    return this.textCache
+  }
+
+  /** Up to SAMPLE_SIZE live offsets evenly spread over the segment; cached until the id set changes. */
+  private sample(): Uint32Array {
+    if (this.sampleCache?.generation !== this.liveGeneration) {
+      const live = this.offsets.size
+      const step = Math.max(1, live / SAMPLE_SIZE)
+      const out: number[] = []
+      let i = 0
+      let next = 0
+      this.live.forEach((o) => {
+        if (i++ >= next) {
+          out.push(o)
+          next += step
+        }
+      })
+      this.sampleCache = { generation: this.liveGeneration, offsets: Uint32Array.from(out) }
+    }
+    return this.sampleCache.offsets
+  }
+
+  /** A filter executor over this segment's current state (use it before the next write). */
+  filterExecutor(filter: FilterNode): FilterExecutor {
+    const target: FilterTarget = {
+      size: this.ids.length,
+      live: this.live,
+      liveCount: this.offsets.size,
+      indexFor: (key) => this.fieldIndexes.get(key),
+      textIndexes: this.textIndexes,
+      payloadAt: (o) => this.payloads[o],
+      idAt: (o) => this.ids[o]!,
+      offsetOf: (id) => this.offsets.get(id),
+      sample: () => this.sample(),
+    }
+    return new FilterExecutor(filter, target)
   }
 
   /** Live points. */
@@ -153,11 +348,17 @@ export class Segment {
   upsert(id: PointId, vector: Float32Array, payload: Payload | undefined, version: number): void {
     const old = this.offsets.get(id)
     const offset = this.index.add(vector)
-    if (old !== undefined) this.index.markDeleted(old)
+    if (old !== undefined) {
+      this.index.markDeleted(old)
+      this.setLive(old, false)
+      for (const fi of this.fieldIndexes.values()) fi.remove(old)
+    }
     this.ids[offset] = id
     this.versions[offset] = version
     this.payloads[offset] = payload
     this.offsets.set(id, offset)
+    this.setLive(offset, true)
+    for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)
     if (old === undefined) this.idGeneration++
   }
 
@@ -166,6 +367,8 @@ export class Segment {
     const offset = this.offsets.get(id)
     if (offset === undefined) return false
     this.index.markDeleted(offset)
+    this.setLive(offset, false)
+    for (const fi of this.fieldIndexes.values()) fi.remove(offset)
     this.payloads[offset] = undefined
     this.offsets.delete(id)
     this.idGeneration++
@@ -183,6 +386,7 @@ export class Segment {
     if (offset === undefined) return
     this.payloads[offset] = payload
     this.versions[offset] = version
+    for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)
   }
 
   vector(id: PointId): Float32Array | undefined {
@@ -198,13 +402,33 @@ export class Segment {
     return this.payloads[offset]
   }
 
-  /** Live ids for which `predicate` holds (all live ids when null), in offset order. */
-  matchingIds(predicate: PointPredicate | null): PointId[] {
+  /** Live ids matching `filter` (all live ids when null), in offset order. */
+  matchingIds(filter: FilterNode | null, unindexed?: Set<string>): PointId[] {
     const out: PointId[] = []
-    for (const [id, offset] of this.offsets) {
-      if (predicate === null || predicate(id, this.payloads[offset])) out.push(id)
+    if (filter === null) {
+      for (const id of this.offsets.keys()) out.push(id)
+      return out
     }
+    const ex = this.filterExecutor(filter)
+    ex.materialize().forEach((o) => {
+      out.push(this.ids[o]!)
+    })
+    if (unindexed) for (const k of ex.unindexed) unindexed.add(k)
     return out
+  }
+
+  /** Live points matching `filter` (exact). */
+  count(filter: FilterNode | null, unindexed?: Set<string>): number {
+    if (filter === null) return this.offsets.size
+    const ex = this.filterExecutor(filter)
+    const n = ex.materialize().count()
+    if (unindexed) for (const k of ex.unindexed) unindexed.add(k)
+    return n
+  }
+
+  /** Offset of a live id. */
+  offsetOf(id: PointId): number | undefined {
+    return this.offsets.get(id)
   }
 
   /** Live ids in ascending order (integers, then UUIDs); cached until the id set changes. */
@@ -216,28 +440,81 @@ export class Segment {
   }
 
   /**
-   * Per-segment search planner. No filter: HNSW (or a flat scan when `exact`). With a filter, the
-   * matching offsets are collected first; when their vectors total less than `fullScanThreshold`
-   * KiB (or `exact`), they are scanned exactly, else the graph is traversed with the matches as the
-   * only admissible results (non-matching nodes remain waypoints).
+   * Per-segment search planner (docs/query-planner.md). No filter: HNSW (or a flat scan
+   * when `exact`). With a filter, the executor estimates its cardinality from the payload indexes:
+   * - a filter that needs point-by-point evaluation and matches nearly everything
+   *   (>= postFilterThreshold) runs as an oversampled unfiltered HNSW search whose hits are checked
+   *   afterwards (falling through when too few pass);
+   * - otherwise the matching offsets are materialised exactly; below `fullScanThreshold` KiB of
+   *   vectors (or with `exact`) they are scanned exactly;
+   * - else the graph is traversed with the matches as the only admissible results: with two-hop
+   *   expansion over matches when they are fewer than `twoHopThreshold` of the segment, with
+   *   non-matching nodes as waypoints otherwise.
    */
   search(query: Float32Array, options: SegmentSearchOptions): SegmentSearchResult {
-    const { k, ef, exact, predicate } = options
-    if (this.offsets.size === 0)
-      return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
-    if (predicate === null) {
+    const { k, ef, exact, filter } = options
+    const live = this.offsets.size
+    if (live === 0) return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
+    if (filter === null || filter.kind === 'true') {
       const hits = exact ? this.index.searchExact(query, k) : this.index.search(query, k, ef)
       return { ...hits, plan: exact ? 'exact' : 'hnsw' }
     }
-    const matches: number[] = []
-    for (const [id, offset] of this.offsets) if (predicate(id, this.payloads[offset])) matches.push(offset)
-    if (matches.length === 0)
-      return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
-    const allowed = Uint32Array.from(matches)
-    const kib = (matches.length * this.config.dimension * 4) / 1024
-    if (exact || kib < this.config.hnsw.fullScanThreshold) {
-      return { ...this.index.searchExact(query, k, allowed), plan: 'exact-filtered' }
+    const ex = this.filterExecutor(filter)
+    try {
+      if (!exact && !ex.fullyIndexed()) {
+        const est = ex.estimate()
+        if (est.exp >= this.planner.postFilterThreshold * live) {
+          const post = this.postFiltered(query, k, ef, ex, est.exp / live)
+          if (post !== undefined) return post
+        }
+      }
+      const allow = ex.materialize()
+      const matches = allow.count()
+      if (matches === 0) return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
+      const kib = (matches * this.config.dimension * 4) / 1024
+      if (exact || kib < this.planner.fullScanThreshold || matches <= k) {
+        return { ...this.index.searchExact(query, k, allow.toOffsets()), plan: 'exact-filtered' }
+      }
+      const twoHop = matches < this.planner.twoHopThreshold * live
+      const hits = this.index.search(query, k, ef, { allow: allow.words, twoHop })
+      return { ...hits, plan: twoHop ? 'hnsw-two-hop' : 'hnsw-filtered' }
+    } finally {
+      if (options.unindexed) for (const key of ex.unindexed) options.unindexed.add(key)
     }
-    return { ...this.index.search(query, k, ef, allowed), plan: 'hnsw-filtered' }
+  }
+
+  /** Unfiltered search for enough extra hits that k of them likely pass; undefined when fewer than k pass. */
+  private postFiltered(
+    query: Float32Array,
+    k: number,
+    ef: number,
+    ex: FilterExecutor,
+    fraction: number,
+  ): SegmentSearchResult | undefined {
+    const wanted = Math.min(this.offsets.size, Math.ceil((k / Math.max(fraction, 0.01)) * 1.2) + 4)
+    const hits = this.index.search(query, wanted, Math.max(ef, wanted))
+    const check = ex.checker()
+    const offsets: number[] = []
+    const distances: number[] = []
+    for (let i = 0; i < hits.offsets.length && offsets.length < k; i++) {
+      const o = hits.offsets[i]!
+      if (!check(o)) continue
+      offsets.push(o)
+      distances.push(hits.distances[i]!)
+    }
+    for (const key of ex.scannedKeys()) ex.unindexed.add(key)
+    if (offsets.length < k) return undefined
+    return {
+      offsets: Uint32Array.from(offsets),
+      distances: Float32Array.from(distances),
+      plan: 'hnsw-postfiltered',
+    }
   }
 }
+
+/** Defaults measured with bench/filtered.mjs on glove-100-cosine (BENCHMARKS.md). */
+export const DEFAULT_PLANNER: PlannerConfig = Object.freeze({
+  fullScanThreshold: 10000,
+  twoHopThreshold: 0.3,
+  postFilterThreshold: 0.9,
+})

@@ -58,6 +58,8 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     overwritePayload: record('overwritePayload'),
     deletePayload: record('deletePayload'),
     clearPayload: record('clearPayload'),
+    createPayloadIndex: record('createPayloadIndex'),
+    deletePayloadIndex: record('deletePayloadIndex'),
     info: async () => ({
       name: 'c',
       status: 'green',
@@ -65,6 +67,14 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
       indexedVectorsCount: 3,
       segmentsCount: 1,
       config: CONFIG,
+      payloadSchema: {
+        tags: {
+          dataType: 'keyword',
+          params: { type: 'keyword', is_tenant: false, on_disk: false },
+          points: 2,
+        },
+      },
+      unindexedFilterFields: { city: 4 },
     }),
   }
   const db: ServerDatabase = {
@@ -233,6 +243,44 @@ describe('buildServer', () => {
     })
     expect(big.status).toBe(413)
     expect(big.body.status.error).toEqual(expect.any(String))
+  })
+
+  it('passes payload index requests to the engine and reports payload_schema in snake_case', async () => {
+    const schema = { type: 'text', tokenizer: 'word', min_token_len: 2 }
+    const put = await inject('PUT', '/collections/c/index?wait=true&ordering=strong', {
+      field_name: 'meta.title',
+      field_schema: schema,
+    })
+    expect(put.body.result).toEqual({ operation_id: 7, status: 'completed' })
+    expect(put.calls).toEqual([{ method: 'createPayloadIndex', args: ['meta.title', schema] }])
+    const del = await inject('DELETE', '/collections/c/index/tags%5B%5D?wait=false')
+    expect(del.body.result).toEqual({ operation_id: 7, status: 'completed' })
+    expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]'] }])
+    const info = await inject('GET', '/collections/c')
+    expect(info.body.result.payload_schema).toEqual({
+      tags: {
+        data_type: 'keyword',
+        params: { type: 'keyword', is_tenant: false, on_disk: false },
+        points: 2,
+      },
+    })
+    expect(info.body.result.unindexed_filter_fields).toEqual({ city: 4 })
+  })
+
+  it.each([
+    [{ field_schema: 'keyword' }, 'field_name', /non-empty string/],
+    [{ field_name: '', field_schema: 'keyword' }, 'field_name', /non-empty string/],
+    [{ field_name: 7, field_schema: 'keyword' }, 'field_name', /number 7/],
+    [{ field_name: 'a' }, 'field_schema', /does not infer/],
+    [{ field_name: 'a', field_schema: null }, 'field_schema', /does not infer/],
+    [['a', 'keyword'], 'body', /JSON object/],
+  ])('rejects the create index envelope %j without calling the engine', async (body, path, why) => {
+    const r = await inject('PUT', '/collections/c/index', body)
+    expect(r.status).toBe(400)
+    expect(r.code).toBe('INVALID_ARGUMENT')
+    expect(r.body.status.error).toMatch(new RegExp(`^${path}: `))
+    expect(r.body.status.error).toMatch(why)
+    expect(r.calls).toEqual([])
   })
 
   it('hides unexpected errors behind a 500 envelope', async () => {

@@ -5,6 +5,7 @@ import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
 import { ERROR_CODE_HEADER, toHttpError, type WireErrorResponse } from './errors.js'
 import { registerCollectionRoutes } from './routes/collections.js'
+import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
@@ -96,5 +97,6 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
+  registerFieldIndexRoutes(app, options.db)
   return app
 }

@@ -49,13 +49,17 @@ export interface RunningServer {
  * await server.close()
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  const db = await Quiver.open(options.dataDir)
+  // the database logs through the server's logger (e.g. advice on unindexed filter fields)
+  let app: FastifyInstance | undefined
+  const db = await Quiver.open(options.dataDir, {
+    logger: { warn: (obj, msg) => app?.log.warn(obj, msg) },
+  })
   const buildOptions: Parameters<typeof buildServer>[0] = {
     db,
     logger: { level: options.logLevel ?? 'info' },
   }
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
-  const app = buildServer(buildOptions)
+  app = buildServer(buildOptions)
   app.addHook('onClose', async () => {
     await db.close()
   })

@@ -13,6 +13,10 @@ import type {
   HnswConfig,
   JsonValue,
   Payload,
+  PayloadFieldSchema,
+  PayloadIndexInfo,
+  PayloadSchemaParams,
+  PayloadSchemaType,
   PointId,
   PointRecord,
   PointSelector,
@@ -67,7 +71,17 @@ export interface WireHnswConfig {
   on_disk: boolean
 }
 
-/** Qdrant's `CollectionInfo`, reduced to what Quiver knows; optional Qdrant fields are left out. */
+/** Qdrant's `PayloadIndexInfo`: the index type, its parameters with defaults filled, indexed points. */
+export interface WirePayloadIndexInfo {
+  data_type: PayloadSchemaType
+  params: PayloadSchemaParams
+  points: number
+}
+
+/**
+ * Qdrant's `CollectionInfo`, reduced to what Quiver knows; optional Qdrant fields are left out.
+ * `unindexed_filter_fields` is Quiver's own (clients that do not know it ignore it).
+ */
 export interface WireCollectionInfo {
   status: 'green' | 'yellow' | 'red'
   optimizer_status: 'ok'
@@ -86,7 +100,9 @@ export interface WireCollectionInfo {
     optimizer_config: { default_segment_number: number; flush_interval_sec: number }
     quantization_config: null
   }
-  payload_schema: Record<string, never>
+  payload_schema: Record<string, WirePayloadIndexInfo>
+  /** Per field key: filtered requests since open that evaluated it without an index. */
+  unindexed_filter_fields: Record<string, number>
 }
 
 /** Wraps a result in Qdrant's envelope. `seconds`: time spent on the request. */
@@ -179,8 +195,15 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       optimizer_config: { default_segment_number: 0, flush_interval_sec: 0 },
       quantization_config: null,
     },
-    payload_schema: {},
+    payload_schema: Object.fromEntries(
+      Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
+    ),
+    unindexed_filter_fields: { ...info.unindexedFilterFields },
   }
+}
+
+export function toWirePayloadIndexInfo(index: PayloadIndexInfo): WirePayloadIndexInfo {
+  return { data_type: index.dataType, params: index.params, points: index.points }
 }
 
 // ---- Request parsing: every check names the JSON path of the bad value ----
@@ -550,6 +573,24 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
   return { options, payload }
+}
+
+/**
+ * `PUT /collections/{name}/index`: `{ field_name, field_schema }`. Only the envelope is checked here;
+ * the engine validates `field_schema` (a type name or `{ type, ...params }`) and the key path.
+ * Qdrant infers the type when `field_schema` is null or absent; Quiver requires it (INVALID_ARGUMENT).
+ */
+export function parseCreateFieldIndex(body: unknown): { field: string; schema: PayloadFieldSchema } {
+  const o = bodyObject(body)
+  const field = o.field_name
+  if (typeof field !== 'string' || field.length === 0)
+    fail('field_name', `expected a non-empty string (the payload key to index), got ${describe(field)}`)
+  if (isAbsent(o.field_schema))
+    fail(
+      'field_schema',
+      'required: Quiver does not infer the index type; send a type such as "keyword" or { "type": "text", ... }',
+    )
+  return { field, schema: o.field_schema as PayloadFieldSchema }
 }
 
 /** `POST .../points/count`: `{ filter?, exact? }` (counts are always exact). */
