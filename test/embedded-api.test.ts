@@ -57,7 +57,7 @@ describe('embedded API', () => {
     expect(other.config).toEqual({
       dimension: 2,
       metric: 'Cosine',
-      hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 10000, ef: 64 },
+      hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 2000, ef: 64 },
     })
     expect(db.listCollections()).toEqual(['docs', 'other'])
     expect(await db.deleteCollection('other')).toBe(true)

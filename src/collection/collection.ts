@@ -32,7 +32,7 @@ import type {
   WithPayload,
 } from '../types.js'
 import {
-  applyOperation,
+  applyToSegments,
   decodeOperation,
   encodeOperation,
   type LoggedSelector,
@@ -201,7 +201,7 @@ export class EmbeddedCollection implements Collection {
   private async replay(): Promise<void> {
     for await (const record of this.wal.replay(this.persistedSeq)) {
       try {
-        applyOperation(this.appendable, decodeOperation(record.body), record.seq)
+        applyToSegments(this.segments, this.appendable, decodeOperation(record.body), record.seq)
       } catch (err) {
         await this.wal.close()
         throw new QuiverError(
@@ -244,7 +244,7 @@ export class EmbeddedCollection implements Collection {
     const applied = this.tail.then(async () => {
       const seq = await durable
       try {
-        applyOperation(this.appendable, decoded, seq)
+        applyToSegments(this.segments, this.appendable, decoded, seq)
       } catch (err) {
         // The record is durable but only partly applied: stop taking writes; a reopen replays it.
         this.failure = new QuiverError(

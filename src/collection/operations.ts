@@ -63,6 +63,22 @@ function clonePayload(p: Payload): Payload {
 }
 
 /**
+ * Applies one decoded operation at WAL sequence `seq` to a collection's segments: point writes go
+ * to `appendable` (selectors look only there today: one segment per collection), payload index
+ * definitions to every segment so that all answer filters alike.
+ */
+export function applyToSegments(
+  segments: readonly Segment[],
+  appendable: Segment,
+  op: Operation,
+  seq: number,
+): void {
+  if (op.op === 'create_index' || op.op === 'delete_index') {
+    for (const segment of segments) applyOperation(segment, op, seq)
+  } else applyOperation(appendable, op, seq)
+}
+
+/**
  * Applies one decoded operation at WAL sequence `seq`. Ids that no longer exist are skipped, so
  * applying is total: it never throws on valid input and replays identically.
  */

@@ -17,7 +17,7 @@ import type {
 
 export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
-export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 10_000, ef: 64 }
+export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 2_000, ef: 64 }
 
 const COLLECTION_NAME_RE = /^[A-Za-z0-9_.-]{1,200}$/
 

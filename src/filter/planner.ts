@@ -252,7 +252,7 @@ export class FilterExecutor {
         return base.andNot(this.evaluate(node.child, within))
       }
       case 'min_should': {
-        const counts = new Uint16Array(t.size)
+        const counts = new Uint32Array(t.size)
         for (const child of node.children) {
           this.evaluate(child, within).forEach((o) => {
             counts[o]!++

@@ -24,6 +24,8 @@ import type { CollectionConfig, Distance, Payload, PayloadSchemaParams, PointId 
 
 const POINTS_FORMAT_VERSION = 1
 const PAYLOAD_INDEX_FORMAT_VERSION = 1
+/** Below this fraction of matches, two-hop search widens ef (bench/planner.mjs: recall < 0.95 at 2% with ef 64). */
+const SPARSE_FRACTION = 0.05
 /** Live points sampled to estimate the selectivity of a condition no index answers. */
 const SAMPLE_SIZE = 256
 
@@ -475,8 +477,11 @@ export class Segment {
       if (exact || kib < this.planner.fullScanThreshold || matches <= k) {
         return { ...this.index.searchExact(query, k, allow.toOffsets()), plan: 'exact-filtered' }
       }
-      const twoHop = matches < this.planner.twoHopThreshold * live
-      const hits = this.index.search(query, k, ef, { allow: allow.words, twoHop })
+      const fraction = matches / live
+      const twoHop = fraction < this.planner.twoHopThreshold
+      // sparse matches leave the two-hop subgraph thinly connected: widen the beam (up to 4x below 5%)
+      const widened = twoHop ? Math.round(ef * Math.min(4, Math.max(1, SPARSE_FRACTION / fraction))) : ef
+      const hits = this.index.search(query, k, widened, { allow: allow.words, twoHop })
       return { ...hits, plan: twoHop ? 'hnsw-two-hop' : 'hnsw-filtered' }
     } finally {
       if (options.unindexed) for (const key of ex.unindexed) options.unindexed.add(key)
@@ -514,7 +519,7 @@ export class Segment {
 
 /** Defaults measured with bench/filtered.mjs on glove-100-cosine (BENCHMARKS.md). */
 export const DEFAULT_PLANNER: PlannerConfig = Object.freeze({
-  fullScanThreshold: 10000,
-  twoHopThreshold: 0.3,
+  fullScanThreshold: 2000,
+  twoHopThreshold: 0.6,
   postFilterThreshold: 0.9,
 })
