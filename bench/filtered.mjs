@@ -4,10 +4,11 @@
 // filter callback, on sigmod24's per-query predicates and a seeded selectivity sweep over glove.
 // Usage: node bench/filtered.mjs --help (README.md beside this file explains the tables).
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { arch, cpus, platform, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
 import { buildHnswlib, buildQuiver, hnswlibSearch, loadHnswlib, quiverSearch } from './lib/engines.mjs'
 import { reportMarkdown, verdict } from './lib/report.mjs'
@@ -381,15 +382,9 @@ async function runDataset(name, opts, command) {
 
     const info = /** @type {any} */ (await col.info())
     const failed = rows.filter((r) => !r.pass)
-    const cpu = cpus()
     return {
       date: new Date().toISOString(),
-      machine: {
-        cpu: cpu[0]?.model.trim() ?? 'unknown',
-        cores: cpu.length,
-        node: process.version,
-        os: `${platform()} ${arch()}`,
-      },
+      machine: machineInfo(),
       command,
       dataset: { name, n: ds.n, totalN: ds.totalN, dim: ds.dim, metric, queries: nq },
       params: {

@@ -6,9 +6,9 @@
 //
 //   npm run build && node bench/planner.mjs [--dataset glove-100-cosine] [--ef 64,128] [--queries 200]
 import { mkdir, writeFile } from 'node:fs/promises'
-import os from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
+import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
 import { Bitset } from '../dist/filter/bitset.js'
 import { Segment } from '../dist/segment/segment.js'
@@ -132,7 +132,8 @@ const table =
         `| ${r.ef} | ${r.selectivity} | ${r.matches} | ${r.kib} | ${r.exact} | ${r.waypoint} | ${r.waypointRecall.toFixed(3)} | ${r.twoHop} | ${r.twoHopRecall.toFixed(3)} | ${r.unfiltered} |`,
     )
     .join('\n')
-const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, Node ${process.version}`
+const m = machineInfo()
+const machine = `${m.cpu}, ${m.cores} cores, Node ${m.node}`
 const md = `# Planner sweep: ${opts.dataset}\n\n\`node bench/planner.mjs ${process.argv.slice(2).join(' ')}\` — ${new Date().toISOString().slice(0, 10)}, ${machine}, single thread, k = 10, M = 16, ef_construct = 200, ${nq} queries; recall@10 against the exact scan over the same matches.\n\n${table}\n`
 console.log(md)
 await mkdir(opts.out, { recursive: true })

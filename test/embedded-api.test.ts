@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
 const DIM = 8
@@ -15,16 +16,6 @@ const points = vectors.map((vector, i) => ({
   vector,
   payload: { group: i % 3 === 0 ? 'a' : 'b', n: i, tags: i % 2 === 0 ? ['even'] : ['odd'] },
 }))
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(QuiverError)
-  expect((err as QuiverError).code).toBe(code)
-  if (message) expect((err as QuiverError).message).toMatch(message)
-}
 
 describe('embedded API', () => {
   let dir: string

@@ -5,7 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type Filter, Quiver, QuiverError } from '../src/index.js'
+import { type EmbeddedCollection, type Filter, Quiver } from '../src/index.js'
+import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
 const DIM = 8
@@ -80,16 +81,6 @@ const INDEXES = {
   loc: 'geo',
   tags: { type: 'keyword', is_tenant: false },
 } as const
-
-async function expectError(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(err).toBeInstanceOf(QuiverError)
-  expect((err as QuiverError).code).toBe(code)
-  if (message) expect((err as QuiverError).message).toMatch(message)
-}
 
 describe('payload indexes (embedded)', () => {
   let dir: string

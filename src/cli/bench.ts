@@ -11,6 +11,25 @@ import { formatCount, formatDuration, formatMiB, formatTable } from './format.js
 import { createProgress } from './progress.js'
 import { percentile, recallAtK } from './recall.js'
 
+/** The machine a benchmark ran on, as reports print it. */
+export interface MachineInfo {
+  cpu: string
+  cores: number
+  node: string
+  os: string
+}
+
+/** CPU model, core count, Node version and OS of this machine (for benchmark reports). */
+export function machineInfo(): MachineInfo {
+  const cpu = cpus()
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    node: process.version,
+    os: `${platform()} ${arch()}`,
+  }
+}
+
 export interface BenchOptions {
   dataset: string
   datasets?: string
@@ -46,7 +65,7 @@ export interface EfResult {
 
 export interface BenchReport {
   date: string
-  machine: { cpu: string; cores: number; node: string; os: string }
+  machine: MachineInfo
   command: string
   dataset: { name: string; n: number; totalN: number; dim: number; metric: Distance; queries: number }
   params: { m: number; efConstruct: number; k: number; batch: number }
@@ -187,15 +206,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     await reopened.search(vectorOf(ds, ds.queries, 0), { limit: opts.k, ef: firstEf })
     const t2 = performance.now()
 
-    const cpu = cpus()
     return {
       date: new Date().toISOString(),
-      machine: {
-        cpu: cpu[0]?.model.trim() ?? 'unknown',
-        cores: cpu.length,
-        node: process.version,
-        os: `${platform()} ${arch()}`,
-      },
+      machine: machineInfo(),
       command: opts.command,
       dataset: { name: ds.name, n: ds.n, totalN: ds.totalN, dim: ds.dim, metric: ds.metric, queries: nq },
       params: { m: opts.m, efConstruct: opts.efConstruct, k: opts.k, batch: opts.batch },

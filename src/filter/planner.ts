@@ -240,7 +240,7 @@ export class FilterExecutor {
         const out = new Bitset(t.size)
         for (const child of node.children) {
           // a scanned child only needs to look at points not matched yet
-          if (indexOf(child, t) === undefined && !this.fullyIndexed(child)) {
+          if (!this.fullyIndexed(child)) {
             const rest = (within ?? t.live).clone().andNot(out)
             out.or(this.evaluate(child, rest))
           } else out.or(this.evaluate(child, within))

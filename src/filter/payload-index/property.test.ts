@@ -10,11 +10,8 @@ import { compileFilter } from '../evaluate.js'
 import { getValues } from '../key-path.js'
 import { parseFilter } from '../parse.js'
 import { indexTerms } from '../tokenizer.js'
-import { BoolIndex } from './bool.js'
-import { KeywordIndex } from './keyword.js'
-import { NumericIndex } from './numeric.js'
+import { createFieldIndex as create, restoreFieldIndex as restore } from './index.js'
 import { parseFieldSchema, tokenizerOptions } from './schema.js'
-import { TextIndex } from './text.js'
 import type { FieldIndex, FieldIndexSpec } from './types.js'
 
 type Rand = () => number
@@ -151,32 +148,6 @@ function holdsValue(spec: FieldIndexSpec, payload: Payload): boolean {
     default:
       throw new Error(`no reference for ${p.type}`)
   }
-}
-
-function create(spec: FieldIndexSpec): FieldIndex {
-  switch (spec.params.type) {
-    case 'keyword':
-    case 'uuid':
-      return new KeywordIndex(spec)
-    case 'integer':
-    case 'float':
-    case 'datetime':
-      return new NumericIndex(spec)
-    case 'bool':
-      return new BoolIndex(spec)
-    case 'text':
-      return new TextIndex(spec)
-    default:
-      throw new Error('unexpected type')
-  }
-}
-
-function restore(spec: FieldIndexSpec, bytes: Uint8Array): FieldIndex {
-  const index = create(spec)
-  if (index instanceof KeywordIndex) return KeywordIndex.restore(spec, bytes)
-  if (index instanceof NumericIndex) return NumericIndex.restore(spec, bytes)
-  if (index instanceof BoolIndex) return BoolIndex.restore(spec, bytes)
-  return TextIndex.restore(spec, bytes)
 }
 
 function tag(node: FieldNode): string {
