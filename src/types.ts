@@ -32,11 +32,27 @@ export interface HnswConfig {
   readonly ef: number
 }
 
+/**
+ * When the background optimizers seal, vacuum and merge segments (Qdrant's `optimizers_config`).
+ * Sizes are KiB of float32 vectors (dimension x 4 bytes per stored point, deleted ones included).
+ */
+export interface OptimizersConfig {
+  /** A segment whose deleted fraction (of stored points) exceeds this is rewritten. Default 0.2. */
+  readonly deletedThreshold: number
+  /** Segments with fewer stored points are never vacuumed. Default 1000. */
+  readonly vacuumMinVectorNumber: number
+  /** The merge optimizer joins small segments while there are more than this many. Default 2. */
+  readonly defaultSegmentNumber: number
+  /** The appendable segment is sealed (and merges stop) at this size. Default 262144 KiB (256 MiB). */
+  readonly maxSegmentSize: number
+}
+
 export interface CollectionConfig {
   /** Vector length; every vector of the collection has it. */
   readonly dimension: number
   readonly metric: Distance
   readonly hnsw: HnswConfig
+  readonly optimizers: OptimizersConfig
 }
 
 export interface CreateCollectionOptions {
@@ -45,6 +61,7 @@ export interface CreateCollectionOptions {
   /** Default `Cosine`. Lower-case names (`cosine`, `euclid`, `l2`, `dot`, `manhattan`) are accepted. */
   metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
   hnsw?: Partial<HnswConfig>
+  optimizers?: Partial<OptimizersConfig>
 }
 
 /** A point to upsert. `vector`: `dimension` numbers, all finite. */
@@ -292,9 +309,20 @@ export interface PayloadIndexInfo {
   points: number
 }
 
+/**
+ * `ok`, or the error that stopped the last optimization (Qdrant's `optimizer_status`). A failed
+ * optimization changes nothing (the old segments stay); the next write retries it.
+ */
+export type OptimizerStatus = 'ok' | { error: string }
+
 export interface CollectionInfo {
   name: string
+  /**
+   * green: nothing pending; yellow: optimizations running or pending, or the last background
+   * persist failed; red: writes stopped after a failed apply (reopen to recover from the WAL).
+   */
   status: 'green' | 'yellow' | 'red'
+  optimizerStatus: OptimizerStatus
   pointsCount: number
   indexedVectorsCount: number
   segmentsCount: number
@@ -306,6 +334,30 @@ export interface CollectionInfo {
    * this field without an index (point by point). A field listed here would profit from an index.
    */
   unindexedFilterFields: Record<string, number>
+}
+
+/** Resource figures of one collection (for metrics and telemetry). Sizes in bytes. */
+export interface CollectionStats {
+  pointsCount: number
+  /** Stored points including deleted ones still held by segments (vacuum reclaims them). */
+  storedCount: number
+  segmentsCount: number
+  /** WebAssembly memory of the segments' indexes (vectors + graph), plus payload estimates. */
+  memoryBytes: number
+  /** Persisted segment files (as listed in the manifest) plus WAL files. */
+  diskBytes: number
+  /** WAL files only. */
+  walBytes: number
+  /** Highest WAL seq applied and the highest persisted into segments. */
+  appliedSeq: number
+  persistedSeq: number
+  optimizer: {
+    status: OptimizerStatus
+    /** An optimization is running now. */
+    running: boolean
+    /** Optimizations completed since open, by kind. */
+    completed: { vacuum: number; merge: number }
+  }
 }
 
 /** The operations every collection backend offers (embedded today; HTTP client and cluster later). */

@@ -49,6 +49,12 @@ describe('embedded API', () => {
       dimension: 2,
       metric: 'Cosine',
       hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 2000, ef: 64 },
+      optimizers: {
+        deletedThreshold: 0.2,
+        vacuumMinVectorNumber: 1000,
+        defaultSegmentNumber: 2,
+        maxSegmentSize: 262144,
+      },
     })
     expect(db.listCollections()).toEqual(['docs', 'other'])
     expect(await db.deleteCollection('other')).toBe(true)

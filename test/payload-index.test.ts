@@ -92,7 +92,12 @@ describe('payload indexes (embedded)', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-pindex-'))
     warnings.length = 0
-    db = await Quiver.open(dir, { logger: { warn: (obj, msg) => warnings.push({ obj, msg }) } })
+    const logger = {
+      info: () => {},
+      error: () => {},
+      warn: (obj: object, msg: string) => warnings.push({ obj, msg }),
+    }
+    db = await Quiver.open(dir, { logger })
     plain = await db.createCollection('plain', { dimension: DIM, metric: 'Euclid' })
     indexed = await db.createCollection('indexed', { dimension: DIM, metric: 'Euclid' })
     await plain.upsert(points)

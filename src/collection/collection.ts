@@ -12,6 +12,7 @@ import type {
   Collection,
   CollectionConfig,
   CollectionInfo,
+  CollectionStats,
   CountOptions,
   Filter,
   GetOptions,
@@ -39,7 +40,17 @@ import {
   type Operation,
   vectorBytes,
 } from './operations.js'
-import { loadSegments, persistSegments, readConfig, readManifest, writeConfig } from './persistence.js'
+import {
+  collectionImage,
+  type ImageFile,
+  loadSegments,
+  type Manifest,
+  manifestBytes,
+  persistSegments,
+  readConfig,
+  readManifest,
+  writeConfig,
+} from './persistence.js'
 import {
   projectPayload,
   type ResolvedSelector,
@@ -54,9 +65,11 @@ import {
   toWriteKey,
 } from './validate.js'
 
-/** A pino-compatible logger (only `warn` is used). */
+/** A pino-compatible logger (`info`, `warn` and `error` are used). */
 export interface QuiverLogger {
+  info(obj: object, msg: string): void
   warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
 }
 
 export interface CollectionOpenOptions {
@@ -115,6 +128,8 @@ export class EmbeddedCollection implements Collection {
   private readonly unindexedCounts = new Map<string, number>()
   private readonly logger: QuiverLogger | undefined
   private readonly plannerOverrides: Partial<PlannerConfig>
+  /** The manifest last written or loaded. */
+  private manifest: Manifest | undefined
 
   private constructor(
     name: string,
@@ -124,7 +139,9 @@ export class EmbeddedCollection implements Collection {
     segments: Segment[],
     persistedSeq: number,
     options: CollectionOpenOptions,
+    manifest: Manifest | undefined,
   ) {
+    this.manifest = manifest
     this.name = name
     this.dir = dir
     this.config = config
@@ -193,7 +210,16 @@ export class EmbeddedCollection implements Collection {
         { dir },
       )
     }
-    const collection = new EmbeddedCollection(name, dir, config, wal, segments, manifest?.seq ?? 0, options)
+    const collection = new EmbeddedCollection(
+      name,
+      dir,
+      config,
+      wal,
+      segments,
+      manifest?.seq ?? 0,
+      options,
+      manifest,
+    )
     await collection.replay()
     return collection
   }
@@ -286,7 +312,7 @@ export class EmbeddedCollection implements Collection {
       const seq = this.appliedSeq
       const snapshots = this.segments.map((s) => s.toFiles())
       this.bytesSincePersist = 0
-      await persistSegments(this.dir, seq, snapshots)
+      this.manifest = await persistSegments(this.dir, seq, snapshots)
       this.persistedSeq = seq
       await this.wal.truncateUpTo(seq)
     })
@@ -572,6 +598,55 @@ export class EmbeddedCollection implements Collection {
     return out
   }
 
+  /**
+   * A point-in-time image of the collection directory: the segments as of the last update
+   * acknowledged before this call (taken between two updates, so never half of one), config,
+   * manifest and an empty WAL. Written into an empty directory, it opens as this collection at that
+   * seq. Holds a copy of the segments in memory while it lives.
+   */
+  async snapshotImage(): Promise<{ seq: number; files: ImageFile[] }> {
+    this.assertOpen()
+    const taken = this.tail.then(() => {
+      const seq = this.appliedSeq
+      return {
+        seq,
+        files: collectionImage(
+          this.name,
+          this.config,
+          seq,
+          this.segments.map((s) => s.toFiles()),
+        ),
+      }
+    })
+    this.tail = taken.catch(() => undefined)
+    return taken
+  }
+
+  /** Resource figures: points, memory, disk, WAL, optimizer state (for metrics and telemetry). */
+  stats(): CollectionStats {
+    this.assertOpen()
+    let points = 0
+    let stored = 0
+    let memory = 0
+    for (const s of this.segments) {
+      points += s.pointCount
+      stored += s.storedCount
+      memory += s.memoryBytes
+    }
+    const walBytes = this.wal.byteLength
+    return {
+      pointsCount: points,
+      storedCount: stored,
+      segmentsCount: this.segments.length,
+      memoryBytes: memory,
+      diskBytes: manifestBytes(this.manifest) + walBytes,
+      walBytes,
+      appliedSeq: this.appliedSeq,
+      persistedSeq: this.persistedSeq,
+      optimizer: { status: 'ok', running: false, completed: { vacuum: 0, merge: 0 } },
+    }
+  }
+
   /** Point counts and config, Qdrant's collection info in engine terms. */
   async info(): Promise<CollectionInfo> {
     this.assertOpen()
@@ -580,6 +655,7 @@ export class EmbeddedCollection implements Collection {
       name: this.name,
       // red: writes stopped after a failed apply; yellow: the last background persist failed
       status: this.failure ? 'red' : this.persistError !== undefined ? 'yellow' : 'green',
+      optimizerStatus: 'ok',
       pointsCount: points,
       indexedVectorsCount: points,
       segmentsCount: this.segments.length,

@@ -8,7 +8,9 @@ import { QuiverError } from '../errors.js'
 import { Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
 import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js'
+import { walFileName } from '../storage/wal.js'
 import type { CollectionConfig } from '../types.js'
+import { resolveOptimizers } from './validate.js'
 
 export const FORMAT_VERSION = 1
 const SEGMENT_FILES = ['index.bin', 'points.msgpack', 'payload-index.msgpack'] as const
@@ -66,7 +68,8 @@ export async function readConfig(dir: string): Promise<CollectionConfig> {
       path,
     })
   }
-  return stored.config
+  // configs written before optimizers existed get the defaults
+  return { ...stored.config, optimizers: resolveOptimizers(stored.config.optimizers) }
 }
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -111,12 +114,66 @@ export async function loadSegments(
   return segments
 }
 
+/** One file of a collection directory image, `path` relative to the collection directory. */
+export interface ImageFile {
+  path: string
+  data: Uint8Array
+}
+
+/**
+ * The files of a collection directory holding `snapshots` taken at WAL seq `seq`, as written by
+ * `persistSegments`, plus an empty WAL that starts at `seq + 1`: written into an empty directory
+ * they open as the collection at that point in time (snapshots and backups).
+ */
+export function collectionImage(
+  name: string,
+  config: CollectionConfig,
+  seq: number,
+  snapshots: readonly SegmentFiles[],
+): ImageFile[] {
+  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config }
+  const out: ImageFile[] = [{ path: 'config.json', data: Buffer.from(encodeChecked(stored), 'utf8') }]
+  const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
+  snapshots.forEach((files, i) => {
+    const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
+    manifest.segments.push({ id, files: fileEntries(files) })
+    for (const file of SEGMENT_FILES) {
+      const data = files[file]
+      if (data !== undefined) out.push({ path: `segments/${id}/${file}`, data })
+    }
+  })
+  out.push({ path: 'manifest.json', data: Buffer.from(encodeChecked(manifest), 'utf8') })
+  out.push({ path: `wal/${walFileName(seq + 1)}`, data: new Uint8Array(0) })
+  return out
+}
+
+function fileEntries(files: SegmentFiles): Record<string, FileEntry> {
+  const out: Record<string, FileEntry> = {}
+  for (const name of SEGMENT_FILES) {
+    const data = files[name]
+    if (data !== undefined) out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
+  }
+  return out
+}
+
+/** Bytes of the segment files a manifest lists. */
+export function manifestBytes(manifest: Manifest | undefined): number {
+  let n = 0
+  for (const s of manifest?.segments ?? []) for (const f of Object.values(s.files)) n += f.bytes
+  return n
+}
+
 /**
  * Persists segment snapshots taken at WAL seq `seq`: writes each segment's files into a new
  * directory, then atomically switches manifest.json to them, then removes directories no
  * manifest names. A crash at any point leaves the old or the new manifest, both complete.
+ * Returns the manifest written.
  */
-export async function persistSegments(dir: string, seq: number, snapshots: SegmentFiles[]): Promise<void> {
+export async function persistSegments(
+  dir: string,
+  seq: number,
+  snapshots: SegmentFiles[],
+): Promise<Manifest> {
   const segmentsDir = join(dir, 'segments')
   await mkdir(segmentsDir, { recursive: true })
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
@@ -125,19 +182,17 @@ export async function persistSegments(dir: string, seq: number, snapshots: Segme
     const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
-    const files: Record<string, FileEntry> = {}
     for (const name of SEGMENT_FILES) {
       const data = snapshots[i]![name]
-      if (data === undefined) continue
-      await writeFileAtomic(join(segDir, name), data)
-      files[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
+      if (data !== undefined) await writeFileAtomic(join(segDir, name), data)
     }
     await fsyncDir(segmentsDir)
-    manifest.segments.push({ id, files })
+    manifest.segments.push({ id, files: fileEntries(snapshots[i]!) })
   }
   await writeFileAtomic(join(dir, 'manifest.json'), encodeChecked(manifest))
   const keep = new Set(manifest.segments.map((s) => s.id))
   for (const name of await readdir(segmentsDir)) {
     if (!keep.has(name)) await rm(join(segmentsDir, name), { recursive: true, force: true })
   }
+  return manifest
 }

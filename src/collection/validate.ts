@@ -9,6 +9,7 @@ import type {
   Distance,
   HnswConfig,
   JsonValue,
+  OptimizersConfig,
   Payload,
   PointId,
   PointSelector,
@@ -18,6 +19,12 @@ import type {
 export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
 export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 2_000, ef: 64 }
+export const DEFAULT_OPTIMIZERS: OptimizersConfig = {
+  deletedThreshold: 0.2,
+  vacuumMinVectorNumber: 1000,
+  defaultSegmentNumber: 2,
+  maxSegmentSize: 262_144,
+}
 
 const COLLECTION_NAME_RE = /^[A-Za-z0-9_.-]{1,200}$/
 
@@ -40,11 +47,18 @@ const METRICS: Record<string, Distance> = {
   manhattan: 'Manhattan',
 }
 
-function positiveInt(value: unknown, where: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    throw new QuiverError('INVALID_CONFIG', `${where} must be an integer in 1..${max}, got ${String(value)}`)
+function positiveInt(value: unknown, where: string, max: number, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new QuiverError(
+      'INVALID_CONFIG',
+      `${where} must be an integer in ${min}..${max}, got ${String(value)}`,
+    )
   }
   return value
+}
+
+function nonNegativeInt(value: unknown, where: string): number {
+  return positiveInt(value, where, 2 ** 31, 0)
 }
 
 /** Normalises create options to a full config; throws INVALID_CONFIG. */
@@ -73,7 +87,36 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     ef: positiveInt(h.ef ?? DEFAULT_HNSW.ef, 'hnsw.ef', MAX_LIMIT),
   }
   if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', 'hnsw.m must be >= 2')
-  return { dimension, metric, hnsw }
+  return { dimension, metric, hnsw, optimizers: resolveOptimizers(options.optimizers) }
+}
+
+/** Optimizer settings with defaults filled in; throws INVALID_CONFIG naming a bad field. */
+export function resolveOptimizers(input: Partial<OptimizersConfig> | undefined): OptimizersConfig {
+  if (input !== undefined && (typeof input !== 'object' || input === null)) {
+    throw new QuiverError('INVALID_CONFIG', 'optimizers must be an object')
+  }
+  const o = input ?? {}
+  const deletedThreshold = o.deletedThreshold ?? DEFAULT_OPTIMIZERS.deletedThreshold
+  if (typeof deletedThreshold !== 'number' || !(deletedThreshold > 0 && deletedThreshold <= 1)) {
+    throw new QuiverError('INVALID_CONFIG', 'optimizers.deletedThreshold must be a number in (0, 1]')
+  }
+  return {
+    deletedThreshold,
+    vacuumMinVectorNumber: nonNegativeInt(
+      o.vacuumMinVectorNumber ?? DEFAULT_OPTIMIZERS.vacuumMinVectorNumber,
+      'optimizers.vacuumMinVectorNumber',
+    ),
+    defaultSegmentNumber: positiveInt(
+      o.defaultSegmentNumber ?? DEFAULT_OPTIMIZERS.defaultSegmentNumber,
+      'optimizers.defaultSegmentNumber',
+      1024,
+    ),
+    maxSegmentSize: positiveInt(
+      o.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize,
+      'optimizers.maxSegmentSize',
+      2 ** 31,
+    ),
+  }
 }
 
 /**

@@ -29,6 +29,12 @@ export class Quiver {
   private readonly lock: DirLock
   private readonly options: OpenOptions
   private readonly collections = new Map<string, EmbeddedCollection>()
+  /**
+   * Collections whose files failed their checks at open, with the error: they are listed, every
+   * access throws that error (CORRUPTED naming the file), and they can be dropped or recovered from
+   * a snapshot. The other collections serve as usual.
+   */
+  private readonly unavailable = new Map<string, QuiverError>()
   /** Collections being created or dropped, so a racing call sees them. */
   private readonly pending = new Set<string>()
   private closed = false
@@ -41,8 +47,9 @@ export class Quiver {
 
   /**
    * Opens (creating if needed) a data directory and recovers every collection from its segments
-   * and WAL. Throws DIRECTORY_LOCKED if another process has it open, CORRUPTED if a file fails
-   * its checks, IO_ERROR if the file system refuses.
+   * and WAL. Throws DIRECTORY_LOCKED if another process has it open, IO_ERROR if the file system
+   * refuses. A collection whose files fail their checks does not stop the others: it is listed,
+   * and using it throws its CORRUPTED error (see `unavailableCollections`).
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
     const abs = resolve(dir)
@@ -59,10 +66,19 @@ export class Quiver {
           await rm(join(root, entry.name), { recursive: true, force: true })
           continue
         }
-        db.collections.set(
-          entry.name,
-          await EmbeddedCollection.open(join(root, entry.name), entry.name, options),
-        )
+        try {
+          db.collections.set(
+            entry.name,
+            await EmbeddedCollection.open(join(root, entry.name), entry.name, options),
+          )
+        } catch (err) {
+          if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
+          db.unavailable.set(entry.name, err)
+          options.logger?.error(
+            { collection: entry.name, err: { code: err.code, message: err.message, details: err.details } },
+            `collection ${entry.name} is unavailable: ${err.message}; drop it or recover it from a snapshot`,
+          )
+        }
       }
     } catch (err) {
       for (const c of db.collections.values()) await c.close().catch(() => undefined)
@@ -84,7 +100,7 @@ export class Quiver {
     this.assertOpen()
     checkCollectionName(name)
     const config = resolveConfig(options)
-    if (this.collections.has(name) || this.pending.has(name)) {
+    if (this.collections.has(name) || this.unavailable.has(name) || this.pending.has(name)) {
       throw new QuiverError('COLLECTION_EXISTS', `collection ${name} already exists`)
     }
     this.pending.add(name)
@@ -111,17 +127,24 @@ export class Quiver {
   async getCollection(name: string): Promise<EmbeddedCollection> {
     this.assertOpen()
     const c = this.collections.get(name)
-    if (!c) throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
-    return c
+    if (c) return c
+    const broken = this.unavailable.get(name)
+    if (broken) throw broken
+    throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
   }
 
   hasCollection(name: string): boolean {
-    return this.collections.has(name)
+    return this.collections.has(name) || this.unavailable.has(name)
   }
 
-  /** Names of all collections, sorted. */
+  /** Names of all collections (unavailable ones included), sorted. */
   listCollections(): string[] {
-    return [...this.collections.keys()].sort()
+    return [...this.collections.keys(), ...this.unavailable.keys()].sort()
+  }
+
+  /** Collections that failed their checks at open, with the reason (a CORRUPTED error naming the file). */
+  unavailableCollections(): ReadonlyMap<string, QuiverError> {
+    return this.unavailable
   }
 
   /**
@@ -131,13 +154,14 @@ export class Quiver {
   async deleteCollection(name: string): Promise<boolean> {
     this.assertOpen()
     const c = this.collections.get(name)
-    if (!c || this.pending.has(name)) return false
+    if ((!c && !this.unavailable.has(name)) || this.pending.has(name)) return false
     this.pending.add(name)
     try {
       this.collections.delete(name)
+      this.unavailable.delete(name)
       const root = join(this.dir, COLLECTIONS)
       const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
-      await c.closeWithoutPersist()
+      await c?.closeWithoutPersist()
       await rename(join(root, name), trash)
       await fsyncDir(root)
       await rm(trash, { recursive: true, force: true })

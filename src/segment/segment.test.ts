@@ -10,6 +10,12 @@ const CONFIG: CollectionConfig = {
   dimension: DIM,
   metric: 'Euclid',
   hnsw: { m: 8, efConstruct: 64, fullScanThreshold: 10000, ef: 64 },
+  optimizers: {
+    deletedThreshold: 0.2,
+    vacuumMinVectorNumber: 1000,
+    defaultSegmentNumber: 2,
+    maxSegmentSize: 262144,
+  },
 }
 const CATS = ['a', 'b', 'c', 'd', 'e']
 const WORDS = ['red', 'green', 'blue', 'fast', 'slow', 'big']

@@ -334,6 +334,23 @@ export class Segment {
     return this.index.maxSize - this.ids.length
   }
 
+  /** Estimated resident bytes: the index's WebAssembly memory plus payloads (JSON length x 2). */
+  get memoryBytes(): number {
+    return this.index.memoryBytes + this.payloadBytes
+  }
+
+  /** Payload bytes estimated from the sample's JSON length (UTF-16, so x 2); cached per id set. */
+  private get payloadBytes(): number {
+    const sample = this.sample()
+    if (sample.length === 0) return 0
+    let chars = 0
+    for (const o of sample) {
+      const p = this.payloads[o]
+      if (p !== undefined) chars += JSON.stringify(p).length
+    }
+    return Math.round((chars * 2 * this.offsets.size) / sample.length)
+  }
+
   /** Offsets stored, deleted ones included. */
   get storedCount(): number {
     return this.ids.length

@@ -1,6 +1,8 @@
 // The HTTP layer alone (envelopes, parsing, routing, error mapping) over a recording fake database,
 // so these checks do not depend on the engine; test/server-*.test.ts run the real one.
+
 import { describe, expect, it } from 'vitest'
+import { DEFAULT_OPTIMIZERS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
 import type {
   Collection,
@@ -23,6 +25,7 @@ const CONFIG: CollectionConfig = {
   dimension: 3,
   metric: 'Dot',
   hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 10000, ef: 64 },
+  optimizers: DEFAULT_OPTIMIZERS,
 }
 
 function fakeDb(): { db: ServerDatabase; calls: Call[] } {
@@ -63,6 +66,7 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     info: async () => ({
       name: 'c',
       status: 'green',
+      optimizerStatus: 'ok',
       pointsCount: 3,
       indexedVectorsCount: 3,
       segmentsCount: 1,

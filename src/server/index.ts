@@ -52,7 +52,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   // the database logs through the server's logger (e.g. advice on unindexed filter fields)
   let app: FastifyInstance | undefined
   const db = await Quiver.open(options.dataDir, {
-    logger: { warn: (obj, msg) => app?.log.warn(obj, msg) },
+    logger: {
+      info: (obj, msg) => app?.log.info(obj, msg),
+      warn: (obj, msg) => app?.log.warn(obj, msg),
+      error: (obj, msg) => app?.log.error(obj, msg),
+    },
   })
   const buildOptions: Parameters<typeof buildServer>[0] = {
     db,

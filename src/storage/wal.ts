@@ -255,6 +255,13 @@ export class Wal {
     return this.#lastSeq
   }
 
+  /** Bytes in the WAL's files. */
+  get byteLength(): number {
+    let n = 0
+    for (const f of this.#files) n += f.size
+    return n
+  }
+
   /** Oldest seq still stored (`lastSeq + 1` when the log holds no record). */
   get firstSeq(): number {
     return this.#files[0]?.firstSeq ?? this.#lastSeq + 1
