@@ -6,7 +6,7 @@ import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
-import { type PlannerConfig, Segment } from '../segment/segment.js'
+import type { PlannerConfig, Segment } from '../segment/segment.js'
 import { Wal } from '../storage/wal.js'
 import type {
   Collection,
@@ -16,6 +16,7 @@ import type {
   CountOptions,
   Filter,
   GetOptions,
+  OptimizerStatus,
   Payload,
   PayloadFieldSchema,
   PayloadIndexInfo,
@@ -33,24 +34,27 @@ import type {
   WithPayload,
 } from '../types.js'
 import {
-  applyToSegments,
   decodeOperation,
   encodeOperation,
   type LoggedSelector,
   type Operation,
   vectorBytes,
 } from './operations.js'
+import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './optimizer.js'
 import {
   collectionImage,
   type ImageFile,
   loadSegments,
   type Manifest,
+  type ManifestSegment,
   manifestBytes,
+  type PersistItem,
   persistSegments,
   readConfig,
   readManifest,
   writeConfig,
 } from './persistence.js'
+import { SegmentHolder } from './segment-holder.js'
 import {
   projectPayload,
   type ResolvedSelector,
@@ -86,6 +90,18 @@ export interface CollectionOpenOptions {
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
+/** First index of sorted `ids` whose id is >= `start`. */
+function lowerBound(ids: readonly PointId[], start: PointId): number {
+  let lo = 0
+  let hi = ids.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (comparePointIds(ids[mid]!, start) < 0) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 function filterOf(filter: Filter | null | undefined, where: string): FilterNode | null {
   const node = parseFilter(filter, where)
   return node.kind === 'true' ? null : node
@@ -109,7 +125,7 @@ export class EmbeddedCollection implements Collection {
   readonly config: CollectionConfig
   readonly dir: string
   private readonly wal: Wal
-  private readonly segments: Segment[]
+  private readonly holder: SegmentHolder
   private readonly toScore: (d: number) => number
   private readonly higherIsBetter: boolean
   private readonly flushBytes: number
@@ -130,6 +146,12 @@ export class EmbeddedCollection implements Collection {
   private readonly plannerOverrides: Partial<PlannerConfig>
   /** The manifest last written or loaded. */
   private manifest: Manifest | undefined
+  /** Per segment: its manifest entry and its mutation count when it was written (clean = equal). */
+  private readonly written = new WeakMap<Segment, { mutations: number; entry: ManifestSegment }>()
+  /** The running optimization, if any. */
+  private optimizing: Promise<void> | undefined
+  private optimizerStatus: OptimizerStatus = 'ok'
+  private readonly optimizationsCompleted = { vacuum: 0, merge: 0 }
 
   private constructor(
     name: string,
@@ -146,15 +168,24 @@ export class EmbeddedCollection implements Collection {
     this.dir = dir
     this.config = config
     this.wal = wal
-    this.segments = segments
+    this.plannerOverrides = options.planner ?? {}
+    this.holder = new SegmentHolder(config, segments, (s) => this.configurePlanner(s))
+    segments.forEach((segment, i) => {
+      const entry = manifest?.segments[i]
+      if (entry !== undefined) this.written.set(segment, { mutations: segment.mutations, entry })
+    })
     this.toScore = toScoreFn(config)
     this.higherIsBetter = config.metric === 'Cosine' || config.metric === 'Dot'
     this.persistedSeq = persistedSeq
     this.appliedSeq = persistedSeq
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
-    this.plannerOverrides = options.planner ?? {}
     for (const s of segments) this.configurePlanner(s)
+  }
+
+  /** Sealed segments first, the appendable one last. */
+  private get segments(): readonly Segment[] {
+    return this.holder.segments
   }
 
   private configurePlanner(segment: Segment): void {
@@ -197,8 +228,7 @@ export class EmbeddedCollection implements Collection {
   ): Promise<EmbeddedCollection> {
     const config = await readConfig(dir)
     const manifest = await readManifest(dir)
-    const segments = manifest ? await loadSegments(dir, config, manifest) : [Segment.create(config)]
-    if (segments.length === 0) segments.push(Segment.create(config))
+    const segments = manifest ? await loadSegments(dir, config, manifest) : []
     const wal = await Wal.open(join(dir, 'wal'), {
       segmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
     })
@@ -221,13 +251,14 @@ export class EmbeddedCollection implements Collection {
       manifest,
     )
     await collection.replay()
+    collection.scheduleOptimizers()
     return collection
   }
 
   private async replay(): Promise<void> {
     for await (const record of this.wal.replay(this.persistedSeq)) {
       try {
-        applyToSegments(this.segments, this.appendable, decodeOperation(record.body), record.seq)
+        this.holder.apply(decodeOperation(record.body), record.seq)
       } catch (err) {
         await this.wal.close()
         throw new QuiverError(
@@ -240,11 +271,6 @@ export class EmbeddedCollection implements Collection {
       this.appliedSeq = record.seq
       this.bytesSincePersist += record.body.byteLength
     }
-  }
-
-  /** The segment that takes writes (the last one). */
-  private get appendable(): Segment {
-    return this.segments[this.segments.length - 1]!
   }
 
   private assertOpen(): void {
@@ -270,7 +296,7 @@ export class EmbeddedCollection implements Collection {
     const applied = this.tail.then(async () => {
       const seq = await durable
       try {
-        applyToSegments(this.segments, this.appendable, decoded, seq)
+        this.holder.apply(decoded, seq)
       } catch (err) {
         // The record is durable but only partly applied: stop taking writes; a reopen replays it.
         this.failure = new QuiverError(
@@ -287,6 +313,7 @@ export class EmbeddedCollection implements Collection {
     })
     this.tail = applied.catch(() => undefined)
     const seq = await applied
+    this.scheduleOptimizers()
     if (this.bytesSincePersist >= this.flushBytes) {
       // The write is durable already; a failed persist is retried later and must not fail it.
       await this.persist().then(
@@ -308,11 +335,21 @@ export class EmbeddedCollection implements Collection {
   async persist(): Promise<void> {
     if (this.persisting !== undefined) return this.persisting
     const run = this.tail.then(async () => {
-      if (this.appliedSeq === this.persistedSeq || this.failure) return
+      if (this.failure) return
+      const segments = [...this.segments]
+      const items: PersistItem[] = segments.map((s) => {
+        const w = this.written.get(s)
+        return w !== undefined && w.mutations === s.mutations ? { reuse: w.entry } : { files: s.toFiles() }
+      })
+      if (this.appliedSeq === this.persistedSeq && items.every((item) => 'reuse' in item)) return
       const seq = this.appliedSeq
-      const snapshots = this.segments.map((s) => s.toFiles())
+      const mutations = segments.map((s) => s.mutations)
       this.bytesSincePersist = 0
-      this.manifest = await persistSegments(this.dir, seq, snapshots)
+      const manifest = await persistSegments(this.dir, seq, items)
+      this.manifest = manifest
+      segments.forEach((s, i) => {
+        this.written.set(s, { mutations: mutations[i]!, entry: manifest.segments[i]! })
+      })
       this.persistedSeq = seq
       await this.wal.truncateUpTo(seq)
     })
@@ -321,6 +358,90 @@ export class EmbeddedCollection implements Collection {
     })
     this.tail = this.persisting.catch(() => undefined)
     return this.persisting
+  }
+
+  /** Runs `fn` on the update chain: after every update queued before it, before any queued after. */
+  private onChain<T>(fn: () => T): Promise<T> {
+    const run = this.tail.then(fn)
+    this.tail = run.catch(() => undefined)
+    return run
+  }
+
+  /**
+   * Starts the next due optimization (vacuum or merge, see optimizer.ts) in the background, unless
+   * one is running. Called after open and after every write; a failed optimization changes nothing,
+   * sets `optimizerStatus`, and is retried after the next write.
+   */
+  private scheduleOptimizers(): void {
+    if (this.optimizing !== undefined || this.closed || this.failure) return
+    const plan = planOptimization(this.segments, this.config.optimizers, this.config.dimension)
+    if (plan === undefined) return
+    const started = performance.now()
+    const run = this.optimize(plan).then(
+      (done) => {
+        if (!done) return
+        this.optimizerStatus = 'ok'
+        this.logger?.info(
+          { collection: this.name, optimizer: plan.kind, ms: Math.round(performance.now() - started) },
+          `collection ${this.name}: ${plan.kind} of ${plan.sources.length} segment(s) done`,
+        )
+      },
+      (err: unknown) => {
+        const message = `${plan.kind} failed: ${(err as Error).message}`
+        this.optimizerStatus = { error: message }
+        this.logger?.error(
+          { collection: this.name, optimizer: plan.kind, err },
+          `collection ${this.name}: ${message}`,
+        )
+      },
+    )
+    this.optimizing = run.finally(() => {
+      this.optimizing = undefined
+      if (this.optimizerStatus === 'ok') this.scheduleOptimizers()
+    })
+  }
+
+  /**
+   * Rebuilds `plan.sources` into one new segment without blocking reads or writes: on the update
+   * chain, seals the appendable segment if it is a source and starts change tracking; copies the
+   * live points in time slices (the HNSW graph is built afresh); back on the chain, replays the
+   * changes made meanwhile and swaps the new segment in atomically; then persists. Resolves false
+   * when the collection closed first (nothing changed).
+   */
+  private async optimize(plan: OptimizationPlan): Promise<boolean> {
+    const { sources } = plan
+    const ids = await this.onChain(() => {
+      if (this.closed || this.failure || !sources.every((s) => this.segments.includes(s))) return undefined
+      if (sources.includes(this.holder.appendable)) this.holder.seal()
+      for (const s of sources) s.trackChanges()
+      return sources.map((s) => s.matchingIds(null))
+    })
+    if (ids === undefined) return false
+    let swapped = false
+    try {
+      const target = this.holder.newSegment(sources[0])
+      target.reserve(ids.reduce((n, list) => n + list.length, 0))
+      if (!(await copyPoints(sources, ids, target, () => this.closed))) return false
+      swapped = await this.onChain(() => {
+        if (this.closed || this.failure) return false
+        catchUp(sources, target)
+        this.holder.replace(sources, target)
+        this.optimizationsCompleted[plan.kind]++
+        return true
+      })
+    } finally {
+      if (!swapped) for (const s of sources) s.takeChanges()
+    }
+    if (!swapped) return false
+    await this.persist().then(
+      () => {
+        this.persistError = undefined
+      },
+      (err: unknown) => {
+        this.persistError = err
+      },
+    )
+    return true
   }
 
   private logSelector(selector: ResolvedSelector): LoggedSelector {
@@ -361,10 +482,10 @@ export class EmbeddedCollection implements Collection {
       return { id, vector: vectorBytes(vector), payload }
     })
     if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
-    if (logged.length > this.appendable.freeSlots) {
+    if (logged.length > this.holder.batchCapacity) {
       throw new QuiverError(
         'CAPACITY_EXCEEDED',
-        `collection ${this.name} can take ${this.appendable.freeSlots} more points (segment limit for dimension ${this.config.dimension}), got ${logged.length}`,
+        `one upsert can carry at most ${this.holder.batchCapacity} points of dimension ${this.config.dimension} (one segment), got ${logged.length}; split the batch`,
       )
     }
     return this.submit({ op: 'upsert', points: logged })
@@ -442,8 +563,7 @@ export class EmbeddedCollection implements Collection {
   }
 
   private segmentOf(id: PointId): Segment | undefined {
-    for (let i = this.segments.length - 1; i >= 0; i--) if (this.segments[i]!.has(id)) return this.segments[i]
-    return undefined
+    return this.holder.segmentOf(id)
   }
 
   /**
@@ -493,34 +613,31 @@ export class EmbeddedCollection implements Collection {
     const filter = filterOf(options.filter, 'filter')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toBool(options.withVector, 'withVector', false)
-    const segment = this.appendable
-    const ids = segment.sortedIds(comparePointIds)
-    let lo = 0
-    if (start !== null) {
-      let hi = ids.length
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (comparePointIds(ids[mid]!, start) < 0) lo = mid + 1
-        else hi = mid
+    // each segment contributes its first limit + 1 matches from `start`; together they hold the page
+    const candidates: { id: PointId; segment: Segment }[] = []
+    const unindexed = new Set<string>()
+    for (const segment of this.segments) {
+      const ids = segment.sortedIds(comparePointIds)
+      let i = start === null ? 0 : lowerBound(ids, start)
+      let matches: Bitset | null = null
+      if (filter !== null) {
+        const ex = segment.filterExecutor(filter)
+        matches = ex.materialize()
+        for (const k of ex.unindexed) unindexed.add(k)
+      }
+      for (let taken = 0; i < ids.length && taken <= limit; i++) {
+        const id = ids[i]!
+        if (matches !== null && !matches.has(segment.offsetOf(id)!)) continue
+        candidates.push({ id, segment })
+        taken++
       }
     }
-    let matches: Bitset | null = null
-    if (filter !== null) {
-      const ex = segment.filterExecutor(filter)
-      matches = ex.materialize()
-      this.noteUnindexed(ex.unindexed)
-    }
-    const points: PointRecord[] = []
-    let next: PointId | null = null
-    for (let i = lo; i < ids.length; i++) {
-      const id = ids[i]!
-      if (matches !== null && !matches.has(segment.offsetOf(id)!)) continue
-      if (points.length === limit) {
-        next = id
-        break
-      }
-      points.push(this.record(segment, id, withPayload, withVector))
-    }
+    if (unindexed.size > 0) this.noteUnindexed(unindexed)
+    if (this.segments.length > 1) candidates.sort((a, b) => comparePointIds(a.id, b.id))
+    const points = candidates
+      .slice(0, limit)
+      .map((c) => this.record(c.segment, c.id, withPayload, withVector))
+    const next = candidates[limit]?.id ?? null
     return { points, nextPageOffset: next }
   }
 
@@ -606,7 +723,7 @@ export class EmbeddedCollection implements Collection {
    */
   async snapshotImage(): Promise<{ seq: number; files: ImageFile[] }> {
     this.assertOpen()
-    const taken = this.tail.then(() => {
+    return this.onChain(() => {
       const seq = this.appliedSeq
       return {
         seq,
@@ -618,8 +735,6 @@ export class EmbeddedCollection implements Collection {
         ),
       }
     })
-    this.tail = taken.catch(() => undefined)
-    return taken
   }
 
   /** Resource figures: points, memory, disk, WAL, optimizer state (for metrics and telemetry). */
@@ -643,7 +758,11 @@ export class EmbeddedCollection implements Collection {
       walBytes,
       appliedSeq: this.appliedSeq,
       persistedSeq: this.persistedSeq,
-      optimizer: { status: 'ok', running: false, completed: { vacuum: 0, merge: 0 } },
+      optimizer: {
+        status: this.optimizerStatus,
+        running: this.optimizing !== undefined,
+        completed: { ...this.optimizationsCompleted },
+      },
     }
   }
 
@@ -654,14 +773,40 @@ export class EmbeddedCollection implements Collection {
     return {
       name: this.name,
       // red: writes stopped after a failed apply; yellow: the last background persist failed
-      status: this.failure ? 'red' : this.persistError !== undefined ? 'yellow' : 'green',
-      optimizerStatus: 'ok',
+      status: this.failure ? 'red' : this.pendingWork() ? 'yellow' : 'green',
+      optimizerStatus: this.optimizerStatus,
       pointsCount: points,
       indexedVectorsCount: points,
       segmentsCount: this.segments.length,
       config: this.config,
       payloadSchema: this.payloadSchema(),
       unindexedFilterFields: Object.fromEntries(this.unindexedCounts),
+    }
+  }
+
+  /** An optimization runs or is due, or the last background persist failed. */
+  private pendingWork(): boolean {
+    return (
+      this.persistError !== undefined ||
+      this.optimizing !== undefined ||
+      planOptimization(this.segments, this.config.optimizers, this.config.dimension) !== undefined
+    )
+  }
+
+  /**
+   * Resolves when no optimization is running or due (tests, benchmarks, `quiver` tools). Throws
+   * INTERNAL with the optimizer's error if one failed.
+   */
+  async waitForOptimizers(): Promise<void> {
+    for (;;) {
+      this.assertOpen()
+      this.scheduleOptimizers()
+      const running = this.optimizing
+      if (running === undefined) break
+      await running
+    }
+    if (this.optimizerStatus !== 'ok') {
+      throw new QuiverError('INTERNAL', `collection ${this.name}: ${this.optimizerStatus.error}`)
     }
   }
 
@@ -719,6 +864,7 @@ export class EmbeddedCollection implements Collection {
     if (this.closed) return
     this.closed = true
     try {
+      await this.optimizing // stops at its next time slice
       await this.tail
       await this.persist()
     } finally {
@@ -729,6 +875,7 @@ export class EmbeddedCollection implements Collection {
   /** Closes without persisting (the collection is about to be dropped). */
   async closeWithoutPersist(): Promise<void> {
     this.closed = true
+    await this.optimizing
     await this.tail
     await this.wal.close()
   }

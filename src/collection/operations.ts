@@ -44,7 +44,8 @@ export function vectorBytes(v: Float32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
 }
 
-function bytesToVector(bytes: Uint8Array): Float32Array {
+/** Logged vector bytes -> Float32Array (a view when aligned, else a copy). */
+export function bytesToVector(bytes: Uint8Array): Float32Array {
   if (bytes.byteOffset % 4 === 0)
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
   const copy = new Uint8Array(bytes.byteLength) // also when `bytes` is a Buffer, whose slice() is a view
@@ -60,22 +61,6 @@ function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {
 
 function clonePayload(p: Payload): Payload {
   return structuredClone(p)
-}
-
-/**
- * Applies one decoded operation at WAL sequence `seq` to a collection's segments: point writes go
- * to `appendable` (selectors look only there today: one segment per collection), payload index
- * definitions to every segment so that all answer filters alike.
- */
-export function applyToSegments(
-  segments: readonly Segment[],
-  appendable: Segment,
-  op: Operation,
-  seq: number,
-): void {
-  if (op.op === 'create_index' || op.op === 'delete_index') {
-    for (const segment of segments) applyOperation(segment, op, seq)
-  } else applyOperation(appendable, op, seq)
 }
 
 /**

@@ -26,7 +26,13 @@ export interface Manifest {
   formatVersion: number
   /** Highest WAL seq whose effects the segments include. */
   seq: number
-  segments: { id: string; files: Record<string, FileEntry> }[]
+  segments: ManifestSegment[]
+}
+
+/** One segment of a manifest: its directory under segments/ and its files' sizes and checksums. */
+export interface ManifestSegment {
+  id: string
+  files: Record<string, FileEntry>
 }
 
 interface StoredConfig {
@@ -163,31 +169,39 @@ export function manifestBytes(manifest: Manifest | undefined): number {
   return n
 }
 
+/** A segment to persist: its files, or the manifest entry of its unchanged, already written files. */
+export type PersistItem = { files: SegmentFiles } | { reuse: ManifestSegment }
+
 /**
- * Persists segment snapshots taken at WAL seq `seq`: writes each segment's files into a new
- * directory, then atomically switches manifest.json to them, then removes directories no
- * manifest names. A crash at any point leaves the old or the new manifest, both complete.
- * Returns the manifest written.
+ * Persists segments as of WAL seq `seq`: writes the files of each changed segment into a new
+ * directory (unchanged ones keep theirs), then atomically switches manifest.json to the new list,
+ * then removes directories no manifest names. A crash at any point leaves the old or the new
+ * manifest, both complete. Returns the manifest written.
  */
 export async function persistSegments(
   dir: string,
   seq: number,
-  snapshots: SegmentFiles[],
+  items: readonly PersistItem[],
 ): Promise<Manifest> {
   const segmentsDir = join(dir, 'segments')
   await mkdir(segmentsDir, { recursive: true })
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
-  for (let i = 0; i < snapshots.length; i++) {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    if ('reuse' in item) {
+      manifest.segments.push(item.reuse)
+      continue
+    }
     // unique per persist, so a retry never touches a directory the live manifest names
     const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
     for (const name of SEGMENT_FILES) {
-      const data = snapshots[i]![name]
+      const data = item.files[name]
       if (data !== undefined) await writeFileAtomic(join(segDir, name), data)
     }
     await fsyncDir(segmentsDir)
-    manifest.segments.push({ id, files: fileEntries(snapshots[i]!) })
+    manifest.segments.push({ id, files: fileEntries(item.files) })
   }
   await writeFileAtomic(join(dir, 'manifest.json'), encodeChecked(manifest))
   const keep = new Set(manifest.segments.map((s) => s.id))

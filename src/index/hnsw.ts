@@ -119,6 +119,11 @@ export class HnswIndex {
     return this.core.add()
   }
 
+  /** Grows memory for `n` offsets in one step (throws like `add` past `maxSize`). */
+  reserve(n: number): void {
+    this.core.reserve(Math.min(n, this.maxSize))
+  }
+
   /** Hides an offset from results; it stays in the graph as a waypoint. */
   markDeleted(offset: number): void {
     this.core.markDeleted(offset)

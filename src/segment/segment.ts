@@ -128,6 +128,10 @@ export class Segment {
   private textCache: Map<string, TokenizerOptions> | undefined
   /** Planner thresholds; the collection may override them. */
   planner: PlannerConfig
+  /** Bumped on every change of content (points, payloads, payload indexes): persistence skips clean segments. */
+  private mutationCount = 0
+  /** Ids changed since `trackChanges()` (an optimizer copying this segment replays them). */
+  private tracked: Set<PointId> | undefined
 
   private constructor(
     config: CollectionConfig,
@@ -260,8 +264,50 @@ export class Segment {
     }
   }
 
+  /** Changes of content so far; equal counts mean equal content. */
+  get mutations(): number {
+    return this.mutationCount
+  }
+
+  /**
+   * Starts recording the ids of points deleted, replaced or given a new payload, until
+   * `takeChanges()`. An optimizer copying this segment in the background replays them at the swap.
+   */
+  trackChanges(): void {
+    this.tracked = new Set()
+  }
+
+  /** The ids recorded since `trackChanges()`, and stops recording. */
+  takeChanges(): Set<PointId> {
+    const out = this.tracked ?? new Set()
+    this.tracked = undefined
+    return out
+  }
+
+  private changed(id: PointId): void {
+    this.mutationCount++
+    this.tracked?.add(id)
+  }
+
+  /** WAL seq of the write that stored a live point's current state. */
+  version(id: PointId): number | undefined {
+    const offset = this.offsets.get(id)
+    return offset === undefined ? undefined : this.versions[offset]
+  }
+
+  /** Specs of the payload indexes, so a new segment can carry the same ones. */
+  fieldIndexSpecs(): FieldIndexSpec[] {
+    return [...this.fieldIndexes.values()].map((fi) => fi.spec)
+  }
+
+  /** Preallocates room for `n` stored points (a rebuild that knows its size grows memory once). */
+  reserve(n: number): void {
+    this.index.reserve(n)
+  }
+
   /** Builds (or rebuilds) the payload index `spec` over the live points. */
   createFieldIndex(spec: FieldIndexSpec): void {
+    this.mutationCount++
     const fi = createFieldIndex(spec)
     for (const offset of this.offsets.values()) fi.set(offset, this.payloads[offset])
     this.fieldIndexes.set(spec.field, fi)
@@ -270,6 +316,7 @@ export class Segment {
 
   /** Drops the payload index of `field`; false when there was none. */
   deleteFieldIndex(field: string): boolean {
+    this.mutationCount++
     this.textCache = undefined
     return this.fieldIndexes.delete(field)
   }
@@ -366,6 +413,7 @@ export class Segment {
    */
   upsert(id: PointId, vector: Float32Array, payload: Payload | undefined, version: number): void {
     const old = this.offsets.get(id)
+    this.changed(id)
     const offset = this.index.add(vector)
     if (old !== undefined) {
       this.index.markDeleted(old)
@@ -385,6 +433,7 @@ export class Segment {
   delete(id: PointId): boolean {
     const offset = this.offsets.get(id)
     if (offset === undefined) return false
+    this.changed(id)
     this.index.markDeleted(offset)
     this.setLive(offset, false)
     for (const fi of this.fieldIndexes.values()) fi.remove(offset)
@@ -403,6 +452,7 @@ export class Segment {
   replacePayload(id: PointId, payload: Payload | undefined, version: number): void {
     const offset = this.offsets.get(id)
     if (offset === undefined) return
+    this.changed(id)
     this.payloads[offset] = payload
     this.versions[offset] = version
     for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)

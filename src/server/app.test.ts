@@ -148,14 +148,19 @@ describe('buildServer', () => {
       vectors: { size: 8, distance: 'Euclid', on_disk: true },
       hnsw_config: { m: 4, ef_construct: 40, full_scan_threshold: 100, max_indexing_threads: 2 },
       shard_number: 1,
-      optimizers_config: { default_segment_number: 2 },
+      optimizers_config: { default_segment_number: 3, deleted_threshold: 0.3, flush_interval_sec: 5 },
     })
     expect(ok.body.result).toBe(true)
     expect(ok.calls[0]).toEqual({
       method: 'createCollection',
       args: [
         'new',
-        { dimension: 8, metric: 'Euclid', hnsw: { m: 4, efConstruct: 40, fullScanThreshold: 100 } },
+        {
+          dimension: 8,
+          metric: 'Euclid',
+          hnsw: { m: 4, efConstruct: 40, fullScanThreshold: 100 },
+          optimizers: { defaultSegmentNumber: 3, deletedThreshold: 0.3 },
+        },
       ],
     })
     const dup = await inject('PUT', '/collections/c', { vectors: { size: 3, distance: 'Dot' } })

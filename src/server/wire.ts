@@ -12,6 +12,7 @@ import type {
   GetOptions,
   HnswConfig,
   JsonValue,
+  OptimizersConfig,
   Payload,
   PayloadFieldSchema,
   PayloadIndexInfo,
@@ -78,13 +79,26 @@ export interface WirePayloadIndexInfo {
   points: number
 }
 
+/** Qdrant's `OptimizersConfig`; Quiver acts on the first four, the rest are reported as fixed. */
+export interface WireOptimizersConfig {
+  deleted_threshold: number
+  vacuum_min_vector_number: number
+  default_segment_number: number
+  /** KiB of vectors per segment. */
+  max_segment_size: number
+  memmap_threshold: null
+  indexing_threshold: number
+  flush_interval_sec: number
+  max_optimization_threads: number
+}
+
 /**
  * Qdrant's `CollectionInfo`, reduced to what Quiver knows; optional Qdrant fields are left out.
  * `unindexed_filter_fields` is Quiver's own (clients that do not know it ignore it).
  */
 export interface WireCollectionInfo {
   status: 'green' | 'yellow' | 'red'
-  optimizer_status: 'ok'
+  optimizer_status: 'ok' | { error: string }
   indexed_vectors_count: number
   points_count: number
   segments_count: number
@@ -97,7 +111,7 @@ export interface WireCollectionInfo {
       on_disk_payload: boolean
     }
     hnsw_config: WireHnswConfig
-    optimizer_config: { default_segment_number: number; flush_interval_sec: number }
+    optimizer_config: WireOptimizersConfig
     quantization_config: null
   }
   payload_schema: Record<string, WirePayloadIndexInfo>
@@ -176,10 +190,47 @@ export function toWireHnswConfig(h: HnswConfig): WireHnswConfig {
   }
 }
 
+export function toWireOptimizersConfig(o: OptimizersConfig): WireOptimizersConfig {
+  return {
+    deleted_threshold: o.deletedThreshold,
+    vacuum_min_vector_number: o.vacuumMinVectorNumber,
+    default_segment_number: o.defaultSegmentNumber,
+    max_segment_size: o.maxSegmentSize,
+    memmap_threshold: null,
+    // every point is indexed (HNSW grows with each write), so indexing starts at once
+    indexing_threshold: 0,
+    flush_interval_sec: 0,
+    max_optimization_threads: 1,
+  }
+}
+
+/**
+ * Qdrant's `optimizers_config` -> engine settings. `default_segment_number: 0` and
+ * `max_segment_size: null` mean "choose for me" (the defaults); `memmap_threshold`,
+ * `indexing_threshold`, `flush_interval_sec`, `max_optimization_threads` are accepted and ignored.
+ */
+function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersConfig> {
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: { -readonly [K in keyof OptimizersConfig]?: OptimizersConfig[K] } = {}
+  const deleted = optNumber(src, 'deleted_threshold', path)
+  if (deleted !== undefined) {
+    if (!(deleted > 0 && deleted <= 1))
+      fail(join(path, 'deleted_threshold'), `expected a number in (0, 1], got ${deleted}`, 'INVALID_CONFIG')
+    out.deletedThreshold = deleted
+  }
+  const vacuumMin = optInt(src, 'vacuum_min_vector_number', path, 0)
+  if (vacuumMin !== undefined) out.vacuumMinVectorNumber = vacuumMin
+  const segments = optInt(src, 'default_segment_number', path, 0)
+  if (segments !== undefined && segments > 0) out.defaultSegmentNumber = segments
+  const maxSize = optInt(src, 'max_segment_size', path, 1)
+  if (maxSize !== undefined) out.maxSegmentSize = maxSize
+  return out
+}
+
 export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
   return {
     status: info.status,
-    optimizer_status: 'ok',
+    optimizer_status: info.optimizerStatus,
     indexed_vectors_count: info.indexedVectorsCount,
     points_count: info.pointsCount,
     segments_count: info.segmentsCount,
@@ -192,7 +243,7 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
         on_disk_payload: false,
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
-      optimizer_config: { default_segment_number: 0, flush_interval_sec: 0 },
+      optimizer_config: toWireOptimizersConfig(info.config.optimizers),
       quantization_config: null,
     },
     payload_schema: Object.fromEntries(
@@ -403,8 +454,8 @@ const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
 /**
  * `PUT /collections/{name}` body -> engine options. Only a single unnamed dense vector per point is
  * supported; options that would change behaviour Quiver lacks (named/sparse vectors, quantization,
- * multivectors, custom sharding, datatypes other than float32) are rejected; deployment options
- * (shards, replicas, WAL, optimizers, on-disk flags) are accepted and ignored.
+ * multivectors, custom sharding, datatypes other than float32) are rejected; `optimizers_config` is
+ * applied; deployment options (shards, replicas, WAL, on-disk flags) are accepted and ignored.
  */
 export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const o = bodyObject(body)
@@ -454,6 +505,8 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   }
   const out: CreateCollectionOptions = { dimension: size, metric: distance as Distance }
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(o.optimizers_config))
+    out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
   return out
 }
 

@@ -1,0 +1,114 @@
+// The background optimizers of a collection (Qdrant's vacuum and merge optimizers): which
+// segments to rebuild, and the rebuild itself, copied in short time slices so that reads and
+// writes keep being served between slices. The swap is the caller's (on its update chain).
+import type { Segment } from '../segment/segment.js'
+import type { OptimizersConfig, PointId } from '../types.js'
+import { vectorKiB } from './segment-holder.js'
+
+export type OptimizationKind = 'vacuum' | 'merge'
+
+export interface OptimizationPlan {
+  readonly kind: OptimizationKind
+  /** Segments rebuilt into one; the appendable one only for a vacuum (it is sealed first). */
+  readonly sources: readonly Segment[]
+}
+
+/** Deleted fraction of a segment's stored points. */
+function deletedFraction(s: Segment): number {
+  return s.storedCount === 0 ? 0 : (s.storedCount - s.pointCount) / s.storedCount
+}
+
+/**
+ * The next optimization, or undefined when the segments are in shape.
+ * - vacuum: the segment with the largest deleted fraction above `deletedThreshold`, among those
+ *   with at least `vacuumMinVectorNumber` stored points;
+ * - merge: when there are more than `defaultSegmentNumber` segments, the smallest sealed ones
+ *   (two or more) whose points together stay within `maxSegmentSize`.
+ * `segments`: sealed first, appendable last.
+ */
+export function planOptimization(
+  segments: readonly Segment[],
+  config: OptimizersConfig,
+  dimension: number,
+): OptimizationPlan | undefined {
+  let worst: Segment | undefined
+  for (const s of segments) {
+    if (s.storedCount < Math.max(1, config.vacuumMinVectorNumber)) continue
+    const f = deletedFraction(s)
+    if (f > config.deletedThreshold && (worst === undefined || f > deletedFraction(worst))) worst = s
+  }
+  if (worst !== undefined) return { kind: 'vacuum', sources: [worst] }
+
+  if (segments.length <= config.defaultSegmentNumber) return undefined
+  const sealed = segments.slice(0, -1).sort((a, b) => a.pointCount - b.pointCount)
+  const picked: Segment[] = []
+  let points = 0
+  for (const s of sealed) {
+    if (vectorKiB(points + s.pointCount, dimension) > config.maxSegmentSize) break
+    picked.push(s)
+    points += s.pointCount
+  }
+  return picked.length >= 2 ? { kind: 'merge', sources: picked } : undefined
+}
+
+/** Yields to the event loop so that queued requests run between slices. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
+
+/** Milliseconds of copying between two yields. */
+export const SLICE_MS = 8
+
+/**
+ * Copies the points `ids[i]` of `sources[i]` that are still live into `target` (vector, payload and
+ * version), in slices of about SLICE_MS, yielding between slices. Points changed meanwhile are
+ * the caller's to replay (the sources track them). Resolves false if `cancelled()` turned true.
+ */
+export async function copyPoints(
+  sources: readonly Segment[],
+  ids: readonly (readonly PointId[])[],
+  target: Segment,
+  cancelled: () => boolean,
+): Promise<boolean> {
+  for (let s = 0; s < sources.length; s++) {
+    const source = sources[s]!
+    const list = ids[s]!
+    let i = 0
+    while (i < list.length) {
+      if (cancelled()) return false
+      const until = performance.now() + SLICE_MS
+      do {
+        const id = list[i++]!
+        const vector = source.vector(id)
+        if (vector !== undefined) target.upsert(id, vector, source.payload(id), source.version(id)!)
+      } while (i < list.length && performance.now() < until)
+      await yieldToEventLoop()
+    }
+  }
+  return !cancelled()
+}
+
+/**
+ * Makes `target` (a copy of `sources` begun when their change tracking started) equal to their
+ * current live points: replays the tracked changes and aligns the payload indexes. Synchronous:
+ * call it on the update chain, right before the swap.
+ */
+export function catchUp(sources: readonly Segment[], target: Segment): void {
+  for (const source of sources) {
+    for (const id of source.takeChanges()) {
+      const vector = source.vector(id)
+      if (vector === undefined) target.delete(id)
+      else if (target.has(id)) target.replacePayload(id, source.payload(id), source.version(id)!)
+      else target.upsert(id, vector, source.payload(id), source.version(id)!)
+    }
+  }
+  const wanted = new Map(sources[0]!.fieldIndexSpecs().map((spec) => [spec.field, spec]))
+  const have = new Map(target.fieldIndexSpecs().map((spec) => [spec.field, spec]))
+  for (const field of have.keys()) if (!wanted.has(field)) target.deleteFieldIndex(field)
+  for (const [field, spec] of wanted) {
+    const current = have.get(field)
+    if (current === undefined || JSON.stringify(current.params) !== JSON.stringify(spec.params)) {
+      target.createFieldIndex(spec)
+    }
+  }
+}

@@ -1,0 +1,110 @@
+// The segments of one collection: the sealed ones, then the appendable one (last) that takes new
+// points. Every live point id is in exactly one segment. Applies logged operations across them,
+// seals the appendable segment when it is full, and swaps in segments rebuilt by the optimizers.
+import { Segment } from '../segment/segment.js'
+import type { CollectionConfig, PointId } from '../types.js'
+import { applyOperation, bytesToVector, type Operation } from './operations.js'
+
+/** KiB of float32 vectors that `points` stored points of dimension `dim` take. */
+export function vectorKiB(points: number, dim: number): number {
+  return (points * dim * 4) / 1024
+}
+
+export class SegmentHolder {
+  readonly config: CollectionConfig
+  private list: Segment[]
+  /** Called with every segment this holder creates (the collection applies its planner settings). */
+  private readonly onCreate: (segment: Segment) => void
+
+  /** `segments`: sealed ones first, the appendable one last (an empty one is added when none). */
+  constructor(
+    config: CollectionConfig,
+    segments: Segment[],
+    onCreate: (segment: Segment) => void = () => {},
+  ) {
+    this.config = config
+    this.onCreate = onCreate
+    this.list = segments.length > 0 ? segments : [this.newSegment(undefined)]
+  }
+
+  get segments(): readonly Segment[] {
+    return this.list
+  }
+
+  /** The segment that takes new points (the last one). */
+  get appendable(): Segment {
+    return this.list[this.list.length - 1]!
+  }
+
+  /** Segments other than the appendable one. */
+  get sealed(): readonly Segment[] {
+    return this.list.slice(0, -1)
+  }
+
+  /** The segment holding live point `id`. */
+  segmentOf(id: PointId): Segment | undefined {
+    for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i]!.has(id)) return this.list[i]
+    return undefined
+  }
+
+  /** An empty segment with the same payload indexes as `like`. */
+  newSegment(like: Segment | undefined): Segment {
+    const segment = Segment.create(this.config)
+    for (const spec of like?.fieldIndexSpecs() ?? []) segment.createFieldIndex(spec)
+    this.onCreate(segment)
+    return segment
+  }
+
+  /**
+   * Seals the appendable segment: a new empty appendable segment (same payload indexes) takes the
+   * next points. No-op when the appendable segment is empty.
+   */
+  seal(): void {
+    const current = this.appendable
+    if (current.storedCount === 0) return
+    this.list.push(this.newSegment(current))
+  }
+
+  /** Most points one upsert batch can carry: what an empty segment holds. */
+  get batchCapacity(): number {
+    return this.appendable.index.maxSize
+  }
+
+  /** Seals first when `n` more points would not fit the appendable segment or pass `maxSegmentSize`. */
+  private makeRoom(n: number): void {
+    const a = this.appendable
+    if (a.storedCount === 0) return
+    const tooBig = vectorKiB(a.storedCount + n, this.config.dimension) > this.config.optimizers.maxSegmentSize
+    if (a.freeSlots < n || tooBig) this.seal()
+  }
+
+  /**
+   * Applies one decoded operation at WAL seq `seq`. Upserts go to the appendable segment (a point
+   * that lived in a sealed segment moves: it is deleted there); other point operations reach every
+   * segment (each holds its own points); payload index definitions reach every segment so that all
+   * answer filters alike. Total on valid input: replays identically.
+   */
+  apply(op: Operation, seq: number): void {
+    if (op.op !== 'upsert') {
+      for (const segment of this.list) applyOperation(segment, op, seq)
+      return
+    }
+    this.makeRoom(op.points.length)
+    const target = this.appendable
+    for (const p of op.points) {
+      for (const segment of this.list) if (segment !== target) segment.delete(p.id)
+      target.upsert(p.id, bytesToVector(p.vector), p.payload ?? undefined, seq)
+    }
+  }
+
+  /**
+   * Replaces `sources` (sealed segments) by `target` at the position of the first source; an empty
+   * target is dropped. The caller has made `target` hold exactly the sources' live points.
+   */
+  replace(sources: readonly Segment[], target: Segment): void {
+    const at = this.list.indexOf(sources[0]!)
+    const rest = this.list.filter((s) => !sources.includes(s))
+    if (target.pointCount > 0) rest.splice(Math.min(at, rest.length - 1), 0, target)
+    this.list = rest
+  }
+}
