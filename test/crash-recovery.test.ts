@@ -1,139 +1,380 @@
-// fail_recovery: a real child process writes batches and is killed with SIGKILL at a random
-// moment; the reopened directory must hold every acknowledged write, no half-written batch, and a
-// sound graph. Repeated over several kills on the same directory (persist + WAL replay mixed).
+// fail_recovery: a real child process (test/fixtures/crash-writer.mjs) runs a seeded random mix of
+// writes and is SIGKILLed at a random acknowledged-write count; the directory is reopened in this
+// process and compared with a model of the acknowledged writes. Many kills on one directory, with
+// persists (segment writes + WAL truncation) forced mid-run in some iterations.
+// Env: QUIVER_CRASH_ITERATIONS (kills per mode, default 20 for `mixed`), QUIVER_CRASH_SEED.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { isDeepStrictEqual } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Quiver } from '../src/index.js'
-
-const DIM = 16
-function vectorFor(id: number): number[] {
-  return Array.from({ length: DIM }, (_, j) => Math.sin(id * 0.37 + j * 1.3) + (j === id % DIM ? 1 : 0))
-}
+import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import type { Filter, Payload } from '../src/types.js'
+import { detectOptimizer, detectSnapshots } from './support/features.js'
+import { rng } from './support/random.js'
 
 const CHILD = new URL('./fixtures/crash-writer.mjs', import.meta.url).pathname
+const DIM = 8
+const COLLECTION = 'crash'
+const ITERATIONS = Number(process.env['QUIVER_CRASH_ITERATIONS'] ?? 20)
+const BASE_SEED = Number(process.env['QUIVER_CRASH_SEED'] ?? Math.floor(Math.random() * 1e9))
 
-interface Acks {
-  upserted: Set<number>
-  deleted: Set<number>
-  /** ids of a delete begun but not acknowledged when the writer was killed: may or may not be applied */
-  maybeDeleted: Set<number>
+/** Same as the fixture's `vectorFor`, rounded to float32 as stored. */
+function vectorFor(id: number, v: number): number[] {
+  return Array.from({ length: DIM }, (_, j) =>
+    Math.fround(Math.sin(id * 0.37 + v * 0.011 + j * 1.3) + (j === id % DIM ? 1 : 0)),
+  )
 }
 
-/** Runs the writer until it has acknowledged `acksBeforeKill` writes, then SIGKILLs it. */
+type Op =
+  | { t: 'upsert'; pts: { id: number; v: number; p: Payload }[] }
+  | { t: 'delete_ids'; ids: number[] }
+  | { t: 'delete_filter'; filter: Filter }
+  | { t: 'set_payload'; ids: number[]; p: Payload }
+  | { t: 'overwrite_payload'; ids: number[]; p: Payload }
+  | { t: 'clear_payload'; ids: number[] }
+  | { t: 'delete_payload'; ids: number[]; keys: string[] }
+  | { t: 'index'; field: string; schema: string }
+  /** `name` is set on the ack (the file name `createSnapshot` returned) */
+  | { t: 'snapshot'; name?: string }
+
+interface PointState {
+  v: number
+  p: Payload
+}
+
+/** The state acknowledged writes define: points (version + payload) and payload indexes. */
+class Model {
+  points = new Map<number, PointState>()
+  indexes = new Map<string, string>()
+
+  clone(): Model {
+    const m = new Model()
+    for (const [id, s] of this.points) m.points.set(id, { v: s.v, p: structuredClone(s.p) })
+    m.indexes = new Map(this.indexes)
+    return m
+  }
+
+  apply(op: Op): void {
+    switch (op.t) {
+      case 'upsert':
+        for (const { id, v, p } of op.pts) this.points.set(id, { v, p: structuredClone(p) })
+        return
+      case 'delete_ids':
+        for (const id of op.ids) this.points.delete(id)
+        return
+      case 'delete_filter':
+        for (const [id, s] of this.points) if (matches(op.filter, s.p)) this.points.delete(id)
+        return
+      case 'set_payload':
+        for (const id of op.ids) {
+          const s = this.points.get(id)
+          if (s) s.p = { ...s.p, ...structuredClone(op.p) }
+        }
+        return
+      case 'overwrite_payload':
+        for (const id of op.ids) {
+          const s = this.points.get(id)
+          if (s) s.p = structuredClone(op.p)
+        }
+        return
+      case 'clear_payload':
+        for (const id of op.ids) {
+          const s = this.points.get(id)
+          if (s) s.p = {}
+        }
+        return
+      case 'delete_payload':
+        for (const id of op.ids) {
+          const s = this.points.get(id)
+          if (s) for (const k of op.keys) delete s.p[k]
+        }
+        return
+      case 'index':
+        this.indexes.set(op.field, op.schema)
+        return
+      case 'snapshot':
+        return
+    }
+  }
+}
+
+type Condition = { key: string; match?: { value: unknown }; range?: { lt?: number } }
+
+/** The subset of the filter language the writer uses: `must` of `match.value` / `range.lt`. */
+function matches(filter: Filter, p: Payload): boolean {
+  return ((filter as { must: Condition[] }).must ?? []).every((c) => {
+    const value = p[c.key]
+    if (c.match) return value === c.match.value
+    if (c.range?.lt !== undefined) return typeof value === 'number' && value < c.range.lt
+    return false
+  })
+}
+
+interface Actual {
+  points: Map<number, { vector: number[]; payload: Payload }>
+  indexes: Map<string, { dataType: string; points: number }>
+}
+
+async function readActual(c: EmbeddedCollection): Promise<Actual> {
+  const points: Actual['points'] = new Map()
+  let offset: number | string | null = null
+  do {
+    const page: Awaited<ReturnType<EmbeddedCollection['scroll']>> = await c.scroll({
+      limit: 256,
+      offset,
+      withPayload: true,
+      withVector: true,
+    })
+    for (const r of page.points)
+      points.set(r.id as number, { vector: r.vector as number[], payload: (r.payload ?? {}) as Payload })
+    offset = page.nextPageOffset
+  } while (offset !== null)
+  const indexes: Actual['indexes'] = new Map()
+  for (const [field, info] of Object.entries((await c.info()).payloadSchema))
+    indexes.set(field, { dataType: info.dataType, points: info.points })
+  return { points, indexes }
+}
+
+/** Differences between what is stored and a model (at most 8 listed). */
+function diff(actual: Actual, model: Model): string[] {
+  const out: string[] = []
+  for (const [id, s] of model.points) {
+    const a = actual.points.get(id)
+    if (!a) out.push(`point ${id} missing`)
+    else if (!isDeepStrictEqual(a.vector, vectorFor(id, s.v)))
+      out.push(`point ${id}: vector is not version ${s.v}`)
+    else if (!isDeepStrictEqual(a.payload, s.p))
+      out.push(`point ${id}: payload ${JSON.stringify(a.payload)} != ${JSON.stringify(s.p)}`)
+  }
+  for (const id of actual.points.keys()) if (!model.points.has(id)) out.push(`point ${id} should not exist`)
+  for (const [field, schema] of model.indexes) {
+    const a = actual.indexes.get(field)
+    if (a?.dataType !== schema) out.push(`payload index ${field}: ${JSON.stringify(a)} != ${schema}`)
+  }
+  for (const field of actual.indexes.keys())
+    if (!model.indexes.has(field)) out.push(`payload index ${field} should not exist`)
+  return out.slice(0, 8)
+}
+
+/** Filters, counts, payload-index sizes and search agree with the model (which equals the stored points). */
+async function checkConsistency(c: EmbeddedCollection, model: Model, random: () => number): Promise<void> {
+  expect(c.checkIntegrity()).toEqual({ ok: true, problems: [] })
+  expect(await c.count()).toBe(model.points.size)
+  const payloads = [...model.points.values()].map((s) => s.p)
+  const filters: Filter[] = [
+    ...Array.from({ length: 8 }, (_, g) => ({ must: [{ key: 'g', match: { value: g } }] })),
+    { must: [{ key: 'tag', match: { value: 'b' } }] },
+    { must: [{ key: 'h', range: { lt: 30 } }] },
+    {
+      must: [
+        { key: 'g', match: { value: 3 } },
+        { key: 'h', range: { lt: 50 } },
+      ],
+    },
+  ]
+  for (const filter of filters) {
+    const expected = payloads.filter((p) => matches(filter, p)).length
+    expect(await c.count({ filter }), `count ${JSON.stringify(filter)}`).toBe(expected)
+  }
+  const info = await c.info()
+  for (const field of model.indexes.keys()) {
+    const expected = payloads.filter((p) => p[field] !== undefined).length
+    expect(info.payloadSchema[field]?.points, `payload index ${field} size`).toBe(expected)
+  }
+  // exact search finds each sampled point's own vector at distance ~0, filtered or not
+  const ids = [...model.points.keys()]
+  for (let i = 0; i < Math.min(12, ids.length); i++) {
+    const id = ids[Math.floor(random() * ids.length)]!
+    const s = model.points.get(id)!
+    const [hit] = await c.search(vectorFor(id, s.v), { limit: 1, exact: true })
+    expect(hit?.id, `exact search for point ${id}`).toBe(id)
+    expect(hit!.score).toBeLessThan(1e-3)
+    if (typeof s.p['g'] === 'number') {
+      const filter = { must: [{ key: 'g', match: { value: s.p['g'] } }] }
+      const [fhit] = await c.search(vectorFor(id, s.v), { limit: 1, exact: true, filter })
+      expect(fhit?.id, `filtered exact search for point ${id}`).toBe(id)
+    }
+  }
+  // approximate search returns only live points, with their stored payloads
+  for (let i = 0; i < 3 && ids.length > 0; i++) {
+    const q = vectorFor(Math.floor(random() * 1000), i)
+    for (const hit of await c.search(q, { limit: 10, withPayload: true })) {
+      const s = model.points.get(hit.id as number)
+      expect(s, `search returned point ${hit.id}, which does not exist`).toBeDefined()
+      expect(hit.payload ?? {}).toEqual(s!.p)
+    }
+  }
+}
+
+/**
+ * Every acknowledged snapshot is listed and recovers (into a scratch collection) to exactly the
+ * state acknowledged before it; a listed snapshot nobody acknowledged (the in-flight one) recovers
+ * too. Then they are deleted, so each round starts with none.
+ */
+async function checkSnapshots(db: Quiver, acked: Map<string, Model>, where: string): Promise<void> {
+  // biome-ignore lint/suspicious/noExplicitAny: the snapshot API is feature-detected (tests run with or without it)
+  const sdb = db as any
+  const listed = ((await sdb.listSnapshots(COLLECTION)) as { name: string }[]).map((s) => s.name)
+  for (const name of acked.keys())
+    expect(listed, `${where}: acknowledged snapshot ${name} listed`).toContain(name)
+  for (const name of listed) {
+    await sdb.recoverSnapshot('restored', await sdb.snapshotPath(COLLECTION, name))
+    const expected = acked.get(name)
+    if (expected) {
+      const problems = diff(await readActual(await db.getCollection('restored')), expected)
+      expect(problems, `${where}: snapshot ${name} recovered`).toEqual([])
+    }
+    await db.deleteCollection('restored')
+    await sdb.deleteSnapshot(COLLECTION, name)
+  }
+}
+
+type Mode = 'mixed' | 'optimizer' | 'snapshot'
+
+interface RunResult {
+  acked: Op[]
+  /** The op begun but not acknowledged when the writer died, if any. */
+  inFlight: Op | undefined
+  optimizerRan: boolean
+}
+
+/** Runs the writer until it has acknowledged `killAfter` writes, SIGKILLs it, and reads every line it printed. */
 async function runAndKill(
   dir: string,
-  start: number,
-  acksBeforeKill: number,
+  mode: Mode,
+  seed: number,
+  killAfter: number,
   flushBytes: number,
-): Promise<Acks> {
-  const child: ChildProcess = spawn(process.execPath, [CHILD, dir, String(start), String(flushBytes)], {
+): Promise<RunResult> {
+  const args = {
+    dir,
+    seed,
+    flushBytes,
+    walSegmentBytes: 8 * 1024,
+    mode,
+    idSpace: mode === 'optimizer' ? 150 : 400,
+  }
+  const child: ChildProcess = spawn(process.execPath, [CHILD, JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
   child.stderr!.on('data', (d) => {
     stderr += String(d)
   })
-  const acks: Acks = { upserted: new Set(), deleted: new Set(), maybeDeleted: new Set() }
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  let count = 0
-  const lines = createInterface({ input: child.stdout! })
-  for await (const line of lines) {
-    const [kind, what, first, n] = line.split(' ')
-    const ids = Array.from({ length: Number(n) }, (_, i) => Number(first) + i)
-    if (kind === 'begin') {
-      acks.maybeDeleted = new Set(ids)
-      continue
+  const result: RunResult = { acked: [], inFlight: undefined, optimizerRan: false }
+  // keep reading after the kill: lines already in the pipe were printed before the process died
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const space = line.indexOf(' ')
+    const kind = space < 0 ? line : line.slice(0, space)
+    const rest = line.slice(space + 1)
+    if (kind === 'begin') result.inFlight = JSON.parse(rest) as Op
+    else if (kind === 'ack') {
+      result.acked.push(JSON.parse(rest) as Op)
+      result.inFlight = undefined
+      if (result.acked.length === killAfter) child.kill('SIGKILL')
+    } else if (kind === 'stat') {
+      const o = JSON.parse(rest) as { running: boolean; completed: { vacuum: number; merge: number } }
+      if (o.running || o.completed.vacuum + o.completed.merge > 0) result.optimizerRan = true
     }
-    if (kind !== 'ack') continue
-    acks.maybeDeleted = new Set()
-    if (what === 'upsert') for (const id of ids) acks.upserted.add(id)
-    else for (const id of ids) acks.deleted.add(id)
-    // keep reading after the kill: lines already in the pipe were printed before the process died
-    if (++count === acksBeforeKill) child.kill('SIGKILL')
   }
   await exited
-  if (count < acksBeforeKill) throw new Error(`writer exited early after ${count} acks: ${stderr}`)
+  if (result.acked.length < killAfter)
+    throw new Error(`writer exited after ${result.acked.length} acks (code ${child.exitCode}): ${stderr}`)
   expect(child.signalCode).toBe('SIGKILL')
-  return acks
+  return result
 }
 
-describe('crash recovery (SIGKILL during writes)', () => {
-  const dirs: string[] = []
-  afterAll(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true })
+/**
+ * `iterations` kill/reopen rounds on one directory. After each: the stored state equals the model
+ * of acknowledged writes, or that model plus the one in-flight write applied whole; then filters,
+ * counts, payload indexes and search are checked against it.
+ */
+async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<{ optimizerRan: boolean }> {
+  const dir = await mkdtemp(join(tmpdir(), `quiver-crash-${mode}-`))
+  const model = new Model()
+  let optimizerRan = false
+  try {
+    for (let i = 0; i < iterations; i++) {
+      const round = seed + i * 7919
+      const random = rng(round)
+      // most rounds persist mid-run (segment files + WAL truncation), some only replay the WAL
+      const flushBytes = [1 << 30, 16 * 1024, 4 * 1024][i % 3]!
+      const killAfter = 1 + Math.floor(random() * (mode === 'optimizer' ? 60 : 40))
+      const where = `mode ${mode}, seed ${seed} (QUIVER_CRASH_SEED), iteration ${i}, flushBytes ${flushBytes}, kill after ack ${killAfter}`
+      const run = await runAndKill(dir, mode, round, killAfter, flushBytes)
+      optimizerRan ||= run.optimizerRan
+      /** model at each acknowledged snapshot, by file name */
+      const snapshots = new Map<string, Model>()
+      for (const op of run.acked) {
+        model.apply(op)
+        if (op.t === 'snapshot') snapshots.set(op.name!, model.clone())
+      }
+      const db = await Quiver.open(dir)
+      try {
+        const c = await db.getCollection(COLLECTION)
+        const actual = await readActual(c)
+        const before = diff(actual, model)
+        if (before.length > 0) {
+          const after = run.inFlight ? model.clone() : undefined
+          if (after && run.inFlight) after.apply(run.inFlight)
+          const afterDiff = after ? diff(actual, after) : ['no write was in flight']
+          if (afterDiff.length > 0) {
+            throw new Error(
+              `${where}: stored state matches neither the acknowledged writes (${before.join('; ')}) nor them plus the in-flight ${JSON.stringify(run.inFlight)?.slice(0, 200)} (${afterDiff.join('; ')})`,
+            )
+          }
+          model.points = after!.points
+          model.indexes = after!.indexes
+        }
+        await checkConsistency(c, model, random).catch((err: Error) => {
+          err.message = `${where}: ${err.message}`
+          throw err
+        })
+        if (mode === 'snapshot') await checkSnapshots(db, snapshots, where)
+        // no staging directory of an interrupted create/drop/recover survives an open
+        const leftovers = (await readdir(join(dir, 'collections'))).filter((n) => n.startsWith('.'))
+        expect(leftovers, where).toEqual([])
+      } finally {
+        await db.close()
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  expect(model.points.size + model.indexes.size).toBeGreaterThan(0)
+  return { optimizerRan }
+}
+
+const [optimizer, snapshot] = await Promise.all([detectOptimizer(), detectSnapshots()])
+const scaled = (share: number) => Math.max(1, Math.round(ITERATIONS * share))
+
+describe('crash recovery (SIGKILL during writes, model-checked)', () => {
+  afterAll(() => {
+    process.stdout.write(
+      `crash-recovery: seed ${BASE_SEED}; optimizer mode ${optimizer.available ? 'ran' : `skipped (${optimizer.reason})`}; snapshot mode ${snapshot.available ? 'ran' : `skipped (${snapshot.reason})`}\n`,
+    )
   })
 
-  for (const flushBytes of [1 << 30, 48 * 1024]) {
-    it(`loses no acknowledged write and shows no half batch (persist every ${flushBytes} WAL bytes)`, async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'quiver-crash-'))
-      dirs.push(dir)
-      const upserted = new Set<number>()
-      const deleted = new Set<number>()
-      const maybeDeleted = new Set<number>()
-      let start = 0
-      const seed = flushBytes % 97
-      for (let round = 0; round < 4; round++) {
-        const acksBeforeKill = 3 + ((seed + round * 7919) % 17)
-        const acks = await runAndKill(dir, start, acksBeforeKill, flushBytes)
-        for (const id of acks.upserted) upserted.add(id)
-        for (const id of acks.deleted) deleted.add(id)
-        for (const id of acks.maybeDeleted) maybeDeleted.add(id)
+  it(`upserts, deletes (ids, filter), payload updates, index creation: ${ITERATIONS} kills`, async () => {
+    await crashLoop('mixed', ITERATIONS, BASE_SEED)
+  })
 
-        const db = await Quiver.open(dir)
-        try {
-          const docs = await db.getCollection('crash')
-          expect(docs.checkIntegrity()).toEqual({ ok: true, problems: [] })
-          const all = new Map<number, { batch: number }>()
-          let offset: number | string | null = null
-          do {
-            const page: Awaited<ReturnType<typeof docs.scroll>> = await docs.scroll({ limit: 500, offset })
-            for (const p of page.points) all.set(p.id as number, p.payload as { batch: number })
-            offset = page.nextPageOffset
-          } while (offset !== null)
-          // every acknowledged upsert that was not deleted is present, with its own vector
-          for (const id of upserted) {
-            if (deleted.has(id) || maybeDeleted.has(id)) continue
-            expect(all.has(id), `acknowledged point ${id} lost`).toBe(true)
-          }
-          for (const id of deleted) expect(all.has(id), `deleted point ${id} visible`).toBe(false)
-          // writes are atomic: an upserted batch is whole (its last 20 points are never deleted),
-          // and a delete of a batch's first 5 points removed all 5 or none
-          const byBatch = new Map<number, Set<number>>()
-          for (const [id, p] of all) byBatch.set(p.batch, (byBatch.get(p.batch) ?? new Set()).add(id))
-          // the payload index survived and agrees with the points
-          const info = await docs.info()
-          expect(info.payloadSchema['batch']?.points).toBe(all.size)
-          for (const batch of [...byBatch.keys()].slice(0, 10)) {
-            const n = await docs.count({ filter: { must: [{ key: 'batch', match: { value: batch } }] } })
-            expect(n).toBe(byBatch.get(batch)!.size)
-          }
-          for (const [batch, ids] of byBatch) {
-            for (let id = batch + 5; id < batch + 25; id++)
-              expect(ids.has(id), `half batch ${batch}`).toBe(true)
-            const head = Array.from({ length: 5 }, (_, i) => ids.has(batch + i))
-            expect(
-              head.every((x) => x === head[0]),
-              `half delete in batch ${batch}`,
-            ).toBe(true)
-          }
-          // stored vectors are intact and searchable: each point finds itself first
-          const sample = [...all.keys()].filter((_, i) => i % 7 === 0)
-          for (const id of sample) {
-            const [rec] = await docs.get([id], { withVector: true })
-            expect(rec!.vector!.map((x) => Math.fround(x))).toEqual(vectorFor(id).map((x) => Math.fround(x)))
-            const [hit] = await docs.search(vectorFor(id), { limit: 1, ef: 64 })
-            expect(hit!.id).toBe(id)
-          }
-          start = Math.max(start, ...all.keys(), ...upserted) + 1000
-        } finally {
-          await db.close()
-        }
-      }
-      expect(upserted.size).toBeGreaterThan(0)
-    })
-  }
+  it.skipIf(!optimizer.available)(
+    `replace churn with a vacuum optimizer running: ${scaled(0.3)} kills${optimizer.available ? '' : ` (skipped: ${optimizer.reason})`}`,
+    async () => {
+      const { optimizerRan } = await crashLoop('optimizer', scaled(0.3), BASE_SEED + 1)
+      expect(optimizerRan, 'an optimization ran or completed in at least one writer').toBe(true)
+    },
+  )
+
+  it.skipIf(!snapshot.available)(
+    `writes mixed with db.createSnapshot: ${scaled(0.3)} kills${snapshot.available ? '' : ` (skipped: ${snapshot.reason})`}`,
+    async () => {
+      await crashLoop('snapshot', scaled(0.3), BASE_SEED + 2)
+    },
+  )
 })

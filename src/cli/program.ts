@@ -9,7 +9,8 @@ import { listDatasets, resolveDatasetsDir } from './datasets.js'
 import { formatCount, formatTable } from './format.js'
 import { type ImportOptions, runImport } from './import.js'
 import { runSearch, type SearchCommandOptions } from './search.js'
-import { runServe } from './serve.js'
+import { runServe, type ServeCommandOptions } from './serve.js'
+import { addServeSecurityOptions } from './serve-security.js'
 
 export interface CliIo {
   out: NodeJS.WritableStream
@@ -41,7 +42,7 @@ export function buildProgram(io: CliIo, command: string): Command {
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
 
-  program
+  const serveCommand = program
     .command('serve')
     .description('serve the Qdrant-compatible REST API over a data directory')
     .option(...DATA_OPTION)
@@ -52,10 +53,11 @@ export function buildProgram(io: CliIo, command: string): Command {
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default('info'),
     )
-    .action(async (o: { data: string; host: string; port: number; logLevel: string }) => {
+    .action(async (o: ServeCommandOptions) => {
       if (o.port > 65535) throw new UsageError(`--port ${o.port} is out of range (0..65535)`)
       await runServe(o, io.out)
     })
+  addServeSecurityOptions(serveCommand)
 
   program
     .command('import')

@@ -1,7 +1,8 @@
 // `quiver serve`: runs the HTTP server (Qdrant REST API) until SIGINT / SIGTERM.
 import { resolve } from 'node:path'
+import { type ServeSecurityFlags, serveSecurityOptions } from './serve-security.js'
 
-export interface ServeCommandOptions {
+export interface ServeCommandOptions extends ServeSecurityFlags {
   data: string
   host: string
   port: number
@@ -20,6 +21,7 @@ export async function runServe(
   const { serve } = await import('../server/index.js')
   const dataDir = resolve(opts.data)
   const server = await serve({
+    ...serveSecurityOptions(opts),
     dataDir,
     host: opts.host,
     port: opts.port,

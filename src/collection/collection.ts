@@ -240,6 +240,14 @@ export class EmbeddedCollection implements Collection {
         { dir },
       )
     }
+    const cut = wal.openReport.discarded
+    if (cut !== null) {
+      // a torn tail was never acknowledged, but an operator should still learn that bytes were cut
+      options.logger?.warn(
+        { collection: name, walTail: cut },
+        `collection ${name}: discarded a damaged WAL tail (${cut.reason}) of ${cut.bytes} bytes at ${cut.file}:${cut.offset}; it held no acknowledged write unless the disk damaged it`,
+      )
+    }
     const collection = new EmbeddedCollection(
       name,
       dir,

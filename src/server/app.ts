@@ -4,11 +4,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
 import { ERROR_CODE_HEADER, toHttpError, type WireErrorResponse } from './errors.js'
+import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
+import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
+import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
+import { registerSecurity, type SecurityOptions } from './security.js'
 
 export type { ServerDatabase } from './database.js'
 
@@ -20,6 +24,10 @@ export interface BuildServerOptions {
   loggerInstance?: FastifyBaseLogger
   /** Largest accepted request body in bytes. Default 32 MiB (Qdrant's `max_request_size_mb`). */
   bodyLimit?: number
+  /** API keys, JWT, CORS, TLS (src/server/security.ts). Default: none (open, plain HTTP). */
+  security?: SecurityOptions
+  /** Request limits (src/server/limits.ts); unset ones take `DEFAULT_LIMITS`. */
+  limits?: Partial<ServerLimits>
 }
 
 /** Default request body limit: 32 MiB, as Qdrant's `service.max_request_size_mb`. */
@@ -37,10 +45,12 @@ function hasProtoKey(v: unknown): boolean {
 
 /**
  * Parses a body as JSON whatever its content type (curl's default form type included); an empty
- * body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key.
+ * body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
+ * LIMIT_EXCEEDED (400) if arrays/objects nest deeper than `maxDepth` (checked before parsing).
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(text: string, maxDepth = 64): unknown {
   if (text.trim().length === 0) return undefined
+  checkJsonDepth(text, maxDepth)
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -63,16 +73,24 @@ export function parseJsonBody(text: string): unknown {
  */
 export function buildServer(options: BuildServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const limits = resolveLimits(options.limits)
+  const tls = options.security?.tls
   const routerOptions = { ignoreTrailingSlash: true }
+  const base = {
+    bodyLimit,
+    routerOptions,
+    requestTimeout: limits.requestTimeoutMs,
+    ...(tls && { https: tls }),
+  }
   const app: FastifyInstance =
     options.loggerInstance === undefined
-      ? Fastify({ bodyLimit, routerOptions, logger: options.logger ?? false })
-      : Fastify({ bodyLimit, routerOptions, loggerInstance: options.loggerInstance })
+      ? Fastify({ ...base, ...requestLoggingOptions(), logger: options.logger ?? false })
+      : Fastify({ ...base, ...requestLoggingOptions(), loggerInstance: options.loggerInstance })
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8')))
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.maxJsonDepth))
     } catch (err) {
       done(err as Error, undefined)
     }
@@ -93,6 +111,9 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     return reply.status(404).header(ERROR_CODE_HEADER, 'NOT_FOUND').send(body)
   })
 
+  registerLimits(app, limits)
+  registerSecurity(app, options.security ?? {})
+  registerObservability(app, options.db)
   registerServiceRoutes(app)
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)

@@ -8,4 +8,6 @@ export interface ServerDatabase {
   hasCollection(name: string): boolean
   listCollections(): string[]
   deleteCollection(name: string): Promise<boolean>
+  /** Collections that failed their checks at open, with the reason (read by /metrics and /telemetry). */
+  unavailableCollections?(): ReadonlyMap<string, Error>
 }

@@ -1,12 +1,20 @@
 // Public entry of `quiver/server`: `buildServer` (a Fastify app over an open database) and `serve`
 // (open a data directory, listen, close everything on SIGINT/SIGTERM or `close()`).
 import type { FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
 import { Quiver } from '../db/quiver.js'
 import { buildServer } from './app.js'
+import type { ServerLimits } from './limits.js'
+import { createLogger } from './logging.js'
+import type { SecurityOptions } from './security.js'
 
 export { type BuildServerOptions, buildServer, DEFAULT_BODY_LIMIT, type ServerDatabase } from './app.js'
 export { ERROR_CODE_HEADER, HTTP_STATUS_BY_KIND } from './errors.js'
+export { DEFAULT_LIMITS, type ServerLimits } from './limits.js'
+export { createLogger, REQUEST_ID_HEADER } from './logging.js'
+export { ServerMetrics } from './metrics.js'
 export { QDRANT_API_VERSION } from './routes/service.js'
+export type { SecurityOptions, TlsOptions } from './security.js'
 
 export interface ServeOptions {
   /** Data directory; created if missing. */
@@ -19,6 +27,12 @@ export interface ServeOptions {
   logLevel?: string
   /** Largest accepted request body in bytes. Default 32 MiB. */
   bodyLimit?: number
+  /** API keys, JWT, CORS, TLS (with `tls` the URL is `https://`). Default: none. */
+  security?: SecurityOptions
+  /** Request limits; unset ones take `DEFAULT_LIMITS`. */
+  limits?: Partial<ServerLimits>
+  /** Where the JSON log lines go (pino destination). Default stdout. */
+  logDestination?: DestinationStream
   /**
    * Install SIGINT/SIGTERM handlers that close the server and the database (the process then
    * exits once nothing else keeps it alive). Default true.
@@ -49,21 +63,17 @@ export interface RunningServer {
  * await server.close()
  */
 export async function serve(options: ServeOptions): Promise<RunningServer> {
-  // the database logs through the server's logger (e.g. advice on unindexed filter fields)
-  let app: FastifyInstance | undefined
-  const db = await Quiver.open(options.dataDir, {
-    logger: {
-      info: (obj, msg) => app?.log.info(obj, msg),
-      warn: (obj, msg) => app?.log.warn(obj, msg),
-      error: (obj, msg) => app?.log.error(obj, msg),
-    },
+  // one logger for the database (from its first line at open: corrupt collections) and the server
+  const logger = createLogger({
+    level: options.logLevel ?? 'info',
+    ...(options.logDestination && { destination: options.logDestination }),
   })
-  const buildOptions: Parameters<typeof buildServer>[0] = {
-    db,
-    logger: { level: options.logLevel ?? 'info' },
-  }
+  const db = await Quiver.open(options.dataDir, { logger })
+  const buildOptions: Parameters<typeof buildServer>[0] = { db, loggerInstance: logger }
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
-  app = buildServer(buildOptions)
+  if (options.security !== undefined) buildOptions.security = options.security
+  if (options.limits !== undefined) buildOptions.limits = options.limits
+  const app = buildServer(buildOptions)
   app.addHook('onClose', async () => {
     await db.close()
   })
@@ -98,6 +108,6 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
   }
-  const url = `http://${urlHost}:${port}`
+  const url = `${options.security?.tls === undefined ? 'http' : 'https'}://${urlHost}:${port}`
   return { url, address: url, port, app, db, close }
 }

@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify'
  */
 export const QDRANT_API_VERSION = '1.18.0'
 
-function quiverVersion(): string {
+/** Quiver's version from package.json, or `unknown`. */
+export function quiverVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
       name?: unknown
