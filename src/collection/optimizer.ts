@@ -9,7 +9,7 @@ export type OptimizationKind = 'vacuum' | 'merge'
 
 export interface OptimizationPlan {
   readonly kind: OptimizationKind
-  /** Segments rebuilt into one; the appendable one only for a vacuum (it is sealed first). */
+  /** Segments rebuilt into one; when the appendable one is among them it is sealed first. */
   readonly sources: readonly Segment[]
 }
 
@@ -22,8 +22,9 @@ function deletedFraction(s: Segment): number {
  * The next optimization, or undefined when the segments are in shape.
  * - vacuum: the segment with the largest deleted fraction above `deletedThreshold`, among those
  *   with at least `vacuumMinVectorNumber` stored points;
- * - merge: when there are more than `defaultSegmentNumber` segments, the smallest sealed ones
- *   (two or more) whose points together stay within `maxSegmentSize`.
+ * - merge: when there are more than `defaultSegmentNumber` segments, the smallest non-empty ones
+ *   (two or more, the appendable one included: it is sealed first) whose points together stay
+ *   within `maxSegmentSize`.
  * `segments`: sealed first, appendable last.
  */
 export function planOptimization(
@@ -40,10 +41,10 @@ export function planOptimization(
   if (worst !== undefined) return { kind: 'vacuum', sources: [worst] }
 
   if (segments.length <= config.defaultSegmentNumber) return undefined
-  const sealed = segments.slice(0, -1).sort((a, b) => a.pointCount - b.pointCount)
+  const candidates = segments.filter((s) => s.pointCount > 0).sort((a, b) => a.pointCount - b.pointCount)
   const picked: Segment[] = []
   let points = 0
-  for (const s of sealed) {
+  for (const s of candidates) {
     if (vectorKiB(points + s.pointCount, dimension) > config.maxSegmentSize) break
     picked.push(s)
     points += s.pointCount
