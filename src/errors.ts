@@ -45,6 +45,10 @@ export const ERROR_CODES = {
   },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
   POINT_NOT_FOUND: { kind: 'not_found', summary: 'No point has this id.' },
+  SNAPSHOT_NOT_FOUND: {
+    kind: 'not_found',
+    summary: 'No snapshot has this name, or the snapshot file does not exist.',
+  },
   COLLECTION_EXISTS: { kind: 'already_exists', summary: 'A collection with this name exists already.' },
   DIRECTORY_LOCKED: {
     kind: 'failed_precondition',

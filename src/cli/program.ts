@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { isQuiverError } from '../errors.js'
 import { intListOption, intOption, shellQuote, UsageError } from './args.js'
+import { type BackupOptions, runBackup } from './backup.js'
 import { type BenchOptions, benchCommand } from './bench.js'
 import { listDatasets, resolveDatasetsDir } from './datasets.js'
 import { formatCount, formatTable } from './format.js'
@@ -11,6 +12,13 @@ import { type ImportOptions, runImport } from './import.js'
 import { runSearch, type SearchCommandOptions } from './search.js'
 import { runServe, type ServeCommandOptions } from './serve.js'
 import { addServeSecurityOptions } from './serve-security.js'
+import {
+  runSnapshotCreate,
+  runSnapshotDelete,
+  runSnapshotList,
+  runSnapshotRestore,
+  type SnapshotCommandOptions,
+} from './snapshot.js'
 
 export interface CliIo {
   out: NodeJS.WritableStream
@@ -121,6 +129,58 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option('--quiet', 'no progress output')
     .action(async (dataset: string, o: Omit<BenchOptions, 'dataset' | 'command'>) => {
       await benchCommand({ ...o, dataset, command }, io.out)
+    })
+
+  const target = (cmd: Command): Command =>
+    cmd
+      .option(
+        '--data <dir>',
+        'work offline on this data directory (default ./data; must not be in use by a server)',
+      )
+      .option('--url <url>', 'work through a running server instead, e.g. http://127.0.0.1:6333')
+      .option('--api-key <key>', 'API key for --url (sent as the api-key header)')
+  const snapshot = program
+    .command('snapshot')
+    .description(
+      'create, list, delete and restore snapshots of a collection (--collection) or the whole store (--full)',
+    )
+  const scoped = (cmd: Command): Command =>
+    target(cmd)
+      .option('--collection <name>', 'the collection')
+      .option('--full', 'the whole store (every collection)')
+  scoped(snapshot.command('create').description('take a snapshot'))
+    .option('--json', 'print the snapshot as JSON')
+    .action(async (o: SnapshotCommandOptions) => {
+      await runSnapshotCreate(o, io.out)
+    })
+  scoped(snapshot.command('list').description('list snapshots, oldest first'))
+    .option('--json', 'print as JSON')
+    .action(async (o: SnapshotCommandOptions) => {
+      await runSnapshotList(o, io.out)
+    })
+  scoped(snapshot.command('delete').description('delete a snapshot'))
+    .requiredOption('--name <snapshot>', 'snapshot file name')
+    .action(async (o: SnapshotCommandOptions) => {
+      await runSnapshotDelete(o, io.out)
+    })
+  scoped(
+    snapshot
+      .command('restore')
+      .description('restore a collection (replacing it) or every collection of a full snapshot from a file'),
+  )
+    .requiredOption('--from <file>', 'the .snapshot file (its .checksum beside it is verified when present)')
+    .option('--checksum <sha256>', 'expected SHA-256 of the file')
+    .action(async (o: SnapshotCommandOptions) => {
+      await runSnapshotRestore(o, io.out)
+    })
+
+  target(program.command('backup'))
+    .description('take a full snapshot into a directory, verify it, and keep only the newest N backups there')
+    .requiredOption('--to <dir>', 'backup directory')
+    .requiredOption('--keep <n>', 'backups to keep (the newest)', intOption(1))
+    .option('--quiet', 'no progress output')
+    .action(async (o: BackupOptions) => {
+      await runBackup(o, io.out)
     })
 
   program

@@ -1,18 +1,38 @@
 // Quiver, the embedded database: opens a data directory (taking its lock), keeps the catalog of
 // collections (one sub-directory each under collections/), creates and drops them atomically.
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
+import { readConfig, writeConfig } from '../collection/persistence.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
+import { type ArchiveFile, extractArchive, readChecksumFile, writeArchive } from '../storage/archive.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
-import { fsyncDir } from '../storage/files.js'
+import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { CreateCollectionOptions } from '../types.js'
+import {
+  checkSnapshotName,
+  collectionSnapshotsDir,
+  describeSnapshot,
+  fullSnapshotsDir,
+  isFullSnapshotName,
+  listSnapshotFiles,
+  newFullSnapshotName,
+  newSnapshotName,
+  type RecoverOptions,
+  SNAPSHOTS_DIR,
+  type SnapshotInfo,
+  type SnapshotMetadata,
+  snapshotMetadata,
+} from './snapshots.js'
 
 export interface OpenOptions extends CollectionOpenOptions {}
 
 const COLLECTIONS = 'collections'
+/** A validated recovered collection waiting to be swapped in: `.recovered-<16 hex>-<name>`. */
+const RECOVERED_PREFIX = '.recovered-'
+const RECOVERED_RAND = 16
 
 /**
  * An embedded Quiver database over one directory.
@@ -53,12 +73,14 @@ export class Quiver {
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
     const abs = resolve(dir)
-    await mkdir(abs, { recursive: true })
+    await ensureDir(abs)
     const lock = await lockDirectory(abs)
     const db = new Quiver(abs, lock, options)
     try {
       const root = join(abs, COLLECTIONS)
-      await mkdir(root, { recursive: true })
+      await ensureDir(root)
+      await finishRecoveries(root)
+      await removeSnapshotLeftovers(join(abs, SNAPSHOTS_DIR))
       for (const entry of await readdir(root, { withFileTypes: true })) {
         if (!entry.isDirectory()) continue
         if (entry.name.startsWith('.')) {
@@ -171,6 +193,278 @@ export class Quiver {
     }
   }
 
+  private collectionsRoot(): string {
+    return join(this.dir, COLLECTIONS)
+  }
+
+  private assertNotPending(names: readonly string[]): void {
+    for (const name of names) {
+      if (this.pending.has(name)) {
+        throw new QuiverError(
+          'COLLECTION_EXISTS',
+          `collection ${name} is being created, dropped or recovered; retry when that has finished`,
+          { name },
+        )
+      }
+    }
+  }
+
+  /**
+   * Takes a snapshot of one collection: a point-in-time image (every update acknowledged before the
+   * call, none queued after it) written as `<data>/snapshots/<name>/<name>-<time>-<rand>.snapshot`
+   * with its `.checksum` sidecar. The image is held in memory while it is written.
+   * Throws COLLECTION_NOT_FOUND, CORRUPTED (an unavailable collection), IO_ERROR.
+   * @example const snap = await db.createSnapshot('docs') // { name, creationTime, size, checksum }
+   */
+  async createSnapshot(collection: string): Promise<SnapshotInfo> {
+    const c = await this.getCollection(collection)
+    const image = await c.snapshotImage()
+    const dir = collectionSnapshotsDir(this.dir, collection)
+    await ensureDir(dir)
+    const name = newSnapshotName(collection)
+    const meta: SnapshotMetadata = { kind: 'collection', collections: [{ name: collection, seq: image.seq }] }
+    const written = await writeArchive(join(dir, name), image.files, { ...meta })
+    return describeSnapshot(written.path, name)
+  }
+
+  /** Snapshots of a collection, oldest first. Throws COLLECTION_NOT_FOUND, IO_ERROR. */
+  async listSnapshots(collection: string): Promise<SnapshotInfo[]> {
+    this.assertOpen()
+    this.assertKnown(collection)
+    return listSnapshotFiles(collectionSnapshotsDir(this.dir, collection))
+  }
+
+  /**
+   * Absolute path of a collection's snapshot file (to stream it). Throws INVALID_ARGUMENT for a
+   * name that is not a snapshot file name, COLLECTION_NOT_FOUND, SNAPSHOT_NOT_FOUND.
+   */
+  async snapshotPath(collection: string, name: string): Promise<string> {
+    this.assertOpen()
+    this.assertKnown(collection)
+    const path = join(collectionSnapshotsDir(this.dir, collection), checkSnapshotName(name))
+    await describeSnapshot(path, name)
+    return path
+  }
+
+  /** Deletes a collection's snapshot and its sidecar. Throws like `snapshotPath`. */
+  async deleteSnapshot(collection: string, name: string): Promise<true> {
+    await removeSnapshot(await this.snapshotPath(collection, name))
+    return true
+  }
+
+  /**
+   * Replaces (or creates) collection `collection` with the content of a collection snapshot file.
+   * First verifies the archive's SHA-256 (`options.checksum`, else the `<file>.checksum` sidecar
+   * when present) and every entry, extracting into a staging directory, and opens the result to check
+   * it; only then swaps it for the live collection. A crash at any point leaves the old or the new
+   * collection (a validated one is completed at the next open). The target name wins over the name
+   * stored in the archive. Also repairs a collection that is unavailable (CORRUPTED at open).
+   * Throws SNAPSHOT_NOT_FOUND, CORRUPTED (checksum or entry check failed; nothing live changed),
+   * INVALID_ARGUMENT (a full snapshot, a malformed checksum), INVALID_COLLECTION_NAME, IO_ERROR.
+   * @example await db.recoverSnapshot('docs', '/backups/docs-2024-05-01-10-49-10-3fa2c1.snapshot')
+   */
+  async recoverSnapshot(collection: string, source: string, options: RecoverOptions = {}): Promise<void> {
+    this.assertOpen()
+    checkCollectionName(collection)
+    this.assertNotPending([collection])
+    this.pending.add(collection)
+    const root = this.collectionsRoot()
+    const staging = join(root, `.recovering-${randomBytes(8).toString('hex')}`)
+    try {
+      const checksum = options.checksum ?? (await readChecksumFile(source))
+      const manifest = await extractArchive(source, staging, checksum === undefined ? {} : { checksum })
+      snapshotMetadata(manifest, 'collection', source)
+      const ready = await this.validateRecovered(staging, collection)
+      await this.installRecovered(collection, ready)
+    } finally {
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined)
+      this.pending.delete(collection)
+    }
+  }
+
+  /**
+   * Takes a snapshot of every available collection (each its own point-in-time image, taken one
+   * after another; unavailable collections are left out) into one archive
+   * `<data>/snapshots/full-<time>-<rand>.snapshot` with its `.checksum`. One collection's image is held
+   * in memory at a time. Throws IO_ERROR.
+   * @example const snap = await db.createFullSnapshot()
+   */
+  async createFullSnapshot(): Promise<SnapshotInfo> {
+    this.assertOpen()
+    const dir = fullSnapshotsDir(this.dir)
+    await ensureDir(dir)
+    const name = newFullSnapshotName()
+    const taken: SnapshotMetadata['collections'] = []
+    const collections = [...this.collections.entries()].sort(([a], [b]) => a.localeCompare(b))
+    async function* files(): AsyncGenerator<ArchiveFile> {
+      for (const [n, c] of collections) {
+        let image: Awaited<ReturnType<EmbeddedCollection['snapshotImage']>>
+        try {
+          image = await c.snapshotImage()
+        } catch (err) {
+          // dropped meanwhile
+          if (err instanceof QuiverError && err.code === 'CLOSED') continue
+          throw err
+        }
+        taken.push({ name: n, seq: image.seq })
+        for (const f of image.files) yield { path: `collections/${n}/${f.path}`, data: f.data }
+      }
+    }
+    const written = await writeArchive(join(dir, name), files(), () => ({ kind: 'full', collections: taken }))
+    return describeSnapshot(written.path, name)
+  }
+
+  /** Full snapshots, oldest first. Throws IO_ERROR. */
+  async listFullSnapshots(): Promise<SnapshotInfo[]> {
+    this.assertOpen()
+    return listSnapshotFiles(fullSnapshotsDir(this.dir), isFullSnapshotName)
+  }
+
+  /** Absolute path of a full snapshot. Throws INVALID_ARGUMENT, SNAPSHOT_NOT_FOUND. */
+  async fullSnapshotPath(name: string): Promise<string> {
+    this.assertOpen()
+    checkSnapshotName(name)
+    if (!isFullSnapshotName(name))
+      throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot ${name} does not exist`, { name })
+    const path = join(fullSnapshotsDir(this.dir), name)
+    await describeSnapshot(path, name)
+    return path
+  }
+
+  /** Deletes a full snapshot and its sidecar. Throws like `fullSnapshotPath`. */
+  async deleteFullSnapshot(name: string): Promise<true> {
+    await removeSnapshot(await this.fullSnapshotPath(name))
+    return true
+  }
+
+  /**
+   * Recovers every collection a full snapshot holds, replacing those of the same name; collections
+   * not in the snapshot are left as they are. Verifies the archive (as `recoverSnapshot`) and opens
+   * every collection from staging before the first swap; each swap is atomic, and the validated
+   * ones left by a crash are swapped in at the next open. Returns the recovered names.
+   * Throws as `recoverSnapshot` (INVALID_ARGUMENT for a collection snapshot).
+   * @example await db.recoverFullSnapshot('/backups/full-2024-05-01-10-49-10-9c0d1e.snapshot')
+   */
+  async recoverFullSnapshot(source: string, options: RecoverOptions = {}): Promise<string[]> {
+    this.assertOpen()
+    const root = this.collectionsRoot()
+    const staging = join(root, `.recovering-${randomBytes(8).toString('hex')}`)
+    let names: string[] = []
+    const ready: string[] = []
+    let installed = 0
+    try {
+      const checksum = options.checksum ?? (await readChecksumFile(source))
+      const manifest = await extractArchive(source, staging, checksum === undefined ? {} : { checksum })
+      const listed = snapshotMetadata(manifest, 'full', source).collections.map((c) => c.name)
+      this.assertNotPending(listed)
+      names = listed
+      for (const n of names) this.pending.add(n)
+      for (const n of names) ready.push(await this.validateRecovered(join(staging, 'collections', n), n))
+      for (const [i, n] of names.entries()) {
+        await this.installRecovered(n, ready[i]!)
+        installed = i + 1
+      }
+      return names
+    } finally {
+      // validated images not swapped in must not be completed by the next open
+      for (const dir of ready.slice(installed))
+        await rm(dir, { recursive: true, force: true }).catch(() => undefined)
+      await rm(staging, { recursive: true, force: true }).catch(() => undefined)
+      for (const n of names) this.pending.delete(n)
+    }
+  }
+
+  /**
+   * A fresh path under `<data>/snapshots/` for a snapshot being received (upload, download); the
+   * caller removes it. Leftovers are removed at the next open.
+   */
+  async incomingSnapshotPath(): Promise<string> {
+    this.assertOpen()
+    const dir = fullSnapshotsDir(this.dir)
+    await ensureDir(dir)
+    return join(dir, `.incoming-${randomBytes(8).toString('hex')}.snapshot`)
+  }
+
+  /** The directory holding this database's snapshot files (`<data>/snapshots`). */
+  get snapshotsDir(): string {
+    return fullSnapshotsDir(this.dir)
+  }
+
+  private assertKnown(collection: string): void {
+    if (!this.hasCollection(collection)) {
+      checkCollectionName(collection)
+      throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${collection} does not exist`, {
+        name: collection,
+      })
+    }
+  }
+
+  /**
+   * Checks an extracted collection image at `dir` by opening it as `name` (checksums, graph, WAL), sets
+   * its stored name, then renames it to `.recovered-<rand>-<name>` (the mark of a validated image) and
+   * returns that path. Throws CORRUPTED when it does not open.
+   */
+  private async validateRecovered(dir: string, name: string): Promise<string> {
+    const config = await readConfig(dir)
+    await writeConfig(dir, name, config)
+    const probe = await EmbeddedCollection.open(dir, name, this.options)
+    await probe.close()
+    const ready = join(
+      this.collectionsRoot(),
+      `${RECOVERED_PREFIX}${randomBytes(RECOVERED_RAND / 2).toString('hex')}-${name}`,
+    )
+    try {
+      await rename(dir, ready)
+    } catch (err) {
+      throw ioError('rename', dir, err)
+    }
+    await fsyncDir(this.collectionsRoot())
+    return ready
+  }
+
+  /** Swaps a validated `.recovered-*` directory in as collection `name` and opens it. */
+  private async installRecovered(name: string, ready: string): Promise<void> {
+    const root = this.collectionsRoot()
+    const live = join(root, name)
+    const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
+    const old = this.collections.get(name)
+    const oldError = this.unavailable.get(name)
+    this.collections.delete(name)
+    this.unavailable.delete(name)
+    await old?.closeWithoutPersist()
+    let moved = false
+    try {
+      try {
+        await rename(live, trash)
+        moved = true
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw ioError('rename', live, err)
+      }
+      try {
+        await rename(ready, live)
+      } catch (err) {
+        throw ioError('rename', ready, err)
+      }
+      await fsyncDir(root)
+    } catch (err) {
+      if (moved) await rename(trash, live).catch(() => undefined)
+      await rm(ready, { recursive: true, force: true }).catch(() => undefined)
+      if (old !== undefined) {
+        this.collections.set(name, await EmbeddedCollection.open(live, name, this.options))
+      } else if (oldError !== undefined) {
+        this.unavailable.set(name, oldError)
+      }
+      throw err
+    }
+    if (moved) await rm(trash, { recursive: true, force: true })
+    try {
+      this.collections.set(name, await EmbeddedCollection.open(live, name, this.options))
+    } catch (err) {
+      if (err instanceof QuiverError && err.code === 'CORRUPTED') this.unavailable.set(name, err)
+      throw err
+    }
+  }
+
   /** Persists and closes every collection, then releases the directory lock. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return
@@ -186,5 +480,62 @@ export class Quiver {
     this.collections.clear()
     await this.lock.release()
     if (first !== undefined) throw first
+  }
+}
+
+/**
+ * Completes or discards recoveries a crash interrupted: a validated `.recovered-<rand>-<name>` whose
+ * collection directory is missing (the old one was moved away) is renamed into place; one whose
+ * collection directory still exists is removed (the swap had not begun).
+ */
+async function finishRecoveries(root: string): Promise<void> {
+  let changed = false
+  for (const entry of await readdir(root, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith(RECOVERED_PREFIX)) continue
+    const name = entry.name.slice(RECOVERED_PREFIX.length + RECOVERED_RAND + 1)
+    const from = join(root, entry.name)
+    let valid = true
+    try {
+      checkCollectionName(name)
+    } catch {
+      valid = false
+    }
+    if (valid) {
+      try {
+        await rename(from, join(root, name))
+        changed = true
+        continue
+      } catch (err) {
+        const code = errnoCode(err)
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw ioError('rename', from, err)
+      }
+    }
+    await rm(from, { recursive: true, force: true })
+  }
+  if (changed) await fsyncDir(root)
+}
+
+/** Removes temp files (`.name.tmp-*`, `.incoming-*`) left in `<data>/snapshots` and its sub-directories by a crash. */
+async function removeSnapshotLeftovers(dir: string): Promise<void> {
+  let entries: import('node:fs').Dirent[]
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return
+    throw ioError('list', dir, err)
+  }
+  for (const e of entries) {
+    if (e.name.startsWith('.')) await rm(join(dir, e.name), { recursive: true, force: true })
+    else if (e.isDirectory()) await removeSnapshotLeftovers(join(dir, e.name))
+  }
+}
+
+async function removeSnapshot(path: string): Promise<void> {
+  for (const p of [path, `${path}.checksum`]) {
+    try {
+      await unlink(p)
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw ioError('remove', p, err)
+    }
   }
 }

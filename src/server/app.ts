@@ -12,6 +12,7 @@ import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
+import { registerSnapshotRoutes } from './routes/snapshots.js'
 import { registerSecurity, type SecurityOptions } from './security.js'
 
 export type { ServerDatabase } from './database.js'
@@ -119,5 +120,6 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
+  registerSnapshotRoutes(app, options.db)
   return app
 }

@@ -1,8 +1,26 @@
 // The part of `Quiver` (src/db/quiver.ts) the server uses, so routes depend on an interface, not the class.
+import type { RecoverOptions, SnapshotInfo } from '../db/snapshots.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
 
-/** Structurally satisfied by `Quiver`; tests may pass a fake. */
-export interface ServerDatabase {
+/** Snapshot operations of `Quiver` (src/db/quiver.ts) the snapshot routes use; see there for errors. */
+export interface SnapshotDatabase {
+  createSnapshot(collection: string): Promise<SnapshotInfo>
+  listSnapshots(collection: string): Promise<SnapshotInfo[]>
+  snapshotPath(collection: string, name: string): Promise<string>
+  deleteSnapshot(collection: string, name: string): Promise<true>
+  recoverSnapshot(collection: string, source: string, options?: RecoverOptions): Promise<void>
+  createFullSnapshot(): Promise<SnapshotInfo>
+  listFullSnapshots(): Promise<SnapshotInfo[]>
+  fullSnapshotPath(name: string): Promise<string>
+  deleteFullSnapshot(name: string): Promise<true>
+  /** A fresh temp path for a snapshot being received; the caller removes it. */
+  incomingSnapshotPath(): Promise<string>
+  /** Directory whose files `file://` recover locations may name. */
+  readonly snapshotsDir: string
+}
+
+/** Structurally satisfied by `Quiver`; tests may pass a fake (without the snapshot methods, whose routes are then not registered). */
+export interface ServerDatabase extends Partial<SnapshotDatabase> {
   createCollection(name: string, options: CreateCollectionOptions): Promise<Collection>
   getCollection(name: string): Promise<Collection>
   hasCollection(name: string): boolean
