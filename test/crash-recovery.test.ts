@@ -351,6 +351,8 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
 
 const [optimizer, snapshot] = await Promise.all([detectOptimizer(), detectSnapshots()])
 const scaled = (share: number) => Math.max(1, Math.round(ITERATIONS * share))
+/** Per-test time limit: about 1 s per kill on 2 shared cores, with headroom. */
+const limitFor = (kills: number) => 30_000 + kills * 3_000
 
 describe('crash recovery (SIGKILL during writes, model-checked)', () => {
   afterAll(() => {
@@ -359,9 +361,13 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     )
   })
 
-  it(`upserts, deletes (ids, filter), payload updates, index creation: ${ITERATIONS} kills`, async () => {
-    await crashLoop('mixed', ITERATIONS, BASE_SEED)
-  })
+  it(
+    `upserts, deletes (ids, filter), payload updates, index creation: ${ITERATIONS} kills`,
+    async () => {
+      await crashLoop('mixed', ITERATIONS, BASE_SEED)
+    },
+    limitFor(ITERATIONS),
+  )
 
   it.skipIf(!optimizer.available)(
     `replace churn with a vacuum optimizer running: ${scaled(0.3)} kills${optimizer.available ? '' : ` (skipped: ${optimizer.reason})`}`,
@@ -369,6 +375,7 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
       const { optimizerRan } = await crashLoop('optimizer', scaled(0.3), BASE_SEED + 1)
       expect(optimizerRan, 'an optimization ran or completed in at least one writer').toBe(true)
     },
+    limitFor(scaled(0.3)),
   )
 
   it.skipIf(!snapshot.available)(
@@ -376,5 +383,6 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     async () => {
       await crashLoop('snapshot', scaled(0.3), BASE_SEED + 2)
     },
+    limitFor(scaled(0.3)),
   )
 })
