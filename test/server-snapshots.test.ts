@@ -146,8 +146,9 @@ describe('snapshot REST API', () => {
       method: 'POST',
       body: bad,
     })
-    expect(refused.status).toBe(500)
-    expect(refused.headers.get('x-quiver-error-code')).toBe('CORRUPTED')
+    // the client sent a damaged archive: its error (400), not the server's
+    expect(refused.status).toBe(400)
+    expect(refused.headers.get('x-quiver-error-code')).toBe('INVALID_ARGUMENT')
     expect(await results('uploaded')).toEqual(before)
 
     const wrongField = new FormData()

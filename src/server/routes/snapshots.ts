@@ -136,6 +136,26 @@ async function download(url: string, dest: string, apiKey: string | undefined): 
  * answers `true` once the collection serves the snapshot's content; `wait` is accepted and ignored
  * (every call finishes before it answers), `priority` is checked and ignored (one node).
  */
+/**
+ * A damaged archive that the client sent (upload or a URL it named) is the client's error (400),
+ * not the server's (500): verification fails before any live data is touched.
+ */
+async function clientArchive(recovery: Promise<void>): Promise<void> {
+  try {
+    await recovery
+  } catch (err) {
+    if (err instanceof QuiverError && err.code === 'CORRUPTED') {
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        `the snapshot sent is damaged: ${err.message}`,
+        err.details,
+        err,
+      )
+    }
+    throw err
+  }
+}
+
 export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase): void {
   if (!isSnapshotDatabase(db)) return
   app.register((scope, _options, done) => {
@@ -179,7 +199,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase)
         const tmp = await db.incomingSnapshotPath()
         try {
           await download(location, tmp, apiKey)
-          await db.recoverSnapshot(name, tmp, checksum === undefined ? {} : { checksum })
+          await clientArchive(db.recoverSnapshot(name, tmp, checksum === undefined ? {} : { checksum }))
         } finally {
           await unlink(tmp).catch(() => undefined)
         }
@@ -213,10 +233,12 @@ export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase)
       const tmp = await db.incomingSnapshotPath()
       try {
         await pipeline(part.file, createWriteStream(tmp, { flags: 'wx' }))
-        await db.recoverSnapshot(
-          req.params.collection_name,
-          tmp,
-          checksum === undefined || checksum === '' ? {} : { checksum },
+        await clientArchive(
+          db.recoverSnapshot(
+            req.params.collection_name,
+            tmp,
+            checksum === undefined || checksum === '' ? {} : { checksum },
+          ),
         )
       } finally {
         await unlink(tmp).catch(() => undefined)
