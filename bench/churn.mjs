@@ -71,7 +71,6 @@ try {
   for (const [name, optimizers] of [
     ['fresh build', {}],
     ['churn + optimizers', {}],
-    ['churn + optimizers, default_segment_number 1', { defaultSegmentNumber: 1 }],
     ['churn, vacuum off', { deletedThreshold: 1 }],
   ]) {
     console.error(`${name}:`)

@@ -1,6 +1,6 @@
 // The built `quiver` CLI (dist/cli/main.js) run as a real child process: import, search and bench
 // on a small fixture dataset written here, plus exit codes for usage and engine errors.
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BenchReport } from '../src/cli/bench.js'
 import type { ScoredPoint } from '../src/types.js'
 import { type Fixture, writeFixtureDataset } from './cli-fixtures.js'
+import { CLI_MAIN, type CliRun, runCli } from './support/cli.js'
 
-const MAIN = resolve(import.meta.dirname, '../dist/cli/main.js')
+const MAIN = CLI_MAIN
 const N = 400
 const DIM = 8
 const Q = 20
@@ -20,24 +21,10 @@ let datasets: string
 let data: string
 let fx: Fixture
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
+type Run = CliRun
 
 function quiver(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [MAIN, ...args],
-      { env: { ...process.env, QUIVER_DATASETS: datasets }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
-        done({ code, stdout, stderr })
-      },
-    )
-  })
+  return runCli(args, { QUIVER_DATASETS: datasets })
 }
 
 function errorLines(r: Run): string[] {

@@ -1,18 +1,15 @@
-// The built `quiver` CLI (dist/cli/main.js) as real child processes: snapshot create/list/restore
-// offline, the lock message while the directory is in use, online through a server, and
-// `backup --keep 2` retention with each copy's SHA-256 verified.
-import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Quiver } from '../src/index.js'
 import type { PointStruct } from '../src/types.js'
 import { call, rng, startTestServer } from './server-harness.js'
+import { CLI_MAIN, type CliRun, runCli } from './support/cli.js'
 
-const MAIN = resolve(import.meta.dirname, '../dist/cli/main.js')
+const MAIN = CLI_MAIN
 const DIM = 6
 const r = rng(3)
 const POINTS: PointStruct[] = Array.from({ length: 150 }, (_, i) => ({
@@ -22,19 +19,10 @@ const POINTS: PointStruct[] = Array.from({ length: 150 }, (_, i) => ({
 }))
 const QUERY = [0.1, -0.2, 0.3, 0.05, -0.4, 0.2]
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
+type Run = CliRun
 
 function quiver(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
-      done({ code, stdout, stderr })
-    })
-  })
+  return runCli(args)
 }
 
 async function ok(...args: string[]): Promise<Run> {

@@ -191,6 +191,30 @@ describe('optimizers', () => {
     await expectModel(c, model)
   })
 
+  it('does not merge again on every write once the sealed segments are joined', async () => {
+    const c = await create({
+      optimizers: {
+        maxSegmentSize: 16,
+        defaultSegmentNumber: 1,
+        deletedThreshold: 0.3,
+        vacuumMinVectorNumber: 50,
+      },
+    })
+    const model: Model = new Map()
+    await fill(c, 1000, 10, model)
+    const gone = [...model.keys()].filter((id) => id % 10 < 6)
+    await c.delete({ ids: gone })
+    await c.waitForOptimizers()
+    const settled = c.stats().optimizer.completed
+    const r = rng(11)
+    for (let i = 0; i < 20; i++) {
+      await c.upsert([{ id: 10_000 + i, vector: randomVector(r), payload: null }])
+      await c.waitForOptimizers()
+    }
+    expect(c.stats().optimizer.completed).toEqual(settled)
+    expect((await c.info()).status).toBe('green')
+  })
+
   it('persists only segments that changed', async () => {
     const c = await create({ optimizers: { maxSegmentSize: 16 } })
     await fill(c, 800, 7, new Map())

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MAX_UNINDEXED_FIELDS, UNINDEXED_OTHER } from '../src/collection/collection.js'
 import { type EmbeddedCollection, type Filter, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
@@ -222,5 +223,15 @@ describe('payload indexes (embedded)', () => {
     expect((await indexed.info()).unindexedFilterFields).toEqual({})
     expect(warnings).toHaveLength(1)
     expect(warnings[0]!.msg).toMatch(/"n".*no payload index/)
+  })
+
+  it('tracks at most MAX_UNINDEXED_FIELDS distinct fields; the rest count together', async () => {
+    for (let i = 0; i < MAX_UNINDEXED_FIELDS + 50; i++) {
+      await plain.count({ filter: { must: [{ key: `made_up_${i}`, match: { value: 1 } }] } })
+    }
+    const fields = (await plain.info()).unindexedFilterFields
+    expect(Object.keys(fields)).toHaveLength(MAX_UNINDEXED_FIELDS + 1)
+    expect(fields[UNINDEXED_OTHER]).toBe(50)
+    expect(warnings).toHaveLength(MAX_UNINDEXED_FIELDS)
   })
 })

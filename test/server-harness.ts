@@ -33,14 +33,21 @@ export interface RawReply {
   body: any
   /** `x-quiver-error-code` header, or null. */
   code: string | null
+  headers: Headers
 }
 
-/** Sends `body` (a value to JSON-encode, or a raw string sent as is) and parses the reply. */
-export async function call(base: string, method: string, path: string, body?: unknown): Promise<RawReply> {
-  const init: RequestInit = { method }
+/** Sends `body` (a value to JSON-encode, or a raw string sent as is) with `headers` and parses the reply. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<RawReply> {
+  const init: RequestInit = { method, headers: { ...headers } }
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
-    init.headers = { 'content-type': 'application/json' }
+    init.headers = { ...headers, 'content-type': 'application/json' }
   }
   const res = await fetch(`${base}${path}`, init)
   const text = await res.text()
@@ -48,7 +55,12 @@ export async function call(base: string, method: string, path: string, body?: un
   try {
     parsed = JSON.parse(text)
   } catch {}
-  return { status: res.status, body: parsed, code: res.headers.get('x-quiver-error-code') }
+  return {
+    status: res.status,
+    body: parsed,
+    code: res.headers.get('x-quiver-error-code'),
+    headers: res.headers,
+  }
 }
 
 export { rng } from './support/random.js'

@@ -9,6 +9,7 @@ import { QdrantClient } from '@qdrant/js-client-rest'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningServer, type ServeOptions, serve } from '../src/server/index.js'
+import { type RawReply, call as send } from './server-harness.js'
 
 const RW = 'rw-secret-key'
 const RO = 'ro-secret-key'
@@ -31,38 +32,15 @@ async function start(extra: Partial<ServeOptions> = {}): Promise<Started> {
   }
 }
 
-interface Reply {
-  status: number
-  // biome-ignore lint/suspicious/noExplicitAny: replies are checked by shape
-  body: any
-  code: string | null
-  headers: Headers
-}
-
-async function call(
+/** The harness's `call`, with headers before the body. */
+function call(
   base: string,
   method: string,
   path: string,
   headers: Record<string, string> = {},
   body?: unknown,
-): Promise<Reply> {
-  const init: RequestInit = { method, headers: { ...headers } }
-  if (body !== undefined) {
-    init.body = JSON.stringify(body)
-    ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
-  }
-  const res = await fetch(`${base}${path}`, init)
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {}
-  return {
-    status: res.status,
-    body: parsed,
-    code: res.headers.get('x-quiver-error-code'),
-    headers: res.headers,
-  }
+): Promise<RawReply> {
+  return send(base, method, path, body, headers)
 }
 
 function jwt(
@@ -230,7 +208,7 @@ describe('API keys and JWT', () => {
   })
 
   it('refuses expired, badly signed, malformed and value_exists tokens', async () => {
-    const put = async (token: string): Promise<Reply> =>
+    const put = async (token: string): Promise<RawReply> =>
       call(url, 'PUT', '/collections/a/points', { 'api-key': token }, { points: [point(9)] })
     const expired = await put(await jwt({ access: 'm' }, RW, Math.floor(Date.now() / 1000) - 60))
     expect(expired.status).toBe(401)

@@ -87,6 +87,10 @@ export interface CollectionOpenOptions {
   planner?: Partial<PlannerConfig>
 }
 
+/** Distinct field keys counted in `unindexedFilterFields`; later ones count under UNINDEXED_OTHER. */
+export const MAX_UNINDEXED_FIELDS = 100
+export const UNINDEXED_OTHER = '(other fields)'
+
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
@@ -192,12 +196,20 @@ export class EmbeddedCollection implements Collection {
     segment.planner = { ...segment.planner, ...this.plannerOverrides }
   }
 
-  /** Counts the fields a request evaluated point by point; logs the first time per field. */
+  /**
+   * Counts the fields a request evaluated point by point; logs the first time per field. At most
+   * MAX_UNINDEXED_FIELDS distinct keys are tracked (clients choose filter keys freely); the rest
+   * count under UNINDEXED_OTHER.
+   */
   private noteUnindexed(keys: ReadonlySet<string>): void {
-    for (const key of keys) {
+    for (const field of keys) {
+      const key =
+        this.unindexedCounts.has(field) || this.unindexedCounts.size < MAX_UNINDEXED_FIELDS
+          ? field
+          : UNINDEXED_OTHER
       const n = this.unindexedCounts.get(key) ?? 0
       this.unindexedCounts.set(key, n + 1)
-      if (n === 0) {
+      if (n === 0 && key === field) {
         this.logger?.warn(
           { collection: this.name, field: key },
           `filter on field ${JSON.stringify(key)} of collection ${this.name} has no payload index and is evaluated point by point; create one (PUT /collections/${this.name}/index) to make filtered requests faster`,
@@ -382,7 +394,12 @@ export class EmbeddedCollection implements Collection {
    */
   private scheduleOptimizers(): void {
     if (this.optimizing !== undefined || this.closed || this.failure) return
-    const plan = planOptimization(this.segments, this.config.optimizers, this.config.dimension)
+    const plan = planOptimization(
+      this.segments,
+      this.config.optimizers,
+      this.config.dimension,
+      this.holder.batchCapacity,
+    )
     if (plan === undefined) return
     const started = performance.now()
     const run = this.optimize(plan).then(
@@ -797,7 +814,12 @@ export class EmbeddedCollection implements Collection {
     return (
       this.persistError !== undefined ||
       this.optimizing !== undefined ||
-      planOptimization(this.segments, this.config.optimizers, this.config.dimension) !== undefined
+      planOptimization(
+        this.segments,
+        this.config.optimizers,
+        this.config.dimension,
+        this.holder.batchCapacity,
+      ) !== undefined
     )
   }
 
@@ -806,12 +828,13 @@ export class EmbeddedCollection implements Collection {
    * INTERNAL with the optimizer's error if one failed.
    */
   async waitForOptimizers(): Promise<void> {
-    for (;;) {
-      this.assertOpen()
-      this.scheduleOptimizers()
-      const running = this.optimizing
-      if (running === undefined) break
+    this.assertOpen()
+    this.scheduleOptimizers()
+    for (let running = this.optimizing; running !== undefined; running = this.optimizing) {
       await running
+      this.assertOpen()
+      // a failed optimization is not retried here (the next write retries it)
+      if (this.optimizerStatus !== 'ok') break
     }
     if (this.optimizerStatus !== 'ok') {
       throw new QuiverError('INTERNAL', `collection ${this.name}: ${this.optimizerStatus.error}`)

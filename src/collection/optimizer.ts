@@ -9,7 +9,7 @@ export type OptimizationKind = 'vacuum' | 'merge'
 
 export interface OptimizationPlan {
   readonly kind: OptimizationKind
-  /** Segments rebuilt into one; when the appendable one is among them it is sealed first. */
+  /** Segments rebuilt into one; the appendable one only for a vacuum (it is sealed first). */
   readonly sources: readonly Segment[]
 }
 
@@ -22,15 +22,16 @@ function deletedFraction(s: Segment): number {
  * The next optimization, or undefined when the segments are in shape.
  * - vacuum: the segment with the largest deleted fraction above `deletedThreshold`, among those
  *   with at least `vacuumMinVectorNumber` stored points;
- * - merge: when there are more than `defaultSegmentNumber` segments, the smallest non-empty ones
- *   (two or more, the appendable one included: it is sealed first) whose points together stay
- *   within `maxSegmentSize`.
+ * - merge: when the non-empty sealed segments plus the appendable one are more than
+ *   `defaultSegmentNumber`, the smallest sealed ones (two or more) whose points together stay
+ *   within `maxSegmentSize` and `maxPoints` (what one segment can hold).
  * `segments`: sealed first, appendable last.
  */
 export function planOptimization(
   segments: readonly Segment[],
   config: OptimizersConfig,
   dimension: number,
+  maxPoints: number,
 ): OptimizationPlan | undefined {
   let worst: Segment | undefined
   for (const s of segments) {
@@ -40,12 +41,16 @@ export function planOptimization(
   }
   if (worst !== undefined) return { kind: 'vacuum', sources: [worst] }
 
-  if (segments.length <= config.defaultSegmentNumber) return undefined
-  const candidates = segments.filter((s) => s.pointCount > 0).sort((a, b) => a.pointCount - b.pointCount)
+  // the appendable segment is never merged: sealing it would only put a new one in its place, so
+  // the count would not drop and every write would make the same merge due again
+  const sealed = segments.slice(0, -1).filter((s) => s.pointCount > 0)
+  if (sealed.length + 1 <= config.defaultSegmentNumber) return undefined
+  sealed.sort((a, b) => a.pointCount - b.pointCount)
   const picked: Segment[] = []
   let points = 0
-  for (const s of candidates) {
+  for (const s of sealed) {
     if (vectorKiB(points + s.pointCount, dimension) > config.maxSegmentSize) break
+    if (points + s.pointCount > maxPoints) break
     picked.push(s)
     points += s.pointCount
   }

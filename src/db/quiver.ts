@@ -340,8 +340,9 @@ export class Quiver {
   /**
    * Recovers every collection a full snapshot holds, replacing those of the same name; collections
    * not in the snapshot are left as they are. Verifies the archive (as `recoverSnapshot`) and opens
-   * every collection from staging before the first swap; each swap is atomic, and the validated
-   * ones left by a crash are swapped in at the next open. Returns the recovered names.
+   * every collection from staging before the first swap; each swap is atomic on its own, but the
+   * set is not: a crash between two swaps leaves the collections swapped so far recovered and the
+   * others as they were (run the recovery again). Returns the recovered names.
    * Throws as `recoverSnapshot` (INVALID_ARGUMENT for a collection snapshot).
    * @example await db.recoverFullSnapshot('/backups/full-2024-05-01-10-49-10-9c0d1e.snapshot')
    */
@@ -427,6 +428,7 @@ export class Quiver {
     const root = this.collectionsRoot()
     const live = join(root, name)
     const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
+    this.assertOpen()
     const old = this.collections.get(name)
     const oldError = this.unavailable.get(name)
     this.collections.delete(name)
@@ -458,7 +460,13 @@ export class Quiver {
     }
     if (moved) await rm(trash, { recursive: true, force: true })
     try {
-      this.collections.set(name, await EmbeddedCollection.open(live, name, this.options))
+      const opened = await EmbeddedCollection.open(live, name, this.options)
+      if (this.closed) {
+        // the database closed while this recovery ran: the files are in place, nothing stays open
+        await opened.close()
+        throw new QuiverError('CLOSED', `database ${this.dir} closed during the recovery of ${name}`)
+      }
+      this.collections.set(name, opened)
     } catch (err) {
       if (err instanceof QuiverError && err.code === 'CORRUPTED') this.unavailable.set(name, err)
       throw err

@@ -112,8 +112,9 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     return reply.status(404).header(ERROR_CODE_HEADER, 'NOT_FOUND').send(body)
   })
 
-  registerLimits(app, limits)
+  // security first: unauthenticated requests must not take concurrency slots from real clients
   registerSecurity(app, options.security ?? {})
+  registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app)
   registerCollectionRoutes(app, options.db)

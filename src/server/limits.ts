@@ -197,15 +197,16 @@ export function checkBodyLimits(body: unknown, limits: ServerLimits): void {
 const UNCOUNTED = new Set(['/healthz', '/livez', '/readyz'])
 
 /**
- * Adds the limit hooks to `app`: a concurrency gate (`onRequest`; the slot is freed when the
- * response closes, whether sent or aborted) answering 429 `TOO_MANY_REQUESTS` with
+ * Adds the limit hooks to `app`: a concurrency gate (`preParsing`, so after authentication when
+ * `registerSecurity` ran first, and before the body is read; the slot is freed when the response
+ * closes, whether sent or aborted) answering 429 `TOO_MANY_REQUESTS` with
  * `retry-after: 1`, and the body checks of `checkBodyLimits` (`preValidation`, after parsing and
  * before any handler). The JSON depth check runs in the body parser (`parseJsonBody`).
  */
 export function registerLimits(app: FastifyInstance, limits: ServerLimits): void {
   let inFlight = 0
-  app.addHook('onRequest', async (request: FastifyRequest, reply) => {
-    if (UNCOUNTED.has(request.routeOptions.url ?? '')) return
+  app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
+    if (UNCOUNTED.has(request.routeOptions.url ?? '')) return payload
     if (inFlight >= limits.maxConcurrentRequests) {
       const body: WireErrorResponse = {
         status: {
@@ -223,6 +224,7 @@ export function registerLimits(app: FastifyInstance, limits: ServerLimits): void
     reply.raw.once('close', () => {
       inFlight--
     })
+    return payload
   })
   app.addHook('preValidation', async (request) => {
     checkBodyLimits(request.body, limits)
