@@ -1,7 +1,11 @@
 // @ts-check
-// The two engines of the filtered benchmark behind one small shape: Quiver (embedded, from dist/)
-// with payload indexes, and the optional peer hnswlib-node with its filter callback.
+// The engines of the benchmarks behind small shapes: Quiver (embedded, from dist/) with optional
+// payload indexes, the peer hnswlib-node (with its filter callback), and loading of the other
+// optional npm peers (usearch, @orama/orama) from bench/peers.
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { createProgress } from '../../dist/cli/progress.js'
 import { Quiver } from '../../dist/index.js'
 
@@ -30,10 +34,11 @@ import { Quiver } from '../../dist/index.js'
 
 /**
  * A Quiver collection built from `input` in `dataDir`: payload indexes first (`indexes`: field ->
- * schema type, unless `useIndexes` is false), then upserts in batches of `batch`.
+ * schema type, unless `useIndexes` is false), then upserts in batches of `batch` (points without
+ * payload when `payloads` is null).
  * Throws whatever the engine throws (except a failing createPayloadIndex, reported in `indexState`).
  * @param {string} dataDir a fresh directory
- * @param {BuildInput & { payloads: readonly Payload[], indexes: Record<string, 'keyword' | 'integer' | 'float'>, useIndexes: boolean, batch: number }} input
+ * @param {BuildInput & { payloads: readonly Payload[] | null, indexes: Record<string, 'keyword' | 'integer' | 'float'>, useIndexes: boolean, batch: number }} input
  */
 export async function buildQuiver(dataDir, input) {
   const db = await Quiver.open(dataDir)
@@ -55,11 +60,12 @@ export async function buildQuiver(dataDir, input) {
       const end = Math.min(input.n, start + input.batch)
       const points = []
       for (let i = start; i < end; i++) {
-        points.push({
-          id: i,
-          vector: input.base.subarray(i * input.dim, (i + 1) * input.dim),
-          payload: /** @type {Payload} */ (input.payloads[i]),
-        })
+        const vector = input.base.subarray(i * input.dim, (i + 1) * input.dim)
+        points.push(
+          input.payloads === null
+            ? { id: i, vector }
+            : { id: i, vector, payload: /** @type {Payload} */ (input.payloads[i]) },
+        )
       }
       await col.upsert(points)
       progress?.update(end)
@@ -119,6 +125,39 @@ export function loadHnswlib() {
   } catch (err) {
     return { lib: null, reason: err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err) }
   }
+}
+
+/**
+ * An optional npm peer from bench/peers (`usearch`, `@orama/orama`, ...) by its package name, loaded
+ * with `import()` (so CommonJS and ESM packages both work), or the first line of why it is missing.
+ * @param {string} name
+ * @returns {Promise<{ lib: any, version: string } | { lib: null, reason: string }>}
+ */
+export async function loadPeer(name) {
+  const requirePeer = createRequire(new URL('../peers/package.json', import.meta.url))
+  try {
+    const entry = requirePeer.resolve(name)
+    const lib = await import(pathToFileURL(entry).href)
+    return { lib, version: packageVersion(entry, name) }
+  } catch (err) {
+    return { lib: null, reason: err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err) }
+  }
+}
+
+/**
+ * The version in the package.json of package `name` above `entry` (some packages do not export
+ * their package.json); `unknown` when none is found.
+ * @param {string} entry a file inside the package
+ * @param {string} name
+ */
+function packageVersion(entry, name) {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
+      if (pkg.name === name) return String(pkg.version)
+    } catch {}
+  }
+  return 'unknown'
 }
 
 /**

@@ -717,17 +717,19 @@ export class EmbeddedCollection implements Collection {
     const k = p.limit + p.offset
     const ef = Math.max(p.ef, k)
     const merged: { segment: Segment; offset: number; distance: number }[] = []
-    const unindexed = new Set<string>()
+    const unindexed = p.filter === null ? undefined : new Set<string>()
     for (const segment of this.segments) {
       const hits = segment.search(p.query, { k, ef, exact: p.exact, filter: p.filter, unindexed })
       for (let i = 0; i < hits.offsets.length; i++) {
         merged.push({ segment, offset: hits.offsets[i]!, distance: hits.distances[i]! })
       }
     }
-    if (unindexed.size > 0) this.noteUnindexed(unindexed)
+    if (unindexed !== undefined && unindexed.size > 0) this.noteUnindexed(unindexed)
     if (this.segments.length > 1) merged.sort((a, b) => a.distance - b.distance)
     const out: ScoredPoint[] = []
-    for (const hit of merged.slice(p.offset, k)) {
+    const end = Math.min(k, merged.length)
+    for (let i = p.offset; i < end; i++) {
+      const hit = merged[i]!
       const score = this.toScore(hit.distance)
       if (p.threshold !== null && (this.higherIsBetter ? score < p.threshold : score > p.threshold)) break
       const id = hit.segment.idAt(hit.offset)

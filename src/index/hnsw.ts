@@ -142,8 +142,8 @@ export class HnswIndex {
   private hits(n: number): SearchHits {
     const buf = this.core.memory.buffer
     return {
-      offsets: new Uint32Array(buf.slice(this.core.outIdsPtr(), this.core.outIdsPtr() + n * 4)),
-      distances: new Float32Array(buf.slice(this.core.outDistPtr(), this.core.outDistPtr() + n * 4)),
+      offsets: new Uint32Array(buf, this.core.outIdsPtr(), n).slice(),
+      distances: new Float32Array(buf, this.core.outDistPtr(), n).slice(),
     }
   }
 

@@ -77,7 +77,7 @@ export interface SegmentSearchOptions {
   /** Only points matching this filter are results; null = all. */
   filter: FilterNode | null
   /** Receives the keys of conditions that had to be evaluated point by point. */
-  unindexed?: Set<string>
+  unindexed?: Set<string> | undefined
 }
 
 export interface SegmentSearchResult extends SearchHits {
