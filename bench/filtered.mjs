@@ -7,10 +7,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
 import { buildHnswlib, buildQuiver, hnswlibSearch, loadHnswlib, quiverSearch } from './lib/engines.mjs'
+import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
 import { reportMarkdown, verdict } from './lib/report.mjs'
 import { measure } from './lib/timing.mjs'
 import { bruteForce, topK, truthAgreement } from './lib/truth.mjs'
@@ -59,28 +60,6 @@ const SIGMOD = 'sigmod24-clip-100-euclidean'
 const GLOVE = 'glove-100-cosine'
 const K = 10
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-/** @param {string} msg */
-const log = (msg) => process.stderr.write(`${msg}\n`)
-
-/** @param {string} v */
-function positiveInt(v) {
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
-  return n
-}
-
-/** @param {string} v */
-function efList(v) {
-  return v.split(',').map((s) => positiveInt(s.trim()))
-}
-
-/** @param {string} v */
-function positiveNumber(v) {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number')
-  return n
-}
 
 /**
  * @param {Dataset} ds
@@ -440,7 +419,7 @@ async function main() {
         .default('both'),
     )
     .option('--datasets-dir <dir>', 'datasets directory (default: $QUIVER_DATASETS or ../shared/datasets)')
-    .option('--ef <list>', 'query-time ef values, comma-separated (default 64,128)', efList)
+    .option('--ef <list>', 'query-time ef values, comma-separated (default 64,128)', intList)
     .option('--queries <n>', 'queries per dataset (default: glove 200, sigmod all 1000)', positiveInt)
     .option('--limit <n>', 'use only the first N base vectors (ground truth by brute force)', positiveInt)
     .addOption(

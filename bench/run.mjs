@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
+import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
 import { peersMarkdown, summarize } from './lib/peers-report.mjs'
 import { recallQpsSvg } from './lib/plot.mjs'
 import { bruteForce, topK } from './lib/truth.mjs'
@@ -46,28 +47,6 @@ const PEERS = ['hnswlib-node', 'faiss', 'usearch', 'orama']
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const WORKER = fileURLToPath(new URL('./lib/peer-worker.mjs', import.meta.url))
 const FAISS_SCRIPT = fileURLToPath(new URL('./peers/faiss_bench.py', import.meta.url))
-
-/** @param {string} msg */
-const log = (msg) => process.stderr.write(`${msg}\n`)
-
-/** @param {string} v */
-function positiveInt(v) {
-  const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer')
-  return n
-}
-
-/** @param {string} v */
-function intList(v) {
-  return v.split(',').map((s) => positiveInt(s.trim()))
-}
-
-/** @param {string} v */
-function positiveNumber(v) {
-  const n = Number(v)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number')
-  return n
-}
 
 /** @param {string} v */
 function peerList(v) {
