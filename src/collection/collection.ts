@@ -336,16 +336,19 @@ export class EmbeddedCollection implements Collection {
     this.scheduleOptimizers()
     if (this.bytesSincePersist >= this.flushBytes) {
       // The write is durable already; a failed persist is retried later and must not fail it.
-      await this.persist().then(
-        () => {
-          this.persistError = undefined
-        },
-        (err: unknown) => {
-          this.persistError = err
-        },
-      )
+      await this.persistQuietly()
     }
     return { operationId: seq, status: 'completed' }
+  }
+
+  /** Persists, keeping a failure in `persistError` (status yellow) instead of throwing; a later persist retries. */
+  private async persistQuietly(): Promise<void> {
+    try {
+      await this.persist()
+      this.persistError = undefined
+    } catch (err) {
+      this.persistError = err
+    }
   }
 
   /**
@@ -458,14 +461,7 @@ export class EmbeddedCollection implements Collection {
       if (!swapped) for (const s of sources) s.takeChanges()
     }
     if (!swapped) return false
-    await this.persist().then(
-      () => {
-        this.persistError = undefined
-      },
-      (err: unknown) => {
-        this.persistError = err
-      },
-    )
+    await this.persistQuietly()
     return true
   }
 

@@ -120,6 +120,11 @@ export async function loadSegments(
   return segments
 }
 
+/** A new segment directory name: unique per persist, so a retry never touches a directory the live manifest names. */
+function segmentDirName(seq: number, i: number): string {
+  return `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
+}
+
 /** One file of a collection directory image, `path` relative to the collection directory. */
 export interface ImageFile {
   path: string
@@ -141,7 +146,7 @@ export function collectionImage(
   const out: ImageFile[] = [{ path: 'config.json', data: Buffer.from(encodeChecked(stored), 'utf8') }]
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
   snapshots.forEach((files, i) => {
-    const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
+    const id = segmentDirName(seq, i)
     manifest.segments.push({ id, files: fileEntries(files) })
     for (const file of SEGMENT_FILES) {
       const data = files[file]
@@ -192,8 +197,7 @@ export async function persistSegments(
       manifest.segments.push(item.reuse)
       continue
     }
-    // unique per persist, so a retry never touches a directory the live manifest names
-    const id = `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
+    const id = segmentDirName(seq, i)
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
     for (const name of SEGMENT_FILES) {
