@@ -10,49 +10,57 @@
 // Memory is managed with the runtime's TLSF allocator (heap.alloc/realloc/free) over raw pointers;
 // no managed objects are created, so the GC never runs.
 
+import { codeDistance, codesReserve, encodeNode, prepareCodes, quantKind } from './codes'
+
+export * from './codes'
+export * from './scalar'
+export * from './binary'
+export * from './product'
+export * from './ivf'
+
 // ---- metric ids (keep in sync with src/engine/wasm.ts) ----
 const METRIC_DOT: i32 = 0 // also Cosine: vectors are normalised when stored
 const METRIC_L2: i32 = 1 // squared Euclidean distance
 const METRIC_L1: i32 = 2 // Manhattan distance
 
 // ---- configuration ----
-let dim: i32 = 0 // vector length as given
-let dimP: i32 = 0 // padded to a multiple of 4 (zero-filled), the stride of stored vectors
-let metric: i32 = METRIC_L2
-let normalize: bool = false
-let M: i32 = 16
+export let dim: i32 = 0 // vector length as given
+export let dimP: i32 = 0 // padded to a multiple of 4 (zero-filled), the stride of stored vectors
+export let metric: i32 = METRIC_L2
+export let normalize: bool = false
+export let M: i32 = 16
 let M0: i32 = 32
 let efConstruct: i32 = 100
 let levelMult: f64 = 0.0
 let rng: u32 = 0x9e3779b9
 
 // ---- graph state ----
-let count: i32 = 0 // offsets 0..count-1 exist
-let capacity: i32 = 0
+export let count: i32 = 0 // offsets 0..count-1 exist
+export let capacity: i32 = 0
 let entryPoint: i32 = -1
 let maxLevel: i32 = -1
 
 // per-offset arrays
-let vecs: usize = 0 // capacity * dimP f32
+export let vecs: usize = 0 // capacity * dimP f32
 let levels: usize = 0 // capacity u8: top layer of each node
 let links0: usize = 0 // capacity * (1 + M0) u32: [degree, neighbours...] on layer 0
 let upper: usize = 0 // capacity u32: pointer to (level * (1 + M)) u32 for layers 1..level, or 0
-let deleted: usize = 0 // bitset, capacity bits (u32 words)
-let allow: usize = 0 // bitset for filtered search, capacity bits (u32 words)
+export let deleted: usize = 0 // bitset, capacity bits (u32 words)
+export let allow: usize = 0 // bitset for filtered search, capacity bits (u32 words)
 let visited: usize = 0 // capacity u32 generation tags
 let visitGen: u32 = 0
 
 // heaps of (distance f32, offset u32) pairs, 8 bytes per entry
 let candHeap: usize = 0 // min-heap on distance
 let candSize: i32 = 0
-let resHeap: usize = 0 // max-heap on distance
-let resSize: i32 = 0
-let heapCap: i32 = 0 // capacity of the result heap
+export let resHeap: usize = 0 // max-heap on distance
+export let resSize: i32 = 0
+export let heapCap: i32 = 0 // capacity of the result heap
 let candCap: i32 = 0 // capacity of the candidate heap (grows on demand: filtered search can queue many)
 
 // scratch
 let staging: usize = 0 // dimP f32: vector written by the host
-let queryBuf: usize = 0 // dimP f32: normalised copy of the query
+export let queryBuf: usize = 0 // dimP f32: normalised copy of the query
 let outIds: usize = 0 // outCap u32
 let outDist: usize = 0 // outCap f32
 let outCap: i32 = 0
@@ -62,17 +70,50 @@ let selCap: i32 = 0
 let listBuf: usize = 0 // listCap u32: offsets for exact search over a list
 let listCap: i32 = 0
 
+// per-thread scratch slots handed out by threadScratch (quantizers and IVF keep per-query buffers there)
+export const SLOT_SCALAR: i32 = 0
+export const SLOT_BINARY: i32 = 1
+export const SLOT_PRODUCT: i32 = 2
+export const SLOT_IVF: i32 = 3
+export const SLOT_IVF2: i32 = 4
+const SLOTS: i32 = 8
+let slotPtr: usize = 0 // SLOTS pointers
+let slotBytes: usize = 0 // SLOTS sizes
+
+/**
+ * Thread-local scratch of at least `bytes` bytes for `slot` (one of the SLOT_* ids), zero-filled
+ * when first handed out or grown; the same slot returns the same buffer until it must grow. For
+ * per-query state (a quantized query, a lookup table) that the search path of this thread reads.
+ */
+export function threadScratch(slot: i32, bytes: usize): usize {
+  if (slotPtr == 0) {
+    slotPtr = heap.alloc(<usize>SLOTS << 2)
+    memory.fill(slotPtr, 0, <usize>SLOTS << 2)
+    slotBytes = heap.alloc(<usize>SLOTS << 2)
+    memory.fill(slotBytes, 0, <usize>SLOTS << 2)
+  }
+  const pp = slotPtr + (<usize>slot << 2)
+  const pb = slotBytes + (<usize>slot << 2)
+  const have = <usize>load<u32>(pb)
+  if (bytes > have) {
+    const want = bytes < 64 ? <usize>64 : bytes
+    store<u32>(pp, <u32>grow(<usize>load<u32>(pp), have, want))
+    store<u32>(pb, <u32>want)
+  }
+  return <usize>load<u32>(pp)
+}
+
 // ---- small helpers ----
 
 @inline function wordsFor(bits: i32): i32 {
   return (bits + 31) >>> 5
 }
 
-@inline function bitGet(base: usize, i: i32): bool {
+@inline export function bitGet(base: usize, i: i32): bool {
   return ((load<u32>(base + (<usize>(i >>> 5) << 2)) >>> (<u32>i & 31)) & 1) != 0
 }
 
-@inline function bitSet(base: usize, i: i32): void {
+@inline export function bitSet(base: usize, i: i32): void {
   const p = base + (<usize>(i >>> 5) << 2)
   store<u32>(p, load<u32>(p) | (<u32>1 << (<u32>i & 31)))
 }
@@ -82,11 +123,11 @@ let listCap: i32 = 0
   store<u32>(p, load<u32>(p) & ~(<u32>1 << (<u32>i & 31)))
 }
 
-@inline function vecPtr(i: i32): usize {
+@inline export function vecPtr(i: i32): usize {
   return vecs + (<usize>i * <usize>dimP << 2)
 }
 
-function grow(ptr: usize, oldBytes: usize, newBytes: usize): usize {
+export function grow(ptr: usize, oldBytes: usize, newBytes: usize): usize {
   const p = ptr == 0 ? heap.alloc(newBytes) : heap.realloc(ptr, newBytes)
   if (newBytes > oldBytes) memory.fill(p + oldBytes, 0, newBytes - oldBytes)
   return p
@@ -173,15 +214,23 @@ function randomLevel(): i32 {
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3)
 }
 
-@inline function distance(a: usize, b: usize): f32 {
+@inline export function distance(a: usize, b: usize): f32 {
   if (metric == METRIC_L2) return l2Kernel(a, b)
   if (metric == METRIC_DOT) return dotKernel(a, b)
   return l1Kernel(a, b)
 }
 
+/** Search only: true while the traversal compares codes (prepareCodes ran) instead of float32 vectors. */
+let useCodes: bool = false
+
+/** Distance from the query at `q` to stored `node`: its code when useCodes, else its float32 vector. */
+@inline function nodeDist(q: usize, node: i32): f32 {
+  return useCodes ? codeDistance(node) : distance(q, vecPtr(node))
+}
+
 // ---- heaps ----
 
-function ensureHeaps(n: i32): void {
+export function ensureHeaps(n: i32): void {
   if (n <= heapCap) return
   let cap = heapCap < 64 ? 64 : heapCap
   while (cap < n) cap <<= 1
@@ -193,11 +242,11 @@ function ensureHeaps(n: i32): void {
   }
 }
 
-@inline function hDist(h: usize, i: i32): f32 {
+@inline export function hDist(h: usize, i: i32): f32 {
   return load<f32>(h + (<usize>i << 3))
 }
 
-@inline function hId(h: usize, i: i32): u32 {
+@inline export function hId(h: usize, i: i32): u32 {
   return load<u32>(h + (<usize>i << 3), 4)
 }
 
@@ -243,7 +292,7 @@ function candPop(): void {
 }
 
 // result max-heap
-function resPush(d: f32, id: u32): void {
+export function resPush(d: f32, id: u32): void {
   let i = resSize++
   while (i > 0) {
     const parent = (i - 1) >> 1
@@ -255,7 +304,7 @@ function resPush(d: f32, id: u32): void {
   hSet(resHeap, i, d, id)
 }
 
-function resPop(): void {
+export function resPop(): void {
   const n = --resSize
   if (n == 0) return
   const d = hDist(resHeap, n)
@@ -307,7 +356,7 @@ export function init(dimension: i32, metricId: i32, norm: bool, m: i32, efc: i32
   M = m
   M0 = 2 * m
   efConstruct = efc
-  levelMult = 1.0 / Math.log(<f64>m)
+  levelMult = m > 1 ? 1.0 / Math.log(<f64>m) : 0.0
   rng = seed == 0 ? 0x9e3779b9 : seed
   staging = heap.alloc(<usize>dimP << 2)
   memory.fill(staging, 0, <usize>dimP << 2)
@@ -345,6 +394,7 @@ export function reserve(n: i32): void {
   deleted = grow(deleted, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
   allow = grow(allow, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
   visited = grow(visited, old << 2, c << 2)
+  codesReserve(capacity, cap)
   capacity = cap
 }
 
@@ -470,9 +520,15 @@ export function add(): i32 {
   const dst = vecPtr(node)
   memory.copy(dst, staging, <usize>dimP << 2)
   if (normalize) normalizeInPlace(dst)
-  insert(node)
+  if (quantKind != 0) encodeNode(node, dst)
+  if (M > 0) insert(node) // M = 0: vectors only, no graph (IVF)
   count++ // only once the node is fully linked (a trap inside insert leaves count unchanged)
   return node
+}
+
+/** Writes the codes of offsets from..to-1 from their stored vectors (after a quantizer is trained). */
+export function encodeRange(from: i32, to: i32): void {
+  for (let i = from; i < to; i++) encodeNode(i, vecPtr(i))
 }
 
 export function markDeleted(node: i32): void {
@@ -485,7 +541,7 @@ export function isDeleted(node: i32): bool {
 
 // ---- search ----
 
-@inline function accepted(node: i32, filtered: bool): bool {
+@inline export function accepted(node: i32, filtered: bool): bool {
   if (bitGet(deleted, <i32>node)) return false
   return !filtered || bitGet(allow, node)
 }
@@ -501,7 +557,7 @@ function greedy(q: usize, start: i32, startDist: f32, level: i32): i32 {
     const deg = <i32>load<u32>(l)
     for (let j = 0; j < deg; j++) {
       const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
-      const d = distance(q, vecPtr(nb))
+      const d = nodeDist(q, nb)
       if (d < curDist) {
         curDist = d
         cur = nb
@@ -520,7 +576,7 @@ function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): vo
   const gen = newVisitGeneration()
   candSize = 0
   resSize = 0
-  const d0 = distance(q, vecPtr(ep))
+  const d0 = nodeDist(q, ep)
   candPush(d0, <u32>ep)
   if (accepted(ep, filtered)) resPush(d0, <u32>ep)
   store<u32>(visited + (<usize>ep << 2), gen)
@@ -536,7 +592,7 @@ function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): vo
       const vp = visited + (<usize>nb << 2)
       if (load<u32>(vp) == gen) continue
       store<u32>(vp, gen)
-      const d = distance(q, vecPtr(nb))
+      const d = nodeDist(q, nb)
       if (resSize < ef || d < hDist(resHeap, 0)) {
         candPush(d, <u32>nb)
         if (accepted(nb, filtered)) {
@@ -553,7 +609,7 @@ function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): vo
   const vp = visited + (<usize>nb << 2)
   if (load<u32>(vp) == gen) return
   store<u32>(vp, gen)
-  const d = distance(q, vecPtr(nb))
+  const d = nodeDist(q, nb)
   if (resSize < ef || d < hDist(resHeap, 0)) {
     candPush(d, <u32>nb)
     resPush(d, <u32>nb)
@@ -575,7 +631,7 @@ function searchLayer0TwoHop(q: usize, ep: i32, ef: i32): bool {
   const gen = newVisitGeneration()
   candSize = 0
   resSize = 0
-  const d0 = distance(q, vecPtr(ep))
+  const d0 = nodeDist(q, ep)
   candPush(d0, <u32>ep)
   if (accepted(ep, true)) resPush(d0, <u32>ep)
   store<u32>(visited + (<usize>ep << 2), gen)
@@ -609,14 +665,14 @@ function searchLayer0TwoHop(q: usize, ep: i32, ef: i32): bool {
   return resSize >= ef
 }
 
-function prepareQuery(): usize {
+export function prepareQuery(): usize {
   memory.copy(queryBuf, staging, <usize>dimP << 2)
   if (normalize) normalizeInPlace(queryBuf)
   return queryBuf
 }
 
 /** Moves the result heap into the output buffers, nearest first, keeping at most k; returns the count. */
-function drainResults(k: i32): i32 {
+export function drainResults(k: i32): i32 {
   while (resSize > k) resPop()
   const n = resSize
   ensureOutput(n)
@@ -637,55 +693,99 @@ function drainResults(k: i32): i32 {
  * Upper layers are always descended greedily without the filter.
  * Writes offsets and distances (lower is better) to the output buffers; returns the count.
  */
-export function searchKnn(k: i32, ef: i32, mode: i32): i32 {
+export function searchKnn(k: i32, ef: i32, mode: i32, quant: i32, candidates: i32): i32 {
   if (entryPoint < 0 || k <= 0) return 0
   const q = prepareQuery()
   if (ef < k) ef = k
   ensureHeaps(ef + 1)
+  beginQuant(q, quant)
   let cur = entryPoint
   for (let level = maxLevel; level > 0; level--) {
-    cur = greedy(q, cur, distance(q, vecPtr(cur)), level)
+    cur = greedy(q, cur, nodeDist(q, cur), level)
   }
   // two-hop search that runs dry falls back to the waypoint search, which reaches every component
   if (mode != 2 || !searchLayer0TwoHop(q, cur, ef)) searchLayer(q, cur, ef, 0, mode != 0)
+  return finishQuant(q, quant, k, candidates)
+}
+
+/** Starts a search on codes (quant 1 or 2) when a quantizer is active; quant 0 compares float32 vectors. */
+function beginQuant(q: usize, quant: i32): void {
+  useCodes = quant != 0 && quantKind != 0
+  if (useCodes) prepareCodes(q)
+}
+
+/**
+ * Ends a search: with codes and quant 2, re-ranks the best `candidates` results (by code distance)
+ * with their float32 vectors and keeps the best k (rescoring); then drains the result heap.
+ */
+function finishQuant(q: usize, quant: i32, k: i32, candidates: i32): i32 {
+  if (useCodes && quant == 2) {
+    useCodes = false
+    if (candidates < k) candidates = k
+    while (resSize > candidates) resPop()
+    const n = resSize
+    ensureSelect(n)
+    for (let i = 0; i < n; i++) {
+      store<u32>(selIds + (<usize>i << 2), hId(resHeap, 0))
+      resPop()
+    }
+    for (let i = 0; i < n; i++) {
+      const id = load<u32>(selIds + (<usize>i << 2))
+      const d = distance(q, vecPtr(<i32>id))
+      if (resSize < k) resPush(d, id)
+      else if (d < hDist(resHeap, 0)) {
+        resPush(d, id)
+        resPop()
+      }
+    }
+  }
+  useCodes = false
   return drainResults(k)
+}
+
+/** Offers (d, id) to the result heap that keeps the best `k`. */
+@inline export function offerResult(d: f32, id: u32, k: i32): void {
+  if (resSize < k) resPush(d, id)
+  else if (d < hDist(resHeap, 0)) {
+    resPush(d, id)
+    resPop()
+  }
 }
 
 /** Exact search over all offsets (optionally only those in the allow bitset); returns the count. */
-export function searchFlat(k: i32, filtered: bool): i32 {
+export function searchFlat(k: i32, filtered: bool, quant: i32, candidates: i32): i32 {
   if (k <= 0) return 0
   const q = prepareQuery()
-  ensureHeaps(k + 1)
+  const keep = quant == 2 && quantKind != 0 && candidates > k ? candidates : k
+  ensureHeaps(keep + 1)
   resSize = 0
-  for (let i = 0; i < count; i++) {
-    if (!accepted(i, filtered)) continue
-    const d = distance(q, vecPtr(i))
-    if (resSize < k) resPush(d, <u32>i)
-    else if (d < hDist(resHeap, 0)) {
-      resPush(d, <u32>i)
-      resPop()
+  beginQuant(q, quant)
+  if (useCodes) {
+    for (let i = 0; i < count; i++) {
+      if (accepted(i, filtered)) offerResult(codeDistance(i), <u32>i, keep)
+    }
+  } else {
+    for (let i = 0; i < count; i++) {
+      if (accepted(i, filtered)) offerResult(distance(q, vecPtr(i)), <u32>i, keep)
     }
   }
-  return drainResults(k)
+  return finishQuant(q, quant, k, candidates)
 }
 
 /** Exact search over the first `n` offsets of the list buffer (deleted ones skipped). */
-export function searchList(n: i32, k: i32): i32 {
+export function searchList(n: i32, k: i32, quant: i32, candidates: i32): i32 {
   if (k <= 0) return 0
   const q = prepareQuery()
-  ensureHeaps(k + 1)
+  const keep = quant == 2 && quantKind != 0 && candidates > k ? candidates : k
+  ensureHeaps(keep + 1)
   resSize = 0
+  beginQuant(q, quant)
   for (let j = 0; j < n; j++) {
     const i = <i32>load<u32>(listBuf + (<usize>j << 2))
     if (bitGet(deleted, i)) continue
-    const d = distance(q, vecPtr(i))
-    if (resSize < k) resPush(d, <u32>i)
-    else if (d < hDist(resHeap, 0)) {
-      resPush(d, <u32>i)
-      resPop()
-    }
+    offerResult(useCodes ? codeDistance(i) : distance(q, vecPtr(i)), <u32>i, keep)
   }
-  return drainResults(k)
+  return finishQuant(q, quant, k, candidates)
 }
 
 /** Distance between the staging vector (as a query) and stored offset `node`. */
@@ -771,6 +871,7 @@ function linkBack(nb: i32, node: i32, dist: f32, level: i32): void {
 
 /** Alg. 1: inserts stored offset `node` into the graph. */
 function insert(node: i32): void {
+  useCodes = false
   const level = randomLevel()
   store<u8>(levels + <usize>node, <u8>level)
   store<u32>(links0 + (<usize>node * <usize>(1 + M0) << 2), 0)
@@ -832,6 +933,7 @@ function insert(node: i32): void {
 let failReason: i32 = 0
 export function checkIntegrity(): i32 {
   failReason = 0
+  if (M == 0) return 0 // no graph
   if (count == 0) {
     if (entryPoint != -1) {
       failReason = 1

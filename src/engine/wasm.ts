@@ -42,9 +42,13 @@ export interface CoreExports {
   add(): number
   markDeleted(node: number): void
   isDeleted(node: number): number
-  searchKnn(k: number, ef: number, mode: number): number
-  searchFlat(k: number, filtered: number): number
-  searchList(n: number, k: number): number
+  /** `quant`: 0 float32; 1 codes only; 2 codes, then the best `candidates` rescored with float32. */
+  searchKnn(k: number, ef: number, mode: number, quant: number, candidates: number): number
+  searchFlat(k: number, filtered: number, quant: number, candidates: number): number
+  searchList(n: number, k: number, quant: number, candidates: number): number
+  /** Active quantizer: 0 none, 1 scalar, 2 binary, 3 product (assembly/codes.ts). */
+  setQuantKind(kind: number): void
+  encodeRange(from: number, to: number): void
   distanceTo(node: number): number
   checkIntegrity(): number
   checkReason(): number

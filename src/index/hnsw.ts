@@ -58,6 +58,20 @@ export interface SearchFilter {
   readonly twoHop: boolean
 }
 
+/**
+ * A search on quantized codes (the core must have a trained quantizer): `rescore` re-ranks the best
+ * `candidates` (>= k) hits by their float32 vectors; without it distances are code distances.
+ */
+export interface CodesSearch {
+  readonly rescore: boolean
+  readonly candidates: number
+}
+
+function quantArgs(codes: CodesSearch | undefined): [number, number] {
+  if (codes === undefined) return [0, 0]
+  return [codes.rescore ? 2 : 1, codes.candidates]
+}
+
 export type IntegrityReport = { ok: true } | { ok: false; node: number; reason: string }
 
 export class HnswIndex {
@@ -162,21 +176,37 @@ export class HnswIndex {
    * nodes and their two-hop admissible neighbours only (ACORN-1, for sparse matches). Deleted
    * offsets are never returned.
    */
-  search(query: ArrayLike<number>, k: number, ef: number, filter?: SearchFilter): SearchHits {
+  search(
+    query: ArrayLike<number>,
+    k: number,
+    ef: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+  ): SearchHits {
     this.stage(query)
     if (filter) this.setAllowed(filter.allow)
     const mode = filter === undefined ? 0 : filter.twoHop ? 2 : 1
-    const n = this.core.searchKnn(k, Math.max(ef, k), mode)
+    const [quant, candidates] = quantArgs(codes)
+    const n = this.core.searchKnn(k, Math.max(ef, k, candidates), mode, quant, candidates)
     return this.hits(n)
   }
 
-  /** Exact k-NN over every live offset (or only `allowed`, a list of offsets). */
-  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array): SearchHits {
+  /**
+   * k-NN by a full scan of every live offset (or only `allowed`, a list of offsets): exact on
+   * float32 vectors, or over quantized codes with `codes` (then exact only after rescoring).
+   */
+  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array, codes?: CodesSearch): SearchHits {
     this.stage(query)
-    if (!allowed) return this.hits(this.core.searchFlat(k, 0))
+    const [quant, candidates] = quantArgs(codes)
+    if (!allowed) return this.hits(this.core.searchFlat(k, 0, quant, candidates))
     const ptr = this.core.ensureList(allowed.length)
     new Uint32Array(this.core.memory.buffer, ptr, allowed.length).set(allowed)
-    return this.hits(this.core.searchList(allowed.length, k))
+    return this.hits(this.core.searchList(allowed.length, k, quant, candidates))
+  }
+
+  /** The WebAssembly core holding this index (for quantizers that keep their codes beside the vectors). */
+  get coreExports(): CoreExports {
+    return this.core
   }
 
   /** Checks graph invariants (links in range, no self or duplicate links, degree bounds, layers). */
