@@ -1,0 +1,43 @@
+// The contract every quantizer (scalar int8, binary, product) implements: it learns its parameters
+// from a segment's stored vectors, keeps them and the codes inside that segment's WebAssembly core
+// (assembly/scalar.ts, binary.ts, product.ts behind the codes.ts dispatch), and persists both.
+import type { CoreExports } from '../engine/wasm.js'
+
+/** Qdrant's `quantization_config` (snake_case, as on the wire). Exactly one key. */
+export type QuantizationConfig =
+  | { scalar: { type: 'int8'; quantile?: number | null; always_ram?: boolean | null } }
+  | { binary: { always_ram?: boolean | null; encoding?: 'one_bit' | null } }
+  | { product: { compression: 'x4' | 'x8' | 'x16' | 'x32' | 'x64'; always_ram?: boolean | null } }
+
+/** Qdrant's per-search `params.quantization`. */
+export interface QuantizationSearchParams {
+  /** Search the float32 vectors only. Default false. */
+  ignore?: boolean | null
+  /** Re-rank the candidates found on codes by their float32 vectors. Default true. */
+  rescore?: boolean | null
+  /** Candidates fetched on codes = ceil(limit x oversampling), >= 1. Default 1. */
+  oversampling?: number | null
+}
+
+/**
+ * One segment's quantizer. The core's float32 vectors stay (they serve the graph build and
+ * rescoring); the codes are an extra `bytesPerVector` per stored point.
+ */
+export interface Quantizer {
+  readonly config: QuantizationConfig
+  /** Code bytes per stored vector. */
+  readonly bytesPerVector: number
+  /** True once parameters are learnt and every stored offset has a code (the core's quant kind is set). */
+  readonly trained: boolean
+  /** Stored vectors needed before `train` learns anything (fewer: it does nothing and `trained` stays false). */
+  readonly minTrainingVectors: number
+  /**
+   * Learns the parameters from the first `count` stored vectors of `core` (row stride
+   * `core.getPaddedDim()` floats at `core.vectorsPtr()`, normalised for Cosine), writes them into the
+   * core, encodes offsets 0..count-1 and selects this quantizer in the core; later `add()`s are encoded
+   * by the core itself. Does nothing when count < minTrainingVectors.
+   */
+  train(core: CoreExports, count: number): void
+  /** Parameters and codes of the first `count` offsets, as one buffer (format in docs/storage-format.md). */
+  serialize(core: CoreExports, count: number): Uint8Array
+}
