@@ -10,7 +10,11 @@
 // Memory is managed with the runtime's TLSF allocator (heap.alloc/realloc/free) over raw pointers;
 // no managed objects are created, so the GC never runs.
 
-import { codeDistance, codesReserve, encodeNode, prepareCodes, quantKind } from './codes'
+import { bqState } from './binary'
+import { codeDistance, codesReserve, encodeNode, prepareCodes, quantKind, setQuantKind } from './codes'
+import { ivfState } from './ivf'
+import { pqState } from './product'
+import { sqState } from './scalar'
 
 export * from './codes'
 export * from './scalar'
@@ -86,6 +90,7 @@ let slotBytes: usize = 0 // SLOTS sizes
  * per-query state (a quantized query, a lookup table) that the search path of this thread reads.
  */
 export function threadScratch(slot: i32, bytes: usize): usize {
+  if (workerMode) return workerScratch(slot, bytes)
   if (slotPtr == 0) {
     slotPtr = heap.alloc(<usize>SLOTS << 2)
     memory.fill(slotPtr, 0, <usize>SLOTS << 2)
@@ -128,7 +133,15 @@ export function threadScratch(slot: i32, bytes: usize): usize {
 }
 
 export function grow(ptr: usize, oldBytes: usize, newBytes: usize): usize {
-  const p = ptr == 0 ? heap.alloc(newBytes) : heap.realloc(ptr, newBytes)
+  if (workerMode) abort('a worker thread cannot allocate: thread scratch too small')
+  let p: usize
+  if (ptr == 0) p = heap.alloc(newBytes)
+  else if (deferFree) {
+    // worker threads may still read the old block: free it once they are done (releaseRetired)
+    p = heap.alloc(newBytes)
+    memory.copy(p, ptr, oldBytes < newBytes ? oldBytes : newBytes)
+    retire(ptr)
+  } else p = heap.realloc(ptr, newBytes)
   if (newBytes > oldBytes) memory.fill(p + oldBytes, 0, newBytes - oldBytes)
   return p
 }
@@ -394,6 +407,7 @@ export function reserve(n: i32): void {
   deleted = grow(deleted, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
   allow = grow(allow, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
   visited = grow(visited, old << 2, c << 2)
+  locks = grow(locks, old << 2, c << 2)
   codesReserve(capacity, cap)
   capacity = cap
 }
@@ -542,7 +556,7 @@ export function isDeleted(node: i32): bool {
 // ---- search ----
 
 @inline export function accepted(node: i32, filtered: bool): bool {
-  if (bitGet(deleted, <i32>node)) return false
+  if (node >= count || bitGet(deleted, <i32>node)) return false
   return !filtered || bitGet(allow, node)
 }
 
@@ -557,6 +571,7 @@ function greedy(q: usize, start: i32, startDist: f32, level: i32): i32 {
     const deg = <i32>load<u32>(l)
     for (let j = 0; j < deg; j++) {
       const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (<u32>nb >= <u32>count) continue // being linked by another thread, or past this thread's snapshot
       const d = nodeDist(q, nb)
       if (d < curDist) {
         curDist = d
@@ -589,6 +604,7 @@ function searchLayer(q: usize, ep: i32, ef: i32, level: i32, filtered: bool): vo
     const deg = <i32>load<u32>(l)
     for (let j = 0; j < deg; j++) {
       const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (<u32>nb >= <u32>count) continue // being linked by another thread, or past this thread's snapshot
       const vp = visited + (<usize>nb << 2)
       if (load<u32>(vp) == gen) continue
       store<u32>(vp, gen)
@@ -645,17 +661,20 @@ function searchLayer0TwoHop(q: usize, ep: i32, ef: i32): bool {
     let found = 0
     for (let j = 0; j < deg; j++) {
       const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (<u32>nb >= <u32>count) continue // being linked by another thread, or past this thread's snapshot
       if (!accepted(nb, true)) continue
       found++
       visitAllowed(q, nb, ef, gen)
     }
     for (let j = 0; j < deg && found < M0; j++) {
       const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
+      if (<u32>nb >= <u32>count) continue // being linked by another thread, or past this thread's snapshot
       if (accepted(nb, true)) continue
       const l2 = linksAt(nb, 0)
       const deg2 = <i32>load<u32>(l2)
       for (let t = 0; t < deg2 && found < M0; t++) {
         const nb2 = <i32>load<u32>(l2 + (<usize>(t + 1) << 2))
+        if (<u32>nb2 >= <u32>count) continue
         if (!accepted(nb2, true)) continue
         found++
         visitAllowed(q, nb2, ef, gen)
@@ -840,7 +859,13 @@ function sortSelection(n: i32): void {
 }
 
 /** Adds `node` to the links of `nb` on `level`; when full, re-selects with the heuristic. */
-function linkBack(nb: i32, node: i32, dist: f32, level: i32): void {
+function linkBack(nb: i32, node: i32, dist: f32, level: i32, concurrent: bool): void {
+  if (concurrent) lockNode(nb)
+  linkBackLocked(nb, node, dist, level)
+  if (concurrent) unlockNode(nb)
+}
+
+function linkBackLocked(nb: i32, node: i32, dist: f32, level: i32): void {
   const cap = level == 0 ? M0 : M
   const l = linksAt(nb, level)
   const deg = <i32>load<u32>(l)
@@ -871,28 +896,53 @@ function linkBack(nb: i32, node: i32, dist: f32, level: i32): void {
 
 /** Alg. 1: inserts stored offset `node` into the graph. */
 function insert(node: i32): void {
-  useCodes = false
   const level = randomLevel()
+  setupNode(node, level)
+  link(node, level, false)
+}
+
+/** Draws nothing: records `level` for `node` with empty link lists (and its upper block). */
+function setupNode(node: i32, level: i32): void {
   store<u8>(levels + <usize>node, <u8>level)
   store<u32>(links0 + (<usize>node * <usize>(1 + M0) << 2), 0)
   if (level > 0) allocUpper(node, level)
   else store<u32>(upper + (<usize>node << 2), 0)
+}
 
-  if (entryPoint < 0) {
-    entryPoint = node
-    maxLevel = level
+/**
+ * Alg. 1 after the level is drawn: links `node` into the graph. `concurrent`: other threads insert
+ * at the same time (hnswlib's scheme): each link list is written under its node's spin lock, the
+ * entry point and top layer live in the state block under the global lock (held for the whole
+ * insert of a node that raises the top layer), and lists are read without locks — every id in any
+ * list is a prepared node whose vector and level are already in place.
+ */
+function link(node: i32, level: i32, concurrent: bool): void {
+  useCodes = false
+  let ep = entryPoint
+  let top = maxLevel
+  let holdGlobal = false
+  if (concurrent) {
+    lockWord(stateBlock + (<usize>ST_LOCK << 2))
+    ep = load<i32>(stateBlock + (<usize>ST_ENTRY << 2))
+    top = load<i32>(stateBlock + (<usize>ST_TOP << 2))
+    holdGlobal = ep < 0 || level > top
+    if (!holdGlobal) unlockWord(stateBlock + (<usize>ST_LOCK << 2))
+  }
+  if (ep < 0) {
+    setEntry(node, level, concurrent)
+    if (holdGlobal) unlockWord(stateBlock + (<usize>ST_LOCK << 2))
     return
   }
   const q = vecPtr(node)
-  let cur = entryPoint
+  let cur = ep
   let curDist = distance(q, vecPtr(cur))
-  for (let lc = maxLevel; lc > level; lc--) {
+  for (let lc = top; lc > level; lc--) {
     cur = greedy(q, cur, curDist, lc)
     curDist = distance(q, vecPtr(cur))
   }
   ensureHeaps(efConstruct + 1)
   ensureSelect(efConstruct + 1)
-  for (let lc = level < maxLevel ? level : maxLevel; lc >= 0; lc--) {
+  for (let lc = level < top ? level : top; lc >= 0; lc--) {
     searchLayer(q, cur, efConstruct, lc, false)
     if (resSize == 0) resPush(distance(q, vecPtr(cur)), <u32>cur)
     // heap -> ascending list in selIds/selDist
@@ -905,21 +955,323 @@ function insert(node: i32): void {
     const nextEntry = <i32>load<u32>(selIds)
     const kept = selectHeuristic(n, M)
     const l = linksAt(node, lc)
+    // keep a private copy of the chosen neighbours: linkBack reuses selIds, and others may link to node
+    // (after linkBack's scratch, which uses entries 0..M0)
+    ensureSelect(M0 + 1 + kept)
     for (let j = 0; j < kept; j++) {
-      store<u32>(l + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+      store<u32>(selIds + (<usize>(M0 + 1 + j) << 2), load<u32>(selIds + (<usize>j << 2)))
     }
-    store<u32>(l, <u32>kept)
+    if (concurrent) {
+      // another thread that reached node through an upper layer may already have linked to it here
+      lockNode(node)
+      if (load<u32>(l) == 0) {
+        for (let j = 0; j < kept; j++) {
+          store<u32>(l + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+        }
+        store<u32>(l, <u32>kept)
+      } else {
+        for (let j = 0; j < kept; j++) {
+          const nb = <i32>load<u32>(selIds + (<usize>(M0 + 1 + j) << 2))
+          linkBackLocked(node, nb, distance(q, vecPtr(nb)), lc)
+        }
+      }
+      unlockNode(node)
+    } else {
+      for (let j = 0; j < kept; j++) {
+        store<u32>(l + (<usize>(j + 1) << 2), load<u32>(selIds + (<usize>j << 2)))
+      }
+      store<u32>(l, <u32>kept)
+    }
     for (let j = 0; j < kept; j++) {
-      // linkBack reuses selIds/selDist, so read each neighbour from the node's own list
-      const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
-      linkBack(nb, node, distance(q, vecPtr(nb)), lc)
+      const nb = <i32>load<u32>(selIds + (<usize>(M0 + 1 + j) << 2))
+      linkBack(nb, node, distance(q, vecPtr(nb)), lc, concurrent)
     }
     cur = nextEntry
   }
-  if (level > maxLevel) {
+  if (level > top) setEntry(node, level, concurrent)
+  if (holdGlobal) unlockWord(stateBlock + (<usize>ST_LOCK << 2))
+}
+
+function setEntry(node: i32, level: i32, concurrent: bool): void {
+  if (concurrent) {
+    store<i32>(stateBlock + (<usize>ST_ENTRY << 2), node)
+    store<i32>(stateBlock + (<usize>ST_TOP << 2), level)
+  } else {
     entryPoint = node
     maxLevel = level
   }
+}
+
+// ---- threads: worker instances of this module over the same shared memory ----
+// The instance that called init() owns the allocator and every shared array. A worker instance
+// never allocates: attachThread() loads the shared state that publishState() wrote and carves its
+// own scratch (heaps, visited tags, output, allow bitset, list, threadScratch slots) from an arena
+// the owner allocated for it. While workers may read, the owner frees no block it replaced
+// (grow() retires it; releaseRetired() frees retired blocks once the host knows no task runs).
+
+/** True in a worker instance (attachThread was called). */
+export let workerMode: bool = false
+let deferFree: bool = false
+let retired: usize = 0 // retiredCap pointers
+let retiredCount: i32 = 0
+let retiredCap: i32 = 0
+let stateBlock: usize = 0
+let locks: usize = 0 // capacity u32 spin locks (concurrent insert)
+let arenaNext: usize = 0
+let arenaEnd: usize = 0
+
+// state block words
+const ST_DIM: i32 = 0
+const ST_DIMP: i32 = 1
+const ST_METRIC: i32 = 2
+const ST_NORMALIZE: i32 = 3
+const ST_M: i32 = 4
+const ST_EFC: i32 = 5
+const ST_COUNT: i32 = 6
+const ST_CAPACITY: i32 = 7
+const ST_ENTRY: i32 = 8
+const ST_TOP: i32 = 9
+const ST_VECS: i32 = 10
+const ST_LEVELS: i32 = 11
+const ST_LINKS0: i32 = 12
+const ST_UPPER: i32 = 13
+const ST_DELETED: i32 = 14
+const ST_LOCKS: i32 = 15
+const ST_QUANT: i32 = 16
+const ST_SQ: i32 = 17
+const ST_BQ: i32 = 18
+const ST_PQ: i32 = 19
+const ST_IVF: i32 = 20
+const ST_LOCK: i32 = 21
+const ST_WORDS: i32 = 24
+/** Bytes of threadScratch space in a worker arena besides the fixed buffers. */
+const SLOT_SPACE_MIN: usize = 1 << 20
+
+function retire(ptr: usize): void {
+  if (retiredCount == retiredCap) {
+    const cap = retiredCap < 16 ? 16 : retiredCap * 2
+    const p = heap.alloc(<usize>cap << 2)
+    if (retired != 0) {
+      memory.copy(p, retired, <usize>retiredCount << 2)
+      heap.free(retired)
+    }
+    retired = p
+    retiredCap = cap
+  }
+  store<u32>(retired + (<usize>retiredCount << 2), <u32>ptr)
+  retiredCount++
+}
+
+/** Owner: from now on replaced blocks are retired instead of freed (call before the first worker task). */
+export function setDeferFree(on: bool): void {
+  deferFree = on
+}
+
+/** Owner: frees every retired block (only when no worker task on this memory is running). Returns how many. */
+export function releaseRetired(): i32 {
+  const n = retiredCount
+  for (let i = 0; i < n; i++) heap.free(<usize>load<u32>(retired + (<usize>i << 2)))
+  retiredCount = 0
+  return n
+}
+
+@inline function lockWord(p: usize): void {
+  while (atomic.cmpxchg<u32>(p, 0, 1) != 0) {}
+}
+
+@inline function unlockWord(p: usize): void {
+  atomic.store<u32>(p, 0)
+}
+
+@inline function lockNode(n: i32): void {
+  lockWord(locks + (<usize>n << 2))
+}
+
+@inline function unlockNode(n: i32): void {
+  unlockWord(locks + (<usize>n << 2))
+}
+
+@inline function stGet(i: i32): i32 {
+  return load<i32>(stateBlock + (<usize>i << 2))
+}
+
+@inline function stSet(i: i32, v: i32): void {
+  store<i32>(stateBlock + (<usize>i << 2), v)
+}
+
+/** Owner: writes the shared state for workers and returns the state block's pointer. */
+export function publishState(): usize {
+  if (stateBlock == 0) {
+    stateBlock = heap.alloc(<usize>ST_WORDS << 2)
+    memory.fill(stateBlock, 0, <usize>ST_WORDS << 2)
+  }
+  stSet(ST_DIM, dim)
+  stSet(ST_DIMP, dimP)
+  stSet(ST_METRIC, metric)
+  stSet(ST_NORMALIZE, normalize ? 1 : 0)
+  stSet(ST_M, M)
+  stSet(ST_EFC, efConstruct)
+  stSet(ST_COUNT, count)
+  stSet(ST_CAPACITY, capacity)
+  stSet(ST_ENTRY, entryPoint)
+  stSet(ST_TOP, maxLevel)
+  stSet(ST_VECS, <i32>vecs)
+  stSet(ST_LEVELS, <i32>levels)
+  stSet(ST_LINKS0, <i32>links0)
+  stSet(ST_UPPER, <i32>upper)
+  stSet(ST_DELETED, <i32>deleted)
+  stSet(ST_LOCKS, <i32>locks)
+  stSet(ST_QUANT, quantKind)
+  stSet(ST_SQ, <i32>sqState)
+  stSet(ST_BQ, <i32>bqState)
+  stSet(ST_PQ, <i32>pqState)
+  stSet(ST_IVF, <i32>ivfState)
+  return stateBlock
+}
+
+/** Owner: the state block's pointer without rewriting it (workers own the entry point during a concurrent insert). */
+export function stateAddress(): usize {
+  return stateBlock
+}
+
+@inline function align16(n: usize): usize {
+  return (n + 15) & ~(<usize>15)
+}
+
+/** Owner: bytes of a worker arena for searches/inserts with heaps of `heapN` entries and lists of `listN` offsets. */
+export function arenaBytes(heapN: i32, listN: i32): usize {
+  const slots = SLOT_SPACE_MIN + (<usize>dimP << 10)
+  return (
+    align16(<usize>dimP << 2) * 2 +
+    align16(<usize>capacity << 2) +
+    align16(<usize>(capacity + 1) << 3) +
+    align16(<usize>heapN << 3) +
+    align16(<usize>(heapN + 2 * M0 + 2) << 3) +
+    align16(<usize>heapN << 3) +
+    align16(<usize>wordsFor(capacity) << 2) +
+    align16(<usize>listN << 2) +
+    (<usize>SLOTS << 3) +
+    slots
+  )
+}
+
+/** Owner: allocates a zeroed block (a worker arena) and returns its pointer. */
+export function allocBlock(bytes: usize): usize {
+  const p = heap.alloc(bytes)
+  memory.fill(p, 0, bytes)
+  return p
+}
+
+/** Owner: frees a block from allocBlock (retired when deferred frees are on). */
+export function freeBlock(p: usize): void {
+  if (deferFree) retire(p)
+  else heap.free(p)
+}
+
+@inline function carve(bytes: usize): usize {
+  const p = arenaNext
+  arenaNext += align16(bytes)
+  return p
+}
+
+/**
+ * Worker: loads the shared state at `st` and lays out this thread's scratch in the arena at `arena`
+ * (`bytes` long, sized by arenaBytes(heapN, listN) for the same capacity).
+ */
+export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, listN: i32): void {
+  workerMode = true
+  stateBlock = st
+  dim = stGet(ST_DIM)
+  dimP = stGet(ST_DIMP)
+  metric = stGet(ST_METRIC)
+  normalize = stGet(ST_NORMALIZE) != 0
+  M = stGet(ST_M)
+  M0 = 2 * M
+  efConstruct = stGet(ST_EFC)
+  count = stGet(ST_COUNT)
+  capacity = stGet(ST_CAPACITY)
+  entryPoint = stGet(ST_ENTRY)
+  maxLevel = stGet(ST_TOP)
+  vecs = <usize>stGet(ST_VECS)
+  levels = <usize>stGet(ST_LEVELS)
+  links0 = <usize>stGet(ST_LINKS0)
+  upper = <usize>stGet(ST_UPPER)
+  deleted = <usize>stGet(ST_DELETED)
+  locks = <usize>stGet(ST_LOCKS)
+  setQuantKind(stGet(ST_QUANT))
+  sqState = <usize>stGet(ST_SQ)
+  bqState = <usize>stGet(ST_BQ)
+  pqState = <usize>stGet(ST_PQ)
+  ivfState = <usize>stGet(ST_IVF)
+  arenaNext = arena
+  arenaEnd = arena + bytes
+  staging = carve(<usize>dimP << 2)
+  queryBuf = carve(<usize>dimP << 2)
+  const fresh = visited != arenaNext
+  visited = carve(<usize>capacity << 2)
+  if (fresh) visitGen = 0 // a new arena is zero-filled: restart the generations
+  candCap = capacity + 1
+  candHeap = carve(<usize>candCap << 3)
+  heapCap = heapN
+  resHeap = carve(<usize>heapN << 3)
+  selCap = heapN + 2 * M0 + 2
+  selIds = carve(<usize>selCap << 2)
+  selDist = carve(<usize>selCap << 2)
+  outCap = heapN
+  outIds = carve(<usize>heapN << 2)
+  outDist = carve(<usize>heapN << 2)
+  allow = carve(<usize>wordsFor(capacity) << 2)
+  listCap = listN
+  listBuf = carve(<usize>listN << 2)
+  slotPtr = carve(<usize>SLOTS << 2)
+  slotBytes = carve(<usize>SLOTS << 2)
+  memory.fill(slotPtr, 0, <usize>SLOTS << 3)
+  if (arenaNext > arenaEnd) abort('worker arena too small')
+}
+
+function workerScratch(slot: i32, bytes: usize): usize {
+  const pp = slotPtr + (<usize>slot << 2)
+  const pb = slotBytes + (<usize>slot << 2)
+  if (bytes <= <usize>load<u32>(pb)) return <usize>load<u32>(pp)
+  if (arenaNext + align16(bytes) > arenaEnd) abort('worker arena too small for thread scratch')
+  const p = carve(bytes)
+  memory.fill(p, 0, bytes)
+  store<u32>(pp, <u32>p)
+  store<u32>(pb, <u32>bytes)
+  return p
+}
+
+/**
+ * Owner: prepares offsets from..to-1 for a concurrent insert. The host has reserved them and
+ * written their raw vectors; this normalises (Cosine), encodes codes, draws levels and sets up
+ * empty link lists, then publishes the state. Workers then call insertRange; finishRange commits.
+ */
+export function prepareRange(from: i32, to: i32): void {
+  for (let node = from; node < to; node++) {
+    const v = vecPtr(node)
+    if (normalize) normalizeInPlace(v)
+    if (quantKind != 0) encodeNode(node, v)
+    setupNode(node, randomLevel())
+    store<u32>(locks + (<usize>node << 2), 0)
+  }
+  publishState()
+}
+
+/** Worker (or owner): inserts offsets from, from+step, ... below `to`, concurrently with other threads. */
+export function insertRange(from: i32, to: i32, step: i32): void {
+  // the prepared range counts as stored while linking (searches keep the committed count)
+  const committed = count
+  count = to
+  for (let node = from; node < to; node += step) link(node, nodeLevel(node), true)
+  count = committed
+}
+
+/** Owner: after every insertRange of a prepared range returned, makes offsets below `to` visible. */
+export function finishRange(to: i32): void {
+  entryPoint = stGet(ST_ENTRY)
+  maxLevel = stGet(ST_TOP)
+  count = to
+  publishState()
 }
 
 // ---- self-check ----

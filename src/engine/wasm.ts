@@ -1,5 +1,6 @@
 // Loads the WebAssembly SIMD core (build/quiver.wasm, compiled from assembly/) once per process and
-// hands out instances: one instance owns one segment's vectors and graph in its linear memory.
+// hands out instances: one instance owns one segment's vectors and graph in its linear memory, a
+// shared memory that worker threads (src/engine/pool.ts) attach their own instances to.
 import { readFileSync } from 'node:fs'
 import { QuiverError } from '../errors.js'
 
@@ -50,13 +51,29 @@ export interface CoreExports {
   setQuantKind(kind: number): void
   encodeRange(from: number, to: number): void
   distanceTo(node: number): number
+  // threads (assembly/index.ts, "threads" section)
+  setDeferFree(on: number): void
+  releaseRetired(): number
+  publishState(): number
+  stateAddress(): number
+  arenaBytes(heapN: number, listN: number): number
+  allocBlock(bytes: number): number
+  freeBlock(ptr: number): void
+  attachThread(state: number, arena: number, bytes: number, heapN: number, listN: number): void
+  prepareRange(from: number, to: number): void
+  insertRange(from: number, to: number, step: number): void
+  finishRange(to: number): void
   checkIntegrity(): number
   checkReason(): number
 }
 
 let compiled: WebAssembly.Module | undefined
 
-function wasmModule(): WebAssembly.Module {
+/** Pages of 64 KiB; shared memories need a maximum (address space is reserved, not memory). */
+const MAX_PAGES = 65_536
+
+/** The compiled core (worker threads receive it to instantiate over a core's shared memory). */
+export function wasmModule(): WebAssembly.Module {
   if (compiled) return compiled
   // src/engine and dist/engine both sit two levels below the package root.
   const url = new URL('../../build/quiver.wasm', import.meta.url)
@@ -75,14 +92,18 @@ function wasmModule(): WebAssembly.Module {
   return compiled
 }
 
-/** A fresh core instance with its own linear memory. */
+function abort(_msg: number, _file: number, line: number, column: number): never {
+  throw new QuiverError('INTERNAL', `WebAssembly core aborted at ${line}:${column}`)
+}
+
+/** A fresh core instance with its own (shared) linear memory. */
 export function instantiateCore(): CoreExports {
-  const instance = new WebAssembly.Instance(wasmModule(), {
-    env: {
-      abort(_msg: number, _file: number, line: number, column: number): never {
-        throw new QuiverError('INTERNAL', `WebAssembly core aborted at ${line}:${column}`)
-      },
-    },
-  })
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
+  return attachCore(wasmModule(), memory)
+}
+
+/** Another instance of `module` over an existing core's `memory` (a worker thread's view of it). */
+export function attachCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory, abort } })
   return instance.exports as unknown as CoreExports
 }

@@ -1,6 +1,7 @@
 // The HNSW index over dense offsets (Malkov & Yashunin 2018), running inside one WebAssembly core
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
+import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
 import { type CoreExports, CoreMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
@@ -24,6 +25,12 @@ export interface HnswParams {
 export interface SearchHits {
   readonly offsets: Uint32Array
   readonly distances: Float32Array
+}
+
+function bitsToOffsets(allow: Uint32Array, size: number): Uint32Array {
+  const out: number[] = []
+  for (let o = 0; o < size; o++) if ((allow[o >>> 5]! >>> (o & 31)) & 1) out.push(o)
+  return Uint32Array.from(out)
 }
 
 const MAGIC = 0x4e485651 // 'QVHN'
@@ -72,12 +79,40 @@ function quantArgs(codes: CodesSearch | undefined): [number, number] {
   return [codes.rescore ? 2 : 1, codes.candidates]
 }
 
+/** Below this many vectors a batch is inserted on the calling thread (dispatch costs more than it saves). */
+const PARALLEL_BUILD_MIN = 256
+
+/** A worker thread's scratch arena inside this index's memory (assembly/index.ts "threads"). */
+interface Arena {
+  readonly ptr: number
+  readonly bytes: number
+  readonly heapN: number
+  readonly listN: number
+  readonly capacity: number
+}
+
+interface Threads {
+  readonly pool: CorePool
+  readonly core: number
+  readonly arenas: (Arena | undefined)[]
+  inflight: number
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 64
+  while (p < n) p *= 2
+  return p
+}
+
 export type IntegrityReport = { ok: true } | { ok: false; node: number; reason: string }
 
 export class HnswIndex {
   readonly params: HnswParams
   private readonly core: CoreExports
   private readonly paddedDim: number
+  private threads: Threads | undefined
+  /** A parallel insert is running: the workers own the entry point in the state block. */
+  private building = false
 
   private constructor(params: HnswParams, core: CoreExports) {
     this.params = params
@@ -207,6 +242,167 @@ export class HnswIndex {
   /** The WebAssembly core holding this index (for quantizers that keep their codes beside the vectors). */
   get coreExports(): CoreExports {
     return this.core
+  }
+
+  private threadState(): Threads | undefined {
+    if (this.threads !== undefined) return this.threads
+    const pool = CorePool.shared()
+    if (pool === undefined) return undefined
+    this.core.setDeferFree(1)
+    this.threads = { pool, core: pool.registerCore(this, this.core.memory), arenas: [], inflight: 0 }
+    return this.threads
+  }
+
+  private arena(t: Threads, i: number, heapN: number, listN: number): Arena {
+    const capacity = this.core.getCapacity()
+    const old = t.arenas[i]
+    if (old && old.capacity === capacity && old.heapN >= heapN && old.listN >= listN) return old
+    if (old) this.core.freeBlock(old.ptr) // retired: a queued task may still use it
+    const h = Math.max(heapN, old?.heapN ?? 0)
+    const l = Math.max(listN, old?.listN ?? 0)
+    const bytes = this.core.arenaBytes(h, l)
+    const arena = { ptr: this.core.allocBlock(bytes), bytes, heapN: h, listN: l, capacity }
+    t.arenas[i] = arena
+    return arena
+  }
+
+  private async dispatch(t: Threads, tasks: (SearchTask | InsertTask)[]): Promise<TaskReply[]> {
+    if (t.inflight === 0) this.core.releaseRetired()
+    t.inflight += tasks.length
+    try {
+      return await Promise.all(tasks.map((task, i) => t.pool.run(i, task)))
+    } finally {
+      t.inflight -= tasks.length
+      if (t.inflight === 0) this.core.releaseRetired()
+    }
+  }
+
+  /**
+   * Stores `vectors` (n x dimension, row-major, finite: the caller validates) at the next n offsets
+   * and links them into the graph, on every thread of the core pool at once for large batches
+   * (hnswlib's scheme: per-node spin locks, lock-free reads). Returns the first offset; all are
+   * searchable once the promise resolves, none before. Throws like `add` past `maxSize`.
+   * Only one write (add / addBatch) may run at a time; searches may run meanwhile.
+   */
+  async addBatch(vectors: Float32Array): Promise<number> {
+    const dim = this.params.dimension
+    const n = vectors.length / dim
+    if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
+    const from = this.size
+    const t = this.threadState()
+    if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) {
+      for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
+      return from
+    }
+    const to = from + n
+    this.core.reserve(to)
+    const rows = new Float32Array(this.core.memory.buffer, this.core.vectorsPtr(), to * this.paddedDim)
+    for (let i = 0; i < n; i++) {
+      rows.set(vectors.subarray(i * dim, (i + 1) * dim), (from + i) * this.paddedDim)
+    }
+    this.building = true
+    try {
+      this.core.prepareRange(from, to)
+      const state = this.core.publishState()
+      const heapN = pow2AtLeast(this.params.efConstruct + 2)
+      const w = t.pool.size
+      const tasks: InsertTask[] = []
+      for (let i = 0; i < w; i++) {
+        const a = this.arena(t, i, heapN, 0)
+        tasks.push({
+          type: 'insert',
+          core: t.core,
+          state,
+          arena: a.ptr,
+          arenaBytes: a.bytes,
+          heapN: a.heapN,
+          listN: a.listN,
+          from: from + i,
+          to,
+          step: w,
+        })
+      }
+      try {
+        await this.dispatch(t, tasks)
+      } catch {
+        // a thread died: (re)link every node of the range here; linking a node twice is harmless
+        this.core.insertRange(from, to, 1)
+      }
+      this.core.finishRange(to)
+    } finally {
+      this.building = false
+    }
+    return from
+  }
+
+  /**
+   * k-NN for each of n queries (n x dimension, row-major), spread over the core pool's threads so the
+   * calling thread stays free; same semantics as `search` (or `searchExact` with `exact`, where a
+   * filter's allow bitset restricts the scan). Runs here when there is no pool.
+   */
+  async searchBatch(
+    queries: Float32Array,
+    k: number,
+    ef: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+    exact = false,
+  ): Promise<SearchHits[]> {
+    const dim = this.params.dimension
+    const n = queries.length / dim
+    if (!Number.isInteger(n)) throw new RangeError('queries length is not a multiple of the dimension')
+    const t = this.threadState()
+    if (t === undefined || n === 0) {
+      const out: SearchHits[] = []
+      for (let i = 0; i < n; i++) {
+        const q = queries.subarray(i * dim, (i + 1) * dim)
+        if (!exact) out.push(this.search(q, k, ef, filter, codes))
+        else if (filter) out.push(this.searchExact(q, k, bitsToOffsets(filter.allow, this.size), codes))
+        else out.push(this.searchExact(q, k, undefined, codes))
+      }
+      return out
+    }
+    const [quant, candidates] = quantArgs(codes)
+    const efEff = Math.max(ef, k, candidates)
+    const state = this.building ? this.core.stateAddress() : this.core.publishState()
+    const parts = Math.min(t.pool.size, n)
+    const per = Math.ceil(n / parts)
+    const heapN = pow2AtLeast(Math.max(efEff, candidates, k, this.params.efConstruct) + 2)
+    const tasks: SearchTask[] = []
+    for (let i = 0; i < parts; i++) {
+      const a = this.arena(t, i, heapN, 0)
+      tasks.push({
+        type: 'search',
+        core: t.core,
+        state,
+        arena: a.ptr,
+        arenaBytes: a.bytes,
+        heapN: a.heapN,
+        listN: a.listN,
+        queries: queries.slice(i * per * dim, Math.min(n, (i + 1) * per) * dim),
+        dimension: dim,
+        paddedDim: this.paddedDim,
+        k,
+        ef: efEff,
+        mode: filter === undefined ? 0 : filter.twoHop ? 2 : 1,
+        quant,
+        candidates,
+        exact,
+        ...(filter ? { allow: filter.allow } : {}),
+      })
+    }
+    const replies = await this.dispatch(t, tasks)
+    const out: SearchHits[] = []
+    for (const r of replies) {
+      const counts = r.counts!
+      for (let j = 0; j < counts.length; j++) {
+        out.push({
+          offsets: r.ids!.slice(j * k, j * k + counts[j]!),
+          distances: r.distances!.slice(j * k, j * k + counts[j]!),
+        })
+      }
+    }
+    return out
   }
 
   /** Checks graph invariants (links in range, no self or duplicate links, degree bounds, layers). */
