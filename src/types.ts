@@ -33,6 +33,24 @@ export interface HnswConfig {
 }
 
 /**
+ * The vector index of a collection's segments. `hnsw` (the default): a graph, fastest at high
+ * recall. `ivf`: inverted lists over k-means cells (no graph: less memory per vector, probes
+ * `nprobe` lists per query); with `product` quantization it is IVF-PQ. docs/ivf.md.
+ */
+export type IndexConfig =
+  | { readonly type: 'hnsw' }
+  | {
+      readonly type: 'ivf'
+      /** Lists (k-means cells) per segment, 1..65536; null = chosen at training from the segment's size. */
+      readonly nlist: number | null
+      /** Lists scanned per query when a search names none, 1..nlist; null = max(1, round(nlist / 16)). */
+      readonly nprobe: number | null
+    }
+
+/** `createCollection`'s `index` option: `{ type: 'ivf' }` with optional `nlist` / `nprobe` (null = automatic). */
+export type IndexOptions = { type: 'hnsw' } | { type: 'ivf'; nlist?: number | null; nprobe?: number | null }
+
+/**
  * When the background optimizers seal, vacuum and merge segments (Qdrant's `optimizers_config`).
  * Sizes are KiB of float32 vectors (dimension x 4 bytes per stored point, deleted ones included).
  */
@@ -47,12 +65,37 @@ export interface OptimizersConfig {
   readonly maxSegmentSize: number
 }
 
+/**
+ * Qdrant's `quantization_config` (snake_case, as on the wire): exactly one key. `scalar`: int8 codes
+ * (1 byte per dimension), `quantile` in (0.5, 1] clips outliers before scaling; `binary`: 1 bit per
+ * dimension; `product`: `compression` x fewer bytes than float32. `always_ram` is accepted and
+ * ignored (every code lives in memory). docs/quantization.md.
+ */
+export type QuantizationConfig =
+  | { scalar: { type: 'int8'; quantile?: number | null; always_ram?: boolean | null } }
+  | { binary: { always_ram?: boolean | null; encoding?: 'one_bit' | null } }
+  | { product: { compression: 'x4' | 'x8' | 'x16' | 'x32' | 'x64'; always_ram?: boolean | null } }
+
+/** Qdrant's per-search `params.quantization`. */
+export interface QuantizationSearchParams {
+  /** Search the float32 vectors only. Default false. */
+  ignore?: boolean | null
+  /** Re-rank the candidates found on codes by their float32 vectors. Default true. */
+  rescore?: boolean | null
+  /** Candidates fetched on codes = ceil(limit x oversampling), >= 1. Default 1. */
+  oversampling?: number | null
+}
+
 export interface CollectionConfig {
   /** Vector length; every vector of the collection has it. */
   readonly dimension: number
   readonly metric: Distance
   readonly hnsw: HnswConfig
   readonly optimizers: OptimizersConfig
+  /** Quantized codes kept beside the float32 vectors; absent = none. */
+  readonly quantization?: QuantizationConfig
+  /** The segments' vector index; absent = HNSW (`hnsw` then holds its parameters). */
+  readonly index?: IndexConfig
 }
 
 export interface CreateCollectionOptions {
@@ -62,6 +105,13 @@ export interface CreateCollectionOptions {
   metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
   hnsw?: Partial<HnswConfig>
   optimizers?: Partial<OptimizersConfig>
+  /** Quantize the vectors (Qdrant's `quantization_config`); absent or null = none. Fixed at creation. */
+  quantization?: QuantizationConfig | null
+  /**
+   * The vector index: HNSW (absent, null or `{ type: 'hnsw' }`) or IVF (`{ type: 'ivf', nlist?, nprobe? }`).
+   * Fixed at creation. IVF + `quantization: { product: ... }` = IVF-PQ.
+   */
+  index?: IndexOptions | null
 }
 
 /** A point to upsert. `vector`: `dimension` numbers, all finite. */
@@ -200,10 +250,17 @@ export interface SearchOptions {
   /** Hits to skip before `limit` (pagination). Default 0. */
   offset?: number
   filter?: Filter | null
-  /** HNSW query-time candidate list size; the effective value is max(ef, limit + offset). */
+  /** HNSW query-time candidate list size; the effective value is max(ef, limit + offset). Ignored by IVF. */
   ef?: number
-  /** Brute force over every matching point (the recall reference). */
+  /**
+   * IVF collections: lists scanned per segment (more = higher recall, slower; >= nlist = exact);
+   * default the collection's `index.nprobe`. Ignored by HNSW collections.
+   */
+  nprobe?: number
+  /** Brute force over every matching point on the float32 vectors (the recall reference). */
   exact?: boolean
+  /** How quantized codes are used (collections with quantization only); default: codes, rescored. */
+  quantization?: QuantizationSearchParams | null
   /** Drop hits worse than this: min score for Cosine/Dot, max distance for Euclid/Manhattan. */
   scoreThreshold?: number | null
   withPayload?: WithPayload
@@ -342,8 +399,13 @@ export interface CollectionStats {
   /** Stored points including deleted ones still held by segments (vacuum reclaims them). */
   storedCount: number
   segmentsCount: number
-  /** WebAssembly memory of the segments' indexes (vectors + graph), plus payload estimates. */
+  /** WebAssembly memory of the segments' indexes (vectors + graph + quantized codes), plus payload estimates. */
   memoryBytes: number
+  /**
+   * Bytes of quantized codes held by trained segments (part of `memoryBytes`); present only when
+   * the collection has quantization.
+   */
+  quantizationBytes?: number
   /** Persisted segment files (as listed in the manifest) plus WAL files. */
   diskBytes: number
   /** WAL files only. */

@@ -6,7 +6,7 @@ import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
-import type { PlannerConfig, Segment } from '../segment/segment.js'
+import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
 import { Wal } from '../storage/wal.js'
 import type {
   Collection,
@@ -63,6 +63,7 @@ import {
   toLimit,
   toOffset,
   toPayload,
+  toQuantizationParams,
   toSelector,
   toVector,
   toWithPayload,
@@ -85,7 +86,16 @@ export interface CollectionOpenOptions {
   logger?: QuiverLogger
   /** Overrides of the query planner's thresholds (docs/query-planner.md). */
   planner?: Partial<PlannerConfig>
+  /**
+   * Run every search's graph and scan work on the core pool's worker threads (src/engine/pool.ts),
+   * segments in parallel, so the calling thread stays free: what a server wants. Default false: a
+   * single `search` runs on the calling thread (lowest latency in-process); `searchBatch` always
+   * spreads its requests over the pool.
+   */
+  searchThreads?: boolean
 }
+
+type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']>
 
 /** Distinct field keys counted in `unindexedFilterFields`; later ones count under UNINDEXED_OTHER. */
 export const MAX_UNINDEXED_FIELDS = 100
@@ -147,6 +157,8 @@ export class EmbeddedCollection implements Collection {
   /** Per field key: filtered requests that evaluated a condition on it point by point. */
   private readonly unindexedCounts = new Map<string, number>()
   private readonly logger: QuiverLogger | undefined
+  /** Searches run on the core pool (CollectionOpenOptions.searchThreads). */
+  private readonly searchThreads: boolean
   private readonly plannerOverrides: Partial<PlannerConfig>
   /** The manifest last written or loaded. */
   private manifest: Manifest | undefined
@@ -184,6 +196,7 @@ export class EmbeddedCollection implements Collection {
     this.appliedSeq = persistedSeq
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
+    this.searchThreads = options.searchThreads === true
     for (const s of segments) this.configurePlanner(s)
   }
 
@@ -278,7 +291,7 @@ export class EmbeddedCollection implements Collection {
   private async replay(): Promise<void> {
     for await (const record of this.wal.replay(this.persistedSeq)) {
       try {
-        this.holder.apply(decodeOperation(record.body), record.seq)
+        await this.holder.apply(decodeOperation(record.body), record.seq)
       } catch (err) {
         await this.wal.close()
         throw new QuiverError(
@@ -316,7 +329,7 @@ export class EmbeddedCollection implements Collection {
     const applied = this.tail.then(async () => {
       const seq = await durable
       try {
-        this.holder.apply(decoded, seq)
+        await this.holder.apply(decoded, seq)
       } catch (err) {
         // The record is durable but only partly applied: stop taking writes; a reopen replays it.
         this.failure = new QuiverError(
@@ -432,7 +445,8 @@ export class EmbeddedCollection implements Collection {
   /**
    * Rebuilds `plan.sources` into one new segment without blocking reads or writes: on the update
    * chain, seals the appendable segment if it is a source and starts change tracking; copies the
-   * live points in time slices (the HNSW graph is built afresh); back on the chain, replays the
+   * live points in time slices (the HNSW graph is built afresh) and trains the new segment's
+   * quantizer (if the collection has one) and IVF lists (if it uses IVF) on them; back on the chain, replays the
    * changes made meanwhile and swaps the new segment in atomically; then persists. Resolves false
    * when the collection closed first (nothing changed).
    */
@@ -450,9 +464,13 @@ export class EmbeddedCollection implements Collection {
       const target = this.holder.newSegment(sources[0])
       target.reserve(ids.reduce((n, list) => n + list.length, 0))
       if (!(await copyPoints(sources, ids, target, () => this.closed))) return false
+      target.trainQuantizer()
+      target.trainIndex()
       swapped = await this.onChain(() => {
         if (this.closed || this.failure) return false
         catchUp(sources, target)
+        target.trainQuantizer()
+        target.trainIndex()
         this.holder.replace(sources, target)
         this.optimizationsCompleted[plan.kind]++
         return true
@@ -671,7 +689,8 @@ export class EmbeddedCollection implements Collection {
    */
   async search(vector: ArrayLike<number>, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
-    return this.searchSync(vector, options, 'vector')
+    const p = this.prepareSearch(vector, options, 'vector')
+    return this.searchThreads ? this.runSearchAsync(p) : this.runSearch(p)
   }
 
   /**
@@ -682,7 +701,7 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
     const prepared = requests.map((r, i) => this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`))
-    return prepared.map((p) => this.runSearch(p))
+    return Promise.all(prepared.map((p) => this.runSearchAsync(p)))
   }
 
   private prepareSearch(vector: unknown, options: SearchOptions, where: string) {
@@ -694,7 +713,12 @@ export class EmbeddedCollection implements Collection {
       options.ef === undefined || options.ef === null
         ? this.config.hnsw.ef
         : toLimit(options.ef, `${prefix}ef`, 1)
+    const nprobe =
+      options.nprobe === undefined || options.nprobe === null
+        ? undefined
+        : toLimit(options.nprobe, `${prefix}nprobe`, 1)
     const exact = toBool(options.exact, `${prefix}exact`, false)
+    const quantization = toQuantizationParams(options.quantization, `${prefix}quantization`)
     const threshold = options.scoreThreshold ?? null
     if (threshold !== null && (typeof threshold !== 'number' || Number.isNaN(threshold))) {
       throw invalid(`${prefix}scoreThreshold must be a number`)
@@ -702,26 +726,75 @@ export class EmbeddedCollection implements Collection {
     const filter = filterOf(options.filter, `${prefix}filter`)
     const withPayload = toWithPayload(options.withPayload, `${prefix}withPayload`, false)
     const withVector = toBool(options.withVector, `${prefix}withVector`, false)
-    return { query, limit, offset, ef, exact, threshold, filter, withPayload, withVector }
+    return {
+      query,
+      limit,
+      offset,
+      ef,
+      nprobe,
+      exact,
+      quantization,
+      threshold,
+      filter,
+      withPayload,
+      withVector,
+    }
   }
 
-  private searchSync(vector: unknown, options: SearchOptions, where: string): ScoredPoint[] {
-    return this.runSearch(this.prepareSearch(vector, options, where))
-  }
-
-  private runSearch(p: ReturnType<EmbeddedCollection['prepareSearch']>): ScoredPoint[] {
+  private segmentSearchOptions(p: PreparedSearch, unindexed: Set<string> | undefined): SegmentSearchOptions {
     const k = p.limit + p.offset
-    const ef = Math.max(p.ef, k)
-    const merged: { segment: Segment; offset: number; distance: number }[] = []
+    return {
+      k,
+      ef: Math.max(p.ef, k),
+      nprobe: p.nprobe,
+      exact: p.exact,
+      filter: p.filter,
+      unindexed,
+      quantization: p.quantization,
+    }
+  }
+
+  /** Searches every segment on this thread, then merges. */
+  private runSearch(p: PreparedSearch): ScoredPoint[] {
     const unindexed = p.filter === null ? undefined : new Set<string>()
-    for (const segment of this.segments) {
-      const hits = segment.search(p.query, { k, ef, exact: p.exact, filter: p.filter, unindexed })
+    const options = this.segmentSearchOptions(p, unindexed)
+    const results = this.segments.map((segment) => ({ segment, hits: segment.search(p.query, options) }))
+    return this.mergeHits(p, results, unindexed)
+  }
+
+  /** Searches the segments in parallel on the core pool, then merges. */
+  private async runSearchAsync(p: PreparedSearch): Promise<ScoredPoint[]> {
+    const unindexed = p.filter === null ? undefined : new Set<string>()
+    const options = this.segmentSearchOptions(p, unindexed)
+    const results = await Promise.all(
+      this.segments.map(async (segment) => ({ segment, hits: await segment.searchAsync(p.query, options) })),
+    )
+    this.assertOpen()
+    // a write or an optimizer swap landed while the threads searched and a hit is gone: answer as of
+    // now, on this thread (rare), rather than return a point that no longer exists
+    const current = this.segments
+    for (const { segment, hits } of results) {
+      if (!current.includes(segment)) return this.runSearch(p)
+      const live = segment.live
+      for (const o of hits.offsets) if (!live.has(o)) return this.runSearch(p)
+    }
+    return this.mergeHits(p, results, unindexed)
+  }
+
+  private mergeHits(
+    p: PreparedSearch,
+    results: { segment: Segment; hits: SegmentSearchResult }[],
+    unindexed: Set<string> | undefined,
+  ): ScoredPoint[] {
+    const k = p.limit + p.offset
+    const merged: { segment: Segment; offset: number; distance: number }[] = []
+    for (const { segment, hits } of results) {
       for (let i = 0; i < hits.offsets.length; i++) {
         merged.push({ segment, offset: hits.offsets[i]!, distance: hits.distances[i]! })
       }
     }
     if (unindexed !== undefined && unindexed.size > 0) this.noteUnindexed(unindexed)
-    if (this.segments.length > 1) merged.sort((a, b) => a.distance - b.distance)
+    if (results.length > 1) merged.sort((a, b) => a.distance - b.distance)
     const out: ScoredPoint[] = []
     const end = Math.min(k, merged.length)
     for (let i = p.offset; i < end; i++) {
@@ -766,10 +839,12 @@ export class EmbeddedCollection implements Collection {
     let points = 0
     let stored = 0
     let memory = 0
+    let codes = 0
     for (const s of this.segments) {
       points += s.pointCount
       stored += s.storedCount
       memory += s.memoryBytes
+      codes += s.quantizationBytes
     }
     const walBytes = this.wal.byteLength
     return {
@@ -777,6 +852,7 @@ export class EmbeddedCollection implements Collection {
       storedCount: stored,
       segmentsCount: this.segments.length,
       memoryBytes: memory,
+      ...(this.config.quantization === undefined ? {} : { quantizationBytes: codes }),
       diskBytes: manifestBytes(this.manifest) + walBytes,
       walBytes,
       appliedSeq: this.appliedSeq,

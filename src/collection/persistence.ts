@@ -13,9 +13,9 @@ import type { CollectionConfig } from '../types.js'
 import { resolveOptimizers } from './validate.js'
 
 export const FORMAT_VERSION = 1
-const SEGMENT_FILES = ['index.bin', 'points.msgpack', 'payload-index.msgpack'] as const
-/** Files a segment written by an older version may lack. */
-const OPTIONAL_FILES: ReadonlySet<string> = new Set(['payload-index.msgpack'])
+const SEGMENT_FILES = ['index.bin', 'points.msgpack', 'payload-index.msgpack', 'quantization.bin'] as const
+/** Files a segment may lack: written by an older version, or (quantization.bin) not trained / no quantization. */
+const OPTIONAL_FILES: ReadonlySet<string> = new Set(['payload-index.msgpack', 'quantization.bin'])
 
 interface FileEntry {
   bytes: number

@@ -82,9 +82,10 @@ export class SegmentHolder {
    * Applies one decoded operation at WAL seq `seq`. Upserts go to the appendable segment (a point
    * that lived in a sealed segment moves: it is deleted there); other point operations reach every
    * segment (each holds its own points); payload index definitions reach every segment so that all
-   * answer filters alike. Total on valid input: replays identically.
+   * answer filters alike; after an upsert batch the appendable segment's quantizer and IVF lists
+   * train once it has enough vectors. Total on valid input: replays identically. Other updates wait for it (the update chain).
    */
-  apply(op: Operation, seq: number): void {
+  async apply(op: Operation, seq: number): Promise<void> {
     if (op.op !== 'upsert') {
       for (const segment of this.list) applyOperation(segment, op, seq)
       return
@@ -93,8 +94,15 @@ export class SegmentHolder {
     const target = this.appendable
     for (const p of op.points) {
       for (const segment of this.list) if (segment !== target) segment.delete(p.id)
-      target.upsert(p.id, bytesToVector(p.vector), p.payload ?? undefined, seq)
     }
+    // large batches are linked on every core (Segment.upsertMany)
+    await target.upsertMany(
+      op.points.map((p) => ({ id: p.id, vector: bytesToVector(p.vector), payload: p.payload ?? undefined })),
+      seq,
+    )
+    // once per batch: a quantizer (and IVF lists) train when the segment first holds enough vectors
+    target.trainQuantizer()
+    target.trainIndex()
   }
 
   /**

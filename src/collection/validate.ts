@@ -2,22 +2,28 @@
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
 import { invalid, QuiverError } from '../errors.js'
 import { type FilterNode, parseFilter, parseKeyPath } from '../filter/index.js'
+import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
+import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionConfig,
   CreateCollectionOptions,
   Distance,
   HnswConfig,
+  IndexConfig,
   JsonValue,
   OptimizersConfig,
   Payload,
   PointId,
   PointSelector,
+  QuantizationSearchParams,
   WithPayload,
 } from '../types.js'
 
 export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
+/** Most IVF lists per segment (`nlist`). */
+export const MAX_NLIST = 65_536
 export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 2_000, ef: 64 }
 export const DEFAULT_OPTIMIZERS: OptimizersConfig = {
   deletedThreshold: 0.2,
@@ -87,7 +93,96 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     ef: positiveInt(h.ef ?? DEFAULT_HNSW.ef, 'hnsw.ef', MAX_LIMIT),
   }
   if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', 'hnsw.m must be >= 2')
-  return { dimension, metric, hnsw, optimizers: resolveOptimizers(options.optimizers) }
+  const optimizers = resolveOptimizers(options.optimizers)
+  const index = resolveIndexConfig(options.index, 'index', dimension, optimizers.maxSegmentSize)
+  const config: CollectionConfig = {
+    dimension,
+    metric,
+    hnsw,
+    optimizers,
+    ...(index === undefined ? {} : { index }),
+  }
+  if (options.quantization === undefined || options.quantization === null) return config
+  return { ...config, quantization: parseQuantizationConfig(options.quantization, 'quantization') }
+}
+
+function configError(path: string, message: string): never {
+  throw new QuiverError('INVALID_CONFIG', `${path}: ${message}`, { path })
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * IVF parameters `{ nlist?, nprobe? }` (absent or null = automatic) -> `{ nlist, nprobe }` with
+ * nulls for automatic: nlist 1..MAX_NLIST, nprobe 1..nlist (1..MAX_NLIST when nlist is automatic).
+ * Keys in `extraKeys` are skipped; any other key is refused. Throws INVALID_CONFIG naming `path.key`.
+ * @example parseIvfParams({ nlist: 1024, nprobe: 32 }, 'ivf_config') // { nlist: 1024, nprobe: 32 }
+ */
+export function parseIvfParams(
+  value: unknown,
+  path: string,
+  extraKeys: readonly string[] = [],
+): { nlist: number | null; nprobe: number | null } {
+  if (!isObject(value)) configError(path, 'expected an object { "nlist"?, "nprobe"? }')
+  for (const key of Object.keys(value)) {
+    if (key !== 'nlist' && key !== 'nprobe' && !extraKeys.includes(key))
+      configError(`${path}.${key}`, 'unknown field (expected "nlist", "nprobe")')
+  }
+  const int = (key: string, max: number): number | null => {
+    const v = value[key]
+    if (v === undefined || v === null) return null
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+      configError(`${path}.${key}`, `expected an integer in 1..${max}, got ${JSON.stringify(v) ?? String(v)}`)
+    return v
+  }
+  const nlist = int('nlist', MAX_NLIST)
+  return { nlist, nprobe: int('nprobe', nlist ?? MAX_NLIST) }
+}
+
+/**
+ * Throws INVALID_CONFIG (naming `path`) when `nlist` lists could never train: training needs
+ * MIN_POINTS_PER_LIST live vectors per list in one segment, and a segment holds at most
+ * `maxSegmentSize` KiB of vectors of `dimension` floats.
+ */
+export function checkIvfTrainable(
+  nlist: number,
+  dimension: number,
+  maxSegmentSize: number,
+  path: string,
+): void {
+  const perSegment = Math.floor((maxSegmentSize * 1024) / (dimension * 4))
+  const needed = nlist * MIN_POINTS_PER_LIST
+  if (needed > perSegment)
+    configError(
+      path,
+      `${nlist} lists need ${needed} vectors in one segment to train (${MIN_POINTS_PER_LIST} per list), but a segment holds at most ${perSegment} at dimension ${dimension} (optimizers.maxSegmentSize ${maxSegmentSize} KiB); lower nlist or raise maxSegmentSize`,
+    )
+}
+
+/**
+ * The `index` option -> the config's `index`: undefined for HNSW (absent, null or `{ type: 'hnsw' }`),
+ * `{ type: 'ivf', nlist, nprobe }` for IVF. Throws INVALID_CONFIG naming `path` (e.g. `index.nlist`).
+ */
+export function resolveIndexConfig(
+  value: unknown,
+  path: string,
+  dimension: number,
+  maxSegmentSize: number,
+): IndexConfig | undefined {
+  if (value === undefined || value === null) return undefined
+  if (!isObject(value)) configError(path, `expected { type: 'hnsw' } or { type: 'ivf', nlist?, nprobe? }`)
+  if (value.type === 'hnsw') {
+    for (const key of Object.keys(value))
+      if (key !== 'type') configError(`${path}.${key}`, 'unknown field (HNSW parameters go in hnsw)')
+    return undefined
+  }
+  if (value.type !== 'ivf')
+    configError(`${path}.type`, `expected 'hnsw' or 'ivf', got ${JSON.stringify(value.type) ?? 'nothing'}`)
+  const { nlist, nprobe } = parseIvfParams(value, path, ['type'])
+  if (nlist !== null) checkIvfTrainable(nlist, dimension, maxSegmentSize, `${path}.nlist`)
+  return { type: 'ivf', nlist, nprobe }
 }
 
 /** Optimizer settings with defaults filled in; throws INVALID_CONFIG naming a bad field. */
@@ -137,6 +232,19 @@ export function toVector(input: unknown, dimension: number, where = 'vector'): F
       expected: dimension,
       got: arr.length,
     })
+  }
+  if (input instanceof Float32Array) {
+    // typed input: only non-finite values can be wrong (x - x is NaN for NaN and ±Infinity)
+    for (let i = 0; i < dimension; i++) {
+      const x = input[i]!
+      if (x - x !== 0) {
+        throw new QuiverError(
+          'INVALID_VECTOR',
+          `${where}[${i}] is ${String(x)}: every component must be a finite number`,
+        )
+      }
+    }
+    return input.slice()
   }
   const out = new Float32Array(dimension)
   for (let i = 0; i < dimension; i++) {
@@ -247,6 +355,11 @@ export function toWithPayload(value: unknown, where: string, fallback: boolean):
   if (typeof value === 'boolean') return value
   if (Array.isArray(value) && value.every((k) => typeof k === 'string')) return value as string[]
   throw invalid(`${where} must be a boolean or an array of payload keys`)
+}
+
+/** A search's `quantization` parameters (absent/null -> undefined); throws INVALID_ARGUMENT naming `where`. */
+export function toQuantizationParams(value: unknown, where: string): QuantizationSearchParams | undefined {
+  return parseQuantizationSearchParams(value, where)
 }
 
 export function toBool(value: unknown, where: string, fallback: boolean): boolean {

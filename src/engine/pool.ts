@@ -176,6 +176,20 @@ export class CorePool {
     return t
   }
 
+  /** The thread with the fewest tasks queued (ties: the lowest index). */
+  leastBusy(): number {
+    let best = 0
+    let load = Number.POSITIVE_INFINITY
+    for (let i = 0; i < this.size; i++) {
+      const n = this.threads[i]?.pending.size ?? 0
+      if (n < load) {
+        best = i
+        load = n
+      }
+    }
+    return best
+  }
+
   /** Runs `task` on thread `i` (0 .. size-1); rejects with INTERNAL if the thread fails. */
   run(i: number, task: SearchTask | InsertTask): Promise<TaskReply> {
     const t = this.thread(i)

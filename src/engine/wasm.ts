@@ -4,6 +4,9 @@
 import { readFileSync } from 'node:fs'
 import { QuiverError } from '../errors.js'
 
+/** `cosine` normalises stored vectors and queries, then ranks by dot product. */
+export type IndexMetric = 'cosine' | 'dot' | 'l2' | 'l1'
+
 /** Metric ids understood by the core (assembly/index.ts). */
 export const CoreMetric = { dot: 0, l2: 1, l1: 2 } as const
 export type CoreMetricId = (typeof CoreMetric)[keyof typeof CoreMetric]
@@ -63,6 +66,8 @@ export interface CoreExports {
   prepareRange(from: number, to: number): void
   insertRange(from: number, to: number, step: number): void
   finishRange(to: number): void
+  /** Read-bandwidth probe: sums `bytes` bytes at `ptr` as float32 lanes. */
+  streamSum(ptr: number, bytes: number): number
   checkIntegrity(): number
   checkReason(): number
 }

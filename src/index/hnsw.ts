@@ -2,11 +2,10 @@
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
 import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
-import { type CoreExports, CoreMetric, instantiateCore } from '../engine/wasm.js'
+import { type CoreExports, CoreMetric, type IndexMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
-/** `cosine` normalises stored vectors and queries, then ranks by dot product. */
-export type IndexMetric = 'cosine' | 'dot' | 'l2' | 'l1'
+export type { IndexMetric } from '../engine/wasm.js'
 
 export interface HnswParams {
   readonly dimension: number
@@ -266,11 +265,16 @@ export class HnswIndex {
     return arena
   }
 
-  private async dispatch(t: Threads, tasks: (SearchTask | InsertTask)[]): Promise<TaskReply[]> {
+  /** Runs task j on thread `threads[j]` (the thread whose arena it names). */
+  private async dispatch(
+    t: Threads,
+    tasks: (SearchTask | InsertTask)[],
+    threads: number[],
+  ): Promise<TaskReply[]> {
     if (t.inflight === 0) this.core.releaseRetired()
     t.inflight += tasks.length
     try {
-      return await Promise.all(tasks.map((task, i) => t.pool.run(i, task)))
+      return await Promise.all(tasks.map((task, j) => t.pool.run(threads[j]!, task)))
     } finally {
       t.inflight -= tasks.length
       if (t.inflight === 0) this.core.releaseRetired()
@@ -280,18 +284,27 @@ export class HnswIndex {
   /**
    * Stores `vectors` (n x dimension, row-major, finite: the caller validates) at the next n offsets
    * and links them into the graph, on every thread of the core pool at once for large batches
-   * (hnswlib's scheme: per-node spin locks, lock-free reads). Returns the first offset; all are
-   * searchable once the promise resolves, none before. Throws like `add` past `maxSize`.
-   * Only one write (add / addBatch) may run at a time; searches may run meanwhile.
+   * (hnswlib's scheme: per-node futex locks, lock-free reads). Returns the first offset; all become
+   * searchable at one moment before the promise resolves, none before: `committed(first)` runs
+   * synchronously at that moment (a caller records its ids there, so no search sees an offset it
+   * cannot name). Throws like `add` past `maxSize`. Only one write (add / addBatch) may run at a
+   * time; searches may run meanwhile.
    */
-  async addBatch(vectors: Float32Array): Promise<number> {
+  async addBatch(vectors: Float32Array, committed?: (first: number) => void): Promise<number> {
     const dim = this.params.dimension
     const n = vectors.length / dim
     if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
     const from = this.size
     const t = this.threadState()
     if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) {
-      for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
+      if (n > 0) this.reserve(from + n)
+      try {
+        for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
+      } catch (err) {
+        for (let o = from; o < this.size; o++) this.markDeleted(o) // nothing of the batch stays visible
+        throw err
+      }
+      committed?.(from)
       return from
     }
     const to = from + n
@@ -317,18 +330,23 @@ export class HnswIndex {
           arenaBytes: a.bytes,
           heapN: a.heapN,
           listN: a.listN,
-          from: from + i,
+          from,
           to,
-          step: w,
+          step: 0, // chunks from the shared counter
         })
       }
       try {
-        await this.dispatch(t, tasks)
+        await this.dispatch(
+          t,
+          tasks,
+          tasks.map((_, i) => i),
+        )
       } catch {
         // a thread died: (re)link every node of the range here; linking a node twice is harmless
         this.core.insertRange(from, to, 1)
       }
       this.core.finishRange(to)
+      committed?.(from)
     } finally {
       this.building = false
     }
@@ -368,9 +386,11 @@ export class HnswIndex {
     const parts = Math.min(t.pool.size, n)
     const per = Math.ceil(n / parts)
     const heapN = pow2AtLeast(Math.max(efEff, candidates, k, this.params.efConstruct) + 2)
+    // one query goes to the least busy thread (concurrent single searches spread over the pool)
+    const threads = parts === 1 ? [t.pool.leastBusy()] : Array.from({ length: parts }, (_, i) => i)
     const tasks: SearchTask[] = []
     for (let i = 0; i < parts; i++) {
-      const a = this.arena(t, i, heapN, 0)
+      const a = this.arena(t, threads[i]!, heapN, 0)
       tasks.push({
         type: 'search',
         core: t.core,
@@ -391,7 +411,7 @@ export class HnswIndex {
         ...(filter ? { allow: filter.allow } : {}),
       })
     }
-    const replies = await this.dispatch(t, tasks)
+    const replies = await this.dispatch(t, tasks, threads)
     const out: SearchHits[] = []
     for (const r of replies) {
       const counts = r.counts!

@@ -2,22 +2,10 @@
 // from a segment's stored vectors, keeps them and the codes inside that segment's WebAssembly core
 // (assembly/scalar.ts, binary.ts, product.ts behind the codes.ts dispatch), and persists both.
 import type { CoreExports } from '../engine/wasm.js'
+import type { QuantizationConfig } from '../types.js'
 
-/** Qdrant's `quantization_config` (snake_case, as on the wire). Exactly one key. */
-export type QuantizationConfig =
-  | { scalar: { type: 'int8'; quantile?: number | null; always_ram?: boolean | null } }
-  | { binary: { always_ram?: boolean | null; encoding?: 'one_bit' | null } }
-  | { product: { compression: 'x4' | 'x8' | 'x16' | 'x32' | 'x64'; always_ram?: boolean | null } }
-
-/** Qdrant's per-search `params.quantization`. */
-export interface QuantizationSearchParams {
-  /** Search the float32 vectors only. Default false. */
-  ignore?: boolean | null
-  /** Re-rank the candidates found on codes by their float32 vectors. Default true. */
-  rescore?: boolean | null
-  /** Candidates fetched on codes = ceil(limit x oversampling), >= 1. Default 1. */
-  oversampling?: number | null
-}
+// The JSON shapes live in types.ts (which imports nothing); re-exported here for the quantizers.
+export type { QuantizationConfig, QuantizationSearchParams } from '../types.js'
 
 /**
  * One segment's quantizer. The core's float32 vectors stay (they serve the graph build and

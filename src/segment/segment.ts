@@ -1,7 +1,8 @@
-// One segment (Qdrant's unit of storage): id tracker (point id <-> dense offset), vectors + HNSW
-// graph (in one WebAssembly core), payloads, versions, the live bitset and the payload indexes, plus
-// the per-segment search planner (HNSW, post-filtered HNSW, filtered HNSW with waypoints or two-hop
-// expansion, or an exact scan over the matching offsets).
+// One segment (Qdrant's unit of storage): id tracker (point id <-> dense offset), vectors + vector
+// index (HNSW graph or IVF lists, in one WebAssembly core), payloads, versions, the live bitset and
+// the payload indexes, plus the per-segment search planner (HNSW, post-filtered HNSW, filtered HNSW
+// with waypoints or two-hop expansion, IVF probes, or an exact scan over the matching offsets), on
+// quantized codes when the segment has a trained quantizer.
 import { decode, encode } from '@msgpack/msgpack'
 import { QuiverError } from '../errors.js'
 import {
@@ -19,8 +20,24 @@ import {
   restoreFieldIndex,
   tokenizerOptions,
 } from '../filter/payload-index/index.js'
-import { HnswIndex, type IndexMetric, type SearchHits } from '../index/hnsw.js'
-import type { CollectionConfig, Distance, Payload, PayloadSchemaParams, PointId } from '../types.js'
+import {
+  type CodesSearch,
+  HnswIndex,
+  type IndexMetric,
+  type SearchFilter,
+  type SearchHits,
+} from '../index/hnsw.js'
+import { defaultNlist, IvfIndex, type IvfParams } from '../index/ivf.js'
+import type { VectorIndex } from '../index/types.js'
+import { createQuantizer, type Quantizer, restoreQuantizer } from '../quantization/index.js'
+import type {
+  CollectionConfig,
+  Distance,
+  Payload,
+  PayloadSchemaParams,
+  PointId,
+  QuantizationSearchParams,
+} from '../types.js'
 
 const POINTS_FORMAT_VERSION = 1
 const PAYLOAD_INDEX_FORMAT_VERSION = 1
@@ -45,13 +62,16 @@ export function indexMetric(distance: Distance): IndexMetric {
 /**
  * Which path a segment search took (reported in tests and benchmarks): `hnsw-postfiltered` =
  * unfiltered HNSW with oversampling, results checked afterwards; `hnsw-filtered` = traversal with
- * non-matching nodes as waypoints; `hnsw-two-hop` = traversal over matches with two-hop expansion.
+ * non-matching nodes as waypoints; `hnsw-two-hop` = traversal over matches with two-hop expansion;
+ * `ivf` = the nprobe nearest lists scanned; `ivf-filtered` = the same, only matches as results.
  */
 export type SearchPlan =
   | 'hnsw'
   | 'hnsw-postfiltered'
   | 'hnsw-filtered'
   | 'hnsw-two-hop'
+  | 'ivf'
+  | 'ivf-filtered'
   | 'exact'
   | 'exact-filtered'
   | 'empty'
@@ -72,16 +92,27 @@ export interface PlannerConfig {
 export interface SegmentSearchOptions {
   /** Hits wanted (limit + offset of the request). */
   k: number
+  /** HNSW beam width (ignored by IVF segments). */
   ef: number
+  /** IVF lists probed (ignored by HNSW segments); undefined = the index's default nprobe. */
+  nprobe?: number | undefined
   exact: boolean
   /** Only points matching this filter are results; null = all. */
   filter: FilterNode | null
   /** Receives the keys of conditions that had to be evaluated point by point. */
   unindexed?: Set<string> | undefined
+  /**
+   * How to use the quantized codes when the segment has a trained quantizer (ignored with `exact`):
+   * `ignore` = float32 only; `rescore` (default true) re-ranks ceil(k x `oversampling`) candidates
+   * (default 1) found on codes by their float32 vectors.
+   */
+  quantization?: QuantizationSearchParams | undefined
 }
 
 export interface SegmentSearchResult extends SearchHits {
   readonly plan: SearchPlan
+  /** The hits were found on quantized codes (rescored or not) rather than on float32 vectors. */
+  readonly quantized: boolean
 }
 
 /** Files of a persisted segment, each as bytes. */
@@ -90,6 +121,8 @@ export interface SegmentFiles {
   readonly 'points.msgpack': Uint8Array
   /** Absent in directories written before payload indexes existed (read as no indexes). */
   readonly 'payload-index.msgpack'?: Uint8Array
+  /** The trained quantizer (parameters + codes); absent when untrained or the collection has none. */
+  readonly 'quantization.bin'?: Uint8Array
 }
 
 interface PayloadIndexFile {
@@ -106,7 +139,9 @@ interface PointsFile {
 
 export class Segment {
   readonly config: CollectionConfig
-  readonly index: HnswIndex
+  readonly index: VectorIndex
+  /** The same object as `index` when the collection uses IVF. */
+  private readonly ivf: IvfIndex | undefined
   /** offset -> point id (deleted offsets keep their old id) */
   private readonly ids: PointId[]
   /** offset -> WAL sequence number of the write that stored it */
@@ -132,16 +167,21 @@ export class Segment {
   private mutationCount = 0
   /** Ids changed since `trackChanges()` (an optimizer copying this segment replays them). */
   private tracked: Set<PointId> | undefined
+  /** Present when the collection has `quantization`; searches use it once `trained`. */
+  private readonly quantizer: Quantizer | undefined
 
   private constructor(
     config: CollectionConfig,
-    index: HnswIndex,
+    index: VectorIndex,
     ids: PointId[],
     versions: number[],
     payloads: (Payload | undefined)[],
+    quantizer: Quantizer | undefined,
   ) {
     this.config = config
     this.index = index
+    this.ivf = index instanceof IvfIndex ? index : undefined
+    this.quantizer = quantizer
     this.ids = ids
     this.versions = versions
     this.payloads = payloads
@@ -155,8 +195,27 @@ export class Segment {
   }
 
   static create(config: CollectionConfig): Segment {
-    const index = HnswIndex.create(Segment.indexParams(config))
-    return new Segment(config, index, [], [], [])
+    const ivf = Segment.ivfParams(config)
+    const index: VectorIndex =
+      ivf !== undefined ? IvfIndex.create(ivf) : HnswIndex.create(Segment.indexParams(config))
+    return new Segment(config, index, [], [], [], Segment.newQuantizer(config))
+  }
+
+  /** IvfIndex parameters when the collection uses IVF (null settings = the index's automatic ones). */
+  private static ivfParams(config: CollectionConfig): IvfParams | undefined {
+    const c = config.index
+    if (c?.type !== 'ivf') return undefined
+    return {
+      dimension: config.dimension,
+      metric: indexMetric(config.metric),
+      ...(c.nlist === null ? {} : { nlist: c.nlist }),
+      ...(c.nprobe === null ? {} : { nprobe: c.nprobe }),
+    }
+  }
+
+  private static newQuantizer(config: CollectionConfig): Quantizer | undefined {
+    const q = config.quantization
+    return q === undefined ? undefined : createQuantizer(q, config.dimension, indexMetric(config.metric))
   }
 
   private static indexParams(config: CollectionConfig) {
@@ -190,7 +249,11 @@ export class Segment {
 
   /** Restores a segment from `toFiles()` output; throws CORRUPTED if the files disagree. */
   static fromFiles(config: CollectionConfig, files: SegmentFiles): Segment {
-    const index = HnswIndex.restore(Segment.indexParams(config), files['index.bin'])
+    const ivf = Segment.ivfParams(config)
+    const index: VectorIndex =
+      ivf !== undefined
+        ? IvfIndex.restore(ivf, files['index.bin'])
+        : HnswIndex.restore(Segment.indexParams(config), files['index.bin'])
     let points: PointsFile
     try {
       points = decode(files['points.msgpack']) as PointsFile
@@ -207,7 +270,20 @@ export class Segment {
       throw new QuiverError('CORRUPTED', 'segment points file does not match its index file')
     }
     const payloads = points.payloads.map((p) => p ?? undefined)
-    const segment = new Segment(config, index, points.ids, points.versions, payloads)
+    const codes = files['quantization.bin']
+    // a file without a quantization config cannot be written; an old segment without the file is untrained
+    const quantizer =
+      config.quantization !== undefined && codes !== undefined
+        ? restoreQuantizer(
+            index.coreExports,
+            config.quantization,
+            config.dimension,
+            indexMetric(config.metric),
+            codes,
+            index.size,
+          )
+        : Segment.newQuantizer(config)
+    const segment = new Segment(config, index, points.ids, points.versions, payloads, quantizer)
     const indexFile = files['payload-index.msgpack']
     if (indexFile !== undefined) segment.restoreFieldIndexes(indexFile)
     return segment
@@ -257,11 +333,63 @@ export class Segment {
         data: fi.serialize(),
       })),
     }
-    return {
+    const files = {
       'index.bin': this.index.serialize(),
       'points.msgpack': encode(points),
       'payload-index.msgpack': encode(indexFile),
     }
+    const q = this.quantizer
+    if (q === undefined || !q.trained) return files
+    return { ...files, 'quantization.bin': q.serialize(this.index.coreExports, this.ids.length) }
+  }
+
+  /** True once this segment's quantizer is trained (searches then run on its codes). */
+  get quantized(): boolean {
+    return this.quantizer?.trained === true
+  }
+
+  /** Bytes of quantized codes held (bytes per vector x stored points; 0 when untrained or none). */
+  get quantizationBytes(): number {
+    const q = this.quantizer
+    return q?.trained === true ? q.bytesPerVector * this.ids.length : 0
+  }
+
+  /**
+   * Trains the quantizer on the stored vectors once they number at least its `minTrainingVectors`
+   * (from then on every added vector is encoded as it is stored). Call it after a batch of upserts,
+   * not per point. Returns true when this call trained it.
+   */
+  trainQuantizer(): boolean {
+    const q = this.quantizer
+    if (q === undefined || q.trained || this.ids.length < q.minTrainingVectors) return false
+    q.train(this.index.coreExports, this.ids.length)
+    if (!q.trained) return false
+    this.mutationCount++
+    return true
+  }
+
+  /** IVF lists in use (0 while untrained); undefined for an HNSW segment. */
+  get ivfLists(): number | undefined {
+    return this.ivf?.nlist
+  }
+
+  /**
+   * IVF segments: trains the lists (IvfIndex.train) once the segment holds the index's
+   * `minTrainingVectors` live vectors; with an automatic nlist (config null) retrains whenever the
+   * live count calls for at least twice the lists in use (defaultNlist), so a growing segment keeps
+   * cells of a useful size. Call it after a batch of upserts, not per point. Deterministic (a WAL
+   * replay trains at the same points). Returns true when this call (re)trained. No-op for HNSW.
+   */
+  trainIndex(): boolean {
+    const ivf = this.ivf
+    if (ivf === undefined) return false
+    const live = this.offsets.size
+    if (ivf.trained) {
+      if (ivf.params.nlist !== undefined || defaultNlist(live) < 2 * ivf.nlist) return false
+    } else if (live < ivf.minTrainingVectors) return false
+    if (!ivf.train()) return false
+    this.mutationCount++
+    return true
   }
 
   /** Changes of content so far; equal counts mean equal content. */
@@ -412,9 +540,33 @@ export class Segment {
    * (dimension, finite). The point is searchable on return.
    */
   upsert(id: PointId, vector: Float32Array, payload: Payload | undefined, version: number): void {
+    this.attach(id, this.index.add(vector), payload, version)
+  }
+
+  /**
+   * Stores a batch of points in order, as `upsert` one by one would (a later duplicate id wins).
+   * Large batches are linked into the graph on every core (HnswIndex.addBatch); the points become
+   * visible all at once when the promise resolves. Vectors must be validated.
+   */
+  async upsertMany(
+    points: readonly { id: PointId; vector: Float32Array; payload: Payload | undefined }[],
+    version: number,
+  ): Promise<void> {
+    const dim = this.config.dimension
+    const vectors = new Float32Array(points.length * dim)
+    for (let i = 0; i < points.length; i++) vectors.set(points[i]!.vector, i * dim)
+    await this.index.addBatch(vectors, (first) => {
+      for (let i = 0; i < points.length; i++) {
+        const p = points[i]!
+        this.attach(p.id, first + i, p.payload, version)
+      }
+    })
+  }
+
+  /** Makes stored `offset` the point `id` (its old offset, if any, is deleted). */
+  private attach(id: PointId, offset: number, payload: Payload | undefined, version: number): void {
     const old = this.offsets.get(id)
     this.changed(id)
-    const offset = this.index.add(vector)
     if (old !== undefined) {
       this.index.markDeleted(old)
       this.setLive(old, false)
@@ -519,52 +671,180 @@ export class Segment {
    * - else the graph is traversed with the matches as the only admissible results: with two-hop
    *   expansion over matches when they are fewer than `twoHopThreshold` of the segment, with
    *   non-matching nodes as waypoints otherwise.
+   * IVF segments plan as `planIvf` says (docs/ivf.md).
+   * With a trained quantizer and neither `exact` nor `quantization.ignore`, traversals and scans
+   * (but not the scan of k or fewer matches) compare the query with codes, then rescore
+   * (docs/quantization.md).
    */
   search(query: Float32Array, options: SegmentSearchOptions): SegmentSearchResult {
+    if (options.filter === null && !options.exact && this.offsets.size > 0 && this.ivf === undefined) {
+      // the common case without the planner's machinery (it would choose the same)
+      const codes = this.codesSearch(options.k, options.quantization)
+      const hits = this.index.search(query, options.k, options.ef, undefined, codes)
+      return {
+        offsets: hits.offsets,
+        distances: hits.distances,
+        plan: 'hnsw',
+        quantized: codes !== undefined,
+      }
+    }
+    const plan = this.plan(options)
+    let step = plan.next()
+    while (!step.done) step = plan.next(this.runSync(query, step.value))
+    return step.value
+  }
+
+  /**
+   * `search` with the index work on the core pool's worker threads (the calling thread stays free
+   * while they traverse; src/engine/pool.ts); the same plans and results.
+   */
+  async searchAsync(query: Float32Array, options: SegmentSearchOptions): Promise<SegmentSearchResult> {
+    const plan = this.plan(options)
+    let step = plan.next()
+    while (!step.done) step = plan.next(await this.runAsync(query, step.value))
+    return step.value
+  }
+
+  private runSync(query: Float32Array, call: IndexCall): SearchHits {
+    if (call.kind === 'knn') return this.index.search(query, call.k, call.effort, call.filter, call.codes)
+    return this.index.searchExact(query, call.k, call.allow?.toOffsets(), call.codes)
+  }
+
+  private async runAsync(query: Float32Array, call: IndexCall): Promise<SearchHits> {
+    const [hits] =
+      call.kind === 'knn'
+        ? await this.index.searchBatch(query, call.k, call.effort, call.filter, call.codes)
+        : await this.index.searchBatch(
+            query,
+            call.k,
+            call.k,
+            call.allow && { allow: call.allow.words, twoHop: false },
+            call.codes,
+            true,
+          )
+    return hits!
+  }
+
+  /** The planner: yields the index calls of the chosen plan, receives their hits, returns the result. */
+  private *plan(options: SegmentSearchOptions): Generator<IndexCall, SegmentSearchResult, SearchHits> {
     const { k, ef, exact, filter } = options
     const live = this.offsets.size
-    if (live === 0) return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
+    if (live === 0) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+    const codes = exact ? undefined : this.codesSearch(k, options.quantization)
+    const quantized = codes !== undefined
+    if (this.ivf !== undefined) return yield* this.planIvf(this.ivf, options, codes)
     if (filter === null || filter.kind === 'true') {
-      const hits = exact ? this.index.searchExact(query, k) : this.index.search(query, k, ef)
-      return { ...hits, plan: exact ? 'exact' : 'hnsw' }
+      if (exact) return { ...(yield { kind: 'scan', k }), plan: 'exact', quantized }
+      return { ...(yield { kind: 'knn', k, effort: ef, codes }), plan: 'hnsw', quantized }
     }
     const ex = this.filterExecutor(filter)
     try {
       if (!exact && !ex.fullyIndexed()) {
         const est = ex.estimate()
         if (est.exp >= this.planner.postFilterThreshold * live) {
-          const post = this.postFiltered(query, k, ef, ex, est.exp / live)
+          const post = yield* this.postFiltered(k, ef, ex, est.exp / live, options.quantization)
           if (post !== undefined) return post
         }
       }
       const allow = ex.materialize()
       const matches = allow.count()
-      if (matches === 0) return { offsets: new Uint32Array(), distances: new Float32Array(), plan: 'empty' }
+      if (matches === 0) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+      if (matches <= k) {
+        // every match is a hit: scoring them on float32 is exact and no dearer than on codes
+        return { ...(yield { kind: 'scan', k, allow }), plan: 'exact-filtered', quantized: false }
+      }
       const kib = (matches * this.config.dimension * 4) / 1024
-      if (exact || kib < this.planner.fullScanThreshold || matches <= k) {
-        return { ...this.index.searchExact(query, k, allow.toOffsets()), plan: 'exact-filtered' }
+      if (exact || kib < this.planner.fullScanThreshold) {
+        const hits = yield { kind: 'scan', k, allow, codes }
+        return { ...hits, plan: 'exact-filtered', quantized }
       }
       const fraction = matches / live
       const twoHop = fraction < this.planner.twoHopThreshold
       // sparse matches leave the two-hop subgraph thinly connected: widen the beam (up to 4x below 5%)
       const widened = twoHop ? Math.round(ef * Math.min(4, Math.max(1, SPARSE_FRACTION / fraction))) : ef
-      const hits = this.index.search(query, k, widened, { allow: allow.words, twoHop })
-      return { ...hits, plan: twoHop ? 'hnsw-two-hop' : 'hnsw-filtered' }
+      const hits = yield { kind: 'knn', k, effort: widened, filter: { allow: allow.words, twoHop }, codes }
+      return { ...hits, plan: twoHop ? 'hnsw-two-hop' : 'hnsw-filtered', quantized }
     } finally {
       if (options.unindexed) for (const key of ex.unindexed) options.unindexed.add(key)
     }
   }
 
+  /**
+   * The IVF planner: an untrained segment (or `exact`) scans; unfiltered, the `nprobe` nearest lists
+   * are scanned; filtered, the matches are materialised exactly and, like HNSW's planner, scanned
+   * when at most k or below `fullScanThreshold` KiB, else the lists are probed with the matches as
+   * the only admissible results. A filter matching a fraction f of the segment probes
+   * nprobe x min(4, 1 / sqrt(f)) lists (distances are computed for matches only, so this computes
+   * about sqrt(f) x the distances of an unfiltered search), and at least enough lists to expect 2k
+   * matches; never more than nlist.
+   */
+  private *planIvf(
+    ivf: IvfIndex,
+    options: SegmentSearchOptions,
+    codes: CodesSearch | undefined,
+  ): Generator<IndexCall, SegmentSearchResult, SearchHits> {
+    const { k, exact, filter } = options
+    const quantized = codes !== undefined
+    const scanOnly = exact || !ivf.trained
+    const nprobe = Math.max(1, options.nprobe ?? ivf.defaultNprobe)
+    if (filter === null || filter.kind === 'true') {
+      if (scanOnly) return { ...(yield { kind: 'scan', k, codes }), plan: 'exact', quantized }
+      return { ...(yield { kind: 'knn', k, effort: nprobe, codes }), plan: 'ivf', quantized }
+    }
+    const ex = this.filterExecutor(filter)
+    try {
+      const allow = ex.materialize()
+      const matches = allow.count()
+      if (matches === 0) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+      if (matches <= k) {
+        return { ...(yield { kind: 'scan', k, allow }), plan: 'exact-filtered', quantized: false }
+      }
+      const kib = (matches * this.config.dimension * 4) / 1024
+      if (scanOnly || kib < this.planner.fullScanThreshold) {
+        return { ...(yield { kind: 'scan', k, allow, codes }), plan: 'exact-filtered', quantized }
+      }
+      // the k nearest matches lie about as far as the k / fraction nearest points: probe more lists
+      const nlist = ivf.nlist
+      const fraction = matches / this.offsets.size
+      const wider = Math.ceil(nprobe * Math.min(4, 1 / Math.sqrt(fraction)))
+      const widened = Math.min(nlist, Math.max(wider, Math.ceil((2 * k * nlist) / matches)))
+      const hits = yield {
+        kind: 'knn',
+        k,
+        effort: widened,
+        filter: { allow: allow.words, twoHop: false },
+        codes,
+      }
+      return { ...hits, plan: 'ivf-filtered', quantized }
+    } finally {
+      if (options.unindexed) for (const key of ex.unindexed) options.unindexed.add(key)
+    }
+  }
+
+  /**
+   * How a search for `k` hits uses the codes: undefined (float32) when the quantizer is untrained or
+   * absent or `params.ignore`; else rescoring (default) of ceil(k x oversampling) candidates, capped
+   * at the live points.
+   */
+  private codesSearch(k: number, params: QuantizationSearchParams | undefined): CodesSearch | undefined {
+    if (this.quantizer?.trained !== true || params?.ignore === true) return undefined
+    const rescore = params?.rescore ?? true
+    if (!rescore) return { rescore, candidates: k }
+    const wanted = Math.ceil(k * (params?.oversampling ?? 1))
+    return { rescore, candidates: Math.max(k, Math.min(wanted, this.offsets.size)) }
+  }
+
   /** Unfiltered search for enough extra hits that k of them likely pass; undefined when fewer than k pass. */
-  private postFiltered(
-    query: Float32Array,
+  private *postFiltered(
     k: number,
     ef: number,
     ex: FilterExecutor,
     fraction: number,
-  ): SegmentSearchResult | undefined {
+    quantization: QuantizationSearchParams | undefined,
+  ): Generator<IndexCall, SegmentSearchResult | undefined, SearchHits> {
     const wanted = Math.min(this.offsets.size, Math.ceil((k / Math.max(fraction, 0.01)) * 1.2) + 4)
-    const hits = this.index.search(query, wanted, Math.max(ef, wanted))
+    const codes = this.codesSearch(wanted, quantization)
+    const hits = yield { kind: 'knn', k: wanted, effort: Math.max(ef, wanted), codes }
     const check = ex.checker()
     const offsets: number[] = []
     const distances: number[] = []
@@ -580,9 +860,20 @@ export class Segment {
       offsets: Uint32Array.from(offsets),
       distances: Float32Array.from(distances),
       plan: 'hnsw-postfiltered',
+      quantized: codes !== undefined,
     }
   }
 }
+
+/**
+ * One index call of a search plan: an index search (`effort`: HNSW's ef or IVF's nprobe), or a full
+ * scan (of `allow`'s offsets only).
+ */
+type IndexCall =
+  | { kind: 'knn'; k: number; effort: number; filter?: SearchFilter; codes: CodesSearch | undefined }
+  | { kind: 'scan'; k: number; allow?: Bitset; codes?: CodesSearch | undefined }
+
+const EMPTY_HITS: SearchHits = Object.freeze({ offsets: new Uint32Array(), distances: new Float32Array() })
 
 /** Defaults measured with bench/filtered.mjs on glove-100-cosine (BENCHMARKS.md). */
 export const DEFAULT_PLANNER: PlannerConfig = Object.freeze({

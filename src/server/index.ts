@@ -68,7 +68,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     level: options.logLevel ?? 'info',
     ...(options.logDestination && { destination: options.logDestination }),
   })
-  const db = await Quiver.open(options.dataDir, { logger })
+  // searches run on the core pool: the event loop keeps serving while both cores search
+  const db = await Quiver.open(options.dataDir, { logger, searchThreads: true })
   const buildOptions: Parameters<typeof buildServer>[0] = { db, loggerInstance: logger }
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
   if (options.security !== undefined) buildOptions.security = options.security

@@ -1,8 +1,10 @@
 // Qdrant's REST wire format (snake_case JSON): the request parsers that turn a body into engine
 // calls, with errors naming the JSON path, and the mappers that turn engine results into Qdrant shapes.
 // Shapes follow Qdrant's docs/redoc/master/openapi.json and @qdrant/js-client-rest 1.18.
+import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../collection/validate.js'
 import { type ErrorCode, QuiverError } from '../errors.js'
 import { parsePointId } from '../point-id.js'
+import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionInfo,
   CountOptions,
@@ -22,6 +24,7 @@ import type {
   PointRecord,
   PointSelector,
   PointStruct,
+  QuantizationConfig,
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
@@ -112,11 +115,20 @@ export interface WireCollectionInfo {
     }
     hnsw_config: WireHnswConfig
     optimizer_config: WireOptimizersConfig
-    quantization_config: null
+    /** As given at creation (nulls dropped); null when the collection has none (as Qdrant). */
+    quantization_config: QuantizationConfig | null
+    /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
+    ivf_config: WireIvfConfig | null
   }
   payload_schema: Record<string, WirePayloadIndexInfo>
   /** Per field key: filtered requests since open that evaluated it without an index. */
   unindexed_filter_fields: Record<string, number>
+}
+
+/** Quiver's `ivf_config` (not in Qdrant): its presence at creation selects the IVF index. */
+export interface WireIvfConfig {
+  nlist: number | null
+  nprobe: number | null
 }
 
 /** Wraps a result in Qdrant's envelope. `seconds`: time spent on the request. */
@@ -244,7 +256,11 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
-      quantization_config: null,
+      quantization_config: info.config.quantization ?? null,
+      ivf_config:
+        info.config.index?.type === 'ivf'
+          ? { nlist: info.config.index.nlist, nprobe: info.config.index.nprobe }
+          : null,
     },
     payload_schema: Object.fromEntries(
       Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
@@ -453,9 +469,12 @@ const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
 
 /**
  * `PUT /collections/{name}` body -> engine options. Only a single unnamed dense vector per point is
- * supported; options that would change behaviour Quiver lacks (named/sparse vectors, quantization,
- * multivectors, custom sharding, datatypes other than float32) are rejected; `optimizers_config` is
- * applied; deployment options (shards, replicas, WAL, on-disk flags) are accepted and ignored.
+ * supported; options that would change behaviour Quiver lacks (named/sparse vectors, multivectors,
+ * custom sharding, datatypes other than float32) are rejected; `optimizers_config` and
+ * `quantization_config` (top level or in `vectors`, which wins as in Qdrant) are applied; Quiver's
+ * extension `ivf_config: { nlist?, nprobe? }` (the same two places; @qdrant/js-client-rest forwards
+ * only the one in `vectors`) selects the IVF index (docs/ivf.md);
+ * deployment options (shards, replicas, WAL, on-disk flags) are accepted and ignored.
  */
 export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const o = bodyObject(body)
@@ -478,13 +497,11 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
       `expected one of ${DISTANCES.join(', ')}, got ${describe(distance)}`,
       'INVALID_CONFIG',
     )
-  unsupported(vectors, 'quantization_config', 'vectors', 'quantization', 'INVALID_CONFIG')
   unsupported(vectors, 'multivector_config', 'vectors', 'multivectors', 'INVALID_CONFIG')
   const datatype = vectors.datatype
   if (!isAbsent(datatype) && datatype !== 'float32')
     fail('vectors.datatype', `only "float32" is supported, got ${describe(datatype)}`, 'INVALID_CONFIG')
   unsupported(o, 'sparse_vectors', '', 'sparse vectors', 'INVALID_CONFIG')
-  unsupported(o, 'quantization_config', '', 'quantization', 'INVALID_CONFIG')
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
   if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
     fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
@@ -507,7 +524,46 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
+  if (!isAbsent(vectors.quantization_config))
+    out.quantization = parseQuantizationConfig(vectors.quantization_config, 'vectors.quantization_config')
+  else if (!isAbsent(o.quantization_config))
+    out.quantization = parseQuantizationConfig(o.quantization_config, 'quantization_config')
+  const [ivfPath, ivf] = isAbsent(vectors.ivf_config)
+    ? ['ivf_config', o.ivf_config]
+    : ['vectors.ivf_config', vectors.ivf_config]
+  if (!isAbsent(ivf)) {
+    const { nlist, nprobe } = parseIvfParams(ivf, ivfPath)
+    const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
+    if (nlist !== null) checkIvfTrainable(nlist, size, maxSegmentSize, `${ivfPath}.nlist`)
+    out.index = { type: 'ivf', nlist, nprobe }
+  }
   return out
+}
+
+/**
+ * `PATCH /collections/{name}`: Quiver cannot change a collection's parameters after creation, so
+ * any non-empty update is refused with INVALID_CONFIG naming the field (an empty body or only
+ * null fields is a no-op, as in Qdrant). Quantization in particular is fixed at creation: its codes
+ * are trained into every segment.
+ */
+export function parseUpdateCollection(body: unknown): void {
+  const o = bodyObject(body, true)
+  for (const [key, value] of Object.entries(o)) {
+    if (isAbsent(value)) continue
+    if (key === 'quantization_config')
+      fail(
+        key,
+        'changing quantization of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
+        'INVALID_CONFIG',
+      )
+    if (key === 'ivf_config')
+      fail(
+        key,
+        'changing the index of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
+        'INVALID_CONFIG',
+      )
+    fail(key, 'updating collection parameters is not supported by Quiver', 'INVALID_CONFIG')
+  }
 }
 
 /** `PUT /collections/{name}/points`: `{ points: [{ id, vector, payload? }] }` or `{ batch: { ids, vectors, payloads? } }`. */
@@ -668,9 +724,13 @@ function parseSearchParams(o: Obj, path: string, options: SearchOptions): void {
   const ppath = join(path, 'params')
   const ef = optInt(params, 'hnsw_ef', ppath, 1)
   if (ef !== undefined) options.ef = ef
+  const nprobe = optInt(params, 'nprobe', ppath, 1)
+  if (nprobe !== undefined) options.nprobe = nprobe
   const exact = optBool(params, 'exact', ppath)
   if (exact !== undefined) options.exact = exact
   optBool(params, 'indexed_only', ppath)
+  const quantization = parseQuantizationSearchParams(params.quantization, join(ppath, 'quantization'))
+  if (quantization !== undefined) options.quantization = quantization
 }
 
 /** Fields shared by `query` and legacy `search`: filter, params, limit, offset, score_threshold, with_*. */

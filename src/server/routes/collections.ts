@@ -1,8 +1,8 @@
-// Collection endpoints: list, info, create, delete, exists (Qdrant's `/collections` resource).
+// Collection endpoints: list, info, create, update (refused), delete, exists (Qdrant's `/collections` resource).
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait, parseCreateCollection, toWireCollectionInfo } from '../wire.js'
+import { checkWait, parseCreateCollection, parseUpdateCollection, toWireCollectionInfo } from '../wire.js'
 
 interface CollectionParams {
   Params: { collection_name: string }
@@ -27,6 +27,12 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
   app.put<CollectionParams>('/collections/:collection_name', async (req, reply) => {
     const options = parseCreateCollection(req.body)
     await db.createCollection(req.params.collection_name, options)
+    return sendOk(reply, true)
+  })
+
+  app.patch<CollectionParams>('/collections/:collection_name', async (req, reply) => {
+    await db.getCollection(req.params.collection_name)
+    parseUpdateCollection(req.body)
     return sendOk(reply, true)
   })
 

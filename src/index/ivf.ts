@@ -1,0 +1,478 @@
+// The IVF index over dense offsets (inverted file: Jégou, Douze & Schmid, TPAMI 2011 §4; Sivic &
+// Zisserman 2003): a graphless core's vectors partitioned into `nlist` k-means cells whose lists live in
+// WASM memory (assembly/ivf.ts). Same surface as HnswIndex; with a quantizer trained on its core
+// (e.g. ProductQuantizer: IVF-PQ) lists are scanned on codes and the best candidates rescored.
+import { type CoreExports, CoreMetric, instantiateCore } from '../engine/wasm.js'
+import { QuiverError } from '../errors.js'
+import {
+  type KMeansCoreExports,
+  kmeansRows,
+  readCentroidBlocks,
+  writeCentroidBlocks,
+} from '../quantization/kmeans.js'
+import type { CodesSearch, IndexMetric, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+import type { VectorIndex } from './types.js'
+
+/** The IVF exports of assembly/ivf.ts. */
+interface IvfCoreExports extends KMeansCoreExports {
+  ivfInit(nlist: number, probeKind: number): number
+  ivfNlist(): number
+  ivfCentroidsPtr(): number
+  ivfListsPtr(): number
+  ivfAssigned(): number
+  ivfAssignRange(from: number, to: number): number
+  ivfLoad(lists: number, n: number): void
+  ivfSearch(k: number, nprobe: number, filtered: number, quant: number, candidates: number): number
+}
+
+export interface IvfParams {
+  readonly dimension: number
+  readonly metric: IndexMetric
+  /** Lists (k-means cells). Default: chosen at training time, min(round(4·sqrt(n)), floor(n / 39)). */
+  readonly nlist?: number
+  /** Lists probed when a search names none. Default max(1, round(nlist / 16)). */
+  readonly nprobe?: number
+  /** Most Lloyd iterations when training. Default 10. */
+  readonly iterations?: number
+  /** Seed of the training sample and k-means++ draws. */
+  readonly seed?: number
+}
+
+const MAGIC = 0x56495651 // 'QVIV'
+const FORMAT_VERSION = 1
+const HEADER_WORDS = 12
+const UNASSIGNED = 0xffffffff
+/** Training points per list below which k-means cells are unreliable (FAISS warns under 39). */
+export const MIN_POINTS_PER_LIST = 39
+/** Stored vectors before an IVF with an automatic nlist trains. */
+const AUTO_MIN_TRAINING = 1024
+
+function coreMetric(metric: IndexMetric): number {
+  switch (metric) {
+    case 'cosine':
+    case 'dot':
+      return CoreMetric.dot
+    case 'l2':
+      return CoreMetric.l2
+    case 'l1':
+      return CoreMetric.l1
+  }
+}
+
+/** Lists are ranked by -dot for raw dot products (maximum inner product), else by squared L2 (the cells' metric). */
+function probeKind(metric: IndexMetric): number {
+  return metric === 'dot' ? 0 : 1
+}
+
+function quantArgs(codes: CodesSearch | undefined): [number, number] {
+  if (codes === undefined) return [0, 0]
+  return [codes.rescore ? 2 : 1, codes.candidates]
+}
+
+/** Default nlist for `n` training vectors: round(4·sqrt(n)), at most n / 39, at least 1. */
+export function defaultNlist(n: number): number {
+  return Math.max(1, Math.min(Math.round(4 * Math.sqrt(n)), Math.floor(n / MIN_POINTS_PER_LIST)))
+}
+
+export class IvfIndex implements VectorIndex {
+  readonly params: IvfParams
+  private readonly core: IvfCoreExports
+  private readonly paddedDim: number
+
+  private constructor(params: IvfParams, core: IvfCoreExports) {
+    this.params = params
+    this.core = core
+    this.paddedDim = core.getPaddedDim()
+  }
+
+  /**
+   * An empty, untrained index (searches are exact scans until `train()`).
+   * Throws INVALID_CONFIG on a non-positive or fractional nlist / nprobe.
+   * @example
+   * const ivf = IvfIndex.create({ dimension: 128, metric: 'l2', nlist: 64 })
+   */
+  static create(params: IvfParams): IvfIndex {
+    for (const key of ['nlist', 'nprobe', 'iterations'] as const) {
+      const v = params[key]
+      if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
+        throw new QuiverError('INVALID_CONFIG', `ivf.${key}: expected a positive integer, got ${v}`)
+      }
+    }
+    const core = instantiateCore() as IvfCoreExports
+    core.init(
+      params.dimension,
+      coreMetric(params.metric),
+      params.metric === 'cosine' ? 1 : 0,
+      0,
+      1,
+      (params.seed ?? 0x2545f491) >>> 0,
+    )
+    return new IvfIndex(params, core)
+  }
+
+  /** Most offsets this index can hold (its vector array must stay below 1 GiB of WASM memory). */
+  get maxSize(): number {
+    return this.core.maxCapacity()
+  }
+
+  /** Offsets stored, deleted ones included (offsets run 0..size-1). */
+  get size(): number {
+    return this.core.getCount()
+  }
+
+  /** Bytes of WebAssembly memory held by this index. */
+  get memoryBytes(): number {
+    return this.core.memory.buffer.byteLength
+  }
+
+  /** True once `train()` has built the lists; every stored offset is then in exactly one list. */
+  get trained(): boolean {
+    return this.core.ivfNlist() > 0
+  }
+
+  /** Lists in use (0 before training). */
+  get nlist(): number {
+    return this.core.ivfNlist()
+  }
+
+  /** nprobe used when `search` gets none: params.nprobe, else max(1, round(nlist / 16)). */
+  get defaultNprobe(): number {
+    return this.params.nprobe ?? Math.max(1, Math.round(this.nlist / 16))
+  }
+
+  /** Stored live vectors needed before `train()` builds lists: 39 · nlist, or 1024 with an automatic nlist. */
+  get minTrainingVectors(): number {
+    return this.params.nlist !== undefined ? MIN_POINTS_PER_LIST * this.params.nlist : AUTO_MIN_TRAINING
+  }
+
+  /** The WebAssembly core holding this index (for quantizers that keep their codes beside the vectors). */
+  get coreExports(): CoreExports {
+    return this.core
+  }
+
+  private stage(vector: ArrayLike<number>): void {
+    const dim = this.params.dimension
+    if (vector.length !== dim) {
+      throw new QuiverError('INVALID_VECTOR', `vector has dimension ${vector.length}, expected ${dim}`)
+    }
+    new Float32Array(this.core.memory.buffer, this.core.stagingPtr(), this.paddedDim).set(vector)
+  }
+
+  /**
+   * Stores `vector` (length = dimension, finite: the caller validates) at the next offset and, once
+   * trained, appends it to the list of its nearest centroid; it is searchable on return. Returns the offset.
+   */
+  add(vector: ArrayLike<number>): number {
+    this.stage(vector)
+    this.core.reserve(this.core.getCount() + 1)
+    const offset = this.core.add()
+    if (this.trained) this.core.ivfAssignRange(offset, offset + 1)
+    return offset
+  }
+
+  /**
+   * Stores `vectors` (n x dimension, row-major, finite: the caller validates) at the next n offsets,
+   * on the calling thread (HnswIndex.addBatch's contract: none is searchable before
+   * `committed(first)` runs, synchronously, before the promise resolves; on a throw the batch's
+   * offsets are deleted). Returns the first offset.
+   */
+  async addBatch(vectors: Float32Array, committed?: (first: number) => void): Promise<number> {
+    const dim = this.params.dimension
+    const n = vectors.length / dim
+    if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
+    const from = this.size
+    if (n > 0) this.reserve(from + n)
+    try {
+      for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
+    } catch (err) {
+      for (let o = from; o < this.size; o++) this.markDeleted(o)
+      throw err
+    }
+    committed?.(from)
+    return from
+  }
+
+  /**
+   * `search` (or `searchExact` over the offsets of `filter.allow` with `exact`) for each of n queries
+   * (n x dimension, row-major), on the calling thread: IVF has no worker-thread path yet.
+   */
+  async searchBatch(
+    queries: Float32Array,
+    k: number,
+    nprobe: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+    exact = false,
+  ): Promise<SearchHits[]> {
+    const dim = this.params.dimension
+    const n = queries.length / dim
+    if (!Number.isInteger(n)) throw new RangeError('queries length is not a multiple of the dimension')
+    const allowed = exact && filter ? this.allowedOffsets(filter.allow) : undefined
+    const out: SearchHits[] = []
+    for (let i = 0; i < n; i++) {
+      const q = queries.subarray(i * dim, (i + 1) * dim)
+      out.push(exact ? this.searchExact(q, k, allowed, codes) : this.search(q, k, nprobe, filter, codes))
+    }
+    return out
+  }
+
+  private allowedOffsets(allow: Uint32Array): Uint32Array {
+    const out: number[] = []
+    const n = Math.min(this.size, allow.length * 32)
+    for (let o = 0; o < n; o++) if ((allow[o >>> 5]! >>> (o & 31)) & 1) out.push(o)
+    return Uint32Array.from(out)
+  }
+
+  /** Grows memory for `n` offsets in one step (throws like `add` past `maxSize`). */
+  reserve(n: number): void {
+    this.core.reserve(Math.min(n, this.maxSize))
+  }
+
+  /** Hides an offset from results; it stays in its list until the segment is rebuilt. */
+  markDeleted(offset: number): void {
+    this.core.markDeleted(offset)
+  }
+
+  isDeleted(offset: number): boolean {
+    return this.core.isDeleted(offset) !== 0
+  }
+
+  /** The stored vector of `offset` (normalised for cosine), a copy of `dimension` floats. */
+  vector(offset: number): Float32Array {
+    const start = this.core.vectorsPtr() + offset * this.paddedDim * 4
+    return new Float32Array(this.core.memory.buffer.slice(start, start + this.params.dimension * 4))
+  }
+
+  /** Live offsets (not deleted), ascending. */
+  private liveOffsets(): Uint32Array {
+    const n = this.size
+    const del = new Uint32Array(this.core.memory.buffer, this.core.deletedPtr(), (n + 31) >>> 5)
+    const out = new Uint32Array(n)
+    let m = 0
+    for (let i = 0; i < n; i++) if (((del[i >>> 5]! >>> (i & 31)) & 1) === 0) out[m++] = i
+    return out.slice(0, m)
+  }
+
+  /**
+   * Learns nlist centroids by k-means (k-means++ seeding, Lloyd, on at most 256 · nlist sampled live
+   * vectors) and puts every stored offset in the list of its nearest centroid (squared L2). Returns
+   * false and changes nothing when fewer than `minTrainingVectors` live vectors are stored. Training
+   * again rebuilds the lists from scratch.
+   */
+  train(): boolean {
+    const live = this.liveOffsets()
+    if (live.length < this.minTrainingVectors) return false
+    const nlist = this.params.nlist ?? defaultNlist(live.length)
+    const c = this.core
+    const { centroids } = kmeansRows(
+      {
+        core: c,
+        base: c.vectorsPtr(),
+        stride: this.paddedDim,
+        ids: live,
+        count: this.size,
+        offset: 0,
+        width: this.paddedDim,
+      },
+      { k: nlist, iterations: this.params.iterations ?? 10, seed: this.params.seed ?? 1 },
+    )
+    const ptr = c.ivfInit(nlist, probeKind(this.params.metric))
+    writeCentroidBlocks(c.memory, ptr, centroids, nlist, this.paddedDim)
+    c.ivfAssignRange(0, this.size)
+    return true
+  }
+
+  private hits(n: number): SearchHits {
+    const buf = this.core.memory.buffer
+    return {
+      offsets: new Uint32Array(buf, this.core.outIdsPtr(), n).slice(),
+      distances: new Float32Array(buf, this.core.outDistPtr(), n).slice(),
+    }
+  }
+
+  private setAllowed(allow: Uint32Array): void {
+    const words = (this.core.getCapacity() + 31) >>> 5
+    if (allow.length > words) throw new RangeError('allow bitset is larger than the index capacity')
+    const bits = new Uint32Array(this.core.memory.buffer, this.core.allowPtr(), words)
+    bits.set(allow)
+    bits.fill(0, allow.length)
+  }
+
+  /**
+   * Approximate k-NN: scans the `nprobe` lists whose centroids are nearest the query (all lists at
+   * nprobe >= nlist: exact). With `filter`, only offsets whose bit is set in `filter.allow` (bit o of
+   * word o >>> 5) are returned (`twoHop` has no meaning here). With `codes` the lists are scanned on
+   * the core's quantized codes and, with `rescore`, the best `candidates` re-ranked by float32.
+   * Before training it is an exact scan. Deleted offsets are never returned.
+   */
+  search(
+    query: ArrayLike<number>,
+    k: number,
+    nprobe: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+  ): SearchHits {
+    this.stage(query)
+    if (filter) this.setAllowed(filter.allow)
+    const filtered = filter === undefined ? 0 : 1
+    const [quant, candidates] = quantArgs(codes)
+    if (!this.trained) return this.hits(this.core.searchFlat(k, filtered, quant, candidates))
+    return this.hits(this.core.ivfSearch(k, Math.max(1, nprobe), filtered, quant, candidates))
+  }
+
+  /**
+   * k-NN by a full scan of every live offset (or only `allowed`, a list of offsets): exact on
+   * float32 vectors, or over quantized codes with `codes` (then exact only after rescoring).
+   */
+  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array, codes?: CodesSearch): SearchHits {
+    this.stage(query)
+    const [quant, candidates] = quantArgs(codes)
+    if (!allowed) return this.hits(this.core.searchFlat(k, 0, quant, candidates))
+    const ptr = this.core.ensureList(allowed.length)
+    new Uint32Array(this.core.memory.buffer, ptr, allowed.length).set(allowed)
+    return this.hits(this.core.searchList(allowed.length, k, quant, candidates))
+  }
+
+  /** List id of every stored offset (UNASSIGNED = 0xffffffff before training), read from the lists. */
+  private assignments(): Uint32Array | string {
+    const n = this.size
+    const out = new Uint32Array(n).fill(UNASSIGNED)
+    const nlist = this.nlist
+    if (nlist === 0) return out
+    const buf = this.core.memory.buffer
+    const table = new Uint32Array(buf, this.core.ivfListsPtr(), nlist * 3)
+    for (let l = 0; l < nlist; l++) {
+      const size = table[l * 3 + 1]!
+      if (size > table[l * 3 + 2]!) return `list ${l} holds ${size} offsets, more than its capacity`
+      const items = new Uint32Array(buf, table[l * 3]!, size)
+      for (const o of items) {
+        if (o >= n) return `list ${l} holds offset ${o}, past the ${n} stored`
+        if (out[o] !== UNASSIGNED) return `offset ${o} is in lists ${out[o]} and ${l}`
+        out[o] = l
+      }
+    }
+    return out
+  }
+
+  /** Checks the lists: once trained every stored offset (deleted ones too) is in exactly one list. */
+  checkIntegrity(): IntegrityReport {
+    const a = this.assignments()
+    if (typeof a === 'string') return { ok: false, node: -1, reason: a }
+    const trained = this.trained
+    for (let i = 0; i < a.length; i++) {
+      if (trained && a[i] === UNASSIGNED) return { ok: false, node: i, reason: 'offset is in no list' }
+    }
+    if (trained && this.core.ivfAssigned() !== this.size) {
+      return {
+        ok: false,
+        node: this.core.ivfAssigned(),
+        reason: 'assigned count differs from the stored count',
+      }
+    }
+    return { ok: true }
+  }
+
+  /**
+   * Header (12 u32: magic 'QVIV', version, dimension, padded dimension, metric id, normalise, count,
+   * nlist (0 = untrained), probe kind), vectors (count x paddedDim f32), deleted bitset
+   * (ceil(count / 32) u32), centroids (nlist x paddedDim f32, row-major), list id per offset (count u32,
+   * when trained).
+   */
+  serialize(): Uint8Array {
+    const c = this.core
+    const n = c.getCount()
+    const nlist = this.nlist
+    const assign = this.assignments()
+    if (typeof assign === 'string') throw new QuiverError('INTERNAL', `IVF lists are inconsistent: ${assign}`)
+    const vecBytes = n * this.paddedDim * 4
+    const delBytes = ((n + 31) >>> 5) * 4
+    const centBytes = nlist * this.paddedDim * 4
+    const assignBytes = nlist > 0 ? n * 4 : 0
+    const out = new Uint8Array(HEADER_WORDS * 4 + vecBytes + delBytes + centBytes + assignBytes)
+    new Uint32Array(out.buffer, 0, HEADER_WORDS).set([
+      MAGIC,
+      FORMAT_VERSION,
+      this.params.dimension,
+      this.paddedDim,
+      coreMetric(this.params.metric),
+      this.params.metric === 'cosine' ? 1 : 0,
+      n,
+      nlist,
+      probeKind(this.params.metric),
+    ])
+    const buf = c.memory.buffer
+    let pos = HEADER_WORDS * 4
+    out.set(new Uint8Array(buf, c.vectorsPtr(), vecBytes), pos)
+    pos += vecBytes
+    out.set(new Uint8Array(buf, c.deletedPtr(), delBytes), pos)
+    pos += delBytes
+    if (nlist > 0) {
+      const cent = readCentroidBlocks(c.memory, c.ivfCentroidsPtr(), nlist, this.paddedDim)
+      out.set(new Uint8Array(cent.buffer), pos)
+      pos += centBytes
+      out.set(new Uint8Array(assign.buffer), pos)
+    }
+    return out
+  }
+
+  /** Rebuilds an index from `serialize()` output without retraining; throws CORRUPTED on a bad buffer. */
+  static restore(params: IvfParams, data: Uint8Array): IvfIndex {
+    const corrupt = (what: string) => new QuiverError('CORRUPTED', `IVF index file: ${what}`)
+    if (data.byteLength < HEADER_WORDS * 4) throw corrupt('too short')
+    const aligned = data.byteOffset % 4 === 0 ? data : data.slice()
+    const h = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS)
+    if (h[0] !== MAGIC) throw corrupt('bad magic number')
+    if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
+    if (
+      h[2] !== params.dimension ||
+      h[4] !== coreMetric(params.metric) ||
+      h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
+      h[8] !== probeKind(params.metric)
+    ) {
+      throw corrupt('dimension or metric differ from the collection config')
+    }
+    const index = IvfIndex.create(params)
+    const c = index.core
+    const pd = index.paddedDim
+    if (h[3] !== pd) throw corrupt(`padded dimension ${h[3]}, expected ${pd}`)
+    const n = h[6]!
+    const nlist = h[7]!
+    if (n > index.maxSize) throw corrupt(`${n} vectors exceed the segment capacity`)
+    if (nlist > Math.max(n, 1)) throw corrupt(`${nlist} lists for ${n} vectors`)
+    const vecBytes = n * pd * 4
+    const delBytes = ((n + 31) >>> 5) * 4
+    const centBytes = nlist * pd * 4
+    const assignBytes = nlist > 0 ? n * 4 : 0
+    const expected = HEADER_WORDS * 4 + vecBytes + delBytes + centBytes + assignBytes
+    if (aligned.byteLength !== expected) throw corrupt(`size ${aligned.byteLength}, expected ${expected}`)
+    c.reserve(Math.max(n, 1))
+    let pos = HEADER_WORDS * 4
+    new Uint8Array(c.memory.buffer).set(aligned.subarray(pos, pos + vecBytes), c.vectorsPtr())
+    pos += vecBytes
+    new Uint8Array(c.memory.buffer).set(aligned.subarray(pos, pos + delBytes), c.deletedPtr())
+    pos += delBytes
+    c.setState(n, -1, -1, (params.seed ?? 0x2545f491) >>> 0)
+    if (nlist > 0) {
+      const cent = new Float32Array(
+        aligned.buffer.slice(aligned.byteOffset + pos, aligned.byteOffset + pos + centBytes),
+      )
+      if (!cent.every(Number.isFinite)) throw corrupt('centroids hold NaN or Infinity')
+      pos += centBytes
+      const assign = new Uint32Array(
+        aligned.buffer.slice(aligned.byteOffset + pos, aligned.byteOffset + pos + assignBytes),
+      )
+      for (let i = 0; i < n; i++) {
+        if (assign[i]! >= nlist) throw corrupt(`offset ${i} assigned to list ${assign[i]} of ${nlist}`)
+      }
+      const ptr = c.ivfInit(nlist, h[8]!)
+      writeCentroidBlocks(c.memory, ptr, cent, nlist, pd)
+      const tmp = c.kmAlloc(n * 4)
+      new Uint32Array(c.memory.buffer, tmp, n).set(assign)
+      c.ivfLoad(tmp, n)
+      c.kmFree(tmp)
+    }
+    const report = index.checkIntegrity()
+    if (!report.ok) throw corrupt(`list self-check failed at offset ${report.node}: ${report.reason}`)
+    return index
+  }
+}

@@ -1,0 +1,58 @@
+// The surface a segment needs from its vector index, shared by HnswIndex (graph) and IvfIndex
+// (inverted lists): dense offsets, float32 vectors in one WebAssembly core, deletions, searches.
+import type { CoreExports } from '../engine/wasm.js'
+import type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+
+export type { CodesSearch, IndexMetric, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+
+/** Which index a collection's segments use (`CollectionConfig.index`). */
+export type VectorIndexKind = 'hnsw' | 'ivf'
+
+/**
+ * A vector index over dense offsets 0..size-1. `effort` is the search breadth of the index:
+ * HNSW's `ef` (candidate list size), IVF's `nprobe` (lists scanned).
+ */
+export interface VectorIndex {
+  /** Most offsets the index can hold. */
+  readonly maxSize: number
+  /** Offsets stored, deleted ones included. */
+  readonly size: number
+  /** Bytes of WebAssembly memory held. */
+  readonly memoryBytes: number
+  /** The core holding the vectors (quantizers keep their codes beside them). */
+  readonly coreExports: CoreExports
+  /** Stores one vector (length = dimension, finite) at the next offset; searchable on return. */
+  add(vector: ArrayLike<number>): number
+  /**
+   * Stores n vectors (n x dimension, row-major) at the next n offsets; they become searchable at one
+   * moment, when `committed(first)` runs synchronously, before the promise resolves. Returns the first offset.
+   */
+  addBatch(vectors: Float32Array, committed?: (first: number) => void): Promise<number>
+  reserve(n: number): void
+  markDeleted(offset: number): void
+  isDeleted(offset: number): boolean
+  /** A copy of the stored vector of `offset` (normalised for cosine). */
+  vector(offset: number): Float32Array
+  /** Approximate k-NN with breadth `effort`; only `filter.allow` offsets with a filter; on codes with `codes`. */
+  search(
+    query: ArrayLike<number>,
+    k: number,
+    effort: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+  ): SearchHits
+  /** k-NN by a full scan of every live offset, or of `allowed` only. */
+  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array, codes?: CodesSearch): SearchHits
+  /** `search` (or, with `exact`, `searchExact` over the filter's offsets) for each of n queries. */
+  searchBatch(
+    queries: Float32Array,
+    k: number,
+    effort: number,
+    filter?: SearchFilter,
+    codes?: CodesSearch,
+    exact?: boolean,
+  ): Promise<SearchHits[]>
+  checkIntegrity(): IntegrityReport
+  /** The whole index as one buffer (the segment's `index.bin`). */
+  serialize(): Uint8Array
+}

@@ -1,0 +1,120 @@
+// The core pool end to end on real files: a collection searched on worker threads
+// (`searchThreads`, what `quiver serve` uses) and through `searchBatch` answers exactly what the
+// calling-thread search answers — several segments, payload filters indexed and not, exact scans,
+// quantized codes — and upserts large enough to be linked on every core build a graph that finds
+// the exact neighbours, also after a reopen.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Quiver } from '../src/index.js'
+import type { Filter, PointStruct, SearchOptions } from '../src/types.js'
+import { rng } from './support/random.js'
+
+const DIM = 24
+
+function points(n: number, seed: number, from = 0): PointStruct[] {
+  const r = rng(seed)
+  const centres = Array.from({ length: 16 }, () => Array.from({ length: DIM }, () => r() * 4 - 2))
+  return Array.from({ length: n }, (_, i) => {
+    const c = centres[Math.floor(r() * centres.length)]!
+    return {
+      id: from + i,
+      vector: c.map((x) => x + (r() - 0.5)),
+      payload: { color: ['red', 'green', 'blue'][i % 3]!, n: i % 100, note: `p${i % 7}` },
+    }
+  })
+}
+
+const FILTERS: (Filter | null)[] = [
+  null,
+  { must: [{ key: 'color', match: { value: 'red' } }] }, // indexed
+  { must: [{ key: 'note', match: { value: 'p3' } }] }, // not indexed
+  { must: [{ key: 'n', range: { gte: 10, lt: 12 } }] }, // few matches: exact scan
+]
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'quiver-threads-'))
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('searches on the core pool', () => {
+  it('answer exactly what calling-thread searches answer', async () => {
+    const queries = points(3020, 7)
+      .slice(3000)
+      .map((p) => p.vector as number[])
+    const requests: SearchOptions[] = []
+    for (const filter of FILTERS) {
+      for (const exact of [false, true]) requests.push({ limit: 10, filter, exact, withPayload: true })
+    }
+    requests.push({ limit: 5, offset: 3, quantization: { rescore: true, oversampling: 2 } })
+    requests.push({ limit: 10, quantization: { rescore: false } })
+
+    const plain = await Quiver.open(dir)
+    const col = await plain.createCollection('c', {
+      dimension: DIM,
+      metric: 'Euclid',
+      optimizers: { maxSegmentSize: 100 }, // ~1000 points per segment: several segments
+      quantization: { scalar: { type: 'int8' } },
+    })
+    await col.createPayloadIndex('color', 'keyword')
+    await col.createPayloadIndex('n', 'integer')
+    const all = points(3000, 7)
+    for (let i = 0; i < all.length; i += 500) await col.upsert(all.slice(i, i + 500))
+    await col.waitForOptimizers()
+    expect((await col.info()).segmentsCount).toBeGreaterThan(1)
+    const expected = []
+    for (const q of queries) for (const r of requests) expected.push(await col.search(q, r))
+    await plain.close()
+
+    const threaded = await Quiver.open(dir, { searchThreads: true })
+    const tcol = await threaded.getCollection('c')
+    let i = 0
+    for (const q of queries) {
+      for (const r of requests) {
+        const got = await tcol.search(q, r)
+        expect(got).toEqual(expected[i++])
+      }
+    }
+    // searchBatch: the same answers, all requests in one call
+    const batch = await tcol.searchBatch(queries.flatMap((vector) => requests.map((r) => ({ ...r, vector }))))
+    expect(batch).toEqual(expected)
+    await threaded.close()
+  })
+})
+
+describe('upserts linked on every core', () => {
+  it('build a graph that finds the exact neighbours, before and after a reopen', async () => {
+    const db = await Quiver.open(dir)
+    const col = await db.createCollection('c', { dimension: DIM, metric: 'Cosine' })
+    const generated = points(4050, 11)
+    const all = generated.slice(0, 4000)
+    await col.upsert(all.slice(0, 2500)) // one batch: parallel insert into an empty graph
+    await col.upsert(all.slice(2500)) // and into an existing one
+    // replacements inside a batch: the later vector wins
+    await col.upsert([...all.slice(0, 300).map((p) => ({ ...p, vector: all[3999]!.vector })), all[0]!])
+    expect((await col.info()).pointsCount).toBe(4000)
+    const queries = generated.slice(4000).map((p) => p.vector as number[])
+    async function recall(): Promise<number> {
+      let found = 0
+      for (const q of queries) {
+        const truth = new Set((await col.search(q, { limit: 10, exact: true })).map((h) => h.id))
+        for (const h of await col.search(q, { limit: 10, ef: 64 })) if (truth.has(h.id)) found++
+      }
+      return found / (queries.length * 10)
+    }
+    expect(await recall()).toBeGreaterThan(0.9)
+    const near = await col.search(all[3999]!.vector, { limit: 300, exact: true })
+    expect(near.map((h) => h.id)).toContain(1) // point 1 now has point 3999's vector
+    expect((await col.get([0], { withVector: true }))[0]!.vector).toHaveLength(DIM)
+    const before = await Promise.all(queries.map((q) => col.search(q, { limit: 10 })))
+    await db.close()
+    const again = await Quiver.open(dir)
+    const reopened = await again.getCollection('c')
+    expect(await Promise.all(queries.map((q) => reopened.search(q, { limit: 10 })))).toEqual(before)
+    await again.close()
+  })
+})
