@@ -171,7 +171,15 @@ async function runDataset(name, opts, command, out) {
     }
     const cfgPath = join(tmpDir, 'config.json')
     await writeFile(cfgPath, JSON.stringify(cfg))
-    const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }
+    // one thread everywhere: BLAS pools, and Quiver's core pool (QUIVER_THREADS=1 links batches on
+    // one thread; bench/threads.mjs measures both cores)
+    const env = {
+      ...process.env,
+      OMP_NUM_THREADS: '1',
+      OPENBLAS_NUM_THREADS: '1',
+      MKL_NUM_THREADS: '1',
+      QUIVER_THREADS: '1',
+    }
     const node = (/** @type {string} */ engine) =>
       runChild(engine, process.execPath, ['--expose-gc', WORKER, engine, cfgPath], env)
 

@@ -2,10 +2,22 @@
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
 import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
-import { type CoreExports, CoreMetric, type IndexMetric, instantiateCore } from '../engine/wasm.js'
+import { type IndexMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
+import {
+  bitsToOffsets,
+  type CodesSearch,
+  CoreIndex,
+  coreMetric,
+  type IntegrityReport,
+  quantArgs,
+  type SearchFilter,
+  type SearchHits,
+} from './core-index.js'
+
 export type { IndexMetric } from '../engine/wasm.js'
+export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
 
 export interface HnswParams {
   readonly dimension: number
@@ -17,36 +29,9 @@ export interface HnswParams {
   readonly seed?: number
 }
 
-/**
- * Search hits as parallel typed arrays, nearest first. `distances` are "lower is better":
- * -dot for cosine/dot, squared L2 for l2, L1 for l1.
- */
-export interface SearchHits {
-  readonly offsets: Uint32Array
-  readonly distances: Float32Array
-}
-
-function bitsToOffsets(allow: Uint32Array, size: number): Uint32Array {
-  const out: number[] = []
-  for (let o = 0; o < size; o++) if ((allow[o >>> 5]! >>> (o & 31)) & 1) out.push(o)
-  return Uint32Array.from(out)
-}
-
 const MAGIC = 0x4e485651 // 'QVHN'
 const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
-
-function coreMetric(metric: IndexMetric): number {
-  switch (metric) {
-    case 'cosine':
-    case 'dot':
-      return CoreMetric.dot
-    case 'l2':
-      return CoreMetric.l2
-    case 'l1':
-      return CoreMetric.l1
-  }
-}
 
 const INTEGRITY_REASONS: Record<number, string> = {
   1: 'entry point missing or not on the top layer',
@@ -56,26 +41,6 @@ const INTEGRITY_REASONS: Record<number, string> = {
   5: 'link to a non-existing offset or to itself',
   6: 'link on layer l to a node whose top layer is below l',
   7: 'duplicate link',
-}
-
-/** A search restriction: `allow` holds one bit per offset (u32 words, bit o of word o >>> 5). */
-export interface SearchFilter {
-  readonly allow: Uint32Array
-  readonly twoHop: boolean
-}
-
-/**
- * A search on quantized codes (the core must have a trained quantizer): `rescore` re-ranks the best
- * `candidates` (>= k) hits by their float32 vectors; without it distances are code distances.
- */
-export interface CodesSearch {
-  readonly rescore: boolean
-  readonly candidates: number
-}
-
-function quantArgs(codes: CodesSearch | undefined): [number, number] {
-  if (codes === undefined) return [0, 0]
-  return [codes.rescore ? 2 : 1, codes.candidates]
 }
 
 /** Below this many vectors a batch is inserted on the calling thread (dispatch costs more than it saves). */
@@ -103,21 +68,10 @@ function pow2AtLeast(n: number): number {
   return p
 }
 
-export type IntegrityReport = { ok: true } | { ok: false; node: number; reason: string }
-
-export class HnswIndex {
-  readonly params: HnswParams
-  private readonly core: CoreExports
-  private readonly paddedDim: number
+export class HnswIndex extends CoreIndex<HnswParams> {
   private threads: Threads | undefined
   /** A parallel insert is running: the workers own the entry point in the state block. */
   private building = false
-
-  private constructor(params: HnswParams, core: CoreExports) {
-    this.params = params
-    this.core = core
-    this.paddedDim = core.getPaddedDim()
-  }
 
   /** An empty index. */
   static create(params: HnswParams): HnswIndex {
@@ -133,30 +87,6 @@ export class HnswIndex {
     return new HnswIndex(params, core)
   }
 
-  /** Most offsets this index can hold (its largest array must stay below 1 GiB of WASM memory). */
-  get maxSize(): number {
-    return this.core.maxCapacity()
-  }
-
-  /** Offsets stored, deleted ones included (offsets run 0..size-1). */
-  get size(): number {
-    return this.core.getCount()
-  }
-
-  /** Bytes of WebAssembly memory held by this index. */
-  get memoryBytes(): number {
-    return this.core.memory.buffer.byteLength
-  }
-
-  private stage(vector: ArrayLike<number>): void {
-    const dim = this.params.dimension
-    if (vector.length !== dim) {
-      throw new QuiverError('INVALID_VECTOR', `vector has dimension ${vector.length}, expected ${dim}`)
-    }
-    const view = new Float32Array(this.core.memory.buffer, this.core.stagingPtr(), this.paddedDim)
-    view.set(vector)
-  }
-
   /**
    * Stores `vector` (length = dimension, finite: the caller validates) at the next offset and links
    * it into the graph; it is searchable on return. Returns the offset.
@@ -165,42 +95,6 @@ export class HnswIndex {
     this.stage(vector)
     this.core.reserve(this.core.getCount() + 1)
     return this.core.add()
-  }
-
-  /** Grows memory for `n` offsets in one step (throws like `add` past `maxSize`). */
-  reserve(n: number): void {
-    this.core.reserve(Math.min(n, this.maxSize))
-  }
-
-  /** Hides an offset from results; it stays in the graph as a waypoint. */
-  markDeleted(offset: number): void {
-    this.core.markDeleted(offset)
-  }
-
-  isDeleted(offset: number): boolean {
-    return this.core.isDeleted(offset) !== 0
-  }
-
-  /** The stored vector of `offset` (normalised for cosine), a copy of `dimension` floats. */
-  vector(offset: number): Float32Array {
-    const start = this.core.vectorsPtr() + offset * this.paddedDim * 4
-    return new Float32Array(this.core.memory.buffer.slice(start, start + this.params.dimension * 4))
-  }
-
-  private hits(n: number): SearchHits {
-    const buf = this.core.memory.buffer
-    return {
-      offsets: new Uint32Array(buf, this.core.outIdsPtr(), n).slice(),
-      distances: new Float32Array(buf, this.core.outDistPtr(), n).slice(),
-    }
-  }
-
-  private setAllowed(allow: Uint32Array): void {
-    const words = (this.core.getCapacity() + 31) >>> 5
-    const bits = new Uint32Array(this.core.memory.buffer, this.core.allowPtr(), words)
-    if (allow.length > words) throw new RangeError('allow bitset is larger than the index capacity')
-    bits.set(allow)
-    bits.fill(0, allow.length)
   }
 
   /**
@@ -225,29 +119,10 @@ export class HnswIndex {
     return this.hits(n)
   }
 
-  /**
-   * k-NN by a full scan of every live offset (or only `allowed`, a list of offsets): exact on
-   * float32 vectors, or over quantized codes with `codes` (then exact only after rescoring).
-   */
-  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array, codes?: CodesSearch): SearchHits {
-    this.stage(query)
-    const [quant, candidates] = quantArgs(codes)
-    if (!allowed) return this.hits(this.core.searchFlat(k, 0, quant, candidates))
-    const ptr = this.core.ensureList(allowed.length)
-    new Uint32Array(this.core.memory.buffer, ptr, allowed.length).set(allowed)
-    return this.hits(this.core.searchList(allowed.length, k, quant, candidates))
-  }
-
-  /** The WebAssembly core holding this index (for quantizers that keep their codes beside the vectors). */
-  get coreExports(): CoreExports {
-    return this.core
-  }
-
   private threadState(): Threads | undefined {
     if (this.threads !== undefined) return this.threads
     const pool = CorePool.shared()
     if (pool === undefined) return undefined
-    this.core.setDeferFree(1)
     this.threads = { pool, core: pool.registerCore(this, this.core.memory), arenas: [], inflight: 0 }
     return this.threads
   }
@@ -265,19 +140,26 @@ export class HnswIndex {
     return arena
   }
 
-  /** Runs task j on thread `threads[j]` (the thread whose arena it names). */
+  /**
+   * Runs task j on thread `threads[j]` (the thread whose arena it names). While any task is in
+   * flight, blocks the owner replaces are retired instead of freed (a worker may still read them);
+   * when the last one ends they are freed and frees are immediate again.
+   */
   private async dispatch(
     t: Threads,
     tasks: (SearchTask | InsertTask)[],
     threads: number[],
   ): Promise<TaskReply[]> {
-    if (t.inflight === 0) this.core.releaseRetired()
+    if (t.inflight === 0) this.core.setDeferFree(1)
     t.inflight += tasks.length
     try {
       return await Promise.all(tasks.map((task, j) => t.pool.run(threads[j]!, task)))
     } finally {
       t.inflight -= tasks.length
-      if (t.inflight === 0) this.core.releaseRetired()
+      if (t.inflight === 0) {
+        this.core.setDeferFree(0)
+        this.core.releaseRetired()
+      }
     }
   }
 
@@ -296,17 +178,7 @@ export class HnswIndex {
     if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
     const from = this.size
     const t = this.threadState()
-    if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) {
-      if (n > 0) this.reserve(from + n)
-      try {
-        for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
-      } catch (err) {
-        for (let o = from; o < this.size; o++) this.markDeleted(o) // nothing of the batch stays visible
-        throw err
-      }
-      committed?.(from)
-      return from
-    }
+    if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) return this.addEach(vectors, committed)
     const to = from + n
     this.core.reserve(to)
     const rows = new Float32Array(this.core.memory.buffer, this.core.vectorsPtr(), to * this.paddedDim)

@@ -2,7 +2,7 @@
 // Zisserman 2003): a graphless core's vectors partitioned into `nlist` k-means cells whose lists live in
 // WASM memory (assembly/ivf.ts). Same surface as HnswIndex; with a quantizer trained on its core
 // (e.g. ProductQuantizer: IVF-PQ) lists are scanned on codes and the best candidates rescored.
-import { type CoreExports, CoreMetric, instantiateCore } from '../engine/wasm.js'
+import { type IndexMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 import {
   type KMeansCoreExports,
@@ -10,7 +10,16 @@ import {
   readCentroidBlocks,
   writeCentroidBlocks,
 } from '../quantization/kmeans.js'
-import type { CodesSearch, IndexMetric, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+import {
+  bitsToOffsets,
+  type CodesSearch,
+  CoreIndex,
+  coreMetric,
+  type IntegrityReport,
+  quantArgs,
+  type SearchFilter,
+  type SearchHits,
+} from './core-index.js'
 import type { VectorIndex } from './types.js'
 
 /** The IVF exports of assembly/ivf.ts. */
@@ -47,26 +56,9 @@ export const MIN_POINTS_PER_LIST = 39
 /** Stored vectors before an IVF with an automatic nlist trains. */
 const AUTO_MIN_TRAINING = 1024
 
-function coreMetric(metric: IndexMetric): number {
-  switch (metric) {
-    case 'cosine':
-    case 'dot':
-      return CoreMetric.dot
-    case 'l2':
-      return CoreMetric.l2
-    case 'l1':
-      return CoreMetric.l1
-  }
-}
-
 /** Lists are ranked by -dot for raw dot products (maximum inner product), else by squared L2 (the cells' metric). */
 function probeKind(metric: IndexMetric): number {
   return metric === 'dot' ? 0 : 1
-}
-
-function quantArgs(codes: CodesSearch | undefined): [number, number] {
-  if (codes === undefined) return [0, 0]
-  return [codes.rescore ? 2 : 1, codes.candidates]
 }
 
 /** Default nlist for `n` training vectors: round(4·sqrt(n)), at most n / 39, at least 1. */
@@ -74,17 +66,7 @@ export function defaultNlist(n: number): number {
   return Math.max(1, Math.min(Math.round(4 * Math.sqrt(n)), Math.floor(n / MIN_POINTS_PER_LIST)))
 }
 
-export class IvfIndex implements VectorIndex {
-  readonly params: IvfParams
-  private readonly core: IvfCoreExports
-  private readonly paddedDim: number
-
-  private constructor(params: IvfParams, core: IvfCoreExports) {
-    this.params = params
-    this.core = core
-    this.paddedDim = core.getPaddedDim()
-  }
-
+export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements VectorIndex {
   /**
    * An empty, untrained index (searches are exact scans until `train()`).
    * Throws INVALID_CONFIG on a non-positive or fractional nlist / nprobe.
@@ -110,21 +92,6 @@ export class IvfIndex implements VectorIndex {
     return new IvfIndex(params, core)
   }
 
-  /** Most offsets this index can hold (its vector array must stay below 1 GiB of WASM memory). */
-  get maxSize(): number {
-    return this.core.maxCapacity()
-  }
-
-  /** Offsets stored, deleted ones included (offsets run 0..size-1). */
-  get size(): number {
-    return this.core.getCount()
-  }
-
-  /** Bytes of WebAssembly memory held by this index. */
-  get memoryBytes(): number {
-    return this.core.memory.buffer.byteLength
-  }
-
   /** True once `train()` has built the lists; every stored offset is then in exactly one list. */
   get trained(): boolean {
     return this.core.ivfNlist() > 0
@@ -143,19 +110,6 @@ export class IvfIndex implements VectorIndex {
   /** Stored live vectors needed before `train()` builds lists: 39 · nlist, or 1024 with an automatic nlist. */
   get minTrainingVectors(): number {
     return this.params.nlist !== undefined ? MIN_POINTS_PER_LIST * this.params.nlist : AUTO_MIN_TRAINING
-  }
-
-  /** The WebAssembly core holding this index (for quantizers that keep their codes beside the vectors). */
-  get coreExports(): CoreExports {
-    return this.core
-  }
-
-  private stage(vector: ArrayLike<number>): void {
-    const dim = this.params.dimension
-    if (vector.length !== dim) {
-      throw new QuiverError('INVALID_VECTOR', `vector has dimension ${vector.length}, expected ${dim}`)
-    }
-    new Float32Array(this.core.memory.buffer, this.core.stagingPtr(), this.paddedDim).set(vector)
   }
 
   /**
@@ -177,19 +131,7 @@ export class IvfIndex implements VectorIndex {
    * offsets are deleted). Returns the first offset.
    */
   async addBatch(vectors: Float32Array, committed?: (first: number) => void): Promise<number> {
-    const dim = this.params.dimension
-    const n = vectors.length / dim
-    if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
-    const from = this.size
-    if (n > 0) this.reserve(from + n)
-    try {
-      for (let i = 0; i < n; i++) this.add(vectors.subarray(i * dim, (i + 1) * dim))
-    } catch (err) {
-      for (let o = from; o < this.size; o++) this.markDeleted(o)
-      throw err
-    }
-    committed?.(from)
-    return from
+    return this.addEach(vectors, committed)
   }
 
   /**
@@ -207,40 +149,13 @@ export class IvfIndex implements VectorIndex {
     const dim = this.params.dimension
     const n = queries.length / dim
     if (!Number.isInteger(n)) throw new RangeError('queries length is not a multiple of the dimension')
-    const allowed = exact && filter ? this.allowedOffsets(filter.allow) : undefined
+    const allowed = exact && filter ? bitsToOffsets(filter.allow, this.size) : undefined
     const out: SearchHits[] = []
     for (let i = 0; i < n; i++) {
       const q = queries.subarray(i * dim, (i + 1) * dim)
       out.push(exact ? this.searchExact(q, k, allowed, codes) : this.search(q, k, nprobe, filter, codes))
     }
     return out
-  }
-
-  private allowedOffsets(allow: Uint32Array): Uint32Array {
-    const out: number[] = []
-    const n = Math.min(this.size, allow.length * 32)
-    for (let o = 0; o < n; o++) if ((allow[o >>> 5]! >>> (o & 31)) & 1) out.push(o)
-    return Uint32Array.from(out)
-  }
-
-  /** Grows memory for `n` offsets in one step (throws like `add` past `maxSize`). */
-  reserve(n: number): void {
-    this.core.reserve(Math.min(n, this.maxSize))
-  }
-
-  /** Hides an offset from results; it stays in its list until the segment is rebuilt. */
-  markDeleted(offset: number): void {
-    this.core.markDeleted(offset)
-  }
-
-  isDeleted(offset: number): boolean {
-    return this.core.isDeleted(offset) !== 0
-  }
-
-  /** The stored vector of `offset` (normalised for cosine), a copy of `dimension` floats. */
-  vector(offset: number): Float32Array {
-    const start = this.core.vectorsPtr() + offset * this.paddedDim * 4
-    return new Float32Array(this.core.memory.buffer.slice(start, start + this.params.dimension * 4))
   }
 
   /** Live offsets (not deleted), ascending. */
@@ -282,22 +197,6 @@ export class IvfIndex implements VectorIndex {
     return true
   }
 
-  private hits(n: number): SearchHits {
-    const buf = this.core.memory.buffer
-    return {
-      offsets: new Uint32Array(buf, this.core.outIdsPtr(), n).slice(),
-      distances: new Float32Array(buf, this.core.outDistPtr(), n).slice(),
-    }
-  }
-
-  private setAllowed(allow: Uint32Array): void {
-    const words = (this.core.getCapacity() + 31) >>> 5
-    if (allow.length > words) throw new RangeError('allow bitset is larger than the index capacity')
-    const bits = new Uint32Array(this.core.memory.buffer, this.core.allowPtr(), words)
-    bits.set(allow)
-    bits.fill(0, allow.length)
-  }
-
   /**
    * Approximate k-NN: scans the `nprobe` lists whose centroids are nearest the query (all lists at
    * nprobe >= nlist: exact). With `filter`, only offsets whose bit is set in `filter.allow` (bit o of
@@ -318,19 +217,6 @@ export class IvfIndex implements VectorIndex {
     const [quant, candidates] = quantArgs(codes)
     if (!this.trained) return this.hits(this.core.searchFlat(k, filtered, quant, candidates))
     return this.hits(this.core.ivfSearch(k, Math.max(1, nprobe), filtered, quant, candidates))
-  }
-
-  /**
-   * k-NN by a full scan of every live offset (or only `allowed`, a list of offsets): exact on
-   * float32 vectors, or over quantized codes with `codes` (then exact only after rescoring).
-   */
-  searchExact(query: ArrayLike<number>, k: number, allowed?: Uint32Array, codes?: CodesSearch): SearchHits {
-    this.stage(query)
-    const [quant, candidates] = quantArgs(codes)
-    if (!allowed) return this.hits(this.core.searchFlat(k, 0, quant, candidates))
-    const ptr = this.core.ensureList(allowed.length)
-    new Uint32Array(this.core.memory.buffer, ptr, allowed.length).set(allowed)
-    return this.hits(this.core.searchList(allowed.length, k, quant, candidates))
   }
 
   /** List id of every stored offset (UNASSIGNED = 0xffffffff before training), read from the lists. */

@@ -1,9 +1,10 @@
 // The surface a segment needs from its vector index, shared by HnswIndex (graph) and IvfIndex
 // (inverted lists): dense offsets, float32 vectors in one WebAssembly core, deletions, searches.
 import type { CoreExports } from '../engine/wasm.js'
-import type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+import type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
 
-export type { CodesSearch, IndexMetric, IntegrityReport, SearchFilter, SearchHits } from './hnsw.js'
+export type { IndexMetric } from '../engine/wasm.js'
+export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
 
 /** Which index a collection's segments use (`CollectionConfig.index`). */
 export type VectorIndexKind = 'hnsw' | 'ivf'
