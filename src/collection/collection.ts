@@ -87,10 +87,11 @@ export interface CollectionOpenOptions {
   /** Overrides of the query planner's thresholds (docs/query-planner.md). */
   planner?: Partial<PlannerConfig>
   /**
-   * Run every search's graph and scan work on the core pool's worker threads (src/engine/pool.ts),
-   * segments in parallel, so the calling thread stays free: what a server wants. Default false: a
-   * single `search` runs on the calling thread (lowest latency in-process); `searchBatch` always
-   * spreads its requests over the pool.
+   * Run the long graph and scan work of every search on the core pool's worker threads
+   * (src/engine/pool.ts), segments in parallel, so the calling thread never blocks for long: what a
+   * server wants. Work cheaper than a thread hop (ef <= 128, small scans) still runs on the calling
+   * thread. Default false: a single `search` runs on the calling thread (lowest latency
+   * in-process); `searchBatch` always spreads its requests over the pool.
    */
   searchThreads?: boolean
 }
@@ -690,7 +691,7 @@ export class EmbeddedCollection implements Collection {
   async search(vector: ArrayLike<number>, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
     const p = this.prepareSearch(vector, options, 'vector')
-    return this.searchThreads ? this.runSearchAsync(p) : this.runSearch(p)
+    return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
   }
 
   /**
@@ -701,7 +702,7 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
     const prepared = requests.map((r, i) => this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`))
-    return Promise.all(prepared.map((p) => this.runSearchAsync(p)))
+    return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
   }
 
   private prepareSearch(vector: unknown, options: SearchOptions, where: string) {
@@ -762,12 +763,15 @@ export class EmbeddedCollection implements Collection {
     return this.mergeHits(p, results, unindexed)
   }
 
-  /** Searches the segments in parallel on the core pool, then merges. */
-  private async runSearchAsync(p: PreparedSearch): Promise<ScoredPoint[]> {
+  /** Searches the segments in parallel on the core pool (cheap calls here with `inlineCheap`), then merges. */
+  private async runSearchAsync(p: PreparedSearch, inlineCheap: boolean): Promise<ScoredPoint[]> {
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
     const results = await Promise.all(
-      this.segments.map(async (segment) => ({ segment, hits: await segment.searchAsync(p.query, options) })),
+      this.segments.map(async (segment) => ({
+        segment,
+        hits: await segment.searchAsync(p.query, options, inlineCheap),
+      })),
     )
     this.assertOpen()
     // a write or an optimizer swap landed while the threads searched and a hit is gone: answer as of

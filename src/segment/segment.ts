@@ -43,6 +43,13 @@ const POINTS_FORMAT_VERSION = 1
 const PAYLOAD_INDEX_FORMAT_VERSION = 1
 /** Below this fraction of matches, two-hop search widens ef (bench/planner.mjs: recall < 0.95 at 2% with ef 64). */
 const SPARSE_FRACTION = 0.05
+/**
+ * Index calls a pool search may run on the calling thread (Segment.searchAsync's `inlineCheap`):
+ * graph searches up to this ef, scans up to this many floats (~0.1 ms each on this project's
+ * machines; a thread hop costs about as much, docs/threads.md).
+ */
+const INLINE_MAX_EF = 128
+const INLINE_MAX_SCAN = 1 << 20
 /** Live points sampled to estimate the selectivity of a condition no index answers. */
 const SAMPLE_SIZE = 256
 
@@ -696,13 +703,30 @@ export class Segment {
 
   /**
    * `search` with the index work on the core pool's worker threads (the calling thread stays free
-   * while they traverse; src/engine/pool.ts); the same plans and results.
+   * while they traverse; src/engine/pool.ts); the same plans and results. With `inlineCheap`, index
+   * calls cheaper than a thread hop (a graph search with ef <= INLINE_MAX_EF, a scan of at most
+   * INLINE_MAX_SCAN floats) run here instead: they block for about as long as the hop would cost.
    */
-  async searchAsync(query: Float32Array, options: SegmentSearchOptions): Promise<SegmentSearchResult> {
+  async searchAsync(
+    query: Float32Array,
+    options: SegmentSearchOptions,
+    inlineCheap = false,
+  ): Promise<SegmentSearchResult> {
     const plan = this.plan(options)
     let step = plan.next()
-    while (!step.done) step = plan.next(await this.runAsync(query, step.value))
+    while (!step.done) {
+      const call = step.value
+      step = plan.next(
+        inlineCheap && this.isCheap(call) ? this.runSync(query, call) : await this.runAsync(query, call),
+      )
+    }
     return step.value
+  }
+
+  private isCheap(call: IndexCall): boolean {
+    if (call.kind === 'knn') return this.ivf !== undefined || call.effort <= INLINE_MAX_EF
+    const vectors = call.allow ? call.allow.count() : this.storedCount
+    return vectors * this.config.dimension <= INLINE_MAX_SCAN
   }
 
   private runSync(query: Float32Array, call: IndexCall): SearchHits {
