@@ -209,6 +209,8 @@ async function runDataset(name, opts, command, out) {
 
     log('-- quiver')
     collect('quiver', await node('quiver'))
+    log('-- quiver-ivf')
+    collect('quiver-ivf', await node('quiver-ivf'))
     for (const peer of opts.peers) {
       log(`-- ${peer}`)
       if (peer !== 'faiss') {

@@ -38,7 +38,7 @@ import { Quiver } from '../../dist/index.js'
  * payload when `payloads` is null).
  * Throws whatever the engine throws (except a failing createPayloadIndex, reported in `indexState`).
  * @param {string} dataDir a fresh directory
- * @param {BuildInput & { payloads: readonly Payload[] | null, indexes: Record<string, 'keyword' | 'integer' | 'float'>, useIndexes: boolean, batch: number }} input
+ * @param {BuildInput & { payloads: readonly Payload[] | null, indexes: Record<string, 'keyword' | 'integer' | 'float'>, useIndexes: boolean, batch: number, ivf?: { nlist: number } }} input
  */
 export async function buildQuiver(dataDir, input) {
   const db = await Quiver.open(dataDir)
@@ -48,6 +48,7 @@ export async function buildQuiver(dataDir, input) {
       dimension: input.dim,
       metric: input.metric === 'cosine' ? 'cosine' : 'euclid',
       hnsw: { m: input.m, efConstruct: input.efConstruct },
+      ...(input.ivf ? { index: { type: 'ivf', nlist: input.ivf.nlist } } : {}),
     })
     /** @type {IndexState} */
     let indexState = { state: 'disabled' }

@@ -207,6 +207,71 @@ async function runQuiver({ cfg, ds, nq, query, truth }) {
 }
 
 /**
+ * Quiver with an IVF index (`index: { type: 'ivf', nlist }`, nlist = round(sqrt(n)) like the FAISS
+ * IVF-Flat run), embedded API build and `collection.search` swept over nprobe.
+ * @param {Ctx} ctx
+ * @returns {Promise<WorkerResult>}
+ */
+async function runQuiverIvf({ cfg, ds, nq, query, truth }) {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
+  const dataDir = join(cfg.tmpDir, 'quiver-ivf-data')
+  const nlist = Math.max(1, Math.round(Math.sqrt(ds.n)))
+  const before = rss()
+  const q = await buildQuiver(dataDir, {
+    base: ds.base,
+    n: ds.n,
+    dim: ds.dim,
+    metric: cfg.metric,
+    m: cfg.m,
+    efConstruct: cfg.efConstruct,
+    quiet: false,
+    payloads: null,
+    indexes: {},
+    useIndexes: false,
+    batch: cfg.batch,
+    ivf: { nlist },
+  })
+  try {
+    const after = rss()
+    const build = buildRow('quiver-ivf', ds.n, q.buildMs, before, after)
+    log(`quiver-ivf: built in ${(q.buildMs / 1000).toFixed(1)} s`)
+    const k = cfg.k
+    const points = await sweep(
+      cfg.nprobes.filter((p) => p <= nlist),
+      nq,
+      async (nprobe) => async (qi) => {
+        const hits = await q.col.search(query(qi), { limit: k, nprobe })
+        return hits.map((h) => /** @type {number} */ (h.id))
+      },
+      truth,
+      cfg,
+      'quiver-ivf nprobe',
+    )
+    return {
+      engine: 'quiver-ivf',
+      state: 'ok',
+      version: String(pkg.version),
+      builds: [build],
+      curves: [
+        {
+          label: 'quiver-ivf',
+          engine: 'quiver-ivf',
+          param: 'nprobe',
+          note: 'collection.search, IVF index',
+          points,
+        },
+      ],
+      notes: [
+        `quiver-ivf: index { type: 'ivf', nlist: ${nlist} = round(sqrt(n)) }, k-means trained as the upserts arrive (build includes training)`,
+      ],
+    }
+  } finally {
+    await q.db.close()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+/**
  * Raw index search over the collection's segments: offsets mapped to ids, segments merged by
  * distance (lower is better in every HnswIndex metric).
  * @param {any[]} segments
@@ -396,7 +461,13 @@ async function runOrama({ cfg, ds, nq, query, truth }) {
   }
 }
 
-const RUNNERS = { quiver: runQuiver, 'hnswlib-node': runHnswlib, usearch: runUsearch, orama: runOrama }
+const RUNNERS = {
+  quiver: runQuiver,
+  'quiver-ivf': runQuiverIvf,
+  'hnswlib-node': runHnswlib,
+  usearch: runUsearch,
+  orama: runOrama,
+}
 
 async function main() {
   const [engine, cfgPath] = process.argv.slice(2)

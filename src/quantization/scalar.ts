@@ -2,6 +2,7 @@
 // (their central `quantile` fraction), 1 byte per dimension; parameters and codes live in the core.
 import type { CoreExports, IndexMetric } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
+import { seededRandom } from './kmeans.js'
 import type { QuantizationConfig, Quantizer } from './quantizer.js'
 
 /** The core's scalar-quantization exports (assembly/scalar.ts). Pointers are byte offsets into `memory`. */
@@ -37,17 +38,6 @@ export function scalarStride(dimension: number, metric: IndexMetric): number {
   return (n + 15) & ~15
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * The offsets of at most max(1, floor(maxValues / dimension)) of the first `count` vectors, ascending:
  * all of them when they fit, else a seeded uniform sample without replacement (deterministic).
@@ -57,7 +47,7 @@ export function sampleRows(count: number, dimension: number, maxValues = SAMPLE_
   const rows = new Uint32Array(count)
   for (let i = 0; i < count; i++) rows[i] = i
   if (want === count) return rows
-  const rnd = mulberry32(0x5eed5eed)
+  const rnd = seededRandom(0x5eed5eed)
   for (let i = 0; i < want; i++) {
     const j = i + Math.floor(rnd() * (count - i))
     const t = rows[i]!
