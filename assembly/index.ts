@@ -1128,33 +1128,44 @@ export function publishState(): usize {
     stateBlock = heap.alloc(<usize>ST_WORDS << 2)
     memory.fill(stateBlock, 0, <usize>ST_WORDS << 2)
   }
-  stSet(ST_DIM, dim)
-  stSet(ST_DIMP, dimP)
-  stSet(ST_METRIC, metric)
-  stSet(ST_NORMALIZE, normalize ? 1 : 0)
-  stSet(ST_M, M)
-  stSet(ST_EFC, efConstruct)
-  stSet(ST_COUNT, count)
-  stSet(ST_CAPACITY, capacity)
-  stSet(ST_ENTRY, entryPoint)
-  stSet(ST_TOP, maxLevel)
-  stSet(ST_VECS, <i32>vecs)
-  stSet(ST_LEVELS, <i32>levels)
-  stSet(ST_LINKS0, <i32>links0)
-  stSet(ST_UPPER, <i32>upper)
-  stSet(ST_DELETED, <i32>deleted)
-  stSet(ST_LOCKS, <i32>locks)
-  stSet(ST_QUANT, quantKind)
-  stSet(ST_SQ, <i32>sqState)
-  stSet(ST_BQ, <i32>bqState)
-  stSet(ST_PQ, <i32>pqState)
-  stSet(ST_IVF, <i32>ivfState)
+  writeState(stateBlock)
   return stateBlock
 }
 
-/** Owner: the state block's pointer without rewriting it (workers own the entry point during a concurrent insert). */
-export function stateAddress(): usize {
-  return stateBlock
+/**
+ * Owner: a private copy of the shared state for one dispatch of searches (freeBlock it once they
+ * are done): a task queued behind others then sees the index as it was when its arena was sized,
+ * whatever later dispatches publish.
+ */
+export function snapshotState(): usize {
+  const p = heap.alloc(<usize>ST_WORDS << 2)
+  memory.fill(p, 0, <usize>ST_WORDS << 2)
+  writeState(p)
+  return p
+}
+
+function writeState(p: usize): void {
+  store<i32>(p + (<usize>ST_DIM << 2), dim)
+  store<i32>(p + (<usize>ST_DIMP << 2), dimP)
+  store<i32>(p + (<usize>ST_METRIC << 2), metric)
+  store<i32>(p + (<usize>ST_NORMALIZE << 2), normalize ? 1 : 0)
+  store<i32>(p + (<usize>ST_M << 2), M)
+  store<i32>(p + (<usize>ST_EFC << 2), efConstruct)
+  store<i32>(p + (<usize>ST_COUNT << 2), count)
+  store<i32>(p + (<usize>ST_CAPACITY << 2), capacity)
+  store<i32>(p + (<usize>ST_ENTRY << 2), entryPoint)
+  store<i32>(p + (<usize>ST_TOP << 2), maxLevel)
+  store<i32>(p + (<usize>ST_VECS << 2), <i32>vecs)
+  store<i32>(p + (<usize>ST_LEVELS << 2), <i32>levels)
+  store<i32>(p + (<usize>ST_LINKS0 << 2), <i32>links0)
+  store<i32>(p + (<usize>ST_UPPER << 2), <i32>upper)
+  store<i32>(p + (<usize>ST_DELETED << 2), <i32>deleted)
+  store<i32>(p + (<usize>ST_LOCKS << 2), <i32>locks)
+  store<i32>(p + (<usize>ST_QUANT << 2), quantKind)
+  store<i32>(p + (<usize>ST_SQ << 2), <i32>sqState)
+  store<i32>(p + (<usize>ST_BQ << 2), <i32>bqState)
+  store<i32>(p + (<usize>ST_PQ << 2), <i32>pqState)
+  store<i32>(p + (<usize>ST_IVF << 2), <i32>ivfState)
 }
 
 @inline function align16(n: usize): usize {
@@ -1199,9 +1210,9 @@ export function freeBlock(p: usize): void {
 
 /**
  * Worker: loads the shared state at `st` and lays out this thread's scratch in the arena at `arena`
- * (`bytes` long, sized by arenaBytes(heapN, listN) for the same capacity).
+ * (`bytes` long, sized by arenaBytes(heapN, listN) when the capacity was `capLimit`).
  */
-export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, listN: i32): void {
+export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, listN: i32, capLimit: i32): void {
   workerMode = true
   stateBlock = st
   dim = stGet(ST_DIM)
@@ -1211,8 +1222,12 @@ export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, 
   M = stGet(ST_M)
   M0 = 2 * M
   efConstruct = stGet(ST_EFC)
-  count = stGet(ST_COUNT)
+  // the arena was sized for `capLimit` offsets; a later dispatch may have published a grown state:
+  // seeing no more than the arena covers keeps every visited tag inside it (offsets past count are skipped)
   capacity = stGet(ST_CAPACITY)
+  if (capacity > capLimit) capacity = capLimit
+  count = stGet(ST_COUNT)
+  if (count > capacity) count = capacity
   entryPoint = stGet(ST_ENTRY)
   maxLevel = stGet(ST_TOP)
   vecs = <usize>stGet(ST_VECS)

@@ -118,3 +118,29 @@ describe('upserts linked on every core', () => {
     await again.close()
   })
 })
+
+describe('a server-style collection (searchThreads)', () => {
+  it('leaves the event loop free while a long search runs on the pool', async () => {
+    const db = await Quiver.open(dir, { searchThreads: true })
+    const col = await db.createCollection('c', { dimension: DIM, metric: 'Euclid' })
+    const all = points(20_000, 5)
+    for (let i = 0; i < all.length; i += 5000) await col.upsert(all.slice(i, i + 5000))
+    const q = all[7]!.vector
+    // ef 4000 goes to a worker thread (ef > 128): the loop turns before it answers
+    const order: string[] = []
+    const done = col.search(q, { limit: 10, ef: 4000 }).then((hits) => {
+      order.push('search')
+      return hits
+    })
+    setImmediate(() => order.push('event loop'))
+    const hits = await done
+    expect(order).toEqual(['event loop', 'search'])
+    expect(hits[0]!.id).toBe(7)
+    // and the same search answers the same on the calling thread of a plain collection
+    await db.close()
+    const plain = await Quiver.open(dir)
+    const again = await (await plain.getCollection('c')).search(q, { limit: 10, ef: 4000 })
+    expect(again).toEqual(hits)
+    await plain.close()
+  })
+})

@@ -16,6 +16,8 @@ interface TaskBase {
   arenaBytes: number
   heapN: number
   listN: number
+  /** Capacity (offsets) the arena was sized for: the thread sees no more of the index than that. */
+  capacity: number
 }
 
 export interface SearchTask extends TaskBase {

@@ -58,11 +58,18 @@ export interface CoreExports {
   setDeferFree(on: number): void
   releaseRetired(): number
   publishState(): number
-  stateAddress(): number
+  snapshotState(): number
   arenaBytes(heapN: number, listN: number): number
   allocBlock(bytes: number): number
   freeBlock(ptr: number): void
-  attachThread(state: number, arena: number, bytes: number, heapN: number, listN: number): void
+  attachThread(
+    state: number,
+    arena: number,
+    bytes: number,
+    heapN: number,
+    listN: number,
+    capLimit: number,
+  ): void
   prepareRange(from: number, to: number): void
   insertRange(from: number, to: number, step: number): void
   finishRange(to: number): void

@@ -121,6 +121,26 @@ describe('HnswIndex on the core pool', () => {
     expect(index.checkIntegrity()).toEqual({ ok: true })
     expect(recall(index, queries, DIM, 64)).toBeGreaterThan(0.9)
   })
+
+  it('a queued batch whose arena predates a grow still answers (it sees only what its arena covers)', async () => {
+    const all = clustered(9000, DIM, 41)
+    const index = HnswIndex.create({ dimension: DIM, metric: 'l2', m: 12, efConstruct: 60, seed: 4 })
+    await index.addBatch(all.subarray(0, 1200 * DIM))
+    const queries = all.subarray(8000 * DIM)
+    // keep both threads busy, queue a batch behind, grow the index, then dispatch a batch that
+    // publishes the grown state before the queued one attaches
+    const busy = index.searchBatch(all.subarray(0, 4000 * DIM), 10, 400)
+    const queued = index.searchBatch(queries, 10, 64)
+    for (let i = 1200; i < 8000; i++) index.add(row(all, i, DIM))
+    const later = index.searchBatch(queries, 10, 64)
+    const [, before, after] = await Promise.all([busy, queued, later])
+    for (const hits of [...before, ...after]) expect(hits.offsets.length).toBe(10)
+    for (let i = 0; i < 1000; i++) {
+      expect(Array.from(after[i]!.offsets)).toEqual(
+        Array.from(index.search(row(queries, i, DIM), 10, 64).offsets),
+      )
+    }
+  })
 })
 
 function filterOffsets(allow: Uint32Array, size: number): Uint32Array {

@@ -70,8 +70,6 @@ function pow2AtLeast(n: number): number {
 
 export class HnswIndex extends CoreIndex<HnswParams> {
   private threads: Threads | undefined
-  /** A parallel insert is running: the workers own the entry point in the state block. */
-  private building = false
 
   /** An empty index. */
   static create(params: HnswParams): HnswIndex {
@@ -185,43 +183,39 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     for (let i = 0; i < n; i++) {
       rows.set(vectors.subarray(i * dim, (i + 1) * dim), (from + i) * this.paddedDim)
     }
-    this.building = true
-    try {
-      this.core.prepareRange(from, to)
-      const state = this.core.publishState()
-      const heapN = pow2AtLeast(this.params.efConstruct + 2)
-      const w = t.pool.size
-      const tasks: InsertTask[] = []
-      for (let i = 0; i < w; i++) {
-        const a = this.arena(t, i, heapN, 0)
-        tasks.push({
-          type: 'insert',
-          core: t.core,
-          state,
-          arena: a.ptr,
-          arenaBytes: a.bytes,
-          heapN: a.heapN,
-          listN: a.listN,
-          from,
-          to,
-          step: 0, // chunks from the shared counter
-        })
-      }
-      try {
-        await this.dispatch(
-          t,
-          tasks,
-          tasks.map((_, i) => i),
-        )
-      } catch {
-        // a thread died: (re)link every node of the range here; linking a node twice is harmless
-        this.core.insertRange(from, to, 1)
-      }
-      this.core.finishRange(to)
-      committed?.(from)
-    } finally {
-      this.building = false
+    this.core.prepareRange(from, to)
+    const state = this.core.publishState()
+    const heapN = pow2AtLeast(this.params.efConstruct + 2)
+    const w = t.pool.size
+    const tasks: InsertTask[] = []
+    for (let i = 0; i < w; i++) {
+      const a = this.arena(t, i, heapN, 0)
+      tasks.push({
+        type: 'insert',
+        core: t.core,
+        state,
+        arena: a.ptr,
+        arenaBytes: a.bytes,
+        heapN: a.heapN,
+        listN: a.listN,
+        capacity: a.capacity,
+        from,
+        to,
+        step: 0, // chunks from the shared counter
+      })
     }
+    try {
+      await this.dispatch(
+        t,
+        tasks,
+        tasks.map((_, i) => i),
+      )
+    } catch {
+      // a thread died: (re)link every node of the range here; linking a node twice is harmless
+      this.core.insertRange(from, to, 1)
+    }
+    this.core.finishRange(to)
+    committed?.(from)
     return from
   }
 
@@ -254,7 +248,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     }
     const [quant, candidates] = quantArgs(codes)
     const efEff = Math.max(ef, k, candidates)
-    const state = this.building ? this.core.stateAddress() : this.core.publishState()
+    // a private state per dispatch (tasks queued behind others must not see a later, grown state)
+    const state = this.core.snapshotState()
     const parts = Math.min(t.pool.size, n)
     const per = Math.ceil(n / parts)
     const heapN = pow2AtLeast(Math.max(efEff, candidates, k, this.params.efConstruct) + 2)
@@ -271,6 +266,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
         arenaBytes: a.bytes,
         heapN: a.heapN,
         listN: a.listN,
+        capacity: a.capacity,
         queries: queries.slice(i * per * dim, Math.min(n, (i + 1) * per) * dim),
         dimension: dim,
         paddedDim: this.paddedDim,
@@ -283,7 +279,12 @@ export class HnswIndex extends CoreIndex<HnswParams> {
         ...(filter ? { allow: filter.allow } : {}),
       })
     }
-    const replies = await this.dispatch(t, tasks, threads)
+    let replies: TaskReply[]
+    try {
+      replies = await this.dispatch(t, tasks, threads)
+    } finally {
+      this.core.freeBlock(state)
+    }
     const out: SearchHits[] = []
     for (const r of replies) {
       const counts = r.counts!
