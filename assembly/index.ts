@@ -866,6 +866,7 @@ function linkBack(nb: i32, node: i32, dist: f32, level: i32, concurrent: bool): 
 }
 
 function linkBackLocked(nb: i32, node: i32, dist: f32, level: i32): void {
+  if (nb == node) return // never a self-link
   const cap = level == 0 ? M0 : M
   const l = linksAt(nb, level)
   const deg = <i32>load<u32>(l)
@@ -945,13 +946,23 @@ function link(node: i32, level: i32, concurrent: bool): void {
   for (let lc = level < top ? level : top; lc >= 0; lc--) {
     searchLayer(q, cur, efConstruct, lc, false)
     if (resSize == 0) resPush(distance(q, vecPtr(cur)), <u32>cur)
-    // heap -> ascending list in selIds/selDist
-    const n = resSize
-    for (let i = n - 1; i >= 0; i--) {
+    // heap -> ascending list in selIds/selDist, without node itself (a node linked a second time,
+    // or one another thread already reached, is among its own neighbours' neighbours)
+    const total = resSize
+    for (let i = total - 1; i >= 0; i--) {
       store<u32>(selIds + (<usize>i << 2), hId(resHeap, 0))
       store<f32>(selDist + (<usize>i << 2), hDist(resHeap, 0))
       resPop()
     }
+    let n = 0
+    for (let i = 0; i < total; i++) {
+      const id = load<u32>(selIds + (<usize>i << 2))
+      if (<i32>id == node) continue
+      store<u32>(selIds + (<usize>n << 2), id)
+      store<f32>(selDist + (<usize>n << 2), load<f32>(selDist + (<usize>i << 2)))
+      n++
+    }
+    if (n == 0) continue
     const nextEntry = <i32>load<u32>(selIds)
     const kept = selectHeuristic(n, M)
     const l = linksAt(node, lc)
@@ -1019,6 +1030,7 @@ let stateBlock: usize = 0
 let locks: usize = 0 // capacity u32 spin locks (concurrent insert)
 let arenaNext: usize = 0
 let arenaEnd: usize = 0
+let attachedArena: usize = 0
 
 // state block words
 const ST_DIM: i32 = 0
@@ -1093,8 +1105,11 @@ function lockSlow(p: usize, c: u32): void {
     if (c == 0) return
   }
   if (c != 2) c = atomic.xchg<u32>(p, 2)
+  let waits = 0
   while (c != 0) {
     atomic.wait<u32>(p, 2, 1_000_000) // 1 ms cap: a lost wake-up only delays
+    // 10 s: the holder trapped inside its critical section; fail the task instead of hanging
+    if (++waits > 10_000) abort('lock held for 10 s: a thread died holding it')
     c = atomic.xchg<u32>(p, 2)
   }
 }
@@ -1138,10 +1153,21 @@ export function publishState(): usize {
  * whatever later dispatches publish.
  */
 export function snapshotState(): usize {
-  const p = heap.alloc(<usize>ST_WORDS << 2)
+  const words = <usize>wordsFor(count)
+  const p = heap.alloc((<usize>ST_WORDS + words) << 2)
   memory.fill(p, 0, <usize>ST_WORDS << 2)
   writeState(p)
+  // deletions as of now, next to the block: a point replaced meanwhile is found at its old offset
+  // (the collection then re-answers), never missed for being deleted but past the snapshot's count
+  const del = p + (<usize>ST_WORDS << 2)
+  memory.copy(del, deleted, words << 2)
+  store<i32>(p + (<usize>ST_DELETED << 2), <i32>del)
   return p
+}
+
+/** Owner: frees a snapshotState block once its dispatch is over (nobody else reads it). */
+export function freeSnapshot(p: usize): void {
+  heap.free(p)
 }
 
 function writeState(p: usize): void {
@@ -1245,9 +1271,14 @@ export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, 
   arenaEnd = arena + bytes
   staging = carve(<usize>dimP << 2)
   queryBuf = carve(<usize>dimP << 2)
-  const fresh = visited != arenaNext
+  const fresh = arena != attachedArena
   visited = carve(<usize>capacity << 2)
-  if (fresh) visitGen = 0 // a new arena is zero-filled: restart the generations
+  if (fresh) {
+    // another arena, or this instance replaces a thread that died: tags in it are not ours
+    memory.fill(visited, 0, <usize>capacity << 2)
+    visitGen = 0
+    attachedArena = arena
+  }
   candCap = capacity + 1
   candHeap = carve(<usize>candCap << 3)
   heapCap = heapN

@@ -144,3 +144,58 @@ describe('a server-style collection (searchThreads)', () => {
     await plain.close()
   })
 })
+
+describe('writes racing pool work', () => {
+  it('a point moved out of a sealed segment is never missing while the batch that moves it is linked', async () => {
+    const db = await Quiver.open(dir)
+    const col = await db.createCollection('c', {
+      dimension: DIM,
+      metric: 'Euclid',
+      // small segments, no merging or vacuum: the second upsert moves ids out of a sealed segment
+      optimizers: { maxSegmentSize: 50, defaultSegmentNumber: 100, deletedThreshold: 0.99 },
+    })
+    const first = points(600, 61)
+    await col.upsert(first)
+    const second = points(600, 62)
+    const probe = second[5]!.vector
+    const pending = col.upsert(second) // 600 points: linked on the pool
+    let done = false
+    void pending.then(() => {
+      done = true
+    })
+    let probes = 0
+    while (!done) {
+      // id 5 exists throughout: first its old vector, then its new one
+      expect((await col.get([5])).length).toBe(1)
+      const hits = await col.search(probe, { limit: 1, exact: true })
+      expect(hits).toHaveLength(1)
+      probes++
+      await new Promise((r) => setImmediate(r))
+    }
+    await pending
+    expect(probes).toBeGreaterThan(0)
+    expect((await col.search(probe, { limit: 1 }))[0]!.id).toBe(5)
+    expect(await col.count()).toBe(600)
+    await db.close()
+  })
+
+  it('a point replaced during a pool search is found at its old or its new place, never lost', async () => {
+    const db = await Quiver.open(dir)
+    const col = await db.createCollection('c', { dimension: DIM, metric: 'Euclid' })
+    const all = points(3000, 71)
+    await col.upsert(all)
+    const fresh = points(20, 72)
+    for (let round = 0; round < 10; round++) {
+      const requests = fresh.map((p) => ({ vector: p.vector, limit: 3000, exact: true }))
+      const [results] = await Promise.all([
+        col.searchBatch(requests),
+        col.upsert([{ id: 5, vector: fresh[round]!.vector }]),
+      ])
+      for (const r of results) {
+        expect(r).toHaveLength(3000)
+        expect(r.some((h) => h.id === 5)).toBe(true)
+      }
+    }
+    await db.close()
+  })
+})

@@ -92,13 +92,16 @@ export class SegmentHolder {
     }
     this.makeRoom(op.points.length)
     const target = this.appendable
-    for (const p of op.points) {
-      for (const segment of this.list) if (segment !== target) segment.delete(p.id)
-    }
-    // large batches are linked on every core (Segment.upsertMany)
+    // large batches are linked on every core (Segment.upsertMany); points that move out of a sealed
+    // segment leave it in the same synchronous step as they appear here, never earlier
     await target.upsertMany(
       op.points.map((p) => ({ id: p.id, vector: bytesToVector(p.vector), payload: p.payload ?? undefined })),
       seq,
+      () => {
+        for (const p of op.points) {
+          for (const segment of this.list) if (segment !== target) segment.delete(p.id)
+        }
+      },
     )
     // once per batch: a quantizer (and IVF lists) train when the segment first holds enough vectors
     target.trainQuantizer()

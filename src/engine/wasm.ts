@@ -59,6 +59,7 @@ export interface CoreExports {
   releaseRetired(): number
   publishState(): number
   snapshotState(): number
+  freeSnapshot(ptr: number): void
   arenaBytes(heapN: number, listN: number): number
   allocBlock(bytes: number): number
   freeBlock(ptr: number): void

@@ -1,6 +1,6 @@
 // The core pool over shared WebAssembly memory: parallel insert and batch search on worker threads
 // (needs dist/engine/worker.js from `npm run build`, which `npm test` runs first).
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { rng } from '../../test/support/random.js'
 import { CorePool } from '../engine/pool.js'
 import { HnswIndex, type IndexMetric } from './hnsw.js'
@@ -140,6 +140,33 @@ describe('HnswIndex on the core pool', () => {
         Array.from(index.search(row(queries, i, DIM), 10, 64).offsets),
       )
     }
+  })
+
+  it('a batch whose worker fails is linked on the calling thread, after every other task settled', async () => {
+    const all = clustered(6000, DIM, 51)
+    const index = HnswIndex.create({ dimension: DIM, metric: 'l2', m: 8, efConstruct: 64, seed: 3 })
+    await index.addBatch(all.subarray(0, 3000 * DIM))
+    const pool = CorePool.shared()!
+    const run = pool.run.bind(pool)
+    // thread 1's insert task fails at once while thread 0's runs on: the owner must wait for it
+    // before relinking the range (no self-links) and committing
+    const spy = vi
+      .spyOn(pool, 'run')
+      .mockImplementation((i, task) =>
+        task.type === 'insert' && i === 1
+          ? Promise.reject(new Error('simulated thread death'))
+          : run(i, task),
+      )
+    try {
+      expect(await index.addBatch(all.subarray(3000 * DIM))).toBe(3000)
+    } finally {
+      spy.mockRestore()
+    }
+    expect(index.size).toBe(6000)
+    expect(index.checkIntegrity()).toEqual({ ok: true })
+    const copy = HnswIndex.restore(index.params, index.serialize())
+    expect(copy.checkIntegrity()).toEqual({ ok: true })
+    expect(recall(index, all.subarray(5900 * DIM), DIM, 64)).toBeGreaterThan(0.9)
   })
 })
 

@@ -150,15 +150,24 @@ export class HnswIndex extends CoreIndex<HnswParams> {
   ): Promise<TaskReply[]> {
     if (t.inflight === 0) this.core.setDeferFree(1)
     t.inflight += tasks.length
-    try {
-      return await Promise.all(tasks.map((task, j) => t.pool.run(threads[j]!, task)))
-    } finally {
-      t.inflight -= tasks.length
-      if (t.inflight === 0) {
-        this.core.setDeferFree(0)
-        this.core.releaseRetired()
-      }
-    }
+    // every task settles before this returns or throws: a failed one must not let the others'
+    // memory (arenas, retired arrays, the snapshot) be freed while they still run
+    const settled = await Promise.allSettled(
+      tasks.map(async (task, j) => {
+        try {
+          return await t.pool.run(threads[j]!, task)
+        } finally {
+          t.inflight--
+          if (t.inflight === 0) {
+            this.core.setDeferFree(0)
+            this.core.releaseRetired()
+          }
+        }
+      }),
+    )
+    const failed = settled.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    return settled.map((r) => (r as PromiseFulfilledResult<TaskReply>).value)
   }
 
   /**
@@ -283,7 +292,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     try {
       replies = await this.dispatch(t, tasks, threads)
     } finally {
-      this.core.freeBlock(state)
+      this.core.freeSnapshot(state)
     }
     const out: SearchHits[] = []
     for (const r of replies) {

@@ -553,16 +553,19 @@ export class Segment {
   /**
    * Stores a batch of points in order, as `upsert` one by one would (a later duplicate id wins).
    * Large batches are linked into the graph on every core (HnswIndex.addBatch); the points become
-   * visible all at once when the promise resolves. Vectors must be validated.
+   * visible all at once when the promise resolves, in one synchronous step that first runs
+   * `committing` (the caller's removal of the same ids elsewhere). Vectors must be validated.
    */
   async upsertMany(
     points: readonly { id: PointId; vector: Float32Array; payload: Payload | undefined }[],
     version: number,
+    committing?: () => void,
   ): Promise<void> {
     const dim = this.config.dimension
     const vectors = new Float32Array(points.length * dim)
     for (let i = 0; i < points.length; i++) vectors.set(points[i]!.vector, i * dim)
     await this.index.addBatch(vectors, (first) => {
+      committing?.()
       for (let i = 0; i < points.length; i++) {
         const p = points[i]!
         this.attach(p.id, first + i, p.payload, version)
