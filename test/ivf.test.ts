@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EmbeddedCollection, Quiver } from '../src/index.js'
 import type { CreateCollectionOptions, Filter, IndexOptions, ScoredPoint } from '../src/types.js'
-import { rng } from './support/random.js'
+import { normal, rng } from './support/random.js'
 
 const DIM = 32
 const K = 10
@@ -18,7 +18,7 @@ const IVF: IndexOptions = { type: 'ivf', nlist: NLIST, nprobe: 8 }
 const IVF_MAGIC = 0x56495651
 
 function gaussian(r: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
+  return () => normal(r)
 }
 
 const CENTRES = (() => {

@@ -9,13 +9,13 @@ import { type EmbeddedCollection, Quiver } from '../src/index.js'
 import { createQuantizer } from '../src/quantization/index.js'
 import { indexMetric } from '../src/segment/segment.js'
 import type { CreateCollectionOptions, Distance, QuantizationConfig, ScoredPoint } from '../src/types.js'
-import { rng } from './support/random.js'
+import { normal, rng } from './support/random.js'
 
 const DIM = 32
 const K = 10
 
 function gaussian(r: () => number): () => number {
-  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())
+  return () => normal(r)
 }
 
 const CENTRES = (() => {

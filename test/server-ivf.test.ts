@@ -4,6 +4,7 @@
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, rng, startTestServer, type TestServer } from './server-harness.js'
+import { apiError } from './support/errors.js'
 
 const DIM = 16
 const N = 2000
@@ -12,17 +13,6 @@ const NLIST = 32
 /** `params` with Quiver's `nprobe` (the client's types know only Qdrant's search parameters). */
 function nprobe(n: number): { hnsw_ef: number } {
   return { nprobe: n } as unknown as { hnsw_ef: number }
-}
-
-/** What the client throws for a non-2xx reply: the status and Qdrant's error envelope. */
-async function apiError(p: Promise<unknown>): Promise<{ status: number; message: string }> {
-  try {
-    await p
-  } catch (err) {
-    const e = err as { status?: number; data?: { status?: { error?: string } } }
-    return { status: e.status ?? 0, message: e.data?.status?.error ?? String(err) }
-  }
-  throw new Error('expected the request to fail')
 }
 
 describe('IVF over the Qdrant REST API', () => {

@@ -4,20 +4,10 @@
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, rng, startTestServer, type TestServer } from './server-harness.js'
+import { apiError } from './support/errors.js'
 
 const DIM = 16
 const N = 1500
-
-/** What the client throws for a non-2xx reply: the status and Qdrant's error envelope. */
-async function apiError(p: Promise<unknown>): Promise<{ status: number; message: string }> {
-  try {
-    await p
-  } catch (err) {
-    const e = err as { status?: number; data?: { status?: { error?: string } } }
-    return { status: e.status ?? 0, message: e.data?.status?.error ?? String(err) }
-  }
-  throw new Error('expected the request to fail')
-}
 
 describe('quantization over the Qdrant REST API', () => {
   let srv: TestServer

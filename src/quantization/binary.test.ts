@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { normal, rng } from '../../test/support/random.js'
 import type { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
 import { type BinaryCoreExports, BinaryQuantizer } from './binary.js'
@@ -9,23 +10,9 @@ const CONFIG: QuantizationConfig = { binary: {} }
 const METRICS: readonly IndexMetric[] = ['cosine', 'dot', 'l2', 'l1']
 const CODES_ONLY = { rescore: false, candidates: 0 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = Math.imul(s ^ (s >>> 15), s | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function gaussian(r: () => number): number {
-  return Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r())
-}
-
 function randomVectors(n: number, dim: number, seed: number, shift = 0): Float32Array[] {
   const r = rng(seed)
-  return Array.from({ length: n }, () => Float32Array.from({ length: dim }, () => gaussian(r) + shift))
+  return Array.from({ length: n }, () => Float32Array.from({ length: dim }, () => normal(r) + shift))
 }
 
 function clustered(n: number, dim: number, clusters: number, spread: number, seed: number): Float32Array[] {
@@ -33,7 +20,7 @@ function clustered(n: number, dim: number, clusters: number, spread: number, see
   const centres = randomVectors(clusters, dim, seed + 1)
   return Array.from({ length: n }, () => {
     const c = centres[Math.floor(r() * clusters)]!
-    return Float32Array.from(c, (x) => x + spread * gaussian(r))
+    return Float32Array.from(c, (x) => x + spread * normal(r))
   })
 }
 
