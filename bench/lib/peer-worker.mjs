@@ -111,16 +111,14 @@ function buildRow(label, n, buildMs, before, after) {
  */
 
 /**
- * Quiver: embedded API build and `collection.search`, plus the same segments searched through
- * their HnswIndex directly (curve `quiver (index)`), which shows the embedded API's overhead.
- * @param {Ctx} ctx
- * @returns {Promise<WorkerResult>}
+ * A Quiver collection of the dataset's base vectors, no payloads (HNSW, or IVF with `ivf`).
+ * @param {WorkerConfig} cfg
+ * @param {import('../../dist/cli/datasets.js').Dataset} ds
+ * @param {string} dataDir
+ * @param {{ nlist: number }} [ivf]
  */
-async function runQuiver({ cfg, ds, nq, query, truth }) {
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
-  const dataDir = join(cfg.tmpDir, 'quiver-data')
-  const before = rss()
-  const q = await buildQuiver(dataDir, {
+function buildPlain(cfg, ds, dataDir, ivf) {
+  return buildQuiver(dataDir, {
     base: ds.base,
     n: ds.n,
     dim: ds.dim,
@@ -132,7 +130,21 @@ async function runQuiver({ cfg, ds, nq, query, truth }) {
     indexes: {},
     useIndexes: false,
     batch: cfg.batch,
+    ...(ivf ? { ivf } : {}),
   })
+}
+
+/**
+ * Quiver: embedded API build and `collection.search`, plus the same segments searched through
+ * their HnswIndex directly (curve `quiver (index)`), which shows the embedded API's overhead.
+ * @param {Ctx} ctx
+ * @returns {Promise<WorkerResult>}
+ */
+async function runQuiver({ cfg, ds, nq, query, truth }) {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
+  const dataDir = join(cfg.tmpDir, 'quiver-data')
+  const before = rss()
+  const q = await buildPlain(cfg, ds, dataDir)
   try {
     const col = /** @type {any} */ (q.col)
     if (typeof col.waitForOptimizers === 'function') await col.waitForOptimizers()
@@ -217,20 +229,7 @@ async function runQuiverIvf({ cfg, ds, nq, query, truth }) {
   const dataDir = join(cfg.tmpDir, 'quiver-ivf-data')
   const nlist = Math.max(1, Math.round(Math.sqrt(ds.n)))
   const before = rss()
-  const q = await buildQuiver(dataDir, {
-    base: ds.base,
-    n: ds.n,
-    dim: ds.dim,
-    metric: cfg.metric,
-    m: cfg.m,
-    efConstruct: cfg.efConstruct,
-    quiet: false,
-    payloads: null,
-    indexes: {},
-    useIndexes: false,
-    batch: cfg.batch,
-    ivf: { nlist },
-  })
+  const q = await buildPlain(cfg, ds, dataDir, { nlist })
   try {
     const after = rss()
     const build = buildRow('quiver-ivf', ds.n, q.buildMs, before, after)
