@@ -301,10 +301,18 @@ describe('quiver CLI', () => {
     expect(report.results[0]?.recall).toBeGreaterThanOrEqual(0.9)
   })
 
+  it('refuses a bad --threads before opening anything', async () => {
+    for (const bad of ['-1', 'two', '300']) {
+      const r = await quiver('serve', '--data', data, '--port', '0', '--threads', bad)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(/threads/)
+    }
+  })
+
   it('serves the REST API until SIGINT, then exits 0 and releases the data directory', async () => {
     const child = spawn(
       process.execPath,
-      [MAIN, 'serve', '--data', data, '--port', '0', '--log-level', 'warn'],
+      [MAIN, 'serve', '--data', data, '--port', '0', '--log-level', 'warn', '--threads', '1'],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -56,6 +56,11 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option(...DATA_OPTION)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', intOption(0), 6333)
+    .option(
+      '--threads <n>',
+      'worker threads that build and search (0 = none; default: one per CPU, or $QUIVER_THREADS)',
+      intOption(0),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -63,6 +68,8 @@ export function buildProgram(io: CliIo, command: string): Command {
     )
     .action(async (o: ServeCommandOptions) => {
       if (o.port > 65535) throw new UsageError(`--port ${o.port} is out of range (0..65535)`)
+      if (o.threads !== undefined && o.threads > 256)
+        throw new UsageError(`--threads ${o.threads} is out of range (0..256)`)
       await runServe(o, io.out)
     })
   addServeSecurityOptions(serveCommand)

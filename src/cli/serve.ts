@@ -7,6 +7,8 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   host: string
   port: number
   logLevel: string
+  /** Worker threads of the core pool (0: none); default one per CPU or QUIVER_THREADS. */
+  threads?: number
 }
 
 /**
@@ -19,6 +21,7 @@ export async function runServe(
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
   const { serve } = await import('../server/index.js')
+
   const dataDir = resolve(opts.data)
   const server = await serve({
     ...serveSecurityOptions(opts),
@@ -27,6 +30,7 @@ export async function runServe(
     port: opts.port,
     logLevel: opts.logLevel,
     handleSignals: false,
+    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
   })
   out.write(`Quiver listening on ${server.address} (data: ${dataDir})\n`)
   const signal = await new Promise<NodeJS.Signals>((done) => {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
+import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
 import { type ArchiveFile, extractArchive, readChecksumFile, writeArchive } from '../storage/archive.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
@@ -27,7 +28,14 @@ import {
   snapshotMetadata,
 } from './snapshots.js'
 
-export interface OpenOptions extends CollectionOpenOptions {}
+export interface OpenOptions extends CollectionOpenOptions {
+  /**
+   * Worker threads of the process-wide core pool that builds and searches in parallel
+   * (docs/threads.md); 0 = none. Default: one per CPU, or QUIVER_THREADS. Throws INVALID_CONFIG
+   * outside 0..256 or when the pool already runs with another count.
+   */
+  threads?: number
+}
 
 const COLLECTIONS = 'collections'
 /** A validated recovered collection waiting to be swapped in: `.recovered-<16 hex>-<name>`. */
@@ -72,6 +80,7 @@ export class Quiver {
    * and using it throws its CORRUPTED error (see `unavailableCollections`).
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
+    if (options.threads !== undefined) CorePool.configure(options.threads)
     const abs = resolve(dir)
     await ensureDir(abs)
     const lock = await lockDirectory(abs)

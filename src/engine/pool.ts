@@ -122,6 +122,8 @@ function configuredThreads(): number {
 }
 
 let shared: CorePool | null | undefined
+/** Set by CorePool.configure before the pool starts; wins over QUIVER_THREADS. */
+let configured: number | undefined
 
 export class CorePool {
   /** Worker threads in the pool. */
@@ -147,9 +149,25 @@ export class CorePool {
     if (shared !== undefined) return shared ?? undefined
     // src/engine and dist/engine both sit two levels below the package root
     const url = new URL('../../dist/engine/worker.js', import.meta.url)
-    const n = configuredThreads()
+    const n = configured ?? configuredThreads()
     shared = n > 0 && existsSync(url) ? new CorePool(n, url) : null
     return shared ?? undefined
+  }
+
+  /**
+   * Sets the number of worker threads (0 = no pool: everything on the calling thread) before the
+   * pool starts; wins over QUIVER_THREADS. Throws INVALID_CONFIG outside 0..256, or when the pool
+   * already runs with another size.
+   */
+  static configure(threads: number): void {
+    if (!Number.isInteger(threads) || threads < 0 || threads > 256) {
+      throw new QuiverError('INVALID_CONFIG', `threads must be an integer in 0..256, got ${threads}`)
+    }
+    const running = shared === undefined ? undefined : (shared?.size ?? 0)
+    if (running !== undefined && running !== threads) {
+      throw new QuiverError('INVALID_CONFIG', `the core pool already runs with ${running} threads`)
+    }
+    configured = threads
   }
 
   /** Makes a core's memory known to the pool; dropped from the threads when `owner` is collected. */

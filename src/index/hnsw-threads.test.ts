@@ -37,6 +37,14 @@ describe('HnswIndex on the core pool', () => {
     expect(CorePool.shared()?.size).toBeGreaterThanOrEqual(1)
   })
 
+  it('CorePool.configure validates the count and refuses to resize a running pool', () => {
+    expect(() => CorePool.configure(-1)).toThrow(/0\.\.256/)
+    expect(() => CorePool.configure(1.5)).toThrow(/0\.\.256/)
+    const size = CorePool.shared()!.size
+    expect(() => CorePool.configure(size + 1)).toThrow(/already runs with/)
+    expect(() => CorePool.configure(size)).not.toThrow()
+  })
+
   for (const metric of ['cosine', 'l2'] as IndexMetric[]) {
     it(`addBatch builds a sound graph as good as one-by-one inserts (${metric})`, async () => {
       const all = clustered(3100, DIM, 11)

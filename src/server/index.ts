@@ -38,6 +38,8 @@ export interface ServeOptions {
    * exits once nothing else keeps it alive). Default true.
    */
   handleSignals?: boolean
+  /** Worker threads of the core pool (`Quiver.open`'s `threads`); default one per CPU. */
+  threads?: number
 }
 
 export interface RunningServer {
@@ -69,7 +71,11 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     ...(options.logDestination && { destination: options.logDestination }),
   })
   // searches run on the core pool: the event loop keeps serving while both cores search
-  const db = await Quiver.open(options.dataDir, { logger, searchThreads: true })
+  const db = await Quiver.open(options.dataDir, {
+    logger,
+    searchThreads: true,
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+  })
   const buildOptions: Parameters<typeof buildServer>[0] = { db, loggerInstance: logger }
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
   if (options.security !== undefined) buildOptions.security = options.security
