@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { normal, rng } from '../../test/support/random.js'
+import { buildIndex, clustered, randomVectors, recall } from '../../test/support/vectors.js'
 import type { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
 import { type BinaryCoreExports, BinaryQuantizer } from './binary.js'
@@ -9,34 +9,6 @@ import type { QuantizationConfig } from './quantizer.js'
 const CONFIG: QuantizationConfig = { binary: {} }
 const METRICS: readonly IndexMetric[] = ['cosine', 'dot', 'l2', 'l1']
 const CODES_ONLY = { rescore: false, candidates: 0 }
-
-function randomVectors(n: number, dim: number, seed: number, shift = 0): Float32Array[] {
-  const r = rng(seed)
-  return Array.from({ length: n }, () => Float32Array.from({ length: dim }, () => normal(r) + shift))
-}
-
-function clustered(n: number, dim: number, clusters: number, spread: number, seed: number): Float32Array[] {
-  const r = rng(seed)
-  const centres = randomVectors(clusters, dim, seed + 1)
-  return Array.from({ length: n }, () => {
-    const c = centres[Math.floor(r() * clusters)]!
-    return Float32Array.from(c, (x) => x + spread * normal(r))
-  })
-}
-
-function build(metric: IndexMetric, vectors: readonly Float32Array[], dim: number): HnswIndex {
-  const index = HnswIndex.create({ dimension: dim, metric, m: 16, efConstruct: 100, seed: 7 })
-  index.reserve(vectors.length)
-  for (const v of vectors) index.add(v)
-  return index
-}
-
-function recall(got: Uint32Array, truth: Uint32Array): number {
-  const want = new Set(truth)
-  let hit = 0
-  for (const o of got) if (want.has(o)) hit++
-  return hit / truth.length
-}
 
 function popcount(x: number): number {
   let n = 0
@@ -60,7 +32,7 @@ describe('BinaryQuantizer kernels', () => {
         const n = 60
         // shifted data: l2/l1 thresholds (the mean) must differ from zero
         const vectors = randomVectors(n, dim, dim * 17 + 3, 0.5)
-        const index = build(metric, vectors, dim)
+        const index = buildIndex(metric, vectors, dim)
         const q = new BinaryQuantizer(CONFIG, dim, metric)
         q.train(index.coreExports, index.size)
         expect(q.trained).toBe(true)
@@ -111,10 +83,10 @@ describe('BinaryQuantizer kernels', () => {
 describe('BinaryQuantizer search', () => {
   it('cosine 256-d: oversampling + rescoring brings recall@10 close to float32', () => {
     const dim = 256
-    const data = clustered(2100, dim, 24, 1, 21)
+    const data = clustered(2100, dim, 24, 21)
     const base = data.slice(0, 2000)
     const queries = data.slice(2000)
-    const index = build('cosine', base, dim)
+    const index = buildIndex('cosine', base, dim)
     const truth = queries.map((q) => index.searchExact(q, 10).offsets)
     const nq = queries.length
     const mean = (f: (q: Float32Array, i: number) => number) =>
@@ -152,8 +124,8 @@ describe('BinaryQuantizer search', () => {
 
   it('l2 on uncentred data: mean thresholds keep the codes informative', () => {
     const dim = 128
-    const data = clustered(1100, dim, 16, 1, 31).map((v) => v.map((x) => x + 10))
-    const index = build('l2', data.slice(0, 1000), dim)
+    const data = clustered(1100, dim, 16, 31).map((v) => v.map((x) => x + 10))
+    const index = buildIndex('l2', data.slice(0, 1000), dim)
     const queries = data.slice(1000)
     const truth = queries.map((q) => index.searchExact(q, 10).offsets)
     new BinaryQuantizer(CONFIG, dim, 'l2').train(index.coreExports, index.size)
@@ -169,7 +141,7 @@ describe('BinaryQuantizer search', () => {
 
   it('encodes vectors added after training (the core encodes on add)', () => {
     const dim = 96
-    const index = build('cosine', randomVectors(1, dim, 41), dim)
+    const index = buildIndex('cosine', randomVectors(1, dim, 41), dim)
     const q = new BinaryQuantizer(CONFIG, dim, 'cosine')
     q.train(index.coreExports, 1)
     expect(q.trained).toBe(true)
@@ -187,7 +159,7 @@ describe('BinaryQuantizer search', () => {
 
   it('does nothing with no vectors: searches with codes stay float32', () => {
     const dim = 16
-    const index = build('l2', [], dim)
+    const index = buildIndex('l2', [], dim)
     const q = new BinaryQuantizer(CONFIG, dim, 'l2')
     q.train(index.coreExports, 0)
     expect(q.trained).toBe(false)
@@ -201,8 +173,8 @@ describe('BinaryQuantizer search', () => {
   it('serialize -> restore into a fresh core gives identical code distances and results', () => {
     const dim = 130
     const metric = 'l1'
-    const vectors = clustered(600, dim, 8, 1, 51)
-    const index = build(metric, vectors.slice(0, 500), dim)
+    const vectors = clustered(600, dim, 8, 51)
+    const index = buildIndex(metric, vectors.slice(0, 500), dim)
     const quantizer = new BinaryQuantizer(CONFIG, dim, metric)
     quantizer.train(index.coreExports, index.size)
     const bytes = quantizer.serialize(index.coreExports, index.size)
@@ -250,7 +222,7 @@ describe.skipIf(!existsSync(`${BGE}.base.f32`))('BinaryQuantizer on BGE-M3 1024-
     const n = base.byteLength / 4 / dim
     const rows = (b: Buffer, k: number) =>
       Array.from({ length: k }, (_, i) => new Float32Array(b.buffer, b.byteOffset + i * dim * 4, dim))
-    const index = build('cosine', rows(base, n), dim)
+    const index = buildIndex('cosine', rows(base, n), dim)
     const queries = rows(qbuf, qbuf.byteLength / 4 / dim)
     const truth = queries.map((q) => index.searchExact(q, 10).offsets)
     new BinaryQuantizer(CONFIG, dim, 'cosine').train(index.coreExports, n)

@@ -2,7 +2,7 @@
 // thresholds and codes live in the core (assembly/binary.ts). Meant for oversampling + float32 rescoring.
 import type { CoreExports, IndexMetric } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
-import type { QuantizationConfig, Quantizer } from './quantizer.js'
+import { type QuantizationConfig, type Quantizer, quantizerCore } from './quantizer.js'
 import { sampleValues } from './scalar.js'
 
 /** The core's binary-quantization exports (assembly/binary.ts). Pointers are byte offsets into `memory`. */
@@ -32,13 +32,7 @@ interface BinaryParams {
 }
 
 function binaryCore(core: CoreExports): BinaryCoreExports {
-  const c = core as BinaryCoreExports
-  if (typeof c.bqConfigure !== 'function')
-    throw new QuiverError(
-      'INTERNAL',
-      'the WebAssembly core has no binary quantization: rebuild it (npm run build:wasm)',
-    )
-  return c
+  return quantizerCore<BinaryCoreExports>(core, 'bqConfigure', 'binary')
 }
 
 /**

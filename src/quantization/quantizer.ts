@@ -2,6 +2,7 @@
 // from a segment's stored vectors, keeps them and the codes inside that segment's WebAssembly core
 // (assembly/scalar.ts, binary.ts, product.ts behind the codes.ts dispatch), and persists both.
 import type { CoreExports } from '../engine/wasm.js'
+import { QuiverError } from '../errors.js'
 import type { QuantizationConfig } from '../types.js'
 
 // The JSON shapes live in types.ts (which imports nothing); re-exported here for the quantizers.
@@ -28,4 +29,22 @@ export interface Quantizer {
   train(core: CoreExports, count: number): void
   /** Parameters and codes of the first `count` offsets, as one buffer (format in docs/storage-format.md). */
   serialize(core: CoreExports, count: number): Uint8Array
+}
+
+/**
+ * `core` typed with one quantizer's exports, after checking that `probe` is one of its functions;
+ * throws INTERNAL naming `what` when the core was built without that quantizer (a stale build).
+ */
+export function quantizerCore<T extends CoreExports>(
+  core: CoreExports,
+  probe: keyof T & string,
+  what: string,
+): T {
+  if (typeof (core as unknown as Record<string, unknown>)[probe] !== 'function') {
+    throw new QuiverError(
+      'INTERNAL',
+      `the WebAssembly core has no ${what} quantization: rebuild it (npm run build:wasm)`,
+    )
+  }
+  return core as T
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { normal, rng } from '../../test/support/random.js'
+import { buildIndex, clustered, randomVectors, recall } from '../../test/support/vectors.js'
 import { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
 import type { QuantizationConfig } from './quantizer.js'
@@ -9,35 +9,6 @@ import { quantileRange, type ScalarCoreExports, ScalarQuantizer, sampleRows, sca
 const CONFIG: QuantizationConfig = { scalar: { type: 'int8' } }
 const METRICS: readonly IndexMetric[] = ['cosine', 'dot', 'l2', 'l1']
 const CODES_ONLY = { rescore: false, candidates: 0 }
-
-function randomVectors(n: number, dim: number, seed: number): Float32Array[] {
-  const r = rng(seed)
-  return Array.from({ length: n }, () => Float32Array.from({ length: dim }, () => normal(r)))
-}
-
-/** `n` points around `clusters` Gaussian centres, each coordinate N(centre, spread²). */
-function clustered(n: number, dim: number, clusters: number, seed: number, spread = 1): Float32Array[] {
-  const r = rng(seed)
-  const centres = randomVectors(clusters, dim, seed + 1)
-  return Array.from({ length: n }, () => {
-    const c = centres[Math.floor(r() * clusters)]!
-    return Float32Array.from(c, (x) => x + spread * normal(r))
-  })
-}
-
-function build(metric: IndexMetric, vectors: readonly Float32Array[], dim: number): HnswIndex {
-  const index = HnswIndex.create({ dimension: dim, metric, m: 16, efConstruct: 100, seed: 7 })
-  index.reserve(vectors.length)
-  for (const v of vectors) index.add(v)
-  return index
-}
-
-function recall(got: Uint32Array, truth: Uint32Array): number {
-  const want = new Set(truth)
-  let hit = 0
-  for (const o of got) if (want.has(o)) hit++
-  return hit / truth.length
-}
 
 /** Reference code distance from the stored code of `node` and the prepared query code, in float64. */
 function referenceDistance(
@@ -84,7 +55,7 @@ describe('ScalarQuantizer kernels', () => {
         // a few outliers so that clamping at both ends is exercised
         vectors[0]!.fill(40)
         vectors[1]!.fill(-40)
-        const index = build(metric, vectors, dim)
+        const index = buildIndex(metric, vectors, dim)
         const q = new ScalarQuantizer({ scalar: { type: 'int8', quantile: 0.95 } }, dim, metric)
         q.train(index.coreExports, index.size)
         expect(q.trained).toBe(true)
@@ -132,7 +103,7 @@ describe('ScalarQuantizer kernels', () => {
     const dim = 64
     const vectors = randomVectors(300, dim, 5)
     for (const metric of METRICS) {
-      const index = build(metric, vectors, dim)
+      const index = buildIndex(metric, vectors, dim)
       new ScalarQuantizer({ scalar: { type: 'int8', quantile: 1 } }, dim, metric).train(
         index.coreExports,
         index.size,
@@ -200,7 +171,7 @@ describe('ScalarQuantizer search', () => {
 
   for (const metric of ['cosine', 'l2'] as const) {
     it(`${metric}: rescored recall@10 within 0.01 of float32 HNSW`, () => {
-      const index = build(metric, base, dim)
+      const index = buildIndex(metric, base, dim)
       const truth = queries.map((q) => index.searchExact(q, 10).offsets)
       const ef = 20
       const floatRecall = queries.reduce(
@@ -234,7 +205,7 @@ describe('ScalarQuantizer search', () => {
   }
 
   it('encodes vectors added after training (the core encodes on add)', () => {
-    const index = build('l2', base.slice(0, 500), dim)
+    const index = buildIndex('l2', base.slice(0, 500), dim)
     const quantizer = new ScalarQuantizer(CONFIG, dim, 'l2')
     quantizer.train(index.coreExports, index.size)
     const extra = clustered(200, dim, 24, 12)
@@ -250,7 +221,7 @@ describe('ScalarQuantizer search', () => {
   })
 
   it('does nothing below minTrainingVectors: searches with codes stay float32', () => {
-    const index = build('l2', base.slice(0, 100), dim)
+    const index = buildIndex('l2', base.slice(0, 100), dim)
     const quantizer = new ScalarQuantizer(CONFIG, dim, 'l2')
     expect(quantizer.minTrainingVectors).toBeGreaterThan(100)
     quantizer.train(index.coreExports, index.size)
@@ -265,7 +236,7 @@ describe('ScalarQuantizer search', () => {
 
   it('serialize -> restore into a fresh core gives identical code distances and results', () => {
     const metric = 'cosine'
-    const index = build(metric, base.slice(0, 800), dim)
+    const index = buildIndex(metric, base.slice(0, 800), dim)
     const quantizer = new ScalarQuantizer(CONFIG, dim, metric)
     quantizer.train(index.coreExports, index.size)
     const bytes = quantizer.serialize(index.coreExports, index.size)
@@ -321,7 +292,7 @@ describe.skipIf(!existsSync(`${GLOVE}.base.f32`))('ScalarQuantizer on GloVe-100 
     const raw = readFileSync(`${GLOVE}.base.f32`)
     const all = new Float32Array(raw.buffer, raw.byteOffset, (n + 100) * dim)
     const rows = Array.from({ length: n + 100 }, (_, i) => all.subarray(i * dim, (i + 1) * dim))
-    const index = build('cosine', rows.slice(0, n), dim)
+    const index = buildIndex('cosine', rows.slice(0, n), dim)
     const queries = rows.slice(n)
     const truth = queries.map((q) => index.searchExact(q, 10).offsets)
     const floatRecall =

@@ -3,7 +3,7 @@
 import type { CoreExports, IndexMetric } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 import { seededRandom } from './kmeans.js'
-import type { QuantizationConfig, Quantizer } from './quantizer.js'
+import { type QuantizationConfig, type Quantizer, quantizerCore } from './quantizer.js'
 
 /** The core's scalar-quantization exports (assembly/scalar.ts). Pointers are byte offsets into `memory`. */
 export interface ScalarCoreExports extends CoreExports {
@@ -97,13 +97,7 @@ export function quantileRange(values: Float32Array, quantile: number): [lo: numb
 }
 
 function scalarCore(core: CoreExports): ScalarCoreExports {
-  const c = core as ScalarCoreExports
-  if (typeof c.sqConfigure !== 'function')
-    throw new QuiverError(
-      'INTERNAL',
-      'the WebAssembly core has no scalar quantization: rebuild it (npm run build:wasm)',
-    )
-  return c
+  return quantizerCore<ScalarCoreExports>(core, 'sqConfigure', 'scalar')
 }
 
 /**
