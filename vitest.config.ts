@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // every file: Object.prototype and Array.prototype unchanged at its end
+    setupFiles: ['./test/support/prototype-guard.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
   },
 })

@@ -36,7 +36,10 @@ export interface RawReply {
   headers: Headers
 }
 
-/** Sends `body` (a value to JSON-encode, or a raw string sent as is) with `headers` and parses the reply. */
+/**
+ * Sends `body` (a value to JSON-encode, or a raw string sent as is) with `headers` and parses the
+ * reply. A body goes with `content-type: application/json` unless `headers` names another.
+ */
 export async function call(
   base: string,
   method: string,
@@ -47,7 +50,7 @@ export async function call(
   const init: RequestInit = { method, headers: { ...headers } }
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body)
-    init.headers = { ...headers, 'content-type': 'application/json' }
+    init.headers = { 'content-type': 'application/json', ...headers }
   }
   const res = await fetch(`${base}${path}`, init)
   const text = await res.text()

@@ -65,8 +65,9 @@ describe('request limits', () => {
     const big = { points: [point(10, { blob: 'x'.repeat(BODY_LIMIT) })] }
     const r = await call(url, 'PUT', '/collections/c/points', big)
     expect(r.status).toBe(413)
-    expect(r.code).toBe('FST_ERR_CTP_BODY_TOO_LARGE')
+    expect(r.code).toBe('PAYLOAD_TOO_LARGE')
     expect(r.body.status.error).toMatch(/too large/i)
+    expect(r.body.status.error).toContain(`at most ${BODY_LIMIT} bytes`)
     expect(typeof r.body.time).toBe('number')
     expect(await count()).toBe(3)
   })

@@ -919,17 +919,19 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
+  /** Payload indexes by field, summed over segments; keyed through a `Map` (fields are user strings). */
   private payloadSchema(): Record<string, PayloadIndexInfo> {
-    const out: Record<string, PayloadIndexInfo> = {}
+    const byField = new Map<string, PayloadIndexInfo>()
     for (const segment of this.segments) {
       for (const [field, fi] of segment.payloadIndexes) {
-        const info = out[field]
+        const info = byField.get(field)
         if (info === undefined)
-          out[field] = { dataType: fi.type, params: fi.spec.params, points: fi.pointCount }
+          byField.set(field, { dataType: fi.type, params: fi.spec.params, points: fi.pointCount })
         else info.points += fi.pointCount
       }
     }
-    return out
+    // fromEntries defines own properties: no key reaches a prototype
+    return Object.fromEntries(byField)
   }
 
   /**

@@ -1,7 +1,7 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
 import { invalid, QuiverError } from '../errors.js'
-import { type FilterNode, parseFilter, parseKeyPath } from '../filter/index.js'
+import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../filter/index.js'
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
@@ -308,9 +308,7 @@ function describe(v: unknown): string {
 /** A payload key path for writes (set_payload `key`, delete_payload keys); `__proto__` is refused. */
 export function toWriteKey(key: unknown, where: string): string {
   if (typeof key !== 'string') throw invalid(`${where} must be a string`)
-  const path = parseKeyPath(key, where)
-  const steps = [path.first, ...path.rest.map((p) => (p.kind === 'key' ? p.key : ''))]
-  if (steps.includes('__proto__')) throw invalid(`${where}: the key __proto__ is not allowed`)
+  parseKeyPath(key, where)
   return key
 }
 
@@ -353,7 +351,12 @@ export function toOffset(value: unknown, where: string): number {
 export function toWithPayload(value: unknown, where: string, fallback: boolean): WithPayload {
   if (value === undefined || value === null) return fallback
   if (typeof value === 'boolean') return value
-  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) return value as string[]
+  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) {
+    value.forEach((k, i) => {
+      checkSelectorKey(k, `${where}[${i}]`)
+    })
+    return value as string[]
+  }
   throw invalid(`${where} must be a boolean or an array of payload keys`)
 }
 
@@ -366,6 +369,15 @@ export function toBool(value: unknown, where: string, fallback: boolean): boolea
   if (value === undefined || value === null) return fallback
   if (typeof value !== 'boolean') throw invalid(`${where} must be a boolean`)
   return value
+}
+
+/**
+ * Refuses a payload selector key (`with_payload` include / exclude) with a `__proto__` segment
+ * between dots; the key is otherwise taken as written (top-level, dots allowed for exclude).
+ */
+export function checkSelectorKey(key: string, where: string): void {
+  if (key.split('.').includes(FORBIDDEN_KEY))
+    throw invalid(`${where}: the key ${FORBIDDEN_KEY} is not allowed`)
 }
 
 /** Projects a payload to the requested keys (top-level keys; `true` = all, `false` = none). */

@@ -31,6 +31,7 @@ export { parseDateTime } from './datetime.js'
 export { type CompileOptions, compileFilter, type PointPredicate } from './evaluate.js'
 export {
   deleteAtPath,
+  FORBIDDEN_KEY,
   getValues,
   type KeyPath,
   MATCH,

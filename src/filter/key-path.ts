@@ -44,9 +44,17 @@ function pathText(first: string, rest: readonly PathItem[]): string {
 }
 
 /**
+ * The one key no payload path may name: as an object key it reaches `Object.prototype` (JSON
+ * bodies refuse it too). Other names of prototype members (`constructor`, `toString`) are ordinary
+ * payload keys: every read here is an own-property read and every map keyed by a path is a `Map`.
+ */
+export const FORBIDDEN_KEY = '__proto__'
+
+/**
  * Parses a key path. Grammar (Qdrant's): `key ( '.' key | '[' digits ']' | '[]' )*`, where a key is
  * one or more letters, digits, `_` or `-`, or a double-quoted string without `"` or `\`.
- * Throws `code` (default `INVALID_ARGUMENT`) naming `where` when the text is empty or malformed.
+ * Throws `code` (default `INVALID_ARGUMENT`) naming `where` when the text is empty or malformed, or
+ * when a key is `__proto__` (`FORBIDDEN_KEY`).
  * @example parseKeyPath('country.cities[].population')
  */
 export function parseKeyPath(text: string, where = 'key', code: ErrorCode = 'INVALID_ARGUMENT'): KeyPath {
@@ -61,6 +69,7 @@ export function parseKeyPath(text: string, where = 'key', code: ErrorCode = 'INV
       if (end < 0) fail(`unterminated quote at ${pos}`)
       const key = text.slice(pos + 1, end)
       if (key.includes('\\')) fail('quoted keys cannot hold a backslash')
+      if (key === FORBIDDEN_KEY) fail(`the key ${FORBIDDEN_KEY} is not allowed`)
       pos = end + 1
       return key
     }
@@ -73,7 +82,9 @@ export function parseKeyPath(text: string, where = 'key', code: ErrorCode = 'INV
       pos += ch.length
     }
     if (pos === start) fail(`expected a key at ${pos}`)
-    return text.slice(start, pos)
+    const key = text.slice(start, pos)
+    if (key === FORBIDDEN_KEY) fail(`the key ${FORBIDDEN_KEY} is not allowed`)
+    return key
   }
   const first = readKey()
   const rest: PathItem[] = []

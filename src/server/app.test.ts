@@ -225,9 +225,34 @@ describe('buildServer', () => {
     expect(missing.code).toBe('POINT_NOT_FOUND')
   })
 
-  it('parses JSON bodies whatever the content type, and accepts an empty body where all fields are optional', async () => {
-    const r = await inject('POST', '/collections/c/points/count', '{"filter": null}', 'text/plain')
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'Application/JSON',
+    'application/vnd.api+json',
+  ])('parses a JSON body sent as %s', async (type) => {
+    const r = await inject('POST', '/collections/c/points/count', '{"filter": null}', type)
     expect(r.body.result).toEqual({ count: 3 })
+  })
+
+  it.each([
+    'text/plain',
+    'text/plain; charset=utf-8',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/jsonp',
+    'application/octet-stream',
+  ])('refuses a body sent as %s with 415 in the envelope, without calling the engine', async (type) => {
+    const r = await inject('POST', '/collections/c/points/delete', '{"filter": {}}', type)
+    expect(r.status).toBe(415)
+    expect(r.code).toBe('UNSUPPORTED_MEDIA_TYPE')
+    expect(r.body.status.error).toMatch(/application\/json/)
+    expect(r.body.status.error).toContain(type.split(';')[0])
+    expect(typeof r.body.time).toBe('number')
+    expect(r.calls).toEqual([])
+  })
+
+  it('accepts an empty body where all fields are optional', async () => {
     const empty = await inject('POST', '/collections/c/points/scroll', '')
     expect(empty.body.result).toEqual({
       points: [{ id: 1, payload: {} }],

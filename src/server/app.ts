@@ -1,9 +1,18 @@
 // Builds the Fastify application that speaks Qdrant's REST API over a Quiver database: JSON body
 // parsing, the one error handler (Qdrant's error envelope), the 404 handler and the route files.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Socket } from 'node:net'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify'
 import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
-import { ERROR_CODE_HEADER, toHttpError, type WireErrorResponse } from './errors.js'
+import { ERROR_CODE_HEADER, frameworkError, toHttpError, type WireErrorResponse } from './errors.js'
+import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
@@ -34,6 +43,24 @@ export interface BuildServerOptions {
 /** Default request body limit: 32 MiB, as Qdrant's `service.max_request_size_mb`. */
 export const DEFAULT_BODY_LIMIT = 32 * 1024 * 1024
 
+/**
+ * Longest path parameter the router takes, in characters as sent (percent-encoded). Collection
+ * names have at most 200 characters and snapshot names 260; 1024 leaves room for clients that
+ * percent-encode every character. Longer ones get 414 `URI_TOO_LONG` in Qdrant's envelope.
+ */
+export const MAX_PARAM_LENGTH = 1024
+
+/**
+ * Media types a JSON body may be sent with: `application/json` and any `application/...+json`
+ * (parameters such as `charset` allowed). Anything else is 415 `UNSUPPORTED_MEDIA_TYPE`, so a web
+ * page on another origin cannot send a body with a CORS-"simple" type (`text/plain`, a form) that
+ * the server would act on. A request without a content type and without a body passes.
+ */
+export const JSON_MEDIA_TYPES: readonly (string | RegExp)[] = [
+  'application/json',
+  /^application\/[a-z0-9!#$&^_.-]+\+json$/i,
+]
+
 const PROTO_KEY_RE =
   /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"/
 
@@ -45,8 +72,7 @@ function hasProtoKey(v: unknown): boolean {
 }
 
 /**
- * Parses a body as JSON whatever its content type (curl's default form type included); an empty
- * body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
+ * Parses a JSON body (the parser of `JSON_MEDIA_TYPES`); an empty body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
  * LIMIT_EXCEEDED (400) if arrays/objects nest deeper than `maxDepth` (checked before parsing).
  */
 export function parseJsonBody(text: string, maxDepth = 64): unknown {
@@ -76,11 +102,27 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT
   const limits = resolveLimits(options.limits)
   const tls = options.security?.tls
-  const routerOptions = { ignoreTrailingSlash: true }
+  const routerOptions = { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH }
+  const context = (request: FastifyRequest) => ({
+    contentType: request.headers['content-type'],
+    bodyLimit,
+    maxParamLength: MAX_PARAM_LENGTH,
+  })
+  const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const e = toHttpError(frameworkError(err, context(request)))
+    if (e.serverFault) request.log.error({ err }, 'request failed')
+    const body: WireErrorResponse = { status: { error: e.message }, time: reply.elapsedTime / 1000 }
+    return reply.status(e.statusCode).header(ERROR_CODE_HEADER, e.code).send(body)
+  }
   const base = {
     bodyLimit,
     routerOptions,
     requestTimeout: limits.requestTimeoutMs,
+    // errors the router meets before a route is found (bad percent-encoding, a too long parameter)
+    frameworkErrors: (err: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+      sendError(err, request, reply),
+    // malformed HTTP, oversized headers, a request timeout: answered on the socket, no route known
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket),
     ...(tls && { https: tls }),
   }
   const app: FastifyInstance =
@@ -89,27 +131,29 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
       : Fastify({ ...base, ...requestLoggingOptions(), loggerInstance: options.loggerInstance })
 
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.maxJsonDepth))
-    } catch (err) {
-      done(err as Error, undefined)
-    }
-  })
+  for (const type of JSON_MEDIA_TYPES) {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(
+          null,
+          parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.maxJsonDepth),
+        )
+      } catch (err) {
+        done(err as Error, undefined)
+      }
+    })
+  }
 
-  app.setErrorHandler((err, request, reply) => {
-    const e = toHttpError(err)
-    if (e.serverFault) request.log.error({ err }, 'request failed')
-    const body: WireErrorResponse = { status: { error: e.message }, time: reply.elapsedTime / 1000 }
-    return reply.status(e.statusCode).header(ERROR_CODE_HEADER, e.code).send(body)
-  })
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply))
 
   app.setNotFoundHandler((request, reply) => {
-    const body: WireErrorResponse = {
-      status: { error: `Not found: no endpoint ${request.method} ${request.url.split('?')[0]}` },
-      time: reply.elapsedTime / 1000,
-    }
-    return reply.status(404).header(ERROR_CODE_HEADER, 'NOT_FOUND').send(body)
+    const path = request.url.split('?')[0] ?? ''
+    const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path
+    return sendError(
+      new HttpError('NOT_FOUND', `Not found: no endpoint ${request.method} ${shown}`),
+      request,
+      reply,
+    )
   })
 
   // security first: unauthenticated requests must not take concurrency slots from real clients
@@ -123,4 +167,36 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerFieldIndexRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db)
   return app
+}
+
+const CLIENT_ERRORS: ReadonlyMap<string, [HttpErrorCode, string, string]> = new Map([
+  [
+    'ERR_HTTP_REQUEST_TIMEOUT',
+    ['REQUEST_TIMEOUT', 'Request Timeout', 'the request was not received in time'],
+  ],
+  [
+    'HPE_HEADER_OVERFLOW',
+    ['HEADERS_TOO_LARGE', 'Request Header Fields Too Large', 'the headers are too large'],
+  ],
+])
+
+/**
+ * Answers an HTTP-level client error (Node's `clientError`: unparsable request, oversized headers,
+ * request timeout) in Qdrant's envelope with an `x-quiver-error-code`, then closes the socket.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [code, reason, why] = CLIENT_ERRORS.get(err.code ?? '') ?? [
+    'BAD_REQUEST',
+    'Bad Request',
+    'the request is not valid HTTP/1.1',
+  ]
+  const body = JSON.stringify({ status: { error: `${reason}: ${why}` }, time: 0 } satisfies WireErrorResponse)
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${HTTP_ERROR_STATUS[code]} ${reason}\r\nContent-Type: application/json\r\n` +
+        `${ERROR_CODE_HEADER}: ${code}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy()
 }

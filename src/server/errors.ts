@@ -1,6 +1,7 @@
 // The one table from error kind to HTTP status, and the Qdrant error envelope built from any error.
 // Statuses follow Qdrant's own mapping (src/actix/helpers.rs) where Qdrant has the same case.
 import { type ErrorKind, isQuiverError } from '../errors.js'
+import { HttpError } from './http-error.js'
 
 /**
  * HTTP status for every error kind. Qdrant: bad input 400, not found 404, already exists 409,
@@ -29,7 +30,7 @@ export interface WireErrorResponse {
 
 export interface HttpErrorReply {
   statusCode: number
-  /** Quiver error code, or a Fastify code (`FST_ERR_*`) for errors raised by the HTTP layer itself. */
+  /** Quiver error code, or an HTTP-layer code (`HttpErrorCode`, src/server/http-error.ts). */
   code: string
   message: string
   /** True when the failure is ours (5xx), so the caller should log it. */
@@ -66,5 +67,49 @@ export function toHttpError(err: unknown): HttpErrorReply {
     code: 'INTERNAL',
     message: 'Service internal error: an unexpected error occurred; see the server log',
     serverFault: true,
+  }
+}
+
+/** What `frameworkError` needs to know of the request to word its message. */
+export interface FrameworkErrorContext {
+  /** The request's `content-type` header, if any. */
+  contentType?: string | undefined
+  /** The server's body limit in bytes. */
+  bodyLimit: number
+  /** The router's longest path parameter, in characters (`MAX_PARAM_LENGTH`). */
+  maxParamLength: number
+}
+
+/**
+ * Translates an error Fastify raised itself (`FST_ERR_*`: unsupported media type, body too large,
+ * bad URL, path parameter too long) into an `HttpError` with Quiver's HTTP-layer code and a message
+ * that says what to change. Any other value is returned as it is.
+ */
+export function frameworkError(err: unknown, ctx: FrameworkErrorContext): unknown {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  switch (code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
+      const given = ctx.contentType === undefined ? 'none' : JSON.stringify(ctx.contentType.slice(0, 100))
+      return new HttpError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Unsupported Media Type: the body must be JSON sent with Content-Type application/json, got ${given}`,
+      )
+    }
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError(
+        'PAYLOAD_TOO_LARGE',
+        `Request body is too large: the server accepts at most ${ctx.bodyLimit} bytes (bodyLimit, --body-limit)`,
+      )
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HttpError('BAD_REQUEST', 'Bad request: Content-Length does not match the body sent')
+    case 'FST_ERR_BAD_URL':
+      return new HttpError('BAD_REQUEST', 'Bad request: the URL holds an invalid percent-encoding')
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HttpError(
+        'URI_TOO_LONG',
+        `URI too long: a path segment is longer than ${ctx.maxParamLength} characters (no collection or snapshot name is)`,
+      )
+    default:
+      return err
   }
 }

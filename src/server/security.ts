@@ -2,6 +2,8 @@
 // read-only), JWT with collection-level access claims (`jwt_rbac`), the one route -> access table,
 // CORS, and the TLS options handed to Fastify.
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
+import { hostname } from 'node:os'
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errors as joseErrors, jwtVerify } from 'jose'
@@ -199,8 +201,86 @@ export function securityEnabled(options: SecurityOptions): boolean {
   )
 }
 
+/** Methods that never change state; a foreign `Origin` on them is left to CORS (the browser withholds the answer). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** `origin` as `scheme://host[:port]` in URL's canonical form, or undefined when it is not one. */
+function canonicalOrigin(origin: string): string | undefined {
+  try {
+    const url = new URL(origin)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+    return url.origin
+  } catch {
+    return undefined
+  }
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'))
+}
+
 /**
- * Adds authentication, access control and CORS to `app`. With no key configured every request is
+ * Whether `origin` (an `Origin` header) is the server's own origin as seen on this connection: same
+ * scheme, the local port the request arrived on, and a host that is the local address it arrived
+ * on, this machine's host name, or (on a loopback connection) `localhost` or a loopback address.
+ * The `Host` header is not trusted: a DNS-rebinding page sends its own name in both.
+ */
+export function isOwnOrigin(
+  origin: string,
+  scheme: string,
+  localAddress: string,
+  localPort: number,
+): boolean {
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return false
+  }
+  if (url.protocol !== `${scheme}:`) return false
+  const port = url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port)
+  if (port !== localPort) return false
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
+  const local = localAddress.replace(/^::ffff:(?=\d+\.)/i, '').toLowerCase()
+  if (host === local || host === hostname().toLowerCase()) return true
+  return isLoopback(local) && (host === 'localhost' || isLoopback(host))
+}
+
+/**
+ * Refuses (403 FORBIDDEN) every request that can change state (any method but GET, HEAD, OPTIONS)
+ * and carries an `Origin` header other than the server's own (`isOwnOrigin`) or one of
+ * `corsOrigins` (`*` allows any). Browsers send `Origin` on such requests, so a web page on
+ * another site cannot delete points or upload a snapshot through a user's browser, even when the
+ * server has no API key. Requests without `Origin` (curl, SDKs) pass. Runs in `onRequest`, before
+ * the body is read.
+ */
+export function registerOriginCheck(app: FastifyInstance, corsOrigins: readonly string[]): void {
+  if (corsOrigins.includes('*')) return
+  const allowed = new Set(corsOrigins.map((o) => canonicalOrigin(o) ?? o))
+  app.addHook('onRequest', async (request) => {
+    if (SAFE_METHODS.has(request.method)) return
+    const origin = request.headers.origin
+    if (origin === undefined) return
+    const canonical = canonicalOrigin(origin)
+    if (canonical !== undefined && allowed.has(canonical)) return
+    const socket = request.socket
+    if (
+      canonical !== undefined &&
+      socket.localAddress !== undefined &&
+      socket.localPort !== undefined &&
+      isOwnOrigin(canonical, request.protocol, socket.localAddress, socket.localPort)
+    )
+      return
+    const shown = JSON.stringify(origin.length > 200 ? `${origin.slice(0, 200)}...` : origin)
+    throw new HttpError(
+      'FORBIDDEN',
+      `Forbidden: ${request.method} requests from origin ${shown} are refused; only the server's own origin and the origins allowed with --cors-origin may change state (docs/security.md)`,
+    )
+  })
+}
+
+/**
+ * Adds the origin check (`registerOriginCheck`), authentication, access control and CORS to `app`. With no key configured every request is
  * allowed (Qdrant's default). With a key, every route except `/`, `/healthz`, `/livez`, `/readyz`
  * (and CORS preflights) needs a credential in the `api-key` header or `Authorization: Bearer`:
  * missing or wrong -> 401 UNAUTHORIZED; too little access for the route (`ROUTE_ACCESS`) -> 403
@@ -209,6 +289,7 @@ export function securityEnabled(options: SecurityOptions): boolean {
  */
 export function registerSecurity(app: FastifyInstance, options: SecurityOptions): void {
   const origins = options.corsOrigins ?? []
+  registerOriginCheck(app, origins)
   if (origins.length > 0)
     void app.register(cors, {
       origin: origins.includes('*') ? '*' : [...origins],

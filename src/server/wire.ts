@@ -1,7 +1,12 @@
 // Qdrant's REST wire format (snake_case JSON): the request parsers that turn a body into engine
 // calls, with errors naming the JSON path, and the mappers that turn engine results into Qdrant shapes.
 // Shapes follow Qdrant's docs/redoc/master/openapi.json and @qdrant/js-client-rest 1.18.
-import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../collection/validate.js'
+import {
+  checkIvfTrainable,
+  checkSelectorKey,
+  DEFAULT_OPTIMIZERS,
+  parseIvfParams,
+} from '../collection/validate.js'
 import { type ErrorCode, QuiverError } from '../errors.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
@@ -359,6 +364,15 @@ function stringArray(v: unknown, path: string): string[] {
   return v as string[]
 }
 
+/** Payload keys of a `with_payload` selector; a `__proto__` segment is refused. */
+function selectorKeys(v: unknown, path: string): string[] {
+  const keys = stringArray(v, path)
+  keys.forEach((k, i) => {
+    checkSelectorKey(k, `${path}[${i}]`)
+  })
+  return keys
+}
+
 /** Rejects a key Quiver does not implement, when it is present and not null. */
 function unsupported(
   o: Obj,
@@ -429,13 +443,13 @@ export function parseFilter(v: unknown, path: string): Filter | undefined {
 export function parseWithPayload(v: unknown, path: string, fallback: boolean): PayloadSelection {
   if (isAbsent(v)) return { select: fallback, exclude: undefined }
   if (typeof v === 'boolean') return { select: v, exclude: undefined }
-  if (Array.isArray(v)) return { select: stringArray(v, path), exclude: undefined }
+  if (Array.isArray(v)) return { select: selectorKeys(v, path), exclude: undefined }
   if (isPlainObject(v)) {
     const keys = Object.keys(v)
     if (keys.length === 1 && keys[0] === 'include')
-      return { select: stringArray(v.include, `${path}.include`), exclude: undefined }
+      return { select: selectorKeys(v.include, `${path}.include`), exclude: undefined }
     if (keys.length === 1 && keys[0] === 'exclude')
-      return { select: true, exclude: stringArray(v.exclude, `${path}.exclude`) }
+      return { select: true, exclude: selectorKeys(v.exclude, `${path}.exclude`) }
   }
   fail(
     path,

@@ -209,20 +209,25 @@ export async function buildTelemetry(src: TelemetrySource, query: TelemetryQuery
             },
           ],
     )
-  const responses: Record<string, Record<string, WireOperationStats>> = {}
+  const byEndpoint = new Map<string, Map<string, WireOperationStats>>()
   for (const [endpoint, status, s] of src.metrics.requests.entries()) {
     const space = endpoint.indexOf(' ')
     const key = `${endpoint.slice(0, space)} ${qdrantEndpoint(endpoint.slice(space + 1))}`
-    responses[key] ??= {}
-    responses[key][String(status)] = {
+    let byStatus = byEndpoint.get(key)
+    if (byStatus === undefined) {
+      byStatus = new Map()
+      byEndpoint.set(key, byStatus)
+    }
+    byStatus.set(String(status), {
       count: s.count,
       avg_duration_micros: micros(s.avgSeconds),
       min_duration_micros: micros(s.minSeconds),
       max_duration_micros: micros(s.maxSeconds),
       total_duration_micros: Math.round(s.totalSeconds * 1e6),
       last_responded: new Date(s.lastResponded).toISOString(),
-    }
+    })
   }
+  const responses = Object.fromEntries([...byEndpoint].map(([k, v]) => [k, Object.fromEntries(v)]))
   return { id: src.id, app, collections, requests: { rest: { responses }, grpc: { responses: {} } } }
 }
 
