@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES, type ErrorCode, type ErrorKind, QuiverError } from '../errors.js'
-import { HTTP_STATUS_BY_KIND, toHttpError } from './errors.js'
+import { frameworkError, HTTP_STATUS_BY_KIND, toHttpError } from './errors.js'
+import { HTTP_ERROR_STATUS, type HttpErrorCode } from './http-error.js'
 
 const KINDS: readonly ErrorKind[] = [
   'invalid_argument',
@@ -45,10 +46,30 @@ describe('error code table', () => {
     const internal = toHttpError(new TypeError('x is undefined at secret/path.ts'))
     expect(internal.statusCode).toBe(500)
     expect(internal.message).not.toContain('secret')
-    expect(
-      toHttpError(
-        Object.assign(new Error('too big'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }),
-      ),
-    ).toMatchObject({ statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
+    const ctx = { bodyLimit: 1024, maxParamLength: 1024, contentType: 'text/plain' }
+    const tooBig = Object.assign(new Error('too big'), {
+      statusCode: 413,
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+    })
+    expect(toHttpError(frameworkError(tooBig, ctx))).toMatchObject({
+      statusCode: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+    })
+    const media = Object.assign(new Error('x'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })
+    expect(toHttpError(frameworkError(media, ctx))).toMatchObject({
+      statusCode: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: expect.stringContaining('"text/plain"'),
+    })
   })
+
+  it.each(Object.keys(HTTP_ERROR_STATUS) as HttpErrorCode[])(
+    'documents the HTTP-layer code %s in docs/errors.md with its status',
+    (code) => {
+      const row = doc.split('\n').find((line) => line.startsWith('|') && line.includes(`| \`${code}\``))
+      expect(row, `docs/errors.md has no HTTP-layer row for ${code}`).toBeDefined()
+      const cells = row!.split('|').map((c) => c.trim())
+      expect(cells.at(-3)).toBe(String(HTTP_ERROR_STATUS[code]))
+    },
+  )
 })

@@ -1,12 +1,20 @@
 // Snapshot archives: a tar of named byte files plus a `snapshot.json` manifest (every file's size and
 // SHA-256, caller metadata), written atomically with a `<file>.checksum` sidecar; verified extraction.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import tar from 'tar-stream'
 import { QuiverError } from '../errors.js'
-import { errnoCode, fsyncDir, ioError, readFileIfExists, writeFileAtomic, writeFully } from './files.js'
+import {
+  errnoCode,
+  fsyncDir,
+  ioError,
+  readFileIfExists,
+  tempPathFor,
+  writeFileAtomic,
+  writeFully,
+} from './files.js'
 
 /** Name of the manifest entry inside every archive (written last). */
 export const ARCHIVE_MANIFEST = 'snapshot.json'
@@ -140,7 +148,7 @@ export async function writeArchive(
   metadata: Record<string, unknown> | (() => Record<string, unknown>),
 ): Promise<WrittenArchive> {
   const dir = dirname(path)
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
+  const tmp = tempPathFor(path)
   const hash = createHash('sha256')
   const pack = tar.pack()
   const mtime = new Date()

@@ -112,6 +112,17 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
  *
  * @example await writeFileAtomic('/data/manifest.json', JSON.stringify(manifest))
  */
+/**
+ * A fresh temp name beside `path` for an atomic replace: `.<name>.tmp-<pid>-<random>`, hidden (a
+ * leading dot, so leftover sweeps find it) and at most about 140 bytes, so that a long target name
+ * (a 236-character snapshot name) still fits the file system's 255-byte name limit.
+ */
+export function tempPathFor(path: string): string {
+  const name = basename(path)
+  const short = name.length > 100 ? name.slice(0, 100) : name
+  return join(dirname(path), `.${short}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
+}
+
 export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string | readonly Uint8Array[],
@@ -123,7 +134,7 @@ export async function writeFileAtomic(
         ? data
         : concatBytes(data)
   const dir = dirname(path)
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
+  const tmp = tempPathFor(path)
   let stage = 'create'
   try {
     const h = await open(tmp, 'wx')
