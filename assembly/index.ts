@@ -510,17 +510,22 @@ export function allocUpper(node: i32, level: i32): usize {
 
 // ---- storing vectors ----
 
+/**
+ * Scales the `dim` floats at `p` to unit L2 norm; a zero vector stays zero. In f64: a float32
+ * vector's squared norm can pass float32's range ([1e38, 1e38] gives 2e76, which made the vector
+ * zero) or underflow it (subnormal components), never f64's (at most 65536 · 3.4e38² ≈ 7.6e81).
+ */
 function normalizeInPlace(p: usize): void {
-  let s: f32 = 0
+  let s: f64 = 0
   for (let i = 0; i < dim; i++) {
-    const x = load<f32>(p + (<usize>i << 2))
+    const x = <f64>load<f32>(p + (<usize>i << 2))
     s += x * x
   }
   if (s > 0) {
-    const inv: f32 = <f32>(1.0 / Math.sqrt(<f64>s))
+    const inv = 1.0 / Math.sqrt(s) // below float32's normal range when the norm is above 8.5e37
     for (let i = 0; i < dim; i++) {
       const q = p + (<usize>i << 2)
-      store<f32>(q, load<f32>(q) * inv)
+      store<f32>(q, <f32>(<f64>load<f32>(q) * inv))
     }
   }
 }

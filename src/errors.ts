@@ -27,7 +27,8 @@ export const ERROR_CODES = {
   INVALID_ARGUMENT: { kind: 'invalid_argument', summary: 'A request argument is malformed or out of range.' },
   INVALID_VECTOR: {
     kind: 'invalid_argument',
-    summary: 'A vector has the wrong dimension or holds NaN/Infinity; nothing was written.',
+    summary:
+      'A vector has the wrong dimension, holds NaN/Infinity or, for Dot/Euclid/Manhattan, has a squared norm above 1e32; nothing was written.',
   },
   INVALID_POINT_ID: {
     kind: 'invalid_argument',

@@ -77,6 +77,63 @@ describe('server error envelopes', () => {
     expect(await count()).toBe(2)
   })
 
+  it('refuses Dot/Euclid/Manhattan vectors whose scores could overflow (3e38: 400, never "score": null)', async () => {
+    for (const distance of ['Dot', 'Euclid', 'Manhattan']) {
+      const base = `/collections/big_${distance}/points`
+      await call(srv.url, 'PUT', `/collections/big_${distance}`, { vectors: { size: 4, distance } })
+      const near = 1e16 * (1 - 1e-6)
+      const good = [
+        { id: 1, vector: [near, 0, 0, 0] },
+        { id: 2, vector: [-near, 0, 0, 0] },
+        { id: 3, vector: [0, -near / 2, near / 2, -near / 2] },
+      ]
+      const up = await call(srv.url, 'PUT', base, {
+        points: [...good, { id: 4, vector: [3e38, 3e38, 0, 1] }],
+      })
+      expectError(up, 400, 'INVALID_VECTOR', 'points[3].vector', /squared L2 norm 1\.8\d*e\+77/, /1e\+32/)
+      const batch = {
+        batch: {
+          ids: [5, 6],
+          vectors: [
+            [1, 2, 3, 4],
+            [0, 0, -3e38, 0],
+          ],
+        },
+      }
+      expectError(
+        await call(srv.url, 'PUT', base, batch),
+        400,
+        'INVALID_VECTOR',
+        'points[1].vector',
+        /-3e\+38/,
+      )
+      expect((await call(srv.url, 'POST', `${base}/count`, {})).body.result.count).toBe(0)
+      for (const [path, body] of [
+        ['query', { query: [0, 3e38, 0, 0] }],
+        ['search', { vector: [0, 3e38, 0, 0], limit: 3 }],
+        ['query/batch', { searches: [{ query: [1, 1, 1, 1] }, { query: [0, 3e38, 0, 0] }] }],
+        ['search/batch', { searches: [{ vector: [0, 3e38, 0, 0], limit: 3 }] }],
+      ] as const) {
+        expectError(await call(srv.url, 'POST', `${base}/${path}`, body), 400, 'INVALID_VECTOR', /3e\+38/)
+      }
+      expect((await call(srv.url, 'PUT', `${base}?wait=true`, { points: good })).status).toBe(200)
+      for (const { vector } of good) {
+        const res = await fetch(`${srv.url}${base}/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: vector, limit: 3 }),
+        })
+        const text = await res.text()
+        expect(res.status, text).toBe(200)
+        expect(text).not.toMatch(/"score":\s*null/)
+        const hits = JSON.parse(text).result.points as { score: unknown }[]
+        expect(hits).toHaveLength(3)
+        for (const h of hits) expect(Number.isFinite(h.score), String(h.score)).toBe(true)
+      }
+      expect((await call(srv.url, 'DELETE', `/collections/big_${distance}`)).status).toBe(200)
+    }
+  })
+
   it.each([
     [-1, '-1'],
     [1.5, '1.5'],

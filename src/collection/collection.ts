@@ -507,7 +507,8 @@ export class EmbeddedCollection implements Collection {
 
   /**
    * Inserts points or replaces those whose id exists (vector and payload). All-or-nothing: one
-   * invalid point (dimension, NaN/Infinity, bad id, payload not an object) rejects the batch with
+   * invalid point (dimension, NaN/Infinity, for Dot/Euclid/Manhattan a squared norm above
+   * MAX_SQUARED_NORM, bad id, payload not an object) rejects the batch with
    * INVALID_VECTOR / INVALID_POINT_ID / INVALID_PAYLOAD and writes nothing.
    * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
    */
@@ -517,7 +518,7 @@ export class EmbeddedCollection implements Collection {
     const logged = points.map((p, i) => {
       if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
       const id = parsePointId(p.id, `points[${i}].id`)
-      const vector = toVector(p.vector, this.config.dimension, `points[${i}].vector`)
+      const vector = toVector(p.vector, this.config.dimension, this.config.metric, `points[${i}].vector`)
       const payload = toPayload(p.payload, `points[${i}].payload`) ?? null
       return { id, vector: vectorBytes(vector), payload }
     })
@@ -682,7 +683,8 @@ export class EmbeddedCollection implements Collection {
   }
 
   /**
-   * k-nearest-neighbour search. `vector`: `dimension` finite numbers. Returns up to `limit` hits,
+   * k-nearest-neighbour search. `vector`: `dimension` finite numbers (for Dot/Euclid/Manhattan with
+   * a squared norm of at most MAX_SQUARED_NORM, so every score is finite). Returns up to `limit` hits,
    * best first: Cosine/Dot score = similarity (higher is better), Euclid/Manhattan score = distance
    * (lower is better). Filtered results contain only matching points, always.
    * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
@@ -706,7 +708,12 @@ export class EmbeddedCollection implements Collection {
   }
 
   private prepareSearch(vector: unknown, options: SearchOptions, where: string) {
-    const query = toVector(vector, this.config.dimension, where === 'vector' ? 'vector' : `${where}.vector`)
+    const query = toVector(
+      vector,
+      this.config.dimension,
+      this.config.metric,
+      where === 'vector' ? 'vector' : `${where}.vector`,
+    )
     const prefix = where === 'vector' ? '' : `${where}.`
     const limit = toLimit(options.limit, `${prefix}limit`, 10)
     const offset = toOffset(options.offset, `${prefix}offset`)

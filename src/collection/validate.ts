@@ -215,10 +215,48 @@ export function resolveOptimizers(input: Partial<OptimizersConfig> | undefined):
 }
 
 /**
- * Checks a vector and converts it to float32. Throws INVALID_VECTOR for a wrong length, a
- * non-number, NaN/Infinity, or a value that overflows float32.
+ * The largest squared L2 norm (computed in float64 from the float32 components) of a Dot, Euclid or
+ * Manhattan vector: `‖v‖ <= 1e16`. Then every score between two accepted vectors, and every sum
+ * the kernels form on the way, is a finite float32 (float32 max ≈ 3.4e38; N = this bound, d <= 65536):
+ * |dot| <= ‖a‖‖b‖ <= N, squared L2 ‖a - b‖² <= (‖a‖ + ‖b‖)² <= 4N, L1 <= √d (‖a‖ + ‖b‖) <= 2√(dN),
+ * and a SIMD lane's partial sum is bounded like the whole. Quantized codes reconstruct values in
+ * [lo, hi] ⊂ [-√N, √N]: scalar int8's dot adds terms up to 4dN + 2·2dN + dN = 9dN ≈ 5.9e37 (the
+ * binding case: it rules out 1e33), product quantization's table sums stay below (1 + √d)²N, binary's
+ * (scale <= 2√N) below 16dN ≈ 1.05e38. IVF and product centroids are means, so their norms stay <= √N.
+ * Cosine vectors are unit after normalisation and need only finite components.
  */
-export function toVector(input: unknown, dimension: number, where = 'vector'): Float32Array {
+export const MAX_SQUARED_NORM = 1e32
+
+/**
+ * Checks a vector and converts it to float32. Throws INVALID_VECTOR for a wrong length, a
+ * non-number, NaN/Infinity, a value that overflows float32, or (metric other than Cosine) a squared
+ * L2 norm above MAX_SQUARED_NORM.
+ */
+export function toVector(
+  input: unknown,
+  dimension: number,
+  metric: Distance,
+  where = 'vector',
+): Float32Array {
+  const out = toFloat32(input, dimension, where)
+  if (metric !== 'Cosine') checkNorm(out, metric, where)
+  return out
+}
+
+function checkNorm(v: Float32Array, metric: Distance, where: string): void {
+  let squared = 0
+  for (let i = 0; i < v.length; i++) squared += v[i]! * v[i]!
+  if (squared <= MAX_SQUARED_NORM) return
+  let largest = 0
+  for (let i = 1; i < v.length; i++) if (Math.abs(v[i]!) > Math.abs(v[largest]!)) largest = i
+  throw new QuiverError(
+    'INVALID_VECTOR',
+    `${where} has squared L2 norm ${Number(squared.toPrecision(10))} (largest component ${where}[${largest}] = ${Number(v[largest]!.toPrecision(7))}), above the limit ${MAX_SQUARED_NORM} for ${metric}: its scores could overflow float32; scale the vectors down`,
+    { squaredNorm: squared, limit: MAX_SQUARED_NORM },
+  )
+}
+
+function toFloat32(input: unknown, dimension: number, where: string): Float32Array {
   if (
     input === null ||
     typeof input !== 'object' ||

@@ -328,4 +328,33 @@ describe('buildServer', () => {
     expect(res.statusCode).toBe(500)
     expect(res.json().status.error).not.toMatch(/secret/)
   })
+
+  it('answers a non-finite score with 500 INTERNAL, never "score": null', async () => {
+    for (const score of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const { db } = fakeDb()
+      const collection = await db.getCollection('c')
+      const hits: ScoredPoint[] = [
+        { id: 1, score: 0.5 },
+        { id: 2, score },
+      ]
+      db.getCollection = async () => ({
+        ...collection,
+        search: async () => hits,
+        searchBatch: async (reqs) => reqs.map(() => hits),
+      })
+      const app = buildServer({ db })
+      for (const [url, payload] of [
+        ['query', { query: [1, 2, 3] }],
+        ['search', { vector: [1, 2, 3], limit: 2 }],
+        ['query/batch', { searches: [{ query: [1, 2, 3] }] }],
+        ['search/batch', { searches: [{ vector: [1, 2, 3], limit: 2 }] }],
+      ] as const) {
+        const res = await app.inject({ method: 'POST', url: `/collections/c/points/${url}`, payload })
+        expect(res.statusCode, res.body).toBe(500)
+        expect(res.headers['x-quiver-error-code']).toBe('INTERNAL')
+        expect(res.body).not.toMatch(/"score":\s*null/)
+      }
+      await app.close()
+    }
+  })
 })

@@ -185,7 +185,16 @@ export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord 
   return out
 }
 
+/**
+ * Engine hit -> Qdrant `ScoredPoint`. Throws INTERNAL for a non-finite score, which JSON would
+ * write as `null`: accepted vectors always score finitely (MAX_SQUARED_NORM), so one is a bug.
+ */
 export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireScoredPoint {
+  if (!Number.isFinite(p.score))
+    throw new QuiverError(
+      'INTERNAL',
+      `point ${JSON.stringify(p.id)} scored ${p.score}: scores must be finite`,
+    )
   const out: WireScoredPoint = { id: p.id, version: 0, score: p.score }
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
