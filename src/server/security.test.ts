@@ -1,7 +1,8 @@
+import { SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import type { ServerDatabase } from './app.js'
 import { buildServer } from './app.js'
-import { allows, type Grant, ROUTE_ACCESS, routeAccess } from './security.js'
+import { allows, type Grant, ROUTE_ACCESS, routeAccess, verifyJwt } from './security.js'
 
 const fakeDb = {} as ServerDatabase
 
@@ -77,5 +78,39 @@ describe('allows', () => {
     expect(allows(scoped, need('manage'), 'a')).toBe(false)
     expect(allows(scoped, need('read', 'global'), undefined)).toBe(false)
     expect(allows(scoped, need('read', 'list'), undefined)).toBe(true)
+  })
+})
+
+describe('JWT access claims naming prototype members', () => {
+  const secret = new TextEncoder().encode('jwt-secret')
+  const sign = (claims: Record<string, unknown>) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(secret)
+
+  it('grants exactly the collections named, __proto__ and constructor included', async () => {
+    const token = await sign({
+      access: [
+        { collection: '__proto__', access: 'rw' },
+        { collection: 'constructor', access: 'r' },
+      ],
+    })
+    const grant = await verifyJwt(token, secret)
+    const write = { level: 'write', scope: 'collection' } as const
+    const read = { level: 'read', scope: 'collection' } as const
+    expect(allows(grant, write, '__proto__')).toBe(true)
+    expect(allows(grant, read, 'constructor')).toBe(true)
+    expect(allows(grant, write, 'constructor')).toBe(false)
+    expect(allows(grant, read, 'toString')).toBe(false)
+    expect(allows(grant, read, 'hasOwnProperty')).toBe(false)
+  })
+
+  it('ignores a __proto__ claim at the top of the token', async () => {
+    // JSON text with a literal "__proto__" key, as an attacker holding the secret could sign it
+    const header = Buffer.from('{"alg":"HS256"}').toString('base64url')
+    const body = Buffer.from('{"access":"r","__proto__":{"polluted":true}}').toString('base64url')
+    const { createHmac } = await import('node:crypto')
+    const sig = createHmac('sha256', secret).update(`${header}.${body}`).digest('base64url')
+    const grant = await verifyJwt(`${header}.${body}.${sig}`, secret)
+    expect(grant).toEqual({ kind: 'global', mode: 'r' })
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
   })
 })
