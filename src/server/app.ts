@@ -29,6 +29,11 @@ export interface BuildServerOptions {
   security?: SecurityOptions
   /** Request limits (src/server/limits.ts); unset ones take `DEFAULT_LIMITS`. */
   limits?: Partial<ServerLimits>
+  /**
+   * Hosts that snapshot recovery may fetch an http(s):// location from besides loopback ones: `host`,
+   * `host:port` or `*` (any). Default: loopback only (docs/snapshots.md).
+   */
+  snapshotUrlAllow?: readonly string[]
 }
 
 /** Default request body limit: 32 MiB, as Qdrant's `service.max_request_size_mb`. */
@@ -121,6 +126,6 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
-  registerSnapshotRoutes(app, options.db)
+  registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }
