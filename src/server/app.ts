@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
 import { ERROR_CODE_HEADER, toHttpError, type WireErrorResponse } from './errors.js'
+import { recordUnsafeIntegerLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
@@ -51,7 +52,7 @@ function hasProtoKey(v: unknown): boolean {
 
 /**
  * Parses a body as JSON whatever its content type (curl's default form type included); an empty
- * body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
+ * body is `undefined`. Integers beyond 2^53 - 1 keep their text for id errors (json-literals.ts). Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
  * LIMIT_EXCEEDED (400) if arrays/objects nest deeper than `maxDepth` (checked before parsing).
  */
 export function parseJsonBody(text: string, maxDepth = 64): unknown {
@@ -65,6 +66,7 @@ export function parseJsonBody(text: string, maxDepth = 64): unknown {
   }
   if (PROTO_KEY_RE.test(text) && hasProtoKey(value))
     throw new QuiverError('INVALID_ARGUMENT', 'Invalid JSON body: the key "__proto__" is not allowed')
+  recordUnsafeIntegerLiterals(text, value)
   return value
 }
 
