@@ -481,7 +481,9 @@ export class Quiver {
       if (this.closed) {
         // the database closed while this recovery ran: the files are in place, nothing stays open
         await opened.close()
-        throw new QuiverError('CLOSED', `database ${this.dir} closed during the recovery of ${name}`)
+        throw new QuiverError('CLOSED', `the database closed during the recovery of ${name}`, {
+          dir: this.dir,
+        })
       }
       this.collections.set(name, opened)
     } catch (err) {
