@@ -299,70 +299,68 @@ function hasOpenssl(): boolean {
 }
 
 const openssl = hasOpenssl()
-describe.skipIf(!openssl)(
-  `TLS (self-signed certificate made with the openssl CLI)${openssl ? '' : ' (skipped: no openssl on PATH; install it, e.g. apt-get install openssl)'}`,
-  () => {
-    let srv: Started
-    let cert: Buffer
-    let certDir: string
+const TLS_SUITE = `TLS (self-signed certificate made with the openssl CLI)${openssl ? '' : ' (skipped: no openssl on PATH; install it, e.g. apt-get install openssl)'}`
+describe.skipIf(!openssl)(TLS_SUITE, () => {
+  let srv: Started
+  let cert: Buffer
+  let certDir: string
 
-    beforeAll(async () => {
-      certDir = await mkdtemp(join(tmpdir(), 'quiver-tls-test-'))
-      const [keyFile, certFile] = [join(certDir, 'key.pem'), join(certDir, 'cert.pem')]
-      execFileSync(
-        'openssl',
-        [
-          ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile],
-          ...['-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-        ],
-        { stdio: 'ignore' },
+  beforeAll(async () => {
+    certDir = await mkdtemp(join(tmpdir(), 'quiver-tls-test-'))
+    const [keyFile, certFile] = [join(certDir, 'key.pem'), join(certDir, 'cert.pem')]
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile],
+        ...['-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      ],
+      { stdio: 'ignore' },
+    )
+    cert = await readFile(certFile)
+    srv = await start({ security: { apiKey: RW, tls: { cert, key: await readFile(keyFile) } } })
+  })
+  afterAll(async () => {
+    await srv?.close()
+    await rm(certDir, { recursive: true, force: true })
+  })
+
+  it('serves HTTPS that verifies against the certificate', async () => {
+    expect(srv.server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+    const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
+      const req = httpsRequest(
+        `${srv.server.url}/collections`,
+        { ca: cert, headers: { 'api-key': RW } },
+        (res) => {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c: string) => {
+            text += c
+          })
+          res.on('end', () => done({ status: res.statusCode ?? 0, body: text }))
+        },
       )
-      cert = await readFile(certFile)
-      srv = await start({ security: { apiKey: RW, tls: { cert, key: await readFile(keyFile) } } })
+      req.on('error', fail)
+      req.end()
     })
-    afterAll(async () => {
-      await srv?.close()
-      await rm(certDir, { recursive: true, force: true })
-    })
+    expect(status).toBe(200)
+    expect(JSON.parse(body).result).toEqual({ collections: [] })
+  })
 
-    it('serves HTTPS that verifies against the certificate', async () => {
-      expect(srv.server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
-      const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
-        const req = httpsRequest(
-          `${srv.server.url}/collections`,
-          { ca: cert, headers: { 'api-key': RW } },
-          (res) => {
-            let text = ''
-            res.setEncoding('utf8')
-            res.on('data', (c: string) => {
-              text += c
-            })
-            res.on('end', () => done({ status: res.statusCode ?? 0, body: text }))
-          },
-        )
-        req.on('error', fail)
-        req.end()
-      })
-      expect(status).toBe(200)
-      expect(JSON.parse(body).result).toEqual({ collections: [] })
-    })
+  it('works with the official client over https', async () => {
+    const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'
+    try {
+      const client = new QdrantClient({ url: srv.server.url, apiKey: RW, checkCompatibility: false })
+      await client.createCollection('t', { vectors: VECTORS })
+      await client.upsert('t', { wait: true, points: [point(1)] })
+      expect((await client.count('t', { exact: true })).count).toBe(1)
+    } finally {
+      if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous
+    }
+  })
 
-    it('works with the official client over https', async () => {
-      const previous = process.env.NODE_TLS_REJECT_UNAUTHORIZED
-      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'
-      try {
-        const client = new QdrantClient({ url: srv.server.url, apiKey: RW, checkCompatibility: false })
-        await client.createCollection('t', { vectors: VECTORS })
-        await client.upsert('t', { wait: true, points: [point(1)] })
-        expect((await client.count('t', { exact: true })).count).toBe(1)
-      } finally {
-        if (previous === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED
-        else process.env.NODE_TLS_REJECT_UNAUTHORIZED = previous
-      }
-    })
-
-    it('does not answer plain HTTP', async () => {
-      await expect(fetch(srv.server.url.replace('https:', 'http:'))).rejects.toThrow()
-    })
-  },
-)
+  it('does not answer plain HTTP', async () => {
+    await expect(fetch(srv.server.url.replace('https:', 'http:'))).rejects.toThrow()
+  })
+})

@@ -285,39 +285,34 @@ describe('ScalarQuantizer search', () => {
   })
 })
 
-describeDataset(
-  'ScalarQuantizer on GloVe-100 (first 10k points)',
-  'glove-100-cosine',
-  'base.f32',
-  (GLOVE) => {
-    it('keeps recall@10 with rescoring', () => {
-      const dim = 100
-      const n = 10_000
-      const raw = readFileSync(`${GLOVE}.base.f32`)
-      const all = new Float32Array(raw.buffer, raw.byteOffset, (n + 100) * dim)
-      const rows = Array.from({ length: n + 100 }, (_, i) => all.subarray(i * dim, (i + 1) * dim))
-      const index = buildIndex('cosine', rows.slice(0, n), dim)
-      const queries = rows.slice(n)
-      const truth = queries.map((q) => index.searchExact(q, 10).offsets)
-      const floatRecall =
-        queries.reduce((s, q, i) => s + recall(index.search(q, 10, 64).offsets, truth[i]!), 0) / 100
-      new ScalarQuantizer(CONFIG, dim, 'cosine').train(index.coreExports, n)
-      const rescored =
-        queries.reduce(
-          (s, q, i) =>
-            s +
-            recall(index.search(q, 10, 64, undefined, { rescore: true, candidates: 40 }).offsets, truth[i]!),
-          0,
-        ) / 100
-      const codesOnly =
-        queries.reduce(
-          (s, q, i) => s + recall(index.search(q, 10, 64, undefined, CODES_ONLY).offsets, truth[i]!),
-          0,
-        ) / 100
-      console.log(
-        `scalar glove 10k: float32 ${floatRecall.toFixed(3)}, rescored ${rescored.toFixed(3)}, codes only ${codesOnly.toFixed(3)}`,
-      )
-      expect(rescored).toBeGreaterThanOrEqual(floatRecall - 0.02)
-    })
-  },
-)
+describeDataset('ScalarQuantizer on GloVe-100 (first 10k points)', 'glove-100-cosine', (GLOVE) => {
+  it('keeps recall@10 with rescoring', () => {
+    const dim = 100
+    const n = 10_000
+    const raw = readFileSync(`${GLOVE}.base.f32`)
+    const all = new Float32Array(raw.buffer, raw.byteOffset, (n + 100) * dim)
+    const rows = Array.from({ length: n + 100 }, (_, i) => all.subarray(i * dim, (i + 1) * dim))
+    const index = buildIndex('cosine', rows.slice(0, n), dim)
+    const queries = rows.slice(n)
+    const truth = queries.map((q) => index.searchExact(q, 10).offsets)
+    const floatRecall =
+      queries.reduce((s, q, i) => s + recall(index.search(q, 10, 64).offsets, truth[i]!), 0) / 100
+    new ScalarQuantizer(CONFIG, dim, 'cosine').train(index.coreExports, n)
+    const rescored =
+      queries.reduce(
+        (s, q, i) =>
+          s +
+          recall(index.search(q, 10, 64, undefined, { rescore: true, candidates: 40 }).offsets, truth[i]!),
+        0,
+      ) / 100
+    const codesOnly =
+      queries.reduce(
+        (s, q, i) => s + recall(index.search(q, 10, 64, undefined, CODES_ONLY).offsets, truth[i]!),
+        0,
+      ) / 100
+    console.log(
+      `scalar glove 10k: float32 ${floatRecall.toFixed(3)}, rescored ${rescored.toFixed(3)}, codes only ${codesOnly.toFixed(3)}`,
+    )
+    expect(rescored).toBeGreaterThanOrEqual(floatRecall - 0.02)
+  })
+})

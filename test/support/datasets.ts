@@ -32,15 +32,10 @@ export function datasetTitle(title: string, lookup: DatasetLookup): string {
 
 /**
  * `describe(title, ...)` over dataset `name`, skipped with the reason and how to get the dataset
- * when `<name>.<file>` is missing; `body` gets the common prefix of its files (`<dir>/<name>`).
+ * when it is missing; `body` gets the common prefix of its files (`<dir>/<name>`).
  */
-export function describeDataset(
-  title: string,
-  name: string,
-  file: string,
-  body: (prefix: string) => void,
-): void {
-  const lookup = findDataset(name, file)
+export function describeDataset(title: string, name: string, body: (prefix: string) => void): void {
+  const lookup = findDataset(name)
   describe.skipIf(lookup.dir === undefined)(datasetTitle(title, lookup), () =>
     body(join(lookup.dir ?? '', name)),
   )
