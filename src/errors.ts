@@ -96,3 +96,25 @@ export function invalid(message: string, details?: Record<string, unknown>): Qui
 export function isQuiverError(err: unknown): err is QuiverError {
   return err instanceof QuiverError
 }
+
+/**
+ * How messages name the type of a value: `null`, `undefined`, `an array`, `an object` (a plain
+ * one), the class of any other object (`a Date`, `a Map`, `a Uint8Array`), else its `typeof`
+ * (`a bigint`, `a string`, `a function`).
+ * @example typeName(new Date()) // 'a Date'
+ */
+export function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (Array.isArray(value)) return 'an array'
+  let name: string = typeof value
+  if (name === 'object') {
+    const proto: unknown = Object.getPrototypeOf(value)
+    const ctor =
+      proto === null || proto === Object.prototype
+        ? undefined
+        : (proto as { constructor?: unknown }).constructor
+    if (typeof ctor === 'function' && ctor.name !== '') name = ctor.name
+  }
+  return `${/^[aeio]/i.test(name) ? 'an' : 'a'} ${name}`
+}

@@ -1,17 +1,22 @@
 // Point ids as users see them: unsigned integers or UUID strings (Qdrant's rule). Validation,
 // normalisation and the total order used by scroll. Imports only errors.ts and types.ts.
-import { QuiverError } from './errors.js'
+import { QuiverError, typeName } from './errors.js'
 import type { PointId } from './types.js'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const UUID_SIMPLE_RE = /^[0-9a-f]{32}$/
+const EXPECTED = 'expected an unsigned integer up to 2^53 - 1 or a UUID string'
 
 /**
  * Validates and normalises a point id: a safe unsigned integer stays a number; a UUID string
  * (hyphenated or 32 hex digits, any case) becomes lower-case hyphenated.
- * Throws `INVALID_POINT_ID` for anything else (negative, fractional, > 2^53-1, other strings).
+ * Throws `INVALID_POINT_ID` for anything else (negative, fractional, > 2^53-1, other strings, other
+ * types), naming `where`. `literal` is the text a number was parsed from (a JSON body, a URL), which
+ * the message quotes instead of the number: `JSON.parse` rounds 18446744073709551616 to
+ * 18446744073709552000.
+ * @example parsePointId('3FA85F6457174562B3FC2C963F66AFA6') // '3fa85f64-5717-4562-b3fc-2c963f66afa6'
  */
-export function parsePointId(input: unknown, where = 'id'): PointId {
+export function parsePointId(input: unknown, where = 'id', literal?: string): PointId {
   if (typeof input === 'number') {
     if (Number.isSafeInteger(input) && input >= 0) return input
   } else if (typeof input === 'string') {
@@ -20,11 +25,42 @@ export function parsePointId(input: unknown, where = 'id'): PointId {
     if (UUID_SIMPLE_RE.test(s))
       return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`
   }
-  throw new QuiverError(
-    'INVALID_POINT_ID',
-    `${where}: ${JSON.stringify(input) ?? String(input)} is not a valid point id: expected an unsigned integer or a UUID string`,
-    { id: typeof input === 'object' ? null : String(input) },
-  )
+  if (typeof input === 'number' || typeof input === 'string') {
+    const shown = typeof input === 'string' ? JSON.stringify(input) : (literal ?? String(input))
+    throw new QuiverError('INVALID_POINT_ID', `${where}: ${shown} is not a valid point id: ${EXPECTED}`, {
+      id: typeof input === 'string' ? input : shown,
+    })
+  }
+  if (typeof input === 'bigint') {
+    throw new QuiverError('INVALID_POINT_ID', `${where}: ${input}n is a bigint: ${EXPECTED} (a number)`, {
+      id: String(input),
+    })
+  }
+  throw new QuiverError('INVALID_POINT_ID', `${where} is ${typeName(input)}: ${EXPECTED}`, { id: null })
+}
+
+/**
+ * Integer literals beyond 2^53 - 1 as a JSON text spelled them, by the object or array that holds
+ * them and their key there. The server's body parser records them (src/server/json-literals.ts);
+ * id parsing reads them back with `integerLiteral`, so that an error quotes what the client sent.
+ */
+const integerLiterals = new WeakMap<object, Map<string, string>>()
+
+/** Records that `holder[key]` was parsed from the integer literal `text`. */
+export function recordIntegerLiteral(holder: object, key: string | number, text: string): void {
+  const byKey = integerLiterals.get(holder) ?? new Map<string, string>()
+  integerLiterals.set(holder, byKey)
+  byKey.set(String(key), text)
+}
+
+/**
+ * The literal recorded for `holder[key]`, or undefined when none was (or the value changed since).
+ * @example parsePointId(body.ids[i], `ids[${i}]`, integerLiteral(body.ids, i))
+ */
+export function integerLiteral(holder: unknown, key: string | number): string | undefined {
+  if (typeof holder !== 'object' || holder === null) return undefined
+  const text = integerLiterals.get(holder)?.get(String(key))
+  return text !== undefined && (holder as Record<string, unknown>)[key] === Number(text) ? text : undefined
 }
 
 /** Total order of ids: integers ascending, then UUIDs in lexicographic order. */

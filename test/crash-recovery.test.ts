@@ -12,7 +12,6 @@ import { isDeepStrictEqual } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type EmbeddedCollection, Quiver } from '../src/index.js'
 import type { Filter, Payload } from '../src/types.js'
-import { detectOptimizer, detectSnapshots } from './support/features.js'
 import { rng } from './support/random.js'
 
 const CHILD = new URL('./fixtures/crash-writer.mjs', import.meta.url).pathname
@@ -215,20 +214,18 @@ async function checkConsistency(c: EmbeddedCollection, model: Model, random: () 
  * too. Then they are deleted, so each round starts with none.
  */
 async function checkSnapshots(db: Quiver, acked: Map<string, Model>, where: string): Promise<void> {
-  // biome-ignore lint/suspicious/noExplicitAny: the snapshot API is feature-detected (tests run with or without it)
-  const sdb = db as any
-  const listed = ((await sdb.listSnapshots(COLLECTION)) as { name: string }[]).map((s) => s.name)
+  const listed = (await db.listSnapshots(COLLECTION)).map((s) => s.name)
   for (const name of acked.keys())
     expect(listed, `${where}: acknowledged snapshot ${name} listed`).toContain(name)
   for (const name of listed) {
-    await sdb.recoverSnapshot('restored', await sdb.snapshotPath(COLLECTION, name))
+    await db.recoverSnapshot('restored', await db.snapshotPath(COLLECTION, name))
     const expected = acked.get(name)
     if (expected) {
       const problems = diff(await readActual(await db.getCollection('restored')), expected)
       expect(problems, `${where}: snapshot ${name} recovered`).toEqual([])
     }
     await db.deleteCollection('restored')
-    await sdb.deleteSnapshot(COLLECTION, name)
+    await db.deleteSnapshot(COLLECTION, name)
   }
 }
 
@@ -349,16 +346,13 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
   return { optimizerRan }
 }
 
-const [optimizer, snapshot] = await Promise.all([detectOptimizer(), detectSnapshots()])
 const scaled = (share: number) => Math.max(1, Math.round(ITERATIONS * share))
 /** Per-test time limit: about 1 s per kill on 2 shared cores, with headroom. */
 const limitFor = (kills: number) => 30_000 + kills * 3_000
 
 describe('crash recovery (SIGKILL during writes, model-checked)', () => {
   afterAll(() => {
-    process.stdout.write(
-      `crash-recovery: seed ${BASE_SEED}; optimizer mode ${optimizer.available ? 'ran' : `skipped (${optimizer.reason})`}; snapshot mode ${snapshot.available ? 'ran' : `skipped (${snapshot.reason})`}\n`,
-    )
+    process.stdout.write(`crash-recovery: seed ${BASE_SEED} (QUIVER_CRASH_SEED)\n`)
   })
 
   it(
@@ -369,8 +363,8 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     limitFor(ITERATIONS),
   )
 
-  it.skipIf(!optimizer.available)(
-    `replace churn with a vacuum optimizer running: ${scaled(0.3)} kills${optimizer.available ? '' : ` (skipped: ${optimizer.reason})`}`,
+  it(
+    `replace churn with a vacuum optimizer running: ${scaled(0.3)} kills`,
     async () => {
       const { optimizerRan } = await crashLoop('optimizer', scaled(0.3), BASE_SEED + 1)
       expect(optimizerRan, 'an optimization ran or completed in at least one writer').toBe(true)
@@ -378,8 +372,8 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     limitFor(scaled(0.3)),
   )
 
-  it.skipIf(!snapshot.available)(
-    `writes mixed with db.createSnapshot: ${scaled(0.3)} kills${snapshot.available ? '' : ` (skipped: ${snapshot.reason})`}`,
+  it(
+    `writes mixed with db.createSnapshot: ${scaled(0.3)} kills`,
     async () => {
       await crashLoop('snapshot', scaled(0.3), BASE_SEED + 2)
     },

@@ -230,6 +230,39 @@ describe('embedded API', () => {
     expect(await docs.get([1000])).toEqual([])
   })
 
+  it('names the type of a BigInt or Date where an id or payload belongs, in a QuiverError with a code', async () => {
+    const before = await docs.count()
+    const vector = vectors[0]!
+    await expectError(
+      docs.upsert([{ id: 10n as never, vector }]),
+      'INVALID_POINT_ID',
+      /^points\[0\]\.id: 10n is a bigint: expected an unsigned integer/,
+    )
+    await expectError(
+      docs.upsert([{ id: new Date(0) as never, vector }]),
+      'INVALID_POINT_ID',
+      /^points\[0\]\.id is a Date: expected an unsigned integer/,
+    )
+    await expectError(docs.get([10n as never]), 'INVALID_POINT_ID', /^ids\[0\]: 10n is a bigint/)
+    await expectError(docs.scroll({ offset: 10n as never }), 'INVALID_POINT_ID', /^offset: 10n is a bigint/)
+    await expectError(
+      docs.upsert([{ id: 1, vector, payload: { when: new Date(0) } as never }]),
+      'INVALID_PAYLOAD',
+      /^points\[0\]\.payload\.when is a Date: payload values must be JSON/,
+    )
+    await expectError(
+      docs.upsert([{ id: 1, vector, payload: new Date(0) as never }]),
+      'INVALID_PAYLOAD',
+      /^points\[0\]\.payload must be a JSON object, got a Date$/,
+    )
+    await expectError(
+      docs.upsert([{ id: 1, vector, payload: { big: 10n } as never }]),
+      'INVALID_PAYLOAD',
+      /payload\.big is a bigint/,
+    )
+    expect(await docs.count()).toBe(before)
+  })
+
   it('survives close and reopen with identical answers (graph persisted, WAL replayed)', async () => {
     await docs.delete({ ids: [10] })
     await docs.setPayload({ kept: true }, { ids: [11] })

@@ -4,10 +4,11 @@
 // refuses to serve with CORRUPTED naming the file; the other collections keep serving.
 import { mkdtemp, rm, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
 import { serve } from '../src/server/index.js'
+import { Wal } from '../src/storage/wal.js'
 import { call } from './server-harness.js'
 import { copyDir, cutTail, filesIn, flipBit } from './support/damage.js'
 import { rng } from './support/random.js'
@@ -82,6 +83,12 @@ async function fresh(image: string): Promise<string> {
   return dir
 }
 const victim = (dir: string) => join(dir, 'collections', 'victim')
+
+/** The message names `file` relative to the data directory `dir` (as a server may send it), never absolutely. */
+function expectNamed(err: QuiverError, dir: string, file: string): void {
+  expect(err.message).toContain(relative(dir, file))
+  expect(err.message).not.toContain(dir)
+}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'quiver-corrupt-'))
@@ -172,7 +179,7 @@ describe(`WAL damage (seed ${SEED}, QUIVER_FAULT_SEED)`, () => {
       const out = await reopen(dir, expected.healthyWal)
       expect(out.kind, `flip at ${file}:${at}`).toBe('corrupted')
       const err = (out as { error: QuiverError }).error
-      expect(err.message).toContain(file)
+      expectNamed(err, dir, file)
       expect(err.message).toMatch(/damaged at byte \d+/)
       const offset = err.details?.['offset'] as number
       expect(offset).toBeLessThanOrEqual(at)
@@ -186,7 +193,25 @@ describe(`WAL damage (seed ${SEED}, QUIVER_FAULT_SEED)`, () => {
     await unlink(files[1]!)
     const out = await reopen(dir, expected.healthyWal)
     expect(out.kind).toBe('corrupted')
-    expect((out as { error: QuiverError }).error.message).toContain(files[2]!)
+    expectNamed((out as { error: QuiverError }).error, dir, files[2]!)
+  })
+
+  it('a record with a valid CRC that does not decode is CORRUPTED naming its seq, WAL file and byte', async () => {
+    const dir = await fresh(walImage)
+    const walDir = join(victim(dir), 'wal')
+    const wal = await Wal.open(walDir, { segmentBytes: WAL_SEGMENT_BYTES })
+    const seq = await wal.append([new Uint8Array([0xc1, 0xc1, 0xc1])]) // 0xc1 is never used in msgpack
+    await wal.close()
+    const last = (await filesIn(walDir, /^wal-/)).at(-1)!
+    const out = await reopen(dir, expected.healthyWal)
+    expect(out.kind).toBe('corrupted')
+    const err = (out as { error: QuiverError }).error
+    expect(err.message).toMatch(
+      new RegExp(
+        `WAL record ${seq} \\(collections/victim/wal/wal-\\d+\\.log at byte \\d+\\) cannot be applied`,
+      ),
+    )
+    expectNamed(err, dir, last)
   })
 })
 
@@ -207,7 +232,15 @@ describe('segment, manifest and config damage (closed database)', () => {
         else await flipBit(file, Math.floor(random() * (await stat(file)).size), Math.floor(random() * 8))
         const out = await reopen(dir, expected.healthySeg)
         expect(out.kind).toBe('corrupted')
-        expect((out as { error: QuiverError }).error.message).toContain(file)
+        const err = (out as { error: QuiverError }).error
+        expectNamed(err, dir, file)
+        // which check failed, with what it found and what the manifest says
+        if (i === 3)
+          expect(err.message).toMatch(/fails its size check: \d+ bytes, expected \d+ \(manifest\.json\)$/)
+        else
+          expect(err.message).toMatch(
+            /fails its CRC32C check: 0x[0-9a-f]{8}, expected 0x[0-9a-f]{8} \(manifest\.json\)$/,
+          )
       }
     })
   }
@@ -217,7 +250,7 @@ describe('segment, manifest and config damage (closed database)', () => {
     const file = await segmentFile(dir, 'points.msgpack')
     await unlink(file)
     const out = await reopen(dir, expected.healthySeg)
-    expect((out as { error: QuiverError }).error.message).toContain(file)
+    expectNamed((out as { error: QuiverError }).error, dir, file)
   })
 
   for (const name of ['manifest.json', 'config.json']) {
@@ -234,7 +267,7 @@ describe('segment, manifest and config damage (closed database)', () => {
         if (out.kind === 'answers') expect(out.value).toEqual(expected.seg)
         else {
           corrupted++
-          expect(out.error.message).toContain(file)
+          expectNamed(out.error, dir, file)
         }
       }
       expect(corrupted).toBeGreaterThan(0)
@@ -247,10 +280,23 @@ describe('segment, manifest and config damage (closed database)', () => {
     const out = await reopen(dir, expected.healthySeg)
     expect(out.kind).toBe('corrupted')
   })
+
+  it('WAL files missing under persisted segments are CORRUPTED naming the WAL directory', async () => {
+    const dir = await fresh(segImage)
+    const walDir = join(victim(dir), 'wal')
+    for (const f of await filesIn(walDir, /^wal-/)) await unlink(f)
+    const out = await reopen(dir, expected.healthySeg)
+    expect(out.kind).toBe('corrupted')
+    const err = (out as { error: QuiverError }).error
+    expect(err.message).toMatch(
+      /the WAL in collections\/victim\/wal ends at seq 0 but the segments include seq \d+/,
+    )
+    expectNamed(err, dir, walDir)
+  })
 })
 
 describe('over HTTP', () => {
-  it('a corrupt collection answers 500 naming the file (code CORRUPTED); a healthy one still serves', async () => {
+  it('a corrupt collection answers 500 naming the file relative to the data directory (code CORRUPTED); a healthy one still serves', async () => {
     const dir = await fresh(segImage)
     const [seg] = await filesIn(join(victim(dir), 'segments'), /^seg-/)
     const file = join(seg!, 'index.bin')
@@ -271,7 +317,9 @@ describe('over HTTP', () => {
         const r = await call(server.url, method, path, body)
         expect(r.status, `${method} ${path}`).toBe(500)
         expect(r.code).toBe('CORRUPTED')
-        expect(r.body.status.error).toContain(file)
+        // relative to the data directory: the reply names no absolute path of the server
+        expect(r.body.status.error).toContain(relative(dir, file))
+        expect(r.body.status.error).not.toContain(dir)
       }
       const ok = await call(server.url, 'POST', '/collections/healthy/points/search', {
         vector: vectorFor(3),

@@ -29,14 +29,21 @@ function sh(cmd: string, args: string[]): void {
 
 /** Mounts a tmpfs of `size` on a new directory, or returns why that is not possible here. */
 function tryMount(size: string): { mnt: string } | { reason: string } {
-  if (process.platform !== 'linux') return { reason: `needs Linux (this is ${process.platform})` }
-  if (process.getuid?.() !== 0) return { reason: 'needs root to mount a tmpfs' }
+  if (process.platform !== 'linux')
+    return { reason: `needs Linux for tmpfs (this is ${process.platform}): run it on Linux as root` }
+  if (process.getuid?.() !== 0)
+    return {
+      reason:
+        'needs root to mount a tmpfs: run it as root (in a container, one allowed to mount: --cap-add SYS_ADMIN)',
+    }
   const mnt = mkdtempSync(join(tmpdir(), 'quiver-disk-'))
   try {
     sh('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt])
     return { mnt }
   } catch (err) {
-    return { reason: `mount -t tmpfs failed: ${String((err as { stderr?: unknown }).stderr ?? err).trim()}` }
+    return {
+      reason: `mount -t tmpfs failed: ${String((err as { stderr?: unknown }).stderr ?? err).trim()} (a container needs --cap-add SYS_ADMIN)`,
+    }
   }
 }
 

@@ -1,13 +1,14 @@
 // recall@10 of Quiver's HNSW on the real datasets of ../shared/datasets against their shipped
 // exact ground truth; skipped (with a message) where the datasets are not present.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadDataset, resolveDatasetsDir } from '../src/cli/datasets.js'
+import { loadDataset } from '../src/cli/datasets.js'
 import { recallAtK } from '../src/cli/recall.js'
 import { Quiver } from '../src/db/quiver.js'
 import type { PointStruct } from '../src/types.js'
+import { datasetTitle, findDataset } from './support/datasets.js'
 
 const K = 10
 
@@ -28,21 +29,9 @@ const CASES: Case[] = [
   { dataset: 'sigmod24-clip-100-euclidean', ef: 100 },
 ]
 
-let datasetsDir: string | undefined
-let whyMissing = ''
-try {
-  datasetsDir = resolveDatasetsDir()
-} catch (err) {
-  whyMissing = (err as Error).message
-}
-const present = (name: string): boolean =>
-  datasetsDir !== undefined && existsSync(join(datasetsDir, `${name}.json`))
-const missing = CASES.filter((c) => !present(c.dataset)).map((c) => c.dataset)
-if (missing.length > 0) {
-  console.log(
-    `recall-real: skipping ${missing.join(', ')}: ${datasetsDir === undefined ? whyMissing : `not found in ${datasetsDir}`}`,
-  )
-}
+const found = new Map(CASES.map((c) => [c.dataset, findDataset(c.dataset)]))
+const missing = [...found.values()].flatMap((l) => (l.missing === undefined ? [] : [l.missing]))
+if (missing.length > 0) console.log(`recall-real: skipping ${missing.join('; ')}`)
 
 describe.skipIf(missing.length === CASES.length)(
   'recall@10 on real datasets (HNSW m=16, ef_construct=100)',
@@ -60,10 +49,11 @@ describe.skipIf(missing.length === CASES.length)(
     })
 
     for (const c of CASES) {
-      it.skipIf(!present(c.dataset))(
-        `${c.dataset}: recall@${K} >= 0.95 at ef=${c.ef}, exact search = ground truth`,
+      const lookup = found.get(c.dataset)!
+      it.skipIf(lookup.dir === undefined)(
+        datasetTitle(`${c.dataset}: recall@${K} >= 0.95 at ef=${c.ef}, exact search = ground truth`, lookup),
         async () => {
-          const ds = await loadDataset(c.dataset, datasetsDir as string)
+          const ds = await loadDataset(c.dataset, lookup.dir ?? '')
           const col = await db.createCollection(c.dataset, {
             dimension: ds.dim,
             metric: ds.metric,

@@ -146,6 +146,55 @@ describe('server error envelopes', () => {
     expect(await count()).toBe(2)
   })
 
+  it('quotes an integer id beyond 2^53 as the client sent it, not as the double JSON.parse rounded it to', async () => {
+    const vector = '[1,2,3,4]'
+    const cases: [string, string, string, string][] = [
+      [
+        'PUT',
+        POINTS,
+        `{"points":[{"id":18446744073709551616,"vector":${vector}}]}`,
+        'points[0].id: 18446744073709551616',
+      ],
+      [
+        'PUT',
+        POINTS,
+        `{"batch":{"ids":[1,9007199254740993],"vectors":[${vector},${vector}]}}`,
+        'batch.ids[1]: 9007199254740993',
+      ],
+      ['POST', `${POINTS}/delete`, '{"points":[1,18446744073709551617]}', 'points[1]: 18446744073709551617'],
+      ['POST', POINTS, '{"ids":[18446744073709551615]}', 'ids[0]: 18446744073709551615'],
+      ['POST', `${POINTS}/scroll`, '{"offset":18446744073709551616}', 'offset: 18446744073709551616'],
+      [
+        'POST',
+        `${POINTS}/count`,
+        '{"filter":{"must":[{"has_id":[2,18446744073709551616]}]}}',
+        'has_id[1]: number 18446744073709551616',
+      ],
+      ['GET', `${POINTS}/18446744073709551616`, '', 'path id: 18446744073709551616'],
+    ]
+    for (const [method, path, body, fragment] of cases) {
+      const r = await call(srv.url, method, path, body === '' ? undefined : body)
+      expect(r.code, body).toMatch(/^INVALID_(POINT_ID|FILTER)$/)
+      expect(r.status, body).toBe(400)
+      expect(r.body.status.error, body).toContain(fragment)
+      expect(r.body.status.error, body).not.toMatch(/18446744073709552000|9007199254740992/)
+    }
+    // elsewhere such integers are numbers as before: a payload value, a payload key named id
+    const ok = await call(
+      srv.url,
+      'PUT',
+      `${POINTS}?wait=true`,
+      `{"points":[{"id":3,"vector":${vector},"payload":{"id":18446744073709551616,"n":[18446744073709551616]}}]}`,
+    )
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200)
+    const got = await call(srv.url, 'GET', `${POINTS}/3`)
+    expect(got.body.result.payload).toEqual(
+      JSON.parse('{"id":18446744073709551616,"n":[18446744073709551616]}'),
+    )
+    await call(srv.url, 'POST', `${POINTS}/delete?wait=true`, { points: [3] })
+    expect(await count()).toBe(2)
+  })
+
   it('rejects a bad id in the URL and answers 404 for a missing point', async () => {
     expectError(await call(srv.url, 'GET', `${POINTS}/xyz`), 400, 'INVALID_POINT_ID', 'xyz')
     expectError(await call(srv.url, 'GET', `${POINTS}/12345`), 404, 'POINT_NOT_FOUND', '12345')

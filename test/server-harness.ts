@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type RunningServer, serve } from '../src/server/index.js'
+import { type RunningServer, type ServeOptions, serve } from '../src/server/index.js'
 
 export interface TestServer {
   url: string
@@ -12,9 +12,10 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `options` are added to (and override) the defaults: a fresh data directory, port 0, no logs, no signal handlers. */
+export async function startTestServer(options: Partial<ServeOptions> = {}): Promise<TestServer> {
   const dir = await mkdtemp(join(tmpdir(), 'quiver-server-test-'))
-  const server = await serve({ dataDir: dir, port: 0, logLevel: 'silent', handleSignals: false })
+  const server = await serve({ dataDir: dir, port: 0, logLevel: 'silent', handleSignals: false, ...options })
   return {
     url: server.url,
     dir,

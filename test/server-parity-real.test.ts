@@ -2,26 +2,23 @@
 // Qdrant client over HTTP gets the same ids and scores as the embedded API for plain and filtered
 // queries, and filtered results hold only matching points with recall@10 >= 0.95 against the
 // dataset's filtered ground truth. Skipped (with a message) where the dataset is not present.
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Dataset, loadDataset, resolveDatasetsDir } from '../src/cli/datasets.js'
+import { type Dataset, loadDataset } from '../src/cli/datasets.js'
 import type { EmbeddedCollection } from '../src/collection/collection.js'
 import type { Filter, Payload } from '../src/types.js'
 import { startTestServer, type TestServer } from './server-harness.js'
+import { datasetTitle, findDataset } from './support/datasets.js'
 
 const NAME = 'sigmod24-clip-100-euclidean'
 const QUERIES = 300
 const EF = 100
 
-let dir: string | undefined
-try {
-  dir = resolveDatasetsDir()
-} catch {}
-const present = dir !== undefined && existsSync(join(dir, `${NAME}.json`))
-if (!present)
-  console.log(`server-parity-real: skipping, dataset ${NAME} not found (datasets dir: ${dir ?? 'none'})`)
+const lookup = findDataset(NAME)
+const dir = lookup.dir ?? ''
+if (lookup.missing !== undefined) console.log(`server-parity-real: skipping, ${lookup.missing}`)
 
 interface QueryMeta {
   query_type: number
@@ -38,7 +35,7 @@ function filterOf(m: QueryMeta): Filter | undefined {
   return must.length === 0 ? undefined : { must }
 }
 
-describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
+describe.skipIf(lookup.dir === undefined)(datasetTitle(`HTTP vs in-process on ${NAME}`, lookup), () => {
   let server: TestServer
   let client: QdrantClient
   let local: EmbeddedCollection
@@ -47,12 +44,12 @@ describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
   let filteredGt: Int32Array
 
   beforeAll(async () => {
-    ds = await loadDataset(NAME, dir!, { withMeta: true })
-    metas = readFileSync(join(dir!, `${NAME}.query.meta.jsonl`), 'utf8')
+    ds = await loadDataset(NAME, dir, { withMeta: true })
+    metas = readFileSync(join(dir, `${NAME}.query.meta.jsonl`), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as QueryMeta)
-    filteredGt = new Int32Array(readFileSync(join(dir!, `${NAME}.filtered_gt.i32`)).buffer.slice(0))
+    filteredGt = new Int32Array(readFileSync(join(dir, `${NAME}.filtered_gt.i32`)).buffer.slice(0))
     server = await startTestServer()
     client = new QdrantClient({ url: server.url })
     await client.createCollection(NAME, { vectors: { size: ds.dim, distance: 'Euclid' } })

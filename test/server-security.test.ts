@@ -298,7 +298,9 @@ function hasOpenssl(): boolean {
   }
 }
 
-describe.skipIf(!hasOpenssl())('TLS (self-signed certificate made with the openssl CLI)', () => {
+const openssl = hasOpenssl()
+const TLS_SUITE = `TLS (self-signed certificate made with the openssl CLI)${openssl ? '' : ' (skipped: no openssl on PATH; install it, e.g. apt-get install openssl)'}`
+describe.skipIf(!openssl)(TLS_SUITE, () => {
   let srv: Started
   let cert: Buffer
   let certDir: string

@@ -36,6 +36,12 @@ describe('serve security flags', () => {
       bodyLimit: 1024,
     })
     expect(serveSecurityOptions(parse([]), {})).toEqual({ security: {}, limits: {} })
+    expect(
+      serveSecurityOptions(
+        parse(['--snapshot-url-allow', 'a.example:8080,b.example', '--snapshot-url-allow', '*']),
+        {},
+      ),
+    ).toEqual({ security: {}, limits: {}, snapshotUrlAllow: ['a.example:8080', 'b.example', '*'] })
     expect(() => parse(['--max-batch-points', '0'])).toThrow(/integer >= 1/)
   })
 

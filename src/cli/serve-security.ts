@@ -22,6 +22,7 @@ export interface ServeSecurityFlags {
   maxJsonDepth?: number
   maxLimit?: number
   requestTimeout?: number
+  snapshotUrlAllow?: string[]
 }
 
 /** Environment variables read when the matching flag is absent (Qdrant's `QDRANT__SERVICE__*` names). */
@@ -65,6 +66,11 @@ export function addServeSecurityOptions(cmd: Command): Command {
       'time to receive a whole request, 0 = none (default 60000)',
       intOption(0),
     )
+    .option(
+      '--snapshot-url-allow <host[:port]>',
+      'hosts snapshot recovery may fetch http(s) URLs from besides loopback (repeatable or comma list; * = any)',
+      collect,
+    )
 }
 
 function envFlag(value: string | undefined, name: string): boolean | undefined {
@@ -83,14 +89,20 @@ function readPem(file: string, flag: string): Buffer {
 }
 
 /**
- * Maps the flags (which win) and `env` to `serve()`'s `security`, `limits` and `bodyLimit`.
+ * Maps the flags (which win) and `env` to `serve()`'s `security`, `limits`, `bodyLimit` and
+ * `snapshotUrlAllow`.
  * Throws UsageError for `--tls-cert` without `--tls-key` (or the reverse), an unreadable PEM file,
  * `--jwt-rbac` without an API key, or a malformed boolean environment variable.
  */
 export function serveSecurityOptions(
   flags: ServeSecurityFlags,
   env: NodeJS.ProcessEnv = process.env,
-): { security: SecurityOptions; limits: Partial<ServerLimits>; bodyLimit?: number } {
+): {
+  security: SecurityOptions
+  limits: Partial<ServerLimits>
+  bodyLimit?: number
+  snapshotUrlAllow?: string[]
+} {
   const security: SecurityOptions = {}
   const apiKey = flags.apiKey ?? env[SECURITY_ENV.apiKey]
   const readOnlyApiKey = flags.readOnlyApiKey ?? env[SECURITY_ENV.readOnlyApiKey]
@@ -123,7 +135,10 @@ export function serveSecurityOptions(
     if (v !== undefined) limits[name] = v
   }
   if (flags.requestTimeout !== undefined) limits.requestTimeoutMs = flags.requestTimeout
-  return flags.bodyLimit === undefined
-    ? { security, limits }
-    : { security, limits, bodyLimit: flags.bodyLimit }
+  return {
+    security,
+    limits,
+    ...(flags.bodyLimit !== undefined && { bodyLimit: flags.bodyLimit }),
+    ...(flags.snapshotUrlAllow !== undefined && { snapshotUrlAllow: flags.snapshotUrlAllow }),
+  }
 }

@@ -43,6 +43,7 @@ import {
 import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './optimizer.js'
 import {
   collectionImage,
+  dataDirOf,
   type ImageFile,
   loadSegments,
   type Manifest,
@@ -257,13 +258,14 @@ export class EmbeddedCollection implements Collection {
     const segments = manifest ? await loadSegments(dir, config, manifest) : []
     const wal = await Wal.open(join(dir, 'wal'), {
       segmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
+      relativeTo: dataDirOf(dir),
     })
     if (manifest !== undefined && wal.lastSeq < manifest.seq) {
       await wal.close()
       throw new QuiverError(
         'CORRUPTED',
-        `collection ${name}: the WAL ends at seq ${wal.lastSeq} but the segments include seq ${manifest.seq}; WAL files are missing or damaged`,
-        { dir },
+        `collection ${name}: the WAL in ${wal.shown(wal.dir)} ends at seq ${wal.lastSeq} but the segments include seq ${manifest.seq}; WAL files are missing or damaged`,
+        { dir, wal: wal.dir },
       )
     }
     const cut = wal.openReport.discarded
@@ -297,8 +299,8 @@ export class EmbeddedCollection implements Collection {
         await this.wal.close()
         throw new QuiverError(
           'CORRUPTED',
-          `collection ${this.name}: WAL record ${record.seq} cannot be applied: ${(err as Error).message}`,
-          { seq: record.seq },
+          `collection ${this.name}: WAL record ${record.seq} (${this.wal.shown(record.file)} at byte ${record.offset}) cannot be applied: ${(err as Error).message}`,
+          { seq: record.seq, file: record.file, offset: record.offset },
           err,
         )
       }

@@ -3,7 +3,7 @@
 // atomically (temp + fsync + rename + dir fsync); see docs/storage-format.md.
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { QuiverError } from '../errors.js'
 import { Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
@@ -46,15 +46,43 @@ function encodeChecked(body: object): string {
   return JSON.stringify({ checksum: crc32c(Buffer.from(json, 'utf8')), body: json })
 }
 
-function decodeChecked(path: string, raw: Uint8Array): unknown {
+/**
+ * The data directory a collection directory belongs to: collections live at
+ * `<data>/collections/<name>` (a full snapshot's staging copy at `<staging>/collections/<name>`).
+ */
+export function dataDirOf(collectionDir: string): string {
+  return dirname(dirname(collectionDir))
+}
+
+/**
+ * How messages name a file of the collection at `dir`: relative to its data directory
+ * (`collections/docs/segments/<id>/index.bin`), so that an error a server sends names no absolute
+ * path of the server; `details.path` keeps the absolute path for the log.
+ */
+export function shownPath(dir: string, path: string): string {
+  return relative(dataDirOf(dir), path)
+}
+
+const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`
+
+function decodeChecked(dir: string, path: string, raw: Uint8Array): unknown {
+  const shown = shownPath(dir, path)
   let outer: { checksum?: unknown; body?: unknown }
   try {
     outer = JSON.parse(Buffer.from(raw).toString('utf8'))
   } catch (err) {
-    throw new QuiverError('CORRUPTED', `${path} is not valid JSON`, { path }, err)
+    throw new QuiverError('CORRUPTED', `${shown} is not valid JSON`, { path }, err)
   }
-  if (typeof outer.body !== 'string' || outer.checksum !== crc32c(Buffer.from(outer.body, 'utf8'))) {
-    throw new QuiverError('CORRUPTED', `${path} fails its checksum`, { path })
+  if (typeof outer !== 'object' || outer === null || typeof outer.body !== 'string')
+    throw new QuiverError('CORRUPTED', `${shown} has no checked body`, { path })
+  const actual = crc32c(Buffer.from(outer.body, 'utf8'))
+  if (outer.checksum !== actual) {
+    const stored = typeof outer.checksum === 'number' ? hex32(outer.checksum) : JSON.stringify(outer.checksum)
+    throw new QuiverError(
+      'CORRUPTED',
+      `${shown} fails its CRC32C check: ${hex32(actual)}, expected ${stored} (stored in the file)`,
+      { path },
+    )
   }
   return JSON.parse(outer.body)
 }
@@ -67,12 +95,14 @@ export async function writeConfig(dir: string, name: string, config: CollectionC
 export async function readConfig(dir: string): Promise<CollectionConfig> {
   const path = join(dir, 'config.json')
   const raw = await readFileIfExists(path)
-  if (raw === undefined) throw new QuiverError('CORRUPTED', `${path} is missing`, { path })
-  const stored = decodeChecked(path, raw) as StoredConfig
+  if (raw === undefined) throw new QuiverError('CORRUPTED', `${shownPath(dir, path)} is missing`, { path })
+  const stored = decodeChecked(dir, path, raw) as StoredConfig
   if (stored.formatVersion !== FORMAT_VERSION) {
-    throw new QuiverError('CORRUPTED', `${path}: unsupported format version ${stored.formatVersion}`, {
-      path,
-    })
+    throw new QuiverError(
+      'CORRUPTED',
+      `${shownPath(dir, path)}: unsupported format version ${stored.formatVersion}`,
+      { path },
+    )
   }
   // configs written before optimizers existed get the defaults
   return { ...stored.config, optimizers: resolveOptimizers(stored.config.optimizers) }
@@ -82,9 +112,15 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const path = join(dir, 'manifest.json')
   const raw = await readFileIfExists(path)
   if (raw === undefined) return undefined
-  const m = decodeChecked(path, raw) as Manifest
+  const m = decodeChecked(dir, path, raw) as Manifest
   if (m.formatVersion !== FORMAT_VERSION) {
-    throw new QuiverError('CORRUPTED', `${path}: unsupported format version ${m.formatVersion}`, { path })
+    throw new QuiverError(
+      'CORRUPTED',
+      `${shownPath(dir, path)}: unsupported format version ${m.formatVersion}`,
+      {
+        path,
+      },
+    )
   }
   return m
 }
@@ -103,14 +139,23 @@ export async function loadSegments(
       const expected = entry.files[name]
       if (expected === undefined && OPTIONAL_FILES.has(name)) continue
       const data = await readFileIfExists(path)
+      const shown = shownPath(dir, path)
       if (data === undefined || expected === undefined) {
-        throw new QuiverError('CORRUPTED', `segment file ${path} is missing`, { path })
+        throw new QuiverError('CORRUPTED', `segment file ${shown} is missing`, { path })
       }
-      if (data.byteLength !== expected.bytes || crc32c(data) !== expected.crc32c) {
+      if (data.byteLength !== expected.bytes) {
         throw new QuiverError(
           'CORRUPTED',
-          `segment file ${path} fails its size/CRC32C check (${data.byteLength} bytes, expected ${expected.bytes})`,
-          { path },
+          `segment file ${shown} fails its size check: ${data.byteLength} bytes, expected ${expected.bytes} (manifest.json)`,
+          { path, expected: expected.bytes, actual: data.byteLength },
+        )
+      }
+      const actual = crc32c(data)
+      if (actual !== expected.crc32c) {
+        throw new QuiverError(
+          'CORRUPTED',
+          `segment file ${shown} fails its CRC32C check: ${hex32(actual)}, expected ${hex32(expected.crc32c)} (manifest.json)`,
+          { path, expected: expected.crc32c, actual },
         )
       }
       files[name] = data

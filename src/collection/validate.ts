@@ -1,6 +1,6 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
-import { invalid, QuiverError } from '../errors.js'
+import { invalid, QuiverError, typeName } from '../errors.js'
 import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../filter/index.js'
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
@@ -321,7 +321,7 @@ function checkJson(value: unknown, where: string, depth: number): JsonValue {
     }
     return value as Payload
   }
-  throw new QuiverError('INVALID_PAYLOAD', `${where} is a ${typeof value}: payload values must be JSON`)
+  throw new QuiverError('INVALID_PAYLOAD', `${where} is ${describe(value)}: payload values must be JSON`)
 }
 
 /** A payload: a plain JSON object, or null/undefined for none. Throws INVALID_PAYLOAD. */
@@ -338,9 +338,7 @@ export function toPayload(input: unknown, where = 'payload'): Payload | undefine
 }
 
 function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'an array'
-  if (v === null) return 'null'
-  return `a ${typeof v}`
+  return typeName(v)
 }
 
 /** A payload key path for writes (set_payload `key`, delete_payload keys); `__proto__` is refused. */

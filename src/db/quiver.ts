@@ -8,7 +8,13 @@ import { readConfig, writeConfig } from '../collection/persistence.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
-import { type ArchiveFile, extractArchive, readChecksumFile, writeArchive } from '../storage/archive.js'
+import {
+  type ArchiveFile,
+  type ExtractOptions,
+  extractArchive,
+  readChecksumFile,
+  writeArchive,
+} from '../storage/archive.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { CreateCollectionOptions } from '../types.js'
@@ -280,9 +286,10 @@ export class Quiver {
     const root = this.collectionsRoot()
     const staging = join(root, `.recovering-${randomBytes(8).toString('hex')}`)
     try {
-      const checksum = options.checksum ?? (await readChecksumFile(source))
-      const manifest = await extractArchive(source, staging, checksum === undefined ? {} : { checksum })
-      snapshotMetadata(manifest, 'collection', source)
+      const label = options.label ?? source
+      const checksum = options.checksum ?? (await readChecksumFile(source, label))
+      const manifest = await extractArchive(source, staging, extractOptions(checksum, label))
+      snapshotMetadata(manifest, 'collection', label)
       const ready = await this.validateRecovered(staging, collection)
       await this.installRecovered(collection, ready)
     } finally {
@@ -363,9 +370,10 @@ export class Quiver {
     const ready: string[] = []
     let installed = 0
     try {
-      const checksum = options.checksum ?? (await readChecksumFile(source))
-      const manifest = await extractArchive(source, staging, checksum === undefined ? {} : { checksum })
-      const listed = snapshotMetadata(manifest, 'full', source).collections.map((c) => c.name)
+      const label = options.label ?? source
+      const checksum = options.checksum ?? (await readChecksumFile(source, label))
+      const manifest = await extractArchive(source, staging, extractOptions(checksum, label))
+      const listed = snapshotMetadata(manifest, 'full', label).collections.map((c) => c.name)
       this.assertNotPending(listed)
       names = listed
       for (const n of names) this.pending.add(n)
@@ -473,7 +481,9 @@ export class Quiver {
       if (this.closed) {
         // the database closed while this recovery ran: the files are in place, nothing stays open
         await opened.close()
-        throw new QuiverError('CLOSED', `database ${this.dir} closed during the recovery of ${name}`)
+        throw new QuiverError('CLOSED', `the database closed during the recovery of ${name}`, {
+          dir: this.dir,
+        })
       }
       this.collections.set(name, opened)
     } catch (err) {
@@ -555,4 +565,8 @@ async function removeSnapshot(path: string): Promise<void> {
       if (errnoCode(err) !== 'ENOENT') throw ioError('remove', p, err)
     }
   }
+}
+
+function extractOptions(checksum: string | undefined, label: string): ExtractOptions {
+  return checksum === undefined ? { label } : { checksum, label }
 }

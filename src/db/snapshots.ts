@@ -37,6 +37,11 @@ export interface SnapshotMetadata {
 export interface RecoverOptions {
   /** Expected SHA-256 of the archive (hex). Default: the `<file>.checksum` sidecar when there is one. */
   checksum?: string
+  /**
+   * How error messages name the archive, e.g. the location a client gave (a server must not
+   * echo its own paths). Default: its path.
+   */
+  label?: string
 }
 
 /**

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { describeDataset } from '../../test/support/datasets.js'
 import { buildIndex, clustered, randomVectors, recall } from '../../test/support/vectors.js'
 import type { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
@@ -213,8 +214,7 @@ describe('BinaryQuantizer search', () => {
   })
 })
 
-const BGE = '/work/shared/datasets/bge-m3-1024-tiny-cosine'
-describe.skipIf(!existsSync(`${BGE}.base.f32`))('BinaryQuantizer on BGE-M3 1024-d (826 points)', () => {
+describeDataset('BinaryQuantizer on BGE-M3 1024-d (826 points)', 'bge-m3-1024-tiny-cosine', (BGE) => {
   it('reaches high recall@10 with oversampling and rescoring', () => {
     const dim = 1024
     const base = readFileSync(`${BGE}.base.f32`)

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { describeDataset } from '../../test/support/datasets.js'
 import { buildIndex, clustered, randomVectors, recall } from '../../test/support/vectors.js'
 import { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
@@ -284,8 +285,7 @@ describe('ScalarQuantizer search', () => {
   })
 })
 
-const GLOVE = '/work/shared/datasets/glove-100-cosine'
-describe.skipIf(!existsSync(`${GLOVE}.base.f32`))('ScalarQuantizer on GloVe-100 (first 10k points)', () => {
+describeDataset('ScalarQuantizer on GloVe-100 (first 10k points)', 'glove-100-cosine', (GLOVE) => {
   it('keeps recall@10 with rescoring', () => {
     const dim = 100
     const n = 10_000

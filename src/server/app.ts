@@ -13,6 +13,7 @@ import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
 import { ERROR_CODE_HEADER, frameworkError, toHttpError, type WireErrorResponse } from './errors.js'
 import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.js'
+import { recordUnsafeIntegerLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
@@ -38,6 +39,11 @@ export interface BuildServerOptions {
   security?: SecurityOptions
   /** Request limits (src/server/limits.ts); unset ones take `DEFAULT_LIMITS`. */
   limits?: Partial<ServerLimits>
+  /**
+   * Hosts that snapshot recovery may fetch an http(s):// location from besides loopback ones: `host`,
+   * `host:port` or `*` (any). Default: loopback only (docs/snapshots.md).
+   */
+  snapshotUrlAllow?: readonly string[]
 }
 
 /** Default request body limit: 32 MiB, as Qdrant's `service.max_request_size_mb`. */
@@ -72,7 +78,9 @@ function hasProtoKey(v: unknown): boolean {
 }
 
 /**
- * Parses a JSON body (the parser of `JSON_MEDIA_TYPES`); an empty body is `undefined`. Throws INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
+ * Parses a JSON body (the parser of `JSON_MEDIA_TYPES`); an empty body is `undefined`. Integers
+ * beyond 2^53 - 1 keep their text for id errors (json-literals.ts). Throws INVALID_ARGUMENT naming
+ * the syntax error, or a `__proto__` key;
  * LIMIT_EXCEEDED (400) if arrays/objects nest deeper than `maxDepth` (checked before parsing).
  */
 export function parseJsonBody(text: string, maxDepth = 64): unknown {
@@ -86,6 +94,7 @@ export function parseJsonBody(text: string, maxDepth = 64): unknown {
   }
   if (PROTO_KEY_RE.test(text) && hasProtoKey(value))
     throw new QuiverError('INVALID_ARGUMENT', 'Invalid JSON body: the key "__proto__" is not allowed')
+  recordUnsafeIntegerLiterals(text, value)
   return value
 }
 
@@ -165,7 +174,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
-  registerSnapshotRoutes(app, options.db)
+  registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }
 

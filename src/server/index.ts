@@ -7,6 +7,7 @@ import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
 import { createLogger } from './logging.js'
 import type { SecurityOptions } from './security.js'
+import { snapshotUrlPolicy } from './snapshot-url.js'
 
 export { type BuildServerOptions, buildServer, DEFAULT_BODY_LIMIT, type ServerDatabase } from './app.js'
 export { ERROR_CODE_HEADER, HTTP_STATUS_BY_KIND } from './errors.js'
@@ -40,6 +41,8 @@ export interface ServeOptions {
   handleSignals?: boolean
   /** Worker threads of the core pool (`Quiver.open`'s `threads`); default one per CPU. */
   threads?: number
+  /** Hosts snapshot recovery may fetch from besides loopback (`buildServer`'s `snapshotUrlAllow`). */
+  snapshotUrlAllow?: readonly string[]
 }
 
 export interface RunningServer {
@@ -70,6 +73,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     level: options.logLevel ?? 'info',
     ...(options.logDestination && { destination: options.logDestination }),
   })
+  // a bad entry fails before the data directory is locked
+  snapshotUrlPolicy(options.snapshotUrlAllow)
   // searches run on the core pool: the event loop keeps serving while both cores search
   const db = await Quiver.open(options.dataDir, {
     logger,
@@ -80,6 +85,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
   if (options.security !== undefined) buildOptions.security = options.security
   if (options.limits !== undefined) buildOptions.limits = options.limits
+  if (options.snapshotUrlAllow !== undefined) buildOptions.snapshotUrlAllow = options.snapshotUrlAllow
   const app = buildServer(buildOptions)
   app.addHook('onClose', async () => {
     await db.close()

@@ -8,7 +8,7 @@ import {
   parseIvfParams,
 } from '../collection/validate.js'
 import { type ErrorCode, QuiverError } from '../errors.js'
-import { parsePointId } from '../point-id.js'
+import { integerLiteral, parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionInfo,
@@ -438,7 +438,7 @@ function requirePayload(o: Obj, key: string, path: string): Payload {
 
 export function parseIds(v: unknown, path: string): PointId[] {
   if (!Array.isArray(v)) fail(path, `expected an array of point ids, got ${describe(v)}`, 'INVALID_POINT_ID')
-  return v.map((id, i) => parsePointId(id, `${path}[${i}]`))
+  return v.map((id, i) => parsePointId(id, `${path}[${i}]`, integerLiteral(v, i)))
 }
 
 /** A filter is passed to the engine as is (it validates Qdrant's filter language); only its outer type is checked here. */
@@ -602,7 +602,7 @@ export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
       if (!isPlainObject(p))
         fail(path, `expected a point object { id, vector, payload? }, got ${describe(p)}`)
       const point: PointStruct = {
-        id: parsePointId(p.id, `${path}.id`),
+        id: parsePointId(p.id, `${path}.id`, integerLiteral(p, 'id')),
         vector: parseVector(p.vector, `${path}.vector`, dimension),
       }
       const payload = parsePayload(p.payload, `${path}.payload`)
@@ -701,7 +701,7 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   }
   const limit = optInt(o, 'limit', '', 1)
   if (limit !== undefined) options.limit = limit
-  if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset')
+  if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset', integerLiteral(o, 'offset'))
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
   return { options, payload }
@@ -849,6 +849,6 @@ export function parseSearchBatch(body: unknown, dimension: number): ParsedSearch
 
 /** `{id}` in a URL path: digits are an integer id, anything else must be a UUID. */
 export function parsePathPointId(raw: string): PointId {
-  if (/^\d+$/.test(raw)) return parsePointId(Number(raw), 'path id')
+  if (/^\d+$/.test(raw)) return parsePointId(Number(raw), 'path id', raw)
   return parsePointId(raw, 'path id')
 }

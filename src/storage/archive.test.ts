@@ -107,12 +107,20 @@ describe('snapshot archives', () => {
       /extra is not listed/,
     ],
     [
-      'a file whose content differs from the manifest',
+      'a file whose content (same size) differs from the manifest',
       [
         { name: 'a', data: 'y' },
         { name: ARCHIVE_MANIFEST, data: manifestFor([{ path: 'a', data: 'x' }]) },
       ],
-      /a fails its size\/SHA-256 check/,
+      new RegExp(`a fails its SHA-256 check: ${sha('y')}, expected ${sha('x')}$`),
+    ],
+    [
+      'a file whose size differs from the manifest',
+      [
+        { name: 'a', data: 'yy' },
+        { name: ARCHIVE_MANIFEST, data: manifestFor([{ path: 'a', data: 'x' }]) },
+      ],
+      /a fails its size check: 2 bytes, expected 1$/,
     ],
     [
       'a listed file that is missing',

@@ -100,14 +100,14 @@ export function parseSha256(value: string, what = 'checksum'): string {
   return hex
 }
 
-/** SHA-256 of a file, lowercase hex, read as a stream. Throws SNAPSHOT_NOT_FOUND if absent, IO_ERROR. */
-export async function sha256File(path: string): Promise<string> {
+/** SHA-256 of a file, lowercase hex, read as a stream. Throws SNAPSHOT_NOT_FOUND (naming `label`) if absent, IO_ERROR. */
+export async function sha256File(path: string, label = path): Promise<string> {
   const hash = createHash('sha256')
   try {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') {
-      throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${path} does not exist`, { path })
+      throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${label} does not exist`, { path })
     }
     throw ioError('read', path, err)
   }
@@ -116,14 +116,18 @@ export async function sha256File(path: string): Promise<string> {
 
 /**
  * The SHA-256 stored in `<archive>.checksum`, or undefined when there is no sidecar.
- * Throws CORRUPTED when the sidecar does not hold 64 hex digits.
+ * Throws CORRUPTED when the sidecar does not hold 64 hex digits (naming it after `label`).
  */
-export async function readChecksumFile(archivePath: string): Promise<string | undefined> {
+export async function readChecksumFile(
+  archivePath: string,
+  label = archivePath,
+): Promise<string | undefined> {
   const path = archivePath + CHECKSUM_SUFFIX
   const raw = await readFileIfExists(path)
   if (raw === undefined) return undefined
   const hex = Buffer.from(raw).toString('utf8').trim().toLowerCase()
-  if (!SHA256_RE.test(hex)) throw corrupted(`${path} does not hold a SHA-256 hex digest`, { path })
+  if (!SHA256_RE.test(hex))
+    throw corrupted(`${label}${CHECKSUM_SUFFIX} does not hold a SHA-256 hex digest`, { path })
   return hex
 }
 
@@ -271,6 +275,8 @@ function parseManifest(raw: Buffer, archive: string): ArchiveManifest {
 export interface ExtractOptions {
   /** Expected SHA-256 of the whole archive (hex); verified before anything is written. */
   checksum?: string
+  /** How messages name the archive (`details.archive` keeps its path). Default: its path. */
+  label?: string
 }
 
 /**
@@ -288,11 +294,12 @@ export async function extractArchive(
   dest: string,
   options: ExtractOptions = {},
 ): Promise<ArchiveManifest> {
+  const label = options.label ?? archive
   if (options.checksum !== undefined) {
     const expected = parseSha256(options.checksum)
-    const actual = await sha256File(archive)
+    const actual = await sha256File(archive, label)
     if (actual !== expected) {
-      throw corrupted(`snapshot ${archive} fails its SHA-256 check: expected ${expected}, got ${actual}`, {
+      throw corrupted(`snapshot ${label} fails its SHA-256 check: expected ${expected}, got ${actual}`, {
         archive,
         expected,
         actual,
@@ -303,7 +310,7 @@ export async function extractArchive(
       await stat(archive)
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
-        throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${archive} does not exist`, {
+        throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${label} does not exist`, {
           path: archive,
         })
       }
@@ -316,21 +323,21 @@ export async function extractArchive(
     throw ioError('create directory', dest, err)
   }
   try {
-    const manifest = await extractInto(archive, dest)
+    const manifest = await extractInto(archive, dest, label)
     return manifest
   } catch (err) {
     await rm(dest, { recursive: true, force: true }).catch(() => undefined)
     if (err instanceof QuiverError) throw err
     throw new QuiverError(
       'CORRUPTED',
-      `snapshot ${archive} is not a valid archive: ${(err as Error).message}`,
+      `snapshot ${label} is not a valid archive: ${(err as Error).message}`,
       { archive },
       err,
     )
   }
 }
 
-async function extractInto(archive: string, dest: string): Promise<ArchiveManifest> {
+async function extractInto(archive: string, dest: string, label: string): Promise<ArchiveManifest> {
   const extract = tar.extract()
   const source = createReadStream(archive)
   source.on('error', (err) => extract.destroy(ioError('read', archive, err)))
@@ -343,16 +350,16 @@ async function extractInto(archive: string, dest: string): Promise<ArchiveManife
       const { name, type } = entry.header
       if (type !== 'file' && type !== 'contiguous-file') {
         throw corrupted(
-          `snapshot ${archive}: entry ${JSON.stringify(name)} is a ${type}; only regular files are allowed`,
+          `snapshot ${label}: entry ${JSON.stringify(name)} is a ${type}; only regular files are allowed`,
           {
             archive,
             entry: name,
           },
         )
       }
-      checkArchivePath(name, archive)
+      checkArchivePath(name, label)
       if (got.has(name) || (name === ARCHIVE_MANIFEST && manifestRaw !== undefined)) {
-        throw corrupted(`snapshot ${archive}: entry ${name} appears twice`, { archive, entry: name })
+        throw corrupted(`snapshot ${label}: entry ${name} appears twice`, { archive, entry: name })
       }
       if (name === ARCHIVE_MANIFEST) {
         const chunks: Buffer[] = []
@@ -360,7 +367,7 @@ async function extractInto(archive: string, dest: string): Promise<ArchiveManife
         for await (const chunk of entry) {
           n += (chunk as Buffer).byteLength
           if (n > MAX_MANIFEST_BYTES)
-            throw corrupted(`snapshot ${archive}: ${ARCHIVE_MANIFEST} is too large`, { archive })
+            throw corrupted(`snapshot ${label}: ${ARCHIVE_MANIFEST} is too large`, { archive })
           chunks.push(chunk as Buffer)
         }
         manifestRaw = Buffer.concat(chunks)
@@ -399,29 +406,34 @@ async function extractInto(archive: string, dest: string): Promise<ArchiveManife
   } finally {
     source.destroy()
   }
-  if (manifestRaw === undefined)
-    throw corrupted(`snapshot ${archive} has no ${ARCHIVE_MANIFEST}`, { archive })
-  const manifest = parseManifest(manifestRaw, archive)
+  if (manifestRaw === undefined) throw corrupted(`snapshot ${label} has no ${ARCHIVE_MANIFEST}`, { archive })
+  const manifest = parseManifest(manifestRaw, label)
   const listed = new Set<string>()
   for (const f of manifest.files) {
     listed.add(f.path)
     const e = got.get(f.path)
     if (e === undefined) {
-      throw corrupted(`snapshot ${archive}: file ${f.path} listed in ${ARCHIVE_MANIFEST} is missing`, {
+      throw corrupted(`snapshot ${label}: file ${f.path} listed in ${ARCHIVE_MANIFEST} is missing`, {
         archive,
         entry: f.path,
       })
     }
-    if (e.size !== f.size || e.sha256 !== f.sha256) {
+    if (e.size !== f.size) {
       throw corrupted(
-        `snapshot ${archive}: file ${f.path} fails its size/SHA-256 check (${e.size} bytes, expected ${f.size})`,
-        { archive, entry: f.path },
+        `snapshot ${label}: file ${f.path} fails its size check: ${e.size} bytes, expected ${f.size}`,
+        { archive, entry: f.path, expected: f.size, actual: e.size },
+      )
+    }
+    if (e.sha256 !== f.sha256) {
+      throw corrupted(
+        `snapshot ${label}: file ${f.path} fails its SHA-256 check: ${e.sha256}, expected ${f.sha256}`,
+        { archive, entry: f.path, expected: f.sha256, actual: e.sha256 },
       )
     }
   }
   for (const name of got.keys()) {
     if (!listed.has(name)) {
-      throw corrupted(`snapshot ${archive}: entry ${name} is not listed in ${ARCHIVE_MANIFEST}`, {
+      throw corrupted(`snapshot ${label}: entry ${name} is not listed in ${ARCHIVE_MANIFEST}`, {
         archive,
         entry: name,
       })

@@ -2,7 +2,7 @@
 // group commit (one write + one fdatasync per batch), torn-tail recovery and truncation. Knows bytes, not collections.
 import type { FileHandle } from 'node:fs/promises'
 import { open, readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
 import { crc32c } from './crc32c.js'
 import { ensureDir, fsyncDir, ioError, removeFileIfExists, writeFully } from './files.js'
@@ -24,6 +24,11 @@ export function walFileName(firstSeq: number): string {
 export interface WalOptions {
   /** A file is rolled over when the next batch would take it past this many bytes. Default 32 MiB. */
   segmentBytes?: number
+  /**
+   * Messages name WAL files relative to this directory (a server's data directory, so that errors
+   * it sends name no absolute path); `details.file` keeps the absolute path. Default: absolute.
+   */
+  relativeTo?: string
 }
 
 /** Why a tail was cut off the last WAL file at open. */
@@ -49,6 +54,9 @@ export interface WalRecord {
   readonly seq: number
   /** A view into a buffer holding a whole WAL file; copy it to keep it beyond the replay loop cheaply. */
   readonly body: Uint8Array
+  /** Where the record is: its file (absolute; `Wal.shown` names it for messages) and byte offset there. */
+  readonly file: string
+  readonly offset: number
 }
 
 interface WalFile {
@@ -138,6 +146,8 @@ export class Wal {
   readonly segmentBytes: number
   /** What open found and repaired. */
   readonly openReport: WalOpenReport
+  /** How messages name a file or this directory (`WalOptions.relativeTo`). */
+  readonly shown: (path: string) => string
 
   #files: WalFile[]
   #lastSeq: number
@@ -156,7 +166,9 @@ export class Wal {
     files: WalFile[],
     lastSeq: number,
     report: WalOpenReport,
+    shown: (path: string) => string,
   ) {
+    this.shown = shown
     this.dir = dir
     this.segmentBytes = segmentBytes
     this.#files = files
@@ -175,6 +187,8 @@ export class Wal {
     const segmentBytes = options.segmentBytes ?? WAL_DEFAULT_SEGMENT_BYTES
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1)
       throw invalid(`segmentBytes must be a positive integer, got ${String(segmentBytes)}`)
+    const root = options.relativeTo
+    const shown = (path: string): string => (root === undefined ? path : relative(root, path))
     await ensureDir(dir)
     let names: string[]
     try {
@@ -190,7 +204,7 @@ export class Wal {
       if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
         throw new QuiverError(
           'CORRUPTED',
-          `WAL file ${join(dir, name)} names an impossible first seq ${m[1]}`,
+          `WAL file ${shown(join(dir, name))} names an impossible first seq ${m[1]}`,
           {
             file: join(dir, name),
           },
@@ -207,7 +221,7 @@ export class Wal {
       if (file.firstSeq !== expected)
         throw new QuiverError(
           'CORRUPTED',
-          `WAL file ${file.path} starts at seq ${file.firstSeq} but the previous file ends at seq ${expected - 1}`,
+          `WAL file ${shown(file.path)} starts at seq ${file.firstSeq} but the previous file ends at seq ${expected - 1}`,
           { file: file.path, offset: 0 },
         )
       const buf = await readWalFile(file.path)
@@ -218,7 +232,7 @@ export class Wal {
           if (!isLast)
             throw new QuiverError(
               'CORRUPTED',
-              `WAL file ${file.path} is damaged at byte ${off}: ${r.message}`,
+              `WAL file ${shown(file.path)} is damaged at byte ${off}: ${r.message}`,
               {
                 file: file.path,
                 offset: off,
@@ -247,7 +261,7 @@ export class Wal {
       lastSeq,
       discarded,
     }
-    return new Wal(dir, segmentBytes, files, lastSeq, report)
+    return new Wal(dir, segmentBytes, files, lastSeq, report, shown)
   }
 
   /** Highest seq stored and acknowledged; 0 when nothing was ever appended. */
@@ -436,7 +450,7 @@ export class Wal {
     if (afterSeq + 1 < oldest)
       throw new QuiverError(
         'CORRUPTED',
-        `WAL ${this.dir} no longer holds seqs ${afterSeq + 1}..${oldest - 1}; they were truncated away`,
+        `WAL ${this.shown(this.dir)} no longer holds seqs ${afterSeq + 1}..${oldest - 1}; they were truncated away`,
         { dir: this.dir, afterSeq, firstSeq: oldest },
       )
     for (let i = 0; i < files.length; i++) {
@@ -451,14 +465,14 @@ export class Wal {
         if (isProblem(r))
           throw new QuiverError(
             'CORRUPTED',
-            `WAL file ${file.path} is damaged at byte ${off}: ${r.message}`,
+            `WAL file ${this.shown(file.path)} is damaged at byte ${off}: ${r.message}`,
             {
               file: file.path,
               offset: off,
               reason: r.reason,
             },
           )
-        if (r.seq > afterSeq) yield { seq: r.seq, body: r.body }
+        if (r.seq > afterSeq) yield { seq: r.seq, body: r.body, file: file.path, offset: off }
         expected++
         off = r.next
       }

@@ -4,15 +4,22 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { realpath, stat, unlink } from 'node:fs/promises'
 import { isAbsolute, relative, resolve, sep } from 'node:path'
-import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import multipart from '@fastify/multipart'
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { SnapshotInfo } from '../../db/snapshots.js'
-import { QuiverError } from '../../errors.js'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify'
+import type { RecoverOptions, SnapshotInfo } from '../../db/snapshots.js'
+import { invalid, QuiverError } from '../../errors.js'
+import { parseSha256 } from '../../storage/archive.js'
+import { errnoCode } from '../../storage/files.js'
 import type { ServerDatabase, SnapshotDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
+import {
+  checkSnapshotUrl,
+  downloadSnapshot,
+  snapshotFetchFailed,
+  snapshotUrlPolicy,
+} from '../snapshot-url.js'
 import { bodyObject, checkWait } from '../wire.js'
 
 /** Qdrant's `SnapshotDescription`. */
@@ -73,72 +80,62 @@ async function sendFile(reply: FastifyReply, path: string, name: string): Promis
     .send(createReadStream(path))
 }
 
-/** A `file://` URL or plain path, which must name a file inside `root` (symlinks resolved). */
+/** `scheme:` at the start of a location: a URL, not a path (two letters at least, so `C:` stays a path). */
+const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]+):/
+
+/** Whether `path` lies strictly inside `dir` (both absolute and normalised). */
+function isInside(dir: string, path: string): boolean {
+  const rel = relative(dir, path)
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)
+}
+
+/**
+ * Resolves a local `location`: a `file://` URL or a path, a relative one taken from the snapshots
+ * directory `root`. It must name a file inside `root`: checked on the resolved path before the file
+ * system is touched, and again once symlinks are resolved. Messages name the location as the client
+ * gave it, never a server path. Throws INVALID_ARGUMENT (outside `root`, a malformed file URL),
+ * SNAPSHOT_NOT_FOUND.
+ */
 async function localLocation(location: string, root: string): Promise<string> {
+  const shown = JSON.stringify(location)
   let path: string
   try {
-    path = location.startsWith('file:') ? fileURLToPath(location) : location
+    path = /^file:/i.test(location) ? fileURLToPath(location) : location
   } catch (err) {
-    throw new QuiverError('INVALID_ARGUMENT', `body.location: ${(err as Error).message}`, {
+    throw invalid(`body.location: ${shown} is not a valid file:// URL: ${(err as Error).message}`, {
       path: 'body.location',
     })
   }
-  if (!isAbsolute(path)) path = resolve(root, path)
-  let real: string
-  try {
-    real = await realpath(path)
-  } catch {
-    throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${path} does not exist`, { path })
-  }
-  const rel = relative(await realpath(root), real)
-  if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      `body.location: a local snapshot must be a file under the server's snapshots directory ${root}`,
+  const outside = (): QuiverError =>
+    invalid(
+      `body.location: ${shown} is outside the server's snapshots directory; a local snapshot must be a file under it (a path relative to it, or a file:// URL)`,
       { path: 'body.location' },
     )
+  const resolved = resolve(root, path)
+  if (!isInside(root, resolved)) throw outside()
+  let real: string
+  try {
+    real = await realpath(resolved)
+  } catch (err) {
+    const code = errnoCode(err)
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      throw new QuiverError('SNAPSHOT_NOT_FOUND', `snapshot file ${location} does not exist`, { location })
+    throw new QuiverError('IO_ERROR', `body.location: cannot read ${shown} (${code ?? 'unknown error'})`, {
+      location,
+      errno: code,
+    })
   }
+  if (!isInside(await realpath(root), real)) throw outside()
   return real
 }
 
-/** Downloads `url` into `dest`, sending `apiKey` as the `api-key` header when given. */
-async function download(url: string, dest: string, apiKey: string | undefined): Promise<void> {
-  let res: Response
-  try {
-    res = await fetch(url, apiKey === undefined ? {} : { headers: { 'api-key': apiKey } })
-  } catch (err) {
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      `body.location: downloading ${url} failed: ${(err as Error).message}`,
-      {
-        path: 'body.location',
-      },
-    )
-  }
-  if (!res.ok || res.body === null) {
-    throw new QuiverError(
-      'INVALID_ARGUMENT',
-      `body.location: downloading ${url} failed: HTTP ${res.status}`,
-      {
-        path: 'body.location',
-        status: res.status,
-      },
-    )
-  }
-  await pipeline(
-    Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
-    createWriteStream(dest, { flags: 'wx' }),
-  )
+function recoverOptions(checksum: string | undefined, label: string): RecoverOptions {
+  return checksum === undefined ? { label } : { checksum, label }
 }
 
 /**
- * Registers the snapshot routes when `db` supports snapshots (the `Quiver` class does). Recovery
- * answers `true` once the collection serves the snapshot's content; `wait` is accepted and ignored
- * (every call finishes before it answers), `priority` is checked and ignored (one node).
- */
-/**
- * A damaged archive that the client sent (upload or a URL it named) is the client's error (400),
- * not the server's (500): verification fails before any live data is touched.
+ * A damaged archive that the client sent (upload) is the client's error (400), not the server's
+ * (500): verification fails before any live data is touched.
  */
 async function clientArchive(recovery: Promise<void>): Promise<void> {
   try {
@@ -156,8 +153,48 @@ async function clientArchive(recovery: Promise<void>): Promise<void> {
   }
 }
 
-export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase): void {
+/**
+ * An archive fetched from a URL that fails verification gives the same error as a failed fetch, so
+ * that recovery cannot tell a caller what a loopback port answers; the cause goes to the log.
+ */
+async function fetchedArchive(
+  recovery: Promise<void>,
+  location: string,
+  log: FastifyBaseLogger,
+): Promise<void> {
+  try {
+    await recovery
+  } catch (err) {
+    if (err instanceof QuiverError && err.code === 'CORRUPTED') {
+      log.warn({ err, location }, 'snapshot fetched from a URL failed verification')
+      throw snapshotFetchFailed(location, err)
+    }
+    throw err
+  }
+}
+
+/** Options of the snapshot routes. */
+export interface SnapshotRouteOptions {
+  /**
+   * Hosts (`host` or `host:port`, or `*` for any) that recovery may fetch an http(s):// location
+   * from, besides loopback hosts, which are always allowed. Default: none (loopback only).
+   */
+  snapshotUrlAllow?: readonly string[] | undefined
+}
+
+/**
+ * Registers the snapshot routes when `db` supports snapshots (the `Quiver` class does). Recovery
+ * answers `true` once the collection serves the snapshot's content; `wait` is accepted and ignored
+ * (every call finishes before it answers), `priority` is checked and ignored (one node).
+ */
+export function registerSnapshotRoutes(
+  app: FastifyInstance,
+  db: ServerDatabase,
+  options: SnapshotRouteOptions = {},
+): void {
   if (!isSnapshotDatabase(db)) return
+  // checked here, when the server is built, so that a bad entry fails at startup
+  const urlPolicy = snapshotUrlPolicy(options.snapshotUrlAllow)
   app.register((scope, _options, done) => {
     scope.register(multipart, {
       limits: { fileSize: Number.MAX_SAFE_INTEGER, files: 1, fields: 16, parts: 32 },
@@ -195,17 +232,29 @@ export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase)
       const checksum = optionalString(body, 'checksum', 'body')
       const apiKey = optionalString(body, 'api_key', 'body')
       const name = req.params.collection_name
-      if (/^https?:\/\//i.test(location)) {
+      if (checksum !== undefined) parseSha256(checksum, 'body.checksum')
+      const scheme = SCHEME_RE.exec(location)?.[1]?.toLowerCase()
+      if (scheme === 'http' || scheme === 'https') {
+        const url = checkSnapshotUrl(location, urlPolicy)
         const tmp = await db.incomingSnapshotPath()
         try {
-          await download(location, tmp, apiKey)
-          await clientArchive(db.recoverSnapshot(name, tmp, checksum === undefined ? {} : { checksum }))
+          await downloadSnapshot(url, tmp, { location, apiKey, policy: urlPolicy, log: req.log })
+          await fetchedArchive(
+            db.recoverSnapshot(name, tmp, recoverOptions(checksum, location)),
+            location,
+            req.log,
+          )
         } finally {
           await unlink(tmp).catch(() => undefined)
         }
-      } else {
+      } else if (scheme === undefined || scheme === 'file') {
         const path = await localLocation(location, db.snapshotsDir)
-        await db.recoverSnapshot(name, path, checksum === undefined ? {} : { checksum })
+        await db.recoverSnapshot(name, path, recoverOptions(checksum, location))
+      } else {
+        throw invalid(
+          `body.location: unsupported scheme ${scheme}: expected an http(s):// or file:// URL, or a path under the server's snapshots directory`,
+          { path: 'body.location', scheme },
+        )
       }
       return sendOk(reply, true)
     })
@@ -233,11 +282,12 @@ export function registerSnapshotRoutes(app: FastifyInstance, db: ServerDatabase)
       const tmp = await db.incomingSnapshotPath()
       try {
         await pipeline(part.file, createWriteStream(tmp, { flags: 'wx' }))
+        const label = part.filename === '' ? 'upload' : part.filename
         await clientArchive(
           db.recoverSnapshot(
             req.params.collection_name,
             tmp,
-            checksum === undefined || checksum === '' ? {} : { checksum },
+            recoverOptions(checksum === '' ? undefined : checksum, label),
           ),
         )
       } finally {
