@@ -118,3 +118,18 @@ export function typeName(value: unknown): string {
   }
   return `${/^[aeio]/i.test(name) ? 'an' : 'a'} ${name}`
 }
+
+/**
+ * A value as error messages show it: `nothing`, `null`, `an array`, `a Date`, `an object`,
+ * `number 3`, `string "abc"` (cut at 40 characters), `bigint 10n`, `NaN`, `Infinity`.
+ */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (typeof value === 'object' || typeof value === 'function' || typeof value === 'symbol')
+    return typeName(value)
+  if (typeof value === 'bigint') return `bigint ${value}n`
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
+  const s = JSON.stringify(value)
+  return `${typeof value} ${s.length > 40 ? `${s.slice(0, 40)}...` : s}`
+}

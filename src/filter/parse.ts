@@ -1,6 +1,6 @@
 // Parser from Qdrant's filter JSON (lib/segment/src/types.rs: Filter, Condition, FieldCondition, Match,
 // Range, ValuesCount, GeoRadius, GeoBoundingBox, GeoPolygon, MinShould) to the readonly AST of ast.ts, with a JSON path in every error.
-import { QuiverError } from '../errors.js'
+import { describeValue, QuiverError } from '../errors.js'
 import { integerLiteral, parsePointId } from '../point-id.js'
 import type { PointId } from '../types.js'
 import type { FieldNode, FilterNode, GeoNode, GeoPointValue, MatchAnyNode, MatchTextNode } from './ast.js'
@@ -28,14 +28,7 @@ function fail(where: string, message: string, cause?: unknown): never {
   throw new QuiverError('INVALID_FILTER', `${where}: ${message}`, { path: where }, cause)
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (v === undefined) return 'nothing'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v)
-  if (typeof v === 'object') return 'an object'
-  return `${typeof v} ${JSON.stringify(v)}`
-}
+const describe = describeValue
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v)

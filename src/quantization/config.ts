@@ -1,6 +1,6 @@
 // Parsing of Qdrant's quantization JSON: the collection's `quantization_config` and a search's
 // `params.quantization`. Errors name the JSON path of the bad value; nothing is defaulted here.
-import { type ErrorCode, QuiverError } from '../errors.js'
+import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
 import type { QuantizationConfig, QuantizationSearchParams } from '../types.js'
 
 const COMPRESSIONS = ['x4', 'x8', 'x16', 'x32', 'x64'] as const
@@ -9,14 +9,7 @@ const KINDS = ['scalar', 'binary', 'product'] as const
 
 type Obj = { [key: string]: unknown }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing'
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'object') return 'an object'
-  const s = JSON.stringify(v)
-  return `${typeof v} ${s.length > 40 ? `${s.slice(0, 40)}...` : s}`
-}
+const describe = describeValue
 
 function at(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`

@@ -7,7 +7,7 @@ import {
   DEFAULT_OPTIMIZERS,
   parseIvfParams,
 } from '../collection/validate.js'
-import { type ErrorCode, QuiverError } from '../errors.js'
+import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
 import { integerLiteral, parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
@@ -295,14 +295,7 @@ function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing'
-  if (v === null) return 'null'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'object') return 'an object'
-  const s = JSON.stringify(v)
-  return `${typeof v} ${s.length > 40 ? `${s.slice(0, 40)}...` : s}`
-}
+const describe = describeValue
 
 function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
   throw new QuiverError(code, `${path}: ${message}`, { path })
