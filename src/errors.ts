@@ -44,6 +44,11 @@ export const ERROR_CODES = {
     summary: 'Collection parameters (dimension, metric, HNSW) are invalid.',
   },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
+  DATA_DIR_NOT_FOUND: {
+    kind: 'not_found',
+    summary:
+      'Opened with `create: false` (read-only CLI commands), the directory does not exist or is not a Quiver data directory; nothing was created.',
+  },
   POINT_NOT_FOUND: { kind: 'not_found', summary: 'No point has this id.' },
   SNAPSHOT_NOT_FOUND: {
     kind: 'not_found',

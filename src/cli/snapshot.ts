@@ -46,17 +46,28 @@ export function resolveTarget(o: TargetOptions): Target {
 }
 
 /**
- * Opens a data directory for an offline command. Throws DIRECTORY_LOCKED with a hint when a server
- * (or another process) has it open.
+ * Opens a data directory for an offline command. Unless `create` (restoring into a fresh
+ * directory), a missing data directory is refused (DATA_DIR_NOT_FOUND, nothing created) with a hint
+ * at how to make one. Throws DIRECTORY_LOCKED with a hint when a server (or another process) has it open.
  */
-export async function openOffline(dir: string): Promise<Quiver> {
+export async function openOffline(
+  dir: string,
+  { create = false }: { create?: boolean } = {},
+): Promise<Quiver> {
   try {
-    return await Quiver.open(dir)
+    return await Quiver.open(dir, { create })
   } catch (err) {
     if (err instanceof QuiverError && err.code === 'DIRECTORY_LOCKED') {
       throw new QuiverError(
         'DIRECTORY_LOCKED',
         `${err.message}. Offline commands need the data directory to themselves: stop the server, or run the command against it with --url http://HOST:PORT`,
+        err.details as Record<string, unknown>,
+      )
+    }
+    if (err instanceof QuiverError && err.code === 'DATA_DIR_NOT_FOUND') {
+      throw new QuiverError(
+        'DATA_DIR_NOT_FOUND',
+        `${err.message}: check --data, or create one with \`quiver serve --data ${dir}\` or \`quiver import DATASET --data ${dir}\``,
         err.details as Record<string, unknown>,
       )
     }
@@ -158,8 +169,8 @@ function printSnapshots(list: SnapshotInfo[], json: boolean | undefined, out: No
   )
 }
 
-async function withDb<T>(dir: string, fn: (db: Quiver) => Promise<T>): Promise<T> {
-  const db = await openOffline(dir)
+async function withDb<T>(dir: string, fn: (db: Quiver) => Promise<T>, create = false): Promise<T> {
+  const db = await openOffline(dir, { create })
   try {
     return await fn(db)
   } finally {
@@ -266,11 +277,16 @@ export async function runSnapshotRestore(
         : `no ${basename(from)}.checksum: every file verified against the snapshot's manifest`
   const opts = checksum === undefined ? {} : { checksum }
   if (t.kind === 'data') {
-    const names = await withDb(t.dir, async (db) => {
-      if (s.full) return db.recoverFullSnapshot(from, opts)
-      await db.recoverSnapshot(s.collection, from, opts)
-      return [s.collection]
-    })
+    // restoring into a fresh directory creates it
+    const names = await withDb(
+      t.dir,
+      async (db) => {
+        if (s.full) return db.recoverFullSnapshot(from, opts)
+        await db.recoverSnapshot(s.collection, from, opts)
+        return [s.collection]
+      },
+      true,
+    )
     out.write(
       `restored ${names.length === 1 ? 'collection' : 'collections'} ${names.join(', ')} from ${from} (${how})\n`,
     )
