@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'resource_exhausted'
   | 'timeout'
   | 'closed'
+  | 'unavailable'
   | 'corrupted'
   | 'internal'
 
@@ -64,6 +65,10 @@ export const ERROR_CODES = {
     summary: 'A segment would exceed the 4 GiB WebAssembly memory limit.',
   },
   CLOSED: { kind: 'closed', summary: 'The database or collection was closed.' },
+  NOT_READY: {
+    kind: 'unavailable',
+    summary: 'The server is still loading its data directory; retry once `GET /readyz` answers 200.',
+  },
   CORRUPTED: {
     kind: 'corrupted',
     summary: 'A stored file failed its checksum or format check; the collection refuses to serve it.',

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type EmbeddedCollection, type OpenProgress, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -303,5 +303,18 @@ describe('Quiver.open options', () => {
     // a directory Quiver made opens with create: false
     await (await Quiver.open(foreign)).close()
     await (await Quiver.open(foreign, { create: false })).close()
+  })
+
+  it('reports progress: the total first, then each collection loaded', async () => {
+    const made = await Quiver.open(root)
+    for (const name of ['a', 'b', 'c']) await made.createCollection(name, { dimension: 2 })
+    await made.close()
+    const seen: OpenProgress[] = []
+    const db = await Quiver.open(root, { onProgress: (p) => seen.push(p) })
+    await db.close()
+    expect(seen).toEqual([
+      { loaded: 0, total: 3, collection: undefined },
+      ...['a', 'b', 'c'].map((collection, i) => ({ loaded: i + 1, total: 3, collection })),
+    ])
   })
 })

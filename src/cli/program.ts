@@ -14,6 +14,7 @@ import { runSearch, type SearchCommandOptions } from './search.js'
 import { runServe, type ServeCommandOptions } from './serve.js'
 import { addServeSecurityOptions } from './serve-security.js'
 import {
+  DEFAULT_WAIT_TIMEOUT_S,
   runSnapshotCreate,
   runSnapshotDelete,
   runSnapshotList,
@@ -148,6 +149,11 @@ export function buildProgram(io: CliIo, command: string): Command {
       )
       .option('--url <url>', 'work through a running server instead, e.g. http://127.0.0.1:6333')
       .option('--api-key <key>', 'API key for --url (sent as the api-key header)')
+      .option(
+        '--wait-timeout <seconds>',
+        `with --url: seconds to wait for a starting server to answer /readyz (default ${DEFAULT_WAIT_TIMEOUT_S})`,
+        intOption(0),
+      )
   const snapshot = program
     .command('snapshot')
     .description(

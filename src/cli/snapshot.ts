@@ -14,6 +14,8 @@ export interface TargetOptions {
   data?: string
   url?: string
   apiKey?: string
+  /** With `url`: seconds to wait for the server to be reachable and ready (`GET /readyz`). Default 30. */
+  waitTimeout?: number
 }
 
 export interface SnapshotCommandOptions extends TargetOptions {
@@ -25,7 +27,12 @@ export interface SnapshotCommandOptions extends TargetOptions {
   json?: boolean
 }
 
-export type Target = { kind: 'data'; dir: string } | { kind: 'url'; url: string; apiKey: string | undefined }
+export type Target =
+  | { kind: 'data'; dir: string }
+  | { kind: 'url'; url: string; apiKey: string | undefined; waitTimeoutMs: number }
+
+/** Default of `--wait-timeout`: how long `--url` commands wait for a starting server, in seconds. */
+export const DEFAULT_WAIT_TIMEOUT_S = 30
 
 /** `--data` or `--url` (one of them; `--data ./data` when neither). Throws UsageError for both. */
 export function resolveTarget(o: TargetOptions): Target {
@@ -39,9 +46,15 @@ export function resolveTarget(o: TargetOptions): Target {
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:')
       throw new UsageError('--url must be http:// or https://')
-    return { kind: 'url', url: o.url.replace(/\/+$/, ''), apiKey: o.apiKey }
+    return {
+      kind: 'url',
+      url: o.url.replace(/\/+$/, ''),
+      apiKey: o.apiKey,
+      waitTimeoutMs: (o.waitTimeout ?? DEFAULT_WAIT_TIMEOUT_S) * 1000,
+    }
   }
   if (o.apiKey !== undefined) throw new UsageError('--api-key goes with --url')
+  if (o.waitTimeout !== undefined) throw new UsageError('--wait-timeout goes with --url')
   return { kind: 'data', dir: resolve(o.data ?? './data') }
 }
 
@@ -79,16 +92,79 @@ function isErrorCode(code: string | null): code is ErrorCode {
   return code !== null && Object.hasOwn(ERROR_CODES, code)
 }
 
+type UrlTarget = Extract<Target, { kind: 'url' }>
+
+/** Connection failures worth retrying while a server starts (it may not listen yet). */
+const RETRIED = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+const POLL_MS = 200
+
+function causeOf(err: unknown): { code: string | undefined; message: string } {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause
+  return {
+    code: typeof cause?.code === 'string' ? cause.code : undefined,
+    message: typeof cause?.message === 'string' ? cause.message : (err as Error).message,
+  }
+}
+
+/**
+ * Resolves once `GET /readyz` answers anything but 503 (a server that has loaded its data; any
+ * other answer is left to the real request to report). Refused connections and 503 are retried
+ * every 200 ms until `waitTimeoutMs`; then, or at once for other failures (DNS, TLS), throws IO_ERROR.
+ */
+async function waitReady(target: UrlTarget): Promise<void> {
+  const deadline = performance.now() + target.waitTimeoutMs
+  for (;;) {
+    let last: string
+    try {
+      const res = await fetch(`${target.url}/readyz`, {
+        headers: target.apiKey === undefined ? {} : { 'api-key': target.apiKey },
+        signal: AbortSignal.timeout(10_000),
+      })
+      const text = await res.text()
+      if (res.status !== 503) return
+      last = `GET /readyz answered HTTP 503: ${text.trim()}`
+    } catch (err) {
+      const cause = causeOf(err)
+      if (cause.code === undefined || !RETRIED.has(cause.code))
+        throw new QuiverError(
+          'IO_ERROR',
+          `cannot reach ${target.url}: ${cause.message}`,
+          { url: target.url },
+          err,
+        )
+      last = cause.message
+    }
+    const left = deadline - performance.now()
+    if (left <= 0) {
+      throw new QuiverError(
+        'IO_ERROR',
+        `${target.url} is not ready after ${target.waitTimeoutMs / 1000} s (--wait-timeout): ${last}`,
+        { url: target.url },
+      )
+    }
+    await new Promise((done) => setTimeout(done, Math.min(POLL_MS, left)))
+  }
+}
+
+const readyTargets = new WeakMap<UrlTarget, Promise<void>>()
+
 /**
  * Calls the REST API of a server and returns the response, or throws a QuiverError carrying the
- * server's error code and message (IO_ERROR when the server cannot be reached).
+ * server's error code and message. The first call for a target waits until the server is ready
+ * (`--wait-timeout`); IO_ERROR when it cannot be reached or stays not ready.
  */
 export async function restFetch(
-  target: Extract<Target, { kind: 'url' }>,
+  target: UrlTarget,
   method: string,
   path: string,
   init: { json?: unknown; body?: FormData } = {},
 ): Promise<Response> {
+  let ready = readyTargets.get(target)
+  if (ready === undefined) {
+    ready = waitReady(target)
+    readyTargets.set(target, ready)
+  }
+  await ready
   const headers: Record<string, string> = {}
   if (target.apiKey !== undefined) headers['api-key'] = target.apiKey
   let body: string | FormData | undefined
@@ -102,7 +178,7 @@ export async function restFetch(
   try {
     res = await fetch(`${target.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
+    const cause = causeOf(err).message
     throw new QuiverError('IO_ERROR', `cannot reach ${target.url}: ${cause}`, { url: target.url }, err)
   }
   if (res.ok) return res
@@ -121,7 +197,7 @@ export async function restFetch(
 
 /** `result` of a JSON reply of the REST API. */
 export async function restResult<T>(
-  target: Extract<Target, { kind: 'url' }>,
+  target: UrlTarget,
   method: string,
   path: string,
   json?: unknown,

@@ -41,6 +41,24 @@ export interface OpenOptions extends CollectionOpenOptions {
    * Default `true`: create the directory when missing.
    */
   create?: boolean
+  /**
+   * Called once the number of collections to load is known (`loaded: 0`), then after each one is
+   * loaded (or found unavailable). A server uses it to report progress on a large directory.
+   */
+  onProgress?: (progress: OpenProgress) => void
+  /**
+   * Awaited once the directory lock is held, before anything is read: a server listens here, so it
+   * answers only once the directory is its own. If it throws, `open` releases the lock and rethrows.
+   */
+  onLocked?: () => Promise<void>
+}
+
+/** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
+export interface OpenProgress {
+  readonly loaded: number
+  readonly total: number
+  /** The collection just loaded; undefined in the first call. */
+  readonly collection: string | undefined
 }
 
 const COLLECTIONS = 'collections'
@@ -95,16 +113,26 @@ export class Quiver {
     const lock = await lockDirectory(abs)
     const db = new Quiver(abs, lock, options)
     try {
+      await options.onLocked?.()
       const root = join(abs, COLLECTIONS)
       await ensureDir(root)
       await finishRecoveries(root)
       await removeSnapshotLeftovers(join(abs, SNAPSHOTS_DIR))
-      for (const entry of await readdir(root, { withFileTypes: true })) {
-        if (!entry.isDirectory()) continue
+      const entries = (await readdir(root, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      const total = entries.filter((e) => !e.name.startsWith('.')).length
+      let loaded = 0
+      options.onProgress?.({ loaded, total, collection: undefined })
+      for (const entry of entries) {
         if (entry.name.startsWith('.')) {
           // an interrupted create or drop: never acknowledged, or already dropped
           await rm(join(root, entry.name), { recursive: true, force: true })
           continue
+        }
+        if (loaded > 0) {
+          // let a server that listens meanwhile answer its probes between collections
+          await new Promise<void>((done) => setImmediate(done))
         }
         try {
           db.collections.set(
@@ -119,6 +147,8 @@ export class Quiver {
             `collection ${entry.name} is unavailable: ${err.message}; drop it or recover it from a snapshot`,
           )
         }
+        loaded++
+        options.onProgress?.({ loaded, total, collection: entry.name })
       }
     } catch (err) {
       for (const c of db.collections.values()) await c.close().catch(() => undefined)

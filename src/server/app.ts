@@ -116,7 +116,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerSecurity(app, options.security ?? {})
   registerLimits(app, limits)
   registerObservability(app, options.db)
-  registerServiceRoutes(app)
+  registerServiceRoutes(app, options.db)
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)

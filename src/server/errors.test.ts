@@ -11,6 +11,7 @@ const KINDS: readonly ErrorKind[] = [
   'resource_exhausted',
   'timeout',
   'closed',
+  'unavailable',
   'corrupted',
   'internal',
 ]
