@@ -1,13 +1,14 @@
 // recall@10 of Quiver's HNSW on the real datasets of ../shared/datasets against their shipped
 // exact ground truth; skipped (with a message) where the datasets are not present.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadDataset, resolveDatasetsDir } from '../src/cli/datasets.js'
+import { loadDataset } from '../src/cli/datasets.js'
 import { recallAtK } from '../src/cli/recall.js'
 import { Quiver } from '../src/db/quiver.js'
 import type { PointStruct } from '../src/types.js'
+import { realDatasets } from './support/datasets.js'
 
 const K = 10
 
@@ -28,21 +29,13 @@ const CASES: Case[] = [
   { dataset: 'sigmod24-clip-100-euclidean', ef: 100 },
 ]
 
-let datasetsDir: string | undefined
-let whyMissing = ''
-try {
-  datasetsDir = resolveDatasetsDir()
-} catch (err) {
-  whyMissing = (err as Error).message
-}
-const present = (name: string): boolean =>
-  datasetsDir !== undefined && existsSync(join(datasetsDir, `${name}.json`))
-const missing = CASES.filter((c) => !present(c.dataset)).map((c) => c.dataset)
-if (missing.length > 0) {
-  console.log(
-    `recall-real: skipping ${missing.join(', ')}: ${datasetsDir === undefined ? whyMissing : `not found in ${datasetsDir}`}`,
-  )
-}
+const datasets = realDatasets(
+  'recall-real',
+  CASES.map((c) => c.dataset),
+)
+const datasetsDir = datasets.dir
+const present = datasets.present
+const missing = CASES.filter((c) => !present(c.dataset))
 
 describe.skipIf(missing.length === CASES.length)(
   'recall@10 on real datasets (HNSW m=16, ef_construct=100)',

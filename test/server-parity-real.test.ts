@@ -2,26 +2,23 @@
 // Qdrant client over HTTP gets the same ids and scores as the embedded API for plain and filtered
 // queries, and filtered results hold only matching points with recall@10 >= 0.95 against the
 // dataset's filtered ground truth. Skipped (with a message) where the dataset is not present.
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Dataset, loadDataset, resolveDatasetsDir } from '../src/cli/datasets.js'
+import { type Dataset, loadDataset } from '../src/cli/datasets.js'
 import type { EmbeddedCollection } from '../src/collection/collection.js'
 import type { Filter, Payload } from '../src/types.js'
 import { startTestServer, type TestServer } from './server-harness.js'
+import { realDatasets } from './support/datasets.js'
 
 const NAME = 'sigmod24-clip-100-euclidean'
 const QUERIES = 300
 const EF = 100
 
-let dir: string | undefined
-try {
-  dir = resolveDatasetsDir()
-} catch {}
-const present = dir !== undefined && existsSync(join(dir, `${NAME}.json`))
-if (!present)
-  console.log(`server-parity-real: skipping, dataset ${NAME} not found (datasets dir: ${dir ?? 'none'})`)
+const datasets = realDatasets('server-parity-real', [NAME])
+const dir = datasets.dir
+const present = datasets.present(NAME)
 
 interface QueryMeta {
   query_type: number
