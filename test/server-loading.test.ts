@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call } from './server-harness.js'
 import { CLI_MAIN, runCli, spawnCli } from './support/cli.js'
-import { freePort, pollReady } from './support/net.js'
+import { firstAnswer, freePort, pollReady } from './support/net.js'
 
 const WRITER = resolve(import.meta.dirname, 'fixtures/wal-only-writer.mjs')
 const COLLECTIONS = 20
@@ -49,7 +49,7 @@ describe('a server loading a large data directory', () => {
     try {
       // the backup is polling a port nobody listens on yet (its first request comes after this line)
       await backup.waitFor(/creating a full snapshot on/)
-      const seen = await pollUntilAnswered(url)
+      const seen = await firstAnswer(`${url}/readyz`)
       expect(seen.status, 'the first answer of /readyz').toBe(503)
       expect(seen.body).toMatch(/^some shards are not ready: loading data directory/)
       expect((await call(url, 'GET', '/healthz')).status).toBe(200)
@@ -117,13 +117,3 @@ describe('a server loading a large data directory', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(1000)
   })
 })
-
-/** Polls /readyz (bounded: 60 s) until the server answers at all; returns that first answer. */
-async function pollUntilAnswered(url: string): Promise<{ status: number; body: string }> {
-  for (let i = 0; i < 1200; i++) {
-    const res = await fetch(`${url}/readyz`).catch(() => undefined)
-    if (res !== undefined) return { status: res.status, body: await res.text() }
-    await new Promise((done) => setTimeout(done, 50))
-  }
-  throw new Error(`${url} never answered`)
-}

@@ -1,4 +1,4 @@
-// Network helpers of the server tests: a free TCP port on 127.0.0.1 and a bounded readiness poll.
+// Network helpers of the server tests: a free TCP port on 127.0.0.1 and bounded polls of a starting server.
 import { createServer } from 'node:net'
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (bind it soon: another process could take it). */
@@ -9,6 +9,20 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((done) => server.close(() => done()))
   if (address === null || typeof address === 'string') throw new Error('no port')
   return address.port
+}
+
+/** The first answer to `GET url` (text body), polling every 50 ms while it is refused; throws after `timeoutMs`. */
+export async function firstAnswer(
+  url: string,
+  timeoutMs = 60_000,
+): Promise<{ status: number; body: string }> {
+  const deadline = performance.now() + timeoutMs
+  while (performance.now() < deadline) {
+    const res = await fetch(url).catch(() => undefined)
+    if (res !== undefined) return { status: res.status, body: await res.text() }
+    await new Promise((done) => setTimeout(done, 50))
+  }
+  throw new Error(`${url} refused every connection for ${timeoutMs} ms`)
 }
 
 /**
