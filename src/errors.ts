@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'resource_exhausted'
   | 'timeout'
   | 'closed'
+  | 'unavailable'
   | 'corrupted'
   | 'internal'
 
@@ -45,6 +46,11 @@ export const ERROR_CODES = {
     summary: 'Collection parameters (dimension, metric, HNSW) are invalid.',
   },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
+  DATA_DIR_NOT_FOUND: {
+    kind: 'not_found',
+    summary:
+      'Opened with `create: false` (read-only CLI commands), the directory does not exist or is not a Quiver data directory; nothing was created.',
+  },
   POINT_NOT_FOUND: { kind: 'not_found', summary: 'No point has this id.' },
   SNAPSHOT_NOT_FOUND: {
     kind: 'not_found',
@@ -60,6 +66,10 @@ export const ERROR_CODES = {
     summary: 'A segment would exceed the 4 GiB WebAssembly memory limit.',
   },
   CLOSED: { kind: 'closed', summary: 'The database or collection was closed.' },
+  NOT_READY: {
+    kind: 'unavailable',
+    summary: 'The server is still loading its data directory; retry once `GET /readyz` answers 200.',
+  },
   CORRUPTED: {
     kind: 'corrupted',
     summary: 'A stored file failed its checksum or format check; the collection refuses to serve it.',

@@ -2,7 +2,7 @@
 // on a small fixture dataset written here, plus exit codes for usage and engine errors.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -101,7 +101,45 @@ describe('quiver CLI', () => {
     const r = await quiver('import', 'fx-l2', '--collection', 'fx', '--data', data)
     expect(r.code).toBe(1)
     expect(errorLines(r)).toHaveLength(1)
-    expect(r.stderr).toMatch(/\[COLLECTION_EXISTS\]/)
+    expect(r.stderr).toMatch(/already exists in .*: add --recreate to replace it.*\[COLLECTION_EXISTS\]/)
+  })
+
+  it('builds with the same HNSW defaults in import and bench (the collection defaults)', async () => {
+    for (const cmd of ['import', 'bench']) {
+      const help = (await quiver(cmd, '--help')).stdout.replace(/\s+/g, ' ')
+      expect(help, cmd).toContain('--m <m> HNSW links per node (default: 16)')
+      expect(help, cmd).toContain('--ef-construct <n> HNSW build candidate list size (default: 100)')
+    }
+    const r = await quiver('import', 'fx-l2', '--collection', 'fx-defaults', '--data', data, '--limit', '50')
+    expect(r.stdout).toMatch(/m 16, ef_construct 100/)
+  })
+
+  it('refuses a missing data directory in read-only commands, creating nothing', async () => {
+    const typo = join(root, 'typo')
+    const runs = [
+      ['search', '--data', typo, '--collection', 'fx', '--vector', '[1,2,3,4,5,6,7,8]'],
+      ['snapshot', 'list', '--data', typo, '--full'],
+      ['snapshot', 'create', '--data', typo, '--collection', 'fx'],
+      ['snapshot', 'delete', '--data', typo, '--full', '--name', 'full-x.snapshot'],
+      ['backup', '--data', typo, '--to', join(root, 'typo-backups'), '--keep', '1'],
+    ]
+    for (const args of runs) {
+      const r = await quiver(...args)
+      expect(r.code, args.join(' ')).toBe(1)
+      expect(errorLines(r), args.join(' ')).toEqual([
+        expect.stringMatching(
+          /^error: no Quiver data directory at .*typo: check --data, or create one with `quiver serve --data .*typo` .*\[DATA_DIR_NOT_FOUND\]$/,
+        ),
+      ])
+    }
+    expect(existsSync(typo)).toBe(false)
+    expect(existsSync(join(root, 'typo-backups'))).toBe(false)
+    // a directory that exists but was never a Quiver data directory is refused too, and left alone
+    const plain = join(root, 'plain')
+    mkdirSync(plain)
+    const r = await quiver('snapshot', 'list', '--data', plain, '--full')
+    expect(r.stderr).toMatch(/no Quiver data directory at .*plain \(it has no collections\/ directory\)/)
+    expect(readdirSync(plain)).toEqual([])
   })
 
   it('imports a prefix with --limit and replaces a collection with --recreate', async () => {

@@ -1,10 +1,11 @@
 // The embedded API end to end on real files: create, upsert, get, search (plain, filtered, exact,
 // paginated, thresholded), scroll, count, payload updates, delete, reopen, bad input.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type EmbeddedCollection, type OpenProgress, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -304,5 +305,49 @@ describe('embedded API', () => {
 
   it('refuses a second open of the same directory', async () => {
     await expectError(Quiver.open(dir), 'DIRECTORY_LOCKED')
+  })
+})
+
+describe('Quiver.open options', () => {
+  let root: string
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'quiver-open-'))
+  })
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('with create: false refuses a missing or foreign directory and creates nothing', async () => {
+    const missing = join(root, 'typo')
+    await expectError(
+      Quiver.open(missing, { create: false }),
+      'DATA_DIR_NOT_FOUND',
+      /no Quiver data directory at/,
+    )
+    expect(existsSync(missing)).toBe(false)
+    const foreign = join(root, 'foreign')
+    await mkdir(foreign)
+    await expectError(
+      Quiver.open(foreign, { create: false }),
+      'DATA_DIR_NOT_FOUND',
+      /no collections\/ directory/,
+    )
+    expect(await readdir(foreign)).toEqual([])
+    // a directory Quiver made opens with create: false
+    await (await Quiver.open(foreign)).close()
+    await (await Quiver.open(foreign, { create: false })).close()
+  })
+
+  it('reports progress: the total first, then each collection loaded', async () => {
+    const made = await Quiver.open(root)
+    for (const name of ['a', 'b', 'c']) await made.createCollection(name, { dimension: 2 })
+    await made.close()
+    const seen: OpenProgress[] = []
+    const db = await Quiver.open(root, { onProgress: (p) => seen.push(p) })
+    await db.close()
+    expect(seen).toEqual([
+      { loaded: 0, total: 3, collection: undefined },
+      ...['a', 'b', 'c'].map((collection, i) => ({ loaded: i + 1, total: 3, collection })),
+    ])
   })
 })

@@ -8,7 +8,7 @@ import { loadDataset } from '../src/cli/datasets.js'
 import { recallAtK } from '../src/cli/recall.js'
 import { Quiver } from '../src/db/quiver.js'
 import type { PointStruct } from '../src/types.js'
-import { datasetTitle, findDataset } from './support/datasets.js'
+import { realDatasets } from './support/datasets.js'
 
 const K = 10
 
@@ -29,9 +29,13 @@ const CASES: Case[] = [
   { dataset: 'sigmod24-clip-100-euclidean', ef: 100 },
 ]
 
-const found = new Map(CASES.map((c) => [c.dataset, findDataset(c.dataset)]))
-const missing = [...found.values()].flatMap((l) => (l.missing === undefined ? [] : [l.missing]))
-if (missing.length > 0) console.log(`recall-real: skipping ${missing.join('; ')}`)
+const datasets = realDatasets(
+  'recall-real',
+  CASES.map((c) => c.dataset),
+)
+const datasetsDir = datasets.dir
+const present = datasets.present
+const missing = CASES.filter((c) => !present(c.dataset))
 
 describe.skipIf(missing.length === CASES.length)(
   'recall@10 on real datasets (HNSW m=16, ef_construct=100)',
@@ -49,11 +53,10 @@ describe.skipIf(missing.length === CASES.length)(
     })
 
     for (const c of CASES) {
-      const lookup = found.get(c.dataset)!
-      it.skipIf(lookup.dir === undefined)(
-        datasetTitle(`${c.dataset}: recall@${K} >= 0.95 at ef=${c.ef}, exact search = ground truth`, lookup),
+      it.skipIf(!present(c.dataset))(
+        `${c.dataset}: recall@${K} >= 0.95 at ef=${c.ef}, exact search = ground truth`,
         async () => {
-          const ds = await loadDataset(c.dataset, lookup.dir ?? '')
+          const ds = await loadDataset(c.dataset, datasetsDir as string)
           const col = await db.createCollection(c.dataset, {
             dimension: ds.dim,
             metric: ds.metric,

@@ -10,15 +10,15 @@ import { type Dataset, loadDataset } from '../src/cli/datasets.js'
 import type { EmbeddedCollection } from '../src/collection/collection.js'
 import type { Filter, Payload } from '../src/types.js'
 import { startTestServer, type TestServer } from './server-harness.js'
-import { datasetTitle, findDataset } from './support/datasets.js'
+import { realDatasets } from './support/datasets.js'
 
 const NAME = 'sigmod24-clip-100-euclidean'
 const QUERIES = 300
 const EF = 100
 
-const lookup = findDataset(NAME)
-const dir = lookup.dir ?? ''
-if (lookup.missing !== undefined) console.log(`server-parity-real: skipping, ${lookup.missing}`)
+const datasets = realDatasets('server-parity-real', [NAME])
+const dir = datasets.dir
+const present = datasets.present(NAME)
 
 interface QueryMeta {
   query_type: number
@@ -35,7 +35,7 @@ function filterOf(m: QueryMeta): Filter | undefined {
   return must.length === 0 ? undefined : { must }
 }
 
-describe.skipIf(lookup.dir === undefined)(datasetTitle(`HTTP vs in-process on ${NAME}`, lookup), () => {
+describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
   let server: TestServer
   let client: QdrantClient
   let local: EmbeddedCollection
@@ -44,12 +44,12 @@ describe.skipIf(lookup.dir === undefined)(datasetTitle(`HTTP vs in-process on ${
   let filteredGt: Int32Array
 
   beforeAll(async () => {
-    ds = await loadDataset(NAME, dir, { withMeta: true })
-    metas = readFileSync(join(dir, `${NAME}.query.meta.jsonl`), 'utf8')
+    ds = await loadDataset(NAME, dir!, { withMeta: true })
+    metas = readFileSync(join(dir!, `${NAME}.query.meta.jsonl`), 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as QueryMeta)
-    filteredGt = new Int32Array(readFileSync(join(dir, `${NAME}.filtered_gt.i32`)).buffer.slice(0))
+    filteredGt = new Int32Array(readFileSync(join(dir!, `${NAME}.filtered_gt.i32`)).buffer.slice(0))
     server = await startTestServer()
     client = new QdrantClient({ url: server.url })
     await client.createCollection(NAME, { vectors: { size: ds.dim, distance: 'Euclid' } })

@@ -3,15 +3,23 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
+import type { Quiver } from '../db/quiver.js'
 import { QuiverError } from '../errors.js'
 import { CHECKSUM_SUFFIX, sha256File } from '../storage/archive.js'
 import { fsyncDir, ioError, writeFileAtomic, writeFully } from '../storage/files.js'
 import { UsageError } from './args.js'
 import { formatMiB } from './format.js'
 import { createProgress } from './progress.js'
-import { openOffline, resolveTarget, restFetch, restResult, type TargetOptions } from './snapshot.js'
+import {
+  openOffline,
+  resolveTarget,
+  restFetch,
+  restResult,
+  type Target,
+  type TargetOptions,
+} from './snapshot.js'
 
 export interface BackupOptions extends TargetOptions {
   to: string
@@ -57,14 +65,12 @@ async function writeHashed(
   return hash.digest('hex')
 }
 
-/**
- * Takes a backup and applies retention; prints each step, what it kept and what it removed.
- * Throws UsageError, DIRECTORY_LOCKED (offline while a server runs), CORRUPTED (the copy's SHA-256
- * differs from the snapshot's; the copy is removed), IO_ERROR.
- */
-export async function runBackup(o: BackupOptions, out: NodeJS.WritableStream): Promise<void> {
-  const t = resolveTarget(o)
-  if (!Number.isSafeInteger(o.keep) || o.keep < 1) throw new UsageError('--keep must be an integer >= 1')
+/** Takes the full snapshot and copies it into `o.to` (created); returns the file and its SHA-256. */
+async function copySnapshot(
+  t: { kind: 'db'; dir: string; db: Quiver } | Extract<Target, { kind: 'url' }>,
+  o: BackupOptions,
+  out: NodeJS.WritableStream,
+): Promise<{ final: string; expected: string }> {
   const dir = resolve(o.to)
   await mkdir(dir, { recursive: true }).catch((err) => {
     throw ioError('create directory', dir, err)
@@ -75,20 +81,16 @@ export async function runBackup(o: BackupOptions, out: NodeJS.WritableStream): P
   const quiet = o.quiet === true
   let expected: string
   try {
-    if (t.kind === 'data') {
+    if (t.kind === 'db') {
+      const { db } = t
       out.write(`creating a full snapshot of ${t.dir}\n`)
-      const db = await openOffline(t.dir)
-      try {
-        const snap = await db.createFullSnapshot()
-        const path = await db.fullSnapshotPath(snap.name)
-        expected = snap.checksum ?? (await sha256File(path))
-        out.write(`snapshot ${snap.name}: ${formatMiB(snap.size)}, sha256 ${expected}\n`)
-        const got = await writeHashed(tmp, createReadStream(path), snap.size, quiet)
-        if (got !== expected) throw mismatch(got, expected)
-        await db.deleteFullSnapshot(snap.name)
-      } finally {
-        await db.close()
-      }
+      const snap = await db.createFullSnapshot()
+      const path = await db.fullSnapshotPath(snap.name)
+      expected = snap.checksum ?? (await sha256File(path))
+      out.write(`snapshot ${snap.name}: ${formatMiB(snap.size)}, sha256 ${expected}\n`)
+      const got = await writeHashed(tmp, createReadStream(path), snap.size, quiet)
+      if (got !== expected) throw mismatch(got, expected)
+      await db.deleteFullSnapshot(snap.name)
     } else {
       out.write(`creating a full snapshot on ${t.url}\n`)
       const snap = await restResult<{ name: string; size: number; checksum: string | null }>(
@@ -120,6 +122,32 @@ export async function runBackup(o: BackupOptions, out: NodeJS.WritableStream): P
     await unlink(tmp).catch(() => undefined)
     throw err
   }
+  return { final, expected }
+}
+
+/**
+ * Takes a backup and applies retention; prints each step, what it kept and what it removed.
+ * Throws UsageError, DATA_DIR_NOT_FOUND (offline, no data directory at --data; nothing is created),
+ * DIRECTORY_LOCKED (offline while a server runs), CORRUPTED (the copy's SHA-256
+ * differs from the snapshot's; the copy is removed), IO_ERROR.
+ */
+export async function runBackup(o: BackupOptions, out: NodeJS.WritableStream): Promise<void> {
+  const t = resolveTarget(o)
+  if (!Number.isSafeInteger(o.keep) || o.keep < 1) throw new UsageError('--keep must be an integer >= 1')
+  // offline, the data directory is checked (and locked) before the backup directory is made
+  let copied: { final: string; expected: string }
+  if (t.kind === 'data') {
+    const db = await openOffline(t.dir)
+    try {
+      copied = await copySnapshot({ kind: 'db', dir: t.dir, db }, o, out)
+    } finally {
+      await db.close()
+    }
+  } else {
+    copied = await copySnapshot(t, o, out)
+  }
+  const { final, expected } = copied
+  const dir = dirname(final)
   const onDisk = await sha256File(final)
   if (onDisk !== expected) {
     throw new QuiverError(

@@ -1,6 +1,7 @@
 // `quiver import`: loads a benchmark dataset into a collection of a data directory, in batches.
 import { resolve } from 'node:path'
 import { Quiver } from '../db/quiver.js'
+import { QuiverError } from '../errors.js'
 import type { CreateCollectionOptions, HnswConfig, PointStruct } from '../types.js'
 import { loadDataset, resolveDatasetsDir } from './datasets.js'
 import { formatCount, formatDuration } from './format.js'
@@ -17,6 +18,7 @@ export interface ImportOptions {
   limit?: number
   /** Points per upsert call. */
   batch: number
+  /** HNSW parameters; unset ones take the collection defaults (`DEFAULT_HNSW`, as `quiver bench`). */
   m?: number
   efConstruct?: number
   /** Delete the collection first if it exists. */
@@ -34,21 +36,29 @@ export function hnswOptions(m: number | undefined, efConstruct: number | undefin
 /**
  * Creates the collection (dimension and metric from the dataset; cosine → Cosine, l2 → Euclid),
  * upserts base row i as point id i with meta.jsonl line i as payload, and prints a summary to `out`.
- * Throws QuiverError (COLLECTION_EXISTS unless `recreate`, INVALID_ARGUMENT for dataset problems, ...).
+ * Throws QuiverError (COLLECTION_EXISTS unless `recreate`, checked before the dataset is read;
+ * INVALID_ARGUMENT for dataset problems, ...).
  */
 export async function runImport(
   opts: ImportOptions,
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
   const dir = resolveDatasetsDir(opts.datasets)
-  const ds = await loadDataset(
-    opts.dataset,
-    dir,
-    opts.limit === undefined ? { withMeta: true } : { withMeta: true, limit: opts.limit },
-  )
   const name = opts.collection ?? opts.dataset
   const db = await Quiver.open(resolve(opts.data))
   try {
+    if (opts.recreate !== true && db.hasCollection(name)) {
+      throw new QuiverError(
+        'COLLECTION_EXISTS',
+        `collection ${name} already exists in ${db.dir}: add --recreate to replace it (its points are deleted), or import into another collection with --collection NAME`,
+        { name },
+      )
+    }
+    const ds = await loadDataset(
+      opts.dataset,
+      dir,
+      opts.limit === undefined ? { withMeta: true } : { withMeta: true, limit: opts.limit },
+    )
     if (opts.recreate === true) await db.deleteCollection(name)
     const create: CreateCollectionOptions = {
       dimension: ds.dim,

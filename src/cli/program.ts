@@ -2,6 +2,7 @@
 // (0 ok, 1 QuiverError or other failure, 2 usage error).
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
+import { DEFAULT_HNSW } from '../collection/validate.js'
 import { isQuiverError } from '../errors.js'
 import { intListOption, intOption, shellQuote, UsageError } from './args.js'
 import { type BackupOptions, runBackup } from './backup.js'
@@ -13,6 +14,7 @@ import { runSearch, type SearchCommandOptions } from './search.js'
 import { runServe, type ServeCommandOptions } from './serve.js'
 import { addServeSecurityOptions } from './serve-security.js'
 import {
+  DEFAULT_WAIT_TIMEOUT_S,
   runSnapshotCreate,
   runSnapshotDelete,
   runSnapshotList,
@@ -83,9 +85,9 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option(...DATASETS_OPTION)
     .option('--limit <n>', 'import only the first n base vectors', intOption(1))
     .option('--batch <n>', 'points per upsert', intOption(1), 1000)
-    .option('--m <m>', 'HNSW links per node (default 16)', intOption(2))
-    .option('--ef-construct <n>', 'HNSW build candidate list size (default 100)', intOption(1))
-    .option('--recreate', 'delete the collection first if it exists')
+    .option('--m <m>', 'HNSW links per node', intOption(2), DEFAULT_HNSW.m)
+    .option('--ef-construct <n>', 'HNSW build candidate list size', intOption(1), DEFAULT_HNSW.efConstruct)
+    .option('--recreate', 'replace the collection if it exists (its points are deleted)')
     .action(async (dataset: string, o: Omit<ImportOptions, 'dataset'>) => {
       await runImport({ ...o, dataset }, io.out)
     })
@@ -115,8 +117,9 @@ export function buildProgram(io: CliIo, command: string): Command {
     )
     .argument('<dataset>', 'dataset name, e.g. sift-5k-euclidean')
     .option(...DATASETS_OPTION)
-    .option('--m <m>', 'HNSW links per node', intOption(2), 16)
-    .option('--ef-construct <n>', 'HNSW build candidate list size', intOption(1), 200)
+    // the defaults of `import` (and of any new collection), so a bench measures what an import builds
+    .option('--m <m>', 'HNSW links per node', intOption(2), DEFAULT_HNSW.m)
+    .option('--ef-construct <n>', 'HNSW build candidate list size', intOption(1), DEFAULT_HNSW.efConstruct)
     .option(
       '--ef <list>',
       'query-time ef values, comma-separated',
@@ -146,6 +149,11 @@ export function buildProgram(io: CliIo, command: string): Command {
       )
       .option('--url <url>', 'work through a running server instead, e.g. http://127.0.0.1:6333')
       .option('--api-key <key>', 'API key for --url (sent as the api-key header)')
+      .option(
+        '--wait-timeout <seconds>',
+        `with --url: seconds to wait for a starting server to answer /readyz (default ${DEFAULT_WAIT_TIMEOUT_S})`,
+        intOption(0),
+      )
   const snapshot = program
     .command('snapshot')
     .description(

@@ -1,11 +1,11 @@
 // `quiver search`: one query against a collection of a data directory, printed as a table or JSON.
 import { resolve } from 'node:path'
-import { Quiver } from '../db/quiver.js'
 import { invalid } from '../errors.js'
 import type { Filter, ScoredPoint, SearchOptions } from '../types.js'
 import { parseJsonOption, UsageError } from './args.js'
 import { loadQueries, readDescriptor, resolveDatasetsDir } from './datasets.js'
 import { formatTable, truncate } from './format.js'
+import { openOffline } from './snapshot.js'
 
 export interface SearchCommandOptions {
   data: string
@@ -66,7 +66,7 @@ export function formatHits(hits: readonly ScoredPoint[]): string {
 /**
  * Runs one search and writes the hits to `out` (table, or a JSON array with `json`).
  * Throws UsageError for a missing / malformed vector or filter option, QuiverError for
- * what the engine rejects (COLLECTION_NOT_FOUND, INVALID_VECTOR, INVALID_FILTER, ...).
+ * what the engine rejects (DATA_DIR_NOT_FOUND, DIRECTORY_LOCKED, COLLECTION_NOT_FOUND, INVALID_VECTOR, INVALID_FILTER, ...).
  */
 export async function runSearch(
   opts: SearchCommandOptions,
@@ -85,7 +85,7 @@ export async function runSearch(
   }
   if (opts.ef !== undefined) search.ef = opts.ef
   if (opts.exact === true) search.exact = true
-  const db = await Quiver.open(resolve(opts.data))
+  const db = await openOffline(resolve(opts.data))
   try {
     const col = await db.getCollection(opts.collection)
     const hits = await col.search(vector, search)

@@ -14,6 +14,8 @@ export interface TargetOptions {
   data?: string
   url?: string
   apiKey?: string
+  /** With `url`: seconds to wait for the server to be reachable and ready (`GET /readyz`). Default 30. */
+  waitTimeout?: number
 }
 
 export interface SnapshotCommandOptions extends TargetOptions {
@@ -25,7 +27,12 @@ export interface SnapshotCommandOptions extends TargetOptions {
   json?: boolean
 }
 
-export type Target = { kind: 'data'; dir: string } | { kind: 'url'; url: string; apiKey: string | undefined }
+export type Target =
+  | { kind: 'data'; dir: string }
+  | { kind: 'url'; url: string; apiKey: string | undefined; waitTimeoutMs: number }
+
+/** Default of `--wait-timeout`: how long `--url` commands wait for a starting server, in seconds. */
+export const DEFAULT_WAIT_TIMEOUT_S = 30
 
 /** `--data` or `--url` (one of them; `--data ./data` when neither). Throws UsageError for both. */
 export function resolveTarget(o: TargetOptions): Target {
@@ -39,24 +46,41 @@ export function resolveTarget(o: TargetOptions): Target {
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:')
       throw new UsageError('--url must be http:// or https://')
-    return { kind: 'url', url: o.url.replace(/\/+$/, ''), apiKey: o.apiKey }
+    return {
+      kind: 'url',
+      url: o.url.replace(/\/+$/, ''),
+      apiKey: o.apiKey,
+      waitTimeoutMs: (o.waitTimeout ?? DEFAULT_WAIT_TIMEOUT_S) * 1000,
+    }
   }
   if (o.apiKey !== undefined) throw new UsageError('--api-key goes with --url')
+  if (o.waitTimeout !== undefined) throw new UsageError('--wait-timeout goes with --url')
   return { kind: 'data', dir: resolve(o.data ?? './data') }
 }
 
 /**
- * Opens a data directory for an offline command. Throws DIRECTORY_LOCKED with a hint when a server
- * (or another process) has it open.
+ * Opens a data directory for an offline command. Unless `create` (restoring into a fresh
+ * directory), a missing data directory is refused (DATA_DIR_NOT_FOUND, nothing created) with a hint
+ * at how to make one. Throws DIRECTORY_LOCKED with a hint when a server (or another process) has it open.
  */
-export async function openOffline(dir: string): Promise<Quiver> {
+export async function openOffline(
+  dir: string,
+  { create = false }: { create?: boolean } = {},
+): Promise<Quiver> {
   try {
-    return await Quiver.open(dir)
+    return await Quiver.open(dir, { create })
   } catch (err) {
     if (err instanceof QuiverError && err.code === 'DIRECTORY_LOCKED') {
       throw new QuiverError(
         'DIRECTORY_LOCKED',
         `${err.message}. Offline commands need the data directory to themselves: stop the server, or run the command against it with --url http://HOST:PORT`,
+        err.details as Record<string, unknown>,
+      )
+    }
+    if (err instanceof QuiverError && err.code === 'DATA_DIR_NOT_FOUND') {
+      throw new QuiverError(
+        'DATA_DIR_NOT_FOUND',
+        `${err.message}: check --data, or create one with \`quiver serve --data ${dir}\` or \`quiver import DATASET --data ${dir}\``,
         err.details as Record<string, unknown>,
       )
     }
@@ -68,16 +92,79 @@ function isErrorCode(code: string | null): code is ErrorCode {
   return code !== null && Object.hasOwn(ERROR_CODES, code)
 }
 
+type UrlTarget = Extract<Target, { kind: 'url' }>
+
+/** Connection failures worth retrying while a server starts (it may not listen yet). */
+const RETRIED = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'])
+const POLL_MS = 200
+
+function causeOf(err: unknown): { code: string | undefined; message: string } {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause
+  return {
+    code: typeof cause?.code === 'string' ? cause.code : undefined,
+    message: typeof cause?.message === 'string' ? cause.message : (err as Error).message,
+  }
+}
+
+/**
+ * Resolves once `GET /readyz` answers anything but 503 (a server that has loaded its data; any
+ * other answer is left to the real request to report). Refused connections and 503 are retried
+ * every 200 ms until `waitTimeoutMs`; then, or at once for other failures (DNS, TLS), throws IO_ERROR.
+ */
+async function waitReady(target: UrlTarget): Promise<void> {
+  const deadline = performance.now() + target.waitTimeoutMs
+  for (;;) {
+    let last: string
+    try {
+      const res = await fetch(`${target.url}/readyz`, {
+        headers: target.apiKey === undefined ? {} : { 'api-key': target.apiKey },
+        signal: AbortSignal.timeout(10_000),
+      })
+      const text = await res.text()
+      if (res.status !== 503) return
+      last = `GET /readyz answered HTTP 503: ${text.trim()}`
+    } catch (err) {
+      const cause = causeOf(err)
+      if (cause.code === undefined || !RETRIED.has(cause.code))
+        throw new QuiverError(
+          'IO_ERROR',
+          `cannot reach ${target.url}: ${cause.message}`,
+          { url: target.url },
+          err,
+        )
+      last = cause.message
+    }
+    const left = deadline - performance.now()
+    if (left <= 0) {
+      throw new QuiverError(
+        'IO_ERROR',
+        `${target.url} is not ready after ${target.waitTimeoutMs / 1000} s (--wait-timeout): ${last}`,
+        { url: target.url },
+      )
+    }
+    await new Promise((done) => setTimeout(done, Math.min(POLL_MS, left)))
+  }
+}
+
+const readyTargets = new WeakMap<UrlTarget, Promise<void>>()
+
 /**
  * Calls the REST API of a server and returns the response, or throws a QuiverError carrying the
- * server's error code and message (IO_ERROR when the server cannot be reached).
+ * server's error code and message. The first call for a target waits until the server is ready
+ * (`--wait-timeout`); IO_ERROR when it cannot be reached or stays not ready.
  */
 export async function restFetch(
-  target: Extract<Target, { kind: 'url' }>,
+  target: UrlTarget,
   method: string,
   path: string,
   init: { json?: unknown; body?: FormData } = {},
 ): Promise<Response> {
+  let ready = readyTargets.get(target)
+  if (ready === undefined) {
+    ready = waitReady(target)
+    readyTargets.set(target, ready)
+  }
+  await ready
   const headers: Record<string, string> = {}
   if (target.apiKey !== undefined) headers['api-key'] = target.apiKey
   let body: string | FormData | undefined
@@ -91,7 +178,7 @@ export async function restFetch(
   try {
     res = await fetch(`${target.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) })
   } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message
+    const cause = causeOf(err).message
     throw new QuiverError('IO_ERROR', `cannot reach ${target.url}: ${cause}`, { url: target.url }, err)
   }
   if (res.ok) return res
@@ -110,7 +197,7 @@ export async function restFetch(
 
 /** `result` of a JSON reply of the REST API. */
 export async function restResult<T>(
-  target: Extract<Target, { kind: 'url' }>,
+  target: UrlTarget,
   method: string,
   path: string,
   json?: unknown,
@@ -158,8 +245,8 @@ function printSnapshots(list: SnapshotInfo[], json: boolean | undefined, out: No
   )
 }
 
-async function withDb<T>(dir: string, fn: (db: Quiver) => Promise<T>): Promise<T> {
-  const db = await openOffline(dir)
+async function withDb<T>(dir: string, fn: (db: Quiver) => Promise<T>, create = false): Promise<T> {
+  const db = await openOffline(dir, { create })
   try {
     return await fn(db)
   } finally {
@@ -266,11 +353,16 @@ export async function runSnapshotRestore(
         : `no ${basename(from)}.checksum: every file verified against the snapshot's manifest`
   const opts = checksum === undefined ? {} : { checksum }
   if (t.kind === 'data') {
-    const names = await withDb(t.dir, async (db) => {
-      if (s.full) return db.recoverFullSnapshot(from, opts)
-      await db.recoverSnapshot(s.collection, from, opts)
-      return [s.collection]
-    })
+    // restoring into a fresh directory creates it
+    const names = await withDb(
+      t.dir,
+      async (db) => {
+        if (s.full) return db.recoverFullSnapshot(from, opts)
+        await db.recoverSnapshot(s.collection, from, opts)
+        return [s.collection]
+      },
+      true,
+    )
     out.write(
       `restored ${names.length === 1 ? 'collection' : 'collections'} ${names.join(', ')} from ${from} (${how})\n`,
     )

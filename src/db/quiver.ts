@@ -1,7 +1,7 @@
 // Quiver, the embedded database: opens a data directory (taking its lock), keeps the catalog of
 // collections (one sub-directory each under collections/), creates and drops them atomically.
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, rename, rm, unlink } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
@@ -41,6 +41,30 @@ export interface OpenOptions extends CollectionOpenOptions {
    * outside 0..256 or when the pool already runs with another count.
    */
   threads?: number
+  /**
+   * `false`: refuse a directory that does not exist or is not a Quiver data directory (no
+   * `collections/` in it) with DATA_DIR_NOT_FOUND, creating nothing, as read-only tools want.
+   * Default `true`: create the directory when missing.
+   */
+  create?: boolean
+  /**
+   * Called once the number of collections to load is known (`loaded: 0`), then after each one is
+   * loaded (or found unavailable). A server uses it to report progress on a large directory.
+   */
+  onProgress?: (progress: OpenProgress) => void
+  /**
+   * Awaited once the directory lock is held, before anything is read: a server listens here, so it
+   * answers only once the directory is its own. If it throws, `open` releases the lock and rethrows.
+   */
+  onLocked?: () => Promise<void>
+}
+
+/** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
+export interface OpenProgress {
+  readonly loaded: number
+  readonly total: number
+  /** The collection just loaded; undefined in the first call. */
+  readonly collection: string | undefined
 }
 
 const COLLECTIONS = 'collections'
@@ -80,28 +104,41 @@ export class Quiver {
   }
 
   /**
-   * Opens (creating if needed) a data directory and recovers every collection from its segments
-   * and WAL. Throws DIRECTORY_LOCKED if another process has it open, IO_ERROR if the file system
+   * Opens (creating if needed, unless `create: false`) a data directory and recovers every
+   * collection from its segments and WAL. Throws DATA_DIR_NOT_FOUND (`create: false` and no data
+   * directory there), DIRECTORY_LOCKED if another process has it open, IO_ERROR if the file system
    * refuses. A collection whose files fail their checks does not stop the others: it is listed,
    * and using it throws its CORRUPTED error (see `unavailableCollections`).
+   * @example const db = await Quiver.open('./data', { create: false }) // an existing directory only
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
     if (options.threads !== undefined) CorePool.configure(options.threads)
     const abs = resolve(dir)
-    await ensureDir(abs)
+    if (options.create === false) await assertDataDir(abs)
+    else await ensureDir(abs)
     const lock = await lockDirectory(abs)
     const db = new Quiver(abs, lock, options)
     try {
+      await options.onLocked?.()
       const root = join(abs, COLLECTIONS)
       await ensureDir(root)
       await finishRecoveries(root)
       await removeSnapshotLeftovers(join(abs, SNAPSHOTS_DIR))
-      for (const entry of await readdir(root, { withFileTypes: true })) {
-        if (!entry.isDirectory()) continue
+      const entries = (await readdir(root, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      const total = entries.filter((e) => !e.name.startsWith('.')).length
+      let loaded = 0
+      options.onProgress?.({ loaded, total, collection: undefined })
+      for (const entry of entries) {
         if (entry.name.startsWith('.')) {
           // an interrupted create or drop: never acknowledged, or already dropped
           await rm(join(root, entry.name), { recursive: true, force: true })
           continue
+        }
+        if (loaded > 0) {
+          // let a server that listens meanwhile answer its probes between collections
+          await new Promise<void>((done) => setImmediate(done))
         }
         try {
           db.collections.set(
@@ -116,6 +153,8 @@ export class Quiver {
             `collection ${entry.name} is unavailable: ${err.message}; drop it or recover it from a snapshot`,
           )
         }
+        loaded++
+        options.onProgress?.({ loaded, total, collection: entry.name })
       }
     } catch (err) {
       for (const c of db.collections.values()) await c.close().catch(() => undefined)
@@ -507,6 +546,27 @@ export class Quiver {
     this.collections.clear()
     await this.lock.release()
     if (first !== undefined) throw first
+  }
+}
+
+/** Throws DATA_DIR_NOT_FOUND unless `dir` is a directory holding `collections/` (one Quiver opened). */
+async function assertDataDir(dir: string): Promise<void> {
+  const isDir = async (p: string): Promise<boolean> => {
+    try {
+      return (await stat(p)).isDirectory()
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false
+      throw ioError('stat', p, err)
+    }
+  }
+  if (!(await isDir(dir)))
+    throw new QuiverError('DATA_DIR_NOT_FOUND', `no Quiver data directory at ${dir}`, { path: dir })
+  if (!(await isDir(join(dir, COLLECTIONS)))) {
+    throw new QuiverError(
+      'DATA_DIR_NOT_FOUND',
+      `no Quiver data directory at ${dir} (it has no ${COLLECTIONS}/ directory)`,
+      { path: dir },
+    )
   }
 }
 

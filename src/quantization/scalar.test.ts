@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { describeDataset } from '../../test/support/datasets.js'
+import { realDatasets } from '../../test/support/datasets.js'
 import { buildIndex, clustered, randomVectors, recall } from '../../test/support/vectors.js'
 import { QuiverError } from '../errors.js'
 import { HnswIndex, type IndexMetric } from '../index/hnsw.js'
@@ -285,11 +285,12 @@ describe('ScalarQuantizer search', () => {
   })
 })
 
-describeDataset('ScalarQuantizer on GloVe-100 (first 10k points)', 'glove-100-cosine', (GLOVE) => {
+const REAL = realDatasets('scalar quantizer', ['glove-100-cosine'])
+describe.skipIf(!REAL.present('glove-100-cosine'))('ScalarQuantizer on GloVe-100 (first 10k points)', () => {
   it('keeps recall@10 with rescoring', () => {
     const dim = 100
     const n = 10_000
-    const raw = readFileSync(`${GLOVE}.base.f32`)
+    const raw = readFileSync(`${REAL.path('glove-100-cosine')}.base.f32`)
     const all = new Float32Array(raw.buffer, raw.byteOffset, (n + 100) * dim)
     const rows = Array.from({ length: n + 100 }, (_, i) => all.subarray(i * dim, (i + 1) * dim))
     const index = buildIndex('cosine', rows.slice(0, n), dim)

@@ -169,7 +169,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerSecurity(app, options.security ?? {})
   registerLimits(app, limits)
   registerObservability(app, options.db)
-  registerServiceRoutes(app)
+  registerServiceRoutes(app, options.db)
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)

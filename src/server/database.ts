@@ -19,6 +19,9 @@ export interface SnapshotDatabase {
   readonly snapshotsDir: string
 }
 
+/** Whether a database serves yet; `reason` says what it is still doing (`/readyz` answers it with 503). */
+export type Readiness = { ready: true } | { ready: false; reason: string }
+
 /** Structurally satisfied by `Quiver`; tests may pass a fake (without the snapshot methods, whose routes are then not registered). */
 export interface ServerDatabase extends Partial<SnapshotDatabase> {
   createCollection(name: string, options: CreateCollectionOptions): Promise<Collection>
@@ -28,4 +31,6 @@ export interface ServerDatabase extends Partial<SnapshotDatabase> {
   deleteCollection(name: string): Promise<boolean>
   /** Collections that failed their checks at open, with the reason (read by /metrics and /telemetry). */
   unavailableCollections?(): ReadonlyMap<string, Error>
+  /** Absent: always ready (an open `Quiver`). `serve` passes a database that is not ready while it loads. */
+  readiness?(): Readiness
 }

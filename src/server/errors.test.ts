@@ -12,6 +12,7 @@ const KINDS: readonly ErrorKind[] = [
   'resource_exhausted',
   'timeout',
   'closed',
+  'unavailable',
   'corrupted',
   'internal',
 ]

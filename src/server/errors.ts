@@ -15,6 +15,7 @@ export const HTTP_STATUS_BY_KIND = {
   resource_exhausted: 507,
   timeout: 408,
   closed: 503,
+  unavailable: 503,
   corrupted: 500,
   internal: 500,
 } as const satisfies Record<ErrorKind, number>

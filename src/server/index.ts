@@ -1,15 +1,18 @@
 // Public entry of `quiver/server`: `buildServer` (a Fastify app over an open database) and `serve`
 // (open a data directory, listen, close everything on SIGINT/SIGTERM or `close()`).
-import type { FastifyInstance } from 'fastify'
+import { resolve } from 'node:path'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { Quiver } from '../db/quiver.js'
+import { type OpenProgress, Quiver } from '../db/quiver.js'
 import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
+import { LoadingDatabase } from './loading.js'
 import { createLogger } from './logging.js'
 import type { SecurityOptions } from './security.js'
 import { snapshotUrlPolicy } from './snapshot-url.js'
 
 export { type BuildServerOptions, buildServer, DEFAULT_BODY_LIMIT, type ServerDatabase } from './app.js'
+export type { Readiness } from './database.js'
 export { ERROR_CODE_HEADER, HTTP_STATUS_BY_KIND } from './errors.js'
 export { DEFAULT_LIMITS, type ServerLimits } from './limits.js'
 export { createLogger, REQUEST_ID_HEADER } from './logging.js'
@@ -18,7 +21,7 @@ export { QDRANT_API_VERSION } from './routes/service.js'
 export type { SecurityOptions, TlsOptions } from './security.js'
 
 export interface ServeOptions {
-  /** Data directory; created if missing. */
+  /** Data directory; created if missing. Loaded after the server listens (see `serve`). */
   dataDir: string
   /** Interface to bind. Default `127.0.0.1`. */
   host?: string
@@ -58,10 +61,16 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
+/** Progress lines while a data directory loads: the first after this long, then at most one per interval (ms). */
+const LOAD_PROGRESS_INTERVAL_MS = 1000
+
 /**
- * Opens `dataDir` with `Quiver.open`, serves Qdrant's REST API on `host:port`, and closes the
- * database when the server closes (SIGINT/SIGTERM or `close()`).
- * Throws DIRECTORY_LOCKED if another process holds the directory, or the listen error (EADDRINUSE).
+ * Takes the lock of `dataDir`, listens on `host:port`, then loads the directory (`Quiver.open`) and
+ * resolves once it is loaded. While it loads, `/healthz` and `/livez` answer 200, `/readyz` answers 503, every other
+ * endpoint 503 `NOT_READY`, and a load that takes more than a second is logged about once a second
+ * (collections loaded / total). The database is closed when the server closes (SIGINT/SIGTERM or
+ * `close()`). Throws the listen error (EADDRINUSE), or what `Quiver.open` throws (DIRECTORY_LOCKED
+ * if another process holds the directory, CORRUPTED, IO_ERROR) after closing the server again.
  * @example
  * const server = await serve({ dataDir: './data', port: 6333 })
  * // ... later
@@ -75,27 +84,25 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   })
   // a bad entry fails before the data directory is locked
   snapshotUrlPolicy(options.snapshotUrlAllow)
-  // searches run on the core pool: the event loop keeps serving while both cores search
-  const db = await Quiver.open(options.dataDir, {
-    logger,
-    searchThreads: true,
-    ...(options.threads === undefined ? {} : { threads: options.threads }),
-  })
-  const buildOptions: Parameters<typeof buildServer>[0] = { db, loggerInstance: logger }
+  const dataDir = resolve(options.dataDir)
+  const loading = new LoadingDatabase(dataDir)
+  const buildOptions: Parameters<typeof buildServer>[0] = { db: loading, loggerInstance: logger }
   if (options.bodyLimit !== undefined) buildOptions.bodyLimit = options.bodyLimit
   if (options.security !== undefined) buildOptions.security = options.security
   if (options.limits !== undefined) buildOptions.limits = options.limits
   if (options.snapshotUrlAllow !== undefined) buildOptions.snapshotUrlAllow = options.snapshotUrlAllow
   const app = buildServer(buildOptions)
+  let db: Quiver | undefined
   app.addHook('onClose', async () => {
-    await db.close()
+    await db?.close()
   })
-  try {
+  const listen = async (): Promise<void> => {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6333 })
-  } catch (err) {
+  }
+  db = await loadDatabase(dataDir, loading, logger, options.threads, listen).catch(async (err: unknown) => {
     await app.close()
     throw err
-  }
+  })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 6333)
   const host = options.host ?? '127.0.0.1'
@@ -123,4 +130,57 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   }
   const url = `${options.security?.tls === undefined ? 'http' : 'https'}://${urlHost}:${port}`
   return { url, address: url, port, app, db, close }
+}
+
+/**
+ * `Quiver.open` for a server: `listen` runs once the lock is held; progress goes to `loading` (for
+ * `/readyz`) and, from the first second on, to the log once per second; `ready` is logged with the
+ * time taken.
+ */
+async function loadDatabase(
+  dataDir: string,
+  loading: LoadingDatabase,
+  logger: FastifyBaseLogger,
+  threads: number | undefined,
+  listen: () => Promise<void>,
+): Promise<Quiver> {
+  let started = performance.now()
+  let progress: OpenProgress | undefined
+  let tick: NodeJS.Timeout | undefined
+  const report = (): void => {
+    const elapsedMs = Math.round(performance.now() - started)
+    logger.info(
+      { dataDir, loaded: progress?.loaded, total: progress?.total, elapsedMs },
+      `${loading.loadingStatus()} (${dataDir}, ${(elapsedMs / 1000).toFixed(1)} s so far)`,
+    )
+  }
+  try {
+    // searches run on the core pool: the event loop keeps serving while both cores search
+    const db = await Quiver.open(dataDir, {
+      logger,
+      searchThreads: true,
+      ...(threads === undefined ? {} : { threads }),
+      // listen once the directory is ours (a locked one fails before the port is bound)
+      onLocked: async () => {
+        await listen()
+        started = performance.now()
+        tick = setInterval(report, LOAD_PROGRESS_INTERVAL_MS)
+        tick.unref()
+      },
+      onProgress: (p) => {
+        progress = p
+        loading.setProgress(p)
+      },
+    })
+    loading.resolve(db)
+    const ms = Math.round(performance.now() - started)
+    const collections = progress?.total ?? 0
+    logger.info(
+      { dataDir, collections, ms },
+      `ready: loaded ${collections} collections from ${dataDir} in ${ms} ms`,
+    )
+    return db
+  } finally {
+    clearInterval(tick)
+  }
 }

@@ -1,42 +1,47 @@
-// The real datasets of the recall, parity and quantizer suites: where one is, or why it is missing
-// and how to get it, for the skip message (a skip must say what would make the suite run).
+// Where the real-data suites find the benchmark datasets (`--datasets` rules of the CLI:
+// $QUIVER_DATASETS, else ../shared/datasets), and the one line they print for the ones missing.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe } from 'vitest'
 import { resolveDatasetsDir } from '../../src/cli/datasets.js'
 
-/** The datasets directory holding the dataset, or why it is not there (with what to do). */
-export type DatasetLookup = { dir: string; missing?: undefined } | { dir?: undefined; missing: string }
+/** How to point the suites at the datasets, quoted in every skip message. */
+export const DATASETS_HINT = 'set QUIVER_DATASETS=/path/to/datasets (default ../shared/datasets)'
+
+export interface RealDatasets {
+  /** The datasets directory, or undefined when none was found. */
+  readonly dir: string | undefined
+  /** Whether `name` (its `.json` descriptor and `.base.f32`) is there. */
+  present(name: string): boolean
+  /** `<dir>/<name>`, the prefix of the dataset's files (only for a present dataset). */
+  path(name: string): string
+}
 
 /**
- * Looks up dataset `name` (its file `<name>.<file>`) in the datasets directory that
- * `resolveDatasetsDir` finds: `$QUIVER_DATASETS`, else `../shared/datasets`.
+ * Looks up `names` for the suite `suite` and, when some are missing, prints one line naming them,
+ * the place searched and how to point the suite at the datasets, e.g.
+ * `recall-real: skipping sift-5k-euclidean: not found in /x/datasets; set QUIVER_DATASETS=...`.
  */
-export function findDataset(name: string, file = 'json'): DatasetLookup {
-  let dir: string
+export function realDatasets(suite: string, names: readonly string[]): RealDatasets {
+  let dir: string | undefined
+  let why = ''
   try {
     dir = resolveDatasetsDir()
   } catch (err) {
-    return { missing: `dataset ${name}: ${(err as Error).message}` }
+    why = (err as Error).message
   }
-  if (existsSync(join(dir, `${name}.${file}`))) return { dir }
+  const present = (name: string): boolean =>
+    dir !== undefined && existsSync(join(dir, `${name}.json`)) && existsSync(join(dir, `${name}.base.f32`))
+  const missing = names.filter((n) => !present(n))
+  if (missing.length > 0) {
+    const where = dir === undefined ? why : `not found in ${dir}`
+    console.log(`${suite}: skipping ${missing.join(', ')}: ${where}; ${DATASETS_HINT}`)
+  }
   return {
-    missing: `dataset ${name} not found in ${dir}: set QUIVER_DATASETS=/path/to/datasets, a directory holding ${name}.json, ${name}.base.f32, ... (../shared/datasets/README.md)`,
+    dir,
+    present,
+    path: (name) => {
+      if (dir === undefined || !present(name)) throw new Error(`dataset ${name} is not present`)
+      return join(dir, name)
+    },
   }
-}
-
-/** `title`, with `(skipped: <why and how to get the dataset>)` appended when it is missing. */
-export function datasetTitle(title: string, lookup: DatasetLookup): string {
-  return lookup.missing === undefined ? title : `${title} (skipped: ${lookup.missing})`
-}
-
-/**
- * `describe(title, ...)` over dataset `name`, skipped with the reason and how to get the dataset
- * when it is missing; `body` gets the common prefix of its files (`<dir>/<name>`).
- */
-export function describeDataset(title: string, name: string, body: (prefix: string) => void): void {
-  const lookup = findDataset(name)
-  describe.skipIf(lookup.dir === undefined)(datasetTitle(title, lookup), () =>
-    body(join(lookup.dir ?? '', name)),
-  )
 }

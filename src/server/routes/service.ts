@@ -2,6 +2,8 @@
 // and the Kubernetes probes `/healthz`, `/livez`, `/readyz`.
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
+import type { ServerDatabase } from '../database.js'
+import { ERROR_CODE_HEADER } from '../errors.js'
 
 /**
  * The Qdrant REST API version Quiver speaks, answered as `version` by `GET /`. The official
@@ -29,7 +31,11 @@ export interface WireVersionInfo {
   version: string
 }
 
-export function registerServiceRoutes(app: FastifyInstance): void {
+/**
+ * `/healthz` and `/livez` answer 200 while the process runs (loading included); `/readyz` answers
+ * 503 (text, as Qdrant, with the `NOT_READY` code header and `retry-after`) until `db` is ready.
+ */
+export function registerServiceRoutes(app: FastifyInstance, db?: Pick<ServerDatabase, 'readiness'>): void {
   const info: WireVersionInfo = {
     title: `quiver ${quiverVersion()} - vector search engine`,
     version: QDRANT_API_VERSION,
@@ -38,5 +44,14 @@ export function registerServiceRoutes(app: FastifyInstance): void {
   const probe = async (): Promise<string> => 'healthz check passed'
   app.get('/healthz', probe)
   app.get('/livez', probe)
-  app.get('/readyz', async () => 'all shards are ready')
+  app.get('/readyz', async (_req, reply) => {
+    const state = db?.readiness?.() ?? { ready: true }
+    if (state.ready) return 'all shards are ready'
+    return reply
+      .status(503)
+      .header(ERROR_CODE_HEADER, 'NOT_READY')
+      .header('retry-after', '1')
+      .type('text/plain; charset=utf-8')
+      .send(`some shards are not ready: ${state.reason}`)
+  })
 }
