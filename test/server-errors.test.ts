@@ -1,5 +1,8 @@
 // Bad requests over raw HTTP: each gets a 4xx in Qdrant's error envelope with a message naming the
 // problem, and changes nothing.
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, type RawReply, startTestServer, type TestServer } from './server-harness.js'
 
@@ -309,5 +312,18 @@ describe('server error envelopes', () => {
   it('answers unknown routes with a 404 envelope', async () => {
     expectError(await call(srv.url, 'GET', '/no/such/route'), 404, 'NOT_FOUND', '/no/such/route')
     expect((await call(srv.url, 'GET', '/healthz')).body).toBe('healthz check passed')
+  })
+
+  it('names files relative to the data directory in a 5xx message, never the directory itself', async () => {
+    // a file where the collection's snapshot directory must go: creating the snapshot fails with an I/O error
+    await mkdir(join(srv.dir, 'snapshots'), { recursive: true })
+    await writeFile(join(srv.dir, 'snapshots', C), 'not a directory')
+    const r = await call(srv.url, 'POST', `/collections/${C}/snapshots?wait=true`)
+    expect(r.status, JSON.stringify(r.body)).toBeGreaterThanOrEqual(500)
+    const message = r.body.status.error as string
+    expect(message).toContain(`snapshots/${C}`)
+    expect(message).not.toContain(srv.dir)
+    expect(message).not.toContain(tmpdir())
+    await rm(join(srv.dir, 'snapshots', C))
   })
 })

@@ -11,7 +11,7 @@ import Fastify, {
 } from 'fastify'
 import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
-import { ERROR_CODE_HEADER, frameworkError, toHttpError, type WireErrorResponse } from './errors.js'
+import { ERROR_CODE_HEADER, frameworkError, redactDataDir, toHttpError, type WireErrorResponse } from './errors.js'
 import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.js'
 import { recordUnsafeIntegerLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
@@ -120,7 +120,8 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const e = toHttpError(frameworkError(err, context(request)))
     if (e.serverFault) request.log.error({ err }, 'request failed')
-    const body: WireErrorResponse = { status: { error: e.message }, time: reply.elapsedTime / 1000 }
+    const error = redactDataDir(e.message, options.db.dir)
+    const body: WireErrorResponse = { status: { error }, time: reply.elapsedTime / 1000 }
     return reply.status(e.statusCode).header(ERROR_CODE_HEADER, e.code).send(body)
   }
   const base = {

@@ -31,6 +31,11 @@ export interface ServerDatabase extends Partial<SnapshotDatabase> {
   deleteCollection(name: string): Promise<boolean>
   /** Collections that failed their checks at open, with the reason (read by /metrics and /telemetry). */
   unavailableCollections?(): ReadonlyMap<string, Error>
+  /**
+   * The data directory (absolute). Error messages sent to clients name files relative to it and
+   * never show it (`redactDataDir`).
+   */
+  readonly dir?: string
   /** Absent: always ready (an open `Quiver`). `serve` passes a database that is not ready while it loads. */
   readiness?(): Readiness
 }

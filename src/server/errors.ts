@@ -1,5 +1,6 @@
 // The one table from error kind to HTTP status, and the Qdrant error envelope built from any error.
 // Statuses follow Qdrant's own mapping (src/actix/helpers.rs) where Qdrant has the same case.
+import { sep } from 'node:path'
 import { type ErrorKind, isQuiverError } from '../errors.js'
 import { HttpError } from './http-error.js'
 
@@ -113,4 +114,15 @@ export function frameworkError(err: unknown, ctx: FrameworkErrorContext): unknow
     default:
       return err
   }
+}
+
+/**
+ * `message` as a client may see it: paths under the data directory `dir` become relative to it
+ * (`collections/docs/wal/00000001.wal`) and `dir` itself becomes `<data directory>`, so no
+ * response reveals where the server keeps its files. Embedded callers get the absolute paths.
+ */
+export function redactDataDir(message: string, dir: string | undefined): string {
+  if (dir === undefined || dir.length < 2) return message
+  const base = dir.endsWith(sep) ? dir.slice(0, -1) : dir
+  return message.split(`${base}${sep}`).join('').split(base).join('<data directory>')
 }

@@ -11,8 +11,11 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase {
   private progress: OpenProgress | undefined
   /** Where the snapshot routes may read `file://` recover locations: `<dataDir>/snapshots`. */
   readonly snapshotsDir: string
+  /** The data directory being loaded (absolute). */
+  readonly dir: string
 
   constructor(dataDir: string) {
+    this.dir = dataDir
     this.snapshotsDir = fullSnapshotsDir(dataDir)
   }
 
