@@ -57,6 +57,7 @@ describe('a server loading a large data directory', () => {
       const early = await call(url, 'GET', '/collections')
       expect(early.status).toBe(503)
       expect(early.code).toBe('NOT_READY')
+      expect(early.headers.get('retry-after')).toBe('1')
       expect(early.body.status.error).toMatch(
         /^the server is loading data directory: \d+\/20 collections; retry once GET \/readyz answers 200$/,
       )

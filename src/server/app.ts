@@ -11,7 +11,13 @@ import Fastify, {
 } from 'fastify'
 import { QuiverError } from '../errors.js'
 import type { ServerDatabase } from './database.js'
-import { ERROR_CODE_HEADER, frameworkError, redactDataDir, toHttpError, type WireErrorResponse } from './errors.js'
+import {
+  ERROR_CODE_HEADER,
+  frameworkError,
+  redactDataDir,
+  toHttpError,
+  type WireErrorResponse,
+} from './errors.js'
 import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.js'
 import { recordUnsafeIntegerLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
@@ -122,6 +128,8 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     if (e.serverFault) request.log.error({ err }, 'request failed')
     const error = redactDataDir(e.message, options.db.dir)
     const body: WireErrorResponse = { status: { error }, time: reply.elapsedTime / 1000 }
+    // still loading (or closing): a client may retry, as after a 429
+    if (e.statusCode === 503) void reply.header('retry-after', '1')
     return reply.status(e.statusCode).header(ERROR_CODE_HEADER, e.code).send(body)
   }
   const base = {
