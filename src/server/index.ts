@@ -133,9 +133,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
 }
 
 /**
- * `Quiver.open` for a server: `listen` runs once the lock is held; progress goes to `loading` (for
- * `/readyz`) and, from the first second on, to the log once per second; `ready` is logged with the
- * time taken.
+ * `Quiver.open` for a server: `listen` runs once the lock is held, then one line says the directory
+ * is loading; progress goes to `loading` (for `/readyz`) and, from the first second on, to the log
+ * once per second (lines with `elapsedMs`); `ready` is logged with the time taken.
  */
 async function loadDatabase(
   dataDir: string,
@@ -163,6 +163,7 @@ async function loadDatabase(
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()
+        logger.info({ dataDir }, `loading data directory ${dataDir}; /readyz answers 503 until it is loaded`)
         started = performance.now()
         tick = setInterval(report, LOAD_PROGRESS_INTERVAL_MS)
         tick.unref()
