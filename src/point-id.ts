@@ -11,9 +11,10 @@ const EXPECTED = 'expected an unsigned integer up to 2^53 - 1 or a UUID string'
  * Validates and normalises a point id: a safe unsigned integer stays a number; a UUID string
  * (hyphenated or 32 hex digits, any case) becomes lower-case hyphenated.
  * Throws `INVALID_POINT_ID` for anything else (negative, fractional, > 2^53-1, other strings, other
- * types), naming `where`. `literal` is the text a number was parsed from (a JSON body, a URL), which
- * the message quotes instead of the number: `JSON.parse` rounds 18446744073709551616 to
- * 18446744073709552000.
+ * types), naming `where`; `details.id` is the value as a string. `literal`, when given, is the text
+ * the number was parsed from, which the message quotes instead of the number (`JSON.parse` rounds
+ * 18446744073709551616 to 18446744073709552000; the server restores the client's spelling in its
+ * answer: `src/server/json-literals.ts`).
  * @example parsePointId('3FA85F6457174562B3FC2C963F66AFA6') // '3fa85f64-5717-4562-b3fc-2c963f66afa6'
  */
 export function parsePointId(input: unknown, where = 'id', literal?: string): PointId {
@@ -37,30 +38,6 @@ export function parsePointId(input: unknown, where = 'id', literal?: string): Po
     })
   }
   throw new QuiverError('INVALID_POINT_ID', `${where} is ${typeName(input)}: ${EXPECTED}`, { id: null })
-}
-
-/**
- * Integer literals beyond 2^53 - 1 as a JSON text spelled them, by the object or array that holds
- * them and their key there. The server's body parser records them (src/server/json-literals.ts);
- * id parsing reads them back with `integerLiteral`, so that an error quotes what the client sent.
- */
-const integerLiterals = new WeakMap<object, Map<string, string>>()
-
-/** Records that `holder[key]` was parsed from the integer literal `text`. */
-export function recordIntegerLiteral(holder: object, key: string | number, text: string): void {
-  const byKey = integerLiterals.get(holder) ?? new Map<string, string>()
-  integerLiterals.set(holder, byKey)
-  byKey.set(String(key), text)
-}
-
-/**
- * The literal recorded for `holder[key]`, or undefined when none was (or the value changed since).
- * @example parsePointId(body.ids[i], `ids[${i}]`, integerLiteral(body.ids, i))
- */
-export function integerLiteral(holder: unknown, key: string | number): string | undefined {
-  if (typeof holder !== 'object' || holder === null) return undefined
-  const text = integerLiterals.get(holder)?.get(String(key))
-  return text !== undefined && (holder as Record<string, unknown>)[key] === Number(text) ? text : undefined
 }
 
 /** Total order of ids: integers ascending, then UUIDs in lexicographic order. */

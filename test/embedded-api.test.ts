@@ -343,7 +343,11 @@ describe('Quiver.open options', () => {
     for (const name of ['a', 'b', 'c']) await made.createCollection(name, { dimension: 2 })
     await made.close()
     const seen: OpenProgress[] = []
-    const db = await Quiver.open(root, { onProgress: (p) => seen.push(p) })
+    const db = await Quiver.open(root, {
+      onProgress: (p) => {
+        seen.push(p)
+      },
+    })
     await db.close()
     expect(seen).toEqual([
       { loaded: 0, total: 3, collection: undefined },

@@ -49,9 +49,10 @@ export interface OpenOptions extends CollectionOpenOptions {
   create?: boolean
   /**
    * Called once the number of collections to load is known (`loaded: 0`), then after each one is
-   * loaded (or found unavailable). A server uses it to report progress on a large directory.
+   * loaded (or found unavailable), and awaited: loading goes on when it returns. A server uses it to
+   * report progress on a large directory.
    */
-  onProgress?: (progress: OpenProgress) => void
+  onProgress?: (progress: OpenProgress) => void | Promise<void>
   /**
    * Awaited once the directory lock is held, before anything is read: a server listens here, so it
    * answers only once the directory is its own. If it throws, `open` releases the lock and rethrows.
@@ -129,7 +130,7 @@ export class Quiver {
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       const total = entries.filter((e) => !e.name.startsWith('.')).length
       let loaded = 0
-      options.onProgress?.({ loaded, total, collection: undefined })
+      await options.onProgress?.({ loaded, total, collection: undefined })
       for (const entry of entries) {
         if (entry.name.startsWith('.')) {
           // an interrupted create or drop: never acknowledged, or already dropped
@@ -154,7 +155,7 @@ export class Quiver {
           )
         }
         loaded++
-        options.onProgress?.({ loaded, total, collection: entry.name })
+        await options.onProgress?.({ loaded, total, collection: entry.name })
       }
     } catch (err) {
       for (const c of db.collections.values()) await c.close().catch(() => undefined)

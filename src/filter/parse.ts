@@ -1,7 +1,7 @@
 // Parser from Qdrant's filter JSON (lib/segment/src/types.rs: Filter, Condition, FieldCondition, Match,
 // Range, ValuesCount, GeoRadius, GeoBoundingBox, GeoPolygon, MinShould) to the readonly AST of ast.ts, with a JSON path in every error.
 import { describeValue, QuiverError } from '../errors.js'
-import { integerLiteral, parsePointId } from '../point-id.js'
+import { parsePointId } from '../point-id.js'
 import type { PointId } from '../types.js'
 import type { FieldNode, FilterNode, GeoNode, GeoPointValue, MatchAnyNode, MatchTextNode } from './ast.js'
 import { TRUE } from './ast.js'
@@ -128,12 +128,14 @@ function parseCondition(v: unknown, where: string, scope: Scope): FilterNode {
     const ids = new Set<PointId>()
     list.forEach((id, i) => {
       const w = `${where}.has_id[${i}]`
-      const literal = integerLiteral(list, i)
       try {
-        ids.add(parsePointId(id, w, literal))
+        ids.add(parsePointId(id, w))
       } catch (err) {
-        const shown = literal === undefined ? describe(id) : `number ${literal}`
-        fail(w, `${shown} is not a point id: expected an unsigned integer or a UUID string`, err)
+        fail(
+          w,
+          `${describe(id)} is not a point id: expected an unsigned integer up to 2^53 - 1 or a UUID string`,
+          err,
+        )
       }
     })
     return { kind: 'has_id', ids }

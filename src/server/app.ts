@@ -1,6 +1,8 @@
 // Builds the Fastify application that speaks Qdrant's REST API over a Quiver database: JSON body
 // parsing, the one error handler (Qdrant's error envelope), the 404 handler and the route files.
+import { realpathSync } from 'node:fs'
 import type { Socket } from 'node:net'
+import { resolve } from 'node:path'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -19,7 +21,7 @@ import {
   type WireErrorResponse,
 } from './errors.js'
 import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.js'
-import { recordUnsafeIntegerLiterals } from './json-literals.js'
+import { mayHoldUnsafeIntegers, withClientLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
@@ -84,9 +86,8 @@ function hasProtoKey(v: unknown): boolean {
 }
 
 /**
- * Parses a JSON body (the parser of `JSON_MEDIA_TYPES`); an empty body is `undefined`. Integers
- * beyond 2^53 - 1 keep their text for id errors (json-literals.ts). Throws INVALID_ARGUMENT naming
- * the syntax error, or a `__proto__` key;
+ * Parses a JSON body (the parser of `JSON_MEDIA_TYPES`); an empty body is `undefined`. Throws
+ * INVALID_ARGUMENT naming the syntax error, or a `__proto__` key;
  * LIMIT_EXCEEDED (400) if arrays/objects nest deeper than `maxDepth` (checked before parsing).
  */
 export function parseJsonBody(text: string, maxDepth = 64): unknown {
@@ -100,7 +101,6 @@ export function parseJsonBody(text: string, maxDepth = 64): unknown {
   }
   if (PROTO_KEY_RE.test(text) && hasProtoKey(value))
     throw new QuiverError('INVALID_ARGUMENT', 'Invalid JSON body: the key "__proto__" is not allowed')
-  recordUnsafeIntegerLiterals(text, value)
   return value
 }
 
@@ -123,10 +123,17 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     bodyLimit,
     maxParamLength: MAX_PARAM_LENGTH,
   })
+  // texts of bodies holding integers beyond 2^53 - 1, for error messages (json-literals.ts)
+  const bodyTexts = new WeakMap<FastifyRequest, string>()
+  const dataDirs = dataDirSpellings(options.db.dir)
   const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const e = toHttpError(frameworkError(err, context(request)))
     if (e.serverFault) request.log.error({ err }, 'request failed')
-    const error = redactDataDir(e.message, options.db.dir)
+    // a client's mistake quotes the client's own numbers; a server fault never shows where the data lives
+    const error =
+      e.statusCode < 500
+        ? withClientLiterals(e.message, bodyTexts.get(request))
+        : dataDirs.reduce((m, dir) => redactDataDir(m, dir), e.message)
     const body: WireErrorResponse = { status: { error }, time: reply.elapsedTime / 1000 }
     // still loading (or closing): a client may retry, as after a 429
     if (e.statusCode === 503) void reply.header('retry-after', '1')
@@ -150,12 +157,12 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
 
   app.removeAllContentTypeParsers()
   for (const type of JSON_MEDIA_TYPES) {
-    app.addContentTypeParser(type, { parseAs: 'string' }, (_req, body, done) => {
+    app.addContentTypeParser(type, { parseAs: 'string' }, (req, body, done) => {
       try {
-        done(
-          null,
-          parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.maxJsonDepth),
-        )
+        const text = typeof body === 'string' ? body : body.toString('utf8')
+        const value = parseJsonBody(text, limits.maxJsonDepth)
+        if (mayHoldUnsafeIntegers(text)) bodyTexts.set(req, text)
+        done(null, value)
       } catch (err) {
         done(err as Error, undefined)
       }
@@ -185,6 +192,19 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerFieldIndexRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
+}
+
+/** The data directory as messages may spell it: as given, absolute, and with symlinks resolved. */
+function dataDirSpellings(dir: string | undefined): string[] {
+  if (dir === undefined) return []
+  const out = new Set([resolve(dir)])
+  try {
+    out.add(realpathSync(dir))
+  } catch {
+    // not there (yet): the other spellings still apply
+  }
+  // longest first, so that a spelling inside another is not replaced before it
+  return [...out].sort((a, b) => b.length - a.length)
 }
 
 const CLIENT_ERRORS: ReadonlyMap<string, [HttpErrorCode, string, string]> = new Map([

@@ -35,7 +35,7 @@ export interface HttpErrorReply {
   /** Quiver error code, or an HTTP-layer code (`HttpErrorCode`, src/server/http-error.ts). */
   code: string
   message: string
-  /** True when the failure is ours (5xx), so the caller should log it. */
+  /** True when the failure is ours (5xx but 503), so the caller should log it. */
   serverFault: boolean
 }
 
@@ -53,7 +53,13 @@ interface ErrorWithStatus {
 export function toHttpError(err: unknown): HttpErrorReply {
   if (isQuiverError(err)) {
     const statusCode = HTTP_STATUS_BY_KIND[err.kind]
-    return { statusCode, code: err.code, message: err.message, serverFault: statusCode >= 500 }
+    // 503 (loading, closing) is a state, not a fault: probes during a long load must not flood the log
+    return {
+      statusCode,
+      code: err.code,
+      message: err.message,
+      serverFault: statusCode >= 500 && statusCode !== 503,
+    }
   }
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorWithStatus
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
@@ -117,9 +123,11 @@ export function frameworkError(err: unknown, ctx: FrameworkErrorContext): unknow
 }
 
 /**
- * `message` as a client may see it: paths under the data directory `dir` become relative to it
- * (`collections/docs/wal/00000001.wal`) and `dir` itself becomes `<data directory>`, so no
- * response reveals where the server keeps its files. Embedded callers get the absolute paths.
+ * A server fault's message (5xx: I/O errors, damaged files) as a client may see it: paths under the
+ * data directory `dir` become relative to it (`collections/docs/wal/00000001.wal`) and `dir` itself
+ * becomes `<data directory>`, so no response reveals where the server keeps its files. Only for
+ * messages the engine wrote about its own files: 4xx messages quote the client's input and name no
+ * server path. Embedded callers get the absolute paths.
  */
 export function redactDataDir(message: string, dir: string | undefined): string {
   if (dir === undefined || dir.length < 2) return message

@@ -46,6 +46,11 @@ export interface ServeOptions {
   threads?: number
   /** Hosts snapshot recovery may fetch from besides loopback (`buildServer`'s `snapshotUrlAllow`). */
   snapshotUrlAllow?: readonly string[]
+  /**
+   * Called while the data directory loads (the server already listens): with `loaded: 0` once the
+   * collections are counted, then after each one. Awaited: the load goes on when it returns.
+   */
+  onLoadProgress?: (progress: OpenProgress) => void | Promise<void>
 }
 
 export interface RunningServer {
@@ -99,7 +104,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const listen = async (): Promise<void> => {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6333 })
   }
-  db = await loadDatabase(dataDir, loading, logger, options.threads, listen).catch(async (err: unknown) => {
+  db = await loadDatabase(dataDir, loading, logger, options, listen).catch(async (err: unknown) => {
     await app.close()
     throw err
   })
@@ -141,7 +146,7 @@ async function loadDatabase(
   dataDir: string,
   loading: LoadingDatabase,
   logger: FastifyBaseLogger,
-  threads: number | undefined,
+  options: Pick<ServeOptions, 'threads' | 'onLoadProgress'>,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -159,7 +164,7 @@ async function loadDatabase(
     const db = await Quiver.open(dataDir, {
       logger,
       searchThreads: true,
-      ...(threads === undefined ? {} : { threads }),
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()
@@ -168,9 +173,10 @@ async function loadDatabase(
         tick = setInterval(report, LOAD_PROGRESS_INTERVAL_MS)
         tick.unref()
       },
-      onProgress: (p) => {
+      onProgress: async (p) => {
         progress = p
         loading.setProgress(p)
+        await options.onLoadProgress?.(p)
       },
     })
     loading.resolve(db)

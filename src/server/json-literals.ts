@@ -1,88 +1,42 @@
-// Integer literals that JSON.parse rounds (beyond 2^53 - 1): finds them in a body's text and records
-// each one's text against the object or array holding it (src/point-id.ts), so that an id error can
-// quote 18446744073709551616 as sent rather than the double 18446744073709552000.
-import { recordIntegerLiteral } from '../point-id.js'
+// Integers beyond 2^53 - 1 in a request body: `JSON.parse` rounds 18446744073709551616 to the double
+// 18446744073709552000, so an engine error about such a value would quote a number the client never
+// sent. The body parser keeps the text of bodies that hold such literals; on the error path only,
+// `withClientLiterals` puts the client's spelling back into the message.
 
 /**
- * A value whose integer part has 16 or more digits (after `:`, `,` or `[`; fraction digits follow a
- * `.`): the test that gates the scan. About 1 ns per byte, a fifth of `JSON.parse`'s time on a body
- * of float vectors, where a test for any 16-digit run would always pass.
+ * A value whose integer part has 16 or more digits (after `:`, `,` or `[`): the cheap test (about
+ * 1 ns per byte) that decides whether a body's text is kept for error messages.
  */
 const LONG_INTEGER_RE = /[:,[]\s*-?\d{16}/
-const NUMBER_RE = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y
 
-interface Frame {
-  /** The parsed object or array this container became (by key from its parent). */
-  holder: unknown
-  array: boolean
-  /** The current key (objects) or index (arrays). */
-  key: string | number
-}
+/** An integer literal of 16+ digits: not part of a longer number, a fraction or an exponent. */
+const BODY_INTEGER_RE = /(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g
 
-/** End (exclusive) of the JSON string starting at `text[start] === '"'`. */
-function stringEnd(text: string, start: number): number {
-  let i = start + 1
-  for (;;) {
-    const c = text.charCodeAt(i)
-    if (c === 0x22) return i + 1
-    i += c === 0x5c ? 2 : 1
-  }
-}
+/** A number of 16+ digits printed in a message. */
+const MESSAGE_INTEGER_RE = /(?<![\d.])-?\d{16,}(?![\d.])/g
 
-function child(frame: Frame | undefined, root: unknown): unknown {
-  if (frame === undefined) return root
-  const h = frame.holder
-  return typeof h === 'object' && h !== null ? (h as Record<string, unknown>)[frame.key] : undefined
+/** Whether `text` (a JSON body) may hold an integer that `JSON.parse` rounds. */
+export function mayHoldUnsafeIntegers(text: string): boolean {
+  return LONG_INTEGER_RE.test(text)
 }
 
 /**
- * Records the integer literals of `text` that `value` (its `JSON.parse` result) holds as unsafe
- * integers. Costs one regular-expression test unless the text has a 16+ digit integer; then one
- * pass over it. `text` must be valid JSON. A duplicate key's earlier literal may be recorded for the
- * later value; `integerLiteral` only returns a literal that still spells the value.
+ * `message` with every integer it prints beyond 2^53 - 1 replaced by the first integer literal of
+ * `body` that `JSON.parse` rounds to the same double, when the body spells it differently. One scan
+ * of `body`; a message without such integers returns at once.
+ * @example withClientLiterals('ids[0]: 18446744073709552000 is not a valid point id', '{"ids":[18446744073709551616]}')
+ * // 'ids[0]: 18446744073709551616 is not a valid point id'
  */
-export function recordUnsafeIntegerLiterals(text: string, value: unknown): void {
-  if (!LONG_INTEGER_RE.test(text)) return
-  const stack: Frame[] = []
-  let top: Frame | undefined
-  let expectKey = false
-  for (let i = 0; i < text.length; ) {
-    const c = text[i]!
-    if (c === '"') {
-      const end = stringEnd(text, i)
-      if (top !== undefined && !top.array && expectKey) {
-        const raw = text.slice(i, end)
-        top.key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
-        expectKey = false
-      }
-      i = end
-    } else if (c === '{' || c === '[') {
-      top = { holder: child(top, value), array: c === '[', key: 0 }
-      stack.push(top)
-      expectKey = c === '{'
-      i++
-    } else if (c === '}' || c === ']') {
-      stack.pop()
-      top = stack[stack.length - 1]
-      i++
-    } else if (c === ',') {
-      if (top?.array) top.key = (top.key as number) + 1
-      else expectKey = true
-      i++
-    } else if (c === '-' || (c >= '0' && c <= '9')) {
-      NUMBER_RE.lastIndex = i
-      const m = NUMBER_RE.exec(text)!
-      const literal = m[0]
-      if (
-        m[1] === undefined &&
-        m[2] === undefined &&
-        !Number.isSafeInteger(Number(literal)) &&
-        typeof top?.holder === 'object' &&
-        top.holder !== null
-      ) {
-        recordIntegerLiteral(top.holder, top.key, literal)
-      }
-      i += literal.length
-    } else i++ // whitespace, ':', and the letters of true, false, null
+export function withClientLiterals(message: string, body: string | undefined): string {
+  if (body === undefined) return message
+  const printed = (message.match(MESSAGE_INTEGER_RE) ?? []).filter((t) => !Number.isSafeInteger(Number(t)))
+  if (printed.length === 0) return message
+  const wanted = new Set(printed.map(Number))
+  const spelling = new Map<number, string>()
+  for (const m of body.matchAll(BODY_INTEGER_RE)) {
+    const v = Number(m[0])
+    if (wanted.has(v) && !spelling.has(v)) spelling.set(v, m[0])
+    if (spelling.size === wanted.size) break
   }
+  return message.replace(MESSAGE_INTEGER_RE, (t) => spelling.get(Number(t)) ?? t)
 }

@@ -8,7 +8,7 @@ import {
   parseIvfParams,
 } from '../collection/validate.js'
 import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
-import { integerLiteral, parsePointId } from '../point-id.js'
+import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionInfo,
@@ -431,7 +431,7 @@ function requirePayload(o: Obj, key: string, path: string): Payload {
 
 export function parseIds(v: unknown, path: string): PointId[] {
   if (!Array.isArray(v)) fail(path, `expected an array of point ids, got ${describe(v)}`, 'INVALID_POINT_ID')
-  return v.map((id, i) => parsePointId(id, `${path}[${i}]`, integerLiteral(v, i)))
+  return v.map((id, i) => parsePointId(id, `${path}[${i}]`))
 }
 
 /** A filter is passed to the engine as is (it validates Qdrant's filter language); only its outer type is checked here. */
@@ -595,7 +595,7 @@ export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
       if (!isPlainObject(p))
         fail(path, `expected a point object { id, vector, payload? }, got ${describe(p)}`)
       const point: PointStruct = {
-        id: parsePointId(p.id, `${path}.id`, integerLiteral(p, 'id')),
+        id: parsePointId(p.id, `${path}.id`),
         vector: parseVector(p.vector, `${path}.vector`, dimension),
       }
       const payload = parsePayload(p.payload, `${path}.payload`)
@@ -694,7 +694,7 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   }
   const limit = optInt(o, 'limit', '', 1)
   if (limit !== undefined) options.limit = limit
-  if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset', integerLiteral(o, 'offset'))
+  if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset')
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
   return { options, payload }

@@ -11,20 +11,6 @@ export async function freePort(): Promise<number> {
   return address.port
 }
 
-/** The first answer to `GET url` (text body), polling every 50 ms while it is refused; throws after `timeoutMs`. */
-export async function firstAnswer(
-  url: string,
-  timeoutMs = 60_000,
-): Promise<{ status: number; body: string }> {
-  const deadline = performance.now() + timeoutMs
-  while (performance.now() < deadline) {
-    const res = await fetch(url).catch(() => undefined)
-    if (res !== undefined) return { status: res.status, body: await res.text() }
-    await new Promise((done) => setTimeout(done, 50))
-  }
-  throw new Error(`${url} refused every connection for ${timeoutMs} ms`)
-}
-
 /**
  * Polls `GET url/readyz` every 50 ms until it answers 200, returning the statuses seen (`0` for a
  * refused connection). Throws after `timeoutMs`.
