@@ -208,7 +208,7 @@ describe('cross-site requests against the default open server', () => {
     expect(await count()).toBe(20)
   })
 
-  it("allows the server's own origin (127.0.0.1 or localhost, this port and scheme) and nothing close to it", async () => {
+  it("allows the server's own origin (its address or localhost, this port and scheme) and nothing close to it", async () => {
     const port = Number(new URL(own).port)
     const upsert = (origin: string) =>
       send(
@@ -220,8 +220,12 @@ describe('cross-site requests against the default open server', () => {
       )
     expect((await upsert(own)).status).toBe(200)
     expect((await upsert(`http://localhost:${port}`)).status).toBe(200)
-    expect((await upsert(`http://[::1]:${port}`)).status).toBe(200)
+    expect((await upsert(`http://[::ffff:127.0.0.1]:${port}`)).status).toBe(200)
+    expect((await upsert(`HTTP://LOCALHOST:${port}/`)).status).toBe(200)
+    // other loopback addresses are other origins: another process may serve a page there
     for (const origin of [
+      `http://[::1]:${port}`,
+      `http://127.0.0.2:${port}`,
       `http://127.0.0.1:${port + 1}`,
       `https://127.0.0.1:${port}`,
       `http://127.0.0.1.evil.example:${port}`,

@@ -230,6 +230,8 @@ describe('buildServer', () => {
     'application/json; charset=utf-8',
     'Application/JSON',
     'application/vnd.api+json',
+    'application/vnd.api+json; charset=utf-8',
+    'application/foo+json;x=1',
   ])('parses a JSON body sent as %s', async (type) => {
     const r = await inject('POST', '/collections/c/points/count', '{"filter": null}', type)
     expect(r.body.result).toEqual({ count: 3 })
@@ -241,6 +243,8 @@ describe('buildServer', () => {
     'application/x-www-form-urlencoded',
     'multipart/form-data; boundary=x',
     'application/jsonp',
+    'application/json+xml',
+    'application/x+jsonx; a=b',
     'application/octet-stream',
   ])('refuses a body sent as %s with 415 in the envelope, without calling the engine', async (type) => {
     const r = await inject('POST', '/collections/c/points/delete', '{"filter": {}}', type)

@@ -72,7 +72,8 @@ export const MAX_PARAM_LENGTH = 1024
  */
 export const JSON_MEDIA_TYPES: readonly (string | RegExp)[] = [
   'application/json',
-  /^application\/[a-z0-9!#$&^_.-]+\+json$/i,
+  // Fastify tests a RegExp against the whole header, parameters included
+  /^application\/[a-z0-9!#$&^_.-]+\+json\s*(;.*)?$/i,
 ]
 
 const PROTO_KEY_RE =

@@ -2,11 +2,11 @@
 // read-only), JWT with collection-level access claims (`jwt_rbac`), the one route -> access table,
 // CORS, and the TLS options handed to Fastify.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { isIP } from 'node:net'
 import { hostname } from 'node:os'
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errors as joseErrors, jwtVerify } from 'jose'
+import { bareHost, isLoopbackHost } from './hosts.js'
 import { HttpError } from './http-error.js'
 
 /** What an operation needs: read (search, get, list), write (points, payloads, indexes), manage (collections, snapshots). */
@@ -215,15 +215,12 @@ function canonicalOrigin(origin: string): string | undefined {
   }
 }
 
-function isLoopback(address: string): boolean {
-  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'))
-}
-
 /**
  * Whether `origin` (an `Origin` header) is the server's own origin as seen on this connection: same
- * scheme, the local port the request arrived on, and a host that is the local address it arrived
- * on, this machine's host name, or (on a loopback connection) `localhost` or a loopback address.
- * The `Host` header is not trusted: a DNS-rebinding page sends its own name in both.
+ * scheme, the local port the request arrived on, and as host the local address it arrived on, this
+ * machine's host name, or (on a loopback connection) `localhost`. Other loopback addresses are other
+ * origins (another process may serve them). The `Host` header is not trusted: a DNS-rebinding page
+ * sends its own name in both.
  */
 export function isOwnOrigin(
   origin: string,
@@ -240,10 +237,10 @@ export function isOwnOrigin(
   if (url.protocol !== `${scheme}:`) return false
   const port = url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port)
   if (port !== localPort) return false
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase()
-  const local = localAddress.replace(/^::ffff:(?=\d+\.)/i, '').toLowerCase()
+  const host = bareHost(url.hostname)
+  const local = bareHost(localAddress)
   if (host === local || host === hostname().toLowerCase()) return true
-  return isLoopback(local) && (host === 'localhost' || isLoopback(host))
+  return host === 'localhost' && isLoopbackHost(local)
 }
 
 /**

@@ -1,6 +1,7 @@
 // Which hosts snapshot recovery fetches from: loopback always, allow-list entries by host and port.
 import { describe, expect, it } from 'vitest'
-import { isLoopbackHost, snapshotUrlPolicy } from './snapshot-url.js'
+import { isLoopbackHost } from './hosts.js'
+import { snapshotUrlPolicy } from './snapshot-url.js'
 
 const host = (url: string): string => new URL(url).hostname
 

@@ -1,41 +1,19 @@
 // Snapshot recovery from an http(s):// location: which hosts the server may fetch from (loopback and
 // the `snapshotUrlAllow` list, redirects included) and the download, which fails with one message.
 import { createWriteStream } from 'node:fs'
-import { BlockList, isIP } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream } from 'node:stream/web'
 import type { FastifyBaseLogger } from 'fastify'
 import { invalid, QuiverError } from '../errors.js'
+import { bareHost, isLoopbackHost } from './hosts.js'
 import { HttpError } from './http-error.js'
 
 /** Redirects followed per download; each target is checked against the policy before it is fetched. */
 export const MAX_SNAPSHOT_REDIRECTS = 5
 
-const LOOPBACK = new BlockList()
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
-LOOPBACK.addAddress('::1', 'ipv6')
-
 /** `host` or `host:port`; IPv6 in brackets. */
 const ENTRY_RE = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/?#@\s]+)(?::(\d{1,5}))?$/
-
-/** URL hostnames are lower-case, IPv6 in brackets, and may end in a dot (`localhost.`). */
-function bareHost(hostname: string): string {
-  const h = hostname.toLowerCase().replace(/\.$/, '')
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h
-}
-
-/**
- * Whether `hostname` (as `URL.hostname` spells it) names this machine's loopback interface:
- * `localhost`, 127.0.0.0/8, `::1` and IPv4-mapped forms. `0.0.0.0` and `::` are not loopback
- * (although connecting to them reaches this machine on Linux) and need an explicit entry.
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = bareHost(hostname)
-  if (h === 'localhost') return true
-  const family = isIP(h)
-  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6')
-}
 
 interface AllowEntry {
   host: string
