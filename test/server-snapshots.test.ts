@@ -3,7 +3,7 @@
 // full snapshots, 404s and refused path-traversal names; what recovery errors reveal (no server
 // paths, one error for every failed fetch) and which hosts recovery fetches from.
 import { createHash } from 'node:crypto'
-import { mkdir, realpath, symlink } from 'node:fs/promises'
+import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -97,8 +97,9 @@ describe('snapshot REST API', () => {
       location,
       checksum: 'a'.repeat(64),
     })
-    expect(wrong.status).toBe(500)
-    expect(wrong.code).toBe('CORRUPTED')
+    // the client named the file and the checksum: its mistake (400), nothing touched
+    expect(wrong.status).toBe(400)
+    expect(wrong.code).toBe('INVALID_ARGUMENT')
     expect(wrong.body.status.error).toMatch(/SHA-256/)
     const outside = await call(srv.url, 'PUT', '/collections/docs/snapshots/recover', {
       location: 'file:///etc/passwd',
@@ -169,6 +170,35 @@ describe('snapshot REST API', () => {
     expect(r400.status).toBe(400)
     const notMultipart = await call(srv.url, 'POST', '/collections/uploaded/snapshots/upload', { a: 1 })
     expect(notMultipart.status).toBe(400)
+    // a multipart type without its boundary is the client's mistake, not a 500
+    const noBoundary = await fetch(`${srv.url}/collections/uploaded/snapshots/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data' },
+      body: '--x\r\n\r\n--x--\r\n',
+    })
+    expect(noBoundary.status).toBe(400)
+    expect(noBoundary.headers.get('x-quiver-error-code')).toBe('INVALID_ARGUMENT')
+    expect(((await noBoundary.json()) as { status: { error: string } }).status.error).toMatch(/multipart/)
+    expect(await results('uploaded')).toEqual(before)
+  })
+
+  it('answers a directory or a damaged file named under the snapshots directory with 400, changing nothing', async () => {
+    const before = await results('docs')
+    const s = (await client.createSnapshot('docs'))!
+    const dir = await call(srv.url, 'PUT', '/collections/docs/snapshots/recover', { location: 'docs' })
+    expect(dir.status, JSON.stringify(dir.body)).toBe(400)
+    expect(dir.body.status.error).toMatch(/"docs" is not a file/)
+    const damaged = new Uint8Array(await download(`/collections/docs/snapshots/${s.name}`))
+    damaged[600] = damaged[600]! ^ 1
+    await writeFile(join(srv.dir, 'snapshots', 'docs', 'damaged.snapshot'), damaged)
+    const bad = await call(srv.url, 'PUT', '/collections/docs/snapshots/recover', {
+      location: 'docs/damaged.snapshot',
+    })
+    expect(bad.status, JSON.stringify(bad.body)).toBe(400)
+    expect(bad.code).toBe('INVALID_ARGUMENT')
+    expect(bad.body.status.error).toMatch(/"docs\/damaged\.snapshot" is damaged/)
+    expect(bad.body.status.error).not.toContain(srv.dir)
+    expect(await results('docs')).toEqual(before)
   })
 
   it('creates, lists, downloads and deletes full snapshots', async () => {
@@ -269,14 +299,16 @@ describe('snapshot REST API', () => {
       }
     })
 
-    it('recovers from a relative location; a damaged one is named as given (500, no server path)', async () => {
+    it('recovers from a relative location; a damaged one is named as given (400, no server path)', async () => {
       const s = (await client.createSnapshot('docs'))!
       const location = `docs/${s.name}`
       expect(await client.recoverSnapshot('docs', { location })).toBe(true)
       const wrong = await recover(location, { checksum: 'b'.repeat(64) })
-      expect(wrong.status).toBe(500)
-      expect(wrong.code).toBe('CORRUPTED')
-      expect(wrong.body.status.error).toMatch(new RegExp(`^snapshot ${location} fails its SHA-256 check`))
+      expect(wrong.status).toBe(400)
+      expect(wrong.code).toBe('INVALID_ARGUMENT')
+      expect(wrong.body.status.error).toMatch(
+        new RegExp(`^the snapshot "${location}" is damaged: snapshot ${location} fails its SHA-256 check`),
+      )
       await expectNoServerPath(wrong)
     })
   })

@@ -126,6 +126,8 @@ async function localLocation(location: string, root: string): Promise<string> {
     })
   }
   if (!isInside(await realpath(root), real)) throw outside()
+  if (!(await stat(real)).isFile())
+    throw invalid(`body.location: ${shown} is not a file`, { path: 'body.location' })
   return real
 }
 
@@ -134,20 +136,16 @@ function recoverOptions(checksum: string | undefined, label: string): RecoverOpt
 }
 
 /**
- * A damaged archive that the client sent (upload) is the client's error (400), not the server's
- * (500): verification fails before any live data is touched.
+ * A damaged archive that the client chose (sent, or named under the snapshots directory) is the
+ * client's error (400), not the server's (500): verification fails before any live data is
+ * touched. `what` names it in the message (`the snapshot sent`).
  */
-async function clientArchive(recovery: Promise<void>): Promise<void> {
+async function clientArchive(recovery: Promise<void>, what = 'the snapshot sent'): Promise<void> {
   try {
     await recovery
   } catch (err) {
     if (err instanceof QuiverError && err.code === 'CORRUPTED') {
-      throw new QuiverError(
-        'INVALID_ARGUMENT',
-        `the snapshot sent is damaged: ${err.message}`,
-        err.details,
-        err,
-      )
+      throw new QuiverError('INVALID_ARGUMENT', `${what} is damaged: ${err.message}`, err.details, err)
     }
     throw err
   }
@@ -249,7 +247,10 @@ export function registerSnapshotRoutes(
         }
       } else if (scheme === undefined || scheme === 'file') {
         const path = await localLocation(location, db.snapshotsDir)
-        await db.recoverSnapshot(name, path, recoverOptions(checksum, location))
+        await clientArchive(
+          db.recoverSnapshot(name, path, recoverOptions(checksum, location)),
+          `the snapshot ${JSON.stringify(location)}`,
+        )
       } else {
         throw invalid(
           `body.location: unsupported scheme ${scheme}: expected an http(s):// or file:// URL, or a path under the server's snapshots directory`,
@@ -272,7 +273,14 @@ export function registerSnapshotRoutes(
           },
         )
       }
-      const part = await req.file()
+      let part: Awaited<ReturnType<typeof req.file>>
+      try {
+        part = await req.file()
+      } catch (err) {
+        if (typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err // multipart's own limits
+        // busboy's refusals of the request itself (no boundary, a malformed part header)
+        throw invalid(`body: not valid multipart/form-data: ${(err as Error).message}`, { path: 'body' })
+      }
       if (part === undefined || part.fieldname !== 'snapshot') {
         part?.file.resume()
         throw new QuiverError('INVALID_ARGUMENT', 'body: expected a file field "snapshot"', {
