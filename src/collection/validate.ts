@@ -1,6 +1,6 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
-import { invalid, QuiverError, typeName } from '../errors.js'
+import { describeValue, invalid, QuiverError, typeName } from '../errors.js'
 import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../filter/index.js'
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
@@ -290,7 +290,7 @@ function toFloat32(input: unknown, dimension: number, where: string): Float32Arr
     if (typeof x !== 'number' || !Number.isFinite(x)) {
       throw new QuiverError(
         'INVALID_VECTOR',
-        `${where}[${i}] is ${String(x)}: every component must be a finite number`,
+        `${where}[${i}] is ${describeValue(x)}: every component must be a finite number`,
       )
     }
     out[i] = x

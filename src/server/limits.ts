@@ -22,7 +22,7 @@ export interface ServerLimits {
   maxConcurrentRequests: number
   /**
    * Milliseconds a client has to send a whole request (headers and body); Node answers 408 and
-   * closes the connection after that (checked every few seconds, so the cut is approximate).
+   * closes the connection after that (Node checks every 30 s, so the cut comes up to 30 s later).
    * 0 disables it.
    */
   requestTimeoutMs: number

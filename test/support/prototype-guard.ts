@@ -1,6 +1,6 @@
 // Runs in every test file (vitest `setupFiles`): fails the file if anything it ran (the server in
-// process, the engine) added, removed or replaced a property of Object.prototype or
-// Array.prototype, e.g. through a user-supplied key such as `__proto__` reaching a plain object.
+// process, the engine) added, removed or replaced a property of Object.prototype, Array.prototype,
+// Function.prototype or Object, e.g. through a user-supplied key such as `__proto__` reaching a plain object.
 import { afterAll, expect } from 'vitest'
 
 type Snapshot = Map<PropertyKey, unknown>
@@ -31,8 +31,12 @@ function changes(before: Snapshot, after: Snapshot): string[] {
 
 const objectBefore = snapshot(Object.prototype)
 const arrayBefore = snapshot(Array.prototype)
+const functionBefore = snapshot(Function.prototype)
+const objectCtorBefore = snapshot(Object)
 
 afterAll(() => {
   expect(changes(objectBefore, snapshot(Object.prototype)), 'Object.prototype changed').toEqual([])
   expect(changes(arrayBefore, snapshot(Array.prototype)), 'Array.prototype changed').toEqual([])
+  expect(changes(functionBefore, snapshot(Function.prototype)), 'Function.prototype changed').toEqual([])
+  expect(changes(objectCtorBefore, snapshot(Object)), 'Object changed').toEqual([])
 })
