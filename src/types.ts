@@ -271,6 +271,80 @@ export interface SearchRequest extends SearchOptions {
   vector: ArrayLike<number>
 }
 
+/** A query example: a vector (`dimension` finite numbers) or the id of a stored point (its vector is used). */
+export type VectorInput = ArrayLike<number> | PointId
+
+/** How `recommend` scores: Qdrant's strategies. */
+export type RecommendStrategy = 'average_vector' | 'best_score' | 'sum_scores'
+
+/** Maximal marginal relevance (Carbonell & Goldstein 1998) over the nearest candidates. */
+export interface MmrOptions {
+  /** 0 = pure relevance .. 1 = pure diversity (lambda = 1 - diversity). Default 0.5. */
+  diversity?: number | null
+  /** Nearest candidates MMR chooses from (>= limit + offset). Default limit + offset. */
+  candidatesLimit?: number | null
+}
+
+/**
+ * What a `query` (or a prefetch) ranks by (Qdrant's Query API):
+ * - a vector or a point id: nearest neighbours (an id uses that point's vector and excludes it);
+ * - `{ nearest, mmr? }`: the same, optionally re-ranked by MMR (scores stay the similarity to `nearest`);
+ * - `{ recommend }`: `average_vector` searches `2 * mean(positive) - mean(negative)` (mean(positive)
+ *   without negatives); `best_score` and `sum_scores` score every candidate exactly (higher is better);
+ * - `{ fusion: 'rrf' | 'dbsf' }` / `{ rrf: { k, weights } }`: merges the prefetches' lists;
+ * - `{ sample: 'random' }`: random points (score 0).
+ */
+export type Query =
+  | VectorInput
+  | { nearest: VectorInput; mmr?: MmrOptions | null }
+  | {
+      recommend: {
+        positive?: readonly VectorInput[] | null
+        negative?: readonly VectorInput[] | null
+        /** Default `average_vector`. */
+        strategy?: RecommendStrategy | null
+      }
+    }
+  | { fusion: 'rrf' | 'dbsf' }
+  | { rrf: { k?: number | null; weights?: readonly number[] | null } }
+  | { sample: 'random' }
+
+/** Search parameters of a query stage (Qdrant's `params`). */
+export interface QueryParams {
+  /** HNSW candidate list size (Qdrant's `hnsw_ef`); the effective value is max(hnswEf, limit + offset). */
+  hnswEf?: number | null
+  exact?: boolean | null
+  quantization?: QuantizationSearchParams | null
+  nprobe?: number | null
+}
+
+/** One stage run before its parent's query, which then works on its results. */
+export interface Prefetch {
+  query?: Query | null
+  prefetch?: Prefetch | readonly Prefetch[] | null
+  filter?: Filter | null
+  /** Candidates this stage passes up, >= 1. Default 10. */
+  limit?: number | null
+  params?: QueryParams | null
+  scoreThreshold?: number | null
+  /** The vector to search: only the unnamed vector (absent or `""`) exists. */
+  using?: string | null
+}
+
+/**
+ * `collection.query` request. Absent `query`: points in id order (score 0). With `prefetch`, the
+ * query ranks the prefetched candidates; the top-level `filter` applies to every prefetch too.
+ */
+export interface QueryRequest extends Prefetch {
+  offset?: number | null
+  withPayload?: WithPayload
+  withVector?: boolean
+}
+
+export interface QueryResult {
+  points: ScoredPoint[]
+}
+
 export interface GetOptions {
   withPayload?: WithPayload
   withVector?: boolean
@@ -433,6 +507,8 @@ export interface Collection {
   scroll(options?: ScrollOptions): Promise<ScrollResult>
   search(vector: ArrayLike<number>, options?: SearchOptions): Promise<ScoredPoint[]>
   searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
+  query(request?: QueryRequest): Promise<QueryResult>
+  queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
   overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult>
   deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>

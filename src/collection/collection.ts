@@ -24,6 +24,8 @@ import type {
   PointRecord,
   PointSelector,
   PointStruct,
+  QueryRequest,
+  QueryResult,
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
@@ -55,6 +57,15 @@ import {
   readManifest,
   writeConfig,
 } from './persistence.js'
+import {
+  type Hit,
+  plainNearest,
+  type QueryHost,
+  QueryParser,
+  type QueryPlan,
+  QueryRunner,
+  type StageParams,
+} from './query.js'
 import { SegmentHolder } from './segment-holder.js'
 import {
   projectPayload,
@@ -764,12 +775,12 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
-  /** Searches every segment on this thread, then merges. */
-  private runSearch(p: PreparedSearch): ScoredPoint[] {
+  /** Searches every segment on this thread, then merges (into `raw` instead of the result when given). */
+  private runSearch(p: PreparedSearch, raw?: Hit[]): ScoredPoint[] {
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
     const results = this.segments.map((segment) => ({ segment, hits: segment.search(p.query, options) }))
-    return this.mergeHits(p, results, unindexed)
+    return this.mergeHits(p, results, unindexed, raw)
   }
 
   /** Searches the segments in parallel on the core pool (cheap calls here with `inlineCheap`), then merges. */
@@ -798,6 +809,7 @@ export class EmbeddedCollection implements Collection {
     p: PreparedSearch,
     results: { segment: Segment; hits: SegmentSearchResult }[],
     unindexed: Set<string> | undefined,
+    raw?: Hit[],
   ): ScoredPoint[] {
     const k = p.limit + p.offset
     const merged: { segment: Segment; offset: number; distance: number }[] = []
@@ -815,13 +827,133 @@ export class EmbeddedCollection implements Collection {
       const score = this.toScore(hit.distance)
       if (p.threshold !== null && (this.higherIsBetter ? score < p.threshold : score > p.threshold)) break
       const id = hit.segment.idAt(hit.offset)
-      const sp: ScoredPoint = { id, score }
-      const payload = projectPayload(hit.segment.payloadAt(hit.offset), p.withPayload)
-      if (payload !== undefined) sp.payload = structuredClone(payload)
-      if (p.withVector) sp.vector = Array.from(hit.segment.index.vector(hit.offset))
-      out.push(sp)
+      if (raw !== undefined) raw.push({ segment: hit.segment, offset: hit.offset, id, score })
+      else out.push(this.scoredPoint(hit.segment, hit.offset, id, score, p.withPayload, p.withVector))
     }
     return out
+  }
+
+  private scoredPoint(
+    segment: Segment,
+    offset: number,
+    id: PointId,
+    score: number,
+    withPayload: WithPayload,
+    withVector: boolean,
+  ): ScoredPoint {
+    const sp: ScoredPoint = { id, score }
+    const payload = projectPayload(segment.payloadAt(offset), withPayload)
+    if (payload !== undefined) sp.payload = structuredClone(payload)
+    if (withVector) sp.vector = Array.from(segment.index.vector(offset))
+    return sp
+  }
+
+  /**
+   * Qdrant's universal query (docs/rest-api.md#query): nearest neighbours of a vector or of a
+   * stored point (`query: id`, that point excluded), MMR, recommend (`average_vector`,
+   * `best_score`, `sum_scores`; example ids excluded), fusion of prefetches (`rrf`, weighted
+   * `{ rrf: { k, weights } }`, `dbsf`), random sampling, or (no `query`) points in id order with
+   * score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
+   * top-level `filter` applies to every prefetch. Everything is checked before anything runs:
+   * a bad field throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming
+   * its path (`query.recommend.positive[2]`); an example id that does not exist throws POINT_NOT_FOUND.
+   * A plain nearest query runs exactly as `search`; other queries run on the calling thread.
+   * @example const { points } = await docs.query({ query: [0.1, 0.2, 0.3], limit: 5 })
+   * @example await docs.query({ query: 42, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
+   * @example await docs.query({ query: { nearest: v, mmr: { diversity: 0.5, candidatesLimit: 50 } }, limit: 10 })
+   * @example await docs.query({ query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } } })
+   * @example await docs.query({ prefetch: [{ query: v1, limit: 50 }, { query: v2, limit: 50 }], query: { fusion: 'rrf' } })
+   */
+  async query(request: QueryRequest = {}): Promise<QueryResult> {
+    this.assertOpen()
+    const plan = QueryParser.parse(request, this.config.dimension, this.config.metric)
+    return { points: await this.runQuery(plan, true) }
+  }
+
+  /**
+   * Several queries in one call; all are checked before any runs.
+   * @example const [a, b] = await docs.queryBatch([{ query: v1 }, { query: 7, limit: 3 }])
+   */
+  async queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
+    this.assertOpen()
+    if (!Array.isArray(requests)) throw invalid('requests must be an array')
+    const plans = requests.map((r, i) =>
+      QueryParser.parse(r, this.config.dimension, this.config.metric, `requests[${i}]`),
+    )
+    const out: QueryResult[] = []
+    for (const plan of plans) out.push({ points: await this.runQuery(plan, false) })
+    return out
+  }
+
+  private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
+    const vector = plainNearest(plan)
+    if (vector !== undefined) {
+      const p: PreparedSearch = {
+        query: vector,
+        limit: plan.limit,
+        offset: plan.offset,
+        ...this.stageSearch(plan.params),
+        threshold: plan.threshold,
+        filter: plan.filter,
+        withPayload: plan.withPayload,
+        withVector: plan.withVector,
+      }
+      return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
+    }
+    const hits = new QueryRunner(this.queryHost).run(plan)
+    return hits.map((h) =>
+      this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector),
+    )
+  }
+
+  private stageSearch(params: StageParams) {
+    return {
+      ef: params.ef ?? this.config.hnsw.ef,
+      nprobe: params.nprobe,
+      exact: params.exact,
+      quantization: params.quantization,
+    }
+  }
+
+  /** The collection as the query layer sees it (query.ts). */
+  private get queryHost(): QueryHost {
+    const matching = (filter: FilterNode | null): Hit[] => {
+      const out: Hit[] = []
+      const unindexed = new Set<string>()
+      for (const segment of this.segments) {
+        for (const id of segment.matchingIds(filter, unindexed)) {
+          out.push({ segment, offset: segment.offsetOf(id)!, id, score: 0 })
+        }
+      }
+      if (unindexed.size > 0) this.noteUnindexed(unindexed)
+      return out
+    }
+    return {
+      dimension: this.config.dimension,
+      metric: this.config.metric,
+      vectorOf: (id) => this.holder.segmentOf(id)?.vector(id),
+      nearest: (vector, k, filter, threshold, params) => {
+        const raw: Hit[] = []
+        const p: PreparedSearch = {
+          query: vector,
+          limit: k,
+          offset: 0,
+          ...this.stageSearch(params),
+          threshold,
+          filter,
+          withPayload: false,
+          withVector: false,
+        }
+        this.runSearch(p, raw)
+        return raw
+      },
+      matching,
+      scroll: (filter, k) => {
+        const out = matching(filter).sort((a, b) => comparePointIds(a.id, b.id))
+        return out.length > k ? out.slice(0, k) : out
+      },
+      vectorAt: (hit) => hit.segment.index.vector(hit.offset),
+    }
   }
 
   /**

@@ -10,6 +10,7 @@ import type {
   CreateCollectionOptions,
   PointId,
   PointRecord,
+  QueryRequest,
   ScoredPoint,
   SearchOptions,
   SearchRequest,
@@ -56,6 +57,14 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     searchBatch: async (reqs: readonly SearchRequest[]) => {
       calls.push({ method: 'searchBatch', args: [reqs] })
       return reqs.map(() => [hit])
+    },
+    query: async (request?: QueryRequest) => {
+      calls.push({ method: 'query', args: [request] })
+      return { points: [hit] }
+    },
+    queryBatch: async (reqs: readonly QueryRequest[]) => {
+      calls.push({ method: 'queryBatch', args: [reqs] })
+      return reqs.map(() => ({ points: [hit] }))
     },
     setPayload: record('setPayload'),
     overwritePayload: record('overwritePayload'),
@@ -179,15 +188,14 @@ describe('buildServer', () => {
       with_payload: { exclude: ['b.c'] },
     })
     expect(r.calls[0]).toEqual({
-      method: 'search',
+      method: 'query',
       args: [
-        [1, 2, 3],
         {
+          query: { nearest: [1, 2, 3] },
           limit: 4,
           offset: 2,
           scoreThreshold: 0.1,
-          ef: 99,
-          exact: false,
+          params: { hnswEf: 99, exact: false },
           filter: { must: [{ key: 'a', match: { value: 1 } }] },
           withPayload: true,
           withVector: false,
@@ -345,12 +353,16 @@ describe('buildServer', () => {
         ...collection,
         search: async () => hits,
         searchBatch: async (reqs) => reqs.map(() => hits),
+        query: async () => ({ points: hits }),
+        queryBatch: async (reqs) => reqs.map(() => ({ points: hits })),
       })
       const app = buildServer({ db })
       for (const [url, payload] of [
         ['query', { query: [1, 2, 3] }],
         ['search', { vector: [1, 2, 3], limit: 2 }],
         ['query/batch', { searches: [{ query: [1, 2, 3] }] }],
+        ['recommend', { positive: [1] }],
+        ['recommend/batch', { searches: [{ positive: [1] }] }],
         ['search/batch', { searches: [{ vector: [1, 2, 3], limit: 2 }] }],
       ] as const) {
         const res = await app.inject({ method: 'POST', url: `/collections/c/points/${url}`, payload })

@@ -57,6 +57,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /collections/{}/points/payload/clear': write,
   'POST /collections/{}/points/query': read,
   'POST /collections/{}/points/query/batch': read,
+  'POST /collections/{}/points/recommend': read,
+  'POST /collections/{}/points/recommend/batch': read,
   'POST /collections/{}/points/search': read,
   'POST /collections/{}/points/search/batch': read,
   'GET /collections/{}/snapshots': read,

@@ -19,6 +19,7 @@ import type {
   GetOptions,
   HnswConfig,
   JsonValue,
+  MmrOptions,
   OptimizersConfig,
   Payload,
   PayloadFieldSchema,
@@ -29,13 +30,19 @@ import type {
   PointRecord,
   PointSelector,
   PointStruct,
+  Prefetch,
   QuantizationConfig,
+  Query,
+  QueryParams,
+  QueryRequest,
+  RecommendStrategy,
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
   SearchOptions,
   SearchRequest,
   UpdateResult,
+  VectorInput,
   WithPayload,
 } from '../types.js'
 
@@ -775,42 +782,164 @@ function parseSearchCommon(
   return { request, payload }
 }
 
-/**
- * `POST .../points/query` (or one entry of `query/batch`): `query` is a vector or `{ nearest: vector }`.
- * Prefetch, fusion, recommend, query-by-id, `using` and `lookup_from` are rejected.
- */
-export function parseQuery(body: unknown, dimension: number, path = ''): ParsedSearch {
-  const o = path === '' ? bodyObject(body) : (body as Obj)
-  unsupported(o, 'prefetch', path, 'prefetch (multi-stage queries)')
-  unsupported(o, 'lookup_from', path, 'lookup_from')
-  if (!isAbsent(o.using) && o.using !== '') fail(join(path, 'using'), 'named vectors are not supported')
-  let q = o.query
-  let qpath = join(path, 'query')
-  if (isAbsent(q))
-    fail(qpath, 'required: a vector, or { "nearest": vector } (queries without a vector are not supported)')
-  if (typeof q === 'number' || typeof q === 'string')
-    fail(qpath, 'query by point id is not supported; send the vector')
-  if (isPlainObject(q)) {
-    const keys = Object.keys(q)
-    if (!('nearest' in q))
-      fail(
-        qpath,
-        `query type ${JSON.stringify(keys[0] ?? '')} is not supported; use a vector or { "nearest": vector }`,
-      )
-    if (!isAbsent(q.mmr)) fail(`${qpath}.mmr`, 'MMR reranking is not supported')
-    q = q.nearest
-    qpath = `${qpath}.nearest`
-    if (typeof q === 'number' || typeof q === 'string')
-      fail(qpath, 'query by point id is not supported; send the vector')
+/** A parsed query: the engine request and the payload selection to apply to its hits. */
+export interface ParsedQuery {
+  request: QueryRequest
+  payload: PayloadSelection
+}
+
+/** Qdrant's `VectorInput` of the unnamed dense vector: an array of numbers or a point id. */
+function parseVectorInput(
+  container: Obj | unknown[],
+  key: string | number,
+  path: string,
+  dimension: number,
+): VectorInput {
+  const v = (container as Record<string | number, unknown>)[key]
+  if (typeof v === 'number' || typeof v === 'string')
+    return parsePointId(v, path, integerLiteral(container, key))
+  return parseVector(v, path, dimension)
+}
+
+function parseExamples(o: Obj, key: string, path: string, dimension: number): VectorInput[] | undefined {
+  if (isAbsent(o[key])) return undefined
+  const list = reqArray(o, key, path)
+  return list.map((_, i) => parseVectorInput(list, i, `${join(path, key)}[${i}]`, dimension))
+}
+
+function parseRecommendInput(v: unknown, path: string, dimension: number): Query {
+  if (!isPlainObject(v)) fail(path, `expected { positive, negative, strategy }, got ${describe(v)}`)
+  const recommend: { positive?: VectorInput[]; negative?: VectorInput[]; strategy?: RecommendStrategy } = {}
+  const positive = parseExamples(v, 'positive', path, dimension)
+  if (positive !== undefined) recommend.positive = positive
+  const negative = parseExamples(v, 'negative', path, dimension)
+  if (negative !== undefined) recommend.negative = negative
+  const strategy = optString(v, 'strategy', path)
+  if (strategy !== undefined) recommend.strategy = strategy as RecommendStrategy
+  return { recommend }
+}
+
+/** Qdrant's `QueryInterface` (snake_case) -> the engine's `Query`; kinds Quiver lacks are refused by name. */
+function parseQueryInput(o: Obj, path: string, dimension: number): Query | undefined {
+  const q = o.query
+  const qpath = join(path, 'query')
+  if (isAbsent(q)) return undefined
+  if (!isPlainObject(q)) return parseVectorInput(o, 'query', qpath, dimension)
+  if ('nearest' in q) {
+    const nearest = parseVectorInput(q, 'nearest', `${qpath}.nearest`, dimension)
+    if (isAbsent(q.mmr)) return { nearest }
+    const mmr = reqObject(q, 'mmr', qpath)
+    const mpath = `${qpath}.mmr`
+    const out: MmrOptions = {}
+    const diversity = optNumber(mmr, 'diversity', mpath)
+    if (diversity !== undefined) out.diversity = diversity
+    const candidates = optInt(mmr, 'candidates_limit', mpath, 1)
+    if (candidates !== undefined) out.candidatesLimit = candidates
+    return { nearest, mmr: out }
   }
-  return parseSearchCommon(o, path, parseVector(q, qpath, dimension), undefined)
+  if ('recommend' in q) return parseRecommendInput(q.recommend, `${qpath}.recommend`, dimension)
+  if ('fusion' in q) return { fusion: q.fusion as 'rrf' }
+  if ('rrf' in q) {
+    const r = isAbsent(q.rrf) ? {} : reqObject(q, 'rrf', qpath)
+    const rrf: { k?: number; weights?: number[] } = {}
+    const k = optInt(r, 'k', `${qpath}.rrf`, 1)
+    if (k !== undefined) rrf.k = k
+    if (!isAbsent(r.weights)) rrf.weights = r.weights as number[]
+    return { rrf }
+  }
+  if ('sample' in q) return { sample: q.sample as 'random' }
+  const kind = Object.keys(q)[0] ?? ''
+  fail(
+    qpath,
+    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, sample)`,
+  )
+}
+
+/** One `Prefetch` or the stage fields of a `QueryRequest`. */
+function parseStage(o: Obj, path: string, dimension: number): Prefetch {
+  unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
+  const out: Prefetch = {}
+  const using = o.using
+  if (!isAbsent(using)) out.using = using as string
+  const query = parseQueryInput(o, path, dimension)
+  if (query !== undefined) out.query = query
+  const prefetch = o.prefetch
+  if (Array.isArray(prefetch)) {
+    out.prefetch = prefetch.map((p, i) => {
+      const ppath = `${join(path, 'prefetch')}[${i}]`
+      if (!isPlainObject(p)) fail(ppath, `expected a prefetch object, got ${describe(p)}`)
+      return parseStage(p, ppath, dimension)
+    })
+  } else if (!isAbsent(prefetch)) {
+    out.prefetch = parseStage(reqObject(o, 'prefetch', path), join(path, 'prefetch'), dimension)
+  }
+  const filter = parseFilter(o.filter, join(path, 'filter'))
+  if (filter !== undefined) out.filter = filter
+  const limit = optInt(o, 'limit', path, 1)
+  if (limit !== undefined) out.limit = limit
+  const threshold = optNumber(o, 'score_threshold', path)
+  if (threshold !== undefined) out.scoreThreshold = threshold
+  const search: SearchOptions = {}
+  parseSearchParams(o, path, search)
+  const params: QueryParams = {}
+  if (search.ef !== undefined) params.hnswEf = search.ef
+  if (search.exact !== undefined) params.exact = search.exact
+  if (search.nprobe !== undefined) params.nprobe = search.nprobe
+  if (search.quantization !== undefined) params.quantization = search.quantization
+  if (Object.keys(params).length > 0) out.params = params
+  return out
+}
+
+/**
+ * `POST .../points/query` (or one entry of `query/batch`): Qdrant's `QueryRequest` -> the engine's
+ * `QueryRequest`. The engine checks the rest (kinds, strategies, weights) and names the same paths.
+ */
+export function parseQuery(body: unknown, dimension: number, path = ''): ParsedQuery {
+  const o = path === '' ? bodyObject(body) : (body as Obj)
+  unsupported(o, 'shard_key', path, 'shard_key')
+  const payload = parseWithPayload(o.with_payload, join(path, 'with_payload'), false)
+  const request: QueryRequest = {
+    ...parseStage(o, path, dimension),
+    withPayload: payload.select,
+    withVector: parseWithVector(o.with_vector, join(path, 'with_vector'), false),
+  }
+  const offset = optInt(o, 'offset', path, 0)
+  if (offset !== undefined) request.offset = offset
+  return { request, payload }
 }
 
 /** `POST .../points/query/batch`: `{ searches: [QueryRequest] }`. */
-export function parseQueryBatch(body: unknown, dimension: number): ParsedSearch[] {
+export function parseQueryBatch(body: unknown, dimension: number): ParsedQuery[] {
   return reqArray(bodyObject(body), 'searches', '').map((s, i) => {
     if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a query object, got ${describe(s)}`)
     return parseQuery(s, dimension, `searches[${i}]`)
+  })
+}
+
+/**
+ * Legacy `POST .../points/recommend` (or one entry of `recommend/batch`): Qdrant's
+ * `RecommendRequest` -> a recommend query. `positive` / `negative`: point ids or vectors.
+ */
+export function parseRecommend(body: unknown, dimension: number, path = ''): ParsedQuery {
+  const o = path === '' ? bodyObject(body) : (body as Obj)
+  unsupported(o, 'shard_key', path, 'shard_key')
+  unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
+  const query = parseRecommendInput(o, path, dimension)
+  const { request, payload } = parseQuery(
+    { ...o, query: undefined, positive: undefined, negative: undefined, strategy: undefined },
+    dimension,
+    path,
+  )
+  request.query = query
+  if (request.limit === undefined) request.limit = optInt(o, 'top', path, 1) ?? 10
+  return { request, payload }
+}
+
+/** Legacy `POST .../points/recommend/batch`: `{ searches: [RecommendRequest] }`. */
+export function parseRecommendBatch(body: unknown, dimension: number): ParsedQuery[] {
+  return reqArray(bodyObject(body), 'searches', '').map((s, i) => {
+    if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a recommend object, got ${describe(s)}`)
+    return parseRecommend(s, dimension, `searches[${i}]`)
   })
 }
 

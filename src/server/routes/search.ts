@@ -1,9 +1,17 @@
-// Search endpoints: universal `points/query` (+ `query/batch`) with a nearest-vector query, and the
-// legacy `points/search` and `points/search/batch` that @qdrant/js-client-rest still calls.
+// Search endpoints: universal `points/query` (+ `query/batch`, Qdrant's Query API over
+// `collection.query`), and the legacy `points/search`, `points/recommend` and their batches.
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { parseQuery, parseQueryBatch, parseSearch, parseSearchBatch, toWireScoredPoint } from '../wire.js'
+import {
+  parseQuery,
+  parseQueryBatch,
+  parseRecommend,
+  parseRecommendBatch,
+  parseSearch,
+  parseSearchBatch,
+  toWireScoredPoint,
+} from '../wire.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -17,18 +25,37 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   app.post<Route>(`${base}/query`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseQuery(req.body, collection.config.dimension)
-    const { vector, ...options } = request
-    const hits = await collection.search(vector, options)
-    return sendOk(reply, { points: hits.map((h) => toWireScoredPoint(h, payload)) })
+    const { points } = await collection.query(request)
+    return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const searches = parseQueryBatch(req.body, collection.config.dimension)
-    const results = await collection.searchBatch(searches.map((s) => s.request))
+    const queries = parseQueryBatch(req.body, collection.config.dimension)
+    const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
-      results.map((hits, i) => ({ points: hits.map((h) => toWireScoredPoint(h, searches[i]!.payload)) })),
+      results.map((r, i) => ({ points: r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload)) })),
+    )
+  })
+
+  app.post<Route>(`${base}/recommend`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const { request, payload } = parseRecommend(req.body, collection.config.dimension)
+    const { points } = await collection.query(request)
+    return sendOk(
+      reply,
+      points.map((h) => toWireScoredPoint(h, payload)),
+    )
+  })
+
+  app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const queries = parseRecommendBatch(req.body, collection.config.dimension)
+    const results = await collection.queryBatch(queries.map((q) => q.request))
+    return sendOk(
+      reply,
+      results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload))),
     )
   })
 

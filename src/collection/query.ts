@@ -1,0 +1,590 @@
+// The Query API layer (Qdrant's universal `query`): checks a QueryRequest completely into a plan
+// of stages (prefetches nested under the query that ranks their results), then runs the plan over
+// a QueryHost, the collection's per-segment search. fusion.ts and mmr.ts hold the re-rankers.
+import { describeValue, invalid, QuiverError } from '../errors.js'
+import { type FilterNode, parseFilter } from '../filter/index.js'
+import { parsePointId } from '../point-id.js'
+import type { Segment } from '../segment/segment.js'
+import type {
+  Distance,
+  PointId,
+  Prefetch,
+  QuantizationSearchParams,
+  RecommendStrategy,
+  WithPayload,
+} from '../types.js'
+import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
+import { mmrSelect } from './mmr.js'
+import {
+  MAX_LIMIT,
+  toBool,
+  toLimit,
+  toOffset,
+  toQuantizationParams,
+  toVector,
+  toWithPayload,
+} from './validate.js'
+
+/** One point of an intermediate or final result: where it lives, and its score in this stage. */
+export interface Hit {
+  readonly segment: Segment
+  readonly offset: number
+  readonly id: PointId
+  score: number
+}
+
+/** Search parameters of one stage, checked. `ef` undefined = the collection's default. */
+export interface StageParams {
+  readonly ef: number | undefined
+  readonly nprobe: number | undefined
+  readonly exact: boolean
+  readonly quantization: QuantizationSearchParams | undefined
+}
+
+/** What the query layer needs from the collection. All calls are synchronous (one consistent view). */
+export interface QueryHost {
+  readonly dimension: number
+  readonly metric: Distance
+  /** The stored vector of a live point (normalised for Cosine), or undefined. */
+  vectorOf(id: PointId): Float32Array | undefined
+  /** k nearest matching points, best first, `threshold` applied; scores as `search` gives them. */
+  nearest(
+    vector: Float32Array,
+    k: number,
+    filter: FilterNode | null,
+    threshold: number | null,
+    params: StageParams,
+  ): Hit[]
+  /** Every live matching point (score 0), in no particular order. */
+  matching(filter: FilterNode | null): Hit[]
+  /** The first `k` matching points in id order (score 0). */
+  scroll(filter: FilterNode | null, k: number): Hit[]
+  /** The stored vector of a hit (normalised for Cosine). */
+  vectorAt(hit: Hit): Float32Array
+}
+
+/** A vector example as checked: given, or a stored point's (resolved when the plan runs). */
+export type VectorSource = { readonly vector: Float32Array } | { readonly id: PointId }
+
+export type StageQuery =
+  | { readonly kind: 'nearest'; readonly input: VectorSource; readonly mmr: MmrPlan | null }
+  | {
+      readonly kind: 'recommend'
+      readonly positive: readonly VectorSource[]
+      readonly negative: readonly VectorSource[]
+      readonly strategy: RecommendStrategy
+    }
+  | { readonly kind: 'rrf'; readonly k: number; readonly weights: readonly number[] | null }
+  | { readonly kind: 'dbsf' }
+  | { readonly kind: 'sample' }
+  | { readonly kind: 'none' }
+
+export interface MmrPlan {
+  /** 1 - diversity. */
+  readonly lambda: number
+  readonly candidatesLimit: number | null
+}
+
+export interface Stage {
+  readonly query: StageQuery
+  readonly prefetches: readonly Stage[]
+  readonly filter: FilterNode | null
+  readonly limit: number
+  readonly threshold: number | null
+  readonly params: StageParams
+}
+
+export interface QueryPlan extends Stage {
+  readonly offset: number
+  readonly withPayload: WithPayload
+  readonly withVector: boolean
+  /** Point ids the request names as examples (root and nested): excluded from every stage, as Qdrant. */
+  readonly referencedIds: readonly PointId[]
+}
+
+type Obj = Record<string, unknown>
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
+}
+
+function at(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`
+}
+
+function fail(path: string, message: string): never {
+  throw invalid(`${path}: ${message}`, { path })
+}
+
+function isAbsent(v: unknown): v is null | undefined {
+  return v === undefined || v === null
+}
+
+/** Keys of a kind object other than the one allowed; refuses unknown keys so typos are not silent. */
+function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) fail(at(path, k), `unknown field (expected one of ${allowed.join(', ')})`)
+  }
+}
+
+const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score', 'sum_scores']
+
+/** Validates requests into plans; `dimension` and `metric` check example vectors. */
+export class QueryParser {
+  private readonly referenced: PointId[] = []
+
+  constructor(
+    private readonly dimension: number,
+    private readonly metric: Distance,
+  ) {}
+
+  /**
+   * Checks `request` completely (paths named from `prefix`, e.g. `requests[0]`) and returns its plan.
+   * Throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming the JSON path.
+   */
+  static parse(request: unknown, dimension: number, metric: Distance, prefix = ''): QueryPlan {
+    const parser = new QueryParser(dimension, metric)
+    const r = request ?? {}
+    if (!isObject(r)) fail(prefix === '' ? 'request' : prefix, `expected an object, got ${describeValue(r)}`)
+    const stage = parser.stage(r, prefix, 10)
+    return {
+      ...stage,
+      offset: toOffset(r.offset, at(prefix, 'offset')),
+      withPayload: toWithPayload(r.withPayload, at(prefix, 'withPayload'), false),
+      withVector: toBool(r.withVector, at(prefix, 'withVector'), false),
+      referencedIds: [...new Set(parser.referenced)],
+    }
+  }
+
+  private stage(o: Obj, path: string, defaultLimit: number): Stage {
+    const using = o.using
+    if (!isAbsent(using) && using !== '') {
+      if (typeof using !== 'string')
+        fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
+      fail(
+        at(path, 'using'),
+        `vector ${JSON.stringify(using)}: named vectors are not supported yet (only the unnamed vector "")`,
+      )
+    }
+    if (!isAbsent(o.lookupFrom)) fail(at(path, 'lookupFrom'), 'not supported yet')
+    const prefetches = this.prefetches(o.prefetch, at(path, 'prefetch'))
+    const query = this.query(o.query, at(path, 'query'))
+    const limit = toLimit(o.limit, at(path, 'limit'), defaultLimit)
+    const threshold = o.scoreThreshold ?? null
+    if (threshold !== null && (typeof threshold !== 'number' || !Number.isFinite(threshold)))
+      fail(at(path, 'scoreThreshold'), `expected a finite number, got ${describeValue(threshold)}`)
+    const filterNode = parseFilter(o.filter as never, at(path, 'filter'))
+    const filter = filterNode.kind === 'true' ? null : filterNode
+    const params = this.params(o.params, at(path, 'params'))
+    const qpath = at(path, 'query')
+    if (prefetches.length === 0) {
+      if (query.kind === 'rrf' || query.kind === 'dbsf')
+        fail(qpath, 'fusion needs prefetches: it merges their results')
+    } else {
+      if (query.kind === 'none')
+        fail(qpath, 'a query is needed to merge the prefetches; prefetch without a query is not allowed')
+      if (query.kind === 'rrf' && query.weights !== null && query.weights.length !== prefetches.length)
+        fail(
+          `${qpath}.rrf.weights`,
+          `expected one weight per prefetch (${prefetches.length}), got ${query.weights.length}`,
+        )
+    }
+    if (query.kind === 'none' && threshold !== null)
+      fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
+    return { query, prefetches, filter, limit, threshold, params }
+  }
+
+  private prefetches(v: unknown, path: string): Stage[] {
+    if (isAbsent(v)) return []
+    if (Array.isArray(v)) return v.map((p, i) => this.prefetch(p, `${path}[${i}]`))
+    return [this.prefetch(v, path)]
+  }
+
+  private prefetch(v: unknown, path: string): Stage {
+    if (!isObject(v)) fail(path, `expected a prefetch object, got ${describeValue(v)}`)
+    onlyKeys(
+      v,
+      ['query', 'prefetch', 'filter', 'limit', 'params', 'scoreThreshold', 'using', 'lookupFrom'] satisfies (
+        | keyof Prefetch
+        | 'lookupFrom'
+      )[],
+      path,
+    )
+    return this.stage(v, path, 10)
+  }
+
+  private params(v: unknown, path: string): StageParams {
+    if (isAbsent(v)) return { ef: undefined, nprobe: undefined, exact: false, quantization: undefined }
+    if (!isObject(v)) fail(path, `expected an object, got ${describeValue(v)}`)
+    onlyKeys(v, ['hnswEf', 'exact', 'quantization', 'nprobe', 'indexedOnly'], path)
+    return {
+      ef: isAbsent(v.hnswEf) ? undefined : toLimit(v.hnswEf, at(path, 'hnswEf'), 1),
+      nprobe: isAbsent(v.nprobe) ? undefined : toLimit(v.nprobe, at(path, 'nprobe'), 1),
+      exact: toBool(v.exact, at(path, 'exact'), false),
+      quantization: toQuantizationParams(v.quantization, at(path, 'quantization')),
+    }
+  }
+
+  private vectorSource(v: unknown, path: string): VectorSource {
+    if (typeof v === 'number' || typeof v === 'string') {
+      const id = parsePointId(v, path)
+      this.referenced.push(id)
+      return { id }
+    }
+    return { vector: toVector(v, this.dimension, this.metric, path) }
+  }
+
+  private query(v: unknown, path: string): StageQuery {
+    if (isAbsent(v)) return { kind: 'none' }
+    if (!isObject(v)) return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
+    const keys = Object.keys(v)
+    const kind = keys[0]
+    if (keys.length !== 1 && !(kind === 'nearest' && keys.length === 2 && 'mmr' in v))
+      fail(
+        path,
+        `expected exactly one query kind (nearest, recommend, fusion, rrf, sample), got ${keys.length === 0 ? 'none' : keys.join(', ')}`,
+      )
+    if ('nearest' in v) {
+      const input = this.vectorSource(v.nearest, `${path}.nearest`)
+      return { kind: 'nearest', input, mmr: this.mmr(v.mmr, `${path}.mmr`) }
+    }
+    if ('recommend' in v) return this.recommend(v.recommend, `${path}.recommend`)
+    if ('fusion' in v) {
+      if (v.fusion === 'rrf') return { kind: 'rrf', k: DEFAULT_RRF_K, weights: null }
+      if (v.fusion === 'dbsf') return { kind: 'dbsf' }
+      fail(`${path}.fusion`, `expected "rrf" or "dbsf", got ${describeValue(v.fusion)}`)
+    }
+    if ('rrf' in v) {
+      const r = v.rrf ?? {}
+      const rpath = `${path}.rrf`
+      if (!isObject(r)) fail(rpath, `expected { k?, weights? }, got ${describeValue(r)}`)
+      onlyKeys(r, ['k', 'weights'], rpath)
+      const k = isAbsent(r.k) ? DEFAULT_RRF_K : toLimit(r.k, `${rpath}.k`, DEFAULT_RRF_K)
+      let weights: number[] | null = null
+      if (!isAbsent(r.weights)) {
+        if (!Array.isArray(r.weights))
+          fail(`${rpath}.weights`, `expected an array of numbers, got ${describeValue(r.weights)}`)
+        weights = r.weights.map((w: unknown, i: number) => {
+          if (typeof w !== 'number' || !Number.isFinite(w) || w < 0)
+            fail(`${rpath}.weights[${i}]`, `expected a finite number >= 0, got ${describeValue(w)}`)
+          return w
+        })
+      }
+      return { kind: 'rrf', k, weights }
+    }
+    if ('sample' in v) {
+      if (v.sample !== 'random') fail(`${path}.sample`, `expected "random", got ${describeValue(v.sample)}`)
+      return { kind: 'sample' }
+    }
+    fail(
+      path,
+      `query kind ${JSON.stringify(kind)} is not supported (nearest, recommend, fusion, rrf, sample)`,
+    )
+  }
+
+  private mmr(v: unknown, path: string): MmrPlan | null {
+    if (isAbsent(v)) return null
+    if (!isObject(v)) fail(path, `expected { diversity?, candidatesLimit? }, got ${describeValue(v)}`)
+    onlyKeys(v, ['diversity', 'candidatesLimit'], path)
+    let lambda = 0.5
+    if (!isAbsent(v.diversity)) {
+      const d = v.diversity
+      if (typeof d !== 'number' || !(d >= 0 && d <= 1))
+        fail(`${path}.diversity`, `expected a number in [0, 1], got ${describeValue(d)}`)
+      lambda = 1 - d
+    }
+    const candidatesLimit = isAbsent(v.candidatesLimit)
+      ? null
+      : toLimit(v.candidatesLimit, `${path}.candidatesLimit`, MAX_LIMIT)
+    return { lambda, candidatesLimit }
+  }
+
+  private recommend(v: unknown, path: string): StageQuery {
+    if (!isObject(v)) fail(path, `expected { positive, negative, strategy }, got ${describeValue(v)}`)
+    onlyKeys(v, ['positive', 'negative', 'strategy'], path)
+    const examples = (key: 'positive' | 'negative'): VectorSource[] => {
+      const list = v[key]
+      if (isAbsent(list)) return []
+      if (!Array.isArray(list))
+        fail(`${path}.${key}`, `expected an array of vectors or point ids, got ${describeValue(list)}`)
+      return list.map((e: unknown, i: number) => this.vectorSource(e, `${path}.${key}[${i}]`))
+    }
+    const positive = examples('positive')
+    const negative = examples('negative')
+    const strategy = (v.strategy ?? 'average_vector') as RecommendStrategy
+    if (!STRATEGIES.includes(strategy))
+      fail(`${path}.strategy`, `expected one of ${STRATEGIES.join(', ')}, got ${describeValue(v.strategy)}`)
+    if (strategy === 'average_vector' && positive.length === 0)
+      fail(`${path}.positive`, 'at least one positive example is required with the average_vector strategy')
+    if (positive.length === 0 && negative.length === 0)
+      fail(path, 'at least one positive or negative example is required')
+    return { kind: 'recommend', positive, negative, strategy }
+  }
+}
+
+/** A plain nearest-vector query with no prefetch, MMR or point id: it runs as `search` does. */
+export function plainNearest(plan: QueryPlan): Float32Array | undefined {
+  const q = plan.query
+  if (plan.prefetches.length > 0 || q.kind !== 'nearest' || q.mmr !== null || !('vector' in q.input))
+    return undefined
+  return q.input.vector
+}
+
+function and(a: FilterNode | null, b: FilterNode | null): FilterNode | null {
+  if (a === null) return b
+  if (b === null) return a
+  return { kind: 'and', children: [a, b] }
+}
+
+/** `similarity(a, b)`: higher is more similar (dot; minus squared L2; minus L1), as Qdrant's raw scores. */
+export function similarity(metric: Distance, a: Float32Array, b: Float32Array): number {
+  let s = 0
+  switch (metric) {
+    case 'Cosine':
+    case 'Dot':
+      for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!
+      return s
+    case 'Euclid':
+      for (let i = 0; i < a.length; i++) {
+        const d = a[i]! - b[i]!
+        s += d * d
+      }
+      return -s
+    case 'Manhattan':
+      for (let i = 0; i < a.length; i++) s += Math.abs(a[i]! - b[i]!)
+      return -s
+  }
+}
+
+/** Qdrant's `scaled_fast_sigmoid`: x / (1 + |x|) mapped to (0, 1). */
+function sigmoid(x: number): number {
+  return 0.5 * (x / (1 + Math.abs(x)) + 1)
+}
+
+/** Runs checked plans over a host. */
+export class QueryRunner {
+  private readonly higherIsBetter: boolean
+
+  constructor(private readonly host: QueryHost) {
+    this.higherIsBetter = host.metric === 'Cosine' || host.metric === 'Dot'
+  }
+
+  /** The final hits of `plan`, after `offset`, at most `limit`. Throws POINT_NOT_FOUND for an unknown example id. */
+  run(plan: QueryPlan): Hit[] {
+    const excluded: FilterNode | null =
+      plan.referencedIds.length === 0
+        ? null
+        : { kind: 'not', child: { kind: 'has_id', ids: new Set(plan.referencedIds) } }
+    const hits = this.stage(plan, excluded, plan.limit + plan.offset)
+    return hits.slice(plan.offset)
+  }
+
+  private resolve(source: VectorSource): Float32Array {
+    if ('vector' in source) return this.normalised(source.vector)
+    const v = this.host.vectorOf(source.id)
+    if (v === undefined)
+      throw new QuiverError('POINT_NOT_FOUND', `no point with id ${JSON.stringify(source.id)} found`, {
+        id: source.id,
+      })
+    return v
+  }
+
+  private normalised(v: Float32Array): Float32Array {
+    if (this.host.metric !== 'Cosine') return v
+    let n = 0
+    for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!
+    if (n === 0) return v
+    const out = new Float32Array(v.length)
+    const inv = 1 / Math.sqrt(n)
+    for (let i = 0; i < v.length; i++) out[i] = v[i]! * inv
+    return out
+  }
+
+  /** Qdrant's user-facing score of a nearest match from its raw similarity. */
+  private nearestScore(sim: number): number {
+    switch (this.host.metric) {
+      case 'Cosine':
+      case 'Dot':
+        return sim
+      case 'Euclid':
+        return Math.sqrt(Math.max(-sim, 0))
+      case 'Manhattan':
+        return -sim
+    }
+  }
+
+  /** Does this stage rank higher scores first? (nearest on Euclid/Manhattan ranks distances ascending) */
+  private higherFirst(q: StageQuery): boolean {
+    if (q.kind === 'nearest' || (q.kind === 'recommend' && q.strategy === 'average_vector'))
+      return this.higherIsBetter
+    return true
+  }
+
+  private stage(stage: Stage, inherited: FilterNode | null, k: number): Hit[] {
+    const filter = and(inherited, stage.filter)
+    const q = stage.query
+    if (stage.prefetches.length === 0) return this.leaf(stage, q, filter, k)
+    const lists = stage.prefetches.map((p) => this.stage(p, filter, p.limit))
+    let out: Hit[]
+    switch (q.kind) {
+      case 'rrf':
+        out = rrf(lists, q.k, q.weights)
+        break
+      case 'dbsf':
+        out = dbsf(
+          lists,
+          stage.prefetches.map((p) => this.higherFirst(p.query)),
+        )
+        break
+      case 'sample':
+        out = sample(union(lists), k)
+        break
+      case 'none':
+        throw invalid('a query is needed to merge the prefetches')
+      case 'nearest': {
+        const query = this.resolve(q.input)
+        if (q.mmr !== null) {
+          const n = Math.max(q.mmr.candidatesLimit ?? k, k)
+          return this.mmr(this.rescore(union(lists), query, n, stage.threshold), query, q.mmr.lambda, k)
+        }
+        return this.rescore(union(lists), query, k, stage.threshold)
+      }
+      case 'recommend':
+        return this.recommendOver(union(lists), q, k, stage.threshold)
+    }
+    return this.cut(out, k, stage.threshold, true)
+  }
+
+  private leaf(stage: Stage, q: StageQuery, filter: FilterNode | null, k: number): Hit[] {
+    switch (q.kind) {
+      case 'none':
+        return this.host.scroll(filter, k)
+      case 'sample':
+        return sample(this.host.matching(filter), k)
+      case 'nearest': {
+        const query = this.resolve(q.input)
+        if (q.mmr === null) return this.host.nearest(query, k, filter, stage.threshold, stage.params)
+        const n = Math.max(q.mmr.candidatesLimit ?? k, k)
+        const candidates = this.host.nearest(query, n, filter, stage.threshold, stage.params)
+        return this.mmr(candidates, query, q.mmr.lambda, k)
+      }
+      case 'recommend':
+        if (q.strategy === 'average_vector')
+          return this.host.nearest(this.averageVector(q), k, filter, stage.threshold, stage.params)
+        return this.recommendOver(this.host.matching(filter), q, k, stage.threshold)
+      case 'rrf':
+      case 'dbsf':
+        throw invalid('fusion needs prefetches')
+    }
+  }
+
+  /** Qdrant's average_vector: 2 * mean(positive) - mean(negative), or mean(positive). */
+  private averageVector(q: Extract<StageQuery, { kind: 'recommend' }>): Float32Array {
+    const mean = (sources: readonly VectorSource[]): Float64Array => {
+      const m = new Float64Array(this.host.dimension)
+      for (const s of sources) {
+        const v = this.resolve(s)
+        for (let i = 0; i < m.length; i++) m[i]! += v[i]!
+      }
+      for (let i = 0; i < m.length; i++) m[i]! /= sources.length
+      return m
+    }
+    const pos = mean(q.positive)
+    const out = new Float32Array(this.host.dimension)
+    if (q.negative.length === 0) out.set(pos)
+    else {
+      const neg = mean(q.negative)
+      for (let i = 0; i < out.length; i++) out[i] = pos[i]! + pos[i]! - neg[i]!
+    }
+    return this.normalised(out)
+  }
+
+  private recommendOver(
+    candidates: Hit[],
+    q: Extract<StageQuery, { kind: 'recommend' }>,
+    k: number,
+    threshold: number | null,
+  ): Hit[] {
+    if (q.strategy === 'average_vector') return this.rescore(candidates, this.averageVector(q), k, threshold)
+    const positive = q.positive.map((s) => this.resolve(s))
+    const negative = q.negative.map((s) => this.resolve(s))
+    const metric = this.host.metric
+    for (const hit of candidates) {
+      const v = this.host.vectorAt(hit)
+      if (q.strategy === 'sum_scores') {
+        let s = 0
+        for (const p of positive) s += similarity(metric, p, v)
+        for (const n of negative) s -= similarity(metric, n, v)
+        hit.score = s
+      } else {
+        let maxPos = Number.NEGATIVE_INFINITY
+        let maxNeg = Number.NEGATIVE_INFINITY
+        for (const p of positive) maxPos = Math.max(maxPos, similarity(metric, p, v))
+        for (const n of negative) maxNeg = Math.max(maxNeg, similarity(metric, n, v))
+        hit.score = maxPos > maxNeg ? sigmoid(maxPos) : -sigmoid(maxNeg)
+      }
+    }
+    candidates.sort((a, b) => b.score - a.score)
+    return this.cut(candidates, k, threshold, true)
+  }
+
+  /** Scores `candidates` exactly as nearest matches of `query`, best first, top k past the threshold. */
+  private rescore(candidates: Hit[], query: Float32Array, k: number, threshold: number | null): Hit[] {
+    const metric = this.host.metric
+    for (const hit of candidates)
+      hit.score = this.nearestScore(similarity(metric, query, this.host.vectorAt(hit)))
+    const higher = this.higherIsBetter
+    candidates.sort((a, b) => (higher ? b.score - a.score : a.score - b.score))
+    return this.cut(candidates, k, threshold, higher)
+  }
+
+  /** MMR over nearest `candidates` (scores kept: the similarity to the query, as Qdrant). */
+  private mmr(candidates: Hit[], query: Float32Array, lambda: number, k: number): Hit[] {
+    const metric = this.host.metric
+    const vectors = candidates.map((h) => this.host.vectorAt(h))
+    const relevance = Float64Array.from(vectors, (v) => similarity(metric, query, v))
+    const order = mmrSelect(relevance, (i, j) => similarity(metric, vectors[i]!, vectors[j]!), lambda, k)
+    return order.map((i) => candidates[i]!)
+  }
+
+  private cut(sorted: Hit[], k: number, threshold: number | null, higherFirst: boolean): Hit[] {
+    let end = Math.min(k, sorted.length)
+    if (threshold !== null) {
+      for (let i = 0; i < end; i++) {
+        const s = sorted[i]!.score
+        if (higherFirst ? s < threshold : s > threshold) {
+          end = i
+          break
+        }
+      }
+    }
+    return sorted.length === end ? sorted : sorted.slice(0, end)
+  }
+}
+
+/** The distinct points of several lists (first occurrence kept), as fresh hits a stage may rescore. */
+function union(lists: readonly (readonly Hit[])[]): Hit[] {
+  const seen = new Set<PointId>()
+  const out: Hit[] = []
+  for (const list of lists) {
+    for (const h of list) {
+      if (seen.has(h.id)) continue
+      seen.add(h.id)
+      out.push({ segment: h.segment, offset: h.offset, id: h.id, score: h.score })
+    }
+  }
+  return out
+}
+
+/** Up to k of `hits` chosen uniformly at random (partial Fisher-Yates), score 0. */
+function sample(hits: Hit[], k: number): Hit[] {
+  const n = Math.min(k, hits.length)
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (hits.length - i))
+    const t = hits[i]!
+    hits[i] = hits[j]!
+    hits[j] = t
+    hits[i]!.score = 0
+  }
+  return hits.slice(0, n)
+}
