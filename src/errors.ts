@@ -45,6 +45,11 @@ export const ERROR_CODES = {
     kind: 'invalid_argument',
     summary: 'Collection parameters (dimension, metric, HNSW) are invalid.',
   },
+  INDEX_REQUIRED: {
+    kind: 'invalid_argument',
+    summary:
+      'The request needs a payload index on the field (`order_by`: integer with range, float or datetime; facet: keyword, uuid, bool or integer); create it first.',
+  },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
   DATA_DIR_NOT_FOUND: {
     kind: 'not_found',

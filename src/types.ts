@@ -126,6 +126,8 @@ export interface PointRecord {
   id: PointId
   payload?: Payload
   vector?: number[]
+  /** With `scroll({ orderBy })`: the value of the order-by field this record stands for. */
+  orderValue?: number
 }
 
 /** A search hit. `score`: similarity for Cosine/Dot (higher is better), distance for Euclid/Manhattan (lower is better). */
@@ -354,8 +356,69 @@ export interface ScrollOptions extends GetOptions {
   filter?: Filter | null
   /** Points per page, >= 1. Default 10. */
   limit?: number
-  /** Start from this id (inclusive); ids run ascending, integers before UUIDs. */
+  /** Start from this id (inclusive); ids run ascending, integers before UUIDs. Not with `orderBy`. */
   offset?: PointId | null
+  /**
+   * Order by a payload field with a range index (integer with `range`, float, datetime) instead of
+   * by id; a string is the field key. See {@link OrderBy}.
+   */
+  orderBy?: OrderBy | string | null
+}
+
+/**
+ * Qdrant's `order_by`: points in the order of `key`'s values, once per distinct value a point holds
+ * (points without a value are left out), ties by id (descending with `desc`).
+ */
+export interface OrderBy {
+  key: string
+  /** Default `asc`. */
+  direction?: 'asc' | 'desc' | null
+  /**
+   * Inclusive bound to start from (asc: values >= it, desc: values <= it): a number, or an RFC 3339
+   * datetime (compared as microseconds since the epoch, as datetime indexes hold them).
+   */
+  startFrom?: number | string | null
+}
+
+/** A facet value: a keyword or uuid string, an integer, or a boolean. */
+export type FacetValue = string | number | boolean
+
+export interface FacetOptions {
+  /** Field with a keyword, uuid, bool or integer (`lookup`) payload index. */
+  key: string
+  filter?: Filter | null
+  /** Values to return, >= 1. Default 10. */
+  limit?: number
+  /** Accepted for Qdrant compatibility: counts are always exact. */
+  exact?: boolean
+}
+
+export interface FacetHit {
+  value: FacetValue
+  /** Matching points holding this value (a point counts once per distinct value). */
+  count: number
+}
+
+export interface FacetResult {
+  /** By count descending, then value ascending. */
+  hits: FacetHit[]
+}
+
+export interface SearchMatrixOptions {
+  /** Points sampled (at random among the matches), >= 2. Default 10. */
+  sample?: number
+  /** Nearest neighbours per sampled point, among the sample, >= 1. Default 3. */
+  limit?: number
+  filter?: Filter | null
+  /** Vector name: only the unnamed vector (absent, null or `""`) exists. */
+  using?: string | null
+}
+
+export interface SearchMatrixResult {
+  /** The sampled point ids, ascending. */
+  sampleIds: PointId[]
+  /** Per sampled point (same order): its nearest other sampled points, best first. */
+  nearest: { id: PointId; score: number }[][]
 }
 
 export interface ScrollResult {
@@ -505,6 +568,8 @@ export interface Collection {
   delete(selector: PointSelector): Promise<UpdateResult>
   count(options?: CountOptions): Promise<number>
   scroll(options?: ScrollOptions): Promise<ScrollResult>
+  facet(options: FacetOptions): Promise<FacetResult>
+  searchMatrix(options?: SearchMatrixOptions): Promise<SearchMatrixResult>
   search(vector: ArrayLike<number>, options?: SearchOptions): Promise<ScoredPoint[]>
   searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>

@@ -14,6 +14,8 @@ import type {
   CollectionInfo,
   CollectionStats,
   CountOptions,
+  FacetOptions,
+  FacetResult,
   Filter,
   GetOptions,
   OptimizerStatus,
@@ -29,12 +31,15 @@ import type {
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
+  SearchMatrixOptions,
+  SearchMatrixResult,
   SearchOptions,
   SearchRequest,
   SetPayloadOptions,
   UpdateResult,
   WithPayload,
 } from '../types.js'
+import { facetCounts } from './facet.js'
 import {
   decodeOperation,
   encodeOperation,
@@ -43,6 +48,7 @@ import {
   vectorBytes,
 } from './operations.js'
 import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './optimizer.js'
+import { orderedPage, type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   collectionImage,
   dataDirOf,
@@ -66,6 +72,7 @@ import {
   QueryRunner,
   type StageParams,
 } from './query.js'
+import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { SegmentHolder } from './segment-holder.js'
 import {
   projectPayload,
@@ -656,12 +663,21 @@ export class EmbeddedCollection implements Collection {
 
   /**
    * Pages through points in id order (integers ascending, then UUIDs), optionally filtered.
-   * Pass `nextPageOffset` back as `offset` for the next page.
+   * Pass `nextPageOffset` back as `offset` for the next page. With `orderBy` (Qdrant's `order_by`),
+   * in the order of a range-indexed field instead: a point once per distinct value (`orderValue`),
+   * points without one left out, ties by id; page with `startFrom` (no `offset`, `nextPageOffset` null).
    * @example let page = await docs.scroll({ limit: 100 }); while (page.nextPageOffset !== null) ...
    */
   async scroll(options: ScrollOptions = {}): Promise<ScrollResult> {
     this.assertOpen()
     const limit = toLimit(options.limit, 'limit', 10)
+    if (options.orderBy !== undefined && options.orderBy !== null) {
+      if (options.offset !== undefined && options.offset !== null)
+        throw invalid(
+          'Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you have already seen for the `order_by.start_from` value',
+        )
+      return this.scrollOrdered(resolveOrderBy(options.orderBy, 'orderBy'), limit, options)
+    }
     const start =
       options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
     const filter = filterOf(options.filter, 'filter')
@@ -693,6 +709,82 @@ export class EmbeddedCollection implements Collection {
       .map((c) => this.record(c.segment, c.id, withPayload, withVector))
     const next = candidates[limit]?.id ?? null
     return { points, nextPageOffset: next }
+  }
+
+  /** `scroll` with `orderBy`: one record per (point, value), `nextPageOffset` always null (as Qdrant). */
+  private scrollOrdered(order: ResolvedOrderBy, limit: number, options: ScrollOptions): ScrollResult {
+    const filter = filterOf(options.filter, 'filter')
+    const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
+    const withVector = toBool(options.withVector, 'withVector', false)
+    const page = orderedPage(this.segments, order, limit, this.name, (s) => this.matchesOf(s, filter))
+    const points = page.map((e) => ({
+      ...this.record(e.segment, e.id, withPayload, withVector),
+      orderValue: e.value,
+    }))
+    return { points, nextPageOffset: null }
+  }
+
+  /** The live offsets of `segment` matching `filter` (null = all); notes fields evaluated without an index. */
+  private matchesOf(segment: Segment, filter: FilterNode | null): Bitset | null {
+    if (filter === null) return null
+    const ex = segment.filterExecutor(filter)
+    const matches = ex.materialize()
+    if (ex.unindexed.size > 0) this.noteUnindexed(ex.unindexed)
+    return matches
+  }
+
+  /**
+   * Counts the values of a payload field among the points matching `filter` (Qdrant's facet): the
+   * `limit` (default 10) values held by the most points, by count descending then value ascending. A
+   * point counts once per distinct value it holds. Needs a keyword, uuid, bool or integer (`lookup`)
+   * index on `key` (INDEX_REQUIRED otherwise). Counts are always exact (`exact` is accepted).
+   * @example const { hits } = await docs.facet({ key: 'city', limit: 3 }) // [{ value: 'Berlin', count: 12 }, ...]
+   */
+  async facet(options: FacetOptions): Promise<FacetResult> {
+    this.assertOpen()
+    if (typeof options !== 'object' || options === null)
+      throw invalid('facet options must be an object with a key')
+    if (typeof options.key !== 'string' || options.key.length === 0)
+      throw invalid('key must be a non-empty string (the payload field to count)')
+    const limit = toLimit(options.limit, 'limit', 10)
+    toBool(options.exact, 'exact', false)
+    const filter = filterOf(options.filter, 'filter')
+    const hits = facetCounts(this.segments, options.key, limit, this.name, (s) => this.matchesOf(s, filter))
+    return { hits }
+  }
+
+  /**
+   * Distance matrix of a random sample (Qdrant's search matrix): `sample` (default 10, >= 2) points
+   * drawn among those matching `filter`, sorted by id, and for each its `limit` (default 3) nearest
+   * other sampled points, found by the ordinary search restricted to the sample (`has_id`).
+   * Fewer than 2 matching points give an empty result.
+   * @example const { sampleIds, nearest } = await docs.searchMatrix({ sample: 100, limit: 5 })
+   */
+  async searchMatrix(options: SearchMatrixOptions = {}): Promise<SearchMatrixResult> {
+    this.assertOpen()
+    const sample = toLimit(options.sample, 'sample', DEFAULT_MATRIX_SAMPLE)
+    if (sample < 2) throw invalid(`sample must be an integer >= 2, got ${sample}`)
+    const limit = toLimit(options.limit, 'limit', DEFAULT_MATRIX_LIMIT)
+    if (options.using !== undefined && options.using !== null && options.using !== '')
+      throw invalid(
+        `using: named vector ${JSON.stringify(options.using)} does not exist (named vectors are not supported)`,
+      )
+    const filter = filterOf(options.filter, 'filter')
+    const unindexed = new Set<string>()
+    const matching = this.segments.flatMap((s) => s.matchingIds(filter, unindexed))
+    this.noteUnindexed(unindexed)
+    const ids = sampleIds(matching, sample)
+    if (ids.length < 2) return { sampleIds: [], nearest: [] }
+    const among = filterOf({ must: [{ has_id: ids }] }, 'filter')
+    const searches = ids.map((id) => {
+      const vector = this.segmentOf(id)!.vector(id)!
+      return { ...this.prepareSearch(vector, { limit: limit + 1 }, 'vector'), filter: among }
+    })
+    const results = await Promise.all(searches.map((p) => this.runSearchAsync(p, true)))
+    const nearest = results.map((hits, i) =>
+      withoutSelf(hits, ids[i]!, limit).map((h) => ({ id: h.id, score: h.score })),
+    )
+    return { sampleIds: ids, nearest }
   }
 
   /**

@@ -796,8 +796,7 @@ function parseVectorInput(
   dimension: number,
 ): VectorInput {
   const v = (container as Record<string | number, unknown>)[key]
-  if (typeof v === 'number' || typeof v === 'string')
-    return parsePointId(v, path, integerLiteral(container, key))
+  if (typeof v === 'number' || typeof v === 'string') return parsePointId(v, path)
   return parseVector(v, path, dimension)
 }
 

@@ -1,13 +1,13 @@
 // BoolIndex: the `bool` field index, one PostingList of offsets holding `true` and one holding `false`,
 // answering `match.value` with a boolean.
 import { QuiverError } from '../../errors.js'
-import type { Payload } from '../../types.js'
+import type { FacetValue, Payload } from '../../types.js'
 import type { FieldNode } from '../ast.js'
 import { Bitset } from '../bitset.js'
 import { corrupted, decodeIndex, encodeIndex, grow, restoring, unsupported } from './codec.js'
 import { forEachValue } from './field-values.js'
 import { PostingList } from './posting.js'
-import type { Cardinality, FieldIndex, FieldIndexSpec } from './types.js'
+import type { Cardinality, FacetIndex, FieldIndex, FieldIndexSpec } from './types.js'
 
 const TRUE = 1
 const FALSE = 2
@@ -16,7 +16,7 @@ const FALSE = 2
  * Index of a `bool` field: the boolean values at the key path (array elements included). A point
  * holding `[true, false]` is in both lists. Supports `match_value` with a boolean, exactly.
  */
-export class BoolIndex implements FieldIndex {
+export class BoolIndex implements FieldIndex, FacetIndex {
   readonly spec: FieldIndexSpec
   readonly type = 'bool' as const
   private trues = new PostingList()
@@ -72,6 +72,16 @@ export class BoolIndex implements FieldIndex {
   estimate(node: FieldNode): Cardinality {
     const n = this.list(node).size
     return { min: n, exp: n, max: n }
+  }
+
+  facetCounts(matches: Bitset | null, into: Map<FacetValue, number>): void {
+    for (const [v, list] of [
+      [true, this.trues],
+      [false, this.falses],
+    ] as const) {
+      const n = list.countIn(matches)
+      if (n > 0) into.set(v, (into.get(v) ?? 0) + n)
+    }
   }
 
   /** `{ true: bytes, false: bytes }` (posting lists) in msgpack. */

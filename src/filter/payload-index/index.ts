@@ -5,10 +5,10 @@ import { GeoIndex } from './geo.js'
 import { KeywordIndex } from './keyword.js'
 import { NumericIndex } from './numeric.js'
 import { TextIndex } from './text.js'
-import type { FieldIndex, FieldIndexSpec } from './types.js'
+import type { FacetIndex, FieldIndex, FieldIndexSpec, OrderIndex } from './types.js'
 
 export { parseFieldSchema, tokenizerOptions } from './schema.js'
-export type { Cardinality, FieldIndex, FieldIndexSpec } from './types.js'
+export type { Cardinality, FacetIndex, FieldIndex, FieldIndexSpec, OrderIndex } from './types.js'
 
 /** An empty index for `spec` (fill it with `set`). */
 export function createFieldIndex(spec: FieldIndexSpec): FieldIndex {
@@ -51,4 +51,16 @@ export function restoreFieldIndex(spec: FieldIndexSpec, bytes: Uint8Array): Fiel
         `unknown payload index type ${JSON.stringify((spec.params as { type: unknown }).type)}`,
       )
   }
+}
+
+/** `fi` as a facet index (keyword, uuid, bool, integer with `lookup`, as Qdrant), else undefined. */
+export function facetIndexOf(fi: FieldIndex | undefined): FacetIndex | undefined {
+  if (fi instanceof KeywordIndex || fi instanceof BoolIndex) return fi
+  if (fi instanceof NumericIndex && fi.facetable) return fi
+  return undefined
+}
+
+/** `fi` as an ordering index (integer with `range`, float, datetime, as Qdrant), else undefined. */
+export function orderIndexOf(fi: FieldIndex | undefined): OrderIndex | undefined {
+  return fi instanceof NumericIndex && fi.orderable ? fi : undefined
 }

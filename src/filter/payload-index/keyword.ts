@@ -1,21 +1,21 @@
 // KeywordIndex: the `keyword` and `uuid` field index, string value -> PostingList of offsets
 // (Qdrant's map index), answering `match.value` with a string and `match.any` with strings.
 import { QuiverError } from '../../errors.js'
-import type { Payload } from '../../types.js'
+import type { FacetValue, Payload } from '../../types.js'
 import type { FieldNode } from '../ast.js'
 import { Bitset } from '../bitset.js'
 import { unionCardinality } from './cardinality.js'
 import { arrayField, corrupted, decodeIndex, encodeIndex, restoring, unsupported } from './codec.js'
 import { forEachValue } from './field-values.js'
 import { byOffset, PostingList } from './posting.js'
-import type { Cardinality, FieldIndex, FieldIndexSpec } from './types.js'
+import type { Cardinality, FacetIndex, FieldIndex, FieldIndexSpec } from './types.js'
 
 /**
  * Index of a `keyword` or `uuid` field: every string value at the key path (array elements
  * included) is indexed as it is stored. Supports `match_value` with a string and `match_any` of
  * strings; not `match_except` (it passes values of other types, which this index never sees).
  */
-export class KeywordIndex implements FieldIndex {
+export class KeywordIndex implements FieldIndex, FacetIndex {
   readonly spec: FieldIndexSpec
   readonly type: 'keyword' | 'uuid'
   private readonly postings = new Map<string, PostingList>()
@@ -100,6 +100,13 @@ export class KeywordIndex implements FieldIndex {
       return unionCardinality(sizes, this.multi === 0, this.points)
     }
     throw unsupported(this.type, node)
+  }
+
+  facetCounts(matches: Bitset | null, into: Map<FacetValue, number>): void {
+    for (const [v, list] of this.postings) {
+      const n = list.countIn(matches)
+      if (n > 0) into.set(v, (into.get(v) ?? 0) + n)
+    }
   }
 
   /** `{ values: string[], postings: bytes[] }` in msgpack (see codec.ts). */

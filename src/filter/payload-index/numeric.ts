@@ -1,7 +1,7 @@
 // NumericIndex: the `integer`, `float` and `datetime` field index: (value, offset) entries sorted for
 // range scans, fed through an append buffer merged lazily, plus value -> PostingList for integer lookup.
 import { QuiverError } from '../../errors.js'
-import type { JsonValue, Payload } from '../../types.js'
+import type { FacetValue, JsonValue, Payload } from '../../types.js'
 import type { FieldNode, RangeNode } from '../ast.js'
 import { Bitset } from '../bitset.js'
 import { parseDateTime } from '../datetime.js'
@@ -19,7 +19,7 @@ import {
 } from './codec.js'
 import { forEachValue } from './field-values.js'
 import { PostingList } from './posting.js'
-import type { Cardinality, FieldIndex, FieldIndexSpec } from './types.js'
+import type { Cardinality, FacetIndex, FieldIndex, FieldIndexSpec, OrderIndex } from './types.js'
 
 type NumericType = 'integer' | 'float' | 'datetime'
 type Bounds = Pick<RangeNode, 'gt' | 'gte' | 'lt' | 'lte'>
@@ -114,7 +114,7 @@ function sortPairs(vals: Float64Array, offs: Uint32Array, m: number): Uint32Arra
  * writes sorts the buffer and merges it, dropping removed entries (O(n + b log b)), so building from n
  * upserts costs O(n log n) in all.
  */
-export class NumericIndex implements FieldIndex {
+export class NumericIndex implements FieldIndex, FacetIndex, OrderIndex {
   readonly spec: FieldIndexSpec
   readonly type: NumericType
   private readonly read: (v: JsonValue) => number | null
@@ -270,6 +270,40 @@ export class NumericIndex implements FieldIndex {
     const min = Math.ceil(entries / this.maxPerPoint)
     const exp = Math.max(min, Math.min(max, Math.round((entries * this.points) / Math.max(1, this.n))))
     return { min, exp, max }
+  }
+
+  /** Integer with `lookup` only: it holds a posting list per value, like Qdrant's integer map index. */
+  get facetable(): boolean {
+    return this.lookup !== null
+  }
+
+  /** Whether `walk` works: the sorted entries are kept (all but integer without `range`). */
+  get orderable(): boolean {
+    return this.ranged
+  }
+
+  /** Counts integer values only (Qdrant's facet values are i64; `facetable` must be true). */
+  facetCounts(matches: Bitset | null, into: Map<FacetValue, number>): void {
+    if (this.lookup === null)
+      throw new QuiverError('INTERNAL', `a ${this.type} index without lookup cannot facet`)
+    for (const [v, list] of this.lookup) {
+      if (!Number.isInteger(v)) continue
+      const n = list.countIn(matches)
+      if (n > 0) into.set(v, (into.get(v) ?? 0) + n)
+    }
+  }
+
+  walk(descending: boolean, from: number | null, fn: (value: number, offset: number) => boolean): void {
+    if (!this.ranged) throw new QuiverError('INTERNAL', `a ${this.type} index without range cannot walk`)
+    this.merge()
+    const { vals, offs } = this
+    if (!descending) {
+      for (let p = from === null ? 0 : this.bound(from, false); p < this.n; p++)
+        if (!fn(vals[p]!, offs[p]!)) return
+      return
+    }
+    for (let p = (from === null ? this.n : this.bound(from, true)) - 1; p >= 0; p--)
+      if (!fn(vals[p]!, offs[p]!)) return
   }
 
   /** `{ vals: f64 bytes, offs: u32 bytes }`: every (value, offset) entry, sorted, in msgpack. */

@@ -150,6 +150,24 @@ export class PostingList {
     }
   }
 
+  /** Members that are also in `bitset` (all members when null); word AND + popcount when dense. */
+  countIn(bitset: Bitset | null): number {
+    if (bitset === null) return this.n
+    const words = bitset.words
+    const data = this.data
+    if (this.dense) {
+      let n = 0
+      const m = Math.min(data.length, words.length)
+      for (let i = 0; i < m; i++) n += popcount32(data[i]! & words[i]!)
+      return n
+    }
+    let n = 0
+    this.forEach((o) => {
+      if (o < bitset.size && bitset.has(o)) n++
+    })
+    return n
+  }
+
   /** Calls `fn` with each member in ascending order. */
   forEach(fn: (offset: number) => void): void {
     const data = this.data

@@ -1,6 +1,6 @@
 // The contract every payload (field) index implements: one index per field per segment, over the
 // segment's dense offsets, answering the filter conditions it supports with a Bitset and an estimate.
-import type { Payload, PayloadSchemaParams, PayloadSchemaType } from '../../types.js'
+import type { FacetValue, Payload, PayloadSchemaParams, PayloadSchemaType } from '../../types.js'
 import type { FieldNode } from '../ast.js'
 import type { Bitset } from '../bitset.js'
 import type { KeyPath } from '../key-path.js'
@@ -50,4 +50,23 @@ export interface FieldIndex {
   estimate(node: FieldNode): Cardinality
   /** The index's contents as bytes (restored by the type's `restore(spec, bytes)`; it throws CORRUPTED on bad bytes). */
   serialize(): Uint8Array
+}
+
+/**
+ * An index that can count its values (Qdrant's facet index: keyword, uuid, bool, integer with
+ * `lookup`); `facetIndexOf` (index.ts) says which one is.
+ */
+export interface FacetIndex {
+  /** Adds to `into`, per distinct value, how many offsets in `matches` (all when null) hold it. */
+  facetCounts(matches: Bitset | null, into: Map<FacetValue, number>): void
+}
+
+/** An index that can list its values in order (Qdrant's range-capable numeric index); `orderIndexOf` says which one is. */
+export interface OrderIndex {
+  /**
+   * Calls `fn(value, offset)` for every (value, offset) entry in value order, ascending (or
+   * descending with `descending`; equal values by offset in the same direction), starting at the
+   * first value >= `from` (descending: <= `from`; null: at the start); stops when `fn` returns false.
+   */
+  walk(descending: boolean, from: number | null, fn: (value: number, offset: number) => boolean): void
 }
