@@ -1,5 +1,5 @@
 // Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli.
-// filter and storage serve segment/collection and never import them; errors.ts and types.ts import nothing.
+// filter, storage and sparse serve segment/collection and never import them; errors.ts and types.ts import nothing.
 const layer = (name, forbidden, { testsExempt = false } = {}) => ({
   name: `${name}-layering`,
   severity: 'error',
@@ -42,6 +42,19 @@ module.exports = {
       'index',
       'quantization',
       'filter',
+      'segment',
+      'collection',
+      'db',
+      'server',
+      'cli',
+    ]),
+    // sparse vectors (inverted index, BM25) import only errors.ts, types.ts and npm packages
+    layer('sparse', [
+      'engine',
+      'index',
+      'quantization',
+      'filter',
+      'storage',
       'segment',
       'collection',
       'db',

@@ -1,0 +1,655 @@
+// The inverted index of one segment's sparse vectors: posting lists per dimension, forward vectors
+// per offset, term-at-a-time top-k search by sparse dot product, and its binary form.
+import { describeValue, invalid, QuiverError } from '../errors.js'
+
+/**
+ * A sparse vector: `indices[i]` (a dimension, 0..2^32-1) carries `values[i]` (a finite float32).
+ * Both arrays have the same length and the indices are unique. Vectors that this module returns
+ * (from `toSparseVector`, `get`) have their indices sorted ascending; `SparseIndex` methods
+ * require that of their arguments too.
+ */
+export interface SparseVector {
+  readonly indices: Uint32Array
+  readonly values: Float32Array
+}
+
+const MAX_INDEX = 0xffffffff
+/** Offsets are dense segment offsets; arrays of `maxOffset + 1` entries are allocated from them. */
+const MAX_OFFSET = 0x7fffffff
+
+/**
+ * Validates a user's sparse vector, `{ indices: number[], values: number[] }` (plain or typed
+ * arrays): the same length, indices integers 0..2^32-1 without duplicates, values finite once
+ * rounded to float32. Returns a copy with the indices sorted ascending (values moved with them).
+ * Empty vectors are allowed (Qdrant stores them; they match no query).
+ * @throws QuiverError `INVALID_VECTOR` naming `path` and the offending element, e.g.
+ *   `vector.text.indices[2]: expected an integer 0..4294967295, got number -1`.
+ * @example toSparseVector({ indices: [7, 2], values: [0.5, 1] }, 'vector') // { indices: [2, 7], values: [1, 0.5] }
+ */
+export function toSparseVector(input: unknown, path: string): SparseVector {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw bad(`${path}: expected a sparse vector { indices, values }, got ${describeValue(input)}`)
+  const { indices, values } = input as { indices?: unknown; values?: unknown }
+  if (!isArrayLike(indices))
+    throw bad(`${path}.indices: expected an array of integers, got ${describeValue(indices)}`)
+  if (!isArrayLike(values))
+    throw bad(`${path}.values: expected an array of numbers, got ${describeValue(values)}`)
+  const n = indices.length
+  if (values.length !== n)
+    throw bad(`${path}: indices has ${n} elements but values has ${values.length}; they must match`)
+  const idx = new Uint32Array(n)
+  const val = new Float32Array(n)
+  let sorted = true
+  for (let i = 0; i < n; i++) {
+    const x = indices[i]
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > MAX_INDEX)
+      throw bad(`${path}.indices[${i}]: expected an integer 0..${MAX_INDEX}, got ${describeValue(x)}`)
+    const v = values[i]
+    if (typeof v !== 'number' || !Number.isFinite(Math.fround(v)))
+      throw bad(`${path}.values[${i}]: expected a finite float32 number, got ${describeValue(v)}`)
+    idx[i] = x
+    val[i] = v
+    if (i > 0 && idx[i - 1]! >= x) sorted = false
+  }
+  if (sorted) return { indices: idx, values: val }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => idx[a]! - idx[b]! || a - b)
+  const sIdx = new Uint32Array(n)
+  const sVal = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    const from = order[i]!
+    sIdx[i] = idx[from]!
+    sVal[i] = val[from]!
+    if (i > 0 && sIdx[i - 1] === sIdx[i])
+      throw bad(
+        `${path}.indices: index ${sIdx[i]} appears twice (positions ${order[i - 1]} and ${from}); indices must be unique`,
+      )
+  }
+  return { indices: sIdx, values: sVal }
+}
+
+function bad(message: string): QuiverError {
+  return new QuiverError('INVALID_VECTOR', message)
+}
+
+function isArrayLike(x: unknown): x is ArrayLike<unknown> {
+  return Array.isArray(x) || (ArrayBuffer.isView(x) && !(x instanceof DataView))
+}
+
+/**
+ * Qdrant's IDF modifier (`modifier: "idf"`), BM25's Robertson–Sparck Jones weight with +1 so it is
+ * never negative: `ln((n - df + 0.5) / (df + 0.5) + 1)`, `n` the vectors in the corpus and `df`
+ * those holding the dimension (Robertson & Zaragoza 2009, eq. 3.3; Qdrant
+ * `VectorQueryContext::remap_idf_weights`). Rounded to float32 like Qdrant's.
+ * @example idf(0, 0) // ln 2 = 0.6931...
+ */
+export function idf(n: number, df: number): number {
+  return Math.fround(Math.log((n - df + 0.5) / (df + 0.5) + 1))
+}
+
+/**
+ * Entries of one dimension, sorted by offset. A removed entry stays in place as a tombstone (its
+ * value NaN) so that offsets stay sorted; a list is compacted once a quarter of it is dead.
+ */
+interface Posting {
+  offsets: Uint32Array
+  values: Float32Array
+  /** Entries in use, tombstones included. */
+  len: number
+  /** Tombstones among them. */
+  dead: number
+}
+
+/** Estimated bytes of one posting's JS objects and Map entry beside its typed arrays. */
+const POSTING_OVERHEAD = 240
+
+/**
+ * An inverted index of sparse vectors over a segment's dense offsets (0..2^31-1). `set` stores or
+ * replaces the vector of an offset, `remove` forgets it; `df` stays exact throughout. `search`
+ * ranks offsets by sparse dot product, term at a time over the query's posting lists into a
+ * reused float32 accumulator; `scoreOffsets` scores given offsets from the forward vectors.
+ *
+ * Memory: per stored non-zero 8 bytes in its posting list (u32 offset + f32 value, lists grown by
+ * doubling) and 8 in the forward arena; per offset of the offset space 12 bytes of forward index
+ * and, after the first search, 12 bytes of accumulator, marks and touched list; per dimension about
+ * 240 bytes of objects.
+ * @example
+ * const ix = SparseIndex.create()
+ * ix.set(0, toSparseVector({ indices: [1, 5], values: [0.5, 2] }, 'v'))
+ * ix.search(toSparseVector({ indices: [5], values: [1] }, 'q'), 10) // { offsets: [0], scores: [2] }
+ */
+export class SparseIndex {
+  private readonly postings = new Map<number, Posting>()
+  /** Forward arena: the stored vectors' indices and values, each vector contiguous. */
+  private arenaIdx = new Uint32Array(1024)
+  private arenaVal = new Float32Array(1024)
+  private arenaLen = 0
+  /** Arena entries no longer referenced (replaced or removed vectors). */
+  private arenaGarbage = 0
+  /** Per offset: start in the arena, length, and whether it holds a vector (1) or not (0). */
+  private fwdStart = new Uint32Array(0)
+  private fwdLen = new Uint32Array(0)
+  private present = new Uint8Array(0)
+  private stored = 0
+  // search scratch, sized to the offset space on first use and reused
+  private acc = new Float32Array(0)
+  private marks = new Uint32Array(0)
+  private touched = new Uint32Array(0)
+  private gen = 0
+
+  private constructor() {}
+
+  /** An empty index. */
+  static create(): SparseIndex {
+    return new SparseIndex()
+  }
+
+  /** Offsets holding a vector (empty vectors included): Qdrant's `N` for IDF. */
+  get count(): number {
+    return this.stored
+  }
+
+  /** Offsets whose stored vector has index `dim` (the document frequency for IDF). */
+  df(dim: number): number {
+    const p = this.postings.get(dim)
+    return p === undefined ? 0 : p.len - p.dead
+  }
+
+  /** Whether `offset` holds a vector. */
+  has(offset: number): boolean {
+    return offset >= 0 && offset < this.present.length && this.present[offset] === 1
+  }
+
+  /** A copy of the vector of `offset` (indices ascending), or undefined if it holds none. */
+  get(offset: number): SparseVector | undefined {
+    if (!this.has(offset)) return undefined
+    const s = this.fwdStart[offset]!
+    const e = s + this.fwdLen[offset]!
+    return { indices: this.arenaIdx.slice(s, e), values: this.arenaVal.slice(s, e) }
+  }
+
+  /**
+   * Stores `v` (indices sorted ascending and unique, as `toSparseVector` returns) as the vector of
+   * `offset`, replacing any vector it held: dimensions in both keep their posting entry with the
+   * new value, dropped ones are tombstoned, new ones inserted. Appending offsets in increasing
+   * order is O(nnz); an out-of-order insert shifts the tail of each of its posting lists.
+   * @throws QuiverError `INVALID_ARGUMENT` if `offset` is not an integer 0..2^31-1 or `v` is not sorted.
+   */
+  set(offset: number, v: SparseVector): void {
+    checkOffset(offset)
+    const { indices, values } = v
+    const n = indices.length
+    if (values.length !== n) throw invalid(`sparse vector: ${n} indices but ${values.length} values`)
+    for (let i = 1; i < n; i++)
+      if (indices[i - 1]! >= indices[i]!)
+        throw invalid('sparse vector: indices must be sorted ascending and unique (use toSparseVector)')
+    this.ensureOffsetSpace(offset + 1)
+    if (this.present[offset] === 1) {
+      const s = this.fwdStart[offset]!
+      const e = s + this.fwdLen[offset]!
+      // merge-walk old (arena) and new (v) dimensions, both ascending
+      let i = s
+      let j = 0
+      while (i < e || j < n) {
+        const a = i < e ? this.arenaIdx[i]! : Number.POSITIVE_INFINITY
+        const b = j < n ? indices[j]! : Number.POSITIVE_INFINITY
+        if (a === b) {
+          this.updateEntry(a, offset, values[j]!)
+          i++
+          j++
+        } else if (a < b) {
+          this.removeEntry(a, offset)
+          i++
+        } else {
+          this.insertEntry(b, offset, values[j]!)
+          j++
+        }
+      }
+      this.arenaGarbage += e - s
+      this.fwdLen[offset] = 0 // so that a compaction in appendForward does not copy the old vector
+    } else {
+      for (let j = 0; j < n; j++) this.insertEntry(indices[j]!, offset, values[j]!)
+      this.present[offset] = 1
+      this.stored++
+    }
+    this.appendForward(offset, indices, values)
+  }
+
+  /** Forgets the vector of `offset` (its dimensions' df drop by one); false if it held none. */
+  remove(offset: number): boolean {
+    if (!this.has(offset)) return false
+    const s = this.fwdStart[offset]!
+    const e = s + this.fwdLen[offset]!
+    for (let i = s; i < e; i++) this.removeEntry(this.arenaIdx[i]!, offset)
+    this.arenaGarbage += e - s
+    this.present[offset] = 0
+    this.fwdLen[offset] = 0
+    this.stored--
+    this.maybeCompactArena()
+    return true
+  }
+
+  /**
+   * The `k` best offsets by sparse dot product `sum_i q_i * w_i * v_i` over the query's dimensions
+   * (`w_i = weights[i]`, aligned with `query.indices`, default 1: IDF weights, for instance),
+   * best first, equal scores by lower offset. Like Qdrant, only offsets whose vector shares at
+   * least one dimension with the query are candidates (Qdrant's `score_vectors` returns no score
+   * without overlap), so fewer than `k` may come back, and an offset that shares a dimension scores
+   * even if its sum is 0 or negative. (Qdrant's batched posting-list path also drops sums of
+   * exactly 0; Quiver keeps them, so results do not depend on batching.) `allow`, if given,
+   * restricts candidates to offsets `o` with bit `o & 31` of word `o >>> 5` set.
+   *
+   * Arithmetic: each term adds `fround(q_i * w_i) * v_i` to a float32 sum, in ascending dimension
+   * order. Scores can overflow to ±Infinity only for values near the float32 limit.
+   * @throws QuiverError `INVALID_ARGUMENT` if `k` is not an integer >= 0 or `weights` has another length.
+   */
+  search(
+    query: SparseVector,
+    k: number,
+    allow?: Uint32Array,
+    weights?: Float32Array,
+  ): { offsets: Uint32Array; scores: Float32Array } {
+    if (!Number.isInteger(k) || k < 0) throw invalid(`k must be an integer >= 0, got ${describeValue(k)}`)
+    const qn = query.indices.length
+    if (weights !== undefined && weights.length !== qn)
+      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    if (k === 0 || qn === 0 || this.stored === 0)
+      return { offsets: new Uint32Array(0), scores: new Float32Array(0) }
+    const space = this.present.length
+    if (this.acc.length < space) {
+      this.acc = new Float32Array(space)
+      this.marks = new Uint32Array(space)
+      this.touched = new Uint32Array(space)
+      this.gen = 0
+    }
+    this.gen = (this.gen + 1) >>> 0
+    if (this.gen === 0) {
+      this.marks.fill(0)
+      this.gen = 1
+    }
+    const gen = this.gen
+    const acc = this.acc
+    const marks = this.marks
+    const touched = this.touched
+    let nt = 0
+    for (let t = 0; t < qn; t++) {
+      const p = this.postings.get(query.indices[t]!)
+      if (p === undefined || p.len === p.dead) continue
+      const qw = Math.fround(query.values[t]! * (weights === undefined ? 1 : weights[t]!))
+      const offs = p.offsets
+      const vals = p.values
+      const len = p.len
+      for (let j = 0; j < len; j++) {
+        const v = vals[j]!
+        if (Number.isNaN(v)) continue // tombstone
+        const o = offs[j]!
+        if (marks[o] !== gen) {
+          marks[o] = gen
+          acc[o] = qw * v + 0 // + 0 turns -0 into 0, as a sum from 0 would
+          touched[nt++] = o
+        } else {
+          acc[o]! += qw * v
+        }
+      }
+    }
+    return selectTopK(touched, nt, acc, k, allow)
+  }
+
+  /**
+   * Scores `query` against the stored vector of each offset in `offsets` (for rescoring prefetch
+   * candidates), with the same arithmetic as `search`. An offset without a vector, or whose vector
+   * shares no dimension with the query, scores 0, as in Qdrant (`score(..).unwrap_or_default()` in
+   * its sparse query scorer).
+   * @throws QuiverError `INVALID_ARGUMENT` if `weights` has another length than the query.
+   */
+  scoreOffsets(query: SparseVector, offsets: ArrayLike<number>, weights?: Float32Array): Float32Array {
+    const qn = query.indices.length
+    if (weights !== undefined && weights.length !== qn)
+      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    const qw = new Float32Array(qn)
+    for (let t = 0; t < qn; t++) qw[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
+    const qi = query.indices
+    const out = new Float32Array(offsets.length)
+    const scratch = new Float32Array(1)
+    for (let r = 0; r < offsets.length; r++) {
+      const o = offsets[r]!
+      if (!this.has(o)) continue
+      let i = this.fwdStart[o]!
+      const e = i + this.fwdLen[o]!
+      let t = 0
+      scratch[0] = 0
+      while (i < e && t < qn) {
+        const a = this.arenaIdx[i]!
+        const b = qi[t]!
+        if (a < b) i++
+        else if (a > b) t++
+        else {
+          scratch[0] += qw[t]! * this.arenaVal[i]!
+          i++
+          t++
+        }
+      }
+      out[r] = scratch[0]!
+    }
+    return out
+  }
+
+  /** Bytes held by the typed arrays, plus an estimate of the per-dimension objects. */
+  get memoryBytes(): number {
+    let bytes =
+      this.arenaIdx.byteLength +
+      this.arenaVal.byteLength +
+      this.fwdStart.byteLength +
+      this.fwdLen.byteLength +
+      this.present.byteLength +
+      this.acc.byteLength +
+      this.marks.byteLength +
+      this.touched.byteLength
+    for (const p of this.postings.values())
+      bytes += p.offsets.byteLength + p.values.byteLength + POSTING_OVERHEAD
+    return bytes
+  }
+
+  /**
+   * The index as bytes (little-endian): magic `QSPX`, format version u32 (1), offset space u32,
+   * vector count u32, then per stored offset in ascending order: offset u32, nnz u32, indices
+   * u32[nnz], values f32[nnz]. Posting lists are rebuilt by `restore`. No checksum: the caller
+   * checksums files.
+   */
+  serialize(): Uint8Array {
+    let words = 4
+    for (let o = 0; o < this.present.length; o++) if (this.present[o] === 1) words += 2 + 2 * this.fwdLen[o]!
+    const buf = new ArrayBuffer(words * 4)
+    const u32 = new Uint32Array(buf)
+    const f32 = new Float32Array(buf)
+    u32[0] = MAGIC
+    u32[1] = FORMAT_VERSION
+    u32[2] = this.present.length
+    u32[3] = this.stored
+    let w = 4
+    for (let o = 0; o < this.present.length; o++) {
+      if (this.present[o] !== 1) continue
+      const s = this.fwdStart[o]!
+      const n = this.fwdLen[o]!
+      u32[w++] = o
+      u32[w++] = n
+      u32.set(this.arenaIdx.subarray(s, s + n), w)
+      w += n
+      f32.set(this.arenaVal.subarray(s, s + n), w)
+      w += n
+    }
+    return new Uint8Array(buf)
+  }
+
+  /**
+   * Rebuilds an index from `serialize`'s bytes, checking every field: the magic and version, offsets
+   * strictly ascending and inside the offset space, indices strictly ascending, values finite.
+   * @throws QuiverError `CORRUPTED` naming what is wrong and where (byte position).
+   */
+  static restore(bytes: Uint8Array): SparseIndex {
+    if (bytes.byteLength < 16 || bytes.byteLength % 4 !== 0)
+      throw corrupted(
+        `${bytes.byteLength} bytes is not a sparse index (expected a multiple of 4, at least 16)`,
+      )
+    const copy = bytes.slice() // aligned at 0
+    const u32 = new Uint32Array(copy.buffer, 0, copy.byteLength / 4)
+    const f32 = new Float32Array(copy.buffer, 0, copy.byteLength / 4)
+    if (u32[0] !== MAGIC) throw corrupted('bad magic: not a sparse index')
+    if (u32[1] !== FORMAT_VERSION)
+      throw corrupted(`format version ${u32[1]} is not supported (this build reads ${FORMAT_VERSION})`)
+    const space = u32[2]!
+    const count = u32[3]!
+    if (space > MAX_OFFSET + 1) throw corrupted(`offset space ${space} exceeds ${MAX_OFFSET + 1}`)
+    if (count > space) throw corrupted(`${count} vectors in an offset space of ${space}`)
+    const ix = new SparseIndex()
+    ix.ensureOffsetSpace(space)
+    let w = 4
+    let prev = -1
+    for (let c = 0; c < count; c++) {
+      if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: vector ${c} of ${count}`)
+      const o = u32[w]!
+      const n = u32[w + 1]!
+      if (o <= prev || o >= space)
+        throw corrupted(`byte ${w * 4}: offset ${o} is out of order or outside the offset space ${space}`)
+      if (n > (u32.length - w - 2) / 2) throw corrupted(`byte ${w * 4}: vector of ${n} elements is truncated`)
+      const indices = u32.subarray(w + 2, w + 2 + n)
+      const values = f32.subarray(w + 2 + n, w + 2 + 2 * n)
+      for (let i = 0; i < n; i++) {
+        if (i > 0 && indices[i - 1]! >= indices[i]!)
+          throw corrupted(`byte ${(w + 2 + i) * 4}: indices of offset ${o} are not strictly ascending`)
+        if (!Number.isFinite(values[i]!))
+          throw corrupted(`byte ${(w + 2 + n + i) * 4}: value of offset ${o} is not finite`)
+      }
+      ix.set(o, { indices, values })
+      prev = o
+      w += 2 + 2 * n
+    }
+    if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${count} vectors`)
+    return ix
+  }
+
+  private ensureOffsetSpace(size: number): void {
+    if (size <= this.present.length) return
+    const cap = Math.min(MAX_OFFSET + 1, Math.max(size, this.present.length * 2, 64))
+    const start = new Uint32Array(cap)
+    start.set(this.fwdStart)
+    this.fwdStart = start
+    const len = new Uint32Array(cap)
+    len.set(this.fwdLen)
+    this.fwdLen = len
+    const present = new Uint8Array(cap)
+    present.set(this.present)
+    this.present = present
+  }
+
+  private appendForward(offset: number, indices: Uint32Array, values: Float32Array): void {
+    const n = indices.length
+    if (this.arenaLen + n > this.arenaIdx.length) {
+      this.maybeCompactArena()
+      if (this.arenaLen + n > this.arenaIdx.length) {
+        const cap = Math.max(this.arenaLen + n, this.arenaIdx.length * 2)
+        const idx = new Uint32Array(cap)
+        idx.set(this.arenaIdx.subarray(0, this.arenaLen))
+        const val = new Float32Array(cap)
+        val.set(this.arenaVal.subarray(0, this.arenaLen))
+        this.arenaIdx = idx
+        this.arenaVal = val
+      }
+    }
+    this.arenaIdx.set(indices, this.arenaLen)
+    this.arenaVal.set(values, this.arenaLen)
+    this.fwdStart[offset] = this.arenaLen
+    this.fwdLen[offset] = n
+    this.arenaLen += n
+  }
+
+  /** Rewrites the arena without garbage once garbage is at least half of it. */
+  private maybeCompactArena(): void {
+    if (this.arenaGarbage < 1024 || this.arenaGarbage * 2 < this.arenaLen) return
+    const live = this.arenaLen - this.arenaGarbage
+    const idx = new Uint32Array(Math.max(1024, live * 2))
+    const val = new Float32Array(idx.length)
+    let w = 0
+    for (let o = 0; o < this.present.length; o++) {
+      if (this.present[o] !== 1) continue
+      const s = this.fwdStart[o]!
+      const n = this.fwdLen[o]!
+      idx.set(this.arenaIdx.subarray(s, s + n), w)
+      val.set(this.arenaVal.subarray(s, s + n), w)
+      this.fwdStart[o] = w
+      w += n
+    }
+    this.arenaIdx = idx
+    this.arenaVal = val
+    this.arenaLen = w
+    this.arenaGarbage = 0
+  }
+
+  private insertEntry(dim: number, offset: number, value: number): void {
+    let p = this.postings.get(dim)
+    if (p === undefined) {
+      p = { offsets: new Uint32Array(4), values: new Float32Array(4), len: 0, dead: 0 }
+      this.postings.set(dim, p)
+    }
+    if (p.len === 0 || p.offsets[p.len - 1]! < offset) {
+      if (p.len === p.offsets.length) growPosting(p)
+      p.offsets[p.len] = offset
+      p.values[p.len] = value
+      p.len++
+      return
+    }
+    const pos = lowerBound(p.offsets, p.len, offset)
+    if (p.offsets[pos] === offset) {
+      // a tombstone of this offset: revive it (a live entry cannot exist, the caller removed it)
+      p.values[pos] = value
+      p.dead--
+      return
+    }
+    if (p.len === p.offsets.length) growPosting(p)
+    p.offsets.copyWithin(pos + 1, pos, p.len)
+    p.values.copyWithin(pos + 1, pos, p.len)
+    p.offsets[pos] = offset
+    p.values[pos] = value
+    p.len++
+  }
+
+  private updateEntry(dim: number, offset: number, value: number): void {
+    const p = this.postings.get(dim)!
+    p.values[lowerBound(p.offsets, p.len, offset)] = value
+  }
+
+  private removeEntry(dim: number, offset: number): void {
+    const p = this.postings.get(dim)!
+    p.values[lowerBound(p.offsets, p.len, offset)] = Number.NaN
+    p.dead++
+    if (p.dead === p.len) {
+      this.postings.delete(dim)
+    } else if (p.dead * 4 > p.len && p.len >= 16) {
+      compactPosting(p)
+    }
+  }
+}
+
+const MAGIC = 0x58505351 // 'QSPX' little-endian
+const FORMAT_VERSION = 1
+
+function corrupted(message: string): QuiverError {
+  return new QuiverError('CORRUPTED', `sparse index: ${message}`)
+}
+
+function checkOffset(offset: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET)
+    throw invalid(`offset must be an integer 0..${MAX_OFFSET}, got ${describeValue(offset)}`)
+}
+
+/** First position in `a[0..len)` whose value is >= `x`. */
+function lowerBound(a: Uint32Array, len: number, x: number): number {
+  let lo = 0
+  let hi = len
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (a[mid]! < x) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function growPosting(p: Posting): void {
+  const cap = p.offsets.length * 2
+  const offsets = new Uint32Array(cap)
+  offsets.set(p.offsets)
+  const values = new Float32Array(cap)
+  values.set(p.values)
+  p.offsets = offsets
+  p.values = values
+}
+
+/** Drops the tombstones of `p` in place, and halves its arrays when they are under a quarter full. */
+function compactPosting(p: Posting): void {
+  let w = 0
+  for (let r = 0; r < p.len; r++) {
+    const v = p.values[r]!
+    if (Number.isNaN(v)) continue
+    p.offsets[w] = p.offsets[r]!
+    p.values[w] = v
+    w++
+  }
+  p.len = w
+  p.dead = 0
+  if (w * 4 < p.offsets.length && p.offsets.length > 8) {
+    const cap = Math.max(4, w * 2)
+    p.offsets = p.offsets.slice(0, cap)
+    p.values = p.values.slice(0, cap)
+  }
+}
+
+/**
+ * Best `k` of the `nt` touched offsets by `acc[o]`, best first, ties by lower offset, skipping
+ * offsets not in `allow`. A bounded min-heap whose root is the worst kept hit.
+ */
+function selectTopK(
+  touched: Uint32Array,
+  nt: number,
+  acc: Float32Array,
+  k: number,
+  allow: Uint32Array | undefined,
+): { offsets: Uint32Array; scores: Float32Array } {
+  const cap = Math.min(k, nt)
+  const hs = new Float32Array(cap)
+  const ho = new Uint32Array(cap)
+  let size = 0
+  const words = allow === undefined ? 0 : allow.length
+  for (let i = 0; i < nt; i++) {
+    const o = touched[i]!
+    if (allow !== undefined) {
+      const wi = o >>> 5
+      if (wi >= words || ((allow[wi]! >>> (o & 31)) & 1) === 0) continue
+    }
+    const s = acc[o]!
+    if (size < cap) {
+      // sift up
+      let c = size++
+      while (c > 0) {
+        const parent = (c - 1) >> 1
+        if (!worse(s, o, hs[parent]!, ho[parent]!)) break
+        hs[c] = hs[parent]!
+        ho[c] = ho[parent]!
+        c = parent
+      }
+      hs[c] = s
+      ho[c] = o
+    } else if (cap > 0 && worse(hs[0]!, ho[0]!, s, o)) {
+      siftDown(hs, ho, size, s, o)
+    }
+  }
+  // pop the worst repeatedly into the back of the result
+  const offsets = new Uint32Array(size)
+  const scores = new Float32Array(size)
+  for (let n = size; n > 0; n--) {
+    offsets[n - 1] = ho[0]!
+    scores[n - 1] = hs[0]!
+    if (n > 1) siftDown(hs, ho, n - 1, hs[n - 1]!, ho[n - 1]!)
+  }
+  return { offsets, scores }
+}
+
+/** Whether hit (sa, oa) ranks below hit (sb, ob): lower score, or equal score and higher offset. */
+function worse(sa: number, oa: number, sb: number, ob: number): boolean {
+  return sa < sb || (sa === sb && oa > ob)
+}
+
+/** Places (s, o) at the root of the heap `hs/ho[0..size)` and sifts it down. */
+function siftDown(hs: Float32Array, ho: Uint32Array, size: number, s: number, o: number): void {
+  let c = 0
+  for (;;) {
+    let child = 2 * c + 1
+    if (child >= size) break
+    const r = child + 1
+    if (r < size && worse(hs[r]!, ho[r]!, hs[child]!, ho[child]!)) child = r
+    if (!worse(hs[child]!, ho[child]!, s, o)) break
+    hs[c] = hs[child]!
+    ho[c] = ho[child]!
+    c = child
+  }
+  hs[c] = s
+  ho[c] = o
+}
