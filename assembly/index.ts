@@ -545,6 +545,21 @@ export function add(): i32 {
   return node
 }
 
+/**
+ * Stores a placeholder at offset `count`: a zero vector, deleted, on layer 0 with no links, so no
+ * search ever reaches or returns it. A point that lacks this vector keeps its offset aligned with
+ * the segment's other vectors this way. The host must have called reserve(count + 1).
+ */
+export function addUnlinked(): i32 {
+  const node = count
+  memory.fill(vecPtr(node), 0, <usize>dimP << 2)
+  if (quantKind != 0) encodeNode(node, vecPtr(node))
+  if (M > 0) setupNode(node, 0)
+  bitSet(deleted, node)
+  count++
+  return node
+}
+
 /** Writes the codes of offsets from..to-1 from their stored vectors (after a quantizer is trained). */
 export function encodeRange(from: i32, to: i32): void {
   for (let i = from; i < to; i++) encodeNode(i, vecPtr(i))

@@ -86,21 +86,88 @@ export interface QuantizationSearchParams {
   oversampling?: number | null
 }
 
-export interface CollectionConfig {
-  /** Vector length; every vector of the collection has it. */
+/** Storage type of a dense vector's components (Qdrant's `datatype`). */
+export type VectorDatatype = 'float32' | 'float16' | 'uint8'
+
+/** A multivector (ColBERT-style late interaction): each point holds a matrix of rows. */
+export interface MultiVectorConfig {
+  /** Score = sum over query rows of the max similarity over the point's rows. */
+  readonly comparator: 'max_sim'
+}
+
+/** One dense vector of a collection (the unnamed one is named `""`). */
+export interface VectorConfig {
+  /** Components per vector (per row for a multivector); every vector of this name has it. */
   readonly dimension: number
   readonly metric: Distance
   readonly hnsw: HnswConfig
-  readonly optimizers: OptimizersConfig
   /** Quantized codes kept beside the float32 vectors; absent = none. */
   readonly quantization?: QuantizationConfig
-  /** The segments' vector index; absent = HNSW (`hnsw` then holds its parameters). */
+  /** The segments' index for this vector; absent = HNSW (`hnsw` then holds its parameters). */
   readonly index?: IndexConfig
+  /**
+   * `float32` (default) stores values as given; `float16` and `uint8` round each value to what that
+   * type holds (uint8: integers 0..255), as Qdrant stores them. docs/rest-api.md#vectors.
+   */
+  readonly datatype: VectorDatatype
+  /** Present for a multivector. */
+  readonly multivector?: MultiVectorConfig
+  /** Qdrant's `on_disk`, echoed back (vectors are held in memory today). */
+  readonly onDisk?: boolean
 }
 
-export interface CreateCollectionOptions {
+/** One sparse vector of a collection (Qdrant's `sparse_vectors` entry). */
+export interface SparseVectorConfig {
+  /** `idf`: each query weight is multiplied by ln((N - df + 0.5) / (df + 0.5) + 1) (BM25's IDF). */
+  readonly modifier: 'none' | 'idf'
+  /** Qdrant's `index.full_scan_threshold`, echoed back; null = default. */
+  readonly fullScanThreshold: number | null
+  /** Qdrant's `index.on_disk`, echoed back. */
+  readonly onDisk: boolean | null
+}
+
+export interface CollectionConfig {
+  /** Dense vectors by name (`""` = the unnamed vector), in creation order. */
+  readonly vectors: ReadonlyMap<string, VectorConfig>
+  /** Sparse vectors by name, in creation order. */
+  readonly sparseVectors: ReadonlyMap<string, SparseVectorConfig>
+  /** The collection's HNSW defaults (each vector's `hnsw` starts from these). */
+  readonly hnsw: HnswConfig
+  readonly optimizers: OptimizersConfig
+}
+
+/** Options of one named dense vector (`createCollection({ vectors: { name: ... } })`). */
+export interface VectorOptions {
   /** Vector length, 1 .. 65536. */
   dimension: number
+  /** Default `Cosine`. */
+  metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
+  /** Overrides of the collection's `hnsw` for this vector. */
+  hnsw?: Partial<HnswConfig>
+  quantization?: QuantizationConfig | null
+  index?: IndexOptions | null
+  /** Default `float32`. */
+  datatype?: VectorDatatype | null
+  multivector?: MultiVectorConfig | null
+  onDisk?: boolean | null
+}
+
+/** Options of one sparse vector. */
+export interface SparseVectorOptions {
+  /** Default `none`. */
+  modifier?: 'none' | 'idf' | null
+  fullScanThreshold?: number | null
+  onDisk?: boolean | null
+}
+
+/**
+ * `createCollection` options: either the unnamed vector (`dimension`, `metric`, `quantization`,
+ * `index`, `datatype`, `multivector` at the top level) or named vectors (`vectors`), and optionally
+ * `sparseVectors`. A collection may have only sparse vectors.
+ */
+export interface CreateCollectionOptions {
+  /** The unnamed vector's length, 1 .. 65536 (not with `vectors`). */
+  dimension?: number
   /** Default `Cosine`. Lower-case names (`cosine`, `euclid`, `l2`, `dot`, `manhattan`) are accepted. */
   metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
   hnsw?: Partial<HnswConfig>
@@ -112,20 +179,51 @@ export interface CreateCollectionOptions {
    * Fixed at creation. IVF + `quantization: { product: ... }` = IVF-PQ.
    */
   index?: IndexOptions | null
+  /** The unnamed vector's storage type. Default `float32`. */
+  datatype?: VectorDatatype | null
+  /** Makes the unnamed vector a multivector. */
+  multivector?: MultiVectorConfig | null
+  /** Named dense vectors (names: 1..255 characters, not `__proto__`); top-level `quantization`/`index` are their defaults. */
+  vectors?: Readonly<Record<string, VectorOptions>> | ReadonlyMap<string, VectorOptions> | null
+  /** Sparse vectors by name. */
+  sparseVectors?: Readonly<Record<string, SparseVectorOptions>> | ReadonlyMap<string, SparseVectorOptions> | null
 }
 
-/** A point to upsert. `vector`: `dimension` numbers, all finite. */
+/** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */
+export interface SparseVectorInput {
+  indices: ArrayLike<number>
+  values: ArrayLike<number>
+}
+
+/** One vector value: dense (numbers), sparse, or a multivector (rows of numbers). */
+export type VectorValue = ArrayLike<number> | SparseVectorInput | readonly ArrayLike<number>[]
+
+/**
+ * A point's vectors: the unnamed vector's value, or named vectors by name (a point may lack some).
+ */
+export type VectorStruct = ArrayLike<number> | readonly ArrayLike<number>[] | Readonly<Record<string, VectorValue>>
+
+/**
+ * A point to upsert. `vector`: the unnamed vector (`dimension` finite numbers, or rows of them for a
+ * multivector), or `{ name: value }` for named dense / sparse / multi vectors (`{}` = none).
+ */
 export interface PointStruct {
   id: PointId
-  vector: ArrayLike<number>
+  vector?: VectorStruct | null
   payload?: Payload | null
 }
+
+/** Vectors as returned: the unnamed vector as numbers; named ones by name (sparse as indices/values). */
+export type VectorOutput =
+  | number[]
+  | number[][]
+  | { [name: string]: number[] | number[][] | { indices: number[]; values: number[] } }
 
 /** A stored point as returned by get / scroll. */
 export interface PointRecord {
   id: PointId
   payload?: Payload
-  vector?: number[]
+  vector?: VectorOutput
   /** With `scroll({ orderBy })`: the value of the order-by field this record stands for. */
   orderValue?: number
 }
@@ -134,8 +232,10 @@ export interface PointRecord {
 export interface ScoredPoint {
   id: PointId
   score: number
+  /** WAL sequence number of the point's last write. */
+  version?: number
   payload?: Payload
-  vector?: number[]
+  vector?: VectorOutput
 }
 
 // ---- Filters: Qdrant's filter language, as JSON (snake_case keys, exactly as on the wire). ----
@@ -217,6 +317,10 @@ export interface IsEmptyCondition {
 export interface IsNullCondition {
   is_null: { key: string }
 }
+/** `{ has_vector: name }`: the point holds vector `name` (dense, sparse or multi; `""` = the unnamed one). */
+export interface HasVectorCondition {
+  has_vector: string
+}
 export interface HasIdCondition {
   has_id: PointId[]
 }
@@ -228,6 +332,7 @@ export type Condition =
   | IsEmptyCondition
   | IsNullCondition
   | HasIdCondition
+  | HasVectorCondition
   | NestedCondition
   | Filter
 export interface MinShould {
@@ -246,6 +351,9 @@ export interface Filter {
 /** Which payload fields to return: all (`true`), none (`false`), or only these keys. */
 export type WithPayload = boolean | string[]
 
+/** Which vectors to return: all (`true`), none (`false`), or only these names. */
+export type WithVector = boolean | readonly string[]
+
 export interface SearchOptions {
   /** Hits to return, >= 1. Default 10. */
   limit?: number
@@ -261,20 +369,22 @@ export interface SearchOptions {
   nprobe?: number
   /** Brute force over every matching point on the float32 vectors (the recall reference). */
   exact?: boolean
+  /** The vector to search (a dense or sparse vector name). Default the unnamed vector `""`. */
+  using?: string | null
   /** How quantized codes are used (collections with quantization only); default: codes, rescored. */
   quantization?: QuantizationSearchParams | null
   /** Drop hits worse than this: min score for Cosine/Dot, max distance for Euclid/Manhattan. */
   scoreThreshold?: number | null
   withPayload?: WithPayload
-  withVector?: boolean
+  withVector?: WithVector
 }
 
 export interface SearchRequest extends SearchOptions {
-  vector: ArrayLike<number>
+  vector: ArrayLike<number> | SparseVectorInput
 }
 
 /** A query example: a vector (`dimension` finite numbers) or the id of a stored point (its vector is used). */
-export type VectorInput = ArrayLike<number> | PointId
+export type VectorInput = ArrayLike<number> | PointId | SparseVectorInput | readonly ArrayLike<number>[]
 
 /** How `recommend` scores: Qdrant's strategies. */
 export type RecommendStrategy = 'average_vector' | 'best_score' | 'sum_scores'
@@ -329,7 +439,7 @@ export interface Prefetch {
   limit?: number | null
   params?: QueryParams | null
   scoreThreshold?: number | null
-  /** The vector to search: only the unnamed vector (absent or `""`) exists. */
+  /** The vector to search (a dense, sparse or multi vector name). Default the unnamed vector `""`. */
   using?: string | null
 }
 
@@ -340,7 +450,7 @@ export interface Prefetch {
 export interface QueryRequest extends Prefetch {
   offset?: number | null
   withPayload?: WithPayload
-  withVector?: boolean
+  withVector?: WithVector
 }
 
 export interface QueryResult {
@@ -349,7 +459,7 @@ export interface QueryResult {
 
 export interface GetOptions {
   withPayload?: WithPayload
-  withVector?: boolean
+  withVector?: WithVector
 }
 
 export interface ScrollOptions extends GetOptions {
@@ -566,6 +676,10 @@ export interface Collection {
   upsert(points: readonly PointStruct[]): Promise<UpdateResult>
   get(ids: readonly PointId[], options?: GetOptions): Promise<PointRecord[]>
   delete(selector: PointSelector): Promise<UpdateResult>
+  /** Replaces some vectors of existing points (their other vectors and payload stay). */
+  updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult>
+  /** Removes the named vectors from the selected points. */
+  deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult>
   count(options?: CountOptions): Promise<number>
   scroll(options?: ScrollOptions): Promise<ScrollResult>
   facet(options: FacetOptions): Promise<FacetResult>

@@ -46,10 +46,11 @@ describe('embedded API', () => {
     )
     await expectError(db.getCollection('nope'), 'COLLECTION_NOT_FOUND')
     const other = await db.createCollection('other', { dimension: 2 })
+    const hnsw = { m: 16, efConstruct: 100, fullScanThreshold: 2000, ef: 64 }
     expect(other.config).toEqual({
-      dimension: 2,
-      metric: 'Cosine',
-      hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 2000, ef: 64 },
+      vectors: new Map([['', { dimension: 2, metric: 'Cosine', hnsw, datatype: 'float32' }]]),
+      sparseVectors: new Map(),
+      hnsw,
       optimizers: {
         deletedThreshold: 0.2,
         vacuumMinVectorNumber: 1000,
@@ -67,7 +68,7 @@ describe('embedded API', () => {
     const got = await docs.get([5, 999, 7], { withVector: true })
     expect(got.map((p) => p.id)).toEqual([5, 7])
     expect(got[0]!.payload).toEqual({ group: 'b', n: 5, tags: ['odd'] })
-    expect(got[0]!.vector!.map((x) => Math.fround(x))).toEqual(vectors[5]!.map((x) => Math.fround(x)))
+    expect((got[0]!.vector as number[]).map((x) => Math.fround(x))).toEqual(vectors[5]!.map((x) => Math.fround(x)))
     const bare = await docs.get([5], { withPayload: false })
     expect(bare).toEqual([{ id: 5 }])
   })
@@ -154,7 +155,7 @@ describe('embedded API', () => {
     expect(await docs.count()).toBe(301)
     const [p5] = await docs.get([5], { withVector: true })
     expect(p5!.payload).toEqual({ replaced: true })
-    expect(p5!.vector!.map((x) => Math.fround(x))).toEqual(vectors[6]!.map((x) => Math.fround(x)))
+    expect((p5!.vector as number[]).map((x) => Math.fround(x))).toEqual(vectors[6]!.map((x) => Math.fround(x)))
     const [u] = await docs.get([uuid.toLowerCase()])
     expect(u!.id).toBe(uuid.toLowerCase())
     expect(u!.payload).toEqual({})

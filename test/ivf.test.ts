@@ -101,7 +101,7 @@ describe('IVF collections', () => {
 
   it('reaches recall@10 >= 0.9 at nprobe 8 of 50, rising with nprobe, exact at nprobe = nlist', async () => {
     const c = await build('ivf', { index: IVF })
-    expect(c.config.index).toEqual({ type: 'ivf', nlist: NLIST, nprobe: 8 })
+    expect(c.config.vectors.get('')!.index).toEqual({ type: 'ivf', nlist: NLIST, nprobe: 8 })
     const recalls: number[] = []
     for (const nprobe of [1, 2, 8, NLIST]) recalls.push(await meanRecall(c, nprobe))
     expect(recalls[0]!).toBeLessThan(recalls[2]!)
@@ -198,7 +198,7 @@ describe('IVF collections', () => {
     // point 3999 moves onto the query: the IVF search finds it first, at distance 0
     await c.upsert([{ id: N - 1, vector: q, payload: { moved: true } }])
     const [top] = await c.search(q, { limit: 1, withPayload: true })
-    expect(top).toEqual({ id: N - 1, score: 0, payload: { moved: true } })
+    expect(top).toEqual({ id: N - 1, score: 0, payload: { moved: true }, version: expect.any(Number) })
     expect(await c.count()).toBe(N - 5)
     expect(c.checkIntegrity().ok).toBe(true)
   })
@@ -215,7 +215,7 @@ describe('IVF collections', () => {
     }
     db = await Quiver.open(dir)
     const again = await db.getCollection('ivf')
-    expect(again.config.index).toEqual({ type: 'ivf', nlist: NLIST, nprobe: 8 })
+    expect(again.config.vectors.get('')!.index).toEqual({ type: 'ivf', nlist: NLIST, nprobe: 8 })
     for (let i = 0; i < queries.length; i++) {
       expect(await again.search(queries[i]!, { limit: K, nprobe: 2 })).toEqual(before[i])
     }
@@ -270,7 +270,7 @@ describe('IVF collections', () => {
     const snap = await db.createSnapshot('ivf')
     await db.recoverSnapshot('copy', await db.snapshotPath('ivf', snap.name))
     const copy = await db.getCollection('copy')
-    expect(copy.config.index).toEqual(c.config.index)
+    expect(copy.config.vectors.get('')!.index).toEqual(c.config.vectors.get('')!.index)
     for (const q of queries.slice(0, 10)) {
       expect(await copy.search(q, { limit: K, nprobe: 3 })).toEqual(
         await c.search(q, { limit: K, nprobe: 3 }),
@@ -337,7 +337,7 @@ describe('IVF collections', () => {
 
   it('with an automatic nlist, trains at 1024 points and retrains as the segment grows', async () => {
     const c = await build('auto', { index: { type: 'ivf' } })
-    expect(c.config.index).toEqual({ type: 'ivf', nlist: null, nprobe: null })
+    expect(c.config.vectors.get('')!.index).toEqual({ type: 'ivf', nlist: null, nprobe: null })
     expect(await meanRecall(c, 16)).toBeGreaterThanOrEqual(0.9)
     await db.close()
     // trained at 1500 points (38 lists), retrained at 3000 (76 = 3000 / 39), kept at 4000 (102 < 2 x 76)
@@ -356,7 +356,7 @@ describe('IVF collections', () => {
 
   it('HNSW collections ignore nprobe', async () => {
     const c = await build('hnsw', {}, data.slice(0, 500))
-    expect(c.config.index).toBeUndefined()
+    expect(c.config.vectors.get('')!.index).toBeUndefined()
     const q = queries[0]!
     expect(await c.search(q, { limit: K, nprobe: 1 })).toEqual(await c.search(q, { limit: K }))
   })
@@ -382,7 +382,7 @@ describe('IVF collections', () => {
     expect(db.listCollections()).not.toContain('bad')
     // an explicit { type: 'hnsw' } is the default
     const h = await db.createCollection('h', { dimension: DIM, index: { type: 'hnsw' } })
-    expect(h.config.index).toBeUndefined()
+    expect(h.config.vectors.get('')!.index).toBeUndefined()
     const c = await build('ivf', { index: IVF }, data.slice(0, 20))
     await expect(c.search(queries[0]!, { nprobe: 0 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',

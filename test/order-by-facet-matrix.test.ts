@@ -296,7 +296,7 @@ describe('scroll orderBy, facet and searchMatrix (embedded)', () => {
     await expectError(c.scroll({ orderBy: { key: '' } }), 'INVALID_ARGUMENT')
     await expectError(c.facet({ key: 'city', limit: 0 }), 'INVALID_ARGUMENT')
     await expectError(c.searchMatrix({ sample: 1 }), 'INVALID_ARGUMENT', /sample/)
-    await expectError(c.searchMatrix({ using: 'image' }), 'INVALID_ARGUMENT', /named vector/)
+    await expectError(c.searchMatrix({ using: 'image' }), 'INVALID_ARGUMENT', /Not existing vector name/)
     expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('key')
   })
 })

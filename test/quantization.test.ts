@@ -111,7 +111,7 @@ describe('quantized collections', () => {
       const data = clustered(n, 7)
       const queries = clustered(60, 8)
       const c = await build('q', data, { metric, quantization: config })
-      expect(c.config.quantization).toEqual(config)
+      expect(c.config.vectors.get('')!.quantization).toEqual(config)
       expect(c.stats().quantizationBytes).toBe(facts.bytesPerVector * n)
       let recall = 0
       let recallFloat = 0
@@ -183,7 +183,7 @@ describe('quantized collections', () => {
     expect(files.some((f) => f.includes('quantization.bin'))).toBe(true)
     db = await Quiver.open(dir)
     const again = await db.getCollection('q')
-    expect(again.config.quantization).toEqual(SCALAR)
+    expect(again.config.vectors.get('')!.quantization).toEqual(SCALAR)
     expect(again.stats().quantizationBytes).toBe(bytes)
     for (let i = 0; i < queries.length; i++) {
       expect(await again.search(queries[i]!, { limit: K, quantization: { rescore: false } })).toEqual(
@@ -203,7 +203,7 @@ describe('quantized collections', () => {
     const snap = await db.createSnapshot('q')
     await db.recoverSnapshot('copy', await db.snapshotPath('q', snap.name))
     const copy = await db.getCollection('copy')
-    expect(copy.config.quantization).toEqual(SCALAR)
+    expect(copy.config.vectors.get('')!.quantization).toEqual(SCALAR)
     expect(copy.stats().quantizationBytes).toBe(c.stats().quantizationBytes)
     for (const q of queries) {
       expect(await copy.search(q, { limit: K, quantization: { rescore: false } })).toEqual(
@@ -219,18 +219,18 @@ describe('quantized collections', () => {
     const c = await build('small', data, { quantization: SCALAR })
     expect(c.stats().quantizationBytes).toBe(0)
     const hits = await c.search(data[0]!, { limit: 3 })
-    expect(hits[0]).toEqual({ id: 0, score: 0 })
+    expect(hits[0]).toMatchObject({ id: 0, score: 0 })
     await db.close()
     for (const files of await segmentFiles('small')) expect(files).not.toContain('quantization.bin')
     db = await Quiver.open(dir)
     const again = await db.getCollection('small')
     expect((await again.search(data[0]!, { limit: 3 }))[0]).toEqual({ id: 0, score: 0 })
-    expect(again.config.quantization).toEqual(SCALAR)
+    expect(again.config.vectors.get('')!.quantization).toEqual(SCALAR)
   })
 
   it('collections without quantization report none and write no quantization.bin', async () => {
     const c = await build('plain', clustered(300, 51), {})
-    expect(c.config.quantization).toBeUndefined()
+    expect(c.config.vectors.get('')!.quantization).toBeUndefined()
     expect(c.stats().quantizationBytes).toBeUndefined()
     await db.close()
     for (const files of await segmentFiles('plain')) expect(files).not.toContain('quantization.bin')
@@ -271,7 +271,7 @@ describe('quantized collections', () => {
     expect(stats.quantizationBytes).toBe(bytesPerVector * stats.storedCount)
     const q = data[7]!
     expect(await scoredOnCodes(c, q)).toBe(true)
-    expect((await c.search(q, { limit: 1 }))[0]).toEqual({ id: 7, score: 0 })
+    expect((await c.search(q, { limit: 1 }))[0]).toMatchObject({ id: 7, score: 0 })
     await db.close()
     db = await Quiver.open(dir)
     const again = await db.getCollection('q')

@@ -258,20 +258,27 @@ describe('server error envelopes', () => {
 
   it('rejects unsupported collection options and duplicates', async () => {
     expectError(
-      await call(srv.url, 'PUT', '/collections/named', { vectors: { image: { size: 4, distance: 'Dot' } } }),
+      await call(srv.url, 'PUT', '/collections/named', { vectors: { image: { size: 4, distance: 'Dotty' } } }),
       400,
       'INVALID_CONFIG',
-      'vectors',
-      /named vectors/,
+      'vectors.image.distance',
     )
     expectError(
       await call(srv.url, 'PUT', '/collections/sparse', {
         vectors: { size: 4, distance: 'Dot' },
-        sparse_vectors: { text: {} },
+        sparse_vectors: { text: { modifier: 'bm42' } },
       }),
       400,
       'INVALID_CONFIG',
-      'sparse_vectors',
+      'sparse_vectors.text.modifier',
+    )
+    expectError(
+      await call(srv.url, 'PUT', '/collections/multi', {
+        vectors: { size: 4, distance: 'Dot', multivector_config: { comparator: 'min_sim' } },
+      }),
+      400,
+      'INVALID_CONFIG',
+      'vectors.multivector_config.comparator',
     )
     expectError(
       await call(srv.url, 'PUT', '/collections/bad', { vectors: { size: 4, distance: 'cosine-ish' } }),

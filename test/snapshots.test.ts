@@ -13,7 +13,7 @@ import { rng } from './support/random.js'
 
 const DIM = 8
 const r = rng(7)
-const points: PointStruct[] = Array.from({ length: 600 }, (_, i) => ({
+const points: (PointStruct & { vector: number[] })[] = Array.from({ length: 600 }, (_, i) => ({
   id: i,
   vector: Array.from({ length: DIM }, () => r() * 2 - 1),
   payload: { group: ['a', 'b', 'c'][i % 3]!, n: i, tags: i % 2 === 0 ? ['even'] : ['odd'] },

@@ -13,7 +13,7 @@ import { rng } from './support/random.js'
 
 const DIM = 24
 
-function points(n: number, seed: number, from = 0): PointStruct[] {
+function points(n: number, seed: number, from = 0): (PointStruct & { vector: number[] })[] {
   const r = rng(seed)
   const centres = Array.from({ length: 16 }, () => Array.from({ length: DIM }, () => r() * 4 - 2))
   return Array.from({ length: n }, (_, i) => {

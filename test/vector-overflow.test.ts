@@ -41,9 +41,9 @@ function cosinePoints(n: number): PointStruct[] {
 
 async function expectCosineStored(col: EmbeddedCollection): Promise<void> {
   const [huge, zero] = await col.get([0, 1], { withVector: true })
-  expect(huge!.vector![0]).toBeCloseTo(Math.SQRT1_2, 6)
-  expect(huge!.vector![1]).toBeCloseTo(Math.SQRT1_2, 6)
-  expect(Math.abs(huge!.vector![2]!)).toBeLessThan(1e-30)
+  expect((huge!.vector as number[])[0]).toBeCloseTo(Math.SQRT1_2, 6)
+  expect((huge!.vector as number[])[1]).toBeCloseTo(Math.SQRT1_2, 6)
+  expect(Math.abs((huge!.vector as number[])[2]!)).toBeLessThan(1e-30)
   expect(zero!.vector).toEqual([0, 0, 0])
   for (const exact of [false, true]) {
     const [hit] = await col.search([1, 1, 0], { limit: 1, exact })

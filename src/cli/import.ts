@@ -88,7 +88,7 @@ export async function runImport(
     const info = await col.info()
     out.write(
       `Imported ${formatCount(ds.n)} points of ${ds.name} into collection "${name}" ` +
-        `(dim ${ds.dim}, ${col.config.metric}, m ${col.config.hnsw.m}, ef_construct ${col.config.hnsw.efConstruct}` +
+        `(dim ${ds.dim}, ${col.config.vectors.get('')?.metric}, m ${col.config.hnsw.m}, ef_construct ${col.config.hnsw.efConstruct}` +
         `${ds.meta === undefined ? '' : ', with payloads'})\n` +
         `  ${formatDuration(ms)}, ${formatCount(ds.n / Math.max(ms / 1000, 1e-9))} vectors/s; ` +
         `collection holds ${formatCount(info.pointsCount)} points in ${info.segmentsCount} segment(s)\n`,

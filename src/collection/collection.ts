@@ -6,7 +6,9 @@ import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
+import { normalizeRows } from '../segment/multivector.js'
 import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
+import { idf, type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
 import { Wal } from '../storage/wal.js'
 import type {
   Collection,
@@ -14,6 +16,7 @@ import type {
   CollectionInfo,
   CollectionStats,
   CountOptions,
+  Distance,
   FacetOptions,
   FacetResult,
   Filter,
@@ -36,16 +39,20 @@ import type {
   SearchOptions,
   SearchRequest,
   SetPayloadOptions,
+  SparseVectorInput,
   UpdateResult,
+  VectorOutput,
+  VectorStruct,
   WithPayload,
+  WithVector,
 } from '../types.js'
 import { facetCounts } from './facet.js'
 import {
   decodeOperation,
   encodeOperation,
   type LoggedSelector,
+  logVectors,
   type Operation,
-  vectorBytes,
 } from './operations.js'
 import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './optimizer.js'
 import { orderedPage, type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
@@ -73,7 +80,7 @@ import {
   type StageParams,
 } from './query.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
-import { SegmentHolder } from './segment-holder.js'
+import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
 import {
   projectPayload,
   type ResolvedSelector,
@@ -84,9 +91,13 @@ import {
   toPayload,
   toQuantizationParams,
   toSelector,
+  toDenseValue,
+  toPointVectors,
   toVector,
   toWithPayload,
+  toWithVector,
   toWriteKey,
+  vectorNameError,
 } from './validate.js'
 
 /** A pino-compatible logger (`info`, `warn` and `error` are used). */
@@ -141,16 +152,29 @@ function filterOf(filter: Filter | null | undefined, where: string): FilterNode 
   return node.kind === 'true' ? null : node
 }
 
-function toScoreFn(config: CollectionConfig): (d: number) => number {
-  switch (config.metric) {
+/** A segment distance (smaller is better) -> the user's score for `metric` (sparse: a similarity). */
+function toScoreFn(metric: Distance | 'sparse'): (d: number) => number {
+  switch (metric) {
     case 'Cosine':
     case 'Dot':
+    case 'sparse':
       return (d) => -d
     case 'Euclid':
       return (d) => Math.sqrt(Math.max(d, 0))
     case 'Manhattan':
       return (d) => d
   }
+}
+
+/** How a search on one vector name runs and scores. */
+interface SearchSpace {
+  readonly using: string
+  readonly kind: 'dense' | 'multi' | 'sparse'
+  /** Higher scores are better (Cosine, Dot, sparse). */
+  readonly higherIsBetter: boolean
+  readonly toScore: (d: number) => number
+  /** idf weighting of query terms (sparse with `modifier: idf`). */
+  readonly idf: boolean
 }
 
 /** The embedded implementation of {@link Collection}. Get one from `Quiver.createCollection` / `getCollection`. */
@@ -160,8 +184,6 @@ export class EmbeddedCollection implements Collection {
   readonly dir: string
   private readonly wal: Wal
   private readonly holder: SegmentHolder
-  private readonly toScore: (d: number) => number
-  private readonly higherIsBetter: boolean
   private readonly flushBytes: number
   /** Updates are applied strictly in WAL order along this chain. */
   private tail: Promise<unknown> = Promise.resolve()
@@ -210,8 +232,6 @@ export class EmbeddedCollection implements Collection {
       const entry = manifest?.segments[i]
       if (entry !== undefined) this.written.set(segment, { mutations: segment.mutations, entry })
     })
-    this.toScore = toScoreFn(config)
-    this.higherIsBetter = config.metric === 'Cosine' || config.metric === 'Dot'
     this.persistedSeq = persistedSeq
     this.appliedSeq = persistedSeq
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
@@ -434,7 +454,7 @@ export class EmbeddedCollection implements Collection {
     const plan = planOptimization(
       this.segments,
       this.config.optimizers,
-      this.config.dimension,
+      floatsPerPoint(this.config),
       this.holder.batchCapacity,
     )
     if (plan === undefined) return
@@ -538,15 +558,15 @@ export class EmbeddedCollection implements Collection {
     const logged = points.map((p, i) => {
       if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
       const id = parsePointId(p.id, `points[${i}].id`)
-      const vector = toVector(p.vector, this.config.dimension, this.config.metric, `points[${i}].vector`)
+      const vectors = toPointVectors(p.vector, this.config, `points[${i}].vector`)
       const payload = toPayload(p.payload, `points[${i}].payload`) ?? null
-      return { id, vector: vectorBytes(vector), payload }
+      return { id, ...logVectors(vectors), payload }
     })
     if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
     if (logged.length > this.holder.batchCapacity) {
       throw new QuiverError(
         'CAPACITY_EXCEEDED',
-        `one upsert can carry at most ${this.holder.batchCapacity} points of dimension ${this.config.dimension} (one segment), got ${logged.length}; split the batch`,
+        `one upsert can carry at most ${this.holder.batchCapacity} points (one segment), got ${logged.length}; split the batch`,
       )
     }
     return this.submit({ op: 'upsert', points: logged })
@@ -559,6 +579,50 @@ export class EmbeddedCollection implements Collection {
   async delete(selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
     return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) })
+  }
+
+  /**
+   * Replaces the given vectors of existing points (Qdrant's `PUT /points/vectors`); each point's
+   * other vectors and its payload stay. All-or-nothing: a bad vector (INVALID_VECTOR) or a missing
+   * id (POINT_NOT_FOUND) rejects the batch and writes nothing.
+   * @example await docs.updateVectors([{ id: 1, vector: { text: [0.1, 0.2] } }])
+   */
+  async updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult> {
+    this.assertOpen()
+    if (!Array.isArray(points)) throw invalid('points must be an array')
+    const logged = points.map((p, i) => {
+      if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
+      const id = parsePointId(p.id, `points[${i}].id`)
+      const vectors = toPointVectors(p.vector, this.config, `points[${i}].vector`, { partial: true })
+      if (vectors.dense.size + vectors.sparse.size === 0)
+        throw new QuiverError('INVALID_VECTOR', `points[${i}].vector: no vector to update`)
+      return { id, ...logVectors(vectors) }
+    })
+    if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
+    await this.requireExisting({ ids: logged.map((p) => p.id) })
+    return this.submit({ op: 'update_vectors', points: logged })
+  }
+
+  /**
+   * Removes the named vectors from the selected points (Qdrant's `POST /points/vectors/delete`).
+   * The unnamed vector of a collection that has one cannot be removed. Throws INVALID_ARGUMENT for
+   * an unknown name, POINT_NOT_FOUND for a missing id.
+   * @example await docs.deleteVectors(['image'], { ids: [1, 2] })
+   */
+  async deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+    this.assertOpen()
+    if (!Array.isArray(names) || names.length === 0)
+      throw invalid('vector must be a non-empty array of vector names')
+    names.forEach((name, i) => {
+      if (typeof name !== 'string') throw invalid(`vector[${i}] must be a vector name, got ${typeof name}`)
+      if (!this.config.vectors.has(name) && !this.config.sparseVectors.has(name))
+        throw vectorNameError(this.config, name, `vector[${i}]`)
+      if (name === '')
+        throw invalid(`vector[${i}]: the unnamed vector is required in this collection and cannot be deleted`)
+    })
+    const sel = toSelector(selector)
+    await this.requireExisting(sel)
+    return this.submit({ op: 'delete_vectors', selector: this.logSelector(sel), names: [...new Set(names)] })
   }
 
   /**
@@ -615,12 +679,49 @@ export class EmbeddedCollection implements Collection {
     return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
   }
 
-  private record(segment: Segment, id: PointId, withPayload: WithPayload, withVector: boolean): PointRecord {
+  private record(segment: Segment, id: PointId, withPayload: WithPayload, withVector: WithVector): PointRecord {
     const rec: PointRecord = { id }
     const payload = projectPayload(segment.payload(id), withPayload)
     if (payload !== undefined) rec.payload = structuredClone(payload)
-    if (withVector) rec.vector = Array.from(segment.vector(id)!)
+    const vector = this.vectorOutput(segment, segment.offsetOf(id)!, withVector)
+    if (vector !== undefined) rec.vector = vector
     return rec
+  }
+
+  /**
+   * The vectors of the point at `offset` as returned (Qdrant's shape): the unnamed vector alone as
+   * numbers, otherwise an object by name (own properties: `Object.fromEntries`), only the names
+   * asked for and held. Multivector rows as arrays; sparse as { indices, values }.
+   */
+  private vectorOutput(segment: Segment, offset: number, withVector: WithVector): VectorOutput | undefined {
+    if (withVector === false) return undefined
+    const names = withVector === true ? undefined : new Set(withVector)
+    const dim = (name: string) => this.config.vectors.get(name)!
+    const dense = (name: string): number[] | number[][] | undefined => {
+      const v = segment.vectorAt(name, offset)
+      if (v === undefined) return undefined
+      const c = dim(name)
+      if (c.multivector === undefined) return Array.from(v)
+      const rows: number[][] = []
+      for (let r = 0; r < v.length; r += c.dimension) rows.push(Array.from(v.subarray(r, r + c.dimension)))
+      return rows
+    }
+    if (this.config.vectors.has('') && this.config.vectors.size === 1 && this.config.sparseVectors.size === 0) {
+      if (names !== undefined && !names.has('')) return undefined
+      return dense('')
+    }
+    const out: [string, number[] | number[][] | { indices: number[]; values: number[] }][] = []
+    for (const name of this.config.vectors.keys()) {
+      if (names !== undefined && !names.has(name)) continue
+      const v = dense(name)
+      if (v !== undefined) out.push([name, v])
+    }
+    for (const name of this.config.sparseVectors.keys()) {
+      if (names !== undefined && !names.has(name)) continue
+      const v = segment.sparseAt(name, offset)
+      if (v !== undefined) out.push([name, { indices: Array.from(v.indices), values: Array.from(v.values) }])
+    }
+    return Object.fromEntries(out)
   }
 
   private segmentOf(id: PointId): Segment | undefined {
@@ -635,7 +736,7 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const parsed = toIds(ids)
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
-    const withVector = toBool(options.withVector, 'withVector', false)
+    const withVector = toWithVector(options.withVector, 'withVector')
     const out: PointRecord[] = []
     const seen = new Set<PointId>()
     for (const id of parsed) {
@@ -682,7 +783,7 @@ export class EmbeddedCollection implements Collection {
       options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
     const filter = filterOf(options.filter, 'filter')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
-    const withVector = toBool(options.withVector, 'withVector', false)
+    const withVector = toWithVector(options.withVector, 'withVector')
     // each segment contributes its first limit + 1 matches from `start`; together they hold the page
     const candidates: { id: PointId; segment: Segment }[] = []
     const unindexed = new Set<string>()
@@ -715,7 +816,7 @@ export class EmbeddedCollection implements Collection {
   private scrollOrdered(order: ResolvedOrderBy, limit: number, options: ScrollOptions): ScrollResult {
     const filter = filterOf(options.filter, 'filter')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
-    const withVector = toBool(options.withVector, 'withVector', false)
+    const withVector = toWithVector(options.withVector, 'withVector')
     const page = orderedPage(this.segments, order, limit, this.name, (s) => this.matchesOf(s, filter))
     const points = page.map((e) => ({
       ...this.record(e.segment, e.id, withPayload, withVector),
@@ -765,11 +866,14 @@ export class EmbeddedCollection implements Collection {
     const sample = toLimit(options.sample, 'sample', DEFAULT_MATRIX_SAMPLE)
     if (sample < 2) throw invalid(`sample must be an integer >= 2, got ${sample}`)
     const limit = toLimit(options.limit, 'limit', DEFAULT_MATRIX_LIMIT)
-    if (options.using !== undefined && options.using !== null && options.using !== '')
-      throw invalid(
-        `using: named vector ${JSON.stringify(options.using)} does not exist (named vectors are not supported)`,
-      )
-    const filter = filterOf(options.filter, 'filter')
+    const using = options.using ?? ''
+    if (typeof using !== 'string') throw invalid(`using must be a vector name, got ${typeof using}`)
+    const space = this.space(using, 'using')
+    if (space.kind === 'sparse') throw invalid('using: the distance matrix works on dense vectors')
+    const filter = filterOf(
+      { must: [...(options.filter === undefined || options.filter === null ? [] : [options.filter]), { has_vector: using }] },
+      'filter',
+    )
     const unindexed = new Set<string>()
     const matching = this.segments.flatMap((s) => s.matchingIds(filter, unindexed))
     this.noteUnindexed(unindexed)
@@ -777,8 +881,8 @@ export class EmbeddedCollection implements Collection {
     if (ids.length < 2) return { sampleIds: [], nearest: [] }
     const among = filterOf({ must: [{ has_id: ids }] }, 'filter')
     const searches = ids.map((id) => {
-      const vector = this.segmentOf(id)!.vector(id)!
-      return { ...this.prepareSearch(vector, { limit: limit + 1 }, 'vector'), filter: among }
+      const vector = this.segmentOf(id)!.vector(using, id)!
+      return { ...this.prepareSearch(vector, { limit: limit + 1, using }, 'vector', true), filter: among }
     })
     const results = await Promise.all(searches.map((p) => this.runSearchAsync(p, true)))
     const nearest = results.map((hits, i) =>
@@ -795,7 +899,7 @@ export class EmbeddedCollection implements Collection {
    * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
    * @example const hits = await docs.search(queryVector, { limit: 5, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
    */
-  async search(vector: ArrayLike<number>, options: SearchOptions = {}): Promise<ScoredPoint[]> {
+  async search(vector: ArrayLike<number> | SparseVectorInput, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
     const p = this.prepareSearch(vector, options, 'vector')
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
@@ -812,19 +916,49 @@ export class EmbeddedCollection implements Collection {
     return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
   }
 
-  private prepareSearch(vector: unknown, options: SearchOptions, where: string) {
-    const query = toVector(
-      vector,
-      this.config.dimension,
-      this.config.metric,
-      where === 'vector' ? 'vector' : `${where}.vector`,
-    )
+  /** The search space of vector `using`; throws INVALID_ARGUMENT naming `where` for an unknown name. */
+  private space(using: string, where: string): SearchSpace {
+    const dense = this.config.vectors.get(using)
+    if (dense !== undefined) {
+      return {
+        using,
+        kind: dense.multivector === undefined ? 'dense' : 'multi',
+        higherIsBetter: dense.metric === 'Cosine' || dense.metric === 'Dot',
+        toScore: toScoreFn(dense.metric),
+        idf: false,
+      }
+    }
+    const sparse = this.config.sparseVectors.get(using)
+    if (sparse !== undefined)
+      return { using, kind: 'sparse', higherIsBetter: true, toScore: toScoreFn('sparse'), idf: sparse.modifier === 'idf' }
+    throw vectorNameError(this.config, using, where)
+  }
+
+  /**
+   * A query vector for `space`: dense numbers (a multivector's rows concatenated, normalised per row
+   * for Cosine), or a sparse vector. `stored`: already a stored (checked, normalised) vector.
+   */
+  private queryVector(space: SearchSpace, vector: unknown, where: string, stored = false): Float32Array | SparseVector {
+    if (space.kind === 'sparse') return toSparseVector(vector, where)
+    const c = this.config.vectors.get(space.using)!
+    if (stored) return vector as Float32Array
+    if (space.kind === 'dense') return toVector(vector, c.dimension, c.metric, where)
+    const rows = toDenseValue(vector, { ...c, datatype: 'float32' }, where)
+    if (c.metric === 'Cosine') normalizeRows(rows, c.dimension)
+    return rows
+  }
+
+  private prepareSearch(vector: unknown, options: SearchOptions, where: string, stored = false) {
     const prefix = where === 'vector' ? '' : `${where}.`
+    const using = options.using ?? ''
+    if (typeof using !== 'string') throw invalid(`${prefix}using must be a vector name, got ${typeof using}`)
+    const space = this.space(using, `${prefix}using`)
+    const query = this.queryVector(space, vector, where === 'vector' ? 'vector' : `${where}.vector`, stored)
     const limit = toLimit(options.limit, `${prefix}limit`, 10)
     const offset = toOffset(options.offset, `${prefix}offset`)
     const ef =
       options.ef === undefined || options.ef === null
-        ? this.config.hnsw.ef
+        ? (this.config.vectors.get(using)?.hnsw.ef ?? this.config.hnsw.ef)
         : toLimit(options.ef, `${prefix}ef`, 1)
     const nprobe =
       options.nprobe === undefined || options.nprobe === null
@@ -838,8 +972,9 @@ export class EmbeddedCollection implements Collection {
     }
     const filter = filterOf(options.filter, `${prefix}filter`)
     const withPayload = toWithPayload(options.withPayload, `${prefix}withPayload`, false)
-    const withVector = toBool(options.withVector, `${prefix}withVector`, false)
+    const withVector = toWithVector(options.withVector, `${prefix}withVector`)
     return {
+      space,
       query,
       limit,
       offset,
@@ -870,19 +1005,68 @@ export class EmbeddedCollection implements Collection {
   /** Searches every segment on this thread, then merges (into `raw` instead of the result when given). */
   private runSearch(p: PreparedSearch, raw?: Hit[]): ScoredPoint[] {
     const unindexed = p.filter === null ? undefined : new Set<string>()
+    if (p.space.kind !== 'dense') return this.mergeHits(p, this.searchOther(p, unindexed), unindexed, raw)
     const options = this.segmentSearchOptions(p, unindexed)
-    const results = this.segments.map((segment) => ({ segment, hits: segment.search(p.query, options) }))
+    const q = p.query as Float32Array
+    const results = this.segments.map((segment) => ({ segment, hits: segment.search(p.space.using, q, options) }))
     return this.mergeHits(p, results, unindexed, raw)
+  }
+
+  /** Sparse and multivector searches: per segment, exact (inverted lists / max-sim scan). */
+  private searchOther(
+    p: PreparedSearch,
+    unindexed: Set<string> | undefined,
+  ): { segment: Segment; hits: SegmentSearchResult }[] {
+    const k = p.limit + p.offset
+    const { using } = p.space
+    if (p.space.kind === 'multi') {
+      return this.segments.map((segment) => ({
+        segment,
+        hits: {
+          ...segment.searchMulti(using, p.query as Float32Array, k, p.filter, unindexed),
+          plan: 'exact' as const,
+          quantized: false,
+        },
+      }))
+    }
+    const query = p.query as SparseVector
+    const weights = p.space.idf ? this.idfWeights(using, query) : undefined
+    return this.segments.map((segment) => {
+      const r = segment.searchSparse(using, query, k, p.filter, weights, unindexed)
+      // scores -> the merge's distances (smaller is better)
+      return {
+        segment,
+        hits: { offsets: r.offsets, distances: r.scores.map((x) => -x), plan: 'exact' as const, quantized: false },
+      }
+    })
+  }
+
+  /**
+   * IDF of each query index over the whole collection (Qdrant's modifier): N = points holding
+   * sparse vector `using`, df = those whose vector has the index, summed over segments.
+   */
+  private idfWeights(using: string, query: SparseVector): Float32Array {
+    let n = 0
+    const df = new Float64Array(query.indices.length)
+    for (const segment of this.segments) {
+      const index = segment.sparseIndex(using)
+      if (index === undefined) continue
+      n += index.count
+      for (let i = 0; i < query.indices.length; i++) df[i]! += index.df(query.indices[i]!)
+    }
+    return Float32Array.from(df, (d) => idf(n, d))
   }
 
   /** Searches the segments in parallel on the core pool (cheap calls here with `inlineCheap`), then merges. */
   private async runSearchAsync(p: PreparedSearch, inlineCheap: boolean): Promise<ScoredPoint[]> {
+    if (p.space.kind !== 'dense') return this.runSearch(p)
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
+    const q = p.query as Float32Array
     const results = await Promise.all(
       this.segments.map(async (segment) => ({
         segment,
-        hits: await segment.searchAsync(p.query, options, inlineCheap),
+        hits: await segment.searchAsync(p.space.using, q, options, inlineCheap),
       })),
     )
     this.assertOpen()
@@ -916,8 +1100,8 @@ export class EmbeddedCollection implements Collection {
     const end = Math.min(k, merged.length)
     for (let i = p.offset; i < end; i++) {
       const hit = merged[i]!
-      const score = this.toScore(hit.distance)
-      if (p.threshold !== null && (this.higherIsBetter ? score < p.threshold : score > p.threshold)) break
+      const score = p.space.toScore(hit.distance)
+      if (p.threshold !== null && (p.space.higherIsBetter ? score < p.threshold : score > p.threshold)) break
       const id = hit.segment.idAt(hit.offset)
       if (raw !== undefined) raw.push({ segment: hit.segment, offset: hit.offset, id, score })
       else out.push(this.scoredPoint(hit.segment, hit.offset, id, score, p.withPayload, p.withVector))
@@ -931,12 +1115,13 @@ export class EmbeddedCollection implements Collection {
     id: PointId,
     score: number,
     withPayload: WithPayload,
-    withVector: boolean,
+    withVector: WithVector,
   ): ScoredPoint {
-    const sp: ScoredPoint = { id, score }
+    const sp: ScoredPoint = { id, score, version: segment.versionAt(offset) }
     const payload = projectPayload(segment.payloadAt(offset), withPayload)
     if (payload !== undefined) sp.payload = structuredClone(payload)
-    if (withVector) sp.vector = Array.from(segment.index.vector(offset))
+    const vector = this.vectorOutput(segment, offset, withVector)
+    if (vector !== undefined) sp.vector = vector
     return sp
   }
 
@@ -958,7 +1143,7 @@ export class EmbeddedCollection implements Collection {
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
-    const plan = QueryParser.parse(request, this.config.dimension, this.config.metric)
+    const plan = QueryParser.parse(request, this.queryVector0.dimension, this.queryVector0.metric)
     return { points: await this.runQuery(plan, true) }
   }
 
@@ -970,17 +1155,23 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
     const plans = requests.map((r, i) =>
-      QueryParser.parse(r, this.config.dimension, this.config.metric, `requests[${i}]`),
+      QueryParser.parse(r, this.queryVector0.dimension, this.queryVector0.metric, `requests[${i}]`),
     )
     const out: QueryResult[] = []
     for (const plan of plans) out.push({ points: await this.runQuery(plan, false) })
     return out
   }
 
+  /** The vector the query API searches (the unnamed one). */
+  private get queryVector0(): { dimension: number; metric: Distance } {
+    return this.config.vectors.get('') ?? { dimension: 0, metric: 'Cosine' }
+  }
+
   private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
       const p: PreparedSearch = {
+        space: this.space('', 'using'),
         query: vector,
         limit: plan.limit,
         offset: plan.offset,
@@ -1000,7 +1191,7 @@ export class EmbeddedCollection implements Collection {
 
   private stageSearch(params: StageParams) {
     return {
-      ef: params.ef ?? this.config.hnsw.ef,
+      ef: params.ef ?? this.config.vectors.get('')?.hnsw.ef ?? this.config.hnsw.ef,
       nprobe: params.nprobe,
       exact: params.exact,
       quantization: params.quantization,
@@ -1021,12 +1212,13 @@ export class EmbeddedCollection implements Collection {
       return out
     }
     return {
-      dimension: this.config.dimension,
-      metric: this.config.metric,
-      vectorOf: (id) => this.holder.segmentOf(id)?.vector(id),
+      dimension: this.queryVector0.dimension,
+      metric: this.queryVector0.metric,
+      vectorOf: (id) => this.holder.segmentOf(id)?.vector('', id),
       nearest: (vector, k, filter, threshold, params) => {
         const raw: Hit[] = []
         const p: PreparedSearch = {
+          space: this.space('', 'using'),
           query: vector,
           limit: k,
           offset: 0,
@@ -1044,7 +1236,7 @@ export class EmbeddedCollection implements Collection {
         const out = matching(filter).sort((a, b) => comparePointIds(a.id, b.id))
         return out.length > k ? out.slice(0, k) : out
       },
-      vectorAt: (hit) => hit.segment.index.vector(hit.offset),
+      vectorAt: (hit) => hit.segment.vectorAt('', hit.offset)!,
     }
   }
 
@@ -1089,7 +1281,9 @@ export class EmbeddedCollection implements Collection {
       storedCount: stored,
       segmentsCount: this.segments.length,
       memoryBytes: memory,
-      ...(this.config.quantization === undefined ? {} : { quantizationBytes: codes }),
+      ...([...this.config.vectors.values()].some((v) => v.quantization !== undefined)
+        ? { quantizationBytes: codes }
+        : {}),
       diskBytes: manifestBytes(this.manifest) + walBytes,
       walBytes,
       appliedSeq: this.appliedSeq,
@@ -1128,7 +1322,7 @@ export class EmbeddedCollection implements Collection {
       planOptimization(
         this.segments,
         this.config.optimizers,
-        this.config.dimension,
+        floatsPerPoint(this.config),
         this.holder.batchCapacity,
       ) !== undefined
     )
@@ -1197,8 +1391,11 @@ export class EmbeddedCollection implements Collection {
   checkIntegrity(): { ok: boolean; problems: string[] } {
     const problems: string[] = []
     this.segments.forEach((s, i) => {
-      const r = s.index.checkIntegrity()
-      if (!r.ok) problems.push(`segment ${i}: offset ${r.node}: ${r.reason}`)
+      for (const name of this.config.vectors.keys()) {
+        const r = s.indexOf(name)?.checkIntegrity()
+        if (r !== undefined && !r.ok)
+          problems.push(`segment ${i}${name === '' ? '' : ` vector ${JSON.stringify(name)}`}: offset ${r.node}: ${r.reason}`)
+      }
     })
     return { ok: problems.length === 0, problems }
   }

@@ -5,14 +5,41 @@ import { decode, encode } from '@msgpack/msgpack'
 import { QuiverError } from '../errors.js'
 import { deleteAtPath, parseFilter, parseKeyPath, setAtPath } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
-import type { Segment } from '../segment/segment.js'
+import type { PointVectors, Segment } from '../segment/segment.js'
+import type { SparseVector } from '../sparse/sparse-index.js'
 import type { Payload, PayloadSchemaParams, PointId } from '../types.js'
 
 /** Selector as logged: ids, or the filter's JSON (re-parsed at apply time). */
 export type LoggedSelector = { ids: PointId[] } | { filter: unknown }
 
+/**
+ * A point's vectors as logged: dense float32 bytes by name (`d`, a multivector's rows concatenated)
+ * and sparse vectors as [name, indices u32 bytes, values f32 bytes] (`s`). Format 1 logged only the
+ * unnamed vector, as `vector`.
+ */
+export interface LoggedVectors {
+  d: [string, Uint8Array][]
+  s: [string, Uint8Array, Uint8Array][]
+}
+
+export interface LoggedPoint extends LoggedVectors {
+  id: PointId
+  payload: Payload | null
+}
+
+/** A format-1 WAL point (read on replay of an old WAL, never written). */
+interface LoggedPointV1 {
+  id: PointId
+  vector: Uint8Array
+  payload: Payload | null
+}
+
 export type Operation =
-  | { op: 'upsert'; points: { id: PointId; vector: Uint8Array; payload: Payload | null }[] }
+  | { op: 'upsert'; points: LoggedPoint[] }
+  /** Replaces the given vectors of existing points; their other vectors and payload stay. */
+  | { op: 'update_vectors'; points: ({ id: PointId } & LoggedVectors)[] }
+  /** Removes the named vectors from the selected points. */
+  | { op: 'delete_vectors'; selector: LoggedSelector; names: string[] }
   | { op: 'delete'; selector: LoggedSelector }
   | { op: 'set_payload'; selector: LoggedSelector; payload: Payload; key: string | null }
   | { op: 'overwrite_payload'; selector: LoggedSelector; payload: Payload }
@@ -39,9 +66,44 @@ export function decodeOperation(body: Uint8Array): Operation {
   return op as Operation
 }
 
-/** Float32Array -> its little-endian bytes (a copy-free view when possible). */
-export function vectorBytes(v: Float32Array): Uint8Array {
+/** Float32Array (or Uint32Array) -> its little-endian bytes (a copy-free view). */
+export function vectorBytes(v: Float32Array | Uint32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+}
+
+function aligned(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset % 4 === 0) return bytes
+  const copy = new Uint8Array(bytes.byteLength) // also when `bytes` is a Buffer, whose slice() is a view
+  copy.set(bytes)
+  return copy
+}
+
+/** Checked vectors -> their logged form. */
+export function logVectors(v: PointVectors): LoggedVectors {
+  return {
+    d: [...v.dense].map(([name, x]) => [name, vectorBytes(x)]),
+    s: [...v.sparse].map(([name, x]) => [name, vectorBytes(x.indices), vectorBytes(x.values)]),
+  }
+}
+
+/** Logged vectors (format 2, or format 1's single `vector`) -> what a segment stores. */
+export function loggedVectors(p: LoggedVectors | LoggedPointV1): PointVectors {
+  if ('vector' in p && p.vector !== undefined) {
+    return { dense: new Map([['', bytesToVector(p.vector)]]), sparse: new Map() }
+  }
+  const q = p as LoggedVectors
+  const dense = new Map<string, Float32Array>()
+  for (const [name, bytes] of q.d ?? []) dense.set(name, bytesToVector(bytes))
+  const sparse = new Map<string, SparseVector>()
+  for (const [name, ib, vb] of q.s ?? []) {
+    const i = aligned(ib)
+    const v = aligned(vb)
+    sparse.set(name, {
+      indices: new Uint32Array(i.buffer, i.byteOffset, i.byteLength / 4),
+      values: new Float32Array(v.buffer, v.byteOffset, v.byteLength / 4),
+    })
+  }
+  return { dense, sparse }
 }
 
 /** Logged vector bytes -> Float32Array (a view when aligned, else a copy). */
@@ -70,8 +132,12 @@ function clonePayload(p: Payload): Payload {
 export function applyOperation(segment: Segment, op: Operation, seq: number): void {
   switch (op.op) {
     case 'upsert':
-      for (const p of op.points) segment.upsert(p.id, bytesToVector(p.vector), p.payload ?? undefined, seq)
+      for (const p of op.points) segment.upsert(p.id, loggedVectors(p), p.payload ?? undefined, seq)
       return
+    case 'update_vectors':
+    case 'delete_vectors':
+      // whole-point rewrites: SegmentHolder.apply turns them into upserts
+      throw new QuiverError('INTERNAL', `${op.op} is applied by the segment holder`)
     case 'delete':
       for (const id of selectIds(segment, op.selector)) segment.delete(id)
       return

@@ -85,8 +85,8 @@ export async function copyPoints(
       const until = performance.now() + SLICE_MS
       do {
         const id = list[i++]!
-        const vector = source.vector(id)
-        if (vector !== undefined) target.upsert(id, vector, source.payload(id), source.version(id)!)
+        const vectors = source.vectors(id)
+        if (vectors !== undefined) target.upsert(id, vectors, source.payload(id), source.version(id)!)
       } while (i < list.length && performance.now() < until)
       await yieldToEventLoop()
     }
@@ -102,10 +102,10 @@ export async function copyPoints(
 export function catchUp(sources: readonly Segment[], target: Segment): void {
   for (const source of sources) {
     for (const id of source.takeChanges()) {
-      const vector = source.vector(id)
-      if (vector === undefined) target.delete(id)
+      const vectors = source.vectors(id)
+      if (vectors === undefined) target.delete(id)
       else if (target.has(id)) target.replacePayload(id, source.payload(id), source.version(id)!)
-      else target.upsert(id, vector, source.payload(id), source.version(id)!)
+      else target.upsert(id, vectors, source.payload(id), source.version(id)!)
     }
   }
   const wanted = new Map(sources[0]!.fieldIndexSpecs().map((spec) => [spec.field, spec]))

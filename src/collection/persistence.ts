@@ -9,13 +9,25 @@ import { Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
 import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js'
 import { walFileName } from '../storage/wal.js'
-import type { CollectionConfig } from '../types.js'
+import type {
+  CollectionConfig,
+  HnswConfig,
+  OptimizersConfig,
+  SparseVectorConfig,
+  VectorConfig,
+} from '../types.js'
 import { resolveOptimizers } from './validate.js'
 
-export const FORMAT_VERSION = 1
-const SEGMENT_FILES = ['index.bin', 'points.msgpack', 'payload-index.msgpack', 'quantization.bin'] as const
-/** Files a segment may lack: written by an older version, or (quantization.bin) not trained / no quantization. */
-const OPTIONAL_FILES: ReadonlySet<string> = new Set(['payload-index.msgpack', 'quantization.bin'])
+/**
+ * 2: named dense / sparse / multi vectors (config `vectors` and `sparse_vectors` as entry lists,
+ * segment files per vector, an explicit live bitset in points.msgpack). 1: one unnamed vector.
+ * A format-1 directory opens unchanged; config.json is rewritten as format 2 on open, and each
+ * manifest and segment as format 2 at its next persist (docs/storage-format.md#upgrades).
+ */
+export const FORMAT_VERSION = 2
+const READABLE_VERSIONS: ReadonlySet<unknown> = new Set([1, 2])
+/** Segment file names are ours (positions, never user strings): anything else in a manifest is corruption. */
+const SEGMENT_FILE_RE = /^[a-z0-9][a-z0-9.-]{0,63}$/
 
 interface FileEntry {
   bytes: number
@@ -38,7 +50,65 @@ export interface ManifestSegment {
 interface StoredConfig {
   formatVersion: number
   name: string
-  config: CollectionConfig
+  config: unknown
+}
+
+/** config.json's body for format 2: the maps as entry lists (names are user strings: no object keys). */
+interface ConfigV2 {
+  vectors: [string, VectorConfig][]
+  sparseVectors: [string, SparseVectorConfig][]
+  hnsw: HnswConfig
+  optimizers: OptimizersConfig
+}
+
+/** Format 1's config: one unnamed vector, its parameters at the top level. */
+interface ConfigV1 {
+  dimension: number
+  metric: VectorConfig['metric']
+  hnsw: HnswConfig
+  optimizers?: OptimizersConfig
+  quantization?: VectorConfig['quantization']
+  index?: VectorConfig['index']
+}
+
+function configToJson(config: CollectionConfig): ConfigV2 {
+  return {
+    vectors: [...config.vectors],
+    sparseVectors: [...config.sparseVectors],
+    hnsw: config.hnsw,
+    optimizers: config.optimizers,
+  }
+}
+
+/** A stored config of either format -> the runtime config. */
+export function configFromJson(formatVersion: number, body: unknown): CollectionConfig {
+  if (formatVersion === 1) {
+    const c = body as ConfigV1
+    const vector: VectorConfig = {
+      dimension: c.dimension,
+      metric: c.metric,
+      hnsw: c.hnsw,
+      ...(c.quantization === undefined ? {} : { quantization: c.quantization }),
+      ...(c.index === undefined ? {} : { index: c.index }),
+      datatype: 'float32',
+    }
+    return {
+      vectors: new Map([['', vector]]),
+      sparseVectors: new Map(),
+      hnsw: c.hnsw,
+      // configs written before optimizers existed get the defaults
+      optimizers: resolveOptimizers(c.optimizers),
+    }
+  }
+  const c = body as ConfigV2
+  if (!Array.isArray(c?.vectors) || !Array.isArray(c.sparseVectors))
+    throw new QuiverError('CORRUPTED', 'config.json has no vector list')
+  return {
+    vectors: new Map(c.vectors),
+    sparseVectors: new Map(c.sparseVectors),
+    hnsw: c.hnsw,
+    optimizers: resolveOptimizers(c.optimizers),
+  }
 }
 
 function encodeChecked(body: object): string {
@@ -88,24 +158,29 @@ function decodeChecked(dir: string, path: string, raw: Uint8Array): unknown {
 }
 
 export async function writeConfig(dir: string, name: string, config: CollectionConfig): Promise<void> {
-  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config }
+  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config: configToJson(config) }
   await writeFileAtomic(join(dir, 'config.json'), encodeChecked(stored))
 }
 
-export async function readConfig(dir: string): Promise<CollectionConfig> {
+/**
+ * Reads config.json (format 1 or 2). A format-1 file is rewritten as format 2 in place
+ * (atomically) when `upgrade` names the collection, so the directory is upgraded on open.
+ */
+export async function readConfig(dir: string, upgrade?: { name: string }): Promise<CollectionConfig> {
   const path = join(dir, 'config.json')
   const raw = await readFileIfExists(path)
   if (raw === undefined) throw new QuiverError('CORRUPTED', `${shownPath(dir, path)} is missing`, { path })
   const stored = decodeChecked(dir, path, raw) as StoredConfig
-  if (stored.formatVersion !== FORMAT_VERSION) {
+  if (!READABLE_VERSIONS.has(stored.formatVersion)) {
     throw new QuiverError(
       'CORRUPTED',
-      `${shownPath(dir, path)}: unsupported format version ${stored.formatVersion}`,
+      `${shownPath(dir, path)}: unsupported format version ${stored.formatVersion} (this release reads 1 and 2)`,
       { path },
     )
   }
-  // configs written before optimizers existed get the defaults
-  return { ...stored.config, optimizers: resolveOptimizers(stored.config.optimizers) }
+  const config = configFromJson(stored.formatVersion, stored.config)
+  if (stored.formatVersion !== FORMAT_VERSION && upgrade !== undefined) await writeConfig(dir, upgrade.name, config)
+  return config
 }
 
 export async function readManifest(dir: string): Promise<Manifest | undefined> {
@@ -113,7 +188,7 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   const raw = await readFileIfExists(path)
   if (raw === undefined) return undefined
   const m = decodeChecked(dir, path, raw) as Manifest
-  if (m.formatVersion !== FORMAT_VERSION) {
+  if (!READABLE_VERSIONS.has(m.formatVersion)) {
     throw new QuiverError(
       'CORRUPTED',
       `${shownPath(dir, path)}: unsupported format version ${m.formatVersion}`,
@@ -133,14 +208,15 @@ export async function loadSegments(
 ): Promise<Segment[]> {
   const segments: Segment[] = []
   for (const entry of manifest.segments) {
-    const files: Partial<Record<(typeof SEGMENT_FILES)[number], Uint8Array>> = {}
-    for (const name of SEGMENT_FILES) {
+    const files: Record<string, Uint8Array> = {}
+    for (const name of Object.keys(entry.files)) {
       const path = join(dir, 'segments', entry.id, name)
-      const expected = entry.files[name]
-      if (expected === undefined && OPTIONAL_FILES.has(name)) continue
+      const expected = entry.files[name]!
+      if (!SEGMENT_FILE_RE.test(name) || !SEGMENT_DIR_RE.test(entry.id))
+        throw new QuiverError('CORRUPTED', `manifest.json names an unexpected segment file ${JSON.stringify(`${entry.id}/${name}`)}`, { path })
       const data = await readFileIfExists(path)
       const shown = shownPath(dir, path)
-      if (data === undefined || expected === undefined) {
+      if (data === undefined) {
         throw new QuiverError('CORRUPTED', `segment file ${shown} is missing`, { path })
       }
       if (data.byteLength !== expected.bytes) {
@@ -160,12 +236,20 @@ export async function loadSegments(
       }
       files[name] = data
     }
-    segments.push(Segment.fromFiles(config, files as SegmentFiles))
+    try {
+      segments.push(Segment.fromFiles(config, files))
+    } catch (err) {
+      if (err instanceof QuiverError && err.code === 'CORRUPTED')
+        throw new QuiverError('CORRUPTED', `segment ${entry.id}: ${err.message}`, err.details, err)
+      throw err
+    }
   }
   return segments
 }
 
 /** A new segment directory name: unique per persist, so a retry never touches a directory the live manifest names. */
+const SEGMENT_DIR_RE = /^seg-[0-9]+-[0-9]+-[0-9a-f]{8}$/
+
 function segmentDirName(seq: number, i: number): string {
   return `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`
 }
@@ -187,16 +271,13 @@ export function collectionImage(
   seq: number,
   snapshots: readonly SegmentFiles[],
 ): ImageFile[] {
-  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config }
+  const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config: configToJson(config) }
   const out: ImageFile[] = [{ path: 'config.json', data: Buffer.from(encodeChecked(stored), 'utf8') }]
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
   snapshots.forEach((files, i) => {
     const id = segmentDirName(seq, i)
     manifest.segments.push({ id, files: fileEntries(files) })
-    for (const file of SEGMENT_FILES) {
-      const data = files[file]
-      if (data !== undefined) out.push({ path: `segments/${id}/${file}`, data })
-    }
+    for (const [file, data] of Object.entries(files)) out.push({ path: `segments/${id}/${file}`, data })
   })
   out.push({ path: 'manifest.json', data: Buffer.from(encodeChecked(manifest), 'utf8') })
   out.push({ path: `wal/${walFileName(seq + 1)}`, data: new Uint8Array(0) })
@@ -205,10 +286,7 @@ export function collectionImage(
 
 function fileEntries(files: SegmentFiles): Record<string, FileEntry> {
   const out: Record<string, FileEntry> = {}
-  for (const name of SEGMENT_FILES) {
-    const data = files[name]
-    if (data !== undefined) out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
-  }
+  for (const [name, data] of Object.entries(files)) out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
   return out
 }
 
@@ -245,10 +323,7 @@ export async function persistSegments(
     const id = segmentDirName(seq, i)
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
-    for (const name of SEGMENT_FILES) {
-      const data = item.files[name]
-      if (data !== undefined) await writeFileAtomic(join(segDir, name), data)
-    }
+    for (const [name, data] of Object.entries(item.files)) await writeFileAtomic(join(segDir, name), data)
     await fsyncDir(segmentsDir)
     manifest.segments.push({ id, files: fileEntries(item.files) })
   }

@@ -1,13 +1,24 @@
 // The segments of one collection: the sealed ones, then the appendable one (last) that takes new
 // points. Every live point id is in exactly one segment. Applies logged operations across them,
 // seals the appendable segment when it is full, and swaps in segments rebuilt by the optimizers.
-import { Segment } from '../segment/segment.js'
-import type { CollectionConfig, PointId } from '../types.js'
-import { applyOperation, bytesToVector, type Operation } from './operations.js'
+import { type PointVectors, Segment } from '../segment/segment.js'
+import type { CollectionConfig, Payload, PointId } from '../types.js'
+import { applyOperation, type LoggedSelector, loggedVectors, type Operation } from './operations.js'
+import { parseFilter } from '../filter/index.js'
 
 /** KiB of float32 vectors that `points` stored points of dimension `dim` take. */
 export function vectorKiB(points: number, dim: number): number {
   return (points * dim * 4) / 1024
+}
+
+/**
+ * Floats one point's dense vectors take (the sum of the dense dimensions; a multivector counts one
+ * row; at least 1), the unit of `maxSegmentSize` and the optimizers' sizes.
+ */
+export function floatsPerPoint(config: CollectionConfig): number {
+  let n = 0
+  for (const v of config.vectors.values()) n += v.dimension
+  return Math.max(1, n)
 }
 
 export class SegmentHolder {
@@ -67,14 +78,15 @@ export class SegmentHolder {
 
   /** Most points one upsert batch can carry: what an empty segment holds. */
   get batchCapacity(): number {
-    return this.appendable.index.maxSize
+    return this.appendable.capacity
   }
 
   /** Seals first when `n` more points would not fit the appendable segment or pass `maxSegmentSize`. */
   private makeRoom(n: number): void {
     const a = this.appendable
     if (a.storedCount === 0) return
-    const tooBig = vectorKiB(a.storedCount + n, this.config.dimension) > this.config.optimizers.maxSegmentSize
+    const tooBig =
+      vectorKiB(a.storedCount + n, floatsPerPoint(this.config)) > this.config.optimizers.maxSegmentSize
     if (a.freeSlots < n || tooBig) this.seal()
   }
 
@@ -86,23 +98,76 @@ export class SegmentHolder {
    * train once it has enough vectors. Total on valid input: replays identically. Other updates wait for it (the update chain).
    */
   async apply(op: Operation, seq: number): Promise<void> {
-    if (op.op !== 'upsert') {
-      for (const segment of this.list) applyOperation(segment, op, seq)
+    switch (op.op) {
+      case 'upsert':
+        return this.upsertPoints(
+          op.points.map((p) => ({ id: p.id, vectors: loggedVectors(p), payload: p.payload ?? undefined })),
+          seq,
+        )
+      case 'update_vectors': {
+        // a vector update stores the point anew (with its other vectors and payload) in the appendable segment
+        const points: { id: PointId; vectors: PointVectors; payload: Payload | undefined }[] = []
+        for (const p of op.points) {
+          const segment = this.segmentOf(p.id)
+          const current = segment?.vectors(p.id)
+          if (segment === undefined || current === undefined) continue
+          const given = loggedVectors(p)
+          const dense = new Map(current.dense)
+          for (const [k, v] of given.dense) dense.set(k, v)
+          const sparse = new Map(current.sparse)
+          for (const [k, v] of given.sparse) sparse.set(k, v)
+          points.push({ id: p.id, vectors: { dense, sparse }, payload: segment.payload(p.id) })
+        }
+        return this.upsertPoints(points, seq)
+      }
+      case 'delete_vectors': {
+        const points: { id: PointId; vectors: PointVectors; payload: Payload | undefined }[] = []
+        for (const segment of this.list) {
+          for (const id of this.selected(segment, op.selector)) {
+            const current = segment.vectors(id)!
+            const dense = new Map(current.dense)
+            const sparse = new Map(current.sparse)
+            for (const name of op.names) {
+              dense.delete(name)
+              sparse.delete(name)
+            }
+            points.push({ id, vectors: { dense, sparse }, payload: segment.payload(id) })
+          }
+        }
+        return this.upsertPoints(points, seq)
+      }
+      default:
+        for (const segment of this.list) applyOperation(segment, op, seq)
+    }
+  }
+
+  private selected(segment: Segment, selector: LoggedSelector): PointId[] {
+    if ('ids' in selector) return selector.ids.filter((id) => segment.has(id))
+    const node = parseFilter(selector.filter)
+    return segment.matchingIds(node.kind === 'true' ? null : node)
+  }
+
+  /** Stores whole points in the appendable segment, removing them from any other in the same step. */
+  private async upsertPoints(
+    points: readonly { id: PointId; vectors: PointVectors; payload: Payload | undefined }[],
+    seq: number,
+  ): Promise<void> {
+    if (points.length === 0) return
+    const cap = this.batchCapacity
+    if (points.length > cap) {
+      // a filter-selected vector rewrite can exceed one segment: in segment-sized slices, in order
+      for (let i = 0; i < points.length; i += cap) await this.upsertPoints(points.slice(i, i + cap), seq)
       return
     }
-    this.makeRoom(op.points.length)
+    this.makeRoom(points.length)
     const target = this.appendable
     // large batches are linked on every core (Segment.upsertMany); points that move out of a sealed
     // segment leave it in the same synchronous step as they appear here, never earlier
-    await target.upsertMany(
-      op.points.map((p) => ({ id: p.id, vector: bytesToVector(p.vector), payload: p.payload ?? undefined })),
-      seq,
-      () => {
-        for (const p of op.points) {
-          for (const segment of this.list) if (segment !== target) segment.delete(p.id)
-        }
-      },
-    )
+    await target.upsertMany(points, seq, () => {
+      for (const p of points) {
+        for (const segment of this.list) if (segment !== target) segment.delete(p.id)
+      }
+    })
     // once per batch: a quantizer (and IVF lists) train when the segment first holds enough vectors
     target.trainQuantizer()
     target.trainIndex()

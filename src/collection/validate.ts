@@ -5,6 +5,8 @@ import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../fi
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
+import type { PointVectors } from '../segment/segment.js'
+import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
 import type {
   CollectionConfig,
   CreateCollectionOptions,
@@ -12,12 +14,19 @@ import type {
   HnswConfig,
   IndexConfig,
   JsonValue,
+  MultiVectorConfig,
+  SparseVectorConfig,
+  SparseVectorOptions,
+  VectorConfig,
+  VectorDatatype,
+  VectorOptions,
   OptimizersConfig,
   Payload,
   PointId,
   PointSelector,
   QuantizationSearchParams,
   WithPayload,
+  WithVector,
 } from '../types.js'
 
 export const MAX_DIMENSION = 65_536
@@ -67,43 +76,181 @@ function nonNegativeInt(value: unknown, where: string): number {
   return positiveInt(value, where, 2 ** 31, 0)
 }
 
+/** Longest vector name (Qdrant: none documented; file names never contain it). */
+export const MAX_VECTOR_NAME_LENGTH = 255
+
+function resolveMetric(value: unknown, where: string): Distance {
+  const metricName = value ?? 'Cosine'
+  const metric = typeof metricName === 'string' ? METRICS[metricName.toLowerCase()] : undefined
+  if (metric === undefined) {
+    throw new QuiverError(
+      'INVALID_CONFIG',
+      `${where} ${JSON.stringify(metricName)} is unknown: use Cosine, Dot, Euclid or Manhattan`,
+    )
+  }
+  return metric
+}
+
+function resolveHnsw(h: Partial<HnswConfig> | undefined | null, base: HnswConfig, where: string): HnswConfig {
+  if (h !== undefined && h !== null && !isObject(h)) configError(where, 'expected an object')
+  const o = h ?? {}
+  const hnsw: HnswConfig = {
+    m: positiveInt(o.m ?? base.m, `${where}.m`, 128),
+    efConstruct: positiveInt(o.efConstruct ?? base.efConstruct, `${where}.efConstruct`, 4096),
+    fullScanThreshold: positiveInt(
+      o.fullScanThreshold ?? base.fullScanThreshold,
+      `${where}.fullScanThreshold`,
+      2 ** 31,
+    ),
+    ef: positiveInt(o.ef ?? base.ef, `${where}.ef`, MAX_LIMIT),
+  }
+  if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', `${where}.m must be >= 2`)
+  return hnsw
+}
+
+const DATATYPES: readonly VectorDatatype[] = ['float32', 'float16', 'uint8']
+
+/** One dense vector's options -> its config; `path` prefixes error fields (`vectors.text`). */
+function resolveVector(
+  o: { [K in keyof VectorOptions]?: VectorOptions[K] | undefined },
+  base: HnswConfig,
+  optimizers: OptimizersConfig,
+  path: string,
+): VectorConfig {
+  if (!isObject(o)) configError(path, 'expected an object with a dimension')
+  const at = (k: string) => (path === '' ? k : `${path}.${k}`)
+  const dimension = positiveInt(o.dimension, at('dimension'), MAX_DIMENSION)
+  const metric = resolveMetric(o.metric, at('metric'))
+  const hnsw = resolveHnsw(o.hnsw, base, at('hnsw'))
+  const index = resolveIndexConfig(o.index, at('index'), dimension, optimizers.maxSegmentSize)
+  const datatype = o.datatype ?? 'float32'
+  if (!DATATYPES.includes(datatype as VectorDatatype))
+    configError(at('datatype'), `expected one of ${DATATYPES.join(', ')}, got ${describeValue(datatype)}`)
+  let multivector: MultiVectorConfig | undefined
+  if (o.multivector !== undefined && o.multivector !== null) {
+    if (!isObject(o.multivector) || o.multivector.comparator !== 'max_sim')
+      configError(at('multivector'), 'expected { comparator: "max_sim" }')
+    multivector = { comparator: 'max_sim' }
+    if (index !== undefined) configError(at('index'), 'a multivector cannot use IVF')
+  }
+  if (o.onDisk !== undefined && o.onDisk !== null && typeof o.onDisk !== 'boolean')
+    configError(at('onDisk'), `expected a boolean, got ${describeValue(o.onDisk)}`)
+  const quantization =
+    o.quantization === undefined || o.quantization === null
+      ? undefined
+      : parseQuantizationConfig(o.quantization, at('quantization'))
+  if (quantization !== undefined && multivector !== undefined)
+    configError(at('quantization'), 'quantization of multivectors is not supported')
+  return {
+    dimension,
+    metric,
+    hnsw,
+    ...(quantization === undefined ? {} : { quantization }),
+    ...(index === undefined ? {} : { index }),
+    datatype: datatype as VectorDatatype,
+    ...(multivector === undefined ? {} : { multivector }),
+    ...(typeof o.onDisk === 'boolean' ? { onDisk: o.onDisk } : {}),
+  }
+}
+
+function resolveSparse(o: SparseVectorOptions, path: string): SparseVectorConfig {
+  if (o === undefined || o === null) o = {}
+  if (!isObject(o)) configError(path, 'expected an object')
+  const modifier = o.modifier ?? 'none'
+  if (modifier !== 'none' && modifier !== 'idf')
+    configError(`${path}.modifier`, `expected "none" or "idf", got ${describeValue(modifier)}`)
+  const fst = o.fullScanThreshold ?? null
+  if (fst !== null) nonNegativeInt(fst, `${path}.fullScanThreshold`)
+  const onDisk = o.onDisk ?? null
+  if (onDisk !== null && typeof onDisk !== 'boolean')
+    configError(`${path}.onDisk`, `expected a boolean, got ${describeValue(onDisk)}`)
+  return { modifier, fullScanThreshold: fst as number | null, onDisk: onDisk as boolean | null }
+}
+
+/** Throws INVALID_CONFIG unless `name` can name a vector. */
+export function checkVectorName(name: string, path: string): void {
+  if (name.length > MAX_VECTOR_NAME_LENGTH)
+    configError(path, `vector name longer than ${MAX_VECTOR_NAME_LENGTH} characters`)
+  if (name === FORBIDDEN_KEY) configError(path, `the vector name ${FORBIDDEN_KEY} is not allowed`)
+}
+
+/** A user's `{ name: options }` object or Map -> entries (own keys only; the object is not trusted). */
+function entriesOf<T>(value: unknown, path: string): [string, T][] {
+  if (value instanceof Map) return [...(value as Map<string, T>).entries()]
+  if (!isObject(value)) configError(path, 'expected an object of name -> parameters')
+  return Object.keys(value).map((k) => [k, (value as Record<string, T>)[k]!])
+}
+
 /** Normalises create options to a full config; throws INVALID_CONFIG. */
 export function resolveConfig(options: CreateCollectionOptions): CollectionConfig {
   if (typeof options !== 'object' || options === null) {
     throw new QuiverError('INVALID_CONFIG', 'collection options must be an object with a dimension')
   }
-  const dimension = positiveInt(options.dimension, 'dimension', MAX_DIMENSION)
-  const metricName = options.metric ?? 'Cosine'
-  const metric = typeof metricName === 'string' ? METRICS[metricName.toLowerCase()] : undefined
-  if (metric === undefined) {
-    throw new QuiverError(
-      'INVALID_CONFIG',
-      `metric ${JSON.stringify(metricName)} is unknown: use Cosine, Dot, Euclid or Manhattan`,
+  const hnsw = resolveHnsw(options.hnsw, DEFAULT_HNSW, 'hnsw')
+  const optimizers = resolveOptimizers(options.optimizers)
+  const vectors = new Map<string, VectorConfig>()
+  const named = options.vectors !== undefined && options.vectors !== null
+  if (named) {
+    for (const key of ['dimension', 'metric', 'datatype', 'multivector'] as const) {
+      if (options[key] !== undefined && options[key] !== null)
+        configError(key, 'give either the unnamed vector (dimension, ...) or named vectors (vectors), not both')
+    }
+    for (const [name, o] of entriesOf<VectorOptions>(options.vectors, 'vectors')) {
+      const path = `vectors.${name}`
+      checkVectorName(name, path)
+      const withDefaults = {
+        ...o,
+        quantization: o?.quantization === undefined ? options.quantization : o.quantization,
+        index: o?.index === undefined ? options.index : o.index,
+      }
+      vectors.set(name, resolveVector(withDefaults, hnsw, optimizers, path))
+    }
+  } else if (options.dimension !== undefined || options.sparseVectors === undefined || options.sparseVectors === null) {
+    vectors.set(
+      '',
+      resolveVector(
+        {
+          dimension: options.dimension as number,
+          metric: options.metric,
+          quantization: options.quantization,
+          index: options.index,
+          datatype: options.datatype,
+          multivector: options.multivector,
+        },
+        hnsw,
+        optimizers,
+        '',
+      ),
     )
   }
-  const h = options.hnsw ?? {}
-  const hnsw: HnswConfig = {
-    m: positiveInt(h.m ?? DEFAULT_HNSW.m, 'hnsw.m', 128),
-    efConstruct: positiveInt(h.efConstruct ?? DEFAULT_HNSW.efConstruct, 'hnsw.efConstruct', 4096),
-    fullScanThreshold: positiveInt(
-      h.fullScanThreshold ?? DEFAULT_HNSW.fullScanThreshold,
-      'hnsw.fullScanThreshold',
-      2 ** 31,
-    ),
-    ef: positiveInt(h.ef ?? DEFAULT_HNSW.ef, 'hnsw.ef', MAX_LIMIT),
+  const sparseVectors = new Map<string, SparseVectorConfig>()
+  if (options.sparseVectors !== undefined && options.sparseVectors !== null) {
+    for (const [name, o] of entriesOf<SparseVectorOptions>(options.sparseVectors, 'sparseVectors')) {
+      const path = `sparseVectors.${name}`
+      checkVectorName(name, path)
+      if (vectors.has(name)) configError(path, `the name ${JSON.stringify(name)} is already a dense vector`)
+      sparseVectors.set(name, resolveSparse(o, path))
+    }
   }
-  if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', 'hnsw.m must be >= 2')
-  const optimizers = resolveOptimizers(options.optimizers)
-  const index = resolveIndexConfig(options.index, 'index', dimension, optimizers.maxSegmentSize)
-  const config: CollectionConfig = {
-    dimension,
-    metric,
-    hnsw,
-    optimizers,
-    ...(index === undefined ? {} : { index }),
-  }
-  if (options.quantization === undefined || options.quantization === null) return config
-  return { ...config, quantization: parseQuantizationConfig(options.quantization, 'quantization') }
+  return { vectors, sparseVectors, hnsw, optimizers }
+}
+
+/**
+ * The config of dense vector `name`; throws INVALID_ARGUMENT naming `where` when the collection
+ * has none of that name (Qdrant: "Wrong input: Not existing vector name error").
+ */
+export function denseVector(config: CollectionConfig, name: string, where: string): VectorConfig {
+  const v = config.vectors.get(name)
+  if (v !== undefined) return v
+  throw vectorNameError(config, name, where)
+}
+
+export function vectorNameError(config: CollectionConfig, name: string, where: string): QuiverError {
+  const names = [...config.vectors.keys(), ...config.sparseVectors.keys()].map((n) => JSON.stringify(n))
+  return invalid(
+    `${where}: Wrong input: Not existing vector name error: ${name === '' ? '(the unnamed vector "")' : JSON.stringify(name)}; this collection has ${names.length === 0 ? 'no vectors' : names.join(', ')}`,
+    { path: where },
+  )
 }
 
 function configError(path: string, message: string): never {
@@ -401,6 +548,14 @@ export function toQuantizationParams(value: unknown, where: string): Quantizatio
   return parseQuantizationSearchParams(value, where)
 }
 
+/** `withVector`: a boolean or a list of vector names; default false. Throws INVALID_ARGUMENT. */
+export function toWithVector(value: unknown, where: string): WithVector {
+  if (value === undefined || value === null) return false
+  if (typeof value === 'boolean') return value
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return [...value] as string[]
+  throw invalid(`${where} must be a boolean or an array of vector names, got ${describeValue(value)}`)
+}
+
 export function toBool(value: unknown, where: string, fallback: boolean): boolean {
   if (value === undefined || value === null) return fallback
   if (typeof value !== 'boolean') throw invalid(`${where} must be a boolean`)
@@ -424,4 +579,128 @@ export function projectPayload(payload: Payload | undefined, withPayload: WithPa
   const out: Payload = {}
   for (const k of withPayload) if (Object.hasOwn(p, k)) out[k] = p[k]!
   return out
+}
+
+/** float32 -> the nearest float16 value (round half to even), as a float32; ±65504 bounds. */
+export function roundFloat16(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x
+  const a = Math.abs(x)
+  if (a >= 65520) return Math.sign(x) * Number.POSITIVE_INFINITY
+  // spacing of float16 values around a: 2^(e - 10), subnormals below 2^-14 share 2^-24
+  const e = Math.max(Math.floor(Math.log2(a)), -14)
+  const ulp = 2 ** (e - 10)
+  const q = a / ulp
+  let r = Math.round(q)
+  if (Math.abs(q - Math.trunc(q) - 0.5) < 1e-12 && r % 2 === 1) r -= 1 // ties to even
+  return Math.sign(x) * r * ulp
+}
+
+/**
+ * Applies a vector's datatype to validated components in place: `float16` rounds each to the
+ * nearest float16 (an overflow past ±65504 is INVALID_VECTOR), `uint8` rounds to the nearest
+ * integer and refuses values outside 0..255.
+ */
+function applyDatatype(v: Float32Array, datatype: VectorDatatype, where: string): void {
+  if (datatype === 'float32') return
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!
+    if (datatype === 'float16') {
+      const r = roundFloat16(x)
+      if (!Number.isFinite(r))
+        throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} overflows float16 (datatype float16: |x| <= 65504)`)
+      v[i] = r
+    } else {
+      const r = Math.round(x)
+      if (r < 0 || r > 255)
+        throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} is outside 0..255 (datatype uint8)`)
+      v[i] = r
+    }
+  }
+}
+
+/**
+ * One dense value of vector `config`: numbers (or, for a multivector, a non-empty array of rows of
+ * numbers; rows concatenated). Checks like `toVector` per row, then applies the datatype.
+ */
+export function toDenseValue(input: unknown, config: VectorConfig, where: string): Float32Array {
+  if (config.multivector === undefined) {
+    const v = toVector(input, config.dimension, config.metric, where)
+    applyDatatype(v, config.datatype, where)
+    return v
+  }
+  if (!Array.isArray(input) || input.length === 0 || !input.every((r) => isArrayLikeRow(r)))
+    throw new QuiverError(
+      'INVALID_VECTOR',
+      `${where} must be a multivector: a non-empty array of rows of ${config.dimension} numbers`,
+    )
+  const out = new Float32Array(input.length * config.dimension)
+  input.forEach((row, r) => {
+    const v = toVector(row, config.dimension, config.metric, `${where}[${r}]`)
+    applyDatatype(v, config.datatype, `${where}[${r}]`)
+    out.set(v, r * config.dimension)
+  })
+  return out
+}
+
+function isArrayLikeRow(r: unknown): boolean {
+  return Array.isArray(r) || (ArrayBuffer.isView(r) && !(r instanceof DataView))
+}
+
+function isVectorArray(v: unknown): boolean {
+  return Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))
+}
+
+/**
+ * A point's `vector` field -> checked vectors. An array is the unnamed vector (rows for an unnamed
+ * multivector); an object maps vector names (dense, sparse or multi) to values. The unnamed vector
+ * is required when the collection has one (Qdrant's rule); named vectors are optional. Throws
+ * INVALID_VECTOR naming the field (`points[3].vector.text[17]`) for an unknown name, a missing
+ * required vector or a bad value.
+ */
+export function toPointVectors(
+  input: unknown,
+  config: CollectionConfig,
+  where: string,
+  options: { partial?: boolean } = {},
+): PointVectors {
+  const dense = new Map<string, Float32Array>()
+  const sparse = new Map<string, SparseVector>()
+  const unnamed = config.vectors.get('')
+  if (input === undefined || input === null) {
+    if (unnamed !== undefined && options.partial !== true)
+      throw new QuiverError('INVALID_VECTOR', `${where} is missing: this collection's points need the unnamed vector of ${unnamed.dimension} numbers`)
+    return { dense, sparse }
+  }
+  if (isVectorArray(input)) {
+    if (unnamed === undefined)
+      throw new QuiverError(
+        'INVALID_VECTOR',
+        `${where}: this collection has no unnamed vector; give named vectors { "name": [...] } (${[...config.vectors.keys(), ...config.sparseVectors.keys()].map((n) => JSON.stringify(n)).join(', ') || 'none defined'})`,
+      )
+    dense.set('', toDenseValue(input, unnamed, where))
+    return { dense, sparse }
+  }
+  if (typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype && !(input instanceof Map))
+    throw new QuiverError('INVALID_VECTOR', `${where} must be an array of numbers or an object of named vectors, got ${describeValue(input)}`)
+  const entries: [string, unknown][] =
+    input instanceof Map ? [...(input as Map<string, unknown>)] : Object.keys(input).map((k) => [k, (input as Record<string, unknown>)[k]])
+  for (const [name, value] of entries) {
+    const at = `${where}.${name}`
+    const dc = config.vectors.get(name)
+    if (dc !== undefined) {
+      dense.set(name, toDenseValue(value, dc, at))
+      continue
+    }
+    if (config.sparseVectors.has(name)) {
+      sparse.set(name, toSparseVector(value, at))
+      continue
+    }
+    throw new QuiverError(
+      'INVALID_VECTOR',
+      `${at}: Wrong input: Not existing vector name error: ${JSON.stringify(name)}; this collection has ${[...config.vectors.keys(), ...config.sparseVectors.keys()].map((n) => JSON.stringify(n)).join(', ') || 'no vectors'}`,
+    )
+  }
+  if (unnamed !== undefined && !dense.has('') && options.partial !== true)
+    throw new QuiverError('INVALID_VECTOR', `${where}: the unnamed vector "" is required in this collection`)
+  return { dense, sparse }
 }

@@ -44,6 +44,7 @@ export interface CoreExports {
   setState(count: number, entry: number, maxLevel: number, seed: number): void
   allocUpper(node: number, level: number): number
   add(): number
+  addUnlinked(): number
   markDeleted(node: number): void
   isDeleted(node: number): number
   /** `quant`: 0 float32; 1 codes only; 2 codes, then the best `candidates` rescored with float32. */

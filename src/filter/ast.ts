@@ -114,6 +114,12 @@ export interface HasIdNode {
   readonly ids: ReadonlySet<PointId>
 }
 
+/** `{ has_vector: name }`: the point holds vector `name` (dense, sparse or multi). Never matches inside `nested`. */
+export interface HasVectorNode {
+  readonly kind: 'has_vector'
+  readonly name: string
+}
+
 /**
  * `{ nested: { key, filter } }`: some object element of the array at `path` (the key with `[]`
  * appended) satisfies `filter` on its own, with keys relative to the element.
@@ -173,7 +179,7 @@ export type FieldNode =
   | FieldFlagNode
   | NestedNode
 
-export type FilterNode = TrueNode | AndNode | OrNode | NotNode | MinShouldNode | FieldNode | HasIdNode
+export type FilterNode = TrueNode | AndNode | OrNode | NotNode | MinShouldNode | FieldNode | HasIdNode | HasVectorNode
 
 export type FilterKind = FilterNode['kind']
 

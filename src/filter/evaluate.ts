@@ -29,14 +29,17 @@ export interface CompileOptions {
    * docs/filters.md). Not applied to conditions inside `nested`, whose keys are relative.
    */
   readonly textIndexes?: ReadonlyMap<string, TokenizerOptions>
+  /** Whether point `id` holds vector `name` (`has_vector`); absent = never. */
+  readonly hasVector?: (name: string, id: PointId) => boolean
 }
 
 /** What `compile` carries down the tree: the text indexes that apply here (none inside `nested`). */
 interface Context {
   readonly textIndexes: ReadonlyMap<string, TokenizerOptions> | null
+  readonly hasVector: ((name: string, id: PointId) => boolean) | null
 }
 
-const NESTED_CONTEXT: Context = { textIndexes: null }
+const NESTED_CONTEXT: Context = { textIndexes: null, hasVector: null }
 
 /**
  * Compiles `node` (from parseFilter) into a predicate. Build it once per request and call it per
@@ -49,6 +52,7 @@ export function compileFilter(node: FilterNode, options?: CompileOptions): Point
   const textIndexes = options?.textIndexes
   const pred = compile(node, {
     textIndexes: textIndexes === undefined || textIndexes.size === 0 ? null : textIndexes,
+    hasVector: options?.hasVector ?? null,
   })
   return (id, payload) => pred(id, payload ?? EMPTY_PAYLOAD)
 }
@@ -225,6 +229,11 @@ function compile(node: FilterNode, ctx: Context): Pred {
     case 'has_id': {
       const ids = node.ids
       return (id) => ids.has(id)
+    }
+    case 'has_vector': {
+      const has = ctx.hasVector
+      const name = node.name
+      return has === null ? () => false : (id) => id !== NO_ID && has(name, id)
     }
     case 'match_value': {
       const value = node.value

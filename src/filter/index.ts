@@ -12,6 +12,7 @@ export type {
   GeoPolygonNode,
   GeoRadiusNode,
   HasIdNode,
+  HasVectorNode,
   IsEmptyNode,
   IsNullNode,
   MatchAnyNode,

@@ -521,9 +521,9 @@ describe('parseFilter: errors name the JSON path', () => {
       'filter.must.geo_radius: unknown key; a condition is a field condition { key, match | range | geo_radius',
     ],
     [
-      'has_vector',
-      { must: { has_vector: 'v' } },
-      'filter.must.has_vector: this Qdrant condition is not supported',
+      'has_vector not a name',
+      { must: { has_vector: 3 } },
+      'filter.must.has_vector: expected a vector name',
     ],
     [
       'deep path',

@@ -140,6 +140,12 @@ function parseCondition(v: unknown, where: string, scope: Scope): FilterNode {
     })
     return { kind: 'has_id', ids }
   }
+  if ('has_vector' in obj) {
+    checkKeys(obj, ['has_vector'], where)
+    const name = obj['has_vector']
+    if (typeof name !== 'string') fail(`${where}.has_vector`, `expected a vector name, got ${describe(name)}`)
+    return { kind: 'has_vector', name }
+  }
   if ('nested' in obj) {
     checkKeys(obj, ['nested'], where)
     const w = `${where}.nested`

@@ -24,6 +24,8 @@ export interface FilterTarget {
   offsetOf(id: PointId): number | undefined
   /** Up to a few hundred live offsets spread over the segment, for sampling estimates. */
   sample(): Uint32Array
+  /** Whether stored offset `offset` holds vector `name` (`has_vector`); absent = never. */
+  hasVector?(name: string, offset: number): boolean
 }
 
 /** Which fields a request had to evaluate point by point (no index answered them). */
@@ -98,7 +100,14 @@ export class FilterExecutor {
   private predicate(node: FilterNode): PointPredicate {
     let p = this.predicates.get(node)
     if (p === undefined) {
-      p = compileFilter(node, { textIndexes: this.target.textIndexes })
+      const t = this.target
+      p = compileFilter(node, {
+        textIndexes: t.textIndexes,
+        hasVector: (name, id) => {
+          const o = t.offsetOf(id)
+          return o !== undefined && t.hasVector?.(name, o) === true
+        },
+      })
       this.predicates.set(node, p)
     }
     return p
@@ -116,6 +125,7 @@ export class FilterExecutor {
     switch (node.kind) {
       case 'true':
       case 'has_id':
+      case 'has_vector':
         return true
       case 'and':
       case 'or':
@@ -133,6 +143,7 @@ export class FilterExecutor {
     switch (node.kind) {
       case 'true':
       case 'has_id':
+      case 'has_vector':
         return out
       case 'and':
       case 'or':
@@ -189,6 +200,13 @@ export class FilterExecutor {
           const o = this.target.offsetOf(id)
           if (o !== undefined && this.target.live.has(o)) n++
         }
+        return exact(n)
+      }
+      case 'has_vector': {
+        let n = 0
+        this.target.live.forEach((o) => {
+          if (this.target.hasVector?.(node.name, o) === true) n++
+        })
         return exact(n)
       }
       default: {
@@ -269,6 +287,13 @@ export class FilterExecutor {
           const o = t.offsetOf(id)
           if (o !== undefined && base.has(o)) out.add(o)
         }
+        return out
+      }
+      case 'has_vector': {
+        const out = new Bitset(t.size)
+        ;(within ?? t.live).forEach((o) => {
+          if (t.hasVector?.(node.name, o) === true) out.add(o)
+        })
         return out
       }
       default: {

@@ -123,6 +123,15 @@ export abstract class CoreIndex<
     return from
   }
 
+  /**
+   * Stores a placeholder at the next offset: deleted, never linked or returned (a point without this
+   * vector keeps its offset aligned with its other vectors). Returns the offset.
+   */
+  addPlaceholder(): number {
+    this.core.reserve(this.core.getCount() + 1)
+    return this.core.addUnlinked()
+  }
+
   /** Grows memory for `n` offsets in one step (throws like `add` past `maxSize`). */
   reserve(n: number): void {
     this.core.reserve(Math.min(n, this.maxSize))

@@ -29,6 +29,8 @@ export interface VectorIndex {
    * moment, when `committed(first)` runs synchronously, before the promise resolves. Returns the first offset.
    */
   addBatch(vectors: Float32Array, committed?: (first: number) => void): Promise<number>
+  /** Stores a deleted placeholder (no vector) at the next offset; returns it. */
+  addPlaceholder(): number
   reserve(n: number): void
   markDeleted(offset: number): void
   isDeleted(offset: number): boolean

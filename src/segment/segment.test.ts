@@ -3,10 +3,11 @@ import { rng } from '../../test/support/random.js'
 import { compileFilter, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { CollectionConfig, Filter, Payload } from '../types.js'
+import { singleVector, unnamed } from '../../test/support/configs.js'
 import { Segment } from './segment.js'
 
 const DIM = 8
-const CONFIG: CollectionConfig = {
+const RAW = {
   dimension: DIM,
   metric: 'Euclid',
   hnsw: { m: 8, efConstruct: 64, fullScanThreshold: 10000, ef: 64 },
@@ -16,7 +17,8 @@ const CONFIG: CollectionConfig = {
     defaultSegmentNumber: 2,
     maxSegmentSize: 262144,
   },
-}
+} as const satisfies Parameters<typeof singleVector>[0]
+const CONFIG: CollectionConfig = singleVector(RAW)
 const CATS = ['a', 'b', 'c', 'd', 'e']
 const WORDS = ['red', 'green', 'blue', 'fast', 'slow', 'big']
 
@@ -96,7 +98,7 @@ function fixture(seed: number, n: number, indexed: readonly string[]): Fixture {
   const put = (id: number) => {
     const v = Float32Array.from({ length: DIM }, () => r() * 2 - 1)
     const p = randomPayload(r)
-    segment.upsert(id, v, p, version++)
+    segment.upsert(id, unnamed(v), p, version++)
     vectors.set(id, v)
     payloads.set(id, p)
   }
@@ -160,14 +162,14 @@ describe('Segment filters with payload indexes', () => {
         expect(f.segment.count(node)).toBe(truth.size)
         expect(new Set(f.segment.matchingIds(node))).toEqual(truth)
         const q = Float32Array.from({ length: DIM }, () => r() * 2 - 1)
-        const hits = f.segment.search(q, { k: 5, ef: 32, exact: true, filter: node })
+        const hits = f.segment.search('', q, { k: 5, ef: 32, exact: true, filter: node })
         const expected = [...truth]
           .map((id) => l2(q, f.vectors.get(id)!))
           .sort((a, b) => a - b)
           .slice(0, 5)
         expect(hits.distances.length).toBe(expected.length)
         for (let i = 0; i < expected.length; i++) expect(hits.distances[i]!).toBeCloseTo(expected[i]!, 4)
-        const approx = f.segment.search(q, { k: 5, ef: 64, exact: false, filter: node })
+        const approx = f.segment.search('', q, { k: 5, ef: 64, exact: false, filter: node })
         for (const o of approx.offsets) expect(truth.has(f.segment.idAt(o) as number)).toBe(true)
       }
     })
@@ -208,14 +210,14 @@ describe('Segment search planner', () => {
     segment.createFieldIndex(parseFieldSchema('bucket', 'integer'))
     for (let id = 0; id < n; id++) {
       const v = Float32Array.from({ length: DIM }, () => r() * 2 - 1)
-      segment.upsert(id, v, { bucket: id % 1000, raw: id % 1000 }, id + 1)
+      segment.upsert(id, unnamed(v), { bucket: id % 1000, raw: id % 1000 }, id + 1)
     }
     segment.planner = { fullScanThreshold: 1, twoHopThreshold: 0.3, postFilterThreshold: 0.9 }
     return segment
   }
   const q = Float32Array.from({ length: DIM }, (_, i) => (i % 2 ? 0.3 : -0.2))
   const plan = (segment: Segment, filter: Filter) =>
-    segment.search(q, { k: 10, ef: 64, exact: false, filter: parseFilter(filter) }).plan
+    segment.search('', q, { k: 10, ef: 64, exact: false, filter: parseFilter(filter) }).plan
 
   it('scans few matches exactly, traverses sparse ones two-hop, dense ones with waypoints', () => {
     const segment = planFixture()

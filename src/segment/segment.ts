@@ -1,8 +1,11 @@
-// One segment (Qdrant's unit of storage): id tracker (point id <-> dense offset), vectors + vector
-// index (HNSW graph or IVF lists, in one WebAssembly core), payloads, versions, the live bitset and
-// the payload indexes, plus the per-segment search planner (HNSW, post-filtered HNSW, filtered HNSW
-// with waypoints or two-hop expansion, IVF probes, or an exact scan over the matching offsets), on
-// quantized codes when the segment has a trained quantizer.
+// One segment (Qdrant's unit of storage): id tracker (point id <-> dense offset), payloads, versions,
+// the live bitset and the payload indexes, and the point's vectors by name: each dense vector has its
+// own index (HNSW graph or IVF lists, in one WebAssembly core) and quantizer, a multivector its rows,
+// a sparse vector an inverted index. Every dense index holds one offset per stored point (a
+// placeholder where the point lacks that vector), so one offset names a point in all of them. The
+// per-segment search planner (HNSW, post-filtered HNSW, filtered HNSW with waypoints or two-hop
+// expansion, IVF probes, or an exact scan over the matching offsets) runs per dense vector, on
+// quantized codes when that vector's quantizer is trained.
 import { decode, encode } from '@msgpack/msgpack'
 import { QuiverError } from '../errors.js'
 import {
@@ -30,6 +33,7 @@ import {
 import { defaultNlist, IvfIndex, type IvfParams } from '../index/ivf.js'
 import type { VectorIndex } from '../index/types.js'
 import { createQuantizer, type Quantizer, restoreQuantizer } from '../quantization/index.js'
+import { SparseIndex, type SparseVector } from '../sparse/sparse-index.js'
 import type {
   CollectionConfig,
   Distance,
@@ -37,9 +41,12 @@ import type {
   PayloadSchemaParams,
   PointId,
   QuantizationSearchParams,
+  VectorConfig,
 } from '../types.js'
+import { MultiVectorStore } from './multivector.js'
 
-const POINTS_FORMAT_VERSION = 1
+/** points.msgpack: 1 = liveness from the (single) index's deleted bits; 2 = an explicit live bitset. */
+const POINTS_FORMAT_VERSION = 2
 const PAYLOAD_INDEX_FORMAT_VERSION = 1
 /** Below this fraction of matches, two-hop search widens ef (bench/planner.mjs: recall < 0.95 at 2% with ef 64). */
 const SPARSE_FRACTION = 0.05
@@ -122,14 +129,64 @@ export interface SegmentSearchResult extends SearchHits {
   readonly quantized: boolean
 }
 
-/** Files of a persisted segment, each as bytes. */
-export interface SegmentFiles {
-  readonly 'index.bin': Uint8Array
-  readonly 'points.msgpack': Uint8Array
-  /** Absent in directories written before payload indexes existed (read as no indexes). */
-  readonly 'payload-index.msgpack'?: Uint8Array
-  /** The trained quantizer (parameters + codes); absent when untrained or the collection has none. */
-  readonly 'quantization.bin'?: Uint8Array
+/**
+ * Files of a persisted segment by file name, each as bytes: `points.msgpack`, `payload-index.msgpack`
+ * (absent in directories written before payload indexes: none), and per vector (`vectorFiles`): the
+ * unnamed vector's `index.bin` and, once trained, `quantization.bin`; dense vector i (config order)
+ * `vector-<i>.index.bin` / `vector-<i>.quantization.bin`; a multivector's rows
+ * `vector-<i>.multi.bin` (`multi.bin` for the unnamed one); sparse vector j `sparse-<j>.bin`.
+ * Names are derived from positions, never from user strings.
+ */
+export type SegmentFiles = Readonly<Record<string, Uint8Array>>
+
+/** The file names of dense vector `name` at config position `i` (the unnamed vector keeps format 1's names). */
+export function vectorFiles(name: string, i: number): { index: string; quantization: string; multi: string } {
+  if (name === '') return { index: 'index.bin', quantization: 'quantization.bin', multi: 'multi.bin' }
+  return {
+    index: `vector-${i}.index.bin`,
+    quantization: `vector-${i}.quantization.bin`,
+    multi: `vector-${i}.multi.bin`,
+  }
+}
+
+export function sparseFile(j: number): string {
+  return `sparse-${j}.bin`
+}
+
+/** A point's vectors as a segment stores them (validated: dimensions, finite, Cosine not yet normalised). */
+export interface PointVectors {
+  /** Dense vectors by name; a multivector's rows concatenated (rows x dimension). */
+  readonly dense: ReadonlyMap<string, Float32Array>
+  readonly sparse: ReadonlyMap<string, SparseVector>
+}
+
+export const NO_VECTORS: PointVectors = Object.freeze({ dense: new Map(), sparse: new Map() })
+
+/** One dense (single-row) vector of a segment: its index, IVF view and quantizer. */
+interface DenseData {
+  readonly kind: 'dense'
+  readonly name: string
+  readonly config: VectorConfig
+  readonly index: VectorIndex
+  /** The same object as `index` when this vector uses IVF. */
+  readonly ivf: IvfIndex | undefined
+  /** Present when the vector has `quantization`; searches use it once `trained`. */
+  readonly quantizer: Quantizer | undefined
+  readonly files: ReturnType<typeof vectorFiles>
+}
+
+interface MultiData {
+  readonly kind: 'multi'
+  readonly name: string
+  readonly config: VectorConfig
+  readonly store: MultiVectorStore
+  readonly files: ReturnType<typeof vectorFiles>
+}
+
+interface SparseData {
+  readonly name: string
+  readonly index: SparseIndex
+  readonly file: string
 }
 
 interface PayloadIndexFile {
@@ -142,13 +199,21 @@ interface PointsFile {
   ids: PointId[]
   versions: number[]
   payloads: (Payload | null)[]
+  /** v2: live offsets, bit o of word o >>> 5 (little-endian u32 words). */
+  live?: Uint8Array
 }
+
+/** A placeholder id of an offset that never held a point (a batch that failed half-way). */
+const NO_ID = -1
 
 export class Segment {
   readonly config: CollectionConfig
-  readonly index: VectorIndex
-  /** The same object as `index` when the collection uses IVF. */
-  private readonly ivf: IvfIndex | undefined
+  /** Dense single-row vectors by name (config order). */
+  private readonly dense = new Map<string, DenseData>()
+  /** Multivectors by name. */
+  private readonly multi = new Map<string, MultiData>()
+  /** Sparse vectors by name. */
+  private readonly sparse = new Map<string, SparseData>()
   /** offset -> point id (deleted offsets keep their old id) */
   private readonly ids: PointId[]
   /** offset -> WAL sequence number of the write that stored it */
@@ -174,42 +239,67 @@ export class Segment {
   private mutationCount = 0
   /** Ids changed since `trackChanges()` (an optimizer copying this segment replays them). */
   private tracked: Set<PointId> | undefined
-  /** Present when the collection has `quantization`; searches use it once `trained`. */
-  private readonly quantizer: Quantizer | undefined
 
   private constructor(
     config: CollectionConfig,
-    index: VectorIndex,
     ids: PointId[],
     versions: number[],
     payloads: (Payload | undefined)[],
-    quantizer: Quantizer | undefined,
+    live: Uint32Array,
   ) {
     this.config = config
-    this.index = index
-    this.ivf = index instanceof IvfIndex ? index : undefined
-    this.quantizer = quantizer
     this.ids = ids
     this.versions = versions
     this.payloads = payloads
     this.planner = { ...DEFAULT_PLANNER, fullScanThreshold: config.hnsw.fullScanThreshold }
     this.liveWords = new Uint32Array(Math.max(32, (ids.length + 31) >>> 5))
+    this.liveWords.set(live.subarray(0, Math.min(live.length, this.liveWords.length)))
     for (let o = 0; o < ids.length; o++) {
-      if (index.isDeleted(o)) continue
-      this.offsets.set(ids[o]!, o)
-      this.liveWords[o >>> 5]! |= 1 << (o & 31)
+      if ((this.liveWords[o >>> 5]! >>> (o & 31)) & 1) this.offsets.set(ids[o]!, o)
     }
   }
 
   static create(config: CollectionConfig): Segment {
-    const ivf = Segment.ivfParams(config)
-    const index: VectorIndex =
-      ivf !== undefined ? IvfIndex.create(ivf) : HnswIndex.create(Segment.indexParams(config))
-    return new Segment(config, index, [], [], [], Segment.newQuantizer(config))
+    const segment = new Segment(config, [], [], [], new Uint32Array(0))
+    let i = 0
+    for (const [name, vc] of config.vectors) {
+      const files = vectorFiles(name, i++)
+      if (vc.multivector !== undefined) {
+        segment.multi.set(name, { kind: 'multi', name, config: vc, store: MultiVectorStore.create(vc), files })
+        continue
+      }
+      const ivf = Segment.ivfParams(vc)
+      const index: VectorIndex =
+        ivf !== undefined ? IvfIndex.create(ivf) : HnswIndex.create(Segment.indexParams(vc))
+      segment.dense.set(name, Segment.denseData(name, vc, index, Segment.newQuantizer(vc), files))
+    }
+    let j = 0
+    for (const name of config.sparseVectors.keys()) {
+      segment.sparse.set(name, { name, index: SparseIndex.create(), file: sparseFile(j++) })
+    }
+    return segment
   }
 
-  /** IvfIndex parameters when the collection uses IVF (null settings = the index's automatic ones). */
-  private static ivfParams(config: CollectionConfig): IvfParams | undefined {
+  private static denseData(
+    name: string,
+    config: VectorConfig,
+    index: VectorIndex,
+    quantizer: Quantizer | undefined,
+    files: ReturnType<typeof vectorFiles>,
+  ): DenseData {
+    return {
+      kind: 'dense',
+      name,
+      config,
+      index,
+      ivf: index instanceof IvfIndex ? index : undefined,
+      quantizer,
+      files,
+    }
+  }
+
+  /** IvfIndex parameters when the vector uses IVF (null settings = the index's automatic ones). */
+  private static ivfParams(config: VectorConfig): IvfParams | undefined {
     const c = config.index
     if (c?.type !== 'ivf') return undefined
     return {
@@ -220,12 +310,12 @@ export class Segment {
     }
   }
 
-  private static newQuantizer(config: CollectionConfig): Quantizer | undefined {
+  private static newQuantizer(config: VectorConfig): Quantizer | undefined {
     const q = config.quantization
     return q === undefined ? undefined : createQuantizer(q, config.dimension, indexMetric(config.metric))
   }
 
-  private static indexParams(config: CollectionConfig) {
+  private static indexParams(config: VectorConfig) {
     return {
       dimension: config.dimension,
       metric: indexMetric(config.metric),
@@ -241,7 +331,7 @@ export class Segment {
       this.liveWords = grown
     }
     if (live) this.liveWords[offset >>> 5]! |= 1 << (offset & 31)
-    else this.liveWords[offset >>> 5]! &= ~(1 << (offset & 31))
+    else if (offset >>> 5 < this.liveWords.length) this.liveWords[offset >>> 5]! &= ~(1 << (offset & 31))
     this.liveView = undefined
     this.liveGeneration++
   }
@@ -254,43 +344,93 @@ export class Segment {
     return this.liveView
   }
 
-  /** Restores a segment from `toFiles()` output; throws CORRUPTED if the files disagree. */
+  /**
+   * Restores a segment from `toFiles()` output (format 1 or 2); throws CORRUPTED if the files are
+   * missing or disagree.
+   */
   static fromFiles(config: CollectionConfig, files: SegmentFiles): Segment {
-    const ivf = Segment.ivfParams(config)
-    const index: VectorIndex =
-      ivf !== undefined
-        ? IvfIndex.restore(ivf, files['index.bin'])
-        : HnswIndex.restore(Segment.indexParams(config), files['index.bin'])
+    const pointsBytes = files['points.msgpack']
+    if (pointsBytes === undefined) throw new QuiverError('CORRUPTED', 'segment file points.msgpack is missing')
     let points: PointsFile
     try {
-      points = decode(files['points.msgpack']) as PointsFile
+      points = decode(pointsBytes) as PointsFile
     } catch (err) {
       throw new QuiverError('CORRUPTED', 'segment points file does not decode', undefined, err)
     }
+    const n = Array.isArray(points?.ids) ? points.ids.length : -1
     if (
-      points?.v !== POINTS_FORMAT_VERSION ||
-      !Array.isArray(points.ids) ||
-      points.ids.length !== index.size ||
-      points.versions.length !== index.size ||
-      points.payloads.length !== index.size
+      (points?.v !== 1 && points?.v !== POINTS_FORMAT_VERSION) ||
+      n < 0 ||
+      !Array.isArray(points.versions) ||
+      points.versions.length !== n ||
+      !Array.isArray(points.payloads) ||
+      points.payloads.length !== n ||
+      (points.v === 2 && !(points.live instanceof Uint8Array))
     ) {
-      throw new QuiverError('CORRUPTED', 'segment points file does not match its index file')
+      throw new QuiverError('CORRUPTED', 'segment points file has an unknown format or does not match itself')
+    }
+    const dense = new Map<string, DenseData>()
+    const multi = new Map<string, MultiData>()
+    let i = 0
+    for (const [name, vc] of config.vectors) {
+      const names = vectorFiles(name, i++)
+      if (vc.multivector !== undefined) {
+        const bytes = files[names.multi]
+        if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.multi} is missing`)
+        multi.set(name, { kind: 'multi', name, config: vc, store: MultiVectorStore.restore(vc, bytes), files: names })
+        continue
+      }
+      const bytes = files[names.index]
+      if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.index} is missing`)
+      const ivf = Segment.ivfParams(vc)
+      const index: VectorIndex =
+        ivf !== undefined
+          ? IvfIndex.restore(ivf, bytes)
+          : HnswIndex.restore(Segment.indexParams(vc), bytes)
+      if (index.size !== n)
+        throw new QuiverError('CORRUPTED', `segment file ${names.index} does not match points.msgpack`)
+      const codes = files[names.quantization]
+      // a file without a quantization config cannot be written; an old segment without the file is untrained
+      const quantizer =
+        vc.quantization !== undefined && codes !== undefined
+          ? restoreQuantizer(
+              index.coreExports,
+              vc.quantization,
+              vc.dimension,
+              indexMetric(vc.metric),
+              codes,
+              index.size,
+            )
+          : Segment.newQuantizer(vc)
+      dense.set(name, Segment.denseData(name, vc, index, quantizer, names))
+    }
+    let live: Uint32Array
+    if (points.v === 1) {
+      // format 1: one unnamed vector; its index's deleted bits are the dead offsets
+      const only = dense.get('')
+      if (only === undefined || dense.size !== 1)
+        throw new QuiverError('CORRUPTED', 'a format-1 segment needs exactly the unnamed vector')
+      live = new Uint32Array((n + 31) >>> 5)
+      for (let o = 0; o < n; o++) if (!only.index.isDeleted(o)) live[o >>> 5]! |= 1 << (o & 31)
+    } else {
+      const bytes = points.live!
+      if (bytes.byteLength < ((n + 31) >>> 5) * 4)
+        throw new QuiverError('CORRUPTED', 'segment points file: the live bitset is too short')
+      const copy = new Uint8Array(bytes.byteLength - (bytes.byteLength % 4))
+      copy.set(bytes.subarray(0, copy.byteLength))
+      live = new Uint32Array(copy.buffer)
     }
     const payloads = points.payloads.map((p) => p ?? undefined)
-    const codes = files['quantization.bin']
-    // a file without a quantization config cannot be written; an old segment without the file is untrained
-    const quantizer =
-      config.quantization !== undefined && codes !== undefined
-        ? restoreQuantizer(
-            index.coreExports,
-            config.quantization,
-            config.dimension,
-            indexMetric(config.metric),
-            codes,
-            index.size,
-          )
-        : Segment.newQuantizer(config)
-    const segment = new Segment(config, index, points.ids, points.versions, payloads, quantizer)
+    const segment = new Segment(config, points.ids, points.versions, payloads, live)
+    for (const [k, v] of dense) segment.dense.set(k, v)
+    for (const [k, v] of multi) segment.multi.set(k, v)
+    let j = 0
+    for (const name of config.sparseVectors.keys()) {
+      const file = sparseFile(j++)
+      const bytes = files[file]
+      if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${file} is missing`)
+      segment.sparse.set(name, { name, index: SparseIndex.restore(bytes), file })
+    }
     const indexFile = files['payload-index.msgpack']
     if (indexFile !== undefined) segment.restoreFieldIndexes(indexFile)
     return segment
@@ -326,11 +466,13 @@ export class Segment {
 
   /** A consistent copy of the segment's state as file contents (taken synchronously). */
   toFiles(): SegmentFiles {
+    const words = this.liveWords.subarray(0, (this.ids.length + 31) >>> 5)
     const points: PointsFile = {
       v: POINTS_FORMAT_VERSION,
       ids: this.ids,
       versions: this.versions,
       payloads: this.payloads.map((p) => p ?? null),
+      live: new Uint8Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength)),
     }
     const indexFile: PayloadIndexFile = {
       v: PAYLOAD_INDEX_FORMAT_VERSION,
@@ -340,63 +482,103 @@ export class Segment {
         data: fi.serialize(),
       })),
     }
-    const files = {
-      'index.bin': this.index.serialize(),
+    const files: Record<string, Uint8Array> = {
       'points.msgpack': encode(points),
       'payload-index.msgpack': encode(indexFile),
     }
-    const q = this.quantizer
-    if (q === undefined || !q.trained) return files
-    return { ...files, 'quantization.bin': q.serialize(this.index.coreExports, this.ids.length) }
+    for (const d of this.dense.values()) {
+      files[d.files.index] = d.index.serialize()
+      const q = d.quantizer
+      if (q !== undefined && q.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
+    }
+    for (const m of this.multi.values()) files[m.files.multi] = m.store.serialize()
+    for (const sp of this.sparse.values()) files[sp.file] = sp.index.serialize()
+    return files
   }
 
-  /** True once this segment's quantizer is trained (searches then run on its codes). */
+  /** The dense vector `name` (single-row); undefined when the collection has none of that name. */
+  private denseOf(name: string): DenseData | undefined {
+    return this.dense.get(name)
+  }
+
+  /** The index of the unnamed (or first) dense vector, for diagnostics and tests. */
+  get index(): VectorIndex {
+    const d = this.dense.get('') ?? this.dense.values().next().value
+    if (d === undefined) throw new QuiverError('INTERNAL', 'this segment has no dense vector index')
+    return d.index
+  }
+
+  /** The index of dense vector `name` (tests and diagnostics). */
+  indexOf(name: string): VectorIndex | undefined {
+    return this.dense.get(name)?.index
+  }
+
+  /** True once every quantizer of this segment is trained (searches then run on codes); false without any. */
   get quantized(): boolean {
-    return this.quantizer?.trained === true
+    let any = false
+    for (const d of this.dense.values()) {
+      if (d.quantizer === undefined) continue
+      if (!d.quantizer.trained) return false
+      any = true
+    }
+    return any
   }
 
-  /** Bytes of quantized codes held (bytes per vector x stored points; 0 when untrained or none). */
+  /** Bytes of quantized codes held (bytes per vector x stored points, summed over vectors). */
   get quantizationBytes(): number {
-    const q = this.quantizer
-    return q?.trained === true ? q.bytesPerVector * this.ids.length : 0
+    let n = 0
+    for (const d of this.dense.values()) {
+      const q = d.quantizer
+      if (q?.trained === true) n += q.bytesPerVector * this.ids.length
+    }
+    return n
   }
 
   /**
-   * Trains the quantizer on the stored vectors once they number at least its `minTrainingVectors`
+   * Trains each quantizer on its stored vectors once they number at least its `minTrainingVectors`
    * (from then on every added vector is encoded as it is stored). Call it after a batch of upserts,
-   * not per point. Returns true when this call trained it.
+   * not per point. Returns true when this call trained one.
    */
   trainQuantizer(): boolean {
-    const q = this.quantizer
-    if (q === undefined || q.trained || this.ids.length < q.minTrainingVectors) return false
-    q.train(this.index.coreExports, this.ids.length)
-    if (!q.trained) return false
-    this.mutationCount++
-    return true
+    let trained = false
+    for (const d of this.dense.values()) {
+      const q = d.quantizer
+      if (q === undefined || q.trained || this.ids.length < q.minTrainingVectors) continue
+      q.train(d.index.coreExports, this.ids.length)
+      if (!q.trained) continue
+      this.mutationCount++
+      trained = true
+    }
+    return trained
   }
 
-  /** IVF lists in use (0 while untrained); undefined for an HNSW segment. */
+  /** IVF lists in use by the first IVF vector (0 while untrained); undefined without IVF. */
   get ivfLists(): number | undefined {
-    return this.ivf?.nlist
+    for (const d of this.dense.values()) if (d.ivf !== undefined) return d.ivf.nlist
+    return undefined
   }
 
   /**
-   * IVF segments: trains the lists (IvfIndex.train) once the segment holds the index's
+   * IVF vectors: trains the lists (IvfIndex.train) once the segment holds the index's
    * `minTrainingVectors` live vectors; with an automatic nlist (config null) retrains whenever the
    * live count calls for at least twice the lists in use (defaultNlist), so a growing segment keeps
    * cells of a useful size. Call it after a batch of upserts, not per point. Deterministic (a WAL
    * replay trains at the same points). Returns true when this call (re)trained. No-op for HNSW.
    */
   trainIndex(): boolean {
-    const ivf = this.ivf
-    if (ivf === undefined) return false
-    const live = this.offsets.size
-    if (ivf.trained) {
-      if (ivf.params.nlist !== undefined || defaultNlist(live) < 2 * ivf.nlist) return false
-    } else if (live < ivf.minTrainingVectors) return false
-    if (!ivf.train()) return false
-    this.mutationCount++
-    return true
+    let trained = false
+    for (const d of this.dense.values()) {
+      const ivf = d.ivf
+      if (ivf === undefined) continue
+      const live = this.offsets.size
+      if (ivf.trained) {
+        if (ivf.params.nlist !== undefined || defaultNlist(live) < 2 * ivf.nlist) continue
+      } else if (live < ivf.minTrainingVectors) continue
+      if (!ivf.train()) continue
+      this.mutationCount++
+      trained = true
+    }
+    return trained
   }
 
   /** Changes of content so far; equal counts mean equal content. */
@@ -430,6 +612,11 @@ export class Segment {
     return offset === undefined ? undefined : this.versions[offset]
   }
 
+  /** WAL seq of the write that stored offset `offset`. */
+  versionAt(offset: number): number {
+    return this.versions[offset] ?? 0
+  }
+
   /** Specs of the payload indexes, so a new segment can carry the same ones. */
   fieldIndexSpecs(): FieldIndexSpec[] {
     return [...this.fieldIndexes.values()].map((fi) => fi.spec)
@@ -437,7 +624,7 @@ export class Segment {
 
   /** Preallocates room for `n` stored points (a rebuild that knows its size grows memory once). */
   reserve(n: number): void {
-    this.index.reserve(n)
+    for (const d of this.dense.values()) d.index.reserve(n)
   }
 
   /** Builds (or rebuilds) the payload index `spec` over the live points. */
@@ -502,6 +689,7 @@ export class Segment {
       idAt: (o) => this.ids[o]!,
       offsetOf: (id) => this.offsets.get(id),
       sample: () => this.sample(),
+      hasVector: (name, o) => this.hasVectorAt(name, o),
     }
     return new FilterExecutor(filter, target)
   }
@@ -511,14 +699,25 @@ export class Segment {
     return this.offsets.size
   }
 
-  /** Offsets this segment can still take (each upsert takes one, replacements included). */
-  get freeSlots(): number {
-    return this.index.maxSize - this.ids.length
+  /** Most offsets this segment can hold (its smallest dense index's bound). */
+  get capacity(): number {
+    let max = MAX_OFFSETS
+    for (const d of this.dense.values()) max = Math.min(max, d.index.maxSize)
+    return max
   }
 
-  /** Estimated resident bytes: the index's WebAssembly memory plus payloads (JSON length x 2). */
+  /** Offsets this segment can still take (each upsert takes one, replacements included). */
+  get freeSlots(): number {
+    return this.capacity - this.ids.length
+  }
+
+  /** Estimated resident bytes: the indexes' WebAssembly memory, multivector rows, sparse postings, payloads (JSON length x 2). */
   get memoryBytes(): number {
-    return this.index.memoryBytes + this.payloadBytes
+    let n = this.payloadBytes
+    for (const d of this.dense.values()) n += d.index.memoryBytes
+    for (const m of this.multi.values()) n += m.store.memoryBytes
+    for (const sp of this.sparse.values()) n += sp.index.memoryBytes
+    return n
   }
 
   /** Payload bytes estimated from the sample's JSON length (UTF-16, so x 2); cached per id set. */
@@ -543,52 +742,122 @@ export class Segment {
   }
 
   /**
-   * Stores a point, replacing an existing one with the same id. `vector` must be validated
-   * (dimension, finite). The point is searchable on return.
+   * Stores a point, replacing an existing one with the same id. `vectors` must be validated
+   * (names of this collection, dimensions, finite). The point is searchable on return.
    */
-  upsert(id: PointId, vector: Float32Array, payload: Payload | undefined, version: number): void {
-    this.attach(id, this.index.add(vector), payload, version)
+  upsert(id: PointId, vectors: PointVectors, payload: Payload | undefined, version: number): void {
+    const offset = this.ids.length
+    try {
+      for (const d of this.dense.values()) {
+        const v = vectors.dense.get(d.name)
+        if (v === undefined) d.index.addPlaceholder()
+        else d.index.add(v)
+      }
+    } catch (err) {
+      this.realign()
+      throw err
+    }
+    this.attach(id, offset, vectors, payload, version)
   }
 
   /**
    * Stores a batch of points in order, as `upsert` one by one would (a later duplicate id wins).
-   * Large batches are linked into the graph on every core (HnswIndex.addBatch); the points become
-   * visible all at once when the promise resolves, in one synchronous step that first runs
-   * `committing` (the caller's removal of the same ids elsewhere). Vectors must be validated.
+   * Large batches of a dense vector every point has are linked into the graph on every core
+   * (HnswIndex.addBatch); the points become visible all at once when the promise resolves, in one
+   * synchronous step that first runs `committing` (the caller's removal of the same ids elsewhere).
+   * Vectors must be validated.
    */
   async upsertMany(
-    points: readonly { id: PointId; vector: Float32Array; payload: Payload | undefined }[],
+    points: readonly { id: PointId; vectors: PointVectors; payload: Payload | undefined }[],
     version: number,
     committing?: () => void,
   ): Promise<void> {
-    const dim = this.config.dimension
-    const vectors = new Float32Array(points.length * dim)
-    for (let i = 0; i < points.length; i++) vectors.set(points[i]!.vector, i * dim)
-    await this.index.addBatch(vectors, (first) => {
+    const from = this.ids.length
+    const commit = () => {
       committing?.()
       for (let i = 0; i < points.length; i++) {
         const p = points[i]!
-        this.attach(p.id, first + i, p.payload, version)
+        this.attach(p.id, from + i, p.vectors, p.payload, version)
       }
-    })
+    }
+    const dense = [...this.dense.values()]
+    try {
+      for (let k = 0; k < dense.length; k++) {
+        const d = dense[k]!
+        const last = k === dense.length - 1
+        const dim = d.config.dimension
+        if (points.every((p) => p.vectors.dense.has(d.name))) {
+          const vectors = new Float32Array(points.length * dim)
+          for (let i = 0; i < points.length; i++) vectors.set(points[i]!.vectors.dense.get(d.name)!, i * dim)
+          // the last index commits the batch; earlier ones are hidden from searches until then (searchable())
+          await d.index.addBatch(vectors, last ? commit : undefined)
+        } else {
+          for (const p of points) {
+            const v = p.vectors.dense.get(d.name)
+            if (v === undefined) d.index.addPlaceholder()
+            else d.index.add(v)
+          }
+          if (last) commit()
+        }
+      }
+    } catch (err) {
+      this.realign()
+      throw err
+    }
+    if (dense.length === 0) commit()
+  }
+
+  /**
+   * After a failed add: pads every dense index with placeholders, and the id arrays with dead
+   * offsets, to the longest, so offsets stay aligned (the failed points are not stored).
+   */
+  private realign(): void {
+    let size = this.ids.length
+    for (const d of this.dense.values()) size = Math.max(size, d.index.size)
+    for (const d of this.dense.values()) {
+      for (let o = d.index.size; o < size; o++) d.index.addPlaceholder()
+      for (let o = this.ids.length; o < size; o++) d.index.markDeleted(o)
+    }
+    while (this.ids.length < size) {
+      this.ids.push(NO_ID)
+      this.versions.push(0)
+      this.payloads.push(undefined)
+    }
+    this.mutationCount++
   }
 
   /** Makes stored `offset` the point `id` (its old offset, if any, is deleted). */
-  private attach(id: PointId, offset: number, payload: Payload | undefined, version: number): void {
+  private attach(
+    id: PointId,
+    offset: number,
+    vectors: PointVectors,
+    payload: Payload | undefined,
+    version: number,
+  ): void {
     const old = this.offsets.get(id)
     this.changed(id)
-    if (old !== undefined) {
-      this.index.markDeleted(old)
-      this.setLive(old, false)
-      for (const fi of this.fieldIndexes.values()) fi.remove(old)
-    }
+    if (old !== undefined) this.kill(old)
     this.ids[offset] = id
     this.versions[offset] = version
     this.payloads[offset] = payload
+    for (const m of this.multi.values()) m.store.set(offset, vectors.dense.get(m.name))
+    for (const sp of this.sparse.values()) {
+      const v = vectors.sparse.get(sp.name)
+      if (v !== undefined) sp.index.set(offset, v)
+    }
     this.offsets.set(id, offset)
     this.setLive(offset, true)
     for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)
     if (old === undefined) this.idGeneration++
+  }
+
+  /** Marks a stored offset dead in every index (the id map is the caller's business). */
+  private kill(offset: number): void {
+    for (const d of this.dense.values()) d.index.markDeleted(offset)
+    for (const m of this.multi.values()) m.store.set(offset, undefined)
+    for (const sp of this.sparse.values()) sp.index.remove(offset)
+    this.setLive(offset, false)
+    for (const fi of this.fieldIndexes.values()) fi.remove(offset)
   }
 
   /** Deletes a point; returns false if it was not there. */
@@ -596,9 +865,7 @@ export class Segment {
     const offset = this.offsets.get(id)
     if (offset === undefined) return false
     this.changed(id)
-    this.index.markDeleted(offset)
-    this.setLive(offset, false)
-    for (const fi of this.fieldIndexes.values()) fi.remove(offset)
+    this.kill(offset)
     this.payloads[offset] = undefined
     this.offsets.delete(id)
     this.idGeneration++
@@ -620,9 +887,121 @@ export class Segment {
     for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)
   }
 
-  vector(id: PointId): Float32Array | undefined {
+  /** True when live (or stored) offset `offset` holds vector `name` (dense, multi or sparse). */
+  hasVectorAt(name: string, offset: number): boolean {
+    const d = this.dense.get(name)
+    if (d !== undefined) return offset < d.index.size && !d.index.isDeleted(offset)
+    const m = this.multi.get(name)
+    if (m !== undefined) return m.store.has(offset)
+    const sp = this.sparse.get(name)
+    return sp !== undefined && sp.index.has(offset)
+  }
+
+  /** Dense vector `name` of a live point (a copy; normalised for Cosine; rows concatenated for a multivector). */
+  vector(name: string, id: PointId): Float32Array | undefined {
     const offset = this.offsets.get(id)
-    return offset === undefined ? undefined : this.index.vector(offset)
+    return offset === undefined ? undefined : this.vectorAt(name, offset)
+  }
+
+  /** Dense vector `name` stored at `offset`, or undefined when that point lacks it. */
+  vectorAt(name: string, offset: number): Float32Array | undefined {
+    const d = this.dense.get(name)
+    if (d !== undefined) return d.index.isDeleted(offset) ? undefined : d.index.vector(offset)
+    return this.multi.get(name)?.store.get(offset)
+  }
+
+  /** Sparse vector `name` stored at `offset`, or undefined. */
+  sparseAt(name: string, offset: number): SparseVector | undefined {
+    return this.sparse.get(name)?.index.get(offset)
+  }
+
+  /** Every vector of the point at `offset`, as `upsert` takes them (for copying and updates). */
+  vectorsAt(offset: number): PointVectors {
+    const dense = new Map<string, Float32Array>()
+    const sparse = new Map<string, SparseVector>()
+    for (const d of this.dense.values()) {
+      if (!d.index.isDeleted(offset)) dense.set(d.name, d.index.vector(offset))
+    }
+    for (const m of this.multi.values()) {
+      const rows = m.store.get(offset)
+      if (rows !== undefined) dense.set(m.name, rows)
+    }
+    for (const sp of this.sparse.values()) {
+      const v = sp.index.get(offset)
+      if (v !== undefined) sparse.set(sp.name, v)
+    }
+    return { dense, sparse }
+  }
+
+  /** Every vector of a live point, or undefined when the id is not live here. */
+  vectors(id: PointId): PointVectors | undefined {
+    const offset = this.offsets.get(id)
+    return offset === undefined ? undefined : this.vectorsAt(offset)
+  }
+
+  /** Sparse index of `name` (document frequencies for idf), or undefined. */
+  sparseIndex(name: string): SparseIndex | undefined {
+    return this.sparse.get(name)?.index
+  }
+
+  /**
+   * Top-k of sparse vector `name` by dot product with `query` (each query weight times
+   * `weights[i]` when given: idf), only over live offsets (and `filter`'s matches). Scores:
+   * higher is better. Offsets sharing no index with the query are not returned (Qdrant's rule).
+   */
+  searchSparse(
+    name: string,
+    query: SparseVector,
+    k: number,
+    filter: FilterNode | null,
+    weights: Float32Array | undefined,
+    unindexed?: Set<string>,
+  ): { offsets: Uint32Array; scores: Float32Array } {
+    const sp = this.sparse.get(name)
+    if (sp === undefined || this.offsets.size === 0) return { offsets: new Uint32Array(), scores: new Float32Array() }
+    let allow: Uint32Array = this.live.words
+    if (filter !== null && filter.kind !== 'true') {
+      const ex = this.filterExecutor(filter)
+      allow = ex.materialize().words
+      if (unindexed) for (const key of ex.unindexed) unindexed.add(key)
+    }
+    return sp.index.search(query, k, allow, weights)
+  }
+
+  /**
+   * Top-k of multivector `name` by max-sim (sum over query rows of the best similarity over the
+   * point's rows) among live offsets (and `filter`'s matches), by an exact scan. `distances`
+   * follow the dense convention: smaller is better (negated similarity for Cosine / Dot).
+   */
+  searchMulti(
+    name: string,
+    query: Float32Array,
+    k: number,
+    filter: FilterNode | null,
+    unindexed?: Set<string>,
+  ): SearchHits {
+    const m = this.multi.get(name)
+    if (m === undefined || this.offsets.size === 0) return EMPTY_HITS
+    let allow: Bitset = this.live
+    if (filter !== null && filter.kind !== 'true') {
+      const ex = this.filterExecutor(filter)
+      allow = ex.materialize()
+      if (unindexed) for (const key of ex.unindexed) unindexed.add(key)
+    }
+    return m.store.search(query, k, allow)
+  }
+
+  /** Max-sim distance of `query` to the multivector `name` at `offset` (smaller is better), or undefined. */
+  multiDistanceAt(name: string, query: Float32Array, offset: number): number | undefined {
+    return this.multi.get(name)?.store.distanceAt(query, offset)
+  }
+
+  /** The kind of vector `name` in this segment. */
+  vectorKind(name: string): 'dense' | 'multi' | 'sparse' | undefined {
+    if (this.dense.has(name)) return 'dense'
+    if (this.multi.has(name)) return 'multi'
+    if (this.sparse.has(name)) return 'sparse'
+    return undefined
   }
 
   idAt(offset: number): PointId {
@@ -686,11 +1065,13 @@ export class Segment {
    * (but not the scan of k or fewer matches) compare the query with codes, then rescore
    * (docs/quantization.md).
    */
-  search(query: Float32Array, options: SegmentSearchOptions): SegmentSearchResult {
-    if (options.filter === null && !options.exact && this.offsets.size > 0 && this.ivf === undefined) {
+  search(name: string, query: Float32Array, options: SegmentSearchOptions): SegmentSearchResult {
+    const d = this.dense.get(name)
+    if (d === undefined) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+    if (options.filter === null && !options.exact && this.offsets.size > 0 && d.ivf === undefined) {
       // the common case without the planner's machinery (it would choose the same)
-      const codes = this.codesSearch(options.k, options.quantization)
-      const hits = this.index.search(query, options.k, options.ef, undefined, codes)
+      const codes = this.codesSearch(d, options.k, options.quantization)
+      const hits = this.visible(d, d.index.search(query, options.k, options.ef, undefined, codes))
       return {
         offsets: hits.offsets,
         distances: hits.distances,
@@ -698,10 +1079,26 @@ export class Segment {
         quantized: codes !== undefined,
       }
     }
-    const plan = this.plan(options)
+    const plan = this.plan(d, options)
     let step = plan.next()
-    while (!step.done) step = plan.next(this.runSync(query, step.value))
+    while (!step.done) step = plan.next(this.visible(d, this.runSync(d, query, step.value)))
     return step.value
+  }
+
+  /**
+   * Hits of `d`'s index without offsets this segment has not committed yet (a batch added to a
+   * segment with several dense vectors is in the earlier indexes before the last one commits it).
+   */
+  private visible(d: DenseData, hits: SearchHits): SearchHits {
+    if (d.index.size <= this.ids.length) return hits
+    const n = this.ids.length
+    const keep: number[] = []
+    for (let i = 0; i < hits.offsets.length; i++) if (hits.offsets[i]! < n) keep.push(i)
+    if (keep.length === hits.offsets.length) return hits
+    return {
+      offsets: Uint32Array.from(keep, (i) => hits.offsets[i]!),
+      distances: Float32Array.from(keep, (i) => hits.distances[i]!),
+    }
   }
 
   /**
@@ -711,37 +1108,40 @@ export class Segment {
    * INLINE_MAX_SCAN floats) run here instead: they block for about as long as the hop would cost.
    */
   async searchAsync(
+    name: string,
     query: Float32Array,
     options: SegmentSearchOptions,
     inlineCheap = false,
   ): Promise<SegmentSearchResult> {
-    const plan = this.plan(options)
+    const d = this.dense.get(name)
+    if (d === undefined) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+    const plan = this.plan(d, options)
     let step = plan.next()
     while (!step.done) {
       const call = step.value
-      step = plan.next(
-        inlineCheap && this.isCheap(call) ? this.runSync(query, call) : await this.runAsync(query, call),
-      )
+      const hits =
+        inlineCheap && this.isCheap(d, call) ? this.runSync(d, query, call) : await this.runAsync(d, query, call)
+      step = plan.next(this.visible(d, hits))
     }
     return step.value
   }
 
-  private isCheap(call: IndexCall): boolean {
-    if (call.kind === 'knn') return this.ivf !== undefined || call.effort <= INLINE_MAX_EF
+  private isCheap(d: DenseData, call: IndexCall): boolean {
+    if (call.kind === 'knn') return d.ivf !== undefined || call.effort <= INLINE_MAX_EF
     const vectors = call.allow ? call.allow.count() : this.storedCount
-    return vectors * this.config.dimension <= INLINE_MAX_SCAN
+    return vectors * d.config.dimension <= INLINE_MAX_SCAN
   }
 
-  private runSync(query: Float32Array, call: IndexCall): SearchHits {
-    if (call.kind === 'knn') return this.index.search(query, call.k, call.effort, call.filter, call.codes)
-    return this.index.searchExact(query, call.k, call.allow?.toOffsets(), call.codes)
+  private runSync(d: DenseData, query: Float32Array, call: IndexCall): SearchHits {
+    if (call.kind === 'knn') return d.index.search(query, call.k, call.effort, call.filter, call.codes)
+    return d.index.searchExact(query, call.k, call.allow?.toOffsets(), call.codes)
   }
 
-  private async runAsync(query: Float32Array, call: IndexCall): Promise<SearchHits> {
+  private async runAsync(d: DenseData, query: Float32Array, call: IndexCall): Promise<SearchHits> {
     const [hits] =
       call.kind === 'knn'
-        ? await this.index.searchBatch(query, call.k, call.effort, call.filter, call.codes)
-        : await this.index.searchBatch(
+        ? await d.index.searchBatch(query, call.k, call.effort, call.filter, call.codes)
+        : await d.index.searchBatch(
             query,
             call.k,
             call.k,
@@ -753,13 +1153,16 @@ export class Segment {
   }
 
   /** The planner: yields the index calls of the chosen plan, receives their hits, returns the result. */
-  private *plan(options: SegmentSearchOptions): Generator<IndexCall, SegmentSearchResult, SearchHits> {
+  private *plan(
+    d: DenseData,
+    options: SegmentSearchOptions,
+  ): Generator<IndexCall, SegmentSearchResult, SearchHits> {
     const { k, ef, exact, filter } = options
     const live = this.offsets.size
     if (live === 0) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
-    const codes = exact ? undefined : this.codesSearch(k, options.quantization)
+    const codes = exact ? undefined : this.codesSearch(d, k, options.quantization)
     const quantized = codes !== undefined
-    if (this.ivf !== undefined) return yield* this.planIvf(this.ivf, options, codes)
+    if (d.ivf !== undefined) return yield* this.planIvf(d, d.ivf, options, codes)
     if (filter === null || filter.kind === 'true') {
       if (exact) return { ...(yield { kind: 'scan', k }), plan: 'exact', quantized }
       return { ...(yield { kind: 'knn', k, effort: ef, codes }), plan: 'hnsw', quantized }
@@ -769,7 +1172,7 @@ export class Segment {
       if (!exact && !ex.fullyIndexed()) {
         const est = ex.estimate()
         if (est.exp >= this.planner.postFilterThreshold * live) {
-          const post = yield* this.postFiltered(k, ef, ex, est.exp / live, options.quantization)
+          const post = yield* this.postFiltered(d, k, ef, ex, est.exp / live, options.quantization)
           if (post !== undefined) return post
         }
       }
@@ -780,7 +1183,7 @@ export class Segment {
         // every match is a hit: scoring them on float32 is exact and no dearer than on codes
         return { ...(yield { kind: 'scan', k, allow }), plan: 'exact-filtered', quantized: false }
       }
-      const kib = (matches * this.config.dimension * 4) / 1024
+      const kib = (matches * d.config.dimension * 4) / 1024
       if (exact || kib < this.planner.fullScanThreshold) {
         const hits = yield { kind: 'scan', k, allow, codes }
         return { ...hits, plan: 'exact-filtered', quantized }
@@ -806,6 +1209,7 @@ export class Segment {
    * matches; never more than nlist.
    */
   private *planIvf(
+    d: DenseData,
     ivf: IvfIndex,
     options: SegmentSearchOptions,
     codes: CodesSearch | undefined,
@@ -826,7 +1230,7 @@ export class Segment {
       if (matches <= k) {
         return { ...(yield { kind: 'scan', k, allow }), plan: 'exact-filtered', quantized: false }
       }
-      const kib = (matches * this.config.dimension * 4) / 1024
+      const kib = (matches * d.config.dimension * 4) / 1024
       if (scanOnly || kib < this.planner.fullScanThreshold) {
         return { ...(yield { kind: 'scan', k, allow, codes }), plan: 'exact-filtered', quantized }
       }
@@ -853,8 +1257,12 @@ export class Segment {
    * absent or `params.ignore`; else rescoring (default) of ceil(k x oversampling) candidates, capped
    * at the live points.
    */
-  private codesSearch(k: number, params: QuantizationSearchParams | undefined): CodesSearch | undefined {
-    if (this.quantizer?.trained !== true || params?.ignore === true) return undefined
+  private codesSearch(
+    d: DenseData,
+    k: number,
+    params: QuantizationSearchParams | undefined,
+  ): CodesSearch | undefined {
+    if (d.quantizer?.trained !== true || params?.ignore === true) return undefined
     const rescore = params?.rescore ?? true
     if (!rescore) return { rescore, candidates: k }
     const wanted = Math.ceil(k * (params?.oversampling ?? 1))
@@ -863,6 +1271,7 @@ export class Segment {
 
   /** Unfiltered search for enough extra hits that k of them likely pass; undefined when fewer than k pass. */
   private *postFiltered(
+    d: DenseData,
     k: number,
     ef: number,
     ex: FilterExecutor,
@@ -870,7 +1279,7 @@ export class Segment {
     quantization: QuantizationSearchParams | undefined,
   ): Generator<IndexCall, SegmentSearchResult | undefined, SearchHits> {
     const wanted = Math.min(this.offsets.size, Math.ceil((k / Math.max(fraction, 0.01)) * 1.2) + 4)
-    const codes = this.codesSearch(wanted, quantization)
+    const codes = this.codesSearch(d, wanted, quantization)
     const hits = yield { kind: 'knn', k: wanted, effort: Math.max(ef, wanted), codes }
     const check = ex.checker()
     const offsets: number[] = []
@@ -901,6 +1310,9 @@ type IndexCall =
   | { kind: 'scan'; k: number; allow?: Bitset; codes?: CodesSearch | undefined }
 
 const EMPTY_HITS: SearchHits = Object.freeze({ offsets: new Uint32Array(), distances: new Float32Array() })
+
+/** Offsets a segment without a dense index may hold (the id arrays' practical bound). */
+const MAX_OFFSETS = 2 ** 31 - 1
 
 /** Defaults measured with bench/filtered.mjs on glove-100-cosine (BENCHMARKS.md). */
 export const DEFAULT_PLANNER: PlannerConfig = Object.freeze({

@@ -1,6 +1,7 @@
 // The HTTP layer alone (envelopes, parsing, routing, error mapping) over a recording fake database,
 // so these checks do not depend on the engine; test/server-*.test.ts run the real one.
 
+import { singleVector } from '../../test/support/configs.js'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_OPTIMIZERS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
@@ -22,12 +23,12 @@ interface Call {
   args: unknown[]
 }
 
-const CONFIG: CollectionConfig = {
+const CONFIG: CollectionConfig = singleVector({
   dimension: 3,
   metric: 'Dot',
   hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 10000, ef: 64 },
   optimizers: DEFAULT_OPTIMIZERS,
-}
+})
 
 function fakeDb(): { db: ServerDatabase; calls: Call[] } {
   const calls: Call[] = []
@@ -48,6 +49,8 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
       return ids.filter((id) => id === 1).map((id) => ({ id, vector: [1, 2, 3] }))
     },
     delete: record('delete'),
+    updateVectors: record('updateVectors'),
+    deleteVectors: record('deleteVectors'),
     count: async () => 3,
     scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
     facet: async () => ({ hits: [] }),
@@ -169,6 +172,7 @@ describe('buildServer', () => {
         {
           dimension: 8,
           metric: 'Euclid',
+          onDisk: true,
           hnsw: { m: 4, efConstruct: 40, fullScanThreshold: 100 },
           optimizers: { defaultSegmentNumber: 3, deletedThreshold: 0.3 },
         },

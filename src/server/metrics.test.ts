@@ -1,5 +1,6 @@
 // ServerMetrics over a fake database: collection gauges read at scrape time (one snapshot per scrape),
 // unavailable and concurrently dropped collections, and the per-endpoint duration statistics.
+import { singleVector } from '../../test/support/configs.js'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_OPTIMIZERS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
@@ -15,12 +16,12 @@ function info(name: string, pointsCount: number, status: CollectionInfo['status'
     pointsCount,
     indexedVectorsCount: pointsCount,
     segmentsCount: 1,
-    config: {
+    config: singleVector({
       dimension: 2,
       metric: 'Dot',
       hnsw: { m: 16, efConstruct: 100, fullScanThreshold: 2000, ef: 64 },
       optimizers: DEFAULT_OPTIMIZERS,
-    },
+    }),
     payloadSchema: {},
     unindexedFilterFields: { color: 4 },
   }

@@ -55,6 +55,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'PUT /collections/{}/points/payload': write,
   'POST /collections/{}/points/payload/delete': write,
   'POST /collections/{}/points/payload/clear': write,
+  'PUT /collections/{}/points/vectors': write,
+  'POST /collections/{}/points/vectors/delete': write,
   'POST /collections/{}/points/query': read,
   'POST /collections/{}/points/query/batch': read,
   'POST /collections/{}/points/recommend': read,

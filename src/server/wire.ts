@@ -42,8 +42,17 @@ import type {
   SearchOptions,
   SearchRequest,
   UpdateResult,
+  SparseVectorInput,
+  SparseVectorOptions,
+  VectorConfig,
+  VectorDatatype,
   VectorInput,
+  VectorOptions,
+  VectorOutput,
+  VectorStruct,
   WithPayload,
+  WithVector,
+  CollectionConfig,
 } from '../types.js'
 
 // ---- Response shapes ----
@@ -65,10 +74,10 @@ export interface WireUpdateResult {
 export interface WireRecord {
   id: PointId
   payload?: Payload
-  vector?: number[]
+  vector?: VectorOutput
 }
 
-/** Qdrant's `ScoredPoint`. `version` is always 0: Quiver does not expose per-point versions. */
+/** Qdrant's `ScoredPoint`. `version`: the WAL seq of the point's last write. */
 export interface WireScoredPoint extends WireRecord {
   score: number
   version: number
@@ -85,6 +94,24 @@ export interface WireHnswConfig {
   full_scan_threshold: number
   max_indexing_threads: number
   on_disk: boolean
+}
+
+/** Qdrant's `VectorParams` as Quiver reports them (optional fields only when set). */
+export interface WireVectorParams {
+  size: number
+  distance: Distance
+  datatype?: 'float32' | 'float16' | 'uint8'
+  multivector_config?: { comparator: 'max_sim' }
+  on_disk?: boolean
+  hnsw_config?: { m: number; ef_construct: number; full_scan_threshold: number }
+  quantization_config?: QuantizationConfig
+  ivf_config?: { nlist: number | null; nprobe: number | null }
+}
+
+/** Qdrant's `SparseVectorParams`. */
+export interface WireSparseVectorParams {
+  index?: { full_scan_threshold?: number; on_disk?: boolean }
+  modifier?: 'idf' | 'none'
 }
 
 /** Qdrant's `PayloadIndexInfo`: the index type, its parameters with defaults filled, indexed points. */
@@ -119,7 +146,8 @@ export interface WireCollectionInfo {
   segments_count: number
   config: {
     params: {
-      vectors: { size: number; distance: Distance }
+      vectors: WireVectorParams | { [name: string]: WireVectorParams }
+      sparse_vectors?: { [name: string]: WireSparseVectorParams }
       shard_number: number
       replication_factor: number
       write_consistency_factor: number
@@ -202,7 +230,7 @@ export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireSc
       'INTERNAL',
       `point ${JSON.stringify(p.id)} scored ${p.score}: scores must be finite`,
     )
-  const out: WireScoredPoint = { id: p.id, version: 0, score: p.score }
+  const out: WireScoredPoint = { id: p.id, version: p.version ?? 0, score: p.score }
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
   if (p.vector !== undefined) out.vector = p.vector
@@ -260,7 +288,45 @@ function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersCo
   return out
 }
 
+function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): WireVectorParams {
+  const out: WireVectorParams = { size: v.dimension, distance: v.metric }
+  if (v.datatype !== 'float32') out.datatype = v.datatype
+  if (v.multivector !== undefined) out.multivector_config = { comparator: v.multivector.comparator }
+  if (v.onDisk !== undefined) out.on_disk = v.onDisk
+  const h = v.hnsw
+  if (h.m !== base.m || h.efConstruct !== base.efConstruct || h.fullScanThreshold !== base.fullScanThreshold)
+    out.hnsw_config = { m: h.m, ef_construct: h.efConstruct, full_scan_threshold: h.fullScanThreshold }
+  if (named && v.quantization !== undefined) out.quantization_config = v.quantization
+  if (named && v.index?.type === 'ivf') out.ivf_config = { nlist: v.index.nlist, nprobe: v.index.nprobe }
+  return out
+}
+
+/**
+ * The collection's vectors as Qdrant reports them: `{ size, distance, ... }` for the unnamed
+ * vector alone, else an object by name (own properties from entries: names are user strings).
+ */
+function toWireVectors(config: CollectionConfig): WireVectorParams | { [name: string]: WireVectorParams } {
+  const unnamed = config.vectors.get('')
+  if (unnamed !== undefined && config.vectors.size === 1) return toWireVectorParams(unnamed, config.hnsw, false)
+  return Object.fromEntries([...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]))
+}
+
+function toWireSparseVectors(config: CollectionConfig): { [name: string]: WireSparseVectorParams } {
+  return Object.fromEntries(
+    [...config.sparseVectors].map(([name, sv]) => {
+      const out: WireSparseVectorParams = {}
+      const index: { full_scan_threshold?: number; on_disk?: boolean } = {}
+      if (sv.fullScanThreshold !== null) index.full_scan_threshold = sv.fullScanThreshold
+      if (sv.onDisk !== null) index.on_disk = sv.onDisk
+      if (Object.keys(index).length > 0) out.index = index
+      if (sv.modifier !== 'none') out.modifier = sv.modifier
+      return [name, out]
+    }),
+  )
+}
+
 export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
+  const unnamed = info.config.vectors.get('')
   return {
     status: info.status,
     optimizer_status: info.optimizerStatus,
@@ -269,7 +335,8 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
     segments_count: info.segmentsCount,
     config: {
       params: {
-        vectors: { size: info.config.dimension, distance: info.config.metric },
+        vectors: toWireVectors(info.config),
+        ...(info.config.sparseVectors.size > 0 ? { sparse_vectors: toWireSparseVectors(info.config) } : {}),
         shard_number: 1,
         replication_factor: 1,
         write_consistency_factor: 1,
@@ -277,11 +344,9 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
-      quantization_config: info.config.quantization ?? null,
+      quantization_config: unnamed?.quantization ?? null,
       ivf_config:
-        info.config.index?.type === 'ivf'
-          ? { nlist: info.config.index.nlist, nprobe: info.config.index.nprobe }
-          : null,
+        unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
     payload_schema: Object.fromEntries(
       Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
@@ -466,18 +531,32 @@ export function parseWithPayload(v: unknown, path: string, fallback: boolean): P
   )
 }
 
-/** Qdrant's `WithVector`: bool, or a list of vector names (only the unnamed vector `""` exists). */
-export function parseWithVector(v: unknown, path: string, fallback: boolean): boolean {
+/** Qdrant's `WithVector`: bool, or a list of vector names (unknown names return nothing, as Qdrant). */
+export function parseWithVector(v: unknown, path: string, fallback: boolean): WithVector {
   if (isAbsent(v)) return fallback
   if (typeof v === 'boolean') return v
-  if (Array.isArray(v)) {
-    const names = stringArray(v, path)
-    const named = names.find((n) => n !== '')
-    if (named !== undefined)
-      fail(path, `named vector ${JSON.stringify(named)} does not exist (named vectors are not supported)`)
-    return names.length > 0
-  }
+  if (Array.isArray(v)) return stringArray(v, path)
   fail(path, `expected true, false or a list of vector names, got ${describe(v)}`)
+}
+
+/**
+ * Qdrant's `VectorStruct` of a point (the engine checks names, sizes and values): an array of
+ * numbers (the unnamed vector), an array of rows (an unnamed multivector), or an object of named
+ * vectors, each dense, a multivector, or sparse `{ indices, values }`. Document/inference inputs
+ * (`{ text, model }`) are refused here with INVALID_VECTOR.
+ */
+export function parseVectorStruct(v: unknown, path: string): VectorStruct | undefined {
+  if (isAbsent(v)) return undefined
+  if (Array.isArray(v)) {
+    // a dense vector: its elements are checked here so the error names this request's path
+    if (!v.some((x) => Array.isArray(x))) parseVector(v, path)
+    return v as VectorStruct
+  }
+  if (!isPlainObject(v))
+    fail(path, `expected an array of numbers or an object of named vectors, got ${describe(v)}`, 'INVALID_VECTOR')
+  if ('text' in v || 'model' in v || 'image' in v || 'object' in v)
+    fail(path, 'inference inputs (documents, images) are not supported as a point vector here', 'INVALID_VECTOR')
+  return v as VectorStruct
 }
 
 /** `?wait=` on writes: Quiver always waits (writes are durable before the reply), so only the syntax is checked. */
@@ -501,64 +580,129 @@ const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
  */
 export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const o = bodyObject(body)
-  if (isAbsent(o.vectors))
-    fail(
-      'vectors',
-      'required: { "size": <dimension>, "distance": "Cosine" | "Dot" | "Euclid" | "Manhattan" }',
-      'INVALID_CONFIG',
-    )
-  const vectors = reqObject(o, 'vectors', '')
-  if (!('size' in vectors) && !('distance' in vectors))
-    fail('vectors', 'named vectors are not supported; use a single { "size", "distance" }', 'INVALID_CONFIG')
-  const size = vectors.size
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
-    fail('vectors.size', `expected an integer >= 1, got ${describe(size)}`, 'INVALID_CONFIG')
-  const distance = vectors.distance
-  if (typeof distance !== 'string' || !(DISTANCES as readonly string[]).includes(distance))
-    fail(
-      'vectors.distance',
-      `expected one of ${DISTANCES.join(', ')}, got ${describe(distance)}`,
-      'INVALID_CONFIG',
-    )
-  unsupported(vectors, 'multivector_config', 'vectors', 'multivectors', 'INVALID_CONFIG')
-  const datatype = vectors.datatype
-  if (!isAbsent(datatype) && datatype !== 'float32')
-    fail('vectors.datatype', `only "float32" is supported, got ${describe(datatype)}`, 'INVALID_CONFIG')
-  unsupported(o, 'sparse_vectors', '', 'sparse vectors', 'INVALID_CONFIG')
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
   if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
     fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
-
-  const hnsw: Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> = {}
-  for (const [path, src] of [
-    ['hnsw_config', o.hnsw_config],
-    ['vectors.hnsw_config', vectors.hnsw_config],
-  ] as const) {
-    if (isAbsent(src)) continue
-    if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
-    const m = optInt(src, 'm', path, 0)
-    const efConstruct = optInt(src, 'ef_construct', path, 1)
-    const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
-    if (m !== undefined) hnsw.m = m
-    if (efConstruct !== undefined) hnsw.efConstruct = efConstruct
-    if (fullScanThreshold !== undefined) hnsw.fullScanThreshold = fullScanThreshold
-  }
-  const out: CreateCollectionOptions = { dimension: size, metric: distance as Distance }
+  const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
+  const out: CreateCollectionOptions = {}
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
-  if (!isAbsent(vectors.quantization_config))
-    out.quantization = parseQuantizationConfig(vectors.quantization_config, 'vectors.quantization_config')
-  else if (!isAbsent(o.quantization_config))
-    out.quantization = parseQuantizationConfig(o.quantization_config, 'quantization_config')
-  const [ivfPath, ivf] = isAbsent(vectors.ivf_config)
-    ? ['ivf_config', o.ivf_config]
-    : ['vectors.ivf_config', vectors.ivf_config]
+  const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
+  const topQuantization = isAbsent(o.quantization_config)
+    ? undefined
+    : parseQuantizationConfig(o.quantization_config, 'quantization_config')
+  if (!isAbsent(o.sparse_vectors)) {
+    const sv = reqObject(o, 'sparse_vectors', '')
+    out.sparseVectors = new Map(Object.keys(sv).map((name) => [name, parseSparseParams(sv[name], `sparse_vectors.${name}`)]))
+  }
+  const vectors = isAbsent(o.vectors) ? undefined : reqObject(o, 'vectors', '')
+  if (vectors === undefined && out.sparseVectors === undefined)
+    fail(
+      'vectors',
+      'required: { "size": <dimension>, "distance": "Cosine" | "Dot" | "Euclid" | "Manhattan" }, named vectors { "<name>": { size, distance } }, or sparse_vectors',
+      'INVALID_CONFIG',
+    )
+  if (vectors !== undefined && ('size' in vectors || 'distance' in vectors)) {
+    // the unnamed vector; its quantization_config wins over the top-level one (as Qdrant)
+    const v = parseVectorParams(vectors, 'vectors', maxSegmentSize, topQuantization, o.ivf_config)
+    Object.assign(out, v)
+    return out
+  }
+  if (vectors !== undefined) {
+    out.vectors = new Map(
+      Object.keys(vectors).map((name) => [
+        name,
+        parseVectorParams(vectors[name], `vectors.${name}`, maxSegmentSize, topQuantization, undefined),
+      ]),
+    )
+  }
+  return out
+}
+
+function parseHnswPatch(src: unknown, path: string): Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> {
+  const hnsw: Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> = {}
+  if (isAbsent(src)) return hnsw
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const m = optInt(src, 'm', path, 0)
+  const efConstruct = optInt(src, 'ef_construct', path, 1)
+  const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
+  if (m !== undefined) hnsw.m = m
+  if (efConstruct !== undefined) hnsw.efConstruct = efConstruct
+  if (fullScanThreshold !== undefined) hnsw.fullScanThreshold = fullScanThreshold
+  return hnsw
+}
+
+const DATATYPES = ['float32', 'float16', 'uint8'] as const
+
+/** Qdrant's `VectorParams` (+ Quiver's `ivf_config`) -> engine vector options. */
+function parseVectorParams(
+  src: unknown,
+  path: string,
+  maxSegmentSize: number,
+  topQuantization: QuantizationConfig | undefined,
+  topIvf: unknown,
+): VectorOptions {
+  if (!isPlainObject(src))
+    fail(path, `expected { "size", "distance", ... }, got ${describe(src)}`, 'INVALID_CONFIG')
+  const size = src.size
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
+    fail(join(path, 'size'), `expected an integer >= 1, got ${describe(size)}`, 'INVALID_CONFIG')
+  const distance = src.distance
+  if (typeof distance !== 'string' || !(DISTANCES as readonly string[]).includes(distance))
+    fail(
+      join(path, 'distance'),
+      `expected one of ${DISTANCES.join(', ')}, got ${describe(distance)}`,
+      'INVALID_CONFIG',
+    )
+  const out: VectorOptions = { dimension: size, metric: distance as Distance }
+  const datatype = src.datatype
+  if (!isAbsent(datatype)) {
+    if (typeof datatype !== 'string' || !(DATATYPES as readonly string[]).includes(datatype))
+      fail(join(path, 'datatype'), `expected one of ${DATATYPES.join(', ')}, got ${describe(datatype)}`, 'INVALID_CONFIG')
+    out.datatype = datatype as VectorDatatype
+  }
+  if (!isAbsent(src.multivector_config)) {
+    const mc = reqObject(src, 'multivector_config', path)
+    if (mc.comparator !== 'max_sim')
+      fail(join(path, 'multivector_config.comparator'), `expected "max_sim", got ${describe(mc.comparator)}`, 'INVALID_CONFIG')
+    out.multivector = { comparator: 'max_sim' }
+  }
+  const onDisk = optBool(src, 'on_disk', path)
+  if (onDisk !== undefined) out.onDisk = onDisk
+  const hnsw = parseHnswPatch(src.hnsw_config, join(path, 'hnsw_config'))
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(src.quantization_config))
+    out.quantization = parseQuantizationConfig(src.quantization_config, join(path, 'quantization_config'))
+  else if (topQuantization !== undefined) out.quantization = topQuantization
+  const [ivfPath, ivf] = isAbsent(src.ivf_config) ? ['ivf_config', topIvf] : [join(path, 'ivf_config'), src.ivf_config]
   if (!isAbsent(ivf)) {
     const { nlist, nprobe } = parseIvfParams(ivf, ivfPath)
-    const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
     if (nlist !== null) checkIvfTrainable(nlist, size, maxSegmentSize, `${ivfPath}.nlist`)
     out.index = { type: 'ivf', nlist, nprobe }
+  }
+  return out
+}
+
+/** Qdrant's `SparseVectorParams` -> engine options. */
+function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
+  if (isAbsent(src)) return {}
+  if (!isPlainObject(src)) fail(path, `expected { index?, modifier? }, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: SparseVectorOptions = {}
+  if (!isAbsent(src.modifier)) {
+    if (src.modifier !== 'idf' && src.modifier !== 'none')
+      fail(join(path, 'modifier'), `expected "idf" or "none", got ${describe(src.modifier)}`, 'INVALID_CONFIG')
+    out.modifier = src.modifier
+  }
+  if (!isAbsent(src.index)) {
+    const index = reqObject(src, 'index', path)
+    const ipath = join(path, 'index')
+    const fst = optInt(index, 'full_scan_threshold', ipath, 0)
+    if (fst !== undefined) out.fullScanThreshold = fst
+    const onDisk = optBool(index, 'on_disk', ipath)
+    if (onDisk !== undefined) out.onDisk = onDisk
+    if (!isAbsent(index.datatype) && index.datatype !== 'float32')
+      fail(join(ipath, 'datatype'), `only "float32" sparse values are supported, got ${describe(index.datatype)}`, 'INVALID_CONFIG')
   }
   return out
 }
@@ -590,7 +734,7 @@ export function parseUpdateCollection(body: unknown): void {
 }
 
 /** `PUT /collections/{name}/points`: `{ points: [{ id, vector, payload? }] }` or `{ batch: { ids, vectors, payloads? } }`. */
-export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
+export function parseUpsert(body: unknown): PointStruct[] {
   const o = bodyObject(body)
   unsupported(o, 'shard_key', '', 'shard_key')
   unsupported(o, 'update_filter', '', 'update_filter')
@@ -601,10 +745,9 @@ export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
       const path = `points[${i}]`
       if (!isPlainObject(p))
         fail(path, `expected a point object { id, vector, payload? }, got ${describe(p)}`)
-      const point: PointStruct = {
-        id: parsePointId(p.id, `${path}.id`),
-        vector: parseVector(p.vector, `${path}.vector`, dimension),
-      }
+      const point: PointStruct = { id: parsePointId(p.id, `${path}.id`) }
+      const vector = parseVectorStruct(p.vector, `${path}.vector`)
+      if (vector !== undefined) point.vector = vector
       const payload = parsePayload(p.payload, `${path}.payload`)
       if (payload !== undefined) point.payload = payload
       return point
@@ -613,9 +756,7 @@ export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
   if (!isAbsent(o.batch)) {
     const b = reqObject(o, 'batch', '')
     const ids = parseIds(b.ids, 'batch.ids')
-    const vectors = reqArray(b, 'vectors', 'batch')
-    if (vectors.length !== ids.length)
-      fail('batch.vectors', `has ${vectors.length} vectors for ${ids.length} ids; the lengths must match`)
+    const vectors = batchVectors(b, ids.length)
     let payloads: unknown[] | undefined
     if (!isAbsent(b.payloads)) {
       payloads = reqArray(b, 'payloads', 'batch')
@@ -626,13 +767,62 @@ export function parseUpsert(body: unknown, dimension: number): PointStruct[] {
         )
     }
     return ids.map((id, i) => {
-      const point: PointStruct = { id, vector: parseVector(vectors[i], `batch.vectors[${i}]`, dimension) }
+      const point: PointStruct = { id }
+      const vector = parseVectorStruct(vectors[i], `batch.vectors[${i}]`)
+      if (vector !== undefined) point.vector = vector
       const payload = parsePayload(payloads?.[i], `batch.payloads[${i}]`)
       if (payload !== undefined) point.payload = payload
       return point
     })
   }
   fail('body', 'expected "points": [...] or "batch": { ids, vectors, payloads }')
+}
+
+/**
+ * Qdrant's `BatchVectorStruct`: one vector per id (an array), or `{ name: [vector per id] }` for
+ * named vectors -> one `VectorStruct` per id.
+ */
+function batchVectors(b: Obj, n: number): unknown[] {
+  const v = b.vectors
+  if (Array.isArray(v)) {
+    if (v.length !== n) fail('batch.vectors', `has ${v.length} vectors for ${n} ids; the lengths must match`)
+    return v
+  }
+  if (!isPlainObject(v))
+    fail('batch.vectors', `expected an array of vectors or { name: [vectors] }, got ${describe(v)}`, 'INVALID_VECTOR')
+  const names = Object.keys(v)
+  const columns = names.map((name) => {
+    const col = v[name]
+    if (!Array.isArray(col) || col.length !== n)
+      fail(`batch.vectors.${name}`, `expected an array of ${n} vectors (one per id), got ${describe(col)}`, 'INVALID_VECTOR')
+    return col
+  })
+  return Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((name, j) => [name, columns[j]![i]])))
+}
+
+/**
+ * `PUT /collections/{name}/points/vectors`: `{ points: [{ id, vector }] }` (Qdrant's
+ * `UpdateVectors`); the engine checks names and values.
+ */
+export function parseUpdateVectors(body: unknown): { id: PointId; vector: VectorStruct }[] {
+  const o = bodyObject(body)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  unsupported(o, 'update_filter', '', 'update_filter')
+  return reqArray(o, 'points', '').map((p, i) => {
+    const path = `points[${i}]`
+    if (!isPlainObject(p)) fail(path, `expected { id, vector }, got ${describe(p)}`)
+    const vector = parseVectorStruct(p.vector, `${path}.vector`)
+    if (vector === undefined) fail(`${path}.vector`, 'required: the vectors to set', 'INVALID_VECTOR')
+    return { id: parsePointId(p.id, `${path}.id`), vector }
+  })
+}
+
+/** `POST /collections/{name}/points/vectors/delete`: `{ points | filter, vector: [names] }`. */
+export function parseDeleteVectors(body: unknown): { names: string[]; selector: PointSelector } {
+  const o = bodyObject(body)
+  unsupported(o, 'shard_key', '', 'shard_key')
+  const names = stringArray(reqArray(o, 'vector', ''), 'vector')
+  return { names, selector: parseSelectorFields(o) }
 }
 
 /** `POST /collections/{name}/points`: `{ ids, with_payload = true, with_vector = false }`. */
@@ -760,7 +950,7 @@ function parseSearchParams(o: Obj, path: string, options: SearchOptions): void {
 function parseSearchCommon(
   o: Obj,
   path: string,
-  vector: number[],
+  vector: number[] | SparseVectorInput,
   defaultLimit: number | undefined,
 ): ParsedSearch {
   unsupported(o, 'shard_key', path, 'shard_key')
@@ -947,17 +1137,19 @@ export function parseSearch(body: unknown, dimension: number, path = ''): Parsed
   const o = path === '' ? bodyObject(body) : (body as Obj)
   let v = o.vector
   let vpath = join(path, 'vector')
+  let using = ''
   if (isPlainObject(v) && 'name' in v) {
-    if (v.name !== '')
-      fail(
-        `${vpath}.name`,
-        `named vector ${JSON.stringify(v.name)} does not exist (named vectors are not supported)`,
-      )
+    // NamedVector { name, vector: [...] } or NamedSparseVector { name, vector: { indices, values } }
+    if (typeof v.name !== 'string') fail(`${vpath}.name`, `expected a vector name, got ${describe(v.name)}`)
+    using = v.name
     v = v.vector
     vpath = `${vpath}.vector`
   }
   if (isAbsent(v)) fail(vpath, 'required: the query vector (an array of numbers)', 'INVALID_VECTOR')
-  return parseSearchCommon(o, path, parseVector(v, vpath, dimension), 10)
+  const vector = isPlainObject(v) ? (v as unknown as SparseVectorInput) : parseVector(v, vpath, using === '' ? dimension : undefined)
+  const parsed = parseSearchCommon(o, path, vector, 10)
+  if (using !== '') parsed.request.using = using
+  return parsed
 }
 
 /** Legacy `POST .../points/search/batch`: `{ searches: [SearchRequest] }`. */

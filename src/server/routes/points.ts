@@ -13,6 +13,8 @@ import {
   parseRetrieve,
   parseScroll,
   parseSetPayload,
+  parseDeleteVectors,
+  parseUpdateVectors,
   parseUpsert,
   toWireRecord,
   toWireScrollResult,
@@ -36,8 +38,22 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   app.put<Route>(base, async (req, reply) => {
     checkWait(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    const points = parseUpsert(req.body, collection.config.dimension)
+    const points = parseUpsert(req.body)
     return sendOk(reply, toWireUpdateResult(await collection.upsert(points)))
+  })
+
+  app.put<Route>(`${base}/vectors`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const points = parseUpdateVectors(req.body)
+    return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points)))
+  })
+
+  app.post<Route>(`${base}/vectors/delete`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    const { names, selector } = parseDeleteVectors(req.body)
+    return sendOk(reply, toWireUpdateResult(await collection.deleteVectors(names, selector)))
   })
 
   app.post<Route>(base, async (req, reply) => {

@@ -24,14 +24,14 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseQuery(req.body, collection.config.dimension)
+    const { request, payload } = parseQuery(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const { points } = await collection.query(request)
     return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const queries = parseQueryBatch(req.body, collection.config.dimension)
+    const queries = parseQueryBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
@@ -41,7 +41,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseRecommend(req.body, collection.config.dimension)
+    const { request, payload } = parseRecommend(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const { points } = await collection.query(request)
     return sendOk(
       reply,
@@ -51,7 +51,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const queries = parseRecommendBatch(req.body, collection.config.dimension)
+    const queries = parseRecommendBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
@@ -61,9 +61,9 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseSearch(req.body, collection.config.dimension)
+    const { request, payload } = parseSearch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const { vector, ...options } = request
-    const hits = await collection.search(vector, options)
+    const hits = await collection.search(vector as ArrayLike<number>, options)
     return sendOk(
       reply,
       hits.map((h) => toWireScoredPoint(h, payload)),
@@ -72,7 +72,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/search/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const searches = parseSearchBatch(req.body, collection.config.dimension)
+    const searches = parseSearchBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
     const results = await collection.searchBatch(searches.map((s) => s.request))
     return sendOk(
       reply,
