@@ -186,7 +186,10 @@ export interface CreateCollectionOptions {
   /** Named dense vectors (names: 1..255 characters, not `__proto__`); top-level `quantization`/`index` are their defaults. */
   vectors?: Readonly<Record<string, VectorOptions>> | ReadonlyMap<string, VectorOptions> | null
   /** Sparse vectors by name. */
-  sparseVectors?: Readonly<Record<string, SparseVectorOptions>> | ReadonlyMap<string, SparseVectorOptions> | null
+  sparseVectors?:
+    | Readonly<Record<string, SparseVectorOptions>>
+    | ReadonlyMap<string, SparseVectorOptions>
+    | null
 }
 
 /** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */
@@ -201,7 +204,10 @@ export type VectorValue = ArrayLike<number> | SparseVectorInput | readonly Array
 /**
  * A point's vectors: the unnamed vector's value, or named vectors by name (a point may lack some).
  */
-export type VectorStruct = ArrayLike<number> | readonly ArrayLike<number>[] | Readonly<Record<string, VectorValue>>
+export type VectorStruct =
+  | ArrayLike<number>
+  | readonly ArrayLike<number>[]
+  | Readonly<Record<string, VectorValue>>
 
 /**
  * A point to upsert. `vector`: the unnamed vector (`dimension` finite numbers, or rows of them for a

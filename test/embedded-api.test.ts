@@ -68,7 +68,9 @@ describe('embedded API', () => {
     const got = await docs.get([5, 999, 7], { withVector: true })
     expect(got.map((p) => p.id)).toEqual([5, 7])
     expect(got[0]!.payload).toEqual({ group: 'b', n: 5, tags: ['odd'] })
-    expect((got[0]!.vector as number[]).map((x) => Math.fround(x))).toEqual(vectors[5]!.map((x) => Math.fround(x)))
+    expect((got[0]!.vector as number[]).map((x) => Math.fround(x))).toEqual(
+      vectors[5]!.map((x) => Math.fround(x)),
+    )
     const bare = await docs.get([5], { withPayload: false })
     expect(bare).toEqual([{ id: 5 }])
   })
@@ -155,7 +157,9 @@ describe('embedded API', () => {
     expect(await docs.count()).toBe(301)
     const [p5] = await docs.get([5], { withVector: true })
     expect(p5!.payload).toEqual({ replaced: true })
-    expect((p5!.vector as number[]).map((x) => Math.fround(x))).toEqual(vectors[6]!.map((x) => Math.fround(x)))
+    expect((p5!.vector as number[]).map((x) => Math.fround(x))).toEqual(
+      vectors[6]!.map((x) => Math.fround(x)),
+    )
     const [u] = await docs.get([uuid.toLowerCase()])
     expect(u!.id).toBe(uuid.toLowerCase())
     expect(u!.payload).toEqual({})

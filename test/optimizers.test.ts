@@ -28,7 +28,9 @@ async function expectModel(c: EmbeddedCollection, model: Model): Promise<void> {
       const want = model.get(p.id as number)
       expect(want, `point ${p.id} should not exist`).toBeDefined()
       expect(p.payload).toEqual(want!.payload)
-      expect((p.vector as number[]).map((x) => Math.fround(x))).toEqual(want!.vector.map((x) => Math.fround(x)))
+      expect((p.vector as number[]).map((x) => Math.fround(x))).toEqual(
+        want!.vector.map((x) => Math.fround(x)),
+      )
       seen.push(p.id as number)
     }
     offset = page.nextPageOffset

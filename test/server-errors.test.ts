@@ -258,7 +258,9 @@ describe('server error envelopes', () => {
 
   it('rejects unsupported collection options and duplicates', async () => {
     expectError(
-      await call(srv.url, 'PUT', '/collections/named', { vectors: { image: { size: 4, distance: 'Dotty' } } }),
+      await call(srv.url, 'PUT', '/collections/named', {
+        vectors: { image: { size: 4, distance: 'Dotty' } },
+      }),
       400,
       'INVALID_CONFIG',
       'vectors.image.distance',

@@ -85,14 +85,14 @@ import {
   projectPayload,
   type ResolvedSelector,
   toBool,
+  toDenseValue,
   toIds,
   toLimit,
   toOffset,
   toPayload,
+  toPointVectors,
   toQuantizationParams,
   toSelector,
-  toDenseValue,
-  toPointVectors,
   toVector,
   toWithPayload,
   toWithVector,
@@ -679,7 +679,12 @@ export class EmbeddedCollection implements Collection {
     return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
   }
 
-  private record(segment: Segment, id: PointId, withPayload: WithPayload, withVector: WithVector): PointRecord {
+  private record(
+    segment: Segment,
+    id: PointId,
+    withPayload: WithPayload,
+    withVector: WithVector,
+  ): PointRecord {
     const rec: PointRecord = { id }
     const payload = projectPayload(segment.payload(id), withPayload)
     if (payload !== undefined) rec.payload = structuredClone(payload)
@@ -706,7 +711,11 @@ export class EmbeddedCollection implements Collection {
       for (let r = 0; r < v.length; r += c.dimension) rows.push(Array.from(v.subarray(r, r + c.dimension)))
       return rows
     }
-    if (this.config.vectors.has('') && this.config.vectors.size === 1 && this.config.sparseVectors.size === 0) {
+    if (
+      this.config.vectors.has('') &&
+      this.config.vectors.size === 1 &&
+      this.config.sparseVectors.size === 0
+    ) {
       if (names !== undefined && !names.has('')) return undefined
       return dense('')
     }
@@ -871,7 +880,12 @@ export class EmbeddedCollection implements Collection {
     const space = this.space(using, 'using')
     if (space.kind === 'sparse') throw invalid('using: the distance matrix works on dense vectors')
     const filter = filterOf(
-      { must: [...(options.filter === undefined || options.filter === null ? [] : [options.filter]), { has_vector: using }] },
+      {
+        must: [
+          ...(options.filter === undefined || options.filter === null ? [] : [options.filter]),
+          { has_vector: using },
+        ],
+      },
       'filter',
     )
     const unindexed = new Set<string>()
@@ -899,7 +913,10 @@ export class EmbeddedCollection implements Collection {
    * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
    * @example const hits = await docs.search(queryVector, { limit: 5, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
    */
-  async search(vector: ArrayLike<number> | SparseVectorInput, options: SearchOptions = {}): Promise<ScoredPoint[]> {
+  async search(
+    vector: ArrayLike<number> | SparseVectorInput,
+    options: SearchOptions = {},
+  ): Promise<ScoredPoint[]> {
     this.assertOpen()
     const p = this.prepareSearch(vector, options, 'vector')
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
@@ -930,7 +947,13 @@ export class EmbeddedCollection implements Collection {
     }
     const sparse = this.config.sparseVectors.get(using)
     if (sparse !== undefined)
-      return { using, kind: 'sparse', higherIsBetter: true, toScore: toScoreFn('sparse'), idf: sparse.modifier === 'idf' }
+      return {
+        using,
+        kind: 'sparse',
+        higherIsBetter: true,
+        toScore: toScoreFn('sparse'),
+        idf: sparse.modifier === 'idf',
+      }
     throw vectorNameError(this.config, using, where)
   }
 
@@ -938,7 +961,12 @@ export class EmbeddedCollection implements Collection {
    * A query vector for `space`: dense numbers (a multivector's rows concatenated, normalised per row
    * for Cosine), or a sparse vector. `stored`: already a stored (checked, normalised) vector.
    */
-  private queryVector(space: SearchSpace, vector: unknown, where: string, stored = false): Float32Array | SparseVector {
+  private queryVector(
+    space: SearchSpace,
+    vector: unknown,
+    where: string,
+    stored = false,
+  ): Float32Array | SparseVector {
     if (space.kind === 'sparse') return toSparseVector(vector, where)
     const c = this.config.vectors.get(space.using)!
     if (stored) return vector as Float32Array
@@ -1008,7 +1036,10 @@ export class EmbeddedCollection implements Collection {
     if (p.space.kind !== 'dense') return this.mergeHits(p, this.searchOther(p, unindexed), unindexed, raw)
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
-    const results = this.segments.map((segment) => ({ segment, hits: segment.search(p.space.using, q, options) }))
+    const results = this.segments.map((segment) => ({
+      segment,
+      hits: segment.search(p.space.using, q, options),
+    }))
     return this.mergeHits(p, results, unindexed, raw)
   }
 
@@ -1036,7 +1067,12 @@ export class EmbeddedCollection implements Collection {
       // scores -> the merge's distances (smaller is better)
       return {
         segment,
-        hits: { offsets: r.offsets, distances: r.scores.map((x) => -x), plan: 'exact' as const, quantized: false },
+        hits: {
+          offsets: r.offsets,
+          distances: r.scores.map((x) => -x),
+          plan: 'exact' as const,
+          quantized: false,
+        },
       }
     })
   }
@@ -1394,7 +1430,9 @@ export class EmbeddedCollection implements Collection {
       for (const name of this.config.vectors.keys()) {
         const r = s.indexOf(name)?.checkIntegrity()
         if (r !== undefined && !r.ok)
-          problems.push(`segment ${i}${name === '' ? '' : ` vector ${JSON.stringify(name)}`}: offset ${r.node}: ${r.reason}`)
+          problems.push(
+            `segment ${i}${name === '' ? '' : ` vector ${JSON.stringify(name)}`}: offset ${r.node}: ${r.reason}`,
+          )
       }
     })
     return { ok: problems.length === 0, problems }

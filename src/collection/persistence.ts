@@ -179,7 +179,8 @@ export async function readConfig(dir: string, upgrade?: { name: string }): Promi
     )
   }
   const config = configFromJson(stored.formatVersion, stored.config)
-  if (stored.formatVersion !== FORMAT_VERSION && upgrade !== undefined) await writeConfig(dir, upgrade.name, config)
+  if (stored.formatVersion !== FORMAT_VERSION && upgrade !== undefined)
+    await writeConfig(dir, upgrade.name, config)
   return config
 }
 
@@ -213,7 +214,11 @@ export async function loadSegments(
       const path = join(dir, 'segments', entry.id, name)
       const expected = entry.files[name]!
       if (!SEGMENT_FILE_RE.test(name) || !SEGMENT_DIR_RE.test(entry.id))
-        throw new QuiverError('CORRUPTED', `manifest.json names an unexpected segment file ${JSON.stringify(`${entry.id}/${name}`)}`, { path })
+        throw new QuiverError(
+          'CORRUPTED',
+          `manifest.json names an unexpected segment file ${JSON.stringify(`${entry.id}/${name}`)}`,
+          { path },
+        )
       const data = await readFileIfExists(path)
       const shown = shownPath(dir, path)
       if (data === undefined) {
@@ -286,7 +291,8 @@ export function collectionImage(
 
 function fileEntries(files: SegmentFiles): Record<string, FileEntry> {
   const out: Record<string, FileEntry> = {}
-  for (const [name, data] of Object.entries(files)) out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
+  for (const [name, data] of Object.entries(files))
+    out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
   return out
 }
 

@@ -1,10 +1,11 @@
 // The segments of one collection: the sealed ones, then the appendable one (last) that takes new
 // points. Every live point id is in exactly one segment. Applies logged operations across them,
 // seals the appendable segment when it is full, and swaps in segments rebuilt by the optimizers.
+
+import { parseFilter } from '../filter/index.js'
 import { type PointVectors, Segment } from '../segment/segment.js'
 import type { CollectionConfig, Payload, PointId } from '../types.js'
 import { applyOperation, type LoggedSelector, loggedVectors, type Operation } from './operations.js'
-import { parseFilter } from '../filter/index.js'
 
 /** KiB of float32 vectors that `points` stored points of dimension `dim` take. */
 export function vectorKiB(points: number, dim: number): number {

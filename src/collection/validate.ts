@@ -15,16 +15,16 @@ import type {
   IndexConfig,
   JsonValue,
   MultiVectorConfig,
-  SparseVectorConfig,
-  SparseVectorOptions,
-  VectorConfig,
-  VectorDatatype,
-  VectorOptions,
   OptimizersConfig,
   Payload,
   PointId,
   PointSelector,
   QuantizationSearchParams,
+  SparseVectorConfig,
+  SparseVectorOptions,
+  VectorConfig,
+  VectorDatatype,
+  VectorOptions,
   WithPayload,
   WithVector,
 } from '../types.js'
@@ -193,7 +193,10 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
   if (named) {
     for (const key of ['dimension', 'metric', 'datatype', 'multivector'] as const) {
       if (options[key] !== undefined && options[key] !== null)
-        configError(key, 'give either the unnamed vector (dimension, ...) or named vectors (vectors), not both')
+        configError(
+          key,
+          'give either the unnamed vector (dimension, ...) or named vectors (vectors), not both',
+        )
     }
     for (const [name, o] of entriesOf<VectorOptions>(options.vectors, 'vectors')) {
       const path = `vectors.${name}`
@@ -205,7 +208,11 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
       }
       vectors.set(name, resolveVector(withDefaults, hnsw, optimizers, path))
     }
-  } else if (options.dimension !== undefined || options.sparseVectors === undefined || options.sparseVectors === null) {
+  } else if (
+    options.dimension !== undefined ||
+    options.sparseVectors === undefined ||
+    options.sparseVectors === null
+  ) {
     vectors.set(
       '',
       resolveVector(
@@ -607,7 +614,10 @@ function applyDatatype(v: Float32Array, datatype: VectorDatatype, where: string)
     if (datatype === 'float16') {
       const r = roundFloat16(x)
       if (!Number.isFinite(r))
-        throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} overflows float16 (datatype float16: |x| <= 65504)`)
+        throw new QuiverError(
+          'INVALID_VECTOR',
+          `${where}[${i}] = ${x} overflows float16 (datatype float16: |x| <= 65504)`,
+        )
       v[i] = r
     } else {
       const r = Math.round(x)
@@ -668,7 +678,10 @@ export function toPointVectors(
   const unnamed = config.vectors.get('')
   if (input === undefined || input === null) {
     if (unnamed !== undefined && options.partial !== true)
-      throw new QuiverError('INVALID_VECTOR', `${where} is missing: this collection's points need the unnamed vector of ${unnamed.dimension} numbers`)
+      throw new QuiverError(
+        'INVALID_VECTOR',
+        `${where} is missing: this collection's points need the unnamed vector of ${unnamed.dimension} numbers`,
+      )
     return { dense, sparse }
   }
   if (isVectorArray(input)) {
@@ -680,10 +693,18 @@ export function toPointVectors(
     dense.set('', toDenseValue(input, unnamed, where))
     return { dense, sparse }
   }
-  if (typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype && !(input instanceof Map))
-    throw new QuiverError('INVALID_VECTOR', `${where} must be an array of numbers or an object of named vectors, got ${describeValue(input)}`)
+  if (
+    typeof input !== 'object' ||
+    (Object.getPrototypeOf(input) !== Object.prototype && !(input instanceof Map))
+  )
+    throw new QuiverError(
+      'INVALID_VECTOR',
+      `${where} must be an array of numbers or an object of named vectors, got ${describeValue(input)}`,
+    )
   const entries: [string, unknown][] =
-    input instanceof Map ? [...(input as Map<string, unknown>)] : Object.keys(input).map((k) => [k, (input as Record<string, unknown>)[k]])
+    input instanceof Map
+      ? [...(input as Map<string, unknown>)]
+      : Object.keys(input).map((k) => [k, (input as Record<string, unknown>)[k]])
   for (const [name, value] of entries) {
     const at = `${where}.${name}`
     const dc = config.vectors.get(name)

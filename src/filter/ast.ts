@@ -179,7 +179,15 @@ export type FieldNode =
   | FieldFlagNode
   | NestedNode
 
-export type FilterNode = TrueNode | AndNode | OrNode | NotNode | MinShouldNode | FieldNode | HasIdNode | HasVectorNode
+export type FilterNode =
+  | TrueNode
+  | AndNode
+  | OrNode
+  | NotNode
+  | MinShouldNode
+  | FieldNode
+  | HasIdNode
+  | HasVectorNode
 
 export type FilterKind = FilterNode['kind']
 

@@ -520,11 +520,7 @@ describe('parseFilter: errors name the JSON path', () => {
       { must: { geo_radius: { center: { lat: 1, lon: 2 }, radius: 1 } } },
       'filter.must.geo_radius: unknown key; a condition is a field condition { key, match | range | geo_radius',
     ],
-    [
-      'has_vector not a name',
-      { must: { has_vector: 3 } },
-      'filter.must.has_vector: expected a vector name',
-    ],
+    ['has_vector not a name', { must: { has_vector: 3 } }, 'filter.must.has_vector: expected a vector name'],
     [
       'deep path',
       { should: [{ must_not: [{ should: { key: 'a', range: { gt: null, lt: true } } }] }] },

@@ -28,7 +28,14 @@ export function normalizeRows(rows: Float32Array, dim: number): void {
 }
 
 /** Distance of two rows in the dense convention (smaller is better): -dot for Cosine/Dot, L2², L1. */
-function rowDistance(metric: Distance, a: Float32Array, ai: number, b: Float32Array, bi: number, dim: number): number {
+function rowDistance(
+  metric: Distance,
+  a: Float32Array,
+  ai: number,
+  b: Float32Array,
+  bi: number,
+  dim: number,
+): number {
   let s = 0
   switch (metric) {
     case 'Cosine':
@@ -126,7 +133,9 @@ export class MultiVectorStore {
   serialize(): Uint8Array {
     const file: MultiFile = {
       v: FORMAT_VERSION,
-      rows: this.rows.map((r) => (r === undefined ? null : new Uint8Array(r.buffer, r.byteOffset, r.byteLength))),
+      rows: this.rows.map((r) =>
+        r === undefined ? null : new Uint8Array(r.buffer, r.byteOffset, r.byteLength),
+      ),
     }
     return encode(file)
   }

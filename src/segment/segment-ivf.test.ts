@@ -1,11 +1,11 @@
 // A segment with an IVF index: when its lists train (fixed and automatic nlist), which planner
 // paths a search takes, nprobe widening for filters, and index.bin restored by fromFiles.
 import { describe, expect, it } from 'vitest'
+import { singleVector, unnamed } from '../../test/support/configs.js'
 import { rng } from '../../test/support/random.js'
 import { parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { CollectionConfig } from '../types.js'
-import { singleVector, unnamed } from '../../test/support/configs.js'
 import { Segment } from './segment.js'
 
 const DIM = 8
@@ -89,7 +89,10 @@ describe('segment with an IVF index', () => {
   })
 
   it('with an automatic nlist trains at 1024 points and retrains at twice the lists', async () => {
-    const config: CollectionConfig = singleVector({ ...RAW, index: { type: 'ivf', nlist: null, nprobe: null } })
+    const config: CollectionConfig = singleVector({
+      ...RAW,
+      index: { type: 'ivf', nlist: null, nprobe: null },
+    })
     const { segment } = await filled(1000, config)
     expect(segment.trainIndex()).toBe(false)
     const r = rng(9)
@@ -118,7 +121,9 @@ describe('segment with an IVF index', () => {
     expect(copy.ivfLists).toBe(10)
     expect(copy.trainIndex()).toBe(false)
     for (const q of vectors.slice(0, 10)) {
-      expect(copy.search('', q, { ...BASE, nprobe: 1 })).toEqual(segment.search('', q, { ...BASE, nprobe: 1 }))
+      expect(copy.search('', q, { ...BASE, nprobe: 1 })).toEqual(
+        segment.search('', q, { ...BASE, nprobe: 1 }),
+      )
     }
     const { index: _index, ...rest } = RAW
     const hnsw: CollectionConfig = singleVector(rest)

@@ -1,11 +1,11 @@
 // A segment with a quantizer: when it trains, which planner paths use codes, and its quantization.bin
 // file (written once trained, restored by fromFiles, absent in old directories).
 import { describe, expect, it } from 'vitest'
+import { singleVector, unnamed } from '../../test/support/configs.js'
 import { rng } from '../../test/support/random.js'
 import { parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { CollectionConfig } from '../types.js'
-import { singleVector, unnamed } from '../../test/support/configs.js'
 import { Segment } from './segment.js'
 
 const DIM = 8

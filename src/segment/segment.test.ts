@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import { singleVector, unnamed } from '../../test/support/configs.js'
 import { rng } from '../../test/support/random.js'
 import { compileFilter, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { CollectionConfig, Filter, Payload } from '../types.js'
-import { singleVector, unnamed } from '../../test/support/configs.js'
 import { Segment } from './segment.js'
 
 const DIM = 8

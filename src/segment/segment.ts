@@ -265,7 +265,13 @@ export class Segment {
     for (const [name, vc] of config.vectors) {
       const files = vectorFiles(name, i++)
       if (vc.multivector !== undefined) {
-        segment.multi.set(name, { kind: 'multi', name, config: vc, store: MultiVectorStore.create(vc), files })
+        segment.multi.set(name, {
+          kind: 'multi',
+          name,
+          config: vc,
+          store: MultiVectorStore.create(vc),
+          files,
+        })
         continue
       }
       const ivf = Segment.ivfParams(vc)
@@ -350,7 +356,8 @@ export class Segment {
    */
   static fromFiles(config: CollectionConfig, files: SegmentFiles): Segment {
     const pointsBytes = files['points.msgpack']
-    if (pointsBytes === undefined) throw new QuiverError('CORRUPTED', 'segment file points.msgpack is missing')
+    if (pointsBytes === undefined)
+      throw new QuiverError('CORRUPTED', 'segment file points.msgpack is missing')
     let points: PointsFile
     try {
       points = decode(pointsBytes) as PointsFile
@@ -377,16 +384,20 @@ export class Segment {
       if (vc.multivector !== undefined) {
         const bytes = files[names.multi]
         if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.multi} is missing`)
-        multi.set(name, { kind: 'multi', name, config: vc, store: MultiVectorStore.restore(vc, bytes), files: names })
+        multi.set(name, {
+          kind: 'multi',
+          name,
+          config: vc,
+          store: MultiVectorStore.restore(vc, bytes),
+          files: names,
+        })
         continue
       }
       const bytes = files[names.index]
       if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.index} is missing`)
       const ivf = Segment.ivfParams(vc)
       const index: VectorIndex =
-        ivf !== undefined
-          ? IvfIndex.restore(ivf, bytes)
-          : HnswIndex.restore(Segment.indexParams(vc), bytes)
+        ivf !== undefined ? IvfIndex.restore(ivf, bytes) : HnswIndex.restore(Segment.indexParams(vc), bytes)
       if (index.size !== n)
         throw new QuiverError('CORRUPTED', `segment file ${names.index} does not match points.msgpack`)
       const codes = files[names.quantization]
@@ -489,16 +500,11 @@ export class Segment {
     for (const d of this.dense.values()) {
       files[d.files.index] = d.index.serialize()
       const q = d.quantizer
-      if (q !== undefined && q.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
+      if (q?.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
     }
     for (const m of this.multi.values()) files[m.files.multi] = m.store.serialize()
     for (const sp of this.sparse.values()) files[sp.file] = sp.index.serialize()
     return files
-  }
-
-  /** The dense vector `name` (single-row); undefined when the collection has none of that name. */
-  private denseOf(name: string): DenseData | undefined {
-    return this.dense.get(name)
   }
 
   /** The index of the unnamed (or first) dense vector, for diagnostics and tests. */
@@ -894,7 +900,7 @@ export class Segment {
     const m = this.multi.get(name)
     if (m !== undefined) return m.store.has(offset)
     const sp = this.sparse.get(name)
-    return sp !== undefined && sp.index.has(offset)
+    return sp?.index.has(offset) === true
   }
 
   /** Dense vector `name` of a live point (a copy; normalised for Cosine; rows concatenated for a multivector). */
@@ -958,7 +964,8 @@ export class Segment {
     unindexed?: Set<string>,
   ): { offsets: Uint32Array; scores: Float32Array } {
     const sp = this.sparse.get(name)
-    if (sp === undefined || this.offsets.size === 0) return { offsets: new Uint32Array(), scores: new Float32Array() }
+    if (sp === undefined || this.offsets.size === 0)
+      return { offsets: new Uint32Array(), scores: new Float32Array() }
     let allow: Uint32Array = this.live.words
     if (filter !== null && filter.kind !== 'true') {
       const ex = this.filterExecutor(filter)
@@ -1120,7 +1127,9 @@ export class Segment {
     while (!step.done) {
       const call = step.value
       const hits =
-        inlineCheap && this.isCheap(d, call) ? this.runSync(d, query, call) : await this.runAsync(d, query, call)
+        inlineCheap && this.isCheap(d, call)
+          ? this.runSync(d, query, call)
+          : await this.runAsync(d, query, call)
       step = plan.next(this.visible(d, hits))
     }
     return step.value

@@ -1,8 +1,8 @@
 // The HTTP layer alone (envelopes, parsing, routing, error mapping) over a recording fake database,
 // so these checks do not depend on the engine; test/server-*.test.ts run the real one.
 
-import { singleVector } from '../../test/support/configs.js'
 import { describe, expect, it } from 'vitest'
+import { singleVector } from '../../test/support/configs.js'
 import { DEFAULT_OPTIMIZERS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
 import type {

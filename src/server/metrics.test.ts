@@ -1,7 +1,8 @@
 // ServerMetrics over a fake database: collection gauges read at scrape time (one snapshot per scrape),
 // unavailable and concurrently dropped collections, and the per-endpoint duration statistics.
-import { singleVector } from '../../test/support/configs.js'
+
 import { describe, expect, it } from 'vitest'
+import { singleVector } from '../../test/support/configs.js'
 import { DEFAULT_OPTIMIZERS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
 import type { Collection, CollectionInfo, CollectionStats } from '../types.js'

@@ -11,6 +11,7 @@ import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
+  CollectionConfig,
   CollectionInfo,
   CountOptions,
   CreateCollectionOptions,
@@ -41,9 +42,9 @@ import type {
   ScrollResult,
   SearchOptions,
   SearchRequest,
-  UpdateResult,
   SparseVectorInput,
   SparseVectorOptions,
+  UpdateResult,
   VectorConfig,
   VectorDatatype,
   VectorInput,
@@ -52,7 +53,6 @@ import type {
   VectorStruct,
   WithPayload,
   WithVector,
-  CollectionConfig,
 } from '../types.js'
 
 // ---- Response shapes ----
@@ -307,8 +307,11 @@ function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): 
  */
 function toWireVectors(config: CollectionConfig): WireVectorParams | { [name: string]: WireVectorParams } {
   const unnamed = config.vectors.get('')
-  if (unnamed !== undefined && config.vectors.size === 1) return toWireVectorParams(unnamed, config.hnsw, false)
-  return Object.fromEntries([...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]))
+  if (unnamed !== undefined && config.vectors.size === 1)
+    return toWireVectorParams(unnamed, config.hnsw, false)
+  return Object.fromEntries(
+    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]),
+  )
 }
 
 function toWireSparseVectors(config: CollectionConfig): { [name: string]: WireSparseVectorParams } {
@@ -553,9 +556,17 @@ export function parseVectorStruct(v: unknown, path: string): VectorStruct | unde
     return v as VectorStruct
   }
   if (!isPlainObject(v))
-    fail(path, `expected an array of numbers or an object of named vectors, got ${describe(v)}`, 'INVALID_VECTOR')
+    fail(
+      path,
+      `expected an array of numbers or an object of named vectors, got ${describe(v)}`,
+      'INVALID_VECTOR',
+    )
   if ('text' in v || 'model' in v || 'image' in v || 'object' in v)
-    fail(path, 'inference inputs (documents, images) are not supported as a point vector here', 'INVALID_VECTOR')
+    fail(
+      path,
+      'inference inputs (documents, images) are not supported as a point vector here',
+      'INVALID_VECTOR',
+    )
   return v as VectorStruct
 }
 
@@ -594,7 +605,9 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     : parseQuantizationConfig(o.quantization_config, 'quantization_config')
   if (!isAbsent(o.sparse_vectors)) {
     const sv = reqObject(o, 'sparse_vectors', '')
-    out.sparseVectors = new Map(Object.keys(sv).map((name) => [name, parseSparseParams(sv[name], `sparse_vectors.${name}`)]))
+    out.sparseVectors = new Map(
+      Object.keys(sv).map((name) => [name, parseSparseParams(sv[name], `sparse_vectors.${name}`)]),
+    )
   }
   const vectors = isAbsent(o.vectors) ? undefined : reqObject(o, 'vectors', '')
   if (vectors === undefined && out.sparseVectors === undefined)
@@ -620,7 +633,10 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   return out
 }
 
-function parseHnswPatch(src: unknown, path: string): Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> {
+function parseHnswPatch(
+  src: unknown,
+  path: string,
+): Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> {
   const hnsw: Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> = {}
   if (isAbsent(src)) return hnsw
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
@@ -659,13 +675,21 @@ function parseVectorParams(
   const datatype = src.datatype
   if (!isAbsent(datatype)) {
     if (typeof datatype !== 'string' || !(DATATYPES as readonly string[]).includes(datatype))
-      fail(join(path, 'datatype'), `expected one of ${DATATYPES.join(', ')}, got ${describe(datatype)}`, 'INVALID_CONFIG')
+      fail(
+        join(path, 'datatype'),
+        `expected one of ${DATATYPES.join(', ')}, got ${describe(datatype)}`,
+        'INVALID_CONFIG',
+      )
     out.datatype = datatype as VectorDatatype
   }
   if (!isAbsent(src.multivector_config)) {
     const mc = reqObject(src, 'multivector_config', path)
     if (mc.comparator !== 'max_sim')
-      fail(join(path, 'multivector_config.comparator'), `expected "max_sim", got ${describe(mc.comparator)}`, 'INVALID_CONFIG')
+      fail(
+        join(path, 'multivector_config.comparator'),
+        `expected "max_sim", got ${describe(mc.comparator)}`,
+        'INVALID_CONFIG',
+      )
     out.multivector = { comparator: 'max_sim' }
   }
   const onDisk = optBool(src, 'on_disk', path)
@@ -675,7 +699,9 @@ function parseVectorParams(
   if (!isAbsent(src.quantization_config))
     out.quantization = parseQuantizationConfig(src.quantization_config, join(path, 'quantization_config'))
   else if (topQuantization !== undefined) out.quantization = topQuantization
-  const [ivfPath, ivf] = isAbsent(src.ivf_config) ? ['ivf_config', topIvf] : [join(path, 'ivf_config'), src.ivf_config]
+  const [ivfPath, ivf] = isAbsent(src.ivf_config)
+    ? ['ivf_config', topIvf]
+    : [join(path, 'ivf_config'), src.ivf_config]
   if (!isAbsent(ivf)) {
     const { nlist, nprobe } = parseIvfParams(ivf, ivfPath)
     if (nlist !== null) checkIvfTrainable(nlist, size, maxSegmentSize, `${ivfPath}.nlist`)
@@ -687,11 +713,16 @@ function parseVectorParams(
 /** Qdrant's `SparseVectorParams` -> engine options. */
 function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
   if (isAbsent(src)) return {}
-  if (!isPlainObject(src)) fail(path, `expected { index?, modifier? }, got ${describe(src)}`, 'INVALID_CONFIG')
+  if (!isPlainObject(src))
+    fail(path, `expected { index?, modifier? }, got ${describe(src)}`, 'INVALID_CONFIG')
   const out: SparseVectorOptions = {}
   if (!isAbsent(src.modifier)) {
     if (src.modifier !== 'idf' && src.modifier !== 'none')
-      fail(join(path, 'modifier'), `expected "idf" or "none", got ${describe(src.modifier)}`, 'INVALID_CONFIG')
+      fail(
+        join(path, 'modifier'),
+        `expected "idf" or "none", got ${describe(src.modifier)}`,
+        'INVALID_CONFIG',
+      )
     out.modifier = src.modifier
   }
   if (!isAbsent(src.index)) {
@@ -702,7 +733,11 @@ function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
     const onDisk = optBool(index, 'on_disk', ipath)
     if (onDisk !== undefined) out.onDisk = onDisk
     if (!isAbsent(index.datatype) && index.datatype !== 'float32')
-      fail(join(ipath, 'datatype'), `only "float32" sparse values are supported, got ${describe(index.datatype)}`, 'INVALID_CONFIG')
+      fail(
+        join(ipath, 'datatype'),
+        `only "float32" sparse values are supported, got ${describe(index.datatype)}`,
+        'INVALID_CONFIG',
+      )
   }
   return out
 }
@@ -789,15 +824,25 @@ function batchVectors(b: Obj, n: number): unknown[] {
     return v
   }
   if (!isPlainObject(v))
-    fail('batch.vectors', `expected an array of vectors or { name: [vectors] }, got ${describe(v)}`, 'INVALID_VECTOR')
+    fail(
+      'batch.vectors',
+      `expected an array of vectors or { name: [vectors] }, got ${describe(v)}`,
+      'INVALID_VECTOR',
+    )
   const names = Object.keys(v)
   const columns = names.map((name) => {
     const col = v[name]
     if (!Array.isArray(col) || col.length !== n)
-      fail(`batch.vectors.${name}`, `expected an array of ${n} vectors (one per id), got ${describe(col)}`, 'INVALID_VECTOR')
+      fail(
+        `batch.vectors.${name}`,
+        `expected an array of ${n} vectors (one per id), got ${describe(col)}`,
+        'INVALID_VECTOR',
+      )
     return col
   })
-  return Array.from({ length: n }, (_, i) => Object.fromEntries(names.map((name, j) => [name, columns[j]![i]])))
+  return Array.from({ length: n }, (_, i) =>
+    Object.fromEntries(names.map((name, j) => [name, columns[j]![i]])),
+  )
 }
 
 /**
@@ -1146,7 +1191,9 @@ export function parseSearch(body: unknown, dimension: number, path = ''): Parsed
     vpath = `${vpath}.vector`
   }
   if (isAbsent(v)) fail(vpath, 'required: the query vector (an array of numbers)', 'INVALID_VECTOR')
-  const vector = isPlainObject(v) ? (v as unknown as SparseVectorInput) : parseVector(v, vpath, using === '' ? dimension : undefined)
+  const vector = isPlainObject(v)
+    ? (v as unknown as SparseVectorInput)
+    : parseVector(v, vpath, using === '' ? dimension : undefined)
   const parsed = parseSearchCommon(o, path, vector, 10)
   if (using !== '') parsed.request.using = using
   return parsed
