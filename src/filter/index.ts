@@ -29,6 +29,7 @@ export { TRUE } from './ast.js'
 export { Bitset } from './bitset.js'
 export { parseDateTime } from './datetime.js'
 export { type CompileOptions, compileFilter, type PointPredicate } from './evaluate.js'
+export { asGeoPoint, EARTH_RADIUS_M, haversineDistance } from './geo.js'
 export {
   deleteAtPath,
   FORBIDDEN_KEY,
@@ -45,7 +46,7 @@ export {
   someValue,
   withWildcardSuffix,
 } from './key-path.js'
-export { parseFilter } from './parse.js'
+export { parseCondition, parseFilter } from './parse.js'
 export { FilterExecutor, type FilterTarget } from './planner.js'
 export {
   containsPhrase,
