@@ -29,7 +29,7 @@ export { TRUE } from './ast.js'
 export { Bitset } from './bitset.js'
 export { parseDateTime } from './datetime.js'
 export { type CompileOptions, compileFilter, type PointPredicate } from './evaluate.js'
-export { asGeoPoint, EARTH_RADIUS_M, haversineDistance } from './geo.js'
+export { asGeoPoint, haversineDistance } from './geo.js'
 export {
   deleteAtPath,
   FORBIDDEN_KEY,
