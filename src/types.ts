@@ -410,6 +410,8 @@ export interface MmrOptions {
  * - `{ recommend }`: `average_vector` searches `2 * mean(positive) - mean(negative)` (mean(positive)
  *   without negatives); `best_score` and `sum_scores` score every candidate exactly (higher is better);
  * - `{ fusion: 'rrf' | 'dbsf' }` / `{ rrf: { k, weights } }`: merges the prefetches' lists;
+ * - `{ formula, defaults? }`: rescores the prefetches' candidates by a score-boosting formula
+ *   (higher first); see {@link FormulaExpression};
  * - `{ sample: 'random' }`: random points (score 0).
  */
 export type Query =
@@ -426,6 +428,53 @@ export type Query =
   | { fusion: 'rrf' | 'dbsf' }
   | { rrf: { k?: number | null; weights?: readonly number[] | null } }
   | { sample: 'random' }
+  | FormulaQuery
+
+/**
+ * Qdrant's score-boosting formula, in Qdrant's JSON (snake_case, like filters). `defaults` maps a
+ * variable (`$score`, `$score[i]` or a payload key) to the value used when a candidate has none.
+ */
+export interface FormulaQuery {
+  formula: FormulaExpression
+  defaults?: Readonly<Record<string, JsonValue>> | null
+}
+
+/** Parameters of `lin_decay`, `exp_decay` and `gauss_decay`: `midpoint` is the value at |x - target| = scale. */
+export interface DecayParams {
+  x: FormulaExpression
+  /** Default 0. */
+  target?: FormulaExpression | null
+  /** > 0, in units of x. Default 1. */
+  scale?: number | null
+  /** In (0, 1) ([0, 1] for lin_decay). Default 0.5. */
+  midpoint?: number | null
+}
+
+/**
+ * One formula expression: a number; `"$score"` / `"$score[i]"` (the candidate's score in prefetch
+ * i); a payload key whose value is a number; a filter condition (1 when it matches, else 0); or an
+ * operator. Datetimes evaluate to epoch seconds, `geo_distance` to metres.
+ */
+export type FormulaExpression =
+  | number
+  | string
+  | Condition
+  | { mult: readonly FormulaExpression[] }
+  | { sum: readonly FormulaExpression[] }
+  | { neg: FormulaExpression }
+  | { abs: FormulaExpression }
+  | { div: { left: FormulaExpression; right: FormulaExpression; by_zero_default?: number | null } }
+  | { sqrt: FormulaExpression }
+  | { pow: { base: FormulaExpression; exponent: FormulaExpression } }
+  | { exp: FormulaExpression }
+  | { log10: FormulaExpression }
+  | { ln: FormulaExpression }
+  | { lin_decay: DecayParams }
+  | { exp_decay: DecayParams }
+  | { gauss_decay: DecayParams }
+  | { geo_distance: { origin: GeoPoint; to: string } }
+  | { datetime: string }
+  | { datetime_key: string }
 
 /** Search parameters of a query stage (Qdrant's `params`). */
 export interface QueryParams {

@@ -365,3 +365,187 @@ for (const metric of ['Cosine', 'Euclid'] as const) {
     })
   })
 }
+
+describe('query: score-boosting formula over prefetches (several segments)', () => {
+  let dir: string
+  let db: Quiver
+  let c: EmbeddedCollection
+  const r = rng(31)
+  const n = 150
+  const exact = { exact: true }
+  interface P {
+    id: number
+    vector: number[]
+    payload: { tag: string; price?: number; loc: { lat: number; lon: number }; at: string }
+  }
+  const points: P[] = Array.from({ length: n }, (_, id) => {
+    const payload: P['payload'] = {
+      tag: id % 4 === 0 ? 'x' : 'y',
+      loc: { lat: Math.round(r() * 1000) / 100, lon: Math.round(r() * 1000) / 100 },
+      at: new Date(Date.UTC(2025, 0, 1 + (id % 60))).toISOString(),
+    }
+    if (id % 5 !== 0) payload.price = Math.round(r() * 100) / 100
+    return { id, vector: Array.from({ length: DIM }, () => r() * 2 - 1), payload }
+  })
+  const byId = new Map(points.map((p) => [p.id, p]))
+  const tagX: Filter = { must: [{ key: 'tag', match: { value: 'x' } }] }
+  const randomQuery = () => Array.from({ length: DIM }, () => r() * 2 - 1)
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quiver-formula-'))
+    db = await Quiver.open(dir)
+    c = await db.createCollection('f', {
+      dimension: DIM,
+      metric: 'Dot',
+      optimizers: { maxSegmentSize: 1, defaultSegmentNumber: 8 },
+    })
+    for (let i = 0; i < n; i += 30) await c.upsert(points.slice(i, i + 30))
+    expect((await c.info()).segmentsCount).toBeGreaterThan(1)
+  })
+
+  afterAll(async () => {
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** Reference ranking: `value` of each candidate, higher first, ties in candidate order. */
+  const ranked = (ids: number[], value: (id: number) => number) =>
+    ids.map((id) => ({ id, score: Math.fround(value(id)) })).sort((a, b) => b.score - a.score)
+
+  it('scores each prefetch candidate by the formula, best first, with limit, offset and score_threshold', async () => {
+    const q = randomQuery()
+    const base = (await c.query({ query: q, limit: 30, params: exact })).points
+    const s0 = new Map(base.map((h) => [h.id as number, h.score]))
+    const formula = {
+      formula: {
+        sum: ['$score', { mult: [0.5, 'price'] }, { mult: [0.25, { key: 'tag', match: { value: 'x' } }] }],
+      },
+      defaults: { price: 0 },
+    }
+    const want = ranked([...s0.keys()], (id) => {
+      const p = byId.get(id)!.payload
+      return s0.get(id)! + 0.5 * (p.price ?? 0) + 0.25 * (p.tag === 'x' ? 1 : 0)
+    })
+    const prefetch = { query: q, limit: 30, params: exact }
+    expect((await c.query({ prefetch, query: formula, limit: 30 })).points).toEqual(want)
+    expect((await c.query({ prefetch, query: formula, limit: 4, offset: 2 })).points).toEqual(
+      want.slice(2, 6),
+    )
+    const threshold = want[9]!.score
+    const cut = (await c.query({ prefetch, query: formula, limit: 30, scoreThreshold: threshold })).points
+    expect(cut).toEqual(want.filter((h) => h.score >= threshold))
+  })
+
+  it('$score[i] is the score in prefetch i; a candidate missing from prefetch i gets defaults["$score[i]"] or 0', async () => {
+    const [q0, q1] = [randomQuery(), randomQuery()]
+    const p0 = (await c.query({ query: q0, limit: 12, params: exact })).points
+    const p1 = (await c.query({ query: q1, limit: 12, params: exact, filter: tagX })).points
+    const s0 = new Map(p0.map((h) => [h.id as number, h.score]))
+    const s1 = new Map(p1.map((h) => [h.id as number, h.score]))
+    const union = [...new Set([...s0.keys(), ...s1.keys()])]
+    const got = await c.query({
+      prefetch: [
+        { query: q0, limit: 12, params: exact },
+        { query: q1, limit: 12, params: exact, filter: tagX },
+      ],
+      query: { formula: { sum: ['$score', { mult: [2, '$score[1]'] }] }, defaults: { '$score[1]': -1 } },
+      limit: 100,
+    })
+    expect(got.points).toEqual(ranked(union, (id) => (s0.get(id) ?? 0) + 2 * (s1.get(id) ?? -1)))
+  })
+
+  it("over a scrolled prefetch: payload values, the root filter and score_threshold (as Qdrant's test)", async () => {
+    const got = await c.query({
+      prefetch: { limit: 1000 },
+      query: { formula: 'price', defaults: { price: 0 } },
+      filter: tagX,
+      scoreThreshold: 0.5,
+      limit: 1000,
+    })
+    const ids = points.filter((p) => p.payload.tag === 'x').map((p) => p.id)
+    expect(got.points).toEqual(
+      ranked(ids, (id) => byId.get(id)!.payload.price ?? 0).filter((h) => h.score >= 0.5),
+    )
+  })
+
+  it('geo_distance and datetime decays rank by closeness and recency', async () => {
+    const origin = { lat: 5, lon: 5 }
+    const near = await c.query({
+      prefetch: { limit: 1000 },
+      query: { formula: { gauss_decay: { x: { geo_distance: { origin, to: 'loc' } }, scale: 200_000 } } },
+      limit: 10,
+    })
+    const rad = Math.PI / 180
+    const metres = (p: P) => {
+      const { lat, lon } = p.payload.loc
+      const a =
+        Math.sin(((lat - origin.lat) * rad) / 2) ** 2 +
+        Math.cos(lat * rad) * Math.cos(origin.lat * rad) * Math.sin(((lon - origin.lon) * rad) / 2) ** 2
+      return 2 * 6371008.8 * Math.asin(Math.sqrt(a))
+    }
+    const closest = [...points].sort((a, b) => metres(a) - metres(b)).slice(0, 10)
+    expect(near.points.map((h) => h.id)).toEqual(closest.map((p) => p.id))
+    near.points.forEach((h, i) => {
+      expect(h.score).toBeCloseTo(0.5 ** ((metres(closest[i]!) / 200_000) ** 2), 5)
+    })
+    const recent = await c.query({
+      prefetch: { limit: 1000 },
+      query: {
+        formula: {
+          exp_decay: {
+            x: { datetime_key: 'at' },
+            target: { datetime: '2025-03-01T00:00:00Z' },
+            scale: 86400,
+          },
+        },
+      },
+      limit: 4,
+    })
+    // ids 59 and 119 are dated 2025-03-01 (score 1), ids 58 and 118 one day = one scale earlier (0.5)
+    expect(recent.points.map((h) => h.id)).toEqual([59, 119, 58, 118])
+    expect(recent.points.map((h) => h.score)).toEqual([1, 1, Math.fround(0.5), Math.fround(0.5)])
+  })
+
+  it('rejects bad formulas before searching and fails evaluation naming the node and the point', async () => {
+    const q = randomQuery()
+    const prefetch = { query: q, limit: 20 }
+    const before = await c.query({ prefetch, query: { formula: { mult: ['$score', 2] } } })
+    await expectError(
+      c.query({ query: { formula: '$score' } }),
+      'INVALID_ARGUMENT',
+      /^query: a formula needs prefetches/,
+    )
+    await expectError(
+      c.query({ prefetch, query: { formula: { sum: [1, { nope: 2 }] } } as never }),
+      'INVALID_ARGUMENT',
+      /^query\.formula\.sum\[1\]: unknown operator "nope"/,
+    )
+    await expectError(
+      c.query({
+        prefetch: [{ prefetch, query: { formula: { pow: { base: 2 } } as never } }],
+        query: { fusion: 'rrf' },
+      }),
+      'INVALID_ARGUMENT',
+      /^prefetch\[0\]\.query\.formula\.pow\.exponent: required/,
+    )
+    await expectError(
+      c.query({ prefetch, query: { formula: { div: { left: 1, right: { neg: 0 } } } } }),
+      'INVALID_ARGUMENT',
+      /^query\.formula\.div: point \d+: 1\/0 = -Infinity is not a finite number \(division by zero: set by_zero_default\)/,
+    )
+    // id 0 has no price: missing without a default
+    await expectError(
+      c.query({ prefetch: { filter: { must: { has_id: [0, 1] } } }, query: { formula: 'price' } }),
+      'INVALID_ARGUMENT',
+      /^query\.formula: point 0: expected a number at "price": no value in the payload nor in defaults/,
+    )
+    await expectError(
+      c.query({ prefetch, query: { formula: 'tag' } }),
+      'INVALID_ARGUMENT',
+      /^query\.formula: point \d+: expected a number at "tag", got string "[xy]"/,
+    )
+    // the failed queries changed nothing
+    expect(await c.query({ prefetch, query: { formula: { mult: ['$score', 2] } } })).toEqual(before)
+    for (const h of before.points) expect(h.score).toBeTypeOf('number')
+  })
+})

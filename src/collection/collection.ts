@@ -1176,6 +1176,7 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.query({ query: { nearest: v, mmr: { diversity: 0.5, candidatesLimit: 50 } }, limit: 10 })
    * @example await docs.query({ query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } } })
    * @example await docs.query({ prefetch: [{ query: v1, limit: 50 }, { query: v2, limit: 50 }], query: { fusion: 'rrf' } })
+   * @example await docs.query({ prefetch: { query: v, limit: 50 }, query: { formula: { sum: ['$score', { mult: [0.1, 'likes'] }] }, defaults: { likes: 0 } } })
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()

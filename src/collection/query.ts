@@ -13,6 +13,7 @@ import type {
   RecommendStrategy,
   WithPayload,
 } from '../types.js'
+import { type Formula, parseFormula, rescoreByFormula } from './formula.js'
 import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
 import { mmrSelect } from './mmr.js'
 import {
@@ -78,6 +79,8 @@ export type StageQuery =
   | { readonly kind: 'dbsf' }
   | { readonly kind: 'sample' }
   | { readonly kind: 'none' }
+  /** Rescores the prefetches' candidates: score = the formula's value, higher first. */
+  | { readonly kind: 'formula'; readonly formula: Formula }
 
 export interface MmrPlan {
   /** 1 - diversity. */
@@ -180,6 +183,7 @@ export class QueryParser {
     if (prefetches.length === 0) {
       if (query.kind === 'rrf' || query.kind === 'dbsf')
         fail(qpath, 'fusion needs prefetches: it merges their results')
+      if (query.kind === 'formula') fail(qpath, 'a formula needs prefetches: it rescores their results')
     } else {
       if (query.kind === 'none')
         fail(qpath, 'a query is needed to merge the prefetches; prefetch without a query is not allowed')
@@ -239,10 +243,11 @@ export class QueryParser {
     if (!isObject(v)) return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const keys = Object.keys(v)
     const kind = keys[0]
-    if (keys.length !== 1 && !(kind === 'nearest' && keys.length === 2 && 'mmr' in v))
+    const pair = (a: string, b: string) => keys.length === 2 && a in v && b in v
+    if (keys.length !== 1 && !pair('nearest', 'mmr') && !pair('formula', 'defaults'))
       fail(
         path,
-        `expected exactly one query kind (nearest, recommend, fusion, rrf, sample), got ${keys.length === 0 ? 'none' : keys.join(', ')}`,
+        `expected exactly one query kind (nearest, recommend, fusion, rrf, formula, sample), got ${keys.length === 0 ? 'none' : keys.join(', ')}`,
       )
     if ('nearest' in v) {
       const input = this.vectorSource(v.nearest, `${path}.nearest`)
@@ -272,13 +277,14 @@ export class QueryParser {
       }
       return { kind: 'rrf', k, weights }
     }
+    if ('formula' in v) return { kind: 'formula', formula: parseFormula(v, path) }
     if ('sample' in v) {
       if (v.sample !== 'random') fail(`${path}.sample`, `expected "random", got ${describeValue(v.sample)}`)
       return { kind: 'sample' }
     }
     fail(
       path,
-      `query kind ${JSON.stringify(kind)} is not supported (nearest, recommend, fusion, rrf, sample)`,
+      `query kind ${JSON.stringify(kind)} is not supported (nearest, recommend, fusion, rrf, formula, sample)`,
     )
   }
 
@@ -439,6 +445,9 @@ export class QueryRunner {
       case 'sample':
         out = sample(union(lists), k)
         break
+      case 'formula':
+        out = rescoreByFormula(lists, q.formula)
+        break
       case 'none':
         throw invalid('a query is needed to merge the prefetches')
       case 'nearest': {
@@ -475,6 +484,8 @@ export class QueryRunner {
       case 'rrf':
       case 'dbsf':
         throw invalid('fusion needs prefetches')
+      case 'formula':
+        throw invalid('a formula needs prefetches')
     }
   }
 

@@ -30,6 +30,7 @@ export { TRUE } from './ast.js'
 export { Bitset } from './bitset.js'
 export { parseDateTime } from './datetime.js'
 export { type CompileOptions, compileFilter, type PointPredicate } from './evaluate.js'
+export { asGeoPoint, haversineDistance } from './geo.js'
 export {
   deleteAtPath,
   FORBIDDEN_KEY,
@@ -46,7 +47,7 @@ export {
   someValue,
   withWildcardSuffix,
 } from './key-path.js'
-export { parseFilter } from './parse.js'
+export { parseCondition, parseFilter } from './parse.js'
 export { FilterExecutor, type FilterTarget } from './planner.js'
 export {
   containsPhrase,

@@ -70,10 +70,20 @@ export function parseFilter(input: unknown, where = 'filter'): FilterNode {
   return parseFilterObject(expectObject(input, where, 'a filter object'), where, { nested: false })
 }
 
+/**
+ * One condition as an entry of `must` holds it: a field condition, `is_empty`, `is_null`, `has_id`,
+ * `nested`, or a filter `{ must, should, must_not, min_should }` (score-boosting formulas use these).
+ * Throws `INVALID_FILTER` whose message starts with `where`.
+ * @example parseCondition({ key: 'tag', match: { value: 'new' } }, 'query.formula.sum[1]')
+ */
+export function parseCondition(input: unknown, where = 'condition'): FilterNode {
+  return parseConditionIn(input, where, { nested: false })
+}
+
 function conditionList(v: unknown, where: string, scope: Scope): FilterNode[] | null {
   if (v === null || v === undefined) return null
-  if (Array.isArray(v)) return v.map((c, i) => parseCondition(c, `${where}[${i}]`, scope))
-  if (isObj(v)) return [parseCondition(v, where, scope)]
+  if (Array.isArray(v)) return v.map((c, i) => parseConditionIn(c, `${where}[${i}]`, scope))
+  if (isObj(v)) return [parseConditionIn(v, where, scope)]
   fail(where, `expected a condition or an array of conditions, got ${describe(v)}`)
 }
 
@@ -98,7 +108,7 @@ function parseFilterObject(obj: Obj, where: string, scope: Scope): FilterNode {
     const minCount = ms['min_count']
     if (typeof minCount !== 'number' || !Number.isSafeInteger(minCount) || minCount < 1)
       fail(`${w}.min_count`, `expected an integer >= 1, got ${describe(minCount)}`)
-    const children = conditions.map((c, i) => parseCondition(c, `${w}.conditions[${i}]`, scope))
+    const children = conditions.map((c, i) => parseConditionIn(c, `${w}.conditions[${i}]`, scope))
     parts.push({ kind: 'min_should', children, minCount })
   }
   const must = conditionList(obj['must'], `${where}.must`, scope)
@@ -110,7 +120,7 @@ function parseFilterObject(obj: Obj, where: string, scope: Scope): FilterNode {
   return { kind: 'and', children: parts }
 }
 
-function parseCondition(v: unknown, where: string, scope: Scope): FilterNode {
+function parseConditionIn(v: unknown, where: string, scope: Scope): FilterNode {
   const obj = expectObject(v, where, 'a condition object')
   if ('key' in obj) return parseFieldCondition(obj, where)
   if ('is_empty' in obj || 'is_null' in obj) {

@@ -17,6 +17,7 @@ import type {
   CreateCollectionOptions,
   Distance,
   Filter,
+  FormulaQuery,
   GetOptions,
   HnswConfig,
   JsonValue,
@@ -1082,10 +1083,12 @@ function parseQueryInput(o: Obj, path: string, dimension: number): Query | undef
     return { rrf }
   }
   if ('sample' in q) return { sample: q.sample as 'random' }
+  // A formula is Qdrant's JSON in the engine too (like a filter): passed as is, checked there.
+  if ('formula' in q) return q as unknown as FormulaQuery
   const kind = Object.keys(q)[0] ?? ''
   fail(
     qpath,
-    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, sample)`,
+    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, formula, sample)`,
   )
 }
 
