@@ -224,7 +224,7 @@ describe('quantized collections', () => {
     for (const files of await segmentFiles('small')) expect(files).not.toContain('quantization.bin')
     db = await Quiver.open(dir)
     const again = await db.getCollection('small')
-    expect((await again.search(data[0]!, { limit: 3 }))[0]).toEqual({ id: 0, score: 0 })
+    expect((await again.search(data[0]!, { limit: 3 }))[0]).toMatchObject({ id: 0, score: 0 })
     expect(again.config.vectors.get('')!.quantization).toEqual(SCALAR)
   })
 

@@ -77,7 +77,9 @@ import {
   QueryParser,
   type QueryPlan,
   QueryRunner,
+  type QueryVector,
   type StageParams,
+  type VectorSpaces,
 } from './query.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
@@ -937,11 +939,14 @@ export class EmbeddedCollection implements Collection {
   private space(using: string, where: string): SearchSpace {
     const dense = this.config.vectors.get(using)
     if (dense !== undefined) {
+      const higherIsBetter = dense.metric === 'Cosine' || dense.metric === 'Dot'
+      const multi = dense.multivector !== undefined
       return {
         using,
-        kind: dense.multivector === undefined ? 'dense' : 'multi',
-        higherIsBetter: dense.metric === 'Cosine' || dense.metric === 'Dot',
-        toScore: toScoreFn(dense.metric),
+        kind: multi ? 'multi' : 'dense',
+        higherIsBetter,
+        // a multivector's distance is already the sum of row scores (negated similarities)
+        toScore: multi ? (higherIsBetter ? (d) => -d : (d) => d) : toScoreFn(dense.metric),
         idf: false,
       }
     }
@@ -1180,7 +1185,7 @@ export class EmbeddedCollection implements Collection {
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
-    const plan = QueryParser.parse(request, this.queryVector0.dimension, this.queryVector0.metric)
+    const plan = QueryParser.parse(request, this.vectorSpaces)
     return { points: await this.runQuery(plan, true) }
   }
 
@@ -1191,28 +1196,43 @@ export class EmbeddedCollection implements Collection {
   async queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
-    const plans = requests.map((r, i) =>
-      QueryParser.parse(r, this.queryVector0.dimension, this.queryVector0.metric, `requests[${i}]`),
-    )
+    const plans = requests.map((r, i) => QueryParser.parse(r, this.vectorSpaces, `requests[${i}]`))
     const out: QueryResult[] = []
     for (const plan of plans) out.push({ points: await this.runQuery(plan, false) })
     return out
   }
 
-  /** The vector the query API searches (the unnamed one). */
-  private get queryVector0(): { dimension: number; metric: Distance } {
-    return this.config.vectors.get('') ?? { dimension: 0, metric: 'Cosine' }
+  /** The query layer's view of vector `using`; throws INVALID_ARGUMENT naming `path` for an unknown name. */
+  private readonly vectorSpaces: VectorSpaces = (using, path) => {
+    const dense = this.config.vectors.get(using)
+    if (dense !== undefined)
+      return {
+        kind: dense.multivector === undefined ? 'dense' : 'multi',
+        dimension: dense.dimension,
+        metric: dense.metric,
+        config: dense,
+      }
+    if (this.config.sparseVectors.has(using))
+      return { kind: 'sparse', dimension: 0, metric: 'sparse', config: undefined }
+    throw vectorNameError(this.config, using, path)
+  }
+
+  /** Vector `using` stored at `offset` of `segment` (dense, multi or sparse), or undefined. */
+  private storedVector(segment: Segment, using: string, offset: number): QueryVector | undefined {
+    return this.config.sparseVectors.has(using)
+      ? segment.sparseAt(using, offset)
+      : segment.vectorAt(using, offset)
   }
 
   private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
       const p: PreparedSearch = {
-        space: this.space('', 'using'),
+        space: this.space(plan.using, 'using'),
         query: vector,
         limit: plan.limit,
         offset: plan.offset,
-        ...this.stageSearch(plan.params),
+        ...this.stageSearch(plan.using, plan.params),
         threshold: plan.threshold,
         filter: plan.filter,
         withPayload: plan.withPayload,
@@ -1226,9 +1246,9 @@ export class EmbeddedCollection implements Collection {
     )
   }
 
-  private stageSearch(params: StageParams) {
+  private stageSearch(using: string, params: StageParams) {
     return {
-      ef: params.ef ?? this.config.vectors.get('')?.hnsw.ef ?? this.config.hnsw.ef,
+      ef: params.ef ?? this.config.vectors.get(using)?.hnsw.ef ?? this.config.hnsw.ef,
       nprobe: params.nprobe,
       exact: params.exact,
       quantization: params.quantization,
@@ -1249,17 +1269,20 @@ export class EmbeddedCollection implements Collection {
       return out
     }
     return {
-      dimension: this.queryVector0.dimension,
-      metric: this.queryVector0.metric,
-      vectorOf: (id) => this.holder.segmentOf(id)?.vector('', id),
-      nearest: (vector, k, filter, threshold, params) => {
+      space: (using) => this.vectorSpaces(using, 'using'),
+      vectorOf: (using, id) => {
+        const segment = this.holder.segmentOf(id)
+        const offset = segment?.offsetOf(id)
+        return offset === undefined ? undefined : this.storedVector(segment!, using, offset)
+      },
+      nearest: (using, vector, k, filter, threshold, params) => {
         const raw: Hit[] = []
         const p: PreparedSearch = {
-          space: this.space('', 'using'),
+          space: this.space(using, 'using'),
           query: vector,
           limit: k,
           offset: 0,
-          ...this.stageSearch(params),
+          ...this.stageSearch(using, params),
           threshold,
           filter,
           withPayload: false,
@@ -1273,7 +1296,7 @@ export class EmbeddedCollection implements Collection {
         const out = matching(filter).sort((a, b) => comparePointIds(a.id, b.id))
         return out.length > k ? out.slice(0, k) : out
       },
-      vectorAt: (hit) => hit.segment.vectorAt('', hit.offset)!,
+      vectorAt: (using, hit) => this.storedVector(hit.segment, using, hit.offset),
     }
   }
 

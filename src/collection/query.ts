@@ -4,14 +4,18 @@
 import { describeValue, invalid, QuiverError } from '../errors.js'
 import { type FilterNode, parseFilter } from '../filter/index.js'
 import { parsePointId } from '../point-id.js'
+import { normalizeRows } from '../segment/multivector.js'
 import type { Segment } from '../segment/segment.js'
+import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
 import type {
   Distance,
   PointId,
   Prefetch,
   QuantizationSearchParams,
   RecommendStrategy,
+  VectorConfig,
   WithPayload,
+  WithVector,
 } from '../types.js'
 import { type Formula, parseFormula, rescoreByFormula } from './formula.js'
 import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
@@ -19,12 +23,70 @@ import { mmrSelect } from './mmr.js'
 import {
   MAX_LIMIT,
   toBool,
+  toDenseValue,
   toLimit,
   toOffset,
   toQuantizationParams,
   toVector,
   toWithPayload,
+  toWithVector,
 } from './validate.js'
+
+/**
+ * One searchable vector of a collection as the query layer sees it: a dense vector, a multivector
+ * (rows of `dimension`), or a sparse vector (`dimension` 0, `metric` 'sparse': dot product).
+ */
+export interface VectorSpace {
+  readonly kind: 'dense' | 'multi' | 'sparse'
+  readonly dimension: number
+  readonly metric: Distance | 'sparse'
+  /** The dense vector's config (checks example vectors: dimension, datatype); undefined for sparse. */
+  readonly config: VectorConfig | undefined
+}
+
+/** Resolves a `using` name (`""` = the unnamed vector); throws INVALID_ARGUMENT naming `path` when unknown. */
+export type VectorSpaces = (using: string, path: string) => VectorSpace
+
+/** A query or stored vector: dense (a multivector's rows concatenated) or sparse. */
+export type QueryVector = Float32Array | SparseVector
+
+function isSparse(v: QueryVector): v is SparseVector {
+  return !(v instanceof Float32Array)
+}
+
+/** Sparse dot product of two vectors with ascending indices. */
+export function sparseDot(a: SparseVector, b: SparseVector): number {
+  let i = 0
+  let j = 0
+  let s = 0
+  while (i < a.indices.length && j < b.indices.length) {
+    const x = a.indices[i]!
+    const y = b.indices[j]!
+    if (x === y) s += a.values[i++]! * b.values[j++]!
+    else if (x < y) i++
+    else j++
+  }
+  return s
+}
+
+/** Max-sim similarity (ColBERT): sum over rows of `q` of the best `similarity` to a row of `p`. */
+export function maxSim(metric: Distance, q: Float32Array, p: Float32Array, dim: number): number {
+  let total = 0
+  for (let r = 0; r < q.length; r += dim) {
+    const qr = q.subarray(r, r + dim)
+    let best = Number.NEGATIVE_INFINITY
+    for (let t = 0; t < p.length; t += dim)
+      best = Math.max(best, rowSimilarity(metric, qr, p.subarray(t, t + dim)))
+    total += best
+  }
+  return total
+}
+
+/** A row's similarity for max-sim: dot (Cosine on unit rows, Dot), minus L2 distance, minus L1 distance. */
+function rowSimilarity(metric: Distance, a: Float32Array, b: Float32Array): number {
+  const s = similarity(metric, a, b)
+  return metric === 'Euclid' ? -Math.sqrt(-s) : s
+}
 
 /** One point of an intermediate or final result: where it lives, and its score in this stage. */
 export interface Hit {
@@ -44,13 +106,14 @@ export interface StageParams {
 
 /** What the query layer needs from the collection. All calls are synchronous (one consistent view). */
 export interface QueryHost {
-  readonly dimension: number
-  readonly metric: Distance
-  /** The stored vector of a live point (normalised for Cosine), or undefined. */
-  vectorOf(id: PointId): Float32Array | undefined
-  /** k nearest matching points, best first, `threshold` applied; scores as `search` gives them. */
+  /** The vector `using` names (checked when the plan was parsed). */
+  space(using: string): VectorSpace
+  /** Vector `using` of a live point (normalised for Cosine), or undefined (no such point, or it lacks the vector). */
+  vectorOf(using: string, id: PointId): QueryVector | undefined
+  /** k nearest matching points by vector `using`, best first, `threshold` applied; scores as `search` gives them. */
   nearest(
-    vector: Float32Array,
+    using: string,
+    vector: QueryVector,
     k: number,
     filter: FilterNode | null,
     threshold: number | null,
@@ -60,12 +123,12 @@ export interface QueryHost {
   matching(filter: FilterNode | null): Hit[]
   /** The first `k` matching points in id order (score 0). */
   scroll(filter: FilterNode | null, k: number): Hit[]
-  /** The stored vector of a hit (normalised for Cosine). */
-  vectorAt(hit: Hit): Float32Array
+  /** Vector `using` of a hit (normalised for Cosine), or undefined when the point lacks it. */
+  vectorAt(using: string, hit: Hit): QueryVector | undefined
 }
 
 /** A vector example as checked: given, or a stored point's (resolved when the plan runs). */
-export type VectorSource = { readonly vector: Float32Array } | { readonly id: PointId }
+export type VectorSource = { readonly vector: QueryVector } | { readonly id: PointId }
 
 export type StageQuery =
   | { readonly kind: 'nearest'; readonly input: VectorSource; readonly mmr: MmrPlan | null }
@@ -89,6 +152,8 @@ export interface MmrPlan {
 }
 
 export interface Stage {
+  /** The vector this stage searches and scores by (`""` = the unnamed vector). */
+  readonly using: string
   readonly query: StageQuery
   readonly prefetches: readonly Stage[]
   readonly filter: FilterNode | null
@@ -100,7 +165,7 @@ export interface Stage {
 export interface QueryPlan extends Stage {
   readonly offset: number
   readonly withPayload: WithPayload
-  readonly withVector: boolean
+  readonly withVector: WithVector
   /** Point ids the request names as examples (root and nested): excluded from every stage, as Qdrant. */
   readonly referencedIds: readonly PointId[]
 }
@@ -132,21 +197,20 @@ function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
 
 const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score', 'sum_scores']
 
-/** Validates requests into plans; `dimension` and `metric` check example vectors. */
+/** Validates requests into plans; `spaces` resolves `using` names and checks example vectors. */
 export class QueryParser {
   private readonly referenced: PointId[] = []
+  /** The vector of the stage being parsed (its `using`). */
+  private space: VectorSpace | undefined
 
-  constructor(
-    private readonly dimension: number,
-    private readonly metric: Distance,
-  ) {}
+  constructor(private readonly spaces: VectorSpaces) {}
 
   /**
    * Checks `request` completely (paths named from `prefix`, e.g. `requests[0]`) and returns its plan.
    * Throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming the JSON path.
    */
-  static parse(request: unknown, dimension: number, metric: Distance, prefix = ''): QueryPlan {
-    const parser = new QueryParser(dimension, metric)
+  static parse(request: unknown, spaces: VectorSpaces, prefix = ''): QueryPlan {
+    const parser = new QueryParser(spaces)
     const r = request ?? {}
     if (!isObject(r)) fail(prefix === '' ? 'request' : prefix, `expected an object, got ${describeValue(r)}`)
     const stage = parser.stage(r, prefix, 10)
@@ -154,23 +218,19 @@ export class QueryParser {
       ...stage,
       offset: toOffset(r.offset, at(prefix, 'offset')),
       withPayload: toWithPayload(r.withPayload, at(prefix, 'withPayload'), false),
-      withVector: toBool(r.withVector, at(prefix, 'withVector'), false),
+      withVector: toWithVector(r.withVector, at(prefix, 'withVector')),
       referencedIds: [...new Set(parser.referenced)],
     }
   }
 
   private stage(o: Obj, path: string, defaultLimit: number): Stage {
-    const using = o.using
-    if (!isAbsent(using) && using !== '') {
-      if (typeof using !== 'string')
-        fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
-      fail(
-        at(path, 'using'),
-        `vector ${JSON.stringify(using)}: named vectors are not supported yet (only the unnamed vector "")`,
-      )
-    }
+    const using = isAbsent(o.using) ? '' : o.using
+    if (typeof using !== 'string')
+      fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
     if (!isAbsent(o.lookupFrom)) fail(at(path, 'lookupFrom'), 'not supported yet')
     const prefetches = this.prefetches(o.prefetch, at(path, 'prefetch'))
+    const space = this.spaces(using, at(path, 'using'))
+    this.space = space
     const query = this.query(o.query, at(path, 'query'))
     const limit = toLimit(o.limit, at(path, 'limit'), defaultLimit)
     const threshold = o.scoreThreshold ?? null
@@ -195,7 +255,14 @@ export class QueryParser {
     }
     if (query.kind === 'none' && threshold !== null)
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
-    return { query, prefetches, filter, limit, threshold, params }
+    if (space.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
+      fail(`${qpath}.mmr`, 'MMR works on dense vectors, not on the sparse vector of `using`')
+    if (space.kind !== 'dense' && query.kind === 'recommend' && query.strategy === 'average_vector')
+      fail(
+        `${qpath}.recommend.strategy`,
+        `average_vector needs a dense vector; use best_score or sum_scores with the ${space.kind} vector ${JSON.stringify(using)}`,
+      )
+    return { using, query, prefetches, filter, limit, threshold, params }
   }
 
   private prefetches(v: unknown, path: string): Stage[] {
@@ -235,7 +302,13 @@ export class QueryParser {
       this.referenced.push(id)
       return { id }
     }
-    return { vector: toVector(v, this.dimension, this.metric, path) }
+    const space = this.space!
+    if (space.kind === 'sparse') return { vector: toSparseVector(v, path) }
+    const c = space.config!
+    if (space.kind === 'dense') return { vector: toVector(v, c.dimension, c.metric, path) }
+    const rows = toDenseValue(v, { ...c, datatype: 'float32' }, path)
+    if (c.metric === 'Cosine') normalizeRows(rows, c.dimension)
+    return { vector: rows }
   }
 
   private query(v: unknown, path: string): StageQuery {
@@ -329,7 +402,7 @@ export class QueryParser {
 }
 
 /** A plain nearest-vector query with no prefetch, MMR or point id: it runs as `search` does. */
-export function plainNearest(plan: QueryPlan): Float32Array | undefined {
+export function plainNearest(plan: QueryPlan): QueryVector | undefined {
   const q = plan.query
   if (plan.prefetches.length > 0 || q.kind !== 'nearest' || q.mmr !== null || !('vector' in q.input))
     return undefined
@@ -369,11 +442,7 @@ function sigmoid(x: number): number {
 
 /** Runs checked plans over a host. */
 export class QueryRunner {
-  private readonly higherIsBetter: boolean
-
-  constructor(private readonly host: QueryHost) {
-    this.higherIsBetter = host.metric === 'Cosine' || host.metric === 'Dot'
-  }
+  constructor(private readonly host: QueryHost) {}
 
   /** The final hits of `plan`, after `offset`, at most `limit`. Throws POINT_NOT_FOUND for an unknown example id. */
   run(plan: QueryPlan): Hit[] {
@@ -385,18 +454,22 @@ export class QueryRunner {
     return hits.slice(plan.offset)
   }
 
-  private resolve(source: VectorSource): Float32Array {
-    if ('vector' in source) return this.normalised(source.vector)
-    const v = this.host.vectorOf(source.id)
+  private resolve(using: string, source: VectorSource): QueryVector {
+    if ('vector' in source) return this.normalised(using, source.vector)
+    const v = this.host.vectorOf(using, source.id)
     if (v === undefined)
-      throw new QuiverError('POINT_NOT_FOUND', `no point with id ${JSON.stringify(source.id)} found`, {
-        id: source.id,
-      })
+      throw new QuiverError(
+        'POINT_NOT_FOUND',
+        `no point with id ${JSON.stringify(source.id)} found${using === '' ? '' : ` holding vector ${JSON.stringify(using)}`}`,
+        { id: source.id },
+      )
     return v
   }
 
-  private normalised(v: Float32Array): Float32Array {
-    if (this.host.metric !== 'Cosine') return v
+  /** A given dense query vector normalised for Cosine (multivector rows were normalised when parsed). */
+  private normalised(using: string, v: QueryVector): QueryVector {
+    const space = this.host.space(using)
+    if (isSparse(v) || space.metric !== 'Cosine' || space.kind !== 'dense') return v
     let n = 0
     for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!
     if (n === 0) return v
@@ -406,29 +479,47 @@ export class QueryRunner {
     return out
   }
 
+  /** Raw similarity of two vectors of `using` (higher is more similar). */
+  private similarity(using: string, a: QueryVector, b: QueryVector): number {
+    const space = this.host.space(using)
+    if (isSparse(a) || isSparse(b)) return isSparse(a) && isSparse(b) ? sparseDot(a, b) : 0
+    if (space.kind === 'multi') return maxSim(space.metric as Distance, a, b, space.dimension)
+    return similarity(space.metric as Distance, a, b)
+  }
+
+  /** Higher scores are better for nearest matches of `using` (Cosine, Dot, sparse). */
+  private higherIsBetter(using: string): boolean {
+    const m = this.host.space(using).metric
+    return m === 'Cosine' || m === 'Dot' || m === 'sparse'
+  }
+
   /** Qdrant's user-facing score of a nearest match from its raw similarity. */
-  private nearestScore(sim: number): number {
-    switch (this.host.metric) {
+  private nearestScore(using: string, sim: number): number {
+    const space = this.host.space(using)
+    switch (space.metric) {
       case 'Cosine':
       case 'Dot':
+      case 'sparse':
         return sim
       case 'Euclid':
-        return Math.sqrt(Math.max(-sim, 0))
+        return space.kind === 'multi' ? -sim : Math.sqrt(Math.max(-sim, 0))
       case 'Manhattan':
         return -sim
     }
   }
 
   /** Does this stage rank higher scores first? (nearest on Euclid/Manhattan ranks distances ascending) */
-  private higherFirst(q: StageQuery): boolean {
+  private higherFirst(stage: Stage): boolean {
+    const q = stage.query
     if (q.kind === 'nearest' || (q.kind === 'recommend' && q.strategy === 'average_vector'))
-      return this.higherIsBetter
+      return this.higherIsBetter(stage.using)
     return true
   }
 
   private stage(stage: Stage, inherited: FilterNode | null, k: number): Hit[] {
     const filter = and(inherited, stage.filter)
     const q = stage.query
+    const using = stage.using
     if (stage.prefetches.length === 0) return this.leaf(stage, q, filter, k)
     const lists = stage.prefetches.map((p) => this.stage(p, filter, p.limit))
     let out: Hit[]
@@ -439,48 +530,68 @@ export class QueryRunner {
       case 'dbsf':
         out = dbsf(
           lists,
-          stage.prefetches.map((p) => this.higherFirst(p.query)),
+          stage.prefetches.map((p) => this.higherFirst(p)),
         )
-        break
-      case 'sample':
-        out = sample(union(lists), k)
         break
       case 'formula':
         out = rescoreByFormula(lists, q.formula)
         break
+      case 'sample':
+        out = sample(union(lists), k)
+        break
       case 'none':
         throw invalid('a query is needed to merge the prefetches')
       case 'nearest': {
-        const query = this.resolve(q.input)
+        const query = this.resolve(using, q.input)
         if (q.mmr !== null) {
           const n = Math.max(q.mmr.candidatesLimit ?? k, k)
-          return this.mmr(this.rescore(union(lists), query, n, stage.threshold), query, q.mmr.lambda, k)
+          return this.mmr(
+            using,
+            this.rescore(using, union(lists), query, n, stage.threshold),
+            query,
+            q.mmr.lambda,
+            k,
+          )
         }
-        return this.rescore(union(lists), query, k, stage.threshold)
+        return this.rescore(using, union(lists), query, k, stage.threshold)
       }
       case 'recommend':
-        return this.recommendOver(union(lists), q, k, stage.threshold)
+        return this.recommendOver(using, union(lists), q, k, stage.threshold)
     }
     return this.cut(out, k, stage.threshold, true)
   }
 
   private leaf(stage: Stage, q: StageQuery, filter: FilterNode | null, k: number): Hit[] {
+    const using = stage.using
     switch (q.kind) {
       case 'none':
         return this.host.scroll(filter, k)
       case 'sample':
         return sample(this.host.matching(filter), k)
       case 'nearest': {
-        const query = this.resolve(q.input)
-        if (q.mmr === null) return this.host.nearest(query, k, filter, stage.threshold, stage.params)
+        const query = this.resolve(using, q.input)
+        if (q.mmr === null) return this.host.nearest(using, query, k, filter, stage.threshold, stage.params)
         const n = Math.max(q.mmr.candidatesLimit ?? k, k)
-        const candidates = this.host.nearest(query, n, filter, stage.threshold, stage.params)
-        return this.mmr(candidates, query, q.mmr.lambda, k)
+        const candidates = this.host.nearest(using, query, n, filter, stage.threshold, stage.params)
+        return this.mmr(using, candidates, query, q.mmr.lambda, k)
       }
       case 'recommend':
         if (q.strategy === 'average_vector')
-          return this.host.nearest(this.averageVector(q), k, filter, stage.threshold, stage.params)
-        return this.recommendOver(this.host.matching(filter), q, k, stage.threshold)
+          return this.host.nearest(
+            using,
+            this.averageVector(using, q),
+            k,
+            filter,
+            stage.threshold,
+            stage.params,
+          )
+        return this.recommendOver(
+          using,
+          this.withVector(using, this.host.matching(filter)),
+          q,
+          k,
+          stage.threshold,
+        )
       case 'rrf':
       case 'dbsf':
         throw invalid('fusion needs prefetches')
@@ -489,73 +600,96 @@ export class QueryRunner {
     }
   }
 
-  /** Qdrant's average_vector: 2 * mean(positive) - mean(negative), or mean(positive). */
-  private averageVector(q: Extract<StageQuery, { kind: 'recommend' }>): Float32Array {
+  /** The hits whose point holds vector `using`. */
+  private withVector(using: string, hits: Hit[]): Hit[] {
+    return hits.filter((h) => this.host.vectorAt(using, h) !== undefined)
+  }
+
+  /** Qdrant's average_vector: 2 * mean(positive) - mean(negative), or mean(positive). Dense vectors only. */
+  private averageVector(using: string, q: Extract<StageQuery, { kind: 'recommend' }>): Float32Array {
+    const dim = this.host.space(using).dimension
     const mean = (sources: readonly VectorSource[]): Float64Array => {
-      const m = new Float64Array(this.host.dimension)
+      const m = new Float64Array(dim)
       for (const s of sources) {
-        const v = this.resolve(s)
+        const v = this.resolve(using, s) as Float32Array
         for (let i = 0; i < m.length; i++) m[i]! += v[i]!
       }
       for (let i = 0; i < m.length; i++) m[i]! /= sources.length
       return m
     }
     const pos = mean(q.positive)
-    const out = new Float32Array(this.host.dimension)
+    const out = new Float32Array(dim)
     if (q.negative.length === 0) out.set(pos)
     else {
       const neg = mean(q.negative)
       for (let i = 0; i < out.length; i++) out[i] = pos[i]! + pos[i]! - neg[i]!
     }
-    return this.normalised(out)
+    return this.normalised(using, out) as Float32Array
   }
 
   private recommendOver(
+    using: string,
     candidates: Hit[],
     q: Extract<StageQuery, { kind: 'recommend' }>,
     k: number,
     threshold: number | null,
   ): Hit[] {
-    if (q.strategy === 'average_vector') return this.rescore(candidates, this.averageVector(q), k, threshold)
-    const positive = q.positive.map((s) => this.resolve(s))
-    const negative = q.negative.map((s) => this.resolve(s))
-    const metric = this.host.metric
+    if (q.strategy === 'average_vector')
+      return this.rescore(using, candidates, this.averageVector(using, q), k, threshold)
+    const positive = q.positive.map((s) => this.resolve(using, s))
+    const negative = q.negative.map((s) => this.resolve(using, s))
+    const scored: Hit[] = []
     for (const hit of candidates) {
-      const v = this.host.vectorAt(hit)
+      const v = this.host.vectorAt(using, hit)
+      if (v === undefined) continue
       if (q.strategy === 'sum_scores') {
         let s = 0
-        for (const p of positive) s += similarity(metric, p, v)
-        for (const n of negative) s -= similarity(metric, n, v)
+        for (const p of positive) s += this.similarity(using, p, v)
+        for (const n of negative) s -= this.similarity(using, n, v)
         hit.score = s
       } else {
         let maxPos = Number.NEGATIVE_INFINITY
         let maxNeg = Number.NEGATIVE_INFINITY
-        for (const p of positive) maxPos = Math.max(maxPos, similarity(metric, p, v))
-        for (const n of negative) maxNeg = Math.max(maxNeg, similarity(metric, n, v))
+        for (const p of positive) maxPos = Math.max(maxPos, this.similarity(using, p, v))
+        for (const n of negative) maxNeg = Math.max(maxNeg, this.similarity(using, n, v))
         hit.score = maxPos > maxNeg ? sigmoid(maxPos) : -sigmoid(maxNeg)
       }
+      scored.push(hit)
     }
-    candidates.sort((a, b) => b.score - a.score)
-    return this.cut(candidates, k, threshold, true)
+    scored.sort((a, b) => b.score - a.score)
+    return this.cut(scored, k, threshold, true)
   }
 
-  /** Scores `candidates` exactly as nearest matches of `query`, best first, top k past the threshold. */
-  private rescore(candidates: Hit[], query: Float32Array, k: number, threshold: number | null): Hit[] {
-    const metric = this.host.metric
-    for (const hit of candidates)
-      hit.score = this.nearestScore(similarity(metric, query, this.host.vectorAt(hit)))
-    const higher = this.higherIsBetter
-    candidates.sort((a, b) => (higher ? b.score - a.score : a.score - b.score))
-    return this.cut(candidates, k, threshold, higher)
+  /**
+   * Scores `candidates` exactly as nearest matches of `query` by vector `using`, best first, top k
+   * past the threshold. Candidates lacking that vector drop out (Qdrant's rescoring does likewise).
+   */
+  private rescore(
+    using: string,
+    candidates: Hit[],
+    query: QueryVector,
+    k: number,
+    threshold: number | null,
+  ): Hit[] {
+    const scored: Hit[] = []
+    for (const hit of candidates) {
+      const v = this.host.vectorAt(using, hit)
+      if (v === undefined) continue
+      hit.score = this.nearestScore(using, this.similarity(using, query, v))
+      scored.push(hit)
+    }
+    const higher = this.higherIsBetter(using)
+    scored.sort((a, b) => (higher ? b.score - a.score : a.score - b.score))
+    return this.cut(scored, k, threshold, higher)
   }
 
   /** MMR over nearest `candidates` (scores kept: the similarity to the query, as Qdrant). */
-  private mmr(candidates: Hit[], query: Float32Array, lambda: number, k: number): Hit[] {
-    const metric = this.host.metric
-    const vectors = candidates.map((h) => this.host.vectorAt(h))
-    const relevance = Float64Array.from(vectors, (v) => similarity(metric, query, v))
-    const order = mmrSelect(relevance, (i, j) => similarity(metric, vectors[i]!, vectors[j]!), lambda, k)
-    return order.map((i) => candidates[i]!)
+  private mmr(using: string, candidates: Hit[], query: QueryVector, lambda: number, k: number): Hit[] {
+    const present = this.withVector(using, candidates)
+    const vectors = present.map((h) => this.host.vectorAt(using, h)!)
+    const relevance = Float64Array.from(vectors, (v) => this.similarity(using, query, v))
+    const order = mmrSelect(relevance, (i, j) => this.similarity(using, vectors[i]!, vectors[j]!), lambda, k)
+    return order.map((i) => present[i]!)
   }
 
   private cut(sorted: Hit[], k: number, threshold: number | null, higherFirst: boolean): Hit[] {

@@ -27,7 +27,7 @@ export function normalizeRows(rows: Float32Array, dim: number): void {
   }
 }
 
-/** Distance of two rows in the dense convention (smaller is better): -dot for Cosine/Dot, L2², L1. */
+/** Distance of two rows (smaller is better): -dot for Cosine/Dot, the L2 distance, the L1 distance. */
 function rowDistance(
   metric: Distance,
   a: Float32Array,
@@ -47,7 +47,7 @@ function rowDistance(
         const d = a[ai + i]! - b[bi + i]!
         s += d * d
       }
-      return s
+      return Math.sqrt(s)
     case 'Manhattan':
       for (let i = 0; i < dim; i++) s += Math.abs(a[ai + i]! - b[bi + i]!)
       return s

@@ -1029,20 +1029,28 @@ function parseVectorInput(
   container: Obj | unknown[],
   key: string | number,
   path: string,
-  dimension: number,
+  dimension: number | undefined,
 ): VectorInput {
   const v = (container as Record<string | number, unknown>)[key]
   if (typeof v === 'number' || typeof v === 'string') return parsePointId(v, path)
+  // a sparse vector { indices, values } or a multivector (rows): the engine checks them against `using`
+  if (isPlainObject(v) && ('indices' in v || 'values' in v)) return v as unknown as SparseVectorInput
+  if (Array.isArray(v) && v.some((x) => Array.isArray(x))) return v as number[][]
   return parseVector(v, path, dimension)
 }
 
-function parseExamples(o: Obj, key: string, path: string, dimension: number): VectorInput[] | undefined {
+function parseExamples(
+  o: Obj,
+  key: string,
+  path: string,
+  dimension: number | undefined,
+): VectorInput[] | undefined {
   if (isAbsent(o[key])) return undefined
   const list = reqArray(o, key, path)
   return list.map((_, i) => parseVectorInput(list, i, `${join(path, key)}[${i}]`, dimension))
 }
 
-function parseRecommendInput(v: unknown, path: string, dimension: number): Query {
+function parseRecommendInput(v: unknown, path: string, dimension: number | undefined): Query {
   if (!isPlainObject(v)) fail(path, `expected { positive, negative, strategy }, got ${describe(v)}`)
   const recommend: { positive?: VectorInput[]; negative?: VectorInput[]; strategy?: RecommendStrategy } = {}
   const positive = parseExamples(v, 'positive', path, dimension)
@@ -1055,7 +1063,7 @@ function parseRecommendInput(v: unknown, path: string, dimension: number): Query
 }
 
 /** Qdrant's `QueryInterface` (snake_case) -> the engine's `Query`; kinds Quiver lacks are refused by name. */
-function parseQueryInput(o: Obj, path: string, dimension: number): Query | undefined {
+function parseQueryInput(o: Obj, path: string, dimension: number | undefined): Query | undefined {
   const q = o.query
   const qpath = join(path, 'query')
   if (isAbsent(q)) return undefined
@@ -1098,7 +1106,8 @@ function parseStage(o: Obj, path: string, dimension: number): Prefetch {
   const out: Prefetch = {}
   const using = o.using
   if (!isAbsent(using)) out.using = using as string
-  const query = parseQueryInput(o, path, dimension)
+  // the wire checks a dense query's length only against the unnamed vector; the engine checks the rest
+  const query = parseQueryInput(o, path, isAbsent(using) || using === '' ? dimension : undefined)
   if (query !== undefined) out.query = query
   const prefetch = o.prefetch
   if (Array.isArray(prefetch)) {
@@ -1161,7 +1170,7 @@ export function parseRecommend(body: unknown, dimension: number, path = ''): Par
   const o = path === '' ? bodyObject(body) : (body as Obj)
   unsupported(o, 'shard_key', path, 'shard_key')
   unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
-  const query = parseRecommendInput(o, path, dimension)
+  const query = parseRecommendInput(o, path, isAbsent(o.using) || o.using === '' ? dimension : undefined)
   const { request, payload } = parseQuery(
     { ...o, query: undefined, positive: undefined, negative: undefined, strategy: undefined },
     dimension,
