@@ -136,6 +136,8 @@ export interface ScoredPoint {
   score: number
   payload?: Payload
   vector?: number[]
+  /** `{ orderBy }` queries: the order-by field's value this hit is at (datetimes as epoch microseconds). */
+  orderValue?: number
 }
 
 // ---- Filters: Qdrant's filter language, as JSON (snake_case keys, exactly as on the wire). ----

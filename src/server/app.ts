@@ -25,6 +25,7 @@ import { mayHoldUnsafeIntegers, withClientLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
+import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
@@ -191,6 +192,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
+  registerFacetRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }

@@ -21,6 +21,7 @@ import type {
   JsonValue,
   MmrOptions,
   OptimizersConfig,
+  OrderBy,
   Payload,
   PayloadFieldSchema,
   PayloadIndexInfo,
@@ -66,6 +67,8 @@ export interface WireRecord {
   id: PointId
   payload?: Payload
   vector?: number[]
+  /** With `order_by`: the value of the order-by field this entry is at (datetimes as epoch microseconds). */
+  order_value?: number
 }
 
 /** Qdrant's `ScoredPoint`. `version` is always 0: Quiver does not expose per-point versions. */
@@ -189,6 +192,7 @@ export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord 
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
   if (p.vector !== undefined) out.vector = p.vector
+  if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
 
@@ -206,6 +210,7 @@ export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireSc
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
   if (p.vector !== undefined) out.vector = p.vector
+  if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
 
@@ -296,19 +301,19 @@ export function toWirePayloadIndexInfo(index: PayloadIndexInfo): WirePayloadInde
 
 // ---- Request parsing: every check names the JSON path of the bad value ----
 
-type Obj = { [key: string]: unknown }
+export type Obj = { [key: string]: unknown }
 
-function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
+export function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 const describe = describeValue
 
-function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
+export function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
   throw new QuiverError(code, `${path}: ${message}`, { path })
 }
 
-function join(path: string, key: string): string {
+export function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`
 }
 
@@ -319,7 +324,7 @@ export function bodyObject(body: unknown, optional = false): Obj {
   return body
 }
 
-function isAbsent(v: unknown): v is null | undefined {
+export function isAbsent(v: unknown): v is null | undefined {
   return v === undefined || v === null
 }
 
@@ -329,13 +334,13 @@ function reqObject(o: Obj, key: string, path: string): Obj {
   return v
 }
 
-function reqArray(o: Obj, key: string, path: string): unknown[] {
+export function reqArray(o: Obj, key: string, path: string): unknown[] {
   const v = o[key]
   if (!Array.isArray(v)) fail(join(path, key), `expected an array, got ${describe(v)}`)
   return v
 }
 
-function optInt(o: Obj, key: string, path: string, min: number): number | undefined {
+export function optInt(o: Obj, key: string, path: string, min: number): number | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
@@ -343,7 +348,7 @@ function optInt(o: Obj, key: string, path: string, min: number): number | undefi
   return v
 }
 
-function optBool(o: Obj, key: string, path: string): boolean | undefined {
+export function optBool(o: Obj, key: string, path: string): boolean | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'boolean') fail(join(path, key), `expected true or false, got ${describe(v)}`)
@@ -358,7 +363,7 @@ function optNumber(o: Obj, key: string, path: string): number | undefined {
   return v
 }
 
-function optString(o: Obj, key: string, path: string): string | undefined {
+export function optString(o: Obj, key: string, path: string): string | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'string') fail(join(path, key), `expected a string, got ${describe(v)}`)
@@ -383,7 +388,7 @@ function selectorKeys(v: unknown, path: string): string[] {
 }
 
 /** Rejects a key Quiver does not implement, when it is present and not null. */
-function unsupported(
+export function unsupported(
   o: Obj,
   key: string,
   path: string,
@@ -689,11 +694,13 @@ export function parseDeletePayload(body: unknown): { keys: string[]; selector: P
   return { keys, selector: parseSelectorFields(o) }
 }
 
-/** `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false }`. */
+/**
+ * `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false,
+ * order_by? }`; `order_by` is a key or `{ key, direction?, start_from? }` (parseOrderBy).
+ */
 export function parseScroll(body: unknown): { options: ScrollOptions; payload: PayloadSelection } {
   const o = bodyObject(body, true)
   unsupported(o, 'shard_key', '', 'shard_key')
-  unsupported(o, 'order_by', '', 'order_by')
   const payload = parseWithPayload(o.with_payload, 'with_payload', true)
   const options: ScrollOptions = {
     withPayload: payload.select,
@@ -704,7 +711,42 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset')
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
+  if (!isAbsent(o.order_by)) options.orderBy = parseOrderBy(o.order_by, 'order_by')
   return { options, payload }
+}
+
+/**
+ * Qdrant's `OrderByInterface`: a payload key, or `{ key, direction?: "asc" | "desc", start_from?:
+ * number | RFC 3339 string }` -> the engine's `OrderBy`. Wrong types and an empty key are 400 (Qdrant
+ * has no range validation on OrderBy). The engine checks the datetime and the index.
+ */
+export function parseOrderBy(v: unknown, path: string): OrderBy | string {
+  if (typeof v === 'string') {
+    if (v === '') fail(path, 'the order_by key must not be empty')
+    return v
+  }
+  if (!isPlainObject(v))
+    fail(path, `expected a payload key or { key, direction?, start_from? }, got ${describe(v)}`)
+  for (const k of Object.keys(v))
+    if (k !== 'key' && k !== 'direction' && k !== 'start_from')
+      fail(join(path, k), 'unknown field (expected key, direction, start_from)')
+  if (typeof v.key !== 'string')
+    fail(join(path, 'key'), `expected a payload key (a string), got ${describe(v.key)}`)
+  if (v.key === '') fail(join(path, 'key'), 'must not be empty (the payload key to order by)')
+  const out: OrderBy = { key: v.key }
+  const direction = v.direction
+  if (!isAbsent(direction)) {
+    if (direction !== 'asc' && direction !== 'desc')
+      fail(join(path, 'direction'), `expected "asc" or "desc", got ${describe(direction)}`)
+    out.direction = direction
+  }
+  const start = v.start_from
+  if (!isAbsent(start)) {
+    if ((typeof start !== 'number' || !Number.isFinite(start)) && typeof start !== 'string')
+      fail(join(path, 'start_from'), `expected a number or an RFC 3339 datetime, got ${describe(start)}`)
+    out.startFrom = start
+  }
+  return out
 }
 
 /**
@@ -789,7 +831,7 @@ export interface ParsedQuery {
 }
 
 /** Qdrant's `VectorInput` of the unnamed dense vector: an array of numbers or a point id. */
-function parseVectorInput(
+export function parseVectorInput(
   container: Obj | unknown[],
   key: string | number,
   path: string,
