@@ -296,7 +296,9 @@ export interface MmrOptions {
  * - `{ recommend }`: `average_vector` searches `2 * mean(positive) - mean(negative)` (mean(positive)
  *   without negatives); `best_score` and `sum_scores` score every candidate exactly (higher is better);
  * - `{ fusion: 'rrf' | 'dbsf' }` / `{ rrf: { k, weights } }`: merges the prefetches' lists;
- * - `{ sample: 'random' }`: random points (score 0).
+ * - `{ sample: 'random' }`: random points (score 0);
+ * - `{ orderBy }`: points in the order of a range-indexed payload field (as `scroll({ orderBy })`: a
+ *   point once per distinct value, `orderValue` set), score 1; no `scoreThreshold`.
  */
 export type Query =
   | VectorInput
@@ -312,6 +314,7 @@ export type Query =
   | { fusion: 'rrf' | 'dbsf' }
   | { rrf: { k?: number | null; weights?: readonly number[] | null } }
   | { sample: 'random' }
+  | { orderBy: OrderBy | string }
 
 /** Search parameters of a query stage (Qdrant's `params`). */
 export interface QueryParams {

@@ -1,4 +1,4 @@
-// REST facet, scroll order_by and the distance matrix (pairs, offsets) against a real server, held
+// REST facet, scroll order_by, query { order_by } and the distance matrix (pairs, offsets) against a real server, held
 // against brute force over the points sent; bad input answers Qdrant's status (400 for a wrong type
 // or a missing index, 422 for a value out of range) with a message naming the field.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -125,6 +125,23 @@ describe('REST facet, scroll order_by, search matrix', () => {
     })
     expect(byDay.body.result.points.map((p: { id: number }) => p.id)).toEqual(dated.map((p) => p.id))
     expect(byDay.body.result.points[0].order_value).toBe(Date.parse(dated[0]!.payload.day!) * 1000)
+  })
+
+  it('answers points/query { order_by } as the ordered scroll, with order_value and score 1', async () => {
+    const scroll = await post('/points/scroll', { order_by: { key: 'price', direction: 'desc' }, limit: 7 })
+    const query = await post('/points/query', {
+      query: { order_by: { key: 'price', direction: 'desc' } },
+      limit: 7,
+      with_payload: true,
+    })
+    expect(query.status).toBe(200)
+    expect(query.body.result.points).toEqual(
+      scroll.body.result.points.map((p: object) => ({ ...p, score: 1, version: 0 })),
+    )
+    const refused = await post('/points/query', { query: { order_by: 'price' }, score_threshold: 10 })
+    expect(refused.status).toBe(400)
+    expect(refused.body.status.error).toMatch(/Can't use score_threshold with an order_by query/)
+    expect((await post('/points/query', { query: { order_by: 'color' } })).code).toBe('INDEX_REQUIRED')
   })
 
   it('refuses bad order_by input with 400 and a message naming the field', async () => {

@@ -944,7 +944,8 @@ export class EmbeddedCollection implements Collection {
    * Qdrant's universal query (docs/rest-api.md#query): nearest neighbours of a vector or of a
    * stored point (`query: id`, that point excluded), MMR, recommend (`average_vector`,
    * `best_score`, `sum_scores`; example ids excluded), fusion of prefetches (`rrf`, weighted
-   * `{ rrf: { k, weights } }`, `dbsf`), random sampling, or (no `query`) points in id order with
+   * `{ rrf: { k, weights } }`, `dbsf`), random sampling, `{ orderBy }` (a range-indexed field's order,
+   * as `scroll({ orderBy })`, score 1, no scoreThreshold), or (no `query`) points in id order with
    * score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
    * top-level `filter` applies to every prefetch. Everything is checked before anything runs:
    * a bad field throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming
@@ -955,6 +956,7 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.query({ query: { nearest: v, mmr: { diversity: 0.5, candidatesLimit: 50 } }, limit: 10 })
    * @example await docs.query({ query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } } })
    * @example await docs.query({ prefetch: [{ query: v1, limit: 50 }, { query: v2, limit: 50 }], query: { fusion: 'rrf' } })
+   * @example await docs.query({ query: { orderBy: { key: 'price', direction: 'desc' } }, limit: 10 }) // orderValue on each hit
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
@@ -993,9 +995,11 @@ export class EmbeddedCollection implements Collection {
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
     const hits = new QueryRunner(this.queryHost).run(plan)
-    return hits.map((h) =>
-      this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector),
-    )
+    return hits.map((h) => {
+      const sp = this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector)
+      if (h.orderValue !== undefined) sp.orderValue = h.orderValue
+      return sp
+    })
   }
 
   private stageSearch(params: StageParams) {
@@ -1045,6 +1049,14 @@ export class EmbeddedCollection implements Collection {
         return out.length > k ? out.slice(0, k) : out
       },
       vectorAt: (hit) => hit.segment.index.vector(hit.offset),
+      orderBy: (order, filter, k) =>
+        orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
+          segment: e.segment,
+          offset: e.segment.offsetOf(e.id)!,
+          id: e.id,
+          score: 1,
+          orderValue: e.value,
+        })),
     }
   }
 

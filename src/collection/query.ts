@@ -15,6 +15,7 @@ import type {
 } from '../types.js'
 import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
 import { mmrSelect } from './mmr.js'
+import { type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   MAX_LIMIT,
   toBool,
@@ -31,6 +32,8 @@ export interface Hit {
   readonly offset: number
   readonly id: PointId
   score: number
+  /** `orderBy` stages: the order-by field's value this hit is at. */
+  readonly orderValue?: number
 }
 
 /** Search parameters of one stage, checked. `ef` undefined = the collection's default. */
@@ -61,6 +64,11 @@ export interface QueryHost {
   scroll(filter: FilterNode | null, k: number): Hit[]
   /** The stored vector of a hit (normalised for Cosine). */
   vectorAt(hit: Hit): Float32Array
+  /**
+   * The first `k` (point, value) entries in the order of a range-indexed field (order-by.ts
+   * `orderedPage`), score 1 as Qdrant's scroll-backed queries. Throws INDEX_REQUIRED without an index.
+   */
+  orderBy(order: ResolvedOrderBy, filter: FilterNode | null, k: number): Hit[]
 }
 
 /** A vector example as checked: given, or a stored point's (resolved when the plan runs). */
@@ -78,6 +86,7 @@ export type StageQuery =
   | { readonly kind: 'dbsf' }
   | { readonly kind: 'sample' }
   | { readonly kind: 'none' }
+  | { readonly kind: 'orderBy'; readonly order: ResolvedOrderBy }
 
 export interface MmrPlan {
   /** 1 - diversity. */
@@ -191,6 +200,8 @@ export class QueryParser {
     }
     if (query.kind === 'none' && threshold !== null)
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
+    if (query.kind === 'orderBy' && threshold !== null)
+      fail(at(path, 'scoreThreshold'), "Can't use score_threshold with an order_by query")
     return { query, prefetches, filter, limit, threshold, params }
   }
 
@@ -276,10 +287,19 @@ export class QueryParser {
       if (v.sample !== 'random') fail(`${path}.sample`, `expected "random", got ${describeValue(v.sample)}`)
       return { kind: 'sample' }
     }
+    const more = this.moreKinds(v, path)
+    if (more !== undefined) return more
     fail(
       path,
       `query kind ${JSON.stringify(kind)} is not supported (nearest, recommend, fusion, rrf, sample)`,
     )
+  }
+
+  /** Query kinds beyond the first set: `orderBy`. Undefined when `v` holds none of them. */
+  private moreKinds(v: Obj, path: string): StageQuery | undefined {
+    if ('orderBy' in v)
+      return { kind: 'orderBy', order: resolveOrderBy(v.orderBy as never, `${path}.orderBy`) }
+    return undefined
   }
 
   private mmr(v: unknown, path: string): MmrPlan | null {
@@ -451,6 +471,10 @@ export class QueryRunner {
       }
       case 'recommend':
         return this.recommendOver(union(lists), q, k, stage.threshold)
+      case 'orderBy': {
+        const ids = new Set(union(lists).map((h) => h.id))
+        return this.host.orderBy(q.order, and(filter, { kind: 'has_id', ids }), k)
+      }
     }
     return this.cut(out, k, stage.threshold, true)
   }
@@ -472,6 +496,8 @@ export class QueryRunner {
         if (q.strategy === 'average_vector')
           return this.host.nearest(this.averageVector(q), k, filter, stage.threshold, stage.params)
         return this.recommendOver(this.host.matching(filter), q, k, stage.threshold)
+      case 'orderBy':
+        return this.host.orderBy(q.order, filter, k)
       case 'rrf':
       case 'dbsf':
         throw invalid('fusion needs prefetches')

@@ -889,6 +889,7 @@ function parseQueryInput(o: Obj, path: string, dimension: number): Query | undef
     return { rrf }
   }
   if ('sample' in q) return { sample: q.sample as 'random' }
+  if ('order_by' in q) return { orderBy: parseOrderBy(q.order_by, `${qpath}.order_by`) }
   const kind = Object.keys(q)[0] ?? ''
   fail(
     qpath,
