@@ -352,6 +352,35 @@ export interface QueryResult {
   points: ScoredPoint[]
 }
 
+/** A group's key: a keyword (string) or an integer value of the `groupBy` field. */
+export type GroupId = string | number
+
+/**
+ * `collection.queryGroups` request (Qdrant's query/groups): a query (no `offset`) whose hits are
+ * grouped by the value of the payload field `groupBy`.
+ */
+export interface QueryGroupsRequest extends Omit<QueryRequest, 'offset' | 'limit'> {
+  /** Payload key path (`a.b`, `tags[]`) of the field to group by: strings and integers. */
+  groupBy: string
+  /** Hits per group, >= 1. Default 3. */
+  groupSize?: number | null
+  /** Groups to return, >= 1. Default 10. */
+  limit?: number | null
+}
+
+export interface PointGroup {
+  id: GroupId
+  /** Best first, at most `groupSize`. */
+  hits: ScoredPoint[]
+  /** With a lookup (groups.ts `lookupGroups`): the point of another collection whose id is `id`. */
+  lookup?: PointRecord
+}
+
+export interface GroupsResult {
+  /** Ordered by their best hit. */
+  groups: PointGroup[]
+}
+
 export interface GetOptions {
   withPayload?: WithPayload
   withVector?: boolean
@@ -579,6 +608,7 @@ export interface Collection {
   searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>
   queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>
+  queryGroups(request: QueryGroupsRequest): Promise<GroupsResult>
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
   overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult>
   deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>

@@ -18,6 +18,7 @@ import type {
   FacetResult,
   Filter,
   GetOptions,
+  GroupsResult,
   OptimizerStatus,
   Payload,
   PayloadFieldSchema,
@@ -26,6 +27,7 @@ import type {
   PointRecord,
   PointSelector,
   PointStruct,
+  QueryGroupsRequest,
   QueryRequest,
   QueryResult,
   ScoredPoint,
@@ -40,6 +42,7 @@ import type {
   WithPayload,
 } from '../types.js'
 import { facetCounts } from './facet.js'
+import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
 import {
   decodeOperation,
   encodeOperation,
@@ -979,6 +982,62 @@ export class EmbeddedCollection implements Collection {
     return out
   }
 
+  /**
+   * Qdrant's query/groups: the hits of a query (as `query` takes it, without `offset`) grouped by the
+   * value of the payload field `groupBy` (strings and integers; a point with an array joins the group
+   * of each element; a point with no value, or any value of another type, joins none). Returns the
+   * `limit` (default 10) groups with the best best hits, in that order, each with its best
+   * `groupSize` (default 3) hits. Exact for the query's ranking: the ranked list is widened until
+   * those groups are full or it runs out. Throws what `query` throws, and INVALID_ARGUMENT for
+   * `groupBy`, `groupSize`, `limit` or an `offset`. Lookups in another collection: groups.ts `lookupGroups`.
+   * @example const { groups } = await docs.queryGroups({ query: v, groupBy: 'author', groupSize: 2, limit: 5 })
+   */
+  async queryGroups(request: QueryGroupsRequest): Promise<GroupsResult> {
+    this.assertOpen()
+    const { options, query } = checkGroupRequest(request)
+    const plan = QueryParser.parse(query, this.config.dimension, this.config.metric)
+    const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
+    const grouped = groupRanked(
+      // past the live count every hit is in: asking for more would only grow the search's heaps
+      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize)),
+      (h) => groupKeys(h.segment.payloadAt(h.offset), options.path),
+      options,
+    )
+    return {
+      groups: grouped.map((g) => ({
+        id: g.id,
+        hits: g.hits.map((h) => this.toScoredPoint(h, plan)),
+      })),
+    }
+  }
+
+  /** The ranked hits of `plan` on this thread (a plain nearest query runs as `search`). */
+  private queryHits(plan: QueryPlan): Hit[] {
+    const vector = plainNearest(plan)
+    if (vector === undefined) return new QueryRunner(this.queryHost).run(plan)
+    const raw: Hit[] = []
+    this.runSearch(
+      {
+        query: vector,
+        limit: plan.limit,
+        offset: plan.offset,
+        ...this.stageSearch(plan.params),
+        threshold: plan.threshold,
+        filter: plan.filter,
+        withPayload: false,
+        withVector: false,
+      },
+      raw,
+    )
+    return raw
+  }
+
+  private toScoredPoint(h: Hit, plan: QueryPlan): ScoredPoint {
+    const sp = this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector)
+    if (h.orderValue !== undefined) sp.orderValue = h.orderValue
+    return sp
+  }
+
   private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
@@ -994,12 +1053,7 @@ export class EmbeddedCollection implements Collection {
       }
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
-    const hits = new QueryRunner(this.queryHost).run(plan)
-    return hits.map((h) => {
-      const sp = this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector)
-      if (h.orderValue !== undefined) sp.orderValue = h.orderValue
-      return sp
-    })
+    return new QueryRunner(this.queryHost).run(plan).map((h) => this.toScoredPoint(h, plan))
   }
 
   private stageSearch(params: StageParams) {

@@ -27,6 +27,7 @@ import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
 import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
+import { registerGroupRoutes } from './routes/groups.js'
 import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
@@ -193,6 +194,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
   registerFacetRoutes(app, options.db)
+  registerGroupRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }
