@@ -298,7 +298,11 @@ export interface MmrOptions {
  * - `{ fusion: 'rrf' | 'dbsf' }` / `{ rrf: { k, weights } }`: merges the prefetches' lists;
  * - `{ sample: 'random' }`: random points (score 0);
  * - `{ orderBy }`: points in the order of a range-indexed payload field (as `scroll({ orderBy })`: a
- *   point once per distinct value, `orderValue` set), score 1; no `scoreThreshold`.
+ *   point once per distinct value, `orderValue` set), score 1; no `scoreThreshold`;
+ * - `{ discover: { target, context } }`: score = (pairs where the point is more similar to the positive
+ *   than to the negative) - (pairs where less) + scaled sigmoid of the similarity to `target` in (0, 1);
+ * - `{ context }`: score = sum over pairs of fast sigmoid(min(sim(positive) - sim(negative), 0)), at most 0.
+ *   Discover and context score every candidate exactly (Qdrant searches the graph with these scores).
  */
 export type Query =
   | VectorInput
@@ -315,6 +319,14 @@ export type Query =
   | { rrf: { k?: number | null; weights?: readonly number[] | null } }
   | { sample: 'random' }
   | { orderBy: OrderBy | string }
+  | { discover: { target: VectorInput; context?: ContextPair | readonly ContextPair[] | null } }
+  | { context: ContextPair | readonly ContextPair[] | null }
+
+/** A context example pair (discover, context): prefer points more similar to `positive` than to `negative`. */
+export interface ContextPair {
+  positive: VectorInput
+  negative: VectorInput
+}
 
 /** Search parameters of a query stage (Qdrant's `params`). */
 export interface QueryParams {

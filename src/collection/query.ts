@@ -3,7 +3,7 @@
 // a QueryHost, the collection's per-segment search. fusion.ts and mmr.ts hold the re-rankers.
 import { describeValue, invalid, QuiverError } from '../errors.js'
 import { type FilterNode, parseFilter } from '../filter/index.js'
-import { parsePointId } from '../point-id.js'
+import { comparePointIds, parsePointId } from '../point-id.js'
 import type { Segment } from '../segment/segment.js'
 import type {
   Distance,
@@ -87,6 +87,14 @@ export type StageQuery =
   | { readonly kind: 'sample' }
   | { readonly kind: 'none' }
   | { readonly kind: 'orderBy'; readonly order: ResolvedOrderBy }
+  | { readonly kind: 'discover'; readonly target: VectorSource; readonly pairs: readonly ContextPlan[] }
+  | { readonly kind: 'context'; readonly pairs: readonly ContextPlan[] }
+
+/** One context pair as checked: the search prefers points nearer `positive` than `negative`. */
+export interface ContextPlan {
+  readonly positive: VectorSource
+  readonly negative: VectorSource
+}
 
 export interface MmrPlan {
   /** 1 - diversity. */
@@ -295,11 +303,38 @@ export class QueryParser {
     )
   }
 
-  /** Query kinds beyond the first set: `orderBy`. Undefined when `v` holds none of them. */
+  /** Query kinds beyond the first set: `orderBy`, `discover`, `context`. Undefined when `v` holds none of them. */
   private moreKinds(v: Obj, path: string): StageQuery | undefined {
     if ('orderBy' in v)
       return { kind: 'orderBy', order: resolveOrderBy(v.orderBy as never, `${path}.orderBy`) }
+    if ('discover' in v) {
+      const d = v.discover
+      const dpath = `${path}.discover`
+      if (!isObject(d)) fail(dpath, `expected { target, context }, got ${describeValue(d)}`)
+      onlyKeys(d, ['target', 'context'], dpath)
+      if (isAbsent(d.target)) fail(`${dpath}.target`, 'required: a vector or a point id')
+      const target = this.vectorSource(d.target, `${dpath}.target`)
+      return { kind: 'discover', target, pairs: this.contextPairs(d.context, `${dpath}.context`) }
+    }
+    if ('context' in v) return { kind: 'context', pairs: this.contextPairs(v.context, `${path}.context`) }
     return undefined
+  }
+
+  /** Qdrant's `ContextInput`: a pair, a list of pairs, or null (none). */
+  private contextPairs(v: unknown, path: string): ContextPlan[] {
+    if (isAbsent(v)) return []
+    const list = Array.isArray(v) ? v : [v]
+    return list.map((p: unknown, i: number) => {
+      const ppath = Array.isArray(v) ? `${path}[${i}]` : path
+      if (!isObject(p)) fail(ppath, `expected a pair { positive, negative }, got ${describeValue(p)}`)
+      onlyKeys(p, ['positive', 'negative'], ppath)
+      if (isAbsent(p.positive)) fail(`${ppath}.positive`, 'required: a vector or a point id')
+      if (isAbsent(p.negative)) fail(`${ppath}.negative`, 'required: a vector or a point id')
+      return {
+        positive: this.vectorSource(p.positive, `${ppath}.positive`),
+        negative: this.vectorSource(p.negative, `${ppath}.negative`),
+      }
+    })
   }
 
   private mmr(v: unknown, path: string): MmrPlan | null {
@@ -378,8 +413,16 @@ export function similarity(metric: Distance, a: Float32Array, b: Float32Array): 
 
 /** Qdrant's `scaled_fast_sigmoid`: x / (1 + |x|) mapped to (0, 1). */
 function sigmoid(x: number): number {
-  return 0.5 * (x / (1 + Math.abs(x)) + 1)
+  return 0.5 * (fastSigmoid(x) + 1)
 }
+
+/** Qdrant's `fast_sigmoid`: x / (1 + |x|), in (-1, 1). */
+function fastSigmoid(x: number): number {
+  return x / (1 + Math.abs(x))
+}
+
+/** Qdrant's context-pair margin (`f32::EPSILON`): a point exactly between a pair's examples loses. */
+const CONTEXT_MARGIN = 1.1920929e-7
 
 /** Runs checked plans over a host. */
 export class QueryRunner {
@@ -475,6 +518,9 @@ export class QueryRunner {
         const ids = new Set(union(lists).map((h) => h.id))
         return this.host.orderBy(q.order, and(filter, { kind: 'has_id', ids }), k)
       }
+      case 'discover':
+      case 'context':
+        return this.contextOver(union(lists), q, k, stage.threshold)
     }
     return this.cut(out, k, stage.threshold, true)
   }
@@ -498,6 +544,9 @@ export class QueryRunner {
         return this.recommendOver(this.host.matching(filter), q, k, stage.threshold)
       case 'orderBy':
         return this.host.orderBy(q.order, filter, k)
+      case 'discover':
+      case 'context':
+        return this.contextOver(this.host.matching(filter), q, k, stage.threshold)
       case 'rrf':
       case 'dbsf':
         throw invalid('fusion needs prefetches')
@@ -551,6 +600,42 @@ export class QueryRunner {
       }
     }
     candidates.sort((a, b) => b.score - a.score)
+    return this.cut(candidates, k, threshold, true)
+  }
+
+  /**
+   * Qdrant's discovery and context scores, computed exactly for every candidate (higher is better),
+   * from raw similarities `sim` (`similarity` above):
+   * - discover: `rank + scaledSigmoid(sim(target))`, rank = per pair +1 if sim(positive) > sim(negative),
+   *   -1 if less, 0 if equal; so the pairs' constraint dominates and the target breaks ties in (0, 1);
+   * - context: the sum over pairs of `fastSigmoid(min(sim(positive) - sim(negative) - eps, 0))`, in
+   *   (-1, 0] per pair: 0 for a point on the positive side of every pair.
+   * Ties are broken by id so results repeat. Cost: pairs x candidates similarity computations.
+   */
+  private contextOver(
+    candidates: Hit[],
+    q: Extract<StageQuery, { kind: 'discover' | 'context' }>,
+    k: number,
+    threshold: number | null,
+  ): Hit[] {
+    const metric = this.host.metric
+    const pairs = q.pairs.map((p) => ({
+      positive: this.resolve(p.positive),
+      negative: this.resolve(p.negative),
+    }))
+    const target = q.kind === 'discover' ? this.resolve(q.target) : null
+    for (const hit of candidates) {
+      const v = this.host.vectorAt(hit)
+      let score = 0
+      for (const p of pairs) {
+        const d = similarity(metric, p.positive, v) - similarity(metric, p.negative, v)
+        if (target !== null) score += d > 0 ? 1 : d < 0 ? -1 : 0
+        else score += fastSigmoid(Math.min(d - CONTEXT_MARGIN, 0))
+      }
+      if (target !== null) score += sigmoid(similarity(metric, target, v))
+      hit.score = score
+    }
+    candidates.sort((a, b) => b.score - a.score || comparePointIds(a.id, b.id))
     return this.cut(candidates, k, threshold, true)
   }
 

@@ -25,6 +25,7 @@ import { mayHoldUnsafeIntegers, withClientLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
+import { registerDiscoverRoutes } from './routes/discover.js'
 import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
@@ -195,6 +196,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerFieldIndexRoutes(app, options.db)
   registerFacetRoutes(app, options.db)
   registerGroupRoutes(app, options.db)
+  registerDiscoverRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }

@@ -67,6 +67,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /collections/{}/points/query/groups': read,
   'POST /collections/{}/points/search/groups': read,
   'POST /collections/{}/points/recommend/groups': read,
+  'POST /collections/{}/points/discover': read,
+  'POST /collections/{}/points/discover/batch': read,
   'GET /collections/{}/snapshots': read,
   'GET /collections/{}/snapshots/{}': read,
   'POST /collections/{}/snapshots': manage,

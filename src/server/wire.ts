@@ -12,6 +12,7 @@ import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionInfo,
+  ContextPair,
   CountOptions,
   CreateCollectionOptions,
   Distance,
@@ -890,11 +891,40 @@ function parseQueryInput(o: Obj, path: string, dimension: number): Query | undef
   }
   if ('sample' in q) return { sample: q.sample as 'random' }
   if ('order_by' in q) return { orderBy: parseOrderBy(q.order_by, `${qpath}.order_by`) }
+  if ('discover' in q) {
+    const d = q.discover
+    const dpath = `${qpath}.discover`
+    if (!isPlainObject(d)) fail(dpath, `expected { target, context }, got ${describe(d)}`)
+    if (isAbsent(d.target)) fail(`${dpath}.target`, 'required: a vector or a point id')
+    return {
+      discover: {
+        target: parseVectorInput(d, 'target', `${dpath}.target`, dimension),
+        context: parseContextPairs(d.context, `${dpath}.context`, dimension),
+      },
+    }
+  }
+  if ('context' in q) return { context: parseContextPairs(q.context, `${qpath}.context`, dimension) }
   const kind = Object.keys(q)[0] ?? ''
   fail(
     qpath,
     `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, sample)`,
   )
+}
+
+/** Qdrant's `ContextInput` (a pair, a list of pairs or null) -> the engine's pairs of vector inputs. */
+export function parseContextPairs(v: unknown, path: string, dimension: number): ContextPair[] {
+  if (isAbsent(v)) return []
+  const list = Array.isArray(v) ? v : [v]
+  return list.map((p: unknown, i: number) => {
+    const ppath = Array.isArray(v) ? `${path}[${i}]` : path
+    if (!isPlainObject(p)) fail(ppath, `expected a pair { positive, negative }, got ${describe(p)}`)
+    for (const side of ['positive', 'negative'] as const)
+      if (isAbsent(p[side])) fail(`${ppath}.${side}`, 'required: a vector or a point id')
+    return {
+      positive: parseVectorInput(p, 'positive', `${ppath}.positive`, dimension),
+      negative: parseVectorInput(p, 'negative', `${ppath}.negative`, dimension),
+    }
+  })
 }
 
 /** One `Prefetch` or the stage fields of a `QueryRequest`. */
