@@ -149,7 +149,10 @@ describe('REST facet, scroll order_by, search matrix', () => {
       [{ order_by: 'color' }, /No range index for `order_by` key: `color`/],
       [{ order_by: { key: 'price', direction: 'up' } }, /order_by\.direction: expected "asc" or "desc"/],
       [{ order_by: { key: 'price', start_from: true } }, /order_by\.start_from: expected a number/],
-      [{ order_by: { key: 'price', start_from: 'yesterday' } }, /startFrom must be a number or an RFC 3339/],
+      [
+        { order_by: { key: 'price', start_from: 'yesterday' } },
+        /order_by\.start_from: expected a number or an RFC 3339 datetime, got string "yesterday"/,
+      ],
       [{ order_by: { key: 'price', sort: 'asc' } }, /order_by\.sort: unknown field/],
       [{ order_by: 42 }, /order_by: expected a payload key/],
       [{ order_by: 'price', offset: 3 }, /Cannot use an `offset` when using `order_by`/],

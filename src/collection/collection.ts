@@ -948,8 +948,9 @@ export class EmbeddedCollection implements Collection {
    * stored point (`query: id`, that point excluded), MMR, recommend (`average_vector`,
    * `best_score`, `sum_scores`; example ids excluded), fusion of prefetches (`rrf`, weighted
    * `{ rrf: { k, weights } }`, `dbsf`), random sampling, `{ orderBy }` (a range-indexed field's order,
-   * as `scroll({ orderBy })`, score 1, no scoreThreshold), or (no `query`) points in id order with
-   * score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
+   * as `scroll({ orderBy })`, score 1, no scoreThreshold), `{ discover: { target, context } }` and
+   * `{ context }` (Qdrant's scores over context pairs, computed exactly for every matching point),
+   * or (no `query`) points in id order with score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
    * top-level `filter` applies to every prefetch. Everything is checked before anything runs:
    * a bad field throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming
    * its path (`query.recommend.positive[2]`); an example id that does not exist throws POINT_NOT_FOUND.
@@ -960,6 +961,7 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.query({ query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } } })
    * @example await docs.query({ prefetch: [{ query: v1, limit: 50 }, { query: v2, limit: 50 }], query: { fusion: 'rrf' } })
    * @example await docs.query({ query: { orderBy: { key: 'price', direction: 'desc' } }, limit: 10 }) // orderValue on each hit
+   * @example await docs.query({ query: { discover: { target: 7, context: [{ positive: 1, negative: 2 }] } } })
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()

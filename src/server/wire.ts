@@ -8,6 +8,7 @@ import {
   parseIvfParams,
 } from '../collection/validate.js'
 import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
+import { parseDateTime } from '../filter/index.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
@@ -745,6 +746,8 @@ export function parseOrderBy(v: unknown, path: string): OrderBy | string {
   if (!isAbsent(start)) {
     if ((typeof start !== 'number' || !Number.isFinite(start)) && typeof start !== 'string')
       fail(join(path, 'start_from'), `expected a number or an RFC 3339 datetime, got ${describe(start)}`)
+    if (typeof start === 'string' && !Number.isFinite(parseDateTime(start) ?? Number.NaN))
+      fail(join(path, 'start_from'), `expected a number or an RFC 3339 datetime, got ${describe(start)}`)
     out.startFrom = start
   }
   return out
@@ -907,7 +910,7 @@ function parseQueryInput(o: Obj, path: string, dimension: number): Query | undef
   const kind = Object.keys(q)[0] ?? ''
   fail(
     qpath,
-    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, sample)`,
+    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, discover, context, order_by, fusion, rrf, sample)`,
   )
 }
 
