@@ -204,6 +204,7 @@ describe('REST groups', () => {
     const cases: [string, unknown, number, RegExp][] = [
       ['/query/groups', { query: [1, 0] }, 400, /^group_by: expected a payload key/],
       ['/query/groups', { query: [1, 0], group_by: '' }, 400, /group_by/],
+      ['/query/groups', { query: [1, 0], group_by: 'a..b' }, 400, /^group_by/],
       [
         '/query/groups',
         { query: [1, 0], group_by: 'author', group_size: 0 },

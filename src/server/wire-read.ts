@@ -2,6 +2,7 @@
 // offsets), groups and legacy discover. Type errors are 400 (Qdrant's deserialize errors); range
 // checks are 422 VALIDATION_FAILED (Qdrant's `validate` errors), with Qdrant's message wording.
 import { QuiverError } from '../errors.js'
+import { parseKeyPath } from '../filter/index.js'
 import type {
   FacetOptions,
   GroupsResult,
@@ -206,6 +207,7 @@ function parseGroupFields(
 } {
   if (typeof o.group_by !== 'string' || o.group_by === '')
     fail('group_by', `expected a payload key (a non-empty string), got ${describeShort(o.group_by)}`)
+  parseKeyPath(o.group_by, 'group_by')
   const groupSize = required ? reqCount(o, 'group_size', '', 1) : optCount(o, 'group_size', '', 1)
   const limit = required ? reqCount(o, 'limit', '', 1) : optCount(o, 'limit', '', 1)
   return { groupBy: o.group_by, groupSize, limit, lookup: parseLookup(o.with_lookup, 'with_lookup') }
