@@ -95,6 +95,8 @@ describe('LangChain QdrantVectorStore against Quiver', () => {
     for (let i = 1; i < hits.length; i++) expect(hits[i]![1]).toBeLessThanOrEqual(hits[i - 1]![1])
   })
 
+  // @langchain/qdrant sends LangChain's lambda (1 = relevance) as Qdrant's diversity (1 = diversity):
+  // 0.5 means the same on both sides
   it('maxMarginalRelevanceSearch picks one near-duplicate, then diverse documents', async () => {
     const docs = await store.maxMarginalRelevanceSearch('happy cat', { k: 3, fetchK: 6, lambda: 0.5 })
     const texts = docs.map((d) => d.pageContent)
