@@ -4,6 +4,7 @@
 /** What class of failure an error is; callers branch on this, not on messages. */
 export type ErrorKind =
   | 'invalid_argument'
+  | 'out_of_range'
   | 'not_found'
   | 'already_exists'
   | 'failed_precondition'
@@ -26,6 +27,11 @@ interface CodeSpec {
  */
 export const ERROR_CODES = {
   INVALID_ARGUMENT: { kind: 'invalid_argument', summary: 'A request argument is malformed or out of range.' },
+  VALIDATION_FAILED: {
+    kind: 'out_of_range',
+    summary:
+      'A well-typed request value is out of its allowed range (`limit: 0`, `sample: 1`, `group_size: 0`, an empty `group_by`); Qdrant answers 422 for these.',
+  },
   INVALID_VECTOR: {
     kind: 'invalid_argument',
     summary:

@@ -242,6 +242,8 @@ export interface ScoredPoint {
   version?: number
   payload?: Payload
   vector?: VectorOutput
+  /** `{ orderBy }` queries: the order-by field's value this hit is at (datetimes as epoch microseconds). */
+  orderValue?: number
 }
 
 // ---- Filters: Qdrant's filter language, as JSON (snake_case keys, exactly as on the wire). ----
@@ -412,7 +414,13 @@ export interface MmrOptions {
  * - `{ fusion: 'rrf' | 'dbsf' }` / `{ rrf: { k, weights } }`: merges the prefetches' lists;
  * - `{ formula, defaults? }`: rescores the prefetches' candidates by a score-boosting formula
  *   (higher first); see {@link FormulaExpression};
- * - `{ sample: 'random' }`: random points (score 0).
+ * - `{ sample: 'random' }`: random points (score 0);
+ * - `{ orderBy }`: points in the order of a range-indexed payload field (as `scroll({ orderBy })`: a
+ *   point once per distinct value, `orderValue` set), score 1; no `scoreThreshold`;
+ * - `{ discover: { target, context } }`: score = (pairs where the point is more similar to the positive
+ *   than to the negative) - (pairs where less) + scaled sigmoid of the similarity to `target` in (0, 1);
+ * - `{ context }`: score = sum over pairs of fast sigmoid(min(sim(positive) - sim(negative), 0)), at most 0.
+ *   Discover and context score every candidate exactly (Qdrant searches the graph with these scores).
  */
 export type Query =
   | VectorInput
@@ -429,6 +437,9 @@ export type Query =
   | { rrf: { k?: number | null; weights?: readonly number[] | null } }
   | { sample: 'random' }
   | FormulaQuery
+  | { orderBy: OrderBy | string }
+  | { discover: { target: VectorInput; context?: ContextPair | readonly ContextPair[] | null } }
+  | { context: ContextPair | readonly ContextPair[] | null }
 
 /**
  * Qdrant's score-boosting formula, in Qdrant's JSON (snake_case, like filters). `defaults` maps a
@@ -476,6 +487,12 @@ export type FormulaExpression =
   | { datetime: string }
   | { datetime_key: string }
 
+/** A context example pair (discover, context): prefer points more similar to `positive` than to `negative`. */
+export interface ContextPair {
+  positive: VectorInput
+  negative: VectorInput
+}
+
 /** Search parameters of a query stage (Qdrant's `params`). */
 export interface QueryParams {
   /** HNSW candidate list size (Qdrant's `hnsw_ef`); the effective value is max(hnswEf, limit + offset). */
@@ -510,6 +527,35 @@ export interface QueryRequest extends Prefetch {
 
 export interface QueryResult {
   points: ScoredPoint[]
+}
+
+/** A group's key: a keyword (string) or an integer value of the `groupBy` field. */
+export type GroupId = string | number
+
+/**
+ * `collection.queryGroups` request (Qdrant's query/groups): a query (no `offset`) whose hits are
+ * grouped by the value of the payload field `groupBy`.
+ */
+export interface QueryGroupsRequest extends Omit<QueryRequest, 'offset' | 'limit'> {
+  /** Payload key path (`a.b`, `tags[]`) of the field to group by: strings and integers. */
+  groupBy: string
+  /** Hits per group, >= 1. Default 3. */
+  groupSize?: number | null
+  /** Groups to return, >= 1. Default 10. */
+  limit?: number | null
+}
+
+export interface PointGroup {
+  id: GroupId
+  /** Best first, at most `groupSize`. */
+  hits: ScoredPoint[]
+  /** With a lookup (groups.ts `lookupGroups`): the point of another collection whose id is `id`. */
+  lookup?: PointRecord
+}
+
+export interface GroupsResult {
+  /** Ordered by their best hit. */
+  groups: PointGroup[]
 }
 
 export interface GetOptions {
@@ -743,6 +789,7 @@ export interface Collection {
   searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>
   queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>
+  queryGroups(request: QueryGroupsRequest): Promise<GroupsResult>
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
   overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult>
   deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>

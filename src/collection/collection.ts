@@ -21,6 +21,7 @@ import type {
   FacetResult,
   Filter,
   GetOptions,
+  GroupsResult,
   OptimizerStatus,
   Payload,
   PayloadFieldSchema,
@@ -29,6 +30,7 @@ import type {
   PointRecord,
   PointSelector,
   PointStruct,
+  QueryGroupsRequest,
   QueryRequest,
   QueryResult,
   ScoredPoint,
@@ -47,6 +49,7 @@ import type {
   WithVector,
 } from '../types.js'
 import { facetCounts } from './facet.js'
+import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
 import {
   decodeOperation,
   encodeOperation,
@@ -1170,8 +1173,10 @@ export class EmbeddedCollection implements Collection {
    * Qdrant's universal query (docs/rest-api.md#query): nearest neighbours of a vector or of a
    * stored point (`query: id`, that point excluded), MMR, recommend (`average_vector`,
    * `best_score`, `sum_scores`; example ids excluded), fusion of prefetches (`rrf`, weighted
-   * `{ rrf: { k, weights } }`, `dbsf`), random sampling, or (no `query`) points in id order with
-   * score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
+   * `{ rrf: { k, weights } }`, `dbsf`), random sampling, `{ orderBy }` (a range-indexed field's order,
+   * as `scroll({ orderBy })`, score 1, no scoreThreshold), `{ discover: { target, context } }` and
+   * `{ context }` (Qdrant's scores over context pairs, computed exactly for every matching point),
+   * or (no `query`) points in id order with score 0. `prefetch` stages (nested) run first; the query then ranks their candidates, and the
    * top-level `filter` applies to every prefetch. Everything is checked before anything runs:
    * a bad field throws INVALID_ARGUMENT / INVALID_VECTOR / INVALID_FILTER / INVALID_POINT_ID naming
    * its path (`query.recommend.positive[2]`); an example id that does not exist throws POINT_NOT_FOUND.
@@ -1182,6 +1187,8 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.query({ query: { recommend: { positive: [1, 2], negative: [3], strategy: 'best_score' } } })
    * @example await docs.query({ prefetch: [{ query: v1, limit: 50 }, { query: v2, limit: 50 }], query: { fusion: 'rrf' } })
    * @example await docs.query({ prefetch: { query: v, limit: 50 }, query: { formula: { sum: ['$score', { mult: [0.1, 'likes'] }] }, defaults: { likes: 0 } } })
+   * @example await docs.query({ query: { orderBy: { key: 'price', direction: 'desc' } }, limit: 10 }) // orderValue on each hit
+   * @example await docs.query({ query: { discover: { target: 7, context: [{ positive: 1, negative: 2 }] } } })
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
@@ -1224,6 +1231,63 @@ export class EmbeddedCollection implements Collection {
       : segment.vectorAt(using, offset)
   }
 
+  /**
+   * Qdrant's query/groups: the hits of a query (as `query` takes it, without `offset`) grouped by the
+   * value of the payload field `groupBy` (strings and integers; a point with an array joins the group
+   * of each element; a point with no value, or any value of another type, joins none). Returns the
+   * `limit` (default 10) groups with the best best hits, in that order, each with its best
+   * `groupSize` (default 3) hits. Exact for the query's ranking: the ranked list is widened until
+   * those groups are full or it runs out. Throws what `query` throws, and INVALID_ARGUMENT for
+   * `groupBy`, `groupSize`, `limit` or an `offset`. Lookups in another collection: groups.ts `lookupGroups`.
+   * @example const { groups } = await docs.queryGroups({ query: v, groupBy: 'author', groupSize: 2, limit: 5 })
+   */
+  async queryGroups(request: QueryGroupsRequest): Promise<GroupsResult> {
+    this.assertOpen()
+    const { options, query } = checkGroupRequest(request)
+    const plan = QueryParser.parse(query, this.vectorSpaces)
+    const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
+    const grouped = groupRanked(
+      // past the live count every hit is in: asking for more would only grow the search's heaps
+      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize)),
+      (h) => groupKeys(h.segment.payloadAt(h.offset), options.path),
+      options,
+    )
+    return {
+      groups: grouped.map((g) => ({
+        id: g.id,
+        hits: g.hits.map((h) => this.toScoredPoint(h, plan)),
+      })),
+    }
+  }
+
+  /** The ranked hits of `plan` on this thread (a plain nearest query runs as `search`). */
+  private queryHits(plan: QueryPlan): Hit[] {
+    const vector = plainNearest(plan)
+    if (vector === undefined) return new QueryRunner(this.queryHost).run(plan)
+    const raw: Hit[] = []
+    this.runSearch(
+      {
+        space: this.space(plan.using, 'using'),
+        query: vector,
+        limit: plan.limit,
+        offset: plan.offset,
+        ...this.stageSearch(plan.using, plan.params),
+        threshold: plan.threshold,
+        filter: plan.filter,
+        withPayload: false,
+        withVector: false,
+      },
+      raw,
+    )
+    return raw
+  }
+
+  private toScoredPoint(h: Hit, plan: QueryPlan): ScoredPoint {
+    const sp = this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector)
+    if (h.orderValue !== undefined) sp.orderValue = h.orderValue
+    return sp
+  }
+
   private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
@@ -1240,10 +1304,7 @@ export class EmbeddedCollection implements Collection {
       }
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
-    const hits = new QueryRunner(this.queryHost).run(plan)
-    return hits.map((h) =>
-      this.scoredPoint(h.segment, h.offset, h.id, h.score, plan.withPayload, plan.withVector),
-    )
+    return new QueryRunner(this.queryHost).run(plan).map((h) => this.toScoredPoint(h, plan))
   }
 
   private stageSearch(using: string, params: StageParams) {
@@ -1297,6 +1358,14 @@ export class EmbeddedCollection implements Collection {
         return out.length > k ? out.slice(0, k) : out
       },
       vectorAt: (using, hit) => this.storedVector(hit.segment, using, hit.offset),
+      orderBy: (order, filter, k) =>
+        orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
+          segment: e.segment,
+          offset: e.segment.offsetOf(e.id)!,
+          id: e.id,
+          score: 1,
+          orderValue: e.value,
+        })),
     }
   }
 

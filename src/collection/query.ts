@@ -3,7 +3,7 @@
 // a QueryHost, the collection's per-segment search. fusion.ts and mmr.ts hold the re-rankers.
 import { describeValue, invalid, QuiverError } from '../errors.js'
 import { type FilterNode, parseFilter } from '../filter/index.js'
-import { parsePointId } from '../point-id.js'
+import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { Segment } from '../segment/segment.js'
 import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
@@ -20,6 +20,7 @@ import type {
 import { type Formula, parseFormula, rescoreByFormula } from './formula.js'
 import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
 import { mmrSelect } from './mmr.js'
+import { type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   MAX_LIMIT,
   toBool,
@@ -94,6 +95,8 @@ export interface Hit {
   readonly offset: number
   readonly id: PointId
   score: number
+  /** `orderBy` stages: the order-by field's value this hit is at. */
+  readonly orderValue?: number
 }
 
 /** Search parameters of one stage, checked. `ef` undefined = the collection's default. */
@@ -125,6 +128,11 @@ export interface QueryHost {
   scroll(filter: FilterNode | null, k: number): Hit[]
   /** Vector `using` of a hit (normalised for Cosine), or undefined when the point lacks it. */
   vectorAt(using: string, hit: Hit): QueryVector | undefined
+  /**
+   * The first `k` (point, value) entries in the order of a range-indexed field (order-by.ts
+   * `orderedPage`), score 1 as Qdrant's scroll-backed queries. Throws INDEX_REQUIRED without an index.
+   */
+  orderBy(order: ResolvedOrderBy, filter: FilterNode | null, k: number): Hit[]
 }
 
 /** A vector example as checked: given, or a stored point's (resolved when the plan runs). */
@@ -144,6 +152,15 @@ export type StageQuery =
   | { readonly kind: 'none' }
   /** Rescores the prefetches' candidates: score = the formula's value, higher first. */
   | { readonly kind: 'formula'; readonly formula: Formula }
+  | { readonly kind: 'orderBy'; readonly order: ResolvedOrderBy }
+  | { readonly kind: 'discover'; readonly target: VectorSource; readonly pairs: readonly ContextPlan[] }
+  | { readonly kind: 'context'; readonly pairs: readonly ContextPlan[] }
+
+/** One context pair as checked: the search prefers points nearer `positive` than `negative`. */
+export interface ContextPlan {
+  readonly positive: VectorSource
+  readonly negative: VectorSource
+}
 
 export interface MmrPlan {
   /** 1 - diversity. */
@@ -255,6 +272,8 @@ export class QueryParser {
     }
     if (query.kind === 'none' && threshold !== null)
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
+    if (query.kind === 'orderBy' && threshold !== null)
+      fail(at(path, 'scoreThreshold'), "Can't use score_threshold with an order_by query")
     if (space.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
       fail(`${qpath}.mmr`, 'MMR works on dense vectors, not on the sparse vector of `using`')
     if (space.kind !== 'dense' && query.kind === 'recommend' && query.strategy === 'average_vector')
@@ -355,10 +374,46 @@ export class QueryParser {
       if (v.sample !== 'random') fail(`${path}.sample`, `expected "random", got ${describeValue(v.sample)}`)
       return { kind: 'sample' }
     }
+    const more = this.moreKinds(v, path)
+    if (more !== undefined) return more
     fail(
       path,
       `query kind ${JSON.stringify(kind)} is not supported (nearest, recommend, fusion, rrf, formula, sample)`,
     )
+  }
+
+  /** Query kinds beyond the first set: `orderBy`, `discover`, `context`. Undefined when `v` holds none of them. */
+  private moreKinds(v: Obj, path: string): StageQuery | undefined {
+    if ('orderBy' in v)
+      return { kind: 'orderBy', order: resolveOrderBy(v.orderBy as never, `${path}.orderBy`) }
+    if ('discover' in v) {
+      const d = v.discover
+      const dpath = `${path}.discover`
+      if (!isObject(d)) fail(dpath, `expected { target, context }, got ${describeValue(d)}`)
+      onlyKeys(d, ['target', 'context'], dpath)
+      if (isAbsent(d.target)) fail(`${dpath}.target`, 'required: a vector or a point id')
+      const target = this.vectorSource(d.target, `${dpath}.target`)
+      return { kind: 'discover', target, pairs: this.contextPairs(d.context, `${dpath}.context`) }
+    }
+    if ('context' in v) return { kind: 'context', pairs: this.contextPairs(v.context, `${path}.context`) }
+    return undefined
+  }
+
+  /** Qdrant's `ContextInput`: a pair, a list of pairs, or null (none). */
+  private contextPairs(v: unknown, path: string): ContextPlan[] {
+    if (isAbsent(v)) return []
+    const list = Array.isArray(v) ? v : [v]
+    return list.map((p: unknown, i: number) => {
+      const ppath = Array.isArray(v) ? `${path}[${i}]` : path
+      if (!isObject(p)) fail(ppath, `expected a pair { positive, negative }, got ${describeValue(p)}`)
+      onlyKeys(p, ['positive', 'negative'], ppath)
+      if (isAbsent(p.positive)) fail(`${ppath}.positive`, 'required: a vector or a point id')
+      if (isAbsent(p.negative)) fail(`${ppath}.negative`, 'required: a vector or a point id')
+      return {
+        positive: this.vectorSource(p.positive, `${ppath}.positive`),
+        negative: this.vectorSource(p.negative, `${ppath}.negative`),
+      }
+    })
   }
 
   private mmr(v: unknown, path: string): MmrPlan | null {
@@ -437,8 +492,16 @@ export function similarity(metric: Distance, a: Float32Array, b: Float32Array): 
 
 /** Qdrant's `scaled_fast_sigmoid`: x / (1 + |x|) mapped to (0, 1). */
 function sigmoid(x: number): number {
-  return 0.5 * (x / (1 + Math.abs(x)) + 1)
+  return 0.5 * (fastSigmoid(x) + 1)
 }
+
+/** Qdrant's `fast_sigmoid`: x / (1 + |x|), in (-1, 1). */
+function fastSigmoid(x: number): number {
+  return x / (1 + Math.abs(x))
+}
+
+/** Qdrant's context-pair margin (`f32::EPSILON`): a point exactly between a pair's examples loses. */
+const CONTEXT_MARGIN = 1.1920929e-7
 
 /** Runs checked plans over a host. */
 export class QueryRunner {
@@ -557,6 +620,13 @@ export class QueryRunner {
       }
       case 'recommend':
         return this.recommendOver(using, union(lists), q, k, stage.threshold)
+      case 'orderBy': {
+        const ids = new Set(union(lists).map((h) => h.id))
+        return this.host.orderBy(q.order, and(filter, { kind: 'has_id', ids }), k)
+      }
+      case 'discover':
+      case 'context':
+        return this.contextOver(using, union(lists), q, k, stage.threshold)
     }
     return this.cut(out, k, stage.threshold, true)
   }
@@ -586,6 +656,17 @@ export class QueryRunner {
             stage.params,
           )
         return this.recommendOver(
+          using,
+          this.withVector(using, this.host.matching(filter)),
+          q,
+          k,
+          stage.threshold,
+        )
+      case 'orderBy':
+        return this.host.orderBy(q.order, filter, k)
+      case 'discover':
+      case 'context':
+        return this.contextOver(
           using,
           this.withVector(using, this.host.matching(filter)),
           q,
@@ -657,6 +738,45 @@ export class QueryRunner {
       scored.push(hit)
     }
     scored.sort((a, b) => b.score - a.score)
+    return this.cut(scored, k, threshold, true)
+  }
+
+  /**
+   * Qdrant's discovery and context scores, computed exactly for every candidate (higher is better),
+   * from raw similarities `sim` (`similarity` above):
+   * - discover: `rank + scaledSigmoid(sim(target))`, rank = per pair +1 if sim(positive) > sim(negative),
+   *   -1 if less, 0 if equal; so the pairs' constraint dominates and the target breaks ties in (0, 1);
+   * - context: the sum over pairs of `fastSigmoid(min(sim(positive) - sim(negative) - eps, 0))`, in
+   *   (-1, 0] per pair: 0 for a point on the positive side of every pair.
+   * Ties are broken by id so results repeat. Cost: pairs x candidates similarity computations.
+   */
+  private contextOver(
+    using: string,
+    candidates: Hit[],
+    q: Extract<StageQuery, { kind: 'discover' | 'context' }>,
+    k: number,
+    threshold: number | null,
+  ): Hit[] {
+    const pairs = q.pairs.map((p) => ({
+      positive: this.resolve(using, p.positive),
+      negative: this.resolve(using, p.negative),
+    }))
+    const target = q.kind === 'discover' ? this.resolve(using, q.target) : null
+    const scored: Hit[] = []
+    for (const hit of candidates) {
+      const v = this.host.vectorAt(using, hit)
+      if (v === undefined) continue
+      scored.push(hit)
+      let score = 0
+      for (const p of pairs) {
+        const d = this.similarity(using, p.positive, v) - this.similarity(using, p.negative, v)
+        if (target !== null) score += d > 0 ? 1 : d < 0 ? -1 : 0
+        else score += fastSigmoid(Math.min(d - CONTEXT_MARGIN, 0))
+      }
+      if (target !== null) score += sigmoid(this.similarity(using, target, v))
+      hit.score = score
+    }
+    scored.sort((a, b) => b.score - a.score || comparePointIds(a.id, b.id))
     return this.cut(scored, k, threshold, true)
   }
 

@@ -55,6 +55,7 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
     facet: async () => ({ hits: [] }),
     searchMatrix: async () => ({ sampleIds: [], nearest: [] }),
+    queryGroups: async () => ({ groups: [] }),
     search: async (vector, options?: SearchOptions) => {
       calls.push({ method: 'search', args: [vector, options] })
       return [hit]

@@ -25,7 +25,10 @@ import { mayHoldUnsafeIntegers, withClientLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
 import { registerCollectionRoutes } from './routes/collections.js'
+import { registerDiscoverRoutes } from './routes/discover.js'
+import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
+import { registerGroupRoutes } from './routes/groups.js'
 import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
@@ -191,6 +194,9 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)
+  registerFacetRoutes(app, options.db)
+  registerGroupRoutes(app, options.db)
+  registerDiscoverRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
   return app
 }

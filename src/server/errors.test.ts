@@ -6,6 +6,7 @@ import { HTTP_ERROR_STATUS, type HttpErrorCode } from './http-error.js'
 
 const KINDS: readonly ErrorKind[] = [
   'invalid_argument',
+  'out_of_range',
   'not_found',
   'already_exists',
   'failed_precondition',

@@ -5,11 +5,12 @@ import { type ErrorKind, isQuiverError } from '../errors.js'
 import { HttpError } from './http-error.js'
 
 /**
- * HTTP status for every error kind. Qdrant: bad input 400, not found 404, already exists 409,
+ * HTTP status for every error kind. Qdrant: bad input 400, a failed range validation 422, not found 404, already exists 409,
  * timeout 408, insufficient storage 507, unavailable 503, service error 500.
  */
 export const HTTP_STATUS_BY_KIND = {
   invalid_argument: 400,
+  out_of_range: 422,
   not_found: 404,
   already_exists: 409,
   failed_precondition: 409,

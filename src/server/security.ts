@@ -63,6 +63,14 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /collections/{}/points/recommend/batch': read,
   'POST /collections/{}/points/search': read,
   'POST /collections/{}/points/search/batch': read,
+  'POST /collections/{}/points/search/matrix/pairs': read,
+  'POST /collections/{}/points/search/matrix/offsets': read,
+  'POST /collections/{}/facet': read,
+  'POST /collections/{}/points/query/groups': read,
+  'POST /collections/{}/points/search/groups': read,
+  'POST /collections/{}/points/recommend/groups': read,
+  'POST /collections/{}/points/discover': read,
+  'POST /collections/{}/points/discover/batch': read,
   'GET /collections/{}/snapshots': read,
   'GET /collections/{}/snapshots/{}': read,
   'POST /collections/{}/snapshots': manage,
@@ -190,6 +198,24 @@ export function allows(
   return access === 'rw' || (access === 'r' && need.level === 'read')
 }
 
+/** The credential each authenticated request carries (set in `preParsing` when a key is configured). */
+const requestGrants = new WeakMap<FastifyRequest, Grant>()
+
+/**
+ * For a route that also reads a collection other than its own (`with_lookup`): throws FORBIDDEN
+ * unless the request's credential allows `level` access to `collection`. Without API keys every
+ * request is allowed (no grant is recorded).
+ */
+export function checkCollectionAccess(request: FastifyRequest, level: AccessLevel, collection: string): void {
+  const grant = requestGrants.get(request)
+  if (grant === undefined) return
+  if (!allows(grant, { level, scope: 'collection' }, collection))
+    throw new HttpError(
+      'FORBIDDEN',
+      `Forbidden: ${request.method} ${request.routeOptions.url} also needs ${level} access to collection ${JSON.stringify(collection)}; the credential grants ${describeGrant(grant)}`,
+    )
+}
+
 function describeGrant(grant: Grant): string {
   if (grant.kind === 'global') return grant.mode === 'm' ? 'full access' : 'read-only access'
   return `access to collections ${[...grant.access.keys()].map((c) => JSON.stringify(c)).join(', ') || '(none)'}`
@@ -309,7 +335,7 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
   const roDigest = readOnlyApiKey === undefined ? undefined : digest(readOnlyApiKey)
   const jwtSecret =
     options.jwtRbac === true && apiKey !== undefined ? new TextEncoder().encode(apiKey) : undefined
-  const grants = new WeakMap<FastifyRequest, Grant>()
+  const grants = requestGrants
 
   const authenticate = async (given: string): Promise<Grant> => {
     if (rwDigest !== undefined && secretEquals(given, rwDigest)) return { kind: 'global', mode: 'm' }

@@ -8,11 +8,13 @@ import {
   parseIvfParams,
 } from '../collection/validate.js'
 import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
+import { parseDateTime } from '../filter/index.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type {
   CollectionConfig,
   CollectionInfo,
+  ContextPair,
   CountOptions,
   CreateCollectionOptions,
   Distance,
@@ -23,6 +25,7 @@ import type {
   JsonValue,
   MmrOptions,
   OptimizersConfig,
+  OrderBy,
   Payload,
   PayloadFieldSchema,
   PayloadIndexInfo,
@@ -76,6 +79,8 @@ export interface WireRecord {
   id: PointId
   payload?: Payload
   vector?: VectorOutput
+  /** With `order_by`: the value of the order-by field this entry is at (datetimes as epoch microseconds). */
+  order_value?: number
 }
 
 /** Qdrant's `ScoredPoint`. `version`: the WAL seq of the point's last write. */
@@ -218,6 +223,7 @@ export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord 
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
   if (p.vector !== undefined) out.vector = p.vector
+  if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
 
@@ -235,6 +241,7 @@ export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireSc
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
   if (p.vector !== undefined) out.vector = p.vector
+  if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
 
@@ -365,19 +372,19 @@ export function toWirePayloadIndexInfo(index: PayloadIndexInfo): WirePayloadInde
 
 // ---- Request parsing: every check names the JSON path of the bad value ----
 
-type Obj = { [key: string]: unknown }
+export type Obj = { [key: string]: unknown }
 
-function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
+export function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 const describe = describeValue
 
-function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
+export function fail(path: string, message: string, code: ErrorCode = 'INVALID_ARGUMENT'): never {
   throw new QuiverError(code, `${path}: ${message}`, { path })
 }
 
-function join(path: string, key: string): string {
+export function join(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`
 }
 
@@ -388,7 +395,7 @@ export function bodyObject(body: unknown, optional = false): Obj {
   return body
 }
 
-function isAbsent(v: unknown): v is null | undefined {
+export function isAbsent(v: unknown): v is null | undefined {
   return v === undefined || v === null
 }
 
@@ -398,13 +405,13 @@ function reqObject(o: Obj, key: string, path: string): Obj {
   return v
 }
 
-function reqArray(o: Obj, key: string, path: string): unknown[] {
+export function reqArray(o: Obj, key: string, path: string): unknown[] {
   const v = o[key]
   if (!Array.isArray(v)) fail(join(path, key), `expected an array, got ${describe(v)}`)
   return v
 }
 
-function optInt(o: Obj, key: string, path: string, min: number): number | undefined {
+export function optInt(o: Obj, key: string, path: string, min: number): number | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
@@ -412,7 +419,7 @@ function optInt(o: Obj, key: string, path: string, min: number): number | undefi
   return v
 }
 
-function optBool(o: Obj, key: string, path: string): boolean | undefined {
+export function optBool(o: Obj, key: string, path: string): boolean | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'boolean') fail(join(path, key), `expected true or false, got ${describe(v)}`)
@@ -427,7 +434,7 @@ function optNumber(o: Obj, key: string, path: string): number | undefined {
   return v
 }
 
-function optString(o: Obj, key: string, path: string): string | undefined {
+export function optString(o: Obj, key: string, path: string): string | undefined {
   const v = o[key]
   if (isAbsent(v)) return undefined
   if (typeof v !== 'string') fail(join(path, key), `expected a string, got ${describe(v)}`)
@@ -452,7 +459,7 @@ function selectorKeys(v: unknown, path: string): string[] {
 }
 
 /** Rejects a key Quiver does not implement, when it is present and not null. */
-function unsupported(
+export function unsupported(
   o: Obj,
   key: string,
   path: string,
@@ -925,11 +932,13 @@ export function parseDeletePayload(body: unknown): { keys: string[]; selector: P
   return { keys, selector: parseSelectorFields(o) }
 }
 
-/** `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false }`. */
+/**
+ * `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false,
+ * order_by? }`; `order_by` is a key or `{ key, direction?, start_from? }` (parseOrderBy).
+ */
 export function parseScroll(body: unknown): { options: ScrollOptions; payload: PayloadSelection } {
   const o = bodyObject(body, true)
   unsupported(o, 'shard_key', '', 'shard_key')
-  unsupported(o, 'order_by', '', 'order_by')
   const payload = parseWithPayload(o.with_payload, 'with_payload', true)
   const options: ScrollOptions = {
     withPayload: payload.select,
@@ -940,7 +949,44 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   if (!isAbsent(o.offset)) options.offset = parsePointId(o.offset, 'offset')
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
+  if (!isAbsent(o.order_by)) options.orderBy = parseOrderBy(o.order_by, 'order_by')
   return { options, payload }
+}
+
+/**
+ * Qdrant's `OrderByInterface`: a payload key, or `{ key, direction?: "asc" | "desc", start_from?:
+ * number | RFC 3339 string }` -> the engine's `OrderBy`. Wrong types and an empty key are 400 (Qdrant
+ * has no range validation on OrderBy). The engine checks the datetime and the index.
+ */
+export function parseOrderBy(v: unknown, path: string): OrderBy | string {
+  if (typeof v === 'string') {
+    if (v === '') fail(path, 'the order_by key must not be empty')
+    return v
+  }
+  if (!isPlainObject(v))
+    fail(path, `expected a payload key or { key, direction?, start_from? }, got ${describe(v)}`)
+  for (const k of Object.keys(v))
+    if (k !== 'key' && k !== 'direction' && k !== 'start_from')
+      fail(join(path, k), 'unknown field (expected key, direction, start_from)')
+  if (typeof v.key !== 'string')
+    fail(join(path, 'key'), `expected a payload key (a string), got ${describe(v.key)}`)
+  if (v.key === '') fail(join(path, 'key'), 'must not be empty (the payload key to order by)')
+  const out: OrderBy = { key: v.key }
+  const direction = v.direction
+  if (!isAbsent(direction)) {
+    if (direction !== 'asc' && direction !== 'desc')
+      fail(join(path, 'direction'), `expected "asc" or "desc", got ${describe(direction)}`)
+    out.direction = direction
+  }
+  const start = v.start_from
+  if (!isAbsent(start)) {
+    if ((typeof start !== 'number' || !Number.isFinite(start)) && typeof start !== 'string')
+      fail(join(path, 'start_from'), `expected a number or an RFC 3339 datetime, got ${describe(start)}`)
+    if (typeof start === 'string' && !Number.isFinite(parseDateTime(start) ?? Number.NaN))
+      fail(join(path, 'start_from'), `expected a number or an RFC 3339 datetime, got ${describe(start)}`)
+    out.startFrom = start
+  }
+  return out
 }
 
 /**
@@ -1025,7 +1071,7 @@ export interface ParsedQuery {
 }
 
 /** Qdrant's `VectorInput` of the unnamed dense vector: an array of numbers or a point id. */
-function parseVectorInput(
+export function parseVectorInput(
   container: Obj | unknown[],
   key: string | number,
   path: string,
@@ -1093,11 +1139,41 @@ function parseQueryInput(o: Obj, path: string, dimension: number | undefined): Q
   if ('sample' in q) return { sample: q.sample as 'random' }
   // A formula is Qdrant's JSON in the engine too (like a filter): passed as is, checked there.
   if ('formula' in q) return q as unknown as FormulaQuery
+  if ('order_by' in q) return { orderBy: parseOrderBy(q.order_by, `${qpath}.order_by`) }
+  if ('discover' in q) {
+    const d = q.discover
+    const dpath = `${qpath}.discover`
+    if (!isPlainObject(d)) fail(dpath, `expected { target, context }, got ${describe(d)}`)
+    if (isAbsent(d.target)) fail(`${dpath}.target`, 'required: a vector or a point id')
+    return {
+      discover: {
+        target: parseVectorInput(d, 'target', `${dpath}.target`, dimension),
+        context: parseContextPairs(d.context, `${dpath}.context`, dimension),
+      },
+    }
+  }
+  if ('context' in q) return { context: parseContextPairs(q.context, `${qpath}.context`, dimension) }
   const kind = Object.keys(q)[0] ?? ''
   fail(
     qpath,
-    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, fusion, rrf, formula, sample)`,
+    `query kind ${JSON.stringify(kind)} is not supported yet (supported: a vector, a point id, nearest (+ mmr), recommend, discover, context, order_by, fusion, rrf, formula, sample)`,
   )
+}
+
+/** Qdrant's `ContextInput` (a pair, a list of pairs or null) -> the engine's pairs of vector inputs. */
+export function parseContextPairs(v: unknown, path: string, dimension: number | undefined): ContextPair[] {
+  if (isAbsent(v)) return []
+  const list = Array.isArray(v) ? v : [v]
+  return list.map((p: unknown, i: number) => {
+    const ppath = Array.isArray(v) ? `${path}[${i}]` : path
+    if (!isPlainObject(p)) fail(ppath, `expected a pair { positive, negative }, got ${describe(p)}`)
+    for (const side of ['positive', 'negative'] as const)
+      if (isAbsent(p[side])) fail(`${ppath}.${side}`, 'required: a vector or a point id')
+    return {
+      positive: parseVectorInput(p, 'positive', `${ppath}.positive`, dimension),
+      negative: parseVectorInput(p, 'negative', `${ppath}.negative`, dimension),
+    }
+  })
 }
 
 /** One `Prefetch` or the stage fields of a `QueryRequest`. */

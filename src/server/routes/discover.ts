@@ -1,0 +1,37 @@
+// Legacy discovery endpoints (Qdrant's `points/discover` and `points/discover/batch`): a target with
+// context pairs, or context pairs alone, as `discover` / `context` queries of `collection.query`.
+import type { FastifyInstance } from 'fastify'
+import type { ServerDatabase } from '../database.js'
+import { sendOk } from '../reply.js'
+import { toWireScoredPoint } from '../wire.js'
+import { parseDiscover, parseDiscoverBatch } from '../wire-read.js'
+
+interface Route {
+  Params: { collection_name: string }
+  Body: unknown
+  Querystring: unknown
+}
+
+export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase): void {
+  const base = '/collections/:collection_name/points/discover'
+
+  app.post<Route>(base, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const { request, payload } = parseDiscover(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const { points } = await collection.query(request)
+    return sendOk(
+      reply,
+      points.map((h) => toWireScoredPoint(h, payload)),
+    )
+  })
+
+  app.post<Route>(`${base}/batch`, async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const searches = parseDiscoverBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const results = await collection.queryBatch(searches.map((s) => s.request))
+    return sendOk(
+      reply,
+      results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
+    )
+  })
+}
