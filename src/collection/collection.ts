@@ -62,6 +62,7 @@ import { orderedPage, type ResolvedOrderBy, resolveOrderBy } from './order-by.js
 import {
   collectionImage,
   dataDirOf,
+  FORMAT_VERSION,
   type ImageFile,
   loadSegments,
   type Manifest,
@@ -235,7 +236,9 @@ export class EmbeddedCollection implements Collection {
     this.holder = new SegmentHolder(config, segments, (s) => this.configurePlanner(s))
     segments.forEach((segment, i) => {
       const entry = manifest?.segments[i]
-      if (entry !== undefined) this.written.set(segment, { mutations: segment.mutations, entry })
+      // segments of an older format are not reused as written: the next persist rewrites them
+      if (entry !== undefined && manifest!.formatVersion === FORMAT_VERSION)
+        this.written.set(segment, { mutations: segment.mutations, entry })
     })
     this.persistedSeq = persistedSeq
     this.appliedSeq = persistedSeq
@@ -296,7 +299,8 @@ export class EmbeddedCollection implements Collection {
     name: string,
     options: CollectionOpenOptions = {},
   ): Promise<EmbeddedCollection> {
-    const config = await readConfig(dir)
+    // a format-1 config.json is rewritten as format 2 here: the directory upgrades on open
+    const config = await readConfig(dir, { name })
     const manifest = await readManifest(dir)
     const segments = manifest ? await loadSegments(dir, config, manifest) : []
     const wal = await Wal.open(join(dir, 'wal'), {
@@ -330,6 +334,8 @@ export class EmbeddedCollection implements Collection {
       manifest,
     )
     await collection.replay()
+    // an older format's manifest and segment files are rewritten at once (one atomic manifest switch)
+    if (manifest !== undefined && manifest.formatVersion !== FORMAT_VERSION) await collection.persist()
     collection.scheduleOptimizers()
     return collection
   }
@@ -423,7 +429,8 @@ export class EmbeddedCollection implements Collection {
         const w = this.written.get(s)
         return w !== undefined && w.mutations === s.mutations ? { reuse: w.entry } : { files: s.toFiles() }
       })
-      if (this.appliedSeq === this.persistedSeq && items.every((item) => 'reuse' in item)) return
+      const current = this.manifest === undefined || this.manifest.formatVersion === FORMAT_VERSION
+      if (current && this.appliedSeq === this.persistedSeq && items.every((item) => 'reuse' in item)) return
       const seq = this.appliedSeq
       const mutations = segments.map((s) => s.mutations)
       this.bytesSincePersist = 0
