@@ -770,6 +770,17 @@ export interface CollectionStats {
   }
 }
 
+/** One operation of `batchUpdate` (Qdrant's `points/batch`): exactly one key. */
+export type UpdateOperation =
+  | { upsert: { points: readonly PointStruct[] } }
+  | { delete: { selector: PointSelector } }
+  | { setPayload: { payload: Payload; selector: PointSelector; key?: string | null } }
+  | { overwritePayload: { payload: Payload; selector: PointSelector } }
+  | { deletePayload: { keys: readonly string[]; selector: PointSelector } }
+  | { clearPayload: { selector: PointSelector } }
+  | { updateVectors: { points: readonly { id: PointId; vector: VectorStruct }[] } }
+  | { deleteVectors: { names: readonly string[]; selector: PointSelector } }
+
 /** The operations every collection backend offers (embedded today; HTTP client and cluster later). */
 export interface Collection {
   readonly name: string
@@ -781,6 +792,8 @@ export interface Collection {
   updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult>
   /** Removes the named vectors from the selected points. */
   deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult>
+  /** Several update operations applied in order, atomically as one WAL record. */
+  batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult>
   count(options?: CountOptions): Promise<number>
   scroll(options?: ScrollOptions): Promise<ScrollResult>
   facet(options: FacetOptions): Promise<FacetResult>

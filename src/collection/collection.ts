@@ -42,6 +42,7 @@ import type {
   SearchRequest,
   SetPayloadOptions,
   SparseVectorInput,
+  UpdateOperation,
   UpdateResult,
   VectorOutput,
   VectorStruct,
@@ -140,6 +141,9 @@ export const UNINDEXED_OTHER = '(other fields)'
 
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
+
+/** The keys of every member of a union of single-key objects. */
+type UnionKeys<T> = { [K in T extends unknown ? keyof T : never]: true }
 
 /** First index of sorted `ids` whose id is >= `start`. */
 function lowerBound(ids: readonly PointId[], start: PointId): number {
@@ -557,31 +561,44 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
-  /**
-   * Inserts points or replaces those whose id exists (vector and payload). All-or-nothing: one
-   * invalid point (dimension, NaN/Infinity, for Dot/Euclid/Manhattan a squared norm above
-   * MAX_SQUARED_NORM, bad id, payload not an object) rejects the batch with
-   * INVALID_VECTOR / INVALID_POINT_ID / INVALID_PAYLOAD and writes nothing.
-   * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
-   */
-  async upsert(points: readonly PointStruct[]): Promise<UpdateResult> {
-    this.assertOpen()
-    if (!Array.isArray(points)) throw invalid('points must be an array')
+  /** Checks an upsert into its logged operation (null: nothing to write). `at`: path prefix of errors. */
+  private upsertOp(points: readonly PointStruct[], at = ''): Operation | null {
+    if (!Array.isArray(points)) throw invalid(`${at}points must be an array`)
     const logged = points.map((p, i) => {
-      if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
-      const id = parsePointId(p.id, `points[${i}].id`)
-      const vectors = toPointVectors(p.vector, this.config, `points[${i}].vector`)
-      const payload = toPayload(p.payload, `points[${i}].payload`) ?? null
+      const where = `${at}points[${i}]`
+      if (typeof p !== 'object' || p === null) throw invalid(`${where} must be an object`)
+      const id = parsePointId(p.id, `${where}.id`)
+      const vectors = toPointVectors(p.vector, this.config, `${where}.vector`)
+      const payload = toPayload(p.payload, `${where}.payload`) ?? null
       return { id, ...logVectors(vectors), payload }
     })
-    if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
+    if (logged.length === 0) return null
     if (logged.length > this.holder.batchCapacity) {
       throw new QuiverError(
         'CAPACITY_EXCEEDED',
         `one upsert can carry at most ${this.holder.batchCapacity} points (one segment), got ${logged.length}; split the batch`,
       )
     }
-    return this.submit({ op: 'upsert', points: logged })
+    return { op: 'upsert', points: logged }
+  }
+
+  /** Submits a checked operation; null writes nothing and answers with the last applied seq. */
+  private submitOp(op: Operation | null): Promise<UpdateResult> {
+    if (op === null) return Promise.resolve({ operationId: this.appliedSeq, status: 'completed' })
+    return this.submit(op)
+  }
+
+  /**
+   * Inserts points or replaces those whose id exists (vectors and payload). All-or-nothing: one
+   * invalid point (dimension, NaN/Infinity, for Dot/Euclid/Manhattan a squared norm above
+   * MAX_SQUARED_NORM, an unknown vector name, a missing required vector, bad id, payload not an
+   * object) rejects the batch with INVALID_VECTOR / INVALID_POINT_ID / INVALID_PAYLOAD and writes nothing.
+   * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
+   * @example await docs.upsert([{ id: 2, vector: { text: [0.1, 0.2], bm25: { indices: [7, 42], values: [1, 0.5] } } }])
+   */
+  async upsert(points: readonly PointStruct[]): Promise<UpdateResult> {
+    this.assertOpen()
+    return this.submitOp(this.upsertOp(points))
   }
 
   /**
@@ -593,6 +610,24 @@ export class EmbeddedCollection implements Collection {
     return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) })
   }
 
+  private updateVectorsOp(
+    points: readonly { id: PointId; vector: VectorStruct }[],
+    at = '',
+  ): { op: Operation | null; ids: PointId[] } {
+    if (!Array.isArray(points)) throw invalid(`${at}points must be an array`)
+    const logged = points.map((p, i) => {
+      const where = `${at}points[${i}]`
+      if (typeof p !== 'object' || p === null) throw invalid(`${where} must be an object`)
+      const id = parsePointId(p.id, `${where}.id`)
+      const vectors = toPointVectors(p.vector, this.config, `${where}.vector`, { partial: true })
+      if (vectors.dense.size + vectors.sparse.size === 0)
+        throw new QuiverError('INVALID_VECTOR', `${where}.vector: no vector to update`)
+      return { id, ...logVectors(vectors) }
+    })
+    const ids = logged.map((p) => p.id)
+    return { op: logged.length === 0 ? null : { op: 'update_vectors', points: logged }, ids }
+  }
+
   /**
    * Replaces the given vectors of existing points (Qdrant's `PUT /points/vectors`); each point's
    * other vectors and its payload stay. All-or-nothing: a bad vector (INVALID_VECTOR) or a missing
@@ -601,18 +636,29 @@ export class EmbeddedCollection implements Collection {
    */
   async updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult> {
     this.assertOpen()
-    if (!Array.isArray(points)) throw invalid('points must be an array')
-    const logged = points.map((p, i) => {
-      if (typeof p !== 'object' || p === null) throw invalid(`points[${i}] must be an object`)
-      const id = parsePointId(p.id, `points[${i}].id`)
-      const vectors = toPointVectors(p.vector, this.config, `points[${i}].vector`, { partial: true })
-      if (vectors.dense.size + vectors.sparse.size === 0)
-        throw new QuiverError('INVALID_VECTOR', `points[${i}].vector: no vector to update`)
-      return { id, ...logVectors(vectors) }
+    const { op, ids } = this.updateVectorsOp(points)
+    if (op === null) return this.submitOp(null)
+    await this.requireExisting({ ids })
+    return this.submit(op)
+  }
+
+  private deleteVectorsOp(
+    names: readonly string[],
+    selector: PointSelector,
+    at = '',
+  ): { op: Operation; sel: ResolvedSelector } {
+    if (!Array.isArray(names) || names.length === 0)
+      throw invalid(`${at}vector must be a non-empty array of vector names`)
+    names.forEach((name, i) => {
+      const where = `${at}vector[${i}]`
+      if (typeof name !== 'string') throw invalid(`${where} must be a vector name, got ${typeof name}`)
+      if (!this.config.vectors.has(name) && !this.config.sparseVectors.has(name))
+        throw vectorNameError(this.config, name, where)
+      if (name === '')
+        throw invalid(`${where}: the unnamed vector is required in this collection and cannot be deleted`)
     })
-    if (logged.length === 0) return { operationId: this.appliedSeq, status: 'completed' }
-    await this.requireExisting({ ids: logged.map((p) => p.id) })
-    return this.submit({ op: 'update_vectors', points: logged })
+    const sel = toSelector(selector, `${at}selector`)
+    return { op: { op: 'delete_vectors', selector: this.logSelector(sel), names: [...new Set(names)] }, sel }
   }
 
   /**
@@ -623,18 +669,22 @@ export class EmbeddedCollection implements Collection {
    */
   async deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
-    if (!Array.isArray(names) || names.length === 0)
-      throw invalid('vector must be a non-empty array of vector names')
-    names.forEach((name, i) => {
-      if (typeof name !== 'string') throw invalid(`vector[${i}] must be a vector name, got ${typeof name}`)
-      if (!this.config.vectors.has(name) && !this.config.sparseVectors.has(name))
-        throw vectorNameError(this.config, name, `vector[${i}]`)
-      if (name === '')
-        throw invalid(`vector[${i}]: the unnamed vector is required in this collection and cannot be deleted`)
-    })
-    const sel = toSelector(selector)
+    const { op, sel } = this.deleteVectorsOp(names, selector)
     await this.requireExisting(sel)
-    return this.submit({ op: 'delete_vectors', selector: this.logSelector(sel), names: [...new Set(names)] })
+    return this.submit(op)
+  }
+
+  private setPayloadOp(
+    payload: Payload,
+    selector: PointSelector,
+    options: SetPayloadOptions,
+    at = '',
+  ): { op: Operation; sel: ResolvedSelector } {
+    const p = toPayload(payload, `${at}payload`) ?? {}
+    const key =
+      options.key === undefined || options.key === null ? null : toWriteKey(options.key, `${at}key`)
+    const sel = toSelector(selector, `${at}selector`)
+    return { op: { op: 'set_payload', selector: this.logSelector(sel), payload: p, key }, sel }
   }
 
   /**
@@ -648,11 +698,19 @@ export class EmbeddedCollection implements Collection {
     options: SetPayloadOptions = {},
   ): Promise<UpdateResult> {
     this.assertOpen()
-    const p = toPayload(payload) ?? {}
-    const key = options.key === undefined || options.key === null ? null : toWriteKey(options.key, 'key')
-    const sel = toSelector(selector)
+    const { op, sel } = this.setPayloadOp(payload, selector, options)
     await this.requireExisting(sel)
-    return this.submit({ op: 'set_payload', selector: this.logSelector(sel), payload: p, key })
+    return this.submit(op)
+  }
+
+  private overwritePayloadOp(
+    payload: Payload,
+    selector: PointSelector,
+    at = '',
+  ): { op: Operation; sel: ResolvedSelector } {
+    const p = toPayload(payload, `${at}payload`) ?? {}
+    const sel = toSelector(selector, `${at}selector`)
+    return { op: { op: 'overwrite_payload', selector: this.logSelector(sel), payload: p }, sel }
   }
 
   /**
@@ -661,10 +719,20 @@ export class EmbeddedCollection implements Collection {
    */
   async overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
-    const p = toPayload(payload) ?? {}
-    const sel = toSelector(selector)
+    const { op, sel } = this.overwritePayloadOp(payload, selector)
     await this.requireExisting(sel)
-    return this.submit({ op: 'overwrite_payload', selector: this.logSelector(sel), payload: p })
+    return this.submit(op)
+  }
+
+  private deletePayloadOp(
+    keys: readonly string[],
+    selector: PointSelector,
+    at = '',
+  ): { op: Operation; sel: ResolvedSelector } {
+    if (!Array.isArray(keys)) throw invalid(`${at}keys must be an array of strings`)
+    for (const [i, k] of keys.entries()) toWriteKey(k, `${at}keys[${i}]`)
+    const sel = toSelector(selector, `${at}selector`)
+    return { op: { op: 'delete_payload', selector: this.logSelector(sel), keys: [...keys] }, sel }
   }
 
   /**
@@ -673,11 +741,9 @@ export class EmbeddedCollection implements Collection {
    */
   async deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult> {
     this.assertOpen()
-    if (!Array.isArray(keys)) throw invalid('keys must be an array of strings')
-    for (const [i, k] of keys.entries()) toWriteKey(k, `keys[${i}]`)
-    const sel = toSelector(selector)
+    const { op, sel } = this.deletePayloadOp(keys, selector)
     await this.requireExisting(sel)
-    return this.submit({ op: 'delete_payload', selector: this.logSelector(sel), keys: [...keys] })
+    return this.submit(op)
   }
 
   /**
@@ -689,6 +755,89 @@ export class EmbeddedCollection implements Collection {
     const sel = toSelector(selector)
     await this.requireExisting(sel)
     return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
+  }
+
+  /**
+   * Several update operations applied in order as one write (Qdrant's `POST /points/batch`): one
+   * WAL record, so after a crash either all of them or none are applied. Every operation is checked
+   * before anything is written (errors name `operations[i]...`); ids an operation needs must exist
+   * now or be upserted by an earlier operation of the batch (POINT_NOT_FOUND otherwise).
+   * @example await docs.batchUpdate([{ upsert: { points: [{ id: 1, vector: v }] } }, { setPayload: { payload: { a: 1 }, selector: { ids: [1] } } }])
+   */
+  async batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult> {
+    this.assertOpen()
+    if (!Array.isArray(operations)) throw invalid('operations must be an array')
+    const ops: Operation[] = []
+    const needed: PointId[] = []
+    const created = new Set<PointId>()
+    const need = (sel: ResolvedSelector) => {
+      if ('ids' in sel) for (const id of sel.ids) if (!created.has(id)) needed.push(id)
+    }
+    operations.forEach((o, i) => {
+      const at = `operations[${i}]`
+      if (typeof o !== 'object' || o === null || Object.keys(o).length !== 1)
+        throw invalid(
+          `${at}: expected exactly one of upsert, delete, setPayload, overwritePayload, deletePayload, clearPayload, updateVectors, deleteVectors`,
+        )
+      const [kind] = Object.keys(o) as (keyof UnionKeys<UpdateOperation>)[]
+      const body = (o as Record<string, unknown>)[kind!] as Record<string, unknown>
+      if (typeof body !== 'object' || body === null) throw invalid(`${at}.${kind}: expected an object`)
+      const w = `${at}.${kind}.`
+      switch (kind) {
+        case 'upsert': {
+          const op = this.upsertOp(body.points as PointStruct[], w)
+          if (op !== null && op.op === 'upsert') {
+            for (const p of op.points) created.add(p.id)
+            ops.push(op)
+          }
+          return
+        }
+        case 'delete':
+          ops.push({ op: 'delete', selector: this.logSelector(toSelector(body.selector as PointSelector, `${w}selector`)) })
+          return
+        case 'setPayload': {
+          const r = this.setPayloadOp(body.payload as Payload, body.selector as PointSelector, body as SetPayloadOptions, w)
+          need(r.sel)
+          ops.push(r.op)
+          return
+        }
+        case 'overwritePayload': {
+          const r = this.overwritePayloadOp(body.payload as Payload, body.selector as PointSelector, w)
+          need(r.sel)
+          ops.push(r.op)
+          return
+        }
+        case 'deletePayload': {
+          const r = this.deletePayloadOp(body.keys as string[], body.selector as PointSelector, w)
+          need(r.sel)
+          ops.push(r.op)
+          return
+        }
+        case 'clearPayload': {
+          const sel = toSelector(body.selector as PointSelector, `${w}selector`)
+          need(sel)
+          ops.push({ op: 'clear_payload', selector: this.logSelector(sel) })
+          return
+        }
+        case 'updateVectors': {
+          const r = this.updateVectorsOp(body.points as { id: PointId; vector: VectorStruct }[], w)
+          need({ ids: r.ids })
+          if (r.op !== null) ops.push(r.op)
+          return
+        }
+        case 'deleteVectors': {
+          const r = this.deleteVectorsOp(body.names as string[], body.selector as PointSelector, w)
+          need(r.sel)
+          ops.push(r.op)
+          return
+        }
+        default:
+          throw invalid(`${at}: unknown operation ${JSON.stringify(kind)}`)
+      }
+    })
+    if (ops.length === 0) return this.submitOp(null)
+    if (needed.length > 0) await this.requireExisting({ ids: needed })
+    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops })
   }
 
   private record(

@@ -40,6 +40,8 @@ export type Operation =
   | { op: 'update_vectors'; points: ({ id: PointId } & LoggedVectors)[] }
   /** Removes the named vectors from the selected points. */
   | { op: 'delete_vectors'; selector: LoggedSelector; names: string[] }
+  /** Several operations applied in order under one WAL seq (`points/batch`). */
+  | { op: 'batch'; ops: Operation[] }
   | { op: 'delete'; selector: LoggedSelector }
   | { op: 'set_payload'; selector: LoggedSelector; payload: Payload; key: string | null }
   | { op: 'overwrite_payload'; selector: LoggedSelector; payload: Payload }
@@ -136,6 +138,7 @@ export function applyOperation(segment: Segment, op: Operation, seq: number): vo
       return
     case 'update_vectors':
     case 'delete_vectors':
+    case 'batch':
       // whole-point rewrites: SegmentHolder.apply turns them into upserts
       throw new QuiverError('INTERNAL', `${op.op} is applied by the segment holder`)
     case 'delete':

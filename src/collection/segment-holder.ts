@@ -137,6 +137,9 @@ export class SegmentHolder {
         }
         return this.upsertPoints(points, seq)
       }
+      case 'batch':
+        for (const o of op.ops) await this.apply(o, seq)
+        return
       default:
         for (const segment of this.list) applyOperation(segment, op, seq)
     }

@@ -51,6 +51,7 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     delete: record('delete'),
     updateVectors: record('updateVectors'),
     deleteVectors: record('deleteVectors'),
+    batchUpdate: record('batchUpdate'),
     count: async () => 3,
     scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
     facet: async () => ({ hits: [] }),

@@ -57,6 +57,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'POST /collections/{}/points/payload/clear': write,
   'PUT /collections/{}/points/vectors': write,
   'POST /collections/{}/points/vectors/delete': write,
+  'POST /collections/{}/points/batch': write,
   'POST /collections/{}/points/query': read,
   'POST /collections/{}/points/query/batch': read,
   'POST /collections/{}/points/recommend': read,

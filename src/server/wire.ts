@@ -48,6 +48,7 @@ import type {
   SearchRequest,
   SparseVectorInput,
   SparseVectorOptions,
+  UpdateOperation,
   UpdateResult,
   VectorConfig,
   VectorDatatype,
@@ -1299,4 +1300,53 @@ export function parseSearchBatch(body: unknown, dimension: number): ParsedSearch
 export function parsePathPointId(raw: string): PointId {
   if (/^\d+$/.test(raw)) return parsePointId(Number(raw), 'path id', raw)
   return parsePointId(raw, 'path id')
+}
+
+/**
+ * `POST /collections/{name}/points/batch`: `{ operations: [{ upsert | delete | set_payload |
+ * overwrite_payload | delete_payload | clear_payload | update_vectors | delete_vectors: {...} }] }`,
+ * each body as its own endpoint takes it -> the engine's batch. Errors name `operations[i].<kind>`.
+ */
+export function parseBatchUpdate(body: unknown): UpdateOperation[] {
+  const o = bodyObject(body)
+  return reqArray(o, 'operations', '').map((op, i): UpdateOperation => {
+    const at = `operations[${i}]`
+    if (!isPlainObject(op) || Object.keys(op).length !== 1)
+      fail(
+        at,
+        'expected exactly one of upsert, delete, set_payload, overwrite_payload, delete_payload, clear_payload, update_vectors, delete_vectors',
+      )
+    const kind = Object.keys(op)[0]!
+    const b = op[kind]
+    try {
+      switch (kind) {
+        case 'upsert':
+          return { upsert: { points: parseUpsert(b) } }
+        case 'delete':
+          return { delete: { selector: parsePointsSelector(b) } }
+        case 'set_payload': {
+          const { payload, selector, key } = parseSetPayload(b, true)
+          return { setPayload: { payload, selector, key: key ?? null } }
+        }
+        case 'overwrite_payload': {
+          const { payload, selector } = parseSetPayload(b, false)
+          return { overwritePayload: { payload, selector } }
+        }
+        case 'delete_payload':
+          return { deletePayload: parseDeletePayload(b) }
+        case 'clear_payload':
+          return { clearPayload: { selector: parsePointsSelector(b) } }
+        case 'update_vectors':
+          return { updateVectors: { points: parseUpdateVectors(b) } }
+        case 'delete_vectors':
+          return { deleteVectors: parseDeleteVectors(b) }
+        default:
+          fail(at, `unknown operation ${JSON.stringify(kind)}`)
+      }
+    } catch (err) {
+      if (err instanceof QuiverError && !err.message.startsWith(at))
+        throw new QuiverError(err.code, `${at}.${kind}: ${err.message}`, err.details, err)
+      throw err
+    }
+  })
 }

@@ -8,6 +8,7 @@ import {
   checkWait,
   parseCount,
   parseDeletePayload,
+  parseBatchUpdate,
   parseDeleteVectors,
   parsePathPointId,
   parsePointsSelector,
@@ -47,6 +48,12 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
     const collection = await db.getCollection(req.params.collection_name)
     const points = parseUpdateVectors(req.body)
     return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points)))
+  })
+
+  app.post<Route>(`${base}/batch`, async (req, reply) => {
+    checkWait(req.query)
+    const collection = await db.getCollection(req.params.collection_name)
+    return sendOk(reply, toWireUpdateResult(await collection.batchUpdate(parseBatchUpdate(req.body))))
   })
 
   app.post<Route>(`${base}/vectors/delete`, async (req, reply) => {
