@@ -400,10 +400,11 @@ export class SparseIndex {
     const count = u32[3]!
     if (space > MAX_OFFSET + 1) throw corrupted(`offset space ${space} exceeds ${MAX_OFFSET + 1}`)
     if (count > space) throw corrupted(`${count} vectors in an offset space of ${space}`)
-    const ix = new SparseIndex()
-    ix.ensureOffsetSpace(space)
+    // pass 1: check every field, count the non-zeros and each dimension's df
+    const df = new Map<number, number>()
     let w = 4
     let prev = -1
+    let total = 0
     for (let c = 0; c < count; c++) {
       if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: vector ${c} of ${count}`)
       const o = u32[w]!
@@ -411,19 +412,57 @@ export class SparseIndex {
       if (o <= prev || o >= space)
         throw corrupted(`byte ${w * 4}: offset ${o} is out of order or outside the offset space ${space}`)
       if (n > (u32.length - w - 2) / 2) throw corrupted(`byte ${w * 4}: vector of ${n} elements is truncated`)
-      const indices = u32.subarray(w + 2, w + 2 + n)
-      const values = f32.subarray(w + 2 + n, w + 2 + 2 * n)
+      const s = w + 2
       for (let i = 0; i < n; i++) {
-        if (i > 0 && indices[i - 1]! >= indices[i]!)
-          throw corrupted(`byte ${(w + 2 + i) * 4}: indices of offset ${o} are not strictly ascending`)
-        if (!Number.isFinite(values[i]!))
-          throw corrupted(`byte ${(w + 2 + n + i) * 4}: value of offset ${o} is not finite`)
+        const d = u32[s + i]!
+        if (i > 0 && u32[s + i - 1]! >= d)
+          throw corrupted(`byte ${(s + i) * 4}: indices of offset ${o} are not strictly ascending`)
+        if (!Number.isFinite(f32[s + n + i]!))
+          throw corrupted(`byte ${(s + n + i) * 4}: value of offset ${o} is not finite`)
+        df.set(d, (df.get(d) ?? 0) + 1)
       }
-      ix.set(o, { indices, values })
+      total += n
       prev = o
-      w += 2 + 2 * n
+      w = s + 2 * n
     }
     if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${count} vectors`)
+    // pass 2: forward arena and posting lists at their exact sizes, filled in offset order
+    const ix = new SparseIndex()
+    ix.ensureOffsetSpace(space)
+    ix.arenaIdx = new Uint32Array(Math.max(total, 16))
+    ix.arenaVal = new Float32Array(ix.arenaIdx.length)
+    // every list a view of one pool (one allocation instead of two per dimension); a list that
+    // outgrows its view moves to arrays of its own (growPosting)
+    const poolOffsets = new Uint32Array(total)
+    const poolValues = new Float32Array(total)
+    let at = 0
+    for (const [d, n] of df) {
+      const offsets = poolOffsets.subarray(at, at + n)
+      const values = poolValues.subarray(at, at + n)
+      ix.postings.set(d, { offsets, values, len: 0, dead: 0 })
+      at += n
+    }
+    w = 4
+    let a = 0
+    for (let c = 0; c < count; c++) {
+      const o = u32[w]!
+      const n = u32[w + 1]!
+      const s = w + 2
+      ix.arenaIdx.set(u32.subarray(s, s + n), a)
+      ix.arenaVal.set(f32.subarray(s + n, s + 2 * n), a)
+      ix.fwdStart[o] = a
+      ix.fwdLen[o] = n
+      ix.present[o] = 1
+      for (let i = 0; i < n; i++) {
+        const p = ix.postings.get(u32[s + i]!)!
+        p.offsets[p.len] = o
+        p.values[p.len++] = f32[s + n + i]!
+      }
+      a += n
+      w = s + 2 * n
+    }
+    ix.arenaLen = a
+    ix.stored = count
     return ix
   }
 
