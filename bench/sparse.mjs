@@ -65,7 +65,7 @@ function zipfTerm() {
   }
   return perm[lo]
 }
-function randomVector(nnz, valueOf) {
+function randomVector(nnz, weightOf) {
   const seen = new Map()
   let tries = 0
   while (seen.size < nnz && tries++ < nnz * 20) {
@@ -73,7 +73,7 @@ function randomVector(nnz, valueOf) {
     seen.set(t, (seen.get(t) ?? 0) + 1)
   }
   const indices = [...seen.keys()]
-  return toSparseVector({ indices, values: indices.map((t) => valueOf(seen.get(t))) }, 'v')
+  return toSparseVector({ indices, values: indices.map((t) => weightOf(seen.get(t))) }, 'v')
 }
 
 const log = (m) => process.stderr.write(`${m}\n`)
