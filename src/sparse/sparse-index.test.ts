@@ -218,22 +218,19 @@ describe('SparseIndex serialization', () => {
       [new Uint8Array([...bytes, 0, 0, 0, 0]), /trailing bytes/],
       [damaged((u) => (u[0] = 0)), /bad magic/],
       [damaged((u) => (u[1] = 2)), /format version 2/],
-      [damaged((u) => (u[3] = 1000)), /1000 vectors/],
-      [damaged((u) => (u[4] = 99)), /out of order/], // first offset past the next one
-      [damaged((u) => (u[5] = 1e6)), /truncated/],
+      [damaged((u) => (u[3] = 1000)), /counts 1000 vectors but the bitset marks 3/],
+      [damaged((u) => (u[4] = 1000)), /cannot hold/],
+      // words: header 0-4, bitset 5-8, dim 1 at 9 (n 2: offsets 5, 70; values), dim 3 at 15, dim 2^32-1 at 19
+      [damaged((u) => (u[15] = 0)), /dimension 0 is out of order/],
+      [damaged((u) => (u[11] = 99)), /offset 99 of dimension 1 is out of order or holds no vector/],
+      [damaged((u) => (u[12] = 6)), /offset 6 of dimension 1 .*holds no vector/],
+      [damaged((u) => (u[10] = 1e6)), /truncated/],
+      [damaged((u) => (u[16] = 0)), /dimension 3 has 0 entries, none/],
       [
-        damaged((u) => {
-          // offset 5's indices [1, 4294967295] -> [4294967295, 4294967295]
-          u[8] = 4294967295
-        }),
-        /not strictly ascending/,
+        damaged((u) => (new Float32Array(u.buffer)[13] = Number.NaN)),
+        /value of offset 5 in dimension 1 is not finite/,
       ],
-      [
-        damaged((u) => {
-          new Float32Array(u.buffer)[10] = Number.NaN
-        }),
-        /not finite/,
-      ],
+      [damaged((u) => (u[5] = 0)), /bitset marks 1/],
     ]
     for (const [b, message] of cases) {
       const err = codeOf(() => SparseIndex.restore(b))

@@ -350,47 +350,65 @@ export class SparseIndex {
   }
 
   /**
-   * The index as bytes (little-endian): magic `QSPX`, format version u32 (1), offset space u32,
-   * vector count u32, then per stored offset in ascending order: offset u32, nnz u32, indices
-   * u32[nnz], values f32[nnz]. Posting lists are rebuilt by `restore`. No checksum: the caller
-   * checksums files.
+   * The index as bytes, u32/f32 little-endian words: magic `QSPX`, format version (1), offset
+   * space, vector count, dimension count; a bitset of the offsets holding a vector
+   * (ceil(space / 32) words, bit `o & 31` of word `o >>> 5`); then per dimension in ascending
+   * order: dimension, entry count `n`, offsets u32[n] ascending, values f32[n]. Tombstones are
+   * left out. No checksum: the caller checksums files. Size: 4 * (5 + space / 32 + 2 * dims + 2 * nnz) bytes.
    */
   serialize(): Uint8Array {
-    let words = 4
-    for (let o = 0; o < this.present.length; o++) if (this.present[o] === 1) words += 2 + 2 * this.fwdLen[o]!
+    const space = this.present.length
+    const bitsetWords = Math.ceil(space / 32)
+    const dims = Float64Array.from(this.postings.keys()).sort()
+    let words = HEADER_WORDS + bitsetWords + 2 * dims.length
+    for (const p of this.postings.values()) words += 2 * (p.len - p.dead)
     const buf = new ArrayBuffer(words * 4)
     const u32 = new Uint32Array(buf)
     const f32 = new Float32Array(buf)
     u32[0] = MAGIC
     u32[1] = FORMAT_VERSION
-    u32[2] = this.present.length
+    u32[2] = space
     u32[3] = this.stored
-    let w = 4
-    for (let o = 0; o < this.present.length; o++) {
-      if (this.present[o] !== 1) continue
-      const s = this.fwdStart[o]!
-      const n = this.fwdLen[o]!
-      u32[w++] = o
-      u32[w++] = n
-      u32.set(this.arenaIdx.subarray(s, s + n), w)
-      w += n
-      f32.set(this.arenaVal.subarray(s, s + n), w)
-      w += n
+    u32[4] = dims.length
+    for (let o = 0; o < space; o++) if (this.present[o] === 1) u32[HEADER_WORDS + (o >>> 5)]! |= 1 << (o & 31)
+    let w = HEADER_WORDS + bitsetWords
+    for (const d of dims) {
+      const p = this.postings.get(d)!
+      const n = p.len - p.dead
+      u32[w] = d
+      u32[w + 1] = n
+      const at = w + 2
+      if (p.dead === 0) {
+        u32.set(p.offsets.subarray(0, n), at)
+        f32.set(p.values.subarray(0, n), at + n)
+      } else {
+        let j = 0
+        for (let r = 0; r < p.len; r++) {
+          const v = p.values[r]!
+          if (Number.isNaN(v)) continue
+          u32[at + j] = p.offsets[r]!
+          f32[at + n + j] = v
+          j++
+        }
+      }
+      w = at + 2 * n
     }
     return new Uint8Array(buf)
   }
 
   /**
-   * Rebuilds an index from `serialize`'s bytes, checking every field: the magic and version, offsets
-   * strictly ascending and inside the offset space, indices strictly ascending, values finite.
+   * Rebuilds an index from `serialize`'s bytes, checking every field: magic, version, dimensions
+   * strictly ascending, offsets strictly ascending within a list, inside the offset space and marked
+   * in the bitset, values finite, counts consistent. The posting lists are views of one copy of
+   * `bytes` (no per-list allocation); the forward vectors are rebuilt from them.
    * @throws QuiverError `CORRUPTED` naming what is wrong and where (byte position).
    */
   static restore(bytes: Uint8Array): SparseIndex {
-    if (bytes.byteLength < 16 || bytes.byteLength % 4 !== 0)
+    if (bytes.byteLength < HEADER_WORDS * 4 || bytes.byteLength % 4 !== 0)
       throw corrupted(
-        `${bytes.byteLength} bytes is not a sparse index (expected a multiple of 4, at least 16)`,
+        `${bytes.byteLength} bytes is not a sparse index (expected a multiple of 4, at least ${HEADER_WORDS * 4})`,
       )
-    const copy = bytes.slice() // aligned at 0
+    const copy = bytes.slice() // aligned at 0; the posting lists keep it
     const u32 = new Uint32Array(copy.buffer, 0, copy.byteLength / 4)
     const f32 = new Float32Array(copy.buffer, 0, copy.byteLength / 4)
     if (u32[0] !== MAGIC) throw corrupted('bad magic: not a sparse index')
@@ -398,70 +416,81 @@ export class SparseIndex {
       throw corrupted(`format version ${u32[1]} is not supported (this build reads ${FORMAT_VERSION})`)
     const space = u32[2]!
     const count = u32[3]!
+    const ndims = u32[4]!
     if (space > MAX_OFFSET + 1) throw corrupted(`offset space ${space} exceeds ${MAX_OFFSET + 1}`)
-    if (count > space) throw corrupted(`${count} vectors in an offset space of ${space}`)
-    // pass 1: check every field, count the non-zeros and each dimension's df
-    const df = new Map<number, number>()
-    let w = 4
-    let prev = -1
-    let total = 0
-    for (let c = 0; c < count; c++) {
-      if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: vector ${c} of ${count}`)
-      const o = u32[w]!
-      const n = u32[w + 1]!
-      if (o <= prev || o >= space)
-        throw corrupted(`byte ${w * 4}: offset ${o} is out of order or outside the offset space ${space}`)
-      if (n > (u32.length - w - 2) / 2) throw corrupted(`byte ${w * 4}: vector of ${n} elements is truncated`)
-      const s = w + 2
-      for (let i = 0; i < n; i++) {
-        const d = u32[s + i]!
-        if (i > 0 && u32[s + i - 1]! >= d)
-          throw corrupted(`byte ${(s + i) * 4}: indices of offset ${o} are not strictly ascending`)
-        if (!Number.isFinite(f32[s + n + i]!))
-          throw corrupted(`byte ${(s + n + i) * 4}: value of offset ${o} is not finite`)
-        df.set(d, (df.get(d) ?? 0) + 1)
-      }
-      total += n
-      prev = o
-      w = s + 2 * n
-    }
-    if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${count} vectors`)
-    // pass 2: forward arena and posting lists at their exact sizes, filled in offset order
+    const bitsetWords = Math.ceil(space / 32)
+    if (HEADER_WORDS + bitsetWords + 2 * ndims > u32.length)
+      throw corrupted(`truncated: ${u32.length * 4} bytes cannot hold the bitset and ${ndims} dimensions`)
     const ix = new SparseIndex()
     ix.ensureOffsetSpace(space)
+    const present = ix.present
+    let stored = 0
+    for (let o = 0; o < space; o++) {
+      if (((u32[HEADER_WORDS + (o >>> 5)]! >>> (o & 31)) & 1) === 1) {
+        present[o] = 1
+        stored++
+      }
+    }
+    if (space % 32 !== 0 && u32[HEADER_WORDS + bitsetWords - 1]! >>> (space % 32) !== 0)
+      throw corrupted('the offset bitset marks offsets outside the offset space')
+    if (stored !== count) throw corrupted(`the header counts ${count} vectors but the bitset marks ${stored}`)
+    // pass 1: check the lists, count each offset's non-zeros
+    const fwdLen = ix.fwdLen
+    const first = HEADER_WORDS + bitsetWords
+    let w = first
+    let prevDim = -1
+    let total = 0
+    for (let c = 0; c < ndims; c++) {
+      if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: dimension ${c} of ${ndims}`)
+      const d = u32[w]!
+      const n = u32[w + 1]!
+      if (d <= prevDim) throw corrupted(`byte ${w * 4}: dimension ${d} is out of order`)
+      if (n === 0 || n > (u32.length - w - 2) / 2)
+        throw corrupted(`byte ${w * 4}: dimension ${d} has ${n} entries, ${n === 0 ? 'none' : 'truncated'}`)
+      const at = w + 2
+      let prev = -1
+      for (let j = 0; j < n; j++) {
+        const o = u32[at + j]!
+        if (o <= prev || o >= space || present[o] !== 1)
+          throw corrupted(
+            `byte ${(at + j) * 4}: offset ${o} of dimension ${d} is out of order or holds no vector`,
+          )
+        if (!Number.isFinite(f32[at + n + j]!))
+          throw corrupted(`byte ${(at + n + j) * 4}: value of offset ${o} in dimension ${d} is not finite`)
+        fwdLen[o]!++
+        prev = o
+      }
+      total += n
+      prevDim = d
+      w = at + 2 * n
+    }
+    if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${ndims} dimensions`)
+    // pass 2: posting lists as views, forward vectors filled in ascending dimension order
     ix.arenaIdx = new Uint32Array(Math.max(total, 16))
     ix.arenaVal = new Float32Array(ix.arenaIdx.length)
-    // every list a view of one pool (one allocation instead of two per dimension); a list that
-    // outgrows its view moves to arrays of its own (growPosting)
-    const poolOffsets = new Uint32Array(total)
-    const poolValues = new Float32Array(total)
-    let at = 0
-    for (const [d, n] of df) {
-      const offsets = poolOffsets.subarray(at, at + n)
-      const values = poolValues.subarray(at, at + n)
-      ix.postings.set(d, { offsets, values, len: 0, dead: 0 })
-      at += n
-    }
-    w = 4
+    const cursor = new Uint32Array(space)
     let a = 0
-    for (let c = 0; c < count; c++) {
-      const o = u32[w]!
-      const n = u32[w + 1]!
-      const s = w + 2
-      ix.arenaIdx.set(u32.subarray(s, s + n), a)
-      ix.arenaVal.set(f32.subarray(s + n, s + 2 * n), a)
+    for (let o = 0; o < space; o++) {
       ix.fwdStart[o] = a
-      ix.fwdLen[o] = n
-      ix.present[o] = 1
-      for (let i = 0; i < n; i++) {
-        const p = ix.postings.get(u32[s + i]!)!
-        p.offsets[p.len] = o
-        p.values[p.len++] = f32[s + n + i]!
-      }
-      a += n
-      w = s + 2 * n
+      cursor[o] = a
+      a += fwdLen[o]!
     }
-    ix.arenaLen = a
+    w = first
+    for (let c = 0; c < ndims; c++) {
+      const d = u32[w]!
+      const n = u32[w + 1]!
+      const at = w + 2
+      const offsets = u32.subarray(at, at + n)
+      const values = f32.subarray(at + n, at + 2 * n)
+      ix.postings.set(d, { offsets, values, len: n, dead: 0 })
+      for (let j = 0; j < n; j++) {
+        const pos = cursor[offsets[j]!]!++
+        ix.arenaIdx[pos] = d
+        ix.arenaVal[pos] = values[j]!
+      }
+      w = at + 2 * n
+    }
+    ix.arenaLen = total
     ix.stored = count
     return ix
   }
@@ -570,6 +599,8 @@ export class SparseIndex {
 
 const MAGIC = 0x58505351 // 'QSPX' little-endian
 const FORMAT_VERSION = 1
+/** magic, version, offset space, vector count, dimension count */
+const HEADER_WORDS = 5
 
 function corrupted(message: string): QuiverError {
   return new QuiverError('CORRUPTED', `sparse index: ${message}`)
