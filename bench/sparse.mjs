@@ -103,9 +103,9 @@ for (let d = 0; d < N; d++) {
   csrVal.set(docs[d].values, csrStart[d])
 }
 const scratch = new Float32Array(1)
-function bruteForce(q, k) {
+function bruteForce(q, k, weights) {
   const qi = q.indices
-  const qv = q.values
+  const qv = weights === undefined ? q.values : q.values.map((v, i) => v * weights[i])
   const qn = qi.length
   const hits = []
   let worst = Number.NEGATIVE_INFINITY
@@ -142,29 +142,47 @@ function bruteForce(q, k) {
   return hits.slice(0, k)
 }
 
+// IDF weights per query term, as Qdrant's `modifier: "idf"` gives BM25 queries
+const idfOf = (df) => Math.log((N - df + 0.5) / (df + 0.5) + 1)
+const idfWeights = queries.map((q) => Float32Array.from(q.indices, (d) => idfOf(ix.df(d))))
+const weightsFor = (mode, qi) => (mode === 'idf' ? idfWeights[qi] : undefined)
+
 // same answers?
 let mismatches = 0
-for (const q of queries.slice(0, 20)) {
-  const a = ix.search(q, K)
-  const b = bruteForce(q, K)
-  if (a.offsets.length !== b.length || b.some(([d], i) => a.offsets[i] !== d)) mismatches++
-}
+for (const mode of ['unit', 'idf'])
+  for (let qi = 0; qi < 20; qi++) {
+    const a = ix.search(queries[qi], K, undefined, weightsFor(mode, qi))
+    const b = bruteForce(queries[qi], K, weightsFor(mode, qi))
+    if (a.offsets.length !== b.length || b.some(([d], i) => a.offsets[i] !== d)) mismatches++
+  }
 
 function timeQps(fn) {
   const minMs = Number(o.minTime) * 1000
-  for (const q of queries.slice(0, 10)) fn(q)
+  for (let qi = 0; qi < 10; qi++) fn(queries[qi], qi)
   let n = 0
   t0 = performance.now()
   do {
-    for (const q of queries) fn(q)
+    for (let qi = 0; qi < queries.length; qi++) fn(queries[qi], qi)
     n += queries.length
   } while (performance.now() - t0 < minMs)
   return n / ((performance.now() - t0) / 1000)
 }
 let touched = 0
 for (const q of queries) for (let i = 0; i < q.indices.length; i++) touched += ix.df(q.indices[i])
-const indexQps = timeQps((q) => ix.search(q, K))
-const bruteQps = timeQps((q) => bruteForce(q, K))
+const qps = {}
+for (const mode of ['unit', 'idf']) {
+  const index = timeQps((q, qi) => ix.search(q, K, undefined, weightsFor(mode, qi)))
+  SparseIndex.pruning = false
+  const exhaustive = timeQps((q, qi) => ix.search(q, K, undefined, weightsFor(mode, qi)))
+  SparseIndex.pruning = true
+  const brute = timeQps((q, qi) => bruteForce(q, K, weightsFor(mode, qi)))
+  qps[mode] = {
+    index: Math.round(index),
+    indexWithoutPruning: Math.round(exhaustive),
+    bruteForce: +brute.toFixed(1),
+    speedup: +(index / brute).toFixed(1),
+  }
+}
 t0 = performance.now()
 const bytes = ix.serialize()
 const serializeMs = performance.now() - t0
@@ -188,9 +206,8 @@ const result = {
   serializedMiB: +(bytes.length / 2 ** 20).toFixed(1),
   serializeMs: Math.round(serializeMs),
   restoreMs: Math.round(restoreMs),
-  indexQps: Math.round(indexQps),
-  bruteForceQps: +bruteQps.toFixed(1),
-  speedup: +(indexQps / bruteQps).toFixed(1),
+  qpsUnitWeights: qps.unit,
+  qpsIdfWeights: qps.idf,
   topKMismatches: mismatches,
 }
 console.log(JSON.stringify(result, null, 2))

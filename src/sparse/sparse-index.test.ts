@@ -273,8 +273,11 @@ function naiveSearch(
 }
 
 describe('SparseIndex against a naive scan (property test)', () => {
-  for (const seed of [1, 2, 3, 4, 5, 6]) {
-    it(`agrees after random sets, replaces and removes (seed ${seed})`, () => {
+  // seeds 1-6: values of both signs (exhaustive path); 7-14: values >= 0 with a few frequent
+  // low-valued dimensions (the pruned path skips their lists)
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]) {
+    const nonNegative = seed > 6
+    it(`agrees after random sets, replaces and removes (seed ${seed}${nonNegative ? ', values >= 0' : ''})`, () => {
       const r = rng(seed)
       const int = (n: number) => Math.floor(r() * n)
       const dims = 5 + int(60)
@@ -286,12 +289,13 @@ describe('SparseIndex against a naive scan (property test)', () => {
         const used = new Set<number>()
         for (let i = 0; i < nnz; i++) {
           // a few huge dimensions too
-          const d = r() < 0.05 ? 4294967295 - int(3) : int(dims)
+          const d = r() < 0.05 ? 4294967295 - int(3) : nonNegative && r() < 0.5 ? int(3) : int(dims)
           if (used.has(d)) continue
           used.add(d)
           indices.push(d)
           // small integers make ties; some negatives and zeros
-          values.push(r() < 0.5 ? int(5) - 1 : (r() - 0.3) * 10)
+          if (nonNegative) values.push(d < 3 ? int(2) * r() * 0.2 : r() < 0.5 ? int(5) : r() * 10)
+          else values.push(r() < 0.5 ? int(5) - 1 : (r() - 0.3) * 10)
         }
         return toSparseVector({ indices, values }, 'v')
       }
@@ -316,7 +320,7 @@ describe('SparseIndex against a naive scan (property test)', () => {
           }
           for (let qn = 0; qn < 5; qn++) {
             const q = randomVector()
-            const k = 1 + int(30)
+            const k = 1 + int(nonNegative ? 8 : 30)
             const weights = r() < 0.5 ? undefined : Float32Array.from(q.indices, () => r() * 3)
             let allow: Uint32Array | undefined
             if (r() < 0.5) {

@@ -97,6 +97,9 @@ interface Posting {
   len: number
   /** Tombstones among them. */
   dead: number
+  /** Bounds of the values ever stored since the last compaction (valid, maybe loose, bounds of the live ones). */
+  max: number
+  min: number
 }
 
 /** Estimated bytes of one posting's JS objects and Map entry beside its typed arrays. */
@@ -134,7 +137,15 @@ export class SparseIndex {
   private acc = new Float32Array(0)
   private marks = new Uint32Array(0)
   private touched = new Uint32Array(0)
+  private select = new Float32Array(0)
+  private readonly sum = new Float32Array(1)
   private gen = 0
+
+  /**
+   * Whether `search` may skip posting lists (MaxScore) when every contribution is >= 0. Results
+   * are identical either way; false forces the exhaustive path (benchmarks, tests).
+   */
+  static pruning = true
 
   private constructor() {}
 
@@ -266,32 +277,267 @@ export class SparseIndex {
       this.marks.fill(0)
       this.gen = 1
     }
-    const gen = this.gen
-    const acc = this.acc
-    const marks = this.marks
-    const touched = this.touched
-    let nt = 0
+    const lists: Posting[] = []
+    const qws: number[] = []
+    let prunable = true
     for (let t = 0; t < qn; t++) {
       const p = this.postings.get(query.indices[t]!)
       if (p === undefined || p.len === p.dead) continue
       const qw = Math.fround(query.values[t]! * (weights === undefined ? 1 : weights[t]!))
+      lists.push(p)
+      qws.push(qw)
+      if (qw < 0 || p.min < 0) prunable = false
+    }
+    if (!prunable || !SparseIndex.pruning || lists.length < 2) {
+      // every list in query (= ascending dimension) order: acc holds the final scores
+      let nt = 0
+      for (let i = 0; i < lists.length; i++) nt = this.accumulate(lists[i]!, qws[i]!, nt)
+      return selectTopK(this.touched, nt, this.acc, k, allow)
+    }
+    return this.searchPruned(query, weights, lists, qws, k, allow)
+  }
+
+  /**
+   * Top-k when every contribution is >= 0, so partial sums only grow (MaxScore, Turtle & Flood
+   * 1995, term at a time): lists in decreasing order of their bound `qw * max`; once the bounds of
+   * the lists left sum to less than the k-th best partial score, no offset outside the touched
+   * ones can enter the top k and the rest are skipped. The touched offsets whose partial score plus
+   * that remainder can still reach the k-th are rescored exactly from their forward vectors, so
+   * scores and order are bit-identical to the exhaustive path.
+   */
+  private searchPruned(
+    query: SparseVector,
+    weights: Float32Array | undefined,
+    lists: Posting[],
+    qws: number[],
+    k: number,
+    allow: Uint32Array | undefined,
+  ): { offsets: Uint32Array; scores: Float32Array } {
+    const n = lists.length
+    const order = Array.from({ length: n }, (_, i) => i)
+    const ub = lists.map((p, i) => qws[i]! * p.max)
+    order.sort((a, b) => ub[b]! - ub[a]! || lists[a]!.len - lists[b]!.len)
+    // rem[j], remLen[j]: bound sum and entries of the lists order[j..]
+    const rem = new Float64Array(n + 1)
+    const remLen = new Float64Array(n + 1)
+    for (let j = n - 1; j >= 0; j--) {
+      rem[j] = rem[j + 1]! + ub[order[j]!]!
+      remLen[j] = remLen[j + 1]! + lists[order[j]!]!.len
+    }
+    // float32 sums in a different order differ from the exact ones by a few ulps: margin
+    const margin = (n + 2) * 2 ** -22
+    let theta = Number.NEGATIVE_INFINITY
+    let nt = 0
+    let j = 0
+    // the k-th best partial sum was at most `known` after list `knownAt`, and grows by at most the
+    // bounds of the lists added since: a selection (cost about nt) is tried only where that upper
+    // bound lets the lists left be skipped, and where they hold more entries than nt
+    let known = 0
+    let knownAt = 0
+    for (; j < n; j++) {
+      const left = rem[j]! * (1 + margin)
+      if (nt >= k && remLen[j]! > nt && left < (known + rem[knownAt]! - rem[j]!) * (1 - margin)) {
+        const th = this.kthBest(nt, k, allow)
+        if (left < th * (1 - margin)) {
+          theta = th
+          break
+        }
+        known = th
+        knownAt = j
+      }
+      nt = this.accumulate(lists[order[j]!]!, qws[order[j]!]!, nt)
+    }
+    const left = rem[j]!
+    const acc = this.acc
+    const touched = this.touched
+    const marks = this.marks
+    const gen = this.gen
+    // candidates: allowed, and able to reach theta with the lists left; moved to the front of touched
+    const bar = theta * (1 - margin)
+    let nc = 0
+    if (j === n) {
+      nc = nt // every list was read: the rescoring pass below filters by allow
+    } else {
+      for (let i = 0; i < nt; i++) {
+        const o = touched[i]!
+        if (allow !== undefined && !isAllowed(allow, o)) continue
+        if ((acc[o]! + left) * (1 + margin) < bar) continue
+        touched[nc++] = o
+      }
+    }
+    // finish the candidates' sums on the lists left, in offset order: gallop through a list when
+    // it is much longer than the candidates, else scan it updating touched offsets only (an
+    // untouched one cannot reach the top k); after each list drop those that can no longer reach theta
+    if (j < n) touched.subarray(0, nc).sort()
+    for (let jj = j; jj < n; jj++) {
+      const p = lists[order[jj]!]!
+      const qw = qws[order[jj]!]!
       const offs = p.offsets
       const vals = p.values
       const len = p.len
-      for (let j = 0; j < len; j++) {
-        const v = vals[j]!
-        if (Number.isNaN(v)) continue // tombstone
-        const o = offs[j]!
-        if (marks[o] !== gen) {
-          marks[o] = gen
-          acc[o] = qw * v + 0 // + 0 turns -0 into 0, as a sum from 0 would
-          touched[nt++] = o
-        } else {
-          acc[o]! += qw * v
+      if (nc * 8 < len) {
+        let pos = 0
+        for (let c = 0; c < nc; c++) {
+          const o = touched[c]!
+          let lo = pos
+          let hi = pos
+          let step = 1
+          while (hi < len && offs[hi]! < o) {
+            lo = hi + 1
+            hi = lo + step
+            step <<= 1
+          }
+          if (hi > len) hi = len
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1
+            if (offs[mid]! < o) lo = mid + 1
+            else hi = mid
+          }
+          pos = lo
+          if (lo < len && offs[lo] === o) {
+            const v = vals[lo]!
+            if (!Number.isNaN(v)) acc[o]! += qw * v
+          }
+        }
+      } else {
+        for (let e = 0; e < len; e++) {
+          const o = offs[e]!
+          if (marks[o] !== gen) continue
+          const v = vals[e]!
+          if (!Number.isNaN(v)) acc[o]! += qw * v
+        }
+      }
+      const after = rem[jj + 1]!
+      let kept = 0
+      for (let c = 0; c < nc; c++) {
+        const o = touched[c]!
+        if ((acc[o]! + after) * (1 + margin) >= bar) touched[kept++] = o
+      }
+      nc = kept
+    }
+    // the k-th best full sum; the candidates near or above it are rescored exactly
+    const admit = j === n ? allow : undefined
+    const theta2 = this.kthBest(nc, k, admit)
+    const bar2 = theta2 * (1 - margin)
+    const qIdx = query.indices
+    const qW = new Float32Array(qIdx.length)
+    for (let t = 0; t < qIdx.length; t++) qW[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
+    let nf = 0
+    for (let c = 0; c < nc; c++) {
+      const o = touched[c]!
+      if (acc[o]! * (1 + margin) < bar2) continue
+      if (admit !== undefined && !isAllowed(admit, o)) continue
+      acc[o] = this.scoreOne(o, qIdx, qW)
+      touched[nf++] = o
+    }
+    return selectTopK(touched, nf, acc, k, undefined)
+  }
+
+  /** Adds `qw * value` of every live entry of `p` to the accumulator; returns the new touched count. */
+  private accumulate(p: Posting, qw: number, nt: number): number {
+    const gen = this.gen
+    const acc = this.acc
+    const marks = this.marks
+    const touched = this.touched
+    const offs = p.offsets
+    const vals = p.values
+    const len = p.len
+    for (let j = 0; j < len; j++) {
+      const v = vals[j]!
+      if (Number.isNaN(v)) continue // tombstone
+      const o = offs[j]!
+      if (marks[o] !== gen) {
+        marks[o] = gen
+        acc[o] = qw * v + 0 // + 0 turns -0 into 0, as a sum from 0 would
+        touched[nt++] = o
+      } else {
+        acc[o]! += qw * v
+      }
+    }
+    return nt
+  }
+
+  /**
+   * The k-th best accumulated score among the first `nt` touched offsets that `allow` admits
+   * (-Infinity if fewer), by a bounded min-heap of k scores: one comparison for most offsets.
+   */
+  private kthBest(nt: number, k: number, allow: Uint32Array | undefined): number {
+    if (this.select.length < k) this.select = new Float32Array(k)
+    const heap = this.select
+    const acc = this.acc
+    const touched = this.touched
+    let size = 0
+    for (let i = 0; i < nt; i++) {
+      const o = touched[i]!
+      if (allow !== undefined && !isAllowed(allow, o)) continue
+      const s = acc[o]!
+      if (size < k) {
+        let c = size++
+        while (c > 0) {
+          const parent = (c - 1) >> 1
+          if (heap[parent]! <= s) break
+          heap[c] = heap[parent]!
+          c = parent
+        }
+        heap[c] = s
+      } else if (s > heap[0]!) {
+        let c = 0
+        for (;;) {
+          let child = 2 * c + 1
+          if (child >= size) break
+          if (child + 1 < size && heap[child + 1]! < heap[child]!) child++
+          if (heap[child]! >= s) break
+          heap[c] = heap[child]!
+          c = child
+        }
+        heap[c] = s
+      }
+    }
+    return size < k ? Number.NEGATIVE_INFINITY : heap[0]!
+  }
+
+  /**
+   * The score of the vector of `o` against a query given as ascending indices and float32 weights
+   * (`fround(q_i * w_i)`), summed in float32 in ascending dimension order; 0 without a vector or
+   * overlap. Long vectors are searched by bisection per query index instead of merged.
+   */
+  private scoreOne(o: number, qIdx: Uint32Array, qW: Float32Array): number {
+    if (!this.has(o)) return 0
+    const idx = this.arenaIdx
+    const val = this.arenaVal
+    let i = this.fwdStart[o]!
+    const e = i + this.fwdLen[o]!
+    const qn = qIdx.length
+    const sum = this.sum
+    sum[0] = 0
+    if (e - i > 8 * qn) {
+      for (let t = 0; t < qn && i < e; t++) {
+        const d = qIdx[t]!
+        let lo = i
+        let hi = e
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1
+          if (idx[mid]! < d) lo = mid + 1
+          else hi = mid
+        }
+        if (lo < e && idx[lo] === d) sum[0] += qW[t]! * val[lo]!
+        i = lo
+      }
+    } else {
+      let t = 0
+      while (i < e && t < qn) {
+        const a = idx[i]!
+        const b = qIdx[t]!
+        if (a < b) i++
+        else if (a > b) t++
+        else {
+          sum[0] += qW[t]! * val[i]!
+          i++
+          t++
         }
       }
     }
-    return selectTopK(touched, nt, acc, k, allow)
+    return sum[0]!
   }
 
   /**
@@ -307,29 +553,8 @@ export class SparseIndex {
       throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
     const qw = new Float32Array(qn)
     for (let t = 0; t < qn; t++) qw[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
-    const qi = query.indices
     const out = new Float32Array(offsets.length)
-    const scratch = new Float32Array(1)
-    for (let r = 0; r < offsets.length; r++) {
-      const o = offsets[r]!
-      if (!this.has(o)) continue
-      let i = this.fwdStart[o]!
-      const e = i + this.fwdLen[o]!
-      let t = 0
-      scratch[0] = 0
-      while (i < e && t < qn) {
-        const a = this.arenaIdx[i]!
-        const b = qi[t]!
-        if (a < b) i++
-        else if (a > b) t++
-        else {
-          scratch[0] += qw[t]! * this.arenaVal[i]!
-          i++
-          t++
-        }
-      }
-      out[r] = scratch[0]!
-    }
+    for (let r = 0; r < offsets.length; r++) out[r] = this.scoreOne(offsets[r]!, query.indices, qw)
     return out
   }
 
@@ -343,7 +568,8 @@ export class SparseIndex {
       this.present.byteLength +
       this.acc.byteLength +
       this.marks.byteLength +
-      this.touched.byteLength
+      this.touched.byteLength +
+      this.select.byteLength
     for (const p of this.postings.values())
       bytes += p.offsets.byteLength + p.values.byteLength + POSTING_OVERHEAD
     return bytes
@@ -482,12 +708,17 @@ export class SparseIndex {
       const at = w + 2
       const offsets = u32.subarray(at, at + n)
       const values = f32.subarray(at + n, at + 2 * n)
-      ix.postings.set(d, { offsets, values, len: n, dead: 0 })
+      let max = Number.NEGATIVE_INFINITY
+      let min = Number.POSITIVE_INFINITY
       for (let j = 0; j < n; j++) {
+        const v = values[j]!
         const pos = cursor[offsets[j]!]!++
         ix.arenaIdx[pos] = d
-        ix.arenaVal[pos] = values[j]!
+        ix.arenaVal[pos] = v
+        if (v > max) max = v
+        if (v < min) min = v
       }
+      ix.postings.set(d, { offsets, values, len: n, dead: 0, max, min })
       w = at + 2 * n
     }
     ix.arenaLen = total
@@ -555,9 +786,18 @@ export class SparseIndex {
   private insertEntry(dim: number, offset: number, value: number): void {
     let p = this.postings.get(dim)
     if (p === undefined) {
-      p = { offsets: new Uint32Array(4), values: new Float32Array(4), len: 0, dead: 0 }
+      p = {
+        offsets: new Uint32Array(4),
+        values: new Float32Array(4),
+        len: 0,
+        dead: 0,
+        max: Number.NEGATIVE_INFINITY,
+        min: Number.POSITIVE_INFINITY,
+      }
       this.postings.set(dim, p)
     }
+    if (value > p.max) p.max = value
+    if (value < p.min) p.min = value
     if (p.len === 0 || p.offsets[p.len - 1]! < offset) {
       if (p.len === p.offsets.length) growPosting(p)
       p.offsets[p.len] = offset
@@ -583,6 +823,8 @@ export class SparseIndex {
   private updateEntry(dim: number, offset: number, value: number): void {
     const p = this.postings.get(dim)!
     p.values[lowerBound(p.offsets, p.len, offset)] = value
+    if (value > p.max) p.max = value
+    if (value < p.min) p.min = value
   }
 
   private removeEntry(dim: number, offset: number): void {
@@ -636,15 +878,21 @@ function growPosting(p: Posting): void {
 /** Drops the tombstones of `p` in place, and halves its arrays when they are under a quarter full. */
 function compactPosting(p: Posting): void {
   let w = 0
+  let max = Number.NEGATIVE_INFINITY
+  let min = Number.POSITIVE_INFINITY
   for (let r = 0; r < p.len; r++) {
     const v = p.values[r]!
     if (Number.isNaN(v)) continue
     p.offsets[w] = p.offsets[r]!
     p.values[w] = v
+    if (v > max) max = v
+    if (v < min) min = v
     w++
   }
   p.len = w
   p.dead = 0
+  p.max = max
+  p.min = min
   if (w * 4 < p.offsets.length && p.offsets.length > 8) {
     const cap = Math.max(4, w * 2)
     p.offsets = p.offsets.slice(0, cap)
@@ -667,13 +915,9 @@ function selectTopK(
   const hs = new Float32Array(cap)
   const ho = new Uint32Array(cap)
   let size = 0
-  const words = allow === undefined ? 0 : allow.length
   for (let i = 0; i < nt; i++) {
     const o = touched[i]!
-    if (allow !== undefined) {
-      const wi = o >>> 5
-      if (wi >= words || ((allow[wi]! >>> (o & 31)) & 1) === 0) continue
-    }
+    if (allow !== undefined && !isAllowed(allow, o)) continue
     const s = acc[o]!
     if (size < cap) {
       // sift up
@@ -700,6 +944,12 @@ function selectTopK(
     if (n > 1) siftDown(hs, ho, n - 1, hs[n - 1]!, ho[n - 1]!)
   }
   return { offsets, scores }
+}
+
+/** Whether bit `o` of the bitset `allow` is set (bits past its end are clear). */
+function isAllowed(allow: Uint32Array, o: number): boolean {
+  const w = o >>> 5
+  return w < allow.length && ((allow[w]! >>> (o & 31)) & 1) === 1
 }
 
 /** Whether hit (sa, oa) ranks below hit (sb, ob): lower score, or equal score and higher offset. */
