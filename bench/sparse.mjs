@@ -187,7 +187,7 @@ t0 = performance.now()
 const bytes = ix.serialize()
 const serializeMs = performance.now() - t0
 t0 = performance.now()
-SparseIndex.restore(bytes)
+const restored = SparseIndex.restore(bytes)
 const restoreMs = performance.now() - t0
 
 const m = machineInfo()
@@ -203,6 +203,7 @@ const result = {
   postingsPerQuery: Math.round(touched / queries.length),
   buildMs: Math.round(buildMs),
   memoryMiB: +(ix.memoryBytes / 2 ** 20).toFixed(1),
+  memoryAfterRestoreMiB: +(restored.memoryBytes / 2 ** 20).toFixed(1),
   serializedMiB: +(bytes.length / 2 ** 20).toFixed(1),
   serializeMs: Math.round(serializeMs),
   restoreMs: Math.round(restoreMs),

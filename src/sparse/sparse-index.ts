@@ -111,10 +111,10 @@ const POSTING_OVERHEAD = 240
  * ranks offsets by sparse dot product, term at a time over the query's posting lists into a
  * reused float32 accumulator; `scoreOffsets` scores given offsets from the forward vectors.
  *
- * Memory: per stored non-zero 8 bytes in its posting list (u32 offset + f32 value, lists grown by
- * doubling) and 8 in the forward arena; per offset of the offset space 12 bytes of forward index
- * and, after the first search, 12 bytes of accumulator, marks and touched list; per dimension about
- * 240 bytes of objects.
+ * Memory: per stored non-zero 8 bytes in its posting list (u32 offset + f32 value) and 8 in the
+ * forward arena, plus growth slack (doubling below 4096 entries, then 1.5x; `restore` builds both
+ * at exact size); per offset of the offset space 9 bytes of forward index and, after the first
+ * search, 12 bytes of accumulator, marks and touched list; per dimension about 240 bytes of objects.
  * @example
  * const ix = SparseIndex.create()
  * ix.set(0, toSparseVector({ indices: [1, 5], values: [0.5, 2] }, 'v'))
@@ -745,7 +745,7 @@ export class SparseIndex {
     if (this.arenaLen + n > this.arenaIdx.length) {
       this.maybeCompactArena()
       if (this.arenaLen + n > this.arenaIdx.length) {
-        const cap = Math.max(this.arenaLen + n, this.arenaIdx.length * 2)
+        const cap = Math.max(this.arenaLen + n, grown(this.arenaIdx.length))
         const idx = new Uint32Array(cap)
         idx.set(this.arenaIdx.subarray(0, this.arenaLen))
         const val = new Float32Array(cap)
@@ -865,8 +865,13 @@ function lowerBound(a: Uint32Array, len: number, x: number): number {
   return lo
 }
 
+/** Next capacity: doubling while small, then 1.5x (at most a third of a large array is slack). */
+function grown(cap: number): number {
+  return cap < 4096 ? Math.max(4, cap * 2) : Math.ceil(cap * 1.5)
+}
+
 function growPosting(p: Posting): void {
-  const cap = p.offsets.length * 2
+  const cap = grown(p.offsets.length)
   const offsets = new Uint32Array(cap)
   offsets.set(p.offsets)
   const values = new Float32Array(cap)
