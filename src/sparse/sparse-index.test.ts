@@ -147,6 +147,14 @@ describe('SparseIndex', () => {
     expect(codeOf(() => ix.set(2 ** 31, sv([1], [1]))).code).toBe('INVALID_ARGUMENT')
     const unsorted = { indices: new Uint32Array([2, 1]), values: new Float32Array([1, 1]) }
     expect(codeOf(() => ix.set(1, unsorted)).message).toMatch(/sorted ascending/)
+    expect(codeOf(() => ix.search(unsorted, 1)).message).toMatch(/query: indices must be sorted/)
+    expect(codeOf(() => ix.scoreOffsets(unsorted, [0])).message).toMatch(/query: indices must be sorted/)
+    const q = sv([1, 2], [1, 1])
+    expect(codeOf(() => ix.search(q, 1, undefined, new Float32Array([1, Number.NaN]))).message).toMatch(
+      /weights\[1\] is not finite/,
+    )
+    const nan = { indices: new Uint32Array([1]), values: new Float32Array([Number.NaN]) }
+    expect(codeOf(() => ix.search(nan, 1)).message).toMatch(/values\[0\] is not finite/)
   })
 
   it('scoreOffsets scores 0 for offsets without a vector or without overlap', () => {

@@ -251,7 +251,8 @@ export class SparseIndex {
    *
    * Arithmetic: each term adds `fround(q_i * w_i) * v_i` to a float32 sum, in ascending dimension
    * order. Scores can overflow to ±Infinity only for values near the float32 limit.
-   * @throws QuiverError `INVALID_ARGUMENT` if `k` is not an integer >= 0 or `weights` has another length.
+   * @throws QuiverError `INVALID_ARGUMENT` if `k` is not an integer >= 0, the query's indices are
+   *   not strictly ascending or its values not finite, or `weights` is not finite or has another length.
    */
   search(
     query: SparseVector,
@@ -261,8 +262,7 @@ export class SparseIndex {
   ): { offsets: Uint32Array; scores: Float32Array } {
     if (!Number.isInteger(k) || k < 0) throw invalid(`k must be an integer >= 0, got ${describeValue(k)}`)
     const qn = query.indices.length
-    if (weights !== undefined && weights.length !== qn)
-      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    checkQuery(query, weights)
     if (k === 0 || qn === 0 || this.stored === 0)
       return { offsets: new Uint32Array(0), scores: new Float32Array(0) }
     const space = this.present.length
@@ -545,12 +545,11 @@ export class SparseIndex {
    * candidates), with the same arithmetic as `search`. An offset without a vector, or whose vector
    * shares no dimension with the query, scores 0, as in Qdrant (`score(..).unwrap_or_default()` in
    * its sparse query scorer).
-   * @throws QuiverError `INVALID_ARGUMENT` if `weights` has another length than the query.
+   * @throws QuiverError `INVALID_ARGUMENT` as `search` for the query and weights.
    */
   scoreOffsets(query: SparseVector, offsets: ArrayLike<number>, weights?: Float32Array): Float32Array {
     const qn = query.indices.length
-    if (weights !== undefined && weights.length !== qn)
-      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    checkQuery(query, weights)
     const qw = new Float32Array(qn)
     for (let t = 0; t < qn; t++) qw[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
     const out = new Float32Array(offsets.length)
@@ -851,6 +850,21 @@ function corrupted(message: string): QuiverError {
 function checkOffset(offset: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET)
     throw invalid(`offset must be an integer 0..${MAX_OFFSET}, got ${describeValue(offset)}`)
+}
+
+/** A query's indices strictly ascending, its values and weights finite, one weight per index. */
+function checkQuery(query: SparseVector, weights: Float32Array | undefined): void {
+  const { indices, values } = query
+  const qn = indices.length
+  if (values.length !== qn) throw invalid(`query: ${qn} indices but ${values.length} values`)
+  if (weights !== undefined && weights.length !== qn)
+    throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+  for (let t = 0; t < qn; t++) {
+    if (t > 0 && indices[t - 1]! >= indices[t]!)
+      throw invalid('query: indices must be sorted ascending and unique (use toSparseVector)')
+    if (!Number.isFinite(values[t]!)) throw invalid(`query: values[${t}] is not finite`)
+    if (weights !== undefined && !Number.isFinite(weights[t]!)) throw invalid(`weights[${t}] is not finite`)
+  }
 }
 
 /** First position in `a[0..len)` whose value is >= `x`. */
