@@ -87,12 +87,20 @@ export function idf(n: number, df: number): number {
 }
 
 /**
- * Entries of one dimension, sorted by offset. A removed entry stays in place as a tombstone (its
- * value NaN) so that offsets stay sorted; a list is compacted once a quarter of it is dead.
+ * Entries of one dimension, sorted by offset, at `offsets[base .. base + len)` and
+ * `values[base .. base + len)`. A removed entry stays in place as a tombstone (its value NaN) so
+ * that offsets stay sorted; a list is compacted once a quarter of it is dead. Lists of up to
+ * `MAX_SLOT` entries live in slots of shared chunks (no typed-array objects of their own), longer
+ * ones in arrays of their own, restored ones in the restored buffer until they grow.
  */
 interface Posting {
   offsets: Uint32Array
   values: Float32Array
+  base: number
+  /** Entries the storage holds from `base`. */
+  cap: number
+  /** Pool slot id (>= 0), OWN (arrays of its own, base 0) or RESTORED (views of restored bytes). */
+  slot: number
   /** Entries in use, tombstones included. */
   len: number
   /** Tombstones among them. */
@@ -102,8 +110,54 @@ interface Posting {
   min: number
 }
 
-/** Estimated bytes of one posting's JS objects and Map entry beside its typed arrays. */
-const POSTING_OVERHEAD = 240
+/** Estimated bytes of one posting's object and Map entry (V8, measured: about 130). */
+const POSTING_OVERHEAD = 136
+const OWN = -1
+const RESTORED = -2
+/** Lists up to this many entries live in pool slots (capacities 2, 4, ..., 64). */
+const MAX_SLOT = 64
+/** Slot ids are chunk * CHUNK_ID + position; chunks grow from 1024 to 65536 entries. */
+const CHUNK_ID = 1 << 16
+const EMPTY_U32 = new Uint32Array(0)
+const EMPTY_F32 = new Float32Array(0)
+
+/** Fixed-capacity slots in chunks of typed arrays that never move, with a free list. */
+class SlotPool {
+  readonly chunkOffsets: Uint32Array[] = []
+  readonly chunkValues: Float32Array[] = []
+  private next = 0
+  private readonly free: number[] = []
+  bytes = 0
+
+  constructor(readonly cap: number) {}
+
+  /** Points `p` at a free slot (contents undefined). */
+  alloc(p: Posting): void {
+    let id = this.free.pop()
+    if (id === undefined) {
+      const last = this.chunkOffsets.length - 1
+      if (last < 0 || this.next + this.cap > this.chunkOffsets[last]!.length) {
+        const size = Math.min(CHUNK_ID, 1024 << Math.min(6, this.chunkOffsets.length))
+        this.chunkOffsets.push(new Uint32Array(size))
+        this.chunkValues.push(new Float32Array(size))
+        this.bytes += size * 8
+        this.next = 0
+      }
+      id = (this.chunkOffsets.length - 1) * CHUNK_ID + this.next
+      this.next += this.cap
+    }
+    const chunk = Math.floor(id / CHUNK_ID)
+    p.offsets = this.chunkOffsets[chunk]!
+    p.values = this.chunkValues[chunk]!
+    p.base = id - chunk * CHUNK_ID
+    p.cap = this.cap
+    p.slot = id
+  }
+
+  release(slot: number): void {
+    this.free.push(slot)
+  }
+}
 
 /**
  * An inverted index of sparse vectors over a segment's dense offsets (0..2^31-1). `set` stores or
@@ -122,6 +176,10 @@ const POSTING_OVERHEAD = 240
  */
 export class SparseIndex {
   private readonly postings = new Map<number, Posting>()
+  /** pools[c]: slots of 2 << c entries. */
+  private readonly pools = Array.from({ length: Math.log2(MAX_SLOT) }, (_, c) => new SlotPool(2 << c))
+  /** Bytes of restored posting storage still referenced (released only with the index). */
+  private restoredBytes = 0
   /** Forward arena: the stored vectors' indices and values, each vector contiguous. */
   private arenaIdx = new Uint32Array(1024)
   private arenaVal = new Float32Array(1024)
@@ -374,9 +432,9 @@ export class SparseIndex {
       const qw = qws[order[jj]!]!
       const offs = p.offsets
       const vals = p.values
-      const len = p.len
-      if (nc * 8 < len) {
-        let pos = 0
+      const len = p.base + p.len // end of the entries
+      if (nc * 8 < p.len) {
+        let pos = p.base
         for (let c = 0; c < nc; c++) {
           const o = touched[c]!
           let lo = pos
@@ -400,7 +458,7 @@ export class SparseIndex {
           }
         }
       } else {
-        for (let e = 0; e < len; e++) {
+        for (let e = p.base; e < len; e++) {
           const o = offs[e]!
           if (marks[o] !== gen) continue
           const v = vals[e]!
@@ -441,8 +499,8 @@ export class SparseIndex {
     const touched = this.touched
     const offs = p.offsets
     const vals = p.values
-    const len = p.len
-    for (let j = 0; j < len; j++) {
+    const end = p.base + p.len
+    for (let j = p.base; j < end; j++) {
       const v = vals[j]!
       if (Number.isNaN(v)) continue // tombstone
       const o = offs[j]!
@@ -568,26 +626,31 @@ export class SparseIndex {
       this.acc.byteLength +
       this.marks.byteLength +
       this.touched.byteLength +
-      this.select.byteLength
-    for (const p of this.postings.values())
-      bytes += p.offsets.byteLength + p.values.byteLength + POSTING_OVERHEAD
+      this.select.byteLength +
+      this.restoredBytes
+    for (const pool of this.pools) bytes += pool.bytes
+    for (const p of this.postings.values()) bytes += POSTING_OVERHEAD + (p.slot === OWN ? p.cap * 8 : 0)
     return bytes
   }
 
   /**
    * The index as bytes, u32/f32 little-endian words: magic `QSPX`, format version (1), offset
-   * space, vector count, dimension count; a bitset of the offsets holding a vector
-   * (ceil(space / 32) words, bit `o & 31` of word `o >>> 5`); then per dimension in ascending
-   * order: dimension, entry count `n`, offsets u32[n] ascending, values f32[n]. Tombstones are
-   * left out. No checksum: the caller checksums files. Size: 4 * (5 + space / 32 + 2 * dims + 2 * nnz) bytes.
+   * space, vector count, dimension count `d`, total entries `t`; a bitset of the offsets holding a
+   * vector (ceil(space / 32) words, bit `o & 31` of word `o >>> 5`); a table of `d` (dimension,
+   * entries) pairs in ascending dimension order; then every list's offsets (u32[t], ascending within
+   * a list), then their values (f32[t]) in the same order. Tombstones are left out. No checksum:
+   * the caller checksums files. Size: 4 * (6 + space / 32 + 2 * d + 2 * t) bytes.
    */
   serialize(): Uint8Array {
     const space = this.present.length
     const bitsetWords = Math.ceil(space / 32)
     const dims = Float64Array.from(this.postings.keys()).sort()
-    let words = HEADER_WORDS + bitsetWords + 2 * dims.length
-    for (const p of this.postings.values()) words += 2 * (p.len - p.dead)
-    const buf = new ArrayBuffer(words * 4)
+    let total = 0
+    for (const p of this.postings.values()) total += p.len - p.dead
+    const table = HEADER_WORDS + bitsetWords
+    const offsetsAt = table + 2 * dims.length
+    const valuesAt = offsetsAt + total
+    const buf = new ArrayBuffer((valuesAt + total) * 4)
     const u32 = new Uint32Array(buf)
     const f32 = new Float32Array(buf)
     u32[0] = MAGIC
@@ -595,28 +658,29 @@ export class SparseIndex {
     u32[2] = space
     u32[3] = this.stored
     u32[4] = dims.length
+    u32[5] = total
     for (let o = 0; o < space; o++) if (this.present[o] === 1) u32[HEADER_WORDS + (o >>> 5)]! |= 1 << (o & 31)
-    let w = HEADER_WORDS + bitsetWords
-    for (const d of dims) {
+    let at = 0
+    for (let i = 0; i < dims.length; i++) {
+      const d = dims[i]!
       const p = this.postings.get(d)!
       const n = p.len - p.dead
-      u32[w] = d
-      u32[w + 1] = n
-      const at = w + 2
+      u32[table + 2 * i] = d
+      u32[table + 2 * i + 1] = n
       if (p.dead === 0) {
-        u32.set(p.offsets.subarray(0, n), at)
-        f32.set(p.values.subarray(0, n), at + n)
+        u32.set(p.offsets.subarray(p.base, p.base + n), offsetsAt + at)
+        f32.set(p.values.subarray(p.base, p.base + n), valuesAt + at)
       } else {
-        let j = 0
-        for (let r = 0; r < p.len; r++) {
+        let j = at
+        for (let r = p.base; r < p.base + p.len; r++) {
           const v = p.values[r]!
           if (Number.isNaN(v)) continue
-          u32[at + j] = p.offsets[r]!
-          f32[at + n + j] = v
+          u32[offsetsAt + j] = p.offsets[r]!
+          f32[valuesAt + j] = v
           j++
         }
       }
-      w = at + 2 * n
+      at += n
     }
     return new Uint8Array(buf)
   }
@@ -624,8 +688,8 @@ export class SparseIndex {
   /**
    * Rebuilds an index from `serialize`'s bytes, checking every field: magic, version, dimensions
    * strictly ascending, offsets strictly ascending within a list, inside the offset space and marked
-   * in the bitset, values finite, counts consistent. The posting lists are views of one copy of
-   * `bytes` (no per-list allocation); the forward vectors are rebuilt from them.
+   * in the bitset, values finite, counts consistent. The posting lists stay in one copy of `bytes`
+   * (no per-list allocation); the forward vectors are rebuilt from them.
    * @throws QuiverError `CORRUPTED` naming what is wrong and where (byte position).
    */
   static restore(bytes: Uint8Array): SparseIndex {
@@ -642,10 +706,16 @@ export class SparseIndex {
     const space = u32[2]!
     const count = u32[3]!
     const ndims = u32[4]!
+    const total = u32[5]!
     if (space > MAX_OFFSET + 1) throw corrupted(`offset space ${space} exceeds ${MAX_OFFSET + 1}`)
     const bitsetWords = Math.ceil(space / 32)
-    if (HEADER_WORDS + bitsetWords + 2 * ndims > u32.length)
-      throw corrupted(`truncated: ${u32.length * 4} bytes cannot hold the bitset and ${ndims} dimensions`)
+    const table = HEADER_WORDS + bitsetWords
+    const offsetsAt = table + 2 * ndims
+    const valuesAt = offsetsAt + total
+    if (valuesAt + total !== u32.length)
+      throw corrupted(
+        `${u32.length * 4} bytes do not hold the bitset, ${ndims} dimensions and ${total} entries (${(valuesAt + total) * 4} bytes)`,
+      )
     const ix = new SparseIndex()
     ix.ensureOffsetSpace(space)
     const present = ix.present
@@ -661,36 +731,34 @@ export class SparseIndex {
     if (stored !== count) throw corrupted(`the header counts ${count} vectors but the bitset marks ${stored}`)
     // pass 1: check the lists, count each offset's non-zeros
     const fwdLen = ix.fwdLen
-    const first = HEADER_WORDS + bitsetWords
-    let w = first
     let prevDim = -1
-    let total = 0
+    let at = 0
     for (let c = 0; c < ndims; c++) {
-      if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: dimension ${c} of ${ndims}`)
-      const d = u32[w]!
-      const n = u32[w + 1]!
-      if (d <= prevDim) throw corrupted(`byte ${w * 4}: dimension ${d} is out of order`)
-      if (n === 0 || n > (u32.length - w - 2) / 2)
-        throw corrupted(`byte ${w * 4}: dimension ${d} has ${n} entries, ${n === 0 ? 'none' : 'truncated'}`)
-      const at = w + 2
+      const d = u32[table + 2 * c]!
+      const n = u32[table + 2 * c + 1]!
+      const where = (table + 2 * c) * 4
+      if (d <= prevDim) throw corrupted(`byte ${where}: dimension ${d} is out of order`)
+      if (n === 0 || n > total - at)
+        throw corrupted(
+          `byte ${where}: dimension ${d} has ${n} entries, ${n === 0 ? 'none' : 'past the total'}`,
+        )
       let prev = -1
-      for (let j = 0; j < n; j++) {
-        const o = u32[at + j]!
+      for (let j = at; j < at + n; j++) {
+        const o = u32[offsetsAt + j]!
         if (o <= prev || o >= space || present[o] !== 1)
           throw corrupted(
-            `byte ${(at + j) * 4}: offset ${o} of dimension ${d} is out of order or holds no vector`,
+            `byte ${(offsetsAt + j) * 4}: offset ${o} of dimension ${d} is out of order or holds no vector`,
           )
-        if (!Number.isFinite(f32[at + n + j]!))
-          throw corrupted(`byte ${(at + n + j) * 4}: value of offset ${o} in dimension ${d} is not finite`)
+        if (!Number.isFinite(f32[valuesAt + j]!))
+          throw corrupted(`byte ${(valuesAt + j) * 4}: value of offset ${o} in dimension ${d} is not finite`)
         fwdLen[o]!++
         prev = o
       }
-      total += n
+      at += n
       prevDim = d
-      w = at + 2 * n
     }
-    if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${ndims} dimensions`)
-    // pass 2: posting lists as views, forward vectors filled in ascending dimension order
+    if (at !== total) throw corrupted(`the lists hold ${at} entries but the header counts ${total}`)
+    // pass 2: posting lists in place, forward vectors filled in ascending dimension order
     ix.arenaIdx = new Uint32Array(Math.max(total, 16))
     ix.arenaVal = new Float32Array(ix.arenaIdx.length)
     const cursor = new Uint32Array(space)
@@ -700,16 +768,15 @@ export class SparseIndex {
       cursor[o] = a
       a += fwdLen[o]!
     }
-    w = first
+    const offsets = u32.subarray(offsetsAt, valuesAt)
+    const values = f32.subarray(valuesAt, valuesAt + total)
+    at = 0
     for (let c = 0; c < ndims; c++) {
-      const d = u32[w]!
-      const n = u32[w + 1]!
-      const at = w + 2
-      const offsets = u32.subarray(at, at + n)
-      const values = f32.subarray(at + n, at + 2 * n)
+      const d = u32[table + 2 * c]!
+      const n = u32[table + 2 * c + 1]!
       let max = Number.NEGATIVE_INFINITY
       let min = Number.POSITIVE_INFINITY
-      for (let j = 0; j < n; j++) {
+      for (let j = at; j < at + n; j++) {
         const v = values[j]!
         const pos = cursor[offsets[j]!]!++
         ix.arenaIdx[pos] = d
@@ -717,9 +784,10 @@ export class SparseIndex {
         if (v > max) max = v
         if (v < min) min = v
       }
-      ix.postings.set(d, { offsets, values, len: n, dead: 0, max, min })
-      w = at + 2 * n
+      ix.postings.set(d, { offsets, values, base: at, cap: n, slot: RESTORED, len: n, dead: 0, max, min })
+      at += n
     }
+    ix.restoredBytes = total * 8
     ix.arenaLen = total
     ix.stored = count
     return ix
@@ -786,8 +854,11 @@ export class SparseIndex {
     let p = this.postings.get(dim)
     if (p === undefined) {
       p = {
-        offsets: new Uint32Array(4),
-        values: new Float32Array(4),
+        offsets: EMPTY_U32,
+        values: EMPTY_F32,
+        base: 0,
+        cap: 0,
+        slot: OWN,
         len: 0,
         dead: 0,
         max: Number.NEGATIVE_INFINITY,
@@ -797,40 +868,70 @@ export class SparseIndex {
     }
     if (value > p.max) p.max = value
     if (value < p.min) p.min = value
-    if (p.len === 0 || p.offsets[p.len - 1]! < offset) {
-      if (p.len === p.offsets.length) growPosting(p)
-      p.offsets[p.len] = offset
-      p.values[p.len] = value
+    const end = p.base + p.len
+    if (p.len === 0 || p.offsets[end - 1]! < offset) {
+      if (p.len === p.cap) this.grow(p)
+      p.offsets[p.base + p.len] = offset
+      p.values[p.base + p.len] = value
       p.len++
       return
     }
-    const pos = lowerBound(p.offsets, p.len, offset)
+    let pos = lowerBound(p.offsets, p.base, end, offset)
     if (p.offsets[pos] === offset) {
       // a tombstone of this offset: revive it (a live entry cannot exist, the caller removed it)
       p.values[pos] = value
       p.dead--
       return
     }
-    if (p.len === p.offsets.length) growPosting(p)
-    p.offsets.copyWithin(pos + 1, pos, p.len)
-    p.values.copyWithin(pos + 1, pos, p.len)
+    if (p.len === p.cap) {
+      const rel = pos - p.base
+      this.grow(p)
+      pos = p.base + rel
+    }
+    const last = p.base + p.len
+    p.offsets.copyWithin(pos + 1, pos, last)
+    p.values.copyWithin(pos + 1, pos, last)
     p.offsets[pos] = offset
     p.values[pos] = value
     p.len++
   }
 
+  /** Moves `p` (full) to storage for at least one more entry: the smallest pool slot that fits, or own arrays. */
+  private grow(p: Posting): void {
+    const { offsets, values, base, len, slot, cap } = p
+    if (len + 1 <= MAX_SLOT) {
+      this.pools[Math.max(0, Math.ceil(Math.log2(len + 1)) - 1)]!.alloc(p)
+    } else {
+      const n = Math.max(len + 1, grown(cap))
+      p.offsets = new Uint32Array(n)
+      p.values = new Float32Array(n)
+      p.base = 0
+      p.cap = n
+      p.slot = OWN
+    }
+    p.offsets.set(offsets.subarray(base, base + len), p.base)
+    p.values.set(values.subarray(base, base + len), p.base)
+    this.releaseStorage(slot, cap)
+  }
+
+  /** Returns a list's old storage: its pool slot goes back to the free list. */
+  private releaseStorage(slot: number, cap: number): void {
+    if (slot >= 0) this.pools[Math.log2(cap) - 1]!.release(slot)
+  }
+
   private updateEntry(dim: number, offset: number, value: number): void {
     const p = this.postings.get(dim)!
-    p.values[lowerBound(p.offsets, p.len, offset)] = value
+    p.values[lowerBound(p.offsets, p.base, p.base + p.len, offset)] = value
     if (value > p.max) p.max = value
     if (value < p.min) p.min = value
   }
 
   private removeEntry(dim: number, offset: number): void {
     const p = this.postings.get(dim)!
-    p.values[lowerBound(p.offsets, p.len, offset)] = Number.NaN
+    p.values[lowerBound(p.offsets, p.base, p.base + p.len, offset)] = Number.NaN
     p.dead++
     if (p.dead === p.len) {
+      this.releaseStorage(p.slot, p.cap)
       this.postings.delete(dim)
     } else if (p.dead * 4 > p.len && p.len >= 16) {
       compactPosting(p)
@@ -840,8 +941,8 @@ export class SparseIndex {
 
 const MAGIC = 0x58505351 // 'QSPX' little-endian
 const FORMAT_VERSION = 1
-/** magic, version, offset space, vector count, dimension count */
-const HEADER_WORDS = 5
+/** magic, version, offset space, vector count, dimension count, total entries */
+const HEADER_WORDS = 6
 
 function corrupted(message: string): QuiverError {
   return new QuiverError('CORRUPTED', `sparse index: ${message}`)
@@ -867,10 +968,8 @@ function checkQuery(query: SparseVector, weights: Float32Array | undefined): voi
   }
 }
 
-/** First position in `a[0..len)` whose value is >= `x`. */
-function lowerBound(a: Uint32Array, len: number, x: number): number {
-  let lo = 0
-  let hi = len
+/** First position in `a[lo..hi)` whose value is >= `x` (hi if none). */
+function lowerBound(a: Uint32Array, lo: number, hi: number, x: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if (a[mid]! < x) lo = mid + 1
@@ -884,22 +983,13 @@ function grown(cap: number): number {
   return cap < 4096 ? Math.max(4, cap * 2) : Math.ceil(cap * 1.5)
 }
 
-function growPosting(p: Posting): void {
-  const cap = grown(p.offsets.length)
-  const offsets = new Uint32Array(cap)
-  offsets.set(p.offsets)
-  const values = new Float32Array(cap)
-  values.set(p.values)
-  p.offsets = offsets
-  p.values = values
-}
-
-/** Drops the tombstones of `p` in place, and halves its arrays when they are under a quarter full. */
+/** Drops the tombstones of `p` in place; own arrays under a quarter full are reallocated smaller. */
 function compactPosting(p: Posting): void {
-  let w = 0
+  let w = p.base
   let max = Number.NEGATIVE_INFINITY
   let min = Number.POSITIVE_INFINITY
-  for (let r = 0; r < p.len; r++) {
+  const end = p.base + p.len
+  for (let r = p.base; r < end; r++) {
     const v = p.values[r]!
     if (Number.isNaN(v)) continue
     p.offsets[w] = p.offsets[r]!
@@ -908,14 +998,15 @@ function compactPosting(p: Posting): void {
     if (v < min) min = v
     w++
   }
-  p.len = w
+  p.len = w - p.base
   p.dead = 0
   p.max = max
   p.min = min
-  if (w * 4 < p.offsets.length && p.offsets.length > 8) {
-    const cap = Math.max(4, w * 2)
+  if (p.slot === OWN && p.len * 4 < p.cap && p.cap > 4 * MAX_SLOT) {
+    const cap = Math.max(2 * MAX_SLOT, p.len * 2)
     p.offsets = p.offsets.slice(0, cap)
     p.values = p.values.slice(0, cap)
+    p.cap = cap
   }
 }
 
