@@ -207,14 +207,32 @@ function languageStopwords(language: string, path: string): readonly string[] {
   return words
 }
 
-const stemmerCache = new Map<string, Stemmer>()
-function stemmerFor(algorithm: string): Stemmer {
-  let s = stemmerCache.get(algorithm)
+/** Memoised words per stemmer, at most this many (cleared when full): text repeats its words. */
+const STEM_CACHE_SIZE = 65536
+
+interface CachedStemmer {
+  readonly stemmer: Stemmer
+  readonly memo: Map<string, string>
+}
+
+const stemmers = new Map<string, CachedStemmer>()
+function stemmerFor(algorithm: string): CachedStemmer {
+  let s = stemmers.get(algorithm)
   if (s === undefined) {
-    s = snowball.newStemmer(algorithm)
-    stemmerCache.set(algorithm, s)
+    s = { stemmer: snowball.newStemmer(algorithm), memo: new Map() }
+    stemmers.set(algorithm, s)
   }
   return s
+}
+
+function stem(s: CachedStemmer, word: string): string {
+  let out = s.memo.get(word)
+  if (out === undefined) {
+    out = s.stemmer.stem(word)
+    if (s.memo.size >= STEM_CACHE_SIZE) s.memo.clear()
+    s.memo.set(word, out)
+  }
+  return out
 }
 
 function own(obj: object, key: string): unknown {
@@ -475,13 +493,13 @@ export function bm25Tokens(text: string, options: Bm25Options, kind: 'document' 
     let t = asciiFolding ? foldToAscii(part) : part
     if (lowercase) t = t.toLowerCase()
     if (tokenizer === 'prefix' && kind === 'query') {
-      if (stemmer !== null) t = stemmer.stem(t)
+      if (stemmer !== null) t = stem(stemmer, t)
       if (minTokenLen !== null && charCount(t) < minTokenLen) continue
       out.push(maxTokenLen === null ? t : prefixOf(t, maxTokenLen))
       continue
     }
     if (stopwords.has(t)) continue
-    if (stemmer !== null) t = stemmer.stem(t)
+    if (stemmer !== null) t = stem(stemmer, t)
     const len = minTokenLen !== null || maxTokenLen !== null ? charCount(t) : 0
     if (minTokenLen !== null && len < minTokenLen) continue
     if (tokenizer === 'prefix') {
