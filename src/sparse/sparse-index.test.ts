@@ -143,6 +143,11 @@ describe('SparseIndex', () => {
       /weights has 2 elements/,
     )
     expect(ix.search(sv([1], [1]), 0).offsets.length).toBe(0)
+    // a huge k allocates nothing of its size, on both paths
+    ix.set(1, sv([1, 2], [2, 1]))
+    expect([...ix.search(sv([1, 2], [1, 1]), 2 ** 31).offsets]).toEqual([1, 0])
+    expect([...ix.search(sv([1, 2], [1, -1]), 2 ** 31).offsets]).toEqual([0, 1]) // 1 vs 2 - 1: tie, lower offset first
+    ix.remove(1)
     expect(codeOf(() => ix.set(-1, sv([1], [1]))).code).toBe('INVALID_ARGUMENT')
     expect(codeOf(() => ix.set(2 ** 31, sv([1], [1]))).code).toBe('INVALID_ARGUMENT')
     const unsorted = { indices: new Uint32Array([2, 1]), values: new Float32Array([1, 1]) }
