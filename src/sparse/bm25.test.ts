@@ -258,6 +258,12 @@ describe('bm25Tokens', () => {
     const huge = 'a '.repeat(MAX_BM25_TEXT_LENGTH / 2 + 1)
     expect(errorOf(() => bm25Document(huge, DEFAULTS)).message).toMatch(/longer than the 1048576/)
     expect(errorOf(() => bm25Query('bad \ud800 text', DEFAULTS)).message).toMatch(/lone UTF-16 surrogate/)
+    // prefixes are quadratic in word length: a huge word needs max_token_len
+    const word = 'x'.repeat(100_000)
+    expect(errorOf(() => bm25Document(word, opts({ tokenizer: 'prefix' }))).message).toMatch(
+      /set options\.max_token_len/,
+    )
+    expect(bm25Document(word, opts({ tokenizer: 'prefix', max_token_len: 10 })).indices.length).toBe(10)
     // the largest accepted text still goes through
     const big = 'lorem ipsum dolor sit amet '.repeat(Math.floor(MAX_BM25_TEXT_LENGTH / 27))
     expect(bm25Document(big, DEFAULTS).indices.length).toBe(5)

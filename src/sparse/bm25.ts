@@ -50,6 +50,8 @@ export interface Bm25Options {
 
 /** Longest `text` accepted, in UTF-16 code units (1 MiB): longer text would block the event loop. */
 export const MAX_BM25_TEXT_LENGTH = 1 << 20
+/** The prefix tokenizer's output is quadratic in word length: its total is capped (code points). */
+const MAX_PREFIX_CHARS = 1 << 24
 
 /** Whether `model` names Qdrant's local BM25 model: `qdrant/bm25` or `bm25`, any case (Qdrant's rule). */
 export function isBm25Model(model: string): boolean {
@@ -479,7 +481,9 @@ function checkText(text: unknown, path: string): asserts text is string {
  * `query` changes only the prefix tokenizer: one token per word (its longest allowed prefix), and
  * stop words are kept so that a partly typed word still matches.
  * @throws QuiverError `INVALID_ARGUMENT` if `text` is not a string, is longer than
- *   `MAX_BM25_TEXT_LENGTH`, or holds a lone surrogate.
+ *   `MAX_BM25_TEXT_LENGTH`, or holds a lone surrogate; for the prefix tokenizer, also if the
+ *   prefixes of its words would add up to more than 2^24 code points (words of thousands of
+ *   letters without `max_token_len`).
  * @example bm25Tokens('The runners were running', parseBm25Options({}, 'o'), 'document') // ['runner', 'run']
  */
 export function bm25Tokens(text: string, options: Bm25Options, kind: 'document' | 'query'): string[] {
@@ -488,6 +492,7 @@ export function bm25Tokens(text: string, options: Bm25Options, kind: 'document' 
   const stemmer = options.stemmer === null ? null : stemmerFor(options.stemmer)
   const parts = text.split(tokenizer === 'whitespace' ? WHITESPACE : WORD_SEPARATORS)
   const out: string[] = []
+  let prefixChars = 0
   for (const part of parts) {
     if (part === '') continue
     let t = asciiFolding ? foldToAscii(part) : part
@@ -507,6 +512,12 @@ export function bm25Tokens(text: string, options: Bm25Options, kind: 'document' 
       const from = minTokenLen ?? 1
       const chars = Array.from(t)
       const to = maxTokenLen ?? chars.length
+      const longest = Math.min(to, chars.length)
+      prefixChars += longest > from ? ((longest - from + 1) * (from + longest)) / 2 : longest
+      if (prefixChars > MAX_PREFIX_CHARS)
+        throw invalid(
+          `text: its prefixes would exceed ${MAX_PREFIX_CHARS} characters (a very long word); set options.max_token_len`,
+        )
       for (let n = from; n <= to; n++) {
         if (n >= chars.length) {
           out.push(t)
