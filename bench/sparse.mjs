@@ -7,6 +7,7 @@
 import { Command } from 'commander'
 import { machineInfo } from '../dist/cli/bench.js'
 import { SparseIndex, toSparseVector } from '../dist/sparse/sparse-index.js'
+import { seededRng } from './lib/workload.mjs'
 
 const program = new Command()
   .option('--docs <n>', 'documents', '100000')
@@ -27,18 +28,7 @@ const Q = Number(o.queries)
 const T = Number(o.terms)
 const K = Number(o.k)
 
-/** mulberry32, as test/support/random.ts */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-const r = rng(Number(o.seed))
+const r = seededRng(Number(o.seed))
 
 // Zipf CDF over ranks 1..V; term id = a fixed random permutation of rank so ids are not ordered by frequency
 const cdf = new Float64Array(V)
