@@ -87,20 +87,77 @@ export function idf(n: number, df: number): number {
 }
 
 /**
- * Entries of one dimension, sorted by offset. A removed entry stays in place as a tombstone (its
- * value NaN) so that offsets stay sorted; a list is compacted once a quarter of it is dead.
+ * Entries of one dimension, sorted by offset, at `offsets[base .. base + len)` and
+ * `values[base .. base + len)`. A removed entry stays in place as a tombstone (its value NaN) so
+ * that offsets stay sorted; a list is compacted once a quarter of it is dead. Lists of up to
+ * `MAX_SLOT` entries live in slots of shared chunks (no typed-array objects of their own), longer
+ * ones in arrays of their own, restored ones in the restored buffer until they grow.
  */
 interface Posting {
   offsets: Uint32Array
   values: Float32Array
+  base: number
+  /** Entries the storage holds from `base`. */
+  cap: number
+  /** Pool slot id (>= 0), OWN (arrays of its own, base 0) or RESTORED (views of restored bytes). */
+  slot: number
   /** Entries in use, tombstones included. */
   len: number
   /** Tombstones among them. */
   dead: number
+  /** Bounds of the values ever stored since the last compaction (valid, maybe loose, bounds of the live ones). */
+  max: number
+  min: number
 }
 
-/** Estimated bytes of one posting's JS objects and Map entry beside its typed arrays. */
-const POSTING_OVERHEAD = 240
+/** Estimated bytes of one posting's object and Map entry (V8, measured: about 130). */
+const POSTING_OVERHEAD = 136
+const OWN = -1
+const RESTORED = -2
+/** Lists up to this many entries live in pool slots (capacities 2, 4, ..., 64). */
+const MAX_SLOT = 64
+/** Slot ids are chunk * CHUNK_ID + position; chunks grow from 1024 to 65536 entries. */
+const CHUNK_ID = 1 << 16
+const EMPTY_U32 = new Uint32Array(0)
+const EMPTY_F32 = new Float32Array(0)
+
+/** Fixed-capacity slots in chunks of typed arrays that never move, with a free list. */
+class SlotPool {
+  readonly chunkOffsets: Uint32Array[] = []
+  readonly chunkValues: Float32Array[] = []
+  private next = 0
+  private readonly free: number[] = []
+  bytes = 0
+
+  constructor(readonly cap: number) {}
+
+  /** Points `p` at a free slot (contents undefined). */
+  alloc(p: Posting): void {
+    let id = this.free.pop()
+    if (id === undefined) {
+      const last = this.chunkOffsets.length - 1
+      if (last < 0 || this.next + this.cap > this.chunkOffsets[last]!.length) {
+        const size = Math.min(CHUNK_ID, 1024 << Math.min(6, this.chunkOffsets.length))
+        this.chunkOffsets.push(new Uint32Array(size))
+        this.chunkValues.push(new Float32Array(size))
+        this.bytes += size * 8
+        this.next = 0
+      }
+      id = (this.chunkOffsets.length - 1) * CHUNK_ID + this.next
+      this.next += this.cap
+    }
+    const chunk = Math.floor(id / CHUNK_ID)
+    p.offsets = this.chunkOffsets[chunk]!
+    p.values = this.chunkValues[chunk]!
+    p.base = id - chunk * CHUNK_ID
+    p.cap = this.cap
+    p.slot = id
+  }
+
+  release(slot: number): void {
+    this.free.push(slot)
+  }
+}
 
 /**
  * An inverted index of sparse vectors over a segment's dense offsets (0..2^31-1). `set` stores or
@@ -108,10 +165,12 @@ const POSTING_OVERHEAD = 240
  * ranks offsets by sparse dot product, term at a time over the query's posting lists into a
  * reused float32 accumulator; `scoreOffsets` scores given offsets from the forward vectors.
  *
- * Memory: per stored non-zero 8 bytes in its posting list (u32 offset + f32 value, lists grown by
- * doubling) and 8 in the forward arena; per offset of the offset space 12 bytes of forward index
- * and, after the first search, 12 bytes of accumulator, marks and touched list; per dimension about
- * 240 bytes of objects.
+ * Memory: per stored non-zero 8 bytes in its posting list (u32 offset + f32 value) and 8 in the
+ * forward arena, plus growth slack (pool slots of 2..64 entries, then doubling below 4096 entries
+ * and 1.5x above; `restore` builds both at exact size); per offset of the offset space 9 bytes of
+ * forward index and, after the first search, 12 bytes of accumulator, marks and touched list; per
+ * dimension about 180 heap bytes (its list object and Map entry; measured 177 on Node 20).
+ * docs/sparse.md.
  * @example
  * const ix = SparseIndex.create()
  * ix.set(0, toSparseVector({ indices: [1, 5], values: [0.5, 2] }, 'v'))
@@ -119,6 +178,10 @@ const POSTING_OVERHEAD = 240
  */
 export class SparseIndex {
   private readonly postings = new Map<number, Posting>()
+  /** pools[c]: slots of 2 << c entries. */
+  private readonly pools = Array.from({ length: Math.log2(MAX_SLOT) }, (_, c) => new SlotPool(2 << c))
+  /** Bytes of restored posting storage still referenced (released only with the index). */
+  private restoredBytes = 0
   /** Forward arena: the stored vectors' indices and values, each vector contiguous. */
   private arenaIdx = new Uint32Array(1024)
   private arenaVal = new Float32Array(1024)
@@ -134,7 +197,15 @@ export class SparseIndex {
   private acc = new Float32Array(0)
   private marks = new Uint32Array(0)
   private touched = new Uint32Array(0)
+  private select = new Float32Array(0)
+  private readonly sum = new Float32Array(1)
   private gen = 0
+
+  /**
+   * Whether `search` may skip posting lists (MaxScore) when every contribution is >= 0. Results
+   * are identical either way; false forces the exhaustive path (benchmarks, tests).
+   */
+  static pruning = true
 
   private constructor() {}
 
@@ -173,6 +244,7 @@ export class SparseIndex {
    * new value, dropped ones are tombstoned, new ones inserted. Appending offsets in increasing
    * order is O(nnz); an out-of-order insert shifts the tail of each of its posting lists.
    * @throws QuiverError `INVALID_ARGUMENT` if `offset` is not an integer 0..2^31-1 or `v` is not sorted.
+   * @example ix.set(7, toSparseVector({ indices: [3, 1], values: [0.5, 2] }, 'vector'))
    */
   set(offset: number, v: SparseVector): void {
     checkOffset(offset)
@@ -214,7 +286,10 @@ export class SparseIndex {
     this.appendForward(offset, indices, values)
   }
 
-  /** Forgets the vector of `offset` (its dimensions' df drop by one); false if it held none. */
+  /**
+   * Forgets the vector of `offset` (its dimensions' df drop by one); false if it held none.
+   * @example ix.remove(7) // true, then false
+   */
   remove(offset: number): boolean {
     if (!this.has(offset)) return false
     const s = this.fwdStart[offset]!
@@ -240,7 +315,12 @@ export class SparseIndex {
    *
    * Arithmetic: each term adds `fround(q_i * w_i) * v_i` to a float32 sum, in ascending dimension
    * order. Scores can overflow to ±Infinity only for values near the float32 limit.
-   * @throws QuiverError `INVALID_ARGUMENT` if `k` is not an integer >= 0 or `weights` has another length.
+   * @throws QuiverError `INVALID_ARGUMENT` if `k` is not an integer >= 0, the query's indices are
+   *   not strictly ascending or its values not finite, or `weights` is not finite or has another length.
+   * @example
+   * const q = toSparseVector({ indices: [1, 3], values: [1, 1] }, 'query')
+   * const idfs = Float32Array.from(q.indices, (d) => idf(ix.count, ix.df(d)))
+   * const { offsets, scores } = ix.search(q, 10, undefined, idfs)
    */
   search(
     query: SparseVector,
@@ -250,8 +330,7 @@ export class SparseIndex {
   ): { offsets: Uint32Array; scores: Float32Array } {
     if (!Number.isInteger(k) || k < 0) throw invalid(`k must be an integer >= 0, got ${describeValue(k)}`)
     const qn = query.indices.length
-    if (weights !== undefined && weights.length !== qn)
-      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    checkQuery(query, weights)
     if (k === 0 || qn === 0 || this.stored === 0)
       return { offsets: new Uint32Array(0), scores: new Float32Array(0) }
     const space = this.present.length
@@ -266,32 +345,268 @@ export class SparseIndex {
       this.marks.fill(0)
       this.gen = 1
     }
-    const gen = this.gen
-    const acc = this.acc
-    const marks = this.marks
-    const touched = this.touched
-    let nt = 0
+    const lists: Posting[] = []
+    const qws: number[] = []
+    let prunable = true
     for (let t = 0; t < qn; t++) {
       const p = this.postings.get(query.indices[t]!)
       if (p === undefined || p.len === p.dead) continue
       const qw = Math.fround(query.values[t]! * (weights === undefined ? 1 : weights[t]!))
+      lists.push(p)
+      qws.push(qw)
+      if (qw < 0 || p.min < 0) prunable = false
+    }
+    if (!prunable || !SparseIndex.pruning || lists.length < 2) {
+      // every list in query (= ascending dimension) order: acc holds the final scores
+      let nt = 0
+      for (let i = 0; i < lists.length; i++) nt = this.accumulate(lists[i]!, qws[i]!, nt)
+      return selectTopK(this.touched, nt, this.acc, k, allow)
+    }
+    return this.searchPruned(query, weights, lists, qws, k, allow)
+  }
+
+  /**
+   * Top-k when every contribution is >= 0, so partial sums only grow (MaxScore, Turtle & Flood
+   * 1995, term at a time): lists in decreasing order of their bound `qw * max`; once the bounds of
+   * the lists left sum to less than the k-th best partial score, no offset outside the touched
+   * ones can enter the top k and the rest are skipped. The touched offsets whose partial score plus
+   * that remainder can still reach the k-th are rescored exactly from their forward vectors, so
+   * scores and order are bit-identical to the exhaustive path.
+   */
+  private searchPruned(
+    query: SparseVector,
+    weights: Float32Array | undefined,
+    lists: Posting[],
+    qws: number[],
+    k: number,
+    allow: Uint32Array | undefined,
+  ): { offsets: Uint32Array; scores: Float32Array } {
+    const n = lists.length
+    const order = Array.from({ length: n }, (_, i) => i)
+    const ub = lists.map((p, i) => qws[i]! * p.max)
+    order.sort((a, b) => ub[b]! - ub[a]! || lists[a]!.len - lists[b]!.len)
+    // rem[j], remLen[j]: bound sum and entries of the lists order[j..]
+    const rem = new Float64Array(n + 1)
+    const remLen = new Float64Array(n + 1)
+    for (let j = n - 1; j >= 0; j--) {
+      rem[j] = rem[j + 1]! + ub[order[j]!]!
+      remLen[j] = remLen[j + 1]! + lists[order[j]!]!.len
+    }
+    // float32 sums in a different order differ from the exact ones by a few ulps: margin
+    const margin = (n + 2) * 2 ** -22
+    let theta = Number.NEGATIVE_INFINITY
+    let nt = 0
+    let j = 0
+    // the k-th best partial sum was at most `known` after list `knownAt`, and grows by at most the
+    // bounds of the lists added since: a selection (cost about nt) is tried only where that upper
+    // bound lets the lists left be skipped, and where they hold more entries than nt
+    let known = 0
+    let knownAt = 0
+    for (; j < n; j++) {
+      const left = rem[j]! * (1 + margin)
+      if (nt >= k && remLen[j]! > nt && left < (known + rem[knownAt]! - rem[j]!) * (1 - margin)) {
+        const th = this.kthBest(nt, k, allow)
+        if (left < th * (1 - margin)) {
+          theta = th
+          break
+        }
+        known = th
+        knownAt = j
+      }
+      nt = this.accumulate(lists[order[j]!]!, qws[order[j]!]!, nt)
+    }
+    const left = rem[j]!
+    const acc = this.acc
+    const touched = this.touched
+    const marks = this.marks
+    const gen = this.gen
+    // candidates: allowed, and able to reach theta with the lists left; moved to the front of touched
+    const bar = theta * (1 - margin)
+    let nc = 0
+    if (j === n) {
+      nc = nt // every list was read: the rescoring pass below filters by allow
+    } else {
+      for (let i = 0; i < nt; i++) {
+        const o = touched[i]!
+        if (allow !== undefined && !isAllowed(allow, o)) continue
+        if ((acc[o]! + left) * (1 + margin) < bar) continue
+        touched[nc++] = o
+      }
+    }
+    // finish the candidates' sums on the lists left, in offset order: gallop through a list when
+    // it is much longer than the candidates, else scan it updating touched offsets only (an
+    // untouched one cannot reach the top k); after each list drop those that can no longer reach theta
+    if (j < n) touched.subarray(0, nc).sort()
+    for (let jj = j; jj < n; jj++) {
+      const p = lists[order[jj]!]!
+      const qw = qws[order[jj]!]!
       const offs = p.offsets
       const vals = p.values
-      const len = p.len
-      for (let j = 0; j < len; j++) {
-        const v = vals[j]!
-        if (Number.isNaN(v)) continue // tombstone
-        const o = offs[j]!
-        if (marks[o] !== gen) {
-          marks[o] = gen
-          acc[o] = qw * v + 0 // + 0 turns -0 into 0, as a sum from 0 would
-          touched[nt++] = o
-        } else {
-          acc[o]! += qw * v
+      const len = p.base + p.len // end of the entries
+      if (nc * 8 < p.len) {
+        let pos = p.base
+        for (let c = 0; c < nc; c++) {
+          const o = touched[c]!
+          let lo = pos
+          let hi = pos
+          let step = 1
+          while (hi < len && offs[hi]! < o) {
+            lo = hi + 1
+            hi = lo + step
+            step <<= 1
+          }
+          if (hi > len) hi = len
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1
+            if (offs[mid]! < o) lo = mid + 1
+            else hi = mid
+          }
+          pos = lo
+          if (lo < len && offs[lo] === o) {
+            const v = vals[lo]!
+            if (!Number.isNaN(v)) acc[o]! += qw * v
+          }
+        }
+      } else {
+        for (let e = p.base; e < len; e++) {
+          const o = offs[e]!
+          if (marks[o] !== gen) continue
+          const v = vals[e]!
+          if (!Number.isNaN(v)) acc[o]! += qw * v
+        }
+      }
+      const after = rem[jj + 1]!
+      let kept = 0
+      for (let c = 0; c < nc; c++) {
+        const o = touched[c]!
+        if ((acc[o]! + after) * (1 + margin) >= bar) touched[kept++] = o
+      }
+      nc = kept
+    }
+    // the k-th best full sum; the candidates near or above it are rescored exactly
+    const admit = j === n ? allow : undefined
+    const theta2 = this.kthBest(nc, k, admit)
+    const bar2 = theta2 * (1 - margin)
+    const qIdx = query.indices
+    const qW = new Float32Array(qIdx.length)
+    for (let t = 0; t < qIdx.length; t++) qW[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
+    let nf = 0
+    for (let c = 0; c < nc; c++) {
+      const o = touched[c]!
+      if (acc[o]! * (1 + margin) < bar2) continue
+      if (admit !== undefined && !isAllowed(admit, o)) continue
+      acc[o] = this.scoreOne(o, qIdx, qW)
+      touched[nf++] = o
+    }
+    return selectTopK(touched, nf, acc, k, undefined)
+  }
+
+  /** Adds `qw * value` of every live entry of `p` to the accumulator; returns the new touched count. */
+  private accumulate(p: Posting, qw: number, nt: number): number {
+    const gen = this.gen
+    const acc = this.acc
+    const marks = this.marks
+    const touched = this.touched
+    const offs = p.offsets
+    const vals = p.values
+    const end = p.base + p.len
+    for (let j = p.base; j < end; j++) {
+      const v = vals[j]!
+      if (Number.isNaN(v)) continue // tombstone
+      const o = offs[j]!
+      if (marks[o] !== gen) {
+        marks[o] = gen
+        acc[o] = qw * v + 0 // + 0 turns -0 into 0, as a sum from 0 would
+        touched[nt++] = o
+      } else {
+        acc[o]! += qw * v
+      }
+    }
+    return nt
+  }
+
+  /**
+   * The k-th best accumulated score among the first `nt` touched offsets that `allow` admits
+   * (-Infinity if fewer), by a bounded min-heap of k scores: one comparison for most offsets.
+   */
+  private kthBest(nt: number, k: number, allow: Uint32Array | undefined): number {
+    if (nt < k) return Number.NEGATIVE_INFINITY
+    if (this.select.length < k) this.select = new Float32Array(k)
+    const heap = this.select
+    const acc = this.acc
+    const touched = this.touched
+    let size = 0
+    for (let i = 0; i < nt; i++) {
+      const o = touched[i]!
+      if (allow !== undefined && !isAllowed(allow, o)) continue
+      const s = acc[o]!
+      if (size < k) {
+        let c = size++
+        while (c > 0) {
+          const parent = (c - 1) >> 1
+          if (heap[parent]! <= s) break
+          heap[c] = heap[parent]!
+          c = parent
+        }
+        heap[c] = s
+      } else if (s > heap[0]!) {
+        let c = 0
+        for (;;) {
+          let child = 2 * c + 1
+          if (child >= size) break
+          if (child + 1 < size && heap[child + 1]! < heap[child]!) child++
+          if (heap[child]! >= s) break
+          heap[c] = heap[child]!
+          c = child
+        }
+        heap[c] = s
+      }
+    }
+    return size < k ? Number.NEGATIVE_INFINITY : heap[0]!
+  }
+
+  /**
+   * The score of the vector of `o` against a query given as ascending indices and float32 weights
+   * (`fround(q_i * w_i)`), summed in float32 in ascending dimension order; 0 without a vector or
+   * overlap. Long vectors are searched by bisection per query index instead of merged.
+   */
+  private scoreOne(o: number, qIdx: Uint32Array, qW: Float32Array): number {
+    if (!this.has(o)) return 0
+    const idx = this.arenaIdx
+    const val = this.arenaVal
+    let i = this.fwdStart[o]!
+    const e = i + this.fwdLen[o]!
+    const qn = qIdx.length
+    const sum = this.sum
+    sum[0] = 0
+    if (e - i > 8 * qn) {
+      for (let t = 0; t < qn && i < e; t++) {
+        const d = qIdx[t]!
+        let lo = i
+        let hi = e
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1
+          if (idx[mid]! < d) lo = mid + 1
+          else hi = mid
+        }
+        if (lo < e && idx[lo] === d) sum[0] += qW[t]! * val[lo]!
+        i = lo
+      }
+    } else {
+      let t = 0
+      while (i < e && t < qn) {
+        const a = idx[i]!
+        const b = qIdx[t]!
+        if (a < b) i++
+        else if (a > b) t++
+        else {
+          sum[0] += qW[t]! * val[i]!
+          i++
+          t++
         }
       }
     }
-    return selectTopK(touched, nt, acc, k, allow)
+    return sum[0]!
   }
 
   /**
@@ -299,37 +614,16 @@ export class SparseIndex {
    * candidates), with the same arithmetic as `search`. An offset without a vector, or whose vector
    * shares no dimension with the query, scores 0, as in Qdrant (`score(..).unwrap_or_default()` in
    * its sparse query scorer).
-   * @throws QuiverError `INVALID_ARGUMENT` if `weights` has another length than the query.
+   * @throws QuiverError `INVALID_ARGUMENT` as `search` for the query and weights.
+   * @example ix.scoreOffsets(q, [7, 12]) // Float32Array [score of 7, 0 if 12 holds no vector]
    */
   scoreOffsets(query: SparseVector, offsets: ArrayLike<number>, weights?: Float32Array): Float32Array {
     const qn = query.indices.length
-    if (weights !== undefined && weights.length !== qn)
-      throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+    checkQuery(query, weights)
     const qw = new Float32Array(qn)
     for (let t = 0; t < qn; t++) qw[t] = query.values[t]! * (weights === undefined ? 1 : weights[t]!)
-    const qi = query.indices
     const out = new Float32Array(offsets.length)
-    const scratch = new Float32Array(1)
-    for (let r = 0; r < offsets.length; r++) {
-      const o = offsets[r]!
-      if (!this.has(o)) continue
-      let i = this.fwdStart[o]!
-      const e = i + this.fwdLen[o]!
-      let t = 0
-      scratch[0] = 0
-      while (i < e && t < qn) {
-        const a = this.arenaIdx[i]!
-        const b = qi[t]!
-        if (a < b) i++
-        else if (a > b) t++
-        else {
-          scratch[0] += qw[t]! * this.arenaVal[i]!
-          i++
-          t++
-        }
-      }
-      out[r] = scratch[0]!
-    }
+    for (let r = 0; r < offsets.length; r++) out[r] = this.scoreOne(offsets[r]!, query.indices, qw)
     return out
   }
 
@@ -343,54 +637,79 @@ export class SparseIndex {
       this.present.byteLength +
       this.acc.byteLength +
       this.marks.byteLength +
-      this.touched.byteLength
-    for (const p of this.postings.values())
-      bytes += p.offsets.byteLength + p.values.byteLength + POSTING_OVERHEAD
+      this.touched.byteLength +
+      this.select.byteLength +
+      this.restoredBytes
+    for (const pool of this.pools) bytes += pool.bytes
+    for (const p of this.postings.values()) bytes += POSTING_OVERHEAD + (p.slot === OWN ? p.cap * 8 : 0)
     return bytes
   }
 
   /**
-   * The index as bytes (little-endian): magic `QSPX`, format version u32 (1), offset space u32,
-   * vector count u32, then per stored offset in ascending order: offset u32, nnz u32, indices
-   * u32[nnz], values f32[nnz]. Posting lists are rebuilt by `restore`. No checksum: the caller
-   * checksums files.
+   * The index as bytes, u32/f32 little-endian words: magic `QSPX`, format version (1), offset
+   * space, vector count, dimension count `d`, total entries `t`; a bitset of the offsets holding a
+   * vector (ceil(space / 32) words, bit `o & 31` of word `o >>> 5`); a table of `d` (dimension,
+   * entries) pairs in ascending dimension order; then every list's offsets (u32[t], ascending within
+   * a list), then their values (f32[t]) in the same order. Tombstones are left out. No checksum:
+   * the caller checksums files. Size: 4 * (6 + space / 32 + 2 * d + 2 * t) bytes.
    */
   serialize(): Uint8Array {
-    let words = 4
-    for (let o = 0; o < this.present.length; o++) if (this.present[o] === 1) words += 2 + 2 * this.fwdLen[o]!
-    const buf = new ArrayBuffer(words * 4)
+    const space = this.present.length
+    const bitsetWords = Math.ceil(space / 32)
+    const dims = Float64Array.from(this.postings.keys()).sort()
+    let total = 0
+    for (const p of this.postings.values()) total += p.len - p.dead
+    const table = HEADER_WORDS + bitsetWords
+    const offsetsAt = table + 2 * dims.length
+    const valuesAt = offsetsAt + total
+    const buf = new ArrayBuffer((valuesAt + total) * 4)
     const u32 = new Uint32Array(buf)
     const f32 = new Float32Array(buf)
     u32[0] = MAGIC
     u32[1] = FORMAT_VERSION
-    u32[2] = this.present.length
+    u32[2] = space
     u32[3] = this.stored
-    let w = 4
-    for (let o = 0; o < this.present.length; o++) {
-      if (this.present[o] !== 1) continue
-      const s = this.fwdStart[o]!
-      const n = this.fwdLen[o]!
-      u32[w++] = o
-      u32[w++] = n
-      u32.set(this.arenaIdx.subarray(s, s + n), w)
-      w += n
-      f32.set(this.arenaVal.subarray(s, s + n), w)
-      w += n
+    u32[4] = dims.length
+    u32[5] = total
+    for (let o = 0; o < space; o++) if (this.present[o] === 1) u32[HEADER_WORDS + (o >>> 5)]! |= 1 << (o & 31)
+    let at = 0
+    for (let i = 0; i < dims.length; i++) {
+      const d = dims[i]!
+      const p = this.postings.get(d)!
+      const n = p.len - p.dead
+      u32[table + 2 * i] = d
+      u32[table + 2 * i + 1] = n
+      if (p.dead === 0) {
+        u32.set(p.offsets.subarray(p.base, p.base + n), offsetsAt + at)
+        f32.set(p.values.subarray(p.base, p.base + n), valuesAt + at)
+      } else {
+        let j = at
+        for (let r = p.base; r < p.base + p.len; r++) {
+          const v = p.values[r]!
+          if (Number.isNaN(v)) continue
+          u32[offsetsAt + j] = p.offsets[r]!
+          f32[valuesAt + j] = v
+          j++
+        }
+      }
+      at += n
     }
     return new Uint8Array(buf)
   }
 
   /**
-   * Rebuilds an index from `serialize`'s bytes, checking every field: the magic and version, offsets
-   * strictly ascending and inside the offset space, indices strictly ascending, values finite.
+   * Rebuilds an index from `serialize`'s bytes, checking every field: magic, version, dimensions
+   * strictly ascending, offsets strictly ascending within a list, inside the offset space and marked
+   * in the bitset, values finite, counts consistent. The posting lists stay in one copy of `bytes`
+   * (no per-list allocation); the forward vectors are rebuilt from them.
    * @throws QuiverError `CORRUPTED` naming what is wrong and where (byte position).
    */
   static restore(bytes: Uint8Array): SparseIndex {
-    if (bytes.byteLength < 16 || bytes.byteLength % 4 !== 0)
+    if (bytes.byteLength < HEADER_WORDS * 4 || bytes.byteLength % 4 !== 0)
       throw corrupted(
-        `${bytes.byteLength} bytes is not a sparse index (expected a multiple of 4, at least 16)`,
+        `${bytes.byteLength} bytes is not a sparse index (expected a multiple of 4, at least ${HEADER_WORDS * 4})`,
       )
-    const copy = bytes.slice() // aligned at 0
+    const copy = bytes.slice() // aligned at 0; the posting lists keep it
     const u32 = new Uint32Array(copy.buffer, 0, copy.byteLength / 4)
     const f32 = new Float32Array(copy.buffer, 0, copy.byteLength / 4)
     if (u32[0] !== MAGIC) throw corrupted('bad magic: not a sparse index')
@@ -398,32 +717,91 @@ export class SparseIndex {
       throw corrupted(`format version ${u32[1]} is not supported (this build reads ${FORMAT_VERSION})`)
     const space = u32[2]!
     const count = u32[3]!
+    const ndims = u32[4]!
+    const total = u32[5]!
     if (space > MAX_OFFSET + 1) throw corrupted(`offset space ${space} exceeds ${MAX_OFFSET + 1}`)
-    if (count > space) throw corrupted(`${count} vectors in an offset space of ${space}`)
+    const bitsetWords = Math.ceil(space / 32)
+    const table = HEADER_WORDS + bitsetWords
+    const offsetsAt = table + 2 * ndims
+    const valuesAt = offsetsAt + total
+    if (valuesAt + total !== u32.length)
+      throw corrupted(
+        `${u32.length * 4} bytes do not hold the bitset, ${ndims} dimensions and ${total} entries (${(valuesAt + total) * 4} bytes)`,
+      )
     const ix = new SparseIndex()
     ix.ensureOffsetSpace(space)
-    let w = 4
-    let prev = -1
-    for (let c = 0; c < count; c++) {
-      if (w + 2 > u32.length) throw corrupted(`truncated at byte ${w * 4}: vector ${c} of ${count}`)
-      const o = u32[w]!
-      const n = u32[w + 1]!
-      if (o <= prev || o >= space)
-        throw corrupted(`byte ${w * 4}: offset ${o} is out of order or outside the offset space ${space}`)
-      if (n > (u32.length - w - 2) / 2) throw corrupted(`byte ${w * 4}: vector of ${n} elements is truncated`)
-      const indices = u32.subarray(w + 2, w + 2 + n)
-      const values = f32.subarray(w + 2 + n, w + 2 + 2 * n)
-      for (let i = 0; i < n; i++) {
-        if (i > 0 && indices[i - 1]! >= indices[i]!)
-          throw corrupted(`byte ${(w + 2 + i) * 4}: indices of offset ${o} are not strictly ascending`)
-        if (!Number.isFinite(values[i]!))
-          throw corrupted(`byte ${(w + 2 + n + i) * 4}: value of offset ${o} is not finite`)
+    const present = ix.present
+    let stored = 0
+    for (let o = 0; o < space; o++) {
+      if (((u32[HEADER_WORDS + (o >>> 5)]! >>> (o & 31)) & 1) === 1) {
+        present[o] = 1
+        stored++
       }
-      ix.set(o, { indices, values })
-      prev = o
-      w += 2 + 2 * n
     }
-    if (w !== u32.length) throw corrupted(`${(u32.length - w) * 4} trailing bytes after ${count} vectors`)
+    if (space % 32 !== 0 && u32[HEADER_WORDS + bitsetWords - 1]! >>> (space % 32) !== 0)
+      throw corrupted('the offset bitset marks offsets outside the offset space')
+    if (stored !== count) throw corrupted(`the header counts ${count} vectors but the bitset marks ${stored}`)
+    // pass 1: check the lists, count each offset's non-zeros
+    const fwdLen = ix.fwdLen
+    let prevDim = -1
+    let at = 0
+    for (let c = 0; c < ndims; c++) {
+      const d = u32[table + 2 * c]!
+      const n = u32[table + 2 * c + 1]!
+      const where = (table + 2 * c) * 4
+      if (d <= prevDim) throw corrupted(`byte ${where}: dimension ${d} is out of order`)
+      if (n === 0 || n > total - at)
+        throw corrupted(
+          `byte ${where}: dimension ${d} has ${n} entries, ${n === 0 ? 'none' : 'past the total'}`,
+        )
+      let prev = -1
+      for (let j = at; j < at + n; j++) {
+        const o = u32[offsetsAt + j]!
+        if (o <= prev || o >= space || present[o] !== 1)
+          throw corrupted(
+            `byte ${(offsetsAt + j) * 4}: offset ${o} of dimension ${d} is out of order or holds no vector`,
+          )
+        if (!Number.isFinite(f32[valuesAt + j]!))
+          throw corrupted(`byte ${(valuesAt + j) * 4}: value of offset ${o} in dimension ${d} is not finite`)
+        fwdLen[o]!++
+        prev = o
+      }
+      at += n
+      prevDim = d
+    }
+    if (at !== total) throw corrupted(`the lists hold ${at} entries but the header counts ${total}`)
+    // pass 2: posting lists in place, forward vectors filled in ascending dimension order
+    ix.arenaIdx = new Uint32Array(Math.max(total, 16))
+    ix.arenaVal = new Float32Array(ix.arenaIdx.length)
+    const cursor = new Uint32Array(space)
+    let a = 0
+    for (let o = 0; o < space; o++) {
+      ix.fwdStart[o] = a
+      cursor[o] = a
+      a += fwdLen[o]!
+    }
+    const offsets = u32.subarray(offsetsAt, valuesAt)
+    const values = f32.subarray(valuesAt, valuesAt + total)
+    at = 0
+    for (let c = 0; c < ndims; c++) {
+      const d = u32[table + 2 * c]!
+      const n = u32[table + 2 * c + 1]!
+      let max = Number.NEGATIVE_INFINITY
+      let min = Number.POSITIVE_INFINITY
+      for (let j = at; j < at + n; j++) {
+        const v = values[j]!
+        const pos = cursor[offsets[j]!]!++
+        ix.arenaIdx[pos] = d
+        ix.arenaVal[pos] = v
+        if (v > max) max = v
+        if (v < min) min = v
+      }
+      ix.postings.set(d, { offsets, values, base: at, cap: n, slot: RESTORED, len: n, dead: 0, max, min })
+      at += n
+    }
+    ix.restoredBytes = total * 8
+    ix.arenaLen = total
+    ix.stored = count
     return ix
   }
 
@@ -446,7 +824,7 @@ export class SparseIndex {
     if (this.arenaLen + n > this.arenaIdx.length) {
       this.maybeCompactArena()
       if (this.arenaLen + n > this.arenaIdx.length) {
-        const cap = Math.max(this.arenaLen + n, this.arenaIdx.length * 2)
+        const cap = Math.max(this.arenaLen + n, grown(this.arenaIdx.length))
         const idx = new Uint32Array(cap)
         idx.set(this.arenaIdx.subarray(0, this.arenaLen))
         const val = new Float32Array(cap)
@@ -487,41 +865,85 @@ export class SparseIndex {
   private insertEntry(dim: number, offset: number, value: number): void {
     let p = this.postings.get(dim)
     if (p === undefined) {
-      p = { offsets: new Uint32Array(4), values: new Float32Array(4), len: 0, dead: 0 }
+      p = {
+        offsets: EMPTY_U32,
+        values: EMPTY_F32,
+        base: 0,
+        cap: 0,
+        slot: OWN,
+        len: 0,
+        dead: 0,
+        max: Number.NEGATIVE_INFINITY,
+        min: Number.POSITIVE_INFINITY,
+      }
       this.postings.set(dim, p)
     }
-    if (p.len === 0 || p.offsets[p.len - 1]! < offset) {
-      if (p.len === p.offsets.length) growPosting(p)
-      p.offsets[p.len] = offset
-      p.values[p.len] = value
+    if (value > p.max) p.max = value
+    if (value < p.min) p.min = value
+    const end = p.base + p.len
+    if (p.len === 0 || p.offsets[end - 1]! < offset) {
+      if (p.len === p.cap) this.grow(p)
+      p.offsets[p.base + p.len] = offset
+      p.values[p.base + p.len] = value
       p.len++
       return
     }
-    const pos = lowerBound(p.offsets, p.len, offset)
+    let pos = lowerBound(p.offsets, p.base, end, offset)
     if (p.offsets[pos] === offset) {
       // a tombstone of this offset: revive it (a live entry cannot exist, the caller removed it)
       p.values[pos] = value
       p.dead--
       return
     }
-    if (p.len === p.offsets.length) growPosting(p)
-    p.offsets.copyWithin(pos + 1, pos, p.len)
-    p.values.copyWithin(pos + 1, pos, p.len)
+    if (p.len === p.cap) {
+      const rel = pos - p.base
+      this.grow(p)
+      pos = p.base + rel
+    }
+    const last = p.base + p.len
+    p.offsets.copyWithin(pos + 1, pos, last)
+    p.values.copyWithin(pos + 1, pos, last)
     p.offsets[pos] = offset
     p.values[pos] = value
     p.len++
   }
 
+  /** Moves `p` (full) to storage for at least one more entry: the smallest pool slot that fits, or own arrays. */
+  private grow(p: Posting): void {
+    const { offsets, values, base, len, slot, cap } = p
+    if (len + 1 <= MAX_SLOT) {
+      this.pools[Math.max(0, Math.ceil(Math.log2(len + 1)) - 1)]!.alloc(p)
+    } else {
+      const n = Math.max(len + 1, grown(cap))
+      p.offsets = new Uint32Array(n)
+      p.values = new Float32Array(n)
+      p.base = 0
+      p.cap = n
+      p.slot = OWN
+    }
+    p.offsets.set(offsets.subarray(base, base + len), p.base)
+    p.values.set(values.subarray(base, base + len), p.base)
+    this.releaseStorage(slot, cap)
+  }
+
+  /** Returns a list's old storage: its pool slot goes back to the free list. */
+  private releaseStorage(slot: number, cap: number): void {
+    if (slot >= 0) this.pools[Math.log2(cap) - 1]!.release(slot)
+  }
+
   private updateEntry(dim: number, offset: number, value: number): void {
     const p = this.postings.get(dim)!
-    p.values[lowerBound(p.offsets, p.len, offset)] = value
+    p.values[lowerBound(p.offsets, p.base, p.base + p.len, offset)] = value
+    if (value > p.max) p.max = value
+    if (value < p.min) p.min = value
   }
 
   private removeEntry(dim: number, offset: number): void {
     const p = this.postings.get(dim)!
-    p.values[lowerBound(p.offsets, p.len, offset)] = Number.NaN
+    p.values[lowerBound(p.offsets, p.base, p.base + p.len, offset)] = Number.NaN
     p.dead++
     if (p.dead === p.len) {
+      this.releaseStorage(p.slot, p.cap)
       this.postings.delete(dim)
     } else if (p.dead * 4 > p.len && p.len >= 16) {
       compactPosting(p)
@@ -531,6 +953,8 @@ export class SparseIndex {
 
 const MAGIC = 0x58505351 // 'QSPX' little-endian
 const FORMAT_VERSION = 1
+/** magic, version, offset space, vector count, dimension count, total entries */
+const HEADER_WORDS = 6
 
 function corrupted(message: string): QuiverError {
   return new QuiverError('CORRUPTED', `sparse index: ${message}`)
@@ -541,10 +965,23 @@ function checkOffset(offset: number): void {
     throw invalid(`offset must be an integer 0..${MAX_OFFSET}, got ${describeValue(offset)}`)
 }
 
-/** First position in `a[0..len)` whose value is >= `x`. */
-function lowerBound(a: Uint32Array, len: number, x: number): number {
-  let lo = 0
-  let hi = len
+/** A query's indices strictly ascending, its values and weights finite, one weight per index. */
+function checkQuery(query: SparseVector, weights: Float32Array | undefined): void {
+  const { indices, values } = query
+  const qn = indices.length
+  if (values.length !== qn) throw invalid(`query: ${qn} indices but ${values.length} values`)
+  if (weights !== undefined && weights.length !== qn)
+    throw invalid(`weights has ${weights.length} elements but the query has ${qn} indices`)
+  for (let t = 0; t < qn; t++) {
+    if (t > 0 && indices[t - 1]! >= indices[t]!)
+      throw invalid('query: indices must be sorted ascending and unique (use toSparseVector)')
+    if (!Number.isFinite(values[t]!)) throw invalid(`query: values[${t}] is not finite`)
+    if (weights !== undefined && !Number.isFinite(weights[t]!)) throw invalid(`weights[${t}] is not finite`)
+  }
+}
+
+/** First position in `a[lo..hi)` whose value is >= `x` (hi if none). */
+function lowerBound(a: Uint32Array, lo: number, hi: number, x: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
     if (a[mid]! < x) lo = mid + 1
@@ -553,32 +990,35 @@ function lowerBound(a: Uint32Array, len: number, x: number): number {
   return lo
 }
 
-function growPosting(p: Posting): void {
-  const cap = p.offsets.length * 2
-  const offsets = new Uint32Array(cap)
-  offsets.set(p.offsets)
-  const values = new Float32Array(cap)
-  values.set(p.values)
-  p.offsets = offsets
-  p.values = values
+/** Next capacity: doubling while small, then 1.5x (at most a third of a large array is slack). */
+function grown(cap: number): number {
+  return cap < 4096 ? Math.max(4, cap * 2) : Math.ceil(cap * 1.5)
 }
 
-/** Drops the tombstones of `p` in place, and halves its arrays when they are under a quarter full. */
+/** Drops the tombstones of `p` in place; own arrays under a quarter full are reallocated smaller. */
 function compactPosting(p: Posting): void {
-  let w = 0
-  for (let r = 0; r < p.len; r++) {
+  let w = p.base
+  let max = Number.NEGATIVE_INFINITY
+  let min = Number.POSITIVE_INFINITY
+  const end = p.base + p.len
+  for (let r = p.base; r < end; r++) {
     const v = p.values[r]!
     if (Number.isNaN(v)) continue
     p.offsets[w] = p.offsets[r]!
     p.values[w] = v
+    if (v > max) max = v
+    if (v < min) min = v
     w++
   }
-  p.len = w
+  p.len = w - p.base
   p.dead = 0
-  if (w * 4 < p.offsets.length && p.offsets.length > 8) {
-    const cap = Math.max(4, w * 2)
+  p.max = max
+  p.min = min
+  if (p.slot === OWN && p.len * 4 < p.cap && p.cap > 4 * MAX_SLOT) {
+    const cap = Math.max(2 * MAX_SLOT, p.len * 2)
     p.offsets = p.offsets.slice(0, cap)
     p.values = p.values.slice(0, cap)
+    p.cap = cap
   }
 }
 
@@ -597,13 +1037,9 @@ function selectTopK(
   const hs = new Float32Array(cap)
   const ho = new Uint32Array(cap)
   let size = 0
-  const words = allow === undefined ? 0 : allow.length
   for (let i = 0; i < nt; i++) {
     const o = touched[i]!
-    if (allow !== undefined) {
-      const wi = o >>> 5
-      if (wi >= words || ((allow[wi]! >>> (o & 31)) & 1) === 0) continue
-    }
+    if (allow !== undefined && !isAllowed(allow, o)) continue
     const s = acc[o]!
     if (size < cap) {
       // sift up
@@ -630,6 +1066,12 @@ function selectTopK(
     if (n > 1) siftDown(hs, ho, n - 1, hs[n - 1]!, ho[n - 1]!)
   }
   return { offsets, scores }
+}
+
+/** Whether bit `o` of the bitset `allow` is set (bits past its end are clear). */
+function isAllowed(allow: Uint32Array, o: number): boolean {
+  const w = o >>> 5
+  return w < allow.length && ((allow[w]! >>> (o & 31)) & 1) === 1
 }
 
 /** Whether hit (sa, oa) ranks below hit (sb, ob): lower score, or equal score and higher offset. */
