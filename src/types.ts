@@ -198,8 +198,21 @@ export interface SparseVectorInput {
   values: ArrayLike<number>
 }
 
-/** One vector value: dense (numbers), sparse, or a multivector (rows of numbers). */
-export type VectorValue = ArrayLike<number> | SparseVectorInput | readonly ArrayLike<number>[]
+/**
+ * A document for server-side inference (Qdrant 1.15+): Quiver serves the `qdrant/bm25` model (also
+ * `bm25`), which turns `text` into a sparse vector (stored: BM25 term weights; in a query: each term
+ * once, IDF from the collection when the sparse vector has `modifier: 'idf'`). `options`: Qdrant's
+ * `Bm25Config` (snake_case): `k`, `b`, `avg_len`, `tokenizer`, `language`, `lowercase`,
+ * `ascii_folding`, `stopwords`, `stemmer`, `min_token_len`, `max_token_len`. docs/sparse.md.
+ */
+export interface DocumentInput {
+  text: string
+  model: string
+  options?: Readonly<Record<string, unknown>> | null
+}
+
+/** One vector value: dense (numbers), sparse, a multivector (rows of numbers), or a BM25 document. */
+export type VectorValue = ArrayLike<number> | SparseVectorInput | readonly ArrayLike<number>[] | DocumentInput
 
 /**
  * A point's vectors: the unnamed vector's value, or named vectors by name (a point may lack some).
@@ -392,7 +405,12 @@ export interface SearchRequest extends SearchOptions {
 }
 
 /** A query example: a vector (`dimension` finite numbers) or the id of a stored point (its vector is used). */
-export type VectorInput = ArrayLike<number> | PointId | SparseVectorInput | readonly ArrayLike<number>[]
+export type VectorInput =
+  | ArrayLike<number>
+  | PointId
+  | SparseVectorInput
+  | readonly ArrayLike<number>[]
+  | DocumentInput
 
 /** How `recommend` scores: Qdrant's strategies. */
 export type RecommendStrategy = 'average_vector' | 'best_score' | 'sum_scores'

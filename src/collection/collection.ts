@@ -8,7 +8,7 @@ import { parseFieldSchema } from '../filter/payload-index/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
-import { idf, type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
+import { idf, type SparseVector } from '../sparse/sparse-index.js'
 import { Wal } from '../storage/wal.js'
 import type {
   Collection,
@@ -100,6 +100,7 @@ import {
   toPointVectors,
   toQuantizationParams,
   toSelector,
+  toSparseValue,
   toVector,
   toWithPayload,
   toWithVector,
@@ -681,8 +682,7 @@ export class EmbeddedCollection implements Collection {
     at = '',
   ): { op: Operation; sel: ResolvedSelector } {
     const p = toPayload(payload, `${at}payload`) ?? {}
-    const key =
-      options.key === undefined || options.key === null ? null : toWriteKey(options.key, `${at}key`)
+    const key = options.key === undefined || options.key === null ? null : toWriteKey(options.key, `${at}key`)
     const sel = toSelector(selector, `${at}selector`)
     return { op: { op: 'set_payload', selector: this.logSelector(sel), payload: p, key }, sel }
   }
@@ -793,10 +793,18 @@ export class EmbeddedCollection implements Collection {
           return
         }
         case 'delete':
-          ops.push({ op: 'delete', selector: this.logSelector(toSelector(body.selector as PointSelector, `${w}selector`)) })
+          ops.push({
+            op: 'delete',
+            selector: this.logSelector(toSelector(body.selector as PointSelector, `${w}selector`)),
+          })
           return
         case 'setPayload': {
-          const r = this.setPayloadOp(body.payload as Payload, body.selector as PointSelector, body as SetPayloadOptions, w)
+          const r = this.setPayloadOp(
+            body.payload as Payload,
+            body.selector as PointSelector,
+            body as SetPayloadOptions,
+            w,
+          )
           need(r.sel)
           ops.push(r.op)
           return
@@ -1131,7 +1139,7 @@ export class EmbeddedCollection implements Collection {
     where: string,
     stored = false,
   ): Float32Array | SparseVector {
-    if (space.kind === 'sparse') return toSparseVector(vector, where)
+    if (space.kind === 'sparse') return toSparseValue(vector, where, 'query')
     const c = this.config.vectors.get(space.using)!
     if (stored) return vector as Float32Array
     if (space.kind === 'dense') return toVector(vector, c.dimension, c.metric, where)

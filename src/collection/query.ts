@@ -6,7 +6,7 @@ import { type FilterNode, parseFilter } from '../filter/index.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { Segment } from '../segment/segment.js'
-import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
+import type { SparseVector } from '../sparse/sparse-index.js'
 import type {
   Distance,
   PointId,
@@ -22,12 +22,14 @@ import { DEFAULT_RRF_K, dbsf, rrf } from './fusion.js'
 import { mmrSelect } from './mmr.js'
 import { type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
+  isSparseOrDocumentInput,
   MAX_LIMIT,
   toBool,
   toDenseValue,
   toLimit,
   toOffset,
   toQuantizationParams,
+  toSparseValue,
   toVector,
   toWithPayload,
   toWithVector,
@@ -217,8 +219,8 @@ const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score'
 /** Validates requests into plans; `spaces` resolves `using` names and checks example vectors. */
 export class QueryParser {
   private readonly referenced: PointId[] = []
-  /** The vector of the stage being parsed (its `using`). */
-  private space: VectorSpace | undefined
+  /** The vector of the stage being parsed (its `using`), resolved on first need. */
+  private resolveSpace: () => VectorSpace = () => this.spaces('', 'using')
 
   constructor(private readonly spaces: VectorSpaces) {}
 
@@ -246,8 +248,11 @@ export class QueryParser {
       fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
     if (!isAbsent(o.lookupFrom)) fail(at(path, 'lookupFrom'), 'not supported yet')
     const prefetches = this.prefetches(o.prefetch, at(path, 'prefetch'))
-    const space = this.spaces(using, at(path, 'using'))
-    this.space = space
+    // an explicit `using` must exist; the default "" is resolved only when the query needs a vector
+    // (a fusion of prefetches over named vectors has no vector of its own)
+    const usingPath = at(path, 'using')
+    if (!isAbsent(o.using)) this.spaces(using, usingPath)
+    this.resolveSpace = () => this.spaces(using, usingPath)
     const query = this.query(o.query, at(path, 'query'))
     const limit = toLimit(o.limit, at(path, 'limit'), defaultLimit)
     const threshold = o.scoreThreshold ?? null
@@ -274,9 +279,16 @@ export class QueryParser {
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
     if (query.kind === 'orderBy' && threshold !== null)
       fail(at(path, 'scoreThreshold'), "Can't use score_threshold with an order_by query")
-    if (space.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
+    const needsVector = query.kind === 'nearest' || query.kind === 'recommend'
+    const space = needsVector ? this.resolveSpace() : undefined
+    if (space?.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
       fail(`${qpath}.mmr`, 'MMR works on dense vectors, not on the sparse vector of `using`')
-    if (space.kind !== 'dense' && query.kind === 'recommend' && query.strategy === 'average_vector')
+    if (
+      space !== undefined &&
+      space.kind !== 'dense' &&
+      query.kind === 'recommend' &&
+      query.strategy === 'average_vector'
+    )
       fail(
         `${qpath}.recommend.strategy`,
         `average_vector needs a dense vector; use best_score or sum_scores with the ${space.kind} vector ${JSON.stringify(using)}`,
@@ -321,8 +333,8 @@ export class QueryParser {
       this.referenced.push(id)
       return { id }
     }
-    const space = this.space!
-    if (space.kind === 'sparse') return { vector: toSparseVector(v, path) }
+    const space = this.resolveSpace()
+    if (space.kind === 'sparse') return { vector: toSparseValue(v, path, 'query') }
     const c = space.config!
     if (space.kind === 'dense') return { vector: toVector(v, c.dimension, c.metric, path) }
     const rows = toDenseValue(v, { ...c, datatype: 'float32' }, path)
@@ -332,7 +344,8 @@ export class QueryParser {
 
   private query(v: unknown, path: string): StageQuery {
     if (isAbsent(v)) return { kind: 'none' }
-    if (!isObject(v)) return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
+    if (!isObject(v) || isSparseOrDocumentInput(v))
+      return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const keys = Object.keys(v)
     const kind = keys[0]
     const pair = (a: string, b: string) => keys.length === 2 && a in v && b in v

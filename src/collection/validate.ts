@@ -6,6 +6,7 @@ import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type { PointVectors } from '../segment/segment.js'
+import { bm25Document, bm25Query, isBm25Model, parseBm25Options } from '../sparse/bm25.js'
 import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
 import type {
   CollectionConfig,
@@ -713,7 +714,7 @@ export function toPointVectors(
       continue
     }
     if (config.sparseVectors.has(name)) {
-      sparse.set(name, toSparseVector(value, at))
+      sparse.set(name, toSparseValue(value, at, 'document'))
       continue
     }
     throw new QuiverError(
@@ -724,4 +725,56 @@ export function toPointVectors(
   if (unnamed !== undefined && !dense.has('') && options.partial !== true)
     throw new QuiverError('INVALID_VECTOR', `${where}: the unnamed vector "" is required in this collection`)
   return { dense, sparse }
+}
+
+/** Whether `v` is a document for server-side inference (`{ text, model, options? }`, Qdrant 1.15+). */
+export function isDocumentInput(v: unknown): v is { text: unknown; model?: unknown; options?: unknown } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && 'text' in v
+}
+
+/** Whether `v` is a sparse vector `{ indices, values }` or a document, not a query kind object. */
+export function isSparseOrDocumentInput(v: unknown): boolean {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !ArrayBuffer.isView(v) &&
+    ('indices' in v || 'values' in v || 'text' in v)
+  )
+}
+
+/**
+ * A sparse vector value: `{ indices, values }` (checked by `toSparseVector`; its squared L2 norm at
+ * most MAX_SQUARED_NORM so every dot product, idf-weighted too, stays a finite float32), or a BM25
+ * document `{ text, model: "qdrant/bm25" | "bm25", options? }` (Qdrant's server-side inference):
+ * `side` `document` gives BM25 term-frequency weights (stored), `query` weight 1 per distinct term
+ * (the index's `modifier: "idf"` supplies IDF). Throws INVALID_VECTOR / INVALID_ARGUMENT naming `where`.
+ */
+export function toSparseValue(input: unknown, where: string, side: 'document' | 'query'): SparseVector {
+  if (isDocumentInput(input)) {
+    for (const k of Object.keys(input))
+      if (k !== 'text' && k !== 'model' && k !== 'options')
+        throw invalid(`${where}.${k}: unknown field of a document (expected text, model, options)`)
+    const model = input.model
+    if (typeof model !== 'string' || !isBm25Model(model))
+      throw invalid(
+        `${where}.model: Quiver computes only the "qdrant/bm25" model on the server (for sparse vectors); got ${describeValue(model)}. Send vectors for other models`,
+      )
+    if (typeof input.text !== 'string')
+      throw new QuiverError(
+        'INVALID_VECTOR',
+        `${where}.text must be a string, got ${describeValue(input.text)}`,
+      )
+    const options = parseBm25Options(input.options, `${where}.options`)
+    return side === 'document' ? bm25Document(input.text, options) : bm25Query(input.text, options)
+  }
+  const v = toSparseVector(input, where)
+  let squared = 0
+  for (let i = 0; i < v.values.length; i++) squared += v.values[i]! * v.values[i]!
+  if (squared > MAX_SQUARED_NORM)
+    throw new QuiverError(
+      'INVALID_VECTOR',
+      `${where} has squared L2 norm ${Number(squared.toPrecision(10))}, above the limit ${MAX_SQUARED_NORM}: its scores could overflow float32; scale the values down`,
+    )
+  return v
 }

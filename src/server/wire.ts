@@ -1081,7 +1081,8 @@ export function parseVectorInput(
   const v = (container as Record<string | number, unknown>)[key]
   if (typeof v === 'number' || typeof v === 'string') return parsePointId(v, path)
   // a sparse vector { indices, values } or a multivector (rows): the engine checks them against `using`
-  if (isPlainObject(v) && ('indices' in v || 'values' in v)) return v as unknown as SparseVectorInput
+  if (isPlainObject(v) && ('indices' in v || 'values' in v || 'text' in v))
+    return v as unknown as SparseVectorInput
   if (Array.isArray(v) && v.some((x) => Array.isArray(x))) return v as number[][]
   return parseVector(v, path, dimension)
 }
@@ -1114,7 +1115,9 @@ function parseQueryInput(o: Obj, path: string, dimension: number | undefined): Q
   const q = o.query
   const qpath = join(path, 'query')
   if (isAbsent(q)) return undefined
-  if (!isPlainObject(q)) return parseVectorInput(o, 'query', qpath, dimension)
+  // a vector, a point id, a sparse vector or a document is a nearest query
+  if (!isPlainObject(q) || 'indices' in q || 'values' in q || 'text' in q)
+    return parseVectorInput(o, 'query', qpath, dimension)
   if ('nearest' in q) {
     const nearest = parseVectorInput(q, 'nearest', `${qpath}.nearest`, dimension)
     if (isAbsent(q.mmr)) return { nearest }

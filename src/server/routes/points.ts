@@ -6,9 +6,9 @@ import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import {
   checkWait,
+  parseBatchUpdate,
   parseCount,
   parseDeletePayload,
-  parseBatchUpdate,
   parseDeleteVectors,
   parsePathPointId,
   parsePointsSelector,
