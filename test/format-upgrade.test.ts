@@ -55,7 +55,7 @@ async function checkDocs(docs: EmbeddedCollection): Promise<void> {
     const w = want.get(p.id)!
     expect(p.payload).toEqual(w.payload)
     const v = p.vector as number[]
-    unit(w.vector).forEach((x, j) => expect(v[j]).toBeCloseTo(x, 5))
+    for (const [j, x] of unit(w.vector).entries()) expect(v[j]).toBeCloseTo(x, 5)
   }
   // the payload indexes came along and answer filters (keyword, integer range, full text)
   const info = await docs.info()

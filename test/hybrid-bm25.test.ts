@@ -77,7 +77,7 @@ function reference(docs: Map<number, string>, query: string): { id: number; scor
 
 function expectRanking(got: { id: unknown; score: number }[], want: { id: number; score: number }[]): void {
   expect(got.map((h) => h.id)).toEqual(want.map((h) => h.id))
-  got.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]!.score, 4))
+  for (const [i, h] of got.entries()) expect(h.score).toBeCloseTo(want[i]!.score, 4)
 }
 
 const bm25 = (text: string) => ({ text, model: 'qdrant/bm25' })
@@ -142,7 +142,7 @@ describe('BM25 documents and hybrid search (embedded, several segments)', () => 
     const sparseList = (await c.query({ query: bm25(q), using: 'bm25', limit: 20 })).points
     const fused = new Map<unknown, number>()
     for (const list of [denseList, sparseList])
-      list.forEach((h, rank) => fused.set(h.id, (fused.get(h.id) ?? 0) + 1 / (rank + 2)))
+      for (const [rank, h] of list.entries()) fused.set(h.id, (fused.get(h.id) ?? 0) + 1 / (rank + 2))
     const want = [...fused].sort((a, b) => b[1] - a[1])
     const got = (
       await c.query({
@@ -154,7 +154,7 @@ describe('BM25 documents and hybrid search (embedded, several segments)', () => 
         limit: 10,
       })
     ).points
-    got.forEach((h, i) => expect(h.score).toBeCloseTo(want[i]![1], 9))
+    for (const [i, h] of got.entries()) expect(h.score).toBeCloseTo(want[i]![1], 9)
     expect(new Set(got.map((h) => h.id))).toEqual(new Set(want.slice(0, 10).map(([id]) => id)))
   })
 

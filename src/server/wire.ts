@@ -1344,7 +1344,7 @@ export function parseBatchUpdate(body: unknown): UpdateOperation[] {
         case 'delete_vectors':
           return { deleteVectors: parseDeleteVectors(b) }
         default:
-          fail(at, `unknown operation ${JSON.stringify(kind)}`)
+          return fail(at, `unknown operation ${JSON.stringify(kind)}`)
       }
     } catch (err) {
       if (err instanceof QuiverError && !err.message.startsWith(at))
