@@ -94,7 +94,8 @@ try {
   /** Qdrant's RRF (k = 2): score = sum over lists of 1 / (rank + 2), rank 0-based. */
   function rrf(lists) {
     const s = new Map()
-    for (const list of lists) list.forEach((id, rank) => s.set(id, (s.get(id) ?? 0) + 1 / (rank + 2)))
+    for (const list of lists)
+      for (const [rank, id] of list.entries()) s.set(id, (s.get(id) ?? 0) + 1 / (rank + 2))
     return [...s].sort((a, b) => b[1] - a[1]).map(([id]) => id)
   }
   const exact = []
