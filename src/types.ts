@@ -531,6 +531,11 @@ export interface Prefetch {
   scoreThreshold?: number | null
   /** The vector to search (a dense, sparse or multi vector name). Default the unnamed vector `""`. */
   using?: string | null
+  /**
+   * Example ids of this stage are points of another collection (Qdrant's `lookup_from`): their
+   * vector `vector` (default the unnamed one) is used; they are not excluded from the results.
+   */
+  lookupFrom?: { collection: string; vector?: string | null } | null
 }
 
 /**

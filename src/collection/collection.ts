@@ -77,6 +77,7 @@ import {
 } from './persistence.js'
 import {
   type Hit,
+  type LookupFrom,
   plainNearest,
   type QueryHost,
   QueryParser,
@@ -124,6 +125,11 @@ export interface CollectionOpenOptions {
   logger?: QuiverLogger
   /** Overrides of the query planner's thresholds (docs/query-planner.md). */
   planner?: Partial<PlannerConfig>
+  /**
+   * How `query({ lookupFrom: { collection } })` finds another collection (Quiver.open passes its
+   * `getCollection`). Absent: lookups are refused.
+   */
+  resolveCollection?: (name: string) => Promise<Collection>
   /**
    * Run the long graph and scan work of every search on the core pool's worker threads
    * (src/engine/pool.ts), segments in parallel, so the calling thread never blocks for long: what a
@@ -250,6 +256,7 @@ export class EmbeddedCollection implements Collection {
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
     this.searchThreads = options.searchThreads === true
+    this.resolveCollection = options.resolveCollection
     for (const s of segments) this.configurePlanner(s)
   }
 
@@ -1409,10 +1416,11 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const { options, query } = checkGroupRequest(request)
     const plan = QueryParser.parse(query, this.vectorSpaces)
+    const host = this.queryHostFor(await this.fetchLookups(plan))
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(
       // past the live count every hit is in: asking for more would only grow the search's heaps
-      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize)),
+      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize), host),
       (h) => groupKeys(h.segment.payloadAt(h.offset), options.path),
       options,
     )
@@ -1425,9 +1433,9 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** The ranked hits of `plan` on this thread (a plain nearest query runs as `search`). */
-  private queryHits(plan: QueryPlan): Hit[] {
+  private queryHits(plan: QueryPlan, host: QueryHost): Hit[] {
     const vector = plainNearest(plan)
-    if (vector === undefined) return new QueryRunner(this.queryHost).run(plan)
+    if (vector === undefined) return new QueryRunner(host).run(plan)
     const raw: Hit[] = []
     this.runSearch(
       {
@@ -1468,8 +1476,49 @@ export class EmbeddedCollection implements Collection {
       }
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
-    return new QueryRunner(this.queryHost).run(plan).map((h) => this.toScoredPoint(h, plan))
+    const host = this.queryHostFor(await this.fetchLookups(plan))
+    return new QueryRunner(host).run(plan).map((h) => this.toScoredPoint(h, plan))
   }
+
+  /**
+   * Fetches the example points a plan names with `lookup_from` from their collections (resolved by
+   * the database that opened this one), as stored vectors by location and id. Throws
+   * COLLECTION_NOT_FOUND for an unknown collection, INVALID_ARGUMENT when this collection was opened
+   * without a database (nothing to look up in).
+   */
+  private async fetchLookups(plan: QueryPlan): Promise<Map<string, Map<PointId, VectorOutput>>> {
+    const out = new Map<string, Map<PointId, VectorOutput>>()
+    for (const { lookup, ids } of plan.lookups) {
+      const resolve = this.resolveCollection
+      if (resolve === undefined)
+        throw invalid(
+          `lookupFrom: collection ${this.name} was opened without a database to look ${lookup.collection} up in`,
+        )
+      const other = await resolve(lookup.collection)
+      if (!other.config.vectors.has(lookup.vector) && !other.config.sparseVectors.has(lookup.vector))
+        throw vectorNameError(other.config, lookup.vector, 'lookupFrom.vector')
+      const found = new Map<PointId, VectorOutput>()
+      for (const rec of await other.get(ids, { withPayload: false, withVector: [lookup.vector] })) {
+        if (rec.vector !== undefined) found.set(rec.id, rec.vector)
+      }
+      out.set(`${lookup.collection}\u0000${lookup.vector}`, found)
+    }
+    return out
+  }
+
+  /**
+   * A looked-up vector (VectorOutput of the other collection) as a query vector of this collection's
+   * vector `using`; throws INVALID_ARGUMENT when its kind or size does not fit `using`.
+   */
+  private lookupQueryVector(raw: VectorOutput, lookup: LookupFrom, using: string): QueryVector | undefined {
+    const value: unknown = Array.isArray(raw) ? raw : (raw as Record<string, unknown>)[lookup.vector]
+    if (value === undefined) return undefined
+    const where = `lookupFrom (${lookup.collection} vector ${JSON.stringify(lookup.vector)})`
+    const space = this.space(using, 'using')
+    return this.queryVector(space, value, where)
+  }
+
+  private readonly resolveCollection: ((name: string) => Promise<Collection>) | undefined
 
   private stageSearch(using: string, params: StageParams) {
     return {
@@ -1480,8 +1529,8 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
-  /** The collection as the query layer sees it (query.ts). */
-  private get queryHost(): QueryHost {
+  /** The collection as the query layer sees it (query.ts), with the `lookup_from` vectors fetched for the plan. */
+  private queryHostFor(lookups: Map<string, Map<PointId, VectorOutput>> = new Map()): QueryHost {
     const matching = (filter: FilterNode | null): Hit[] => {
       const out: Hit[] = []
       const unindexed = new Set<string>()
@@ -1495,6 +1544,10 @@ export class EmbeddedCollection implements Collection {
     }
     return {
       space: (using) => this.vectorSpaces(using, 'using'),
+      lookupVector: (lookup, id, using) => {
+        const raw = lookups.get(`${lookup.collection}\u0000${lookup.vector}`)?.get(id)
+        return raw === undefined ? undefined : this.lookupQueryVector(raw, lookup, using)
+      },
       vectorOf: (using, id) => {
         const segment = this.holder.segmentOf(id)
         const offset = segment?.offsetOf(id)

@@ -128,6 +128,11 @@ export interface QueryHost {
   matching(filter: FilterNode | null): Hit[]
   /** The first `k` matching points in id order (score 0). */
   scroll(filter: FilterNode | null, k: number): Hit[]
+  /**
+   * The vector of point `id` of another collection fetched for `lookup` before the plan ran, as a
+   * query vector of this collection's vector `using`, or undefined when that point (or vector) is missing.
+   */
+  lookupVector(lookup: LookupFrom, id: PointId, using: string): QueryVector | undefined
   /** Vector `using` of a hit (normalised for Cosine), or undefined when the point lacks it. */
   vectorAt(using: string, hit: Hit): QueryVector | undefined
   /**
@@ -137,8 +142,20 @@ export interface QueryHost {
   orderBy(order: ResolvedOrderBy, filter: FilterNode | null, k: number): Hit[]
 }
 
-/** A vector example as checked: given, or a stored point's (resolved when the plan runs). */
-export type VectorSource = { readonly vector: QueryVector } | { readonly id: PointId }
+/** Qdrant's `lookup_from`: example ids of a stage name points of another collection, and which vector of theirs. */
+export interface LookupFrom {
+  readonly collection: string
+  /** The vector of the other collection (default `""`, Qdrant's default vector). */
+  readonly vector: string
+}
+
+/**
+ * A vector example as checked: given, or a stored point's (resolved when the plan runs): of this
+ * collection, or with `lookup` of another one.
+ */
+export type VectorSource =
+  | { readonly vector: QueryVector }
+  | { readonly id: PointId; readonly lookup?: LookupFrom | undefined }
 
 export type StageQuery =
   | { readonly kind: 'nearest'; readonly input: VectorSource; readonly mmr: MmrPlan | null }
@@ -179,6 +196,8 @@ export interface Stage {
   readonly limit: number
   readonly threshold: number | null
   readonly params: StageParams
+  /** `lookup_from`: where this stage's example ids live (null: this collection). */
+  readonly lookup: LookupFrom | null
 }
 
 export interface QueryPlan extends Stage {
@@ -187,6 +206,8 @@ export interface QueryPlan extends Stage {
   readonly withVector: WithVector
   /** Point ids the request names as examples (root and nested): excluded from every stage, as Qdrant. */
   readonly referencedIds: readonly PointId[]
+  /** Example ids to fetch from other collections before the plan runs, per lookup location. */
+  readonly lookups: readonly { readonly lookup: LookupFrom; readonly ids: readonly PointId[] }[]
 }
 
 type Obj = Record<string, unknown>
@@ -219,6 +240,9 @@ const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score'
 /** Validates requests into plans; `spaces` resolves `using` names and checks example vectors. */
 export class QueryParser {
   private readonly referenced: PointId[] = []
+  /** `lookup_from` of the stage being parsed. */
+  private lookup: LookupFrom | null = null
+  private readonly lookups = new Map<string, { lookup: LookupFrom; ids: Set<PointId> }>()
   /** The vector of the stage being parsed (its `using`), resolved on first need. */
   private resolveSpace: () => VectorSpace = () => this.spaces('', 'using')
 
@@ -239,6 +263,7 @@ export class QueryParser {
       withPayload: toWithPayload(r.withPayload, at(prefix, 'withPayload'), false),
       withVector: toWithVector(r.withVector, at(prefix, 'withVector')),
       referencedIds: [...new Set(parser.referenced)],
+      lookups: [...parser.lookups.values()].map((l) => ({ lookup: l.lookup, ids: [...l.ids] })),
     }
   }
 
@@ -246,8 +271,9 @@ export class QueryParser {
     const using = isAbsent(o.using) ? '' : o.using
     if (typeof using !== 'string')
       fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
-    if (!isAbsent(o.lookupFrom)) fail(at(path, 'lookupFrom'), 'not supported yet')
     const prefetches = this.prefetches(o.prefetch, at(path, 'prefetch'))
+    const lookup = this.lookupFrom(o.lookupFrom, at(path, 'lookupFrom'))
+    this.lookup = lookup
     // an explicit `using` must exist; the default "" is resolved only when the query needs a vector
     // (a fusion of prefetches over named vectors has no vector of its own)
     const usingPath = at(path, 'using')
@@ -293,7 +319,20 @@ export class QueryParser {
         `${qpath}.recommend.strategy`,
         `average_vector needs a dense vector; use best_score or sum_scores with the ${space.kind} vector ${JSON.stringify(using)}`,
       )
-    return { using, query, prefetches, filter, limit, threshold, params }
+    return { using, query, prefetches, filter, limit, threshold, params, lookup }
+  }
+
+  /** `lookupFrom: { collection, vector? }` (Qdrant's LookupLocation) or null. */
+  private lookupFrom(v: unknown, path: string): LookupFrom | null {
+    if (isAbsent(v)) return null
+    if (!isObject(v)) fail(path, `expected { collection, vector? }, got ${describeValue(v)}`)
+    onlyKeys(v, ['collection', 'vector'], path)
+    if (typeof v.collection !== 'string' || v.collection.length === 0)
+      fail(at(path, 'collection'), `expected a collection name, got ${describeValue(v.collection)}`)
+    const vector = isAbsent(v.vector) ? '' : v.vector
+    if (typeof vector !== 'string')
+      fail(at(path, 'vector'), `expected a vector name, got ${describeValue(vector)}`)
+    return { collection: v.collection, vector }
   }
 
   private prefetches(v: unknown, path: string): Stage[] {
@@ -330,8 +369,20 @@ export class QueryParser {
   private vectorSource(v: unknown, path: string): VectorSource {
     if (typeof v === 'number' || typeof v === 'string') {
       const id = parsePointId(v, path)
-      this.referenced.push(id)
-      return { id }
+      const lookup = this.lookup
+      if (lookup === null) {
+        this.referenced.push(id)
+        return { id }
+      }
+      // an id of another collection: fetched before the plan runs, and not excluded from the results
+      const key = `${lookup.collection}\u0000${lookup.vector}`
+      let entry = this.lookups.get(key)
+      if (entry === undefined) {
+        entry = { lookup, ids: new Set() }
+        this.lookups.set(key, entry)
+      }
+      entry.ids.add(id)
+      return { id, lookup }
     }
     const space = this.resolveSpace()
     if (space.kind === 'sparse') return { vector: toSparseValue(v, path, 'query') }
@@ -532,6 +583,16 @@ export class QueryRunner {
 
   private resolve(using: string, source: VectorSource): QueryVector {
     if ('vector' in source) return this.normalised(using, source.vector)
+    if (source.lookup !== undefined) {
+      const found = this.host.lookupVector(source.lookup, source.id, using)
+      if (found === undefined)
+        throw new QuiverError(
+          'POINT_NOT_FOUND',
+          `no point with id ${JSON.stringify(source.id)} holding vector ${JSON.stringify(source.lookup.vector)} in collection ${source.lookup.collection} (lookup_from)`,
+          { id: source.id, collection: source.lookup.collection },
+        )
+      return this.normalised(using, found)
+    }
     const v = this.host.vectorOf(using, source.id)
     if (v === undefined)
       throw new QuiverError(

@@ -101,7 +101,8 @@ export class Quiver {
   private constructor(dir: string, lock: DirLock, options: OpenOptions) {
     this.dir = dir
     this.lock = lock
-    this.options = options
+    // collections find each other through this database (query `lookupFrom`)
+    this.options = { ...options, resolveCollection: (name) => this.getCollection(name) }
   }
 
   /**
@@ -144,7 +145,7 @@ export class Quiver {
         try {
           db.collections.set(
             entry.name,
-            await EmbeddedCollection.open(join(root, entry.name), entry.name, options),
+            await EmbeddedCollection.open(join(root, entry.name), entry.name, db.options),
           )
         } catch (err) {
           if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err

@@ -303,7 +303,6 @@ export function parseDiscover(
   path = '',
 ): { request: QueryRequest; payload: PayloadSelection } {
   const o = path === '' ? bodyObject(body) : (body as Obj)
-  unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
   const limit = reqCount(o, 'limit', path, 1)
   if (!isAbsent(o.context) && !Array.isArray(o.context))
     fail(

@@ -1182,8 +1182,17 @@ export function parseContextPairs(v: unknown, path: string, dimension: number | 
 
 /** One `Prefetch` or the stage fields of a `QueryRequest`. */
 function parseStage(o: Obj, path: string, dimension: number): Prefetch {
-  unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
   const out: Prefetch = {}
+  if (!isAbsent(o.lookup_from)) {
+    const l = reqObject(o, 'lookup_from', path)
+    const lpath = join(path, 'lookup_from')
+    unsupported(l, 'shard_key', lpath, 'shard_key')
+    if (typeof l.collection !== 'string')
+      fail(join(lpath, 'collection'), `expected a collection name, got ${describe(l.collection)}`)
+    if (!isAbsent(l.vector) && typeof l.vector !== 'string')
+      fail(join(lpath, 'vector'), `expected a vector name, got ${describe(l.vector)}`)
+    out.lookupFrom = { collection: l.collection, vector: (l.vector as string | undefined) ?? null }
+  }
   const using = o.using
   if (!isAbsent(using)) out.using = using as string
   // the wire checks a dense query's length only against the unnamed vector; the engine checks the rest
@@ -1249,7 +1258,6 @@ export function parseQueryBatch(body: unknown, dimension: number): ParsedQuery[]
 export function parseRecommend(body: unknown, dimension: number, path = ''): ParsedQuery {
   const o = path === '' ? bodyObject(body) : (body as Obj)
   unsupported(o, 'shard_key', path, 'shard_key')
-  unsupported(o, 'lookup_from', path, 'lookup_from is not supported yet')
   const query = parseRecommendInput(o, path, isAbsent(o.using) || o.using === '' ? dimension : undefined)
   const { request, payload } = parseQuery(
     { ...o, query: undefined, positive: undefined, negative: undefined, strategy: undefined },
@@ -1352,4 +1360,17 @@ export function parseBatchUpdate(body: unknown): UpdateOperation[] {
       throw err
     }
   })
+}
+
+/** The collections a query's stages look example ids up in (`lookup_from`), for access checks. */
+export function lookupCollections(request: Prefetch): string[] {
+  const out = new Set<string>()
+  const walk = (p: Prefetch) => {
+    if (p.lookupFrom !== undefined && p.lookupFrom !== null) out.add(p.lookupFrom.collection)
+    const pre = p.prefetch
+    if (Array.isArray(pre)) for (const q of pre) walk(q)
+    else if (pre !== undefined && pre !== null) walk(pre as Prefetch)
+  }
+  walk(request)
+  return [...out]
 }

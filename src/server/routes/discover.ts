@@ -1,9 +1,11 @@
 // Legacy discovery endpoints (Qdrant's `points/discover` and `points/discover/batch`): a target with
 // context pairs, or context pairs alone, as `discover` / `context` queries of `collection.query`.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { toWireScoredPoint } from '../wire.js'
+import { checkCollectionAccess } from '../security.js'
+import { lookupCollections, toWireScoredPoint } from '../wire.js'
 import { parseDiscover, parseDiscoverBatch } from '../wire-read.js'
 
 interface Route {
@@ -18,6 +20,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   app.post<Route>(base, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseDiscover(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
       reply,
@@ -28,10 +31,19 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   app.post<Route>(`${base}/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseDiscoverBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(
+      req,
+      searches.map((q) => q.request),
+    )
     const results = await collection.queryBatch(searches.map((s) => s.request))
     return sendOk(
       reply,
       results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
     )
   })
+}
+
+/** The caller must be allowed to read every collection the requests look example ids up in (`lookup_from`). */
+function checkLookups(req: FastifyRequest, requests: readonly Prefetch[]): void {
+  for (const r of requests) for (const c of lookupCollections(r)) checkCollectionAccess(req, 'read', c)
 }

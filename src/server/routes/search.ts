@@ -1,9 +1,12 @@
 // Search endpoints: universal `points/query` (+ `query/batch`, Qdrant's Query API over
 // `collection.query`), and the legacy `points/search`, `points/recommend` and their batches.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
+import { checkCollectionAccess } from '../security.js'
 import {
+  lookupCollections,
   parseQuery,
   parseQueryBatch,
   parseRecommend,
@@ -25,6 +28,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   app.post<Route>(`${base}/query`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseQuery(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
   })
@@ -32,6 +36,10 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseQueryBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(
+      req,
+      queries.map((q) => q.request),
+    )
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
@@ -42,6 +50,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseRecommend(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
       reply,
@@ -52,6 +61,10 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseRecommendBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    checkLookups(
+      req,
+      queries.map((q) => q.request),
+    )
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
@@ -79,4 +92,9 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
       results.map((hits, i) => hits.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
     )
   })
+}
+
+/** The caller must be allowed to read every collection the requests look example ids up in (`lookup_from`). */
+function checkLookups(req: FastifyRequest, requests: readonly Prefetch[]): void {
+  for (const r of requests) for (const c of lookupCollections(r)) checkCollectionAccess(req, 'read', c)
 }
