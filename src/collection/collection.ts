@@ -1358,6 +1358,12 @@ export class EmbeddedCollection implements Collection {
         return out.length > k ? out.slice(0, k) : out
       },
       vectorAt: (using, hit) => this.storedVector(hit.segment, using, hit.offset),
+      weighted: (using, query) => {
+        if (query instanceof Float32Array || this.config.sparseVectors.get(using)?.modifier !== 'idf')
+          return query
+        const w = this.idfWeights(using, query)
+        return { indices: query.indices, values: query.values.map((x, i) => x * w[i]!) }
+      },
       orderBy: (order, filter, k) =>
         orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
           segment: e.segment,

@@ -129,6 +129,11 @@ export interface QueryHost {
   /** Vector `using` of a hit (normalised for Cosine), or undefined when the point lacks it. */
   vectorAt(using: string, hit: Hit): QueryVector | undefined
   /**
+   * A query vector as `nearest` scores it: for a sparse vector with `modifier: idf`, each value
+   * times its collection-wide idf; any other vector unchanged.
+   */
+  weighted(using: string, query: QueryVector): QueryVector
+  /**
    * The first `k` (point, value) entries in the order of a range-indexed field (order-by.ts
    * `orderedPage`), score 1 as Qdrant's scroll-backed queries. Throws INDEX_REQUIRED without an index.
    */
@@ -217,8 +222,10 @@ const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score'
 /** Validates requests into plans; `spaces` resolves `using` names and checks example vectors. */
 export class QueryParser {
   private readonly referenced: PointId[] = []
-  /** The vector of the stage being parsed (its `using`). */
-  private space: VectorSpace | undefined
+  /** The vector of the stage being parsed (its `using`), resolved on first use. */
+  private space: () => VectorSpace = () => {
+    throw new Error('no stage is being parsed')
+  }
 
   constructor(private readonly spaces: VectorSpaces) {}
 
@@ -246,9 +253,16 @@ export class QueryParser {
       fail(at(path, 'using'), `expected a vector name, got ${describeValue(using)}`)
     if (!isAbsent(o.lookupFrom)) fail(at(path, 'lookupFrom'), 'not supported yet')
     const prefetches = this.prefetches(o.prefetch, at(path, 'prefetch'))
-    const space = this.spaces(using, at(path, 'using'))
-    this.space = space
+    // resolved when the stage searches or scores a vector (or names one): a fusion, formula,
+    // sample or orderBy stage needs none, so a collection without the unnamed vector may omit `using`
+    let resolved: VectorSpace | undefined
+    this.space = () => {
+      resolved ??= this.spaces(using, at(path, 'using'))
+      return resolved
+    }
     const query = this.query(o.query, at(path, 'query'))
+    const vectorless = ['none', 'rrf', 'dbsf', 'formula', 'sample', 'orderBy'].includes(query.kind)
+    const space = vectorless && isAbsent(o.using) ? undefined : this.space()
     const limit = toLimit(o.limit, at(path, 'limit'), defaultLimit)
     const threshold = o.scoreThreshold ?? null
     if (threshold !== null && (typeof threshold !== 'number' || !Number.isFinite(threshold)))
@@ -274,9 +288,14 @@ export class QueryParser {
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
     if (query.kind === 'orderBy' && threshold !== null)
       fail(at(path, 'scoreThreshold'), "Can't use score_threshold with an order_by query")
-    if (space.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
+    if (space?.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
       fail(`${qpath}.mmr`, 'MMR works on dense vectors, not on the sparse vector of `using`')
-    if (space.kind !== 'dense' && query.kind === 'recommend' && query.strategy === 'average_vector')
+    if (
+      space !== undefined &&
+      space.kind !== 'dense' &&
+      query.kind === 'recommend' &&
+      query.strategy === 'average_vector'
+    )
       fail(
         `${qpath}.recommend.strategy`,
         `average_vector needs a dense vector; use best_score or sum_scores with the ${space.kind} vector ${JSON.stringify(using)}`,
@@ -321,7 +340,7 @@ export class QueryParser {
       this.referenced.push(id)
       return { id }
     }
-    const space = this.space!
+    const space = this.space()
     if (space.kind === 'sparse') return { vector: toSparseVector(v, path) }
     const c = space.config!
     if (space.kind === 'dense') return { vector: toVector(v, c.dimension, c.metric, path) }
@@ -334,6 +353,9 @@ export class QueryParser {
     if (isAbsent(v)) return { kind: 'none' }
     if (!isObject(v)) return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const keys = Object.keys(v)
+    // a sparse vector `{ indices, values }` is a nearest query (Qdrant's VectorInput)
+    if (keys.length === 2 && 'indices' in v && 'values' in v)
+      return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const kind = keys[0]
     const pair = (a: string, b: string) => keys.length === 2 && a in v && b in v
     if (keys.length !== 1 && !pair('nearest', 'mmr') && !pair('formula', 'defaults'))
@@ -792,10 +814,11 @@ export class QueryRunner {
     threshold: number | null,
   ): Hit[] {
     const scored: Hit[] = []
+    const q = this.host.weighted(using, query)
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
       if (v === undefined) continue
-      hit.score = this.nearestScore(using, this.similarity(using, query, v))
+      hit.score = this.nearestScore(using, this.similarity(using, q, v))
       scored.push(hit)
     }
     const higher = this.higherIsBetter(using)
