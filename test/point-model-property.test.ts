@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type PointId, Quiver } from '../src/index.js'
+import { type EmbeddedCollection, type PointId, Quiver, type VectorStruct } from '../src/index.js'
 import { rng } from './support/random.js'
 
 const DIM = 32
@@ -51,7 +51,7 @@ describe('point model property: random writes across segments equal an in-memory
       }
       input[n] = stored[n]
     }
-    return { input, stored }
+    return { input: input as VectorStruct, stored }
   }
   const someNames = (p: number): Name[] => NAMES.filter(() => r() >= p)
   const existing = () => [...model.keys()]
