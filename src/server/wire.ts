@@ -569,7 +569,9 @@ export function parseVectorStruct(v: unknown, path: string): VectorStruct | unde
       `expected an array of numbers or an object of named vectors, got ${describe(v)}`,
       'INVALID_VECTOR',
     )
-  if ('text' in v || 'model' in v || 'image' in v || 'object' in v)
+  // Qdrant's Document / Image / InferenceObject all carry a string `model`; `text` or `image` alone
+  // may be vector names (a named vector's value is never a string)
+  if (typeof v.model === 'string' || typeof v.text === 'string' || typeof v.object === 'string')
     fail(
       path,
       'inference inputs (documents, images) are not supported as a point vector here',
@@ -1113,7 +1115,9 @@ function parseQueryInput(o: Obj, path: string, dimension: number | undefined): Q
   const q = o.query
   const qpath = join(path, 'query')
   if (isAbsent(q)) return undefined
-  if (!isPlainObject(q)) return parseVectorInput(o, 'query', qpath, dimension)
+  // a vector, a point id, or a sparse vector { indices, values } (Qdrant's VectorInput)
+  if (!isPlainObject(q) || 'indices' in q || 'values' in q)
+    return parseVectorInput(o, 'query', qpath, dimension)
   if ('nearest' in q) {
     const nearest = parseVectorInput(q, 'nearest', `${qpath}.nearest`, dimension)
     if (isAbsent(q.mmr)) return { nearest }
