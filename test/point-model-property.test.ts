@@ -1,8 +1,8 @@
 // Property test of the point model: seeded random upserts (some with duplicate ids), updateVectors,
 // deleteVectors (by ids and by filter) and deletes on a small collection of one dense, one sparse
 // (idf) and one multi vector spread over many tiny segments, checked against an in-memory model
-// after every round (stored vectors, versions, has_vector counts, exact searches), with reopens and
-// optimizer runs in between.
+// after every round (stored vectors, versions, has_vector counts, exact searches), with reopens
+// (persisted, and replaying the WAL) and optimizer runs in between.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -217,6 +217,16 @@ describe('point model property: random writes across segments equal an in-memory
       if (round % 7 === 0) {
         await c.waitForOptimizers()
         await verify(`${what}, after the optimizers`)
+      }
+      if (round % 10 === 5) {
+        // no persist: the writes since the last one replay from the WAL onto the persisted segments
+        const { appliedSeq, persistedSeq } = c.stats()
+        expect(appliedSeq).toBeGreaterThan(persistedSeq)
+        await c.closeWithoutPersist()
+        await db.close()
+        db = await Quiver.open(dir)
+        c = await db.getCollection('p')
+        await verify(`${what}, after a reopen from the WAL`)
       }
       if (round % 10 === 0) {
         await db.close()
