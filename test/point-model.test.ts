@@ -548,6 +548,140 @@ describe('point model: named dense, sparse idf and multi vectors over several se
     })
   }
 
+  it('other query kinds per vector: by id, recommend, formula over a hybrid, groups, batch, matrix', async () => {
+    const exact = { exact: true }
+    const holding = (n: Name) => live().filter(([, s]) => s[n] !== undefined)
+    // query by id: that point's stored vector of `using`, the point itself left out
+    const [imgId, img] = holding('image')[3]!
+    expectTopK(
+      (await c.query({ query: imgId, using: 'image', limit: 6, params: exact })).points,
+      refDense('image', img.image!).filter((h) => h.id !== imgId),
+      6,
+      'query by id on image',
+    )
+    const [lackId] = live().find(([, s]) => s.image === undefined)!
+    await expectError(
+      c.query({ query: lackId, using: 'image' }),
+      'POINT_NOT_FOUND',
+      new RegExp(`${lackId}.*holding vector "image"`),
+    )
+    // average_vector on a Euclid vector: nearest to 2 * mean(positive) - mean(negative)
+    const [p1, p2, n1] = holding('image').map(([id]) => id)
+    const v = (id: number) => model.get(id)!.image!
+    const avg = v(p1!).map((x, i) => (2 * (x + v(p2!)[i]!)) / 2 - v(n1!)[i]!)
+    const examples = new Set([p1, p2, n1])
+    expectTopK(
+      (
+        await c.query({
+          query: { recommend: { positive: [p1!, p2!], negative: [n1!] } },
+          using: 'image',
+          limit: 5,
+          params: exact,
+        })
+      ).points,
+      refDense('image', avg).filter((h) => !examples.has(h.id as number)),
+      5,
+      'average_vector on image',
+    )
+    await expectError(
+      c.query({ query: { recommend: { positive: [p1!] } }, using: 'bm25' }),
+      'INVALID_ARGUMENT',
+      /query\.recommend\.strategy: average_vector needs a dense vector/,
+    )
+    // sum_scores on the multivector: sum of max_sim to the positives minus to the negatives
+    const cols = holding('colbert')
+    const [c1, c2, c3] = cols.map(([id]) => id)
+    const rowsOf = (id: number) => model.get(id)!.colbert!
+    const maxSim = (q: number[][], p: number[][]) =>
+      q.reduce((s, row) => s + Math.max(...p.map((pr) => dot(row, pr))), 0)
+    const sumRef = cols
+      .filter(([id]) => id !== c1 && id !== c2 && id !== c3)
+      .map(([id, s]) => ({
+        id: id as PointId,
+        score:
+          maxSim(rowsOf(c1!), s.colbert!) + maxSim(rowsOf(c2!), s.colbert!) - maxSim(rowsOf(c3!), s.colbert!),
+      }))
+      .sort((a, b) => b.score - a.score)
+    expectTopK(
+      (
+        await c.query({
+          query: { recommend: { positive: [c1!, c2!], negative: [c3!], strategy: 'sum_scores' } },
+          using: 'colbert',
+          limit: 5,
+        })
+      ).points,
+      sumRef,
+      5,
+      'sum_scores on colbert',
+    )
+    // a formula over a dense and a sparse prefetch: $score[0] + 2 * $score[1], missing = 0
+    const dq = genText()
+    const sq = genSparse()
+    const dense = refDense('text', dq).slice(0, 15)
+    const sparse = refSparse(sq).slice(0, 15)
+    const formula = new Map<PointId, number>()
+    for (const h of dense) formula.set(h.id, h.score)
+    for (const h of sparse) formula.set(h.id, (formula.get(h.id) ?? 0) + 2 * h.score)
+    expectTopK(
+      (
+        await c.query({
+          prefetch: [
+            { query: dq, using: 'text', limit: 15, params: exact },
+            { query: sq, using: 'bm25', limit: 15 },
+          ],
+          query: {
+            formula: { sum: ['$score[0]', { mult: [2, '$score[1]'] }] },
+            defaults: { '$score[0]': 0, '$score[1]': 0 },
+          },
+          limit: 8,
+        })
+      ).points,
+      [...formula].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score),
+      8,
+      'formula over a hybrid prefetch',
+    )
+    // groups by payload on a named Euclid vector (lower first)
+    const iq = genImage()
+    const ranked = refDense('image', iq)
+    const { groups } = await c.queryGroups({
+      query: iq,
+      using: 'image',
+      groupBy: 'g',
+      groupSize: 3,
+      limit: 2,
+      params: exact,
+    })
+    expect(groups.map((g) => g.id)).toEqual([
+      model.get(ranked[0]!.id as number)!.g,
+      model.get(ranked[0]!.id as number)!.g === 'x' ? 'y' : 'x',
+    ])
+    for (const g of groups)
+      expectTopK(
+        g.hits,
+        ranked.filter((h) => model.get(h.id as number)!.g === g.id),
+        3,
+        `group ${String(g.id)}`,
+      )
+    // a batch of searches on different vectors
+    const [a, b] = await c.searchBatch([
+      { vector: dq, using: 'text', exact: true, limit: 4 },
+      { vector: sq, using: 'bm25', limit: 4 },
+    ])
+    expectTopK(a!, refDense('text', dq), 4, 'searchBatch text')
+    expectTopK(b!, refSparse(sq), 4, 'searchBatch bm25')
+    // the distance matrix of a named vector: each sampled point's nearest others among the sample
+    const matrix = await c.searchMatrix({ sample: 12, limit: 3, using: 'half' })
+    expect(matrix.sampleIds.length).toBe(12)
+    matrix.sampleIds.forEach((id, i) => {
+      const own = model.get(id as number)!.half!
+      const ref = matrix.sampleIds
+        .filter((o) => o !== id)
+        .map((o) => ({ id: o, score: dot(own, model.get(o as number)!.half!) }))
+        .sort((x, y) => y.score - x.score)
+      expectTopK(matrix.nearest[i]!, ref, 3, `matrix row of ${String(id)}`)
+    })
+  })
+
   it('datatypes round as their type holds: float16 ties to even, uint8 to the nearest integer', async () => {
     const half = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1, -65504, 2 ** -24 * 0.75]
     const image = [12.4, 12.6, 255.4, -0.4]
