@@ -340,7 +340,7 @@ describe('point model: named dense, sparse idf and multi vectors over several se
       const rows = genRows(1 + (t % 3))
       const refC = refColbert(rows)
       expectTopK(
-        await c.search(rows as unknown as number[], { using: 'colbert', limit: 10 }),
+        await c.search(rows, { using: 'colbert', limit: 10 }),
         refC,
         10,
         `${phase} colbert search #${t}`,
@@ -813,7 +813,7 @@ describe('point model: the unnamed vector (a Manhattan multivector) beside a pla
         score: q.reduce((s, row) => s + Math.min(...p.m.map((pr) => l1(row, pr))), 0),
       }))
       .sort((a, b) => a.score - b.score)
-    expectTopK(await c.search(q as unknown as number[], { limit: 8 }), ref, 8, 'manhattan multivector search')
+    expectTopK(await c.search(q, { limit: 8 }), ref, 8, 'manhattan multivector search')
     expectTopK((await c.query({ query: q, limit: 8 })).points, ref, 8, 'manhattan multivector query')
     const sq = { indices: [3, 8], values: [2, 1] }
     const refS = points

@@ -40,8 +40,8 @@ import type {
   SearchMatrixResult,
   SearchOptions,
   SearchRequest,
+  SearchVector,
   SetPayloadOptions,
-  SparseVectorInput,
   UpdateResult,
   VectorOutput,
   VectorStruct,
@@ -918,10 +918,7 @@ export class EmbeddedCollection implements Collection {
    * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
    * @example const hits = await docs.search(queryVector, { limit: 5, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
    */
-  async search(
-    vector: ArrayLike<number> | SparseVectorInput,
-    options: SearchOptions = {},
-  ): Promise<ScoredPoint[]> {
+  async search(vector: SearchVector, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
     const p = this.prepareSearch(vector, options, 'vector')
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
