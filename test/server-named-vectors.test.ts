@@ -294,6 +294,21 @@ describe('named, sparse and multi vectors through the Qdrant JS client', () => {
       [client.deleteVectors(C, { points: [1], vector: ['nope'] }), /vector\[0\].*"nope"/],
       [client.query(C, { query: [1, 2, 3, 4], using: 'nope' }), /using.*"nope"/],
       [client.search(C, { vector: { name: 'text', vector: [1, 2] } }), /vector.*dimension 2, expected 4/],
+      // a plain array means the unnamed vector, which this collection does not have
+      [
+        client.search(C, { vector: [1, 2, 3, 4] }),
+        /Not existing vector name error: \(the unnamed vector ""\)/,
+      ],
+      [client.query(C, { query: [1, 2, 3, 4] }), /Not existing vector name error: \(the unnamed vector ""\)/],
+      [
+        client.upsert(C, { points: [{ id: 99, vector: [1, 2, 3, 4] }] }),
+        /points\[0\]\.vector: this collection has no unnamed vector/,
+      ],
+      [client.deleteVectors(C, { points: [1], vector: [''] }), /vector\[0\].*the unnamed vector ""/],
+      [
+        client.createCollection('bad', { sparse_vectors: { s: { modifier: 'bm25' as never } } }),
+        /sparse_vectors\.s\.modifier: expected "idf" or "none"/,
+      ],
     ]
     for (const [p, message] of cases) {
       const e = await apiError(p)

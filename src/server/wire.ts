@@ -474,7 +474,9 @@ export function unsupported(
 
 /**
  * A dense vector: an array of finite numbers, `dimension` long when given. Named vectors (objects),
- * multivectors (arrays of arrays) and documents are rejected with INVALID_VECTOR.
+ * multivectors (arrays of arrays) and documents are rejected with INVALID_VECTOR. `dimension` 0
+ * (the routes' value for a collection without the unnamed vector) checks no length: the engine
+ * then names the missing vector.
  */
 export function parseVector(v: unknown, path: string, dimension?: number): number[] {
   if (isPlainObject(v))
@@ -493,7 +495,7 @@ export function parseVector(v: unknown, path: string, dimension?: number): numbe
     }
     if (!Number.isFinite(x)) fail(`${path}[${i}]`, `${x} is not a finite number`, 'INVALID_VECTOR')
   }
-  if (dimension !== undefined && v.length !== dimension)
+  if (dimension !== undefined && dimension > 0 && v.length !== dimension)
     fail(path, `expected ${dimension} numbers (the collection's size), got ${v.length}`, 'INVALID_VECTOR')
   return v as number[]
 }
