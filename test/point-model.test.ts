@@ -1,8 +1,9 @@
 // The point model against brute force kept in the test: named dense vectors (Cosine with scalar
 // quantization, Euclid uint8, Dot float16), a sparse vector with idf and a Cosine multivector, over
 // several segments after deletes, re-upserts, updateVectors and deleteVectors; then again after a
-// close + reopen and after the optimizers ran. Also has_vector, vector outputs, hybrid fusion,
-// point versions, and refused writes that change nothing.
+// close + reopen, after the optimizers ran and in a copy recovered from a snapshot. Also has_vector,
+// vector outputs, hybrid fusion, other query kinds, point versions, and refused writes that change
+// nothing.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -535,6 +536,15 @@ describe('point model: named dense, sparse idf and multi vectors over several se
       async () => {
         await c.waitForOptimizers()
         expect((await c.info()).status).toBe('green')
+      },
+    ],
+    [
+      'in a collection recovered from a snapshot',
+      async () => {
+        const snap = await db.createSnapshot('pm')
+        await db.recoverSnapshot('pm-copy', await db.snapshotPath('pm', snap.name))
+        c = await db.getCollection('pm-copy')
+        expect((await c.info()).config).toEqual((await (await db.getCollection('pm')).info()).config)
       },
     ],
   ]
