@@ -624,6 +624,42 @@ describe('point model: named dense, sparse idf and multi vectors over several se
       5,
       'sum_scores on colbert',
     )
+    // sum_scores on the idf sparse vector: every example is weighted by idf (Qdrant weighs every
+    // vector of the query), candidates are all points holding the vector
+    const sparseHolders = holding('bm25')
+    const [s1, s2] = sparseHolders.map(([id]) => id)
+    const idfOf = (t: number) => {
+      const df = sparseHolders.filter(([, s]) => s.bm25!.indices.includes(t)).length
+      return Math.log((sparseHolders.length - df + 0.5) / (df + 0.5) + 1)
+    }
+    const idfDot = (ex: Sparse, p: Sparse) =>
+      ex.indices.reduce((acc, t, i) => {
+        const j = p.indices.indexOf(t)
+        return j < 0 ? acc : acc + ex.values[i]! * idfOf(t) * p.values[j]!
+      }, 0)
+    const negEx = genSparse()
+    const sparseRef = sparseHolders
+      .filter(([id]) => id !== s1 && id !== s2)
+      .map(([id, s]) => ({
+        id: id as PointId,
+        score:
+          idfDot(model.get(s1!)!.bm25!, s.bm25!) +
+          idfDot(model.get(s2!)!.bm25!, s.bm25!) -
+          idfDot(storeSparse(negEx), s.bm25!),
+      }))
+      .sort((a, b) => b.score - a.score)
+    expectTopK(
+      (
+        await c.query({
+          query: { recommend: { positive: [s1!, s2!], negative: [negEx], strategy: 'sum_scores' } },
+          using: 'bm25',
+          limit: 5,
+        })
+      ).points,
+      sparseRef,
+      5,
+      'sum_scores on bm25 (idf)',
+    )
     // a formula over a dense and a sparse prefetch: $score[0] + 2 * $score[1], missing = 0
     const dq = genText()
     const sq = genSparse()

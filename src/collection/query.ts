@@ -551,6 +551,14 @@ export class QueryRunner {
     return v
   }
 
+  /**
+   * An example (recommend, discover, context) as it is scored: resolved, and for a sparse vector with
+   * `modifier: idf` weighted by the collection's idf, as Qdrant weighs every vector of such a query.
+   */
+  private example(using: string, source: VectorSource): QueryVector {
+    return this.host.weighted(using, this.resolve(using, source))
+  }
+
   /** A given dense query vector normalised for Cosine (multivector rows were normalised when parsed). */
   private normalised(using: string, v: QueryVector): QueryVector {
     const space = this.host.space(using)
@@ -739,8 +747,8 @@ export class QueryRunner {
   ): Hit[] {
     if (q.strategy === 'average_vector')
       return this.rescore(using, candidates, this.averageVector(using, q), k, threshold)
-    const positive = q.positive.map((s) => this.resolve(using, s))
-    const negative = q.negative.map((s) => this.resolve(using, s))
+    const positive = q.positive.map((s) => this.example(using, s))
+    const negative = q.negative.map((s) => this.example(using, s))
     const scored: Hit[] = []
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
@@ -780,10 +788,10 @@ export class QueryRunner {
     threshold: number | null,
   ): Hit[] {
     const pairs = q.pairs.map((p) => ({
-      positive: this.resolve(using, p.positive),
-      negative: this.resolve(using, p.negative),
+      positive: this.example(using, p.positive),
+      negative: this.example(using, p.negative),
     }))
-    const target = q.kind === 'discover' ? this.resolve(using, q.target) : null
+    const target = q.kind === 'discover' ? this.example(using, q.target) : null
     const scored: Hit[] = []
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
