@@ -561,6 +561,11 @@ describe('point model: named dense, sparse idf and multi vectors over several se
   it('other query kinds per vector: by id, recommend, formula over a hybrid, groups, batch, matrix', async () => {
     const exact = { exact: true }
     const holding = (n: Name) => live().filter(([, s]) => s[n] !== undefined)
+    // stages that search no vector need no `using` in a collection without the unnamed vector
+    const ids = [...model.keys()].sort((x, y) => x - y)
+    expect((await c.query({ limit: 3 })).points.map((h) => h.id)).toEqual(ids.slice(0, 3))
+    expect((await c.query({ query: { sample: 'random' }, limit: 3 })).points).toHaveLength(3)
+    await expectError(c.query({ query: genText() }), 'INVALID_ARGUMENT', /using: .*\(the unnamed vector ""\)/)
     // query by id: that point's stored vector of `using`, the point itself left out
     const [imgId, img] = holding('image')[3]!
     expectTopK(
