@@ -294,6 +294,11 @@ describe('named, sparse and multi vectors through the Qdrant JS client', () => {
       [client.deleteVectors(C, { points: [1], vector: ['nope'] }), /vector\[0\].*"nope"/],
       [client.query(C, { query: [1, 2, 3, 4], using: 'nope' }), /using.*"nope"/],
       [client.search(C, { vector: { name: 'text', vector: [1, 2] } }), /vector.*dimension 2, expected 4/],
+      // a Document (text + model) is an inference input, unlike a vector named text
+      [
+        client.upsert(C, { points: [{ id: 99, vector: { text: 'hello', model: 'qdrant/bm25' } as never }] }),
+        /points\[0\]\.vector: inference inputs .* are not supported/,
+      ],
       // a plain array means the unnamed vector, which this collection does not have
       [
         client.search(C, { vector: [1, 2, 3, 4] }),
