@@ -1416,6 +1416,16 @@ export function checkIntegrity(): i32 {
     }
     return 0
   }
+  if (entryPoint == -1) {
+    // no node linked yet: every offset is a placeholder (addUnlinked), deleted, on layer 0, no links
+    for (let node = 0; node < count; node++) {
+      if (!bitGet(deleted, node) || nodeLevel(node) != 0 || load<u32>(linksAt(node, 0)) != 0) {
+        failReason = 1
+        return -1
+      }
+    }
+    return 0
+  }
   if (entryPoint < 0 || entryPoint >= count || nodeLevel(entryPoint) != maxLevel) {
     failReason = 1
     return -1

@@ -390,7 +390,7 @@ export interface SearchOptions {
   nprobe?: number
   /** Brute force over every matching point on the float32 vectors (the recall reference). */
   exact?: boolean
-  /** The vector to search (a dense or sparse vector name). Default the unnamed vector `""`. */
+  /** The vector to search (a dense, sparse or multi vector name). Default the unnamed vector `""`. */
   using?: string | null
   /** How quantized codes are used (collections with quantization only); default: codes, rescored. */
   quantization?: QuantizationSearchParams | null
@@ -400,8 +400,11 @@ export interface SearchOptions {
   withVector?: WithVector
 }
 
+/** What `search` takes: dense numbers, a sparse vector, or a multivector's rows (for the vector `using` names). */
+export type SearchVector = ArrayLike<number> | SparseVectorInput | readonly ArrayLike<number>[]
+
 export interface SearchRequest extends SearchOptions {
-  vector: ArrayLike<number> | SparseVectorInput
+  vector: SearchVector
 }
 
 /** A query example: a vector (`dimension` finite numbers) or the id of a stored point (its vector is used). */
@@ -644,7 +647,7 @@ export interface SearchMatrixOptions {
   /** Nearest neighbours per sampled point, among the sample, >= 1. Default 3. */
   limit?: number
   filter?: Filter | null
-  /** Vector name: only the unnamed vector (absent, null or `""`) exists. */
+  /** The dense or multi vector to compare (points lacking it are not sampled). Default the unnamed vector `""`. */
   using?: string | null
 }
 
@@ -821,7 +824,7 @@ export interface Collection {
   scroll(options?: ScrollOptions): Promise<ScrollResult>
   facet(options: FacetOptions): Promise<FacetResult>
   searchMatrix(options?: SearchMatrixOptions): Promise<SearchMatrixResult>
-  search(vector: ArrayLike<number>, options?: SearchOptions): Promise<ScoredPoint[]>
+  search(vector: SearchVector, options?: SearchOptions): Promise<ScoredPoint[]>
   searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>
   queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>

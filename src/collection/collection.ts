@@ -40,6 +40,7 @@ import type {
   SearchMatrixResult,
   SearchOptions,
   SearchRequest,
+  SearchVector,
   SetPayloadOptions,
   SparseVectorInput,
   UpdateOperation,
@@ -1089,10 +1090,7 @@ export class EmbeddedCollection implements Collection {
    * Throws INVALID_VECTOR, INVALID_FILTER, INVALID_ARGUMENT.
    * @example const hits = await docs.search(queryVector, { limit: 5, filter: { must: [{ key: 'lang', match: { value: 'en' } }] } })
    */
-  async search(
-    vector: ArrayLike<number> | SparseVectorInput,
-    options: SearchOptions = {},
-  ): Promise<ScoredPoint[]> {
+  async search(vector: SearchVector, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
     const p = this.prepareSearch(vector, options, 'vector')
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
@@ -1575,6 +1573,12 @@ export class EmbeddedCollection implements Collection {
         return out.length > k ? out.slice(0, k) : out
       },
       vectorAt: (using, hit) => this.storedVector(hit.segment, using, hit.offset),
+      weighted: (using, query) => {
+        if (query instanceof Float32Array || this.config.sparseVectors.get(using)?.modifier !== 'idf')
+          return query
+        const w = this.idfWeights(using, query)
+        return { indices: query.indices, values: query.values.map((x, i) => x * w[i]!) }
+      },
       orderBy: (order, filter, k) =>
         orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
           segment: e.segment,

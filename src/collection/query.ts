@@ -136,6 +136,11 @@ export interface QueryHost {
   /** Vector `using` of a hit (normalised for Cosine), or undefined when the point lacks it. */
   vectorAt(using: string, hit: Hit): QueryVector | undefined
   /**
+   * A query vector as `nearest` scores it: for a sparse vector with `modifier: idf`, each value
+   * times its collection-wide idf; any other vector unchanged.
+   */
+  weighted(using: string, query: QueryVector): QueryVector
+  /**
    * The first `k` (point, value) entries in the order of a range-indexed field (order-by.ts
    * `orderedPage`), score 1 as Qdrant's scroll-backed queries. Throws INDEX_REQUIRED without an index.
    */
@@ -280,6 +285,8 @@ export class QueryParser {
     if (!isAbsent(o.using)) this.spaces(using, usingPath)
     this.resolveSpace = () => this.spaces(using, usingPath)
     const query = this.query(o.query, at(path, 'query'))
+    const vectorless = ['none', 'rrf', 'dbsf', 'formula', 'sample', 'orderBy'].includes(query.kind)
+    const space = vectorless && isAbsent(o.using) ? undefined : this.resolveSpace()
     const limit = toLimit(o.limit, at(path, 'limit'), defaultLimit)
     const threshold = o.scoreThreshold ?? null
     if (threshold !== null && (typeof threshold !== 'number' || !Number.isFinite(threshold)))
@@ -305,8 +312,6 @@ export class QueryParser {
       fail(at(path, 'scoreThreshold'), 'a query is needed to use scoreThreshold')
     if (query.kind === 'orderBy' && threshold !== null)
       fail(at(path, 'scoreThreshold'), "Can't use score_threshold with an order_by query")
-    const needsVector = query.kind === 'nearest' || query.kind === 'recommend'
-    const space = needsVector ? this.resolveSpace() : undefined
     if (space?.kind === 'sparse' && query.kind === 'nearest' && query.mmr !== null)
       fail(`${qpath}.mmr`, 'MMR works on dense vectors, not on the sparse vector of `using`')
     if (
@@ -398,6 +403,9 @@ export class QueryParser {
     if (!isObject(v) || isSparseOrDocumentInput(v))
       return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const keys = Object.keys(v)
+    // a sparse vector `{ indices, values }` is a nearest query (Qdrant's VectorInput)
+    if (keys.length === 2 && 'indices' in v && 'values' in v)
+      return { kind: 'nearest', input: this.vectorSource(v, path), mmr: null }
     const kind = keys[0]
     const pair = (a: string, b: string) => keys.length === 2 && a in v && b in v
     if (keys.length !== 1 && !pair('nearest', 'mmr') && !pair('formula', 'defaults'))
@@ -603,6 +611,14 @@ export class QueryRunner {
     return v
   }
 
+  /**
+   * An example (recommend, discover, context) as it is scored: resolved, and for a sparse vector with
+   * `modifier: idf` weighted by the collection's idf, as Qdrant weighs every vector of such a query.
+   */
+  private example(using: string, source: VectorSource): QueryVector {
+    return this.host.weighted(using, this.resolve(using, source))
+  }
+
   /** A given dense query vector normalised for Cosine (multivector rows were normalised when parsed). */
   private normalised(using: string, v: QueryVector): QueryVector {
     const space = this.host.space(using)
@@ -791,8 +807,8 @@ export class QueryRunner {
   ): Hit[] {
     if (q.strategy === 'average_vector')
       return this.rescore(using, candidates, this.averageVector(using, q), k, threshold)
-    const positive = q.positive.map((s) => this.resolve(using, s))
-    const negative = q.negative.map((s) => this.resolve(using, s))
+    const positive = q.positive.map((s) => this.example(using, s))
+    const negative = q.negative.map((s) => this.example(using, s))
     const scored: Hit[] = []
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
@@ -832,10 +848,10 @@ export class QueryRunner {
     threshold: number | null,
   ): Hit[] {
     const pairs = q.pairs.map((p) => ({
-      positive: this.resolve(using, p.positive),
-      negative: this.resolve(using, p.negative),
+      positive: this.example(using, p.positive),
+      negative: this.example(using, p.negative),
     }))
-    const target = q.kind === 'discover' ? this.resolve(using, q.target) : null
+    const target = q.kind === 'discover' ? this.example(using, q.target) : null
     const scored: Hit[] = []
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
@@ -866,10 +882,11 @@ export class QueryRunner {
     threshold: number | null,
   ): Hit[] {
     const scored: Hit[] = []
+    const q = this.host.weighted(using, query)
     for (const hit of candidates) {
       const v = this.host.vectorAt(using, hit)
       if (v === undefined) continue
-      hit.score = this.nearestScore(using, this.similarity(using, query, v))
+      hit.score = this.nearestScore(using, this.similarity(using, q, v))
       scored.push(hit)
     }
     const higher = this.higherIsBetter(using)

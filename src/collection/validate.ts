@@ -624,7 +624,7 @@ function applyDatatype(v: Float32Array, datatype: VectorDatatype, where: string)
       const r = Math.round(x)
       if (r < 0 || r > 255)
         throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} is outside 0..255 (datatype uint8)`)
-      v[i] = r
+      v[i] = r + 0 // -0.4 rounds to -0; a uint8 holds 0
     }
   }
 }

@@ -154,6 +154,20 @@ describe('HnswIndex', () => {
     expect(restored.checkIntegrity()).toEqual({ ok: true })
   })
 
+  it('restores an index of placeholders only (a segment whose points all lack this vector)', () => {
+    const index = HnswIndex.create({ dimension: 4, metric: 'l2', m: 4, efConstruct: 16 })
+    for (let i = 0; i < 5; i++) index.addPlaceholder()
+    expect(index.checkIntegrity()).toEqual({ ok: true })
+    const restored = HnswIndex.restore(index.params, index.serialize())
+    expect(restored.size).toBe(5)
+    expect(restored.isDeleted(3)).toBe(true)
+    expect(restored.search(new Float32Array(4), 3, 16).offsets.length).toBe(0)
+    // the first real vector becomes the entry point
+    restored.add(new Float32Array([1, 0, 0, 0]))
+    expect(restored.checkIntegrity()).toEqual({ ok: true })
+    expect(Array.from(restored.search(new Float32Array(4), 3, 16).offsets)).toEqual([5])
+  })
+
   it('rejects a corrupted index file', () => {
     const index = HnswIndex.create({ dimension: 8, metric: 'l2', m: 4, efConstruct: 16 })
     for (const v of clustered(100, 8, 7)) index.add(v)

@@ -88,11 +88,11 @@ export class BinaryQuantizer implements Quantizer {
    * stored vectors, encodes every stored offset and selects binary codes in `core`. count < 1: does
    * nothing. Throws INVALID_ARGUMENT when `count` exceeds the vectors stored.
    */
-  train(core: CoreExports, count: number): void {
-    if (count < this.minTrainingVectors) return
+  train(core: CoreExports, count: number, present?: Uint32Array): void {
+    if ((present?.length ?? count) < this.minTrainingVectors) return
     checkCount(core, count)
     const dim = this.dimension
-    const values = sampleValues(core, count, dim)
+    const values = sampleValues(core, count, dim, present)
     const rows = values.length / dim
     const thresholds = new Float32Array(dim)
     if (this.metric === 'l2' || this.metric === 'l1') {

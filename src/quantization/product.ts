@@ -95,11 +95,13 @@ export class ProductQuantizer implements Quantizer {
    * installs the codebooks in the core, encodes offsets 0..count-1 and selects PQ codes in the core.
    * Does nothing when count < minTrainingVectors. Retraining replaces codebooks and codes.
    */
-  train(core: CoreExports, count: number): void {
-    if (count < this.minTrainingVectors) return
+  train(core: CoreExports, count: number, present?: Uint32Array): void {
+    const n = present?.length ?? count
+    if (n < this.minTrainingVectors) return
     const c = core as ProductCoreExports
     const random = seededRandom(TRAINING_SEED)
-    const ids = sampleIndexes(count, Math.min(count, TRAINING_SAMPLE), random)
+    const picked = sampleIndexes(n, Math.min(n, TRAINING_SAMPLE), random)
+    const ids = present === undefined ? picked : picked.map((i) => present[i]!)
     const book = new Float32Array(KSUB * this.dimension)
     for (let j = 0; j < this.m; j++) {
       const s = this.starts[j]!

@@ -22,11 +22,14 @@ export interface Quantizer {
   readonly minTrainingVectors: number
   /**
    * Learns the parameters from the first `count` stored vectors of `core` (row stride
-   * `core.getPaddedDim()` floats at `core.vectorsPtr()`, normalised for Cosine), writes them into the
-   * core, encodes offsets 0..count-1 and selects this quantizer in the core; later `add()`s are encoded
-   * by the core itself. Does nothing when count < minTrainingVectors.
+   * `core.getPaddedDim()` floats at `core.vectorsPtr()`, normalised for Cosine), or only from the
+   * offsets in `present` (ascending, each < count) when given: the points that hold this vector, so
+   * placeholders (zero rows of points lacking it) and deleted rows teach nothing. Writes the
+   * parameters into the core, encodes offsets 0..count-1 and selects this quantizer in the core;
+   * later `add()`s are encoded by the core itself. Does nothing when fewer than minTrainingVectors
+   * rows are learnt from.
    */
-  train(core: CoreExports, count: number): void
+  train(core: CoreExports, count: number, present?: Uint32Array): void
   /** Parameters and codes of the first `count` offsets, as one buffer (format in docs/storage-format.md). */
   serialize(core: CoreExports, count: number): Uint8Array
 }

@@ -57,9 +57,20 @@ export function sampleRows(count: number, dimension: number, maxValues = SAMPLE_
   return rows.subarray(0, want).sort()
 }
 
-/** The values of the sampled rows (dimension floats each, padding dropped), copied out of the core. */
-export function sampleValues(core: CoreExports, count: number, dimension: number): Float32Array {
-  const rows = sampleRows(count, dimension)
+/**
+ * The values of the sampled rows (dimension floats each, padding dropped), copied out of the core:
+ * sampled among the first `count` rows, or among the rows in `present` (ascending) when given.
+ */
+export function sampleValues(
+  core: CoreExports,
+  count: number,
+  dimension: number,
+  present?: Uint32Array,
+): Float32Array {
+  const rows =
+    present === undefined
+      ? sampleRows(count, dimension)
+      : sampleRows(present.length, dimension).map((i) => present[i]!)
   const dimP = core.getPaddedDim()
   const vecs = new Float32Array(core.memory.buffer, core.vectorsPtr(), count * dimP)
   const out = new Float32Array(rows.length * dimension)
@@ -164,10 +175,10 @@ export class ScalarQuantizer implements Quantizer {
    * encodes every stored offset and selects scalar codes in `core`. Fewer than `minTrainingVectors`:
    * does nothing. Throws INVALID_ARGUMENT when `count` exceeds the vectors stored.
    */
-  train(core: CoreExports, count: number): void {
-    if (count < this.minTrainingVectors) return
+  train(core: CoreExports, count: number, present?: Uint32Array): void {
+    if ((present?.length ?? count) < this.minTrainingVectors) return
     checkCount(core, count)
-    const [lo, hi] = quantileRange(sampleValues(core, count, this.dimension), this.quantile)
+    const [lo, hi] = quantileRange(sampleValues(core, count, this.dimension, present), this.quantile)
     this.install(scalarCore(core), lo, hi)
     core.encodeRange(0, core.getCount())
   }

@@ -550,7 +550,10 @@ export class Segment {
     for (const d of this.dense.values()) {
       const q = d.quantizer
       if (q === undefined || q.trained || this.ids.length < q.minTrainingVectors) continue
-      q.train(d.index.coreExports, this.ids.length)
+      // learn from the points holding this vector only: placeholders are zero rows
+      const present: number[] = []
+      for (let o = 0; o < this.ids.length; o++) if (!d.index.isDeleted(o)) present.push(o)
+      q.train(d.index.coreExports, this.ids.length, Uint32Array.from(present))
       if (!q.trained) continue
       this.mutationCount++
       trained = true

@@ -13,6 +13,7 @@ import type {
   SearchMatrixOptions,
   SearchMatrixResult,
   SparseVectorInput,
+  VectorInput,
   WithVector,
 } from '../types.js'
 import {
@@ -254,7 +255,8 @@ export function parseSearchGroups(body: unknown, dimension: number): ParsedGroup
   if (s.nprobe !== undefined) params.nprobe = s.nprobe
   if (s.quantization !== undefined) params.quantization = s.quantization
   const base: Omit<QueryGroupsRequest, 'groupBy'> = {
-    query: isSparseInput(s.vector) ? s.vector : Array.from(s.vector),
+    // a dense vector (numbers) or a multivector (rows), copied
+    query: isSparseInput(s.vector) ? s.vector : (Array.from(s.vector as ArrayLike<unknown>) as VectorInput),
     params,
   }
   if (s.filter !== undefined) base.filter = s.filter

@@ -475,7 +475,9 @@ export function unsupported(
 
 /**
  * A dense vector: an array of finite numbers, `dimension` long when given. Named vectors (objects),
- * multivectors (arrays of arrays) and documents are rejected with INVALID_VECTOR.
+ * multivectors (arrays of arrays) and documents are rejected with INVALID_VECTOR. `dimension` 0
+ * (the routes' value for a collection without the unnamed vector) checks no length: the engine
+ * then names the missing vector.
  */
 export function parseVector(v: unknown, path: string, dimension?: number): number[] {
   if (isPlainObject(v))
@@ -494,7 +496,7 @@ export function parseVector(v: unknown, path: string, dimension?: number): numbe
     }
     if (!Number.isFinite(x)) fail(`${path}[${i}]`, `${x} is not a finite number`, 'INVALID_VECTOR')
   }
-  if (dimension !== undefined && v.length !== dimension)
+  if (dimension !== undefined && dimension > 0 && v.length !== dimension)
     fail(path, `expected ${dimension} numbers (the collection's size), got ${v.length}`, 'INVALID_VECTOR')
   return v as number[]
 }
@@ -570,7 +572,9 @@ export function parseVectorStruct(v: unknown, path: string): VectorStruct | unde
       `expected an array of numbers or an object of named vectors, got ${describe(v)}`,
       'INVALID_VECTOR',
     )
-  if ('text' in v || 'model' in v || 'image' in v || 'object' in v)
+  // Qdrant's Document / Image / InferenceObject all carry a string `model`; `text` or `image` alone
+  // may be vector names (a named vector's value is never a string)
+  if (typeof v.model === 'string' || typeof v.text === 'string' || typeof v.object === 'string')
     fail(
       path,
       'inference inputs (documents, images) are not supported as a point vector here',
