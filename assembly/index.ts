@@ -569,6 +569,11 @@ export function markDeleted(node: i32): void {
   bitSet(deleted, node)
 }
 
+/** Undoes markDeleted for an offset whose batch was held back until its segment committed it. */
+export function unmarkDeleted(node: i32): void {
+  bitClear(deleted, node)
+}
+
 export function isDeleted(node: i32): bool {
   return bitGet(deleted, node)
 }

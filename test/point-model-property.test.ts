@@ -178,12 +178,13 @@ describe('point model property: random writes across segments equal an in-memory
     for (const h of hits)
       expect(h.version, `${what}: version of ${String(h.id)}`).toBe(model.get(h.id as number)!.version)
     const qm = [Array.from({ length: ROW }, val), Array.from({ length: ROW }, val)]
-    const l2 = (x: number[], y: number[]) => Math.sqrt(x.reduce((s, v, i) => s + (v - y[i]!) ** 2, 0))
+    // Qdrant's max_sim on Euclid: the sum of the smallest squared L2 distances; the score is its root
+    const l2sq = (x: number[], y: number[]) => x.reduce((s, v, i) => s + (v - y[i]!) ** 2, 0)
     const refM = want
       .filter(([, p]) => p.m !== undefined)
       .map(([id, p]) => ({
         id,
-        score: qm.reduce((s, row) => s + Math.min(...p.m!.map((pr) => l2(row, pr))), 0),
+        score: Math.sqrt(qm.reduce((s, row) => s + Math.min(...p.m!.map((pr) => l2sq(row, pr))), 0)),
       }))
       .sort((x, y) => x.score - y.score)
     expectTop((await c.query({ query: qm, using: 'm', limit: 5 })).points, refM, 5, `${what}: query m`)

@@ -42,7 +42,6 @@ import type {
   SearchRequest,
   SearchVector,
   SetPayloadOptions,
-  SparseVectorInput,
   UpdateOperation,
   UpdateResult,
   VectorOutput,
@@ -1117,8 +1116,8 @@ export class EmbeddedCollection implements Collection {
         using,
         kind: multi ? 'multi' : 'dense',
         higherIsBetter,
-        // a multivector's distance is already the sum of row scores (negated similarities)
-        toScore: multi ? (higherIsBetter ? (d) => -d : (d) => d) : toScoreFn(dense.metric),
+        // a multivector's distance is the sum of its rows' (Qdrant: Euclid score = sqrt of the summed squared L2)
+        toScore: toScoreFn(dense.metric),
         idf: false,
       }
     }

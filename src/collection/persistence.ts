@@ -253,7 +253,8 @@ export async function loadSegments(
 }
 
 /** A new segment directory name: unique per persist, so a retry never touches a directory the live manifest names. */
-const SEGMENT_DIR_RE = /^seg-[0-9]+-[0-9]+-[0-9a-f]{8}$/
+/** Segment directory names: `seg-<seq>-<i>-<8 hex>` (early format-1 releases wrote `seg-<seq>-<i>`). */
+const SEGMENT_DIR_RE = /^seg-[0-9]+-[0-9]+(-[0-9a-f]{8})?$/
 
 function segmentDirName(seq: number, i: number): string {
   return `seg-${seq}-${i}-${randomBytes(4).toString('hex')}`

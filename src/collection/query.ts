@@ -85,10 +85,9 @@ export function maxSim(metric: Distance, q: Float32Array, p: Float32Array, dim: 
   return total
 }
 
-/** A row's similarity for max-sim: dot (Cosine on unit rows, Dot), minus L2 distance, minus L1 distance. */
+/** A row's similarity for max-sim, Qdrant's: dot (Cosine on unit rows, Dot), minus squared L2, minus L1. */
 function rowSimilarity(metric: Distance, a: Float32Array, b: Float32Array): number {
-  const s = similarity(metric, a, b)
-  return metric === 'Euclid' ? -Math.sqrt(-s) : s
+  return similarity(metric, a, b)
 }
 
 /** One point of an intermediate or final result: where it lives, and its score in this stage. */
@@ -655,7 +654,7 @@ export class QueryRunner {
       case 'sparse':
         return sim
       case 'Euclid':
-        return space.kind === 'multi' ? -sim : Math.sqrt(Math.max(-sim, 0))
+        return Math.sqrt(Math.max(-sim, 0))
       case 'Manhattan':
         return -sim
     }

@@ -108,16 +108,24 @@ export class SegmentHolder {
       case 'update_vectors': {
         // a vector update stores the point anew (with its other vectors and payload) in the appendable segment
         const points: { id: PointId; vectors: PointVectors; payload: Payload | undefined }[] = []
+        // an id given twice gets both updates, in order (each merges into the result of the last)
+        const at = new Map<PointId, number>()
         for (const p of op.points) {
+          const seen = at.get(p.id)
           const segment = this.segmentOf(p.id)
-          const current = segment?.vectors(p.id)
+          const current = seen !== undefined ? points[seen]!.vectors : segment?.vectors(p.id)
           if (segment === undefined || current === undefined) continue
           const given = loggedVectors(p)
           const dense = new Map(current.dense)
           for (const [k, v] of given.dense) dense.set(k, v)
           const sparse = new Map(current.sparse)
           for (const [k, v] of given.sparse) sparse.set(k, v)
-          points.push({ id: p.id, vectors: { dense, sparse }, payload: segment.payload(p.id) })
+          const point = { id: p.id, vectors: { dense, sparse }, payload: segment.payload(p.id) }
+          if (seen !== undefined) points[seen] = point
+          else {
+            at.set(p.id, points.length)
+            points.push(point)
+          }
         }
         return this.upsertPoints(points, seq)
       }

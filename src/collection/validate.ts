@@ -96,7 +96,8 @@ function resolveHnsw(h: Partial<HnswConfig> | undefined | null, base: HnswConfig
   if (h !== undefined && h !== null && !isObject(h)) configError(where, 'expected an object')
   const o = h ?? {}
   const hnsw: HnswConfig = {
-    m: positiveInt(o.m ?? base.m, `${where}.m`, 128),
+    // m = 0 (Qdrant): no graph for this vector; its searches are exact scans
+    m: o.m === 0 ? 0 : positiveInt(o.m ?? base.m, `${where}.m`, 128),
     efConstruct: positiveInt(o.efConstruct ?? base.efConstruct, `${where}.efConstruct`, 4096),
     fullScanThreshold: positiveInt(
       o.fullScanThreshold ?? base.fullScanThreshold,
@@ -105,7 +106,7 @@ function resolveHnsw(h: Partial<HnswConfig> | undefined | null, base: HnswConfig
     ),
     ef: positiveInt(o.ef ?? base.ef, `${where}.ef`, MAX_LIMIT),
   }
-  if (hnsw.m < 2) throw new QuiverError('INVALID_CONFIG', `${where}.m must be >= 2`)
+  if (hnsw.m === 1) throw new QuiverError('INVALID_CONFIG', `${where}.m must be 0 (no graph) or >= 2`)
   return hnsw
 }
 
@@ -239,6 +240,18 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
       if (vectors.has(name)) configError(path, `the name ${JSON.stringify(name)} is already a dense vector`)
       sparseVectors.set(name, resolveSparse(o, path))
     }
+  }
+  // a segment's size counts every dense vector of a point: IVF lists must train within it
+  let floats = 0
+  for (const v of vectors.values()) floats += v.dimension
+  for (const [name, v] of vectors) {
+    if (v.index?.type === 'ivf' && v.index.nlist !== null)
+      checkIvfTrainable(
+        v.index.nlist,
+        floats,
+        optimizers.maxSegmentSize,
+        name === '' ? 'index.nlist' : `vectors.${name}.index.nlist`,
+      )
   }
   return { vectors, sparseVectors, hnsw, optimizers }
 }

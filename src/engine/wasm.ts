@@ -46,6 +46,7 @@ export interface CoreExports {
   add(): number
   addUnlinked(): number
   markDeleted(node: number): void
+  unmarkDeleted(node: number): void
   isDeleted(node: number): number
   /** `quant`: 0 float32; 1 codes only; 2 codes, then the best `candidates` rescored with float32. */
   searchKnn(k: number, ef: number, mode: number, quant: number, candidates: number): number

@@ -142,6 +142,11 @@ export abstract class CoreIndex<
     this.core.markDeleted(offset)
   }
 
+  /** Makes a deleted offset a result again (a batch held back until its segment committed it). */
+  unmarkDeleted(offset: number): void {
+    this.core.unmarkDeleted(offset)
+  }
+
   isDeleted(offset: number): boolean {
     return this.core.isDeleted(offset) !== 0
   }

@@ -125,6 +125,16 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
   }
 
   /**
+   * A placeholder (deleted zero vector) at the next offset; once trained it joins a list like any
+   * offset (training assigns every stored offset), so the lists always cover 0..size-1.
+   */
+  override addPlaceholder(): number {
+    const offset = super.addPlaceholder()
+    if (this.trained) this.core.ivfAssignRange(offset, offset + 1)
+    return offset
+  }
+
+  /**
    * Stores `vectors` (n x dimension, row-major, finite: the caller validates) at the next n offsets,
    * on the calling thread (HnswIndex.addBatch's contract: none is searchable before
    * `committed(first)` runs, synchronously, before the promise resolves; on a throw the batch's

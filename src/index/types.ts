@@ -33,6 +33,8 @@ export interface VectorIndex {
   addPlaceholder(): number
   reserve(n: number): void
   markDeleted(offset: number): void
+  /** Undoes markDeleted (a batch held back until its segment committed it). */
+  unmarkDeleted(offset: number): void
   isDeleted(offset: number): boolean
   /** A copy of the stored vector of `offset` (normalised for cosine). */
   vector(offset: number): Float32Array

@@ -27,7 +27,7 @@ export function normalizeRows(rows: Float32Array, dim: number): void {
   }
 }
 
-/** Distance of two rows (smaller is better): -dot for Cosine/Dot, the L2 distance, the L1 distance. */
+/** Distance of two rows (smaller is better), Qdrant's max-sim terms negated: -dot for Cosine/Dot, squared L2, L1. */
 function rowDistance(
   metric: Distance,
   a: Float32Array,
@@ -47,7 +47,7 @@ function rowDistance(
         const d = a[ai + i]! - b[bi + i]!
         s += d * d
       }
-      return Math.sqrt(s)
+      return s
     case 'Manhattan':
       for (let i = 0; i < dim; i++) s += Math.abs(a[ai + i]! - b[bi + i]!)
       return s

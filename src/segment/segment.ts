@@ -561,6 +561,17 @@ export class Segment {
     return trained
   }
 
+  /**
+   * Live points holding dense vector `d`: all live points for the unnamed vector (required where it
+   * exists), else those whose offset is not a placeholder in `d`'s index.
+   */
+  private presentCount(d: DenseData): number {
+    if (d.name === '') return this.offsets.size
+    let n = 0
+    for (const o of this.offsets.values()) if (!d.index.isDeleted(o)) n++
+    return n
+  }
+
   /** IVF lists in use by the first IVF vector (0 while untrained); undefined without IVF. */
   get ivfLists(): number | undefined {
     for (const d of this.dense.values()) if (d.ivf !== undefined) return d.ivf.nlist
@@ -579,7 +590,7 @@ export class Segment {
     for (const d of this.dense.values()) {
       const ivf = d.ivf
       if (ivf === undefined) continue
-      const live = this.offsets.size
+      const live = this.presentCount(d)
       if (ivf.trained) {
         if (ivf.params.nlist !== undefined || defaultNlist(live) < 2 * ivf.nlist) continue
       } else if (live < ivf.minTrainingVectors) continue
@@ -790,6 +801,19 @@ export class Segment {
       }
     }
     const dense = [...this.dense.values()]
+    const held: { d: DenseData; first: number }[] = []
+    const hold = (d: DenseData, first: number) => {
+      for (let i = 0; i < points.length; i++) d.index.markDeleted(first + i)
+      held.push({ d, first })
+    }
+    const commitAll = commit
+    const commitHeld = () => {
+      for (const { d, first } of held) {
+        for (let i = 0; i < points.length; i++)
+          if (points[i]!.vectors.dense.has(d.name)) d.index.unmarkDeleted(first + i) // placeholders stay deleted
+      }
+      commitAll()
+    }
     try {
       for (let k = 0; k < dense.length; k++) {
         const d = dense[k]!
@@ -798,22 +822,28 @@ export class Segment {
         if (points.every((p) => p.vectors.dense.has(d.name))) {
           const vectors = new Float32Array(points.length * dim)
           for (let i = 0; i < points.length; i++) vectors.set(points[i]!.vectors.dense.get(d.name)!, i * dim)
-          // the last index commits the batch; earlier ones are hidden from searches until then (searchable())
-          await d.index.addBatch(vectors, last ? commit : undefined)
+          // the last index commits the batch; an earlier one holds it back as deleted from the moment
+          // it is published (synchronously, in addBatch's commit step) until the final commit
+          await d.index.addBatch(vectors, last ? commitHeld : (first) => hold(d, first))
         } else {
+          const first = d.index.size
           for (const p of points) {
             const v = p.vectors.dense.get(d.name)
             if (v === undefined) d.index.addPlaceholder()
-            else d.index.add(v)
+            else {
+              const o = d.index.add(v)
+              if (!last) d.index.markDeleted(o) // held back until the final commit, as above
+            }
           }
-          if (last) commit()
+          if (last) commitHeld()
+          else held.push({ d, first })
         }
       }
     } catch (err) {
       this.realign()
       throw err
     }
-    if (dense.length === 0) commit()
+    if (dense.length === 0) commitHeld()
   }
 
   /**
@@ -1078,6 +1108,8 @@ export class Segment {
   search(name: string, query: Float32Array, options: SegmentSearchOptions): SegmentSearchResult {
     const d = this.dense.get(name)
     if (d === undefined) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+    // hnsw m = 0: no graph, every search of this vector is an exact scan
+    if (d.config.hnsw.m === 0 && !options.exact) options = { ...options, exact: true }
     if (options.filter === null && !options.exact && this.offsets.size > 0 && d.ivf === undefined) {
       // the common case without the planner's machinery (it would choose the same)
       const codes = this.codesSearch(d, options.k, options.quantization)
@@ -1125,6 +1157,7 @@ export class Segment {
   ): Promise<SegmentSearchResult> {
     const d = this.dense.get(name)
     if (d === undefined) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
+    if (d.config.hnsw.m === 0 && !options.exact) options = { ...options, exact: true }
     const plan = this.plan(d, options)
     let step = plan.next()
     while (!step.done) {

@@ -594,9 +594,9 @@ export function checkWait(query: unknown): void {
 const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
 
 /**
- * `PUT /collections/{name}` body -> engine options. Only a single unnamed dense vector per point is
- * supported; options that would change behaviour Quiver lacks (named/sparse vectors, multivectors,
- * custom sharding, datatypes other than float32) are rejected; `optimizers_config` and
+ * `PUT /collections/{name}` body -> engine options: the unnamed vector (`vectors: { size, distance,
+ * ... }`) or named vectors (`vectors: { name: VectorParams }`), `sparse_vectors`; options that would
+ * change behaviour Quiver lacks (custom sharding, metadata) are rejected; `optimizers_config` and
  * `quantization_config` (top level or in `vectors`, which wins as in Qdrant) are applied; Quiver's
  * extension `ivf_config: { nlist?, nprobe? }` (the same two places; @qdrant/js-client-rest forwards
  * only the one in `vectors`) selects the IVF index (docs/ivf.md);
@@ -629,7 +629,9 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
       'required: { "size": <dimension>, "distance": "Cosine" | "Dot" | "Euclid" | "Manhattan" }, named vectors { "<name>": { size, distance } }, or sparse_vectors',
       'INVALID_CONFIG',
     )
-  if (vectors !== undefined && ('size' in vectors || 'distance' in vectors)) {
+  // Qdrant's untagged VectorsConfig: `{ size, distance, ... }` is the unnamed vector; a map's values
+  // are objects, so vectors named "size" or "distance" are still named ones
+  if (vectors !== undefined && (typeof vectors.size === 'number' || typeof vectors.distance === 'string')) {
     // the unnamed vector; its quantization_config wins over the top-level one (as Qdrant)
     const v = parseVectorParams(vectors, 'vectors', maxSegmentSize, topQuantization, o.ivf_config)
     Object.assign(out, v)
@@ -639,7 +641,7 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     out.vectors = new Map(
       Object.keys(vectors).map((name) => [
         name,
-        parseVectorParams(vectors[name], `vectors.${name}`, maxSegmentSize, topQuantization, undefined),
+        parseVectorParams(vectors[name], `vectors.${name}`, maxSegmentSize, topQuantization, o.ivf_config),
       ]),
     )
   }

@@ -53,7 +53,15 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   app.post<Route>(`${base}/batch`, async (req, reply) => {
     checkWait(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.batchUpdate(parseBatchUpdate(req.body))))
+    const operations = parseBatchUpdate(req.body)
+    try {
+      return sendOk(reply, toWireUpdateResult(await collection.batchUpdate(operations)))
+    } catch (err) {
+      // the engine names operations in camelCase; the wire's names are Qdrant's
+      if (err instanceof QuiverError)
+        throw new QuiverError(err.code, snakeBatchPath(err.message), err.details, err)
+      throw err
+    }
   })
 
   app.post<Route>(`${base}/vectors/delete`, async (req, reply) => {
@@ -129,5 +137,22 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
     checkWait(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body))))
+  })
+}
+
+const BATCH_KINDS: ReadonlyMap<string, string> = new Map([
+  ['setPayload', 'set_payload'],
+  ['overwritePayload', 'overwrite_payload'],
+  ['deletePayload', 'delete_payload'],
+  ['clearPayload', 'clear_payload'],
+  ['updateVectors', 'update_vectors'],
+  ['deleteVectors', 'delete_vectors'],
+])
+
+/** `operations[1].updateVectors.points[0]...` -> `operations[1].update_vectors.points[0]...`. */
+function snakeBatchPath(message: string): string {
+  return message.replace(/operations\[(\d+)\]\.([A-Za-z]+)/g, (m, i, kind) => {
+    const wire = BATCH_KINDS.get(kind)
+    return wire === undefined ? m : `operations[${i}].${wire}`
   })
 }
