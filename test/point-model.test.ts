@@ -130,9 +130,9 @@ describe('point model: named dense, sparse idf and multi vectors over several se
   const r = rng(20261202)
 
   const genText = () => Array.from({ length: TEXT_DIM }, () => normal(r))
-  // uint8: integers plus a jitter below 0.5, so rounding is what stores them
+  // uint8: integers plus a jitter below 1, so truncation (Qdrant's conversion) is what stores them
   const genImage = () =>
-    Array.from({ length: IMAGE_DIM }, () => Math.min(255, Math.floor(r() * 256) + (r() - 0.5) * 0.8))
+    Array.from({ length: IMAGE_DIM }, () => Math.min(255, Math.floor(r() * 256) + r() * 0.9))
   const genHalf = () => Array.from({ length: HALF_DIM }, () => normal(r) * 3)
   const genRows = (n: number) =>
     Array.from({ length: n }, () => Array.from({ length: COLBERT_DIM }, () => normal(r)))
@@ -164,7 +164,7 @@ describe('point model: named dense, sparse idf and multi vectors over several se
         case 'image': {
           const v = genImage()
           input.image = v
-          stored.image = v.map((x) => Math.round(Math.fround(x)) + 0) // +0, never -0
+          stored.image = v.map((x) => Math.min(255, Math.max(0, Math.trunc(Math.fround(x)))) + 0) // +0, never -0
           break
         }
         case 'half': {
@@ -733,14 +733,14 @@ describe('point model: named dense, sparse idf and multi vectors over several se
     })
   })
 
-  it('datatypes round as their type holds: float16 ties to even, uint8 to the nearest integer', async () => {
+  it('datatypes round as their type holds: float16 ties to even, uint8 truncates and saturates (Qdrant)', async () => {
     const half = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 0.1, -65504, 2 ** -24 * 0.75]
-    const image = [12.4, 12.6, 255.4, -0.4]
+    const image = [12.4, 12.6, 300.4, -0.4]
     await c.upsert([{ id: 6000, vector: { half, image }, payload: { g: 'y' } }])
     const [p] = await c.get([6000], { withVector: true })
-    expect(p!.vector).toEqual({ half: [1, 1 + 2 ** -9, f16(0.1), -65504, 2 ** -24], image: [12, 13, 255, 0] })
+    expect(p!.vector).toEqual({ half: [1, 1 + 2 ** -9, f16(0.1), -65504, 2 ** -24], image: [12, 12, 255, 0] })
     expect(half.map(f16)).toEqual([1, 1 + 2 ** -9, f16(0.1), -65504, 2 ** -24])
-    // -0.4 rounds to 0, not -0 (a uint8 has no sign)
+    // -0.4 becomes 0, not -0 (a uint8 has no sign)
     expect(Object.is((p!.vector as { image: number[] }).image[3], 0)).toBe(true)
     await c.delete({ ids: [6000] })
   })
@@ -763,14 +763,7 @@ describe('point model: named dense, sparse idf and multi vectors over several se
         { id: 7001, vector: { bm25: { indices: [4, 9, 4], values: [1, 2, 3] } } },
         /points\[1\]\.vector\.bm25\.indices: index 4 appears twice/,
       ],
-      [
-        { id: 7001, vector: { image: [0, 0, 300, 0] } },
-        /points\[1\]\.vector\.image\[2\] = 300 is outside 0\.\.255/,
-      ],
-      [
-        { id: 7001, vector: { image: [0, -1, 0, 0] } },
-        /points\[1\]\.vector\.image\[1\] = -1 is outside 0\.\.255/,
-      ],
+      [{ id: 7001, vector: { image: [0, 0, Number.NaN, 0] } }, /points\[1\]\.vector\.image\[2\] is NaN/],
       [
         { id: 7001, vector: [1, 2, 3, 4, 5, 6, 7, 8] },
         /points\[1\]\.vector: this collection has no unnamed vector/,
@@ -782,10 +775,10 @@ describe('point model: named dense, sparse idf and multi vectors over several se
     await expectError(
       c.updateVectors([
         { id: 0, vector: { text: genText() } },
-        { id: 1, vector: { image: [256, 0, 0, 0] } },
+        { id: 1, vector: { image: [1, 0, 0] } },
       ]),
       'INVALID_VECTOR',
-      /points\[1\]\.vector\.image\[0\] = 256 is outside 0\.\.255/,
+      /points\[1\]\.vector\.image has dimension 3, expected 4/,
     )
     await expectError(
       c.updateVectors([
@@ -880,38 +873,35 @@ describe('point model: the unnamed vector (a Manhattan multivector) beside a pla
     expectTopK(await c.search(sq, { using: 's', limit: 100 }), refS, 100, 'plain sparse search')
   })
 
-  it('outputs the unnamed vector under "" next to the sparse one', async () => {
+  it('outputs the unnamed vector under "" next to the sparse one (alone: as a plain value, as Qdrant)', async () => {
     const [p0, p1] = await c.get([0, 1], { withVector: true })
-    expect(Object.keys(p0!.vector!)).toEqual([''])
+    expect(p0!.vector).toEqual(points[0]!.m)
     expect(p1!.vector).toEqual({ '': points[1]!.m, s: { indices: [1, 7 + 1], values: [2, 0.5] } })
     expect((await c.get([1], { withVector: ['s'] }))[0]!.vector).toEqual({
       s: { indices: [1, 8], values: [2, 0.5] },
     })
   })
 
-  it('refuses a point without the unnamed vector and deleting the unnamed vector, changing nothing', async () => {
+  it('makes the unnamed vector optional beside other vectors (Qdrant); refuses bad rows, changing nothing', async () => {
     const snapshot = { count: await c.count(), points: await c.get([0, 1, 2], { withVector: true }) }
     const good = { id: 100, vector: [new Array(D).fill(0)] }
-    await expectError(
-      c.upsert([good, { id: 101, vector: { s: { indices: [1], values: [1] } } }]),
-      'INVALID_VECTOR',
-      /points\[1\]\.vector: the unnamed vector "" is required/,
-    )
-    await expectError(c.upsert([good, { id: 101 }]), 'INVALID_VECTOR', /points\[1\]\.vector is missing/)
     await expectError(
       c.upsert([good, { id: 101, vector: [[0, 0]] }]),
       'INVALID_VECTOR',
       /points\[1\]\.vector\[0\] has dimension 2, expected 16/,
     )
-    await expectError(
-      c.deleteVectors(['s', ''], { ids: [1] }),
-      'INVALID_ARGUMENT',
-      /vector\[1\]: the unnamed vector is required/,
-    )
     expect({ count: await c.count(), points: await c.get([0, 1, 2], { withVector: true }) }).toEqual(snapshot)
-    // the sparse vector can go; the point and its unnamed vector stay
+    // the sparse vector can go; the point and its unnamed vector stay (alone: a plain value)
     await c.deleteVectors(['s'], { ids: [1] })
-    expect((await c.get([1], { withVector: true }))[0]!.vector).toEqual({ '': points[1]!.m })
+    expect((await c.get([1], { withVector: true }))[0]!.vector).toEqual(points[1]!.m)
+    // a point with only the sparse vector, and the unnamed vector deleted from another
+    await c.upsert([{ id: 101, vector: { s: { indices: [1], values: [1] } } }])
+    expect((await c.get([101], { withVector: true }))[0]!.vector).toEqual({
+      s: { indices: [1], values: [1] },
+    })
+    await c.deleteVectors([''], { ids: [2] })
+    expect((await c.get([2], { withVector: true }))[0]!.vector).toEqual({ s: points[2]!.s })
+    expect(await c.count({ filter: { must: [{ has_vector: '' }] } })).toBe(points.length - 1)
   })
 })
 

@@ -662,8 +662,8 @@ export class EmbeddedCollection implements Collection {
       if (typeof name !== 'string') throw invalid(`${where} must be a vector name, got ${typeof name}`)
       if (!this.config.vectors.has(name) && !this.config.sparseVectors.has(name))
         throw vectorNameError(this.config, name, where)
-      if (name === '')
-        throw invalid(`${where}: the unnamed vector is required in this collection and cannot be deleted`)
+      if (name === '' && this.config.vectors.size === 1 && this.config.sparseVectors.size === 0)
+        throw invalid(`${where}: the unnamed vector is this collection's only vector and cannot be deleted`)
     })
     const sel = toSelector(selector, `${at}selector`)
     return { op: { op: 'delete_vectors', selector: this.logSelector(sel), names: [...new Set(names)] }, sel }
@@ -906,6 +906,8 @@ export class EmbeddedCollection implements Collection {
       const v = segment.sparseAt(name, offset)
       if (v !== undefined) out.push([name, { indices: Array.from(v.indices), values: Array.from(v.values) }])
     }
+    // only the unnamed vector: a plain array, as Qdrant answers
+    if (out.length === 1 && out[0]![0] === '') return out[0]![1] as number[] | number[][]
     return Object.fromEntries(out)
   }
 

@@ -618,8 +618,8 @@ export function roundFloat16(x: number): number {
 
 /**
  * Applies a vector's datatype to validated components in place: `float16` rounds each to the
- * nearest float16 (an overflow past ±65504 is INVALID_VECTOR), `uint8` rounds to the nearest
- * integer and refuses values outside 0..255.
+ * nearest float16 (an overflow past ±65504 is INVALID_VECTOR), `uint8` truncates toward zero and
+ * saturates to 0..255, as Qdrant converts them.
  */
 function applyDatatype(v: Float32Array, datatype: VectorDatatype, where: string): void {
   if (datatype === 'float32') return
@@ -634,10 +634,8 @@ function applyDatatype(v: Float32Array, datatype: VectorDatatype, where: string)
         )
       v[i] = r
     } else {
-      const r = Math.round(x)
-      if (r < 0 || r > 255)
-        throw new QuiverError('INVALID_VECTOR', `${where}[${i}] = ${x} is outside 0..255 (datatype uint8)`)
-      v[i] = r + 0 // -0.4 rounds to -0; a uint8 holds 0
+      // Qdrant's conversion: truncate toward zero, saturate to 0..255
+      v[i] = Math.min(255, Math.max(0, Math.trunc(x))) + 0 // -0.4 rounds to -0; a uint8 holds 0
     }
   }
 }
@@ -652,6 +650,13 @@ export function toDenseValue(input: unknown, config: VectorConfig, where: string
     applyDatatype(v, config.datatype, where)
     return v
   }
+  // a flat vector of `dimension` numbers is a one-row multivector (Qdrant accepts it)
+  if (
+    isVectorArray(input) &&
+    (input as ArrayLike<unknown>).length > 0 &&
+    typeof (input as ArrayLike<unknown>)[0] === 'number'
+  )
+    input = [input]
   if (!Array.isArray(input) || input.length === 0 || !input.every((r) => isArrayLikeRow(r)))
     throw new QuiverError(
       'INVALID_VECTOR',
@@ -690,11 +695,14 @@ export function toPointVectors(
   const dense = new Map<string, Float32Array>()
   const sparse = new Map<string, SparseVector>()
   const unnamed = config.vectors.get('')
+  // the unnamed vector is required only when it is the collection's one vector (Qdrant: with other
+  // vectors, every vector of a point is optional)
+  const required = unnamed !== undefined && config.vectors.size === 1 && config.sparseVectors.size === 0
   if (input === undefined || input === null) {
-    if (unnamed !== undefined && options.partial !== true)
+    if (required && options.partial !== true)
       throw new QuiverError(
         'INVALID_VECTOR',
-        `${where} is missing: this collection's points need the unnamed vector of ${unnamed.dimension} numbers`,
+        `${where} is missing: this collection's points need the unnamed vector of ${unnamed!.dimension} numbers`,
       )
     return { dense, sparse }
   }
@@ -735,7 +743,7 @@ export function toPointVectors(
       `${at}: Wrong input: Not existing vector name error: ${JSON.stringify(name)}; this collection has ${[...config.vectors.keys(), ...config.sparseVectors.keys()].map((n) => JSON.stringify(n)).join(', ') || 'no vectors'}`,
     )
   }
-  if (unnamed !== undefined && !dense.has('') && options.partial !== true)
+  if (required && !dense.has('') && options.partial !== true)
     throw new QuiverError('INVALID_VECTOR', `${where}: the unnamed vector "" is required in this collection`)
   return { dense, sparse }
 }

@@ -566,7 +566,7 @@ export class Segment {
    * exists), else those whose offset is not a placeholder in `d`'s index.
    */
   private presentCount(d: DenseData): number {
-    if (d.name === '') return this.offsets.size
+    if (this.config.vectors.size === 1 && this.config.sparseVectors.size === 0) return this.offsets.size
     let n = 0
     for (const o of this.offsets.values()) if (!d.index.isDeleted(o)) n++
     return n

@@ -895,7 +895,10 @@ export function parseRetrieve(body: unknown): {
   unsupported(o, 'shard_key', '', 'shard_key')
   const ids = parseIds(o.ids, 'ids')
   const payload = parseWithPayload(o.with_payload, 'with_payload', true)
-  const withVector = parseWithVector(o.with_vector, 'with_vector', false)
+  // `with_vectors` is Qdrant's alias of `with_vector` on retrieve
+  const withVector = isAbsent(o.with_vector)
+    ? parseWithVector(o.with_vectors, 'with_vectors', false)
+    : parseWithVector(o.with_vector, 'with_vector', false)
   return { ids, options: { withPayload: payload.select, withVector }, payload }
 }
 

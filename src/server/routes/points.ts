@@ -55,7 +55,12 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
     const collection = await db.getCollection(req.params.collection_name)
     const operations = parseBatchUpdate(req.body)
     try {
-      return sendOk(reply, toWireUpdateResult(await collection.batchUpdate(operations)))
+      // Qdrant answers one UpdateResult per operation (applied as one WAL record: one operation id)
+      const result = toWireUpdateResult(await collection.batchUpdate(operations))
+      return sendOk(
+        reply,
+        operations.map(() => result),
+      )
     } catch (err) {
       // the engine names operations in camelCase; the wire's names are Qdrant's
       if (err instanceof QuiverError)
