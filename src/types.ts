@@ -724,6 +724,12 @@ export type PayloadSchemaParams =
       max_token_len?: number | null
       lowercase?: boolean | null
       phrase_matching?: boolean | null
+      /** Qdrant's stop words: a language (`"english"`) or `{ languages?, custom? }`; dropped from text and queries. */
+      stopwords?: string | { languages?: string[] | null; custom?: string[] | null } | null
+      /** Qdrant's `{ type: "snowball", language }` (or `{ type: "none" }`): tokens are stemmed. */
+      stemmer?: { type: 'snowball'; language: string } | { type: 'none' } | null
+      /** Fold accented Latin letters to ASCII (`ação` -> `acao`). */
+      ascii_folding?: boolean | null
       on_disk?: boolean | null
     }
   | { type: 'geo'; on_disk?: boolean | null }

@@ -14,6 +14,20 @@ export interface TokenizerOptions {
   readonly lowercase: boolean
   /** Keep token positions so `match.phrase` is answered by the index. Default false. */
   readonly phraseMatching: boolean
+  /** Tokens dropped (compared after lowercasing and folding). Default none. */
+  readonly stopwords?: ReadonlySet<string>
+  /** Stems a token (after the stop-word check). Default none. */
+  readonly stem?: (token: string) => string
+  /** Folds accented Latin letters to ASCII before everything else. Default false. */
+  readonly fold?: (token: string) => string
+}
+
+/** One raw token through lowercase, folding, stop words and stemming; undefined when dropped. */
+function normalise(t: string, o: TokenizerOptions): string | undefined {
+  let token = o.lowercase ? t.toLowerCase() : t
+  if (o.fold !== undefined) token = o.fold(token)
+  if (o.stopwords?.has(token)) return undefined
+  return o.stem === undefined ? token : o.stem(token)
 }
 
 export const DEFAULT_TOKENIZER: TokenizerOptions = Object.freeze({
@@ -51,8 +65,8 @@ export function tokenize(text: string, o: TokenizerOptions): string[] {
   const raw = o.tokenizer === 'whitespace' ? text.split(SPACE) : (text.match(WORD) ?? [])
   const out: string[] = []
   for (const t of raw) {
-    const token = o.lowercase ? t.toLowerCase() : t
-    if (keep(token, o)) out.push(token)
+    const token = normalise(t, o)
+    if (token !== undefined && keep(token, o)) out.push(token)
   }
   return out
 }
@@ -72,7 +86,9 @@ export function indexTerms(text: string, o: TokenizerOptions): Set<string> {
   const raw = text.match(WORD) ?? []
   const min = Math.max(1, o.minTokenLen ?? 1)
   for (const t of raw) {
-    const chars = [...(o.lowercase ? t.toLowerCase() : t)]
+    const token = normalise(t, o)
+    if (token === undefined) continue
+    const chars = [...token]
     const max = o.maxTokenLen === null ? chars.length : Math.min(chars.length, o.maxTokenLen)
     for (let len = min; len <= max; len++) terms.add(chars.slice(0, len).join(''))
   }

@@ -227,6 +227,11 @@ function stemmerFor(algorithm: string): CachedStemmer {
   return s
 }
 
+/** `word` stemmed by Snowball `algorithm` (a name `parseBm25Options` resolved), memoised. */
+export function stemWord(algorithm: string, word: string): string {
+  return stem(stemmerFor(algorithm), word)
+}
+
 function stem(s: CachedStemmer, word: string): string {
   let out = s.memo.get(word)
   if (out === undefined) {
@@ -438,7 +443,7 @@ const FOLD_EXTRA_RE = new RegExp(`[${[...FOLD_EXTRA.keys()].join('')}]`, 'gu')
  * mapped. An approximation of Lucene's ASCIIFoldingFilter table that Qdrant uses: Latin letters
  * with diacritics, ligatures and full-width forms fold alike; rarer symbols may differ.
  */
-function foldToAscii(token: string): string {
+export function foldToAscii(token: string): string {
   if (ASCII.test(token)) return token
   return token
     .normalize('NFKD')

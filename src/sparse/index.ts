@@ -6,10 +6,12 @@ export {
   bm25Document,
   bm25Query,
   bm25Tokens,
+  foldToAscii,
   isBm25Model,
   MAX_BM25_TEXT_LENGTH,
   murmur3x86_32,
   parseBm25Options,
+  stemWord,
   tokenId,
 } from './bm25.js'
 export { idf, SparseIndex, type SparseVector, toSparseVector } from './sparse-index.js'

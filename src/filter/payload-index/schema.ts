@@ -1,6 +1,7 @@
 // Validation of payload index definitions (Qdrant's `field_name` + `field_schema`): a type name or a
 // PayloadSchemaParams object in, a FieldIndexSpec with every default filled in out.
 import { QuiverError } from '../../errors.js'
+import { foldToAscii, parseBm25Options, stemWord } from '../../sparse/bm25.js'
 import type { PayloadSchemaParams, PayloadSchemaType, TokenizerType } from '../../types.js'
 import { parseKeyPath } from '../key-path.js'
 import type { TokenizerOptions } from '../tokenizer.js'
@@ -30,7 +31,16 @@ const KEYS: Record<PayloadSchemaType, readonly string[]> = {
   bool: [],
   datetime: [],
   uuid: ['is_tenant'],
-  text: ['tokenizer', 'min_token_len', 'max_token_len', 'lowercase', 'phrase_matching'],
+  text: [
+    'tokenizer',
+    'min_token_len',
+    'max_token_len',
+    'lowercase',
+    'phrase_matching',
+    'stopwords',
+    'stemmer',
+    'ascii_folding',
+  ],
   geo: [],
 }
 
@@ -102,14 +112,30 @@ function parseParams(obj: Record<string, unknown>, where: string): PayloadSchema
       const max = optLen(obj, 'max_token_len', where)
       if (min !== null && max !== null && min > max)
         fail(where, `min_token_len ${min} is greater than max_token_len ${max}`)
-      return {
+      const lowercase = optBool(obj, 'lowercase', where, true)
+      const out: TextParams = {
         type,
         tokenizer: tokenizer as TokenizerType,
         min_token_len: min,
         max_token_len: max,
-        lowercase: optBool(obj, 'lowercase', where, true),
+        lowercase,
         phrase_matching: optBool(obj, 'phrase_matching', where, false),
       }
+      // stop words, stemmer and folding: checked (and their lists resolved) as BM25 options are
+      const extra: Record<string, unknown> = Object.create(null)
+      for (const key of ['stopwords', 'stemmer', 'ascii_folding'] as const)
+        if (obj[key] !== undefined && obj[key] !== null) extra[key] = obj[key]
+      if (Object.keys(extra).length > 0) {
+        try {
+          parseBm25Options({ language: 'none', lowercase, ...extra }, where)
+        } catch (err) {
+          // name the field the message names (`field_schema.stopwords: ...`)
+          const path = err instanceof QuiverError ? err.message.split(':')[0]! : where
+          throw new QuiverError('INVALID_ARGUMENT', (err as Error).message, { path }, err)
+        }
+        return { ...out, ...(extra as Partial<TextParams>) }
+      }
+      return out
     }
     default:
       return { type }
@@ -144,11 +170,43 @@ export function parseFieldSchema(field: string, schema: unknown, where = 'field_
  * no length limits, lowercase, no phrase matching).
  */
 export function tokenizerOptions(params: TextParams): TokenizerOptions {
-  return {
+  const cached = tokenizerCache.get(params)
+  if (cached !== undefined) return cached
+  const lowercase = params.lowercase ?? true
+  const base: TokenizerOptions = {
     tokenizer: params.tokenizer ?? 'word',
     minTokenLen: params.min_token_len ?? null,
     maxTokenLen: params.max_token_len ?? null,
-    lowercase: params.lowercase ?? true,
+    lowercase,
     phraseMatching: params.phrase_matching ?? false,
   }
+  let out = base
+  if (
+    (params.stopwords ?? null) !== null ||
+    (params.stemmer ?? null) !== null ||
+    params.ascii_folding === true
+  ) {
+    const bm = parseBm25Options(
+      {
+        language: 'none',
+        lowercase,
+        ...(params.stopwords == null ? {} : { stopwords: params.stopwords }),
+        ...(params.stemmer == null ? {} : { stemmer: params.stemmer }),
+        ...(params.ascii_folding == null ? {} : { ascii_folding: params.ascii_folding }),
+      },
+      'field_schema',
+    )
+    const algorithm = bm.stemmer
+    out = {
+      ...base,
+      ...(bm.stopwords.size > 0 ? { stopwords: bm.stopwords } : {}),
+      ...(algorithm === null ? {} : { stem: (t: string) => stemWord(algorithm, t) }),
+      ...(bm.asciiFolding ? { fold: foldToAscii } : {}),
+    }
+  }
+  tokenizerCache.set(params, out)
+  return out
 }
+
+/** Resolved tokenizers per params object (stop-word sets and stemmers are built once). */
+const tokenizerCache = new WeakMap<TextParams, TokenizerOptions>()

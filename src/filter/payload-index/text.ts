@@ -199,7 +199,7 @@ export class TextIndex implements FieldIndex {
       terms.push(t)
       postings.push(this.postings[id]!.toBytes())
     })
-    const doc: Record<string, unknown> = { options: { ...this.options }, terms, postings }
+    const doc: Record<string, unknown> = { options: savedOptions(this.options), terms, postings }
     if (this.options.phraseMatching) {
       const offsets: number[] = []
       const sizes: number[] = []
@@ -237,7 +237,7 @@ export class TextIndex implements FieldIndex {
       const index = new TextIndex(spec)
       const doc = decodeIndex('text', bytes)
       const saved = doc['options']
-      if (JSON.stringify(saved) !== JSON.stringify(index.options))
+      if (JSON.stringify(saved) !== JSON.stringify(savedOptions(index.options)))
         throw corrupted('text', `written with tokenizer options ${JSON.stringify(saved)}, not the index's`)
       const terms = arrayField('text', doc, 'terms')
       const postings = arrayField('text', doc, 'postings')
@@ -328,5 +328,19 @@ export class TextIndex implements FieldIndex {
       this.postings[id] = new PostingList()
     }
     return id
+  }
+}
+
+/**
+ * The tokenizer options a text index file records (the five it always had: stop words, stemmer and
+ * folding live in the index's params, which the payload-index file stores beside it).
+ */
+function savedOptions(o: TokenizerOptions): Record<string, unknown> {
+  return {
+    tokenizer: o.tokenizer,
+    minTokenLen: o.minTokenLen,
+    maxTokenLen: o.maxTokenLen,
+    lowercase: o.lowercase,
+    phraseMatching: o.phraseMatching,
   }
 }
