@@ -162,3 +162,45 @@ describe('point model regressions over REST', () => {
     }
   })
 })
+
+describe('points/batch existence in order', () => {
+  it('an operation on an id an earlier operation deleted is POINT_NOT_FOUND naming it; nothing is written', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-batch-order-'))
+    const db = await Quiver.open(dir)
+    try {
+      const c = await db.createCollection('c', { dimension: 2, metric: 'Dot', hnsw: { m: 0 } })
+      expect(c.config.vectors.get('')!.hnsw.m).toBe(0) // collection-level m = 0 (no graph)
+      await c.upsert([{ id: 1, vector: [1, 0] }])
+      await expect(
+        c.batchUpdate([
+          { upsert: { points: [{ id: 7, vector: [0, 1] }] } },
+          { delete: { selector: { ids: [7, 1] } } },
+          { setPayload: { payload: { a: 1 }, selector: { ids: [7] } } },
+        ]),
+      ).rejects.toMatchObject({
+        code: 'POINT_NOT_FOUND',
+        message: expect.stringMatching(/^operations\[2\]\.setPayload\.selector: no point with id 7/),
+      })
+      await expect(
+        c.batchUpdate([
+          { upsert: { points: [{ id: 8, vector: [0, 1] }] } },
+          { clearPayload: { selector: { ids: [99] } } },
+        ]),
+      ).rejects.toMatchObject({
+        code: 'POINT_NOT_FOUND',
+        message: expect.stringMatching(/^operations\[1\]\.clearPayload/),
+      })
+      expect(await c.count()).toBe(1)
+      // in order: upsert 7, set its payload, delete 1
+      await c.batchUpdate([
+        { upsert: { points: [{ id: 7, vector: [0, 1] }] } },
+        { setPayload: { payload: { a: 1 }, selector: { ids: [7] } } },
+        { delete: { selector: { ids: [1] } } },
+      ])
+      expect(await c.get([1, 7])).toEqual([{ id: 7, payload: { a: 1 } }])
+    } finally {
+      await db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

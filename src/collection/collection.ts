@@ -775,13 +775,29 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     if (!Array.isArray(operations)) throw invalid('operations must be an array')
     const ops: Operation[] = []
-    const needed: PointId[] = []
-    const created = new Set<PointId>()
+    // existence as the operations leave it, in order: ids upserted or deleted (by ids) earlier in
+    // the batch; other ids must exist in the collection now (checked once everything is parsed)
+    const touched = new Map<PointId, 'present' | 'gone'>()
+    const needed: { id: PointId; at: string }[] = []
+    let at = ''
+    const notFound = (id: PointId, where: string) =>
+      new QuiverError(
+        'POINT_NOT_FOUND',
+        `${where}: no point with id ${JSON.stringify(id)} in collection ${this.name}`,
+        {
+          id,
+        },
+      )
     const need = (sel: ResolvedSelector) => {
-      if ('ids' in sel) for (const id of sel.ids) if (!created.has(id)) needed.push(id)
+      if (!('ids' in sel)) return
+      for (const id of sel.ids) {
+        const state = touched.get(id)
+        if (state === 'gone') throw notFound(id, `${at}selector`)
+        if (state === undefined) needed.push({ id, at: `${at}selector` })
+      }
     }
     operations.forEach((o, i) => {
-      const at = `operations[${i}]`
+      at = `operations[${i}]`
       if (typeof o !== 'object' || o === null || Object.keys(o).length !== 1)
         throw invalid(
           `${at}: expected exactly one of upsert, delete, setPayload, overwritePayload, deletePayload, clearPayload, updateVectors, deleteVectors`,
@@ -790,21 +806,22 @@ export class EmbeddedCollection implements Collection {
       const body = (o as Record<string, unknown>)[kind!] as Record<string, unknown>
       if (typeof body !== 'object' || body === null) throw invalid(`${at}.${kind}: expected an object`)
       const w = `${at}.${kind}.`
+      at = w
       switch (kind) {
         case 'upsert': {
           const op = this.upsertOp(body.points as PointStruct[], w)
           if (op !== null && op.op === 'upsert') {
-            for (const p of op.points) created.add(p.id)
+            for (const p of op.points) touched.set(p.id, 'present')
             ops.push(op)
           }
           return
         }
-        case 'delete':
-          ops.push({
-            op: 'delete',
-            selector: this.logSelector(toSelector(body.selector as PointSelector, `${w}selector`)),
-          })
+        case 'delete': {
+          const sel = toSelector(body.selector as PointSelector, `${w}selector`)
+          if ('ids' in sel) for (const id of sel.ids) touched.set(id, 'gone')
+          ops.push({ op: 'delete', selector: this.logSelector(sel) })
           return
+        }
         case 'setPayload': {
           const r = this.setPayloadOp(
             body.payload as Payload,
@@ -847,11 +864,16 @@ export class EmbeddedCollection implements Collection {
           return
         }
         default:
-          throw invalid(`${at}: unknown operation ${JSON.stringify(kind)}`)
+          throw invalid(`operations[${i}]: unknown operation ${JSON.stringify(kind)}`)
       }
     })
     if (ops.length === 0) return this.submitOp(null)
-    if (needed.length > 0) await this.requireExisting({ ids: needed })
+    if (needed.length > 0) {
+      await this.tail
+      for (const { id, at: where } of needed) {
+        if (!this.segments.some((s) => s.has(id))) throw notFound(id, where)
+      }
+    }
     return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops })
   }
 

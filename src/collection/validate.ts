@@ -97,7 +97,7 @@ function resolveHnsw(h: Partial<HnswConfig> | undefined | null, base: HnswConfig
   const o = h ?? {}
   const hnsw: HnswConfig = {
     // m = 0 (Qdrant): no graph for this vector; its searches are exact scans
-    m: o.m === 0 ? 0 : positiveInt(o.m ?? base.m, `${where}.m`, 128),
+    m: (o.m ?? base.m) === 0 ? 0 : positiveInt(o.m ?? base.m, `${where}.m`, 128),
     efConstruct: positiveInt(o.efConstruct ?? base.efConstruct, `${where}.efConstruct`, 4096),
     fullScanThreshold: positiveInt(
       o.fullScanThreshold ?? base.fullScanThreshold,
