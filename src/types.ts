@@ -338,6 +338,14 @@ export interface IsEmptyCondition {
 export interface IsNullCondition {
   is_null: { key: string }
 }
+/**
+ * `{ slice: { total, index } }`: points whose id hashes (SipHash-2-4, Qdrant's) to slice `index` of
+ * `total`. Accepted in any filter (cast a filter that uses it: it is kept out of `Condition` so that
+ * filters stay assignable to the Qdrant 1.18 client's types).
+ */
+export interface SliceCondition {
+  slice: { total: number; index: number }
+}
 /** `{ has_vector: name }`: the point holds vector `name` (dense, sparse or multi; `""` = the unnamed one). */
 export interface HasVectorCondition {
   has_vector: string

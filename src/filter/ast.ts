@@ -114,6 +114,13 @@ export interface HasIdNode {
   readonly ids: ReadonlySet<PointId>
 }
 
+/** `{ slice: { total, index } }`: the point id's slice hash (slice.ts) is `index` modulo `total`. Never matches inside `nested`. */
+export interface SliceNode {
+  readonly kind: 'slice'
+  readonly total: number
+  readonly index: number
+}
+
 /** `{ has_vector: name }`: the point holds vector `name` (dense, sparse or multi). Never matches inside `nested`. */
 export interface HasVectorNode {
   readonly kind: 'has_vector'
@@ -188,6 +195,7 @@ export type FilterNode =
   | FieldNode
   | HasIdNode
   | HasVectorNode
+  | SliceNode
 
 export type FilterKind = FilterNode['kind']
 

@@ -6,6 +6,7 @@ import type { FilterNode, GeoNode, MatchAnyNode, MatchTextNode, RangeNode, Value
 import { parseDateTime } from './datetime.js'
 import { asGeoPoint, geoPointTest } from './geo.js'
 import { type KeyPath, MATCH, NO_VALUES, someValue } from './key-path.js'
+import { inSlice } from './slice.js'
 import { containsPhrase, indexTerms, type TokenizerOptions, tokenize } from './tokenizer.js'
 
 /** Tests one point: `id` as parsePointId normalised it; `payload` undefined means no payload (`{}`). */
@@ -229,6 +230,10 @@ function compile(node: FilterNode, ctx: Context): Pred {
     case 'has_id': {
       const ids = node.ids
       return (id) => ids.has(id)
+    }
+    case 'slice': {
+      const { total, index } = node
+      return (id) => id !== NO_ID && inSlice(id, total, index)
     }
     case 'has_vector': {
       const has = ctx.hasVector

@@ -23,6 +23,7 @@ export type {
   NotNode,
   OrNode,
   RangeNode,
+  SliceNode,
   TrueNode,
   ValuesCountNode,
 } from './ast.js'

@@ -150,6 +150,25 @@ function parseConditionIn(v: unknown, where: string, scope: Scope): FilterNode {
     })
     return { kind: 'has_id', ids }
   }
+  if ('slice' in obj) {
+    checkKeys(obj, ['slice'], where)
+    const s = obj['slice']
+    const w = `${where}.slice`
+    if (typeof s !== 'object' || s === null || Array.isArray(s))
+      fail(w, `expected { total, index }, got ${describe(s)}`)
+    const sl = s as Record<string, unknown>
+    checkKeys(sl, ['total', 'index'], w)
+    const total = sl['total']
+    const index = sl['index']
+    if (typeof total !== 'number' || !Number.isInteger(total) || total < 1 || total > 0xffffffff)
+      fail(`${w}.total`, `expected an integer 1..4294967295, got ${describe(total)}`)
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= total)
+      fail(
+        `${w}.index`,
+        `Slice index must be less than the total number of slices (${total}), got ${describe(index)}`,
+      )
+    return { kind: 'slice', total, index }
+  }
   if ('has_vector' in obj) {
     checkKeys(obj, ['has_vector'], where)
     const name = obj['has_vector']

@@ -7,6 +7,7 @@ import type { FieldNode, FilterNode } from './ast.js'
 import { Bitset } from './bitset.js'
 import { compileFilter, type PointPredicate } from './evaluate.js'
 import type { Cardinality, FieldIndex } from './payload-index/types.js'
+import { inSlice } from './slice.js'
 import type { TokenizerOptions } from './tokenizer.js'
 
 /** What the planner needs from a segment. Offsets are 0 .. size-1; deleted ones are not in `live`. */
@@ -126,6 +127,7 @@ export class FilterExecutor {
       case 'true':
       case 'has_id':
       case 'has_vector':
+      case 'slice':
         return true
       case 'and':
       case 'or':
@@ -144,6 +146,7 @@ export class FilterExecutor {
       case 'true':
       case 'has_id':
       case 'has_vector':
+      case 'slice':
         return out
       case 'and':
       case 'or':
@@ -202,6 +205,9 @@ export class FilterExecutor {
         }
         return exact(n)
       }
+      case 'slice':
+        // uniform hashing: about 1 / total of the live points
+        return { min: 0, exp: Math.round(total / node.total), max: total }
       case 'has_vector': {
         let n = 0
         this.target.live.forEach((o) => {
@@ -287,6 +293,13 @@ export class FilterExecutor {
           const o = t.offsetOf(id)
           if (o !== undefined && base.has(o)) out.add(o)
         }
+        return out
+      }
+      case 'slice': {
+        const out = new Bitset(t.size)
+        ;(within ?? t.live).forEach((o) => {
+          if (inSlice(t.idAt(o), node.total, node.index)) out.add(o)
+        })
         return out
       }
       case 'has_vector': {
