@@ -17,6 +17,11 @@ const RANGE = 150
 const DIM = 8
 const COLLECTION = 'soak'
 
+/** A vector as the wire prints it (shortest float32 decimals, as Qdrant), read back as float32. */
+function f32(v: unknown): unknown {
+  return Array.isArray(v) ? v.map((x) => Math.fround(x as number)) : v
+}
+
 /** The vector of point `id` at vector version `vv`, float32-exact as stored. */
 function vectorFor(id: number, vv: number): number[] {
   return Array.from({ length: DIM }, (_, j) => Math.fround(Math.sin(id * 0.3 + vv * 0.07 + j)))
@@ -100,7 +105,7 @@ function checkSeen(p: Seen, where: string): void {
     `${where}: point ${id} version ${key(id, payload)} was never written`,
   ).toBe(true)
   if (p.vector !== undefined)
-    expect(p.vector, `${where}: point ${id} vector`).toEqual(vectorFor(id, payload.vv))
+    expect(f32(p.vector), `${where}: point ${id} vector`).toEqual(vectorFor(id, payload.vv))
 }
 
 async function reader(r: number, deadline: number): Promise<number> {
@@ -177,7 +182,7 @@ describe(`concurrent clients over HTTP (${SECONDS} s, QUIVER_SOAK_SECONDS; seed 
         expect([...stored.keys()].sort(), `writer ${w} ids`).toEqual([...model.keys()].sort())
         for (const [id, payload] of model) {
           expect(stored.get(id)!.payload, `point ${id}`).toEqual(payload)
-          expect(stored.get(id)!.vector, `point ${id}`).toEqual(vectorFor(id, payload.vv))
+          expect(f32(stored.get(id)!.vector), `point ${id}`).toEqual(vectorFor(id, payload.vv))
         }
         expect((await client.count(COLLECTION, { filter, exact: true })).count).toBe(model.size)
         total += model.size

@@ -8,6 +8,18 @@ import { startTestServer, type TestServer } from './server-harness.js'
 import { apiError } from './support/errors.js'
 import { rng } from './support/random.js'
 
+/**
+ * The wire prints float32 values as their shortest decimals (as Qdrant: 0.05, not
+ * 0.05000000074505806); read back as float32 they are the stored values exactly.
+ */
+function f32(v: unknown): unknown {
+  if (typeof v === 'number') return Math.fround(v)
+  if (Array.isArray(v)) return v.map(f32)
+  if (typeof v === 'object' && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'indices' ? x : f32(x)]))
+  return v
+}
+
 const C = 'nv'
 
 type Sparse = { indices: number[]; values: number[] }
@@ -167,7 +179,7 @@ describe('named, sparse and multi vectors through the Qdrant JS client', () => {
       with_vector: true,
       with_payload: true,
     })
-    expect(got.map((p) => ({ id: p.id, payload: p.payload, vector: p.vector }))).toEqual(
+    expect(got.map((p) => ({ id: p.id, payload: p.payload, vector: f32(p.vector) }))).toEqual(
       POINTS.map((p) => ({ id: p.id, payload: p.payload, vector: vectorsOf(p) })),
     )
     const some = await client.retrieve(C, { ids: [2, 3, 4], with_vector: ['image', 'bm25'] })
@@ -261,7 +273,7 @@ describe('named, sparse and multi vectors through the Qdrant JS client', () => {
       with_vector: true,
       with_payload: false,
     })
-    expect(all.map((p) => p.vector)).toEqual(POINTS.map((p) => vectorsOf(model.get(p.id)!)))
+    expect(all.map((p) => f32(p.vector))).toEqual(POINTS.map((p) => vectorsOf(model.get(p.id)!)))
     for (const name of NAMES) {
       const page = await client.scroll(C, { filter: { must: [{ has_vector: name }] }, limit: 100 })
       expect(page.points.map((p) => p.id)).toEqual(

@@ -64,7 +64,7 @@ describe.each(['Cosine', 'Euclid'] as const)('HTTP and in-process parity (%s)', 
           const limit = 5 + q * 3
           const local = await collection.search(query, { limit, exact, ...(filter ? { filter } : {}) })
           expect(local.length).toBeGreaterThan(0)
-          const expected = local.map((h) => ({ id: h.id, score: h.score }))
+          const expected = local.map((h) => ({ id: h.id, score: Math.fround(h.score) }))
 
           const viaQuery = await client.query(NAME, {
             query,
@@ -72,7 +72,7 @@ describe.each(['Cosine', 'Euclid'] as const)('HTTP and in-process parity (%s)', 
             params: { exact },
             ...(filter ? { filter } : {}),
           })
-          expect(viaQuery.points.map((h) => ({ id: h.id, score: h.score }))).toEqual(expected)
+          expect(viaQuery.points.map((h) => ({ id: h.id, score: Math.fround(h.score) }))).toEqual(expected)
 
           const viaSearch = await client.search(NAME, {
             vector: query,
@@ -81,7 +81,7 @@ describe.each(['Cosine', 'Euclid'] as const)('HTTP and in-process parity (%s)', 
             with_payload: false,
             ...(filter ? { filter } : {}),
           })
-          expect(viaSearch.map((h) => ({ id: h.id, score: h.score }))).toEqual(expected)
+          expect(viaSearch.map((h) => ({ id: h.id, score: Math.fround(h.score) }))).toEqual(expected)
         }
       }
     }
@@ -92,8 +92,8 @@ describe.each(['Cosine', 'Euclid'] as const)('HTTP and in-process parity (%s)', 
     const remote = await client.searchBatch(NAME, {
       searches: queries.map((vector, i) => ({ vector, limit: 7, filter: FILTERS[i] ?? null })),
     })
-    expect(remote.map((hits) => hits.map((h) => ({ id: h.id, score: h.score })))).toEqual(
-      local.map((hits) => hits.map((h) => ({ id: h.id, score: h.score }))),
+    expect(remote.map((hits) => hits.map((h) => ({ id: h.id, score: Math.fround(h.score) })))).toEqual(
+      local.map((hits) => hits.map((h) => ({ id: h.id, score: Math.fround(h.score) }))),
     )
   })
 

@@ -218,12 +218,46 @@ function deletePath(obj: { [key: string]: JsonValue }, parts: readonly string[])
   } else if (isPlainObject(next)) deletePath(next, rest)
 }
 
+/**
+ * The shortest decimal that reads back as the same float32 as `x`, as Qdrant prints its f32 scores
+ * and vector components (0.05, not 0.05000000074505806). More digits never break a round trip, so
+ * the digit count is binary-searched over 1..9 (9 always round-trips a float32).
+ */
+export function shortestFloat32(x: number): number {
+  const f = Math.fround(x)
+  if (!Number.isFinite(f) || f === 0) return f
+  let lo = 1
+  let hi = 9
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (Math.fround(Number(f.toPrecision(mid))) === f) hi = mid
+    else lo = mid + 1
+  }
+  return Number(f.toPrecision(lo))
+}
+
+function wireVectorValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? shortestFloat32(x) : wireVectorValue(x)))
+  if (typeof v === 'object' && v !== null && 'values' in v) {
+    const sv = v as { indices: number[]; values: number[] }
+    return { indices: sv.indices, values: sv.values.map(shortestFloat32) }
+  }
+  return v
+}
+
+/** A point's vectors as Qdrant prints them: every component as its shortest float32 decimal. */
+export function toWireVector(v: VectorOutput): VectorOutput {
+  if (Array.isArray(v)) return wireVectorValue(v) as VectorOutput
+  // own properties from entries: vector names are user strings
+  return Object.fromEntries(Object.entries(v).map(([name, x]) => [name, wireVectorValue(x)])) as VectorOutput
+}
+
 /** Engine record -> Qdrant `Record`. A requested payload is `{}` when the point has none (as Qdrant). */
 export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord {
   const out: WireRecord = { id: p.id }
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
-  if (p.vector !== undefined) out.vector = p.vector
+  if (p.vector !== undefined) out.vector = toWireVector(p.vector)
   if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
@@ -238,10 +272,11 @@ export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireSc
       'INTERNAL',
       `point ${JSON.stringify(p.id)} scored ${p.score}: scores must be finite`,
     )
-  const out: WireScoredPoint = { id: p.id, version: p.version ?? 0, score: p.score }
+  // f32 as Qdrant: a score from the graph and the same score from a rescoring stage print alike
+  const out: WireScoredPoint = { id: p.id, version: p.version ?? 0, score: shortestFloat32(p.score) }
   const payload = shapePayload(p.payload, sel)
   if (payload !== undefined) out.payload = payload
-  if (p.vector !== undefined) out.vector = p.vector
+  if (p.vector !== undefined) out.vector = toWireVector(p.vector)
   if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
