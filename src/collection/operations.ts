@@ -117,7 +117,8 @@ export function bytesToVector(bytes: Uint8Array): Float32Array {
   return new Float32Array(copy.buffer)
 }
 
-function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {
+/** The live ids of `segment` a logged selector names (ids that vanished are skipped). */
+export function selectIds(segment: Segment, selector: LoggedSelector): PointId[] {
   if ('ids' in selector) return selector.ids.filter((id) => segment.has(id))
   const node = parseFilter(selector.filter)
   return segment.matchingIds(node.kind === 'true' ? null : node)

@@ -576,7 +576,19 @@ const CONTEXT_MARGIN = 1.1920929e-7
 
 /** Runs checked plans over a host. */
 export class QueryRunner {
+  /** Vector spaces by `using`, resolved once per run (similarities ask for them per candidate pair). */
+  private readonly spaces = new Map<string, VectorSpace>()
+
   constructor(private readonly host: QueryHost) {}
+
+  private space(using: string): VectorSpace {
+    let s = this.spaces.get(using)
+    if (s === undefined) {
+      s = this.host.space(using)
+      this.spaces.set(using, s)
+    }
+    return s
+  }
 
   /** The final hits of `plan`, after `offset`, at most `limit`. Throws POINT_NOT_FOUND for an unknown example id. */
   run(plan: QueryPlan): Hit[] {
@@ -620,7 +632,7 @@ export class QueryRunner {
 
   /** A given dense query vector normalised for Cosine (multivector rows were normalised when parsed). */
   private normalised(using: string, v: QueryVector): QueryVector {
-    const space = this.host.space(using)
+    const space = this.space(using)
     if (isSparse(v) || space.metric !== 'Cosine' || space.kind !== 'dense') return v
     let n = 0
     for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!
@@ -633,7 +645,7 @@ export class QueryRunner {
 
   /** Raw similarity of two vectors of `using` (higher is more similar). */
   private similarity(using: string, a: QueryVector, b: QueryVector): number {
-    const space = this.host.space(using)
+    const space = this.space(using)
     if (isSparse(a) || isSparse(b)) return isSparse(a) && isSparse(b) ? sparseDot(a, b) : 0
     if (space.kind === 'multi') return maxSim(space.metric as Distance, a, b, space.dimension)
     return similarity(space.metric as Distance, a, b)
@@ -641,13 +653,13 @@ export class QueryRunner {
 
   /** Higher scores are better for nearest matches of `using` (Cosine, Dot, sparse). */
   private higherIsBetter(using: string): boolean {
-    const m = this.host.space(using).metric
+    const m = this.space(using).metric
     return m === 'Cosine' || m === 'Dot' || m === 'sparse'
   }
 
   /** Qdrant's user-facing score of a nearest match from its raw similarity. */
   private nearestScore(using: string, sim: number): number {
-    const space = this.host.space(using)
+    const space = this.space(using)
     switch (space.metric) {
       case 'Cosine':
       case 'Dot':
@@ -777,7 +789,7 @@ export class QueryRunner {
 
   /** Qdrant's average_vector: 2 * mean(positive) - mean(negative), or mean(positive). Dense vectors only. */
   private averageVector(using: string, q: Extract<StageQuery, { kind: 'recommend' }>): Float32Array {
-    const dim = this.host.space(using).dimension
+    const dim = this.space(using).dimension
     const mean = (sources: readonly VectorSource[]): Float64Array => {
       const m = new Float64Array(dim)
       for (const s of sources) {

@@ -2,10 +2,9 @@
 // points. Every live point id is in exactly one segment. Applies logged operations across them,
 // seals the appendable segment when it is full, and swaps in segments rebuilt by the optimizers.
 
-import { parseFilter } from '../filter/index.js'
 import { type PointVectors, Segment } from '../segment/segment.js'
 import type { CollectionConfig, Payload, PointId } from '../types.js'
-import { applyOperation, type LoggedSelector, loggedVectors, type Operation } from './operations.js'
+import { applyOperation, loggedVectors, type Operation, selectIds } from './operations.js'
 
 /** KiB of float32 vectors that `points` stored points of dimension `dim` take. */
 export function vectorKiB(points: number, dim: number): number {
@@ -132,7 +131,7 @@ export class SegmentHolder {
       case 'delete_vectors': {
         const points: { id: PointId; vectors: PointVectors; payload: Payload | undefined }[] = []
         for (const segment of this.list) {
-          for (const id of this.selected(segment, op.selector)) {
+          for (const id of selectIds(segment, op.selector)) {
             const current = segment.vectors(id)!
             const dense = new Map(current.dense)
             const sparse = new Map(current.sparse)
@@ -151,12 +150,6 @@ export class SegmentHolder {
       default:
         for (const segment of this.list) applyOperation(segment, op, seq)
     }
-  }
-
-  private selected(segment: Segment, selector: LoggedSelector): PointId[] {
-    if ('ids' in selector) return selector.ids.filter((id) => segment.has(id))
-    const node = parseFilter(selector.filter)
-    return segment.matchingIds(node.kind === 'true' ? null : node)
   }
 
   /** Stores whole points in the appendable segment, removing them from any other in the same step. */

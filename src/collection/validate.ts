@@ -657,7 +657,7 @@ export function toDenseValue(input: unknown, config: VectorConfig, where: string
     typeof (input as ArrayLike<unknown>)[0] === 'number'
   )
     input = [input]
-  if (!Array.isArray(input) || input.length === 0 || !input.every((r) => isArrayLikeRow(r)))
+  if (!Array.isArray(input) || input.length === 0 || !input.every((r) => isVectorArray(r)))
     throw new QuiverError(
       'INVALID_VECTOR',
       `${where} must be a multivector: a non-empty array of rows of ${config.dimension} numbers`,
@@ -669,10 +669,6 @@ export function toDenseValue(input: unknown, config: VectorConfig, where: string
     out.set(v, r * config.dimension)
   })
   return out
-}
-
-function isArrayLikeRow(r: unknown): boolean {
-  return Array.isArray(r) || (ArrayBuffer.isView(r) && !(r instanceof DataView))
 }
 
 function isVectorArray(v: unknown): boolean {

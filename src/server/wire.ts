@@ -1418,3 +1418,8 @@ export function lookupCollections(request: Prefetch): string[] {
   walk(request)
   return [...out]
 }
+
+/** The unnamed vector's size, which the wire checks dense query vectors against (0: the collection has none). */
+export function unnamedDimension(config: CollectionConfig): number {
+  return config.vectors.get('')?.dimension ?? 0
+}

@@ -1,5 +1,6 @@
 // Engine-level configs and vectors for unit tests of segments and the server (the shapes the
 // collection layer builds from createCollection options).
+import { configFromJson } from '../../src/collection/persistence.js'
 import type { PointVectors } from '../../src/segment/segment.js'
 import type {
   CollectionConfig,
@@ -19,15 +20,8 @@ export function singleVector(c: {
   quantization?: QuantizationConfig
   index?: IndexConfig
 }): CollectionConfig {
-  const v: VectorConfig = {
-    dimension: c.dimension,
-    metric: c.metric,
-    hnsw: c.hnsw,
-    ...(c.quantization === undefined ? {} : { quantization: c.quantization }),
-    ...(c.index === undefined ? {} : { index: c.index }),
-    datatype: 'float32',
-  }
-  return { vectors: new Map([['', v]]), sparseVectors: new Map(), hnsw: c.hnsw, optimizers: c.optimizers }
+  // the same conversion that reads a format-1 config.json
+  return configFromJson(1, c)
 }
 
 /** The unnamed vector alone, as a segment stores it. */

@@ -5,7 +5,7 @@ import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
-import { lookupCollections, toWireScoredPoint } from '../wire.js'
+import { lookupCollections, toWireScoredPoint, unnamedDimension } from '../wire.js'
 import { parseDiscover, parseDiscoverBatch } from '../wire-read.js'
 
 interface Route {
@@ -19,7 +19,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
 
   app.post<Route>(base, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseDiscover(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const { request, payload } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
@@ -30,7 +30,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const searches = parseDiscoverBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const searches = parseDiscoverBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       searches.map((q) => q.request),

@@ -6,7 +6,7 @@ import { lookupGroups } from '../../collection/groups.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
-import { lookupCollections } from '../wire.js'
+import { lookupCollections, unnamedDimension } from '../wire.js'
 import {
   type ParsedGroups,
   parseQueryGroups,
@@ -28,7 +28,7 @@ export function registerGroupRoutes(app: FastifyInstance, db: ServerDatabase): v
   const route = (path: string, parse: Parser) =>
     app.post<Route>(`${base}/${path}`, async (req, reply) => {
       const collection = await db.getCollection(req.params.collection_name)
-      const { request, payload, lookup } = parse(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+      const { request, payload, lookup } = parse(req.body, unnamedDimension(collection.config))
       for (const c of lookupCollections(request)) checkCollectionAccess(req, 'read', c)
       // the lookup collection is checked before the search runs, so a refused request does no work
       const other = lookup === undefined ? undefined : await lookupCollection(req, db, lookup.collection)

@@ -14,6 +14,7 @@ import {
   parseSearch,
   parseSearchBatch,
   toWireScoredPoint,
+  unnamedDimension,
 } from '../wire.js'
 
 interface Route {
@@ -27,7 +28,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseQuery(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const { request, payload } = parseQuery(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
@@ -35,7 +36,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const queries = parseQueryBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const queries = parseQueryBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
@@ -49,7 +50,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseRecommend(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const { request, payload } = parseRecommend(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
@@ -60,7 +61,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const queries = parseRecommendBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const queries = parseRecommendBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
@@ -74,7 +75,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseSearch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const { request, payload } = parseSearch(req.body, unnamedDimension(collection.config))
     const { vector, ...options } = request
     const hits = await collection.search(vector as ArrayLike<number>, options)
     return sendOk(
@@ -85,7 +86,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/search/batch`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const searches = parseSearchBatch(req.body, collection.config.vectors.get('')?.dimension ?? 0)
+    const searches = parseSearchBatch(req.body, unnamedDimension(collection.config))
     const results = await collection.searchBatch(searches.map((s) => s.request))
     return sendOk(
       reply,
