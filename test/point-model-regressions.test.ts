@@ -204,3 +204,35 @@ describe('points/batch existence in order', () => {
     }
   })
 })
+
+describe('legacy search/groups on named vectors', () => {
+  it('searches the vector a NamedVector names, and prints matrix scores as float32', async () => {
+    const srv = await startTestServer()
+    try {
+      await call(srv.url, 'PUT', '/collections/g', { vectors: { dense: { size: 2, distance: 'Dot' } } })
+      const points = Array.from({ length: 6 }, (_, id) => ({
+        id,
+        vector: { dense: [1, id / 10] },
+        payload: { cat: id % 2 },
+      }))
+      await call(srv.url, 'PUT', '/collections/g/points?wait=true', { points })
+      const r = await call(srv.url, 'POST', '/collections/g/points/search/groups', {
+        vector: { name: 'dense', vector: [0, 1] },
+        group_by: 'cat',
+        group_size: 1,
+        limit: 2,
+      })
+      expect(r.status).toBe(200)
+      expect(r.body.result.groups.map((g: { hits: { id: number }[] }) => g.hits[0]!.id)).toEqual([5, 4])
+      const m = await call(srv.url, 'POST', '/collections/g/points/search/matrix/pairs', {
+        sample: 6,
+        limit: 1,
+        using: 'dense',
+      })
+      for (const p of m.body.result.pairs as { score: number }[])
+        expect(String(p.score).replace('-', '').replace('.', '').length).toBeLessThanOrEqual(9)
+    } finally {
+      await srv.close()
+    }
+  })
+})

@@ -34,6 +34,7 @@ import {
   parseVectorInput,
   parseWithPayload,
   parseWithVector,
+  shortestFloat32,
   toWireRecord,
   toWireScoredPoint,
   unsupported,
@@ -126,7 +127,7 @@ export function toWireMatrixPairs(r: SearchMatrixResult): {
 } {
   const pairs: { a: PointId; b: PointId; score: number }[] = []
   r.sampleIds.forEach((a, i) => {
-    for (const n of r.nearest[i]!) pairs.push({ a, b: n.id, score: n.score })
+    for (const n of r.nearest[i]!) pairs.push({ a, b: n.id, score: shortestFloat32(n.score) })
   })
   return { pairs }
 }
@@ -152,7 +153,7 @@ export function toWireMatrixOffsets(r: SearchMatrixResult): {
     for (const n of r.nearest[i]!) {
       offsets_row.push(i)
       offsets_col.push(position.get(n.id)!)
-      scores.push(n.score)
+      scores.push(shortestFloat32(n.score))
     }
   })
   return { offsets_row, offsets_col, scores, ids: r.sampleIds }
@@ -259,6 +260,8 @@ export function parseSearchGroups(body: unknown, dimension: number): ParsedGroup
     query: isSparseInput(s.vector) ? s.vector : (Array.from(s.vector as ArrayLike<unknown>) as VectorInput),
     params,
   }
+  // `vector: { name, vector }` (NamedVectorStruct) searches that vector, as plain search does
+  if (s.using !== undefined && s.using !== null) base.using = s.using
   if (s.filter !== undefined) base.filter = s.filter
   if (s.scoreThreshold !== undefined) base.scoreThreshold = s.scoreThreshold
   if (s.withPayload !== undefined) base.withPayload = s.withPayload
