@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait, parseCreateCollection, parseUpdateCollection, toWireCollectionInfo } from '../wire.js'
+import { parseCreateCollection, parseUpdateCollection, toWireCollectionInfo } from '../wire/collections.js'
+import { checkWait } from '../wire/common.js'
 
 interface CollectionParams {
   Params: { collection_name: string }

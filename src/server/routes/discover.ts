@@ -5,8 +5,10 @@ import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
-import { lookupCollections, toWireScoredPoint, unnamedDimension } from '../wire.js'
-import { parseDiscover, parseDiscoverBatch } from '../wire-read.js'
+import { unnamedDimension } from '../wire/common.js'
+import { parseDiscover, parseDiscoverBatch } from '../wire/discover.js'
+import { toWireScoredPoint } from '../wire/records.js'
+import { lookupCollections } from '../wire/search.js'
 
 interface Route {
   Params: { collection_name: string }

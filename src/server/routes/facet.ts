@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { parseFacet, parseSearchMatrix, toWireMatrixOffsets, toWireMatrixPairs } from '../wire-read.js'
+import { parseFacet, parseSearchMatrix, toWireMatrixOffsets, toWireMatrixPairs } from '../wire/facet.js'
 
 interface Route {
   Params: { collection_name: string }

@@ -3,7 +3,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait, parseCreateFieldIndex, toWireUpdateResult } from '../wire.js'
+import { checkWait } from '../wire/common.js'
+import { parseCreateFieldIndex } from '../wire/field-index.js'
+import { toWireUpdateResult } from '../wire/records.js'
 
 interface Route {
   Params: { collection_name: string }

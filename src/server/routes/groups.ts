@@ -6,14 +6,15 @@ import { lookupGroups } from '../../collection/groups.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
-import { lookupCollections, unnamedDimension } from '../wire.js'
+import { unnamedDimension } from '../wire/common.js'
 import {
   type ParsedGroups,
   parseQueryGroups,
   parseRecommendGroups,
   parseSearchGroups,
   toWireGroups,
-} from '../wire-read.js'
+} from '../wire/groups.js'
+import { lookupCollections } from '../wire/search.js'
 
 interface Route {
   Params: { collection_name: string }

@@ -9,7 +9,7 @@ import type { ServerDatabase } from '../database.js'
 import { registerRequestIdHeader, routeOf } from '../logging.js'
 import { type CollectionSnapshot, qdrantEndpoint, ServerMetrics } from '../metrics.js'
 import { sendOk } from '../reply.js'
-import { toWireCollectionInfo, type WireCollectionInfo } from '../wire.js'
+import { toWireCollectionInfo, type WireCollectionInfo } from '../wire/collections.js'
 import { QDRANT_API_VERSION, quiverVersion } from './service.js'
 
 /** WAL segment size the server opens collections with (collection.ts DEFAULT_WAL_SEGMENT_BYTES), MiB. */

@@ -4,23 +4,20 @@ import type { FastifyInstance } from 'fastify'
 import { QuiverError } from '../../errors.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
+import { checkWait, parsePathPointId } from '../wire/common.js'
 import {
-  checkWait,
   parseBatchUpdate,
   parseCount,
   parseDeletePayload,
   parseDeleteVectors,
-  parsePathPointId,
   parsePointsSelector,
   parseRetrieve,
   parseScroll,
   parseSetPayload,
   parseUpdateVectors,
   parseUpsert,
-  toWireRecord,
-  toWireScrollResult,
-  toWireUpdateResult,
-} from '../wire.js'
+} from '../wire/points.js'
+import { toWireRecord, toWireScrollResult, toWireUpdateResult } from '../wire/records.js'
 
 interface Route {
   Params: { collection_name: string }

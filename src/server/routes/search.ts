@@ -5,6 +5,8 @@ import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
+import { unnamedDimension } from '../wire/common.js'
+import { toWireScoredPoint } from '../wire/records.js'
 import {
   lookupCollections,
   parseQuery,
@@ -13,9 +15,7 @@ import {
   parseRecommendBatch,
   parseSearch,
   parseSearchBatch,
-  toWireScoredPoint,
-  unnamedDimension,
-} from '../wire.js'
+} from '../wire/search.js'
 
 interface Route {
   Params: { collection_name: string }

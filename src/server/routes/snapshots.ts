@@ -20,7 +20,7 @@ import {
   snapshotFetchFailed,
   snapshotUrlPolicy,
 } from '../snapshot-url.js'
-import { bodyObject, checkWait } from '../wire.js'
+import { bodyObject, checkWait } from '../wire/common.js'
 
 /** Qdrant's `SnapshotDescription`. */
 export interface WireSnapshotDescription {

@@ -1,7 +1,7 @@
 // Scores and vector components go out as Qdrant prints float32 values: the shortest decimal that
 // reads back as the same float32.
 import { describe, expect, it } from 'vitest'
-import { shortestFloat32, toWireScoredPoint } from './wire.js'
+import { shortestFloat32, toWireScoredPoint } from './records.js'
 
 describe('shortestFloat32', () => {
   it('prints the shortest decimal of the float32 nearest the value', () => {

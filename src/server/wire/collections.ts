@@ -1,0 +1,415 @@
+// Wire format of `/collections`: create and update bodies in, `CollectionInfo` (config, HNSW,
+// optimizers, vector params) out. Shapes follow Qdrant's openapi.json and @qdrant/js-client-rest 1.18.
+import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../../collection/validate.js'
+import {
+  describe,
+  fail,
+  isAbsent,
+  isPlainObject,
+  join,
+  optBool,
+  optInt,
+  optNumber,
+  reqObject,
+} from '../../json-input.js'
+import { parseQuantizationConfig } from '../../quantization/config.js'
+import type {
+  CollectionConfig,
+  CollectionInfo,
+  CreateCollectionOptions,
+  Distance,
+  HnswConfig,
+  OptimizersConfig,
+  QuantizationConfig,
+  SparseVectorOptions,
+  VectorConfig,
+  VectorDatatype,
+  VectorOptions,
+} from '../../types.js'
+import { bodyObject, unsupported } from './common.js'
+import { toWirePayloadIndexInfo, type WirePayloadIndexInfo } from './field-index.js'
+
+export interface WireHnswConfig {
+  m: number
+  ef_construct: number
+  full_scan_threshold: number
+  max_indexing_threads: number
+  on_disk: boolean
+}
+
+/** Qdrant's `VectorParams` as Quiver reports them (optional fields only when set). */
+export interface WireVectorParams {
+  size: number
+  distance: Distance
+  datatype?: 'float32' | 'float16' | 'uint8'
+  multivector_config?: { comparator: 'max_sim' }
+  on_disk?: boolean
+  hnsw_config?: { m: number; ef_construct: number; full_scan_threshold: number }
+  quantization_config?: QuantizationConfig
+  ivf_config?: { nlist: number | null; nprobe: number | null }
+}
+
+/** Qdrant's `SparseVectorParams`. */
+export interface WireSparseVectorParams {
+  index?: { full_scan_threshold?: number; on_disk?: boolean }
+  modifier?: 'idf' | 'none'
+}
+
+/** Qdrant's `OptimizersConfig`; Quiver acts on the first four, the rest are reported as fixed. */
+export interface WireOptimizersConfig {
+  deleted_threshold: number
+  vacuum_min_vector_number: number
+  default_segment_number: number
+  /** KiB of vectors per segment. */
+  max_segment_size: number
+  memmap_threshold: null
+  indexing_threshold: number
+  flush_interval_sec: number
+  max_optimization_threads: number
+}
+
+/**
+ * Qdrant's `CollectionInfo`, reduced to what Quiver knows; optional Qdrant fields are left out.
+ * `unindexed_filter_fields` is Quiver's own (clients that do not know it ignore it).
+ */
+export interface WireCollectionInfo {
+  status: 'green' | 'yellow' | 'red'
+  optimizer_status: 'ok' | { error: string }
+  indexed_vectors_count: number
+  points_count: number
+  segments_count: number
+  config: {
+    params: {
+      vectors: WireVectorParams | { [name: string]: WireVectorParams }
+      sparse_vectors?: { [name: string]: WireSparseVectorParams }
+      shard_number: number
+      replication_factor: number
+      write_consistency_factor: number
+      on_disk_payload: boolean
+    }
+    hnsw_config: WireHnswConfig
+    optimizer_config: WireOptimizersConfig
+    /** As given at creation (nulls dropped); null when the collection has none (as Qdrant). */
+    quantization_config: QuantizationConfig | null
+    /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
+    ivf_config: WireIvfConfig | null
+  }
+  payload_schema: Record<string, WirePayloadIndexInfo>
+  /** Per field key: filtered requests since open that evaluated it without an index. */
+  unindexed_filter_fields: Record<string, number>
+}
+
+/** Quiver's `ivf_config` (not in Qdrant): its presence at creation selects the IVF index. */
+export interface WireIvfConfig {
+  nlist: number | null
+  nprobe: number | null
+}
+
+export function toWireHnswConfig(h: HnswConfig): WireHnswConfig {
+  return {
+    m: h.m,
+    ef_construct: h.efConstruct,
+    full_scan_threshold: h.fullScanThreshold,
+    max_indexing_threads: 0,
+    on_disk: false,
+  }
+}
+
+export function toWireOptimizersConfig(o: OptimizersConfig): WireOptimizersConfig {
+  return {
+    deleted_threshold: o.deletedThreshold,
+    vacuum_min_vector_number: o.vacuumMinVectorNumber,
+    default_segment_number: o.defaultSegmentNumber,
+    max_segment_size: o.maxSegmentSize,
+    memmap_threshold: null,
+    // every point is indexed (HNSW grows with each write), so indexing starts at once
+    indexing_threshold: 0,
+    flush_interval_sec: 0,
+    max_optimization_threads: 1,
+  }
+}
+
+/**
+ * Qdrant's `optimizers_config` -> engine settings. `default_segment_number: 0` and
+ * `max_segment_size: null` mean "choose for me" (the defaults); `memmap_threshold`,
+ * `indexing_threshold`, `flush_interval_sec`, `max_optimization_threads` are accepted and ignored.
+ */
+function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersConfig> {
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: { -readonly [K in keyof OptimizersConfig]?: OptimizersConfig[K] } = {}
+  const deleted = optNumber(src, 'deleted_threshold', path)
+  if (deleted !== undefined) {
+    if (!(deleted > 0 && deleted <= 1))
+      fail(join(path, 'deleted_threshold'), `expected a number in (0, 1], got ${deleted}`, 'INVALID_CONFIG')
+    out.deletedThreshold = deleted
+  }
+  const vacuumMin = optInt(src, 'vacuum_min_vector_number', path, 0)
+  if (vacuumMin !== undefined) out.vacuumMinVectorNumber = vacuumMin
+  const segments = optInt(src, 'default_segment_number', path, 0)
+  if (segments !== undefined && segments > 0) out.defaultSegmentNumber = segments
+  const maxSize = optInt(src, 'max_segment_size', path, 1)
+  if (maxSize !== undefined) out.maxSegmentSize = maxSize
+  return out
+}
+
+function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): WireVectorParams {
+  const out: WireVectorParams = { size: v.dimension, distance: v.metric }
+  if (v.datatype !== 'float32') out.datatype = v.datatype
+  if (v.multivector !== undefined) out.multivector_config = { comparator: v.multivector.comparator }
+  if (v.onDisk !== undefined) out.on_disk = v.onDisk
+  const h = v.hnsw
+  if (h.m !== base.m || h.efConstruct !== base.efConstruct || h.fullScanThreshold !== base.fullScanThreshold)
+    out.hnsw_config = { m: h.m, ef_construct: h.efConstruct, full_scan_threshold: h.fullScanThreshold }
+  if (named && v.quantization !== undefined) out.quantization_config = v.quantization
+  if (named && v.index?.type === 'ivf') out.ivf_config = { nlist: v.index.nlist, nprobe: v.index.nprobe }
+  return out
+}
+
+/**
+ * The collection's vectors as Qdrant reports them: `{ size, distance, ... }` for the unnamed
+ * vector alone, else an object by name (own properties from entries: names are user strings).
+ */
+function toWireVectors(config: CollectionConfig): WireVectorParams | { [name: string]: WireVectorParams } {
+  const unnamed = config.vectors.get('')
+  if (unnamed !== undefined && config.vectors.size === 1)
+    return toWireVectorParams(unnamed, config.hnsw, false)
+  return Object.fromEntries(
+    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]),
+  )
+}
+
+function toWireSparseVectors(config: CollectionConfig): { [name: string]: WireSparseVectorParams } {
+  return Object.fromEntries(
+    [...config.sparseVectors].map(([name, sv]) => {
+      const out: WireSparseVectorParams = {}
+      const index: { full_scan_threshold?: number; on_disk?: boolean } = {}
+      if (sv.fullScanThreshold !== null) index.full_scan_threshold = sv.fullScanThreshold
+      if (sv.onDisk !== null) index.on_disk = sv.onDisk
+      if (Object.keys(index).length > 0) out.index = index
+      if (sv.modifier !== 'none') out.modifier = sv.modifier
+      return [name, out]
+    }),
+  )
+}
+
+export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
+  const unnamed = info.config.vectors.get('')
+  return {
+    status: info.status,
+    optimizer_status: info.optimizerStatus,
+    indexed_vectors_count: info.indexedVectorsCount,
+    points_count: info.pointsCount,
+    segments_count: info.segmentsCount,
+    config: {
+      params: {
+        vectors: toWireVectors(info.config),
+        ...(info.config.sparseVectors.size > 0 ? { sparse_vectors: toWireSparseVectors(info.config) } : {}),
+        shard_number: 1,
+        replication_factor: 1,
+        write_consistency_factor: 1,
+        on_disk_payload: false,
+      },
+      hnsw_config: toWireHnswConfig(info.config.hnsw),
+      optimizer_config: toWireOptimizersConfig(info.config.optimizers),
+      quantization_config: unnamed?.quantization ?? null,
+      ivf_config:
+        unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
+    },
+    payload_schema: Object.fromEntries(
+      Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
+    ),
+    unindexed_filter_fields: { ...info.unindexedFilterFields },
+  }
+}
+
+const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
+
+/**
+ * `PUT /collections/{name}` body -> engine options: the unnamed vector (`vectors: { size, distance,
+ * ... }`) or named vectors (`vectors: { name: VectorParams }`), `sparse_vectors`; options that would
+ * change behaviour Quiver lacks (custom sharding, metadata) are rejected; `optimizers_config` and
+ * `quantization_config` (top level or in `vectors`, which wins as in Qdrant) are applied; Quiver's
+ * extension `ivf_config: { nlist?, nprobe? }` (the same two places; @qdrant/js-client-rest forwards
+ * only the one in `vectors`) selects the IVF index (docs/ivf.md);
+ * deployment options (shards, replicas, WAL, on-disk flags) are accepted and ignored.
+ */
+export function parseCreateCollection(body: unknown): CreateCollectionOptions {
+  const o = bodyObject(body)
+  unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
+  if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
+    fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
+  const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
+  const out: CreateCollectionOptions = {}
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(o.optimizers_config))
+    out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
+  const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
+  const topQuantization = isAbsent(o.quantization_config)
+    ? undefined
+    : parseQuantizationConfig(o.quantization_config, 'quantization_config')
+  if (!isAbsent(o.sparse_vectors)) {
+    const sv = reqObject(o, 'sparse_vectors', '')
+    out.sparseVectors = new Map(
+      Object.keys(sv).map((name) => [name, parseSparseParams(sv[name], `sparse_vectors.${name}`)]),
+    )
+  }
+  const vectors = isAbsent(o.vectors) ? undefined : reqObject(o, 'vectors', '')
+  if (vectors === undefined && out.sparseVectors === undefined)
+    fail(
+      'vectors',
+      'required: { "size": <dimension>, "distance": "Cosine" | "Dot" | "Euclid" | "Manhattan" }, named vectors { "<name>": { size, distance } }, or sparse_vectors',
+      'INVALID_CONFIG',
+    )
+  // Qdrant's untagged VectorsConfig: `{ size, distance, ... }` is the unnamed vector; a map's values
+  // are objects, so vectors named "size" or "distance" are still named ones
+  if (vectors !== undefined && (typeof vectors.size === 'number' || typeof vectors.distance === 'string')) {
+    // the unnamed vector; its quantization_config wins over the top-level one (as Qdrant)
+    const v = parseVectorParams(vectors, 'vectors', maxSegmentSize, topQuantization, o.ivf_config)
+    Object.assign(out, v)
+    return out
+  }
+  if (vectors !== undefined) {
+    out.vectors = new Map(
+      Object.keys(vectors).map((name) => [
+        name,
+        parseVectorParams(vectors[name], `vectors.${name}`, maxSegmentSize, topQuantization, o.ivf_config),
+      ]),
+    )
+  }
+  return out
+}
+
+function parseHnswPatch(
+  src: unknown,
+  path: string,
+): Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> {
+  const hnsw: Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> = {}
+  if (isAbsent(src)) return hnsw
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const m = optInt(src, 'm', path, 0)
+  const efConstruct = optInt(src, 'ef_construct', path, 1)
+  const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
+  if (m !== undefined) hnsw.m = m
+  if (efConstruct !== undefined) hnsw.efConstruct = efConstruct
+  if (fullScanThreshold !== undefined) hnsw.fullScanThreshold = fullScanThreshold
+  return hnsw
+}
+
+const DATATYPES = ['float32', 'float16', 'uint8'] as const
+
+/** Qdrant's `VectorParams` (+ Quiver's `ivf_config`) -> engine vector options. */
+function parseVectorParams(
+  src: unknown,
+  path: string,
+  maxSegmentSize: number,
+  topQuantization: QuantizationConfig | undefined,
+  topIvf: unknown,
+): VectorOptions {
+  if (!isPlainObject(src))
+    fail(path, `expected { "size", "distance", ... }, got ${describe(src)}`, 'INVALID_CONFIG')
+  const size = src.size
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1)
+    fail(join(path, 'size'), `expected an integer >= 1, got ${describe(size)}`, 'INVALID_CONFIG')
+  const distance = src.distance
+  if (typeof distance !== 'string' || !(DISTANCES as readonly string[]).includes(distance))
+    fail(
+      join(path, 'distance'),
+      `expected one of ${DISTANCES.join(', ')}, got ${describe(distance)}`,
+      'INVALID_CONFIG',
+    )
+  const out: VectorOptions = { dimension: size, metric: distance as Distance }
+  const datatype = src.datatype
+  if (!isAbsent(datatype)) {
+    if (typeof datatype !== 'string' || !(DATATYPES as readonly string[]).includes(datatype))
+      fail(
+        join(path, 'datatype'),
+        `expected one of ${DATATYPES.join(', ')}, got ${describe(datatype)}`,
+        'INVALID_CONFIG',
+      )
+    out.datatype = datatype as VectorDatatype
+  }
+  if (!isAbsent(src.multivector_config)) {
+    const mc = reqObject(src, 'multivector_config', path)
+    if (mc.comparator !== 'max_sim')
+      fail(
+        join(path, 'multivector_config.comparator'),
+        `expected "max_sim", got ${describe(mc.comparator)}`,
+        'INVALID_CONFIG',
+      )
+    out.multivector = { comparator: 'max_sim' }
+  }
+  const onDisk = optBool(src, 'on_disk', path)
+  if (onDisk !== undefined) out.onDisk = onDisk
+  const hnsw = parseHnswPatch(src.hnsw_config, join(path, 'hnsw_config'))
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(src.quantization_config))
+    out.quantization = parseQuantizationConfig(src.quantization_config, join(path, 'quantization_config'))
+  else if (topQuantization !== undefined) out.quantization = topQuantization
+  const [ivfPath, ivf] = isAbsent(src.ivf_config)
+    ? ['ivf_config', topIvf]
+    : [join(path, 'ivf_config'), src.ivf_config]
+  if (!isAbsent(ivf)) {
+    const { nlist, nprobe } = parseIvfParams(ivf, ivfPath)
+    if (nlist !== null) checkIvfTrainable(nlist, size, maxSegmentSize, `${ivfPath}.nlist`)
+    out.index = { type: 'ivf', nlist, nprobe }
+  }
+  return out
+}
+
+/** Qdrant's `SparseVectorParams` -> engine options. */
+function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
+  if (isAbsent(src)) return {}
+  if (!isPlainObject(src))
+    fail(path, `expected { index?, modifier? }, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: SparseVectorOptions = {}
+  if (!isAbsent(src.modifier)) {
+    if (src.modifier !== 'idf' && src.modifier !== 'none')
+      fail(
+        join(path, 'modifier'),
+        `expected "idf" or "none", got ${describe(src.modifier)}`,
+        'INVALID_CONFIG',
+      )
+    out.modifier = src.modifier
+  }
+  if (!isAbsent(src.index)) {
+    const index = reqObject(src, 'index', path)
+    const ipath = join(path, 'index')
+    const fst = optInt(index, 'full_scan_threshold', ipath, 0)
+    if (fst !== undefined) out.fullScanThreshold = fst
+    const onDisk = optBool(index, 'on_disk', ipath)
+    if (onDisk !== undefined) out.onDisk = onDisk
+    if (!isAbsent(index.datatype) && index.datatype !== 'float32')
+      fail(
+        join(ipath, 'datatype'),
+        `only "float32" sparse values are supported, got ${describe(index.datatype)}`,
+        'INVALID_CONFIG',
+      )
+  }
+  return out
+}
+
+/**
+ * `PATCH /collections/{name}`: Quiver cannot change a collection's parameters after creation, so
+ * any non-empty update is refused with INVALID_CONFIG naming the field (an empty body or only
+ * null fields is a no-op, as in Qdrant). Quantization in particular is fixed at creation: its codes
+ * are trained into every segment.
+ */
+export function parseUpdateCollection(body: unknown): void {
+  const o = bodyObject(body, true)
+  for (const [key, value] of Object.entries(o)) {
+    if (isAbsent(value)) continue
+    if (key === 'quantization_config')
+      fail(
+        key,
+        'changing quantization of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
+        'INVALID_CONFIG',
+      )
+    if (key === 'ivf_config')
+      fail(
+        key,
+        'changing the index of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
+        'INVALID_CONFIG',
+      )
+    fail(key, 'updating collection parameters is not supported by Quiver', 'INVALID_CONFIG')
+  }
+}
