@@ -14,6 +14,7 @@ import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quant
 import type {
   CollectionConfig,
   CollectionInfo,
+  CollectionParams,
   ContextPair,
   CountOptions,
   CreateCollectionOptions,
@@ -158,11 +159,12 @@ export interface WireCollectionInfo {
       shard_number: number
       replication_factor: number
       write_consistency_factor: number
+      read_fan_out_factor?: number
       on_disk_payload: boolean
     }
     hnsw_config: WireHnswConfig
     optimizer_config: WireOptimizersConfig
-    /** As given at creation (nulls dropped); null when the collection has none (as Qdrant). */
+    /** As given at creation or by PATCH (nulls dropped); null when the collection has none (as Qdrant). */
     quantization_config: QuantizationConfig | null
     /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
     ivf_config: WireIvfConfig | null
@@ -314,7 +316,7 @@ export function toWireOptimizersConfig(o: OptimizersConfig): WireOptimizersConfi
  * `max_segment_size: null` mean "choose for me" (the defaults); `memmap_threshold`,
  * `indexing_threshold`, `flush_interval_sec`, `max_optimization_threads` are accepted and ignored.
  */
-function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersConfig> {
+export function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersConfig> {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   const out: { -readonly [K in keyof OptimizersConfig]?: OptimizersConfig[K] } = {}
   const deleted = optNumber(src, 'deleted_threshold', path)
@@ -385,9 +387,12 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
         vectors: toWireVectors(info.config),
         ...(info.config.sparseVectors.size > 0 ? { sparse_vectors: toWireSparseVectors(info.config) } : {}),
         shard_number: 1,
-        replication_factor: 1,
-        write_consistency_factor: 1,
-        on_disk_payload: false,
+        replication_factor: info.config.params?.replicationFactor ?? 1,
+        write_consistency_factor: info.config.params?.writeConsistencyFactor ?? 1,
+        ...(info.config.params?.readFanOutFactor === undefined
+          ? {}
+          : { read_fan_out_factor: info.config.params.readFanOutFactor }),
+        on_disk_payload: info.config.params?.onDiskPayload ?? false,
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
@@ -645,6 +650,8 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
   const out: CreateCollectionOptions = {}
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  const params = parseCollectionParams(o, '')
+  if (Object.keys(params).length > 0) out.params = params
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
   const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
@@ -683,7 +690,26 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   return out
 }
 
-function parseHnswPatch(
+/**
+ * Qdrant's collection params (`replication_factor`, `write_consistency_factor`: integers >= 1;
+ * `read_fan_out_factor` >= 0; `on_disk_payload`) from `src` (PATCH's `params`, or the create body,
+ * where they sit at the top level). Other keys are left to the caller. Throws INVALID_CONFIG.
+ */
+export function parseCollectionParams(src: unknown, path: string): CollectionParams {
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = {}
+  const rf = optInt(src, 'replication_factor', path, 1)
+  if (rf !== undefined) out.replicationFactor = rf
+  const wcf = optInt(src, 'write_consistency_factor', path, 1)
+  if (wcf !== undefined) out.writeConsistencyFactor = wcf
+  const fan = optInt(src, 'read_fan_out_factor', path, 0)
+  if (fan !== undefined) out.readFanOutFactor = fan
+  const odp = optBool(src, 'on_disk_payload', path)
+  if (odp !== undefined) out.onDiskPayload = odp
+  return out
+}
+
+export function parseHnswPatch(
   src: unknown,
   path: string,
 ): Partial<{ -readonly [K in keyof HnswConfig]: HnswConfig[K] }> {
@@ -761,7 +787,7 @@ function parseVectorParams(
 }
 
 /** Qdrant's `SparseVectorParams` -> engine options. */
-function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
+export function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
   if (isAbsent(src)) return {}
   if (!isPlainObject(src))
     fail(path, `expected { index?, modifier? }, got ${describe(src)}`, 'INVALID_CONFIG')
@@ -790,32 +816,6 @@ function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
       )
   }
   return out
-}
-
-/**
- * `PATCH /collections/{name}`: Quiver cannot change a collection's parameters after creation, so
- * any non-empty update is refused with INVALID_CONFIG naming the field (an empty body or only
- * null fields is a no-op, as in Qdrant). Quantization in particular is fixed at creation: its codes
- * are trained into every segment.
- */
-export function parseUpdateCollection(body: unknown): void {
-  const o = bodyObject(body, true)
-  for (const [key, value] of Object.entries(o)) {
-    if (isAbsent(value)) continue
-    if (key === 'quantization_config')
-      fail(
-        key,
-        'changing quantization of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
-        'INVALID_CONFIG',
-      )
-    if (key === 'ivf_config')
-      fail(
-        key,
-        'changing the index of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
-        'INVALID_CONFIG',
-      )
-    fail(key, 'updating collection parameters is not supported by Quiver', 'INVALID_CONFIG')
-  }
 }
 
 /** `PUT /collections/{name}/points`: `{ points: [{ id, vector, payload? }] }` or `{ batch: { ids, vectors, payloads? } }`. */

@@ -1,8 +1,9 @@
-// Collection endpoints: list, info, create, update (refused), delete, exists (Qdrant's `/collections` resource).
+// Collection endpoints: list, info, create, update (live reconfiguration), delete, exists (Qdrant's `/collections` resource).
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait, parseCreateCollection, parseUpdateCollection, toWireCollectionInfo } from '../wire.js'
+import { parseUpdateCollection } from '../wire/collection-update.js'
+import { checkWait, parseCreateCollection, toWireCollectionInfo } from '../wire.js'
 
 interface CollectionParams {
   Params: { collection_name: string }
@@ -31,8 +32,8 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
   })
 
   app.patch<CollectionParams>('/collections/:collection_name', async (req, reply) => {
-    await db.getCollection(req.params.collection_name)
-    parseUpdateCollection(req.body)
+    const collection = await db.getCollection(req.params.collection_name)
+    await collection.updateConfig(parseUpdateCollection(req.body))
     return sendOk(reply, true)
   })
 
