@@ -867,7 +867,7 @@ export interface CollectionStats {
     /** An optimization is running now. */
     running: boolean
     /** Optimizations completed since open, by kind. */
-    completed: { vacuum: number; merge: number }
+    completed: { reconfigure: number; vacuum: number; merge: number }
   }
 }
 
