@@ -134,6 +134,12 @@ export interface CollectionConfig {
   /** The collection's HNSW defaults (each vector's `hnsw` starts from these). */
   readonly hnsw: HnswConfig
   readonly optimizers: OptimizersConfig
+  /**
+   * Qdrant's collection-level `quantization_config`: the default of dense vectors without their own
+   * (each vector's `quantization` is the effective one; a vector whose quantization differs from
+   * this one has its own). Absent = none.
+   */
+  readonly quantization?: QuantizationConfig
   /** Deployment parameters, echoed back; absent = the defaults (see {@link CollectionParams}). */
   readonly params?: CollectionParams
 }
@@ -181,8 +187,9 @@ export interface CollectionUpdate {
   hnsw?: Partial<HnswConfig> | null
   optimizers?: Partial<OptimizersConfig> | null
   /**
-   * Quantization of every dense single-row vector not changed by `vectors` in the same update;
-   * `null` removes it (Qdrant's collection-level `quantization_config`, `"Disabled"`).
+   * The collection-level quantization (Qdrant's top-level `quantization_config`; `null` =
+   * `"Disabled"`): dense single-row vectors that follow it (have none of their own) take the new
+   * one; a vector's own (`vectors`) wins.
    */
   quantization?: QuantizationConfig | null
   /** Per dense vector name (`""` = the unnamed vector): Map or own properties of an object. */

@@ -137,7 +137,11 @@ describe('live reconfiguration (updateConfig)', () => {
       { sparseVectors: { s: { modifier: 'idf' } } },
       { params: { replicationFactor: 2, onDiskPayload: true } },
       { vectors: { a: { onDisk: true, hnsw: { m: 0 } } } }, // a: no graph (exact scans)
-      { vectors: { a: { hnsw: { m: 12 } } }, quantization: null }, // and every quantizer removed
+      // the collection-level quantizer removed: vectors with their own keep theirs until removed too
+      {
+        vectors: { a: { hnsw: { m: 12 }, quantization: null }, b: { quantization: null } },
+        quantization: null,
+      },
     ]
     for (const update of updates) {
       await afterAcks(8)
@@ -160,6 +164,7 @@ describe('live reconfiguration (updateConfig)', () => {
     expect(b.hnsw).toEqual({ m: 6, efConstruct: 24, fullScanThreshold: 500, ef: 64 })
     expect(b.quantization).toBeUndefined()
     expect(c.config.hnsw).toEqual({ m: 6, efConstruct: 64, fullScanThreshold: 500, ef: 64 })
+    expect(c.config.quantization).toBeUndefined()
     expect(c.config.sparseVectors.get('s')!.modifier).toBe('idf')
     expect(c.config.optimizers.deletedThreshold).toBe(0.1)
     expect(c.config.params).toEqual({ replicationFactor: 2, onDiskPayload: true })

@@ -14,6 +14,7 @@ import type {
   CollectionParams,
   HnswConfig,
   OptimizersConfig,
+  QuantizationConfig,
   SparseVectorConfig,
   VectorConfig,
 } from '../types.js'
@@ -66,6 +67,8 @@ export interface ConfigJson {
   sparseVectors: [string, SparseVectorConfig][]
   hnsw: HnswConfig
   optimizers: OptimizersConfig
+  /** Format 3: the collection-level quantization, when set. */
+  quantization?: QuantizationConfig
   /** Format 3, when set. */
   params?: CollectionParams
 }
@@ -87,6 +90,7 @@ export function configToJson(config: CollectionConfig): ConfigJson {
     sparseVectors: [...config.sparseVectors],
     hnsw: config.hnsw,
     optimizers: config.optimizers,
+    ...(config.quantization === undefined ? {} : { quantization: config.quantization }),
     ...(config.params === undefined ? {} : { params: config.params }),
   }
 }
@@ -109,16 +113,22 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
       hnsw: c.hnsw,
       // configs written before optimizers existed get the defaults
       optimizers: resolveOptimizers(c.optimizers),
+      ...(c.quantization === undefined ? {} : { quantization: c.quantization }),
     }
   }
   const c = body as ConfigJson
   if (!Array.isArray(c?.vectors) || !Array.isArray(c.sparseVectors))
     throw new QuiverError('CORRUPTED', 'config.json has no vector list')
+  const vectors = new Map(c.vectors)
+  // format 2 kept no collection-level quantization: a lone unnamed vector's was given at the top level
+  const quantization =
+    formatVersion === 2 ? (vectors.size === 1 ? vectors.get('')?.quantization : undefined) : c.quantization
   return {
-    vectors: new Map(c.vectors),
+    vectors,
     sparseVectors: new Map(c.sparseVectors),
     hnsw: c.hnsw,
     optimizers: resolveOptimizers(c.optimizers),
+    ...(quantization === undefined || quantization === null ? {} : { quantization }),
     ...(c.params === undefined || c.params === null ? {} : { params: c.params }),
   }
 }

@@ -64,7 +64,10 @@ function canonical(v: unknown): string {
   )
 }
 
-function sameQuantization(a: QuantizationConfig | undefined, b: QuantizationConfig | undefined): boolean {
+export function sameQuantization(
+  a: QuantizationConfig | undefined,
+  b: QuantizationConfig | undefined,
+): boolean {
   return canonical(a ?? null) === canonical(b ?? null)
 }
 
@@ -105,11 +108,12 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
       vectorUpdates.set(name, vu)
     }
   }
+  // the collection-level quantization: vectors that followed the old one follow the new one
   const topQuantization =
     update.quantization === undefined
-      ? undefined
+      ? config.quantization
       : update.quantization === null
-        ? null
+        ? undefined
         : parseQuantizationConfig(update.quantization, 'quantization')
 
   const vectors = new Map<string, VectorConfig>()
@@ -125,8 +129,8 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     if (vu !== undefined && vu.quantization !== undefined) {
       quantization =
         vu.quantization === null ? undefined : parseQuantizationConfig(vu.quantization, at('quantization'))
-    } else if (topQuantization !== undefined && vc.multivector === undefined) {
-      quantization = topQuantization === null ? undefined : topQuantization
+    } else if (vc.multivector === undefined && sameQuantization(vc.quantization, config.quantization)) {
+      quantization = topQuantization
     }
     let onDisk = vc.onDisk
     if (vu?.onDisk !== undefined && vu.onDisk !== null) {
@@ -167,7 +171,14 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     update.params === undefined || update.params === null
       ? config.params
       : resolveParams(update.params, config.params, 'params')
-  return { vectors, sparseVectors, hnsw, optimizers, ...(params === undefined ? {} : { params }) }
+  return {
+    vectors,
+    sparseVectors,
+    hnsw,
+    optimizers,
+    ...(topQuantization === undefined ? {} : { quantization: topQuantization }),
+    ...(params === undefined ? {} : { params }),
+  }
 }
 
 /**
@@ -200,6 +211,7 @@ export function sameConfig(a: CollectionConfig, b: CollectionConfig): boolean {
     [...c.sparseVectors],
     c.hnsw,
     c.optimizers,
+    c.quantization ?? null,
     c.params ?? null,
   ]
   return canonical(plain(a)) === canonical(plain(b))

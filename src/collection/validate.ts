@@ -259,7 +259,18 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
       )
   }
   const params = resolveParams(options.params ?? undefined, undefined, 'params')
-  return { vectors, sparseVectors, hnsw, optimizers, ...(params === undefined ? {} : { params }) }
+  const quantization =
+    options.quantization === undefined || options.quantization === null
+      ? undefined
+      : parseQuantizationConfig(options.quantization, 'quantization')
+  return {
+    vectors,
+    sparseVectors,
+    hnsw,
+    optimizers,
+    ...(quantization === undefined ? {} : { quantization }),
+    ...(params === undefined ? {} : { params }),
+  }
 }
 
 /**

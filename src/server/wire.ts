@@ -1,6 +1,7 @@
 // Qdrant's REST wire format (snake_case JSON): the request parsers that turn a body into engine
 // calls, with errors naming the JSON path, and the mappers that turn engine results into Qdrant shapes.
 // Shapes follow Qdrant's docs/redoc/master/openapi.json and @qdrant/js-client-rest 1.18.
+import { sameQuantization } from '../collection/reconfigure.js'
 import {
   checkIvfTrainable,
   checkSelectorKey,
@@ -334,7 +335,8 @@ export function parseOptimizersConfig(src: unknown, path: string): Partial<Optim
   return out
 }
 
-function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): WireVectorParams {
+function toWireVectorParams(v: VectorConfig, config: CollectionConfig, named: boolean): WireVectorParams {
+  const base = config.hnsw
   const out: WireVectorParams = { size: v.dimension, distance: v.metric }
   if (v.datatype !== 'float32') out.datatype = v.datatype
   if (v.multivector !== undefined) out.multivector_config = { comparator: v.multivector.comparator }
@@ -342,7 +344,9 @@ function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): 
   const h = v.hnsw
   if (h.m !== base.m || h.efConstruct !== base.efConstruct || h.fullScanThreshold !== base.fullScanThreshold)
     out.hnsw_config = { m: h.m, ef_construct: h.efConstruct, full_scan_threshold: h.fullScanThreshold }
-  if (named && v.quantization !== undefined) out.quantization_config = v.quantization
+  // a vector's own quantization (Qdrant echoes the collection-level one only at the top)
+  if (v.quantization !== undefined && !sameQuantization(v.quantization, config.quantization))
+    out.quantization_config = v.quantization
   if (named && v.index?.type === 'ivf') out.ivf_config = { nlist: v.index.nlist, nprobe: v.index.nprobe }
   return out
 }
@@ -353,10 +357,9 @@ function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): 
  */
 function toWireVectors(config: CollectionConfig): WireVectorParams | { [name: string]: WireVectorParams } {
   const unnamed = config.vectors.get('')
-  if (unnamed !== undefined && config.vectors.size === 1)
-    return toWireVectorParams(unnamed, config.hnsw, false)
+  if (unnamed !== undefined && config.vectors.size === 1) return toWireVectorParams(unnamed, config, false)
   return Object.fromEntries(
-    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]),
+    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config, true)]),
   )
 }
 
@@ -396,7 +399,7 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
-      quantization_config: unnamed?.quantization ?? null,
+      quantization_config: info.config.quantization ?? null,
       ivf_config:
         unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
@@ -680,6 +683,7 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     return out
   }
   if (vectors !== undefined) {
+    if (topQuantization !== undefined) out.quantization = topQuantization
     out.vectors = new Map(
       Object.keys(vectors).map((name) => [
         name,
@@ -717,6 +721,8 @@ export function parseHnswPatch(
   if (isAbsent(src)) return hnsw
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   const m = optInt(src, 'm', path, 0)
+  if (m === 1)
+    fail(join(path, 'm'), 'expected 0 (no graph: exact search) or an integer >= 2, got 1', 'INVALID_CONFIG')
   const efConstruct = optInt(src, 'ef_construct', path, 1)
   const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
   if (m !== undefined) hnsw.m = m

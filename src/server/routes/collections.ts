@@ -33,7 +33,7 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
 
   app.patch<CollectionParams>('/collections/:collection_name', async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    await collection.updateConfig(parseUpdateCollection(req.body))
+    await collection.updateConfig(parseUpdateCollection(req.body, collection.config))
     return sendOk(reply, true)
   })
 

@@ -1,6 +1,12 @@
 // `PATCH /collections/{name}` (Qdrant's UpdateCollection) -> the engine's CollectionUpdate.
 import { parseQuantizationConfig } from '../../quantization/config.js'
-import type { CollectionUpdate, QuantizationConfig, SparseVectorUpdate, VectorUpdate } from '../../types.js'
+import type {
+  CollectionConfig,
+  CollectionUpdate,
+  QuantizationConfig,
+  SparseVectorUpdate,
+  VectorUpdate,
+} from '../../types.js'
 import {
   bodyObject,
   fail,
@@ -46,9 +52,9 @@ function byName<T>(src: unknown, path: string, each: (v: unknown, at: string) =>
  * `optimizers_config`, `quantization_config` (or `"Disabled"`), `params`, `sparse_vectors`
  * (`{ name: { index: { full_scan_threshold, on_disk }, modifier } }`). An empty body or null
  * fields change nothing. `ivf_config` (the index type and its lists) cannot change: INVALID_CONFIG.
- * Throws INVALID_CONFIG naming the field.
+ * Throws INVALID_CONFIG naming the field, also for a vector name `config` (the collection's) lacks.
  */
-export function parseUpdateCollection(body: unknown): CollectionUpdate {
+export function parseUpdateCollection(body: unknown, config: CollectionConfig): CollectionUpdate {
   const o = bodyObject(body, true)
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
   if (!isAbsent(o.ivf_config))
@@ -60,6 +66,14 @@ export function parseUpdateCollection(body: unknown): CollectionUpdate {
   const out: CollectionUpdate = {}
   if (!isAbsent(o.vectors)) {
     const vectors = byName(o.vectors, 'vectors', parseVectorDiff)
+    for (const name of vectors.keys()) {
+      if (!config.vectors.has(name))
+        fail(
+          `vectors.${name}`,
+          `the collection has no dense vector ${name === '' ? '"" (the unnamed vector)' : JSON.stringify(name)}${config.sparseVectors.has(name) ? ' (it is a sparse vector: change it in sparse_vectors)' : ''}`,
+          'INVALID_CONFIG',
+        )
+    }
     if (vectors.size > 0) out.vectors = vectors
   }
   const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
@@ -71,6 +85,14 @@ export function parseUpdateCollection(body: unknown): CollectionUpdate {
   if (!isAbsent(o.params)) out.params = parseCollectionParams(o.params, 'params')
   if (!isAbsent(o.sparse_vectors)) {
     const sparse = byName<SparseVectorUpdate>(o.sparse_vectors, 'sparse_vectors', parseSparseParams)
+    for (const name of sparse.keys()) {
+      if (!config.sparseVectors.has(name))
+        fail(
+          `sparse_vectors.${name}`,
+          `the collection has no sparse vector ${JSON.stringify(name)}`,
+          'INVALID_CONFIG',
+        )
+    }
     if (sparse.size > 0) out.sparseVectors = sparse
   }
   return out
