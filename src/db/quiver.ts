@@ -17,7 +17,7 @@ import {
 } from '../storage/archive.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
-import type { CreateCollectionOptions } from '../types.js'
+import type { CollectionUpdate, CreateCollectionOptions, UpdateResult } from '../types.js'
 import {
   checkSnapshotName,
   collectionSnapshotsDir,
@@ -209,6 +209,16 @@ export class Quiver {
     const broken = this.unavailable.get(name)
     if (broken) throw broken
     throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
+  }
+
+  /**
+   * Changes collection `name`'s parameters while it serves (`EmbeddedCollection.updateConfig`):
+   * HNSW / optimizer settings, quantization, per-vector settings, params. Index data the change
+   * affects is rebuilt in the background. Throws COLLECTION_NOT_FOUND, INVALID_CONFIG.
+   * @example await db.updateCollection('docs', { quantization: { scalar: { type: 'int8' } } })
+   */
+  async updateCollection(name: string, update: CollectionUpdate): Promise<UpdateResult> {
+    return (await this.getCollection(name)).updateConfig(update)
   }
 
   hasCollection(name: string): boolean {
