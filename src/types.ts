@@ -67,7 +67,7 @@ export interface OptimizersConfig {
 
 /**
  * Qdrant's `quantization_config` (snake_case, as on the wire): exactly one key. `scalar`: int8 codes
- * (1 byte per dimension), `quantile` in (0.5, 1] clips outliers before scaling; `binary`: 1 bit per
+ * (1 byte per dimension), `quantile` in [0.5, 1] clips outliers before scaling; `binary`: 1 bit per
  * dimension; `product`: `compression` x fewer bytes than float32. `always_ram` is accepted and
  * ignored (every code lives in memory). docs/quantization.md.
  */
@@ -249,6 +249,8 @@ export interface CreateCollectionOptions {
   datatype?: VectorDatatype | null
   /** Makes the unnamed vector a multivector. */
   multivector?: MultiVectorConfig | null
+  /** The unnamed vector's Qdrant `on_disk`, echoed back (vectors are held in memory today). */
+  onDisk?: boolean | null
   /** Named dense vectors (names: 1..255 characters, not `__proto__`); top-level `quantization`/`index` are their defaults. */
   vectors?: Readonly<Record<string, VectorOptions>> | ReadonlyMap<string, VectorOptions> | null
   /** Sparse vectors by name. */

@@ -154,16 +154,13 @@ describe('PATCH /collections/{name} (live reconfiguration) over the Qdrant REST 
     const cases: [unknown, RegExp][] = [
       [
         { hnsw_config: { m: 8 }, vectors: { nope: { on_disk: true } } },
-        /vectors\.nope: the collection has no dense vector "nope"/,
+        /^Wrong input: Not existing vector name error: nope$/,
       ],
       [{ hnsw_config: { m: 'many' } }, /hnsw_config\.m/],
       [{ quantization_config: 'Enabled' }, /quantization_config/],
       [{ optimizers_config: { deleted_threshold: 5 } }, /optimizers_config\.deleted_threshold/],
       [{ params: { replication_factor: 0 } }, /params\.replication_factor/],
-      [
-        { sparse_vectors: { s: { modifier: 'idf' } } },
-        /sparse_vectors\.s: the collection has no sparse vector/,
-      ],
+      [{ sparse_vectors: { s: { modifier: 'idf' } } }, /^Wrong input: Not existing vector name error: s$/],
       [{ ivf_config: { nlist: 4 } }, /ivf_config: the IVF index of an existing collection cannot change/],
     ]
     for (const [body, message] of cases) {

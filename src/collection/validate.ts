@@ -198,7 +198,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
   const vectors = new Map<string, VectorConfig>()
   const named = options.vectors !== undefined && options.vectors !== null
   if (named) {
-    for (const key of ['dimension', 'metric', 'datatype', 'multivector'] as const) {
+    for (const key of ['dimension', 'metric', 'datatype', 'multivector', 'onDisk'] as const) {
       if (options[key] !== undefined && options[key] !== null)
         configError(
           key,
@@ -230,6 +230,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
           index: options.index,
           datatype: options.datatype,
           multivector: options.multivector,
+          onDisk: options.onDisk,
         },
         hnsw,
         optimizers,

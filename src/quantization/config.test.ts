@@ -54,7 +54,7 @@ describe('parseQuantizationConfig', () => {
     [{ scalar: true }, 'quantization_config.scalar', /expected an object/],
     [{ scalar: {} }, 'quantization_config.scalar.type', /expected "int8"/],
     [{ scalar: { type: 'int4' } }, 'quantization_config.scalar.type', /"int4"/],
-    [{ scalar: { type: 'int8', quantile: 0.5 } }, 'quantization_config.scalar.quantile', /\(0\.5, 1\]/],
+    [{ scalar: { type: 'int8', quantile: 0.49 } }, 'quantization_config.scalar.quantile', /\[0\.5, 1\]/],
     [{ scalar: { type: 'int8', quantile: 1.01 } }, 'quantization_config.scalar.quantile', /1\.01/],
     [{ scalar: { type: 'int8', quantile: '0.9' } }, 'quantization_config.scalar.quantile', /string/],
     [{ scalar: { type: 'int8', bits: 8 } }, 'quantization_config.scalar.bits', /unknown field/],

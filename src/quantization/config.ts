@@ -39,7 +39,7 @@ function optBool(o: Obj, key: string, path: string, code: ErrorCode): boolean | 
 
 /**
  * Qdrant's `quantization_config` -> a normalised copy (only known keys, nulls dropped):
- * `{ scalar: { type: 'int8', quantile?: (0.5, 1], always_ram? } }`,
+ * `{ scalar: { type: 'int8', quantile?: [0.5, 1], always_ram? } }`,
  * `{ binary: { always_ram?, encoding?: 'one_bit' } }` or
  * `{ product: { compression: 'x4' | 'x8' | 'x16' | 'x32' | 'x64', always_ram? } }` — exactly one key.
  * Throws INVALID_CONFIG naming the JSON path (under `path`) of an unknown key or a bad value.
@@ -69,8 +69,8 @@ export function parseQuantizationConfig(value: unknown, path: string): Quantizat
       const out: { type: 'int8'; quantile?: number; always_ram?: boolean } = { type: 'int8' }
       const q = body.quantile
       if (q !== undefined && q !== null) {
-        if (typeof q !== 'number' || !(q > 0.5 && q <= 1))
-          fail(code, at(p, 'quantile'), `expected a number in (0.5, 1], got ${describe(q)}`)
+        if (typeof q !== 'number' || !(q >= 0.5 && q <= 1))
+          fail(code, at(p, 'quantile'), `expected a number in [0.5, 1], got ${describe(q)}`)
         out.quantile = q
       }
       if (alwaysRam !== undefined) out.always_ram = alwaysRam

@@ -124,13 +124,13 @@ export class ScalarQuantizer implements Quantizer {
   readonly config: QuantizationConfig
   readonly dimension: number
   readonly metric: IndexMetric
-  /** Fraction of the stored values the range covers, in (0.5, 1]. */
+  /** Fraction of the stored values the range covers, in [0.5, 1] (as Qdrant). */
   readonly quantile: number
   readonly bytesPerVector: number
   readonly minTrainingVectors = MIN_TRAINING_VECTORS
   private learnt: readonly [lo: number, hi: number] | undefined
 
-  /** Throws INVALID_CONFIG when `config` is not a scalar int8 config with quantile in (0.5, 1]. */
+  /** Throws INVALID_CONFIG when `config` is not a scalar int8 config with quantile in [0.5, 1] (as Qdrant). */
   constructor(config: QuantizationConfig, dimension: number, metric: IndexMetric) {
     if (!('scalar' in config))
       throw new QuiverError('INVALID_CONFIG', 'quantization_config: expected a "scalar" quantization config')
@@ -144,10 +144,10 @@ export class ScalarQuantizer implements Quantizer {
         },
       )
     const q = quantile ?? DEFAULT_QUANTILE
-    if (typeof q !== 'number' || !(q > 0.5 && q <= 1))
+    if (typeof q !== 'number' || !(q >= 0.5 && q <= 1))
       throw new QuiverError(
         'INVALID_CONFIG',
-        `quantization_config.scalar.quantile: expected (0.5, 1], got ${q}`,
+        `quantization_config.scalar.quantile: expected [0.5, 1], got ${q}`,
         {
           path: 'quantization_config.scalar.quantile',
         },

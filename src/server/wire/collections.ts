@@ -2,6 +2,7 @@
 // optimizers, vector params) out. Shapes follow Qdrant's openapi.json and @qdrant/js-client-rest 1.18.
 import { sameQuantization } from '../../collection/reconfigure.js'
 import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../../collection/validate.js'
+import { QuiverError } from '../../errors.js'
 import {
   describe,
   fail,
@@ -49,7 +50,8 @@ export interface WireVectorParams {
   datatype?: 'float32' | 'float16' | 'uint8'
   multivector_config?: { comparator: 'max_sim' }
   on_disk?: boolean
-  hnsw_config?: { m: number; ef_construct: number; full_scan_threshold: number }
+  /** Only the fields whose value differs from the collection's `hnsw_config` (as Qdrant echoes the given ones). */
+  hnsw_config?: { m?: number; ef_construct?: number; full_scan_threshold?: number }
   quantization_config?: QuantizationConfig
   ivf_config?: { nlist: number | null; nprobe: number | null }
 }
@@ -166,7 +168,11 @@ function toWireVectorParams(v: VectorConfig, config: CollectionConfig, named: bo
   if (v.onDisk !== undefined) out.on_disk = v.onDisk
   const h = v.hnsw
   if (h.m !== base.m || h.efConstruct !== base.efConstruct || h.fullScanThreshold !== base.fullScanThreshold)
-    out.hnsw_config = { m: h.m, ef_construct: h.efConstruct, full_scan_threshold: h.fullScanThreshold }
+    out.hnsw_config = {
+      ...(h.m === base.m ? {} : { m: h.m }),
+      ...(h.efConstruct === base.efConstruct ? {} : { ef_construct: h.efConstruct }),
+      ...(h.fullScanThreshold === base.fullScanThreshold ? {} : { full_scan_threshold: h.fullScanThreshold }),
+    }
   // a vector's own quantization (Qdrant echoes the collection-level one only at the top)
   if (v.quantization !== undefined && !sameQuantization(v.quantization, config.quantization))
     out.quantization_config = v.quantization
@@ -257,9 +263,11 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
   const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
-  const topQuantization = isAbsent(o.quantization_config)
-    ? undefined
-    : parseQuantizationConfig(o.quantization_config, 'quantization_config')
+  // `quantization` is Qdrant's alias of `quantization_config`
+  const [qKey, qValue] = isAbsent(o.quantization_config)
+    ? ['quantization', o.quantization]
+    : ['quantization_config', o.quantization_config]
+  const topQuantization = isAbsent(qValue) ? undefined : parseQuantizationConfig(qValue, qKey)
   if (!isAbsent(o.sparse_vectors)) {
     const sv = reqObject(o, 'sparse_vectors', '')
     out.sparseVectors = new Map(
@@ -469,12 +477,11 @@ export function parseUpdateCollection(body: unknown, config: CollectionConfig): 
   if (!isAbsent(o.vectors)) {
     const vectors = byName(o.vectors, 'vectors', parseVectorDiff)
     for (const name of vectors.keys()) {
+      // Qdrant's message, word for word (its clients and tests match it)
       if (!config.vectors.has(name))
-        fail(
-          `vectors.${name}`,
-          `the collection has no dense vector ${name === '' ? '"" (the unnamed vector)' : JSON.stringify(name)}${config.sparseVectors.has(name) ? ' (it is a sparse vector: change it in sparse_vectors)' : ''}`,
-          'INVALID_CONFIG',
-        )
+        throw new QuiverError('INVALID_CONFIG', `Wrong input: Not existing vector name error: ${name}`, {
+          path: `vectors.${name}`,
+        })
     }
     if (vectors.size > 0) out.vectors = vectors
   }
@@ -489,11 +496,9 @@ export function parseUpdateCollection(body: unknown, config: CollectionConfig): 
     const sparse = byName<SparseVectorUpdate>(o.sparse_vectors, 'sparse_vectors', parseSparseParams)
     for (const name of sparse.keys()) {
       if (!config.sparseVectors.has(name))
-        fail(
-          `sparse_vectors.${name}`,
-          `the collection has no sparse vector ${JSON.stringify(name)}`,
-          'INVALID_CONFIG',
-        )
+        throw new QuiverError('INVALID_CONFIG', `Wrong input: Not existing vector name error: ${name}`, {
+          path: `sparse_vectors.${name}`,
+        })
     }
     if (sparse.size > 0) out.sparseVectors = sparse
   }
