@@ -3,6 +3,7 @@
 import { describeValue, invalid, QuiverError, typeName } from '../errors.js'
 import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../filter/index.js'
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
+import { fail, isPlainObject as isObject } from '../json-input.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type { PointVectors } from '../segment/segment.js'
@@ -275,11 +276,7 @@ export function vectorNameError(config: CollectionConfig, name: string, where: s
 }
 
 function configError(path: string, message: string): never {
-  throw new QuiverError('INVALID_CONFIG', `${path}: ${message}`, { path })
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+  return fail(path, message, 'INVALID_CONFIG')
 }
 
 /**
@@ -489,7 +486,7 @@ function checkJson(value: unknown, where: string, depth: number): JsonValue {
     }
     return value as Payload
   }
-  throw new QuiverError('INVALID_PAYLOAD', `${where} is ${describe(value)}: payload values must be JSON`)
+  throw new QuiverError('INVALID_PAYLOAD', `${where} is ${typeName(value)}: payload values must be JSON`)
 }
 
 /** A payload: a plain JSON object, or null/undefined for none. Throws INVALID_PAYLOAD. */
@@ -500,13 +497,9 @@ export function toPayload(input: unknown, where = 'payload'): Payload | undefine
     Array.isArray(input) ||
     Object.getPrototypeOf(input) !== Object.prototype
   ) {
-    throw new QuiverError('INVALID_PAYLOAD', `${where} must be a JSON object, got ${describe(input)}`)
+    throw new QuiverError('INVALID_PAYLOAD', `${where} must be a JSON object, got ${typeName(input)}`)
   }
   return checkJson(input, where, 0) as Payload
-}
-
-function describe(v: unknown): string {
-  return typeName(v)
 }
 
 /** A payload key path for writes (set_payload `key`, delete_payload keys); `__proto__` is refused. */

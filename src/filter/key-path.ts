@@ -1,6 +1,8 @@
 // Payload key paths (Qdrant's JsonPath): parsing `a.b[].c`, `a[0]`, `"dotted.key"`, and reading,
 // setting and deleting payload values at a path with Qdrant's rules (lib/segment/src/json_path).
+
 import { type ErrorCode, QuiverError } from '../errors.js'
+import { isPlainObject as isObject } from '../json-input.js'
 import type { JsonValue, Payload } from '../types.js'
 
 /** One step of a path after the first key: `.key`, `[3]` (array index) or `[]` (every array element). */
@@ -118,10 +120,6 @@ export function withWildcardSuffix(path: KeyPath): KeyPath {
   if (path.rest.at(-1)?.kind === 'wildcard') return path
   const rest = [...path.rest, WILDCARD]
   return { text: pathText(path.first, rest), first: path.first, rest }
-}
-
-function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function own(obj: { [key: string]: JsonValue }, key: string): JsonValue | undefined {

@@ -4,7 +4,15 @@ import { checkSelectorKey } from '../../collection/validate.js'
 import { type ErrorCode, QuiverError } from '../../errors.js'
 import { describe, fail, isAbsent, isPlainObject, join, type Obj, stringArray } from '../../json-input.js'
 import { parsePointId } from '../../point-id.js'
-import type { CollectionConfig, Filter, Payload, PointId, VectorStruct, WithVector } from '../../types.js'
+import type {
+  CollectionConfig,
+  Filter,
+  Payload,
+  PointId,
+  SparseVectorInput,
+  VectorStruct,
+  WithVector,
+} from '../../types.js'
 import type { PayloadSelection } from './records.js'
 
 /** The request body as an object; an empty body counts as `{}` when `optional`. */
@@ -69,7 +77,7 @@ export function parseVector(v: unknown, path: string, dimension?: number): numbe
 export function parsePayload(v: unknown, path: string): Payload | undefined {
   if (isAbsent(v)) return undefined
   if (!isPlainObject(v)) fail(path, `expected a JSON object, got ${describe(v)}`, 'INVALID_PAYLOAD')
-  return v
+  return v as Payload
 }
 
 export function requirePayload(o: Obj, key: string, path: string): Payload {
@@ -207,4 +215,9 @@ export function nonEmptyKey(o: Obj, key: string, path: string): string {
     fail(join(path, key), `expected a payload key (a string), got ${describeShort(v)}`)
   if (v === '') throw validationError(join(path, key), 'must not be empty')
   return v
+}
+
+/** A sparse vector input `{ indices, values }` rather than a dense array (typed arrays included). */
+export function isSparseInput(v: unknown): v is SparseVectorInput {
+  return isPlainObject(v)
 }

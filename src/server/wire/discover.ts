@@ -1,5 +1,6 @@
+// Wire format of legacy `points/discover` and its batch.
 import { fail, isAbsent, isPlainObject, join, type Obj } from '../../json-input.js'
-import type { QueryRequest, SparseVectorInput } from '../../types.js'
+import type { QueryRequest } from '../../types.js'
 import { bodyObject, describeShort, reqCount } from './common.js'
 import type { PayloadSelection } from './records.js'
 import { parseContextPairs, parseQuery, parseVectorInput } from './search.js'
@@ -48,8 +49,4 @@ export function parseDiscoverBatch(
     if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a discover object, got ${describeShort(s)}`)
     return parseDiscover(s, dimension, `searches[${i}]`)
   })
-}
-
-export function isSparseInput(v: unknown): v is SparseVectorInput {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
 }

@@ -1,8 +1,16 @@
+// Wire format of the groups endpoints: `query/groups`, legacy `search/groups` and `recommend/groups`.
 import { parseKeyPath } from '../../filter/index.js'
 import { fail, isAbsent, isPlainObject, join, type Obj } from '../../json-input.js'
 import type { GroupsResult, QueryGroupsRequest, QueryParams, VectorInput, WithVector } from '../../types.js'
-import { bodyObject, describeShort, optCount, parseWithPayload, parseWithVector, reqCount } from './common.js'
-import { isSparseInput } from './discover.js'
+import {
+  bodyObject,
+  describeShort,
+  isSparseInput,
+  optCount,
+  parseWithPayload,
+  parseWithVector,
+  reqCount,
+} from './common.js'
 import {
   type PayloadSelection,
   toWireRecord,

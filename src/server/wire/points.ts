@@ -1,3 +1,5 @@
+// Wire format of the point endpoints: upsert, vectors, retrieve, selectors, payload writes, scroll,
+// count and `points/batch`; every error names the JSON path of the bad value.
 import { QuiverError } from '../../errors.js'
 import { parseDateTime } from '../../filter/index.js'
 import {

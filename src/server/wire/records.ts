@@ -1,3 +1,5 @@
+// Qdrant's response records on the wire: the envelope, `UpdateResult`, `Record`, `ScoredPoint`, scroll pages,
+// float32 values printed shortest, and the payload selection applied to returned payloads.
 import { QuiverError } from '../../errors.js'
 import { isPlainObject } from '../../json-input.js'
 import type {

@@ -1,3 +1,5 @@
+// Wire format of the search endpoints: the universal Query API (`points/query` and its batch) and the
+// legacy `search` and `recommend` with their batches.
 import {
   describe,
   fail,
