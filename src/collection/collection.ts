@@ -46,7 +46,6 @@ import type {
   UpdateResult,
   VectorOutput,
   VectorStruct,
-  WithPayload,
   WithVector,
 } from '../types.js'
 import { facetCounts } from './facet.js'
@@ -90,6 +89,7 @@ import {
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
 import {
+  type PayloadProjection,
   projectPayload,
   type ResolvedSelector,
   toBool,
@@ -880,7 +880,7 @@ export class EmbeddedCollection implements Collection {
   private record(
     segment: Segment,
     id: PointId,
-    withPayload: WithPayload,
+    withPayload: PayloadProjection,
     withVector: WithVector,
   ): PointRecord {
     const rec: PointRecord = { id }
@@ -1350,7 +1350,7 @@ export class EmbeddedCollection implements Collection {
     offset: number,
     id: PointId,
     score: number,
-    withPayload: WithPayload,
+    withPayload: PayloadProjection,
     withVector: WithVector,
   ): ScoredPoint {
     const sp: ScoredPoint = { id, score, version: segment.versionAt(offset) }

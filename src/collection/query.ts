@@ -15,7 +15,6 @@ import type {
   QuantizationSearchParams,
   RecommendStrategy,
   VectorConfig,
-  WithPayload,
   WithVector,
 } from '../types.js'
 import { type Formula, parseFormula, rescoreByFormula } from './formula.js'
@@ -25,6 +24,7 @@ import { type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   isSparseOrDocumentInput,
   MAX_LIMIT,
+  type PayloadProjection,
   toBool,
   toDenseValue,
   toLimit,
@@ -207,7 +207,7 @@ export interface Stage {
 
 export interface QueryPlan extends Stage {
   readonly offset: number
-  readonly withPayload: WithPayload
+  readonly withPayload: PayloadProjection
   readonly withVector: WithVector
   /** Point ids the request names as examples (root and nested): excluded from every stage, as Qdrant. */
   readonly referencedIds: readonly PointId[]
