@@ -1,5 +1,6 @@
 // Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli.
-// filter, storage and sparse serve segment/collection and never import them; errors.ts and types.ts import nothing.
+// filter, storage and sparse serve segment/collection and never import them; errors.ts and types.ts import nothing;
+// json-input.ts (the one home of JSON-input checking) imports only errors.ts and types.ts.
 const layer = (name, forbidden, { testsExempt = false } = {}) => ({
   name: `${name}-layering`,
   severity: 'error',
@@ -48,7 +49,7 @@ module.exports = {
       'server',
       'cli',
     ]),
-    // sparse vectors (inverted index, BM25) import only errors.ts, types.ts and npm packages
+    // sparse vectors (inverted index, BM25) import only the leaves (errors.ts, types.ts, json-input.ts) and npm packages
     layer('sparse', [
       'engine',
       'index',
@@ -71,6 +72,13 @@ module.exports = {
       comment: 'src/errors.ts and src/types.ts import nothing local',
       from: { path: '^src/(errors|types)\\.ts$' },
       to: { path: '^src/' },
+    },
+    {
+      name: 'json-input-is-a-leaf',
+      severity: 'error',
+      comment: 'src/json-input.ts imports only src/errors.ts and src/types.ts',
+      from: { path: '^src/json-input\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(errors|types)\\.ts$' },
     },
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
     {

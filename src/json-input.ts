@@ -14,9 +14,14 @@ export type Obj = { [key: string]: unknown }
  */
 export const describe: (value: unknown) => string = describeValue
 
-/** True for a non-null, non-array object (what JSON.parse makes of `{...}`). */
-export function isPlainObject(v: unknown): v is { [key: string]: JsonValue } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+/**
+ * True for an object that is neither null, an array nor a typed array / DataView (what JSON.parse
+ * makes of `{...}`; embedded callers may pass a Float32Array where a vector goes).
+ */
+export function isPlainObject(v: JsonValue | undefined): v is { [key: string]: JsonValue }
+export function isPlainObject(v: unknown): v is Obj
+export function isPlainObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
 }
 
 /** `undefined` or `null`: Qdrant treats an explicit null like an absent key. */

@@ -447,8 +447,13 @@ export interface Filter {
 
 // ---- Options and results ----
 
-/** Which payload fields to return: all (`true`), none (`false`), or only these keys. */
-export type WithPayload = boolean | string[]
+/**
+ * Which payload fields to return (Qdrant's `WithPayloadInterface`): all (`true`), none (`false`),
+ * only these key paths (a list, or `{ include }`), or all but these (`{ exclude }`). Key paths are
+ * Qdrant's: `a.b` reaches into objects, `a[].b` into each element of an array, `"dotted.key"` is
+ * one key. An included nested path keeps its structure (`['n.k']` -> `{ n: { k: ... } }`).
+ */
+export type WithPayload = boolean | string[] | { include: string[] } | { exclude: string[] }
 
 /** Which vectors to return: all (`true`), none (`false`), or only these names. */
 export type WithVector = boolean | readonly string[]

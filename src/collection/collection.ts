@@ -47,7 +47,6 @@ import type {
   UpdateResult,
   VectorOutput,
   VectorStruct,
-  WithPayload,
   WithVector,
 } from '../types.js'
 import { facetCounts } from './facet.js'
@@ -93,6 +92,7 @@ import { applyCollectionUpdate, sameConfig } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
 import {
+  type PayloadProjection,
   projectPayload,
   type ResolvedSelector,
   toBool,
@@ -910,7 +910,7 @@ export class EmbeddedCollection implements Collection {
   private record(
     segment: Segment,
     id: PointId,
-    withPayload: WithPayload,
+    withPayload: PayloadProjection,
     withVector: WithVector,
   ): PointRecord {
     const rec: PointRecord = { id }
@@ -1380,7 +1380,7 @@ export class EmbeddedCollection implements Collection {
     offset: number,
     id: PointId,
     score: number,
-    withPayload: WithPayload,
+    withPayload: PayloadProjection,
     withVector: WithVector,
   ): ScoredPoint {
     const sp: ScoredPoint = { id, score, version: segment.versionAt(offset) }

@@ -13,6 +13,7 @@ import {
   parseDateTime,
   parseKeyPath,
 } from '../filter/index.js'
+import { fail, isAbsent, isPlainObject as isObject, type Obj, onlyKeys } from '../json-input.js'
 import type { Segment } from '../segment/segment.js'
 import type { JsonValue, Payload, PointId } from '../types.js'
 
@@ -140,26 +141,6 @@ export const MAX_FORMULA_DEPTH = 64
 const SCORE_VARIABLE = /^\$score(?:\[([0-9]+)\])?$/
 const DEFAULT_MIDPOINT = 0.5
 const DEFAULT_SCALE = 1
-
-type Obj = Record<string, unknown>
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
-}
-
-function isAbsent(v: unknown): v is null | undefined {
-  return v === undefined || v === null
-}
-
-function fail(path: string, message: string): never {
-  throw invalid(`${path}: ${message}`, { path })
-}
-
-function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) fail(`${path}.${k}`, `unknown field (expected one of ${allowed.join(', ')})`)
-  }
-}
 
 /**
  * A number as Qdrant reads an `f32` field: finite, rounded to float32, within its range.

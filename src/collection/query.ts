@@ -3,6 +3,7 @@
 // a QueryHost, the collection's per-segment search. fusion.ts and mmr.ts hold the re-rankers.
 import { describeValue, invalid, QuiverError } from '../errors.js'
 import { type FilterNode, parseFilter } from '../filter/index.js'
+import { join as at, fail, isAbsent, isPlainObject as isObject, type Obj, onlyKeys } from '../json-input.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { Segment } from '../segment/segment.js'
@@ -14,7 +15,6 @@ import type {
   QuantizationSearchParams,
   RecommendStrategy,
   VectorConfig,
-  WithPayload,
   WithVector,
 } from '../types.js'
 import { type Formula, parseFormula, rescoreByFormula } from './formula.js'
@@ -24,6 +24,7 @@ import { type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   isSparseOrDocumentInput,
   MAX_LIMIT,
+  type PayloadProjection,
   toBool,
   toDenseValue,
   toLimit,
@@ -206,37 +207,12 @@ export interface Stage {
 
 export interface QueryPlan extends Stage {
   readonly offset: number
-  readonly withPayload: WithPayload
+  readonly withPayload: PayloadProjection
   readonly withVector: WithVector
   /** Point ids the request names as examples (root and nested): excluded from every stage, as Qdrant. */
   readonly referencedIds: readonly PointId[]
   /** Example ids to fetch from other collections before the plan runs, per lookup location. */
   readonly lookups: readonly { readonly lookup: LookupFrom; readonly ids: readonly PointId[] }[]
-}
-
-type Obj = Record<string, unknown>
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
-}
-
-function at(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`
-}
-
-function fail(path: string, message: string): never {
-  throw invalid(`${path}: ${message}`, { path })
-}
-
-function isAbsent(v: unknown): v is null | undefined {
-  return v === undefined || v === null
-}
-
-/** Keys of a kind object other than the one allowed; refuses unknown keys so typos are not silent. */
-function onlyKeys(o: Obj, allowed: readonly string[], path: string): void {
-  for (const k of Object.keys(o)) {
-    if (!allowed.includes(k)) fail(at(path, k), `unknown field (expected one of ${allowed.join(', ')})`)
-  }
 }
 
 const STRATEGIES: readonly RecommendStrategy[] = ['average_vector', 'best_score', 'sum_scores']

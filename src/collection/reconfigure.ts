@@ -2,7 +2,7 @@
 // a config gives the new config (validated like a new collection's), and which segments must be
 // rebuilt to match it. The change itself is a WAL operation carrying the whole new config; the
 // optimizers rebuild mismatched segments in the background (optimizer.ts, "reconfigure").
-import { describeValue } from '../errors.js'
+import { describe as describeValue, isPlainObject as isObject } from '../json-input.js'
 import { parseQuantizationConfig } from '../quantization/config.js'
 import type {
   CollectionConfig,
@@ -27,10 +27,6 @@ const UPDATE_KEYS: ReadonlySet<string> = new Set([
 const VECTOR_UPDATE_KEYS: ReadonlySet<string> = new Set(['hnsw', 'quantization', 'onDisk'])
 const SPARSE_UPDATE_KEYS: ReadonlySet<string> = new Set(['modifier', 'fullScanThreshold', 'onDisk'])
 const HNSW_KEYS = ['m', 'efConstruct', 'fullScanThreshold', 'ef'] as const
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 /** A user's Map or object of name -> update as entries (own keys only). */
 function entries<T>(value: unknown, path: string): [string, T][] {

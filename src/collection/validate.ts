@@ -1,8 +1,16 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
 import { describeValue, invalid, QuiverError, typeName } from '../errors.js'
-import { type FilterNode, FORBIDDEN_KEY, parseFilter, parseKeyPath } from '../filter/index.js'
+import {
+  type FilterNode,
+  FORBIDDEN_KEY,
+  type KeyPath,
+  parseFilter,
+  parseKeyPath,
+  selectPayload,
+} from '../filter/index.js'
 import { MIN_POINTS_PER_LIST } from '../index/ivf.js'
+import { fail, isPlainObject as isObject, stringArray } from '../json-input.js'
 import { parsePointId } from '../point-id.js'
 import { parseQuantizationConfig, parseQuantizationSearchParams } from '../quantization/config.js'
 import type { PointVectors } from '../segment/segment.js'
@@ -27,7 +35,6 @@ import type {
   VectorConfig,
   VectorDatatype,
   VectorOptions,
-  WithPayload,
   WithVector,
 } from '../types.js'
 
@@ -328,11 +335,7 @@ export function vectorNameError(config: CollectionConfig, name: string, where: s
 }
 
 export function configError(path: string, message: string): never {
-  throw new QuiverError('INVALID_CONFIG', `${path}: ${message}`, { path })
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+  return fail(path, message, 'INVALID_CONFIG')
 }
 
 /**
@@ -542,7 +545,7 @@ function checkJson(value: unknown, where: string, depth: number): JsonValue {
     }
     return value as Payload
   }
-  throw new QuiverError('INVALID_PAYLOAD', `${where} is ${describe(value)}: payload values must be JSON`)
+  throw new QuiverError('INVALID_PAYLOAD', `${where} is ${typeName(value)}: payload values must be JSON`)
 }
 
 /** A payload: a plain JSON object, or null/undefined for none. Throws INVALID_PAYLOAD. */
@@ -553,13 +556,9 @@ export function toPayload(input: unknown, where = 'payload'): Payload | undefine
     Array.isArray(input) ||
     Object.getPrototypeOf(input) !== Object.prototype
   ) {
-    throw new QuiverError('INVALID_PAYLOAD', `${where} must be a JSON object, got ${describe(input)}`)
+    throw new QuiverError('INVALID_PAYLOAD', `${where} must be a JSON object, got ${typeName(input)}`)
   }
   return checkJson(input, where, 0) as Payload
-}
-
-function describe(v: unknown): string {
-  return typeName(v)
 }
 
 /** A payload key path for writes (set_payload `key`, delete_payload keys); `__proto__` is refused. */
@@ -605,16 +604,41 @@ export function toOffset(value: unknown, where: string): number {
   return value
 }
 
-export function toWithPayload(value: unknown, where: string, fallback: boolean): WithPayload {
+/**
+ * A validated `withPayload`: all (`true`), none (`false`), or the parsed key paths to keep or drop
+ * (see {@link projectPayload}).
+ */
+export type PayloadProjection =
+  | boolean
+  | { readonly include: readonly KeyPath[] }
+  | { readonly exclude: readonly KeyPath[] }
+
+/**
+ * `withPayload` (Qdrant's `with_payload`): `true`, `false`, a list of key paths (= `{ include }`),
+ * `{ include: [...] }` or `{ exclude: [...] }`; absent or null -> `fallback`. Key paths follow
+ * Qdrant's grammar (`a.b`, `a[].b`, `"dotted.key"`; see parseKeyPath). Throws INVALID_ARGUMENT
+ * naming `where` (or the bad key, `where[2]`, `where.include[0]`); `__proto__` is refused.
+ * @example toWithPayload({ exclude: ['meta.raw'] }, 'withPayload', true)
+ */
+export function toWithPayload(value: unknown, where: string, fallback: boolean): PayloadProjection {
   if (value === undefined || value === null) return fallback
   if (typeof value === 'boolean') return value
-  if (Array.isArray(value) && value.every((k) => typeof k === 'string')) {
-    value.forEach((k, i) => {
-      checkSelectorKey(k, `${where}[${i}]`)
-    })
-    return value as string[]
+  if (Array.isArray(value)) return { include: selectorPaths(value, where) }
+  if (isObject(value)) {
+    const keys = Object.keys(value)
+    if (keys.length === 1 && keys[0] === 'include')
+      return { include: selectorPaths(value.include, `${where}.include`) }
+    if (keys.length === 1 && keys[0] === 'exclude')
+      return { exclude: selectorPaths(value.exclude, `${where}.exclude`) }
   }
-  throw invalid(`${where} must be a boolean or an array of payload keys`)
+  return fail(
+    where,
+    `expected true, false, a list of keys, { include: [...] } or { exclude: [...] }, got ${describeValue(value)}`,
+  )
+}
+
+function selectorPaths(value: unknown, where: string): KeyPath[] {
+  return stringArray(value, where).map((k, i) => parseKeyPath(k, `${where}[${i}]`))
 }
 
 /** A search's `quantization` parameters (absent/null -> undefined); throws INVALID_ARGUMENT naming `where`. */
@@ -637,22 +661,20 @@ export function toBool(value: unknown, where: string, fallback: boolean): boolea
 }
 
 /**
- * Refuses a payload selector key (`with_payload` include / exclude) with a `__proto__` segment
- * between dots; the key is otherwise taken as written (top-level, dots allowed for exclude).
+ * A stored payload as a read returns it: undefined for `false`, else the payload (`{}` when the
+ * point has none) whole or cut by the projection's key paths (selectPayload: Qdrant's include /
+ * exclude semantics, nested paths keep their structure).
  */
-export function checkSelectorKey(key: string, where: string): void {
-  if (key.split('.').includes(FORBIDDEN_KEY))
-    throw invalid(`${where}: the key ${FORBIDDEN_KEY} is not allowed`)
-}
-
-/** Projects a payload to the requested keys (top-level keys; `true` = all, `false` = none). */
-export function projectPayload(payload: Payload | undefined, withPayload: WithPayload): Payload | undefined {
+export function projectPayload(
+  payload: Payload | undefined,
+  withPayload: PayloadProjection,
+): Payload | undefined {
   if (withPayload === false) return undefined
   const p = payload ?? {}
   if (withPayload === true) return p
-  const out: Payload = {}
-  for (const k of withPayload) if (Object.hasOwn(p, k)) out[k] = p[k]!
-  return out
+  return 'include' in withPayload
+    ? selectPayload(p, withPayload.include, 'include')
+    : selectPayload(p, withPayload.exclude, 'exclude')
 }
 
 /** float32 -> the nearest float16 value (round half to even), as a float32; ±65504 bounds. */

@@ -1,6 +1,7 @@
 // Compiles a filter AST into a closure tree that tests one point (id + payload) with Qdrant's
 // semantics (lib/segment/src/payload_storage/condition_checker.rs, query_checker.rs); text conditions
 // on fields with a full-text index follow the index's semantics when the caller names those fields.
+import { isPlainObject as isObject } from '../json-input.js'
 import type { JsonValue, Payload, PointId } from '../types.js'
 import type { FilterNode, GeoNode, MatchAnyNode, MatchTextNode, RangeNode, ValuesCountNode } from './ast.js'
 import { parseDateTime } from './datetime.js'
@@ -56,10 +57,6 @@ export function compileFilter(node: FilterNode, options?: CompileOptions): Point
     hasVector: options?.hasVector ?? null,
   })
   return (id, payload) => pred(id, payload ?? EMPTY_PAYLOAD)
-}
-
-function isObject(v: JsonValue): v is { [key: string]: JsonValue } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 /** A value or, when it is an array, any of its elements passes `check` (Qdrant's ValueChecker::_check). */

@@ -44,6 +44,7 @@ export {
   type PathItem,
   parseKeyPath,
   type SomeValueResult,
+  selectPayload,
   setAtPath,
   someValue,
   withWildcardSuffix,

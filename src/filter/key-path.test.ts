@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest'
+import { rng } from '../../test/support/random.js'
 import { isQuiverError } from '../errors.js'
-import type { Payload } from '../types.js'
-import { deleteAtPath, getValues, parseKeyPath, setAtPath, withWildcardSuffix } from './key-path.js'
+import type { JsonValue, Payload } from '../types.js'
+import {
+  deleteAtPath,
+  getValues,
+  type KeyPath,
+  type PathItem,
+  parseKeyPath,
+  selectPayload,
+  setAtPath,
+  withWildcardSuffix,
+} from './key-path.js'
 
 const get = (payload: Payload, path: string) => getValues(payload, parseKeyPath(path))
 
@@ -204,5 +214,92 @@ describe('deleteAtPath (Qdrant delete_payload)', () => {
     expect(deleteAtPath(p, parseKeyPath('x.y'))).toEqual([])
     expect(deleteAtPath(p, parseKeyPath('a.y'))).toEqual([])
     expect(p).toEqual(base())
+  })
+})
+
+describe('selectPayload (Qdrant PayloadSelector)', () => {
+  const P: Payload = {
+    n: { k: 1, j: [1, { k: 2 }] },
+    a: [{ b: 1, c: { d: 2 } }, 5, [{ b: 3 }]],
+    s: 'x',
+    z: null,
+  }
+  const sel = (paths: string[], mode: 'include' | 'exclude') =>
+    selectPayload(
+      P,
+      paths.map((p) => parseKeyPath(p)),
+      mode,
+    )
+
+  it('keeps the structure of nested includes and enters arrays only by []', () => {
+    expect(sel(['n.k'], 'include')).toEqual({ n: { k: 1 } })
+    expect(sel(['a[].c.d'], 'include')).toEqual({ a: [{ c: { d: 2 } }, 5, []] })
+    expect(sel(['a[][].b'], 'include')).toEqual({ a: [{}, 5, [{ b: 3 }]] })
+    expect(sel(['a[0]'], 'include')).toEqual({ a: [] })
+    expect(sel(['z.q', 's'], 'include')).toEqual({ z: null, s: 'x' })
+  })
+
+  it('drops what an exclude pattern prefixes, and nothing else', () => {
+    expect(sel(['n.j[].k'], 'exclude')).toEqual({ n: { k: 1, j: [1, {}] }, a: P.a, s: 'x', z: null })
+    expect(sel(['n.j'], 'exclude')).toEqual({ n: { k: 1 }, a: P.a, s: 'x', z: null })
+    expect(sel(['a.b', 'n.j.k'], 'exclude')).toEqual(P)
+    expect(sel(['a', 'n', 's', 'z'], 'exclude')).toEqual({})
+  })
+
+  it('agrees with a transliteration of value_filter on random payloads and patterns', () => {
+    // reference: walk every value with its path and ask the pattern predicate, as Qdrant's run_filter
+    type Item = PathItem
+    const eq = (x: Item, y: Item) => JSON.stringify(x) === JSON.stringify(y)
+    const inc = (pat: KeyPath, first: string, rest: Item[]) =>
+      pat.first === first && pat.rest.every((p, i) => i >= rest.length || eq(p, rest[i]!))
+    const exc = (pat: KeyPath, first: string, rest: Item[]) =>
+      pat.first === first && pat.rest.length <= rest.length && pat.rest.every((p, i) => eq(p, rest[i]!))
+    const reference = (payload: Payload, pats: KeyPath[], mode: 'include' | 'exclude'): Payload => {
+      const keep = (first: string, rest: Item[]) =>
+        mode === 'include' ? pats.some((p) => inc(p, first, rest)) : pats.every((p) => !exc(p, first, rest))
+      const run = (first: string, rest: Item[], v: JsonValue): JsonValue => {
+        if (Array.isArray(v)) {
+          const r2 = [...rest, { kind: 'wildcard' } as Item]
+          return keep(first, r2) ? v.map((x) => run(first, r2, x)) : []
+        }
+        if (v === null || typeof v !== 'object') return v
+        const out: { [k: string]: JsonValue } = {}
+        for (const [k, x] of Object.entries(v)) {
+          const r2 = [...rest, { kind: 'key', key: k } as Item]
+          if (keep(first, r2)) out[k] = run(first, r2, x)
+        }
+        return out
+      }
+      const out: Payload = {}
+      for (const [k, v] of Object.entries(payload)) if (keep(k, [])) out[k] = run(k, [], v)
+      return out
+    }
+    const rand = rng(12345)
+    const KEYS = ['a', 'b', 'c']
+    const value = (depth: number): JsonValue => {
+      const u = rand()
+      if (depth > 2 || u < 0.3) return u < 0.15 ? Math.floor(u * 100) : null
+      if (u < 0.6) return [value(depth + 1), value(depth + 1)]
+      const o: { [k: string]: JsonValue } = {}
+      for (const k of KEYS) if (rand() < 0.6) o[k] = value(depth + 1)
+      return o
+    }
+    const pattern = (): string => {
+      let s = KEYS[Math.floor(rand() * 3)]!
+      const len = Math.floor(rand() * 4)
+      for (let i = 0; i < len; i++) s += rand() < 0.3 ? '[]' : `.${KEYS[Math.floor(rand() * 3)]!}`
+      return s
+    }
+    for (let t = 0; t < 500; t++) {
+      const payload = value(0)
+      const p: Payload =
+        payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? payload : { a: payload }
+      const pats = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => parseKeyPath(pattern()))
+      for (const mode of ['include', 'exclude'] as const)
+        expect(
+          selectPayload(p, pats, mode),
+          `${mode} ${pats.map((x) => x.text)} of ${JSON.stringify(p)}`,
+        ).toEqual(reference(p, pats, mode))
+    }
   })
 })

@@ -1,6 +1,8 @@
 // Payload key paths (Qdrant's JsonPath): parsing `a.b[].c`, `a[0]`, `"dotted.key"`, and reading,
 // setting and deleting payload values at a path with Qdrant's rules (lib/segment/src/json_path).
+
 import { type ErrorCode, QuiverError } from '../errors.js'
+import { isPlainObject as isObject } from '../json-input.js'
 import type { JsonValue, Payload } from '../types.js'
 
 /** One step of a path after the first key: `.key`, `[3]` (array index) or `[]` (every array element). */
@@ -118,10 +120,6 @@ export function withWildcardSuffix(path: KeyPath): KeyPath {
   if (path.rest.at(-1)?.kind === 'wildcard') return path
   const rest = [...path.rest, WILDCARD]
   return { text: pathText(path.first, rest), first: path.first, rest }
-}
-
-function isObject(v: JsonValue | undefined): v is { [key: string]: JsonValue } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function own(obj: { [key: string]: JsonValue }, key: string): JsonValue | undefined {
@@ -293,4 +291,85 @@ export function deleteAtPath(payload: Payload, path: KeyPath): JsonValue[] {
     removeIn(path.rest, 0, top, removed)
   }
   return removed
+}
+
+function sameItem(a: PathItem, b: PathItem): boolean {
+  if (a.kind === 'key') return b.kind === 'key' && a.key === b.key
+  if (a.kind === 'index') return b.kind === 'index' && a.index === b.index
+  return b.kind === 'wildcard'
+}
+
+const ARRAY_STEP: PathItem = WILDCARD
+
+/**
+ * A payload cut to the values `paths` select, with Qdrant's `PayloadSelector::process`
+ * (lib/segment/src/json_path: `value_filter` with `check_include_pattern` / `check_exclude_pattern`).
+ * The payload is walked with a path that grows by `.key` into objects and `[]` into arrays.
+ * `include` keeps a value when its path and a pattern agree item by item as far as both go: the
+ * ancestors of a pattern are kept (cut to the pattern's branch) and everything under it whole, so
+ * `include: ["n.k"]` gives `{ n: { k: v } }`; an array on the way is entered only by `[]`
+ * (`a[].b`), and a scalar where the pattern wants an object is kept as it is. `exclude` drops a value
+ * when a pattern is a prefix of its path (`a.b` does not reach into an array `a`: write `a[].b`).
+ * Index steps (`a[0]`) never match, as in Qdrant. The input is not modified; untouched subtrees
+ * are shared with it.
+ * @example selectPayload({ n: { k: 1, j: 2 }, m: 3 }, [parseKeyPath('n.k')], 'include') // { n: { k: 1 } }
+ */
+export function selectPayload(
+  payload: Payload,
+  paths: readonly KeyPath[],
+  mode: 'include' | 'exclude',
+): Payload {
+  const out: Payload = {}
+  for (const key of Object.keys(payload)) {
+    const live = paths.filter((p) => p.first === key)
+    const value = payload[key]!
+    if (mode === 'include') {
+      if (live.length === 0) continue
+      out[key] = live.some((p) => p.rest.length === 0) ? value : includeAt(value, live, 0)
+    } else {
+      if (live.some((p) => p.rest.length === 0)) continue
+      out[key] = live.length === 0 ? value : excludeAt(value, live, 0)
+    }
+  }
+  return out
+}
+
+/** `value` with each child (array element: step `[]`; object key: step `.key`) mapped, or dropped when `map` gives undefined; a scalar as it is. */
+function mapChildren(
+  value: JsonValue,
+  map: (step: PathItem, child: JsonValue) => JsonValue | undefined,
+): JsonValue {
+  if (Array.isArray(value)) {
+    const items: JsonValue[] = []
+    for (const item of value) {
+      const kept = map(ARRAY_STEP, item)
+      if (kept !== undefined) items.push(kept)
+    }
+    return items
+  }
+  if (!isObject(value)) return value
+  const obj: { [key: string]: JsonValue } = {}
+  for (const key of Object.keys(value)) {
+    const kept = map({ kind: 'key', key }, value[key]!)
+    if (kept !== undefined) obj[key] = kept
+  }
+  return obj
+}
+
+/** `live`: patterns that agree with the path so far and go deeper than `depth`. */
+function includeAt(value: JsonValue, live: readonly KeyPath[], depth: number): JsonValue {
+  return mapChildren(value, (step, child) => {
+    const next = live.filter((p) => sameItem(p.rest[depth]!, step))
+    if (next.length === 0) return undefined
+    return next.some((p) => p.rest.length === depth + 1) ? child : includeAt(child, next, depth + 1)
+  })
+}
+
+/** `live`: patterns that agree with the path so far and go deeper than `depth`. */
+function excludeAt(value: JsonValue, live: readonly KeyPath[], depth: number): JsonValue {
+  return mapChildren(value, (step, child) => {
+    const next = live.filter((p) => sameItem(p.rest[depth]!, step))
+    if (next.some((p) => p.rest.length === depth + 1)) return undefined
+    return next.length === 0 ? child : excludeAt(child, next, depth + 1)
+  })
 }

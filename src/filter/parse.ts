@@ -1,14 +1,10 @@
-// Parser from Qdrant's filter JSON (lib/segment/src/types.rs: Filter, Condition, FieldCondition, Match,
-// Range, ValuesCount, GeoRadius, GeoBoundingBox, GeoPolygon, MinShould) to the readonly AST of ast.ts, with a JSON path in every error.
-import { describeValue, QuiverError } from '../errors.js'
+import { describe, fail as failAt, isPlainObject as isObj, type Obj } from '../json-input.js'
 import { parsePointId } from '../point-id.js'
 import type { PointId } from '../types.js'
 import type { FieldNode, FilterNode, GeoNode, GeoPointValue, MatchAnyNode, MatchTextNode } from './ast.js'
 import { TRUE } from './ast.js'
 import { parseDateTime } from './datetime.js'
 import { type KeyPath, parseKeyPath, withWildcardSuffix } from './key-path.js'
-
-type Obj = Record<string, unknown>
 
 /** Where a filter is parsed: inside `nested`, Qdrant evaluates with its plain checker (see `should`). */
 interface Scope {
@@ -25,13 +21,7 @@ const BOUND_KEYS = ['gt', 'gte', 'lt', 'lte'] as const
 const I64_LIMIT = 2 ** 63
 
 function fail(where: string, message: string, cause?: unknown): never {
-  throw new QuiverError('INVALID_FILTER', `${where}: ${message}`, { path: where }, cause)
-}
-
-const describe = describeValue
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
+  return failAt(where, message, 'INVALID_FILTER', cause)
 }
 
 function expectObject(v: unknown, where: string, what = 'an object'): Obj {

@@ -1,41 +1,12 @@
 // Parsing of Qdrant's quantization JSON: the collection's `quantization_config` and a search's
 // `params.quantization`. Errors name the JSON path of the bad value; nothing is defaulted here.
-import { describeValue, type ErrorCode, QuiverError } from '../errors.js'
+import type { ErrorCode } from '../errors.js'
+import { join as at, describe, fail, isPlainObject as isObject, onlyKeys, optBool } from '../json-input.js'
 import type { QuantizationConfig, QuantizationSearchParams } from '../types.js'
 
 const COMPRESSIONS = ['x4', 'x8', 'x16', 'x32', 'x64'] as const
 type Compression = (typeof COMPRESSIONS)[number]
 const KINDS = ['scalar', 'binary', 'product'] as const
-
-type Obj = { [key: string]: unknown }
-
-const describe = describeValue
-
-function at(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`
-}
-
-function fail(code: ErrorCode, path: string, message: string): never {
-  throw new QuiverError(code, `${path}: ${message}`, { path })
-}
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-function onlyKeys(o: Obj, allowed: readonly string[], path: string, code: ErrorCode): void {
-  for (const key of Object.keys(o)) {
-    if (!allowed.includes(key))
-      fail(code, at(path, key), `unknown field (expected ${allowed.map((k) => `"${k}"`).join(', ')})`)
-  }
-}
-
-function optBool(o: Obj, key: string, path: string, code: ErrorCode): boolean | undefined {
-  const v = o[key]
-  if (v === undefined || v === null) return undefined
-  if (typeof v !== 'boolean') fail(code, at(path, key), `expected true or false, got ${describe(v)}`)
-  return v
-}
 
 /**
  * Qdrant's `quantization_config` -> a normalised copy (only known keys, nulls dropped):
@@ -49,28 +20,28 @@ export function parseQuantizationConfig(value: unknown, path: string): Quantizat
   const code: ErrorCode = 'INVALID_CONFIG'
   if (!isObject(value))
     fail(
-      code,
       path,
       `expected { "scalar": {...} }, { "binary": {...} } or { "product": {...} }, got ${describe(value)}`,
+      code,
     )
   const keys = Object.keys(value)
   onlyKeys(value, KINDS, path, code)
   if (keys.length !== 1)
-    fail(code, path, `expected exactly one of "scalar", "binary", "product", got ${keys.length} keys`)
+    fail(path, `expected exactly one of "scalar", "binary", "product", got ${keys.length} keys`, code)
   const kind = keys[0] as (typeof KINDS)[number]
   const p = at(path, kind)
   const body = value[kind]
-  if (!isObject(body)) fail(code, p, `expected an object, got ${describe(body)}`)
+  if (!isObject(body)) fail(p, `expected an object, got ${describe(body)}`, code)
   const alwaysRam = optBool(body, 'always_ram', p, code)
   switch (kind) {
     case 'scalar': {
       onlyKeys(body, ['type', 'quantile', 'always_ram'], p, code)
-      if (body.type !== 'int8') fail(code, at(p, 'type'), `expected "int8", got ${describe(body.type)}`)
+      if (body.type !== 'int8') fail(at(p, 'type'), `expected "int8", got ${describe(body.type)}`, code)
       const out: { type: 'int8'; quantile?: number; always_ram?: boolean } = { type: 'int8' }
       const q = body.quantile
       if (q !== undefined && q !== null) {
         if (typeof q !== 'number' || !(q >= 0.5 && q <= 1))
-          fail(code, at(p, 'quantile'), `expected a number in [0.5, 1], got ${describe(q)}`)
+          fail(at(p, 'quantile'), `expected a number in [0.5, 1], got ${describe(q)}`, code)
         out.quantile = q
       }
       if (alwaysRam !== undefined) out.always_ram = alwaysRam
@@ -83,9 +54,9 @@ export function parseQuantizationConfig(value: unknown, path: string): Quantizat
       if (enc !== undefined && enc !== null) {
         if (enc !== 'one_bit')
           fail(
-            code,
             at(p, 'encoding'),
             `only "one_bit" is supported (Qdrant's two_bits / one_and_half_bits are not), got ${describe(enc)}`,
+            code,
           )
         out.encoding = enc
       }
@@ -96,7 +67,7 @@ export function parseQuantizationConfig(value: unknown, path: string): Quantizat
       onlyKeys(body, ['compression', 'always_ram'], p, code)
       const c = body.compression
       if (typeof c !== 'string' || !(COMPRESSIONS as readonly string[]).includes(c))
-        fail(code, at(p, 'compression'), `expected one of ${COMPRESSIONS.join(', ')}, got ${describe(c)}`)
+        fail(at(p, 'compression'), `expected one of ${COMPRESSIONS.join(', ')}, got ${describe(c)}`, code)
       const out: { compression: Compression; always_ram?: boolean } = { compression: c as Compression }
       if (alwaysRam !== undefined) out.always_ram = alwaysRam
       return { product: out }
@@ -117,7 +88,7 @@ export function parseQuantizationSearchParams(
   const code: ErrorCode = 'INVALID_ARGUMENT'
   if (value === undefined || value === null) return undefined
   if (!isObject(value))
-    fail(code, path, `expected { "ignore"?, "rescore"?, "oversampling"? }, got ${describe(value)}`)
+    fail(path, `expected { "ignore"?, "rescore"?, "oversampling"? }, got ${describe(value)}`, code)
   onlyKeys(value, ['ignore', 'rescore', 'oversampling'], path, code)
   const out: QuantizationSearchParams = {}
   const ignore = optBool(value, 'ignore', path, code)
@@ -127,7 +98,7 @@ export function parseQuantizationSearchParams(
   const o = value.oversampling
   if (o !== undefined && o !== null) {
     if (typeof o !== 'number' || !Number.isFinite(o) || o < 1)
-      fail(code, at(path, 'oversampling'), `expected a number >= 1, got ${describe(o)}`)
+      fail(at(path, 'oversampling'), `expected a number >= 1, got ${describe(o)}`, code)
     out.oversampling = o
   }
   return out

@@ -46,7 +46,8 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     upsert: record('upsert'),
     get: async (ids: readonly PointId[]): Promise<PointRecord[]> => {
       calls.push({ method: 'get', args: [ids] })
-      return ids.filter((id) => id === 1).map((id) => ({ id, vector: [1, 2, 3] }))
+      // as the engine: a point without payload reads as {} when payload is asked for (the default)
+      return ids.filter((id) => id === 1).map((id) => ({ id, payload: {}, vector: [1, 2, 3] }))
     },
     delete: record('delete'),
     updateVectors: record('updateVectors'),
@@ -54,7 +55,10 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     batchUpdate: record('batchUpdate'),
     updateConfig: record('updateConfig'),
     count: async () => 3,
-    scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
+    scroll: async () => ({
+      points: [{ id: 1, payload: {} }],
+      nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d',
+    }),
     facet: async () => ({ hits: [] }),
     searchMatrix: async () => ({ sampleIds: [], nearest: [] }),
     queryGroups: async () => ({ groups: [] }),
@@ -186,7 +190,7 @@ describe('buildServer', () => {
     expect(dup.body.status.error).toBe('collection c exists')
   })
 
-  it('passes search parameters to the engine and applies payload exclusion', async () => {
+  it('passes search parameters and the payload selection to the engine', async () => {
     const r = await inject('POST', '/collections/c/points/query', {
       query: { nearest: [1, 2, 3] },
       limit: 4,
@@ -206,13 +210,14 @@ describe('buildServer', () => {
           scoreThreshold: 0.1,
           params: { hnswEf: 99, exact: false },
           filter: { must: [{ key: 'a', match: { value: 1 } }] },
-          withPayload: true,
+          withPayload: { exclude: ['b.c'] },
           withVector: false,
         },
       ],
     })
+    // the engine applies the selection; the wire returns its payload as it is
     expect(r.body.result).toEqual({
-      points: [{ id: 1, version: 0, score: 0.5, payload: { a: 1, b: { d: 3 } } }],
+      points: [{ id: 1, version: 0, score: 0.5, payload: { a: 1, b: { c: 2, d: 3 } } }],
     })
   })
 

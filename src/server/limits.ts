@@ -1,6 +1,8 @@
 // Request limits of the HTTP server: JSON nesting depth (checked on the raw text before parsing),
 // batch sizes, payload size per point, filter depth, `limit`, concurrent requests and timeouts.
+
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { isPlainObject } from '../json-input.js'
 import { ERROR_CODE_HEADER, type WireErrorResponse } from './errors.js'
 import { HttpError } from './http-error.js'
 
@@ -119,7 +121,7 @@ function tooMany(what: string, count: number, max: number, limit: string): HttpE
 }
 
 function asObject(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+  return isPlainObject(v) ? v : undefined
 }
 
 function payloadBytes(payload: unknown): number {

@@ -1,10 +1,12 @@
 // Qdrant's server-side BM25 model (`{ "text", "model": "qdrant/bm25", "options" }`, Qdrant 1.15+):
 // options parsing, the tokenizer pipeline, token ids (murmur3) and BM25 term-frequency weights.
+
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import snowball, { type Stemmer } from 'snowball-stemmers'
 import { describeValue, invalid, typeName } from '../errors.js'
+import { isPlainObject } from '../json-input.js'
 import type { SparseVector } from './sparse-index.js'
 
 /**
@@ -244,10 +246,6 @@ function stem(s: CachedStemmer, word: string): string {
 
 function own(obj: object, key: string): unknown {
   return Object.hasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined
-}
-
-function isPlainObject(x: unknown): x is object {
-  return typeof x === 'object' && x !== null && !Array.isArray(x)
 }
 
 /**

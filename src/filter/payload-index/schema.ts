@@ -1,6 +1,7 @@
 // Validation of payload index definitions (Qdrant's `field_name` + `field_schema`): a type name or a
 // PayloadSchemaParams object in, a FieldIndexSpec with every default filled in out.
 import { QuiverError } from '../../errors.js'
+import { describe, fail, isPlainObject } from '../../json-input.js'
 import { foldToAscii, parseBm25Options, stemWord } from '../../sparse/bm25.js'
 import type { PayloadSchemaParams, PayloadSchemaType, TokenizerType } from '../../types.js'
 import { parseKeyPath } from '../key-path.js'
@@ -42,18 +43,6 @@ const KEYS: Record<PayloadSchemaType, readonly string[]> = {
     'ascii_folding',
   ],
   geo: [],
-}
-
-function fail(where: string, message: string): never {
-  throw new QuiverError('INVALID_ARGUMENT', `${where}: ${message}`, { path: where })
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null'
-  if (v === undefined) return 'nothing'
-  if (Array.isArray(v)) return 'an array'
-  if (typeof v === 'object') return 'an object'
-  return `${typeof v} ${JSON.stringify(v)}`
 }
 
 function parseType(v: unknown, where: string): PayloadSchemaType {
@@ -159,8 +148,7 @@ export function parseFieldSchema(field: string, schema: unknown, where = 'field_
   const path = parseKeyPath(field, 'field_name')
   let params: PayloadSchemaParams
   if (typeof schema === 'string') params = parseParams({ type: parseType(schema, where) }, where)
-  else if (typeof schema === 'object' && schema !== null && !Array.isArray(schema))
-    params = parseParams(schema as Record<string, unknown>, where)
+  else if (isPlainObject(schema)) params = parseParams(schema, where)
   else fail(where, `expected an index type name or an object { type, ... }, got ${describe(schema)}`)
   return { field, path, params }
 }

@@ -21,12 +21,12 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
 
   app.post<Route>(base, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseDiscover(req.body, unnamedDimension(collection.config))
+    const { request } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
       reply,
-      points.map((h) => toWireScoredPoint(h, payload)),
+      points.map((h) => toWireScoredPoint(h)),
     )
   })
 
@@ -40,7 +40,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
     const results = await collection.queryBatch(searches.map((s) => s.request))
     return sendOk(
       reply,
-      results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
+      results.map((r, _i) => r.points.map((h) => toWireScoredPoint(h))),
     )
   })
 }

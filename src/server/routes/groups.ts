@@ -29,17 +29,17 @@ export function registerGroupRoutes(app: FastifyInstance, db: ServerDatabase): v
   const route = (path: string, parse: Parser) =>
     app.post<Route>(`${base}/${path}`, async (req, reply) => {
       const collection = await db.getCollection(req.params.collection_name)
-      const { request, payload, lookup } = parse(req.body, unnamedDimension(collection.config))
+      const { request, lookup } = parse(req.body, unnamedDimension(collection.config))
       for (const c of lookupCollections(request)) checkCollectionAccess(req, 'read', c)
       // the lookup collection is checked before the search runs, so a refused request does no work
       const other = lookup === undefined ? undefined : await lookupCollection(req, db, lookup.collection)
       const result = await collection.queryGroups(request)
       if (other !== undefined && lookup !== undefined)
         await lookupGroups(result.groups, other, {
-          withPayload: lookup.payload.select,
+          withPayload: lookup.withPayload,
           withVector: lookup.withVector,
         })
-      return sendOk(reply, toWireGroups(result, payload, lookup))
+      return sendOk(reply, toWireGroups(result))
     })
   route('query/groups', parseQueryGroups)
   route('search/groups', parseSearchGroups)

@@ -75,11 +75,11 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
 
   app.post<Route>(base, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { ids, options, payload } = parseRetrieve(req.body)
+    const { ids, options } = parseRetrieve(req.body)
     const records = await collection.get(ids, options)
     return sendOk(
       reply,
-      records.map((r) => toWireRecord(r, payload)),
+      records.map((r) => toWireRecord(r)),
     )
   })
 
@@ -93,7 +93,7 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
         `Not found: point with id ${JSON.stringify(id)} does not exist`,
         { id },
       )
-    return sendOk(reply, toWireRecord(record, { select: true, exclude: undefined }))
+    return sendOk(reply, toWireRecord(record))
   })
 
   app.post<Route>(`${base}/delete`, async (req, reply) => {
@@ -104,8 +104,8 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
 
   app.post<Route>(`${base}/scroll`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { options, payload } = parseScroll(req.body)
-    return sendOk(reply, toWireScrollResult(await collection.scroll(options), payload))
+    const { options } = parseScroll(req.body)
+    return sendOk(reply, toWireScrollResult(await collection.scroll(options)))
   })
 
   app.post<Route>(`${base}/count`, async (req, reply) => {

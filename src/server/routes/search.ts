@@ -28,10 +28,10 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseQuery(req.body, unnamedDimension(collection.config))
+    const { request } = parseQuery(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
-    return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
+    return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h)) })
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
@@ -44,18 +44,18 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
-      results.map((r, i) => ({ points: r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload)) })),
+      results.map((r, _i) => ({ points: r.points.map((h) => toWireScoredPoint(h)) })),
     )
   })
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseRecommend(req.body, unnamedDimension(collection.config))
+    const { request } = parseRecommend(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
     const { points } = await collection.query(request)
     return sendOk(
       reply,
-      points.map((h) => toWireScoredPoint(h, payload)),
+      points.map((h) => toWireScoredPoint(h)),
     )
   })
 
@@ -69,18 +69,18 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
     const results = await collection.queryBatch(queries.map((q) => q.request))
     return sendOk(
       reply,
-      results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload))),
+      results.map((r, _i) => r.points.map((h) => toWireScoredPoint(h))),
     )
   })
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    const { request, payload } = parseSearch(req.body, unnamedDimension(collection.config))
+    const { request } = parseSearch(req.body, unnamedDimension(collection.config))
     const { vector, ...options } = request
     const hits = await collection.search(vector as ArrayLike<number>, options)
     return sendOk(
       reply,
-      hits.map((h) => toWireScoredPoint(h, payload)),
+      hits.map((h) => toWireScoredPoint(h)),
     )
   })
 
@@ -90,7 +90,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
     const results = await collection.searchBatch(searches.map((s) => s.request))
     return sendOk(
       reply,
-      results.map((hits, i) => hits.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
+      results.map((hits, _i) => hits.map((h) => toWireScoredPoint(h))),
     )
   })
 }

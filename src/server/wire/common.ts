@@ -1,26 +1,25 @@
 // Request pieces shared by every resource on the wire: the body, payloads, ids, filters, `with_payload`,
 // `with_vector`, dense vectors and vector structs, `?wait=`, and Qdrant's 400-vs-422 count checks.
-import { checkSelectorKey } from '../../collection/validate.js'
+import { toWithPayload } from '../../collection/validate.js'
 import { type ErrorCode, QuiverError } from '../../errors.js'
 import { describe, fail, isAbsent, isPlainObject, join, type Obj, stringArray } from '../../json-input.js'
 import { parsePointId } from '../../point-id.js'
-import type { CollectionConfig, Filter, Payload, PointId, VectorStruct, WithVector } from '../../types.js'
-import type { PayloadSelection } from './records.js'
+import type {
+  CollectionConfig,
+  Filter,
+  Payload,
+  PointId,
+  SparseVectorInput,
+  VectorStruct,
+  WithPayload,
+  WithVector,
+} from '../../types.js'
 
 /** The request body as an object; an empty body counts as `{}` when `optional`. */
 export function bodyObject(body: unknown, optional = false): Obj {
   if (body === undefined && optional) return {}
   if (!isPlainObject(body)) fail('body', `expected a JSON object, got ${describe(body)}`)
   return body
-}
-
-/** Payload keys of a `with_payload` selector; a `__proto__` segment is refused. */
-function selectorKeys(v: unknown, path: string): string[] {
-  const keys = stringArray(v, path)
-  keys.forEach((k, i) => {
-    checkSelectorKey(k, `${path}[${i}]`)
-  })
-  return keys
 }
 
 /** Rejects a key Quiver does not implement, when it is present and not null. */
@@ -69,7 +68,7 @@ export function parseVector(v: unknown, path: string, dimension?: number): numbe
 export function parsePayload(v: unknown, path: string): Payload | undefined {
   if (isAbsent(v)) return undefined
   if (!isPlainObject(v)) fail(path, `expected a JSON object, got ${describe(v)}`, 'INVALID_PAYLOAD')
-  return v
+  return v as Payload
 }
 
 export function requirePayload(o: Obj, key: string, path: string): Payload {
@@ -91,22 +90,14 @@ export function parseFilter(v: unknown, path: string): Filter | undefined {
   return v as Filter
 }
 
-/** Qdrant's `WithPayloadInterface`: bool, list of keys, `{ include: [...] }` or `{ exclude: [...] }`. */
-export function parseWithPayload(v: unknown, path: string, fallback: boolean): PayloadSelection {
-  if (isAbsent(v)) return { select: fallback, exclude: undefined }
-  if (typeof v === 'boolean') return { select: v, exclude: undefined }
-  if (Array.isArray(v)) return { select: selectorKeys(v, path), exclude: undefined }
-  if (isPlainObject(v)) {
-    const keys = Object.keys(v)
-    if (keys.length === 1 && keys[0] === 'include')
-      return { select: selectorKeys(v.include, `${path}.include`), exclude: undefined }
-    if (keys.length === 1 && keys[0] === 'exclude')
-      return { select: true, exclude: selectorKeys(v.exclude, `${path}.exclude`) }
-  }
-  fail(
-    path,
-    `expected true, false, a list of keys, { include: [...] } or { exclude: [...] }, got ${describe(v)}`,
-  )
+/**
+ * Qdrant's `WithPayloadInterface`: bool, list of key paths, `{ include: [...] }` or `{ exclude: [...] }`,
+ * checked by the engine's rules (errors name `path`) and passed on as is; absent or null -> `fallback`.
+ * The engine applies it (nested paths, include and exclude).
+ */
+export function parseWithPayload(v: unknown, path: string, fallback: boolean): WithPayload {
+  toWithPayload(v, path, fallback)
+  return isAbsent(v) ? fallback : (v as WithPayload)
 }
 
 /** Qdrant's `WithVector`: bool, or a list of vector names (unknown names return nothing, as Qdrant). */
@@ -207,4 +198,9 @@ export function nonEmptyKey(o: Obj, key: string, path: string): string {
     fail(join(path, key), `expected a payload key (a string), got ${describeShort(v)}`)
   if (v === '') throw validationError(join(path, key), 'must not be empty')
   return v
+}
+
+/** A sparse vector input `{ indices, values }` rather than a dense array (typed arrays included). */
+export function isSparseInput(v: unknown): v is SparseVectorInput {
+  return isPlainObject(v)
 }

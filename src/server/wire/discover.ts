@@ -1,7 +1,7 @@
+// Wire format of legacy `points/discover` and its batch.
 import { fail, isAbsent, isPlainObject, join, type Obj } from '../../json-input.js'
-import type { QueryRequest, SparseVectorInput } from '../../types.js'
+import type { QueryRequest } from '../../types.js'
 import { bodyObject, describeShort, reqCount } from './common.js'
-import type { PayloadSelection } from './records.js'
 import { parseContextPairs, parseQuery, parseVectorInput } from './search.js'
 
 /**
@@ -9,11 +9,7 @@ import { parseContextPairs, parseQuery, parseVectorInput } from './search.js'
  * positive, negative }], limit (required, >= 1), offset?, filter?, params?, with_payload?, with_vector? }`
  * -> a `discover` query (with a target) or a `context` query (without). Neither: 400, as Qdrant.
  */
-export function parseDiscover(
-  body: unknown,
-  dimension: number,
-  path = '',
-): { request: QueryRequest; payload: PayloadSelection } {
+export function parseDiscover(body: unknown, dimension: number, path = ''): { request: QueryRequest } {
   const o = path === '' ? bodyObject(body) : (body as Obj)
   const limit = reqCount(o, 'limit', path, 1)
   if (!isAbsent(o.context) && !Array.isArray(o.context))
@@ -30,17 +26,14 @@ export function parseDiscover(
   const rest: Obj = Object.create(null)
   for (const k of Object.keys(o))
     if (k !== 'target' && k !== 'context' && k !== 'limit' && k !== 'query') rest[k] = o[k]
-  const { request, payload } = parseQuery(rest, dimension, path)
+  const { request } = parseQuery(rest, dimension, path)
   request.query = target === undefined ? { context: pairs } : { discover: { target, context: pairs } }
   request.limit = limit
-  return { request, payload }
+  return { request }
 }
 
 /** Legacy `POST .../points/discover/batch`: `{ searches: [DiscoverRequest] }`. */
-export function parseDiscoverBatch(
-  body: unknown,
-  dimension: number,
-): { request: QueryRequest; payload: PayloadSelection }[] {
+export function parseDiscoverBatch(body: unknown, dimension: number): { request: QueryRequest }[] {
   const o = bodyObject(body)
   if (!Array.isArray(o.searches))
     fail('searches', `expected an array of discover requests, got ${describeShort(o.searches)}`)
@@ -48,8 +41,4 @@ export function parseDiscoverBatch(
     if (!isPlainObject(s)) fail(`searches[${i}]`, `expected a discover object, got ${describeShort(s)}`)
     return parseDiscover(s, dimension, `searches[${i}]`)
   })
-}
-
-export function isSparseInput(v: unknown): v is SparseVectorInput {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
 }

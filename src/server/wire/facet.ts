@@ -1,3 +1,5 @@
+// Wire format of facet and the distance matrix (pairs and offsets). Type errors are 400 (Qdrant's
+// deserialize errors); range checks are 422 VALIDATION_FAILED with Qdrant's wording.
 import { fail, optBool, optString } from '../../json-input.js'
 import type { FacetOptions, PointId, SearchMatrixOptions, SearchMatrixResult } from '../../types.js'
 import { bodyObject, describeShort, optCount, parseFilter, unsupported } from './common.js'

@@ -1,3 +1,4 @@
+// Wire format of payload indexes: `PUT .../index` bodies in, `PayloadIndexInfo` out.
 import { describe, fail, isAbsent } from '../../json-input.js'
 import type {
   PayloadFieldSchema,

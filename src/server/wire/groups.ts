@@ -1,36 +1,42 @@
+// Wire format of the groups endpoints: `query/groups`, legacy `search/groups` and `recommend/groups`.
 import { parseKeyPath } from '../../filter/index.js'
 import { fail, isAbsent, isPlainObject, join, type Obj } from '../../json-input.js'
-import type { GroupsResult, QueryGroupsRequest, QueryParams, VectorInput, WithVector } from '../../types.js'
-import { bodyObject, describeShort, optCount, parseWithPayload, parseWithVector, reqCount } from './common.js'
-import { isSparseInput } from './discover.js'
+import type {
+  GroupsResult,
+  QueryGroupsRequest,
+  QueryParams,
+  VectorInput,
+  WithPayload,
+  WithVector,
+} from '../../types.js'
 import {
-  type PayloadSelection,
-  toWireRecord,
-  toWireScoredPoint,
-  type WireRecord,
-  type WireScoredPoint,
-} from './records.js'
+  bodyObject,
+  describeShort,
+  isSparseInput,
+  optCount,
+  parseWithPayload,
+  parseWithVector,
+  reqCount,
+} from './common.js'
+import { toWireRecord, toWireScoredPoint, type WireRecord, type WireScoredPoint } from './records.js'
 import { parseQuery, parseRecommend, parseSearch } from './search.js'
 
 /** Qdrant's `with_lookup`: the collection to look group ids up in, and what to return of its points. */
 export interface ParsedLookup {
   collection: string
-  payload: PayloadSelection
+  withPayload: WithPayload
   withVector: WithVector
 }
 
 export interface ParsedGroups {
   request: QueryGroupsRequest
-  /** Payload selection of the hits. */
-  payload: PayloadSelection
   lookup: ParsedLookup | undefined
 }
 
 /** `with_lookup`: a collection name, or `{ collection, with_payload = true, with_vectors = false }` (`with_vector` too, as Qdrant's alias). */
 function parseLookup(v: unknown, path: string): ParsedLookup | undefined {
   if (isAbsent(v)) return undefined
-  if (typeof v === 'string')
-    return { collection: v, payload: { select: true, exclude: undefined }, withVector: false }
+  if (typeof v === 'string') return { collection: v, withPayload: true, withVector: false }
   if (!isPlainObject(v))
     fail(
       path,
@@ -41,7 +47,7 @@ function parseLookup(v: unknown, path: string): ParsedLookup | undefined {
   const vectors = isAbsent(v.with_vectors) ? v.with_vector : v.with_vectors
   return {
     collection: v.collection,
-    payload: parseWithPayload(v.with_payload, join(path, 'with_payload'), true),
+    withPayload: parseWithPayload(v.with_payload, join(path, 'with_payload'), true),
     withVector: parseWithVector(
       vectors,
       join(path, isAbsent(v.with_vectors) ? 'with_vector' : 'with_vectors'),
@@ -92,15 +98,15 @@ function groupsRequest(
 export function parseQueryGroups(body: unknown, dimension: number): ParsedGroups {
   const o = bodyObject(body)
   const g = parseGroupFields(o, false)
-  const { request, payload } = parseQuery(queryPart(o), dimension)
-  return { request: groupsRequest(request, g), payload, lookup: g.lookup }
+  const { request } = parseQuery(queryPart(o), dimension)
+  return { request: groupsRequest(request, g), lookup: g.lookup }
 }
 
 /** Legacy `POST .../points/search/groups`: a `SearchRequest` (no offset) + `group_by`, `group_size`, `limit` (both required), `with_lookup?`. */
 export function parseSearchGroups(body: unknown, dimension: number): ParsedGroups {
   const o = bodyObject(body)
   const g = parseGroupFields(o, true)
-  const { request: s, payload } = parseSearch(queryPart(o), dimension)
+  const { request: s } = parseSearch(queryPart(o), dimension)
   const params: QueryParams = {}
   if (s.ef !== undefined) params.hnswEf = s.ef
   if (s.exact !== undefined) params.exact = s.exact
@@ -117,30 +123,28 @@ export function parseSearchGroups(body: unknown, dimension: number): ParsedGroup
   if (s.scoreThreshold !== undefined) base.scoreThreshold = s.scoreThreshold
   if (s.withPayload !== undefined) base.withPayload = s.withPayload
   if (s.withVector !== undefined) base.withVector = s.withVector
-  return { request: groupsRequest(base, g), payload, lookup: g.lookup }
+  return { request: groupsRequest(base, g), lookup: g.lookup }
 }
 
 /** Legacy `POST .../points/recommend/groups`: a `RecommendRequest` (no offset) + the grouping fields (required sizes). */
 export function parseRecommendGroups(body: unknown, dimension: number): ParsedGroups {
   const o = bodyObject(body)
   const g = parseGroupFields(o, true)
-  const { request, payload } = parseRecommend(queryPart(o), dimension)
-  return { request: groupsRequest(request, g), payload, lookup: g.lookup }
+  const { request } = parseRecommend(queryPart(o), dimension)
+  return { request: groupsRequest(request, g), lookup: g.lookup }
 }
 
 /** Qdrant's `GroupsResult`: `{ groups: [{ id, hits: [ScoredPoint], lookup? }] }`. */
-export function toWireGroups(
-  r: GroupsResult,
-  payload: PayloadSelection,
-  lookup: ParsedLookup | undefined,
-): { groups: { id: string | number; hits: WireScoredPoint[]; lookup?: WireRecord }[] } {
+export function toWireGroups(r: GroupsResult): {
+  groups: { id: string | number; hits: WireScoredPoint[]; lookup?: WireRecord }[]
+} {
   return {
     groups: r.groups.map((g) => {
       const out: { id: string | number; hits: WireScoredPoint[]; lookup?: WireRecord } = {
         id: g.id,
-        hits: g.hits.map((h) => toWireScoredPoint(h, payload)),
+        hits: g.hits.map((h) => toWireScoredPoint(h)),
       }
-      if (g.lookup !== undefined && lookup !== undefined) out.lookup = toWireRecord(g.lookup, lookup.payload)
+      if (g.lookup !== undefined) out.lookup = toWireRecord(g.lookup)
       return out
     }),
   }

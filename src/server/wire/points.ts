@@ -1,3 +1,5 @@
+// Wire format of the point endpoints: upsert, vectors, retrieve, selectors, payload writes, scroll,
+// count and `points/batch`; every error names the JSON path of the bad value.
 import { QuiverError } from '../../errors.js'
 import { parseDateTime } from '../../filter/index.js'
 import {
@@ -38,7 +40,6 @@ import {
   requirePayload,
   unsupported,
 } from './common.js'
-import type { PayloadSelection } from './records.js'
 
 /** `PUT /collections/{name}/points`: `{ points: [{ id, vector, payload? }] }` or `{ batch: { ids, vectors, payloads? } }`. */
 export function parseUpsert(body: unknown): PointStruct[] {
@@ -146,17 +147,16 @@ export function parseDeleteVectors(body: unknown): { names: string[]; selector: 
 export function parseRetrieve(body: unknown): {
   ids: PointId[]
   options: GetOptions
-  payload: PayloadSelection
 } {
   const o = bodyObject(body)
   unsupported(o, 'shard_key', '', 'shard_key')
   const ids = parseIds(o.ids, 'ids')
-  const payload = parseWithPayload(o.with_payload, 'with_payload', true)
+  const withPayload = parseWithPayload(o.with_payload, 'with_payload', true)
   // `with_vectors` is Qdrant's alias of `with_vector` on retrieve
   const withVector = isAbsent(o.with_vector)
     ? parseWithVector(o.with_vectors, 'with_vectors', false)
     : parseWithVector(o.with_vector, 'with_vector', false)
-  return { ids, options: { withPayload: payload.select, withVector }, payload }
+  return { ids, options: { withPayload, withVector } }
 }
 
 /**
@@ -203,12 +203,11 @@ export function parseDeletePayload(body: unknown): { keys: string[]; selector: P
  * `POST .../points/scroll`: `{ offset?, limit = 10, filter?, with_payload = true, with_vector = false,
  * order_by? }`; `order_by` is a key or `{ key, direction?, start_from? }` (parseOrderBy).
  */
-export function parseScroll(body: unknown): { options: ScrollOptions; payload: PayloadSelection } {
+export function parseScroll(body: unknown): { options: ScrollOptions } {
   const o = bodyObject(body, true)
   unsupported(o, 'shard_key', '', 'shard_key')
-  const payload = parseWithPayload(o.with_payload, 'with_payload', true)
   const options: ScrollOptions = {
-    withPayload: payload.select,
+    withPayload: parseWithPayload(o.with_payload, 'with_payload', true),
     withVector: parseWithVector(o.with_vector, 'with_vector', false),
   }
   const limit = optInt(o, 'limit', '', 1)
@@ -217,7 +216,7 @@ export function parseScroll(body: unknown): { options: ScrollOptions; payload: P
   const filter = parseFilter(o.filter, 'filter')
   if (filter !== undefined) options.filter = filter
   if (!isAbsent(o.order_by)) options.orderBy = parseOrderBy(o.order_by, 'order_by')
-  return { options, payload }
+  return { options }
 }
 
 /**

@@ -26,10 +26,7 @@ describe('shortestFloat32', () => {
   })
 
   it('applies to scores and vectors of scored points', () => {
-    const p = toWireScoredPoint(
-      { id: 1, score: Math.fround(0.1), vector: { a: [Math.fround(0.2)] } },
-      { select: false, exclude: undefined },
-    )
+    const p = toWireScoredPoint({ id: 1, score: Math.fround(0.1), vector: { a: [Math.fround(0.2)] } })
     expect(p.score).toBe(0.1)
     expect(p.vector).toEqual({ a: [0.2] })
   })

@@ -1,7 +1,7 @@
+// Qdrant's response records on the wire: the envelope, `UpdateResult`, `Record`, `ScoredPoint`, scroll pages,
+// float32 values printed shortest, and the payload selection applied to returned payloads.
 import { QuiverError } from '../../errors.js'
-import { isPlainObject } from '../../json-input.js'
 import type {
-  JsonValue,
   Payload,
   PointId,
   PointRecord,
@@ -9,7 +9,6 @@ import type {
   ScrollResult,
   UpdateResult,
   VectorOutput,
-  WithPayload,
 } from '../../types.js'
 
 /** Qdrant's success envelope. `time`: seconds spent on the request. */
@@ -55,37 +54,6 @@ export function toWireUpdateResult(r: UpdateResult): WireUpdateResult {
 }
 
 /**
- * What to return of each point's payload: `select` goes to the engine; `exclude` (Qdrant's
- * `{ exclude: [...] }` selector, dotted paths allowed) is removed by the server afterwards.
- */
-export interface PayloadSelection {
-  select: WithPayload
-  exclude: readonly string[] | undefined
-}
-
-function shapePayload(payload: Payload | undefined, sel: PayloadSelection): Payload | undefined {
-  if (sel.select === false) return undefined
-  const out: Payload = payload ?? {}
-  if (sel.exclude === undefined) return out
-  const copy = structuredClone(out)
-  for (const path of sel.exclude) deletePath(copy, path.split('.'))
-  return copy
-}
-
-function deletePath(obj: { [key: string]: JsonValue }, parts: readonly string[]): void {
-  const [head, ...rest] = parts
-  if (head === undefined || !Object.hasOwn(obj, head)) return
-  if (rest.length === 0) {
-    delete obj[head]
-    return
-  }
-  const next = obj[head]
-  if (Array.isArray(next)) {
-    for (const item of next) if (isPlainObject(item)) deletePath(item, rest)
-  } else if (isPlainObject(next)) deletePath(next, rest)
-}
-
-/**
  * The shortest decimal that reads back as the same float32 as `x`, as Qdrant prints its f32 scores
  * and vector components (0.05, not 0.05000000074505806). More digits never break a round trip, so
  * the digit count is binary-searched over 1..9 (9 always round-trips a float32).
@@ -120,10 +88,9 @@ export function toWireVector(v: VectorOutput): VectorOutput {
 }
 
 /** Engine record -> Qdrant `Record`. A requested payload is `{}` when the point has none (as Qdrant). */
-export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord {
+export function toWireRecord(p: PointRecord): WireRecord {
   const out: WireRecord = { id: p.id }
-  const payload = shapePayload(p.payload, sel)
-  if (payload !== undefined) out.payload = payload
+  if (p.payload !== undefined) out.payload = p.payload
   if (p.vector !== undefined) out.vector = toWireVector(p.vector)
   if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
@@ -133,7 +100,7 @@ export function toWireRecord(p: PointRecord, sel: PayloadSelection): WireRecord 
  * Engine hit -> Qdrant `ScoredPoint`. Throws INTERNAL for a non-finite score, which JSON would
  * write as `null`: accepted vectors always score finitely (MAX_SQUARED_NORM), so one is a bug.
  */
-export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireScoredPoint {
+export function toWireScoredPoint(p: ScoredPoint): WireScoredPoint {
   if (!Number.isFinite(p.score))
     throw new QuiverError(
       'INTERNAL',
@@ -141,13 +108,12 @@ export function toWireScoredPoint(p: ScoredPoint, sel: PayloadSelection): WireSc
     )
   // f32 as Qdrant: a score from the graph and the same score from a rescoring stage print alike
   const out: WireScoredPoint = { id: p.id, version: p.version ?? 0, score: shortestFloat32(p.score) }
-  const payload = shapePayload(p.payload, sel)
-  if (payload !== undefined) out.payload = payload
+  if (p.payload !== undefined) out.payload = p.payload
   if (p.vector !== undefined) out.vector = toWireVector(p.vector)
   if (p.orderValue !== undefined) out.order_value = p.orderValue
   return out
 }
 
-export function toWireScrollResult(r: ScrollResult, sel: PayloadSelection): WireScrollResult {
-  return { points: r.points.map((p) => toWireRecord(p, sel)), next_page_offset: r.nextPageOffset }
+export function toWireScrollResult(r: ScrollResult): WireScrollResult {
+  return { points: r.points.map((p) => toWireRecord(p)), next_page_offset: r.nextPageOffset }
 }

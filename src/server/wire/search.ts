@@ -1,3 +1,5 @@
+// Wire format of the search endpoints: the universal Query API (`points/query` and its batch) and the
+// legacy `search` and `recommend` with their batches.
 import {
   describe,
   fail,
@@ -37,12 +39,10 @@ import {
   unsupported,
 } from './common.js'
 import { parseOrderBy } from './points.js'
-import type { PayloadSelection } from './records.js'
 
-/** A parsed search: the query vector, engine options, and the payload selection to apply to hits. */
+/** A parsed search: the query vector and engine options (`withPayload` included). */
 export interface ParsedSearch {
   request: SearchRequest
-  payload: PayloadSelection
 }
 
 function parseSearchParams(o: Obj, path: string, options: SearchOptions): void {
@@ -69,10 +69,9 @@ function parseSearchCommon(
   defaultLimit: number | undefined,
 ): ParsedSearch {
   unsupported(o, 'shard_key', path, 'shard_key')
-  const payload = parseWithPayload(o.with_payload, join(path, 'with_payload'), false)
   const request: SearchRequest = {
     vector,
-    withPayload: payload.select,
+    withPayload: parseWithPayload(o.with_payload, join(path, 'with_payload'), false),
     withVector: parseWithVector(o.with_vector, join(path, 'with_vector'), false),
   }
   const filter = parseFilter(o.filter, join(path, 'filter'))
@@ -84,13 +83,12 @@ function parseSearchCommon(
   if (offset !== undefined) request.offset = offset
   const threshold = optNumber(o, 'score_threshold', path)
   if (threshold !== undefined) request.scoreThreshold = threshold
-  return { request, payload }
+  return { request }
 }
 
-/** A parsed query: the engine request and the payload selection to apply to its hits. */
+/** A parsed query: the engine request (`withPayload` included). */
 export interface ParsedQuery {
   request: QueryRequest
-  payload: PayloadSelection
 }
 
 /** Qdrant's `VectorInput` of the unnamed dense vector: an array of numbers or a point id. */
@@ -254,15 +252,15 @@ function parseStage(o: Obj, path: string, dimension: number): Prefetch {
 export function parseQuery(body: unknown, dimension: number, path = ''): ParsedQuery {
   const o = path === '' ? bodyObject(body) : (body as Obj)
   unsupported(o, 'shard_key', path, 'shard_key')
-  const payload = parseWithPayload(o.with_payload, join(path, 'with_payload'), false)
+  const withPayload = parseWithPayload(o.with_payload, join(path, 'with_payload'), false)
   const request: QueryRequest = {
     ...parseStage(o, path, dimension),
-    withPayload: payload.select,
+    withPayload,
     withVector: parseWithVector(o.with_vector, join(path, 'with_vector'), false),
   }
   const offset = optInt(o, 'offset', path, 0)
   if (offset !== undefined) request.offset = offset
-  return { request, payload }
+  return { request }
 }
 
 /** `POST .../points/query/batch`: `{ searches: [QueryRequest] }`. */
@@ -281,14 +279,14 @@ export function parseRecommend(body: unknown, dimension: number, path = ''): Par
   const o = path === '' ? bodyObject(body) : (body as Obj)
   unsupported(o, 'shard_key', path, 'shard_key')
   const query = parseRecommendInput(o, path, isAbsent(o.using) || o.using === '' ? dimension : undefined)
-  const { request, payload } = parseQuery(
+  const { request } = parseQuery(
     { ...o, query: undefined, positive: undefined, negative: undefined, strategy: undefined },
     dimension,
     path,
   )
   request.query = query
   if (request.limit === undefined) request.limit = optInt(o, 'top', path, 1) ?? 10
-  return { request, payload }
+  return { request }
 }
 
 /** Legacy `POST .../points/recommend/batch`: `{ searches: [RecommendRequest] }`. */
