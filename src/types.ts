@@ -134,6 +134,72 @@ export interface CollectionConfig {
   /** The collection's HNSW defaults (each vector's `hnsw` starts from these). */
   readonly hnsw: HnswConfig
   readonly optimizers: OptimizersConfig
+  /**
+   * Qdrant's collection-level `quantization_config`: the default of dense vectors without their own
+   * (each vector's `quantization` is the effective one; a vector whose quantization differs from
+   * this one has its own). Absent = none.
+   */
+  readonly quantization?: QuantizationConfig
+  /** Deployment parameters, echoed back; absent = the defaults (see {@link CollectionParams}). */
+  readonly params?: CollectionParams
+}
+
+/**
+ * Qdrant's deployment parameters of a collection. On one node they change nothing but are kept and
+ * reported as given: `replicationFactor` / `writeConsistencyFactor` / `readFanOutFactor` (default 1 /
+ * 1 / absent) and `onDiskPayload` (default false; payloads live in memory today).
+ */
+export interface CollectionParams {
+  readonly replicationFactor?: number
+  readonly writeConsistencyFactor?: number
+  readonly readFanOutFactor?: number
+  readonly onDiskPayload?: boolean
+}
+
+/** A change of one dense vector's parameters ({@link CollectionUpdate.vectors}). */
+export interface VectorUpdate {
+  /** Changed HNSW parameters of this vector (`m: 0` = no graph, exact search). */
+  hnsw?: Partial<HnswConfig> | null
+  /** New quantization of this vector; `null` (Qdrant's `"Disabled"`) removes it. */
+  quantization?: QuantizationConfig | null
+  onDisk?: boolean | null
+}
+
+/** A change of one sparse vector's parameters ({@link CollectionUpdate.sparseVectors}). */
+export interface SparseVectorUpdate {
+  modifier?: 'none' | 'idf' | null
+  fullScanThreshold?: number | null
+  onDisk?: boolean | null
+}
+
+/**
+ * `updateCollection` / `PATCH /collections/{name}`: what to change; absent fields stay. A change
+ * that needs new index data (HNSW `m` / `efConstruct`, quantization) is rebuilt in the background
+ * by the optimizers, segment by segment (the collection reports `yellow` meanwhile; searches see
+ * each segment either as it was or as rebuilt). The others apply at once. Throws INVALID_CONFIG
+ * naming the field; a refused change changes nothing.
+ */
+export interface CollectionUpdate {
+  /**
+   * The collection's HNSW defaults. A vector follows each changed field unless its own value
+   * differs from the collection's (an override given at creation or by `vectors`).
+   */
+  hnsw?: Partial<HnswConfig> | null
+  optimizers?: Partial<OptimizersConfig> | null
+  /**
+   * The collection-level quantization (Qdrant's top-level `quantization_config`; `null` =
+   * `"Disabled"`): dense single-row vectors that follow it (have none of their own) take the new
+   * one; a vector's own (`vectors`) wins.
+   */
+  quantization?: QuantizationConfig | null
+  /** Per dense vector name (`""` = the unnamed vector): Map or own properties of an object. */
+  vectors?: ReadonlyMap<string, VectorUpdate> | { readonly [name: string]: VectorUpdate } | null
+  /** Per sparse vector name. */
+  sparseVectors?:
+    | ReadonlyMap<string, SparseVectorUpdate>
+    | { readonly [name: string]: SparseVectorUpdate }
+    | null
+  params?: CollectionParams | null
 }
 
 /** Options of one named dense vector (`createCollection({ vectors: { name: ... } })`). */
@@ -172,7 +238,7 @@ export interface CreateCollectionOptions {
   metric?: Distance | 'cosine' | 'dot' | 'euclid' | 'l2' | 'manhattan'
   hnsw?: Partial<HnswConfig>
   optimizers?: Partial<OptimizersConfig>
-  /** Quantize the vectors (Qdrant's `quantization_config`); absent or null = none. Fixed at creation. */
+  /** Quantize the vectors (Qdrant's `quantization_config`); absent or null = none. Changeable: `updateConfig`. */
   quantization?: QuantizationConfig | null
   /**
    * The vector index: HNSW (absent, null or `{ type: 'hnsw' }`) or IVF (`{ type: 'ivf', nlist?, nprobe? }`).
@@ -190,6 +256,8 @@ export interface CreateCollectionOptions {
     | Readonly<Record<string, SparseVectorOptions>>
     | ReadonlyMap<string, SparseVectorOptions>
     | null
+  /** Deployment parameters, kept and reported (one node: they change nothing). */
+  params?: CollectionParams | null
 }
 
 /** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */
@@ -806,7 +874,7 @@ export interface CollectionStats {
     /** An optimization is running now. */
     running: boolean
     /** Optimizations completed since open, by kind. */
-    completed: { vacuum: number; merge: number }
+    completed: { reconfigure: number; vacuum: number; merge: number }
   }
 }
 
@@ -834,6 +902,8 @@ export interface Collection {
   deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult>
   /** Several update operations applied in order, atomically as one WAL record. */
   batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult>
+  /** Changes the collection's parameters while it serves ({@link CollectionUpdate}). */
+  updateConfig(update: CollectionUpdate): Promise<UpdateResult>
   count(options?: CountOptions): Promise<number>
   scroll(options?: ScrollOptions): Promise<ScrollResult>
   facet(options: FacetOptions): Promise<FacetResult>

@@ -38,6 +38,15 @@ type Op =
   | { t: 'index'; field: string; schema: string }
   /** `name` is set on the ack (the file name `createSnapshot` returned) */
   | { t: 'snapshot'; name?: string }
+  /** a live config change (`updateConfig`) */
+  | { t: 'reconfigure'; u: { hnsw?: { m?: number; efConstruct?: number }; quantization?: unknown } }
+
+/** The config fields the reconfigure mode changes (the writer creates m 8, efConstruct 32, no quantization). */
+interface ConfigState {
+  m: number
+  efConstruct: number
+  quantization: unknown
+}
 
 interface PointState {
   v: number
@@ -48,11 +57,13 @@ interface PointState {
 class Model {
   points = new Map<number, PointState>()
   indexes = new Map<string, string>()
+  config: ConfigState = { m: 8, efConstruct: 32, quantization: null }
 
   clone(): Model {
     const m = new Model()
     for (const [id, s] of this.points) m.points.set(id, { v: s.v, p: structuredClone(s.p) })
     m.indexes = new Map(this.indexes)
+    m.config = structuredClone(this.config)
     return m
   }
 
@@ -96,6 +107,11 @@ class Model {
         return
       case 'snapshot':
         return
+      case 'reconfigure':
+        if (op.u.hnsw?.m !== undefined) this.config.m = op.u.hnsw.m
+        if (op.u.hnsw?.efConstruct !== undefined) this.config.efConstruct = op.u.hnsw.efConstruct
+        if (op.u.quantization !== undefined) this.config.quantization = op.u.quantization
+        return
     }
   }
 }
@@ -115,6 +131,7 @@ function matches(filter: Filter, p: Payload): boolean {
 interface Actual {
   points: Map<number, { vector: number[]; payload: Payload }>
   indexes: Map<string, { dataType: string; points: number }>
+  config: ConfigState
 }
 
 async function readActual(c: EmbeddedCollection): Promise<Actual> {
@@ -134,7 +151,9 @@ async function readActual(c: EmbeddedCollection): Promise<Actual> {
   const indexes: Actual['indexes'] = new Map()
   for (const [field, info] of Object.entries((await c.info()).payloadSchema))
     indexes.set(field, { dataType: info.dataType, points: info.points })
-  return { points, indexes }
+  const v = c.config.vectors.get('')!
+  const config = { m: v.hnsw.m, efConstruct: v.hnsw.efConstruct, quantization: v.quantization ?? null }
+  return { points, indexes, config }
 }
 
 /** Differences between what is stored and a model (at most 8 listed). */
@@ -155,6 +174,8 @@ function diff(actual: Actual, model: Model): string[] {
   }
   for (const field of actual.indexes.keys())
     if (!model.indexes.has(field)) out.push(`payload index ${field} should not exist`)
+  if (!isDeepStrictEqual(actual.config, model.config))
+    out.push(`config ${JSON.stringify(actual.config)} != ${JSON.stringify(model.config)}`)
   return out.slice(0, 8)
 }
 
@@ -229,7 +250,7 @@ async function checkSnapshots(db: Quiver, acked: Map<string, Model>, where: stri
   }
 }
 
-type Mode = 'mixed' | 'optimizer' | 'snapshot'
+type Mode = 'mixed' | 'optimizer' | 'snapshot' | 'reconfigure'
 
 interface RunResult {
   acked: Op[]
@@ -274,8 +295,12 @@ async function runAndKill(
       result.inFlight = undefined
       if (result.acked.length === killAfter) child.kill('SIGKILL')
     } else if (kind === 'stat') {
-      const o = JSON.parse(rest) as { running: boolean; completed: { vacuum: number; merge: number } }
-      if (o.running || o.completed.vacuum + o.completed.merge > 0) result.optimizerRan = true
+      const o = JSON.parse(rest) as {
+        running: boolean
+        completed: { vacuum: number; merge: number; reconfigure: number }
+      }
+      const done = mode === 'reconfigure' ? o.completed.reconfigure : o.completed.vacuum + o.completed.merge
+      if (o.running || done > 0) result.optimizerRan = true
     }
   }
   await exited
@@ -326,12 +351,22 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
           }
           model.points = after!.points
           model.indexes = after!.indexes
+          model.config = after!.config
         }
         await checkConsistency(c, model, random).catch((err: Error) => {
           err.message = `${where}: ${err.message}`
           throw err
         })
         if (mode === 'snapshot') await checkSnapshots(db, snapshots, where)
+        if (mode === 'reconfigure') {
+          // an interrupted rebuild resumes: every segment ends up built for the recovered config
+          await c.waitForOptimizers()
+          expect((await c.info()).status, where).toBe('green')
+          await checkConsistency(c, model, random).catch((err: Error) => {
+            err.message = `${where} (after the rebuild): ${err.message}`
+            throw err
+          })
+        }
         // no staging directory of an interrupted create/drop/recover survives an open
         const leftovers = (await readdir(join(dir, 'collections'))).filter((n) => n.startsWith('.'))
         expect(leftovers, where).toEqual([])
@@ -368,6 +403,15 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     async () => {
       const { optimizerRan } = await crashLoop('optimizer', scaled(0.3), BASE_SEED + 1)
       expect(optimizerRan, 'an optimization ran or completed in at least one writer').toBe(true)
+    },
+    limitFor(scaled(0.3)),
+  )
+
+  it(
+    `writes mixed with live config changes (segments rebuilt in the background): ${scaled(0.3)} kills`,
+    async () => {
+      const { optimizerRan } = await crashLoop('reconfigure', scaled(0.3), BASE_SEED + 3)
+      expect(optimizerRan, 'a reconfigure optimization ran or completed in at least one writer').toBe(true)
     },
     limitFor(scaled(0.3)),
   )

@@ -1,14 +1,16 @@
 // A data directory written by format 1 (one unnamed vector per point; test/fixtures/format-v1,
 // written by commit 72dc747 with make.mjs) opens unchanged with this release: every point, payload,
 // payload index, quantization and IVF setting, WAL-only write and snapshot survives, and the
-// directory is upgraded in place to format 2 (config.json at open, manifest and segments at the
-// next persist), then reopens as format 2.
+// directory is upgraded in place to the current format (config.json at open, manifest and segments
+// at the next persist), then reopens. A format-2 directory (test/fixtures/format-v2, written by
+// commit dc561eb) opens likewise.
 import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decode } from '@msgpack/msgpack'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { EmbeddedCollection } from '../src/collection/collection.js'
+import { FORMAT_VERSION } from '../src/collection/persistence.js'
 import { Quiver } from '../src/index.js'
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'format-v1', 'data')
@@ -116,18 +118,18 @@ describe('format 1 data directory (written by the previous release)', () => {
     }
   })
 
-  it('is upgraded in place to format 2 and reopens as format 2', async () => {
+  it('is upgraded in place to the current format and reopens', async () => {
     const db = await Quiver.open(dir)
     open.push(db)
     const docs = await db.getCollection('docs')
     // config.json is rewritten at open; manifest and segments at the next persist (close at the latest)
-    expect(await formatOf(join(dir, 'collections', 'docs', 'config.json'))).toBe(2)
+    expect(await formatOf(join(dir, 'collections', 'docs', 'config.json'))).toBe(FORMAT_VERSION)
     await docs.upsert([{ id: 7000, vector: vec(7000, 8), payload: { tag: 'after-upgrade' } }])
     await db.close()
     for (const name of ['docs', 'ivf']) {
       const cdir = join(dir, 'collections', name)
-      expect(await formatOf(join(cdir, 'config.json'))).toBe(2)
-      expect(await formatOf(join(cdir, 'manifest.json'))).toBe(2)
+      expect(await formatOf(join(cdir, 'config.json'))).toBe(FORMAT_VERSION)
+      expect(await formatOf(join(cdir, 'manifest.json'))).toBe(FORMAT_VERSION)
       for (const seg of await readdir(join(cdir, 'segments'))) {
         const points = decode(await readFile(join(cdir, 'segments', seg, 'points.msgpack'))) as { v: number }
         expect(points.v).toBe(2)
@@ -162,6 +164,105 @@ describe('format 1 data directory (written by the previous release)', () => {
     await checkIvf(await db.getCollection('ivf'))
     // the full snapshot predates the WAL-only writes too
     expect(await (await db.getCollection('docs')).count()).toBe(want.size + 1)
+    await db.close()
+  })
+})
+
+const FIXTURE_V2 = join(import.meta.dirname, 'fixtures', 'format-v2', 'data')
+
+/** The format-2 fixture's docs points after every write of its make.mjs: id -> payload. */
+function expectedV2(): Map<number, Record<string, unknown>> {
+  const m = new Map<number, Record<string, unknown>>()
+  for (let i = 0; i < 300; i++) m.set(i, { n: i, tag: ['red', 'green', 'blue'][i % 3]! })
+  for (const id of [3, 4, 250, 6]) m.delete(id)
+  for (const id of [10, 11]) m.set(id, { ...m.get(id)!, extra: true })
+  m.set(5000, { tag: 'wal-only', n: 5000 })
+  return m
+}
+
+async function checkV2(docs: EmbeddedCollection): Promise<void> {
+  const want = expectedV2()
+  expect(await docs.count()).toBe(want.size)
+  const got = await docs.get([...want.keys()], { withVector: true })
+  expect(new Map(got.map((p) => [p.id, p.payload]))).toEqual(want)
+  const p21 = got.find((p) => p.id === 21)!.vector as Record<string, unknown>
+  expect(Object.keys(p21).sort()).toEqual(['image', 'keywords', 'text'])
+  // point 30 had no image vector (i % 10 === 0)
+  expect(Object.keys(got.find((p) => p.id === 30)!.vector as object).sort()).toEqual(['keywords', 'text'])
+  // each vector answers searches: the point's own vector is its nearest
+  // (text vectors of the fixture come in near-duplicate pairs: 42's is 0.99994 from 25's)
+  const text = await docs.search(vec(42, 8), { using: 'text', limit: 3 })
+  expect(text.map((h) => h.id)).toContain(42)
+  const image = (
+    await docs.search(
+      vec(42, 4).map((_, j) => Math.sin(43 * (j + 1) * 0.11)),
+      { using: 'image', limit: 1 },
+    )
+  )[0]!
+  expect(image.id).toBe(42)
+  expect(await docs.count({ filter: { must: [{ key: 'tag', match: { value: 'wal-only' } }] } })).toBe(1)
+}
+
+describe('format 2 data directory (written by the previous release)', () => {
+  let dir: string
+  const open: Quiver[] = []
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quiver-v2-'))
+    await cp(FIXTURE_V2, dir, { recursive: true })
+  })
+  afterEach(async () => {
+    for (const db of open.splice(0)) await db.close().catch(() => undefined)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('opens with every point, vector, payload index and WAL-only write, and is upgraded at open', async () => {
+    const cdir = join(dir, 'collections', 'docs')
+    expect(await formatOf(join(cdir, 'manifest.json'))).toBe(2)
+    const db = await Quiver.open(dir)
+    open.push(db)
+    const docs = await db.getCollection('docs')
+    await checkV2(docs)
+    const c = docs.config
+    expect(c.vectors.get('text')!.quantization).toEqual({ scalar: { type: 'int8', quantile: 0.99 } })
+    expect(c.vectors.get('image')!.hnsw).toMatchObject({ m: 8, efConstruct: 32 })
+    expect(c.sparseVectors.get('keywords')!.modifier).toBe('idf')
+    // config.json and manifest.json are rewritten at open (the segment, changed by the WAL-only writes, too)
+    expect(await formatOf(join(cdir, 'config.json'))).toBe(FORMAT_VERSION)
+    expect(await formatOf(join(cdir, 'manifest.json'))).toBe(FORMAT_VERSION)
+    await db.close()
+    const again = await Quiver.open(dir)
+    open.push(again)
+    await checkV2(await again.getCollection('docs'))
+    await again.close()
+  })
+
+  it('takes a live config change after the upgrade and keeps it across a reopen', async () => {
+    const db = await Quiver.open(dir)
+    open.push(db)
+    const docs = await db.getCollection('docs')
+    await docs.updateConfig({ vectors: { text: { quantization: null, hnsw: { m: 6 } } } })
+    await docs.waitForOptimizers()
+    await checkV2(docs)
+    await db.close()
+    const again = await Quiver.open(dir)
+    open.push(again)
+    const docs2 = await again.getCollection('docs')
+    expect(docs2.config.vectors.get('text')!.quantization).toBeUndefined()
+    expect(docs2.config.vectors.get('text')!.hnsw.m).toBe(6)
+    await checkV2(docs2)
+    await again.close()
+  })
+
+  it('recovers the collection snapshot that format 2 wrote', async () => {
+    const db = await Quiver.open(dir)
+    open.push(db)
+    const [snap] = await db.listSnapshots('docs')
+    expect(snap).toBeDefined()
+    await db.recoverSnapshot('restored', await db.snapshotPath('docs', snap!.name))
+    const restored = await db.getCollection('restored')
+    // taken before the WAL-only writes (5000 added, 6 deleted)
+    expect(await restored.count()).toBe(expectedV2().size)
+    expect((await restored.get([6]))[0]!.payload).toEqual({ n: 6, tag: 'red' })
     await db.close()
   })
 })

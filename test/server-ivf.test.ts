@@ -1,6 +1,6 @@
 // The IVF index over the REST API (Quiver's extension of Qdrant's wire format) with the official
 // @qdrant/js-client-rest against a real server: `ivf_config` at creation and in collection info,
-// `params.nprobe` on search and query, and 400s naming the field for bad configs and PATCH.
+// `params.nprobe` on search and query, and 400s naming the field for bad configs and for PATCH of ivf_config.
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { call, rng, startTestServer, type TestServer } from './server-harness.js'
@@ -141,6 +141,8 @@ describe('IVF over the Qdrant REST API', () => {
   it('refuses changing the index with PATCH', async () => {
     const patched = await call(srv.url, 'PATCH', '/collections/ivf', { ivf_config: { nprobe: 8 } })
     expect(patched.status).toBe(400)
-    expect(patched.body.status.error).toMatch(/ivf_config: changing the index of an existing collection/)
+    expect(patched.body.status.error).toMatch(
+      /ivf_config: the IVF index of an existing collection cannot change/,
+    )
   })
 })

@@ -192,7 +192,7 @@ describe('server observability', () => {
       find(exp, 'quiver_collection_optimizations_completed_total', c)
         .map((s) => s.labels.kind)
         .sort(),
-    ).toEqual(['merge', 'vacuum'])
+    ).toEqual(['merge', 'reconfigure', 'vacuum'])
     expect(value(exp, 'quiver_collections')).toBe(2)
     expect(value(exp, 'collections_total')).toBe(2)
     expect(value(exp, 'collections_vector_total')).toBe(POINTS.length)

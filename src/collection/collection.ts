@@ -15,6 +15,7 @@ import type {
   CollectionConfig,
   CollectionInfo,
   CollectionStats,
+  CollectionUpdate,
   CountOptions,
   Distance,
   FacetOptions,
@@ -62,6 +63,7 @@ import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './
 import { orderedPage, type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   collectionImage,
+  configToJson,
   dataDirOf,
   FORMAT_VERSION,
   type ImageFile,
@@ -87,6 +89,7 @@ import {
   type StageParams,
   type VectorSpaces,
 } from './query.js'
+import { applyCollectionUpdate, sameConfig } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
 import {
@@ -197,7 +200,6 @@ interface SearchSpace {
 /** The embedded implementation of {@link Collection}. Get one from `Quiver.createCollection` / `getCollection`. */
 export class EmbeddedCollection implements Collection {
   readonly name: string
-  readonly config: CollectionConfig
   readonly dir: string
   private readonly wal: Wal
   private readonly holder: SegmentHolder
@@ -226,7 +228,11 @@ export class EmbeddedCollection implements Collection {
   /** The running optimization, if any. */
   private optimizing: Promise<void> | undefined
   private optimizerStatus: OptimizerStatus = 'ok'
-  private readonly optimizationsCompleted = { vacuum: 0, merge: 0 }
+  private readonly optimizationsCompleted = { reconfigure: 0, vacuum: 0, merge: 0 }
+  /** The config config.json holds (persist rewrites it when the config changed). */
+  private configWritten: CollectionConfig
+  /** Config changes are computed and logged one at a time (each from the result of the last). */
+  private configChain: Promise<unknown> = Promise.resolve()
 
   private constructor(
     name: string,
@@ -241,14 +247,15 @@ export class EmbeddedCollection implements Collection {
     this.manifest = manifest
     this.name = name
     this.dir = dir
-    this.config = config
+    this.configWritten = config
     this.wal = wal
     this.plannerOverrides = options.planner ?? {}
     this.holder = new SegmentHolder(config, segments, (s) => this.configurePlanner(s))
     segments.forEach((segment, i) => {
       const entry = manifest?.segments[i]
       // segments of an older format are not reused as written: the next persist rewrites them
-      if (entry !== undefined && manifest!.formatVersion === FORMAT_VERSION)
+      // (format 2's segment files are format 3's: only its manifest is rewritten)
+      if (entry !== undefined && manifest!.formatVersion >= 2)
         this.written.set(segment, { mutations: segment.mutations, entry })
     })
     this.persistedSeq = persistedSeq
@@ -258,6 +265,11 @@ export class EmbeddedCollection implements Collection {
     this.searchThreads = options.searchThreads === true
     this.resolveCollection = options.resolveCollection
     for (const s of segments) this.configurePlanner(s)
+  }
+
+  /** The collection's current config (changed by `updateConfig`). */
+  get config(): CollectionConfig {
+    return this.holder.config
   }
 
   /** Sealed segments first, the appendable one last. */
@@ -439,13 +451,27 @@ export class EmbeddedCollection implements Collection {
       const segments = [...this.segments]
       const items: PersistItem[] = segments.map((s) => {
         const w = this.written.get(s)
-        return w !== undefined && w.mutations === s.mutations ? { reuse: w.entry } : { files: s.toFiles() }
+        return w !== undefined && w.mutations === s.mutations
+          ? { reuse: w.entry, config: s.config }
+          : { files: s.toFiles(), config: s.config }
       })
       const current = this.manifest === undefined || this.manifest.formatVersion === FORMAT_VERSION
-      if (current && this.appliedSeq === this.persistedSeq && items.every((item) => 'reuse' in item)) return
+      const config = this.config
+      if (
+        current &&
+        config === this.configWritten &&
+        this.appliedSeq === this.persistedSeq &&
+        items.every((item) => 'reuse' in item && item.reuse.config !== undefined)
+      )
+        return
       const seq = this.appliedSeq
       const mutations = segments.map((s) => s.mutations)
       this.bytesSincePersist = 0
+      // config.json first: once the manifest covers an update_collection record, the WAL may drop it
+      if (config !== this.configWritten) {
+        await writeConfig(this.dir, this.name, config)
+        this.configWritten = config
+      }
       const manifest = await persistSegments(this.dir, seq, items)
       this.manifest = manifest
       segments.forEach((s, i) => {
@@ -477,7 +503,7 @@ export class EmbeddedCollection implements Collection {
     if (this.optimizing !== undefined || this.closed || this.failure) return
     const plan = planOptimization(
       this.segments,
-      this.config.optimizers,
+      this.config,
       floatsPerPoint(this.config),
       this.holder.batchCapacity,
     )
@@ -517,6 +543,9 @@ export class EmbeddedCollection implements Collection {
    */
   private async optimize(plan: OptimizationPlan): Promise<boolean> {
     const { sources } = plan
+    // an optimization begun before a config change is abandoned (its target has the old config)
+    const config = this.config
+    const stale = () => this.closed || this.config !== config
     const ids = await this.onChain(() => {
       if (this.closed || this.failure || !sources.every((s) => this.segments.includes(s))) return undefined
       if (sources.includes(this.holder.appendable)) this.holder.seal()
@@ -528,11 +557,12 @@ export class EmbeddedCollection implements Collection {
     try {
       const target = this.holder.newSegment(sources[0])
       target.reserve(ids.reduce((n, list) => n + list.length, 0))
-      if (!(await copyPoints(sources, ids, target, () => this.closed))) return false
+      if (!(await copyPoints(sources, ids, target, stale))) return false
       target.trainQuantizer()
       target.trainIndex()
       swapped = await this.onChain(() => {
-        if (this.closed || this.failure) return false
+        // a config change landed meanwhile: the target was built for the old config
+        if (stale() || this.failure) return false
         catchUp(sources, target)
         target.trainQuantizer()
         target.trainIndex()
@@ -1629,7 +1659,7 @@ export class EmbeddedCollection implements Collection {
           this.name,
           this.config,
           seq,
-          this.segments.map((s) => s.toFiles()),
+          this.segments.map((s) => ({ files: s.toFiles(), config: s.config })),
         ),
       }
     })
@@ -1692,12 +1722,8 @@ export class EmbeddedCollection implements Collection {
     return (
       this.persistError !== undefined ||
       this.optimizing !== undefined ||
-      planOptimization(
-        this.segments,
-        this.config.optimizers,
-        floatsPerPoint(this.config),
-        this.holder.batchCapacity,
-      ) !== undefined
+      planOptimization(this.segments, this.config, floatsPerPoint(this.config), this.holder.batchCapacity) !==
+        undefined
     )
   }
 
@@ -1742,6 +1768,30 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.createPayloadIndex('lang', 'keyword')
    * @example await docs.createPayloadIndex('body', { type: 'text', tokenizer: 'word', lowercase: true })
    */
+  /**
+   * Changes the collection's parameters while it serves (Qdrant's `PATCH /collections/{name}`):
+   * HNSW and optimizer settings, quantization (set, change, or `null` to remove), per dense vector
+   * `hnsw` / `quantization` / `onDisk`, per sparse vector `modifier` / `fullScanThreshold` /
+   * `onDisk`, deployment `params`. The change is one WAL record (durable, replayed in order with
+   * the writes around it) and applies at once; segments whose index data it changes (HNSW `m` /
+   * `efConstruct`, quantization) are rebuilt afterwards by the optimizers, one at a time with the
+   * usual atomic swap, while `info().status` is `yellow` (`waitForOptimizers()` waits for them).
+   * Reads and writes go on meanwhile; each segment answers either as built before or as rebuilt.
+   * An update that changes nothing is not logged. Throws INVALID_CONFIG naming the field (nothing
+   * changes), CLOSED.
+   */
+  async updateConfig(update: CollectionUpdate): Promise<UpdateResult> {
+    this.assertWritable()
+    // computed from the config every earlier change left (changes are logged one at a time)
+    const run = this.configChain.then(async (): Promise<UpdateResult> => {
+      const next = applyCollectionUpdate(this.config, update)
+      if (sameConfig(next, this.config)) return { operationId: this.appliedSeq, status: 'completed' }
+      return this.submit({ op: 'update_collection', config: configToJson(next) })
+    })
+    this.configChain = run.catch(() => undefined)
+    return run
+  }
+
   async createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult> {
     this.assertOpen()
     const spec = parseFieldSchema(field, schema, 'field_schema')

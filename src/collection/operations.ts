@@ -8,6 +8,7 @@ import { parseFieldSchema } from '../filter/payload-index/index.js'
 import type { PointVectors, Segment } from '../segment/segment.js'
 import type { SparseVector } from '../sparse/sparse-index.js'
 import type { Payload, PayloadSchemaParams, PointId } from '../types.js'
+import type { ConfigJson } from './persistence.js'
 
 /** Selector as logged: ids, or the filter's JSON (re-parsed at apply time). */
 export type LoggedSelector = { ids: PointId[] } | { filter: unknown }
@@ -49,6 +50,8 @@ export type Operation =
   | { op: 'clear_payload'; selector: LoggedSelector }
   | { op: 'create_index'; field: string; params: PayloadSchemaParams }
   | { op: 'delete_index'; field: string }
+  /** The collection's whole new config (`updateConfig`), as config.json's body. */
+  | { op: 'update_collection'; config: ConfigJson }
 
 export function encodeOperation(op: Operation): Uint8Array {
   return encode(op)
@@ -140,7 +143,8 @@ export function applyOperation(segment: Segment, op: Operation, seq: number): vo
     case 'update_vectors':
     case 'delete_vectors':
     case 'batch':
-      // whole-point rewrites: SegmentHolder.apply turns them into upserts
+    case 'update_collection':
+      // whole-point rewrites and config changes: SegmentHolder.apply turns them into upserts
       throw new QuiverError('INTERNAL', `${op.op} is applied by the segment holder`)
     case 'delete':
       for (const id of selectIds(segment, op.selector)) segment.delete(id)

@@ -2,14 +2,15 @@
 // segments to rebuild, and the rebuild itself, copied in short time slices so that reads and
 // writes keep being served between slices. The swap is the caller's (on its update chain).
 import type { Segment } from '../segment/segment.js'
-import type { OptimizersConfig, PointId } from '../types.js'
+import type { CollectionConfig, PointId } from '../types.js'
+import { segmentNeedsRebuild } from './reconfigure.js'
 import { vectorKiB } from './segment-holder.js'
 
-export type OptimizationKind = 'vacuum' | 'merge'
+export type OptimizationKind = 'reconfigure' | 'vacuum' | 'merge'
 
 export interface OptimizationPlan {
   readonly kind: OptimizationKind
-  /** Segments rebuilt into one; the appendable one only for a vacuum (it is sealed first). */
+  /** Segments rebuilt into one; the appendable one only for a vacuum or reconfigure (it is sealed first). */
   readonly sources: readonly Segment[]
 }
 
@@ -20,6 +21,9 @@ function deletedFraction(s: Segment): number {
 
 /**
  * The next optimization, or undefined when the segments are in shape.
+ * - reconfigure (Qdrant's config-mismatch optimizer): the first segment holding points whose index
+ *   data `collection` (the collection's current config) would build differently: it is rebuilt with
+ *   the new config;
  * - vacuum: the segment with the largest deleted fraction above `deletedThreshold`, among those
  *   with at least `vacuumMinVectorNumber` stored points;
  * - merge: when the non-empty sealed segments plus the appendable one are more than
@@ -29,10 +33,15 @@ function deletedFraction(s: Segment): number {
  */
 export function planOptimization(
   segments: readonly Segment[],
-  config: OptimizersConfig,
+  collection: CollectionConfig,
   dimension: number,
   maxPoints: number,
 ): OptimizationPlan | undefined {
+  for (const s of segments) {
+    if (s.storedCount > 0 && segmentNeedsRebuild(s.config, collection))
+      return { kind: 'reconfigure', sources: [s] }
+  }
+  const config = collection.optimizers
   let worst: Segment | undefined
   for (const s of segments) {
     if (s.storedCount < Math.max(1, config.vacuumMinVectorNumber)) continue

@@ -11,21 +11,27 @@ import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js
 import { walFileName } from '../storage/wal.js'
 import type {
   CollectionConfig,
+  CollectionParams,
   HnswConfig,
   OptimizersConfig,
+  QuantizationConfig,
   SparseVectorConfig,
   VectorConfig,
 } from '../types.js'
 import { resolveOptimizers } from './validate.js'
 
 /**
+ * 3: a collection's config can change (`updateConfig`): each manifest segment records the config
+ * it was built with (`config`, as config.json's body), config.json may carry `params`. A format-2
+ * directory opens unchanged (its segments were built with config.json's config): config.json and
+ * manifest.json are rewritten as format 3 on open, the segment files are kept.
  * 2: named dense / sparse / multi vectors (config `vectors` and `sparse_vectors` as entry lists,
  * segment files per vector, an explicit live bitset in points.msgpack). 1: one unnamed vector.
  * A format-1 directory opens unchanged; config.json is rewritten as format 2 on open, and each
  * manifest and segment as format 2 at its next persist (docs/storage-format.md#upgrades).
  */
-export const FORMAT_VERSION = 2
-const READABLE_VERSIONS: ReadonlySet<unknown> = new Set([1, 2])
+export const FORMAT_VERSION = 3
+const READABLE_VERSIONS: ReadonlySet<unknown> = new Set([1, 2, 3])
 /** Segment file names are ours (positions, never user strings): anything else in a manifest is corruption. */
 const SEGMENT_FILE_RE = /^[a-z0-9][a-z0-9.-]{0,63}$/
 
@@ -45,6 +51,8 @@ export interface Manifest {
 export interface ManifestSegment {
   id: string
   files: Record<string, FileEntry>
+  /** Format 3: the config the segment was built with (absent: config.json's). */
+  config?: ConfigJson
 }
 
 interface StoredConfig {
@@ -53,12 +61,16 @@ interface StoredConfig {
   config: unknown
 }
 
-/** config.json's body for format 2: the maps as entry lists (names are user strings: no object keys). */
-interface ConfigV2 {
+/** config.json's body for formats 2 and 3: the maps as entry lists (names are user strings: no object keys). */
+export interface ConfigJson {
   vectors: [string, VectorConfig][]
   sparseVectors: [string, SparseVectorConfig][]
   hnsw: HnswConfig
   optimizers: OptimizersConfig
+  /** Format 3: the collection-level quantization, when set. */
+  quantization?: QuantizationConfig
+  /** Format 3, when set. */
+  params?: CollectionParams
 }
 
 /** Format 1's config: one unnamed vector, its parameters at the top level. */
@@ -71,12 +83,15 @@ interface ConfigV1 {
   index?: VectorConfig['index']
 }
 
-function configToJson(config: CollectionConfig): ConfigV2 {
+/** The runtime config -> config.json's body (also logged by `update_collection` and kept per segment in the manifest). */
+export function configToJson(config: CollectionConfig): ConfigJson {
   return {
     vectors: [...config.vectors],
     sparseVectors: [...config.sparseVectors],
     hnsw: config.hnsw,
     optimizers: config.optimizers,
+    ...(config.quantization === undefined ? {} : { quantization: config.quantization }),
+    ...(config.params === undefined ? {} : { params: config.params }),
   }
 }
 
@@ -98,16 +113,23 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
       hnsw: c.hnsw,
       // configs written before optimizers existed get the defaults
       optimizers: resolveOptimizers(c.optimizers),
+      ...(c.quantization === undefined ? {} : { quantization: c.quantization }),
     }
   }
-  const c = body as ConfigV2
+  const c = body as ConfigJson
   if (!Array.isArray(c?.vectors) || !Array.isArray(c.sparseVectors))
     throw new QuiverError('CORRUPTED', 'config.json has no vector list')
+  const vectors = new Map(c.vectors)
+  // format 2 kept no collection-level quantization: a lone unnamed vector's was given at the top level
+  const quantization =
+    formatVersion === 2 ? (vectors.size === 1 ? vectors.get('')?.quantization : undefined) : c.quantization
   return {
-    vectors: new Map(c.vectors),
+    vectors,
     sparseVectors: new Map(c.sparseVectors),
     hnsw: c.hnsw,
     optimizers: resolveOptimizers(c.optimizers),
+    ...(quantization === undefined || quantization === null ? {} : { quantization }),
+    ...(c.params === undefined || c.params === null ? {} : { params: c.params }),
   }
 }
 
@@ -174,7 +196,7 @@ export async function readConfig(dir: string, upgrade?: { name: string }): Promi
   if (!READABLE_VERSIONS.has(stored.formatVersion)) {
     throw new QuiverError(
       'CORRUPTED',
-      `${shownPath(dir, path)}: unsupported format version ${stored.formatVersion} (this release reads 1 and 2)`,
+      `${shownPath(dir, path)}: unsupported format version ${stored.formatVersion} (this release reads 1 to ${FORMAT_VERSION})`,
       { path },
     )
   }
@@ -242,7 +264,10 @@ export async function loadSegments(
       files[name] = data
     }
     try {
-      segments.push(Segment.fromFiles(config, files))
+      // a segment built before a config change keeps its own config until the optimizers rebuild it
+      const built =
+        entry.config === undefined ? config : sameOr(config, configFromJson(FORMAT_VERSION, entry.config))
+      segments.push(Segment.fromFiles(built, files))
     } catch (err) {
       if (err instanceof QuiverError && err.code === 'CORRUPTED')
         throw new QuiverError('CORRUPTED', `segment ${entry.id}: ${err.message}`, err.details, err)
@@ -250,6 +275,11 @@ export async function loadSegments(
     }
   }
   return segments
+}
+
+/** `other`, or `config` itself when they are equal by value (segments share the collection's config object). */
+function sameOr(config: CollectionConfig, other: CollectionConfig): CollectionConfig {
+  return JSON.stringify(configToJson(config)) === JSON.stringify(configToJson(other)) ? config : other
 }
 
 /** A new segment directory name: unique per persist, so a retry never touches a directory the live manifest names. */
@@ -275,14 +305,14 @@ export function collectionImage(
   name: string,
   config: CollectionConfig,
   seq: number,
-  snapshots: readonly SegmentFiles[],
+  snapshots: readonly { files: SegmentFiles; config: CollectionConfig }[],
 ): ImageFile[] {
   const stored: StoredConfig = { formatVersion: FORMAT_VERSION, name, config: configToJson(config) }
   const out: ImageFile[] = [{ path: 'config.json', data: Buffer.from(encodeChecked(stored), 'utf8') }]
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
-  snapshots.forEach((files, i) => {
+  snapshots.forEach(({ files, config: built }, i) => {
     const id = segmentDirName(seq, i)
-    manifest.segments.push({ id, files: fileEntries(files) })
+    manifest.segments.push({ id, files: fileEntries(files), config: configToJson(built) })
     for (const [file, data] of Object.entries(files)) out.push({ path: `segments/${id}/${file}`, data })
   })
   out.push({ path: 'manifest.json', data: Buffer.from(encodeChecked(manifest), 'utf8') })
@@ -304,8 +334,13 @@ export function manifestBytes(manifest: Manifest | undefined): number {
   return n
 }
 
-/** A segment to persist: its files, or the manifest entry of its unchanged, already written files. */
-export type PersistItem = { files: SegmentFiles } | { reuse: ManifestSegment }
+/**
+ * A segment to persist: its files, or the manifest entry of its unchanged, already written files;
+ * with the config it was built with.
+ */
+export type PersistItem = ({ files: SegmentFiles } | { reuse: ManifestSegment }) & {
+  config: CollectionConfig
+}
 
 /**
  * Persists segments as of WAL seq `seq`: writes the files of each changed segment into a new
@@ -324,7 +359,7 @@ export async function persistSegments(
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!
     if ('reuse' in item) {
-      manifest.segments.push(item.reuse)
+      manifest.segments.push({ ...item.reuse, config: configToJson(item.config) })
       continue
     }
     const id = segmentDirName(seq, i)
@@ -332,7 +367,7 @@ export async function persistSegments(
     await mkdir(segDir)
     for (const [name, data] of Object.entries(item.files)) await writeFileAtomic(join(segDir, name), data)
     await fsyncDir(segmentsDir)
-    manifest.segments.push({ id, files: fileEntries(item.files) })
+    manifest.segments.push({ id, files: fileEntries(item.files), config: configToJson(item.config) })
   }
   await writeFileAtomic(join(dir, 'manifest.json'), encodeChecked(manifest))
   const keep = new Set(manifest.segments.map((s) => s.id))

@@ -5,6 +5,8 @@
 import { type PointVectors, Segment } from '../segment/segment.js'
 import type { CollectionConfig, Payload, PointId } from '../types.js'
 import { applyOperation, loggedVectors, type Operation, selectIds } from './operations.js'
+import { configFromJson, FORMAT_VERSION } from './persistence.js'
+import { segmentNeedsRebuild } from './reconfigure.js'
 
 /** KiB of float32 vectors that `points` stored points of dimension `dim` take. */
 export function vectorKiB(points: number, dim: number): number {
@@ -22,7 +24,8 @@ export function floatsPerPoint(config: CollectionConfig): number {
 }
 
 export class SegmentHolder {
-  readonly config: CollectionConfig
+  /** The collection's current config (new segments are built with it). */
+  private current: CollectionConfig
   private list: Segment[]
   /** Called with every segment this holder creates (the collection applies its planner settings). */
   private readonly onCreate: (segment: Segment) => void
@@ -33,9 +36,30 @@ export class SegmentHolder {
     segments: Segment[],
     onCreate: (segment: Segment) => void = () => {},
   ) {
-    this.config = config
+    this.current = config
     this.onCreate = onCreate
     this.list = segments.length > 0 ? segments : [this.newSegment(undefined)]
+  }
+
+  get config(): CollectionConfig {
+    return this.current
+  }
+
+  /**
+   * Makes `config` the collection's config: segments whose index data it would not change adopt it
+   * at once; an empty appendable segment built for the old one is replaced; the others keep theirs
+   * until the optimizers rebuild them (reconfigure.ts, optimizer.ts).
+   */
+  reconfigure(config: CollectionConfig): void {
+    this.current = config
+    for (const s of this.list) {
+      if (segmentNeedsRebuild(s.config, config)) continue
+      s.adoptConfig(config)
+      this.onCreate(s) // the collection's planner settings again
+    }
+    const last = this.appendable
+    if (last.config !== config && last.storedCount === 0)
+      this.list[this.list.length - 1] = this.newSegment(last)
   }
 
   get segments(): readonly Segment[] {
@@ -60,7 +84,7 @@ export class SegmentHolder {
 
   /** An empty segment with the same payload indexes as `like`. */
   newSegment(like: Segment | undefined): Segment {
-    const segment = Segment.create(this.config)
+    const segment = Segment.create(this.current)
     for (const spec of like?.fieldIndexSpecs() ?? []) segment.createFieldIndex(spec)
     this.onCreate(segment)
     return segment
@@ -147,6 +171,8 @@ export class SegmentHolder {
       case 'batch':
         for (const o of op.ops) await this.apply(o, seq)
         return
+      case 'update_collection':
+        return this.reconfigure(configFromJson(FORMAT_VERSION, op.config))
       default:
         for (const segment of this.list) applyOperation(segment, op, seq)
     }

@@ -10,6 +10,7 @@ import { bm25Document, bm25Query, isBm25Model, parseBm25Options } from '../spars
 import { type SparseVector, toSparseVector } from '../sparse/sparse-index.js'
 import type {
   CollectionConfig,
+  CollectionParams,
   CreateCollectionOptions,
   Distance,
   HnswConfig,
@@ -92,7 +93,11 @@ function resolveMetric(value: unknown, where: string): Distance {
   return metric
 }
 
-function resolveHnsw(h: Partial<HnswConfig> | undefined | null, base: HnswConfig, where: string): HnswConfig {
+export function resolveHnsw(
+  h: Partial<HnswConfig> | undefined | null,
+  base: HnswConfig,
+  where: string,
+): HnswConfig {
   if (h !== undefined && h !== null && !isObject(h)) configError(where, 'expected an object')
   const o = h ?? {}
   const hnsw: HnswConfig = {
@@ -155,7 +160,7 @@ function resolveVector(
   }
 }
 
-function resolveSparse(o: SparseVectorOptions, path: string): SparseVectorConfig {
+export function resolveSparse(o: SparseVectorOptions, path: string): SparseVectorConfig {
   if (o === undefined || o === null) o = {}
   if (!isObject(o)) configError(path, 'expected an object')
   const modifier = o.modifier ?? 'none'
@@ -253,7 +258,54 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
         name === '' ? 'index.nlist' : `vectors.${name}.index.nlist`,
       )
   }
-  return { vectors, sparseVectors, hnsw, optimizers }
+  const params = resolveParams(options.params ?? undefined, undefined, 'params')
+  const quantization =
+    options.quantization === undefined || options.quantization === null
+      ? undefined
+      : parseQuantizationConfig(options.quantization, 'quantization')
+  return {
+    vectors,
+    sparseVectors,
+    hnsw,
+    optimizers,
+    ...(quantization === undefined ? {} : { quantization }),
+    ...(params === undefined ? {} : { params }),
+  }
+}
+
+/**
+ * Deployment parameters (`base` with `input`'s given fields) -> the stored ones (undefined when none
+ * is set); factors are integers 1..1024, `onDiskPayload` a boolean. Throws INVALID_CONFIG naming
+ * `path.field`.
+ */
+export function resolveParams(
+  input: CollectionParams | null | undefined,
+  base: CollectionParams | undefined,
+  path: string,
+): CollectionParams | undefined {
+  if (input !== undefined && input !== null && !isObject(input)) configError(path, 'expected an object')
+  const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = { ...base }
+  const o = (input ?? {}) as Record<string, unknown>
+  for (const key of Object.keys(o)) {
+    const value = o[key]
+    if (value === undefined || value === null) continue
+    if (key === 'onDiskPayload') {
+      if (typeof value !== 'boolean')
+        configError(`${path}.${key}`, `expected a boolean, got ${describeValue(value)}`)
+      out.onDiskPayload = value
+    } else if (
+      key === 'replicationFactor' ||
+      key === 'writeConsistencyFactor' ||
+      key === 'readFanOutFactor'
+    ) {
+      out[key] = positiveInt(value, `${path}.${key}`, 1024)
+    } else
+      configError(
+        `${path}.${key}`,
+        'unknown parameter (onDiskPayload, replicationFactor, writeConsistencyFactor, readFanOutFactor)',
+      )
+  }
+  return Object.keys(out).length === 0 ? undefined : out
 }
 
 /**
@@ -274,7 +326,7 @@ export function vectorNameError(config: CollectionConfig, name: string, where: s
   )
 }
 
-function configError(path: string, message: string): never {
+export function configError(path: string, message: string): never {
   throw new QuiverError('INVALID_CONFIG', `${path}: ${message}`, { path })
 }
 

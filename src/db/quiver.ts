@@ -18,7 +18,7 @@ import {
 } from '../storage/archive.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
-import type { CreateCollectionOptions } from '../types.js'
+import type { CollectionUpdate, CreateCollectionOptions, UpdateResult } from '../types.js'
 import {
   type AliasAction,
   AliasCatalog,
@@ -248,6 +248,16 @@ export class Quiver {
     const broken = this.unavailable.get(real)
     if (broken) throw broken
     throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
+  }
+
+  /**
+   * Changes collection `name`'s parameters while it serves (`EmbeddedCollection.updateConfig`):
+   * HNSW / optimizer settings, quantization, per-vector settings, params. Index data the change
+   * affects is rebuilt in the background. Throws COLLECTION_NOT_FOUND, INVALID_CONFIG.
+   * @example await db.updateCollection('docs', { quantization: { scalar: { type: 'int8' } } })
+   */
+  async updateCollection(name: string, update: CollectionUpdate): Promise<UpdateResult> {
+    return (await this.getCollection(name)).updateConfig(update)
   }
 
   /** Whether `name` is a collection (unavailable ones included) or an alias of one. */

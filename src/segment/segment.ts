@@ -166,7 +166,8 @@ export const NO_VECTORS: PointVectors = Object.freeze({ dense: new Map(), sparse
 interface DenseData {
   readonly kind: 'dense'
   readonly name: string
-  readonly config: VectorConfig
+  /** Replaced by `adoptConfig` with an equivalent one (same index data). */
+  config: VectorConfig
   readonly index: VectorIndex
   /** The same object as `index` when this vector uses IVF. */
   readonly ivf: IvfIndex | undefined
@@ -178,7 +179,7 @@ interface DenseData {
 interface MultiData {
   readonly kind: 'multi'
   readonly name: string
-  readonly config: VectorConfig
+  config: VectorConfig
   readonly store: MultiVectorStore
   readonly files: ReturnType<typeof vectorFiles>
 }
@@ -207,7 +208,11 @@ interface PointsFile {
 const NO_ID = -1
 
 export class Segment {
-  readonly config: CollectionConfig
+  /**
+   * The config this segment's index data was built with; after a collection's config change, the
+   * old one until the optimizers rebuild the segment (`adoptConfig` when no rebuild is needed).
+   */
+  private builtConfig: CollectionConfig
   /** Dense single-row vectors by name (config order). */
   private readonly dense = new Map<string, DenseData>()
   /** Multivectors by name. */
@@ -247,7 +252,7 @@ export class Segment {
     payloads: (Payload | undefined)[],
     live: Uint32Array,
   ) {
-    this.config = config
+    this.builtConfig = config
     this.ids = ids
     this.versions = versions
     this.payloads = payloads
@@ -257,6 +262,22 @@ export class Segment {
     for (let o = 0; o < ids.length; o++) {
       if ((this.liveWords[o >>> 5]! >>> (o & 31)) & 1) this.offsets.set(ids[o]!, o)
     }
+  }
+
+  get config(): CollectionConfig {
+    return this.builtConfig
+  }
+
+  /**
+   * Takes `config` as this segment's own: it must have the same vectors and need no new index data
+   * (reconfigure.ts `segmentNeedsRebuild` false); search-time settings (`ef`, thresholds, `onDisk`,
+   * sparse modifiers) come from it from now on.
+   */
+  adoptConfig(config: CollectionConfig): void {
+    for (const d of this.dense.values()) d.config = config.vectors.get(d.name)!
+    for (const d of this.multi.values()) d.config = config.vectors.get(d.name)!
+    this.builtConfig = config
+    this.planner = { ...this.planner, fullScanThreshold: config.hnsw.fullScanThreshold }
   }
 
   static create(config: CollectionConfig): Segment {

@@ -52,6 +52,7 @@ function fakeDb(): { db: ServerDatabase; calls: Call[] } {
     updateVectors: record('updateVectors'),
     deleteVectors: record('deleteVectors'),
     batchUpdate: record('batchUpdate'),
+    updateConfig: record('updateConfig'),
     count: async () => 3,
     scroll: async () => ({ points: [{ id: 1 }], nextPageOffset: 'b4c9f6d2-5a39-4b87-9d8e-0e6f1c2a3b4d' }),
     facet: async () => ({ hits: [] }),

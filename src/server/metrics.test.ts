@@ -37,7 +37,11 @@ const STATS: CollectionStats = {
   walBytes: 200,
   appliedSeq: 9,
   persistedSeq: 4,
-  optimizer: { status: { error: 'disk full' }, running: true, completed: { vacuum: 2, merge: 3 } },
+  optimizer: {
+    status: { error: 'disk full' },
+    running: true,
+    completed: { reconfigure: 1, vacuum: 2, merge: 3 },
+  },
 }
 
 interface Fake {

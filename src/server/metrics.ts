@@ -308,7 +308,7 @@ export class ServerMetrics {
     })
     new Counter({
       name: 'quiver_collection_optimizations_completed_total',
-      help: 'Optimizations completed since the collection was opened, by kind (vacuum, merge)',
+      help: 'Optimizations completed since the collection was opened, by kind (reconfigure, vacuum, merge)',
       labelNames: ['collection', 'kind'],
       registers,
       async collect() {
@@ -316,6 +316,7 @@ export class ServerMetrics {
         this.reset()
         for (const c of all) {
           if (c.stats === undefined) continue
+          this.inc({ collection: c.name, kind: 'reconfigure' }, c.stats.optimizer.completed.reconfigure)
           this.inc({ collection: c.name, kind: 'vacuum' }, c.stats.optimizer.completed.vacuum)
           this.inc({ collection: c.name, kind: 'merge' }, c.stats.optimizer.completed.merge)
         }

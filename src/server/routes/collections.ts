@@ -1,4 +1,4 @@
-// Collection endpoints: list, info, create, update (refused), delete, exists (Qdrant's `/collections` resource).
+// Collection endpoints: list, info, create, update (live reconfiguration), delete, exists (Qdrant's `/collections` resource).
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
@@ -32,8 +32,8 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
   })
 
   app.patch<CollectionParams>('/collections/:collection_name', async (req, reply) => {
-    await db.getCollection(req.params.collection_name)
-    parseUpdateCollection(req.body)
+    const collection = await db.getCollection(req.params.collection_name)
+    await collection.updateConfig(parseUpdateCollection(req.body, collection.config))
     return sendOk(reply, true)
   })
 

@@ -1,5 +1,6 @@
 // Wire format of `/collections`: create and update bodies in, `CollectionInfo` (config, HNSW,
 // optimizers, vector params) out. Shapes follow Qdrant's openapi.json and @qdrant/js-client-rest 1.18.
+import { sameQuantization } from '../../collection/reconfigure.js'
 import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../../collection/validate.js'
 import {
   describe,
@@ -16,15 +17,19 @@ import { parseQuantizationConfig } from '../../quantization/config.js'
 import type {
   CollectionConfig,
   CollectionInfo,
+  CollectionParams,
+  CollectionUpdate,
   CreateCollectionOptions,
   Distance,
   HnswConfig,
   OptimizersConfig,
   QuantizationConfig,
   SparseVectorOptions,
+  SparseVectorUpdate,
   VectorConfig,
   VectorDatatype,
   VectorOptions,
+  VectorUpdate,
 } from '../../types.js'
 import { bodyObject, unsupported } from './common.js'
 import { toWirePayloadIndexInfo, type WirePayloadIndexInfo } from './field-index.js'
@@ -85,11 +90,12 @@ export interface WireCollectionInfo {
       shard_number: number
       replication_factor: number
       write_consistency_factor: number
+      read_fan_out_factor?: number
       on_disk_payload: boolean
     }
     hnsw_config: WireHnswConfig
     optimizer_config: WireOptimizersConfig
-    /** As given at creation (nulls dropped); null when the collection has none (as Qdrant). */
+    /** As given at creation or by PATCH (nulls dropped); null when the collection has none (as Qdrant). */
     quantization_config: QuantizationConfig | null
     /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
     ivf_config: WireIvfConfig | null
@@ -152,7 +158,8 @@ function parseOptimizersConfig(src: unknown, path: string): Partial<OptimizersCo
   return out
 }
 
-function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): WireVectorParams {
+function toWireVectorParams(v: VectorConfig, config: CollectionConfig, named: boolean): WireVectorParams {
+  const base = config.hnsw
   const out: WireVectorParams = { size: v.dimension, distance: v.metric }
   if (v.datatype !== 'float32') out.datatype = v.datatype
   if (v.multivector !== undefined) out.multivector_config = { comparator: v.multivector.comparator }
@@ -160,7 +167,9 @@ function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): 
   const h = v.hnsw
   if (h.m !== base.m || h.efConstruct !== base.efConstruct || h.fullScanThreshold !== base.fullScanThreshold)
     out.hnsw_config = { m: h.m, ef_construct: h.efConstruct, full_scan_threshold: h.fullScanThreshold }
-  if (named && v.quantization !== undefined) out.quantization_config = v.quantization
+  // a vector's own quantization (Qdrant echoes the collection-level one only at the top)
+  if (v.quantization !== undefined && !sameQuantization(v.quantization, config.quantization))
+    out.quantization_config = v.quantization
   if (named && v.index?.type === 'ivf') out.ivf_config = { nlist: v.index.nlist, nprobe: v.index.nprobe }
   return out
 }
@@ -171,10 +180,9 @@ function toWireVectorParams(v: VectorConfig, base: HnswConfig, named: boolean): 
  */
 function toWireVectors(config: CollectionConfig): WireVectorParams | { [name: string]: WireVectorParams } {
   const unnamed = config.vectors.get('')
-  if (unnamed !== undefined && config.vectors.size === 1)
-    return toWireVectorParams(unnamed, config.hnsw, false)
+  if (unnamed !== undefined && config.vectors.size === 1) return toWireVectorParams(unnamed, config, false)
   return Object.fromEntries(
-    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config.hnsw, true)]),
+    [...config.vectors].map(([name, v]) => [name, toWireVectorParams(v, config, true)]),
   )
 }
 
@@ -205,13 +213,16 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
         vectors: toWireVectors(info.config),
         ...(info.config.sparseVectors.size > 0 ? { sparse_vectors: toWireSparseVectors(info.config) } : {}),
         shard_number: 1,
-        replication_factor: 1,
-        write_consistency_factor: 1,
-        on_disk_payload: false,
+        replication_factor: info.config.params?.replicationFactor ?? 1,
+        write_consistency_factor: info.config.params?.writeConsistencyFactor ?? 1,
+        ...(info.config.params?.readFanOutFactor === undefined
+          ? {}
+          : { read_fan_out_factor: info.config.params.readFanOutFactor }),
+        on_disk_payload: info.config.params?.onDiskPayload ?? false,
       },
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
-      quantization_config: unnamed?.quantization ?? null,
+      quantization_config: info.config.quantization ?? null,
       ivf_config:
         unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
@@ -241,6 +252,8 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
   const out: CreateCollectionOptions = {}
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  const params = parseCollectionParams(o, '')
+  if (Object.keys(params).length > 0) out.params = params
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
   const maxSegmentSize = out.optimizers?.maxSegmentSize ?? DEFAULT_OPTIMIZERS.maxSegmentSize
@@ -269,6 +282,7 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     return out
   }
   if (vectors !== undefined) {
+    if (topQuantization !== undefined) out.quantization = topQuantization
     out.vectors = new Map(
       Object.keys(vectors).map((name) => [
         name,
@@ -276,6 +290,25 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
       ]),
     )
   }
+  return out
+}
+
+/**
+ * Qdrant's collection params (`replication_factor`, `write_consistency_factor`: integers >= 1;
+ * `read_fan_out_factor` >= 0; `on_disk_payload`) from `src` (PATCH's `params`, or the create body,
+ * where they sit at the top level). Other keys are left to the caller. Throws INVALID_CONFIG.
+ */
+function parseCollectionParams(src: unknown, path: string): CollectionParams {
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = {}
+  const rf = optInt(src, 'replication_factor', path, 1)
+  if (rf !== undefined) out.replicationFactor = rf
+  const wcf = optInt(src, 'write_consistency_factor', path, 1)
+  if (wcf !== undefined) out.writeConsistencyFactor = wcf
+  const fan = optInt(src, 'read_fan_out_factor', path, 0)
+  if (fan !== undefined) out.readFanOutFactor = fan
+  const odp = optBool(src, 'on_disk_payload', path)
+  if (odp !== undefined) out.onDiskPayload = odp
   return out
 }
 
@@ -287,6 +320,8 @@ function parseHnswPatch(
   if (isAbsent(src)) return hnsw
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   const m = optInt(src, 'm', path, 0)
+  if (m === 1)
+    fail(join(path, 'm'), 'expected 0 (no graph: exact search) or an integer >= 2, got 1', 'INVALID_CONFIG')
   const efConstruct = optInt(src, 'ef_construct', path, 1)
   const fullScanThreshold = optInt(src, 'full_scan_threshold', path, 0)
   if (m !== undefined) hnsw.m = m
@@ -388,28 +423,79 @@ function parseSparseParams(src: unknown, path: string): SparseVectorOptions {
   return out
 }
 
+/** Qdrant's QuantizationConfigDiff: a quantization config, or `"Disabled"` (-> null: remove it). */
+function parseQuantizationDiff(v: unknown, path: string): QuantizationConfig | null {
+  if (v === 'Disabled') return null
+  return parseQuantizationConfig(v, path)
+}
+
+function parseVectorDiff(src: unknown, path: string): VectorUpdate {
+  if (!isPlainObject(src))
+    fail(path, 'expected { hnsw_config?, quantization_config?, on_disk? }', 'INVALID_CONFIG')
+  const out: VectorUpdate = {}
+  const hnsw = parseHnswPatch(src.hnsw_config, join(path, 'hnsw_config'))
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(src.quantization_config))
+    out.quantization = parseQuantizationDiff(src.quantization_config, join(path, 'quantization_config'))
+  const onDisk = optBool(src, 'on_disk', path)
+  if (onDisk !== undefined) out.onDisk = onDisk
+  return out
+}
+
+/** Object -> Map of its own keys (names are user strings: never object keys downstream). */
+function byName<T>(src: unknown, path: string, each: (v: unknown, at: string) => T): Map<string, T> {
+  if (!isPlainObject(src)) fail(path, 'expected an object of vector name -> changes', 'INVALID_CONFIG')
+  return new Map(Object.keys(src).map((name) => [name, each(src[name], `${path}.${name}`)]))
+}
+
 /**
- * `PATCH /collections/{name}`: Quiver cannot change a collection's parameters after creation, so
- * any non-empty update is refused with INVALID_CONFIG naming the field (an empty body or only
- * null fields is a no-op, as in Qdrant). Quantization in particular is fixed at creation: its codes
- * are trained into every segment.
+ * `PATCH /collections/{name}` body -> CollectionUpdate: `vectors` (`{ name: { hnsw_config,
+ * quantization_config, on_disk } }`, `""` = the unnamed vector), `hnsw_config`,
+ * `optimizers_config`, `quantization_config` (or `"Disabled"`), `params`, `sparse_vectors`
+ * (`{ name: { index: { full_scan_threshold, on_disk }, modifier } }`). An empty body or null
+ * fields change nothing. `ivf_config` (the index type and its lists) cannot change: INVALID_CONFIG.
+ * Throws INVALID_CONFIG naming the field, also for a vector name `config` (the collection's) lacks.
  */
-export function parseUpdateCollection(body: unknown): void {
+export function parseUpdateCollection(body: unknown, config: CollectionConfig): CollectionUpdate {
   const o = bodyObject(body, true)
-  for (const [key, value] of Object.entries(o)) {
-    if (isAbsent(value)) continue
-    if (key === 'quantization_config')
-      fail(
-        key,
-        'changing quantization of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
-        'INVALID_CONFIG',
-      )
-    if (key === 'ivf_config')
-      fail(
-        key,
-        'changing the index of an existing collection is not supported by Quiver; create a new collection with it and re-upload the points',
-        'INVALID_CONFIG',
-      )
-    fail(key, 'updating collection parameters is not supported by Quiver', 'INVALID_CONFIG')
+  unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
+  if (!isAbsent(o.ivf_config))
+    fail(
+      'ivf_config',
+      'the IVF index of an existing collection cannot change; create a new collection with it and switch an alias to it',
+      'INVALID_CONFIG',
+    )
+  const out: CollectionUpdate = {}
+  if (!isAbsent(o.vectors)) {
+    const vectors = byName(o.vectors, 'vectors', parseVectorDiff)
+    for (const name of vectors.keys()) {
+      if (!config.vectors.has(name))
+        fail(
+          `vectors.${name}`,
+          `the collection has no dense vector ${name === '' ? '"" (the unnamed vector)' : JSON.stringify(name)}${config.sparseVectors.has(name) ? ' (it is a sparse vector: change it in sparse_vectors)' : ''}`,
+          'INVALID_CONFIG',
+        )
+    }
+    if (vectors.size > 0) out.vectors = vectors
   }
+  const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
+  if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
+  if (!isAbsent(o.optimizers_config))
+    out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')
+  if (!isAbsent(o.quantization_config))
+    out.quantization = parseQuantizationDiff(o.quantization_config, 'quantization_config')
+  if (!isAbsent(o.params)) out.params = parseCollectionParams(o.params, 'params')
+  if (!isAbsent(o.sparse_vectors)) {
+    const sparse = byName<SparseVectorUpdate>(o.sparse_vectors, 'sparse_vectors', parseSparseParams)
+    for (const name of sparse.keys()) {
+      if (!config.sparseVectors.has(name))
+        fail(
+          `sparse_vectors.${name}`,
+          `the collection has no sparse vector ${JSON.stringify(name)}`,
+          'INVALID_CONFIG',
+        )
+    }
+    if (sparse.size > 0) out.sparseVectors = sparse
+  }
+  return out
 }
