@@ -57,6 +57,10 @@ export const ERROR_CODES = {
       'The request needs a payload index on the field (`order_by`: integer with range, float or datetime; facet: keyword, uuid, bool or integer); create it first.',
   },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
+  ALIAS_NOT_FOUND: {
+    kind: 'not_found',
+    summary: 'No alias has this name (`rename_alias` of a missing alias).',
+  },
   DATA_DIR_NOT_FOUND: {
     kind: 'not_found',
     summary:
@@ -68,6 +72,11 @@ export const ERROR_CODES = {
     summary: 'No snapshot has this name, or the snapshot file does not exist.',
   },
   COLLECTION_EXISTS: { kind: 'already_exists', summary: 'A collection with this name exists already.' },
+  ALIAS_EXISTS: {
+    kind: 'invalid_argument',
+    summary:
+      "A collection cannot take an alias's name (Qdrant answers 400); delete or rename the alias first.",
+  },
   DIRECTORY_LOCKED: {
     kind: 'failed_precondition',
     summary: 'Another process holds the data directory open; close it first.',

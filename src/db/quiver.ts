@@ -1,5 +1,6 @@
 // Quiver, the embedded database: opens a data directory (taking its lock), keeps the catalog of
-// collections (one sub-directory each under collections/), creates and drops them atomically.
+// collections (one sub-directory each under collections/) and their aliases (aliases.json), creates
+// and drops them atomically.
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -19,6 +20,14 @@ import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { CollectionUpdate, CreateCollectionOptions, UpdateResult } from '../types.js'
 import {
+  type AliasAction,
+  AliasCatalog,
+  type AliasDescription,
+  type CollectionNames,
+  describeAliases,
+  planAliases,
+} from './aliases.js'
+import {
   checkSnapshotName,
   collectionSnapshotsDir,
   describeSnapshot,
@@ -31,6 +40,7 @@ import {
   SNAPSHOTS_DIR,
   type SnapshotInfo,
   type SnapshotMetadata,
+  snapshotAliases,
   snapshotMetadata,
 } from './snapshots.js'
 
@@ -96,6 +106,13 @@ export class Quiver {
   private readonly unavailable = new Map<string, QuiverError>()
   /** Collections being created or dropped, so a racing call sees them. */
   private readonly pending = new Set<string>()
+  /** Alias name -> collection name; loaded in `open` before the collections. */
+  private aliases!: AliasCatalog
+  /** How alias changes see the collections (`planAliases`). */
+  private readonly names: CollectionNames = {
+    exists: (name) => this.collections.has(name) || this.unavailable.has(name),
+    taken: (name) => this.collections.has(name) || this.unavailable.has(name) || this.pending.has(name),
+  }
   private closed = false
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions) {
@@ -126,6 +143,7 @@ export class Quiver {
       await ensureDir(root)
       await finishRecoveries(root)
       await removeSnapshotLeftovers(join(abs, SNAPSHOTS_DIR))
+      db.aliases = await AliasCatalog.load(abs)
       const entries = (await readdir(root, { withFileTypes: true }))
         .filter((e) => e.isDirectory())
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -158,6 +176,13 @@ export class Quiver {
         loaded++
         await options.onProgress?.({ loaded, total, collection: entry.name })
       }
+      // a collection directory removed by hand leaves its aliases pointing nowhere
+      for (const a of db.aliases.forgetDangling((n) => db.collections.has(n) || db.unavailable.has(n))) {
+        options.logger?.warn(
+          { alias: a.aliasName, collection: a.collectionName },
+          `alias ${a.aliasName} names collection ${a.collectionName}, which does not exist; the alias is dropped`,
+        )
+      }
     } catch (err) {
       for (const c of db.collections.values()) await c.close().catch(() => undefined)
       await lock.release()
@@ -171,17 +196,29 @@ export class Quiver {
   }
 
   /**
-   * Creates a collection. Throws INVALID_COLLECTION_NAME, INVALID_CONFIG, COLLECTION_EXISTS.
+   * Creates a collection. Throws INVALID_COLLECTION_NAME, INVALID_CONFIG, COLLECTION_EXISTS,
+   * ALIAS_EXISTS (an alias has this name).
    * @example const docs = await db.createCollection('docs', { dimension: 768, metric: 'Cosine', hnsw: { m: 16, efConstruct: 100 } })
    */
   async createCollection(name: string, options: CreateCollectionOptions): Promise<EmbeddedCollection> {
     this.assertOpen()
     checkCollectionName(name)
     const config = resolveConfig(options)
-    if (this.collections.has(name) || this.unavailable.has(name) || this.pending.has(name)) {
-      throw new QuiverError('COLLECTION_EXISTS', `collection ${name} already exists`)
-    }
-    this.pending.add(name)
+    // checked and reserved between alias changes, so an alias of this name cannot appear meanwhile
+    await this.aliases.exclusive(() => {
+      this.assertOpen()
+      if (this.aliases.resolve(name) !== undefined) {
+        throw new QuiverError(
+          'ALIAS_EXISTS',
+          `Wrong input: Can't create collection with name ${name}. Alias with the same name already exists`,
+          { name },
+        )
+      }
+      if (this.collections.has(name) || this.unavailable.has(name) || this.pending.has(name)) {
+        throw new QuiverError('COLLECTION_EXISTS', `collection ${name} already exists`)
+      }
+      this.pending.add(name)
+    })
     try {
       const root = join(this.dir, COLLECTIONS)
       const staging = join(root, `.creating-${randomBytes(8).toString('hex')}`)
@@ -199,14 +236,16 @@ export class Quiver {
   }
 
   /**
-   * The collection called `name`. Throws COLLECTION_NOT_FOUND.
-   * @example const docs = await db.getCollection('docs')
+   * The collection called `name`, or the one the alias `name` names (`updateAliases`). Throws
+   * COLLECTION_NOT_FOUND.
+   * @example const docs = await db.getCollection('docs') // a collection or an alias
    */
   async getCollection(name: string): Promise<EmbeddedCollection> {
     this.assertOpen()
-    const c = this.collections.get(name)
+    const real = this.aliases.resolve(name) ?? name
+    const c = this.collections.get(real)
     if (c) return c
-    const broken = this.unavailable.get(name)
+    const broken = this.unavailable.get(real)
     if (broken) throw broken
     throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
   }
@@ -221,8 +260,61 @@ export class Quiver {
     return (await this.getCollection(name)).updateConfig(update)
   }
 
+  /** Whether `name` is a collection (unavailable ones included) or an alias of one. */
   hasCollection(name: string): boolean {
-    return this.collections.has(name) || this.unavailable.has(name)
+    const real = this.aliases.resolve(name) ?? name
+    return this.collections.has(real) || this.unavailable.has(real)
+  }
+
+  /**
+   * Changes aliases: applies `actions` in order as one change, all or nothing. An alias is another
+   * name of a collection, resolved by `getCollection` and every call that takes a collection name
+   * (REST endpoints included), so switching `docs` from `docs_v1` to `docs_v2` in one call moves
+   * every reader at once: a search runs wholly against the old or the new collection. The new
+   * aliases are durable (`<data>/aliases.json`, replaced atomically) before this resolves; on any
+   * error nothing changes. Alias names follow collection names' rules and never equal a collection's
+   * name; dropping a collection drops its aliases. Throws INVALID_ARGUMENT (a malformed action),
+   * INVALID_COLLECTION_NAME, COLLECTION_NOT_FOUND (`createAlias` of a missing collection),
+   * COLLECTION_EXISTS (an alias name that is a collection's), ALIAS_NOT_FOUND (`renameAlias` of a
+   * missing alias), CLOSED, IO_ERROR; messages name the action as `actions[i]`.
+   * @example
+   * await db.updateAliases([
+   *   { deleteAlias: { aliasName: 'docs' } },
+   *   { createAlias: { collectionName: 'docs_v2', aliasName: 'docs' } },
+   * ])
+   */
+  async updateAliases(actions: readonly AliasAction[]): Promise<true> {
+    this.assertOpen()
+    await this.aliases.exclusive(async () => {
+      this.assertOpen()
+      await this.aliases.commit(planAliases(this.aliases.current, actions, this.names))
+    })
+    return true
+  }
+
+  /**
+   * Every alias, sorted by alias name: `[{ aliasName, collectionName }]`.
+   * @example db.listAliases() // [{ aliasName: 'docs', collectionName: 'docs_v2' }]
+   */
+  listAliases(): AliasDescription[] {
+    this.assertOpen()
+    return describeAliases(this.aliases.current)
+  }
+
+  /**
+   * The aliases of collection `name` (exactly that name: an alias has no aliases), sorted; empty
+   * when it has none or does not exist, as in Qdrant.
+   * @example db.collectionAliases('docs_v2') // [{ aliasName: 'docs', collectionName: 'docs_v2' }]
+   */
+  collectionAliases(name: string): AliasDescription[] {
+    return this.listAliases().filter((a) => a.collectionName === name)
+  }
+
+  /** The alias map without the aliases of collection `name`. */
+  private aliasesWithout(names: ReadonlySet<string>): Map<string, string> {
+    const next = new Map(this.aliases.current)
+    for (const [alias, target] of next) if (names.has(target)) next.delete(alias)
+    return next
   }
 
   /** Names of all collections (unavailable ones included), sorted. */
@@ -245,8 +337,17 @@ export class Quiver {
     if ((!c && !this.unavailable.has(name)) || this.pending.has(name)) return false
     this.pending.add(name)
     try {
+      const broken = this.unavailable.get(name)
       this.collections.delete(name)
       this.unavailable.delete(name)
+      try {
+        // first the aliases, as Qdrant: no alias outlives its collection, even after a crash here
+        await this.aliases.exclusive(() => this.aliases.commit(this.aliasesWithout(new Set([name]))))
+      } catch (err) {
+        if (c) this.collections.set(name, c)
+        if (broken) this.unavailable.set(name, broken)
+        throw err
+      }
       const root = join(this.dir, COLLECTIONS)
       const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
       await c?.closeWithoutPersist()
@@ -275,15 +376,23 @@ export class Quiver {
     }
   }
 
+  /** The collection `name` names: the alias's collection, else `name` itself. */
+  private realName(name: string): string {
+    return this.aliases.resolve(name) ?? name
+  }
+
   /**
    * Takes a snapshot of one collection: a point-in-time image (every update acknowledged before the
    * call, none queued after it) written as `<data>/snapshots/<name>/<name>-<time>-<rand>.snapshot`
-   * with its `.checksum` sidecar. The image is held in memory while it is written.
+   * with its `.checksum` sidecar. The image is held in memory while it is written. `collection` may be
+   * an alias (here and in the other snapshot calls of one collection): the snapshot is the aliased
+   * collection's, under its own name.
    * Throws COLLECTION_NOT_FOUND, CORRUPTED (an unavailable collection), IO_ERROR.
    * @example const snap = await db.createSnapshot('docs') // { name, creationTime, size, checksum }
    */
-  async createSnapshot(collection: string): Promise<SnapshotInfo> {
-    const c = await this.getCollection(collection)
+  async createSnapshot(alias: string): Promise<SnapshotInfo> {
+    const c = await this.getCollection(alias)
+    const collection = c.name
     const image = await c.snapshotImage()
     const dir = collectionSnapshotsDir(this.dir, collection)
     await ensureDir(dir)
@@ -297,7 +406,7 @@ export class Quiver {
   async listSnapshots(collection: string): Promise<SnapshotInfo[]> {
     this.assertOpen()
     this.assertKnown(collection)
-    return listSnapshotFiles(collectionSnapshotsDir(this.dir, collection))
+    return listSnapshotFiles(collectionSnapshotsDir(this.dir, this.realName(collection)))
   }
 
   /**
@@ -307,7 +416,7 @@ export class Quiver {
   async snapshotPath(collection: string, name: string): Promise<string> {
     this.assertOpen()
     this.assertKnown(collection)
-    const path = join(collectionSnapshotsDir(this.dir, collection), checkSnapshotName(name))
+    const path = join(collectionSnapshotsDir(this.dir, this.realName(collection)), checkSnapshotName(name))
     await describeSnapshot(path, name)
     return path
   }
@@ -324,16 +433,21 @@ export class Quiver {
    * when present) and every entry, extracting into a staging directory, and opens the result to check
    * it; only then swaps it for the live collection. A crash at any point leaves the old or the new
    * collection (a validated one is completed at the next open). The target name wins over the name
-   * stored in the archive. Also repairs a collection that is unavailable (CORRUPTED at open).
+   * stored in the archive. Also repairs a collection that is unavailable (CORRUPTED at open). When
+   * `collection` is an alias, the collection it names is replaced (as Qdrant); aliases are kept.
    * Throws SNAPSHOT_NOT_FOUND, CORRUPTED (checksum or entry check failed; nothing live changed),
    * INVALID_ARGUMENT (a full snapshot, a malformed checksum), INVALID_COLLECTION_NAME, IO_ERROR.
    * @example await db.recoverSnapshot('docs', '/backups/docs-2024-05-01-10-49-10-3fa2c1.snapshot')
    */
-  async recoverSnapshot(collection: string, source: string, options: RecoverOptions = {}): Promise<void> {
+  async recoverSnapshot(name: string, source: string, options: RecoverOptions = {}): Promise<void> {
     this.assertOpen()
-    checkCollectionName(collection)
-    this.assertNotPending([collection])
-    this.pending.add(collection)
+    checkCollectionName(name)
+    const collection = await this.aliases.exclusive(() => {
+      const real = this.realName(name)
+      this.assertNotPending([real])
+      this.pending.add(real)
+      return real
+    })
     const root = this.collectionsRoot()
     const staging = join(root, `.recovering-${randomBytes(8).toString('hex')}`)
     try {
@@ -351,7 +465,8 @@ export class Quiver {
 
   /**
    * Takes a snapshot of every available collection (each its own point-in-time image, taken one
-   * after another; unavailable collections are left out) into one archive
+   * after another; unavailable collections are left out) and of the aliases of those collections (as
+   * they are once the last image is taken) into one archive
    * `<data>/snapshots/full-<time>-<rand>.snapshot` with its `.checksum`. One collection's image is held
    * in memory at a time. Throws IO_ERROR.
    * @example const snap = await db.createFullSnapshot()
@@ -377,7 +492,14 @@ export class Quiver {
         for (const f of image.files) yield { path: `collections/${n}/${f.path}`, data: f.data }
       }
     }
-    const written = await writeArchive(join(dir, name), files(), () => ({ kind: 'full', collections: taken }))
+    const metadata = (): SnapshotMetadata => {
+      const names = new Set(taken.map((t) => t.name))
+      const aliases = describeAliases(this.aliases.current)
+        .filter((a) => names.has(a.collectionName))
+        .map((a) => ({ alias: a.aliasName, collection: a.collectionName }))
+      return { kind: 'full', collections: taken, aliases }
+    }
+    const written = await writeArchive(join(dir, name), files(), () => ({ ...metadata() }))
     return describeSnapshot(written.path, name)
   }
 
@@ -405,12 +527,16 @@ export class Quiver {
   }
 
   /**
-   * Recovers every collection a full snapshot holds, replacing those of the same name; collections
-   * not in the snapshot are left as they are. Verifies the archive (as `recoverSnapshot`) and opens
-   * every collection from staging before the first swap; each swap is atomic on its own, but the
-   * set is not: a crash between two swaps leaves the collections swapped so far recovered and the
-   * others as they were (run the recovery again). Returns the recovered names.
-   * Throws as `recoverSnapshot` (INVALID_ARGUMENT for a collection snapshot).
+   * Recovers every collection a full snapshot holds, replacing those of the same name, and then its
+   * aliases (replacing live aliases of the same names); collections not in the snapshot and the other
+   * aliases are left as they are, except a live alias that has the name of a collection in the
+   * snapshot, which is dropped (the snapshot's names win). Verifies the archive (as
+   * `recoverSnapshot`) and opens every collection from staging before the first swap; each swap is
+   * atomic on its own, but the set is not: a crash between two swaps leaves the collections swapped
+   * so far recovered and the others as they were, without the snapshot's aliases (run the recovery
+   * again). Returns the recovered collection names.
+   * Throws as `recoverSnapshot` (INVALID_ARGUMENT for a collection snapshot, or when an alias of the
+   * snapshot has the name of a live collection the snapshot does not hold).
    * @example await db.recoverFullSnapshot('/backups/full-2024-05-01-10-49-10-9c0d1e.snapshot')
    */
   async recoverFullSnapshot(source: string, options: RecoverOptions = {}): Promise<string[]> {
@@ -424,16 +550,44 @@ export class Quiver {
       const label = options.label ?? source
       const checksum = options.checksum ?? (await readChecksumFile(source, label))
       const manifest = await extractArchive(source, staging, extractOptions(checksum, label))
-      const listed = snapshotMetadata(manifest, 'full', label).collections.map((c) => c.name)
-      this.assertNotPending(listed)
-      names = listed
-      for (const n of names) this.pending.add(n)
-      for (const n of names) ready.push(await this.validateRecovered(join(staging, 'collections', n), n))
-      for (const [i, n] of names.entries()) {
+      const meta = snapshotMetadata(manifest, 'full', label)
+      const listed = meta.collections.map((c) => c.name)
+      const aliases = snapshotAliases(meta)
+      const reserved = [...listed, ...aliases.keys()]
+      await this.aliases.exclusive(() => {
+        this.assertOpen()
+        for (const alias of aliases.keys()) {
+          if (this.collections.has(alias) || this.unavailable.has(alias)) {
+            throw new QuiverError(
+              'INVALID_ARGUMENT',
+              `snapshot ${label} has an alias ${alias}, but ${alias} is a collection here that the snapshot does not hold; drop or rename that collection first`,
+              { alias },
+            )
+          }
+        }
+        this.assertNotPending(reserved)
+        // reserved: neither a collection nor an alias can take these names meanwhile
+        names = reserved
+        for (const n of names) this.pending.add(n)
+      })
+      for (const n of listed) ready.push(await this.validateRecovered(join(staging, 'collections', n), n))
+      const recovered = new Set(listed)
+      // an alias named like a recovered collection must go before that collection arrives
+      await this.aliases.exclusive(() => {
+        const next = new Map(this.aliases.current)
+        for (const n of listed) next.delete(n)
+        return this.aliases.commit(next)
+      })
+      for (const [i, n] of listed.entries()) {
         await this.installRecovered(n, ready[i]!)
         installed = i + 1
       }
-      return names
+      await this.aliases.exclusive(() => {
+        const next = new Map(this.aliases.current)
+        for (const [alias, target] of aliases) if (recovered.has(target)) next.set(alias, target)
+        return this.aliases.commit(next)
+      })
+      return listed
     } finally {
       // validated images not swapped in must not be completed by the next open
       for (const dir of ready.slice(installed))
@@ -556,6 +710,8 @@ export class Quiver {
       }
     }
     this.collections.clear()
+    // an alias change already writing finishes before another process may take the directory
+    await this.aliases.idle()
     await this.lock.release()
     if (first !== undefined) throw first
   }

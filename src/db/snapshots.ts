@@ -8,6 +8,7 @@ import { QuiverError } from '../errors.js'
 import type { ArchiveManifest } from '../storage/archive.js'
 import { readChecksumFile } from '../storage/archive.js'
 import { errnoCode, ioError } from '../storage/files.js'
+import { decodeAliasList } from './aliases.js'
 
 export const SNAPSHOTS_DIR = 'snapshots'
 export const SNAPSHOT_SUFFIX = '.snapshot'
@@ -31,6 +32,11 @@ export interface SnapshotMetadata {
   kind: 'collection' | 'full'
   /** Collections in the archive with the WAL seq of their image; a full archive holds each under `collections/<name>/`. */
   collections: { name: string; seq: number }[]
+  /**
+   * A full archive's aliases whose collection it holds, as `aliases.json` lists them (absent in
+   * archives written before aliases: none).
+   */
+  aliases?: { alias: string; collection: string }[]
 }
 
 /** Options of the recover calls. */
@@ -188,5 +194,22 @@ export function snapshotMetadata(
       )
     }
   }
+  if (meta.aliases !== undefined) {
+    const names = new Set(meta.collections.map((c) => c.name))
+    for (const [alias, target] of decodeAliasList(meta.aliases, `snapshot ${source}: snapshot.json`)) {
+      if (!names.has(target) || names.has(alias) || meta.kind !== 'full') {
+        throw new QuiverError(
+          'CORRUPTED',
+          `snapshot ${source}: alias ${alias} -> ${target} does not match the collections the snapshot holds`,
+          { source },
+        )
+      }
+    }
+  }
   return meta
+}
+
+/** The aliases a full snapshot's metadata lists (`[]` when none): alias name -> collection name. */
+export function snapshotAliases(meta: SnapshotMetadata): Map<string, string> {
+  return new Map((meta.aliases ?? []).map((a) => [a.alias, a.collection]))
 }

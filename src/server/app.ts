@@ -24,6 +24,7 @@ import { HTTP_ERROR_STATUS, HttpError, type HttpErrorCode } from './http-error.j
 import { mayHoldUnsafeIntegers, withClientLiterals } from './json-literals.js'
 import { checkJsonDepth, registerLimits, resolveLimits, type ServerLimits } from './limits.js'
 import { requestLoggingOptions } from './logging.js'
+import { registerAliasRoutes } from './routes/aliases.js'
 import { registerCollectionRoutes } from './routes/collections.js'
 import { registerDiscoverRoutes } from './routes/discover.js'
 import { registerFacetRoutes } from './routes/facet.js'
@@ -198,6 +199,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerGroupRoutes(app, options.db)
   registerDiscoverRoutes(app, options.db)
   registerSnapshotRoutes(app, options.db, { snapshotUrlAllow: options.snapshotUrlAllow })
+  registerAliasRoutes(app, options.db)
   return app
 }
 

@@ -1,4 +1,5 @@
 // The part of `Quiver` (src/db/quiver.ts) the server uses, so routes depend on an interface, not the class.
+import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { RecoverOptions, SnapshotInfo } from '../db/snapshots.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
 
@@ -19,11 +20,21 @@ export interface SnapshotDatabase {
   readonly snapshotsDir: string
 }
 
+/** Alias operations of `Quiver` (src/db/quiver.ts) the alias routes use; see there for errors. */
+export interface AliasDatabase {
+  updateAliases(actions: readonly AliasAction[]): Promise<true>
+  listAliases(): AliasDescription[]
+  collectionAliases(name: string): AliasDescription[]
+}
+
 /** Whether a database serves yet; `reason` says what it is still doing (`/readyz` answers it with 503). */
 export type Readiness = { ready: true } | { ready: false; reason: string }
 
-/** Structurally satisfied by `Quiver`; tests may pass a fake (without the snapshot methods, whose routes are then not registered). */
-export interface ServerDatabase extends Partial<SnapshotDatabase> {
+/**
+ * Structurally satisfied by `Quiver`; tests may pass a fake (without the snapshot or alias methods,
+ * whose routes are then not registered). `getCollection` and `hasCollection` resolve aliases.
+ */
+export interface ServerDatabase extends Partial<SnapshotDatabase>, Partial<AliasDatabase> {
   createCollection(name: string, options: CreateCollectionOptions): Promise<Collection>
   getCollection(name: string): Promise<Collection>
   hasCollection(name: string): boolean

@@ -1,12 +1,13 @@
 // The database of a server that listens before its data directory is loaded (`serve`): until
 // `resolve(db)` every call throws NOT_READY (503) and `/readyz` says why; afterwards it delegates.
+import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { OpenProgress, Quiver } from '../db/quiver.js'
 import { fullSnapshotsDir, type RecoverOptions, type SnapshotInfo } from '../db/snapshots.js'
 import { QuiverError } from '../errors.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
-import type { Readiness, ServerDatabase, SnapshotDatabase } from './database.js'
+import type { AliasDatabase, Readiness, ServerDatabase, SnapshotDatabase } from './database.js'
 
-export class LoadingDatabase implements ServerDatabase, SnapshotDatabase {
+export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasDatabase {
   private db: Quiver | undefined
   private progress: OpenProgress | undefined
   /** Where the snapshot routes may read `file://` recover locations: `<dataDir>/snapshots`. */
@@ -68,6 +69,15 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase {
   }
   unavailableCollections(): ReadonlyMap<string, Error> {
     return this.loaded.unavailableCollections()
+  }
+  async updateAliases(actions: readonly AliasAction[]): Promise<true> {
+    return this.loaded.updateAliases(actions)
+  }
+  listAliases(): AliasDescription[] {
+    return this.loaded.listAliases()
+  }
+  collectionAliases(name: string): AliasDescription[] {
+    return this.loaded.collectionAliases(name)
   }
   async createSnapshot(collection: string): Promise<SnapshotInfo> {
     return this.loaded.createSnapshot(collection)

@@ -40,6 +40,9 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /collections': { level: 'read', scope: 'list' },
   'GET /collections/{}': read,
   'GET /collections/{}/exists': read,
+  'GET /collections/{}/aliases': read,
+  'GET /aliases': { level: 'read', scope: 'list' },
+  'POST /collections/aliases': globalManage,
   'PUT /collections/{}': manage,
   'PATCH /collections/{}': manage,
   'DELETE /collections/{}': manage,
@@ -369,7 +372,19 @@ export function registerSecurity(app: FastifyInstance, options: SecurityOptions)
 
   app.addHook('preSerialization', async (request, _reply, payload: unknown) => {
     const grant = grants.get(request)
-    if (grant?.kind !== 'collections' || request.routeOptions.url !== '/collections') return payload
+    if (grant?.kind !== 'collections') return payload
+    const url = request.routeOptions.url
+    if (url === '/aliases' || url === '/collections/:collection_name/aliases') {
+      // as Qdrant: a collection-scoped token sees the aliases whose name and collection it may read
+      const body = payload as { result?: { aliases?: { alias_name: string; collection_name: string }[] } }
+      const aliases = body.result?.aliases
+      if (!Array.isArray(aliases)) return payload
+      const visible = aliases.filter(
+        (a) => grant.access.has(a.alias_name) && grant.access.has(a.collection_name),
+      )
+      return { ...body, result: { ...body.result, aliases: visible } }
+    }
+    if (url !== '/collections') return payload
     const body = payload as { result?: { collections?: { name: string }[] } }
     const list = body.result?.collections
     if (!Array.isArray(list)) return payload
