@@ -33,6 +33,7 @@ import type {
   QueryGroupsRequest,
   QueryRequest,
   QueryResult,
+  ReadOptions,
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
@@ -48,7 +49,9 @@ import type {
   VectorStruct,
   WithPayload,
   WithVector,
+  WriteOptions,
 } from '../types.js'
+import { Deadline, type ResolvedWrite, resolveWrite } from './deadline.js'
 import { facetCounts } from './facet.js'
 import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
 import {
@@ -138,6 +141,11 @@ export interface CollectionOpenOptions {
    * in-process); `searchBatch` always spreads its requests over the pool.
    */
   searchThreads?: boolean
+  /**
+   * The clock read timeouts are measured on, in milliseconds (default `performance.now`). A test
+   * seam: a clock that jumps makes a timeout deterministic.
+   */
+  clock?: () => number
 }
 
 type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']>
@@ -147,6 +155,9 @@ export const MAX_UNINDEXED_FIELDS = 100
 export const UNINDEXED_OTHER = '(other fields)'
 
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
+/** Writes queued on the apply chain before a new one waits for them (backpressure for `wait: false`). */
+const UPDATE_QUEUE_LIMIT = 1024
+const WAIT: ResolvedWrite = { wait: true, timeoutMs: undefined }
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
 /** The keys of every member of a union of single-key objects. */
@@ -204,6 +215,8 @@ export class EmbeddedCollection implements Collection {
   private readonly flushBytes: number
   /** Updates are applied strictly in WAL order along this chain. */
   private tail: Promise<unknown> = Promise.resolve()
+  /** Writes submitted and not yet applied (Qdrant's `update_queue.length`). */
+  private pending = 0
   private appliedSeq: number
   private persistedSeq: number
   private bytesSincePersist = 0
@@ -218,6 +231,8 @@ export class EmbeddedCollection implements Collection {
   private readonly logger: QuiverLogger | undefined
   /** Searches run on the core pool (CollectionOpenOptions.searchThreads). */
   private readonly searchThreads: boolean
+  /** Milliseconds; read deadlines are measured on it (CollectionOpenOptions.clock). */
+  private readonly clock: () => number
   private readonly plannerOverrides: Partial<PlannerConfig>
   /** The manifest last written or loaded. */
   private manifest: Manifest | undefined
@@ -256,6 +271,7 @@ export class EmbeddedCollection implements Collection {
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
     this.searchThreads = options.searchThreads === true
+    this.clock = options.clock ?? (() => performance.now())
     this.resolveCollection = options.resolveCollection
     for (const s of segments) this.configurePlanner(s)
   }
@@ -381,15 +397,21 @@ export class EmbeddedCollection implements Collection {
 
   /**
    * Logs `op` in the WAL, then applies it once every earlier update is applied. Resolves when the
-   * record is durable (fsynced) and visible to searches. The body is decoded before it is logged,
-   * so a record that would not replay is never written.
+   * record is durable (fsynced) and visible to searches (`completed`); with `wait: false` once it is
+   * durable (`acknowledged`; applying continues on the chain, a failure there turns the collection
+   * red and fails later writes); with a timeout, `wait_timeout` if not visible in time. The body is
+   * decoded before it is logged, so a record that would not replay is never written.
    */
-  private async submit(op: Operation): Promise<UpdateResult> {
+  private async submit(op: Operation, write: ResolvedWrite = WAIT): Promise<UpdateResult> {
+    this.assertWritable()
+    // bounded queue (Qdrant's update channel): a writer that outruns the apply chain waits here
+    while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
     this.assertWritable()
     const body = encodeOperation(op)
     const decoded = decodeOperation(body)
     const durable = this.wal.append([body])
     durable.catch(() => undefined) // handled below, when the apply chain reaches it
+    this.pending++
     const applied = this.tail.then(async () => {
       const seq = await durable
       try {
@@ -409,13 +431,40 @@ export class EmbeddedCollection implements Collection {
       return seq
     })
     this.tail = applied.catch(() => undefined)
-    const seq = await applied
-    this.scheduleOptimizers()
-    if (this.bytesSincePersist >= this.flushBytes) {
-      // The write is durable already; a failed persist is retried later and must not fail it.
-      await this.persistQuietly()
+    const done = applied.then(
+      async (seq) => {
+        this.pending--
+        this.scheduleOptimizers()
+        if (this.bytesSincePersist >= this.flushBytes) {
+          // The write is durable already; a failed persist is retried later and must not fail it.
+          await this.persistQuietly()
+        }
+        return seq
+      },
+      (err: unknown) => {
+        this.pending--
+        throw err
+      },
+    )
+    if (write.wait && write.timeoutMs === undefined) return { operationId: await done, status: 'completed' }
+    // not waited for (or not past the timeout): a failed apply shows as status red and fails the next write
+    done.catch(() => undefined)
+    const started = performance.now()
+    const seq = await durable
+    if (!write.wait) return { operationId: seq, status: 'acknowledged' }
+    const left = write.timeoutMs! - (performance.now() - started)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), Math.max(0, left))
+    })
+    try {
+      const first = await Promise.race([done, expired])
+      return first === 'expired'
+        ? { operationId: seq, status: 'wait_timeout' }
+        : { operationId: seq, status: 'completed' }
+    } finally {
+      clearTimeout(timer)
     }
-    return { operationId: seq, status: 'completed' }
   }
 
   /** Persists, keeping a failure in `persistError` (status yellow) instead of throwing; a later persist retries. */
@@ -591,9 +640,9 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** Submits a checked operation; null writes nothing and answers with the last applied seq. */
-  private submitOp(op: Operation | null): Promise<UpdateResult> {
+  private submitOp(op: Operation | null, write: ResolvedWrite): Promise<UpdateResult> {
     if (op === null) return Promise.resolve({ operationId: this.appliedSeq, status: 'completed' })
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   /**
@@ -604,18 +653,20 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
    * @example await docs.upsert([{ id: 2, vector: { text: [0.1, 0.2], bm25: { indices: [7, 42], values: [1, 0.5] } } }])
    */
-  async upsert(points: readonly PointStruct[]): Promise<UpdateResult> {
+  async upsert(points: readonly PointStruct[], options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
-    return this.submitOp(this.upsertOp(points))
+    const write = resolveWrite(options)
+    return this.submitOp(this.upsertOp(points), write)
   }
 
   /**
    * Deletes points by ids (missing ids are ignored) or by filter.
    * @example await docs.delete({ filter: { must: [{ key: 'lang', match: { value: 'de' } }] } })
    */
-  async delete(selector: PointSelector): Promise<UpdateResult> {
+  async delete(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
-    return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) })
+    const write = resolveWrite(options)
+    return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) }, write)
   }
 
   private updateVectorsOp(
@@ -642,12 +693,16 @@ export class EmbeddedCollection implements Collection {
    * id (POINT_NOT_FOUND) rejects the batch and writes nothing.
    * @example await docs.updateVectors([{ id: 1, vector: { text: [0.1, 0.2] } }])
    */
-  async updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult> {
+  async updateVectors(
+    points: readonly { id: PointId; vector: VectorStruct }[],
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, ids } = this.updateVectorsOp(points)
-    if (op === null) return this.submitOp(null)
+    if (op === null) return this.submitOp(null, write)
     await this.requireExisting({ ids })
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private deleteVectorsOp(
@@ -675,11 +730,16 @@ export class EmbeddedCollection implements Collection {
    * an unknown name, POINT_NOT_FOUND for a missing id.
    * @example await docs.deleteVectors(['image'], { ids: [1, 2] })
    */
-  async deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+  async deleteVectors(
+    names: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.deleteVectorsOp(names, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private setPayloadOp(
@@ -705,9 +765,10 @@ export class EmbeddedCollection implements Collection {
     options: SetPayloadOptions = {},
   ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.setPayloadOp(payload, selector, options)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private overwritePayloadOp(
@@ -724,11 +785,16 @@ export class EmbeddedCollection implements Collection {
    * Replaces the whole payload of the selected points.
    * @example await docs.overwritePayload({ lang: 'en' }, { ids: [1] })
    */
-  async overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult> {
+  async overwritePayload(
+    payload: Payload,
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.overwritePayloadOp(payload, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private deletePayloadOp(
@@ -746,22 +812,28 @@ export class EmbeddedCollection implements Collection {
    * Removes payload keys (dotted paths allowed) from the selected points.
    * @example await docs.deletePayload(['draft'], { ids: [1] })
    */
-  async deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+  async deletePayload(
+    keys: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.deletePayloadOp(keys, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   /**
    * Removes the whole payload of the selected points.
    * @example await docs.clearPayload({ ids: [1] })
    */
-  async clearPayload(selector: PointSelector): Promise<UpdateResult> {
+  async clearPayload(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const sel = toSelector(selector)
     await this.requireExisting(sel)
-    return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
+    return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) }, write)
   }
 
   /**
@@ -771,8 +843,9 @@ export class EmbeddedCollection implements Collection {
    * now or be upserted by an earlier operation of the batch (POINT_NOT_FOUND otherwise).
    * @example await docs.batchUpdate([{ upsert: { points: [{ id: 1, vector: v }] } }, { setPayload: { payload: { a: 1 }, selector: { ids: [1] } } }])
    */
-  async batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult> {
+  async batchUpdate(operations: readonly UpdateOperation[], options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     if (!Array.isArray(operations)) throw invalid('operations must be an array')
     const ops: Operation[] = []
     // existence as the operations leave it, in order: ids upserted or deleted (by ids) earlier in
@@ -867,14 +940,14 @@ export class EmbeddedCollection implements Collection {
           throw invalid(`operations[${i}]: unknown operation ${JSON.stringify(kind)}`)
       }
     })
-    if (ops.length === 0) return this.submitOp(null)
+    if (ops.length === 0) return this.submitOp(null, write)
     if (needed.length > 0) {
       await this.tail
       for (const { id, at: where } of needed) {
         if (!this.segments.some((s) => s.has(id))) throw notFound(id, where)
       }
     }
-    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops })
+    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops }, write)
   }
 
   private record(
@@ -1115,7 +1188,8 @@ export class EmbeddedCollection implements Collection {
    */
   async search(vector: SearchVector, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
-    const p = this.prepareSearch(vector, options, 'vector')
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
+    const p = this.prepareSearch(vector, options, 'vector', false, deadline)
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
   }
 
@@ -1123,10 +1197,13 @@ export class EmbeddedCollection implements Collection {
    * Several searches in one call; each request carries its vector. All are validated before any runs.
    * @example const [a, b] = await docs.searchBatch([{ vector: v1, limit: 3 }, { vector: v2, limit: 3 }])
    */
-  async searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]> {
+  async searchBatch(requests: readonly SearchRequest[], options: ReadOptions = {}): Promise<ScoredPoint[][]> {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
-    const prepared = requests.map((r, i) => this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`))
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
+    const prepared = requests.map((r, i) =>
+      this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`, false, deadline),
+    )
     return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
   }
 
@@ -1176,7 +1253,13 @@ export class EmbeddedCollection implements Collection {
     return rows
   }
 
-  private prepareSearch(vector: unknown, options: SearchOptions, where: string, stored = false) {
+  private prepareSearch(
+    vector: unknown,
+    options: SearchOptions,
+    where: string,
+    stored = false,
+    deadline = Deadline.none,
+  ) {
     const prefix = where === 'vector' ? '' : `${where}.`
     const using = options.using ?? ''
     if (typeof using !== 'string') throw invalid(`${prefix}using must be a vector name, got ${typeof using}`)
@@ -1214,6 +1297,7 @@ export class EmbeddedCollection implements Collection {
       filter,
       withPayload,
       withVector,
+      deadline,
     }
   }
 
@@ -1236,10 +1320,10 @@ export class EmbeddedCollection implements Collection {
     if (p.space.kind !== 'dense') return this.mergeHits(p, this.searchOther(p, unindexed), unindexed, raw)
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
-    const results = this.segments.map((segment) => ({
-      segment,
-      hits: segment.search(p.space.using, q, options),
-    }))
+    const results = this.segments.map((segment) => {
+      p.deadline.check()
+      return { segment, hits: segment.search(p.space.using, q, options) }
+    })
     return this.mergeHits(p, results, unindexed, raw)
   }
 
@@ -1251,18 +1335,22 @@ export class EmbeddedCollection implements Collection {
     const k = p.limit + p.offset
     const { using } = p.space
     if (p.space.kind === 'multi') {
-      return this.segments.map((segment) => ({
-        segment,
-        hits: {
-          ...segment.searchMulti(using, p.query as Float32Array, k, p.filter, unindexed),
-          plan: 'exact' as const,
-          quantized: false,
-        },
-      }))
+      return this.segments.map((segment) => {
+        p.deadline.check()
+        return {
+          segment,
+          hits: {
+            ...segment.searchMulti(using, p.query as Float32Array, k, p.filter, unindexed),
+            plan: 'exact' as const,
+            quantized: false,
+          },
+        }
+      })
     }
     const query = p.query as SparseVector
     const weights = p.space.idf ? this.idfWeights(using, query) : undefined
     return this.segments.map((segment) => {
+      p.deadline.check()
       const r = segment.searchSparse(using, query, k, p.filter, weights, unindexed)
       // scores -> the merge's distances (smaller is better)
       return {
@@ -1299,6 +1387,7 @@ export class EmbeddedCollection implements Collection {
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
+    p.deadline.check()
     const results = await Promise.all(
       this.segments.map(async (segment) => ({
         segment,
@@ -1306,6 +1395,7 @@ export class EmbeddedCollection implements Collection {
       })),
     )
     this.assertOpen()
+    p.deadline.check()
     // a write or an optimizer swap landed while the threads searched and a hit is gone: answer as of
     // now, on this thread (rare), rather than return a point that no longer exists
     const current = this.segments
@@ -1384,20 +1474,25 @@ export class EmbeddedCollection implements Collection {
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
+    const deadline = Deadline.after(request?.timeout, 'Search', this.clock)
     const plan = QueryParser.parse(request, this.vectorSpaces)
-    return { points: await this.runQuery(plan, true) }
+    return { points: await this.runQuery(plan, true, deadline) }
   }
 
   /**
    * Several queries in one call; all are checked before any runs.
    * @example const [a, b] = await docs.queryBatch([{ query: v1 }, { query: 7, limit: 3 }])
    */
-  async queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
+  async queryBatch(requests: readonly QueryRequest[], options: ReadOptions = {}): Promise<QueryResult[]> {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
     const plans = requests.map((r, i) => QueryParser.parse(r, this.vectorSpaces, `requests[${i}]`))
     const out: QueryResult[] = []
-    for (const plan of plans) out.push({ points: await this.runQuery(plan, false) })
+    for (const plan of plans) {
+      deadline.check()
+      out.push({ points: await this.runQuery(plan, false, deadline) })
+    }
     return out
   }
 
@@ -1436,12 +1531,13 @@ export class EmbeddedCollection implements Collection {
   async queryGroups(request: QueryGroupsRequest): Promise<GroupsResult> {
     this.assertOpen()
     const { options, query } = checkGroupRequest(request)
+    const deadline = Deadline.after(request?.timeout, 'GroupBy', this.clock)
     const plan = QueryParser.parse(query, this.vectorSpaces)
-    const host = this.queryHostFor(await this.fetchLookups(plan))
+    const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(
       // past the live count every hit is in: asking for more would only grow the search's heaps
-      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize), host),
+      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize), host, deadline),
       (h) => groupKeys(h.segment.payloadAt(h.offset), options.path),
       options,
     )
@@ -1454,7 +1550,7 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** The ranked hits of `plan` on this thread (a plain nearest query runs as `search`). */
-  private queryHits(plan: QueryPlan, host: QueryHost): Hit[] {
+  private queryHits(plan: QueryPlan, host: QueryHost, deadline: Deadline): Hit[] {
     const vector = plainNearest(plan)
     if (vector === undefined) return new QueryRunner(host).run(plan)
     const raw: Hit[] = []
@@ -1469,6 +1565,7 @@ export class EmbeddedCollection implements Collection {
         filter: plan.filter,
         withPayload: false,
         withVector: false,
+        deadline,
       },
       raw,
     )
@@ -1481,7 +1578,7 @@ export class EmbeddedCollection implements Collection {
     return sp
   }
 
-  private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
+  private async runQuery(plan: QueryPlan, inlineCheap: boolean, deadline: Deadline): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
       const p: PreparedSearch = {
@@ -1494,10 +1591,11 @@ export class EmbeddedCollection implements Collection {
         filter: plan.filter,
         withPayload: plan.withPayload,
         withVector: plan.withVector,
+        deadline,
       }
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
-    const host = this.queryHostFor(await this.fetchLookups(plan))
+    const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     return new QueryRunner(host).run(plan).map((h) => this.toScoredPoint(h, plan))
   }
 
@@ -1551,11 +1649,15 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** The collection as the query layer sees it (query.ts), with the `lookup_from` vectors fetched for the plan. */
-  private queryHostFor(lookups: Map<string, Map<PointId, VectorOutput>> = new Map()): QueryHost {
+  private queryHostFor(
+    lookups: Map<string, Map<PointId, VectorOutput>> = new Map(),
+    deadline = Deadline.none,
+  ): QueryHost {
     const matching = (filter: FilterNode | null): Hit[] => {
       const out: Hit[] = []
       const unindexed = new Set<string>()
       for (const segment of this.segments) {
+        deadline.check()
         for (const id of segment.matchingIds(filter, unindexed)) {
           out.push({ segment, offset: segment.offsetOf(id)!, id, score: 0 })
         }
@@ -1586,6 +1688,7 @@ export class EmbeddedCollection implements Collection {
           filter,
           withPayload: false,
           withVector: false,
+          deadline,
         }
         this.runSearch(p, raw)
         return raw
@@ -1603,7 +1706,10 @@ export class EmbeddedCollection implements Collection {
         return { indices: query.indices, values: query.values.map((x, i) => x * w[i]!) }
       },
       orderBy: (order, filter, k) =>
-        orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
+        orderedPage(this.segments, order, k, this.name, (s) => {
+          deadline.check()
+          return this.matchesOf(s, filter)
+        }).map((e) => ({
           segment: e.segment,
           offset: e.segment.offsetOf(e.id)!,
           id: e.id,
@@ -1684,6 +1790,7 @@ export class EmbeddedCollection implements Collection {
       config: this.config,
       payloadSchema: this.payloadSchema(),
       unindexedFilterFields: Object.fromEntries(this.unindexedCounts),
+      updateQueue: { length: this.pending },
     }
   }
 
@@ -1742,10 +1849,15 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.createPayloadIndex('lang', 'keyword')
    * @example await docs.createPayloadIndex('body', { type: 'text', tokenizer: 'word', lowercase: true })
    */
-  async createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult> {
+  async createPayloadIndex(
+    field: string,
+    schema: PayloadFieldSchema,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const spec = parseFieldSchema(field, schema, 'field_schema')
-    return this.submit({ op: 'create_index', field: spec.field, params: spec.params })
+    return this.submit({ op: 'create_index', field: spec.field, params: spec.params }, write)
   }
 
   /**
@@ -1753,11 +1865,12 @@ export class EmbeddedCollection implements Collection {
    * when there is none.
    * @example await docs.deletePayloadIndex('lang')
    */
-  async deletePayloadIndex(field: string): Promise<UpdateResult> {
+  async deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     if (typeof field !== 'string' || field.length === 0)
       throw invalid('field_name must be a non-empty string')
-    return this.submit({ op: 'delete_index', field })
+    return this.submit({ op: 'delete_index', field }, write)
   }
 
   /** Graph self-check of every segment (tests and `quiver` diagnostics). */
