@@ -883,9 +883,9 @@ export interface Collection {
   facet(options: FacetOptions): Promise<FacetResult>
   searchMatrix(options?: SearchMatrixOptions): Promise<SearchMatrixResult>
   search(vector: SearchVector, options?: SearchOptions): Promise<ScoredPoint[]>
-  searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
+  searchBatch(requests: readonly SearchRequest[], options?: ReadOptions): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>
-  queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>
+  queryBatch(requests: readonly QueryRequest[], options?: ReadOptions): Promise<QueryResult[]>
   queryGroups(request: QueryGroupsRequest): Promise<GroupsResult>
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
   overwritePayload(payload: Payload, selector: PointSelector, options?: WriteOptions): Promise<UpdateResult>

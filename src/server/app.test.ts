@@ -226,7 +226,7 @@ describe('buildServer', () => {
     expect(r.body.result).toEqual({ operation_id: 7, status: 'completed' })
     expect(r.calls[0]).toEqual({
       method: 'setPayload',
-      args: [{ x: 1 }, { filter: { must: [{ has_id: [1, 2] }, filter] } }, { key: 'k' }],
+      args: [{ x: 1 }, { filter: { must: [{ has_id: [1, 2] }, filter] } }, { wait: true, key: 'k' }],
     })
   })
 
@@ -306,10 +306,10 @@ describe('buildServer', () => {
       field_schema: schema,
     })
     expect(put.body.result).toEqual({ operation_id: 7, status: 'completed' })
-    expect(put.calls).toEqual([{ method: 'createPayloadIndex', args: ['meta.title', schema] }])
+    expect(put.calls).toEqual([{ method: 'createPayloadIndex', args: ['meta.title', schema, { wait: true }] }])
     const del = await inject('DELETE', '/collections/c/index/tags%5B%5D?wait=false')
     expect(del.body.result).toEqual({ operation_id: 7, status: 'completed' })
-    expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]'] }])
+    expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]', { wait: false }] }])
     const info = await inject('GET', '/collections/c')
     expect(info.body.result.payload_schema).toEqual({
       tags: {

@@ -72,7 +72,7 @@ export interface WireOk<T> {
 /** Qdrant's `UpdateResult`. Quiver always answers `completed`: the write is durable and visible. */
 export interface WireUpdateResult {
   operation_id: number
-  status: 'completed'
+  status: 'acknowledged' | 'completed' | 'wait_timeout'
 }
 
 /** Qdrant's `Record`. `payload` / `vector` are absent when not requested. */
@@ -170,6 +170,8 @@ export interface WireCollectionInfo {
   payload_schema: Record<string, WirePayloadIndexInfo>
   /** Per field key: filtered requests since open that evaluated it without an index. */
   unindexed_filter_fields: Record<string, number>
+  /** Writes logged and not yet applied (`wait=false` ones). */
+  update_queue?: { length: number }
 }
 
 /** Quiver's `ivf_config` (not in Qdrant): its presence at creation selects the IVF index. */
@@ -184,7 +186,7 @@ export function okEnvelope<T>(result: T, seconds: number): WireOk<T> {
 }
 
 export function toWireUpdateResult(r: UpdateResult): WireUpdateResult {
-  return { operation_id: r.operationId, status: 'completed' }
+  return { operation_id: r.operationId, status: r.status }
 }
 
 /**
@@ -399,6 +401,7 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
     ),
     unindexed_filter_fields: { ...info.unindexedFilterFields },
+    ...(info.updateQueue === undefined ? {} : { update_queue: { length: info.updateQueue.length } }),
   }
 }
 

@@ -5,6 +5,7 @@ import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
+import { parseReadParams } from '../wire/write-params.js'
 import { lookupCollections, toWireScoredPoint, unnamedDimension } from '../wire.js'
 import { parseDiscover, parseDiscoverBatch } from '../wire-read.js'
 
@@ -18,6 +19,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   const base = '/collections/:collection_name/points/discover'
 
   app.post<Route>(base, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
@@ -29,6 +31,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseDiscoverBatch(req.body, unnamedDimension(collection.config))
     checkLookups(

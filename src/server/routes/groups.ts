@@ -6,6 +6,7 @@ import { lookupGroups } from '../../collection/groups.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
+import { parseReadParams } from '../wire/write-params.js'
 import { lookupCollections, unnamedDimension } from '../wire.js'
 import {
   type ParsedGroups,
@@ -27,12 +28,13 @@ export function registerGroupRoutes(app: FastifyInstance, db: ServerDatabase): v
   const base = '/collections/:collection_name/points'
   const route = (path: string, parse: Parser) =>
     app.post<Route>(`${base}/${path}`, async (req, reply) => {
+      const read = parseReadParams(req.query)
       const collection = await db.getCollection(req.params.collection_name)
       const { request, payload, lookup } = parse(req.body, unnamedDimension(collection.config))
       for (const c of lookupCollections(request)) checkCollectionAccess(req, 'read', c)
       // the lookup collection is checked before the search runs, so a refused request does no work
       const other = lookup === undefined ? undefined : await lookupCollection(req, db, lookup.collection)
-      const result = await collection.queryGroups(request)
+      const result = await collection.queryGroups({ ...request, ...read })
       if (other !== undefined && lookup !== undefined)
         await lookupGroups(result.groups, other, {
           withPayload: lookup.payload.select,

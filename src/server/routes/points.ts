@@ -1,11 +1,12 @@
 // Point endpoints: upsert, retrieve (by list and by id), delete, scroll, count and the four payload
-// operations (Qdrant's `/collections/{name}/points` resource). Writes are durable before the reply.
+// operations (Qdrant's `/collections/{name}/points` resource). Writes are durable before the reply
+// (`wait=false`: `acknowledged` once durable; otherwise `completed` once visible).
 import type { FastifyInstance } from 'fastify'
 import { QuiverError } from '../../errors.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
+import { parseReadParams, parseWriteParams } from '../wire/write-params.js'
 import {
-  checkWait,
   parseBatchUpdate,
   parseCount,
   parseDeletePayload,
@@ -37,26 +38,26 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   const base = '/collections/:collection_name/points'
 
   app.put<Route>(base, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const points = parseUpsert(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.upsert(points)))
+    return sendOk(reply, toWireUpdateResult(await collection.upsert(points, write)))
   })
 
   app.put<Route>(`${base}/vectors`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const points = parseUpdateVectors(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points)))
+    return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points, write)))
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const operations = parseBatchUpdate(req.body)
     try {
       // Qdrant answers one UpdateResult per operation (applied as one WAL record: one operation id)
-      const result = toWireUpdateResult(await collection.batchUpdate(operations))
+      const result = toWireUpdateResult(await collection.batchUpdate(operations, write))
       return sendOk(
         reply,
         operations.map(() => result),
@@ -70,13 +71,14 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/vectors/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { names, selector } = parseDeleteVectors(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.deleteVectors(names, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.deleteVectors(names, selector, write)))
   })
 
   app.post<Route>(base, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { ids, options, payload } = parseRetrieve(req.body)
     const records = await collection.get(ids, options)
@@ -100,48 +102,57 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.delete(parsePointsSelector(req.body))))
+    return sendOk(reply, toWireUpdateResult(await collection.delete(parsePointsSelector(req.body), write)))
   })
 
   app.post<Route>(`${base}/scroll`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { options, payload } = parseScroll(req.body)
     return sendOk(reply, toWireScrollResult(await collection.scroll(options), payload))
   })
 
   app.post<Route>(`${base}/count`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, { count: await collection.count(parseCount(req.body)) })
   })
 
   app.post<Route>(`${base}/payload`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { payload, selector, key } = parseSetPayload(req.body, true)
-    const result = await collection.setPayload(payload, selector, key === undefined ? {} : { key })
+    const result = await collection.setPayload(
+      payload,
+      selector,
+      key === undefined ? write : { ...write, key },
+    )
     return sendOk(reply, toWireUpdateResult(result))
   })
 
   app.put<Route>(`${base}/payload`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { payload, selector } = parseSetPayload(req.body, false)
-    return sendOk(reply, toWireUpdateResult(await collection.overwritePayload(payload, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.overwritePayload(payload, selector, write)))
   })
 
   app.post<Route>(`${base}/payload/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { keys, selector } = parseDeletePayload(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.deletePayload(keys, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.deletePayload(keys, selector, write)))
   })
 
   app.post<Route>(`${base}/payload/clear`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body))))
+    return sendOk(
+      reply,
+      toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body), write)),
+    )
   })
 }
 

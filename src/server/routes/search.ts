@@ -5,6 +5,7 @@ import type { Prefetch } from '../../types.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { checkCollectionAccess } from '../security.js'
+import { parseReadParams } from '../wire/write-params.js'
 import {
   lookupCollections,
   parseQuery,
@@ -27,21 +28,26 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   const base = '/collections/:collection_name/points'
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseQuery(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
-    const { points } = await collection.query(request)
+    const { points } = await collection.query({ ...request, ...read })
     return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h, payload)) })
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseQueryBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
     )
-    const results = await collection.queryBatch(queries.map((q) => q.request))
+    const results = await collection.queryBatch(
+      queries.map((q) => q.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((r, i) => ({ points: r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload)) })),
@@ -49,10 +55,11 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseRecommend(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
-    const { points } = await collection.query(request)
+    const { points } = await collection.query({ ...request, ...read })
     return sendOk(
       reply,
       points.map((h) => toWireScoredPoint(h, payload)),
@@ -60,13 +67,17 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseRecommendBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
     )
-    const results = await collection.queryBatch(queries.map((q) => q.request))
+    const results = await collection.queryBatch(
+      queries.map((q) => q.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((r, i) => r.points.map((h) => toWireScoredPoint(h, queries[i]!.payload))),
@@ -74,10 +85,11 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request, payload } = parseSearch(req.body, unnamedDimension(collection.config))
     const { vector, ...options } = request
-    const hits = await collection.search(vector as ArrayLike<number>, options)
+    const hits = await collection.search(vector as ArrayLike<number>, { ...options, ...read })
     return sendOk(
       reply,
       hits.map((h) => toWireScoredPoint(h, payload)),
@@ -85,9 +97,13 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseSearchBatch(req.body, unnamedDimension(collection.config))
-    const results = await collection.searchBatch(searches.map((s) => s.request))
+    const results = await collection.searchBatch(
+      searches.map((s) => s.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((hits, i) => hits.map((h) => toWireScoredPoint(h, searches[i]!.payload))),
