@@ -306,7 +306,9 @@ describe('buildServer', () => {
       field_schema: schema,
     })
     expect(put.body.result).toEqual({ operation_id: 7, status: 'completed' })
-    expect(put.calls).toEqual([{ method: 'createPayloadIndex', args: ['meta.title', schema, { wait: true }] }])
+    expect(put.calls).toEqual([
+      { method: 'createPayloadIndex', args: ['meta.title', schema, { wait: true }] },
+    ])
     const del = await inject('DELETE', '/collections/c/index/tags%5B%5D?wait=false')
     expect(del.body.result).toEqual({ operation_id: 7, status: 'completed' })
     expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]', { wait: false }] }])
