@@ -29,6 +29,7 @@ import { registerDiscoverRoutes } from './routes/discover.js'
 import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
+import { registerIssueRoutes } from './routes/issues.js'
 import { registerObservability } from './routes/observability.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
@@ -190,6 +191,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app, options.db)
+  registerIssueRoutes(app, options.db)
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
