@@ -900,4 +900,51 @@ export interface Collection {
   createPayloadIndex(field: string, schema: PayloadFieldSchema, options?: WriteOptions): Promise<UpdateResult>
   /** Drops the payload index of `field`; a no-op if there is none. */
   deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult>
+  /** Running, queued and completed optimizations (Qdrant's `GET /collections/{c}/optimizations`). */
+  optimizations?(options?: OptimizationsOptions): OptimizationsReport
+}
+
+// ---- Optimization progress (Qdrant's OptimizationsResponse, camelCase). ----
+
+/** A segment as the optimization report names it: a UUID given when the collection first reports it. */
+export interface OptimizationSegment {
+  uuid: string
+  /** Live (non-deleted) points. */
+  pointsCount: number
+}
+
+export interface Optimization {
+  /** The optimization's id; the segment it builds takes it once swapped in. */
+  uuid: string
+  /** `vacuum` or `merge` (docs/optimizers.md). */
+  optimizer: string
+  status: 'optimizing' | 'done' | { cancelled: string } | { error: string }
+  segments: OptimizationSegment[]
+  progress: {
+    name: string
+    /** ISO 8601. */
+    startedAt: string
+    finishedAt?: string
+    /** Seconds, once finished. */
+    durationSec?: number
+    /** Points to copy. */
+    total: number
+  }
+}
+
+export interface OptimizationsOptions {
+  /** Include the estimated queue (the next due optimization). */
+  queued?: boolean
+  /** Include this many of the latest completed optimizations (newest first); 0 or absent: none. */
+  completedLimit?: number
+  /** Include the segments that need no optimization. */
+  idleSegments?: boolean
+}
+
+export interface OptimizationsReport {
+  summary: { queuedOptimizations: number; queuedSegments: number; queuedPoints: number; idleSegments: number }
+  running: Optimization[]
+  queued?: { optimizer: string; segments: OptimizationSegment[] }[]
+  completed?: Optimization[]
+  idleSegments?: OptimizationSegment[]
 }

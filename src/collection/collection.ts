@@ -1,6 +1,7 @@
 // An embedded collection: validates requests, serialises updates (WAL append -> apply in seq
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
@@ -22,6 +23,10 @@ import type {
   Filter,
   GetOptions,
   GroupsResult,
+  Optimization,
+  OptimizationSegment,
+  OptimizationsOptions,
+  OptimizationsReport,
   OptimizerStatus,
   Payload,
   PayloadFieldSchema,
@@ -158,6 +163,8 @@ const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
 /** Writes queued on the apply chain before a new one waits for them (backpressure for `wait: false`). */
 const UPDATE_QUEUE_LIMIT = 1024
 const WAIT: ResolvedWrite = { wait: true, timeoutMs: undefined }
+/** Finished optimizations kept for `optimizations({ completedLimit })`. */
+const MAX_FINISHED_OPTIMIZATIONS = 64
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
 /** The keys of every member of a union of single-key objects. */
@@ -242,6 +249,11 @@ export class EmbeddedCollection implements Collection {
   private optimizing: Promise<void> | undefined
   private optimizerStatus: OptimizerStatus = 'ok'
   private readonly optimizationsCompleted = { vacuum: 0, merge: 0 }
+  /** The running optimization as `optimizations()` reports it, and the latest finished ones (newest last). */
+  private runningOptimization: Optimization | undefined
+  private readonly finishedOptimizations: Optimization[] = []
+  /** Segment UUIDs of the optimization report, given on first report. */
+  private readonly segmentIds = new WeakMap<Segment, string>()
 
   private constructor(
     name: string,
@@ -532,8 +544,29 @@ export class EmbeddedCollection implements Collection {
     )
     if (plan === undefined) return
     const started = performance.now()
-    const run = this.optimize(plan).then(
+    const record: Optimization = {
+      uuid: randomUUID(),
+      optimizer: plan.kind,
+      status: 'optimizing',
+      segments: plan.sources.map((s) => this.reportSegment(s)),
+      progress: {
+        name: plan.kind,
+        startedAt: new Date().toISOString(),
+        total: plan.sources.reduce((n, s) => n + s.pointCount, 0),
+      },
+    }
+    this.runningOptimization = record
+    const finish = (status: Optimization['status']) => {
+      this.runningOptimization = undefined
+      record.status = status
+      record.progress.finishedAt = new Date().toISOString()
+      record.progress.durationSec = (performance.now() - started) / 1000
+      this.finishedOptimizations.push(record)
+      if (this.finishedOptimizations.length > MAX_FINISHED_OPTIMIZATIONS) this.finishedOptimizations.shift()
+    }
+    const run = this.optimize(plan, record.uuid).then(
       (done) => {
+        finish(done ? 'done' : { cancelled: 'the collection closed' })
         if (!done) return
         this.optimizerStatus = 'ok'
         this.logger?.info(
@@ -543,6 +576,7 @@ export class EmbeddedCollection implements Collection {
       },
       (err: unknown) => {
         const message = `${plan.kind} failed: ${(err as Error).message}`
+        finish({ error: message })
         this.optimizerStatus = { error: message }
         this.logger?.error(
           { collection: this.name, optimizer: plan.kind, err },
@@ -564,7 +598,7 @@ export class EmbeddedCollection implements Collection {
    * changes made meanwhile and swaps the new segment in atomically; then persists. Resolves false
    * when the collection closed first (nothing changed).
    */
-  private async optimize(plan: OptimizationPlan): Promise<boolean> {
+  private async optimize(plan: OptimizationPlan, uuid: string): Promise<boolean> {
     const { sources } = plan
     const ids = await this.onChain(() => {
       if (this.closed || this.failure || !sources.every((s) => this.segments.includes(s))) return undefined
@@ -586,6 +620,7 @@ export class EmbeddedCollection implements Collection {
         target.trainQuantizer()
         target.trainIndex()
         this.holder.replace(sources, target)
+        this.segmentIds.set(target, uuid)
         this.optimizationsCompleted[plan.kind]++
         return true
       })
@@ -1773,6 +1808,64 @@ export class EmbeddedCollection implements Collection {
         completed: { ...this.optimizationsCompleted },
       },
     }
+  }
+
+  private reportSegment(s: Segment): OptimizationSegment {
+    let uuid = this.segmentIds.get(s)
+    if (uuid === undefined) {
+      uuid = randomUUID()
+      this.segmentIds.set(s, uuid)
+    }
+    return { uuid, pointsCount: s.pointCount }
+  }
+
+  /**
+   * Qdrant's optimization progress: the running optimization (at most one: optimizers run one at a
+   * time), with `queued` the next due one (an estimate: each one is planned when the previous
+   * finishes), with `completedLimit` the latest finished ones (newest first, at most 64 kept), with
+   * `idleSegments` the segments neither running nor queued. Segment UUIDs are given when a segment
+   * is first reported (not persisted). Throws INVALID_ARGUMENT for a bad `completedLimit`.
+   * @example const { running, summary } = docs.optimizations({ queued: true })
+   */
+  optimizations(options: OptimizationsOptions = {}): OptimizationsReport {
+    this.assertOpen()
+    const limit = options.completedLimit ?? 0
+    if (!Number.isInteger(limit) || limit < 0)
+      throw invalid(`completedLimit must be an integer >= 0, got ${JSON.stringify(limit)}`)
+    const running = this.runningOptimization === undefined ? [] : [structuredClone(this.runningOptimization)]
+    const busy = new Set(this.runningOptimization?.segments.map((s) => s.uuid))
+    const plan =
+      this.runningOptimization === undefined && !this.closed && this.failure === undefined
+        ? planOptimization(
+            this.segments,
+            this.config.optimizers,
+            floatsPerPoint(this.config),
+            this.holder.batchCapacity,
+          )
+        : undefined
+    const queued =
+      plan === undefined
+        ? []
+        : [{ optimizer: plan.kind, segments: plan.sources.map((s) => this.reportSegment(s)) }]
+    for (const q of queued) for (const s of q.segments) busy.add(s.uuid)
+    const idle = this.segments.map((s) => this.reportSegment(s)).filter((s) => !busy.has(s.uuid))
+    const report: OptimizationsReport = {
+      summary: {
+        queuedOptimizations: queued.length,
+        queuedSegments: queued.reduce((n, q) => n + q.segments.length, 0),
+        queuedPoints: queued.reduce((n, q) => n + q.segments.reduce((m, s) => m + s.pointsCount, 0), 0),
+        idleSegments: idle.length,
+      },
+      running,
+    }
+    if (options.queued === true) report.queued = queued
+    if (limit > 0)
+      report.completed = this.finishedOptimizations
+        .slice(-limit)
+        .reverse()
+        .map((o) => structuredClone(o))
+    if (options.idleSegments === true) report.idleSegments = idle
+    return report
   }
 
   /** Point counts and config, Qdrant's collection info in engine terms. */

@@ -41,7 +41,9 @@ export function parseTimeoutParam(query: unknown): number | undefined {
 }
 
 /**
- * The query of a write: `wait` (default false, as Qdrant: answer `acknowledged` once durable),
+ * The query of a write: `wait` (`false`: answer `acknowledged` once durable; default true, unlike
+ * Qdrant's false, so that a plain `curl` write is visible when answered; the official clients send
+ * `wait=true` by default anyway),
  * `ordering` (`weak` | `medium` | `strong`, accepted: one node applies writes in one order) and
  * `timeout` (seconds >= 1: with `wait=true`, answer `wait_timeout` if the write is not visible by
  * then). Throws INVALID_ARGUMENT naming the parameter.
@@ -50,7 +52,7 @@ export function parseWriteParams(query: unknown): WriteOptions {
   const ordering = queryObject(query).ordering
   if (ordering !== undefined && (typeof ordering !== 'string' || !ORDERINGS.includes(ordering)))
     bad('ordering', 'one of weak, medium, strong', ordering)
-  const wait = parseWaitParam(query)
+  const wait = parseWaitParam(query, true)
   const timeout = parseTimeoutParam(query)
   return timeout === undefined ? { wait } : { wait, timeout }
 }
