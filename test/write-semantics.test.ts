@@ -267,6 +267,8 @@ describe('REST write semantics, timeouts and service endpoints', () => {
     const info = await client.versionInfo()
     expect(info.version).toBe(root.body.version)
     expect((await call(srv.url, 'GET', '/cluster')).body.result).toEqual({ status: 'disabled' })
+    const telemetry = await call(srv.url, 'GET', '/telemetry?details_level=1&timeout=5')
+    expect(telemetry.body.result.cluster).toEqual({ enabled: false })
 
     await client.query('w', { query: vec(), filter: { must: [{ key: 'i', match: { value: 3 } }] } })
     const issues = await call(srv.url, 'GET', '/issues')
