@@ -172,6 +172,28 @@ describe('embedded read timeouts', () => {
     expect(searched).not.toHaveBeenCalled()
   })
 
+  it('an exact context query stops inside its scoring loop once the deadline passes', async () => {
+    const big = await db.createCollection('big', { dimension: DIM, metric: 'Dot' })
+    await big.upsert(Array.from({ length: 5000 }, (_, i) => ({ id: i, vector: vec() })))
+    await big.waitForOptimizers() // their copies read vectors too
+    let reads = 0
+    const real = Segment.prototype.vectorAt
+    vi.spyOn(Segment.prototype, 'vectorAt').mockImplementation(function (this: Segment, ...args) {
+      reads++
+      // the candidates are read once to keep those holding the vector (5000 reads), then scored:
+      // the budget runs out while 500 of them are scored
+      if (reads === 5500) step = 3_600_000
+      return real.apply(this, args)
+    })
+    await expectError(
+      big.query({ query: { context: [{ positive: 1, negative: 2 }] }, limit: 3, timeout: 10 }),
+      'TIMEOUT',
+    )
+    // stopped at the next check (every 1024 candidates), not after scoring all 5000
+    expect(reads).toBeGreaterThanOrEqual(5500)
+    expect(reads).toBeLessThan(6100)
+  })
+
   it('a search within its budget answers as one without a timeout', async () => {
     const q = vec()
     step = 0

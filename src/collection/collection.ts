@@ -1701,6 +1701,7 @@ export class EmbeddedCollection implements Collection {
       return out
     }
     return {
+      checkDeadline: () => deadline.check(),
       space: (using) => this.vectorSpaces(using, 'using'),
       lookupVector: (lookup, id, using) => {
         const raw = lookups.get(`${lookup.collection}\u0000${lookup.vector}`)?.get(id)
