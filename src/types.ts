@@ -597,7 +597,7 @@ export interface GetOptions {
   withVector?: WithVector
 }
 
-export interface ScrollOptions extends GetOptions {
+export interface ScrollOptions extends GetOptions, ReadOptions {
   filter?: Filter | null
   /** Points per page, >= 1. Default 10. */
   limit?: number
@@ -672,7 +672,7 @@ export interface ScrollResult {
   nextPageOffset: PointId | null
 }
 
-export interface CountOptions {
+export interface CountOptions extends ReadOptions {
   filter?: Filter | null
 }
 

@@ -169,6 +169,8 @@ describe('embedded read timeouts', () => {
     )
     await expectError(c.queryBatch([{ query: vec() }, { query: vec() }], { timeout: 1 }), 'TIMEOUT')
     await expectError(c.searchBatch([{ vector: vec() }], { timeout: 1 }), 'TIMEOUT')
+    await expectError(c.count({ timeout: 1 }), 'TIMEOUT', /Operation 'count'/)
+    await expectError(c.scroll({ timeout: 1 }), 'TIMEOUT', /Operation 'scroll'/)
     expect(searched).not.toHaveBeenCalled()
   })
 

@@ -1071,10 +1071,14 @@ export class EmbeddedCollection implements Collection {
    */
   async count(options: CountOptions = {}): Promise<number> {
     this.assertOpen()
+    const deadline = Deadline.after(options.timeout, 'count', this.clock)
     const filter = filterOf(options.filter, 'filter')
     const unindexed = new Set<string>()
     let n = 0
-    for (const s of this.segments) n += s.count(filter, unindexed)
+    for (const s of this.segments) {
+      deadline.check()
+      n += s.count(filter, unindexed)
+    }
     this.noteUnindexed(unindexed)
     return n
   }
@@ -1088,6 +1092,7 @@ export class EmbeddedCollection implements Collection {
    */
   async scroll(options: ScrollOptions = {}): Promise<ScrollResult> {
     this.assertOpen()
+    const deadline = Deadline.after(options.timeout, 'scroll', this.clock)
     const limit = toLimit(options.limit, 'limit', 10)
     if (options.orderBy !== undefined && options.orderBy !== null) {
       if (options.offset !== undefined && options.offset !== null)
@@ -1105,6 +1110,7 @@ export class EmbeddedCollection implements Collection {
     const candidates: { id: PointId; segment: Segment }[] = []
     const unindexed = new Set<string>()
     for (const segment of this.segments) {
+      deadline.check()
       const ids = segment.sortedIds(comparePointIds)
       let i = start === null ? 0 : lowerBound(ids, start)
       let matches: Bitset | null = null

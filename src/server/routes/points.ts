@@ -108,16 +108,16 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/scroll`, async (req, reply) => {
-    parseReadParams(req.query)
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { options, payload } = parseScroll(req.body)
-    return sendOk(reply, toWireScrollResult(await collection.scroll(options), payload))
+    return sendOk(reply, toWireScrollResult(await collection.scroll({ ...options, ...read }), payload))
   })
 
   app.post<Route>(`${base}/count`, async (req, reply) => {
-    parseReadParams(req.query)
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, { count: await collection.count(parseCount(req.body)) })
+    return sendOk(reply, { count: await collection.count({ ...parseCount(req.body), ...read }) })
   })
 
   app.post<Route>(`${base}/payload`, async (req, reply) => {
