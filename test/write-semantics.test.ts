@@ -6,14 +6,26 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { QdrantClient } from '@qdrant/js-client-rest'
+import { QdrantClient, type Schemas } from '@qdrant/js-client-rest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type EmbeddedCollection, Quiver } from '../src/index.js'
 import { Segment } from '../src/segment/segment.js'
 import { buildServer } from '../src/server/app.js'
+import type { WireVersionInfo } from '../src/server/routes/service.js'
+import type { WireOptimizationsResponse } from '../src/server/wire/optimizations.js'
+import type { WireCollectionInfo, WireUpdateResult } from '../src/server/wire.js'
 import { call, startTestServer, type TestServer } from './server-harness.js'
 import { apiError, expectError } from './support/errors.js'
 import { rng } from './support/random.js'
+
+// the wire types stay assignable to the official client's (a type error fails `npm run typecheck`)
+const typeChecks: [
+  (x: WireUpdateResult) => Schemas['UpdateResult'],
+  (x: WireOptimizationsResponse) => Schemas['OptimizationsResponse'],
+  (x: WireVersionInfo) => Schemas['VersionInfo'],
+  (x: NonNullable<WireCollectionInfo['update_queue']>) => Schemas['UpdateQueueInfo'],
+] = [(x) => x, (x) => x, (x) => x, (x) => x]
+void typeChecks
 
 const DIM = 4
 const r = rng(1313)
