@@ -85,6 +85,11 @@ export const ERROR_CODES = {
     kind: 'resource_exhausted',
     summary: 'A segment would exceed the 4 GiB WebAssembly memory limit.',
   },
+  TIMEOUT: {
+    kind: 'timeout',
+    summary:
+      'A read passed its `timeout` (seconds) and was stopped; nothing was returned. Retry with a larger timeout or a cheaper request.',
+  },
   CLOSED: { kind: 'closed', summary: 'The database or collection was closed.' },
   NOT_READY: {
     kind: 'unavailable',

@@ -458,7 +458,7 @@ export type WithPayload = boolean | string[] | { include: string[] } | { exclude
 /** Which vectors to return: all (`true`), none (`false`), or only these names. */
 export type WithVector = boolean | readonly string[]
 
-export interface SearchOptions {
+export interface SearchOptions extends ReadOptions {
   /** Hits to return, >= 1. Default 10. */
   limit?: number
   /** Hits to skip before `limit` (pagination). Default 0. */
@@ -628,7 +628,7 @@ export interface Prefetch {
  * `collection.query` request. Absent `query`: points in id order (score 0). With `prefetch`, the
  * query ranks the prefetched candidates; the top-level `filter` applies to every prefetch too.
  */
-export interface QueryRequest extends Prefetch {
+export interface QueryRequest extends Prefetch, ReadOptions {
   offset?: number | null
   withPayload?: WithPayload
   withVector?: WithVector
@@ -672,7 +672,7 @@ export interface GetOptions {
   withVector?: WithVector
 }
 
-export interface ScrollOptions extends GetOptions {
+export interface ScrollOptions extends GetOptions, ReadOptions {
   filter?: Filter | null
   /** Points per page, >= 1. Default 10. */
   limit?: number
@@ -747,7 +747,7 @@ export interface ScrollResult {
   nextPageOffset: PointId | null
 }
 
-export interface CountOptions {
+export interface CountOptions extends ReadOptions {
   filter?: Filter | null
 }
 
@@ -757,11 +757,43 @@ export type PointSelector = { ids: PointId[] } | { filter: Filter }
 export interface UpdateResult {
   /** WAL sequence number of the operation. */
   operationId: number
-  /** `completed`: durable (fsynced) and visible to searches. */
-  status: 'completed'
+  /**
+   * Qdrant's `UpdateStatus`. `completed`: durable (fsynced) and visible to searches.
+   * `acknowledged` (`wait: false`): durable in the WAL; applied right after, in WAL order.
+   * `wait_timeout` (`wait` with `timeout`): durable, but not yet visible when the timeout passed;
+   * it is still applied, in order.
+   */
+  status: 'acknowledged' | 'completed' | 'wait_timeout'
 }
 
-export interface SetPayloadOptions {
+/**
+ * How a write answers (Qdrant's `wait` and `timeout` query parameters). Every write is durable in
+ * the WAL before its promise resolves, and writes are applied strictly in WAL order.
+ */
+export interface WriteOptions {
+  /**
+   * true (default): resolve once the change is visible to searches (`completed`). false: resolve
+   * once the record is durable (`acknowledged`); it is applied right after. A later write awaited
+   * with `wait: true` resolves only after every earlier one is applied.
+   */
+  wait?: boolean
+  /**
+   * Seconds (> 0) to wait for visibility with `wait: true`; past it the promise resolves with
+   * `wait_timeout` (the write is durable and still applied). Default: no limit.
+   */
+  timeout?: number
+}
+
+/**
+ * A time budget of a read (Qdrant's `timeout` query parameter): `timeout` seconds (> 0). Past it
+ * the read stops at its next check (between segments, query stages and batch entries) and throws
+ * TIMEOUT; nothing is returned.
+ */
+export interface ReadOptions {
+  timeout?: number
+}
+
+export interface SetPayloadOptions extends WriteOptions {
   /** Assign into this nested key path (e.g. `a.b`) instead of the payload's top level. */
   key?: string
 }
@@ -854,6 +886,11 @@ export interface CollectionInfo {
    * this field without an index (point by point). A field listed here would profit from an index.
    */
   unindexedFilterFields: Record<string, number>
+  /**
+   * Qdrant's `update_queue`: writes logged in the WAL and not yet applied (`wait: false` ones).
+   * Absent from collections that do not queue (fakes in tests).
+   */
+  updateQueue?: { length: number }
 }
 
 /** Resource figures of one collection (for metrics and telemetry). Sizes in bytes. */
@@ -900,15 +937,22 @@ export type UpdateOperation =
 export interface Collection {
   readonly name: string
   readonly config: CollectionConfig
-  upsert(points: readonly PointStruct[]): Promise<UpdateResult>
+  upsert(points: readonly PointStruct[], options?: WriteOptions): Promise<UpdateResult>
   get(ids: readonly PointId[], options?: GetOptions): Promise<PointRecord[]>
-  delete(selector: PointSelector): Promise<UpdateResult>
+  delete(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult>
   /** Replaces some vectors of existing points (their other vectors and payload stay). */
-  updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult>
+  updateVectors(
+    points: readonly { id: PointId; vector: VectorStruct }[],
+    options?: WriteOptions,
+  ): Promise<UpdateResult>
   /** Removes the named vectors from the selected points. */
-  deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult>
+  deleteVectors(
+    names: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult>
   /** Several update operations applied in order, atomically as one WAL record. */
-  batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult>
+  batchUpdate(operations: readonly UpdateOperation[], options?: WriteOptions): Promise<UpdateResult>
   /** Changes the collection's parameters while it serves ({@link CollectionUpdate}). */
   updateConfig(update: CollectionUpdate): Promise<UpdateResult>
   count(options?: CountOptions): Promise<number>
@@ -916,17 +960,68 @@ export interface Collection {
   facet(options: FacetOptions): Promise<FacetResult>
   searchMatrix(options?: SearchMatrixOptions): Promise<SearchMatrixResult>
   search(vector: SearchVector, options?: SearchOptions): Promise<ScoredPoint[]>
-  searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]>
+  searchBatch(requests: readonly SearchRequest[], options?: ReadOptions): Promise<ScoredPoint[][]>
   query(request?: QueryRequest): Promise<QueryResult>
-  queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]>
+  queryBatch(requests: readonly QueryRequest[], options?: ReadOptions): Promise<QueryResult[]>
   queryGroups(request: QueryGroupsRequest): Promise<GroupsResult>
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult>
-  overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult>
-  deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult>
-  clearPayload(selector: PointSelector): Promise<UpdateResult>
+  overwritePayload(payload: Payload, selector: PointSelector, options?: WriteOptions): Promise<UpdateResult>
+  deletePayload(
+    keys: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult>
+  clearPayload(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult>
   info(): Promise<CollectionInfo>
   /** Creates (or replaces) the payload index of field `field` (a key path such as `a.b` or `tags[]`). */
-  createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult>
+  createPayloadIndex(field: string, schema: PayloadFieldSchema, options?: WriteOptions): Promise<UpdateResult>
   /** Drops the payload index of `field`; a no-op if there is none. */
-  deletePayloadIndex(field: string): Promise<UpdateResult>
+  deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult>
+  /** Running, queued and completed optimizations (Qdrant's `GET /collections/{c}/optimizations`). */
+  optimizations?(options?: OptimizationsOptions): OptimizationsReport
+}
+
+// ---- Optimization progress (Qdrant's OptimizationsResponse, camelCase). ----
+
+/** A segment as the optimization report names it: a UUID given when the collection first reports it. */
+export interface OptimizationSegment {
+  uuid: string
+  /** Live (non-deleted) points. */
+  pointsCount: number
+}
+
+export interface Optimization {
+  /** The optimization's id; the segment it builds takes it once swapped in. */
+  uuid: string
+  /** `vacuum` or `merge` (docs/optimizers.md). */
+  optimizer: string
+  status: 'optimizing' | 'done' | { cancelled: string } | { error: string }
+  segments: OptimizationSegment[]
+  progress: {
+    name: string
+    /** ISO 8601. */
+    startedAt: string
+    finishedAt?: string
+    /** Seconds, once finished. */
+    durationSec?: number
+    /** Points to copy. */
+    total: number
+  }
+}
+
+export interface OptimizationsOptions {
+  /** Include the estimated queue (the next due optimization). */
+  queued?: boolean
+  /** Include this many of the latest completed optimizations (newest first); 0 or absent: none. */
+  completedLimit?: number
+  /** Include the segments that need no optimization. */
+  idleSegments?: boolean
+}
+
+export interface OptimizationsReport {
+  summary: { queuedOptimizations: number; queuedSegments: number; queuedPoints: number; idleSegments: number }
+  running: Optimization[]
+  queued?: { optimizer: string; segments: OptimizationSegment[] }[]
+  completed?: Optimization[]
+  idleSegments?: OptimizationSegment[]
 }

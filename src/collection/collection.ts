@@ -1,6 +1,7 @@
 // An embedded collection: validates requests, serialises updates (WAL append -> apply in seq
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
+import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
@@ -23,6 +24,10 @@ import type {
   Filter,
   GetOptions,
   GroupsResult,
+  Optimization,
+  OptimizationSegment,
+  OptimizationsOptions,
+  OptimizationsReport,
   OptimizerStatus,
   Payload,
   PayloadFieldSchema,
@@ -34,6 +39,7 @@ import type {
   QueryGroupsRequest,
   QueryRequest,
   QueryResult,
+  ReadOptions,
   ScoredPoint,
   ScrollOptions,
   ScrollResult,
@@ -48,7 +54,9 @@ import type {
   VectorOutput,
   VectorStruct,
   WithVector,
+  WriteOptions,
 } from '../types.js'
+import { Deadline, type ResolvedWrite, resolveWrite } from './deadline.js'
 import { facetCounts } from './facet.js'
 import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
 import {
@@ -141,6 +149,11 @@ export interface CollectionOpenOptions {
    * in-process); `searchBatch` always spreads its requests over the pool.
    */
   searchThreads?: boolean
+  /**
+   * The clock read timeouts are measured on, in milliseconds (default `performance.now`). A test
+   * seam: a clock that jumps makes a timeout deterministic.
+   */
+  clock?: () => number
 }
 
 type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']>
@@ -150,6 +163,11 @@ export const MAX_UNINDEXED_FIELDS = 100
 export const UNINDEXED_OTHER = '(other fields)'
 
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
+/** Writes queued on the apply chain before a new one waits for them (backpressure for `wait: false`). */
+const UPDATE_QUEUE_LIMIT = 1024
+const WAIT: ResolvedWrite = { wait: true, timeoutMs: undefined }
+/** Finished optimizations kept for `optimizations({ completedLimit })`. */
+const MAX_FINISHED_OPTIMIZATIONS = 64
 const DEFAULT_WAL_SEGMENT_BYTES = 8 * 1024 * 1024
 
 /** The keys of every member of a union of single-key objects. */
@@ -206,6 +224,8 @@ export class EmbeddedCollection implements Collection {
   private readonly flushBytes: number
   /** Updates are applied strictly in WAL order along this chain. */
   private tail: Promise<unknown> = Promise.resolve()
+  /** Writes submitted and not yet applied (Qdrant's `update_queue.length`). */
+  private pending = 0
   private appliedSeq: number
   private persistedSeq: number
   private bytesSincePersist = 0
@@ -220,6 +240,8 @@ export class EmbeddedCollection implements Collection {
   private readonly logger: QuiverLogger | undefined
   /** Searches run on the core pool (CollectionOpenOptions.searchThreads). */
   private readonly searchThreads: boolean
+  /** Milliseconds; read deadlines are measured on it (CollectionOpenOptions.clock). */
+  private readonly clock: () => number
   private readonly plannerOverrides: Partial<PlannerConfig>
   /** The manifest last written or loaded. */
   private manifest: Manifest | undefined
@@ -233,6 +255,11 @@ export class EmbeddedCollection implements Collection {
   private configWritten: CollectionConfig
   /** Config changes are computed and logged one at a time (each from the result of the last). */
   private configChain: Promise<unknown> = Promise.resolve()
+  /** The running optimization as `optimizations()` reports it, and the latest finished ones (newest last). */
+  private runningOptimization: Optimization | undefined
+  private readonly finishedOptimizations: Optimization[] = []
+  /** Segment UUIDs of the optimization report, given on first report. */
+  private readonly segmentIds = new WeakMap<Segment, string>()
 
   private constructor(
     name: string,
@@ -263,6 +290,7 @@ export class EmbeddedCollection implements Collection {
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
     this.searchThreads = options.searchThreads === true
+    this.clock = options.clock ?? (() => performance.now())
     this.resolveCollection = options.resolveCollection
     for (const s of segments) this.configurePlanner(s)
   }
@@ -393,15 +421,21 @@ export class EmbeddedCollection implements Collection {
 
   /**
    * Logs `op` in the WAL, then applies it once every earlier update is applied. Resolves when the
-   * record is durable (fsynced) and visible to searches. The body is decoded before it is logged,
-   * so a record that would not replay is never written.
+   * record is durable (fsynced) and visible to searches (`completed`); with `wait: false` once it is
+   * durable (`acknowledged`; applying continues on the chain, a failure there turns the collection
+   * red and fails later writes); with a timeout, `wait_timeout` if not visible in time. The body is
+   * decoded before it is logged, so a record that would not replay is never written.
    */
-  private async submit(op: Operation): Promise<UpdateResult> {
+  private async submit(op: Operation, write: ResolvedWrite = WAIT): Promise<UpdateResult> {
+    this.assertWritable()
+    // bounded queue (Qdrant's update channel): a writer that outruns the apply chain waits here
+    while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
     this.assertWritable()
     const body = encodeOperation(op)
     const decoded = decodeOperation(body)
     const durable = this.wal.append([body])
     durable.catch(() => undefined) // handled below, when the apply chain reaches it
+    this.pending++
     const applied = this.tail.then(async () => {
       const seq = await durable
       try {
@@ -421,13 +455,40 @@ export class EmbeddedCollection implements Collection {
       return seq
     })
     this.tail = applied.catch(() => undefined)
-    const seq = await applied
-    this.scheduleOptimizers()
-    if (this.bytesSincePersist >= this.flushBytes) {
-      // The write is durable already; a failed persist is retried later and must not fail it.
-      await this.persistQuietly()
+    const done = applied.then(
+      async (seq) => {
+        this.pending--
+        this.scheduleOptimizers()
+        if (this.bytesSincePersist >= this.flushBytes) {
+          // The write is durable already; a failed persist is retried later and must not fail it.
+          await this.persistQuietly()
+        }
+        return seq
+      },
+      (err: unknown) => {
+        this.pending--
+        throw err
+      },
+    )
+    if (write.wait && write.timeoutMs === undefined) return { operationId: await done, status: 'completed' }
+    // not waited for (or not past the timeout): a failed apply shows as status red and fails the next write
+    done.catch(() => undefined)
+    const started = performance.now()
+    const seq = await durable
+    if (!write.wait) return { operationId: seq, status: 'acknowledged' }
+    const left = write.timeoutMs! - (performance.now() - started)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), Math.max(0, left))
+    })
+    try {
+      const first = await Promise.race([done, expired])
+      return first === 'expired'
+        ? { operationId: seq, status: 'wait_timeout' }
+        : { operationId: seq, status: 'completed' }
+    } finally {
+      clearTimeout(timer)
     }
-    return { operationId: seq, status: 'completed' }
   }
 
   /** Persists, keeping a failure in `persistError` (status yellow) instead of throwing; a later persist retries. */
@@ -509,8 +570,29 @@ export class EmbeddedCollection implements Collection {
     )
     if (plan === undefined) return
     const started = performance.now()
-    const run = this.optimize(plan).then(
+    const record: Optimization = {
+      uuid: randomUUID(),
+      optimizer: plan.kind,
+      status: 'optimizing',
+      segments: plan.sources.map((s) => this.reportSegment(s)),
+      progress: {
+        name: plan.kind,
+        startedAt: new Date().toISOString(),
+        total: plan.sources.reduce((n, s) => n + s.pointCount, 0),
+      },
+    }
+    this.runningOptimization = record
+    const finish = (status: Optimization['status']) => {
+      this.runningOptimization = undefined
+      record.status = status
+      record.progress.finishedAt = new Date().toISOString()
+      record.progress.durationSec = (performance.now() - started) / 1000
+      this.finishedOptimizations.push(record)
+      if (this.finishedOptimizations.length > MAX_FINISHED_OPTIMIZATIONS) this.finishedOptimizations.shift()
+    }
+    const run = this.optimize(plan, record.uuid).then(
       (done) => {
+        finish(done ? 'done' : { cancelled: 'the collection closed' })
         if (!done) return
         this.optimizerStatus = 'ok'
         this.logger?.info(
@@ -520,6 +602,7 @@ export class EmbeddedCollection implements Collection {
       },
       (err: unknown) => {
         const message = `${plan.kind} failed: ${(err as Error).message}`
+        finish({ error: message })
         this.optimizerStatus = { error: message }
         this.logger?.error(
           { collection: this.name, optimizer: plan.kind, err },
@@ -541,7 +624,7 @@ export class EmbeddedCollection implements Collection {
    * changes made meanwhile and swaps the new segment in atomically; then persists. Resolves false
    * when the collection closed first (nothing changed).
    */
-  private async optimize(plan: OptimizationPlan): Promise<boolean> {
+  private async optimize(plan: OptimizationPlan, uuid: string): Promise<boolean> {
     const { sources } = plan
     // an optimization begun before a config change is abandoned (its target has the old config)
     const config = this.config
@@ -567,6 +650,7 @@ export class EmbeddedCollection implements Collection {
         target.trainQuantizer()
         target.trainIndex()
         this.holder.replace(sources, target)
+        this.segmentIds.set(target, uuid)
         this.optimizationsCompleted[plan.kind]++
         return true
       })
@@ -621,9 +705,9 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** Submits a checked operation; null writes nothing and answers with the last applied seq. */
-  private submitOp(op: Operation | null): Promise<UpdateResult> {
+  private submitOp(op: Operation | null, write: ResolvedWrite): Promise<UpdateResult> {
     if (op === null) return Promise.resolve({ operationId: this.appliedSeq, status: 'completed' })
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   /**
@@ -634,18 +718,20 @@ export class EmbeddedCollection implements Collection {
    * @example await docs.upsert([{ id: 1, vector: [0.1, 0.2, 0.3], payload: { lang: 'en' } }])
    * @example await docs.upsert([{ id: 2, vector: { text: [0.1, 0.2], bm25: { indices: [7, 42], values: [1, 0.5] } } }])
    */
-  async upsert(points: readonly PointStruct[]): Promise<UpdateResult> {
+  async upsert(points: readonly PointStruct[], options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
-    return this.submitOp(this.upsertOp(points))
+    const write = resolveWrite(options)
+    return this.submitOp(this.upsertOp(points), write)
   }
 
   /**
    * Deletes points by ids (missing ids are ignored) or by filter.
    * @example await docs.delete({ filter: { must: [{ key: 'lang', match: { value: 'de' } }] } })
    */
-  async delete(selector: PointSelector): Promise<UpdateResult> {
+  async delete(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
-    return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) })
+    const write = resolveWrite(options)
+    return this.submit({ op: 'delete', selector: this.logSelector(toSelector(selector)) }, write)
   }
 
   private updateVectorsOp(
@@ -672,12 +758,16 @@ export class EmbeddedCollection implements Collection {
    * id (POINT_NOT_FOUND) rejects the batch and writes nothing.
    * @example await docs.updateVectors([{ id: 1, vector: { text: [0.1, 0.2] } }])
    */
-  async updateVectors(points: readonly { id: PointId; vector: VectorStruct }[]): Promise<UpdateResult> {
+  async updateVectors(
+    points: readonly { id: PointId; vector: VectorStruct }[],
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, ids } = this.updateVectorsOp(points)
-    if (op === null) return this.submitOp(null)
+    if (op === null) return this.submitOp(null, write)
     await this.requireExisting({ ids })
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private deleteVectorsOp(
@@ -705,11 +795,16 @@ export class EmbeddedCollection implements Collection {
    * an unknown name, POINT_NOT_FOUND for a missing id.
    * @example await docs.deleteVectors(['image'], { ids: [1, 2] })
    */
-  async deleteVectors(names: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+  async deleteVectors(
+    names: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.deleteVectorsOp(names, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private setPayloadOp(
@@ -735,9 +830,10 @@ export class EmbeddedCollection implements Collection {
     options: SetPayloadOptions = {},
   ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.setPayloadOp(payload, selector, options)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private overwritePayloadOp(
@@ -754,11 +850,16 @@ export class EmbeddedCollection implements Collection {
    * Replaces the whole payload of the selected points.
    * @example await docs.overwritePayload({ lang: 'en' }, { ids: [1] })
    */
-  async overwritePayload(payload: Payload, selector: PointSelector): Promise<UpdateResult> {
+  async overwritePayload(
+    payload: Payload,
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.overwritePayloadOp(payload, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   private deletePayloadOp(
@@ -776,22 +877,28 @@ export class EmbeddedCollection implements Collection {
    * Removes payload keys (dotted paths allowed) from the selected points.
    * @example await docs.deletePayload(['draft'], { ids: [1] })
    */
-  async deletePayload(keys: readonly string[], selector: PointSelector): Promise<UpdateResult> {
+  async deletePayload(
+    keys: readonly string[],
+    selector: PointSelector,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const { op, sel } = this.deletePayloadOp(keys, selector)
     await this.requireExisting(sel)
-    return this.submit(op)
+    return this.submit(op, write)
   }
 
   /**
    * Removes the whole payload of the selected points.
    * @example await docs.clearPayload({ ids: [1] })
    */
-  async clearPayload(selector: PointSelector): Promise<UpdateResult> {
+  async clearPayload(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const sel = toSelector(selector)
     await this.requireExisting(sel)
-    return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) })
+    return this.submit({ op: 'clear_payload', selector: this.logSelector(sel) }, write)
   }
 
   /**
@@ -801,8 +908,9 @@ export class EmbeddedCollection implements Collection {
    * now or be upserted by an earlier operation of the batch (POINT_NOT_FOUND otherwise).
    * @example await docs.batchUpdate([{ upsert: { points: [{ id: 1, vector: v }] } }, { setPayload: { payload: { a: 1 }, selector: { ids: [1] } } }])
    */
-  async batchUpdate(operations: readonly UpdateOperation[]): Promise<UpdateResult> {
+  async batchUpdate(operations: readonly UpdateOperation[], options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     if (!Array.isArray(operations)) throw invalid('operations must be an array')
     const ops: Operation[] = []
     // existence as the operations leave it, in order: ids upserted or deleted (by ids) earlier in
@@ -897,14 +1005,14 @@ export class EmbeddedCollection implements Collection {
           throw invalid(`operations[${i}]: unknown operation ${JSON.stringify(kind)}`)
       }
     })
-    if (ops.length === 0) return this.submitOp(null)
+    if (ops.length === 0) return this.submitOp(null, write)
     if (needed.length > 0) {
       await this.tail
       for (const { id, at: where } of needed) {
         if (!this.segments.some((s) => s.has(id))) throw notFound(id, where)
       }
     }
-    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops })
+    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops }, write)
   }
 
   private record(
@@ -993,10 +1101,14 @@ export class EmbeddedCollection implements Collection {
    */
   async count(options: CountOptions = {}): Promise<number> {
     this.assertOpen()
+    const deadline = Deadline.after(options.timeout, 'count', this.clock)
     const filter = filterOf(options.filter, 'filter')
     const unindexed = new Set<string>()
     let n = 0
-    for (const s of this.segments) n += s.count(filter, unindexed)
+    for (const s of this.segments) {
+      deadline.check()
+      n += s.count(filter, unindexed)
+    }
     this.noteUnindexed(unindexed)
     return n
   }
@@ -1010,6 +1122,7 @@ export class EmbeddedCollection implements Collection {
    */
   async scroll(options: ScrollOptions = {}): Promise<ScrollResult> {
     this.assertOpen()
+    const deadline = Deadline.after(options.timeout, 'scroll', this.clock)
     const limit = toLimit(options.limit, 'limit', 10)
     if (options.orderBy !== undefined && options.orderBy !== null) {
       if (options.offset !== undefined && options.offset !== null)
@@ -1027,6 +1140,7 @@ export class EmbeddedCollection implements Collection {
     const candidates: { id: PointId; segment: Segment }[] = []
     const unindexed = new Set<string>()
     for (const segment of this.segments) {
+      deadline.check()
       const ids = segment.sortedIds(comparePointIds)
       let i = start === null ? 0 : lowerBound(ids, start)
       let matches: Bitset | null = null
@@ -1145,7 +1259,8 @@ export class EmbeddedCollection implements Collection {
    */
   async search(vector: SearchVector, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
-    const p = this.prepareSearch(vector, options, 'vector')
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
+    const p = this.prepareSearch(vector, options, 'vector', false, deadline)
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
   }
 
@@ -1153,10 +1268,13 @@ export class EmbeddedCollection implements Collection {
    * Several searches in one call; each request carries its vector. All are validated before any runs.
    * @example const [a, b] = await docs.searchBatch([{ vector: v1, limit: 3 }, { vector: v2, limit: 3 }])
    */
-  async searchBatch(requests: readonly SearchRequest[]): Promise<ScoredPoint[][]> {
+  async searchBatch(requests: readonly SearchRequest[], options: ReadOptions = {}): Promise<ScoredPoint[][]> {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
-    const prepared = requests.map((r, i) => this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`))
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
+    const prepared = requests.map((r, i) =>
+      this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`, false, deadline),
+    )
     return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
   }
 
@@ -1206,7 +1324,13 @@ export class EmbeddedCollection implements Collection {
     return rows
   }
 
-  private prepareSearch(vector: unknown, options: SearchOptions, where: string, stored = false) {
+  private prepareSearch(
+    vector: unknown,
+    options: SearchOptions,
+    where: string,
+    stored = false,
+    deadline = Deadline.none,
+  ) {
     const prefix = where === 'vector' ? '' : `${where}.`
     const using = options.using ?? ''
     if (typeof using !== 'string') throw invalid(`${prefix}using must be a vector name, got ${typeof using}`)
@@ -1244,6 +1368,7 @@ export class EmbeddedCollection implements Collection {
       filter,
       withPayload,
       withVector,
+      deadline,
     }
   }
 
@@ -1266,10 +1391,10 @@ export class EmbeddedCollection implements Collection {
     if (p.space.kind !== 'dense') return this.mergeHits(p, this.searchOther(p, unindexed), unindexed, raw)
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
-    const results = this.segments.map((segment) => ({
-      segment,
-      hits: segment.search(p.space.using, q, options),
-    }))
+    const results = this.segments.map((segment) => {
+      p.deadline.check()
+      return { segment, hits: segment.search(p.space.using, q, options) }
+    })
     return this.mergeHits(p, results, unindexed, raw)
   }
 
@@ -1281,18 +1406,22 @@ export class EmbeddedCollection implements Collection {
     const k = p.limit + p.offset
     const { using } = p.space
     if (p.space.kind === 'multi') {
-      return this.segments.map((segment) => ({
-        segment,
-        hits: {
-          ...segment.searchMulti(using, p.query as Float32Array, k, p.filter, unindexed),
-          plan: 'exact' as const,
-          quantized: false,
-        },
-      }))
+      return this.segments.map((segment) => {
+        p.deadline.check()
+        return {
+          segment,
+          hits: {
+            ...segment.searchMulti(using, p.query as Float32Array, k, p.filter, unindexed),
+            plan: 'exact' as const,
+            quantized: false,
+          },
+        }
+      })
     }
     const query = p.query as SparseVector
     const weights = p.space.idf ? this.idfWeights(using, query) : undefined
     return this.segments.map((segment) => {
+      p.deadline.check()
       const r = segment.searchSparse(using, query, k, p.filter, weights, unindexed)
       // scores -> the merge's distances (smaller is better)
       return {
@@ -1329,6 +1458,7 @@ export class EmbeddedCollection implements Collection {
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
+    p.deadline.check()
     const results = await Promise.all(
       this.segments.map(async (segment) => ({
         segment,
@@ -1336,6 +1466,7 @@ export class EmbeddedCollection implements Collection {
       })),
     )
     this.assertOpen()
+    p.deadline.check()
     // a write or an optimizer swap landed while the threads searched and a hit is gone: answer as of
     // now, on this thread (rare), rather than return a point that no longer exists
     const current = this.segments
@@ -1414,20 +1545,25 @@ export class EmbeddedCollection implements Collection {
    */
   async query(request: QueryRequest = {}): Promise<QueryResult> {
     this.assertOpen()
+    const deadline = Deadline.after(request?.timeout, 'Search', this.clock)
     const plan = QueryParser.parse(request, this.vectorSpaces)
-    return { points: await this.runQuery(plan, true) }
+    return { points: await this.runQuery(plan, true, deadline) }
   }
 
   /**
    * Several queries in one call; all are checked before any runs.
    * @example const [a, b] = await docs.queryBatch([{ query: v1 }, { query: 7, limit: 3 }])
    */
-  async queryBatch(requests: readonly QueryRequest[]): Promise<QueryResult[]> {
+  async queryBatch(requests: readonly QueryRequest[], options: ReadOptions = {}): Promise<QueryResult[]> {
     this.assertOpen()
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
+    const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
     const plans = requests.map((r, i) => QueryParser.parse(r, this.vectorSpaces, `requests[${i}]`))
     const out: QueryResult[] = []
-    for (const plan of plans) out.push({ points: await this.runQuery(plan, false) })
+    for (const plan of plans) {
+      deadline.check()
+      out.push({ points: await this.runQuery(plan, false, deadline) })
+    }
     return out
   }
 
@@ -1466,12 +1602,13 @@ export class EmbeddedCollection implements Collection {
   async queryGroups(request: QueryGroupsRequest): Promise<GroupsResult> {
     this.assertOpen()
     const { options, query } = checkGroupRequest(request)
+    const deadline = Deadline.after(request?.timeout, 'GroupBy', this.clock)
     const plan = QueryParser.parse(query, this.vectorSpaces)
-    const host = this.queryHostFor(await this.fetchLookups(plan))
+    const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(
       // past the live count every hit is in: asking for more would only grow the search's heaps
-      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize), host),
+      (k) => this.queryHits(planForGroups(plan, Math.min(k, live + 1), options.groupSize), host, deadline),
       (h) => groupKeys(h.segment.payloadAt(h.offset), options.path),
       options,
     )
@@ -1484,7 +1621,7 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** The ranked hits of `plan` on this thread (a plain nearest query runs as `search`). */
-  private queryHits(plan: QueryPlan, host: QueryHost): Hit[] {
+  private queryHits(plan: QueryPlan, host: QueryHost, deadline: Deadline): Hit[] {
     const vector = plainNearest(plan)
     if (vector === undefined) return new QueryRunner(host).run(plan)
     const raw: Hit[] = []
@@ -1499,6 +1636,7 @@ export class EmbeddedCollection implements Collection {
         filter: plan.filter,
         withPayload: false,
         withVector: false,
+        deadline,
       },
       raw,
     )
@@ -1511,7 +1649,7 @@ export class EmbeddedCollection implements Collection {
     return sp
   }
 
-  private async runQuery(plan: QueryPlan, inlineCheap: boolean): Promise<ScoredPoint[]> {
+  private async runQuery(plan: QueryPlan, inlineCheap: boolean, deadline: Deadline): Promise<ScoredPoint[]> {
     const vector = plainNearest(plan)
     if (vector !== undefined) {
       const p: PreparedSearch = {
@@ -1524,10 +1662,11 @@ export class EmbeddedCollection implements Collection {
         filter: plan.filter,
         withPayload: plan.withPayload,
         withVector: plan.withVector,
+        deadline,
       }
       return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
     }
-    const host = this.queryHostFor(await this.fetchLookups(plan))
+    const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     return new QueryRunner(host).run(plan).map((h) => this.toScoredPoint(h, plan))
   }
 
@@ -1581,11 +1720,15 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** The collection as the query layer sees it (query.ts), with the `lookup_from` vectors fetched for the plan. */
-  private queryHostFor(lookups: Map<string, Map<PointId, VectorOutput>> = new Map()): QueryHost {
+  private queryHostFor(
+    lookups: Map<string, Map<PointId, VectorOutput>> = new Map(),
+    deadline = Deadline.none,
+  ): QueryHost {
     const matching = (filter: FilterNode | null): Hit[] => {
       const out: Hit[] = []
       const unindexed = new Set<string>()
       for (const segment of this.segments) {
+        deadline.check()
         for (const id of segment.matchingIds(filter, unindexed)) {
           out.push({ segment, offset: segment.offsetOf(id)!, id, score: 0 })
         }
@@ -1594,6 +1737,7 @@ export class EmbeddedCollection implements Collection {
       return out
     }
     return {
+      checkDeadline: () => deadline.check(),
       space: (using) => this.vectorSpaces(using, 'using'),
       lookupVector: (lookup, id, using) => {
         const raw = lookups.get(`${lookup.collection}\u0000${lookup.vector}`)?.get(id)
@@ -1616,6 +1760,7 @@ export class EmbeddedCollection implements Collection {
           filter,
           withPayload: false,
           withVector: false,
+          deadline,
         }
         this.runSearch(p, raw)
         return raw
@@ -1633,7 +1778,10 @@ export class EmbeddedCollection implements Collection {
         return { indices: query.indices, values: query.values.map((x, i) => x * w[i]!) }
       },
       orderBy: (order, filter, k) =>
-        orderedPage(this.segments, order, k, this.name, (s) => this.matchesOf(s, filter)).map((e) => ({
+        orderedPage(this.segments, order, k, this.name, (s) => {
+          deadline.check()
+          return this.matchesOf(s, filter)
+        }).map((e) => ({
           segment: e.segment,
           offset: e.segment.offsetOf(e.id)!,
           id: e.id,
@@ -1699,6 +1847,59 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
+  private reportSegment(s: Segment): OptimizationSegment {
+    let uuid = this.segmentIds.get(s)
+    if (uuid === undefined) {
+      uuid = randomUUID()
+      this.segmentIds.set(s, uuid)
+    }
+    return { uuid, pointsCount: s.pointCount }
+  }
+
+  /**
+   * Qdrant's optimization progress: the running optimization (at most one: optimizers run one at a
+   * time), with `queued` the next due one (an estimate: each one is planned when the previous
+   * finishes), with `completedLimit` the latest finished ones (newest first, at most 64 kept), with
+   * `idleSegments` the segments neither running nor queued. Segment UUIDs are given when a segment
+   * is first reported (not persisted). Throws INVALID_ARGUMENT for a bad `completedLimit`.
+   * @example const { running, summary } = docs.optimizations({ queued: true })
+   */
+  optimizations(options: OptimizationsOptions = {}): OptimizationsReport {
+    this.assertOpen()
+    const limit = options.completedLimit ?? 0
+    if (!Number.isInteger(limit) || limit < 0)
+      throw invalid(`completedLimit must be an integer >= 0, got ${JSON.stringify(limit)}`)
+    const running = this.runningOptimization === undefined ? [] : [structuredClone(this.runningOptimization)]
+    const busy = new Set(this.runningOptimization?.segments.map((s) => s.uuid))
+    const plan =
+      this.runningOptimization === undefined && !this.closed && this.failure === undefined
+        ? planOptimization(this.segments, this.config, floatsPerPoint(this.config), this.holder.batchCapacity)
+        : undefined
+    const queued =
+      plan === undefined
+        ? []
+        : [{ optimizer: plan.kind, segments: plan.sources.map((s) => this.reportSegment(s)) }]
+    for (const q of queued) for (const s of q.segments) busy.add(s.uuid)
+    const idle = this.segments.map((s) => this.reportSegment(s)).filter((s) => !busy.has(s.uuid))
+    const report: OptimizationsReport = {
+      summary: {
+        queuedOptimizations: queued.length,
+        queuedSegments: queued.reduce((n, q) => n + q.segments.length, 0),
+        queuedPoints: queued.reduce((n, q) => n + q.segments.reduce((m, s) => m + s.pointsCount, 0), 0),
+        idleSegments: idle.length,
+      },
+      running,
+    }
+    if (options.queued === true) report.queued = queued
+    if (limit > 0)
+      report.completed = this.finishedOptimizations
+        .slice(-limit)
+        .reverse()
+        .map((o) => structuredClone(o))
+    if (options.idleSegments === true) report.idleSegments = idle
+    return report
+  }
+
   /** Point counts and config, Qdrant's collection info in engine terms. */
   async info(): Promise<CollectionInfo> {
     this.assertOpen()
@@ -1714,6 +1915,7 @@ export class EmbeddedCollection implements Collection {
       config: this.config,
       payloadSchema: this.payloadSchema(),
       unindexedFilterFields: Object.fromEntries(this.unindexedCounts),
+      updateQueue: { length: this.pending },
     }
   }
 
@@ -1761,14 +1963,6 @@ export class EmbeddedCollection implements Collection {
   }
 
   /**
-   * Creates the payload index of `field` (replacing an existing one) and builds it over the stored
-   * points; it is then kept in sync on every write, persisted with the segments and used by the
-   * query planner. `schema`: a type name (`keyword`, `integer`, `float`, `bool`, `datetime`, `uuid`,
-   * `text`, `geo`) or Qdrant's params object. Throws INVALID_ARGUMENT for a bad field key or schema.
-   * @example await docs.createPayloadIndex('lang', 'keyword')
-   * @example await docs.createPayloadIndex('body', { type: 'text', tokenizer: 'word', lowercase: true })
-   */
-  /**
    * Changes the collection's parameters while it serves (Qdrant's `PATCH /collections/{name}`):
    * HNSW and optimizer settings, quantization (set, change, or `null` to remove), per dense vector
    * `hnsw` / `quantization` / `onDisk`, per sparse vector `modifier` / `fullScanThreshold` /
@@ -1792,10 +1986,23 @@ export class EmbeddedCollection implements Collection {
     return run
   }
 
-  async createPayloadIndex(field: string, schema: PayloadFieldSchema): Promise<UpdateResult> {
+  /**
+   * Creates the payload index of `field` (replacing an existing one) and builds it over the stored
+   * points; it is then kept in sync on every write, persisted with the segments and used by the
+   * query planner. `schema`: a type name (`keyword`, `integer`, `float`, `bool`, `datetime`, `uuid`,
+   * `text`, `geo`) or Qdrant's params object. Throws INVALID_ARGUMENT for a bad field key or schema.
+   * @example await docs.createPayloadIndex('lang', 'keyword')
+   * @example await docs.createPayloadIndex('body', { type: 'text', tokenizer: 'word', lowercase: true })
+   */
+  async createPayloadIndex(
+    field: string,
+    schema: PayloadFieldSchema,
+    options?: WriteOptions,
+  ): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     const spec = parseFieldSchema(field, schema, 'field_schema')
-    return this.submit({ op: 'create_index', field: spec.field, params: spec.params })
+    return this.submit({ op: 'create_index', field: spec.field, params: spec.params }, write)
   }
 
   /**
@@ -1803,11 +2010,12 @@ export class EmbeddedCollection implements Collection {
    * when there is none.
    * @example await docs.deletePayloadIndex('lang')
    */
-  async deletePayloadIndex(field: string): Promise<UpdateResult> {
+  async deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
+    const write = resolveWrite(options)
     if (typeof field !== 'string' || field.length === 0)
       throw invalid('field_name must be a non-empty string')
-    return this.submit({ op: 'delete_index', field })
+    return this.submit({ op: 'delete_index', field }, write)
   }
 
   /** Graph self-check of every segment (tests and `quiver` diagnostics). */

@@ -145,7 +145,12 @@ export interface QueryHost {
    * `orderedPage`), score 1 as Qdrant's scroll-backed queries. Throws INDEX_REQUIRED without an index.
    */
   orderBy(order: ResolvedOrderBy, filter: FilterNode | null, k: number): Hit[]
+  /** Throws TIMEOUT once the query's deadline passed (deadline.ts); called in long scoring loops. */
+  checkDeadline?(): void
 }
+
+/** Candidates scored between two deadline checks in the exact scoring loops. */
+const DEADLINE_STRIDE = 1024
 
 /** Qdrant's `lookup_from`: example ids of a stage name points of another collection, and which vector of theirs. */
 export interface LookupFrom {
@@ -797,7 +802,9 @@ export class QueryRunner {
     const positive = q.positive.map((s) => this.example(using, s))
     const negative = q.negative.map((s) => this.example(using, s))
     const scored: Hit[] = []
+    let n = 0
     for (const hit of candidates) {
+      if (++n % DEADLINE_STRIDE === 0) this.host.checkDeadline?.()
       const v = this.host.vectorAt(using, hit)
       if (v === undefined) continue
       if (q.strategy === 'sum_scores') {
@@ -840,7 +847,9 @@ export class QueryRunner {
     }))
     const target = q.kind === 'discover' ? this.example(using, q.target) : null
     const scored: Hit[] = []
+    let n = 0
     for (const hit of candidates) {
+      if (++n % DEADLINE_STRIDE === 0) this.host.checkDeadline?.()
       const v = this.host.vectorAt(using, hit)
       if (v === undefined) continue
       scored.push(hit)
@@ -870,7 +879,9 @@ export class QueryRunner {
   ): Hit[] {
     const scored: Hit[] = []
     const q = this.host.weighted(using, query)
+    let n = 0
     for (const hit of candidates) {
+      if (++n % DEADLINE_STRIDE === 0) this.host.checkDeadline?.()
       const v = this.host.vectorAt(using, hit)
       if (v === undefined) continue
       hit.score = this.nearestScore(using, this.similarity(using, q, v))

@@ -161,7 +161,10 @@ describe('buildServer', () => {
 
   it('answers GET / unwrapped, as Qdrant does', async () => {
     const r = await inject('GET', '/')
-    expect(r.body).toEqual({ title: expect.stringContaining('quiver'), version: '1.18.0' })
+    const { commit, ...rest } = r.body
+    expect(rest).toEqual({ title: expect.stringContaining('quiver'), version: '1.18.0' })
+    // the build's commit (dist/build-info.json), absent when built outside git
+    if (commit !== undefined) expect(commit).toMatch(/^[0-9a-f]{40}$/)
   })
 
   it('maps create options and reports conflicts as 409', async () => {
@@ -232,7 +235,7 @@ describe('buildServer', () => {
     expect(r.body.result).toEqual({ operation_id: 7, status: 'completed' })
     expect(r.calls[0]).toEqual({
       method: 'setPayload',
-      args: [{ x: 1 }, { filter: { must: [{ has_id: [1, 2] }, filter] } }, { key: 'k' }],
+      args: [{ x: 1 }, { filter: { must: [{ has_id: [1, 2] }, filter] } }, { wait: true, key: 'k' }],
     })
   })
 
@@ -312,10 +315,12 @@ describe('buildServer', () => {
       field_schema: schema,
     })
     expect(put.body.result).toEqual({ operation_id: 7, status: 'completed' })
-    expect(put.calls).toEqual([{ method: 'createPayloadIndex', args: ['meta.title', schema] }])
+    expect(put.calls).toEqual([
+      { method: 'createPayloadIndex', args: ['meta.title', schema, { wait: true }] },
+    ])
     const del = await inject('DELETE', '/collections/c/index/tags%5B%5D?wait=false')
     expect(del.body.result).toEqual({ operation_id: 7, status: 'completed' })
-    expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]'] }])
+    expect(del.calls).toEqual([{ method: 'deletePayloadIndex', args: ['tags[]', { wait: false }] }])
     const info = await inject('GET', '/collections/c')
     expect(info.body.result.payload_schema).toEqual({
       tags: {

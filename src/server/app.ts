@@ -30,7 +30,9 @@ import { registerDiscoverRoutes } from './routes/discover.js'
 import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
+import { registerIssueRoutes } from './routes/issues.js'
 import { registerObservability } from './routes/observability.js'
+import { registerOptimizationRoutes } from './routes/optimizations.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
@@ -191,7 +193,9 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app, options.db)
+  registerIssueRoutes(app, options.db)
   registerCollectionRoutes(app, options.db)
+  registerOptimizationRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
   registerFieldIndexRoutes(app, options.db)

@@ -9,6 +9,7 @@ import { unnamedDimension } from '../wire/common.js'
 import { parseDiscover, parseDiscoverBatch } from '../wire/discover.js'
 import { toWireScoredPoint } from '../wire/records.js'
 import { lookupCollections } from '../wire/search.js'
+import { parseReadParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -20,6 +21,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   const base = '/collections/:collection_name/points/discover'
 
   app.post<Route>(base, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
@@ -31,6 +33,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseDiscoverBatch(req.body, unnamedDimension(collection.config))
     checkLookups(

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
 import { parseFacet, parseSearchMatrix, toWireMatrixOffsets, toWireMatrixPairs } from '../wire/facet.js'
+import { parseReadParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -13,6 +14,7 @@ interface Route {
 
 export function registerFacetRoutes(app: FastifyInstance, db: ServerDatabase): void {
   app.post<Route>('/collections/:collection_name/facet', async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { hits } = await collection.facet(parseFacet(req.body))
     return sendOk(reply, { hits: hits.map((h) => ({ value: h.value, count: h.count })) })
@@ -20,11 +22,13 @@ export function registerFacetRoutes(app: FastifyInstance, db: ServerDatabase): v
 
   const matrix = '/collections/:collection_name/points/search/matrix'
   app.post<Route>(`${matrix}/pairs`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, toWireMatrixPairs(await collection.searchMatrix(parseSearchMatrix(req.body))))
   })
 
   app.post<Route>(`${matrix}/offsets`, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, toWireMatrixOffsets(await collection.searchMatrix(parseSearchMatrix(req.body))))
   })

@@ -6,6 +6,7 @@ import { sendOk } from '../reply.js'
 import { checkWait } from '../wire/common.js'
 import { parseCreateFieldIndex } from '../wire/field-index.js'
 import { toWireUpdateResult } from '../wire/records.js'
+import { parseWriteParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -22,15 +23,18 @@ export function registerFieldIndexRoutes(app: FastifyInstance, db: ServerDatabas
   const base = '/collections/:collection_name/index'
 
   app.put<Route>(base, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { field, schema } = parseCreateFieldIndex(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.createPayloadIndex(field, schema)))
+    return sendOk(reply, toWireUpdateResult(await collection.createPayloadIndex(field, schema, write)))
   })
 
   app.delete<FieldRoute>(`${base}/:field_name`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.deletePayloadIndex(req.params.field_name)))
+    return sendOk(
+      reply,
+      toWireUpdateResult(await collection.deletePayloadIndex(req.params.field_name, write)),
+    )
   })
 }

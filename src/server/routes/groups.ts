@@ -15,6 +15,7 @@ import {
   toWireGroups,
 } from '../wire/groups.js'
 import { lookupCollections } from '../wire/search.js'
+import { parseReadParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -28,12 +29,13 @@ export function registerGroupRoutes(app: FastifyInstance, db: ServerDatabase): v
   const base = '/collections/:collection_name/points'
   const route = (path: string, parse: Parser) =>
     app.post<Route>(`${base}/${path}`, async (req, reply) => {
+      const read = parseReadParams(req.query)
       const collection = await db.getCollection(req.params.collection_name)
       const { request, lookup } = parse(req.body, unnamedDimension(collection.config))
       for (const c of lookupCollections(request)) checkCollectionAccess(req, 'read', c)
       // the lookup collection is checked before the search runs, so a refused request does no work
       const other = lookup === undefined ? undefined : await lookupCollection(req, db, lookup.collection)
-      const result = await collection.queryGroups(request)
+      const result = await collection.queryGroups({ ...request, ...read })
       if (other !== undefined && lookup !== undefined)
         await lookupGroups(result.groups, other, {
           withPayload: lookup.withPayload,

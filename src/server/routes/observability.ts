@@ -71,6 +71,8 @@ export interface WireTelemetry {
     number_of_collections: number
     collections?: Array<WireCollectionTelemetry | WireCollectionAggregated>
   }
+  /** Qdrant's `ClusterTelemetry` of a single node. */
+  cluster: { enabled: false }
   requests: {
     rest: { responses: Record<string, Record<string, WireOperationStats>> }
     grpc: { responses: Record<string, never> }
@@ -228,7 +230,13 @@ export async function buildTelemetry(src: TelemetrySource, query: TelemetryQuery
     })
   }
   const responses = Object.fromEntries([...byEndpoint].map(([k, v]) => [k, Object.fromEntries(v)]))
-  return { id: src.id, app, collections, requests: { rest: { responses }, grpc: { responses: {} } } }
+  return {
+    id: src.id,
+    app,
+    collections,
+    cluster: { enabled: false },
+    requests: { rest: { responses }, grpc: { responses: {} } },
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 // Point endpoints: upsert, retrieve (by list and by id), delete, scroll, count and the four payload
-// operations (Qdrant's `/collections/{name}/points` resource). Writes are durable before the reply.
+// operations (Qdrant's `/collections/{name}/points` resource). Writes are durable before the reply
+// (`wait=false`: `acknowledged` once durable; otherwise `completed` once visible).
 import type { FastifyInstance } from 'fastify'
 import { QuiverError } from '../../errors.js'
 import type { ServerDatabase } from '../database.js'
@@ -18,6 +19,7 @@ import {
   parseUpsert,
 } from '../wire/points.js'
 import { toWireRecord, toWireScrollResult, toWireUpdateResult } from '../wire/records.js'
+import { parseReadParams, parseWriteParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -34,26 +36,26 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   const base = '/collections/:collection_name/points'
 
   app.put<Route>(base, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const points = parseUpsert(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.upsert(points)))
+    return sendOk(reply, toWireUpdateResult(await collection.upsert(points, write)))
   })
 
   app.put<Route>(`${base}/vectors`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const points = parseUpdateVectors(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points)))
+    return sendOk(reply, toWireUpdateResult(await collection.updateVectors(points, write)))
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const operations = parseBatchUpdate(req.body)
     try {
       // Qdrant answers one UpdateResult per operation (applied as one WAL record: one operation id)
-      const result = toWireUpdateResult(await collection.batchUpdate(operations))
+      const result = toWireUpdateResult(await collection.batchUpdate(operations, write))
       return sendOk(
         reply,
         operations.map(() => result),
@@ -67,13 +69,14 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/vectors/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { names, selector } = parseDeleteVectors(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.deleteVectors(names, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.deleteVectors(names, selector, write)))
   })
 
   app.post<Route>(base, async (req, reply) => {
+    parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { ids, options } = parseRetrieve(req.body)
     const records = await collection.get(ids, options)
@@ -97,48 +100,57 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.delete(parsePointsSelector(req.body))))
+    return sendOk(reply, toWireUpdateResult(await collection.delete(parsePointsSelector(req.body), write)))
   })
 
   app.post<Route>(`${base}/scroll`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { options } = parseScroll(req.body)
-    return sendOk(reply, toWireScrollResult(await collection.scroll(options)))
+    return sendOk(reply, toWireScrollResult(await collection.scroll({ ...options, ...read })))
   })
 
   app.post<Route>(`${base}/count`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, { count: await collection.count(parseCount(req.body)) })
+    return sendOk(reply, { count: await collection.count({ ...parseCount(req.body), ...read }) })
   })
 
   app.post<Route>(`${base}/payload`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { payload, selector, key } = parseSetPayload(req.body, true)
-    const result = await collection.setPayload(payload, selector, key === undefined ? {} : { key })
+    const result = await collection.setPayload(
+      payload,
+      selector,
+      key === undefined ? write : { ...write, key },
+    )
     return sendOk(reply, toWireUpdateResult(result))
   })
 
   app.put<Route>(`${base}/payload`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { payload, selector } = parseSetPayload(req.body, false)
-    return sendOk(reply, toWireUpdateResult(await collection.overwritePayload(payload, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.overwritePayload(payload, selector, write)))
   })
 
   app.post<Route>(`${base}/payload/delete`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { keys, selector } = parseDeletePayload(req.body)
-    return sendOk(reply, toWireUpdateResult(await collection.deletePayload(keys, selector)))
+    return sendOk(reply, toWireUpdateResult(await collection.deletePayload(keys, selector, write)))
   })
 
   app.post<Route>(`${base}/payload/clear`, async (req, reply) => {
-    checkWait(req.query)
+    const write = parseWriteParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
-    return sendOk(reply, toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body))))
+    return sendOk(
+      reply,
+      toWireUpdateResult(await collection.clearPayload(parsePointsSelector(req.body), write)),
+    )
   })
 }
 

@@ -16,6 +16,7 @@ import {
   parseSearch,
   parseSearchBatch,
 } from '../wire/search.js'
+import { parseReadParams } from '../wire/write-params.js'
 
 interface Route {
   Params: { collection_name: string }
@@ -27,21 +28,26 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   const base = '/collections/:collection_name/points'
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseQuery(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
-    const { points } = await collection.query(request)
+    const { points } = await collection.query({ ...request, ...read })
     return sendOk(reply, { points: points.map((h) => toWireScoredPoint(h)) })
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseQueryBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
     )
-    const results = await collection.queryBatch(queries.map((q) => q.request))
+    const results = await collection.queryBatch(
+      queries.map((q) => q.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((r, _i) => ({ points: r.points.map((h) => toWireScoredPoint(h)) })),
@@ -49,10 +55,11 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseRecommend(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
-    const { points } = await collection.query(request)
+    const { points } = await collection.query({ ...request, ...read })
     return sendOk(
       reply,
       points.map((h) => toWireScoredPoint(h)),
@@ -60,13 +67,17 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseRecommendBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       queries.map((q) => q.request),
     )
-    const results = await collection.queryBatch(queries.map((q) => q.request))
+    const results = await collection.queryBatch(
+      queries.map((q) => q.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((r, _i) => r.points.map((h) => toWireScoredPoint(h))),
@@ -74,10 +85,11 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseSearch(req.body, unnamedDimension(collection.config))
     const { vector, ...options } = request
-    const hits = await collection.search(vector as ArrayLike<number>, options)
+    const hits = await collection.search(vector as ArrayLike<number>, { ...options, ...read })
     return sendOk(
       reply,
       hits.map((h) => toWireScoredPoint(h)),
@@ -85,9 +97,13 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search/batch`, async (req, reply) => {
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseSearchBatch(req.body, unnamedDimension(collection.config))
-    const results = await collection.searchBatch(searches.map((s) => s.request))
+    const results = await collection.searchBatch(
+      searches.map((s) => s.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((hits, _i) => hits.map((h) => toWireScoredPoint(h))),

@@ -1,9 +1,11 @@
-// Service endpoints: `GET /` (title and version, read by the Qdrant client's compatibility check)
-// and the Kubernetes probes `/healthz`, `/livez`, `/readyz`.
+// Service endpoints: `GET /` (title, version and commit, read by the Qdrant client's compatibility
+// check), `GET /cluster` (distributed mode is disabled) and the Kubernetes probes `/healthz`,
+// `/livez`, `/readyz`.
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { ERROR_CODE_HEADER } from '../errors.js'
+import { sendOk } from '../reply.js'
 
 /**
  * The Qdrant REST API version Quiver speaks, answered as `version` by `GET /`. The official
@@ -25,10 +27,34 @@ export function quiverVersion(): string {
   }
 }
 
-/** Qdrant's `VersionInfo`: `{ title, version }`, not enveloped. */
+/**
+ * The git commit Quiver was built from: `dist/build-info.json`, written by `npm run build`
+ * (tools/build-info.mjs) and shipped in the package, so an installed Quiver knows it without git;
+ * else npm's `gitHead` in package.json; else undefined. Read once per call (at server start).
+ */
+export function quiverCommit(): string | undefined {
+  const read = (url: URL, key: string): string | undefined => {
+    try {
+      const v = (JSON.parse(readFileSync(url, 'utf8')) as Record<string, unknown>)[key]
+      return typeof v === 'string' && /^[0-9a-f]{7,40}$/.test(v) ? v : undefined
+    } catch {
+      return undefined
+    }
+  }
+  return (
+    // dist/server/routes -> dist/build-info.json; src/server/routes (tests) -> the built one beside
+    read(new URL('../../build-info.json', import.meta.url), 'commit') ??
+    read(new URL('../../../dist/build-info.json', import.meta.url), 'commit') ??
+    read(new URL('../../../package.json', import.meta.url), 'gitHead')
+  )
+}
+
+/** Qdrant's `VersionInfo`: `{ title, version, commit? }`, not enveloped. */
 export interface WireVersionInfo {
   title: string
   version: string
+  /** The git commit of the build; absent when unknown (Qdrant's field is nullable). */
+  commit?: string
 }
 
 /**
@@ -36,11 +62,15 @@ export interface WireVersionInfo {
  * 503 (text, as Qdrant, with the `NOT_READY` code header and `retry-after`) until `db` is ready.
  */
 export function registerServiceRoutes(app: FastifyInstance, db?: Pick<ServerDatabase, 'readiness'>): void {
+  const commit = quiverCommit()
   const info: WireVersionInfo = {
     title: `quiver ${quiverVersion()} - vector search engine`,
     version: QDRANT_API_VERSION,
+    ...(commit === undefined ? {} : { commit }),
   }
   app.get('/', async () => info)
+  // Qdrant's ClusterStatus of a single node: `{ status: 'disabled' }`, enveloped
+  app.get('/cluster', async (_req, reply) => sendOk(reply, { status: 'disabled' }))
   const probe = async (): Promise<string> => 'healthz check passed'
   app.get('/healthz', probe)
   app.get('/livez', probe)

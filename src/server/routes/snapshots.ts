@@ -21,6 +21,7 @@ import {
   snapshotUrlPolicy,
 } from '../snapshot-url.js'
 import { bodyObject, checkWait } from '../wire/common.js'
+import { parseWaitParam } from '../wire/write-params.js'
 
 /** Qdrant's `SnapshotDescription`. */
 export interface WireSnapshotDescription {
@@ -32,6 +33,23 @@ export interface WireSnapshotDescription {
 
 export function toWireSnapshot(s: SnapshotInfo): WireSnapshotDescription {
   return { name: s.name, creation_time: s.creationTime, size: s.size, checksum: s.checksum }
+}
+
+/**
+ * Qdrant's `time_or_accept`: with `wait=false` (`waitFor` false) `work` runs in the background and the
+ * reply is 202 `{ status: 'accepted', time }` at once, a failure only logged; otherwise 200 with
+ * `toResult` of its result once it is done.
+ */
+async function sendOkOrAccepted<T>(
+  reply: FastifyReply,
+  waitFor: boolean,
+  work: () => Promise<T>,
+  toResult: (value: T) => unknown,
+): Promise<FastifyReply> {
+  if (waitFor) return sendOk(reply, toResult(await work()))
+  const log = reply.log
+  work().catch((err: unknown) => log.error({ err }, 'snapshot operation accepted with wait=false failed'))
+  return reply.status(202).send({ status: 'accepted', time: reply.elapsedTime / 1000 })
 }
 
 interface Params {
@@ -182,8 +200,9 @@ export interface SnapshotRouteOptions {
 
 /**
  * Registers the snapshot routes when `db` supports snapshots (the `Quiver` class does). Recovery
- * answers `true` once the collection serves the snapshot's content; `wait` is accepted and ignored
- * (every call finishes before it answers), `priority` is checked and ignored (one node).
+ * answers `true` once the collection serves the snapshot's content. `wait=false` on create, delete,
+ * recover and upload answers 202 `{ status: 'accepted' }` once the request is checked (and an upload
+ * received) and does the work in the background, as Qdrant; `priority` is checked and ignored (one node).
  */
 export function registerSnapshotRoutes(
   app: FastifyInstance,
@@ -199,8 +218,11 @@ export function registerSnapshotRoutes(
     })
 
     scope.post<Params>('/collections/:collection_name/snapshots', async (req, reply) => {
-      checkWait(req.query)
-      return sendOk(reply, toWireSnapshot(await db.createSnapshot(req.params.collection_name)))
+      const wait = parseWaitParam(req.query, true)
+      const name = req.params.collection_name
+      // an unknown collection is refused before the work is accepted
+      if (!wait) await db.getCollection(name)
+      return sendOkOrAccepted(reply, wait, () => db.createSnapshot(name), toWireSnapshot)
     })
 
     scope.get<Params>('/collections/:collection_name/snapshots', async (req, reply) =>
@@ -213,12 +235,19 @@ export function registerSnapshotRoutes(
     })
 
     scope.delete<Params>('/collections/:collection_name/snapshots/:snapshot_name', async (req, reply) => {
-      checkWait(req.query)
-      return sendOk(reply, await db.deleteSnapshot(req.params.collection_name, req.params.snapshot_name))
+      const wait = parseWaitParam(req.query, true)
+      const { collection_name, snapshot_name } = req.params
+      if (!wait) await db.snapshotPath(collection_name, snapshot_name)
+      return sendOkOrAccepted(
+        reply,
+        wait,
+        () => db.deleteSnapshot(collection_name, snapshot_name),
+        (r) => r,
+      )
     })
 
     scope.put<Params>('/collections/:collection_name/snapshots/recover', async (req, reply) => {
-      checkWait(req.query)
+      const wait = parseWaitParam(req.query, true)
       const body = bodyObject(req.body)
       const location = optionalString(body, 'location', 'body')
       if (location === undefined || location === '') {
@@ -232,36 +261,43 @@ export function registerSnapshotRoutes(
       const name = req.params.collection_name
       if (checksum !== undefined) parseSha256(checksum, 'body.checksum')
       const scheme = SCHEME_RE.exec(location)?.[1]?.toLowerCase()
+      let run: () => Promise<true>
       if (scheme === 'http' || scheme === 'https') {
         const url = checkSnapshotUrl(location, urlPolicy)
-        const tmp = await db.incomingSnapshotPath()
-        try {
-          await downloadSnapshot(url, tmp, { location, apiKey, policy: urlPolicy, log: req.log })
-          await fetchedArchive(
-            db.recoverSnapshot(name, tmp, recoverOptions(checksum, location)),
-            location,
-            req.log,
-          )
-        } finally {
-          await unlink(tmp).catch(() => undefined)
+        run = async () => {
+          const tmp = await db.incomingSnapshotPath()
+          try {
+            await downloadSnapshot(url, tmp, { location, apiKey, policy: urlPolicy, log: req.log })
+            await fetchedArchive(
+              db.recoverSnapshot(name, tmp, recoverOptions(checksum, location)),
+              location,
+              req.log,
+            )
+          } finally {
+            await unlink(tmp).catch(() => undefined)
+          }
+          return true
         }
       } else if (scheme === undefined || scheme === 'file') {
         const path = await localLocation(location, db.snapshotsDir)
-        await clientArchive(
-          db.recoverSnapshot(name, path, recoverOptions(checksum, location)),
-          `the snapshot ${JSON.stringify(location)}`,
-        )
+        run = async () => {
+          await clientArchive(
+            db.recoverSnapshot(name, path, recoverOptions(checksum, location)),
+            `the snapshot ${JSON.stringify(location)}`,
+          )
+          return true
+        }
       } else {
         throw invalid(
           `body.location: unsupported scheme ${scheme}: expected an http(s):// or file:// URL, or a path under the server's snapshots directory`,
           { path: 'body.location', scheme },
         )
       }
-      return sendOk(reply, true)
+      return sendOkOrAccepted(reply, wait, run, (r) => r)
     })
 
     scope.post<Params>('/collections/:collection_name/snapshots/upload', async (req, reply) => {
-      checkWait(req.query)
+      const wait = parseWaitParam(req.query, true)
       checkPriority(req.query.priority, 'query.priority')
       const checksum = req.query.checksum
       if (!req.isMultipart()) {
@@ -288,26 +324,34 @@ export function registerSnapshotRoutes(
         })
       }
       const tmp = await db.incomingSnapshotPath()
+      const label = part.filename === '' ? 'upload' : part.filename
       try {
+        // the upload is received before the reply, also with wait=false (the body is the snapshot)
         await pipeline(part.file, createWriteStream(tmp, { flags: 'wx' }))
-        const label = part.filename === '' ? 'upload' : part.filename
-        await clientArchive(
-          db.recoverSnapshot(
-            req.params.collection_name,
-            tmp,
-            recoverOptions(checksum === '' ? undefined : checksum, label),
-          ),
-        )
-      } finally {
+      } catch (err) {
         await unlink(tmp).catch(() => undefined)
+        throw err
       }
-      return sendOk(reply, true)
+      const run = async (): Promise<true> => {
+        try {
+          await clientArchive(
+            db.recoverSnapshot(
+              req.params.collection_name,
+              tmp,
+              recoverOptions(checksum === '' ? undefined : checksum, label),
+            ),
+          )
+        } finally {
+          await unlink(tmp).catch(() => undefined)
+        }
+        return true
+      }
+      return sendOkOrAccepted(reply, wait, run, (r) => r)
     })
 
-    scope.post<Params>('/snapshots', async (req, reply) => {
-      checkWait(req.query)
-      return sendOk(reply, toWireSnapshot(await db.createFullSnapshot()))
-    })
+    scope.post<Params>('/snapshots', async (req, reply) =>
+      sendOkOrAccepted(reply, parseWaitParam(req.query, true), () => db.createFullSnapshot(), toWireSnapshot),
+    )
 
     scope.get('/snapshots', async (_req, reply) =>
       sendOk(reply, (await db.listFullSnapshots()).map(toWireSnapshot)),
@@ -318,8 +362,15 @@ export function registerSnapshotRoutes(
     )
 
     scope.delete<Params>('/snapshots/:snapshot_name', async (req, reply) => {
-      checkWait(req.query)
-      return sendOk(reply, await db.deleteFullSnapshot(req.params.snapshot_name))
+      const wait = parseWaitParam(req.query, true)
+      const name = req.params.snapshot_name
+      if (!wait) await db.fullSnapshotPath(name)
+      return sendOkOrAccepted(
+        reply,
+        wait,
+        () => db.deleteFullSnapshot(name),
+        (r) => r,
+      )
     })
     done()
   })

@@ -105,6 +105,8 @@ export interface WireCollectionInfo {
   payload_schema: Record<string, WirePayloadIndexInfo>
   /** Per field key: filtered requests since open that evaluated it without an index. */
   unindexed_filter_fields: Record<string, number>
+  /** Writes logged and not yet applied (`wait=false` ones). */
+  update_queue?: { length: number }
 }
 
 /** Quiver's `ivf_config` (not in Qdrant): its presence at creation selects the IVF index. */
@@ -236,6 +238,7 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       Object.entries(info.payloadSchema).map(([field, index]) => [field, toWirePayloadIndexInfo(index)]),
     ),
     unindexed_filter_fields: { ...info.unindexedFilterFields },
+    ...(info.updateQueue === undefined ? {} : { update_queue: { length: info.updateQueue.length } }),
   }
 }
 

@@ -18,10 +18,10 @@ export interface WireOk<T> {
   time: number
 }
 
-/** Qdrant's `UpdateResult`. Quiver always answers `completed`: the write is durable and visible. */
+/** Qdrant's `UpdateResult`: `acknowledged` (durable, applied after: wait=false), `completed` (visible) or `wait_timeout`. */
 export interface WireUpdateResult {
   operation_id: number
-  status: 'completed'
+  status: 'acknowledged' | 'completed' | 'wait_timeout'
 }
 
 /** Qdrant's `Record`. `payload` / `vector` are absent when not requested. */
@@ -50,7 +50,7 @@ export function okEnvelope<T>(result: T, seconds: number): WireOk<T> {
 }
 
 export function toWireUpdateResult(r: UpdateResult): WireUpdateResult {
-  return { operation_id: r.operationId, status: 'completed' }
+  return { operation_id: r.operationId, status: r.status }
 }
 
 /**
