@@ -30,6 +30,7 @@ import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
 import { registerObservability } from './routes/observability.js'
+import { registerOpenApiRoute } from './routes/openapi.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
@@ -190,6 +191,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app, options.db)
+  registerOpenApiRoute(app)
   registerCollectionRoutes(app, options.db)
   registerPointRoutes(app, options.db)
   registerSearchRoutes(app, options.db)
