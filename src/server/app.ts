@@ -30,7 +30,7 @@ import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
 import { registerObservability } from './routes/observability.js'
-import { registerOpenApiRoute } from './routes/openapi.js'
+import { registerOpenApiRoute, trackRoutes } from './routes/openapi.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
 import { registerServiceRoutes } from './routes/service.js'
@@ -186,6 +186,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     )
   })
 
+  trackRoutes(app)
   // security first: unauthenticated requests must not take concurrency slots from real clients
   registerSecurity(app, options.security ?? {})
   registerLimits(app, limits)

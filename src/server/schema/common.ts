@@ -4,11 +4,18 @@
 import { type TSchema, Type } from '@sinclair/typebox'
 
 const NAMES = new Map<object, string>()
+const BY_NAME = new Map<string, TSchema>()
 
 /** Registers `schema` as the component `name` (Qdrant's component name where Qdrant has one). */
 export function named<T extends TSchema>(name: string, schema: T): T {
   NAMES.set(schema, name)
+  BY_NAME.set(name, schema)
   return schema
+}
+
+/** The schema registered as `name` (the target of a `ref(name)`). */
+export function namedSchema(name: string): TSchema | undefined {
+  return BY_NAME.get(name)
 }
 
 /** The component name `schema` was registered under, if any. */

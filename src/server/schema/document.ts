@@ -3,7 +3,7 @@
 // and fields carry `x-quiver-extension: true`.
 import type { TSchema } from '@sinclair/typebox'
 import { COLLECTION_ROUTES } from './collections.js'
-import { componentName, ErrorResponse, type RouteSchema } from './common.js'
+import { componentName, ErrorResponse, namedSchema, type RouteSchema } from './common.js'
 import { DISCOVER_ROUTES } from './discover.js'
 import { FACET_ROUTES } from './facet.js'
 import { FIELD_INDEX_ROUTES } from './field-index.js'
@@ -80,6 +80,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): { [key: string]: 
     item.set(r.method.toLowerCase(), operation(r, convert))
   }
   const error = convert(ErrorResponse)
+  // components reached only through `ref(name)` (recursive shapes such as Prefetch)
+  for (let missing = refsWithout(components); missing.length > 0; missing = refsWithout(components))
+    for (const name of missing) {
+      const schema = namedSchema(name)
+      if (schema === undefined) throw new Error(`schema/: ref(${JSON.stringify(name)}) names no component`)
+      convert(schema)
+    }
   return {
     openapi: '3.1.0',
     info: {
@@ -97,6 +104,12 @@ export function buildOpenApiDocument(options: OpenApiOptions): { [key: string]: 
     ),
     components: { schemas: Object.fromEntries([...components].sort(([a], [b]) => (a < b ? -1 : 1))) },
   }
+}
+
+function refsWithout(components: ReadonlyMap<string, Json>): string[] {
+  const text = JSON.stringify([...components.values()])
+  const names = new Set([...text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!))
+  return [...names].filter((n) => !components.has(n))
 }
 
 function withError(op: Json, error: Json): Json {
