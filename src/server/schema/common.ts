@@ -295,6 +295,12 @@ export const Condition = named(
     Type.Object({ is_null: Type.Object({ key: Type.String() }) }),
     Type.Object({ has_id: Type.Array(ExtendedPointId) }),
     Type.Object({ has_vector: Type.String() }),
+    Type.Object({
+      slice: Type.Object({
+        total: Type.Integer({ minimum: 1, maximum: 0xffffffff }),
+        index: Type.Integer({ minimum: 0, description: 'less than total' }),
+      }),
+    }),
     Type.Object({ nested: Type.Object({ key: Type.String(), filter: ref('Filter') }) }),
     ref('Filter'),
   ]),

@@ -1,6 +1,8 @@
 // Schemas of the payload index endpoints (routes/field-index.ts).
-import { Type } from '@sinclair/typebox'
+import { type TSchema, Type } from '@sinclair/typebox'
 import { named, Ok, type RouteSchema, UpdateResult, WRITE_QUERY } from './common.js'
+
+const Optional = (s: TSchema) => Type.Optional(Type.Union([s, Type.Null()]))
 
 const PayloadSchemaType = named(
   'PayloadSchemaType',

@@ -4,6 +4,7 @@ import { type TSchema, Type } from '@sinclair/typebox'
 import {
   named,
   Ok,
+  quiverOnly,
   READ_QUERY,
   RecordSchema,
   type RouteSchema,
@@ -19,7 +20,7 @@ const WithLookup = Type.Union([
     collection: Type.String(),
     with_payload: Type.Optional(Type.Union([WithPayloadInterface, Type.Null()])),
     with_vectors: Type.Optional(Type.Union([WithVector, Type.Null()])),
-    with_vector: Type.Optional(Type.Union([WithVector, Type.Null()])),
+    with_vector: Type.Optional(quiverOnly(Type.Union([WithVector, Type.Null()]), 'an alias of with_vectors')),
   }),
 ])
 
