@@ -1,10 +1,16 @@
 // The wire declared by schema: every route the app registers is in GET /openapi.json, and one real
 // request to each (through a real server on 127.0.0.1) is checked against the document with ajv —
 // the request body against its requestBody schema, the answer against its response schema.
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { QdrantClient } from '@qdrant/js-client-rest'
 import { Ajv, type ValidateFunction } from 'ajv'
+import type { FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Quiver } from '../src/index.js'
+import { buildServer } from '../src/server/app.js'
 import { registeredRoutes } from '../src/server/routes/openapi.js'
 import { openApiPath } from '../src/server/schema/document.js'
 import { call, type RawReply, startTestServer, type TestServer } from './server-harness.js'
@@ -435,5 +441,132 @@ describe('every route, request and answer against the document', () => {
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Doc>>))
       for (const method of Object.keys(item)) declared.push(`${method.toUpperCase()} ${path}`)
     expect(declared.filter((d) => !exercised.has(d))).toEqual([])
+  })
+})
+
+describe('what the official Qdrant client sends and receives', () => {
+  it('validates against the document: every body the client sends, every answer it gets', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-openapi-client-'))
+    const db = await Quiver.open(dir)
+    const app = buildServer({ db })
+    const failures: string[] = []
+    const seen = new Set<string>()
+    const opOf = (req: FastifyRequest) =>
+      doc.paths[openApiPath(req.routeOptions.url ?? '')]?.[req.method.toLowerCase()]
+    app.addHook('preHandler', async (req) => {
+      const op = opOf(req)
+      const key = `${req.method} ${req.routeOptions.url}`
+      if (op === undefined) return void failures.push(`${key}: not in the document`)
+      seen.add(key)
+      const schema = op.requestBody?.content?.['application/json']?.schema
+      if (req.body === undefined || schema === undefined) return
+      const v = validator(`${key} request`, schema)
+      if (!v(req.body))
+        failures.push(
+          `${key} request: ${ajv.errorsText(v.errors)}: ${JSON.stringify(req.body).slice(0, 300)}`,
+        )
+    })
+    app.addHook('onSend', async (req, reply, payload) => {
+      const op = opOf(req)
+      if (op === undefined || reply.statusCode !== 200 || typeof payload !== 'string') return payload
+      if (!String(reply.getHeader('content-type') ?? '').startsWith('application/json')) return payload
+      const v = validator(
+        `${req.method} ${req.routeOptions.url} 200`,
+        op.responses['200'].content['application/json'].schema,
+      )
+      const body = JSON.parse(payload)
+      if (!v(body))
+        failures.push(`${req.method} ${req.routeOptions.url} response: ${ajv.errorsText(v.errors)}`)
+      return payload
+    })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    const address = app.server.address() as AddressInfo
+    const client = new QdrantClient({ url: `http://127.0.0.1:${address.port}`, checkCompatibility: false })
+    try {
+      await client.versionInfo()
+      await client.createCollection('c', {
+        vectors: { size: 4, distance: 'Cosine', on_disk: false },
+        hnsw_config: { m: 16, ef_construct: 64 },
+        optimizers_config: { default_segment_number: 1 },
+        sparse_vectors: { s: { modifier: 'idf' } },
+      })
+      await client.getCollections()
+      await client.collectionExists('c')
+      await client.updateCollection('c', {})
+      await client.createPayloadIndex('c', { field_name: 'lang', field_schema: 'keyword', wait: true })
+      await client.createPayloadIndex('c', {
+        field_name: 'n',
+        field_schema: { type: 'integer', lookup: true, range: true },
+      })
+      await client.upsert('c', {
+        wait: true,
+        points: Array.from({ length: 10 }, (_, i) => ({
+          id: i + 1,
+          vector: { '': vec(i), s: { indices: [i, 20], values: [1, 0.5] } },
+          payload: { lang: i % 2 ? 'en' : 'de', n: i },
+        })),
+      })
+      await client.upsert('c', {
+        batch: { ids: [11], vectors: { '': [vec(11)] }, payloads: [{ lang: 'en' }] },
+      })
+      await client.getCollection('c')
+      await client.retrieve('c', { ids: [1, 2], with_payload: true, with_vector: true })
+      await client.scroll('c', {
+        limit: 3,
+        filter: { must: [{ key: 'n', range: { gte: 2 } }] },
+        with_payload: ['lang'],
+      })
+      await client.count('c', { exact: true })
+      await client.query('c', { query: vec(1), limit: 3, with_payload: true })
+      await client.query('c', { query: { indices: [1, 20], values: [1, 1] }, using: 's', limit: 2 })
+      await client.query('c', {
+        prefetch: [
+          { query: vec(2), limit: 5 },
+          { query: { indices: [2], values: [1] }, using: 's', limit: 5 },
+        ],
+        query: { fusion: 'rrf' },
+      })
+      await client.queryBatch('c', {
+        searches: [{ query: vec(3) }, { query: { recommend: { positive: [1] } } }],
+      })
+      await client.queryGroups('c', { query: vec(4), group_by: 'lang', group_size: 2 })
+      await client.search('c', { vector: vec(5), limit: 2, params: { hnsw_ef: 16 } })
+      await client.searchBatch('c', { searches: [{ vector: vec(5), limit: 1 }] })
+      await client.searchPointGroups('c', { vector: vec(6), group_by: 'lang', group_size: 1, limit: 2 })
+      await client.recommend('c', { positive: [1], limit: 2 })
+      await client.recommendBatch('c', { searches: [{ positive: [1], negative: [2], limit: 2 }] })
+      await client.recommendPointGroups('c', { positive: [1], group_by: 'lang', group_size: 1, limit: 2 })
+      await client.discoverPoints('c', { target: 1, context: [{ positive: 2, negative: 3 }], limit: 2 })
+      await client.discoverBatchPoints('c', {
+        searches: [{ context: [{ positive: 2, negative: 3 }], limit: 2 }],
+      })
+      await client.facet('c', { key: 'lang' })
+      await client.searchMatrixPairs('c', { sample: 4, limit: 1 })
+      await client.searchMatrixOffsets('c', { sample: 4, limit: 1 })
+      await client.setPayload('c', { payload: { x: 1 }, points: [1], wait: true })
+      await client.overwritePayload('c', { payload: { lang: 'en' }, filter: { must: [{ has_id: [2] }] } })
+      await client.deletePayload('c', { keys: ['x'], points: [1] })
+      await client.clearPayload('c', { points: [3] })
+      await client.updateVectors('c', { points: [{ id: 1, vector: { '': vec(7) } }] })
+      await client.deleteVectors('c', { points: [1], vector: ['s'] })
+      await client.batchUpdate('c', {
+        operations: [{ upsert: { points: [{ id: 20, vector: vec(20) }] } }, { delete: { points: [20] } }],
+      })
+      await client.delete('c', { points: [11], wait: true })
+      const snap = await client.createSnapshot('c', { wait: true })
+      await client.listSnapshots('c')
+      await client.deleteSnapshot('c', snap!.name)
+      const full = await client.createFullSnapshot()
+      await client.listFullSnapshots()
+      await client.deleteFullSnapshot(full!.name)
+      await client.deletePayloadIndex('c', 'lang')
+      await client.deleteCollection('c')
+    } finally {
+      await app.close()
+      await db.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+    expect(failures).toEqual([])
+    expect(seen.size).toBeGreaterThan(40)
   })
 })
