@@ -16,8 +16,10 @@ const HnswConfigDiff = named(
   'HnswConfigDiff',
   Type.Object({
     m: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
-    ef_construct: Type.Optional(Type.Union([Type.Integer({ minimum: 4 }), Type.Null()])),
-    full_scan_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 10 }), Type.Null()])),
+    ef_construct: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    full_scan_threshold: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, description: 'KiB' }), Type.Null()]),
+    ),
     max_indexing_threads: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
     payload_m: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
@@ -31,7 +33,9 @@ export const QuantizationConfig = named(
     Type.Object({
       scalar: Type.Object({
         type: Type.Literal('int8'),
-        quantile: Type.Optional(Type.Union([Type.Number({ minimum: 0.5, maximum: 1 }), Type.Null()])),
+        quantile: Type.Optional(
+          Type.Union([Type.Number({ exclusiveMinimum: 0.5, maximum: 1 }), Type.Null()]),
+        ),
         always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
       }),
     }),
@@ -45,7 +49,6 @@ export const QuantizationConfig = named(
       binary: Type.Object({
         always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
         encoding: Type.Optional(Type.Union([Type.Literal('one_bit'), Type.Null()])),
-        query_encoding: Type.Optional(Type.Union([Type.String(), Type.Null()])),
       }),
     }),
   ]),
@@ -104,11 +107,13 @@ const SparseVectorParams = named(
 const OptimizersConfigDiff = named(
   'OptimizersConfigDiff',
   Type.Object({
-    deleted_threshold: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()])),
+    deleted_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()]),
+    ),
     vacuum_min_vector_number: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     default_segment_number: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     max_segment_size: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 0, description: 'KiB' }), Type.Null()]),
+      Type.Union([Type.Integer({ minimum: 1, description: 'KiB' }), Type.Null()]),
     ),
     memmap_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     indexing_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),

@@ -165,7 +165,7 @@ export const RECOMMEND_FIELDS = {
 }
 
 const pageFields = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, description: 'default 10' })),
+  limit: Type.Optional(Type.Union([Type.Integer({ minimum: 1, description: 'default 10' }), Type.Null()])),
   offset: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   top: Type.Optional(quiverOnly(Type.Integer({ minimum: 1 }), 'an alias of limit (older Qdrant clients)')),
 }
