@@ -436,6 +436,60 @@ describe('every route, request and answer against the document', () => {
     await exercise('GET', '/collections/:collection_name', N) // 404
   })
 
+  it('schema and server refuse the same malformed bodies, and accept the same edge cases', async () => {
+    const E = { collection_name: 'edge' }
+    const refused: [string, string, Record<string, string>, unknown][] = [
+      ['PUT', '/collections/:collection_name', E, { vectors: { size: 0, distance: 'Cosine' } }],
+      ['PUT', '/collections/:collection_name', E, { vectors: { size: 4, distance: 'Cosine2' } }],
+      ['PUT', P, C, { points: [{ id: -1, vector: vec(1) }] }],
+      ['PUT', P, C, { points: [{ id: 'not-a-uuid', vector: vec(1) }] }],
+      ['POST', `${P}/scroll`, C, { limit: 0 }],
+      ['POST', `${P}/scroll`, C, { limit: '5' }],
+      ['POST', `${P}/scroll`, C, { order_by: { key: 'n', direction: 'up' } }],
+      ['POST', `${P}/query`, C, { query: vec(1), limit: 0 }],
+      ['POST', `${P}/query`, C, { query: vec(1), with_payload: 5 }],
+      ['POST', '/collections/:collection_name/facet', C, { key: '' }],
+      ['POST', `${P}/search/matrix/pairs`, C, { sample: 1 }],
+      ['POST', `${P}/search/groups`, C, { vector: vec(1), group_by: 'lang', limit: 2 }],
+      ['POST', `${P}/discover`, C, { target: 1 }],
+      ['PUT', '/collections/:collection_name/index', C, { field_name: '', field_schema: 'keyword' }],
+      ['PUT', '/collections/:collection_name/index', C, { field_name: 'x', field_schema: 'blob' }],
+      ['POST', `${P}/payload/delete`, C, { keys: 'lang', points: [1] }],
+      ['POST', `${P}/count`, C, { filter: { must: [{ key: 'n', range: { gte: true } }] } }],
+    ]
+    for (const [method, route, params, body] of refused)
+      await exercise(method, route, params, body, { invalid: true })
+    const accepted: [string, string, Record<string, string>, unknown][] = [
+      [
+        'PUT',
+        '/collections/:collection_name',
+        E,
+        { vectors: { size: 2, distance: 'Dot' }, shard_number: 1, on_disk_payload: true, wal_config: null },
+      ],
+      ['POST', `${P}/scroll`, C, { filter: null, limit: null, offset: null, with_payload: null }],
+      ['POST', `${P}/query`, C, { query: null, filter: null, params: null, limit: 2 }],
+      ['POST', `${P}/search`, C, { vector: vec(1), filter: null, params: null, limit: 3, offset: null }],
+      [
+        'POST',
+        `${P}/count`,
+        C,
+        { filter: { min_should: { conditions: [{ key: 'n', range: { lt: 5 } }], min_count: 1 } } },
+      ],
+      ['POST', `${P}/count`, C, { filter: { must: { key: 'lang', match: { except: ['en'] } } } }],
+      [
+        'POST',
+        `${P}/count`,
+        C,
+        { filter: { must: [{ slice: { total: 2, index: 0 } }, { is_null: { key: 'x' } }] } },
+      ],
+    ]
+    for (const [method, route, params, body] of accepted)
+      expect(
+        (await exercise(method, route, params, body)).status,
+        `${method} ${route} ${JSON.stringify(body)}`,
+      ).toBe(200)
+  })
+
   it('exercised every declared operation with a 200 answer', () => {
     const declared: string[] = []
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Doc>>))

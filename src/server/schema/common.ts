@@ -1,7 +1,7 @@
 // Shared wire schemas (TypeBox, JSON Schema 2020-12 / OpenAPI 3.1): Qdrant's envelopes, point ids,
 // vectors, payloads, filters, selectors, and the `RouteSchema` record each resource file exports.
 // Names given with `named()` become `components.schemas` entries of GET /openapi.json (Qdrant's names).
-import { type TSchema, Type } from '@sinclair/typebox'
+import { type ObjectOptions, type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox'
 
 const NAMES = new Map<object, string>()
 const BY_NAME = new Map<string, TSchema>()
@@ -220,25 +220,31 @@ export const UpdateResult = named(
 )
 
 // ---- filters ----
+// Quiver's filter parser refuses unknown keys (filter/parse.ts), so these objects are closed.
+
+function StrictObject<T extends TProperties>(properties: T, options: ObjectOptions = {}): TObject<T> {
+  return Type.Object(properties, { additionalProperties: false, ...options })
+}
 
 const MatchValue = Type.Union([Type.String(), Type.Integer(), Type.Boolean()])
 
 export const Match = named(
   'Match',
   Type.Union([
-    Type.Object({ value: MatchValue }),
-    Type.Object({ text: Type.String() }),
-    Type.Object({ text_any: Type.String() }),
-    Type.Object({ phrase: Type.String() }),
-    Type.Object({ any: Type.Union([Type.Array(Type.String()), Type.Array(Type.Integer())]) }),
-    Type.Object({ except: Type.Union([Type.Array(Type.String()), Type.Array(Type.Integer())]) }),
+    StrictObject({ value: MatchValue }),
+    StrictObject({ text: Type.String() }),
+    StrictObject({ text_any: Type.String() }),
+    StrictObject({ phrase: Type.String() }),
+    StrictObject({ prefix: Type.String() }),
+    StrictObject({ any: Type.Union([Type.Array(Type.String()), Type.Array(Type.Integer())]) }),
+    StrictObject({ except: Type.Union([Type.Array(Type.String()), Type.Array(Type.Integer())]) }),
   ]),
 )
 
 const RangeBound = Type.Optional(Type.Union([Type.Number(), Type.String(), Type.Null()]))
 export const Range = named(
   'Range',
-  Type.Object(
+  StrictObject(
     { lt: RangeBound, gt: RangeBound, gte: RangeBound, lte: RangeBound },
     {
       description: "numbers, or RFC 3339 datetimes (Qdrant's DatetimeRange)",
@@ -246,26 +252,26 @@ export const Range = named(
   ),
 )
 
-const GeoPoint = named('GeoPoint', Type.Object({ lon: Type.Number(), lat: Type.Number() }))
+const GeoPoint = named('GeoPoint', StrictObject({ lon: Type.Number(), lat: Type.Number() }))
 
 export const FieldCondition = named(
   'FieldCondition',
-  Type.Object({
+  StrictObject({
     key: Type.String({ description: 'payload key path: a.b, a[].c' }),
     match: Type.Optional(Type.Union([Match, Type.Null()])),
     range: Type.Optional(Type.Union([Range, Type.Null()])),
     geo_bounding_box: Type.Optional(
-      Type.Union([Type.Object({ top_left: GeoPoint, bottom_right: GeoPoint }), Type.Null()]),
+      Type.Union([StrictObject({ top_left: GeoPoint, bottom_right: GeoPoint }), Type.Null()]),
     ),
     geo_radius: Type.Optional(
-      Type.Union([Type.Object({ center: GeoPoint, radius: Type.Number() }), Type.Null()]),
+      Type.Union([StrictObject({ center: GeoPoint, radius: Type.Number() }), Type.Null()]),
     ),
     geo_polygon: Type.Optional(
       Type.Union([
-        Type.Object({
-          exterior: Type.Object({ points: Type.Array(GeoPoint) }),
+        StrictObject({
+          exterior: StrictObject({ points: Type.Array(GeoPoint) }),
           interiors: Type.Optional(
-            Type.Union([Type.Array(Type.Object({ points: Type.Array(GeoPoint) })), Type.Null()]),
+            Type.Union([Type.Array(StrictObject({ points: Type.Array(GeoPoint) })), Type.Null()]),
           ),
         }),
         Type.Null(),
@@ -273,7 +279,7 @@ export const FieldCondition = named(
     ),
     values_count: Type.Optional(
       Type.Union([
-        Type.Object({
+        StrictObject({
           lt: Type.Optional(Type.Integer()),
           gt: Type.Optional(Type.Integer()),
           gte: Type.Optional(Type.Integer()),
@@ -291,17 +297,17 @@ export const Condition = named(
   'Condition',
   Type.Union([
     FieldCondition,
-    Type.Object({ is_empty: Type.Object({ key: Type.String() }) }),
-    Type.Object({ is_null: Type.Object({ key: Type.String() }) }),
-    Type.Object({ has_id: Type.Array(ExtendedPointId) }),
-    Type.Object({ has_vector: Type.String() }),
-    Type.Object({
-      slice: Type.Object({
+    StrictObject({ is_empty: StrictObject({ key: Type.String() }) }),
+    StrictObject({ is_null: StrictObject({ key: Type.String() }) }),
+    StrictObject({ has_id: Type.Array(ExtendedPointId) }),
+    StrictObject({ has_vector: Type.String() }),
+    StrictObject({
+      slice: StrictObject({
         total: Type.Integer({ minimum: 1, maximum: 0xffffffff }),
         index: Type.Integer({ minimum: 0, description: 'less than total' }),
       }),
     }),
-    Type.Object({ nested: Type.Object({ key: Type.String(), filter: ref('Filter') }) }),
+    StrictObject({ nested: StrictObject({ key: Type.String(), filter: ref('Filter') }) }),
     ref('Filter'),
   ]),
 )
@@ -311,11 +317,11 @@ const Conditions = Type.Optional(Type.Union([Condition, Type.Array(Condition), T
 /** Qdrant's `Filter` (recursive through `Condition`). */
 export const Filter = named(
   'Filter',
-  Type.Object({
+  StrictObject({
     should: Conditions,
     min_should: Type.Optional(
       Type.Union([
-        Type.Object({ conditions: Type.Array(Condition), min_count: Type.Integer({ minimum: 0 }) }),
+        StrictObject({ conditions: Type.Array(Condition), min_count: Type.Integer({ minimum: 0 }) }),
         Type.Null(),
       ]),
     ),
