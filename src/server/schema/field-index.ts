@@ -21,8 +21,34 @@ const CreateFieldIndex = named(
         named(
           'PayloadSchemaParams',
           Type.Object(
-            { type: PayloadSchemaType },
-            { additionalProperties: true, description: 'type-specific parameters (checked by the engine)' },
+            {
+              type: PayloadSchemaType,
+              // keyword / integer / uuid
+              is_tenant: Optional(Type.Boolean()),
+              lookup: Optional(Type.Boolean()),
+              range: Optional(Type.Boolean()),
+              is_principal: Optional(Type.Boolean({ description: 'accepted and ignored' })),
+              // text
+              tokenizer: Optional(
+                Type.Union(['word', 'whitespace', 'prefix', 'multilingual'].map((t) => Type.Literal(t))),
+              ),
+              min_token_len: Optional(Type.Integer({ minimum: 0 })),
+              max_token_len: Optional(Type.Integer({ minimum: 0 })),
+              lowercase: Optional(Type.Boolean()),
+              phrase_matching: Optional(Type.Boolean()),
+              stopwords: Optional(Type.Unknown({ description: 'a language or { languages, custom }' })),
+              stemmer: Optional(
+                Type.Unknown({ description: '{ type: "snowball", language } or { type: "none" }' }),
+              ),
+              ascii_folding: Optional(Type.Boolean()),
+              // accepted and ignored: every index lives in memory
+              on_disk: Optional(Type.Boolean()),
+              memory: Optional(Type.Unknown()),
+              enable_hnsw: Optional(Type.Boolean()),
+            },
+            {
+              description: 'type-specific parameters, checked by the engine (filter/payload-index/schema.ts)',
+            },
           ),
         ),
       ],
