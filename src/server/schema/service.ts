@@ -52,7 +52,15 @@ export const SERVICE_ROUTES: readonly RouteSchema[] = [
     operationId: 'openapi',
     summary: "This OpenAPI 3.1 document (Quiver's extensions marked x-quiver-extension)",
     tags: TAGS,
-    response: Type.Object({ openapi: Type.String(), info: Type.Object({}), paths: Type.Object({}) }),
+    response: Type.Object(
+      {
+        openapi: Type.String(),
+        info: Type.Object({ title: Type.String(), version: Type.String() }, { additionalProperties: true }),
+        paths: Type.Record(Type.String(), Type.Unknown()),
+        components: Type.Object({ schemas: Type.Record(Type.String(), Type.Unknown()) }),
+      },
+      { additionalProperties: true },
+    ),
     extension: true,
   },
 ]
