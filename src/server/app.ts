@@ -32,6 +32,7 @@ import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
 import { registerIssueRoutes } from './routes/issues.js'
 import { registerObservability } from './routes/observability.js'
+import { registerOpenApiRoute, trackRoutes } from './routes/openapi.js'
 import { registerOptimizationRoutes } from './routes/optimizations.js'
 import { registerPointRoutes } from './routes/points.js'
 import { registerSearchRoutes } from './routes/search.js'
@@ -188,12 +189,14 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     )
   })
 
+  trackRoutes(app)
   // security first: unauthenticated requests must not take concurrency slots from real clients
   registerSecurity(app, options.security ?? {})
   registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app, options.db)
   registerIssueRoutes(app, options.db)
+  registerOpenApiRoute(app)
   registerCollectionRoutes(app, options.db)
   registerOptimizationRoutes(app, options.db)
   registerPointRoutes(app, options.db)

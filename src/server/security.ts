@@ -35,6 +35,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /healthz': 'open',
   'GET /livez': 'open',
   'GET /readyz': 'open',
+  'GET /openapi.json': 'open',
   'GET /metrics': globalRead,
   'GET /telemetry': globalRead,
   'GET /cluster': globalRead,
@@ -316,7 +317,8 @@ export function registerOriginCheck(app: FastifyInstance, corsOrigins: readonly 
 
 /**
  * Adds the origin check (`registerOriginCheck`), authentication, access control and CORS to `app`. With no key configured every request is
- * allowed (Qdrant's default). With a key, every route except `/`, `/healthz`, `/livez`, `/readyz`
+ * allowed (Qdrant's default). With a key, every route except `/`, `/healthz`, `/livez`, `/readyz`,
+ * `/openapi.json`
  * (and CORS preflights) needs a credential in the `api-key` header or `Authorization: Bearer`:
  * missing or wrong -> 401 UNAUTHORIZED; too little access for the route (`ROUTE_ACCESS`) -> 403
  * FORBIDDEN. Checked in `preParsing`, so a refused request's body is never read.

@@ -3,7 +3,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait } from '../wire/common.js'
 import { parseCreateFieldIndex } from '../wire/field-index.js'
 import { toWireUpdateResult } from '../wire/records.js'
 import { parseWriteParams } from '../wire/write-params.js'

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { QuiverError } from '../../errors.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { checkWait, parsePathPointId } from '../wire/common.js'
+import { parsePathPointId } from '../wire/common.js'
 import {
   parseBatchUpdate,
   parseCount,

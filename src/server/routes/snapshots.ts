@@ -20,7 +20,7 @@ import {
   snapshotFetchFailed,
   snapshotUrlPolicy,
 } from '../snapshot-url.js'
-import { bodyObject, checkWait } from '../wire/common.js'
+import { bodyObject } from '../wire/common.js'
 import { parseWaitParam } from '../wire/write-params.js'
 
 /** Qdrant's `SnapshotDescription`. */

@@ -1,0 +1,322 @@
+// Schemas of the `/collections` resource (routes/collections.ts): list, info, create, update, delete, exists.
+import { Type } from '@sinclair/typebox'
+import { named, Ok, quiverOnly, type RouteSchema, TIMEOUT, WAIT } from './common.js'
+
+const Distance = named(
+  'Distance',
+  Type.Union([
+    Type.Literal('Cosine'),
+    Type.Literal('Euclid'),
+    Type.Literal('Dot'),
+    Type.Literal('Manhattan'),
+  ]),
+)
+
+const HnswConfigDiff = named(
+  'HnswConfigDiff',
+  Type.Object({
+    m: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    ef_construct: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    full_scan_threshold: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, description: 'KiB' }), Type.Null()]),
+    ),
+    max_indexing_threads: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    payload_m: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  }),
+)
+
+/** Qdrant's `QuantizationConfig` (scalar, product, binary), as given at creation; checked by quantization/config.ts. */
+export const QuantizationConfig = named(
+  'QuantizationConfig',
+  Type.Union([
+    Type.Object({
+      scalar: Type.Object({
+        type: Type.Literal('int8'),
+        quantile: Type.Optional(
+          Type.Union([Type.Number({ exclusiveMinimum: 0.5, maximum: 1 }), Type.Null()]),
+        ),
+        always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+      }),
+    }),
+    Type.Object({
+      product: Type.Object({
+        compression: Type.Union(['x4', 'x8', 'x16', 'x32', 'x64'].map((c) => Type.Literal(c))),
+        always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+      }),
+    }),
+    Type.Object({
+      binary: Type.Object({
+        always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+        encoding: Type.Optional(Type.Union([Type.Literal('one_bit'), Type.Null()])),
+      }),
+    }),
+  ]),
+)
+
+const IvfConfig = named(
+  'IvfConfig',
+  quiverOnly(
+    Type.Object({
+      nlist: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+      nprobe: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    }),
+    "Quiver's IVF index (docs/ivf.md): its presence at creation selects IVF; null = automatic",
+  ),
+)
+
+const Datatype = Type.Union([Type.Literal('float32'), Type.Literal('float16'), Type.Literal('uint8')])
+const MultiVectorConfig = named('MultiVectorConfig', Type.Object({ comparator: Type.Literal('max_sim') }))
+
+const VectorParams = named(
+  'VectorParams',
+  Type.Object({
+    size: Type.Integer({ minimum: 1 }),
+    distance: Distance,
+    hnsw_config: Type.Optional(Type.Union([HnswConfigDiff, Type.Null()])),
+    quantization_config: Type.Optional(Type.Union([QuantizationConfig, Type.Null()])),
+    on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    datatype: Type.Optional(Type.Union([Datatype, Type.Null()])),
+    multivector_config: Type.Optional(Type.Union([MultiVectorConfig, Type.Null()])),
+    ivf_config: Type.Optional(Type.Union([IvfConfig, Type.Null()])),
+  }),
+)
+
+const VectorsConfig = named(
+  'VectorsConfig',
+  Type.Union([VectorParams, Type.Record(Type.String(), VectorParams)]),
+)
+
+const SparseVectorParams = named(
+  'SparseVectorParams',
+  Type.Object({
+    index: Type.Optional(
+      Type.Union([
+        Type.Object({
+          full_scan_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+          on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+          datatype: Type.Optional(Type.Union([Type.Literal('float32'), Type.Null()])),
+        }),
+        Type.Null(),
+      ]),
+    ),
+    modifier: Type.Optional(Type.Union([Type.Literal('idf'), Type.Literal('none'), Type.Null()])),
+  }),
+)
+
+const OptimizersConfigDiff = named(
+  'OptimizersConfigDiff',
+  Type.Object({
+    deleted_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()]),
+    ),
+    vacuum_min_vector_number: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    default_segment_number: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    max_segment_size: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, description: 'KiB' }), Type.Null()]),
+    ),
+    memmap_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    indexing_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    flush_interval_sec: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    max_optimization_threads: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.String(), Type.Null()]),
+    ),
+    prevent_unoptimized: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  }),
+)
+
+const Nullable = (s: Parameters<typeof Type.Optional>[0]) => Type.Optional(Type.Union([s, Type.Null()]))
+
+/** `PUT /collections/{name}`: Qdrant's `CreateCollection`; deployment options are accepted and ignored. */
+const CreateCollection = named(
+  'CreateCollection',
+  Type.Object({
+    vectors: Type.Optional(VectorsConfig),
+    shard_number: Nullable(Type.Integer({ minimum: 1 })),
+    sharding_method: Nullable(Type.Literal('auto')),
+    replication_factor: Nullable(Type.Integer({ minimum: 1 })),
+    write_consistency_factor: Nullable(Type.Integer({ minimum: 1 })),
+    on_disk_payload: Nullable(Type.Boolean()),
+    hnsw_config: Nullable(HnswConfigDiff),
+    wal_config: Nullable(Type.Object({}, { additionalProperties: true })),
+    optimizers_config: Nullable(OptimizersConfigDiff),
+    quantization_config: Nullable(QuantizationConfig),
+    sparse_vectors: Nullable(Type.Record(Type.String(), SparseVectorParams)),
+    strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
+    ivf_config: Type.Optional(Type.Union([IvfConfig, Type.Null()])),
+  }),
+)
+
+/** `PATCH /collections/{name}`: Qdrant's `UpdateCollection`; Quiver refuses any non-null field (400). */
+const UpdateCollection = named(
+  'UpdateCollection',
+  Type.Object({
+    vectors: Nullable(Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }))),
+    optimizers_config: Nullable(OptimizersConfigDiff),
+    params: Nullable(Type.Object({}, { additionalProperties: true })),
+    hnsw_config: Nullable(HnswConfigDiff),
+    quantization_config: Nullable(Type.Union([QuantizationConfig, Type.Literal('Disabled')])),
+    sparse_vectors: Nullable(Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }))),
+    strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
+  }),
+)
+
+const VectorParamsOutput = Type.Object({
+  size: Type.Integer({ minimum: 1 }),
+  distance: Distance,
+  datatype: Type.Optional(Datatype),
+  multivector_config: Type.Optional(MultiVectorConfig),
+  on_disk: Type.Optional(Type.Boolean()),
+  hnsw_config: Type.Optional(
+    Type.Object({ m: Type.Integer(), ef_construct: Type.Integer(), full_scan_threshold: Type.Integer() }),
+  ),
+  quantization_config: Type.Optional(QuantizationConfig),
+  ivf_config: Type.Optional(
+    quiverOnly(
+      Type.Object({
+        nlist: Type.Union([Type.Integer(), Type.Null()]),
+        nprobe: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+    ),
+  ),
+})
+
+const PayloadIndexInfo = named(
+  'PayloadIndexInfo',
+  Type.Object({
+    data_type: Type.Union(
+      ['keyword', 'integer', 'float', 'geo', 'text', 'bool', 'datetime', 'uuid'].map((t) => Type.Literal(t)),
+    ),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    points: Type.Integer({ minimum: 0 }),
+  }),
+)
+
+const OptimizersStatus = named(
+  'OptimizersStatus',
+  Type.Union([Type.Literal('ok'), Type.Object({ error: Type.String() })]),
+)
+
+/** `GET /collections/{name}`: Qdrant's `CollectionInfo` as Quiver fills it. */
+export const CollectionInfo = named(
+  'CollectionInfo',
+  Type.Object({
+    status: Type.Union([
+      Type.Literal('green'),
+      Type.Literal('yellow'),
+      Type.Literal('grey'),
+      Type.Literal('red'),
+    ]),
+    optimizer_status: OptimizersStatus,
+    indexed_vectors_count: Type.Integer({ minimum: 0 }),
+    points_count: Type.Integer({ minimum: 0 }),
+    segments_count: Type.Integer({ minimum: 0 }),
+    config: Type.Object({
+      params: Type.Object({
+        vectors: Type.Union([VectorParamsOutput, Type.Record(Type.String(), VectorParamsOutput)]),
+        sparse_vectors: Type.Optional(Type.Record(Type.String(), SparseVectorParams)),
+        shard_number: Type.Integer({ minimum: 1 }),
+        replication_factor: Type.Integer({ minimum: 1 }),
+        write_consistency_factor: Type.Integer({ minimum: 1 }),
+        on_disk_payload: Type.Boolean(),
+      }),
+      hnsw_config: Type.Object({
+        m: Type.Integer({ minimum: 0 }),
+        ef_construct: Type.Integer({ minimum: 1 }),
+        full_scan_threshold: Type.Integer({ minimum: 0, description: 'KiB' }),
+        max_indexing_threads: Type.Integer({ minimum: 0 }),
+        on_disk: Type.Boolean(),
+      }),
+      optimizer_config: Type.Object({
+        deleted_threshold: Type.Number(),
+        vacuum_min_vector_number: Type.Integer(),
+        default_segment_number: Type.Integer(),
+        max_segment_size: Type.Union([Type.Integer({ description: 'KiB' }), Type.Null()]),
+        memmap_threshold: Type.Union([Type.Integer(), Type.Null()]),
+        indexing_threshold: Type.Union([Type.Integer(), Type.Null()]),
+        flush_interval_sec: Type.Integer(),
+        max_optimization_threads: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+      quantization_config: Type.Union([QuantizationConfig, Type.Null()]),
+      ivf_config: quiverOnly(
+        Type.Union([
+          Type.Object({
+            nlist: Type.Union([Type.Integer(), Type.Null()]),
+            nprobe: Type.Union([Type.Integer(), Type.Null()]),
+          }),
+          Type.Null(),
+        ]),
+        'the IVF parameters when the collection uses IVF, else null',
+      ),
+    }),
+    payload_schema: Type.Record(Type.String(), PayloadIndexInfo),
+    unindexed_filter_fields: quiverOnly(
+      Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+      'per payload key: filtered requests since open that evaluated it without an index',
+    ),
+  }),
+)
+
+const TAGS = ['Collections'] as const
+
+export const COLLECTION_ROUTES: readonly RouteSchema[] = [
+  {
+    method: 'GET',
+    url: '/collections',
+    operationId: 'get_collections',
+    summary: 'List collections',
+    tags: TAGS,
+    response: Ok(
+      named(
+        'CollectionsResponse',
+        Type.Object({ collections: Type.Array(Type.Object({ name: Type.String() })) }),
+      ),
+    ),
+  },
+  {
+    method: 'GET',
+    url: '/collections/:collection_name',
+    operationId: 'get_collection',
+    summary: 'Collection info',
+    tags: TAGS,
+    response: Ok(CollectionInfo),
+  },
+  {
+    method: 'PUT',
+    url: '/collections/:collection_name',
+    operationId: 'create_collection',
+    summary: 'Create a collection',
+    tags: TAGS,
+    body: CreateCollection,
+    query: [TIMEOUT],
+    response: Ok(Type.Boolean()),
+  },
+  {
+    method: 'PATCH',
+    url: '/collections/:collection_name',
+    operationId: 'update_collection',
+    summary: 'Update collection parameters (Quiver: only a no-op update is accepted)',
+    tags: TAGS,
+    body: UpdateCollection,
+    bodyOptional: true,
+    query: [TIMEOUT],
+    response: Ok(Type.Boolean()),
+  },
+  {
+    method: 'DELETE',
+    url: '/collections/:collection_name',
+    operationId: 'delete_collection',
+    summary: 'Delete a collection',
+    tags: TAGS,
+    query: [TIMEOUT, { ...WAIT, extension: true }],
+    response: Ok(Type.Boolean()),
+  },
+  {
+    method: 'GET',
+    url: '/collections/:collection_name/exists',
+    operationId: 'collection_exists',
+    summary: 'Whether a collection exists',
+    tags: TAGS,
+    response: Ok(named('CollectionExistence', Type.Object({ exists: Type.Boolean() }))),
+  },
+]

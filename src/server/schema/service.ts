@@ -1,0 +1,66 @@
+// Schemas of the service endpoints (routes/service.ts) and GET /openapi.json (routes/openapi.ts).
+import { Type } from '@sinclair/typebox'
+import { named, type RouteSchema } from './common.js'
+
+const TEXT = (example: string) => ({ mediaType: 'text/plain', schema: Type.String({ examples: [example] }) })
+const TAGS = ['Service'] as const
+
+export const SERVICE_ROUTES: readonly RouteSchema[] = [
+  {
+    method: 'GET',
+    url: '/',
+    operationId: 'root',
+    summary: 'Title and the Qdrant API version Quiver speaks (not enveloped)',
+    tags: TAGS,
+    response: named(
+      'VersionInfo',
+      Type.Object({
+        title: Type.String(),
+        version: Type.String({ description: 'the Qdrant API version emulated' }),
+        commit: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+      }),
+    ),
+  },
+  {
+    method: 'GET',
+    url: '/healthz',
+    operationId: 'healthz',
+    summary: 'Kubernetes healthz probe',
+    tags: TAGS,
+    response: TEXT('healthz check passed'),
+  },
+  {
+    method: 'GET',
+    url: '/livez',
+    operationId: 'livez',
+    summary: 'Kubernetes livez probe',
+    tags: TAGS,
+    response: TEXT('healthz check passed'),
+  },
+  {
+    method: 'GET',
+    url: '/readyz',
+    operationId: 'readyz',
+    summary: 'Kubernetes readyz probe: 503 until the data directory is loaded',
+    tags: TAGS,
+    response: TEXT('all shards are ready'),
+    statuses: { '503': 'still loading (text, retry-after: 1)' },
+  },
+  {
+    method: 'GET',
+    url: '/openapi.json',
+    operationId: 'openapi',
+    summary: "This OpenAPI 3.1 document (Quiver's extensions marked x-quiver-extension)",
+    tags: TAGS,
+    response: Type.Object(
+      {
+        openapi: Type.String(),
+        info: Type.Object({ title: Type.String(), version: Type.String() }, { additionalProperties: true }),
+        paths: Type.Record(Type.String(), Type.Unknown()),
+        components: Type.Object({ schemas: Type.Record(Type.String(), Type.Unknown()) }),
+      },
+      { additionalProperties: true },
+    ),
+    extension: true,
+  },
+]
