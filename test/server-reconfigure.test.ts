@@ -54,7 +54,12 @@ describe('PATCH /collections/{name} (live reconfiguration) over the Qdrant REST 
         },
         hnsw_config: { ef_construct: 123 },
         quantization_config: { scalar: { type: 'int8', quantile: 0.99, always_ram: true } },
-        params: { on_disk_payload: true, replication_factor: 2, write_consistency_factor: 2 },
+        params: {
+          on_disk_payload: true,
+          replication_factor: 2,
+          write_consistency_factor: 2,
+          read_fan_out_factor: 0,
+        },
         sparse_vectors: { 'sparse-text': { index: { on_disk: true }, modifier: 'idf' } },
         optimizers_config: { default_segment_number: 6, indexing_threshold: 10000 },
       }),
@@ -67,6 +72,7 @@ describe('PATCH /collections/{name} (live reconfiguration) over the Qdrant REST 
     expect(info.config.params.on_disk_payload).toBe(true)
     expect(info.config.params.replication_factor).toBe(2)
     expect(info.config.params.write_consistency_factor).toBe(2)
+    expect(info.config.params.read_fan_out_factor).toBe(0)
     expect(info.config.params.sparse_vectors!['sparse-text']).toEqual({
       index: { on_disk: true },
       modifier: 'idf',

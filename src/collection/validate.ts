@@ -283,7 +283,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
 
 /**
  * Deployment parameters (`base` with `input`'s given fields) -> the stored ones (undefined when none
- * is set); factors are integers 1..1024, `onDiskPayload` a boolean. Throws INVALID_CONFIG naming
+ * is set); factors are integers 1..1024 (`readFanOutFactor` 0..1024), `onDiskPayload` a boolean. Throws INVALID_CONFIG naming
  * `path.field`.
  */
 export function resolveParams(
@@ -306,7 +306,7 @@ export function resolveParams(
       key === 'writeConsistencyFactor' ||
       key === 'readFanOutFactor'
     ) {
-      out[key] = positiveInt(value, `${path}.${key}`, 1024)
+      out[key] = positiveInt(value, `${path}.${key}`, 1024, key === 'readFanOutFactor' ? 0 : 1)
     } else
       configError(
         `${path}.${key}`,
