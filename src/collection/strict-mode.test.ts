@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { QuiverError } from '../errors.js'
+import type { CollectionConfig } from '../types.js'
+import { configFromJson, configToJson } from './persistence.js'
 import {
   checkAllowed,
   checkLimit,
@@ -72,5 +74,22 @@ describe('strict mode config', () => {
     expect(caught(() => checkAllowed(true, false, 'Exact search', 'exact')).message).toBe(
       'Exact search disabled!. Help: Set exact=false.',
     )
+  })
+})
+
+describe('strict mode in config.json', () => {
+  const base: CollectionConfig = {
+    vectors: new Map(),
+    sparseVectors: new Map(),
+    hnsw: { m: 16, efConstruct: 100 } as CollectionConfig['hnsw'],
+    optimizers: {} as CollectionConfig['optimizers'],
+  }
+  it('round-trips the config and reads a body without it as no strict mode', () => {
+    const withStrict: CollectionConfig = { ...base, strictMode: { enabled: true, maxPointsCount: 5 } }
+    const back = configFromJson(3, JSON.parse(JSON.stringify(configToJson(withStrict))))
+    expect(back.strictMode).toEqual({ enabled: true, maxPointsCount: 5 })
+    const plain = configFromJson(3, JSON.parse(JSON.stringify(configToJson(base))))
+    expect(plain.strictMode).toBeUndefined()
+    expect('strictMode' in configToJson(base)).toBe(false)
   })
 })

@@ -14,30 +14,9 @@ import {
   optInt,
   optNumber,
 } from '../json-input.js'
+import type { StrictModeConfig } from '../types.js'
 
-/**
- * Per-collection limits, camelCase (wire: snake_case, same names). Every field is optional;
- * an absent limit does not apply. Byte sizes in bytes; rate limits in requests' cost per minute;
- * `maxTimeout` in seconds.
- */
-export interface StrictModeConfig {
-  enabled?: boolean
-  maxQueryLimit?: number
-  maxTimeout?: number
-  unindexedFilteringRetrieve?: boolean
-  unindexedFilteringUpdate?: boolean
-  searchMaxHnswEf?: number
-  searchAllowExact?: boolean
-  searchMaxOversampling?: number
-  upsertMaxBatchsize?: number
-  maxCollectionVectorSizeBytes?: number
-  maxPointsCount?: number
-  readRateLimit?: number
-  writeRateLimit?: number
-  maxCollectionPayloadSizeBytes?: number
-  filterMaxConditions?: number
-  conditionMaxSize?: number
-}
+export type { StrictModeConfig }
 
 const INT_FIELDS = [
   ['max_query_limit', 'maxQueryLimit', 1],
