@@ -56,6 +56,11 @@ export const ERROR_CODES = {
     summary:
       'The request needs a payload index on the field (`order_by`: integer with range, float or datetime; facet: keyword, uuid, bool or integer); create it first.',
   },
+  STRICT_MODE: {
+    kind: 'invalid_argument',
+    summary:
+      "A request exceeds a limit of the collection's `strict_mode_config` (Qdrant answers 400 with the same message); nothing was written.",
+  },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
   ALIAS_NOT_FOUND: {
     kind: 'not_found',

@@ -142,6 +142,32 @@ export interface CollectionConfig {
   readonly quantization?: QuantizationConfig
   /** Deployment parameters, echoed back; absent = the defaults (see {@link CollectionParams}). */
   readonly params?: CollectionParams
+  /** Qdrant's `strict_mode_config` (see {@link StrictModeConfig}); absent = no strict mode. */
+  readonly strictMode?: StrictModeConfig
+}
+
+/**
+ * Per-collection limits, camelCase (wire: snake_case, same names). Every field is optional;
+ * an absent limit does not apply. Byte sizes in bytes; rate limits in requests' cost per minute;
+ * `maxTimeout` in seconds.
+ */
+export interface StrictModeConfig {
+  enabled?: boolean
+  maxQueryLimit?: number
+  maxTimeout?: number
+  unindexedFilteringRetrieve?: boolean
+  unindexedFilteringUpdate?: boolean
+  searchMaxHnswEf?: number
+  searchAllowExact?: boolean
+  searchMaxOversampling?: number
+  upsertMaxBatchsize?: number
+  maxCollectionVectorSizeBytes?: number
+  maxPointsCount?: number
+  readRateLimit?: number
+  writeRateLimit?: number
+  maxCollectionPayloadSizeBytes?: number
+  filterMaxConditions?: number
+  conditionMaxSize?: number
 }
 
 /**

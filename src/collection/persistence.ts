@@ -16,6 +16,7 @@ import type {
   OptimizersConfig,
   QuantizationConfig,
   SparseVectorConfig,
+  StrictModeConfig,
   VectorConfig,
 } from '../types.js'
 import { resolveOptimizers } from './validate.js'
@@ -71,6 +72,8 @@ export interface ConfigJson {
   quantization?: QuantizationConfig
   /** Format 3, when set. */
   params?: CollectionParams
+  /** Qdrant's strict_mode_config (camelCase), when set; older files have none (no strict mode). */
+  strictMode?: StrictModeConfig
 }
 
 /** Format 1's config: one unnamed vector, its parameters at the top level. */
@@ -92,6 +95,7 @@ export function configToJson(config: CollectionConfig): ConfigJson {
     optimizers: config.optimizers,
     ...(config.quantization === undefined ? {} : { quantization: config.quantization }),
     ...(config.params === undefined ? {} : { params: config.params }),
+    ...(config.strictMode === undefined ? {} : { strictMode: config.strictMode }),
   }
 }
 
@@ -130,6 +134,7 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
     optimizers: resolveOptimizers(c.optimizers),
     ...(quantization === undefined || quantization === null ? {} : { quantization }),
     ...(c.params === undefined || c.params === null ? {} : { params: c.params }),
+    ...(c.strictMode === undefined || c.strictMode === null ? {} : { strictMode: c.strictMode }),
   }
 }
 
