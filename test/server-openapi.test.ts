@@ -658,6 +658,17 @@ describe('what the official Qdrant client sends and receives', () => {
       await client.getCollections()
       await client.collectionExists('c')
       await client.updateCollection('c', {})
+      await client.updateCollection('c', {
+        hnsw_config: { ef_construct: 32 },
+        optimizers_config: { deleted_threshold: 0.4 },
+        params: { replication_factor: 1 },
+        sparse_vectors: { s: { index: { full_scan_threshold: 10 } } },
+      })
+      await client.updateCollectionAliases({
+        actions: [{ create_alias: { collection_name: 'c', alias_name: 'c_alias' } }],
+      })
+      await client.getAliases()
+      await client.getCollectionAliases('c')
       await client.createPayloadIndex('c', { field_name: 'lang', field_schema: 'keyword', wait: true })
       await client.createPayloadIndex('c', {
         field_name: 'n',
@@ -675,6 +686,7 @@ describe('what the official Qdrant client sends and receives', () => {
         batch: { ids: [11], vectors: { '': [vec(11)] }, payloads: [{ lang: 'en' }] },
       })
       await client.getCollection('c')
+      await client.getOptimizations('c', { with: 'queued,completed', completed_limit: 2 })
       await client.retrieve('c', { ids: [1, 2], with_payload: true, with_vector: true })
       await client.scroll('c', {
         limit: 3,
