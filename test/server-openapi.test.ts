@@ -522,6 +522,25 @@ describe('every route, request and answer against the document', () => {
     await exercise('GET', '/snapshots/:snapshot_name', { snapshot_name: fullName })
     await exercise('DELETE', '/snapshots/:snapshot_name', { snapshot_name: fullName })
     await exercise('GET', '/snapshots/:snapshot_name', { snapshot_name: fullName }) // 404
+    // wait=false: 202 { status: 'accepted' } as declared, the deletion done in the background
+    const other: string = (await exercise('POST', '/snapshots', {})).body.result.name
+    const accepted = await exercise(
+      'DELETE',
+      '/snapshots/:snapshot_name',
+      { snapshot_name: other },
+      undefined,
+      {
+        query: '?wait=false',
+      },
+    )
+    expect(accepted.status).toBe(202)
+    expect(accepted.body.status).toBe('accepted')
+    let listed = true
+    for (let i = 0; i < 500 && listed; i++)
+      listed = (await call(srv.url, 'GET', '/snapshots')).body.result.some(
+        (d: { name: string }) => d.name === other,
+      )
+    expect(listed, 'the accepted deletion happened').toBe(false)
   })
 
   it('telemetry per collection, issues, index and collection deletion', async () => {
