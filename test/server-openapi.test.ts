@@ -122,11 +122,17 @@ function checkReply(method: string, path: string, op: Doc, reply: RawReply): voi
     else if (type === 'text/plain') expect(typeof reply.body).toBe('string')
     exercised.add(`${method} ${path}`)
   } else {
-    expect(
-      op.responses[String(reply.status)] ?? op.responses.default,
-      `${method} ${path} ${reply.status}`,
-    ).toBeDefined()
-    if (type === 'application/json')
+    const declared = op.responses[String(reply.status)] ?? op.responses.default
+    expect(declared, `${method} ${path} ${reply.status}`).toBeDefined()
+    const own = declared.content?.['application/json']?.schema
+    if (own !== undefined && declared !== op.responses.default) {
+      expect(type).toBe('application/json')
+      check(
+        `${method} ${path} ${reply.status}`,
+        validator(`${method} ${path} ${reply.status}`, own, true),
+        reply.body,
+      )
+    } else if (type === 'application/json')
       check(
         `${method} ${path} error`,
         validator('error', op.responses.default.content['application/json'].schema, true),
@@ -198,6 +204,7 @@ describe('every route, request and answer against the document', () => {
   it('service and observability', async () => {
     for (const url of ['/', '/healthz', '/livez', '/readyz', '/metrics', '/openapi.json'])
       expect((await exercise('GET', url, {})).status).toBe(200)
+    expect((await exercise('GET', '/cluster', {})).body.result).toEqual({ status: 'disabled' })
     expect((await exercise('GET', '/telemetry', {}, undefined, { query: '?details_level=0' })).status).toBe(
       200,
     )
@@ -221,10 +228,59 @@ describe('every route, request and answer against the document', () => {
     await exercise('GET', '/collections/:collection_name', C)
     expect((await exercise('GET', '/collections/:collection_name/exists', C)).body.result.exists).toBe(true)
     expect((await exercise('PATCH', '/collections/:collection_name', C, {})).status).toBe(200)
+    // live reconfiguration, every part of UpdateCollection
+    const patch = {
+      hnsw_config: { ef_construct: 64 },
+      optimizers_config: { deleted_threshold: 0.25 },
+      quantization_config: { scalar: { type: 'int8', quantile: 0.5 } },
+      params: { replication_factor: 2, write_consistency_factor: 1, read_fan_out_factor: 2 },
+    }
+    expect((await exercise('PATCH', '/collections/:collection_name', C, patch)).status).toBe(200)
+    expect(
+      (await exercise('PATCH', '/collections/:collection_name', C, { quantization_config: 'Disabled' }))
+        .status,
+    ).toBe(200)
+    const named = {
+      vectors: { dense: { hnsw_config: { m: 12 }, on_disk: false } },
+      sparse_vectors: { text: { index: { full_scan_threshold: 100 }, modifier: 'idf' } },
+    }
+    expect((await exercise('PATCH', '/collections/:collection_name', N, named)).status).toBe(200)
+    const info = (await exercise('GET', '/collections/:collection_name', C)).body.result
+    expect(info.config.params).toMatchObject({ replication_factor: 2, read_fan_out_factor: 2 })
+    expect(
+      (await exercise('GET', '/collections/:collection_name', N)).body.result.config.params.vectors.dense
+        .hnsw_config,
+    ).toEqual({ m: 12 })
     // a refused change is an error answer in the declared envelope
     expect(
-      (await exercise('PATCH', '/collections/:collection_name', C, { hnsw_config: { m: 4 } })).status,
+      (await exercise('PATCH', '/collections/:collection_name', C, { vectors: { nope: { on_disk: true } } }))
+        .status,
     ).toBe(400)
+    expect(
+      (
+        await exercise('GET', '/collections/:collection_name/optimizations', C, undefined, {
+          query: '?with=queued,completed,idle_segments&completed_limit=4',
+        })
+      ).body.result.running,
+    ).toBeInstanceOf(Array)
+    // aliases
+    const aliases = {
+      actions: [
+        { create_alias: { collection_name: 'docs', alias_name: 'docs_old' } },
+        { rename_alias: { old_alias_name: 'docs_old', new_alias_name: 'docs_now' } },
+        { create_alias: { collection_name: 'named', alias_name: 'gone' } },
+        { delete_alias: { alias_name: 'gone' } },
+      ],
+    }
+    expect(
+      (await exercise('POST', '/collections/aliases', {}, aliases, { query: '?timeout=5' })).body.result,
+    ).toBe(true)
+    expect((await exercise('GET', '/aliases', {})).body.result.aliases).toEqual([
+      { alias_name: 'docs_now', collection_name: 'docs' },
+    ])
+    expect(
+      (await exercise('GET', '/collections/:collection_name/aliases', C)).body.result.aliases,
+    ).toHaveLength(1)
   })
 
   it('points: writes', async () => {
@@ -276,6 +332,14 @@ describe('every route, request and answer against the document', () => {
     await exercise('PUT', `${P}/payload`, C, { payload: { lang: 'en', n: 3 }, points: [3] })
     await exercise('POST', `${P}/payload/delete`, C, { keys: ['extra'], points: [1] })
     await exercise('POST', `${P}/payload/clear`, C, { points: ['5c56c793-69f3-4fbf-87e6-c4bf54c28c26'] })
+    const later = await exercise(
+      'POST',
+      `${P}/payload`,
+      C,
+      { payload: { later: true }, points: [5] },
+      { query: '?wait=false&ordering=strong' },
+    )
+    expect(later.body.result.status).toBe('acknowledged')
     const batch = await exercise('POST', `${P}/batch`, C, {
       operations: [
         { upsert: { points: [{ id: 50, vector: vec(50), payload: { lang: 'en' } }] } },
@@ -291,7 +355,14 @@ describe('every route, request and answer against the document', () => {
   it('points: reads', async () => {
     const got = await exercise('POST', P, N, { ids: [1, 2, 3], with_payload: true, with_vector: true })
     expect(got.body.result).toHaveLength(3)
-    await exercise('POST', P, C, { ids: [1], with_payload: { exclude: ['m.k'] }, with_vector: false })
+    await exercise(
+      'POST',
+      P,
+      C,
+      { ids: [1], with_payload: { exclude: ['m.k'] }, with_vector: false },
+      { query: '?consistency=majority&timeout=5' },
+    )
+    await exercise('POST', P, C, { ids: [1], with_payload: { include: ['m.k', 'tags'] } })
     expect((await exercise('GET', `${P}/:id`, { ...C, id: '1' })).body.result.id).toBe(1)
     expect((await exercise('GET', `${P}/:id`, { ...C, id: '999' })).status).toBe(404)
     await exercise('POST', `${P}/scroll`, C, { limit: 3, with_payload: ['lang'], with_vector: true })
@@ -451,10 +522,34 @@ describe('every route, request and answer against the document', () => {
     await exercise('GET', '/snapshots/:snapshot_name', { snapshot_name: fullName })
     await exercise('DELETE', '/snapshots/:snapshot_name', { snapshot_name: fullName })
     await exercise('GET', '/snapshots/:snapshot_name', { snapshot_name: fullName }) // 404
+    // wait=false: 202 { status: 'accepted' } as declared, the deletion done in the background
+    const other: string = (await exercise('POST', '/snapshots', {})).body.result.name
+    const accepted = await exercise(
+      'DELETE',
+      '/snapshots/:snapshot_name',
+      { snapshot_name: other },
+      undefined,
+      {
+        query: '?wait=false',
+      },
+    )
+    expect(accepted.status).toBe(202)
+    expect(accepted.body.status).toBe('accepted')
+    let listed = true
+    for (let i = 0; i < 500 && listed; i++)
+      listed = (await call(srv.url, 'GET', '/snapshots')).body.result.some(
+        (d: { name: string }) => d.name === other,
+      )
+    expect(listed, 'the accepted deletion happened').toBe(false)
   })
 
-  it('telemetry per collection, index and collection deletion', async () => {
+  it('telemetry per collection, issues, index and collection deletion', async () => {
     await exercise('GET', '/telemetry', {}, undefined, { query: '?details_level=3&anonymize=true' })
+    // `tags` was filtered on (nested) without a payload index
+    const issues = (await exercise('GET', '/issues', {})).body.result.issues
+    expect(issues.map((i: { id: string }) => i.id)).toContain('UNINDEXED_FIELD/docs/tags')
+    expect((await exercise('DELETE', '/issues', {})).body.result).toBe(true)
+    expect((await exercise('GET', '/issues', {})).body.result.issues).toEqual([])
     await exercise('GET', '/collections/:collection_name', N)
     await exercise('DELETE', '/collections/:collection_name/index/:field_name', { ...C, field_name: 'lang' })
     expect(
@@ -493,6 +588,12 @@ describe('every route, request and answer against the document', () => {
         '/collections/:collection_name',
         E,
         { vectors: { size: 2, distance: 'Dot' }, shard_number: 1, on_disk_payload: true, wal_config: null },
+      ],
+      [
+        'PUT',
+        '/collections/:collection_name',
+        { collection_name: 'edge_q' },
+        { vectors: { size: 2, distance: 'Dot' }, quantization: { scalar: { type: 'int8', quantile: 0.5 } } },
       ],
       ['POST', `${P}/scroll`, C, { filter: null, limit: null, offset: null, with_payload: null }],
       ['POST', `${P}/query`, C, { query: null, filter: null, params: null, limit: 2 }],
@@ -576,6 +677,17 @@ describe('what the official Qdrant client sends and receives', () => {
       await client.getCollections()
       await client.collectionExists('c')
       await client.updateCollection('c', {})
+      await client.updateCollection('c', {
+        hnsw_config: { ef_construct: 32 },
+        optimizers_config: { deleted_threshold: 0.4 },
+        params: { replication_factor: 1 },
+        sparse_vectors: { s: { index: { full_scan_threshold: 10 } } },
+      })
+      await client.updateCollectionAliases({
+        actions: [{ create_alias: { collection_name: 'c', alias_name: 'c_alias' } }],
+      })
+      await client.getAliases()
+      await client.getCollectionAliases('c')
       await client.createPayloadIndex('c', { field_name: 'lang', field_schema: 'keyword', wait: true })
       await client.createPayloadIndex('c', {
         field_name: 'n',
@@ -593,6 +705,7 @@ describe('what the official Qdrant client sends and receives', () => {
         batch: { ids: [11], vectors: { '': [vec(11)] }, payloads: [{ lang: 'en' }] },
       })
       await client.getCollection('c')
+      await client.getOptimizations('c', { with: 'queued,completed', completed_limit: 2 })
       await client.retrieve('c', { ids: [1, 2], with_payload: true, with_vector: true })
       await client.scroll('c', {
         limit: 3,

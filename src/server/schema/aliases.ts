@@ -1,6 +1,5 @@
 // Schemas of the alias endpoints (Qdrant's `update_aliases`, `get_collections_aliases`,
-// `get_collection_aliases`). Not yet in ROUTE_SCHEMAS: add `...ALIAS_ROUTES` there (document.ts)
-// when the routes are registered, and exercise them in test/server-openapi.test.ts.
+// `get_collection_aliases`), served by routes/aliases.ts.
 import { Type } from '@sinclair/typebox'
 import { named, Ok, type RouteSchema, TIMEOUT } from './common.js'
 

@@ -1,6 +1,6 @@
 // Schemas of the `/collections` resource (routes/collections.ts): list, info, create, update, delete, exists.
 import { Type } from '@sinclair/typebox'
-import { named, Ok, quiverOnly, type RouteSchema, TIMEOUT, WAIT } from './common.js'
+import { named, Ok, type QueryParam, quiverOnly, type RouteSchema, TIMEOUT, WAIT } from './common.js'
 
 const Distance = named(
   'Distance',
@@ -33,9 +33,7 @@ export const QuantizationConfig = named(
     Type.Object({
       scalar: Type.Object({
         type: Type.Literal('int8'),
-        quantile: Type.Optional(
-          Type.Union([Type.Number({ exclusiveMinimum: 0.5, maximum: 1 }), Type.Null()]),
-        ),
+        quantile: Type.Optional(Type.Union([Type.Number({ minimum: 0.5, maximum: 1 }), Type.Null()])),
         always_ram: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
       }),
     }),
@@ -87,19 +85,19 @@ const VectorsConfig = named(
   Type.Union([VectorParams, Type.Record(Type.String(), VectorParams)]),
 )
 
+const SparseIndexParams = named(
+  'SparseIndexParams',
+  Type.Object({
+    full_scan_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    datatype: Type.Optional(Type.Union([Type.Literal('float32'), Type.Null()])),
+  }),
+)
+
 const SparseVectorParams = named(
   'SparseVectorParams',
   Type.Object({
-    index: Type.Optional(
-      Type.Union([
-        Type.Object({
-          full_scan_threshold: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
-          on_disk: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-          datatype: Type.Optional(Type.Union([Type.Literal('float32'), Type.Null()])),
-        }),
-        Type.Null(),
-      ]),
-    ),
+    index: Type.Optional(Type.Union([SparseIndexParams, Type.Null()])),
     modifier: Type.Optional(Type.Union([Type.Literal('idf'), Type.Literal('none'), Type.Null()])),
   }),
 )
@@ -141,22 +139,77 @@ const CreateCollection = named(
     wal_config: Nullable(Type.Object({}, { additionalProperties: true })),
     optimizers_config: Nullable(OptimizersConfigDiff),
     quantization_config: Nullable(QuantizationConfig),
+    quantization: Type.Optional(
+      quiverOnly(
+        Type.Union([QuantizationConfig, Type.Null()]),
+        "Qdrant's serde alias of quantization_config (not in its spec); quantization_config wins",
+      ),
+    ),
     sparse_vectors: Nullable(Type.Record(Type.String(), SparseVectorParams)),
     strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
     ivf_config: Type.Optional(Type.Union([IvfConfig, Type.Null()])),
   }),
 )
 
-/** `PATCH /collections/{name}`: Qdrant's `UpdateCollection`; Quiver refuses any non-null field (400). */
+/** Qdrant's `QuantizationConfigDiff`: a new quantization, or `"Disabled"` to remove it. */
+const QuantizationConfigDiff = named(
+  'QuantizationConfigDiff',
+  Type.Union([QuantizationConfig, named('Disabled', Type.Literal('Disabled'))]),
+)
+
+/** Qdrant's `VectorParamsDiff`: what PATCH changes of one vector. */
+const VectorParamsDiff = named(
+  'VectorParamsDiff',
+  Type.Object({
+    hnsw_config: Nullable(HnswConfigDiff),
+    quantization_config: Nullable(QuantizationConfigDiff),
+    on_disk: Nullable(Type.Boolean()),
+  }),
+)
+
+/** Qdrant's `CollectionParamsDiff`. */
+const CollectionParamsDiff = named(
+  'CollectionParamsDiff',
+  Type.Object({
+    replication_factor: Nullable(Type.Integer({ minimum: 1 })),
+    write_consistency_factor: Nullable(Type.Integer({ minimum: 1 })),
+    read_fan_out_factor: Nullable(
+      Type.Integer({ minimum: 1, maximum: 1024, description: "Quiver refuses 0 (Qdrant's minimum)" }),
+    ),
+    on_disk_payload: Nullable(Type.Boolean()),
+  }),
+)
+
+/**
+ * `PATCH /collections/{name}`: Qdrant's `UpdateCollection`, applied live (wire/collections.ts
+ * parseUpdateCollection). `vectors` and `sparse_vectors` name existing vectors (`""` = the unnamed
+ * one); `ivf_config` and `metadata` cannot change (400); null fields change nothing.
+ */
 const UpdateCollection = named(
   'UpdateCollection',
   Type.Object({
-    vectors: Nullable(Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }))),
+    vectors: Nullable(named('VectorsConfigDiff', Type.Record(Type.String(), VectorParamsDiff))),
     optimizers_config: Nullable(OptimizersConfigDiff),
-    params: Nullable(Type.Object({}, { additionalProperties: true })),
+    params: Nullable(CollectionParamsDiff),
     hnsw_config: Nullable(HnswConfigDiff),
-    quantization_config: Nullable(Type.Union([QuantizationConfig, Type.Literal('Disabled')])),
-    sparse_vectors: Nullable(Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }))),
+    quantization_config: Nullable(QuantizationConfigDiff),
+    sparse_vectors: Nullable(
+      named(
+        'SparseVectorsConfig',
+        Type.Record(
+          Type.String(),
+          Type.Object({
+            index: Nullable(
+              Type.Object({
+                full_scan_threshold: Nullable(Type.Integer({ minimum: 0 })),
+                on_disk: Nullable(Type.Boolean()),
+              }),
+            ),
+            modifier: Nullable(Type.Union([Type.Literal('idf'), Type.Literal('none')])),
+          }),
+        ),
+      ),
+    ),
     strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
   }),
 )
@@ -168,7 +221,14 @@ const VectorParamsOutput = Type.Object({
   multivector_config: Type.Optional(MultiVectorConfig),
   on_disk: Type.Optional(Type.Boolean()),
   hnsw_config: Type.Optional(
-    Type.Object({ m: Type.Integer(), ef_construct: Type.Integer(), full_scan_threshold: Type.Integer() }),
+    Type.Object(
+      {
+        m: Type.Optional(Type.Integer()),
+        ef_construct: Type.Optional(Type.Integer()),
+        full_scan_threshold: Type.Optional(Type.Integer()),
+      },
+      { description: "only the fields that differ from the collection's hnsw_config" },
+    ),
   ),
   quantization_config: Type.Optional(QuantizationConfig),
   ivf_config: Type.Optional(
@@ -218,6 +278,7 @@ export const CollectionInfo = named(
         shard_number: Type.Integer({ minimum: 1 }),
         replication_factor: Type.Integer({ minimum: 1 }),
         write_consistency_factor: Type.Integer({ minimum: 1 }),
+        read_fan_out_factor: Type.Optional(Type.Integer({ minimum: 1, description: 'when set' })),
         on_disk_payload: Type.Boolean(),
       }),
       hnsw_config: Type.Object({
@@ -254,8 +315,87 @@ export const CollectionInfo = named(
       Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
       'per payload key: filtered requests since open that evaluated it without an index',
     ),
+    update_queue: Type.Optional(
+      named(
+        'UpdateQueueInfo',
+        Type.Object({
+          length: Type.Integer({ minimum: 0, description: 'writes logged and not yet applied (wait=false)' }),
+        }),
+      ),
+    ),
   }),
 )
+
+const OptimizationSegmentInfo = named(
+  'OptimizationSegmentInfo',
+  Type.Object({ uuid: Type.String(), points_count: Type.Integer({ minimum: 0 }) }),
+)
+
+const Optimization = named(
+  'Optimization',
+  Type.Object({
+    uuid: Type.String(),
+    optimizer: Type.String({ description: 'vacuum or merge (docs/optimizers.md)' }),
+    status: named(
+      'TrackerStatus',
+      Type.Union([
+        Type.Literal('optimizing'),
+        Type.Literal('done'),
+        Type.Object({ cancelled: Type.String() }),
+        Type.Object({ error: Type.String() }),
+      ]),
+    ),
+    segments: Type.Array(OptimizationSegmentInfo),
+    progress: named(
+      'ProgressTree',
+      Type.Object({
+        name: Type.String(),
+        started_at: Type.String({ description: 'RFC 3339' }),
+        finished_at: Type.Optional(Type.String({ description: 'RFC 3339' })),
+        duration_sec: Type.Optional(Type.Number({ minimum: 0 })),
+        total: Type.Integer({ minimum: 0 }),
+      }),
+    ),
+  }),
+)
+
+/** `GET /collections/{name}/optimizations`: Qdrant's `OptimizationsResponse`. */
+const OptimizationsResponse = named(
+  'OptimizationsResponse',
+  Type.Object({
+    summary: named(
+      'OptimizationsSummary',
+      Type.Object({
+        queued_optimizations: Type.Integer({ minimum: 0 }),
+        queued_segments: Type.Integer({ minimum: 0 }),
+        queued_points: Type.Integer({ minimum: 0 }),
+        idle_segments: Type.Integer({ minimum: 0 }),
+      }),
+    ),
+    running: Type.Array(Optimization),
+    queued: Type.Optional(
+      Type.Array(
+        named(
+          'PendingOptimization',
+          Type.Object({ optimizer: Type.String(), segments: Type.Array(OptimizationSegmentInfo) }),
+        ),
+      ),
+    ),
+    completed: Type.Optional(Type.Array(Optimization)),
+    idle_segments: Type.Optional(Type.Array(OptimizationSegmentInfo)),
+  }),
+)
+
+const WITH: QueryParam = {
+  name: 'with',
+  schema: Type.String({ pattern: '^[a-z_, ]*$' }),
+  description: 'comma-separated: queued, completed, idle_segments',
+}
+const COMPLETED_LIMIT: QueryParam = {
+  name: 'completed_limit',
+  schema: Type.String({ pattern: '^[0-9]{1,9}$' }),
+  description: 'completed optimizations to list (default 16); only with `with=completed`',
+}
 
 const TAGS = ['Collections'] as const
 
@@ -295,7 +435,7 @@ export const COLLECTION_ROUTES: readonly RouteSchema[] = [
     method: 'PATCH',
     url: '/collections/:collection_name',
     operationId: 'update_collection',
-    summary: 'Update collection parameters (Quiver: only a no-op update is accepted)',
+    summary: 'Update collection parameters, applied live',
     tags: TAGS,
     body: UpdateCollection,
     bodyOptional: true,
@@ -318,5 +458,14 @@ export const COLLECTION_ROUTES: readonly RouteSchema[] = [
     summary: 'Whether a collection exists',
     tags: TAGS,
     response: Ok(named('CollectionExistence', Type.Object({ exists: Type.Boolean() }))),
+  },
+  {
+    method: 'GET',
+    url: '/collections/:collection_name/optimizations',
+    operationId: 'get_optimizations',
+    summary: 'Running, queued and completed optimizations',
+    tags: TAGS,
+    query: [WITH, COMPLETED_LIMIT],
+    response: Ok(OptimizationsResponse),
   },
 ]

@@ -62,6 +62,8 @@ export interface RouteSchema {
   deprecated?: boolean
   /** Other documented statuses besides 200 and the default error. */
   statuses?: Readonly<Record<string, string>>
+  /** JSON answers of some of those `statuses` (e.g. 202 `{ status: "accepted" }`). */
+  statusSchemas?: Readonly<Record<string, TSchema>>
 }
 
 export interface QueryParam {
@@ -98,22 +100,24 @@ const BOOL_TEXT = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.
 export const WAIT: QueryParam = {
   name: 'wait',
   schema: BOOL_TEXT,
-  description: 'accepted; Quiver always answers after the write is durable and visible',
+  description:
+    'true (default in Quiver, empty = true): answer once the write is visible (`completed`); false: once it is durable in the WAL (`acknowledged`)',
 }
 export const ORDERING: QueryParam = {
   name: 'ordering',
   schema: Type.Union([Type.Literal('weak'), Type.Literal('medium'), Type.Literal('strong')]),
-  description: 'accepted and ignored (one node)',
+  description: 'accepted; one node applies writes in one order',
 }
 export const TIMEOUT: QueryParam = {
   name: 'timeout',
-  schema: Type.String({ pattern: '^[0-9]+$' }),
-  description: 'seconds; accepted',
+  schema: Type.String({ pattern: '^0*[1-9][0-9]*$' }),
+  description:
+    'seconds >= 1; a write with wait=true answers `wait_timeout` past it, a read stops and answers 408',
 }
 export const CONSISTENCY: QueryParam = {
   name: 'consistency',
-  schema: Type.String(),
-  description: 'accepted and ignored (one node)',
+  schema: Type.String({ pattern: '^([1-9][0-9]*|majority|quorum|all)$' }),
+  description: 'an integer >= 1 or majority | quorum | all; accepted (one node holds one replica)',
 }
 export const WRITE_QUERY: readonly QueryParam[] = [WAIT, ORDERING, TIMEOUT]
 export const READ_QUERY: readonly QueryParam[] = [CONSISTENCY, TIMEOUT]
@@ -206,16 +210,18 @@ export const ScoredPoint = named(
   }),
 )
 
-/** Qdrant's `UpdateResult`: Quiver answers `completed` (durable and visible). */
+/**
+ * Qdrant's `UpdateResult`: `completed` (durable and visible), `acknowledged` (`wait=false`: durable
+ * in the WAL, applied later), `wait_timeout` (`wait=true` and `timeout` passed before it was visible).
+ */
 export const UpdateResult = named(
   'UpdateResult',
   Type.Object({
     operation_id: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-    status: Type.Union([
-      Type.Literal('acknowledged'),
-      Type.Literal('completed'),
-      Type.Literal('wait_timeout'),
-    ]),
+    status: named(
+      'UpdateStatus',
+      Type.Union([Type.Literal('acknowledged'), Type.Literal('completed'), Type.Literal('wait_timeout')]),
+    ),
   }),
 )
 

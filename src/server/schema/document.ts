@@ -27,13 +27,14 @@ export const ROUTE_SCHEMAS: readonly RouteSchema[] = [
   ...FACET_ROUTES,
   ...FIELD_INDEX_ROUTES,
   ...SNAPSHOT_ROUTES,
+  ...ALIAS_ROUTES,
 ]
 
 /**
  * Declared routes whose feature is not registered yet (they are checked against Qdrant's spec but
  * not served in the document): move them into ROUTE_SCHEMAS when their routes land.
  */
-export const PENDING_ROUTE_SCHEMAS: readonly RouteSchema[] = [...ALIAS_ROUTES]
+export const PENDING_ROUTE_SCHEMAS: readonly RouteSchema[] = []
 
 /** `/collections/:collection_name` -> `/collections/{collection_name}`. */
 export function openApiPath(url: string): string {
@@ -178,7 +179,13 @@ function operation(r: RouteSchema, convert: (v: unknown) => Json): Json {
   const responses: { [key: string]: Json } = {
     '200': { description: 'successful operation', content: { [mediaType]: { schema: convert(schema) } } },
   }
-  for (const [status, description] of Object.entries(r.statuses ?? {})) responses[status] = { description }
+  for (const [status, description] of Object.entries(r.statuses ?? {})) {
+    const answer = r.statusSchemas?.[status]
+    responses[status] =
+      answer === undefined
+        ? { description }
+        : { description, content: { 'application/json': { schema: convert(answer) } } }
+  }
   out.responses = responses
   return out
 }

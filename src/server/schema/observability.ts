@@ -37,6 +37,9 @@ const TelemetryData = named(
         ),
       ),
     }),
+    cluster: Type.Optional(
+      named('ClusterTelemetry', Type.Object({ enabled: Type.Boolean({ description: 'always false' }) })),
+    ),
     requests: Type.Optional(
       Type.Object({
         rest: Type.Object({
@@ -47,6 +50,21 @@ const TelemetryData = named(
     ),
   }),
 )
+
+/** Qdrant's `IssueRecord` (`solution`: Qdrant's externally tagged `Solution`; Quiver's is `refactor`). */
+const IssueRecord = named(
+  'IssueRecord',
+  Type.Object({
+    id: Type.String({ description: '`UNINDEXED_FIELD/<collection>/<field>`' }),
+    description: Type.String(),
+    solution: Type.Object({ refactor: Type.String() }),
+    timestamp: Type.String({ description: 'when this server first saw the issue (RFC 3339)' }),
+    related_collection: Type.Union([Type.String(), Type.Null()]),
+  }),
+)
+
+/** Qdrant's issues report (its spec declares a free-form object). */
+const IssuesReport = named('IssuesReport', Type.Object({ issues: Type.Array(IssueRecord) }))
 
 const TAGS = ['Service'] as const
 
@@ -77,5 +95,21 @@ export const OBSERVABILITY_ROUTES: readonly RouteSchema[] = [
       TIMEOUT,
     ],
     response: Ok(TelemetryData),
+  },
+  {
+    method: 'GET',
+    url: '/issues',
+    operationId: 'get_issues',
+    summary: 'Configuration suggestions: fields filtered on without a payload index',
+    tags: ['Beta'],
+    response: Ok(IssuesReport),
+  },
+  {
+    method: 'DELETE',
+    url: '/issues',
+    operationId: 'clear_issues',
+    summary: 'Clear the issues reported so far (one comes back when its cause happens again)',
+    tags: ['Beta'],
+    response: Ok(Type.Boolean()),
   },
 ]

@@ -1,6 +1,6 @@
 // Schemas of the service endpoints (routes/service.ts) and GET /openapi.json (routes/openapi.ts).
 import { Type } from '@sinclair/typebox'
-import { named, type RouteSchema } from './common.js'
+import { named, Ok, type RouteSchema } from './common.js'
 
 const TEXT = (example: string) => ({ mediaType: 'text/plain', schema: Type.String({ examples: [example] }) })
 const TAGS = ['Service'] as const
@@ -17,9 +17,19 @@ export const SERVICE_ROUTES: readonly RouteSchema[] = [
       Type.Object({
         title: Type.String(),
         version: Type.String({ description: 'the Qdrant API version emulated' }),
-        commit: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+        commit: Type.Optional(
+          Type.Union([Type.String({ description: 'the git commit Quiver was built from' }), Type.Null()]),
+        ),
       }),
     ),
+  },
+  {
+    method: 'GET',
+    url: '/cluster',
+    operationId: 'cluster_status',
+    summary: 'Cluster status: distributed mode is disabled (one node)',
+    tags: ['Distributed'],
+    response: Ok(named('ClusterStatus', Type.Object({ status: Type.Literal('disabled') }))),
   },
   {
     method: 'GET',

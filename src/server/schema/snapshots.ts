@@ -41,7 +41,7 @@ const ARCHIVE = { mediaType: 'application/octet-stream', schema: Type.String({ f
 const TAGS = ['Snapshots'] as const
 const col = '/collections/:collection_name/snapshots'
 
-export const SNAPSHOT_ROUTES: readonly RouteSchema[] = [
+const DECLARED: readonly RouteSchema[] = [
   {
     method: 'POST',
     url: col,
@@ -131,3 +131,20 @@ export const SNAPSHOT_ROUTES: readonly RouteSchema[] = [
     response: Ok(Type.Boolean()),
   },
 ]
+
+/** Qdrant's answer to `wait=false`: the work goes on in the background (a failure is only logged). */
+const Accepted = Type.Object({
+  status: Type.Literal('accepted'),
+  time: Type.Number({ description: 'seconds spent on the request' }),
+})
+
+/** Every snapshot write with `?wait=false` answers 202 `{ status: "accepted", time }` at once. */
+export const SNAPSHOT_ROUTES: readonly RouteSchema[] = DECLARED.map((r) =>
+  r.query?.includes(WAIT)
+    ? {
+        ...r,
+        statuses: { ...r.statuses, '202': 'wait=false: accepted, done in the background' },
+        statusSchemas: { '202': Accepted },
+      }
+    : r,
+)
