@@ -173,9 +173,7 @@ const CollectionParamsDiff = named(
   Type.Object({
     replication_factor: Nullable(Type.Integer({ minimum: 1 })),
     write_consistency_factor: Nullable(Type.Integer({ minimum: 1 })),
-    read_fan_out_factor: Nullable(
-      Type.Integer({ minimum: 1, maximum: 1024, description: "Quiver refuses 0 (Qdrant's minimum)" }),
-    ),
+    read_fan_out_factor: Nullable(Type.Integer({ minimum: 0, maximum: 1024 })),
     on_disk_payload: Nullable(Type.Boolean()),
   }),
 )
@@ -278,7 +276,7 @@ export const CollectionInfo = named(
         shard_number: Type.Integer({ minimum: 1 }),
         replication_factor: Type.Integer({ minimum: 1 }),
         write_consistency_factor: Type.Integer({ minimum: 1 }),
-        read_fan_out_factor: Type.Optional(Type.Integer({ minimum: 1, description: 'when set' })),
+        read_fan_out_factor: Type.Optional(Type.Integer({ minimum: 0, description: 'when set' })),
         on_disk_payload: Type.Boolean(),
       }),
       hnsw_config: Type.Object({
