@@ -266,6 +266,22 @@ describe('live reconfiguration (updateConfig)', () => {
     expect(again.config.params).toEqual({ writeConsistencyFactor: 3 })
   })
 
+  it("a vector's quantization removed falls back to the collection-level one (as Qdrant)", async () => {
+    db = await Quiver.open(dir)
+    const c = await newCollection(db)
+    await c.updateConfig({
+      quantization: { scalar: { type: 'int8' } },
+      vectors: { b: { quantization: { binary: {} } } },
+    })
+    expect(c.config.vectors.get('a')!.quantization).toEqual({ scalar: { type: 'int8' } })
+    expect(c.config.vectors.get('b')!.quantization).toEqual({ binary: {} })
+    await c.updateConfig({ vectors: { b: { quantization: null } } })
+    expect(c.config.vectors.get('b')!.quantization).toEqual({ scalar: { type: 'int8' } })
+    await c.updateConfig({ quantization: null })
+    expect(c.config.vectors.get('a')!.quantization).toBeUndefined()
+    expect(c.config.vectors.get('b')!.quantization).toBeUndefined()
+  })
+
   it('db.updateCollection changes a collection by name', async () => {
     db = await Quiver.open(dir)
     await newCollection(db)

@@ -168,6 +168,10 @@ describe('PATCH /collections/{name} (live reconfiguration) over the Qdrant REST 
       [{ params: { replication_factor: 0 } }, /params\.replication_factor/],
       [{ sparse_vectors: { s: { modifier: 'idf' } } }, /^Wrong input: Not existing vector name error: s$/],
       [{ ivf_config: { nlist: 4 } }, /ivf_config: the IVF index of an existing collection cannot change/],
+      [
+        { strict_mode_config: { enabled: true, max_query_limit: 10 } },
+        /strict_mode_config: strict mode is not enforced/,
+      ],
     ]
     for (const [body, message] of cases) {
       const res = await call(srv.url, 'PATCH', '/collections/bad', body)

@@ -96,7 +96,7 @@ import {
   type StageParams,
   type VectorSpaces,
 } from './query.js'
-import { applyCollectionUpdate, sameConfig } from './reconfigure.js'
+import { applyCollectionUpdate, sameConfig, segmentNeedsRebuild } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
 import {
@@ -592,7 +592,11 @@ export class EmbeddedCollection implements Collection {
     }
     const run = this.optimize(plan, record.uuid).then(
       (done) => {
-        finish(done ? 'done' : { cancelled: 'the collection closed' })
+        finish(
+          done
+            ? 'done'
+            : { cancelled: this.closed ? 'the collection closed' : 'the collection config changed' },
+        )
         if (!done) return
         this.optimizerStatus = 'ok'
         this.logger?.info(
@@ -626,9 +630,10 @@ export class EmbeddedCollection implements Collection {
    */
   private async optimize(plan: OptimizationPlan, uuid: string): Promise<boolean> {
     const { sources } = plan
-    // an optimization begun before a config change is abandoned (its target has the old config)
+    // an optimization begun before a config change that needs other index data is abandoned (its
+    // target is built for the old config); a change of search-time settings only is adopted at the swap
     const config = this.config
-    const stale = () => this.closed || this.config !== config
+    const stale = () => this.closed || segmentNeedsRebuild(config, this.config)
     const ids = await this.onChain(() => {
       if (this.closed || this.failure || !sources.every((s) => this.segments.includes(s))) return undefined
       if (sources.includes(this.holder.appendable)) this.holder.seal()
@@ -649,6 +654,10 @@ export class EmbeddedCollection implements Collection {
         catchUp(sources, target)
         target.trainQuantizer()
         target.trainIndex()
+        if (target.config !== this.config) {
+          target.adoptConfig(this.config)
+          this.configurePlanner(target)
+        }
         this.holder.replace(sources, target)
         this.segmentIds.set(target, uuid)
         this.optimizationsCompleted[plan.kind]++

@@ -124,9 +124,9 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
   if (!Array.isArray(c?.vectors) || !Array.isArray(c.sparseVectors))
     throw new QuiverError('CORRUPTED', 'config.json has no vector list')
   const vectors = new Map(c.vectors)
-  // format 2 kept no collection-level quantization: a lone unnamed vector's was given at the top level
-  const quantization =
-    formatVersion === 2 ? (vectors.size === 1 ? vectors.get('')?.quantization : undefined) : c.quantization
+  // format 2 kept no collection-level quantization (a top-level one was copied into every vector):
+  // the quantization all single-row dense vectors share, if they share one, is taken as it
+  const quantization = formatVersion === 2 ? sharedQuantization(vectors) : c.quantization
   return {
     vectors,
     sparseVectors: new Map(c.sparseVectors),
@@ -136,6 +136,15 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
     ...(c.params === undefined || c.params === null ? {} : { params: c.params }),
     ...(c.strictMode === undefined || c.strictMode === null ? {} : { strictMode: c.strictMode }),
   }
+}
+
+/** The quantization every single-row dense vector has (compared as JSON), if they agree and have one. */
+function sharedQuantization(vectors: ReadonlyMap<string, VectorConfig>): QuantizationConfig | undefined {
+  const single = [...vectors.values()].filter((v) => v.multivector === undefined)
+  const first = single[0]?.quantization
+  if (first === undefined) return undefined
+  const key = JSON.stringify(first)
+  return single.every((v) => JSON.stringify(v.quantization) === key) ? first : undefined
 }
 
 function encodeChecked(body: object): string {

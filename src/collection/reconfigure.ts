@@ -2,7 +2,7 @@
 // a config gives the new config (validated like a new collection's), and which segments must be
 // rebuilt to match it. The change itself is a WAL operation carrying the whole new config; the
 // optimizers rebuild mismatched segments in the background (optimizer.ts, "reconfigure").
-import { describe as describeValue, isPlainObject as isObject } from '../json-input.js'
+import { describe as describeValue, isPlainObject as isObject, onlyKeys } from '../json-input.js'
 import { parseQuantizationConfig } from '../quantization/config.js'
 import type {
   CollectionConfig,
@@ -14,7 +14,15 @@ import type {
   VectorConfig,
   VectorUpdate,
 } from '../types.js'
-import { configError, resolveHnsw, resolveOptimizers, resolveParams, resolveSparse } from './validate.js'
+import {
+  checkIvfTrainable,
+  configError,
+  entriesOf,
+  resolveHnsw,
+  resolveOptimizers,
+  resolveParams,
+  resolveSparse,
+} from './validate.js'
 
 const UPDATE_KEYS: ReadonlySet<string> = new Set([
   'hnsw',
@@ -28,23 +36,9 @@ const VECTOR_UPDATE_KEYS: ReadonlySet<string> = new Set(['hnsw', 'quantization',
 const SPARSE_UPDATE_KEYS: ReadonlySet<string> = new Set(['modifier', 'fullScanThreshold', 'onDisk'])
 const HNSW_KEYS = ['m', 'efConstruct', 'fullScanThreshold', 'ef'] as const
 
-/** A user's Map or object of name -> update as entries (own keys only). */
-function entries<T>(value: unknown, path: string): [string, T][] {
-  if (value instanceof Map) return [...(value as Map<string, T>).entries()]
-  if (!isObject(value))
-    configError(path, `expected an object of name -> changes, got ${describeValue(value)}`)
-  return Object.keys(value).map((k) => [k, value[k] as T])
-}
-
 function checkKeys(o: unknown, allowed: ReadonlySet<string>, path: string): void {
   if (!isObject(o)) configError(path, `expected an object, got ${describeValue(o)}`)
-  for (const key of Object.keys(o)) {
-    if (!allowed.has(key))
-      configError(
-        path === '' ? key : `${path}.${key}`,
-        `unknown field (expected one of ${[...allowed].join(', ')})`,
-      )
-  }
+  onlyKeys(o, [...allowed], path, 'INVALID_CONFIG')
 }
 
 /** Canonical JSON (object keys sorted) for comparing configs by value. */
@@ -86,7 +80,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
 
   const vectorUpdates = new Map<string, VectorUpdate>()
   if (update.vectors !== undefined && update.vectors !== null) {
-    for (const [name, vu] of entries<VectorUpdate>(update.vectors, 'vectors')) {
+    for (const [name, vu] of entriesOf<VectorUpdate>(update.vectors, 'vectors')) {
       const path = `vectors.${name}`
       const vc = config.vectors.get(name)
       if (vc === undefined) {
@@ -123,8 +117,13 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     const vHnsw = resolveHnsw(vu?.hnsw ?? undefined, follow, at('hnsw'))
     let quantization = vc.quantization
     if (vu !== undefined && vu.quantization !== undefined) {
+      // "Disabled" removes the vector's own quantization: it falls back to the collection's (Qdrant)
       quantization =
-        vu.quantization === null ? undefined : parseQuantizationConfig(vu.quantization, at('quantization'))
+        vu.quantization === null
+          ? vc.multivector === undefined
+            ? topQuantization
+            : undefined
+          : parseQuantizationConfig(vu.quantization, at('quantization'))
     } else if (vc.multivector === undefined && sameQuantization(vc.quantization, config.quantization)) {
       quantization = topQuantization
     }
@@ -145,7 +144,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
 
   const sparseVectors = new Map<string, SparseVectorConfig>(config.sparseVectors)
   if (update.sparseVectors !== undefined && update.sparseVectors !== null) {
-    for (const [name, su] of entries<SparseVectorUpdate>(update.sparseVectors, 'sparseVectors')) {
+    for (const [name, su] of entriesOf<SparseVectorUpdate>(update.sparseVectors, 'sparseVectors')) {
       const path = `sparseVectors.${name}`
       const sc = config.sparseVectors.get(name)
       if (sc === undefined) configError(path, `the collection has no sparse vector ${JSON.stringify(name)}`)
@@ -162,6 +161,18 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
         ),
       )
     }
+  }
+  // as at creation: IVF lists must still train within a segment (maxSegmentSize may have shrunk)
+  let floats = 0
+  for (const v of vectors.values()) floats += v.dimension
+  for (const [name, v] of vectors) {
+    if (v.index?.type === 'ivf' && v.index.nlist !== null)
+      checkIvfTrainable(
+        v.index.nlist,
+        floats,
+        optimizers.maxSegmentSize,
+        name === '' ? 'optimizers.maxSegmentSize' : `vectors.${name}.index.nlist`,
+      )
   }
   const params =
     update.params === undefined || update.params === null

@@ -189,7 +189,7 @@ export function checkVectorName(name: string, path: string): void {
 }
 
 /** A user's `{ name: options }` object or Map -> entries (own keys only; the object is not trusted). */
-function entriesOf<T>(value: unknown, path: string): [string, T][] {
+export function entriesOf<T>(value: unknown, path: string): [string, T][] {
   if (value instanceof Map) return [...(value as Map<string, T>).entries()]
   if (!isObject(value)) configError(path, 'expected an object of name -> parameters')
   return Object.keys(value).map((k) => [k, (value as Record<string, T>)[k]!])

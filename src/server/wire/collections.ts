@@ -258,6 +258,7 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
   if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
     fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
+  refuseStrictMode(o)
   const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
   const out: CreateCollectionOptions = {}
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
@@ -309,6 +310,23 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
  * `read_fan_out_factor` >= 0; `on_disk_payload`) from `src` (PATCH's `params`, or the create body,
  * where they sit at the top level). Other keys are left to the caller. Throws INVALID_CONFIG.
  */
+/**
+ * Strict mode (Qdrant's `strict_mode_config`) is not enforced yet: a config that asks for it
+ * (`enabled: true` or any limit) is refused rather than accepted without protection; `null`, `{}`
+ * and `{ "enabled": false }` are accepted. Throws INVALID_CONFIG.
+ */
+function refuseStrictMode(o: { [key: string]: unknown }): void {
+  const v = o.strict_mode_config
+  if (isAbsent(v)) return
+  if (isPlainObject(v) && Object.keys(v).every((k) => isAbsent(v[k]) || (k === 'enabled' && v[k] === false)))
+    return
+  fail(
+    'strict_mode_config',
+    'strict mode is not enforced by this Quiver release; leave it out (or send { "enabled": false })',
+    'INVALID_CONFIG',
+  )
+}
+
 function parseCollectionParams(src: unknown, path: string): CollectionParams {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = {}
@@ -470,6 +488,7 @@ function byName<T>(src: unknown, path: string, each: (v: unknown, at: string) =>
 export function parseUpdateCollection(body: unknown, config: CollectionConfig): CollectionUpdate {
   const o = bodyObject(body, true)
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
+  refuseStrictMode(o)
   if (!isAbsent(o.ivf_config))
     fail(
       'ivf_config',
