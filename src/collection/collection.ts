@@ -678,6 +678,9 @@ export class EmbeddedCollection implements Collection {
   /** Throws POINT_NOT_FOUND for a missing id, after the updates queued before this call are applied. */
   private async requireExisting(selector: ResolvedSelector): Promise<void> {
     if (!('ids' in selector)) return
+    // wait for room in the update queue first, so that submit() does not wait again between this
+    // check and the WAL append (a delete logged in between would make the checked write partial)
+    while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
     await this.tail
     for (const id of selector.ids) {
       if (!this.segments.some((s) => s.has(id))) {
