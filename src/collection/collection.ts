@@ -678,10 +678,10 @@ export class EmbeddedCollection implements Collection {
   /** Throws POINT_NOT_FOUND for a missing id, after the updates queued before this call are applied. */
   private async requireExisting(selector: ResolvedSelector): Promise<void> {
     if (!('ids' in selector)) return
-    // wait for room in the update queue first, so that submit() does not wait again between this
-    // check and the WAL append (a delete logged in between would make the checked write partial)
-    while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
-    await this.tail
+    // with room in the update queue, so that submit() does not wait between this check and the WAL
+    // append (a delete logged in between would make the checked write partial)
+    do await this.tail
+    while (this.pending >= UPDATE_QUEUE_LIMIT)
     for (const id of selector.ids) {
       if (!this.segments.some((s) => s.has(id))) {
         throw new QuiverError(
@@ -1019,7 +1019,9 @@ export class EmbeddedCollection implements Collection {
     })
     if (ops.length === 0) return this.submitOp(null, write)
     if (needed.length > 0) {
-      await this.tail
+      // with room in the update queue, so that submit() does not wait between this check and the append
+      do await this.tail
+      while (this.pending >= UPDATE_QUEUE_LIMIT)
       for (const { id, at: where } of needed) {
         if (!this.segments.some((s) => s.has(id))) throw notFound(id, where)
       }
