@@ -19,6 +19,7 @@ import type {
   StrictModeConfig,
   VectorConfig,
 } from '../types.js'
+import { sameConfig } from './reconfigure.js'
 import { resolveOptimizers } from './validate.js'
 
 /**
@@ -293,7 +294,7 @@ export async function loadSegments(
 
 /** `other`, or `config` itself when they are equal by value (segments share the collection's config object). */
 function sameOr(config: CollectionConfig, other: CollectionConfig): CollectionConfig {
-  return JSON.stringify(configToJson(config)) === JSON.stringify(configToJson(other)) ? config : other
+  return sameConfig(config, other) ? config : other
 }
 
 /** A new segment directory name: unique per persist, so a retry never touches a directory the live manifest names. */

@@ -15,7 +15,7 @@ import type {
   VectorUpdate,
 } from '../types.js'
 import {
-  checkIvfTrainable,
+  checkIvfListsTrainable,
   configError,
   entriesOf,
   resolveHnsw,
@@ -163,17 +163,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     }
   }
   // as at creation: IVF lists must still train within a segment (maxSegmentSize may have shrunk)
-  let floats = 0
-  for (const v of vectors.values()) floats += v.dimension
-  for (const [name, v] of vectors) {
-    if (v.index?.type === 'ivf' && v.index.nlist !== null)
-      checkIvfTrainable(
-        v.index.nlist,
-        floats,
-        optimizers.maxSegmentSize,
-        name === '' ? 'optimizers.maxSegmentSize' : `vectors.${name}.index.nlist`,
-      )
-  }
+  checkIvfListsTrainable(vectors, optimizers.maxSegmentSize, 'optimizers.maxSegmentSize')
   const params =
     update.params === undefined || update.params === null
       ? config.params
@@ -220,6 +210,7 @@ export function sameConfig(a: CollectionConfig, b: CollectionConfig): boolean {
     c.optimizers,
     c.quantization ?? null,
     c.params ?? null,
+    c.strictMode ?? null,
   ]
   return canonical(plain(a)) === canonical(plain(b))
 }

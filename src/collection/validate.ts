@@ -195,6 +195,29 @@ export function entriesOf<T>(value: unknown, path: string): [string, T][] {
   return Object.keys(value).map((k) => [k, (value as Record<string, T>)[k]!])
 }
 
+/**
+ * Throws INVALID_CONFIG unless every IVF vector's `nlist` lists can train within one segment of
+ * `maxSegmentSize` KiB (a segment's size counts every dense vector of a point). The error names
+ * `vectors.<name>.index.nlist`, or `unnamedPath` for the unnamed vector.
+ */
+export function checkIvfListsTrainable(
+  vectors: ReadonlyMap<string, VectorConfig>,
+  maxSegmentSize: number,
+  unnamedPath: string,
+): void {
+  let floats = 0
+  for (const v of vectors.values()) floats += v.dimension
+  for (const [name, v] of vectors) {
+    if (v.index?.type === 'ivf' && v.index.nlist !== null)
+      checkIvfTrainable(
+        v.index.nlist,
+        floats,
+        maxSegmentSize,
+        name === '' ? unnamedPath : `vectors.${name}.index.nlist`,
+      )
+  }
+}
+
 /** Normalises create options to a full config; throws INVALID_CONFIG. */
 export function resolveConfig(options: CreateCollectionOptions): CollectionConfig {
   if (typeof options !== 'object' || options === null) {
@@ -254,18 +277,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
       sparseVectors.set(name, resolveSparse(o, path))
     }
   }
-  // a segment's size counts every dense vector of a point: IVF lists must train within it
-  let floats = 0
-  for (const v of vectors.values()) floats += v.dimension
-  for (const [name, v] of vectors) {
-    if (v.index?.type === 'ivf' && v.index.nlist !== null)
-      checkIvfTrainable(
-        v.index.nlist,
-        floats,
-        optimizers.maxSegmentSize,
-        name === '' ? 'index.nlist' : `vectors.${name}.index.nlist`,
-      )
-  }
+  checkIvfListsTrainable(vectors, optimizers.maxSegmentSize, 'index.nlist')
   const params = resolveParams(options.params ?? undefined, undefined, 'params')
   const quantization =
     options.quantization === undefined || options.quantization === null
