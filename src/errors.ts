@@ -9,6 +9,7 @@ export type ErrorKind =
   | 'already_exists'
   | 'failed_precondition'
   | 'resource_exhausted'
+  | 'rate_limited'
   | 'timeout'
   | 'closed'
   | 'unavailable'
@@ -59,7 +60,12 @@ export const ERROR_CODES = {
   STRICT_MODE: {
     kind: 'invalid_argument',
     summary:
-      "A request exceeds a limit of the collection's `strict_mode_config` (Qdrant answers 400 with the same message); nothing was written.",
+      "A request exceeds a limit of the collection's `strict_mode_config` (Qdrant answers 400 with the same message); nothing was read or written.",
+  },
+  RATE_LIMITED: {
+    kind: 'rate_limited',
+    summary:
+      "A request exceeds the collection's strict-mode `read_rate_limit` / `write_rate_limit` (HTTP 429, `Retry-After` in seconds when waiting helps); nothing was read or written.",
   },
   COLLECTION_NOT_FOUND: { kind: 'not_found', summary: 'No collection has this name.' },
   ALIAS_NOT_FOUND: {

@@ -147,27 +147,49 @@ export interface CollectionConfig {
 }
 
 /**
- * Per-collection limits, camelCase (wire: snake_case, same names). Every field is optional;
- * an absent limit does not apply. Byte sizes in bytes; rate limits in requests' cost per minute;
- * `maxTimeout` in seconds.
+ * Qdrant's strict mode: per-collection limits for a shared server, camelCase (wire: the same names
+ * in snake_case). Nothing applies unless `enabled` is true; an absent limit does not apply. Checked
+ * before a request reads or writes anything; a refused request changes nothing and throws
+ * STRICT_MODE (HTTP 400, Qdrant's messages) or, for the rate limits, RATE_LIMITED (HTTP 429 with
+ * `Retry-After`). Byte sizes in bytes (estimated as collection info reports them); `maxTimeout` in
+ * seconds; rate limits in cost per minute (Qdrant's cost model: a read costs 1 per query vector
+ * row, fetched id and filter condition; a write 1 per point it touches, estimated from its filter).
+ * Changing strict mode refills the rate limiters.
  */
 export interface StrictModeConfig {
   enabled?: boolean
+  /** Largest `limit` of any read (groups: `limit` x `groupSize`; the distance matrix: `sample` x `limit`). */
   maxQueryLimit?: number
   maxTimeout?: number
+  /** false: read filters may only use indexed payload fields (an index whose type answers the condition). */
   unindexedFilteringRetrieve?: boolean
+  /** false: filters of writes (delete / set payload by filter) may only use indexed fields. */
   unindexedFilteringUpdate?: boolean
   searchMaxHnswEf?: number
+  /** false: no `exact` searches, and no vector searches of a vector without an HNSW graph (`m: 0`). */
   searchAllowExact?: boolean
   searchMaxOversampling?: number
+  /** Most points of one upsert (or vector update). */
   upsertMaxBatchsize?: number
+  /** Most requests of one search / query batch. */
+  searchMaxBatchsize?: number
   maxCollectionVectorSizeBytes?: number
   maxPointsCount?: number
   readRateLimit?: number
   writeRateLimit?: number
   maxCollectionPayloadSizeBytes?: number
+  /** Most leaf conditions of one filter (nested filters counted). */
   filterMaxConditions?: number
+  /** Most values of one `any` / `except` / `has_id` list. */
   conditionMaxSize?: number
+  /** Most payload indexes of the collection. */
+  maxPayloadIndexCount?: number
+  /** Qdrant's deprecated limit: writes that add data are refused while the process RSS is at this percentage of the machine's memory. */
+  maxResidentMemoryPercent?: number
+  /** Per multivector name, the most rows (`maxVectors`) of one stored value. */
+  multivectorConfig?: { readonly [name: string]: { readonly maxVectors?: number } }
+  /** Per sparse vector name, the most entries (`maxLength`) of one stored value. */
+  sparseConfig?: { readonly [name: string]: { readonly maxLength?: number } }
 }
 
 /**
@@ -226,6 +248,11 @@ export interface CollectionUpdate {
     | { readonly [name: string]: SparseVectorUpdate }
     | null
   params?: CollectionParams | null
+  /**
+   * Strict mode fields to change (merged field by field into the current ones; absent fields
+   * stay). Applied at once; refills the rate limiters even when nothing else changes.
+   */
+  strictMode?: StrictModeConfig | null
 }
 
 /** Options of one named dense vector (`createCollection({ vectors: { name: ... } })`). */
@@ -286,6 +313,8 @@ export interface CreateCollectionOptions {
     | null
   /** Deployment parameters, kept and reported (one node: they change nothing). */
   params?: CollectionParams | null
+  /** Qdrant's strict mode (see {@link StrictModeConfig}); absent = none. */
+  strictMode?: StrictModeConfig | null
 }
 
 /** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */

@@ -169,8 +169,8 @@ describe('PATCH /collections/{name} (live reconfiguration) over the Qdrant REST 
       [{ sparse_vectors: { s: { modifier: 'idf' } } }, /^Wrong input: Not existing vector name error: s$/],
       [{ ivf_config: { nlist: 4 } }, /ivf_config: the IVF index of an existing collection cannot change/],
       [
-        { strict_mode_config: { enabled: true, max_query_limit: 10 } },
-        /strict_mode_config: strict mode is not enforced/,
+        { strict_mode_config: { enabled: true, max_query_limit: 0 } },
+        /strict_mode_config\.max_query_limit: expected an integer >= 1/,
       ],
     ]
     for (const [body, message] of cases) {

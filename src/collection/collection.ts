@@ -49,6 +49,7 @@ import type {
   SearchRequest,
   SearchVector,
   SetPayloadOptions,
+  StrictModeConfig,
   UpdateOperation,
   UpdateResult,
   VectorOutput,
@@ -63,6 +64,7 @@ import {
   decodeOperation,
   encodeOperation,
   type LoggedSelector,
+  type LoggedVectors,
   logVectors,
   type Operation,
 } from './operations.js'
@@ -99,6 +101,8 @@ import {
 import { applyCollectionUpdate, sameConfig, segmentNeedsRebuild } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
+import { conditionCount, planCost, StrictModeGuard, type StrictModeView } from './strict-mode.js'
+import { strictModeToWire } from './strict-mode-config.js'
 import {
   type PayloadProjection,
   projectPayload,
@@ -260,6 +264,10 @@ export class EmbeddedCollection implements Collection {
   private readonly finishedOptimizations: Optimization[] = []
   /** Segment UUIDs of the optimization report, given on first report. */
   private readonly segmentIds = new WeakMap<Segment, string>()
+  /** Strict mode of the current config (null: off) and the config text it was made for. */
+  private strictGuard: StrictModeGuard | null = null
+  private strictKey = ''
+  private strictFor: StrictModeConfig | undefined | null = undefined
 
   private constructor(
     name: string,
@@ -303,6 +311,146 @@ export class EmbeddedCollection implements Collection {
   /** Sealed segments first, the appendable one last. */
   private get segments(): readonly Segment[] {
     return this.holder.segments
+  }
+
+  /**
+   * The strict mode of the current config, or null when it is off. Made again (rate limiters
+   * refilled) when the strict-mode config changes, or after `updateConfig` was given one.
+   */
+  private get strict(): StrictModeGuard | null {
+    const c = this.config.strictMode
+    if (c === this.strictFor) return this.strictGuard
+    // a new config object (any config change): a new guard only if strict mode itself changed
+    this.strictFor = c
+    const key = c === undefined ? '' : JSON.stringify(strictModeToWire(c))
+    if (key !== this.strictKey) {
+      this.strictKey = key
+      this.strictGuard = StrictModeGuard.of(c, this.clock)
+    }
+    return this.strictGuard
+  }
+
+  /** Makes the next request build a new guard (full rate-limit buckets). */
+  private refillStrict(): void {
+    this.strictFor = null
+    this.strictKey = '\0refill'
+  }
+
+  /** What strict mode reads of this collection. */
+  private readonly strictView: StrictModeView = {
+    indexOf: (key) => {
+      for (const s of this.segments) {
+        const fi = s.payloadIndexes.get(key)
+        if (fi !== undefined) return fi.spec.params
+      }
+      return undefined
+    },
+    indexCount: () => {
+      const fields = new Set<string>()
+      for (const s of this.segments) for (const f of s.payloadIndexes.keys()) fields.add(f)
+      return fields.size
+    },
+    hnswM: (using) => {
+      const v = this.config.vectors.get(using)
+      if (v === undefined) return undefined
+      // an IVF index is an index too: a vector configured without a graph (m 0) scans every point
+      return v.index?.type === 'ivf' ? Math.max(1, v.hnsw.m) : v.hnsw.m
+    },
+    sizes: () => {
+      let points = 0
+      let vectorBytes = 0
+      let payloadBytes = 0
+      for (const s of this.segments) {
+        points += s.pointCount
+        vectorBytes += s.vectorBytes
+        payloadBytes += s.payloadBytes
+      }
+      return { points, vectorBytes, payloadBytes }
+    },
+    estimate: (filter) => this.segments.reduce((n, s) => n + s.filterExecutor(filter).estimate().exp, 0),
+    storedRows: (using, id) => {
+      const v = this.segmentOf(id)?.vector(using, id)
+      if (v === undefined) return 0
+      const dense = this.config.vectors.get(using)
+      return dense?.multivector === undefined ? 1 : v.length / dense.dimension
+    },
+    queryRows: (using, vector) => {
+      const dense = this.config.vectors.get(using)
+      return dense?.multivector === undefined || !(vector instanceof Float32Array)
+        ? 1
+        : vector.length / dense.dimension
+    },
+  }
+
+  /**
+   * Strict-mode checks of a write about to be logged (every limit, then the write rate limiter),
+   * before anything is written. Throws STRICT_MODE or RATE_LIMITED.
+   */
+  private checkStrictWrite(op: Operation, write: ResolvedWrite): void {
+    const guard = this.strict
+    if (guard === null) return
+    if (write.timeoutMs !== undefined) guard.timeout(write.timeoutMs / 1000)
+    const cost = this.strictWriteCost(guard, op)
+    // index definitions are not rate-limited (as Qdrant): they touch no points
+    if (guard.limitsWrites && op.op !== 'create_index') guard.write(cost)
+  }
+
+  /** Checks one operation's limits and returns its write cost (points touched, estimated for a filter). */
+  private strictWriteCost(guard: StrictModeGuard, op: Operation): number {
+    const selected = (sel: LoggedSelector): number => {
+      if ('ids' in sel) return sel.ids.length
+      const node = parseFilter(sel.filter)
+      guard.writeFilter(node.kind === 'true' ? null : node, this.strictView)
+      return guard.limitsWrites ? this.strictView.estimate(node) : 0
+    }
+    switch (op.op) {
+      case 'upsert':
+      case 'update_vectors':
+        guard.insert(op.points.length, op.op === 'upsert' ? 'upsert limit' : 'update limit', this.strictView)
+        if (guard.hasVectorLimits) for (const p of op.points) this.strictVectorLimits(guard, p)
+        return op.points.length
+      case 'set_payload':
+      case 'overwrite_payload':
+        guard.payloadWrite(this.strictView)
+        return selected(op.selector)
+      case 'delete':
+      case 'delete_payload':
+      case 'clear_payload':
+      case 'delete_vectors':
+        return selected(op.selector)
+      case 'batch':
+        return op.ops.reduce((n, o) => n + this.strictWriteCost(guard, o), 0)
+      case 'create_index':
+        guard.payloadIndex(op.field, this.strictView)
+        return 1
+      default:
+        return 1
+    }
+  }
+
+  /** Multivector rows and sparse lengths of a logged point against strict mode's per-vector limits. */
+  private strictVectorLimits(guard: StrictModeGuard, p: LoggedVectors): void {
+    for (const [name, bytes] of p.d ?? []) {
+      const c = this.config.vectors.get(name)
+      if (c?.multivector !== undefined) guard.multivector(name, bytes.byteLength / 4 / c.dimension)
+    }
+    for (const [name, indices] of p.s ?? []) guard.sparse(name, indices.byteLength / 4)
+  }
+
+  /**
+   * Strict-mode checks of a read (`timeout`, then `check`'s limits), then `cost` read tokens.
+   * Nothing is read before they pass. Throws STRICT_MODE or RATE_LIMITED.
+   */
+  private checkStrictRead(
+    timeout: number | undefined,
+    check: (guard: StrictModeGuard, view: StrictModeView) => void,
+    cost: () => number,
+  ): void {
+    const guard = this.strict
+    if (guard === null) return
+    guard.timeout(timeout)
+    check(guard, this.strictView)
+    if (guard.limitsReads) guard.read(cost())
   }
 
   private configurePlanner(segment: Segment): void {
@@ -428,6 +576,7 @@ export class EmbeddedCollection implements Collection {
    */
   private async submit(op: Operation, write: ResolvedWrite = WAIT): Promise<UpdateResult> {
     this.assertWritable()
+    if (op.op !== 'update_collection' && op.op !== 'delete_index') this.checkStrictWrite(op, write)
     // bounded queue (Qdrant's update channel): a writer that outruns the apply chain waits here
     while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
     this.assertWritable()
@@ -1098,6 +1247,11 @@ export class EmbeddedCollection implements Collection {
     const parsed = toIds(ids)
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toWithVector(options.withVector, 'withVector')
+    this.checkStrictRead(
+      undefined,
+      () => undefined,
+      () => parsed.length,
+    )
     const out: PointRecord[] = []
     const seen = new Set<PointId>()
     for (const id of parsed) {
@@ -1117,6 +1271,11 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const deadline = Deadline.after(options.timeout, 'count', this.clock)
     const filter = filterOf(options.filter, 'filter')
+    this.checkStrictRead(
+      options.timeout,
+      (g, v) => g.readFilter(filter, v),
+      () => 1 + conditionCount(filter),
+    )
     const unindexed = new Set<string>()
     let n = 0
     for (const s of this.segments) {
@@ -1138,16 +1297,21 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const deadline = Deadline.after(options.timeout, 'scroll', this.clock)
     const limit = toLimit(options.limit, 'limit', 10)
+    const filter = filterOf(options.filter, 'filter')
+    this.checkStrictRead(
+      options.timeout,
+      (g, v) => g.stage({ limit, filter }, v),
+      () => 1 + conditionCount(filter),
+    )
     if (options.orderBy !== undefined && options.orderBy !== null) {
       if (options.offset !== undefined && options.offset !== null)
         throw invalid(
           'Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you have already seen for the `order_by.start_from` value',
         )
-      return this.scrollOrdered(resolveOrderBy(options.orderBy, 'orderBy'), limit, options)
+      return this.scrollOrdered(resolveOrderBy(options.orderBy, 'orderBy'), limit, filter, options)
     }
     const start =
       options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
-    const filter = filterOf(options.filter, 'filter')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toWithVector(options.withVector, 'withVector')
     // each segment contributes its first limit + 1 matches from `start`; together they hold the page
@@ -1180,8 +1344,12 @@ export class EmbeddedCollection implements Collection {
   }
 
   /** `scroll` with `orderBy`: one record per (point, value), `nextPageOffset` always null (as Qdrant). */
-  private scrollOrdered(order: ResolvedOrderBy, limit: number, options: ScrollOptions): ScrollResult {
-    const filter = filterOf(options.filter, 'filter')
+  private scrollOrdered(
+    order: ResolvedOrderBy,
+    limit: number,
+    filter: FilterNode | null,
+    options: ScrollOptions,
+  ): ScrollResult {
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toWithVector(options.withVector, 'withVector')
     const page = orderedPage(this.segments, order, limit, this.name, (s) => this.matchesOf(s, filter))
@@ -1217,6 +1385,11 @@ export class EmbeddedCollection implements Collection {
     const limit = toLimit(options.limit, 'limit', 10)
     toBool(options.exact, 'exact', false)
     const filter = filterOf(options.filter, 'filter')
+    this.checkStrictRead(
+      undefined,
+      (g, v) => g.stage({ limit, filter }, v),
+      () => 1 + conditionCount(filter),
+    )
     const hits = facetCounts(this.segments, options.key, limit, this.name, (s) => this.matchesOf(s, filter))
     return { hits }
   }
@@ -1237,6 +1410,12 @@ export class EmbeddedCollection implements Collection {
     if (typeof using !== 'string') throw invalid(`using must be a vector name, got ${typeof using}`)
     const space = this.space(using, 'using')
     if (space.kind === 'sparse') throw invalid('using: the distance matrix works on dense vectors')
+    const userFilter = filterOf(options.filter, 'filter')
+    this.checkStrictRead(
+      undefined,
+      (g, v) => g.stage({ limit: sample * limit, filter: userFilter }, v),
+      () => sample + conditionCount(userFilter),
+    )
     const filter = filterOf(
       {
         must: [
@@ -1275,6 +1454,11 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
     const p = this.prepareSearch(vector, options, 'vector', false, deadline)
+    this.checkStrictRead(
+      options?.timeout,
+      (g, v) => g.stage(this.searchLimits(p, options), v),
+      () => this.searchCost(p),
+    )
     return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
   }
 
@@ -1288,6 +1472,14 @@ export class EmbeddedCollection implements Collection {
     const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
     const prepared = requests.map((r, i) =>
       this.prepareSearch(r?.vector, r ?? {}, `requests[${i}]`, false, deadline),
+    )
+    this.checkStrictRead(
+      options?.timeout,
+      (g, v) => {
+        g.batchSize(requests.length)
+        for (const [i, p] of prepared.entries()) g.stage(this.searchLimits(p, requests[i]!), v)
+      },
+      () => prepared.reduce((n, p) => n + this.searchCost(p), 0),
     )
     return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
   }
@@ -1384,6 +1576,22 @@ export class EmbeddedCollection implements Collection {
       withVector,
       deadline,
     }
+  }
+
+  /** The strict-mode limits of a prepared search (`ef` only when the request set it). */
+  private searchLimits(p: PreparedSearch, options: SearchOptions) {
+    return {
+      limit: p.limit,
+      filter: p.filter,
+      ef: options.ef ?? undefined,
+      exact: p.exact,
+      oversampling: p.quantization?.oversampling ?? undefined,
+    }
+  }
+
+  /** Read cost of a prepared search: its query vector's rows and its filter's conditions (Qdrant's `search_rate_cost`). */
+  private searchCost(p: PreparedSearch): number {
+    return this.strictView.queryRows(p.space.using, p.query) + conditionCount(p.filter)
   }
 
   private segmentSearchOptions(p: PreparedSearch, unindexed: Set<string> | undefined): SegmentSearchOptions {
@@ -1561,6 +1769,11 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const deadline = Deadline.after(request?.timeout, 'Search', this.clock)
     const plan = QueryParser.parse(request, this.vectorSpaces)
+    this.checkStrictRead(
+      request?.timeout,
+      (g, v) => g.plan(plan, v),
+      () => planCost(plan, this.strictView),
+    )
     return { points: await this.runQuery(plan, true, deadline) }
   }
 
@@ -1573,6 +1786,14 @@ export class EmbeddedCollection implements Collection {
     if (!Array.isArray(requests)) throw invalid('requests must be an array')
     const deadline = Deadline.after(options?.timeout, 'Search', this.clock)
     const plans = requests.map((r, i) => QueryParser.parse(r, this.vectorSpaces, `requests[${i}]`))
+    this.checkStrictRead(
+      options?.timeout,
+      (g, v) => {
+        g.batchSize(plans.length)
+        for (const plan of plans) g.plan(plan, v)
+      },
+      () => plans.reduce((n, plan) => n + planCost(plan, this.strictView), 0),
+    )
     const out: QueryResult[] = []
     for (const plan of plans) {
       deadline.check()
@@ -1618,6 +1839,16 @@ export class EmbeddedCollection implements Collection {
     const { options, query } = checkGroupRequest(request)
     const deadline = Deadline.after(request?.timeout, 'GroupBy', this.clock)
     const plan = QueryParser.parse(query, this.vectorSpaces)
+    // checked with the request's own filter (the plan's adds "groupBy is not empty")
+    const asked = { ...plan, filter: filterOf(request.filter, 'filter') }
+    this.checkStrictRead(
+      request?.timeout,
+      (g, v) => {
+        g.groupBy(request.groupBy, v)
+        g.plan(asked, v, options.groups * options.groupSize)
+      },
+      () => planCost(asked, this.strictView),
+    )
     const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(
@@ -1993,8 +2224,17 @@ export class EmbeddedCollection implements Collection {
     // computed from the config every earlier change left (changes are logged one at a time)
     const run = this.configChain.then(async (): Promise<UpdateResult> => {
       const next = applyCollectionUpdate(this.config, update)
-      if (sameConfig(next, this.config)) return { operationId: this.appliedSeq, status: 'completed' }
-      return this.submit({ op: 'update_collection', config: configToJson(next) })
+      // a strict-mode change refills the rate limiters, even one that changes nothing (as Qdrant)
+      const refill = () => {
+        if (update.strictMode !== undefined && update.strictMode !== null) this.refillStrict()
+      }
+      if (sameConfig(next, this.config)) {
+        refill()
+        return { operationId: this.appliedSeq, status: 'completed' }
+      }
+      const result = await this.submit({ op: 'update_collection', config: configToJson(next) })
+      refill()
+      return result
     })
     this.configChain = run.catch(() => undefined)
     return run

@@ -1,6 +1,7 @@
 // On-disk layout of one collection: config.json, manifest.json (segments, their files' sizes and
 // CRC32C, the WAL seq they include), segments/<id>/ files, and wal/. Every file is replaced
 // atomically (temp + fsync + rename + dir fsync); see docs/storage-format.md.
+
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
@@ -20,6 +21,7 @@ import type {
   VectorConfig,
 } from '../types.js'
 import { sameConfig } from './reconfigure.js'
+import { resolveStrictMode } from './strict-mode-config.js'
 import { resolveOptimizers } from './validate.js'
 
 /**
@@ -135,7 +137,9 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
     optimizers: resolveOptimizers(c.optimizers),
     ...(quantization === undefined || quantization === null ? {} : { quantization }),
     ...(c.params === undefined || c.params === null ? {} : { params: c.params }),
-    ...(c.strictMode === undefined || c.strictMode === null ? {} : { strictMode: c.strictMode }),
+    ...(c.strictMode === undefined || c.strictMode === null
+      ? {}
+      : { strictMode: resolveStrictMode(c.strictMode, 'config.json strictMode') }),
   }
 }
 

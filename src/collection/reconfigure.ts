@@ -2,6 +2,7 @@
 // a config gives the new config (validated like a new collection's), and which segments must be
 // rebuilt to match it. The change itself is a WAL operation carrying the whole new config; the
 // optimizers rebuild mismatched segments in the background (optimizer.ts, "reconfigure").
+
 import { describe as describeValue, isPlainObject as isObject, onlyKeys } from '../json-input.js'
 import { parseQuantizationConfig } from '../quantization/config.js'
 import type {
@@ -14,6 +15,7 @@ import type {
   VectorConfig,
   VectorUpdate,
 } from '../types.js'
+import { mergeStrictMode, resolveStrictMode } from './strict-mode-config.js'
 import {
   checkIvfListsTrainable,
   configError,
@@ -31,6 +33,7 @@ const UPDATE_KEYS: ReadonlySet<string> = new Set([
   'vectors',
   'sparseVectors',
   'params',
+  'strictMode',
 ])
 const VECTOR_UPDATE_KEYS: ReadonlySet<string> = new Set(['hnsw', 'quantization', 'onDisk'])
 const SPARSE_UPDATE_KEYS: ReadonlySet<string> = new Set(['modifier', 'fullScanThreshold', 'onDisk'])
@@ -168,6 +171,10 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     update.params === undefined || update.params === null
       ? config.params
       : resolveParams(update.params, config.params, 'params')
+  const strictMode =
+    update.strictMode === undefined || update.strictMode === null
+      ? config.strictMode
+      : mergeStrictMode(config.strictMode ?? {}, resolveStrictMode(update.strictMode, 'strictMode'))
   return {
     vectors,
     sparseVectors,
@@ -175,6 +182,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     optimizers,
     ...(topQuantization === undefined ? {} : { quantization: topQuantization }),
     ...(params === undefined ? {} : { params }),
+    ...(strictMode === undefined ? {} : { strictMode }),
   }
 }
 

@@ -1,5 +1,6 @@
 // Input validation for collection operations: every check runs before anything is written, so a
 // rejected request changes nothing. Errors name the offending field (`points[3].vector[17]`).
+
 import { describeValue, invalid, QuiverError, typeName } from '../errors.js'
 import {
   type FilterNode,
@@ -37,6 +38,7 @@ import type {
   VectorOptions,
   WithVector,
 } from '../types.js'
+import { resolveStrictMode } from './strict-mode-config.js'
 
 export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
@@ -283,6 +285,10 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     options.quantization === undefined || options.quantization === null
       ? undefined
       : parseQuantizationConfig(options.quantization, 'quantization')
+  const strictMode =
+    options.strictMode === undefined || options.strictMode === null
+      ? undefined
+      : resolveStrictMode(options.strictMode, 'strictMode')
   return {
     vectors,
     sparseVectors,
@@ -290,6 +296,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     optimizers,
     ...(quantization === undefined ? {} : { quantization }),
     ...(params === undefined ? {} : { params }),
+    ...(strictMode === undefined ? {} : { strictMode }),
   }
 }
 

@@ -761,8 +761,24 @@ export class Segment {
     return n
   }
 
+  /**
+   * Estimated bytes of the live points' stored vectors (strict mode's vector storage size):
+   * dense vectors at their datatype's width, multivector rows as held, sparse entries at 8 bytes.
+   */
+  get vectorBytes(): number {
+    let n = 0
+    for (const d of this.dense.values()) {
+      const width = d.config.datatype === 'uint8' ? 1 : d.config.datatype === 'float16' ? 2 : 4
+      n += this.offsets.size * d.config.dimension * width
+    }
+    for (const m of this.multi.values()) n += m.store.memoryBytes
+    // a u32 index and an f32 value per entry
+    for (const sp of this.sparse.values()) n += sp.index.entryCount * 8
+    return n
+  }
+
   /** Payload bytes estimated from the sample's JSON length (UTF-16, so x 2); cached per id set. */
-  private get payloadBytes(): number {
+  get payloadBytes(): number {
     const sample = this.sample()
     if (sample.length === 0) return 0
     let chars = 0

@@ -145,6 +145,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
     const body: WireErrorResponse = { status: { error }, time: reply.elapsedTime / 1000 }
     // still loading (or closing): a client may retry, as after a 429
     if (e.statusCode === 503) void reply.header('retry-after', '1')
+    if (e.retryAfter !== undefined) void reply.header('retry-after', String(e.retryAfter))
     return reply.status(e.statusCode).header(ERROR_CODE_HEADER, e.code).send(body)
   }
   const base = {

@@ -11,6 +11,7 @@ const KINDS: readonly ErrorKind[] = [
   'already_exists',
   'failed_precondition',
   'resource_exhausted',
+  'rate_limited',
   'timeout',
   'closed',
   'unavailable',

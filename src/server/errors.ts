@@ -15,6 +15,7 @@ export const HTTP_STATUS_BY_KIND = {
   already_exists: 409,
   failed_precondition: 409,
   resource_exhausted: 507,
+  rate_limited: 429,
   timeout: 408,
   closed: 503,
   unavailable: 503,
@@ -38,6 +39,8 @@ export interface HttpErrorReply {
   message: string
   /** True when the failure is ours (5xx but 503), so the caller should log it. */
   serverFault: boolean
+  /** Seconds for a `Retry-After` header (a rate limit that a wait will clear). */
+  retryAfter?: number
 }
 
 interface ErrorWithStatus {
@@ -55,11 +58,13 @@ export function toHttpError(err: unknown): HttpErrorReply {
   if (isQuiverError(err)) {
     const statusCode = HTTP_STATUS_BY_KIND[err.kind]
     // 503 (loading, closing) is a state, not a fault: probes during a long load must not flood the log
+    const retryAfter = err.details?.retryAfterSeconds
     return {
       statusCode,
       code: err.code,
       message: err.message,
       serverFault: statusCode >= 500 && statusCode !== 503,
+      ...(typeof retryAfter === 'number' ? { retryAfter } : {}),
     }
   }
   const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorWithStatus

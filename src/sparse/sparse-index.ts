@@ -219,6 +219,11 @@ export class SparseIndex {
     return this.stored
   }
 
+  /** Entries (index, value pairs) of the live vectors. */
+  get entryCount(): number {
+    return this.arenaLen - this.arenaGarbage
+  }
+
   /** Offsets whose stored vector has index `dim` (the document frequency for IDF). */
   df(dim: number): number {
     const p = this.postings.get(dim)

@@ -126,6 +126,41 @@ const OptimizersConfigDiff = named(
 const Nullable = (s: Parameters<typeof Type.Optional>[0]) => Type.Optional(Type.Union([s, Type.Null()]))
 
 /** `PUT /collections/{name}`: Qdrant's `CreateCollection`; deployment options are accepted and ignored. */
+
+const Limit = (minimum: number) => Nullable(Type.Integer({ minimum }))
+
+/** Qdrant's `StrictModeConfig` (per-collection limits; see docs/rest-api.md "Strict mode"). */
+const StrictModeConfig = named(
+  'StrictModeConfig',
+  Type.Object({
+    enabled: Nullable(Type.Boolean()),
+    max_query_limit: Limit(1),
+    max_timeout: Limit(1),
+    unindexed_filtering_retrieve: Nullable(Type.Boolean()),
+    unindexed_filtering_update: Nullable(Type.Boolean()),
+    search_max_hnsw_ef: Limit(0),
+    search_allow_exact: Nullable(Type.Boolean()),
+    search_max_oversampling: Nullable(Type.Number({ minimum: 0 })),
+    upsert_max_batchsize: Limit(0),
+    search_max_batchsize: Limit(0),
+    max_collection_vector_size_bytes: Limit(0),
+    read_rate_limit: Limit(1),
+    write_rate_limit: Limit(1),
+    max_collection_payload_size_bytes: Limit(0),
+    max_points_count: Limit(1),
+    filter_max_conditions: Limit(0),
+    condition_max_size: Limit(0),
+    multivector_config: Nullable(
+      Type.Record(Type.String(), Type.Object({ max_vectors: Nullable(Type.Integer({ minimum: 1 })) })),
+    ),
+    sparse_config: Nullable(
+      Type.Record(Type.String(), Type.Object({ max_length: Nullable(Type.Integer({ minimum: 1 })) })),
+    ),
+    max_payload_index_count: Limit(0),
+    max_resident_memory_percent: Nullable(Type.Integer({ minimum: 1, maximum: 100 })),
+  }),
+)
+
 const CreateCollection = named(
   'CreateCollection',
   Type.Object({
@@ -146,7 +181,7 @@ const CreateCollection = named(
       ),
     ),
     sparse_vectors: Nullable(Type.Record(Type.String(), SparseVectorParams)),
-    strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
+    strict_mode_config: Nullable(StrictModeConfig),
     ivf_config: Type.Optional(Type.Union([IvfConfig, Type.Null()])),
   }),
 )
@@ -208,7 +243,7 @@ const UpdateCollection = named(
         ),
       ),
     ),
-    strict_mode_config: Nullable(Type.Object({}, { additionalProperties: true })),
+    strict_mode_config: Nullable(StrictModeConfig),
   }),
 )
 
@@ -297,6 +332,7 @@ export const CollectionInfo = named(
         max_optimization_threads: Type.Union([Type.Integer(), Type.Null()]),
       }),
       quantization_config: Type.Union([QuantizationConfig, Type.Null()]),
+      strict_mode_config: Type.Optional(StrictModeConfig),
       ivf_config: quiverOnly(
         Type.Union([
           Type.Object({

@@ -1,6 +1,8 @@
 // Wire format of `/collections`: create and update bodies in, `CollectionInfo` (config, HNSW,
 // optimizers, vector params) out. Shapes follow Qdrant's openapi.json and @qdrant/js-client-rest 1.18.
+
 import { sameQuantization } from '../../collection/reconfigure.js'
+import { parseStrictModeConfig, strictModeToWire } from '../../collection/strict-mode-config.js'
 import { checkIvfTrainable, DEFAULT_OPTIMIZERS, parseIvfParams } from '../../collection/validate.js'
 import { QuiverError } from '../../errors.js'
 import {
@@ -99,6 +101,8 @@ export interface WireCollectionInfo {
     optimizer_config: WireOptimizersConfig
     /** As given at creation or by PATCH (nulls dropped); null when the collection has none (as Qdrant). */
     quantization_config: QuantizationConfig | null
+    /** Qdrant's strict mode as set (absent fields left out); absent when never set. */
+    strict_mode_config?: Record<string, unknown>
     /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
     ivf_config: WireIvfConfig | null
   }
@@ -231,6 +235,9 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       hnsw_config: toWireHnswConfig(info.config.hnsw),
       optimizer_config: toWireOptimizersConfig(info.config.optimizers),
       quantization_config: info.config.quantization ?? null,
+      ...(info.config.strictMode === undefined
+        ? {}
+        : { strict_mode_config: strictModeToWire(info.config.strictMode) }),
       ivf_config:
         unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
@@ -258,9 +265,10 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
   if (!isAbsent(o.sharding_method) && o.sharding_method !== 'auto')
     fail('sharding_method', 'custom sharding is not supported by Quiver', 'INVALID_CONFIG')
-  refuseStrictMode(o)
   const hnsw = parseHnswPatch(o.hnsw_config, 'hnsw_config')
   const out: CreateCollectionOptions = {}
+  if (!isAbsent(o.strict_mode_config))
+    out.strictMode = parseStrictModeConfig(o.strict_mode_config, 'strict_mode_config', 'INVALID_CONFIG')
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
   const params = parseCollectionParams(o, '')
   if (Object.keys(params).length > 0) out.params = params
@@ -310,23 +318,6 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
  * `read_fan_out_factor` >= 0; `on_disk_payload`) from `src` (PATCH's `params`, or the create body,
  * where they sit at the top level). Other keys are left to the caller. Throws INVALID_CONFIG.
  */
-/**
- * Strict mode (Qdrant's `strict_mode_config`) is not enforced yet: a config that asks for it
- * (`enabled: true` or any limit) is refused rather than accepted without protection; `null`, `{}`
- * and `{ "enabled": false }` are accepted. Throws INVALID_CONFIG.
- */
-function refuseStrictMode(o: { [key: string]: unknown }): void {
-  const v = o.strict_mode_config
-  if (isAbsent(v)) return
-  if (isPlainObject(v) && Object.keys(v).every((k) => isAbsent(v[k]) || (k === 'enabled' && v[k] === false)))
-    return
-  fail(
-    'strict_mode_config',
-    'strict mode is not enforced by this Quiver release; leave it out (or send { "enabled": false })',
-    'INVALID_CONFIG',
-  )
-}
-
 function parseCollectionParams(src: unknown, path: string): CollectionParams {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = {}
@@ -488,7 +479,6 @@ function byName<T>(src: unknown, path: string, each: (v: unknown, at: string) =>
 export function parseUpdateCollection(body: unknown, config: CollectionConfig): CollectionUpdate {
   const o = bodyObject(body, true)
   unsupported(o, 'metadata', '', 'collection metadata', 'INVALID_CONFIG')
-  refuseStrictMode(o)
   if (!isAbsent(o.ivf_config))
     fail(
       'ivf_config',
@@ -514,6 +504,8 @@ export function parseUpdateCollection(body: unknown, config: CollectionConfig): 
   if (!isAbsent(o.quantization_config))
     out.quantization = parseQuantizationDiff(o.quantization_config, 'quantization_config')
   if (!isAbsent(o.params)) out.params = parseCollectionParams(o.params, 'params')
+  if (!isAbsent(o.strict_mode_config))
+    out.strictMode = parseStrictModeConfig(o.strict_mode_config, 'strict_mode_config', 'INVALID_CONFIG')
   if (!isAbsent(o.sparse_vectors)) {
     const sparse = byName<SparseVectorUpdate>(o.sparse_vectors, 'sparse_vectors', parseSparseParams)
     for (const name of sparse.keys()) {
