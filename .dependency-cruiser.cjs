@@ -1,4 +1,5 @@
-// Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli.
+// Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli;
+// cluster (storage seams over NATS) is injected from above and imports only storage and the leaves.
 // filter, storage and sparse serve segment/collection and never import them; errors.ts and types.ts import nothing;
 // json-input.ts (the one home of JSON-input checking) imports only errors.ts and types.ts.
 const layer = (name, forbidden, { testsExempt = false } = {}) => ({
@@ -62,8 +63,20 @@ module.exports = {
       'server',
       'cli',
     ]),
-    layer('segment', ['collection', 'db', 'server', 'cli']),
-    layer('collection', ['db', 'server', 'cli']),
+    layer('segment', ['collection', 'cluster', 'db', 'server', 'cli']),
+    layer('collection', ['cluster', 'db', 'server', 'cli']),
+    // the distributed mode's pieces (JetStream log, ...) plug into collection seams (OperationLog)
+    layer('cluster', [
+      'engine',
+      'index',
+      'quantization',
+      'filter',
+      'segment',
+      'collection',
+      'db',
+      'server',
+      'cli',
+    ]),
     layer('db', ['server', 'cli']),
     layer('server', ['cli']),
     {

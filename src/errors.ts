@@ -106,6 +106,11 @@ export const ERROR_CODES = {
     kind: 'unavailable',
     summary: 'The server is still loading its data directory; retry once `GET /readyz` answers 200.',
   },
+  LOG_UNAVAILABLE: {
+    kind: 'unavailable',
+    summary:
+      "The collection's operation log (a NATS JetStream stream) did not acknowledge a write in time; it may still be stored (and is then applied on replay). Retry: a retried upsert is idempotent.",
+  },
   CORRUPTED: {
     kind: 'corrupted',
     summary: 'A stored file failed its checksum or format check; the collection refuses to serve it.',

@@ -2,7 +2,6 @@
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
 import { randomUUID } from 'node:crypto'
-import { join } from 'node:path'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
@@ -10,7 +9,7 @@ import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
 import { idf, type SparseVector } from '../sparse/sparse-index.js'
-import { Wal } from '../storage/wal.js'
+import { type OpenOperationLog, type OperationLog, openLocalLog } from '../storage/operation-log.js'
 import type {
   Collection,
   CollectionConfig,
@@ -136,6 +135,11 @@ export interface CollectionOpenOptions {
   flushBytes?: number
   /** WAL file size before rolling over. Default 8 MiB. */
   walSegmentBytes?: number
+  /**
+   * Opens the collection's operation log (src/storage/operation-log.ts). Default: the local WAL in
+   * `<dir>/wal`; a cluster passes a JetStream stream (src/cluster/jetstream-log.ts).
+   */
+  openLog?: OpenOperationLog
   /** Where advice goes, e.g. the first filter on a field with no payload index. Default: none. */
   logger?: QuiverLogger
   /** Overrides of the query planner's thresholds (docs/query-planner.md). */
@@ -223,7 +227,7 @@ interface SearchSpace {
 export class EmbeddedCollection implements Collection {
   readonly name: string
   readonly dir: string
-  private readonly wal: Wal
+  private readonly wal: OperationLog
   private readonly holder: SegmentHolder
   private readonly flushBytes: number
   /** Updates are applied strictly in WAL order along this chain. */
@@ -273,7 +277,7 @@ export class EmbeddedCollection implements Collection {
     name: string,
     dir: string,
     config: CollectionConfig,
-    wal: Wal,
+    wal: OperationLog,
     segments: Segment[],
     persistedSeq: number,
     options: CollectionOpenOptions,
@@ -503,24 +507,24 @@ export class EmbeddedCollection implements Collection {
     const config = await readConfig(dir, { name })
     const manifest = await readManifest(dir)
     const segments = manifest ? await loadSegments(dir, config, manifest) : []
-    const wal = await Wal.open(join(dir, 'wal'), {
-      segmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
+    const wal = await (options.openLog ?? openLocalLog)({
+      dir,
+      collection: name,
+      walSegmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
       relativeTo: dataDirOf(dir),
+      // a torn tail was never acknowledged, but an operator should still learn that bytes were cut
+      onDiscarded: (cut) =>
+        options.logger?.warn(
+          { collection: name, walTail: cut },
+          `collection ${name}: discarded a damaged WAL tail (${cut.reason}) of ${cut.bytes} bytes at ${cut.file}:${cut.offset}; it held no acknowledged write unless the disk damaged it`,
+        ),
     })
     if (manifest !== undefined && wal.lastSeq < manifest.seq) {
       await wal.close()
       throw new QuiverError(
         'CORRUPTED',
-        `collection ${name}: the WAL in ${wal.shown(wal.dir)} ends at seq ${wal.lastSeq} but the segments include seq ${manifest.seq}; WAL files are missing or damaged`,
-        { dir, wal: wal.dir },
-      )
-    }
-    const cut = wal.openReport.discarded
-    if (cut !== null) {
-      // a torn tail was never acknowledged, but an operator should still learn that bytes were cut
-      options.logger?.warn(
-        { collection: name, walTail: cut },
-        `collection ${name}: discarded a damaged WAL tail (${cut.reason}) of ${cut.bytes} bytes at ${cut.file}:${cut.offset}; it held no acknowledged write unless the disk damaged it`,
+        `collection ${name}: the WAL in ${wal.location} ends at seq ${wal.lastSeq} but the segments include seq ${manifest.seq}; WAL files are missing or damaged`,
+        { dir, wal: wal.location },
       )
     }
     const collection = new EmbeddedCollection(
@@ -548,8 +552,8 @@ export class EmbeddedCollection implements Collection {
         await this.wal.close()
         throw new QuiverError(
           'CORRUPTED',
-          `collection ${this.name}: WAL record ${record.seq} (${this.wal.shown(record.file)} at byte ${record.offset}) cannot be applied: ${(err as Error).message}`,
-          { seq: record.seq, file: record.file, offset: record.offset },
+          `collection ${this.name}: WAL record ${record.seq} (${record.where}) cannot be applied: ${(err as Error).message}`,
+          { seq: record.seq, where: record.where },
           err,
         )
       }
@@ -2306,5 +2310,10 @@ export class EmbeddedCollection implements Collection {
     await this.optimizing
     await this.tail
     await this.wal.close()
+  }
+
+  /** After `closeWithoutPersist`: removes the log's storage outside the directory (a JetStream stream). */
+  async destroyLog(): Promise<void> {
+    await this.wal.destroy?.()
   }
 }

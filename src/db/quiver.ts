@@ -353,6 +353,9 @@ export class Quiver {
       await c?.closeWithoutPersist()
       await rename(join(root, name), trash)
       await fsyncDir(root)
+      // a log kept outside the directory (a stream) goes too; a crash before this orphans it, never
+      // leaves a collection whose log is gone
+      await c?.destroyLog()
       await rm(trash, { recursive: true, force: true })
       return true
     } finally {

@@ -1,0 +1,317 @@
+// A collection's operation log as a NATS JetStream stream (issue 14, first slice): the stream is
+// the collection's WAL, its sequence the operation sequence, replicated by NATS's own Raft when
+// the stream has replicas. Publishes carry a message id, so a publish retried after a lost ack is
+// stored once. Which stream a collection uses is recorded in `<dir>/log.json`, so a collection
+// created again under the same name never replays an older collection's stream.
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { QuiverError } from '../errors.js'
+import { writeFileAtomic } from '../storage/files.js'
+import type { LogRecord, OpenOperationLog, OperationLog } from '../storage/operation-log.js'
+
+/** Options of {@link connectJetStreamLogs}. */
+export interface JetStreamLogOptions {
+  /** NATS server URLs, e.g. `["nats://127.0.0.1:4222"]` (any of a cluster's servers). */
+  servers: readonly string[]
+  /** Replicas of each stream (NATS's R; 1, 3 or 5; at most the NATS cluster's size). Default 1. */
+  replicas?: number
+  /** Stream name prefix, so several Quiver deployments can share one NATS. Default `QUIVER`. */
+  prefix?: string
+  /** Milliseconds to wait for one publish's acknowledgement before retrying it. Default 5000. */
+  publishTimeoutMs?: number
+  /** Publish attempts before an append fails with LOG_UNAVAILABLE. Default 5. */
+  publishAttempts?: number
+}
+
+/** The JetStream logs of one database: `openLog` for `Quiver.open`, and the shared connection. */
+export interface JetStreamLogs {
+  readonly openLog: OpenOperationLog
+  readonly connection: NatsConnection
+  /** Drains and closes the connection (after the database closed). */
+  close(): Promise<void>
+}
+
+const LOG_FILE = 'log.json'
+/** JetStream's dedupe window: a publish retried within it is stored once. */
+const DUPLICATE_WINDOW_NS = 120 * 1e9
+
+/** `docs.v2` -> `docs_dv2`: stream names may not hold `.`, `*`, `>` or spaces; `_` is escaped first. */
+function streamToken(name: string): string {
+  return name.replace(/_/g, '__').replace(/\./g, '_d')
+}
+
+/**
+ * Connects to NATS and returns the log factory of a database whose collections keep their
+ * operation log in JetStream (one stream per collection, file storage, `replicas` copies).
+ * Throws LOG_UNAVAILABLE when no server answers or JetStream is not enabled (`nats-server -js`).
+ * @example const logs = await connectJetStreamLogs({ servers: ['nats://127.0.0.1:4222'] })
+ * const db = await Quiver.open('./data', { openLog: logs.openLog }) // ... db.close(); logs.close()
+ */
+export async function connectJetStreamLogs(options: JetStreamLogOptions): Promise<JetStreamLogs> {
+  const replicas = options.replicas ?? 1
+  if (![1, 3, 5].includes(replicas))
+    throw new QuiverError('INVALID_ARGUMENT', `replicas must be 1, 3 or 5, got ${replicas}`)
+  const prefix = options.prefix ?? 'QUIVER'
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix))
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `prefix must hold only letters, digits, _ and -, got ${JSON.stringify(prefix)}`,
+    )
+  let nc: NatsConnection
+  try {
+    nc = await connect({ servers: [...options.servers], name: 'quiver', maxReconnectAttempts: -1 })
+  } catch (err) {
+    throw new QuiverError(
+      'LOG_UNAVAILABLE',
+      `cannot connect to NATS at ${options.servers.join(', ')}: ${(err as Error).message}`,
+      undefined,
+      err,
+    )
+  }
+  let jsm: JetStreamManager
+  try {
+    jsm = await jetstreamManager(nc)
+  } catch (err) {
+    await nc.close()
+    throw new QuiverError(
+      'LOG_UNAVAILABLE',
+      `NATS at ${options.servers.join(', ')} has no JetStream (start nats-server with -js): ${(err as Error).message}`,
+      undefined,
+      err,
+    )
+  }
+  const js = jetstream(nc)
+  const settings: Settings = {
+    prefix,
+    replicas,
+    publishTimeoutMs: options.publishTimeoutMs ?? 5000,
+    publishAttempts: options.publishAttempts ?? 5,
+  }
+  const openLog: OpenOperationLog = (o) => JetStreamLog.open(jsm, js, settings, o.dir, o.collection)
+  return {
+    openLog,
+    connection: nc,
+    close: async () => {
+      await nc.drain()
+    },
+  }
+}
+
+interface Settings {
+  readonly prefix: string
+  readonly replicas: number
+  readonly publishTimeoutMs: number
+  readonly publishAttempts: number
+}
+
+/** `<dir>/log.json`: which stream holds this collection's log. */
+interface LogFile {
+  stream: string
+  subject: string
+}
+
+class JetStreamLog implements OperationLog {
+  private last: number
+  private bytes: number
+  private closed = false
+  /** Set once a publish failed: writes stop until the log is reopened. */
+  private broken: QuiverError | undefined
+  /** Appends in flight are published in call order; this chain keeps their seqs in that order. */
+  private chain: Promise<unknown> = Promise.resolve()
+
+  private constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly settings: Settings,
+    private readonly stream: string,
+    private readonly subject: string,
+    last: number,
+    bytes: number,
+  ) {
+    this.last = last
+    this.bytes = bytes
+  }
+
+  /** Opens the stream `<dir>/log.json` names, or creates a new one (and the file) for a new collection. */
+  static async open(
+    jsm: JetStreamManager,
+    js: JetStreamClient,
+    settings: Settings,
+    dir: string,
+    collection: string,
+  ): Promise<JetStreamLog> {
+    const file = join(dir, LOG_FILE)
+    let recorded: LogFile | undefined
+    try {
+      recorded = JSON.parse(await readFile(file, 'utf8')) as LogFile
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new QuiverError(
+          'CORRUPTED',
+          `collection ${collection}: ${LOG_FILE} cannot be read: ${(err as Error).message}`,
+        )
+    }
+    if (recorded === undefined) {
+      const id = randomUUID().replace(/-/g, '').slice(0, 12)
+      const token = streamToken(collection)
+      const created: LogFile = {
+        stream: `${settings.prefix}_${token}_${id}`,
+        subject: `${settings.prefix.toLowerCase()}.log.${token}.${id}`,
+      }
+      await jsm.streams.add({
+        name: created.stream,
+        subjects: [created.subject],
+        storage: StorageType.File,
+        num_replicas: settings.replicas,
+        duplicate_window: DUPLICATE_WINDOW_NS,
+        description: `Quiver operation log of collection ${collection}`,
+      })
+      await writeFileAtomic(file, JSON.stringify(created))
+      return new JetStreamLog(jsm, js, settings, created.stream, created.subject, 0, 0)
+    }
+    try {
+      const info = await jsm.streams.info(recorded.stream)
+      return new JetStreamLog(
+        jsm,
+        js,
+        settings,
+        recorded.stream,
+        recorded.subject,
+        info.state.last_seq,
+        info.state.bytes,
+      )
+    } catch (err) {
+      throw new QuiverError(
+        'CORRUPTED',
+        `collection ${collection}: its operation log, JetStream stream ${recorded.stream}, is missing or unreachable: ${(err as Error).message}`,
+        { stream: recorded.stream },
+        err,
+      )
+    }
+  }
+
+  get lastSeq(): number {
+    return this.last
+  }
+
+  get byteLength(): number {
+    return this.bytes
+  }
+
+  get location(): string {
+    return `JetStream stream ${this.stream}`
+  }
+
+  append(bodies: readonly Uint8Array[]): Promise<number> {
+    if (this.closed) return Promise.reject(new QuiverError('CLOSED', `${this.location} is closed`))
+    if (this.broken !== undefined) return Promise.reject(this.broken)
+    // every body is published at once (pipelined); acks come back in publish order
+    const acks = bodies.map((body) => this.publish(body))
+    const done = this.chain.then(async () => {
+      let seq = this.last
+      for (const ack of acks) {
+        const s = await ack
+        if (s !== seq + 1)
+          throw new QuiverError(
+            'INTERNAL',
+            `${this.location}: publish stored at seq ${s}, expected ${seq + 1}; another writer appends to this collection's log`,
+          )
+        seq = s
+      }
+      this.last = seq
+      for (const b of bodies) this.bytes += b.byteLength
+      return seq
+    })
+    // a write whose fate is unknown (it may be stored) leaves this node behind the stream: no
+    // later write may be given a seq until a reopen replays the stream
+    this.chain = done.catch((err: unknown) => {
+      this.broken ??= new QuiverError(
+        'LOG_UNAVAILABLE',
+        `${this.location}: an earlier write's outcome is unknown (${(err as Error).message}); reopen the collection (restart the server) to resume from the stream`,
+        undefined,
+        err,
+      )
+    })
+    return done
+  }
+
+  /** Publishes one body with a message id, retrying a lost ack (JetStream stores a retried id once). */
+  private async publish(body: Uint8Array): Promise<number> {
+    const msgID = randomUUID()
+    let lastError: unknown
+    for (let attempt = 0; attempt < this.settings.publishAttempts; attempt++) {
+      try {
+        const ack = await this.js.publish(this.subject, body, {
+          msgID,
+          timeout: this.settings.publishTimeoutMs,
+        })
+        return ack.seq
+      } catch (err) {
+        lastError = err
+      }
+    }
+    throw new QuiverError(
+      'LOG_UNAVAILABLE',
+      `${this.location}: a write was not acknowledged after ${this.settings.publishAttempts} attempts (${(lastError as Error)?.message}); it may still be stored and will then be replayed`,
+      undefined,
+      lastError,
+    )
+  }
+
+  async *replay(afterSeq: number): AsyncIterable<LogRecord> {
+    const info = await this.jsm.streams.info(this.stream)
+    const end = info.state.last_seq
+    if (end <= afterSeq) return
+    if (info.state.first_seq > afterSeq + 1)
+      throw new QuiverError(
+        'CORRUPTED',
+        `${this.location} starts at seq ${info.state.first_seq} but the collection needs seq ${afterSeq + 1}; records were purged before they were persisted`,
+      )
+    const consumer = await this.js.consumers.get(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: afterSeq + 1,
+    })
+    const messages = await consumer.consume()
+    let expected = afterSeq + 1
+    try {
+      for await (const m of messages) {
+        if (m.seq !== expected)
+          throw new QuiverError(
+            'CORRUPTED',
+            `${this.location}: expected seq ${expected}, got ${m.seq}; the log has a gap`,
+          )
+        yield { seq: m.seq, body: m.data, where: `${this.location} seq ${m.seq}` }
+        if (m.seq >= end) break
+        expected++
+      }
+    } finally {
+      await messages.close()
+    }
+  }
+
+  async truncateUpTo(seq: number): Promise<void> {
+    if (seq <= 0) return
+    await this.jsm.streams.purge(this.stream, { seq: seq + 1 })
+    const info = await this.jsm.streams.info(this.stream)
+    this.bytes = info.state.bytes
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.chain
+  }
+
+  async destroy(): Promise<void> {
+    await this.jsm.streams.delete(this.stream)
+  }
+}
