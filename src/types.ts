@@ -804,6 +804,11 @@ export interface ScrollResult {
 
 export interface CountOptions extends ReadOptions {
   filter?: Filter | null
+  /**
+   * Qdrant's `exact` (default true). Counts are always exact; the flag matters to strict mode,
+   * whose `searchAllowExact: false` refuses `exact: true` (as Qdrant).
+   */
+  exact?: boolean
 }
 
 /** Selects points by ids or by a filter. */

@@ -136,6 +136,9 @@ describe('strict mode (embedded)', () => {
         'Exact search disabled!. Help: Set exact=false.',
       ],
       [c.search(q, { limit: 3, exact: true }), 'Exact search disabled!'],
+      // a count is exact unless told otherwise, as Qdrant's; a facet only when asked
+      [c.count(), 'Exact search disabled!'],
+      [c.facet({ key: 'city', limit: 2, exact: true }), 'Exact search disabled!'],
       [c.query({ query: q, limit: 3, params: { hnswEf: 33 } }), 'Limit exceeded 33 > 32 for "hnsw_ef"'],
       [
         c.query({ query: q, limit: 3, params: { quantization: { oversampling: 3 } } }),
@@ -151,6 +154,8 @@ describe('strict mode (embedded)', () => {
       expect(e.code).toBe('STRICT_MODE')
       expect(e.message).toContain(message)
     }
+    expect(await c.count({ exact: false })).toBe(20)
+    expect((await c.facet({ key: 'city', limit: 2 })).hits).toHaveLength(2)
     // a rescoring stage over an indexed prefetch is no full scan
     const rescored = await c.query({ prefetch: { query: q, limit: 5 }, query: q, using: 'flat', limit: 3 })
     expect(rescored.points).toHaveLength(3)

@@ -1275,9 +1275,10 @@ export class EmbeddedCollection implements Collection {
     this.assertOpen()
     const deadline = Deadline.after(options.timeout, 'count', this.clock)
     const filter = filterOf(options.filter, 'filter')
+    const exact = toBool(options.exact, 'exact', true)
     this.checkStrictRead(
       options.timeout,
-      (g, v) => g.readFilter(filter, v),
+      (g, v) => g.stage({ filter, exact }, v),
       () => 1 + conditionCount(filter),
     )
     const unindexed = new Set<string>()
@@ -1387,11 +1388,11 @@ export class EmbeddedCollection implements Collection {
     if (typeof options.key !== 'string' || options.key.length === 0)
       throw invalid('key must be a non-empty string (the payload field to count)')
     const limit = toLimit(options.limit, 'limit', 10)
-    toBool(options.exact, 'exact', false)
+    const exact = toBool(options.exact, 'exact', false)
     const filter = filterOf(options.filter, 'filter')
     this.checkStrictRead(
       undefined,
-      (g, v) => g.stage({ limit, filter }, v),
+      (g, v) => g.stage({ limit, filter, exact }, v),
       () => 1 + conditionCount(filter),
     )
     const hits = facetCounts(this.segments, options.key, limit, this.name, (s) => this.matchesOf(s, filter))

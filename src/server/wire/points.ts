@@ -255,13 +255,13 @@ export function parseOrderBy(v: unknown, path: string): OrderBy | string {
   return out
 }
 
-/** `POST .../points/count`: `{ filter?, exact? }` (counts are always exact). */
+/** `POST .../points/count`: `{ filter?, exact? }` (counts are always exact; `exact` is for strict mode). */
 export function parseCount(body: unknown): CountOptions {
   const o = bodyObject(body, true)
   unsupported(o, 'shard_key', '', 'shard_key')
-  optBool(o, 'exact', '')
+  const exact = optBool(o, 'exact', '')
   const filter = parseFilter(o.filter, 'filter')
-  return filter === undefined ? {} : { filter }
+  return { ...(filter === undefined ? {} : { filter }), ...(exact === undefined ? {} : { exact }) }
 }
 
 /**
