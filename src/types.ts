@@ -722,7 +722,7 @@ export interface GroupsResult {
   groups: PointGroup[]
 }
 
-export interface GetOptions {
+export interface GetOptions extends ReadOptions {
   withPayload?: WithPayload
   withVector?: WithVector
 }
@@ -758,7 +758,7 @@ export interface OrderBy {
 /** A facet value: a keyword or uuid string, an integer, or a boolean. */
 export type FacetValue = string | number | boolean
 
-export interface FacetOptions {
+export interface FacetOptions extends ReadOptions {
   /** Field with a keyword, uuid, bool or integer (`lookup`) payload index. */
   key: string
   filter?: Filter | null
@@ -779,7 +779,7 @@ export interface FacetResult {
   hits: FacetHit[]
 }
 
-export interface SearchMatrixOptions {
+export interface SearchMatrixOptions extends ReadOptions {
   /** Points sampled (at random among the matches), >= 2. Default 10. */
   sample?: number
   /** Nearest neighbours per sampled point, among the sample, >= 1. Default 3. */

@@ -87,6 +87,26 @@ describe('strict mode over the Qdrant REST API', () => {
     })
     expect(hits.points.every((p) => p.payload?.city === 'a')).toBe(true)
 
+    // max_timeout holds on every read route that takes a timeout, the legacy ones too
+    await client.updateCollection('tenant', { strict_mode_config: { max_timeout: 2 } })
+    const timed: [string, unknown][] = [
+      ['/collections/tenant/points?timeout=3', { ids: [1] }],
+      ['/collections/tenant/facet?timeout=3', { key: 'city' }],
+      ['/collections/tenant/points/search/matrix/pairs?timeout=3', { sample: 3 }],
+      [
+        '/collections/tenant/points/discover?timeout=3',
+        { target: 1, context: [{ positive: 2, negative: 3 }], limit: 2 },
+      ],
+    ]
+    for (const [path, body] of timed) {
+      const res = await call(srv.url, 'POST', path, body)
+      expect([path, res.status]).toEqual([path, 400])
+      expect(JSON.stringify(res.body)).toContain('Limit exceeded 3 > 2 for \\"timeout\\"')
+    }
+    expect((await call(srv.url, 'POST', '/collections/tenant/facet?timeout=2', { key: 'city' })).status).toBe(
+      200,
+    )
+
     // off again: everything passes
     await client.updateCollection('tenant', { strict_mode_config: { enabled: false } })
     expect((await client.query('tenant', { query: vec(), limit: 20 })).points).toHaveLength(20)

@@ -111,46 +111,46 @@ describe('strict mode (embedded)', () => {
     })
     const q = vec()
     expect((await c.query({ query: q, limit: 5, timeout: 2 })).points).toHaveLength(5)
-    const cases: [Promise<unknown>, string][] = [
-      [c.query({ query: q, limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
-      [c.search(q, { limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
-      [c.scroll({ limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
-      [c.facet({ key: 'city', limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
-      [c.query({ query: q, timeout: 3 }), 'Limit exceeded 3 > 2 for "timeout"'],
-      [c.count({ timeout: 3 }), 'Limit exceeded 3 > 2 for "timeout"'],
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => c.query({ query: q, limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
+      [() => c.search(q, { limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
+      [() => c.scroll({ limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
+      [() => c.facet({ key: 'city', limit: 6 }), 'Limit exceeded 6 > 5 for "limit"'],
+      [() => c.query({ query: q, timeout: 3 }), 'Limit exceeded 3 > 2 for "timeout"'],
+      [() => c.count({ timeout: 3 }), 'Limit exceeded 3 > 2 for "timeout"'],
       [
-        c.query({ prefetch: { query: q, limit: 50 }, query: { fusion: 'rrf' }, limit: 3 }),
+        () => c.query({ prefetch: { query: q, limit: 50 }, query: { fusion: 'rrf' }, limit: 3 }),
         'Limit exceeded 50 > 5 for "limit"',
       ],
       [
-        c.queryGroups({ query: q, groupBy: 'city', limit: 2, groupSize: 3 }),
+        () => c.queryGroups({ query: q, groupBy: 'city', limit: 2, groupSize: 3 }),
         'Limit exceeded 6 > 5 for "limit"',
       ],
-      [c.searchMatrix({ sample: 3, limit: 2 }), 'Limit exceeded 6 > 5 for "limit"'],
+      [() => c.searchMatrix({ sample: 3, limit: 2 }), 'Limit exceeded 6 > 5 for "limit"'],
       [
-        c.queryBatch([{ query: q }, { query: q }, { query: q }]),
+        () => c.queryBatch([{ query: q }, { query: q }, { query: q }]),
         'Limit exceeded 3 > 2 for "search batch size"',
       ],
       [
-        c.query({ query: q, limit: 3, params: { exact: true } }),
+        () => c.query({ query: q, limit: 3, params: { exact: true } }),
         'Exact search disabled!. Help: Set exact=false.',
       ],
-      [c.search(q, { limit: 3, exact: true }), 'Exact search disabled!'],
+      [() => c.search(q, { limit: 3, exact: true }), 'Exact search disabled!'],
       // a count is exact unless told otherwise, as Qdrant's; a facet only when asked
-      [c.count(), 'Exact search disabled!'],
-      [c.facet({ key: 'city', limit: 2, exact: true }), 'Exact search disabled!'],
-      [c.query({ query: q, limit: 3, params: { hnswEf: 33 } }), 'Limit exceeded 33 > 32 for "hnsw_ef"'],
+      [() => c.count(), 'Exact search disabled!'],
+      [() => c.facet({ key: 'city', limit: 2, exact: true }), 'Exact search disabled!'],
+      [() => c.query({ query: q, limit: 3, params: { hnswEf: 33 } }), 'Limit exceeded 33 > 32 for "hnsw_ef"'],
       [
-        c.query({ query: q, limit: 3, params: { quantization: { oversampling: 3 } } }),
+        () => c.query({ query: q, limit: 3, params: { quantization: { oversampling: 3 } } }),
         'Limit exceeded 3 > 2 for "oversampling"',
       ],
       [
-        c.query({ query: q, using: 'flat', limit: 3 }),
+        () => c.query({ query: q, using: 'flat', limit: 3 }),
         "Request is forbidden on 'flat' because global vector indexing is disabled (hnsw_config.m = 0)",
       ],
     ]
     for (const [p, message] of cases) {
-      const e = await refused(p)
+      const e = await refused(p())
       expect(e.code).toBe('STRICT_MODE')
       expect(e.message).toContain(message)
     }
@@ -282,6 +282,47 @@ describe('strict mode (embedded)', () => {
     expect((await refused(c.setPayload({ x: 1 }, { ids: [1] }))).message).toMatch(
       /^Max payload storage size limit of .*MB reached!$/,
     )
+  })
+
+  it('spends no tokens on a refused request, checks only limits the client gave, charges index definitions', async () => {
+    await strict({ maxQueryLimit: 5, readRateLimit: 3, writeRateLimit: 2, maxTimeout: 2 })
+    const q = vec()
+    // refused by a limit: the bucket is untouched (3 reads still pass, the 4th does not)
+    expect((await refused(c.query({ query: q, limit: 6 }))).code).toBe('STRICT_MODE')
+    expect((await refused(c.count({ timeout: 3, exact: false }))).code).toBe('STRICT_MODE')
+    for (let i = 0; i < 3; i++) await c.query({ query: q, limit: 1 })
+    expect((await refused(c.query({ query: q, limit: 1 }))).code).toBe('RATE_LIMITED')
+    // defaults are not the client's: scroll/facet/matrix defaults pass a limit below them
+    await c.updateConfig({ strictMode: { maxQueryLimit: 2, readRateLimit: 10 } })
+    expect((await c.scroll()).points).toHaveLength(10)
+    expect((await c.facet({ key: 'city' })).hits).toHaveLength(2)
+    expect((await c.searchMatrix({ sample: 4 })).sampleIds).toHaveLength(4)
+    expect((await refused(c.scroll({ limit: 3 }))).code).toBe('STRICT_MODE')
+    // a bad request is refused by validation before any token is spent
+    expect((await refused(c.scroll({ orderBy: 'n', offset: 3 }))).code).toBe('INVALID_ARGUMENT')
+    // 6 of 10 tokens spent: 4 are left, then none
+    expect(await c.get([1, 2, 3, 4])).toHaveLength(4)
+    expect((await refused(c.get([1]))).code).toBe('RATE_LIMITED')
+    // timeouts of retrieve, facet and matrix are checked against max_timeout
+    for (const p of [
+      () => c.get([1], { timeout: 3 }),
+      () => c.facet({ key: 'city', timeout: 3 }),
+      () => c.searchMatrix({ timeout: 3 }),
+    ])
+      expect((await refused(p())).message).toContain('Limit exceeded 3 > 2 for "timeout"')
+    // index definitions cost one write token each (as Qdrant's max(1, 0))
+    await c.updateConfig({ strictMode: { writeRateLimit: 2 } })
+    await c.createPayloadIndex('n', 'integer')
+    await c.deletePayloadIndex('n')
+    const e = await refused(c.createPayloadIndex('n', 'integer'))
+    expect(e.code).toBe('RATE_LIMITED')
+    expect('n' in (await c.info()).payloadSchema).toBe(false)
+  })
+
+  it('says prefix matching cannot be indexed, instead of asking for an index that would not help', async () => {
+    await strict({ unindexedFilteringRetrieve: false })
+    const e = await refused(c.count({ filter: { must: [{ key: 'city', match: { prefix: 'Ber' } }] } }))
+    expect(e.message).toContain('prefix matching (match.prefix) cannot use a payload index')
   })
 
   it('rate-limits reads and writes by cost, with the wait Qdrant reports, and refills on a change', async () => {

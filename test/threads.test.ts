@@ -125,6 +125,8 @@ describe('a server-style collection (searchThreads)', () => {
     const col = await db.createCollection('c', { dimension: DIM, metric: 'Euclid' })
     const all = points(20_000, 5)
     for (let i = 0; i < all.length; i += 5000) await col.upsert(all.slice(i, i + 5000))
+    // graphs built: a segment still waiting for its graph is scanned, and a small scan runs inline
+    await col.waitForOptimizers()
     const q = all[7]!.vector
     // ef 4000 goes to a worker thread (ef > 128): the loop turns before it answers
     const order: string[] = []

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
+import { isAbsent } from '../json-input.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
@@ -360,16 +361,20 @@ export class EmbeddedCollection implements Collection {
       // an IVF index is an index too: a vector configured without a graph (m 0) scans every point
       return v.index?.type === 'ivf' ? Math.max(1, v.hnsw.m) : v.hnsw.m
     },
+    // each figure computed only when a limit reads it (payload bytes walk a sample of payloads)
     sizes: () => {
-      let points = 0
-      let vectorBytes = 0
-      let payloadBytes = 0
-      for (const s of this.segments) {
-        points += s.pointCount
-        vectorBytes += s.vectorBytes
-        payloadBytes += s.payloadBytes
+      const segments = this.segments
+      return {
+        get points() {
+          return segments.reduce((n, s) => n + s.pointCount, 0)
+        },
+        get vectorBytes() {
+          return segments.reduce((n, s) => n + s.vectorBytes, 0)
+        },
+        get payloadBytes() {
+          return segments.reduce((n, s) => n + s.payloadBytes, 0)
+        },
       }
-      return { points, vectorBytes, payloadBytes }
     },
     estimate: (filter) => this.segments.reduce((n, s) => n + s.filterExecutor(filter).estimate().exp, 0),
     storedRows: (using, id) => {
@@ -395,8 +400,7 @@ export class EmbeddedCollection implements Collection {
     if (guard === null) return
     if (write.timeoutMs !== undefined) guard.timeout(write.timeoutMs / 1000)
     const cost = this.strictWriteCost(guard, op)
-    // index definitions are not rate-limited (as Qdrant): they touch no points
-    if (guard.limitsWrites && op.op !== 'create_index') guard.write(cost)
+    if (guard.limitsWrites) guard.write(cost)
   }
 
   /** Checks one operation's limits and returns its write cost (points touched, estimated for a filter). */
@@ -423,7 +427,8 @@ export class EmbeddedCollection implements Collection {
       case 'delete_vectors':
         return selected(op.selector)
       case 'batch':
-        return op.ops.reduce((n, o) => n + this.strictWriteCost(guard, o), 0)
+        // each operation costs at least one token (as Qdrant's per-operation max(1, estimate))
+        return op.ops.reduce((n, o) => n + Math.max(1, this.strictWriteCost(guard, o)), 0)
       case 'create_index':
         guard.payloadIndex(op.field, this.strictView)
         return 1
@@ -580,12 +585,13 @@ export class EmbeddedCollection implements Collection {
    */
   private async submit(op: Operation, write: ResolvedWrite = WAIT): Promise<UpdateResult> {
     this.assertWritable()
-    if (op.op !== 'update_collection' && op.op !== 'delete_index') this.checkStrictWrite(op, write)
     // bounded queue (Qdrant's update channel): a writer that outruns the apply chain waits here
     while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
     this.assertWritable()
     const body = encodeOperation(op)
     const decoded = decodeOperation(body)
+    // strict mode last, after the wait: its size limits see the collection as this write will find it
+    if (this.strict !== null && op.op !== 'update_collection') this.checkStrictWrite(op, write)
     const durable = this.wal.append([body])
     durable.catch(() => undefined) // handled below, when the apply chain reaches it
     this.pending++
@@ -1251,8 +1257,9 @@ export class EmbeddedCollection implements Collection {
     const parsed = toIds(ids)
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toWithVector(options.withVector, 'withVector')
+    const deadline = Deadline.after(options.timeout, 'retrieve', this.clock)
     this.checkStrictRead(
-      undefined,
+      options.timeout,
       () => undefined,
       () => parsed.length,
     )
@@ -1264,6 +1271,7 @@ export class EmbeddedCollection implements Collection {
       const seg = this.segmentOf(id)
       if (seg) out.push(this.record(seg, id, withPayload, withVector))
     }
+    deadline.check()
     return out
   }
 
@@ -1303,22 +1311,23 @@ export class EmbeddedCollection implements Collection {
     const deadline = Deadline.after(options.timeout, 'scroll', this.clock)
     const limit = toLimit(options.limit, 'limit', 10)
     const filter = filterOf(options.filter, 'filter')
-    this.checkStrictRead(
-      options.timeout,
-      (g, v) => g.stage({ limit, filter }, v),
-      () => 1 + conditionCount(filter),
-    )
-    if (options.orderBy !== undefined && options.orderBy !== null) {
-      if (options.offset !== undefined && options.offset !== null)
-        throw invalid(
-          'Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you have already seen for the `order_by.start_from` value',
-        )
-      return this.scrollOrdered(resolveOrderBy(options.orderBy, 'orderBy'), limit, filter, options)
-    }
+    const ordered = options.orderBy !== undefined && options.orderBy !== null
+    if (ordered && options.offset !== undefined && options.offset !== null)
+      throw invalid(
+        'Cannot use an `offset` when using `order_by`. The alternative for paging is to use `order_by.start_from` and a filter to exclude the IDs that you have already seen for the `order_by.start_from` value',
+      )
+    const order = ordered ? resolveOrderBy(options.orderBy!, 'orderBy') : undefined
     const start =
       options.offset === undefined || options.offset === null ? null : parsePointId(options.offset, 'offset')
     const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
     const withVector = toWithVector(options.withVector, 'withVector')
+    // only a limit the client gave is checked (as Qdrant), not the default
+    this.checkStrictRead(
+      options.timeout,
+      (g, v) => g.stage({ limit: isAbsent(options.limit) ? undefined : limit, filter }, v),
+      () => 1 + conditionCount(filter),
+    )
+    if (order !== undefined) return this.scrollOrdered(order, limit, filter, withPayload, withVector)
     // each segment contributes its first limit + 1 matches from `start`; together they hold the page
     const candidates: { id: PointId; segment: Segment }[] = []
     const unindexed = new Set<string>()
@@ -1353,10 +1362,9 @@ export class EmbeddedCollection implements Collection {
     order: ResolvedOrderBy,
     limit: number,
     filter: FilterNode | null,
-    options: ScrollOptions,
+    withPayload: PayloadProjection,
+    withVector: WithVector,
   ): ScrollResult {
-    const withPayload = toWithPayload(options.withPayload, 'withPayload', true)
-    const withVector = toWithVector(options.withVector, 'withVector')
     const page = orderedPage(this.segments, order, limit, this.name, (s) => this.matchesOf(s, filter))
     const points = page.map((e) => ({
       ...this.record(e.segment, e.id, withPayload, withVector),
@@ -1389,13 +1397,18 @@ export class EmbeddedCollection implements Collection {
       throw invalid('key must be a non-empty string (the payload field to count)')
     const limit = toLimit(options.limit, 'limit', 10)
     const exact = toBool(options.exact, 'exact', false)
+    const deadline = Deadline.after(options.timeout, 'facet', this.clock)
     const filter = filterOf(options.filter, 'filter')
     this.checkStrictRead(
-      undefined,
-      (g, v) => g.stage({ limit, filter, exact }, v),
+      options.timeout,
+      (g, v) => g.stage({ limit: isAbsent(options.limit) ? undefined : limit, filter, exact }, v),
       () => 1 + conditionCount(filter),
     )
-    const hits = facetCounts(this.segments, options.key, limit, this.name, (s) => this.matchesOf(s, filter))
+    const hits = facetCounts(this.segments, options.key, limit, this.name, (s) => {
+      deadline.check()
+      return this.matchesOf(s, filter)
+    })
+    deadline.check()
     return { hits }
   }
 
@@ -1408,6 +1421,7 @@ export class EmbeddedCollection implements Collection {
    */
   async searchMatrix(options: SearchMatrixOptions = {}): Promise<SearchMatrixResult> {
     this.assertOpen()
+    const deadline = Deadline.after(options.timeout, 'search matrix', this.clock)
     const sample = toLimit(options.sample, 'sample', DEFAULT_MATRIX_SAMPLE)
     if (sample < 2) throw invalid(`sample must be an integer >= 2, got ${sample}`)
     const limit = toLimit(options.limit, 'limit', DEFAULT_MATRIX_LIMIT)
@@ -1415,12 +1429,16 @@ export class EmbeddedCollection implements Collection {
     if (typeof using !== 'string') throw invalid(`using must be a vector name, got ${typeof using}`)
     const space = this.space(using, 'using')
     if (space.kind === 'sparse') throw invalid('using: the distance matrix works on dense vectors')
-    const userFilter = filterOf(options.filter, 'filter')
-    this.checkStrictRead(
-      undefined,
-      (g, v) => g.stage({ limit: sample * limit, filter: userFilter }, v),
-      () => sample + conditionCount(userFilter),
-    )
+    if (this.strict !== null) {
+      const userFilter = filterOf(options.filter, 'filter')
+      // Qdrant checks sample x limit only when the client gave both
+      const asked = isAbsent(options.sample) || isAbsent(options.limit) ? undefined : sample * limit
+      this.checkStrictRead(
+        options.timeout,
+        (g, v) => g.stage({ limit: asked, filter: userFilter }, v),
+        () => sample + conditionCount(userFilter),
+      )
+    }
     const filter = filterOf(
       {
         must: [
@@ -1438,7 +1456,8 @@ export class EmbeddedCollection implements Collection {
     const among = filterOf({ must: [{ has_id: ids }] }, 'filter')
     const searches = ids.map((id) => {
       const vector = this.segmentOf(id)!.vector(using, id)!
-      return { ...this.prepareSearch(vector, { limit: limit + 1, using }, 'vector', true), filter: among }
+      const p = this.prepareSearch(vector, { limit: limit + 1, using }, 'vector', true, deadline)
+      return { ...p, filter: among }
     })
     const results = await Promise.all(searches.map((p) => this.runSearchAsync(p, true)))
     const nearest = results.map((hits, i) =>
@@ -1844,16 +1863,18 @@ export class EmbeddedCollection implements Collection {
     const { options, query } = checkGroupRequest(request)
     const deadline = Deadline.after(request?.timeout, 'GroupBy', this.clock)
     const plan = QueryParser.parse(query, this.vectorSpaces)
-    // checked with the request's own filter (the plan's adds "groupBy is not empty")
-    const asked = { ...plan, filter: filterOf(request.filter, 'filter') }
-    this.checkStrictRead(
-      request?.timeout,
-      (g, v) => {
-        g.groupBy(request.groupBy, v)
-        g.plan(asked, v, options.groups * options.groupSize)
-      },
-      () => planCost(asked, this.strictView),
-    )
+    if (this.strict !== null) {
+      // checked with the request's own filter (the plan's adds "groupBy is not empty")
+      const asked = { ...plan, filter: filterOf(request.filter, 'filter') }
+      this.checkStrictRead(
+        request?.timeout,
+        (g, v) => {
+          g.groupBy(request.groupBy, v)
+          g.plan(asked, v, options.groups * options.groupSize)
+        },
+        () => planCost(asked, this.strictView),
+      )
+    }
     const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(

@@ -92,7 +92,7 @@ export class TokenBucket {
 
 // ---- what the checks read of a collection ----
 
-/** Estimated storage of a collection (Qdrant's estimated collection stats). Bytes. */
+/** Estimated storage of a collection (Qdrant's estimated collection stats). Bytes; each read may compute. */
 export interface CollectionSizes {
   readonly points: number
   readonly vectorBytes: number
@@ -252,12 +252,28 @@ function required(node: FieldNode): Capability[] {
   }
 }
 
+/** A key no index answers: the index types that would, or `prefix` (no Quiver index answers match.prefix). */
+interface Unindexed {
+  readonly key: string
+  readonly types: string[]
+  readonly prefix?: true
+}
+
+/** The strict-mode error for `found`, with `solution` as Qdrant's help. */
+function unindexedError(found: Unindexed, solution: string): QuiverError {
+  if (found.prefix === true)
+    return strictModeError(
+      `Index required but not found for "${found.key}": prefix matching (match.prefix) cannot use a payload index in Quiver`,
+      'Allow unindexed filtering in strict mode (unindexed_filtering_retrieve / unindexed_filtering_update) or use a different filter.',
+    )
+  return strictModeError(
+    `Index required but not found for "${found.key}" of one of the following types: [${found.types.join(', ')}]`,
+    solution,
+  )
+}
+
 /** The first payload key of `node` with no index able to answer its condition, and the index types that would. */
-function unindexedKey(
-  node: FilterNode,
-  view: StrictModeView,
-  prefix: string,
-): { key: string; types: string[] } | undefined {
+function unindexedKey(node: FilterNode, view: StrictModeView, prefix: string): Unindexed | undefined {
   switch (node.kind) {
     case 'and':
     case 'or':
@@ -280,6 +296,7 @@ function unindexedKey(
       const need = required(node)
       if (need.length === 0) return undefined
       const key = `${prefix}${node.key}`
+      if (node.kind === 'match_prefix') return { key, types: ['keyword'], prefix: true }
       const index = view.indexOf(key)
       if (index !== undefined) {
         const has = capabilities(index)
@@ -349,10 +366,7 @@ export class StrictModeGuard {
     if (allowUnindexed === false) {
       const found = unindexedKey(filter, view, '')
       if (found !== undefined)
-        throw strictModeError(
-          `Index required but not found for "${found.key}" of one of the following types: [${found.types.join(', ')}]`,
-          'Create an index for this key or use a different filter.',
-        )
+        throw unindexedError(found, 'Create an index for this key or use a different filter.')
     }
     const limit = this.config.filterMaxConditions
     if (limit !== undefined) {
@@ -466,10 +480,7 @@ export class StrictModeGuard {
     for (const c of f.conditions) {
       const found = unindexedKey(c, view, '')
       if (found !== undefined)
-        throw strictModeError(
-          `Index required but not found for "${found.key}" of one of the following types: [${found.types.join(', ')}]`,
-          'Create an index for this key or use a different formula expression.',
-        )
+        throw unindexedError(found, 'Create an index for this key or use a different formula expression.')
     }
   }
 

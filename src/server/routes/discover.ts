@@ -21,11 +21,11 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   const base = '/collections/:collection_name/points/discover'
 
   app.post<Route>(base, async (req, reply) => {
-    parseReadParams(req.query)
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
-    const { points } = await collection.query(request)
+    const { points } = await collection.query({ ...request, ...read })
     return sendOk(
       reply,
       points.map((h) => toWireScoredPoint(h)),
@@ -33,14 +33,17 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
-    parseReadParams(req.query)
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseDiscoverBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
       req,
       searches.map((q) => q.request),
     )
-    const results = await collection.queryBatch(searches.map((s) => s.request))
+    const results = await collection.queryBatch(
+      searches.map((s) => s.request),
+      read,
+    )
     return sendOk(
       reply,
       results.map((r, _i) => r.points.map((h) => toWireScoredPoint(h))),

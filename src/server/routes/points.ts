@@ -76,10 +76,10 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(base, async (req, reply) => {
-    parseReadParams(req.query)
+    const read = parseReadParams(req.query)
     const collection = await db.getCollection(req.params.collection_name)
     const { ids, options } = parseRetrieve(req.body)
-    const records = await collection.get(ids, options)
+    const records = await collection.get(ids, { ...options, ...read })
     return sendOk(
       reply,
       records.map((r) => toWireRecord(r)),
