@@ -980,6 +980,11 @@ export interface CollectionStats {
     /** Optimizations completed since open, by kind. */
     completed: { reconfigure: number; vacuum: number; merge: number }
   }
+  /**
+   * Since open: searches and queries answered from the database's query-result cache (`hits`) and
+   * cacheable ones computed (`misses`). Both 0 when the cache is off.
+   */
+  queryCache: { hits: number; misses: number }
 }
 
 /** One operation of `batchUpdate` (Qdrant's `points/batch`): exactly one key. */

@@ -63,6 +63,11 @@ export function buildProgram(io: CliIo, command: string): Command {
       'worker threads that build and search (0 = none; default: one per CPU, or $QUIVER_THREADS)',
       intOption(0),
     )
+    .option(
+      '--query-cache-mb <n>',
+      'query-result cache budget in MiB, 0 = off (default 32, or $QUIVER__QUERY_CACHE_MB)',
+      intOption(0),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -1,5 +1,6 @@
 // `quiver serve`: runs the HTTP server (Qdrant REST API) until SIGINT / SIGTERM.
 import { resolve } from 'node:path'
+import { UsageError } from './args.js'
 import { type ServeSecurityFlags, serveSecurityOptions } from './serve-security.js'
 
 export interface ServeCommandOptions extends ServeSecurityFlags {
@@ -9,6 +10,27 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   logLevel: string
   /** Worker threads of the core pool (0: none); default one per CPU or QUIVER_THREADS. */
   threads?: number
+  /** Query-result cache budget in MiB (0: off); default QUIVER__QUERY_CACHE_MB, else 32. */
+  queryCacheMb?: number
+}
+
+/** The environment variable `--query-cache-mb` falls back to. */
+export const QUERY_CACHE_ENV = 'QUIVER__QUERY_CACHE_MB'
+
+/** `--query-cache-mb`, else QUIVER__QUERY_CACHE_MB, in bytes; undefined: the default. Throws UsageError for a bad value. */
+export function queryCacheBytes(
+  flag: number | undefined,
+  env = process.env[QUERY_CACHE_ENV],
+): number | undefined {
+  let mb = flag
+  if (mb === undefined && env !== undefined && env !== '') {
+    if (!/^\d{1,7}$/.test(env.trim()))
+      throw new UsageError(`${QUERY_CACHE_ENV} must be a whole number of MiB (0 = off), got "${env}"`)
+    mb = Number(env.trim())
+  }
+  if (mb === undefined) return undefined
+  if (mb > 1_048_576) throw new UsageError(`--query-cache-mb ${mb} is out of range (0..1048576)`)
+  return mb * 1024 * 1024
 }
 
 /**
@@ -23,6 +45,7 @@ export async function runServe(
   const { serve } = await import('../server/index.js')
 
   const dataDir = resolve(opts.data)
+  const cacheBytes = queryCacheBytes(opts.queryCacheMb)
   const server = await serve({
     ...serveSecurityOptions(opts),
     dataDir,
@@ -31,6 +54,7 @@ export async function runServe(
     logLevel: opts.logLevel,
     handleSignals: false,
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+    ...(cacheBytes === undefined ? {} : { queryCacheBytes: cacheBytes }),
   })
   out.write(`Quiver listening on ${server.address} (data: ${dataDir})\n`)
   const signal = await new Promise<NodeJS.Signals>((done) => {

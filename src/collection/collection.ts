@@ -95,9 +95,11 @@ import {
   type QueryPlan,
   QueryRunner,
   type QueryVector,
+  type Stage,
   type StageParams,
   type VectorSpaces,
 } from './query.js'
+import { type QueryCache, type QueryCacheCounters, requestKey, resultBytes } from './query-cache.js'
 import { applyCollectionUpdate, sameConfig, segmentNeedsRebuild } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
@@ -163,7 +165,15 @@ export interface CollectionOpenOptions {
    * seam: a clock that jumps makes a timeout deterministic.
    */
   clock?: () => number
+  /**
+   * The query-result cache this collection stores its search / query results in (query-cache.ts;
+   * Quiver.open shares one among its collections). Absent: no caching.
+   */
+  queryCache?: QueryCache
 }
+
+/** Numbers collection instances, so a reopened or recreated collection never reads an older one's cache entries. */
+let nextInstance = 0
 
 type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']>
 
@@ -192,6 +202,19 @@ function lowerBound(ids: readonly PointId[], start: PointId): number {
     else hi = mid
   }
   return lo
+}
+
+/** A read request without its `timeout` (a different timeout asks for the same result). */
+function untimed<T extends object>(request: T): T {
+  return request !== null && typeof request === 'object' && 'timeout' in request
+    ? { ...request, timeout: undefined }
+    : request
+}
+
+/** Whether a plan's result depends only on this collection's state: no lookups elsewhere, no random sample. */
+function cacheable(plan: QueryPlan): boolean {
+  const random = (s: Stage): boolean => s.query.kind === 'sample' || s.prefetches.some(random)
+  return plan.lookups.length === 0 && !random(plan)
 }
 
 function filterOf(filter: Filter | null | undefined, where: string): FilterNode | null {
@@ -273,6 +296,10 @@ export class EmbeddedCollection implements Collection {
   private strictGuard: StrictModeGuard | null = null
   private strictKey = ''
   private strictFor: StrictModeConfig | undefined | null = undefined
+  /** The shared query-result cache (CollectionOpenOptions.queryCache), and this collection's use of it. */
+  private readonly queryCache: QueryCache | undefined
+  private readonly cacheCounters: QueryCacheCounters = { hits: 0, misses: 0 }
+  private readonly instance = ++nextInstance
 
   private constructor(
     name: string,
@@ -290,6 +317,7 @@ export class EmbeddedCollection implements Collection {
     this.configWritten = config
     this.wal = wal
     this.plannerOverrides = options.planner ?? {}
+    this.queryCache = options.queryCache?.enabled === true ? options.queryCache : undefined
     this.holder = new SegmentHolder(config, segments, (s) => this.configurePlanner(s))
     segments.forEach((segment, i) => {
       const entry = manifest?.segments[i]
@@ -1483,7 +1511,8 @@ export class EmbeddedCollection implements Collection {
       (g, v) => g.stage(this.searchLimits(p, options), v),
       () => this.searchCost(p),
     )
-    return this.searchThreads ? this.runSearchAsync(p, true) : this.runSearch(p)
+    const run = () => (this.searchThreads ? this.runSearchAsync(p, true) : Promise.resolve(this.runSearch(p)))
+    return this.queryCache === undefined ? run() : this.cachedRead('search', [vector, untimed(options)], run)
   }
 
   /**
@@ -1505,7 +1534,8 @@ export class EmbeddedCollection implements Collection {
       },
       () => prepared.reduce((n, p) => n + this.searchCost(p), 0),
     )
-    return Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
+    const run = () => Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
+    return this.queryCache === undefined ? run() : this.cachedRead('searchBatch', requests, run)
   }
 
   /** The search space of vector `using`; throws INVALID_ARGUMENT naming `where` for an unknown name. */
@@ -1798,7 +1828,9 @@ export class EmbeddedCollection implements Collection {
       (g, v) => g.plan(plan, v),
       () => planCost(plan, this.strictView),
     )
-    return { points: await this.runQuery(plan, true, deadline) }
+    const run = async () => ({ points: await this.runQuery(plan, true, deadline) })
+    if (this.queryCache === undefined) return run()
+    return this.cachedRead('query', cacheable(plan) ? untimed(request) : undefined, run)
   }
 
   /**
@@ -1818,12 +1850,16 @@ export class EmbeddedCollection implements Collection {
       },
       () => plans.reduce((n, plan) => n + planCost(plan, this.strictView), 0),
     )
-    const out: QueryResult[] = []
-    for (const plan of plans) {
-      deadline.check()
-      out.push({ points: await this.runQuery(plan, false, deadline) })
+    const run = async () => {
+      const out: QueryResult[] = []
+      for (const plan of plans) {
+        deadline.check()
+        out.push({ points: await this.runQuery(plan, false, deadline) })
+      }
+      return out
     }
-    return out
+    if (this.queryCache === undefined) return run()
+    return this.cachedRead('queryBatch', plans.every(cacheable) ? requests : undefined, run)
   }
 
   /** The query layer's view of vector `using`; throws INVALID_ARGUMENT naming `path` for an unknown name. */
@@ -1875,6 +1911,16 @@ export class EmbeddedCollection implements Collection {
         () => planCost(asked, this.strictView),
       )
     }
+    const run = () => this.runGroups(plan, options, deadline)
+    if (this.queryCache === undefined) return run()
+    return this.cachedRead('groups', cacheable(plan) ? untimed(request) : undefined, run)
+  }
+
+  private async runGroups(
+    plan: QueryPlan,
+    options: ReturnType<typeof checkGroupRequest>['options'],
+    deadline: Deadline,
+  ): Promise<GroupsResult> {
     const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const grouped = groupRanked(
@@ -2115,7 +2161,30 @@ export class EmbeddedCollection implements Collection {
         running: this.optimizing !== undefined,
         completed: { ...this.optimizationsCompleted },
       },
+      queryCache: { ...this.cacheCounters },
     }
+  }
+
+  /**
+   * `compute`'s result, from the query cache when this collection's state has not changed since it
+   * was stored (the key holds the applied sequence: any write makes older entries unreachable).
+   * `request` is what the result depends on besides the state; undefined: not cacheable.
+   */
+  private async cachedRead<T>(kind: string, request: unknown, compute: () => Promise<T>): Promise<T> {
+    const cache = this.queryCache
+    if (cache === undefined) return compute()
+    const text = request === undefined ? undefined : requestKey(kind, request)
+    if (text === undefined) return compute()
+    const key = `${this.instance}:${this.appliedSeq}:${text}`
+    const hit = cache.get<T>(key)
+    if (hit !== undefined) {
+      this.cacheCounters.hits++
+      return hit
+    }
+    this.cacheCounters.misses++
+    const value = await compute()
+    cache.set(key, value, resultBytes(value))
+    return value
   }
 
   private reportSegment(s: Segment): OptimizationSegment {
@@ -2317,6 +2386,7 @@ export class EmbeddedCollection implements Collection {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.queryCache?.deletePrefix(`${this.instance}:`)
     try {
       await this.optimizing // stops at its next time slice
       await this.tail
@@ -2329,6 +2399,7 @@ export class EmbeddedCollection implements Collection {
   /** Closes without persisting (the collection is about to be dropped). */
   async closeWithoutPersist(): Promise<void> {
     this.closed = true
+    this.queryCache?.deletePrefix(`${this.instance}:`)
     await this.optimizing
     await this.tail
     await this.wal.close()

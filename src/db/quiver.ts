@@ -6,6 +6,7 @@ import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
+import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../collection/query-cache.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
@@ -68,6 +69,15 @@ export interface OpenOptions extends CollectionOpenOptions {
    * answers only once the directory is its own. If it throws, `open` releases the lock and rethrows.
    */
   onLocked?: () => Promise<void>
+  /**
+   * Byte budget of the query-result cache shared by this database's collections (search, query,
+   * batches and groups; src/collection/query-cache.ts): results are estimated in bytes, least
+   * recently used dropped first, and any write to a collection makes its entries unreachable.
+   * 0 turns it off. Default 32 MiB (DEFAULT_QUERY_CACHE_BYTES). Throws INVALID_CONFIG if not an integer >= 0.
+   */
+  queryCacheBytes?: number
+  /** Milliseconds a cached result may be served. Default 300000 (5 minutes). Throws INVALID_CONFIG if not an integer >= 1. */
+  queryCacheTtlMs?: number
 }
 
 /** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
@@ -114,10 +124,12 @@ export class Quiver {
     taken: (name) => this.collections.has(name) || this.unavailable.has(name) || this.pending.has(name),
   }
   private closed = false
+  private readonly queryCache: QueryCache
 
-  private constructor(dir: string, lock: DirLock, options: OpenOptions) {
+  private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
     this.lock = lock
+    this.queryCache = options.queryCache
     // collections find each other through this database (query `lookupFrom`)
     this.options = { ...options, resolveCollection: (name) => this.getCollection(name) }
   }
@@ -133,10 +145,16 @@ export class Quiver {
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
     if (options.threads !== undefined) CorePool.configure(options.threads)
     const abs = resolve(dir)
+    // checked before anything is touched on disk
+    const queryCache = new QueryCache({
+      maxBytes: options.queryCacheBytes ?? DEFAULT_QUERY_CACHE_BYTES,
+      ...(options.queryCacheTtlMs === undefined ? {} : { ttlMs: options.queryCacheTtlMs }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    })
     if (options.create === false) await assertDataDir(abs)
     else await ensureDir(abs)
     const lock = await lockDirectory(abs)
-    const db = new Quiver(abs, lock, options)
+    const db = new Quiver(abs, lock, { ...options, queryCache })
     try {
       await options.onLocked?.()
       const root = join(abs, COLLECTIONS)
@@ -261,6 +279,11 @@ export class Quiver {
   }
 
   /** Whether `name` is a collection (unavailable ones included) or an alias of one. */
+  /** The query-result cache's budget, bytes and entries held now, and evictions since open (`queryCacheBytes`). */
+  queryCacheStats(): QueryCacheStats {
+    return this.queryCache.stats()
+  }
+
   hasCollection(name: string): boolean {
     const real = this.aliases.resolve(name) ?? name
     return this.collections.has(real) || this.unavailable.has(real)
@@ -713,6 +736,7 @@ export class Quiver {
       }
     }
     this.collections.clear()
+    this.queryCache.clear()
     // an alias change already writing finishes before another process may take the directory
     await this.aliases.idle()
     await this.lock.release()

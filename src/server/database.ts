@@ -1,4 +1,6 @@
 // The part of `Quiver` (src/db/quiver.ts) the server uses, so routes depend on an interface, not the class.
+
+import type { QueryCacheStats } from '../collection/query-cache.js'
 import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { RecoverOptions, SnapshotInfo } from '../db/snapshots.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
@@ -47,6 +49,8 @@ export interface ServerDatabase extends Partial<SnapshotDatabase>, Partial<Alias
    * never show it (`redactDataDir`).
    */
   readonly dir?: string
+  /** The query-result cache's budget, holdings and evictions (Quiver.queryCacheStats); absent: no cache metrics. */
+  queryCacheStats?(): QueryCacheStats | undefined
   /** Absent: always ready (an open `Quiver`). `serve` passes a database that is not ready while it loads. */
   readiness?(): Readiness
 }

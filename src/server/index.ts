@@ -44,6 +44,8 @@ export interface ServeOptions {
   handleSignals?: boolean
   /** Worker threads of the core pool (`Quiver.open`'s `threads`); default one per CPU. */
   threads?: number
+  /** Query-result cache budget in bytes (`Quiver.open`'s `queryCacheBytes`; 0 = off). Default 32 MiB. */
+  queryCacheBytes?: number
   /** Hosts snapshot recovery may fetch from besides loopback (`buildServer`'s `snapshotUrlAllow`). */
   snapshotUrlAllow?: readonly string[]
   /**
@@ -146,7 +148,7 @@ async function loadDatabase(
   dataDir: string,
   loading: LoadingDatabase,
   logger: FastifyBaseLogger,
-  options: Pick<ServeOptions, 'threads' | 'onLoadProgress'>,
+  options: Pick<ServeOptions, 'threads' | 'onLoadProgress' | 'queryCacheBytes'>,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -165,6 +167,7 @@ async function loadDatabase(
       logger,
       searchThreads: true,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
+      ...(options.queryCacheBytes === undefined ? {} : { queryCacheBytes: options.queryCacheBytes }),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()

@@ -1,5 +1,6 @@
 // The database of a server that listens before its data directory is loaded (`serve`): until
 // `resolve(db)` every call throws NOT_READY (503) and `/readyz` says why; afterwards it delegates.
+import type { QueryCacheStats } from '../collection/query-cache.js'
 import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { OpenProgress, Quiver } from '../db/quiver.js'
 import { fullSnapshotsDir, type RecoverOptions, type SnapshotInfo } from '../db/snapshots.js'
@@ -69,6 +70,10 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasD
   }
   unavailableCollections(): ReadonlyMap<string, Error> {
     return this.loaded.unavailableCollections()
+  }
+  /** While loading: undefined (no cache yet to report). */
+  queryCacheStats(): QueryCacheStats | undefined {
+    return this.db?.queryCacheStats()
   }
   async updateAliases(actions: readonly AliasAction[]): Promise<true> {
     return this.loaded.updateAliases(actions)

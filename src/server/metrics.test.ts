@@ -42,6 +42,7 @@ const STATS: CollectionStats = {
     running: true,
     completed: { reconfigure: 1, vacuum: 2, merge: 3 },
   },
+  queryCache: { hits: 3, misses: 4 },
 }
 
 interface Fake {

@@ -306,6 +306,58 @@ export class ServerMetrics {
         }
       },
     })
+    const cacheCounter = (name: string, help: string, value: (c: CollectionSnapshot) => number | undefined) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['collection'],
+        registers,
+        async collect() {
+          const all = await snapshot()
+          this.reset()
+          for (const c of all) {
+            const v = value(c)
+            if (v !== undefined) this.inc({ collection: c.name }, v)
+          }
+        },
+      })
+    cacheCounter(
+      'quiver_query_cache_hits_total',
+      'Searches and queries answered from the query-result cache since the collection was opened',
+      (c) => c.stats?.queryCache.hits,
+    )
+    cacheCounter(
+      'quiver_query_cache_misses_total',
+      'Cacheable searches and queries computed (not in the query-result cache) since the collection was opened',
+      (c) => c.stats?.queryCache.misses,
+    )
+    const database = this.db
+    new Counter({
+      name: 'quiver_query_cache_evictions_total',
+      help: 'Query-result cache entries dropped to stay within its byte budget since the database opened',
+      registers,
+      collect() {
+        const s = database.queryCacheStats?.()
+        this.reset()
+        if (s !== undefined) this.inc(s.evictions)
+      },
+    })
+    new Gauge({
+      name: 'quiver_query_cache_bytes',
+      help: 'Estimated bytes of the results held by the query-result cache',
+      registers,
+      collect() {
+        this.set(database.queryCacheStats?.()?.bytes ?? 0)
+      },
+    })
+    new Gauge({
+      name: 'quiver_query_cache_entries',
+      help: 'Results held by the query-result cache',
+      registers,
+      collect() {
+        this.set(database.queryCacheStats?.()?.entries ?? 0)
+      },
+    })
     new Counter({
       name: 'quiver_collection_optimizations_completed_total',
       help: 'Optimizations completed since the collection was opened, by kind (reconfigure, vacuum, merge)',
