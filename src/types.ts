@@ -144,6 +144,17 @@ export interface CollectionConfig {
   readonly params?: CollectionParams
   /** Qdrant's `strict_mode_config` (see {@link StrictModeConfig}); absent = no strict mode. */
   readonly strictMode?: StrictModeConfig
+  /** Quiver's search settings of this collection (`search_config`); absent = the database's defaults. */
+  readonly searchConfig?: SearchConfig
+}
+
+/** Quiver's search settings of a collection (`search_config` on the wire; not in Qdrant). */
+export interface SearchConfig {
+  /**
+   * Fraction of this collection's searches re-run exactly for the live recall estimate
+   * (docs/recall.md), 0..1; overrides the database's `recallSampleRate`.
+   */
+  readonly recallSampleRate?: number
 }
 
 /**
@@ -253,6 +264,8 @@ export interface CollectionUpdate {
    * stay). Applied at once; refills the rate limiters even when nothing else changes.
    */
   strictMode?: StrictModeConfig | null
+  /** Search settings to change (merged field by field; absent or null fields stay). */
+  searchConfig?: SearchConfig | null
 }
 
 /** Options of one named dense vector (`createCollection({ vectors: { name: ... } })`). */
@@ -315,6 +328,8 @@ export interface CreateCollectionOptions {
   params?: CollectionParams | null
   /** Qdrant's strict mode (see {@link StrictModeConfig}); absent = none. */
   strictMode?: StrictModeConfig | null
+  /** Quiver's search settings (see {@link SearchConfig}); absent = the database's defaults. */
+  searchConfig?: SearchConfig | null
 }
 
 /** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */
@@ -951,6 +966,41 @@ export interface CollectionInfo {
    * Absent from collections that do not queue (fakes in tests).
    */
   updateQueue?: { length: number }
+  /**
+   * Beyond Qdrant: live recall@k estimates per vector and query class (CollectionOpenOptions
+   * `recallSampleRate`; src/collection/recall-sampler.ts), empty until a search was sampled.
+   * Absent from collections that do not sample.
+   */
+  recallEstimates?: RecallEstimate[]
+}
+
+// ---- Live recall estimate (src/collection/recall-sampler.ts) ----
+
+/** Selectivity buckets of a filtered search: the fraction of live points its filter matches (planner estimate). */
+export type SelectivityBucket = 'lt_1pct' | '1_10pct' | '10_50pct' | 'gt_50pct'
+
+/** A query class the estimate is kept for. */
+export interface RecallClass {
+  /** Vector name (`""` = the unnamed vector). */
+  readonly vector: string
+  readonly class: 'unfiltered' | 'filtered'
+  /** Filtered searches only. */
+  readonly selectivity?: SelectivityBucket
+  /** Searched through quantized codes (the vector has quantization and the search did not ignore it). */
+  readonly quantized: boolean
+}
+
+/** The rolling recall@k estimate of one class. */
+export interface RecallEstimate extends RecallClass {
+  /** Mean recall@k over the window (the latest 500 samples), 0..1. */
+  readonly estimate: number
+  /** 95% confidence interval of the mean (normal approximation, clamped to 0..1). */
+  readonly lower: number
+  readonly upper: number
+  /** Samples in the window. */
+  readonly window: number
+  /** Samples taken since the collection was opened. */
+  readonly samples: number
 }
 
 /** Resource figures of one collection (for metrics and telemetry). Sizes in bytes. */
@@ -1044,6 +1094,10 @@ export interface Collection {
   deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult>
   /** Running, queued and completed optimizations (Qdrant's `GET /collections/{c}/optimizations`). */
   optimizations?(options?: OptimizationsOptions): OptimizationsReport
+  /** p50 / p99 (milliseconds) of the latest searches and queries; undefined before the first. */
+  searchLatency?(): { p50: number; p99: number; count: number } | undefined
+  /** Live recall@k estimates per vector and query class (docs/recall.md). */
+  recallEstimates?(): RecallEstimate[]
 }
 
 // ---- Optimization progress (Qdrant's OptimizationsResponse, camelCase). ----

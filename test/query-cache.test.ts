@@ -28,7 +28,7 @@ describe('query-result cache (embedded)', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-cache-'))
-    now = 1_000 // lru-cache reads a start time of 0 as "no TTL"
+    now = 0
     db = await Quiver.open(dir, { clock: () => now })
   })
   afterEach(async () => {
@@ -58,6 +58,18 @@ describe('query-result cache (embedded)', () => {
     await c.delete({ ids: [999] })
     expect((await c.query({ query: q, limit: 5, withPayload: true })).points).toEqual(first.points)
     expect(c.stats().queryCache).toEqual({ hits: 1, misses: 4 })
+  })
+
+  it('computes again once segments are rebuilt for a config change', async () => {
+    const c = await collection('c', 300)
+    const q = vec()
+    await c.search(q, { limit: 5 })
+    await c.updateConfig({ quantization: { scalar: { type: 'int8', quantile: 0.99 } } })
+    await c.search(q, { limit: 5 }) // the config change is a write: a miss
+    await c.waitForOptimizers()
+    await c.search(q, { limit: 5 }) // segments rebuilt with codes: may answer differently, a miss
+    await c.search(q, { limit: 5 })
+    expect(c.stats().queryCache).toEqual({ hits: 1, misses: 3 })
   })
 
   it('caches search, batches and groups, each keyed by its whole request', async () => {

@@ -202,7 +202,7 @@ describe('GET /openapi.json', () => {
 
 describe('every route, request and answer against the document', () => {
   it('service and observability', async () => {
-    for (const url of ['/', '/healthz', '/livez', '/readyz', '/metrics', '/openapi.json'])
+    for (const url of ['/', '/healthz', '/health', '/livez', '/readyz', '/metrics', '/openapi.json'])
       expect((await exercise('GET', url, {})).status).toBe(200)
     expect((await exercise('GET', '/cluster', {})).body.result).toEqual({ status: 'disabled' })
     expect((await exercise('GET', '/telemetry', {}, undefined, { query: '?details_level=0' })).status).toBe(

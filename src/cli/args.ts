@@ -21,6 +21,16 @@ export function intOption(min: number): (value: string) => number {
   }
 }
 
+/** Commander parser for a number from 0 to 1 (a fraction, e.g. `0.01`). */
+export function fractionOption(): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+      throw new InvalidArgumentError(`expected a number from 0 to 1, got "${value}"`)
+    return n
+  }
+}
+
 /** Commander parser for a comma-separated list of integers >= `min` (e.g. `10,20,40`). */
 export function intListOption(min: number): (value: string) => number[] {
   const one = intOption(min)

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import { DEFAULT_HNSW } from '../collection/validate.js'
 import { isQuiverError } from '../errors.js'
-import { intListOption, intOption, shellQuote, UsageError } from './args.js'
+import { fractionOption, intListOption, intOption, shellQuote, UsageError } from './args.js'
 import { type BackupOptions, runBackup } from './backup.js'
 import { type BenchOptions, benchCommand } from './bench.js'
 import { listDatasets, resolveDatasetsDir } from './datasets.js'
@@ -67,6 +67,21 @@ export function buildProgram(io: CliIo, command: string): Command {
       '--query-cache-mb <n>',
       'query-result cache budget in MiB, 0 = off (default 32, or $QUIVER__QUERY_CACHE_MB)',
       intOption(0),
+    )
+    .option(
+      '--recall-sample-rate <r>',
+      'fraction of searches re-run exactly for the live recall estimate, 0..1 (default 0.01)',
+      fractionOption(),
+    )
+    .option(
+      '--health-min-recall <r>',
+      'GET /health warns when a recall estimate is below this, 0..1 (default 0.9)',
+      fractionOption(),
+    )
+    .option(
+      '--health-max-p99-ms <ms>',
+      'GET /health warns when a collection search p99 exceeds this (default 100)',
+      intOption(1),
     )
     .addOption(
       new Option('--log-level <level>', 'log level')

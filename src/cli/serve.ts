@@ -12,6 +12,11 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   threads?: number
   /** Query-result cache budget in MiB (0: off); default QUIVER__QUERY_CACHE_MB, else 32. */
   queryCacheMb?: number
+  /** Fraction of searches re-run exactly for the recall estimate; default 0.01. */
+  recallSampleRate?: number
+  /** GET /health thresholds; defaults 0.9 and 100 ms. */
+  healthMinRecall?: number
+  healthMaxP99Ms?: number
 }
 
 /** The environment variable `--query-cache-mb` falls back to. */
@@ -29,7 +34,10 @@ export function queryCacheBytes(
     mb = Number(env.trim())
   }
   if (mb === undefined) return undefined
-  if (mb > 1_048_576) throw new UsageError(`--query-cache-mb ${mb} is out of range (0..1048576)`)
+  if (mb > 1_048_576)
+    throw new UsageError(
+      `${flag === undefined ? QUERY_CACHE_ENV : '--query-cache-mb'} ${mb} is out of range (0..1048576)`,
+    )
   return mb * 1024 * 1024
 }
 
@@ -55,6 +63,11 @@ export async function runServe(
     handleSignals: false,
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     ...(cacheBytes === undefined ? {} : { queryCacheBytes: cacheBytes }),
+    ...(opts.recallSampleRate === undefined ? {} : { recallSampleRate: opts.recallSampleRate }),
+    health: {
+      ...(opts.healthMinRecall === undefined ? {} : { minRecall: opts.healthMinRecall }),
+      ...(opts.healthMaxP99Ms === undefined ? {} : { maxP99Ms: opts.healthMaxP99Ms }),
+    },
   })
   out.write(`Quiver listening on ${server.address} (data: ${dataDir})\n`)
   const signal = await new Promise<NodeJS.Signals>((done) => {

@@ -2,6 +2,7 @@
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
 import { randomUUID } from 'node:crypto'
+import { CorePool } from '../engine/pool.js'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
@@ -100,6 +101,14 @@ import {
   type VectorSpaces,
 } from './query.js'
 import { type QueryCache, type QueryCacheCounters, requestKey, resultBytes } from './query-cache.js'
+import {
+  DEFAULT_RECALL_SAMPLE_RATE,
+  RecallBudget,
+  type RecallEstimate,
+  RecallSampler,
+  recallAtK,
+  selectivityBucket,
+} from './recall-sampler.js'
 import { applyCollectionUpdate, sameConfig, segmentNeedsRebuild } from './reconfigure.js'
 import { DEFAULT_MATRIX_LIMIT, DEFAULT_MATRIX_SAMPLE, sampleIds, withoutSelf } from './search-matrix.js'
 import { floatsPerPoint, SegmentHolder } from './segment-holder.js'
@@ -170,12 +179,29 @@ export interface CollectionOpenOptions {
    * Quiver.open shares one among its collections). Absent: no caching.
    */
   queryCache?: QueryCache
+  /**
+   * Fraction of searches (`search`, `searchBatch`, plain nearest `query`) re-run with exact search
+   * in the background to estimate recall@k (`recallEstimates()`; recall-sampler.ts), 0..1; 0 = none.
+   * The re-runs take at most about 5% of one core over time. Default 0.01.
+   */
+  recallSampleRate?: number
+  /**
+   * Share of one core the recall sampler's exact re-runs may take over time, (0, 1]. Default 0.05.
+   * Quiver.open shares one budget among its collections (`recallBudget`).
+   */
+  recallCpuShare?: number
+  /** The CPU budget of exact re-runs shared with other collections (Quiver.open passes one). */
+  recallBudget?: RecallBudget
 }
+
+/** Exact re-runs of the recall sampler a collection runs at once; a sample due beyond them is skipped. */
+const MAX_SAMPLES_IN_FLIGHT = 2
 
 /** Numbers collection instances, so a reopened or recreated collection never reads an older one's cache entries. */
 let nextInstance = 0
 
-type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']>
+/** A checked search; `quiet`: an internal re-run (recall sampling) that notes nothing (unindexed fields). */
+type PreparedSearch = ReturnType<EmbeddedCollection['prepareSearch']> & { readonly quiet?: boolean }
 
 /** Distinct field keys counted in `unindexedFilterFields`; later ones count under UNINDEXED_OTHER. */
 export const MAX_UNINDEXED_FIELDS = 100
@@ -300,6 +326,14 @@ export class EmbeddedCollection implements Collection {
   private readonly queryCache: QueryCache | undefined
   private readonly cacheCounters: QueryCacheCounters = { hits: 0, misses: 0 }
   private readonly instance = ++nextInstance
+  /** Bumped when a write's apply failed part-way (no new applied sequence): older cache entries go. */
+  private cacheEpoch = 0
+  /** Live recall sampling and the latency window (recall-sampler.ts). */
+  private readonly sampler: RecallSampler
+  /** Exact re-runs of the recall sampler not yet finished (at most MAX_SAMPLES_IN_FLIGHT). */
+  private samplesInFlight = 0
+  /** Those re-runs, awaited by `close`. */
+  private readonly sampleRuns = new Set<Promise<void>>()
 
   private constructor(
     name: string,
@@ -318,6 +352,10 @@ export class EmbeddedCollection implements Collection {
     this.wal = wal
     this.plannerOverrides = options.planner ?? {}
     this.queryCache = options.queryCache?.enabled === true ? options.queryCache : undefined
+    this.sampler = new RecallSampler({
+      rate: options.recallSampleRate ?? DEFAULT_RECALL_SAMPLE_RATE,
+      budget: options.recallBudget ?? new RecallBudget(options.recallCpuShare),
+    })
     this.holder = new SegmentHolder(config, segments, (s) => this.configurePlanner(s))
     segments.forEach((segment, i) => {
       const entry = manifest?.segments[i]
@@ -629,6 +667,7 @@ export class EmbeddedCollection implements Collection {
         await this.holder.apply(decoded, seq)
       } catch (err) {
         // The record is durable but only partly applied: stop taking writes; a reopen replays it.
+        this.cacheEpoch++
         this.failure = new QuiverError(
           'INTERNAL',
           `collection ${this.name} stopped taking writes: applying WAL record ${seq} failed (${(err as Error).message}); reopen the database to recover from the WAL`,
@@ -1511,8 +1550,21 @@ export class EmbeddedCollection implements Collection {
       (g, v) => g.stage(this.searchLimits(p, options), v),
       () => this.searchCost(p),
     )
-    const run = () => (this.searchThreads ? this.runSearchAsync(p, true) : Promise.resolve(this.runSearch(p)))
-    return this.queryCache === undefined ? run() : this.cachedRead('search', [vector, untimed(options)], run)
+    const started = performance.now()
+    const run = async () => {
+      const seq = this.appliedSeq
+      const hits = this.searchThreads ? await this.runSearchAsync(p, true) : this.runSearch(p)
+      this.sampleRecall(p, hits, seq)
+      return hits
+    }
+    try {
+      return await (this.queryCache === undefined
+        ? run()
+        : this.cachedRead('search', [vector, untimed(options)], run))
+    } finally {
+      // failures and timeouts too: they are often the slowest
+      this.sampler.latency(performance.now() - started)
+    }
   }
 
   /**
@@ -1534,7 +1586,12 @@ export class EmbeddedCollection implements Collection {
       },
       () => prepared.reduce((n, p) => n + this.searchCost(p), 0),
     )
-    const run = () => Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
+    const run = async () => {
+      const seq = this.appliedSeq
+      const all = await Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
+      for (const [i, hits] of all.entries()) this.sampleRecall(prepared[i]!, hits, seq)
+      return all
+    }
     return this.queryCache === undefined ? run() : this.cachedRead('searchBatch', requests, run)
   }
 
@@ -1767,7 +1824,7 @@ export class EmbeddedCollection implements Collection {
         merged.push({ segment, offset: hits.offsets[i]!, distance: hits.distances[i]! })
       }
     }
-    if (unindexed !== undefined && unindexed.size > 0) this.noteUnindexed(unindexed)
+    if (unindexed !== undefined && unindexed.size > 0 && p.quiet !== true) this.noteUnindexed(unindexed)
     if (results.length > 1) merged.sort((a, b) => a.distance - b.distance)
     const out: ScoredPoint[] = []
     const end = Math.min(k, merged.length)
@@ -1828,9 +1885,15 @@ export class EmbeddedCollection implements Collection {
       (g, v) => g.plan(plan, v),
       () => planCost(plan, this.strictView),
     )
+    const started = performance.now()
     const run = async () => ({ points: await this.runQuery(plan, true, deadline) })
-    if (this.queryCache === undefined) return run()
-    return this.cachedRead('query', cacheable(plan) ? untimed(request) : undefined, run)
+    try {
+      return await (this.queryCache === undefined
+        ? run()
+        : this.cachedRead('query', cacheable(plan) ? untimed(request) : undefined, run))
+    } finally {
+      this.sampler.latency(performance.now() - started)
+    }
   }
 
   /**
@@ -1981,7 +2044,11 @@ export class EmbeddedCollection implements Collection {
         withVector: plan.withVector,
         deadline,
       }
-      return this.searchThreads || !inlineCheap ? this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
+      const seq = this.appliedSeq
+      const hits =
+        this.searchThreads || !inlineCheap ? await this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
+      this.sampleRecall(p, hits, seq)
+      return hits
     }
     const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
     return new QueryRunner(host).run(plan).map((h) => this.toScoredPoint(h, plan))
@@ -2166,6 +2233,94 @@ export class EmbeddedCollection implements Collection {
   }
 
   /**
+   * The live recall@k estimates (CollectionOpenOptions.recallSampleRate): per vector name and query
+   * class (unfiltered; filtered by selectivity bucket; quantized or not), the mean over the latest
+   * 500 sampled searches of recall@k against exact search, with a 95% confidence interval. Empty
+   * until a search was sampled.
+   * @example const [e] = docs.recallEstimates() // { vector: '', class: 'unfiltered', estimate: 0.97, lower: 0.96, upper: 0.98, ... }
+   */
+  recallEstimates(): RecallEstimate[] {
+    this.assertOpen()
+    return this.sampler.estimates()
+  }
+
+  /** Resolves once the recall sampler's exact re-runs started so far have finished (tests, `quiver eval`). */
+  async recallSamplesIdle(): Promise<void> {
+    while (this.sampleRuns.size > 0) await Promise.allSettled([...this.sampleRuns])
+  }
+
+  /** p50 / p99 in milliseconds of the latest 2000 `search` / `query` calls; undefined before the first. */
+  searchLatency(): { p50: number; p99: number; count: number } | undefined {
+    this.assertOpen()
+    return this.sampler.latencyPercentiles()
+  }
+
+  /**
+   * Maybe (recallSampleRate, CPU budget, at most MAX_SAMPLES_IN_FLIGHT at once) re-runs the dense
+   * search `p` exactly once the caller has its answer `hits`, and records recall@k of `hits`.
+   * `seq`: the applied sequence when the search started; a write landing since voids the sample
+   * (the two answers would see different points). Never throws.
+   */
+  private sampleRecall(p: PreparedSearch, hits: readonly ScoredPoint[], seq: number): void {
+    if (p.exact || p.quiet === true || p.space.kind !== 'dense' || p.offset !== 0) return
+    if (this.samplesInFlight >= MAX_SAMPLES_IN_FLIGHT) return
+    const dense = this.config.vectors.get(p.space.using)
+    // a vector without a graph or lists is always searched exactly: nothing to estimate
+    if (dense === undefined || (dense.hnsw.m === 0 && dense.index?.type !== 'ivf')) return
+    const rate = this.config.searchConfig?.recallSampleRate
+    if (!this.sampler.shouldSample(rate, this.exactCostMs(dense.dimension))) return
+    const given = hits.map((h) => ({ id: h.id, score: h.score }))
+    this.samplesInFlight++
+    const run: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.runRecallSample(p, given, seq))
+      .catch(() => undefined) // a sample that fails is dropped, never an unhandled rejection
+      .finally(() => {
+        this.samplesInFlight--
+        this.sampleRuns.delete(run)
+      })
+    this.sampleRuns.add(run)
+  }
+
+  /** Estimated CPU milliseconds of the exact re-run of `p`: the floats it scans at ~500 per microsecond. */
+  private exactCostMs(dimension: number): number {
+    let points = 0
+    for (const s of this.segments) points += s.pointCount
+    return (points * dimension) / 500_000
+  }
+
+  private async runRecallSample(
+    p: PreparedSearch,
+    given: readonly { id: PointId; score: number }[],
+    seq: number,
+  ): Promise<void> {
+    const started = performance.now()
+    let parallel = 1
+    try {
+      if (this.closed || this.appliedSeq !== seq) return
+      const using = p.space.using
+      const quantized =
+        this.config.vectors.get(using)?.quantization !== undefined && p.quantization?.ignore !== true
+      let cls: Parameters<RecallSampler['record']>[0]
+      if (p.filter === null) cls = { vector: using, class: 'unfiltered', quantized }
+      else {
+        const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
+        const fraction = live === 0 ? 0 : this.strictView.estimate(p.filter) / live
+        cls = { vector: using, class: 'filtered', selectivity: selectivityBucket(fraction), quantized }
+      }
+      // segments are scanned in parallel on the pool: the CPU taken is up to that many times the wall time
+      parallel = Math.max(1, Math.min(this.segments.length, CorePool.shared()?.size ?? 1))
+      const truth = await this.runSearchAsync(
+        { ...p, exact: true, withPayload: false, withVector: false, deadline: Deadline.none, quiet: true },
+        false,
+      )
+      if (this.closed || this.appliedSeq !== seq) return
+      this.sampler.record(cls, recallAtK(given, truth))
+    } finally {
+      this.sampler.charge((performance.now() - started) * parallel)
+    }
+  }
+
+  /**
    * `compute`'s result, from the query cache when this collection's state has not changed since it
    * was stored (the key holds the applied sequence: any write makes older entries unreachable).
    * `request` is what the result depends on besides the state; undefined: not cacheable.
@@ -2175,15 +2330,17 @@ export class EmbeddedCollection implements Collection {
     if (cache === undefined) return compute()
     const text = request === undefined ? undefined : requestKey(kind, request)
     if (text === undefined) return compute()
-    const key = `${this.instance}:${this.appliedSeq}:${text}`
+    // segments rebuilt (a config change's reconfigure) or a failed apply answer differently too
+    const key = `${this.instance}:${this.appliedSeq}:${this.holder.generation}:${this.cacheEpoch}:${text}`
     const hit = cache.get<T>(key)
     if (hit !== undefined) {
       this.cacheCounters.hits++
       return hit
     }
-    this.cacheCounters.misses++
     const value = await compute()
-    cache.set(key, value, resultBytes(value))
+    this.cacheCounters.misses++
+    // a read finishing after close stores nothing (its entries were just released)
+    if (!this.closed) cache.set(key, value, resultBytes(value))
     return value
   }
 
@@ -2256,6 +2413,7 @@ export class EmbeddedCollection implements Collection {
       payloadSchema: this.payloadSchema(),
       unindexedFilterFields: Object.fromEntries(this.unindexedCounts),
       updateQueue: { length: this.pending },
+      recallEstimates: this.sampler.estimates(),
     }
   }
 
@@ -2388,6 +2546,7 @@ export class EmbeddedCollection implements Collection {
     this.closed = true
     this.queryCache?.deletePrefix(`${this.instance}:`)
     try {
+      await Promise.allSettled(this.sampleRuns)
       await this.optimizing // stops at its next time slice
       await this.tail
       await this.persist()
@@ -2400,6 +2559,7 @@ export class EmbeddedCollection implements Collection {
   async closeWithoutPersist(): Promise<void> {
     this.closed = true
     this.queryCache?.deletePrefix(`${this.instance}:`)
+    await Promise.allSettled(this.sampleRuns)
     await this.optimizing
     await this.tail
     await this.wal.close()

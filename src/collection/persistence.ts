@@ -16,13 +16,14 @@ import type {
   HnswConfig,
   OptimizersConfig,
   QuantizationConfig,
+  SearchConfig,
   SparseVectorConfig,
   StrictModeConfig,
   VectorConfig,
 } from '../types.js'
 import { sameConfig } from './reconfigure.js'
 import { resolveStrictMode } from './strict-mode-config.js'
-import { resolveOptimizers } from './validate.js'
+import { resolveOptimizers, resolveSearchConfig } from './validate.js'
 
 /**
  * 3: a collection's config can change (`updateConfig`): each manifest segment records the config
@@ -77,6 +78,8 @@ export interface ConfigJson {
   params?: CollectionParams
   /** Qdrant's strict_mode_config (camelCase), when set; older files have none (no strict mode). */
   strictMode?: StrictModeConfig
+  /** Since Quiver's search settings (optional: older config.json files have none). */
+  searchConfig?: SearchConfig
 }
 
 /** Format 1's config: one unnamed vector, its parameters at the top level. */
@@ -99,6 +102,7 @@ export function configToJson(config: CollectionConfig): ConfigJson {
     ...(config.quantization === undefined ? {} : { quantization: config.quantization }),
     ...(config.params === undefined ? {} : { params: config.params }),
     ...(config.strictMode === undefined ? {} : { strictMode: config.strictMode }),
+    ...(config.searchConfig === undefined ? {} : { searchConfig: config.searchConfig }),
   }
 }
 
@@ -140,6 +144,9 @@ export function configFromJson(formatVersion: number, body: unknown): Collection
     ...(c.strictMode === undefined || c.strictMode === null
       ? {}
       : { strictMode: resolveStrictMode(c.strictMode, 'config.json strictMode') }),
+    ...(c.searchConfig === undefined || c.searchConfig === null
+      ? {}
+      : { searchConfig: resolveSearchConfig(c.searchConfig, undefined, 'config.json searchConfig')! }),
   }
 }
 

@@ -81,7 +81,10 @@ export class QueryCache {
             updateAgeOnGet: false,
             // read the clock on every check (no cached "now" refreshed by a timer)
             ttlResolution: 0,
-            ...(options.clock === undefined ? {} : { perf: { now: options.clock } }),
+            // lru-cache reads a start time of 0 as "no TTL": a clock starting at 0 is moved by 1 ms
+            ...(options.clock === undefined
+              ? {}
+              : { perf: { now: () => (options.clock as () => number)() + 1 } }),
             dispose: (_value, _key, reason) => {
               if (reason === 'evict') this.evicted++
             },
@@ -153,7 +156,7 @@ function canonical(v: unknown, out: string[]): boolean {
       out.push('u')
       return true
     case 'number':
-      out.push(`d${v};`)
+      out.push(Object.is(v, -0) ? 'd-0;' : `d${v};`)
       return true
     case 'boolean':
       out.push(v ? 't' : 'f')
@@ -221,7 +224,13 @@ export function copyResult<T>(v: T): T {
   const proto = Object.getPrototypeOf(v)
   if (proto !== Object.prototype && proto !== null) return structuredClone(v)
   const o: Record<string, unknown> = proto === null ? Object.create(null) : {}
-  for (const k of Object.keys(v)) o[k] = copyResult((v as Record<string, unknown>)[k])
+  for (const k of Object.keys(v)) {
+    const x = copyResult((v as Record<string, unknown>)[k])
+    // a payload key `__proto__` stays a key (plain assignment would set the prototype)
+    if (k === '__proto__')
+      Object.defineProperty(o, k, { value: x, enumerable: true, writable: true, configurable: true })
+    else o[k] = x
+  }
   return o as T
 }
 

@@ -23,6 +23,7 @@ import {
   resolveHnsw,
   resolveOptimizers,
   resolveParams,
+  resolveSearchConfig,
   resolveSparse,
 } from './validate.js'
 
@@ -34,6 +35,7 @@ const UPDATE_KEYS: ReadonlySet<string> = new Set([
   'sparseVectors',
   'params',
   'strictMode',
+  'searchConfig',
 ])
 const VECTOR_UPDATE_KEYS: ReadonlySet<string> = new Set(['hnsw', 'quantization', 'onDisk'])
 const SPARSE_UPDATE_KEYS: ReadonlySet<string> = new Set(['modifier', 'fullScanThreshold', 'onDisk'])
@@ -175,6 +177,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     update.strictMode === undefined || update.strictMode === null
       ? config.strictMode
       : mergeStrictMode(config.strictMode ?? {}, resolveStrictMode(update.strictMode, 'strictMode'))
+  const searchConfig = resolveSearchConfig(update.searchConfig, config.searchConfig, 'searchConfig')
   return {
     vectors,
     sparseVectors,
@@ -183,6 +186,7 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
     ...(topQuantization === undefined ? {} : { quantization: topQuantization }),
     ...(params === undefined ? {} : { params }),
     ...(strictMode === undefined ? {} : { strictMode }),
+    ...(searchConfig === undefined ? {} : { searchConfig }),
   }
 }
 
@@ -219,6 +223,7 @@ export function sameConfig(a: CollectionConfig, b: CollectionConfig): boolean {
     c.quantization ?? null,
     c.params ?? null,
     c.strictMode ?? null,
+    c.searchConfig ?? null,
   ]
   return canonical(plain(a)) === canonical(plain(b))
 }

@@ -24,6 +24,7 @@ export function floatsPerPoint(config: CollectionConfig): number {
 }
 
 export class SegmentHolder {
+  private replaced = 0
   /** The collection's current config (new segments are built with it). */
   private current: CollectionConfig
   private list: Segment[]
@@ -204,11 +205,17 @@ export class SegmentHolder {
     target.trainIndex()
   }
 
+  /** Swaps made by `replace` (rebuilt, merged or vacuumed segments): the query cache keys on it. */
+  get generation(): number {
+    return this.replaced
+  }
+
   /**
    * Replaces `sources` (sealed segments) by `target` at the position of the first source; an empty
    * target is dropped. The caller has made `target` hold exactly the sources' live points.
    */
   replace(sources: readonly Segment[], target: Segment): void {
+    this.replaced++
     const at = this.list.indexOf(sources[0]!)
     const rest = this.list.filter((s) => !sources.includes(s))
     if (target.pointCount > 0) rest.splice(Math.min(at, rest.length - 1), 0, target)

@@ -31,6 +31,7 @@ import type {
   PointId,
   PointSelector,
   QuantizationSearchParams,
+  SearchConfig,
   SparseVectorConfig,
   SparseVectorOptions,
   VectorConfig,
@@ -289,6 +290,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     options.strictMode === undefined || options.strictMode === null
       ? undefined
       : resolveStrictMode(options.strictMode, 'strictMode')
+  const searchConfig = resolveSearchConfig(options.searchConfig, undefined, 'searchConfig')
   return {
     vectors,
     sparseVectors,
@@ -297,7 +299,31 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     ...(quantization === undefined ? {} : { quantization }),
     ...(params === undefined ? {} : { params }),
     ...(strictMode === undefined ? {} : { strictMode }),
+    ...(searchConfig === undefined ? {} : { searchConfig }),
   }
+}
+
+/**
+ * Quiver's search settings (`searchConfig`) merged over `current`: an object whose only key is
+ * `recallSampleRate` (0..1; null or absent: as it is). Undefined when nothing is set. Throws
+ * INVALID_CONFIG naming `path`.
+ */
+export function resolveSearchConfig(
+  input: unknown,
+  current: SearchConfig | undefined,
+  path: string,
+): SearchConfig | undefined {
+  if (input === undefined || input === null) return current
+  if (typeof input !== 'object' || Array.isArray(input))
+    configError(path, `expected an object, got ${describeValue(input)}`)
+  const o = input as Record<string, unknown>
+  for (const key of Object.keys(o))
+    if (key !== 'recallSampleRate') configError(`${path}.${key}`, 'unknown search setting (recallSampleRate)')
+  const rate = o.recallSampleRate
+  if (rate === undefined || rate === null) return current
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+    configError(`${path}.recallSampleRate`, `expected a number from 0 to 1, got ${describeValue(rate)}`)
+  return { ...current, recallSampleRate: rate }
 }
 
 /**

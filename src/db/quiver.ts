@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
 import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../collection/query-cache.js'
+import { checkSampleRate, RecallBudget } from '../collection/recall-sampler.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
@@ -143,7 +144,6 @@ export class Quiver {
    * @example const db = await Quiver.open('./data', { create: false }) // an existing directory only
    */
   static async open(dir: string, options: OpenOptions = {}): Promise<Quiver> {
-    if (options.threads !== undefined) CorePool.configure(options.threads)
     const abs = resolve(dir)
     // checked before anything is touched on disk
     const queryCache = new QueryCache({
@@ -151,10 +151,14 @@ export class Quiver {
       ...(options.queryCacheTtlMs === undefined ? {} : { ttlMs: options.queryCacheTtlMs }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     })
+    // recallSampleRate / recallCpuShare: INVALID_CONFIG here rather than at the first collection
+    if (options.recallSampleRate !== undefined) checkSampleRate(options.recallSampleRate, 'recallSampleRate')
+    const recallBudget = new RecallBudget(options.recallCpuShare)
+    if (options.threads !== undefined) CorePool.configure(options.threads)
     if (options.create === false) await assertDataDir(abs)
     else await ensureDir(abs)
     const lock = await lockDirectory(abs)
-    const db = new Quiver(abs, lock, { ...options, queryCache })
+    const db = new Quiver(abs, lock, { ...options, queryCache, recallBudget })
     try {
       await options.onLocked?.()
       const root = join(abs, COLLECTIONS)
@@ -278,12 +282,12 @@ export class Quiver {
     return (await this.getCollection(name)).updateConfig(update)
   }
 
-  /** Whether `name` is a collection (unavailable ones included) or an alias of one. */
   /** The query-result cache's budget, bytes and entries held now, and evictions since open (`queryCacheBytes`). */
   queryCacheStats(): QueryCacheStats {
     return this.queryCache.stats()
   }
 
+  /** Whether `name` is a collection (unavailable ones included) or an alias of one. */
   hasCollection(name: string): boolean {
     const real = this.aliases.resolve(name) ?? name
     return this.collections.has(real) || this.unavailable.has(real)

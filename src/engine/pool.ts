@@ -196,6 +196,11 @@ export class CorePool {
     return t
   }
 
+  /** Tasks handed to the threads since the pool started (a test seam: proves work ran off the calling thread). */
+  get tasksStarted(): number {
+    return this.nextJob - 1
+  }
+
   /** The thread with the fewest tasks queued (ties: the lowest index). */
   leastBusy(): number {
     let best = 0

@@ -30,6 +30,7 @@ import { registerDiscoverRoutes } from './routes/discover.js'
 import { registerFacetRoutes } from './routes/facet.js'
 import { registerFieldIndexRoutes } from './routes/field-index.js'
 import { registerGroupRoutes } from './routes/groups.js'
+import { DEFAULT_HEALTH, type HealthThresholds, registerHealthRoutes } from './routes/health.js'
 import { registerIssueRoutes } from './routes/issues.js'
 import { registerObservability } from './routes/observability.js'
 import { registerOpenApiRoute, trackRoutes } from './routes/openapi.js'
@@ -59,6 +60,8 @@ export interface BuildServerOptions {
    * `host:port` or `*` (any). Default: loopback only (docs/snapshots.md).
    */
   snapshotUrlAllow?: readonly string[]
+  /** Thresholds of `GET /health` (routes/health.ts); unset ones take `DEFAULT_HEALTH`. */
+  health?: Partial<HealthThresholds>
 }
 
 /** Default request body limit: 32 MiB, as Qdrant's `service.max_request_size_mb`. */
@@ -196,6 +199,7 @@ export function buildServer(options: BuildServerOptions): FastifyInstance {
   registerLimits(app, limits)
   registerObservability(app, options.db)
   registerServiceRoutes(app, options.db)
+  registerHealthRoutes(app, options.db, { ...DEFAULT_HEALTH, ...options.health })
   registerIssueRoutes(app, options.db)
   registerOpenApiRoute(app)
   registerCollectionRoutes(app, options.db)

@@ -8,6 +8,7 @@ import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
 import { LoadingDatabase } from './loading.js'
 import { createLogger } from './logging.js'
+import type { HealthThresholds } from './routes/health.js'
 import type { SecurityOptions } from './security.js'
 import { snapshotUrlPolicy } from './snapshot-url.js'
 
@@ -46,6 +47,12 @@ export interface ServeOptions {
   threads?: number
   /** Query-result cache budget in bytes (`Quiver.open`'s `queryCacheBytes`; 0 = off). Default 32 MiB. */
   queryCacheBytes?: number
+  /** Fraction of searches re-run exactly for the live recall estimate (`Quiver.open`'s `recallSampleRate`). Default 0.01. */
+  recallSampleRate?: number
+  /** Share of one core the recall estimate's exact re-runs may take (`Quiver.open`'s `recallCpuShare`). Default 0.05. */
+  recallCpuShare?: number
+  /** Thresholds of `GET /health`: recall estimate below `minRecall` (0.9), search p99 above `maxP99Ms` (100). */
+  health?: Partial<HealthThresholds>
   /** Hosts snapshot recovery may fetch from besides loopback (`buildServer`'s `snapshotUrlAllow`). */
   snapshotUrlAllow?: readonly string[]
   /**
@@ -98,6 +105,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   if (options.security !== undefined) buildOptions.security = options.security
   if (options.limits !== undefined) buildOptions.limits = options.limits
   if (options.snapshotUrlAllow !== undefined) buildOptions.snapshotUrlAllow = options.snapshotUrlAllow
+  if (options.health !== undefined) buildOptions.health = options.health
   const app = buildServer(buildOptions)
   let db: Quiver | undefined
   app.addHook('onClose', async () => {
@@ -148,7 +156,10 @@ async function loadDatabase(
   dataDir: string,
   loading: LoadingDatabase,
   logger: FastifyBaseLogger,
-  options: Pick<ServeOptions, 'threads' | 'onLoadProgress' | 'queryCacheBytes'>,
+  options: Pick<
+    ServeOptions,
+    'threads' | 'onLoadProgress' | 'queryCacheBytes' | 'recallSampleRate' | 'recallCpuShare'
+  >,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -168,6 +179,8 @@ async function loadDatabase(
       searchThreads: true,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
       ...(options.queryCacheBytes === undefined ? {} : { queryCacheBytes: options.queryCacheBytes }),
+      ...(options.recallSampleRate === undefined ? {} : { recallSampleRate: options.recallSampleRate }),
+      ...(options.recallCpuShare === undefined ? {} : { recallCpuShare: options.recallCpuShare }),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()

@@ -2,7 +2,7 @@
 // histograms per route pattern, per-collection gauges read from the engine at scrape time.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { QuiverError } from '../errors.js'
-import type { Collection, CollectionInfo, CollectionStats } from '../types.js'
+import type { Collection, CollectionInfo, CollectionStats, RecallEstimate } from '../types.js'
 import type { ServerDatabase } from './database.js'
 
 /** Upper bounds (seconds) of `quiver_http_request_duration_seconds`: 0.5 ms .. 10 s. */
@@ -330,6 +330,73 @@ export class ServerMetrics {
       'quiver_query_cache_misses_total',
       'Cacheable searches and queries computed (not in the query-result cache) since the collection was opened',
       (c) => c.stats?.queryCache.misses,
+    )
+    const recallLabels = ['collection', 'vector', 'class', 'selectivity', 'quantized'] as const
+    const recallSeries = (
+      name: string,
+      help: string,
+      value: (e: RecallEstimate) => number,
+      counter = false,
+    ) => {
+      const config = {
+        name,
+        help,
+        labelNames: recallLabels,
+        registers,
+      }
+      const each = async (
+        set: (labels: Record<(typeof recallLabels)[number], string>, v: number) => void,
+      ) => {
+        for (const c of await snapshot())
+          for (const e of c.info?.recallEstimates ?? [])
+            set(
+              {
+                collection: c.name,
+                vector: e.vector,
+                class: e.class,
+                selectivity: e.selectivity ?? '',
+                quantized: String(e.quantized),
+              },
+              value(e),
+            )
+      }
+      if (counter)
+        new Counter({
+          ...config,
+          async collect() {
+            this.reset()
+            await each((l, v) => this.inc(l, v))
+          },
+        })
+      else
+        new Gauge({
+          ...config,
+          async collect() {
+            this.reset()
+            await each((l, v) => this.set(l, v))
+          },
+        })
+    }
+    recallSeries(
+      'quiver_search_recall_estimate',
+      'Live recall@k estimate: mean over the latest sampled searches re-run with exact search (docs/recall.md)',
+      (e) => e.estimate,
+    )
+    recallSeries(
+      'quiver_search_recall_estimate_lower',
+      'Low end of the 95% interval of quiver_search_recall_estimate',
+      (e) => e.lower,
+    )
+    recallSeries(
+      'quiver_search_recall_estimate_upper',
+      'High end of the 95% interval of quiver_search_recall_estimate',
+      (e) => e.upper,
+    )
+    recallSeries(
+      'quiver_search_recall_samples_total',
+      'Searches re-run exactly for the recall estimate since the collection was opened',
+      (e) => e.samples,
+      true,
     )
     const database = this.db
     new Counter({

@@ -41,8 +41,9 @@ function collectRoutes(app: ReturnType<typeof buildServer>): string[] {
     const level = m[1]!.length / 4
     stack.length = level
     const segment = m[2]!
-    stack.push(level === 0 || segment.startsWith('/') ? segment : `/${segment}`)
-    const path = stack.join('').replace(/^\/\//, '/')
+    // a child's text continues its parent's (under the root `/`, `metrics`; under `health`, `z`)
+    stack.push(segment)
+    const path = stack.join('')
     for (const method of m[3]!.split(', '))
       if (method !== 'HEAD') out.push(`${method} ${path.replace(/:[^/]+/g, '{}')}`)
   }

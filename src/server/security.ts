@@ -38,6 +38,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /openapi.json': 'open',
   'GET /metrics': globalRead,
   'GET /telemetry': globalRead,
+  'GET /health': globalRead,
   'GET /cluster': globalRead,
   'GET /issues': globalRead,
   'DELETE /issues': globalManage,

@@ -130,6 +130,22 @@ const Nullable = (s: Parameters<typeof Type.Optional>[0]) => Type.Optional(Type.
 const Limit = (minimum: number) => Nullable(Type.Integer({ minimum }))
 
 /** Qdrant's `StrictModeConfig` (per-collection limits; see docs/rest-api.md "Strict mode"). */
+const SearchConfig = named(
+  'SearchConfig',
+  quiverOnly(
+    Type.Object({
+      recall_sample_rate: Nullable(
+        Type.Number({
+          minimum: 0,
+          maximum: 1,
+          description: 'share of searches re-run exactly for the live recall estimate (docs/recall.md)',
+        }),
+      ),
+    }),
+    "Quiver's search settings of the collection",
+  ),
+)
+
 const StrictModeConfig = named(
   'StrictModeConfig',
   Type.Object({
@@ -182,6 +198,7 @@ const CreateCollection = named(
     ),
     sparse_vectors: Nullable(Type.Record(Type.String(), SparseVectorParams)),
     strict_mode_config: Nullable(StrictModeConfig),
+    search_config: Nullable(SearchConfig),
     ivf_config: Type.Optional(Type.Union([IvfConfig, Type.Null()])),
   }),
 )
@@ -244,6 +261,7 @@ const UpdateCollection = named(
       ),
     ),
     strict_mode_config: Nullable(StrictModeConfig),
+    search_config: Nullable(SearchConfig),
   }),
 )
 
@@ -333,6 +351,12 @@ export const CollectionInfo = named(
       }),
       quantization_config: Type.Union([QuantizationConfig, Type.Null()]),
       strict_mode_config: Type.Optional(StrictModeConfig),
+      search_config: Type.Optional(
+        quiverOnly(
+          Type.Object({ recall_sample_rate: Type.Union([Type.Number(), Type.Null()]) }),
+          "the collection's search settings (Quiver's search_config), when set",
+        ),
+      ),
       ivf_config: quiverOnly(
         Type.Union([
           Type.Object({
@@ -348,6 +372,45 @@ export const CollectionInfo = named(
     unindexed_filter_fields: quiverOnly(
       Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
       'per payload key: filtered requests since open that evaluated it without an index',
+    ),
+    recall_estimates: Type.Optional(
+      quiverOnly(
+        Type.Array(
+          named(
+            'RecallEstimate',
+            Type.Object({
+              vector: Type.String({ description: 'vector name ("" = the unnamed vector)' }),
+              class: Type.Union([Type.Literal('unfiltered'), Type.Literal('filtered')]),
+              selectivity: Type.Optional(
+                Type.Union([
+                  Type.Literal('lt_1pct'),
+                  Type.Literal('1_10pct'),
+                  Type.Literal('10_50pct'),
+                  Type.Literal('gt_50pct'),
+                ]),
+              ),
+              quantized: Type.Boolean(),
+              estimate: Type.Number({
+                minimum: 0,
+                maximum: 1,
+                description: 'mean recall@k of the sampled searches',
+              }),
+              lower: Type.Number({ minimum: 0, maximum: 1, description: '95% confidence interval, low end' }),
+              upper: Type.Number({
+                minimum: 0,
+                maximum: 1,
+                description: '95% confidence interval, high end',
+              }),
+              window: Type.Integer({
+                minimum: 0,
+                description: 'samples the estimate is over (the latest 500)',
+              }),
+              samples: Type.Integer({ minimum: 0, description: 'samples since the collection was opened' }),
+            }),
+          ),
+        ),
+        'live recall@k estimates per vector and query class (searches re-run exactly in the background)',
+      ),
     ),
     update_queue: Type.Optional(
       named(

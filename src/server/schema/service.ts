@@ -41,6 +41,34 @@ export const SERVICE_ROUTES: readonly RouteSchema[] = [
   },
   {
     method: 'GET',
+    url: '/health',
+    operationId: 'health',
+    summary:
+      'Search-quality check: live recall estimates below the threshold and search p99 above it (always 200; docs/recall.md)',
+    tags: TAGS,
+    response: named(
+      'HealthReport',
+      Type.Object({
+        status: Type.Union([Type.Literal('ok'), Type.Literal('warning')]),
+        thresholds: Type.Object({ min_recall: Type.Number(), max_p99_ms: Type.Number() }),
+        warnings: Type.Array(
+          Type.Object(
+            {
+              collection: Type.String(),
+              check: Type.Union([Type.Literal('recall'), Type.Literal('latency')]),
+              value: Type.Number({ description: 'the recall estimate, or the p99 in milliseconds' }),
+              threshold: Type.Number(),
+              message: Type.String(),
+            },
+            { additionalProperties: true },
+          ),
+        ),
+      }),
+    ),
+    extension: true,
+  },
+  {
+    method: 'GET',
     url: '/livez',
     operationId: 'livez',
     summary: 'Kubernetes livez probe',

@@ -27,6 +27,8 @@ import type {
   HnswConfig,
   OptimizersConfig,
   QuantizationConfig,
+  RecallEstimate,
+  SearchConfig,
   SparseVectorOptions,
   SparseVectorUpdate,
   VectorConfig,
@@ -103,6 +105,8 @@ export interface WireCollectionInfo {
     quantization_config: QuantizationConfig | null
     /** Qdrant's strict mode as set (absent fields left out); absent when never set. */
     strict_mode_config?: Record<string, unknown>
+    /** Quiver's extension: the collection's search settings; absent when never set. */
+    search_config?: { recall_sample_rate: number | null }
     /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
     ivf_config: WireIvfConfig | null
   }
@@ -111,6 +115,8 @@ export interface WireCollectionInfo {
   unindexed_filter_fields: Record<string, number>
   /** Writes logged and not yet applied (`wait=false` ones). */
   update_queue?: { length: number }
+  /** Quiver's extension: live recall@k estimates (src/collection/recall-sampler.ts). */
+  recall_estimates?: RecallEstimate[]
 }
 
 /** Quiver's `ivf_config` (not in Qdrant): its presence at creation selects the IVF index. */
@@ -238,6 +244,9 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       ...(info.config.strictMode === undefined
         ? {}
         : { strict_mode_config: strictModeToWire(info.config.strictMode) }),
+      ...(info.config.searchConfig === undefined
+        ? {}
+        : { search_config: { recall_sample_rate: info.config.searchConfig.recallSampleRate ?? null } }),
       ivf_config:
         unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
@@ -246,6 +255,9 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
     ),
     unindexed_filter_fields: { ...info.unindexedFilterFields },
     ...(info.updateQueue === undefined ? {} : { update_queue: { length: info.updateQueue.length } }),
+    ...(info.recallEstimates === undefined
+      ? {}
+      : { recall_estimates: info.recallEstimates.map((e) => ({ ...e })) }),
   }
 }
 
@@ -269,6 +281,7 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const out: CreateCollectionOptions = {}
   if (!isAbsent(o.strict_mode_config))
     out.strictMode = parseStrictModeConfig(o.strict_mode_config, 'strict_mode_config', 'INVALID_CONFIG')
+  if (!isAbsent(o.search_config)) out.searchConfig = parseSearchConfig(o.search_config, 'search_config')
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
   const params = parseCollectionParams(o, '')
   if (Object.keys(params).length > 0) out.params = params
@@ -311,6 +324,27 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     )
   }
   return out
+}
+
+/**
+ * Quiver's `search_config` (create and PATCH): `{ recall_sample_rate }`, a number from 0 to 1 (the
+ * share of searches re-run exactly for the live recall estimate; null leaves it as it is). Throws
+ * INVALID_CONFIG naming the field.
+ */
+function parseSearchConfig(src: unknown, path: string): SearchConfig {
+  if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
+  for (const key of Object.keys(src))
+    if (key !== 'recall_sample_rate')
+      fail(join(path, key), 'unknown search setting (recall_sample_rate)', 'INVALID_CONFIG')
+  const rate = src.recall_sample_rate
+  if (isAbsent(rate)) return {}
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+    fail(
+      join(path, 'recall_sample_rate'),
+      `expected a number from 0 to 1, got ${describe(rate)}`,
+      'INVALID_CONFIG',
+    )
+  return { recallSampleRate: rate }
 }
 
 /**
@@ -506,6 +540,7 @@ export function parseUpdateCollection(body: unknown, config: CollectionConfig): 
   if (!isAbsent(o.params)) out.params = parseCollectionParams(o.params, 'params')
   if (!isAbsent(o.strict_mode_config))
     out.strictMode = parseStrictModeConfig(o.strict_mode_config, 'strict_mode_config', 'INVALID_CONFIG')
+  if (!isAbsent(o.search_config)) out.searchConfig = parseSearchConfig(o.search_config, 'search_config')
   if (!isAbsent(o.sparse_vectors)) {
     const sparse = byName<SparseVectorUpdate>(o.sparse_vectors, 'sparse_vectors', parseSparseParams)
     for (const name of sparse.keys()) {
