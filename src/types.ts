@@ -155,6 +155,11 @@ export interface SearchConfig {
    * (docs/recall.md), 0..1; overrides the database's `recallSampleRate`.
    */
   readonly recallSampleRate?: number
+  /**
+   * Default recall@10 target of this collection's searches, in (0, 1): Quiver chooses `ef` per
+   * search from its calibration (docs/recall.md); a request's `ef` / `targetRecall` wins.
+   */
+  readonly targetRecall?: number
 }
 
 /**
@@ -543,6 +548,12 @@ export interface SearchOptions extends ReadOptions {
   nprobe?: number
   /** Brute force over every matching point on the float32 vectors (the recall reference). */
   exact?: boolean
+  /**
+   * Quiver's extension: the recall@10 to reach, in (0, 1); Quiver chooses `ef` from a calibration
+   * per vector and filter selectivity (docs/recall.md). An explicit `ef` wins. Default the
+   * collection's `searchConfig.targetRecall`, else none (`ef` as configured). HNSW vectors only.
+   */
+  targetRecall?: number | null
   /** The vector to search (a dense, sparse or multi vector name). Default the unnamed vector `""`. */
   using?: string | null
   /** How quantized codes are used (collections with quantization only); default: codes, rescored. */
@@ -674,6 +685,8 @@ export interface QueryParams {
   exact?: boolean | null
   quantization?: QuantizationSearchParams | null
   nprobe?: number | null
+  /** Quiver's extension: the recall@10 to reach, in (0, 1), instead of `hnswEf` (see SearchOptions.targetRecall). */
+  targetRecall?: number | null
 }
 
 /** One stage run before its parent's query, which then works on its results. */

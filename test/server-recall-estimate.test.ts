@@ -85,10 +85,10 @@ describe('live recall estimate over the Qdrant REST API', () => {
     })
     expect(put.status).toBe(200)
     let info = (await call(srv.url, 'GET', '/collections/cfg')).body.result
-    expect(info.config.search_config).toEqual({ recall_sample_rate: 0.5 })
+    expect(info.config.search_config).toEqual({ recall_sample_rate: 0.5, target_recall: null })
     await client.updateCollection('cfg', { search_config: { recall_sample_rate: 0 } } as never)
     info = (await call(srv.url, 'GET', '/collections/cfg')).body.result
-    expect(info.config.search_config).toEqual({ recall_sample_rate: 0 })
+    expect(info.config.search_config).toEqual({ recall_sample_rate: 0, target_recall: null })
     for (const bad of [{ recall_sample_rate: 1.5 }, { recall_sample_rate: 'x' }, { rate: 1 }, 3]) {
       const res = await call(srv.url, 'PATCH', '/collections/cfg', { search_config: bad })
       expect(res.status).toBe(400)

@@ -58,6 +58,16 @@ import type {
   WithVector,
   WriteOptions,
 } from '../types.js'
+import {
+  CALIBRATION_K,
+  CALIBRATION_OFFSET,
+  CALIBRATION_QUERIES,
+  type Calibration,
+  type CalibrationPoint,
+  chooseEf,
+  EF_LADDER,
+  stale,
+} from './calibration.js'
 import { Deadline, type ResolvedWrite, resolveWrite } from './deadline.js'
 import { facetCounts } from './facet.js'
 import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
@@ -128,6 +138,7 @@ import {
   toQuantizationParams,
   toSelector,
   toSparseValue,
+  toTargetRecall,
   toVector,
   toWithPayload,
   toWithVector,
@@ -334,6 +345,8 @@ export class EmbeddedCollection implements Collection {
   private samplesInFlight = 0
   /** Those re-runs, awaited by `close`. */
   private readonly sampleRuns = new Set<Promise<void>>()
+  /** Recall-target calibrations per `${vector}\0${class}` (calibration.ts). */
+  private readonly calibrations = new Map<string, { run: Promise<Calibration>; done?: Calibration }>()
 
   private constructor(
     name: string,
@@ -1553,8 +1566,9 @@ export class EmbeddedCollection implements Collection {
     const started = performance.now()
     const run = async () => {
       const seq = this.appliedSeq
-      const hits = this.searchThreads ? await this.runSearchAsync(p, true) : this.runSearch(p)
-      this.sampleRecall(p, hits, seq)
+      const q = p.target === undefined ? p : await this.withTargetEf(p)
+      const hits = this.searchThreads ? await this.runSearchAsync(q, true) : this.runSearch(q)
+      this.sampleRecall(q, hits, seq)
       return hits
     }
     try {
@@ -1588,8 +1602,11 @@ export class EmbeddedCollection implements Collection {
     )
     const run = async () => {
       const seq = this.appliedSeq
-      const all = await Promise.all(prepared.map((p) => this.runSearchAsync(p, false)))
-      for (const [i, hits] of all.entries()) this.sampleRecall(prepared[i]!, hits, seq)
+      const ready = await Promise.all(
+        prepared.map((p) => (p.target === undefined ? p : this.withTargetEf(p))),
+      )
+      const all = await Promise.all(ready.map((p) => this.runSearchAsync(p, false)))
+      for (const [i, hits] of all.entries()) this.sampleRecall(ready[i]!, hits, seq)
       return all
     }
     return this.queryCache === undefined ? run() : this.cachedRead('searchBatch', requests, run)
@@ -1664,6 +1681,9 @@ export class EmbeddedCollection implements Collection {
         ? undefined
         : toLimit(options.nprobe, `${prefix}nprobe`, 1)
     const exact = toBool(options.exact, `${prefix}exact`, false)
+    const asked = toTargetRecall(options.targetRecall, `${prefix}targetRecall`)
+    const explicitEf = options.ef !== undefined && options.ef !== null
+    const target = explicitEf || exact ? undefined : (asked ?? this.config.searchConfig?.targetRecall)
     const quantization = toQuantizationParams(options.quantization, `${prefix}quantization`)
     const threshold = options.scoreThreshold ?? null
     if (threshold !== null && (typeof threshold !== 'number' || Number.isNaN(threshold))) {
@@ -1686,6 +1706,7 @@ export class EmbeddedCollection implements Collection {
       withPayload,
       withVector,
       deadline,
+      target,
     }
   }
 
@@ -2045,9 +2066,10 @@ export class EmbeddedCollection implements Collection {
         deadline,
       }
       const seq = this.appliedSeq
+      const q = p.target === undefined ? p : await this.withTargetEf(p)
       const hits =
-        this.searchThreads || !inlineCheap ? await this.runSearchAsync(p, inlineCheap) : this.runSearch(p)
-      this.sampleRecall(p, hits, seq)
+        this.searchThreads || !inlineCheap ? await this.runSearchAsync(q, inlineCheap) : this.runSearch(q)
+      this.sampleRecall(q, hits, seq)
       return hits
     }
     const host = this.queryHostFor(await this.fetchLookups(plan), deadline)
@@ -2100,6 +2122,10 @@ export class EmbeddedCollection implements Collection {
       nprobe: params.nprobe,
       exact: params.exact,
       quantization: params.quantization,
+      target:
+        params.ef !== undefined || params.exact
+          ? undefined
+          : (params.targetRecall ?? this.config.searchConfig?.targetRecall),
     }
   }
 
@@ -2253,6 +2279,110 @@ export class EmbeddedCollection implements Collection {
   searchLatency(): { p50: number; p99: number; count: number } | undefined {
     this.assertOpen()
     return this.sampler.latencyPercentiles()
+  }
+
+  /**
+   * `p` with the `ef` its recall target asks for (calibration.ts): the smallest calibrated ef whose
+   * recall@10 reaches the target plus a margin, at least `limit + offset`, at most strict mode's
+   * `search_max_hnsw_ef`; exact search when no ef up to 4096 reaches it. A vector without an HNSW graph (IVF, `m: 0`, sparse, multi) searches as it is.
+   * The first search of a class waits for its calibration (tens of searches on the pool).
+   */
+  private async withTargetEf(p: PreparedSearch): Promise<PreparedSearch> {
+    const dense = this.config.vectors.get(p.space.using)
+    if (p.target === undefined || p.space.kind !== 'dense' || dense === undefined) return p
+    if (dense.index?.type === 'ivf' || dense.hnsw.m === 0) return p
+    const calibration = await this.calibrationFor(p)
+    const chosen = chooseEf(calibration, p.target, p.limit + p.offset)
+    const strict = this.strict?.config
+    // beyond the graph's reach only exact search gets there (unless strict mode forbids it)
+    if (chosen === 'exact' && strict?.searchAllowExact !== false) return { ...p, exact: true }
+    let ef = chosen === 'exact' ? EF_LADDER[EF_LADDER.length - 1]! : chosen
+    if (strict?.searchMaxHnswEf !== undefined) ef = Math.min(ef, strict.searchMaxHnswEf)
+    return { ...p, ef }
+  }
+
+  /** The calibration of `p`'s vector and filter class, made (again) when missing or stale. */
+  private calibrationFor(p: PreparedSearch): Promise<Calibration> {
+    const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
+    const bucket =
+      p.filter === null
+        ? 'unfiltered'
+        : selectivityBucket(live === 0 ? 0 : this.strictView.estimate(p.filter) / live)
+    const key = `${p.space.using}\u0000${bucket}`
+    const known = this.calibrations.get(key)
+    if (known !== undefined && (known.done === undefined || !stale(known.done, live))) return known.run
+    const entry: { run: Promise<Calibration>; done?: Calibration } = {
+      run: this.calibrate(p, live).then((c) => {
+        entry.done = c
+        return c
+      }),
+    }
+    entry.run.catch(() => {
+      if (this.calibrations.get(key) === entry) this.calibrations.delete(key)
+    })
+    this.calibrations.set(key, entry)
+    return entry.run
+  }
+
+  /**
+   * Measures recall@10 against `ef` (EF_LADDER) with up to CALIBRATION_QUERIES queries made from
+   * points matching `p`'s filter (each moved off the stored points, see below) under that filter;
+   * stops two rungs after recall reached 0.999.
+   */
+  private async calibrate(p: PreparedSearch, live: number): Promise<Calibration> {
+    const using = p.space.using
+    const ids = sampleIds(
+      this.segments.flatMap((s) => s.matchingIds(p.filter)),
+      CALIBRATION_QUERIES,
+    )
+    const base: PreparedSearch = {
+      ...p,
+      limit: CALIBRATION_K + 1,
+      offset: 0,
+      threshold: null,
+      withPayload: false,
+      withVector: false,
+      deadline: Deadline.none,
+      quiet: true,
+      target: undefined,
+    }
+    // A stored point as a query finds itself and its links at once: recall looks better than on
+    // the user's queries. Each query is a stored point v moved away from its nearest neighbour u
+    // by CALIBRATION_OFFSET of their distance: off the stored points, as a new query is.
+    const cosine = this.config.vectors.get(using)?.metric === 'Cosine'
+    const queries: PreparedSearch[] = []
+    for (const id of ids) {
+      const v = this.segmentOf(id)?.vector(using, id)
+      if (v === undefined) continue
+      const near = await this.runSearchAsync({ ...base, query: v, limit: 2, exact: true }, false)
+      const other = near.find((h) => h.id !== id)
+      const u = other === undefined ? undefined : this.segmentOf(other.id)?.vector(using, other.id)
+      const q = Float32Array.from(v, (x, i) => (u === undefined ? x : x + CALIBRATION_OFFSET * (x - u[i]!)))
+      if (cosine) {
+        const norm = Math.hypot(...q)
+        if (norm > 0) for (let i = 0; i < q.length; i++) q[i]! /= norm
+      }
+      queries.push({ ...base, query: q })
+    }
+    const truths = await Promise.all(
+      queries.map(async (q) =>
+        (await this.runSearchAsync({ ...q, exact: true }, false)).slice(0, CALIBRATION_K),
+      ),
+    )
+    const points: CalibrationPoint[] = []
+    let saturated = 0
+    for (const ef of EF_LADDER) {
+      const answers = await Promise.all(
+        queries.map(async (q) => (await this.runSearchAsync({ ...q, ef }, false)).slice(0, CALIBRATION_K)),
+      )
+      const recall =
+        answers.length === 0
+          ? 1
+          : answers.reduce((n, a, i) => n + recallAtK(a, truths[i]!), 0) / answers.length
+      points.push({ ef, recall })
+      if (recall >= 0.999 && ++saturated >= 2) break
+    }
+    return { points, livePoints: live, queries: queries.length }
   }
 
   /**

@@ -31,6 +31,7 @@ import {
   toOffset,
   toQuantizationParams,
   toSparseValue,
+  toTargetRecall,
   toVector,
   toWithPayload,
   toWithVector,
@@ -107,6 +108,8 @@ export interface StageParams {
   readonly nprobe: number | undefined
   readonly exact: boolean
   readonly quantization: QuantizationSearchParams | undefined
+  /** Quiver's recall target (0 < t < 1) instead of `ef`; undefined = none given. */
+  readonly targetRecall?: number | undefined
 }
 
 /** What the query layer needs from the collection. All calls are synchronous (one consistent view). */
@@ -340,14 +343,22 @@ export class QueryParser {
   }
 
   private params(v: unknown, path: string): StageParams {
-    if (isAbsent(v)) return { ef: undefined, nprobe: undefined, exact: false, quantization: undefined }
+    if (isAbsent(v))
+      return {
+        ef: undefined,
+        nprobe: undefined,
+        exact: false,
+        quantization: undefined,
+        targetRecall: undefined,
+      }
     if (!isObject(v)) fail(path, `expected an object, got ${describeValue(v)}`)
-    onlyKeys(v, ['hnswEf', 'exact', 'quantization', 'nprobe', 'indexedOnly'], path)
+    onlyKeys(v, ['hnswEf', 'exact', 'quantization', 'nprobe', 'indexedOnly', 'targetRecall'], path)
     return {
       ef: isAbsent(v.hnswEf) ? undefined : toLimit(v.hnswEf, at(path, 'hnswEf'), 1),
       nprobe: isAbsent(v.nprobe) ? undefined : toLimit(v.nprobe, at(path, 'nprobe'), 1),
       exact: toBool(v.exact, at(path, 'exact'), false),
       quantization: toQuantizationParams(v.quantization, at(path, 'quantization')),
+      targetRecall: toTargetRecall(v.targetRecall, at(path, 'targetRecall')),
     }
   }
 

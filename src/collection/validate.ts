@@ -304,8 +304,8 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
 }
 
 /**
- * Quiver's search settings (`searchConfig`) merged over `current`: an object whose only key is
- * `recallSampleRate` (0..1; null or absent: as it is). Undefined when nothing is set. Throws
+ * Quiver's search settings (`searchConfig`) merged over `current`: an object with
+ * `recallSampleRate` (0..1) and `targetRecall` (0 < t < 1); null or absent fields stay as they are. Undefined when nothing is set. Throws
  * INVALID_CONFIG naming `path`.
  */
 export function resolveSearchConfig(
@@ -318,12 +318,25 @@ export function resolveSearchConfig(
     configError(path, `expected an object, got ${describeValue(input)}`)
   const o = input as Record<string, unknown>
   for (const key of Object.keys(o))
-    if (key !== 'recallSampleRate') configError(`${path}.${key}`, 'unknown search setting (recallSampleRate)')
+    if (key !== 'recallSampleRate' && key !== 'targetRecall')
+      configError(`${path}.${key}`, 'unknown search setting (recallSampleRate, targetRecall)')
+  let out = current
   const rate = o.recallSampleRate
-  if (rate === undefined || rate === null) return current
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
-    configError(`${path}.recallSampleRate`, `expected a number from 0 to 1, got ${describeValue(rate)}`)
-  return { ...current, recallSampleRate: rate }
+  if (rate !== undefined && rate !== null) {
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+      configError(`${path}.recallSampleRate`, `expected a number from 0 to 1, got ${describeValue(rate)}`)
+    out = { ...out, recallSampleRate: rate }
+  }
+  const target = o.targetRecall
+  if (target !== undefined && target !== null) {
+    if (typeof target !== 'number' || !Number.isFinite(target) || target <= 0 || target >= 1)
+      configError(
+        `${path}.targetRecall`,
+        `expected a number between 0 and 1 (exclusive), got ${describeValue(target)}`,
+      )
+    out = { ...out, targetRecall: target }
+  }
+  return out
 }
 
 /**
@@ -689,6 +702,16 @@ function selectorPaths(value: unknown, where: string): KeyPath[] {
 /** A search's `quantization` parameters (absent/null -> undefined); throws INVALID_ARGUMENT naming `where`. */
 export function toQuantizationParams(value: unknown, where: string): QuantizationSearchParams | undefined {
   return parseQuantizationSearchParams(value, where)
+}
+
+/** A recall target: absent/null -> undefined, else a number in (0, 1); throws INVALID_ARGUMENT naming `where`. */
+export function toTargetRecall(value: unknown, where: string): number | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value >= 1)
+    throw invalid(
+      `${where} must be a number between 0 and 1 (exclusive: the recall@10 to reach), got ${describeValue(value)}`,
+    )
+  return value
 }
 
 /** `withVector`: a boolean or a list of vector names; default false. Throws INVALID_ARGUMENT. */

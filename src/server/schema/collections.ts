@@ -141,6 +141,13 @@ const SearchConfig = named(
           description: 'share of searches re-run exactly for the live recall estimate (docs/recall.md)',
         }),
       ),
+      target_recall: Nullable(
+        Type.Number({
+          exclusiveMinimum: 0,
+          exclusiveMaximum: 1,
+          description: 'default recall@10 target: Quiver chooses hnsw_ef per search (docs/recall.md)',
+        }),
+      ),
     }),
     "Quiver's search settings of the collection",
   ),
@@ -353,7 +360,10 @@ export const CollectionInfo = named(
       strict_mode_config: Type.Optional(StrictModeConfig),
       search_config: Type.Optional(
         quiverOnly(
-          Type.Object({ recall_sample_rate: Type.Union([Type.Number(), Type.Null()]) }),
+          Type.Object({
+            recall_sample_rate: Type.Union([Type.Number(), Type.Null()]),
+            target_recall: Type.Union([Type.Number(), Type.Null()]),
+          }),
           "the collection's search settings (Quiver's search_config), when set",
         ),
       ),

@@ -365,6 +365,12 @@ export const SearchParams = named(
       ]),
     ),
     indexed_only: Type.Optional(Type.Boolean()),
+    target_recall: Type.Optional(
+      quiverOnly(
+        Type.Union([Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), Type.Null()]),
+        'the recall@10 to reach instead of hnsw_ef: Quiver chooses hnsw_ef from its calibration (docs/recall.md)',
+      ),
+    ),
     nprobe: Type.Optional(
       quiverOnly(Type.Integer({ minimum: 1 }), "IVF lists to probe (Quiver's IVF index)"),
     ),

@@ -106,7 +106,7 @@ export interface WireCollectionInfo {
     /** Qdrant's strict mode as set (absent fields left out); absent when never set. */
     strict_mode_config?: Record<string, unknown>
     /** Quiver's extension: the collection's search settings; absent when never set. */
-    search_config?: { recall_sample_rate: number | null }
+    search_config?: { recall_sample_rate: number | null; target_recall: number | null }
     /** Quiver's extension: the IVF parameters (null = automatic) when the collection uses IVF, else null. */
     ivf_config: WireIvfConfig | null
   }
@@ -246,7 +246,12 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
         : { strict_mode_config: strictModeToWire(info.config.strictMode) }),
       ...(info.config.searchConfig === undefined
         ? {}
-        : { search_config: { recall_sample_rate: info.config.searchConfig.recallSampleRate ?? null } }),
+        : {
+            search_config: {
+              recall_sample_rate: info.config.searchConfig.recallSampleRate ?? null,
+              target_recall: info.config.searchConfig.targetRecall ?? null,
+            },
+          }),
       ivf_config:
         unnamed?.index?.type === 'ivf' ? { nlist: unnamed.index.nlist, nprobe: unnamed.index.nprobe } : null,
     },
@@ -334,17 +339,30 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
 function parseSearchConfig(src: unknown, path: string): SearchConfig {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   for (const key of Object.keys(src))
-    if (key !== 'recall_sample_rate')
-      fail(join(path, key), 'unknown search setting (recall_sample_rate)', 'INVALID_CONFIG')
+    if (key !== 'recall_sample_rate' && key !== 'target_recall')
+      fail(join(path, key), 'unknown search setting (recall_sample_rate, target_recall)', 'INVALID_CONFIG')
+  const out: { recallSampleRate?: number; targetRecall?: number } = {}
   const rate = src.recall_sample_rate
-  if (isAbsent(rate)) return {}
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
-    fail(
-      join(path, 'recall_sample_rate'),
-      `expected a number from 0 to 1, got ${describe(rate)}`,
-      'INVALID_CONFIG',
-    )
-  return { recallSampleRate: rate }
+  if (!isAbsent(rate)) {
+    if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
+      fail(
+        join(path, 'recall_sample_rate'),
+        `expected a number from 0 to 1, got ${describe(rate)}`,
+        'INVALID_CONFIG',
+      )
+    out.recallSampleRate = rate
+  }
+  const target = src.target_recall
+  if (!isAbsent(target)) {
+    if (typeof target !== 'number' || !Number.isFinite(target) || target <= 0 || target >= 1)
+      fail(
+        join(path, 'target_recall'),
+        `expected a number between 0 and 1 (exclusive), got ${describe(target)}`,
+        'INVALID_CONFIG',
+      )
+    out.targetRecall = target
+  }
+  return out
 }
 
 /**

@@ -112,6 +112,7 @@ export function parseSearchGroups(body: unknown, dimension: number): ParsedGroup
   if (s.exact !== undefined) params.exact = s.exact
   if (s.nprobe !== undefined) params.nprobe = s.nprobe
   if (s.quantization !== undefined) params.quantization = s.quantization
+  if (s.targetRecall !== undefined) params.targetRecall = s.targetRecall
   const base: Omit<QueryGroupsRequest, 'groupBy'> = {
     // a dense vector (numbers) or a multivector (rows), copied
     query: isSparseInput(s.vector) ? s.vector : (Array.from(s.vector as ArrayLike<unknown>) as VectorInput),

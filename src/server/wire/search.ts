@@ -56,6 +56,12 @@ function parseSearchParams(o: Obj, path: string, options: SearchOptions): void {
   if (nprobe !== undefined) options.nprobe = nprobe
   const exact = optBool(params, 'exact', ppath)
   if (exact !== undefined) options.exact = exact
+  const target = optNumber(params, 'target_recall', ppath)
+  if (target !== undefined) {
+    if (!(target > 0 && target < 1))
+      fail(join(ppath, 'target_recall'), `expected a number between 0 and 1 (exclusive), got ${target}`)
+    options.targetRecall = target
+  }
   optBool(params, 'indexed_only', ppath)
   const quantization = parseQuantizationSearchParams(params.quantization, join(ppath, 'quantization'))
   if (quantization !== undefined) options.quantization = quantization
@@ -241,6 +247,7 @@ function parseStage(o: Obj, path: string, dimension: number): Prefetch {
   if (search.exact !== undefined) params.exact = search.exact
   if (search.nprobe !== undefined) params.nprobe = search.nprobe
   if (search.quantization !== undefined) params.quantization = search.quantization
+  if (search.targetRecall !== undefined) params.targetRecall = search.targetRecall
   if (Object.keys(params).length > 0) out.params = params
   return out
 }
