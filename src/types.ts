@@ -148,6 +148,9 @@ export interface CollectionConfig {
   readonly searchConfig?: SearchConfig
 }
 
+/** A change of {@link SearchConfig}: a number sets a field, `null` removes it, absent leaves it. */
+export type SearchConfigUpdate = { readonly [K in keyof SearchConfig]?: SearchConfig[K] | null }
+
 /** Quiver's search settings of a collection (`search_config` on the wire; not in Qdrant). */
 export interface SearchConfig {
   /**
@@ -269,8 +272,8 @@ export interface CollectionUpdate {
    * stay). Applied at once; refills the rate limiters even when nothing else changes.
    */
   strictMode?: StrictModeConfig | null
-  /** Search settings to change (merged field by field; absent or null fields stay). */
-  searchConfig?: SearchConfig | null
+  /** Search settings to change (merged field by field; an absent field stays, `null` removes it). */
+  searchConfig?: SearchConfigUpdate | null
 }
 
 /** Options of one named dense vector (`createCollection({ vectors: { name: ... } })`). */
@@ -334,7 +337,7 @@ export interface CreateCollectionOptions {
   /** Qdrant's strict mode (see {@link StrictModeConfig}); absent = none. */
   strictMode?: StrictModeConfig | null
   /** Quiver's search settings (see {@link SearchConfig}); absent = the database's defaults. */
-  searchConfig?: SearchConfig | null
+  searchConfig?: SearchConfigUpdate | null
 }
 
 /** A sparse vector: `indices` unique (any order) unsigned 32-bit integers, `values` finite, same length. */

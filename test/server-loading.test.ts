@@ -75,7 +75,8 @@ describe('a server loading a large data directory', () => {
       expect(progress.length).toBeLessThanOrEqual(Math.floor(readyMs / 1000))
       for (const p of progress) expect(p.total).toBe(COLLECTIONS)
       const times = progress.map((p) => p.elapsedMs as number)
-      expect(times[0]).toBeGreaterThanOrEqual(1000)
+      // libuv's timers run on its cached loop time: a 1 s interval may end a millisecond early by performance.now()
+      expect(times[0]).toBeGreaterThanOrEqual(990)
       for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(900)
 
       // the directory is the server's: a second server refuses it and exits non-zero

@@ -76,7 +76,12 @@ describe('target recall (embedded)', () => {
     expect(got).toBeGreaterThanOrEqual(0.94)
     const unfiltered = await measured(c, queries, {})
     expect(unfiltered).toBeGreaterThanOrEqual(0.94)
-    await c.updateConfig({ searchConfig: { targetRecall: 0.5 } })
+    // a filter matching too few points to calibrate on is searched exactly
+    const few = { must: [{ has_id: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }] }
+    expect(await measured(c, queries.slice(0, 20), { filter: few })).toBe(1)
+    // null removes the default
+    await c.updateConfig({ searchConfig: { targetRecall: null } })
+    expect((await c.info()).config.searchConfig).toBeUndefined()
   })
 
   it('refuses a target outside (0, 1), changing nothing', async () => {
@@ -91,7 +96,7 @@ describe('target recall (embedded)', () => {
       const u = await c.updateConfig({ searchConfig: { targetRecall: bad } }).catch((err: unknown) => err)
       expect((u as QuiverError).code).toBe('INVALID_CONFIG')
     }
-    expect((await c.info()).config.searchConfig).toMatchObject({ targetRecall: 0.5 })
+    expect((await c.info()).config.searchConfig).toBeUndefined()
   })
 })
 

@@ -34,12 +34,20 @@ export interface CalibrationPoint {
   readonly recall: number
 }
 
-/** One calibration: the points measured, and the live point count it was made at. */
+/** One calibration: the points measured, and the state of the collection it was made on. */
 export interface Calibration {
   readonly points: readonly CalibrationPoint[]
   readonly livePoints: number
+  /** Queries it measured (fewer than CALIBRATION_QUERIES when few points matched). */
   readonly queries: number
+  /** The applied sequence, segment generation and config (by identity) it was made at. */
+  readonly seq: number
+  readonly generation: number
+  readonly config: object
 }
+
+/** Fewer queries than this measure too little: such a calibration is not kept. */
+export const MIN_CALIBRATION_QUERIES = 16
 
 /**
  * The smallest ladder `ef` whose calibrated recall is at least `target + TARGET_MARGIN` (capped

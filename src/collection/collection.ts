@@ -66,6 +66,7 @@ import {
   type CalibrationPoint,
   chooseEf,
   EF_LADDER,
+  MIN_CALIBRATION_QUERIES,
   stale,
 } from './calibration.js'
 import { Deadline, type ResolvedWrite, resolveWrite } from './deadline.js'
@@ -346,7 +347,10 @@ export class EmbeddedCollection implements Collection {
   /** Those re-runs, awaited by `close`. */
   private readonly sampleRuns = new Set<Promise<void>>()
   /** Recall-target calibrations per `${vector}\0${class}` (calibration.ts). */
-  private readonly calibrations = new Map<string, { run: Promise<Calibration>; done?: Calibration }>()
+  private readonly calibrations = new Map<
+    string,
+    { running?: Promise<Calibration> | undefined; done?: Calibration }
+  >()
 
   private constructor(
     name: string,
@@ -2292,7 +2296,11 @@ export class EmbeddedCollection implements Collection {
     if (p.target === undefined || p.space.kind !== 'dense' || dense === undefined) return p
     if (dense.index?.type === 'ivf' || dense.hnsw.m === 0) return p
     const calibration = await this.calibrationFor(p)
-    const chosen = chooseEf(calibration, p.target, p.limit + p.offset)
+    // too few matching points to measure: a filter that matches so few is searched exactly
+    const chosen =
+      calibration.queries < MIN_CALIBRATION_QUERIES
+        ? 'exact'
+        : chooseEf(calibration, p.target, p.limit + p.offset)
     const strict = this.strict?.config
     // beyond the graph's reach only exact search gets there (unless strict mode forbids it)
     if (chosen === 'exact' && strict?.searchAllowExact !== false) return { ...p, exact: true }
@@ -2301,27 +2309,41 @@ export class EmbeddedCollection implements Collection {
     return { ...p, ef }
   }
 
-  /** The calibration of `p`'s vector and filter class, made (again) when missing or stale. */
-  private calibrationFor(p: PreparedSearch): Promise<Calibration> {
+  /**
+   * The calibration of `p`'s class (vector, filter selectivity bucket, quantization settings),
+   * made when missing. A stale one (live points changed by 20%, segments rebuilt or merged, config
+   * changed) keeps serving while its successor is made; a failed remake keeps it. A calibration
+   * from fewer than MIN_CALIBRATION_QUERIES queries, or during which a write landed, serves the
+   * search that asked for it and is not kept.
+   */
+  private async calibrationFor(p: PreparedSearch): Promise<Calibration> {
     const live = this.segments.reduce((n, s) => n + s.pointCount, 0)
     const bucket =
       p.filter === null
         ? 'unfiltered'
         : selectivityBucket(live === 0 ? 0 : this.strictView.estimate(p.filter) / live)
-    const key = `${p.space.using}\u0000${bucket}`
+    const key = `${p.space.using}\u0000${bucket}\u0000${JSON.stringify(p.quantization ?? null)}`
     const known = this.calibrations.get(key)
-    if (known !== undefined && (known.done === undefined || !stale(known.done, live))) return known.run
-    const entry: { run: Promise<Calibration>; done?: Calibration } = {
-      run: this.calibrate(p, live).then((c) => {
-        entry.done = c
+    const fresh = (c: Calibration) =>
+      !stale(c, live) && c.generation === this.holder.generation && c.config === this.config
+    if (known?.done !== undefined && fresh(known.done)) return known.done
+    if (known?.running !== undefined) return known.done ?? known.running
+    const entry = known ?? {}
+    const running = this.calibrate(p, live).then(
+      (c) => {
+        entry.running = undefined
+        if (c.queries >= MIN_CALIBRATION_QUERIES && c.seq === this.appliedSeq) entry.done = c
         return c
-      }),
-    }
-    entry.run.catch(() => {
-      if (this.calibrations.get(key) === entry) this.calibrations.delete(key)
-    })
+      },
+      (err: unknown) => {
+        entry.running = undefined
+        if (entry.done === undefined && this.calibrations.get(key) === entry) this.calibrations.delete(key)
+        throw err
+      },
+    )
+    entry.running = running
     this.calibrations.set(key, entry)
-    return entry.run
+    return entry.done ?? running
   }
 
   /**
@@ -2330,6 +2352,9 @@ export class EmbeddedCollection implements Collection {
    * stops two rungs after recall reached 0.999.
    */
   private async calibrate(p: PreparedSearch, live: number): Promise<Calibration> {
+    const seq = this.appliedSeq
+    const generation = this.holder.generation
+    const config = this.config
     const using = p.space.using
     const ids = sampleIds(
       this.segments.flatMap((s) => s.matchingIds(p.filter)),
@@ -2359,7 +2384,9 @@ export class EmbeddedCollection implements Collection {
       const u = other === undefined ? undefined : this.segmentOf(other.id)?.vector(using, other.id)
       const q = Float32Array.from(v, (x, i) => (u === undefined ? x : x + CALIBRATION_OFFSET * (x - u[i]!)))
       if (cosine) {
-        const norm = Math.hypot(...q)
+        let sq = 0
+        for (const x of q) sq += x * x
+        const norm = Math.sqrt(sq)
         if (norm > 0) for (let i = 0; i < q.length; i++) q[i]! /= norm
       }
       queries.push({ ...base, query: q })
@@ -2371,7 +2398,9 @@ export class EmbeddedCollection implements Collection {
     )
     const points: CalibrationPoint[] = []
     let saturated = 0
+    const maxEf = this.strict?.config.searchMaxHnswEf ?? Number.POSITIVE_INFINITY
     for (const ef of EF_LADDER) {
+      if (ef > maxEf) break
       const answers = await Promise.all(
         queries.map(async (q) => (await this.runSearchAsync({ ...q, ef }, false)).slice(0, CALIBRATION_K)),
       )
@@ -2382,7 +2411,7 @@ export class EmbeddedCollection implements Collection {
       points.push({ ef, recall })
       if (recall >= 0.999 && ++saturated >= 2) break
     }
-    return { points, livePoints: live, queries: queries.length }
+    return { points, livePoints: live, queries: queries.length, seq, generation, config }
   }
 
   /**

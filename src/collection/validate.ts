@@ -305,7 +305,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
 
 /**
  * Quiver's search settings (`searchConfig`) merged over `current`: an object with
- * `recallSampleRate` (0..1) and `targetRecall` (0 < t < 1); null or absent fields stay as they are. Undefined when nothing is set. Throws
+ * `recallSampleRate` (0..1) and `targetRecall` (0 < t < 1); an absent field stays, `null` removes it. Undefined when nothing is set. Throws
  * INVALID_CONFIG naming `path`.
  */
 export function resolveSearchConfig(
@@ -322,6 +322,15 @@ export function resolveSearchConfig(
       configError(`${path}.${key}`, 'unknown search setting (recallSampleRate, targetRecall)')
   let out = current
   const rate = o.recallSampleRate
+  // null removes a setting (back to the database's default); absent leaves it
+  if (rate === null && out !== undefined) {
+    const { recallSampleRate: _, ...rest } = out
+    out = rest
+  }
+  if (o.targetRecall === null && out !== undefined) {
+    const { targetRecall: _, ...rest } = out
+    out = rest
+  }
   if (rate !== undefined && rate !== null) {
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
       configError(`${path}.recallSampleRate`, `expected a number from 0 to 1, got ${describeValue(rate)}`)
@@ -336,7 +345,7 @@ export function resolveSearchConfig(
       )
     out = { ...out, targetRecall: target }
   }
-  return out
+  return out === undefined || Object.keys(out).length === 0 ? undefined : out
 }
 
 /**

@@ -28,7 +28,7 @@ import type {
   OptimizersConfig,
   QuantizationConfig,
   RecallEstimate,
-  SearchConfig,
+  SearchConfigUpdate,
   SparseVectorOptions,
   SparseVectorUpdate,
   VectorConfig,
@@ -336,12 +336,15 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
  * share of searches re-run exactly for the live recall estimate; null leaves it as it is). Throws
  * INVALID_CONFIG naming the field.
  */
-function parseSearchConfig(src: unknown, path: string): SearchConfig {
+function parseSearchConfig(src: unknown, path: string): SearchConfigUpdate {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
   for (const key of Object.keys(src))
     if (key !== 'recall_sample_rate' && key !== 'target_recall')
       fail(join(path, key), 'unknown search setting (recall_sample_rate, target_recall)', 'INVALID_CONFIG')
-  const out: { recallSampleRate?: number; targetRecall?: number } = {}
+  // null removes a setting (SearchConfig's nulls), absent leaves it
+  const out: { recallSampleRate?: number | null; targetRecall?: number | null } = {}
+  if (src.recall_sample_rate === null) out.recallSampleRate = null
+  if (src.target_recall === null) out.targetRecall = null
   const rate = src.recall_sample_rate
   if (!isAbsent(rate)) {
     if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate > 1)
