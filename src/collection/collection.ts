@@ -1576,9 +1576,7 @@ export class EmbeddedCollection implements Collection {
       return hits
     }
     try {
-      return await (this.queryCache === undefined
-        ? run()
-        : this.cachedRead('search', [vector, untimed(options)], run))
+      return await this.cachedRead('search', () => [vector, untimed(options)], run)
     } finally {
       // failures and timeouts too: they are often the slowest
       this.sampler.latency(performance.now() - started)
@@ -1613,7 +1611,7 @@ export class EmbeddedCollection implements Collection {
       for (const [i, hits] of all.entries()) this.sampleRecall(ready[i]!, hits, seq)
       return all
     }
-    return this.queryCache === undefined ? run() : this.cachedRead('searchBatch', requests, run)
+    return this.cachedRead('searchBatch', () => requests, run)
   }
 
   /** The search space of vector `using`; throws INVALID_ARGUMENT naming `where` for an unknown name. */
@@ -1913,9 +1911,7 @@ export class EmbeddedCollection implements Collection {
     const started = performance.now()
     const run = async () => ({ points: await this.runQuery(plan, true, deadline) })
     try {
-      return await (this.queryCache === undefined
-        ? run()
-        : this.cachedRead('query', cacheable(plan) ? untimed(request) : undefined, run))
+      return await this.cachedRead('query', () => (cacheable(plan) ? untimed(request) : undefined), run)
     } finally {
       this.sampler.latency(performance.now() - started)
     }
@@ -1946,8 +1942,7 @@ export class EmbeddedCollection implements Collection {
       }
       return out
     }
-    if (this.queryCache === undefined) return run()
-    return this.cachedRead('queryBatch', plans.every(cacheable) ? requests : undefined, run)
+    return this.cachedRead('queryBatch', () => (plans.every(cacheable) ? requests : undefined), run)
   }
 
   /** The query layer's view of vector `using`; throws INVALID_ARGUMENT naming `path` for an unknown name. */
@@ -2000,8 +1995,7 @@ export class EmbeddedCollection implements Collection {
       )
     }
     const run = () => this.runGroups(plan, options, deadline)
-    if (this.queryCache === undefined) return run()
-    return this.cachedRead('groups', cacheable(plan) ? untimed(request) : undefined, run)
+    return this.cachedRead('groups', () => (cacheable(plan) ? untimed(request) : undefined), run)
   }
 
   private async runGroups(
@@ -2482,12 +2476,13 @@ export class EmbeddedCollection implements Collection {
   /**
    * `compute`'s result, from the query cache when this collection's state has not changed since it
    * was stored (the key holds the applied sequence: any write makes older entries unreachable).
-   * `request` is what the result depends on besides the state; undefined: not cacheable.
+   * `request` gives what the result depends on besides the state (called only when the cache is on); undefined: not cacheable.
    */
-  private async cachedRead<T>(kind: string, request: unknown, compute: () => Promise<T>): Promise<T> {
+  private async cachedRead<T>(kind: string, request: () => unknown, compute: () => Promise<T>): Promise<T> {
     const cache = this.queryCache
     if (cache === undefined) return compute()
-    const text = request === undefined ? undefined : requestKey(kind, request)
+    const asked = request()
+    const text = asked === undefined ? undefined : requestKey(kind, asked)
     if (text === undefined) return compute()
     // segments rebuilt (a config change's reconfigure) or a failed apply answer differently too
     const key = `${this.instance}:${this.appliedSeq}:${this.holder.generation}:${this.cacheEpoch}:${text}`
