@@ -1010,7 +1010,7 @@ export interface RecallClass {
 export interface RecallEstimate extends RecallClass {
   /** Mean recall@k over the window (the latest 500 samples), 0..1. */
   readonly estimate: number
-  /** 95% confidence interval of the mean (normal approximation, clamped to 0..1). */
+  /** 95% Wilson score interval of the mean (conservative for values in 0..1). */
   readonly lower: number
   readonly upper: number
   /** Samples in the window. */

@@ -2307,7 +2307,7 @@ export class EmbeddedCollection implements Collection {
    * The calibration of `p`'s class (vector, filter selectivity bucket, quantization settings),
    * made when missing. A stale one (live points changed by 20%, segments rebuilt or merged, config
    * changed) keeps serving while its successor is made; a failed remake keeps it. A calibration
-   * from fewer than MIN_CALIBRATION_QUERIES queries, or during which a write landed, serves the
+   * from fewer than MIN_CALIBRATION_QUERIES queries, or that went stale while it ran, serves the
    * search that asked for it and is not kept.
    */
   private async calibrationFor(p: PreparedSearch): Promise<Calibration> {
@@ -2326,7 +2326,11 @@ export class EmbeddedCollection implements Collection {
     const running = this.calibrate(p, live).then(
       (c) => {
         entry.running = undefined
-        if (c.queries >= MIN_CALIBRATION_QUERIES && c.seq === this.appliedSeq) entry.done = c
+        // kept unless the collection moved on meanwhile as far as would make it stale (steady
+        // writes must not force a calibration per search)
+        const liveNow = this.segments.reduce((n, s) => n + s.pointCount, 0)
+        const current = c.generation === this.holder.generation && c.config === this.config
+        if (c.queries >= MIN_CALIBRATION_QUERIES && current && !stale(c, liveNow)) entry.done = c
         return c
       },
       (err: unknown) => {

@@ -332,9 +332,10 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
 }
 
 /**
- * Quiver's `search_config` (create and PATCH): `{ recall_sample_rate }`, a number from 0 to 1 (the
- * share of searches re-run exactly for the live recall estimate; null leaves it as it is). Throws
- * INVALID_CONFIG naming the field.
+ * Quiver's `search_config` (create and PATCH): `{ recall_sample_rate, target_recall }`: the share
+ * of searches re-run exactly for the live recall estimate (0..1) and the default recall@10 target
+ * (0 < t < 1); a field's `null` removes it, an absent field stays (a whole `search_config: null`
+ * changes nothing). Throws INVALID_CONFIG naming the field.
  */
 function parseSearchConfig(src: unknown, path: string): SearchConfigUpdate {
   if (!isPlainObject(src)) fail(path, `expected an object, got ${describe(src)}`, 'INVALID_CONFIG')
