@@ -1,4 +1,4 @@
-// Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- db <- server, cli;
+// Layering of Quiver (docs/architecture.md): assembly <- engine <- index <- segment <- collection <- shards <- db <- server, cli;
 // cluster (storage seams over NATS) is injected from above and imports only storage and the leaves.
 // filter, storage and sparse serve segment/collection and never import them; errors.ts and types.ts import nothing;
 // json-input.ts (the one home of JSON-input checking) imports only errors.ts and types.ts.
@@ -63,8 +63,11 @@ module.exports = {
       'server',
       'cli',
     ]),
-    layer('segment', ['collection', 'cluster', 'db', 'server', 'cli']),
-    layer('collection', ['cluster', 'db', 'server', 'cli']),
+    layer('segment', ['collection', 'shards', 'cluster', 'db', 'server', 'cli']),
+    layer('collection', ['shards', 'cluster', 'db', 'server', 'cli']),
+    // a sharded collection routes over shards (local collections today) and merges their answers;
+    // its tests build shards through a database
+    layer('shards', ['cluster', 'db', 'server', 'cli'], { testsExempt: true }),
     // the distributed mode's pieces (JetStream log, ...) plug into collection seams (OperationLog)
     layer('cluster', [
       'engine',

@@ -212,11 +212,17 @@ export interface StrictModeConfig {
 }
 
 /**
- * Qdrant's deployment parameters of a collection. On one node they change nothing but are kept and
- * reported as given: `replicationFactor` / `writeConsistencyFactor` / `readFanOutFactor` (default 1 /
+ * Qdrant's deployment parameters of a collection. `shardNumber` splits the collection into shards;
+ * the others change nothing on one node but are kept and reported as given: `replicationFactor` / `writeConsistencyFactor` / `readFanOutFactor` (default 1 /
  * 1 / absent) and `onDiskPayload` (default false; payloads live in memory today).
  */
 export interface CollectionParams {
+  /**
+   * Qdrant's `shard_number`: shards the points are spread over by a hash of their id (1..64, fixed
+   * at creation; absent = 1). Each shard is a collection of its own on disk (`shards/<i>/`); reads
+   * fan out to all of them and merge (docs/cluster.md).
+   */
+  readonly shardNumber?: number
   readonly replicationFactor?: number
   readonly writeConsistencyFactor?: number
   readonly readFanOutFactor?: number
@@ -1114,6 +1120,34 @@ export interface Collection {
   searchLatency?(): { p50: number; p99: number; count: number } | undefined
   /** Live recall@k estimates per vector and query class (docs/recall.md). */
   recallEstimates?(): RecallEstimate[]
+  /** The collection's shards, where each is and its state (Qdrant's `GET /collections/{c}/cluster`). */
+  clusterInfo?(): Promise<CollectionClusterInfo>
+}
+
+// ---- Shards (Qdrant's collection cluster info) ----
+
+/** Qdrant's `ShardState`s that Quiver reports: `Active` serves reads and writes. */
+export type ShardState = 'Active' | 'Partial' | 'Dead' | 'Initializing' | 'Listener'
+
+/** A shard this node holds. */
+export interface LocalShardInfo {
+  shardId: number
+  pointsCount: number
+  state: ShardState
+}
+
+/** A shard another node holds (cluster mode). */
+export interface RemoteShardInfo {
+  shardId: number
+  peerId: number
+  state: ShardState
+}
+
+/** Qdrant's `GET /collections/{c}/cluster` in camelCase. */
+export interface CollectionClusterInfo {
+  shardCount: number
+  localShards: LocalShardInfo[]
+  remoteShards: RemoteShardInfo[]
 }
 
 // ---- Optimization progress (Qdrant's OptimizationsResponse, camelCase). ----

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { isDeepStrictEqual } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import type { Filter, Payload } from '../src/types.js'
 import { rng } from './support/random.js'
 
@@ -134,11 +134,11 @@ interface Actual {
   config: ConfigState
 }
 
-async function readActual(c: EmbeddedCollection): Promise<Actual> {
+async function readActual(c: HostedCollection): Promise<Actual> {
   const points: Actual['points'] = new Map()
   let offset: number | string | null = null
   do {
-    const page: Awaited<ReturnType<EmbeddedCollection['scroll']>> = await c.scroll({
+    const page: Awaited<ReturnType<HostedCollection['scroll']>> = await c.scroll({
       limit: 256,
       offset,
       withPayload: true,
@@ -180,7 +180,7 @@ function diff(actual: Actual, model: Model): string[] {
 }
 
 /** Filters, counts, payload-index sizes and search agree with the model (which equals the stored points). */
-async function checkConsistency(c: EmbeddedCollection, model: Model, random: () => number): Promise<void> {
+async function checkConsistency(c: HostedCollection, model: Model, random: () => number): Promise<void> {
   expect(c.checkIntegrity()).toEqual({ ok: true, problems: [] })
   expect(await c.count()).toBe(model.points.size)
   const payloads = [...model.points.values()].map((s) => s.p)

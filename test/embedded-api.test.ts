@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type OpenProgress, Quiver } from '../src/index.js'
+import { type HostedCollection, type OpenProgress, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -21,7 +21,7 @@ const points = vectors.map((vector, i) => ({
 describe('embedded API', () => {
   let dir: string
   let db: Quiver
-  let docs: EmbeddedCollection
+  let docs: HostedCollection
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-embedded-'))

@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { serve } from '../src/server/index.js'
 import { Wal } from '../src/storage/wal.js'
 import { call } from './server-harness.js'
@@ -30,7 +30,7 @@ function batch(b: number, name: string) {
 }
 
 /** Everything a client could ask that depends on the stored points: full scroll, counts, searches. */
-async function answers(c: EmbeddedCollection): Promise<unknown> {
+async function answers(c: HostedCollection): Promise<unknown> {
   const scroll = await c.scroll({ limit: 10_000, withPayload: true, withVector: true })
   const queries = [3, 17, 40].map((id) => vectorFor(id + 0.5))
   return {

@@ -8,7 +8,7 @@ import { appendFile, mkdtemp, readdir, rm, stat, truncate, unlink } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { copyDir } from './support/damage.js'
 
 const DIM = 32
@@ -84,7 +84,7 @@ async function expectIoError(p: Promise<unknown>, errno: string): Promise<Quiver
 }
 
 /** Every id in `present` is stored with its own vector and payload; no id in `absent` is. */
-async function expectStored(c: EmbeddedCollection, present: Iterable<number>, absent: Iterable<number> = []) {
+async function expectStored(c: HostedCollection, present: Iterable<number>, absent: Iterable<number> = []) {
   const want = [...present]
   const got = await c.get(want, { withVector: true })
   expect(got.map((r) => r.id)).toEqual(want)

@@ -6,9 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
 import { siphash24 } from '../src/filter/slice.js'
-import type { Filter } from '../src/index.js'
+import type { Filter, HostedCollection } from '../src/index.js'
 import { Quiver } from '../src/index.js'
 import { call, startTestServer } from './server-harness.js'
 import { expectError } from './support/errors.js'
@@ -18,7 +17,7 @@ const slice = (total: number, index: number) => ({ must: [{ slice: { total, inde
 describe('slice filter', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const ids: (number | string)[] = [
     ...Array.from({ length: 40 }, (_, i) => i),
     ...Array.from({ length: 40 }, (_, i) => `00000000-0000-0000-0000-${i.toString(16).padStart(12, '0')}`),

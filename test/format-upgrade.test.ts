@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { decode } from '@msgpack/msgpack'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
 import { FORMAT_VERSION } from '../src/collection/persistence.js'
+import type { HostedCollection } from '../src/index.js'
 import { Quiver } from '../src/index.js'
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'format-v1', 'data')
@@ -48,7 +48,7 @@ async function formatOf(path: string): Promise<number> {
   return (JSON.parse(outer.body) as { formatVersion: number }).formatVersion
 }
 
-async function checkDocs(docs: EmbeddedCollection): Promise<void> {
+async function checkDocs(docs: HostedCollection): Promise<void> {
   const want = expectedDocs()
   expect(await docs.count()).toBe(want.size)
   const got = await docs.get([...want.keys()], { withVector: true })
@@ -84,7 +84,7 @@ async function checkDocs(docs: EmbeddedCollection): Promise<void> {
   expect(docs.checkIntegrity().ok).toBe(true)
 }
 
-async function checkIvf(ivf: EmbeddedCollection): Promise<void> {
+async function checkIvf(ivf: HostedCollection): Promise<void> {
   expect(await ivf.count()).toBe(400)
   expect(ivf.config.vectors.get('')!.index).toEqual({ type: 'ivf', nlist: 4, nprobe: null })
   const q = vec(17, 4)
@@ -180,7 +180,7 @@ function expectedV2(): Map<number, Record<string, unknown>> {
   return m
 }
 
-async function checkV2(docs: EmbeddedCollection): Promise<void> {
+async function checkV2(docs: HostedCollection): Promise<void> {
   const want = expectedV2()
   expect(await docs.count()).toBe(want.size)
   const got = await docs.get([...want.keys()], { withVector: true })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
+import type { HostedCollection } from '../src/index.js'
 import { Quiver } from '../src/index.js'
 import { bm25Tokens, parseBm25Options, tokenId } from '../src/sparse/index.js'
 import { startTestServer, type TestServer } from './server-harness.js'
@@ -85,7 +85,7 @@ const bm25 = (text: string) => ({ text, model: 'qdrant/bm25' })
 describe('BM25 documents and hybrid search (embedded, several segments)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const texts = new Map<number, string>()
   const dense = (id: number) => [Math.cos(id), Math.sin(id), 0.5]
 

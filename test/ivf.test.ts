@@ -6,7 +6,7 @@ import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { EmbeddedCollection, Quiver } from '../src/index.js'
+import { EmbeddedCollection, type HostedCollection, Quiver } from '../src/index.js'
 import type { CreateCollectionOptions, Filter, IndexOptions, ScoredPoint } from '../src/types.js'
 import { normal, rng } from './support/random.js'
 
@@ -67,7 +67,7 @@ describe('IVF collections', () => {
     name: string,
     options: Partial<CreateCollectionOptions>,
     vectors: readonly number[][] = data,
-  ): Promise<EmbeddedCollection> {
+  ): Promise<HostedCollection> {
     const c = await db.createCollection(name, { dimension: DIM, metric: 'Euclid', ...options })
     for (let start = 0; start < vectors.length; start += 500) {
       const batch = vectors
@@ -78,7 +78,7 @@ describe('IVF collections', () => {
     return c
   }
 
-  async function meanRecall(c: EmbeddedCollection, nprobe: number, filter?: Filter): Promise<number> {
+  async function meanRecall(c: HostedCollection, nprobe: number, filter?: Filter): Promise<number> {
     let sum = 0
     for (const q of queries) {
       const truth = await c.search(q, { limit: K, exact: true, filter: filter ?? null })

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import type { CreateCollectionOptions, Payload } from '../src/types.js'
 import { rng } from './support/random.js'
 
@@ -18,7 +18,7 @@ function randomVector(r: () => number): number[] {
 }
 
 /** Asserts the collection holds exactly the model's points (ids, payloads, vectors) and finds them. */
-async function expectModel(c: EmbeddedCollection, model: Model): Promise<void> {
+async function expectModel(c: HostedCollection, model: Model): Promise<void> {
   expect(await c.count()).toBe(model.size)
   const seen: number[] = []
   let offset: number | string | null = null
@@ -59,11 +59,11 @@ describe('optimizers', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  async function create(options: Partial<CreateCollectionOptions> = {}): Promise<EmbeddedCollection> {
+  async function create(options: Partial<CreateCollectionOptions> = {}): Promise<HostedCollection> {
     return db.createCollection('c', { dimension: DIM, metric: 'Euclid', ...options })
   }
 
-  async function fill(c: EmbeddedCollection, n: number, seed: number, model: Model): Promise<void> {
+  async function fill(c: HostedCollection, n: number, seed: number, model: Model): Promise<void> {
     const r = rng(seed)
     for (let start = 0; start < n; start += 250) {
       const batch = Array.from({ length: Math.min(250, n - start) }, (_, i) => {
@@ -238,7 +238,7 @@ describe('optimizers', () => {
     const vectors = Array.from({ length: n * 2 }, () => randomVector(r))
     const churned = await create({ optimizers: { deletedThreshold: 0.2, vacuumMinVectorNumber: 100 } })
     const fresh = await db.createCollection('fresh', { dimension: DIM, metric: 'Euclid' })
-    const upsertAll = async (c: EmbeddedCollection, ids: number[], offset: number) => {
+    const upsertAll = async (c: HostedCollection, ids: number[], offset: number) => {
       for (let i = 0; i < ids.length; i += 500) {
         await c.upsert(ids.slice(i, i + 500).map((id) => ({ id, vector: vectors[id + offset]! })))
       }
@@ -260,7 +260,7 @@ describe('optimizers', () => {
     }
     expect(await churned.count()).toBe(live.length)
     const queries = Array.from({ length: 100 }, () => randomVector(r))
-    const recall = async (c: EmbeddedCollection) => {
+    const recall = async (c: HostedCollection) => {
       let hits = 0
       for (const q of queries) {
         const truth = new Set((await c.search(q, { limit: 10, exact: true })).map((h) => h.id))

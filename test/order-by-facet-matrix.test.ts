@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type Filter, type Payload, type PointId, Quiver } from '../src/index.js'
+import { type Filter, type HostedCollection, type Payload, type PointId, Quiver } from '../src/index.js'
 import { comparePointIds } from '../src/point-id.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
@@ -131,7 +131,7 @@ function euclid(a: readonly number[], b: readonly number[]): number {
   return Math.sqrt(s)
 }
 
-async function expectModel(c: EmbeddedCollection, model: Model): Promise<void> {
+async function expectModel(c: HostedCollection, model: Model): Promise<void> {
   expect(c.stats().segmentsCount).toBeGreaterThanOrEqual(3)
   for (const { filter, keep } of FILTERS) {
     for (const key of ['n', 'price', 'at']) {
@@ -181,7 +181,7 @@ async function expectModel(c: EmbeddedCollection, model: Model): Promise<void> {
 describe('scroll orderBy, facet and searchMatrix (embedded)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const model: Model = new Map()
 
   beforeAll(async () => {

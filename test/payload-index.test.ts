@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MAX_UNINDEXED_FIELDS, UNINDEXED_OTHER } from '../src/collection/collection.js'
-import { type EmbeddedCollection, type Filter, Quiver } from '../src/index.js'
+import { type Filter, type HostedCollection, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -86,8 +86,8 @@ const INDEXES = {
 describe('payload indexes (embedded)', () => {
   let dir: string
   let db: Quiver
-  let plain: EmbeddedCollection
-  let indexed: EmbeddedCollection
+  let plain: HostedCollection
+  let indexed: HostedCollection
   const warnings: { obj: object; msg: string }[] = []
 
   beforeEach(async () => {

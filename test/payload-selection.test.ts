@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type Payload, Quiver, type WithPayload } from '../src/index.js'
+import { type HostedCollection, type Payload, Quiver, type WithPayload } from '../src/index.js'
 import { startTestServer, type TestServer } from './server-harness.js'
 import { apiError, expectError } from './support/errors.js'
 
@@ -50,7 +50,7 @@ const label = (w: WithPayload) => JSON.stringify(w)
 describe('payload selection in the engine', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-payload-selection-'))

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, type PointId, Quiver, type VectorStruct } from '../src/index.js'
+import { type HostedCollection, type PointId, Quiver, type VectorStruct } from '../src/index.js'
 import { rng } from './support/random.js'
 
 const DIM = 32
@@ -28,7 +28,7 @@ interface Point {
 describe('point model property: random writes across segments equal an in-memory model', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const model = new Map<number, Point>()
   const r = rng(424242)
   const int = (n: number) => Math.floor(r() * n)

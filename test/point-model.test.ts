@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  type EmbeddedCollection,
   type Filter,
+  type HostedCollection,
   type PointId,
   type PointStruct,
   Quiver,
@@ -125,7 +125,7 @@ const VOCAB = 40
 describe('point model: named dense, sparse idf and multi vectors over several segments', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const model = new Map<number, Stored>()
   const r = rng(20261202)
 
@@ -813,7 +813,7 @@ describe('point model: named dense, sparse idf and multi vectors over several se
 describe('point model: the unnamed vector (a Manhattan multivector) beside a plain sparse vector', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const r = rng(99)
   // 16 floats a row: 64 bytes a point, so 1 KiB segments seal after every batch of 10
   const D = 16

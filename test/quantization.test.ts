@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import { createQuantizer } from '../src/quantization/index.js'
 import { indexMetric } from '../src/segment/segment.js'
 import type { CreateCollectionOptions, Distance, QuantizationConfig, ScoredPoint } from '../src/types.js'
@@ -85,7 +85,7 @@ describe('quantized collections', () => {
     name: string,
     vectors: readonly number[][],
     options: Partial<CreateCollectionOptions>,
-  ): Promise<EmbeddedCollection> {
+  ): Promise<HostedCollection> {
     const c = await db.createCollection(name, { dimension: DIM, metric: 'Euclid', ...options })
     // batches below 256 points are linked one by one on this thread (larger ones in parallel on the
     // core pool, where the graph depends on timing): equal data gives equal graphs
@@ -238,7 +238,7 @@ describe('quantized collections', () => {
   })
 
   /** True when some hit's score differs from its float32 score: the hits were ranked on codes. */
-  async function scoredOnCodes(c: EmbeddedCollection, q: number[]): Promise<boolean> {
+  async function scoredOnCodes(c: HostedCollection, q: number[]): Promise<boolean> {
     const exact = new Map((await c.search(q, { limit: 50, exact: true })).map((h) => [h.id, h.score]))
     const codes = await c.search(q, { limit: K, quantization: { rescore: false } })
     return codes.some((h) => exact.has(h.id) && Math.abs(exact.get(h.id)! - h.score) > 1e-4)

@@ -6,7 +6,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { rng } from './support/random.js'
 
 const DIM = 8
@@ -18,7 +18,7 @@ describe('query-result cache (embedded)', () => {
   const r = rng(11)
   const vec = () => Array.from({ length: DIM }, () => r() * 2 - 1)
 
-  async function collection(name = 'c', n = 200): Promise<EmbeddedCollection> {
+  async function collection(name = 'c', n = 200): Promise<HostedCollection> {
     const c = await db.createCollection(name, { dimension: DIM, metric: 'Euclid' })
     await c.upsert(
       Array.from({ length: n }, (_, id) => ({ id, vector: vec(), payload: { group: id % 4, tags: ['x'] } })),

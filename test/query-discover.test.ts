@@ -6,13 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type ContextPair,
-  type Distance,
-  type EmbeddedCollection,
-  type Filter,
-  Quiver,
-} from '../src/index.js'
+import { type ContextPair, type Distance, type Filter, type HostedCollection, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -45,7 +39,7 @@ const scaledSigmoid = (x: number) => 0.5 * (fastSigmoid(x) + 1)
 describe.each(['Cosine', 'Euclid'] as const)('discover and context (%s)', (metric) => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   let model: Model[]
   const r = rng(metric === 'Cosine' ? 31 : 32)
   const byId = (id: number) => model.find((m) => m.id === id)!

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lookupGroups } from '../src/collection/groups.js'
 import {
-  type EmbeddedCollection,
   type GroupId,
+  type HostedCollection,
   type JsonValue,
   type Payload,
   type PointGroup,
@@ -71,7 +71,7 @@ const shape = (gs: PointGroup[]) => gs.map((g) => ({ id: g.id, hits: g.hits.map(
 describe('queryGroups (several segments, after deletes and a reopen)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   let model: Model[]
   const dist = (a: number[], b: readonly number[]) => a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0)
   const rankBy = (q: readonly number[], keep: (m: Model) => boolean = () => true) =>

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
+import type { HostedCollection } from '../src/index.js'
 import { Quiver } from '../src/index.js'
 import { call, startTestServer, type TestServer } from './server-harness.js'
 import { expectError } from './support/errors.js'
@@ -18,7 +18,7 @@ const pref = (u: number) => [Math.cos(u * 3), Math.sin(u * 3), 0.5, 1]
 describe('lookup_from (embedded)', () => {
   let dir: string
   let db: Quiver
-  let items: EmbeddedCollection
+  let items: HostedCollection
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-lookup-'))

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -31,7 +31,7 @@ function ordered(model: Model[], desc: boolean, from: number | null): { id: numb
 describe('query { orderBy } (several segments, after deletes and a reopen)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   let model: Model[]
   const r = rng(424242)
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Distance, type EmbeddedCollection, type Filter, type PointId, Quiver } from '../src/index.js'
+import { type Distance, type Filter, type HostedCollection, type PointId, Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
 
@@ -96,7 +96,7 @@ for (const metric of ['Cosine', 'Euclid'] as const) {
   describe(`query (${metric}, several segments, after deletes and a reopen)`, () => {
     let dir: string
     let db: Quiver
-    let c: EmbeddedCollection
+    let c: HostedCollection
     let model: Model[]
     const r = rng(metric === 'Cosine' ? 7 : 8)
     const exact = { exact: true }
@@ -372,7 +372,7 @@ for (const metric of ['Cosine', 'Euclid'] as const) {
 describe('query: score-boosting formula over prefetches (several segments)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const r = rng(31)
   const n = 150
   const exact = { exact: true }

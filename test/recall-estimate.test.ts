@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadDataset } from '../src/cli/datasets.js'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { realDatasets } from './support/datasets.js'
 import { clustered } from './support/vectors.js'
 
@@ -94,7 +94,7 @@ describe('live recall estimate (embedded)', () => {
 
   it('files filtered searches under their selectivity bucket, and never counts unindexed fields twice', async () => {
     db = await Quiver.open(dir, { recallSampleRate: 1, recallCpuShare: 1, queryCacheBytes: 0 })
-    const c: EmbeddedCollection = await db.createCollection('c', { dimension: 16, metric: 'Euclid' })
+    const c: HostedCollection = await db.createCollection('c', { dimension: 16, metric: 'Euclid' })
     const points = clustered(3000, 16, 10, 5)
     await c.upsert(points.map((vector, id) => ({ id, vector, payload: { g: id % 200, q: id % 4 } })))
     await c.createPayloadIndex('g', 'integer')

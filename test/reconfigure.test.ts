@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { CollectionUpdate, Payload, QuiverError } from '../src/index.js'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import { rng } from './support/random.js'
 
 const A = 16
@@ -20,7 +20,7 @@ function vectorsFor(id: number, v: number) {
   return { a, b, s: { indices: [id % 13, 20 + (v % 5)], values: [1, 0.5] } }
 }
 
-async function newCollection(db: Quiver): Promise<EmbeddedCollection> {
+async function newCollection(db: Quiver): Promise<HostedCollection> {
   return db.createCollection('docs', {
     vectors: {
       a: { dimension: A, metric: 'Euclid' },
@@ -43,7 +43,7 @@ async function expectFailure(p: Promise<unknown>): Promise<QuiverError> {
 }
 
 /** recall@10 of HNSW/quantized search on `a` against exact search, over `n` queries. */
-async function recallA(c: EmbeddedCollection, n: number): Promise<number> {
+async function recallA(c: HostedCollection, n: number): Promise<number> {
   const r = rng(99)
   let found = 0
   for (let q = 0; q < n; q++) {

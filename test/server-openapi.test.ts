@@ -227,6 +227,11 @@ describe('every route, request and answer against the document', () => {
     expect((await exercise('GET', '/collections', {})).body.result.collections).toHaveLength(2)
     await exercise('GET', '/collections/:collection_name', C)
     expect((await exercise('GET', '/collections/:collection_name/exists', C)).body.result.exists).toBe(true)
+    expect((await exercise('GET', '/collections/:collection_name/cluster', C)).body.result).toMatchObject({
+      shard_count: 1,
+      local_shards: [{ shard_id: 0, state: 'Active' }],
+      remote_shards: [],
+    })
     expect((await exercise('PATCH', '/collections/:collection_name', C, {})).status).toBe(200)
     // live reconfiguration, every part of UpdateCollection
     const patch = {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Dataset, loadDataset } from '../src/cli/datasets.js'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
+import type { HostedCollection } from '../src/index.js'
 import type { Filter, Payload } from '../src/types.js'
 import { startTestServer, type TestServer } from './server-harness.js'
 import { realDatasets } from './support/datasets.js'
@@ -38,7 +38,7 @@ function filterOf(m: QueryMeta): Filter | undefined {
 describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
   let server: TestServer
   let client: QdrantClient
-  let local: EmbeddedCollection
+  let local: HostedCollection
   let ds: Dataset
   let metas: QueryMeta[]
   let filteredGt: Int32Array
@@ -65,7 +65,7 @@ describe.skipIf(!present)(`HTTP vs in-process on ${NAME}`, () => {
       }
       await client.upsert(NAME, { wait: true, points })
     }
-    local = (await server.server.db.getCollection(NAME)) as EmbeddedCollection
+    local = (await server.server.db.getCollection(NAME)) as HostedCollection
   })
 
   afterAll(async () => {

@@ -6,7 +6,7 @@ import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import type { Filter, PointStruct } from '../src/types.js'
 import { expectError } from './support/errors.js'
 import { rng } from './support/random.js'
@@ -28,7 +28,7 @@ const filters: (Filter | undefined)[] = [
   },
 ]
 
-async function fingerprint(c: EmbeddedCollection): Promise<unknown> {
+async function fingerprint(c: HostedCollection): Promise<unknown> {
   const searches = []
   for (const q of queries) {
     for (const filter of filters) {
@@ -53,7 +53,7 @@ async function flipByte(path: string, at?: number): Promise<void> {
 describe('snapshots (embedded)', () => {
   let root: string
   let db: Quiver
-  let docs: EmbeddedCollection
+  let docs: HostedCollection
 
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'quiver-snap-'))

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError, type StrictModeConfig } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError, type StrictModeConfig } from '../src/index.js'
 import { rng } from './support/random.js'
 
 const DIM = 4
@@ -23,7 +23,7 @@ async function refused(p: Promise<unknown>): Promise<QuiverError> {
 describe('strict mode (embedded)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   /** Virtual milliseconds for the rate limiters (and read deadlines): moved by the tests only. */
   let now = 0
   const r = rng(5)

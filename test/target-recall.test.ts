@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type EmbeddedCollection, Quiver, QuiverError } from '../src/index.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import type { Filter } from '../src/types.js'
 import { call, startTestServer, type TestServer } from './server-harness.js'
 import { clustered } from './support/vectors.js'
@@ -17,7 +17,7 @@ const DIM = 32
 
 /** Mean recall@10 of `search` against exact search over `queries`. */
 async function measured(
-  c: EmbeddedCollection,
+  c: HostedCollection,
   queries: readonly Float32Array[],
   options: { targetRecall?: number; ef?: number; filter?: Filter },
 ): Promise<number> {
@@ -37,7 +37,7 @@ async function measured(
 describe('target recall (embedded)', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   const all = clustered(12_000, DIM, 40, 23, 2.5)
   const base = all.slice(0, 11_800)
   const queries = all.slice(11_800) // held out: never stored, never a calibration query

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { EmbeddedCollection } from '../src/collection/collection.js'
+import type { HostedCollection } from '../src/index.js'
 import { Quiver } from '../src/index.js'
 import { expectError } from './support/errors.js'
 
@@ -21,7 +21,7 @@ const TEXTS = [
 describe('text index stop words, stemming and folding', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-text-lang-'))

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MAX_SQUARED_NORM } from '../src/collection/validate.js'
 import { CorePool } from '../src/engine/pool.js'
-import { type Distance, type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type Distance, type HostedCollection, Quiver } from '../src/index.js'
 import type { CreateCollectionOptions, PointStruct, QuantizationConfig } from '../src/types.js'
 import { copyDir } from './support/damage.js'
 import { expectError } from './support/errors.js'
@@ -39,7 +39,7 @@ function cosinePoints(n: number): PointStruct[] {
   }))
 }
 
-async function expectCosineStored(col: EmbeddedCollection): Promise<void> {
+async function expectCosineStored(col: HostedCollection): Promise<void> {
   const [huge, zero] = await col.get([0, 1], { withVector: true })
   expect((huge!.vector as number[])[0]).toBeCloseTo(Math.SQRT1_2, 6)
   expect((huge!.vector as number[])[1]).toBeCloseTo(Math.SQRT1_2, 6)

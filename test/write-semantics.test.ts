@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type EmbeddedCollection, Quiver } from '../src/index.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
 import { Segment } from '../src/segment/segment.js'
 import { buildServer } from '../src/server/app.js'
 import type { WireVersionInfo } from '../src/server/routes/service.js'
@@ -34,7 +34,7 @@ const vec = () => Array.from({ length: DIM }, () => r() * 2 - 1)
 
 /** Replaces the collection's apply step (private) with `fn` around the real one; returns a restore. */
 function hookApply(
-  c: EmbeddedCollection,
+  c: HostedCollection,
   fn: (real: (...args: unknown[]) => Promise<void>, ...args: unknown[]) => Promise<void>,
 ): () => void {
   const holder = (c as unknown as { holder: { apply: (...args: unknown[]) => Promise<void> } }).holder
@@ -48,7 +48,7 @@ function hookApply(
 describe('embedded write semantics', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'quiver-wsem-'))
@@ -132,7 +132,7 @@ describe('embedded write semantics', () => {
 describe('embedded read timeouts', () => {
   let dir: string
   let db: Quiver
-  let c: EmbeddedCollection
+  let c: HostedCollection
   /** Virtual milliseconds: every read of the clock advances it by `step`. */
   let now = 0
   let step = 0

@@ -14,6 +14,7 @@ import { idf, type SparseVector } from '../sparse/sparse-index.js'
 import { type OpenOperationLog, type OperationLog, openLocalLog } from '../storage/operation-log.js'
 import type {
   Collection,
+  CollectionClusterInfo,
   CollectionConfig,
   CollectionInfo,
   CollectionStats,
@@ -1166,6 +1167,58 @@ export class EmbeddedCollection implements Collection {
   async batchUpdate(operations: readonly UpdateOperation[], options?: WriteOptions): Promise<UpdateResult> {
     this.assertOpen()
     const write = resolveWrite(options)
+    const { ops, needed } = this.parseBatch(operations)
+    if (ops.length === 0) return this.submitOp(null, write)
+    await this.assertNeeded(needed)
+    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops }, write)
+  }
+
+  /**
+   * Checks `operations` as `batchUpdate` would and writes nothing: throws the error `batchUpdate`
+   * would throw (INVALID_ARGUMENT, INVALID_VECTOR, INVALID_POINT_ID, INVALID_PAYLOAD,
+   * CAPACITY_EXCEEDED; with `existing`, POINT_NOT_FOUND for an id an operation needs that is
+   * missing now). A sharded collection checks every shard's part with this before writing any.
+   */
+  async validateBatch(
+    operations: readonly UpdateOperation[],
+    options: { existing: boolean; single?: boolean },
+  ): Promise<void> {
+    this.assertWritable()
+    const { needed } = this.parseBatch(operations, options.single === true)
+    if (options.existing) await this.assertNeeded(needed)
+  }
+
+  private notFound(id: PointId, where: string): QuiverError {
+    return new QuiverError(
+      'POINT_NOT_FOUND',
+      `${where === '' ? '' : `${where}: `}no point with id ${JSON.stringify(id)} in collection ${this.name}`,
+      { id },
+    )
+  }
+
+  /** Throws POINT_NOT_FOUND for the first id of `needed` no segment holds, once the queued updates are applied. */
+  private async assertNeeded(needed: readonly { id: PointId; at: string }[]): Promise<void> {
+    if (needed.length === 0) return
+    // with room in the update queue, so that submit() does not wait between this check and the append
+    do await this.tail
+    while (this.pending >= UPDATE_QUEUE_LIMIT)
+    for (const { id, at: where } of needed) {
+      if (!this.segments.some((s) => s.has(id))) throw this.notFound(id, where)
+    }
+  }
+
+  /**
+   * `batchUpdate`'s operations checked into logged operations, and the ids they need to exist.
+   * `single`: one operation of a single-operation method (`setPayload`, ...), whose error messages
+   * carry no `operations[i].` path.
+   */
+  private parseBatch(
+    operations: readonly UpdateOperation[],
+    single = false,
+  ): {
+    ops: Operation[]
+    needed: { id: PointId; at: string }[]
+  } {
     if (!Array.isArray(operations)) throw invalid('operations must be an array')
     const ops: Operation[] = []
     // existence as the operations leave it, in order: ids upserted or deleted (by ids) earlier in
@@ -1173,20 +1226,13 @@ export class EmbeddedCollection implements Collection {
     const touched = new Map<PointId, 'present' | 'gone'>()
     const needed: { id: PointId; at: string }[] = []
     let at = ''
-    const notFound = (id: PointId, where: string) =>
-      new QuiverError(
-        'POINT_NOT_FOUND',
-        `${where}: no point with id ${JSON.stringify(id)} in collection ${this.name}`,
-        {
-          id,
-        },
-      )
+    const notFound = (id: PointId, where: string) => this.notFound(id, where)
     const need = (sel: ResolvedSelector) => {
       if (!('ids' in sel)) return
       for (const id of sel.ids) {
         const state = touched.get(id)
         if (state === 'gone') throw notFound(id, `${at}selector`)
-        if (state === undefined) needed.push({ id, at: `${at}selector` })
+        if (state === undefined) needed.push({ id, at: single ? '' : `${at}selector` })
       }
     }
     operations.forEach((o, i) => {
@@ -1198,7 +1244,7 @@ export class EmbeddedCollection implements Collection {
       const [kind] = Object.keys(o) as (keyof UnionKeys<UpdateOperation>)[]
       const body = (o as Record<string, unknown>)[kind!] as Record<string, unknown>
       if (typeof body !== 'object' || body === null) throw invalid(`${at}.${kind}: expected an object`)
-      const w = `${at}.${kind}.`
+      const w = single ? '' : `${at}.${kind}.`
       at = w
       switch (kind) {
         case 'upsert': {
@@ -1260,16 +1306,7 @@ export class EmbeddedCollection implements Collection {
           throw invalid(`operations[${i}]: unknown operation ${JSON.stringify(kind)}`)
       }
     })
-    if (ops.length === 0) return this.submitOp(null, write)
-    if (needed.length > 0) {
-      // with room in the update queue, so that submit() does not wait between this check and the append
-      do await this.tail
-      while (this.pending >= UPDATE_QUEUE_LIMIT)
-      for (const { id, at: where } of needed) {
-        if (!this.segments.some((s) => s.has(id))) throw notFound(id, where)
-      }
-    }
-    return this.submit(ops.length === 1 ? ops[0]! : { op: 'batch', ops }, write)
+    return { ops, needed }
   }
 
   private record(
@@ -2553,6 +2590,13 @@ export class EmbeddedCollection implements Collection {
         .map((o) => structuredClone(o))
     if (options.idleSegments === true) report.idleSegments = idle
     return report
+  }
+
+  /** Qdrant's collection cluster info of a collection that is one shard: shard 0, local, `Active`. */
+  async clusterInfo(): Promise<CollectionClusterInfo> {
+    this.assertOpen()
+    const pointsCount = this.segments.reduce((n, s) => n + s.pointCount, 0)
+    return { shardCount: 1, localShards: [{ shardId: 0, pointsCount, state: 'Active' }], remoteShards: [] }
   }
 
   /** Point counts and config, Qdrant's collection info in engine terms. */

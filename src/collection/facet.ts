@@ -7,7 +7,7 @@ import type { Segment } from '../segment/segment.js'
 import type { FacetHit, FacetValue } from '../types.js'
 
 /** Qdrant's FacetValue order (keyword < integer < bool), then the values; strings by code unit. */
-function compareValues(a: FacetValue, b: FacetValue): number {
+export function compareFacetValues(a: FacetValue, b: FacetValue): number {
   const ta = typeof a
   const tb = typeof b
   if (ta !== tb) return RANK[ta]! - RANK[tb]!
@@ -39,7 +39,7 @@ export function facetCounts(
   })
   const hits: FacetHit[] = []
   for (const [value, count] of counts) hits.push({ value, count })
-  hits.sort((a, b) => b.count - a.count || compareValues(a.value, b.value))
+  hits.sort((a, b) => b.count - a.count || compareFacetValues(a.value, b.value))
   return hits.slice(0, limit)
 }
 

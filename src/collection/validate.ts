@@ -43,6 +43,8 @@ import { resolveStrictMode } from './strict-mode-config.js'
 
 export const MAX_DIMENSION = 65_536
 export const MAX_LIMIT = 100_000
+/** Most shards a collection may have (`params.shardNumber`, Qdrant's `shard_number`). */
+export const MAX_SHARDS = 64
 /** Most IVF lists per segment (`nlist`). */
 export const MAX_NLIST = 65_536
 export const DEFAULT_HNSW: HnswConfig = { m: 16, efConstruct: 100, fullScanThreshold: 2_000, ef: 64 }
@@ -281,7 +283,7 @@ export function resolveConfig(options: CreateCollectionOptions): CollectionConfi
     }
   }
   checkIvfListsTrainable(vectors, optimizers.maxSegmentSize, 'index.nlist')
-  const params = resolveParams(options.params ?? undefined, undefined, 'params')
+  const params = resolveParams(options.params ?? undefined, undefined, 'params', true)
   const quantization =
     options.quantization === undefined || options.quantization === null
       ? undefined
@@ -357,6 +359,7 @@ export function resolveParams(
   input: CollectionParams | null | undefined,
   base: CollectionParams | undefined,
   path: string,
+  creating = false,
 ): CollectionParams | undefined {
   if (input !== undefined && input !== null && !isObject(input)) configError(path, 'expected an object')
   const out: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = { ...base }
@@ -364,7 +367,10 @@ export function resolveParams(
   for (const key of Object.keys(o)) {
     const value = o[key]
     if (value === undefined || value === null) continue
-    if (key === 'onDiskPayload') {
+    if (key === 'shardNumber') {
+      if (!creating) configError(`${path}.${key}`, 'the shard number is fixed when the collection is created')
+      out.shardNumber = positiveInt(value, `${path}.${key}`, MAX_SHARDS, 1)
+    } else if (key === 'onDiskPayload') {
       if (typeof value !== 'boolean')
         configError(`${path}.${key}`, `expected a boolean, got ${describeValue(value)}`)
       out.onDiskPayload = value
@@ -377,7 +383,7 @@ export function resolveParams(
     } else
       configError(
         `${path}.${key}`,
-        'unknown parameter (onDiskPayload, replicationFactor, writeConsistencyFactor, readFanOutFactor)',
+        'unknown parameter (shardNumber, onDiskPayload, replicationFactor, writeConsistencyFactor, readFanOutFactor)',
       )
   }
   return Object.keys(out).length === 0 ? undefined : out

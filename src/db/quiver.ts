@@ -4,13 +4,14 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
-import { readConfig, writeConfig } from '../collection/persistence.js'
+import type { CollectionOpenOptions } from '../collection/collection.js'
 import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../collection/query-cache.js'
 import { checkSampleRate, RecallBudget } from '../collection/recall-sampler.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
+import { createCollectionFiles, openHostedCollection, renameCollectionFiles } from '../shards/open.js'
+import type { HostedCollection } from '../shards/shard-set.js'
 import {
   type ArchiveFile,
   type ExtractOptions,
@@ -108,7 +109,7 @@ export class Quiver {
   readonly dir: string
   private readonly lock: DirLock
   private readonly options: OpenOptions
-  private readonly collections = new Map<string, EmbeddedCollection>()
+  private readonly collections = new Map<string, HostedCollection>()
   /**
    * Collections whose files failed their checks at open, with the error: they are listed, every
    * access throws that error (CORRUPTED naming the file), and they can be dropped or recovered from
@@ -185,7 +186,7 @@ export class Quiver {
         try {
           db.collections.set(
             entry.name,
-            await EmbeddedCollection.open(join(root, entry.name), entry.name, db.options),
+            await openHostedCollection(join(root, entry.name), entry.name, db.options),
           )
         } catch (err) {
           if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
@@ -222,7 +223,7 @@ export class Quiver {
    * ALIAS_EXISTS (an alias has this name).
    * @example const docs = await db.createCollection('docs', { dimension: 768, metric: 'Cosine', hnsw: { m: 16, efConstruct: 100 } })
    */
-  async createCollection(name: string, options: CreateCollectionOptions): Promise<EmbeddedCollection> {
+  async createCollection(name: string, options: CreateCollectionOptions): Promise<HostedCollection> {
     this.assertOpen()
     checkCollectionName(name)
     const config = resolveConfig(options)
@@ -245,11 +246,10 @@ export class Quiver {
       const root = join(this.dir, COLLECTIONS)
       const staging = join(root, `.creating-${randomBytes(8).toString('hex')}`)
       await mkdir(staging)
-      const created = await EmbeddedCollection.create(staging, name, config, this.options)
-      await created.close()
+      await createCollectionFiles(staging, name, config, this.options)
       await rename(staging, join(root, name))
       await fsyncDir(root)
-      const collection = await EmbeddedCollection.open(join(root, name), name, this.options)
+      const collection = await openHostedCollection(join(root, name), name, this.options)
       this.collections.set(name, collection)
       return collection
     } finally {
@@ -262,7 +262,7 @@ export class Quiver {
    * COLLECTION_NOT_FOUND.
    * @example const docs = await db.getCollection('docs') // a collection or an alias
    */
-  async getCollection(name: string): Promise<EmbeddedCollection> {
+  async getCollection(name: string): Promise<HostedCollection> {
     this.assertOpen()
     const real = this.aliases.resolve(name) ?? name
     const c = this.collections.get(real)
@@ -273,7 +273,7 @@ export class Quiver {
   }
 
   /**
-   * Changes collection `name`'s parameters while it serves (`EmbeddedCollection.updateConfig`):
+   * Changes collection `name`'s parameters while it serves (`Collection.updateConfig`):
    * HNSW / optimizer settings, quantization, per-vector settings, params. Index data the change
    * affects is rebuilt in the background. Throws COLLECTION_NOT_FOUND, INVALID_CONFIG.
    * @example await db.updateCollection('docs', { quantization: { scalar: { type: 'int8' } } })
@@ -510,7 +510,7 @@ export class Quiver {
     const collections = [...this.collections.entries()].sort(([a], [b]) => a.localeCompare(b))
     async function* files(): AsyncGenerator<ArchiveFile> {
       for (const [n, c] of collections) {
-        let image: Awaited<ReturnType<EmbeddedCollection['snapshotImage']>>
+        let image: Awaited<ReturnType<HostedCollection['snapshotImage']>>
         try {
           image = await c.snapshotImage()
         } catch (err) {
@@ -658,9 +658,8 @@ export class Quiver {
    * returns that path. Throws CORRUPTED when it does not open.
    */
   private async validateRecovered(dir: string, name: string): Promise<string> {
-    const config = await readConfig(dir)
-    await writeConfig(dir, name, config)
-    const probe = await EmbeddedCollection.open(dir, name, this.options)
+    await renameCollectionFiles(dir, name)
+    const probe = await openHostedCollection(dir, name, this.options)
     await probe.close()
     const ready = join(
       this.collectionsRoot(),
@@ -704,7 +703,7 @@ export class Quiver {
       if (moved) await rename(trash, live).catch(() => undefined)
       await rm(ready, { recursive: true, force: true }).catch(() => undefined)
       if (old !== undefined) {
-        this.collections.set(name, await EmbeddedCollection.open(live, name, this.options))
+        this.collections.set(name, await openHostedCollection(live, name, this.options))
       } else if (oldError !== undefined) {
         this.unavailable.set(name, oldError)
       }
@@ -712,7 +711,7 @@ export class Quiver {
     }
     if (moved) await rm(trash, { recursive: true, force: true })
     try {
-      const opened = await EmbeddedCollection.open(live, name, this.options)
+      const opened = await openHostedCollection(live, name, this.options)
       if (this.closed) {
         // the database closed while this recovery ran: the files are in place, nothing stays open
         await opened.close()

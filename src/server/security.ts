@@ -46,6 +46,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /collections': { level: 'read', scope: 'list' },
   'GET /collections/{}': read,
   'GET /collections/{}/exists': read,
+  'GET /collections/{}/cluster': read,
   'GET /collections/{}/aliases': read,
   'GET /aliases': { level: 'read', scope: 'list' },
   'POST /collections/aliases': globalManage,

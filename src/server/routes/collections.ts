@@ -1,8 +1,13 @@
-// Collection endpoints: list, info, create, update (live reconfiguration), delete, exists (Qdrant's `/collections` resource).
+// Collection endpoints: list, info, create, update (live reconfiguration), delete, exists, cluster info (Qdrant's `/collections` resource).
 import type { FastifyInstance } from 'fastify'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
-import { parseCreateCollection, parseUpdateCollection, toWireCollectionInfo } from '../wire/collections.js'
+import {
+  parseCreateCollection,
+  parseUpdateCollection,
+  toWireClusterInfo,
+  toWireCollectionInfo,
+} from '../wire/collections.js'
 import { checkWait } from '../wire/common.js'
 
 interface CollectionParams {
@@ -24,6 +29,21 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
   app.get<CollectionParams>('/collections/:collection_name/exists', async (req, reply) =>
     sendOk(reply, { exists: db.hasCollection(req.params.collection_name) }),
   )
+
+  // Qdrant's collection cluster info; a collection without shards reports itself as shard 0
+  app.get<CollectionParams>('/collections/:collection_name/cluster', async (req, reply) => {
+    const collection = await db.getCollection(req.params.collection_name)
+    const info = collection.clusterInfo
+      ? await collection.clusterInfo()
+      : {
+          shardCount: 1,
+          localShards: [
+            { shardId: 0, pointsCount: (await collection.info()).pointsCount, state: 'Active' as const },
+          ],
+          remoteShards: [],
+        }
+    return sendOk(reply, toWireClusterInfo(info))
+  })
 
   app.put<CollectionParams>('/collections/:collection_name', async (req, reply) => {
     const options = parseCreateCollection(req.body)

@@ -1,6 +1,34 @@
-// Schemas of the `/collections` resource (routes/collections.ts): list, info, create, update, delete, exists.
+// Schemas of the `/collections` resource (routes/collections.ts): list, info, create, update, delete, exists, cluster.
 import { Type } from '@sinclair/typebox'
 import { named, Ok, type QueryParam, quiverOnly, type RouteSchema, TIMEOUT, WAIT } from './common.js'
+
+const ShardState = named(
+  'ReplicaState',
+  Type.Union(['Active', 'Dead', 'Partial', 'Initializing', 'Listener'].map((s) => Type.Literal(s))),
+)
+
+const CollectionClusterInfo = named(
+  'CollectionClusterInfo',
+  Type.Object({
+    peer_id: Type.Integer({ minimum: 0, description: 'This node (0 on a single node)' }),
+    shard_count: Type.Integer({ minimum: 1 }),
+    local_shards: Type.Array(
+      Type.Object({
+        shard_id: Type.Integer({ minimum: 0 }),
+        points_count: Type.Integer({ minimum: 0 }),
+        state: ShardState,
+      }),
+    ),
+    remote_shards: Type.Array(
+      Type.Object({
+        shard_id: Type.Integer({ minimum: 0 }),
+        peer_id: Type.Integer({ minimum: 0 }),
+        state: ShardState,
+      }),
+    ),
+    shard_transfers: Type.Array(Type.Object({})),
+  }),
+)
 
 const Distance = named(
   'Distance',
@@ -565,6 +593,14 @@ export const COLLECTION_ROUTES: readonly RouteSchema[] = [
     summary: 'Whether a collection exists',
     tags: TAGS,
     response: Ok(named('CollectionExistence', Type.Object({ exists: Type.Boolean() }))),
+  },
+  {
+    method: 'GET',
+    url: '/collections/:collection_name/cluster',
+    operationId: 'collection_cluster_info',
+    summary: "The collection's shards: where each is and its state",
+    tags: TAGS,
+    response: Ok(CollectionClusterInfo),
   },
   {
     method: 'GET',

@@ -18,6 +18,7 @@ import {
 } from '../../json-input.js'
 import { parseQuantizationConfig } from '../../quantization/config.js'
 import type {
+  CollectionClusterInfo,
   CollectionConfig,
   CollectionInfo,
   CollectionParams,
@@ -29,6 +30,7 @@ import type {
   QuantizationConfig,
   RecallEstimate,
   SearchConfigUpdate,
+  ShardState,
   SparseVectorOptions,
   SparseVectorUpdate,
   VectorConfig,
@@ -218,6 +220,32 @@ function toWireSparseVectors(config: CollectionConfig): { [name: string]: WireSp
   )
 }
 
+/** Qdrant's CollectionClusterInfo. */
+export interface WireClusterInfo {
+  peer_id: number
+  shard_count: number
+  local_shards: { shard_id: number; points_count: number; state: ShardState }[]
+  remote_shards: { shard_id: number; peer_id: number; state: ShardState }[]
+  shard_transfers: never[]
+}
+
+/** The peer id a single node reports (Qdrant gives each peer a random u64; one node has no peers). */
+export const SINGLE_NODE_PEER_ID = 0
+
+export function toWireClusterInfo(info: CollectionClusterInfo): WireClusterInfo {
+  return {
+    peer_id: SINGLE_NODE_PEER_ID,
+    shard_count: info.shardCount,
+    local_shards: info.localShards.map((s) => ({
+      shard_id: s.shardId,
+      points_count: s.pointsCount,
+      state: s.state,
+    })),
+    remote_shards: info.remoteShards.map((s) => ({ shard_id: s.shardId, peer_id: s.peerId, state: s.state })),
+    shard_transfers: [],
+  }
+}
+
 export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
   const unnamed = info.config.vectors.get('')
   return {
@@ -230,7 +258,7 @@ export function toWireCollectionInfo(info: CollectionInfo): WireCollectionInfo {
       params: {
         vectors: toWireVectors(info.config),
         ...(info.config.sparseVectors.size > 0 ? { sparse_vectors: toWireSparseVectors(info.config) } : {}),
-        shard_number: 1,
+        shard_number: info.config.params?.shardNumber ?? 1,
         replication_factor: info.config.params?.replicationFactor ?? 1,
         write_consistency_factor: info.config.params?.writeConsistencyFactor ?? 1,
         ...(info.config.params?.readFanOutFactor === undefined
@@ -275,7 +303,8 @@ const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan']
  * `quantization_config` (top level or in `vectors`, which wins as in Qdrant) are applied; Quiver's
  * extension `ivf_config: { nlist?, nprobe? }` (the same two places; @qdrant/js-client-rest forwards
  * only the one in `vectors`) selects the IVF index (docs/ivf.md);
- * deployment options (shards, replicas, WAL, on-disk flags) are accepted and ignored.
+ * `shard_number` splits the collection into shards on this node (docs/cluster.md); the other
+ * deployment options (replicas, WAL, on-disk flags) are accepted and reported, and change nothing.
  */
 export function parseCreateCollection(body: unknown): CreateCollectionOptions {
   const o = bodyObject(body)
@@ -288,7 +317,13 @@ export function parseCreateCollection(body: unknown): CreateCollectionOptions {
     out.strictMode = parseStrictModeConfig(o.strict_mode_config, 'strict_mode_config', 'INVALID_CONFIG')
   if (!isAbsent(o.search_config)) out.searchConfig = parseSearchConfig(o.search_config, 'search_config')
   if (Object.keys(hnsw).length > 0) out.hnsw = hnsw
-  const params = parseCollectionParams(o, '')
+  const params: { -readonly [K in keyof CollectionParams]: CollectionParams[K] } = parseCollectionParams(
+    o,
+    '',
+  )
+  // fixed at creation (PATCH has no shard_number, as Qdrant's CollectionParamsDiff)
+  const shards = optInt(o, 'shard_number', '', 1)
+  if (shards !== undefined) params.shardNumber = shards
   if (Object.keys(params).length > 0) out.params = params
   if (!isAbsent(o.optimizers_config))
     out.optimizers = parseOptimizersConfig(o.optimizers_config, 'optimizers_config')

@@ -1,0 +1,29 @@
+// Which shard holds a point: a stable function of the point id alone, the same in every process
+// and every version (it decides where data lives on disk and, in a cluster, on which nodes), so it
+// is spelled out here and pinned by a test: CRC32C (Castagnoli) of the id's canonical bytes, modulo
+// the shard count. Integer ids hash as 8 bytes little-endian, UUIDs as their 16 bytes.
+import { crc32c } from '../storage/crc32c.js'
+import type { PointId } from '../types.js'
+
+const scratch = new Uint8Array(16)
+const view = new DataView(scratch.buffer)
+
+/**
+ * The shard (0 .. `shards` - 1) of point `id` (a normalised id: a safe unsigned integer, or a
+ * lower-case hyphenated UUID as `parsePointId` returns). Deterministic across processes.
+ * @example shardOf(42, 3) // always the same shard of 3
+ */
+export function shardOf(id: PointId, shards: number): number {
+  if (shards <= 1) return 0
+  let bytes: Uint8Array
+  if (typeof id === 'number') {
+    view.setUint32(0, id % 0x1_0000_0000, true)
+    view.setUint32(4, Math.floor(id / 0x1_0000_0000), true)
+    bytes = scratch.subarray(0, 8)
+  } else {
+    const hex = id.replace(/-/g, '')
+    for (let i = 0; i < 16; i++) scratch[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+    bytes = scratch
+  }
+  return crc32c(bytes) % shards
+}
