@@ -111,6 +111,11 @@ export const ERROR_CODES = {
     summary:
       "The collection's operation log (a NATS JetStream stream) did not acknowledge a write in time; it may still be stored (and is then applied on replay). Retry: a retried upsert is idempotent.",
   },
+  LOG_NOT_FOUND: {
+    kind: 'not_found',
+    summary:
+      "No shared operation log (JetStream stream) has this id: a replica can only attach to an existing collection's log.",
+  },
   CORRUPTED: {
     kind: 'corrupted',
     summary: 'A stored file failed its checksum or format check; the collection refuses to serve it.',

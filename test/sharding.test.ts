@@ -780,6 +780,12 @@ describe('a 3-shard collection takes writes as a 1-shard collection does', () =>
     expect(b.config.params?.shardNumber).toBe(3)
     await sameError(one, many, (c) => c.updateConfig({ hnsw: { efConstruct: -1 } }))
     expect((await many.info()).config.hnsw.efConstruct).toBe(48)
+    // the shard count is fixed at creation (resharding is not a config change)
+    expect(await sameError(one, many, (c) => c.updateConfig({ params: { shardNumber: 5 } }))).toBe(
+      'INVALID_CONFIG',
+    )
+    expect((await many.info()).config.params?.shardNumber).toBe(3)
+    expect((await many.clusterInfo()).shardCount).toBe(3)
     await same(one, many, (c) => c.search(QUERIES[0]!, { limit: 10, exact: true }))
   })
 

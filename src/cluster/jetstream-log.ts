@@ -31,6 +31,14 @@ export interface JetStreamLogOptions {
   publishTimeoutMs?: number
   /** Publish attempts before an append fails with LOG_UNAVAILABLE. Default 5. */
   publishAttempts?: number
+  /**
+   * Shared logs: a collection's stream may have several writers and several replicas (each a
+   * Quiver database that attached to it: `Quiver.attachCollection`). Every replica applies the
+   * stream's records in stream order, its own included, so replicas converge; records are kept on
+   * persist (other replicas, and replicas yet to attach, replay them). Default false: one writer,
+   * which applies its own appends, and the stream is purged below persisted segments.
+   */
+  shared?: boolean
 }
 
 /** The JetStream logs of one database: `openLog` for `Quiver.open`, and the shared connection. */
@@ -96,8 +104,9 @@ export async function connectJetStreamLogs(options: JetStreamLogOptions): Promis
     replicas,
     publishTimeoutMs: options.publishTimeoutMs ?? 5000,
     publishAttempts: options.publishAttempts ?? 5,
+    shared: options.shared === true,
   }
-  const openLog: OpenOperationLog = (o) => JetStreamLog.open(jsm, js, settings, o.dir, o.collection)
+  const openLog: OpenOperationLog = (o) => JetStreamLog.open(jsm, js, settings, o.dir, o.collection, o.attach)
   return {
     openLog,
     connection: nc,
@@ -112,6 +121,7 @@ interface Settings {
   readonly replicas: number
   readonly publishTimeoutMs: number
   readonly publishAttempts: number
+  readonly shared: boolean
 }
 
 /** `<dir>/log.json`: which stream holds this collection's log. */
@@ -128,6 +138,8 @@ class JetStreamLog implements OperationLog {
   private broken: QuiverError | undefined
   /** Appends in flight are published in call order; this chain keeps their seqs in that order. */
   private chain: Promise<unknown> = Promise.resolve()
+  /** The live `follow` consumers, closed with the log. */
+  private readonly following = new Set<{ stop(): void }>()
 
   private constructor(
     private readonly jsm: JetStreamManager,
@@ -149,6 +161,7 @@ class JetStreamLog implements OperationLog {
     settings: Settings,
     dir: string,
     collection: string,
+    attach?: string,
   ): Promise<JetStreamLog> {
     const file = join(dir, LOG_FILE)
     let recorded: LogFile | undefined
@@ -160,6 +173,31 @@ class JetStreamLog implements OperationLog {
           'CORRUPTED',
           `collection ${collection}: ${LOG_FILE} cannot be read: ${(err as Error).message}`,
         )
+    }
+    if (recorded === undefined && attach !== undefined) {
+      if (!settings.shared)
+        throw new QuiverError(
+          'INVALID_ARGUMENT',
+          `collection ${collection}: only a shared log can be attached to (connectJetStreamLogs({ shared: true }))`,
+        )
+      let subject: string | undefined
+      try {
+        subject = (await jsm.streams.info(attach)).config.subjects?.[0]
+      } catch (err) {
+        throw new QuiverError(
+          'LOG_NOT_FOUND',
+          `no JetStream stream ${JSON.stringify(attach)} to attach collection ${collection} to: ${(err as Error).message}`,
+          { stream: attach },
+          err,
+        )
+      }
+      if (subject === undefined)
+        throw new QuiverError(
+          'LOG_NOT_FOUND',
+          `JetStream stream ${attach} has no subject; it is not a Quiver log`,
+        )
+      recorded = { stream: attach, subject }
+      await writeFileAtomic(file, JSON.stringify(recorded))
     }
     if (recorded === undefined) {
       const id = randomUUID().replace(/-/g, '').slice(0, 12)
@@ -212,8 +250,13 @@ class JetStreamLog implements OperationLog {
     return `JetStream stream ${this.stream}`
   }
 
+  get id(): string | undefined {
+    return this.settings.shared ? this.stream : undefined
+  }
+
   append(bodies: readonly Uint8Array[]): Promise<number> {
     if (this.closed) return Promise.reject(new QuiverError('CLOSED', `${this.location} is closed`))
+    if (this.settings.shared) return this.appendShared(bodies)
     if (this.broken !== undefined) return Promise.reject(this.broken)
     // every body is published at once (pipelined); acks come back in publish order
     const acks = bodies.map((body) => this.publish(body))
@@ -243,6 +286,72 @@ class JetStreamLog implements OperationLog {
       )
     })
     return done
+  }
+
+  /**
+   * A shared log's append: the bodies are published in call order (pipelined) and the seq of the
+   * last is returned; other writers' records may lie between them. A publish whose fate is
+   * unknown fails its append with LOG_UNAVAILABLE (it may still be stored, and is then applied by
+   * every replica, as any record of the stream).
+   */
+  private appendShared(bodies: readonly Uint8Array[]): Promise<number> {
+    const acks = bodies.map((body) => this.publish(body))
+    const done = this.chain.then(async () => {
+      let seq = 0
+      for (const ack of acks) seq = await ack
+      if (seq > this.last) this.last = seq
+      for (const b of bodies) this.bytes += b.byteLength
+      return seq
+    })
+    this.chain = done.catch(() => undefined)
+    return done
+  }
+
+  async head(): Promise<number> {
+    const info = await this.jsm.streams.info(this.stream)
+    if (info.state.last_seq > this.last) this.last = info.state.last_seq
+    return info.state.last_seq
+  }
+
+  /** Every record after `afterSeq`, appended by any writer, as it arrives; ends when the log closes. */
+  follow(afterSeq: number): AsyncIterable<LogRecord> {
+    const log = this
+    return {
+      async *[Symbol.asyncIterator]() {
+        const info = await log.jsm.streams.info(log.stream)
+        if (info.state.first_seq > afterSeq + 1 && info.state.last_seq > afterSeq)
+          throw new QuiverError(
+            'CORRUPTED',
+            `${log.location} starts at seq ${info.state.first_seq} but the collection needs seq ${afterSeq + 1}; records were purged before this replica persisted them`,
+          )
+        const consumer = await log.js.consumers.get(log.stream, {
+          deliver_policy: DeliverPolicy.StartSequence,
+          opt_start_seq: afterSeq + 1,
+        })
+        const messages = await consumer.consume()
+        log.following.add(messages)
+        let expected = afterSeq + 1
+        try {
+          // closed while the consumer was being made: `close` did not see it
+          if (log.closed) return
+          for await (const m of messages) {
+            if (log.closed) break
+            if (m.seq !== expected)
+              throw new QuiverError(
+                'CORRUPTED',
+                `${log.location}: expected seq ${expected}, got ${m.seq}; the log has a gap`,
+              )
+            if (m.seq > log.last) log.last = m.seq
+            yield { seq: m.seq, body: m.data, where: `${log.location} seq ${m.seq}` }
+            expected++
+          }
+        } finally {
+          log.following.delete(messages)
+          // stop, not close: close waits for an iteration that may never come
+          messages.stop()
+        }
+      },
+    }
   }
 
   /** Publishes one body with a message id, retrying a lost ack (JetStream stores a retried id once). */
@@ -300,7 +409,8 @@ class JetStreamLog implements OperationLog {
   }
 
   async truncateUpTo(seq: number): Promise<void> {
-    if (seq <= 0) return
+    // a shared stream keeps its history: other replicas (and those yet to attach) replay it
+    if (seq <= 0 || this.settings.shared) return
     await this.jsm.streams.purge(this.stream, { seq: seq + 1 })
     const info = await this.jsm.streams.info(this.stream)
     this.bytes = info.state.bytes
@@ -309,6 +419,8 @@ class JetStreamLog implements OperationLog {
   async close(): Promise<void> {
     this.closed = true
     await this.chain
+    // ends each follow iteration (its loop sees the stop; nothing waits on it here)
+    for (const m of this.following) m.stop()
   }
 
   async destroy(): Promise<void> {

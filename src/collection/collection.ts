@@ -85,6 +85,7 @@ import { catchUp, copyPoints, type OptimizationPlan, planOptimization } from './
 import { orderedPage, type ResolvedOrderBy, resolveOrderBy } from './order-by.js'
 import {
   collectionImage,
+  configFromJson,
   configToJson,
   dataDirOf,
   FORMAT_VERSION,
@@ -348,6 +349,16 @@ export class EmbeddedCollection implements Collection {
   /** Those re-runs, awaited by `close`. */
   private readonly sampleRuns = new Set<Promise<void>>()
   /** Recall-target calibrations per `${vector}\0${class}` (calibration.ts). */
+  /**
+   * A shared log (several writers and replicas, `OperationLog.follow`): records are applied only by
+   * the follow loop, in log order, whoever appended them; `submit` appends and waits for the loop.
+   */
+  private readonly shared: boolean
+  private following: Promise<void> | undefined
+  /** Own writes waiting for the follow loop to apply their seq, by seq ascending. */
+  private readonly waiters: { seq: number; resolve: () => void; reject: (err: unknown) => void }[] = []
+  /** Settles once this collection's latest own write (shared log) is applied or failed. */
+  private ownTail: Promise<unknown> = Promise.resolve()
   private readonly calibrations = new Map<
     string,
     { running?: Promise<Calibration> | undefined; done?: Calibration }
@@ -368,6 +379,7 @@ export class EmbeddedCollection implements Collection {
     this.dir = dir
     this.configWritten = config
     this.wal = wal
+    this.shared = wal.id !== undefined && wal.follow !== undefined
     this.plannerOverrides = options.planner ?? {}
     this.queryCache = options.queryCache?.enabled === true ? options.queryCache : undefined
     this.sampler = new RecallSampler({
@@ -580,7 +592,62 @@ export class EmbeddedCollection implements Collection {
     options: CollectionOpenOptions = {},
   ): Promise<EmbeddedCollection> {
     await writeConfig(dir, name, config)
-    return EmbeddedCollection.open(dir, name, options)
+    const collection = await EmbeddedCollection.open(dir, name, options)
+    // a shared log starts with the config, so that a replica can be made from the log alone
+    // (Quiver.attachCollection); applying it again changes nothing
+    if (collection.shared && collection.appliedSeq === 0) {
+      try {
+        await collection.submit({ op: 'update_collection', config: configToJson(config) })
+      } catch (err) {
+        await collection.closeWithoutPersist()
+        throw err
+      }
+    }
+    return collection
+  }
+
+  /**
+   * Writes the files of a new replica of the collection whose shared log is `logId` into the empty
+   * directory `dir`: the log's reference and the config from the log's first record (written there by
+   * `create`). Open it afterwards; the open replays the whole log. Throws INVALID_ARGUMENT (a local
+   * WAL, or a log that does not start with a config), LOG_NOT_FOUND.
+   */
+  static async attachFiles(
+    dir: string,
+    name: string,
+    logId: string,
+    options: CollectionOpenOptions = {},
+  ): Promise<void> {
+    const log = await (options.openLog ?? openLocalLog)({
+      dir,
+      collection: name,
+      walSegmentBytes: options.walSegmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES,
+      relativeTo: dataDirOf(dir),
+      attach: logId,
+    })
+    let first: Operation | undefined
+    try {
+      for await (const record of log.replay(0)) {
+        first = decodeOperation(record.body)
+        break
+      }
+    } finally {
+      await log.close()
+    }
+    if (first === undefined || first.op !== 'update_collection')
+      throw invalid(
+        `log ${logId} does not start with a collection's config: it is not a Quiver collection's log`,
+        {
+          log: logId,
+        },
+      )
+    const config = configFromJson(FORMAT_VERSION, first.config)
+    if ((config.params?.shardNumber ?? 1) > 1)
+      throw invalid(
+        `log ${logId} is one shard's log of a collection with ${config.params?.shardNumber} shards; replicas of sharded collections are not supported yet (docs/cluster.md)`,
+        { log: logId },
+      )
+    await writeConfig(dir, name, config)
   }
 
   /**
@@ -627,6 +694,7 @@ export class EmbeddedCollection implements Collection {
       manifest,
     )
     await collection.replay()
+    if (collection.shared) collection.startFollowing()
     // an older format's manifest and segment files are rewritten at once (one atomic manifest switch)
     if (manifest !== undefined && manifest.formatVersion !== FORMAT_VERSION) await collection.persist()
     collection.scheduleOptimizers()
@@ -670,12 +738,13 @@ export class EmbeddedCollection implements Collection {
   private async submit(op: Operation, write: ResolvedWrite = WAIT): Promise<UpdateResult> {
     this.assertWritable()
     // bounded queue (Qdrant's update channel): a writer that outruns the apply chain waits here
-    while (this.pending >= UPDATE_QUEUE_LIMIT) await this.tail
+    while (this.pending >= UPDATE_QUEUE_LIMIT) await (this.shared ? this.ownTail : this.tail)
     this.assertWritable()
     const body = encodeOperation(op)
     const decoded = decodeOperation(body)
     // strict mode last, after the wait: its size limits see the collection as this write will find it
     if (this.strict !== null && op.op !== 'update_collection') this.checkStrictWrite(op, write)
+    if (this.shared) return this.submitShared(body, write)
     const durable = this.wal.append([body])
     durable.catch(() => undefined) // handled below, when the apply chain reaches it
     this.pending++
@@ -735,6 +804,138 @@ export class EmbeddedCollection implements Collection {
     }
   }
 
+  /**
+   * `submit` on a shared log: appends `body`, then (with `wait`) waits until the follow loop applied
+   * its seq, with the same answers as the local path.
+   */
+  private async submitShared(body: Uint8Array, write: ResolvedWrite): Promise<UpdateResult> {
+    const durable = this.wal.append([body])
+    durable.catch(() => undefined)
+    this.pending++
+    const applied = durable.then((seq) => this.appliedAt(seq).then(() => seq))
+    this.ownTail = applied.catch(() => undefined)
+    applied.then(
+      () => this.pending--,
+      () => this.pending--,
+    )
+    if (write.wait && write.timeoutMs === undefined)
+      return { operationId: await applied, status: 'completed' }
+    applied.catch(() => undefined)
+    const started = performance.now()
+    const seq = await durable
+    if (!write.wait) return { operationId: seq, status: 'acknowledged' }
+    const left = write.timeoutMs! - (performance.now() - started)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), Math.max(0, left))
+    })
+    try {
+      const first = await Promise.race([applied, expired])
+      return { operationId: seq, status: first === 'expired' ? 'wait_timeout' : 'completed' }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Resolves once the follow loop applied `seq` (at once if it has); rejects if it stopped first. */
+  private appliedAt(seq: number): Promise<void> {
+    if (this.appliedSeq >= seq) return Promise.resolve()
+    if (this.failure) return Promise.reject(this.failure)
+    if (this.closed)
+      return Promise.reject(
+        new QuiverError(
+          'CLOSED',
+          `collection ${this.name} closed before applying seq ${seq}; it is in the log and is applied when the collection opens again`,
+        ),
+      )
+    return new Promise<void>((resolve, reject) => {
+      let i = this.waiters.length
+      while (i > 0 && this.waiters[i - 1]!.seq > seq) i--
+      this.waiters.splice(i, 0, { seq, resolve, reject })
+    })
+  }
+
+  /** Settles the waiters the follow loop has reached (or all of them, rejected, with `err`). */
+  private settleWaiters(err?: unknown): void {
+    while (this.waiters.length > 0 && (err !== undefined || this.waiters[0]!.seq <= this.appliedSeq)) {
+      const w = this.waiters.shift()!
+      if (err === undefined) w.resolve()
+      else w.reject(err)
+    }
+  }
+
+  /**
+   * The follow loop of a shared log: applies every record after the replayed ones, in log order,
+   * on the update chain, as it arrives; stops when the log closes. A record that cannot be applied
+   * stops writes here (status red), as on the local path; reopening replays it.
+   */
+  private startFollowing(): void {
+    const run = async () => {
+      for await (const record of this.wal.follow!(this.appliedSeq)) {
+        if (this.closed) break
+        const op = decodeOperation(record.body)
+        const size = record.body.byteLength
+        await this.onChain(async () => {
+          try {
+            await this.holder.apply(op, record.seq)
+          } catch (err) {
+            this.cacheEpoch++
+            this.failure = new QuiverError(
+              'INTERNAL',
+              `collection ${this.name} stopped taking writes: applying log record ${record.seq} (${record.where}) failed (${(err as Error).message}); reopen the database to recover from the log`,
+              { seq: record.seq },
+              err,
+            )
+            throw this.failure
+          }
+          this.appliedSeq = record.seq
+          this.bytesSincePersist += size
+        })
+        this.settleWaiters()
+        this.scheduleOptimizers()
+        if (this.bytesSincePersist >= this.flushBytes) void this.persistQuietly()
+      }
+    }
+    this.following = run().catch((err: unknown) => {
+      if (this.closed) return
+      this.failure ??=
+        err instanceof QuiverError
+          ? err
+          : new QuiverError(
+              'LOG_UNAVAILABLE',
+              `collection ${this.name}: following ${this.wal.location} failed: ${(err as Error).message}; reopen the database to resume`,
+              undefined,
+              err,
+            )
+      this.logger?.error(
+        { collection: this.name, err: { code: this.failure.code, message: this.failure.message } },
+        this.failure.message,
+      )
+      this.settleWaiters(this.failure)
+    })
+  }
+
+  /**
+   * Resolves once this collection applied every record its log held when called: on a shared log
+   * (a replica) what any writer appended so far; on a local WAL every acknowledged write. Reads after
+   * it see every write acknowledged (by any replica's writer) before the call.
+   * @example await replica.catchUp() // then read: sees writes other processes made before the call
+   */
+  async catchUp(): Promise<void> {
+    this.assertOpen()
+    if (!this.shared) {
+      await this.tail
+      if (this.failure) throw this.failure
+      return
+    }
+    await this.appliedAt(await this.wal.head!())
+  }
+
+  /** The id of the shared log this collection follows (a stream name), for `Quiver.attachCollection`; undefined with a local WAL. */
+  get logId(): string | undefined {
+    return this.shared ? this.wal.id : undefined
+  }
+
   /** Persists, keeping a failure in `persistError` (status yellow) instead of throwing; a later persist retries. */
   private async persistQuietly(): Promise<void> {
     try {
@@ -790,6 +991,12 @@ export class EmbeddedCollection implements Collection {
     })
     this.tail = this.persisting.catch(() => undefined)
     return this.persisting
+  }
+
+  /** Settles once every write submitted here before the call is applied (or failed). */
+  private async settled(): Promise<void> {
+    if (this.shared) await this.ownTail
+    await this.tail
   }
 
   /** Runs `fn` on the update chain: after every update queued before it, before any queued after. */
@@ -924,7 +1131,7 @@ export class EmbeddedCollection implements Collection {
     if (!('ids' in selector)) return
     // with room in the update queue, so that submit() does not wait between this check and the WAL
     // append (a delete logged in between would make the checked write partial)
-    do await this.tail
+    do await this.settled()
     while (this.pending >= UPDATE_QUEUE_LIMIT)
     for (const id of selector.ids) {
       if (!this.segments.some((s) => s.has(id))) {
@@ -1177,15 +1384,22 @@ export class EmbeddedCollection implements Collection {
    * Checks `operations` as `batchUpdate` would and writes nothing: throws the error `batchUpdate`
    * would throw (INVALID_ARGUMENT, INVALID_VECTOR, INVALID_POINT_ID, INVALID_PAYLOAD,
    * CAPACITY_EXCEEDED; with `existing`, POINT_NOT_FOUND for an id an operation needs that is
-   * missing now). A sharded collection checks every shard's part with this before writing any.
+   * missing now; with `strict`, STRICT_MODE / RATE_LIMITED as strict mode would refuse it now,
+   * taking no token). A sharded collection checks every shard's part with this before writing any.
    */
   async validateBatch(
     operations: readonly UpdateOperation[],
-    options: { existing: boolean; single?: boolean },
+    options: { existing: boolean; single?: boolean; strict?: boolean },
   ): Promise<void> {
     this.assertWritable()
-    const { needed } = this.parseBatch(operations, options.single === true)
+    const { ops, needed } = this.parseBatch(operations, options.single === true)
     if (options.existing) await this.assertNeeded(needed)
+    const guard = this.strict
+    if (options.strict === true && guard !== null && ops.length > 0) {
+      // the limits and the tokens the write would take, taking none
+      const cost = this.strictWriteCost(guard, ops.length === 1 ? ops[0]! : { op: 'batch', ops })
+      if (guard.limitsWrites) guard.checkWrite(cost)
+    }
   }
 
   private notFound(id: PointId, where: string): QuiverError {
@@ -1200,7 +1414,7 @@ export class EmbeddedCollection implements Collection {
   private async assertNeeded(needed: readonly { id: PointId; at: string }[]): Promise<void> {
     if (needed.length === 0) return
     // with room in the update queue, so that submit() does not wait between this check and the append
-    do await this.tail
+    do await this.settled()
     while (this.pending >= UPDATE_QUEUE_LIMIT)
     for (const { id, at: where } of needed) {
       if (!this.segments.some((s) => s.has(id))) throw this.notFound(id, where)
@@ -2747,6 +2961,7 @@ export class EmbeddedCollection implements Collection {
     if (this.closed) return
     this.closed = true
     this.queryCache?.deletePrefix(`${this.instance}:`)
+    if (this.shared) await this.stopFollowing()
     try {
       await Promise.allSettled(this.sampleRuns)
       await this.optimizing // stops at its next time slice
@@ -2761,10 +2976,26 @@ export class EmbeddedCollection implements Collection {
   async closeWithoutPersist(): Promise<void> {
     this.closed = true
     this.queryCache?.deletePrefix(`${this.instance}:`)
+    if (this.shared) await this.stopFollowing()
     await Promise.allSettled(this.sampleRuns)
     await this.optimizing
     await this.tail
     await this.wal.close()
+  }
+
+  /**
+   * Ends the follow loop of a shared log (closing the log ends its consumer; a closed log still
+   * answers the persist's `truncateUpTo`, a no-op when shared) and fails the writes still waiting.
+   */
+  private async stopFollowing(): Promise<void> {
+    await this.wal.close()
+    await this.following
+    this.settleWaiters(
+      new QuiverError(
+        'CLOSED',
+        `collection ${this.name} closed before applying the write; it is in the log and is applied when the collection opens again`,
+      ),
+    )
   }
 
   /** After `closeWithoutPersist`: removes the log's storage outside the directory (a JetStream stream). */

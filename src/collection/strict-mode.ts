@@ -68,6 +68,15 @@ export class TokenBucket {
    * `details.retryAfterSeconds` (absent when the cost exceeds the bucket: no wait helps).
    */
   consume(cost: number, kind: 'Read' | 'Write'): void {
+    this.take(cost, kind, true)
+  }
+
+  /** Throws what `consume(cost)` would throw now, taking nothing (a sharded write's dry run). */
+  check(cost: number, kind: 'Read' | 'Write'): void {
+    this.take(cost, kind, false)
+  }
+
+  private take(cost: number, kind: 'Read' | 'Write', deduct: boolean): void {
     if (cost > this.perMinute)
       throw new QuiverError(
         'RATE_LIMITED',
@@ -78,7 +87,7 @@ export class TokenBucket {
     this.tokens = Math.min(this.perMinute, this.tokens + (perSecond * Math.max(0, now - this.last)) / 1000)
     this.last = now
     if (this.tokens >= cost) {
-      this.tokens -= cost
+      if (deduct) this.tokens -= cost
       return
     }
     const retryAfterSeconds = Math.max(1, Math.ceil((cost - this.tokens) / perSecond))
@@ -587,6 +596,11 @@ export class StrictModeGuard {
   /** Takes `cost` write tokens (the points a write touches: given, or estimated from its filter). */
   write(cost: number): void {
     this.writeBucket?.consume(Math.max(1, cost), 'Write')
+  }
+
+  /** Throws what `write(cost)` would throw now, taking no token. */
+  checkWrite(cost: number): void {
+    this.writeBucket?.check(Math.max(1, cost), 'Write')
   }
 
   get limitsReads(): boolean {

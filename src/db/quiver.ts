@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { CollectionOpenOptions } from '../collection/collection.js'
+import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../collection/query-cache.js'
 import { checkSampleRate, RecallBudget } from '../collection/recall-sampler.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
@@ -227,6 +227,19 @@ export class Quiver {
     this.assertOpen()
     checkCollectionName(name)
     const config = resolveConfig(options)
+    return this.addCollection(name, (staging) => createCollectionFiles(staging, name, config, this.options))
+  }
+
+  /**
+   * Reserves `name`, lets `write` fill a staging directory with a collection's files, renames it
+   * into place and opens it. Throws as `createCollection`; on a failure nothing stays.
+   */
+  private async addCollection(
+    name: string,
+    write: (staging: string) => Promise<void>,
+  ): Promise<HostedCollection> {
+    this.assertOpen()
+    checkCollectionName(name)
     // checked and reserved between alias changes, so an alias of this name cannot appear meanwhile
     await this.aliases.exclusive(() => {
       this.assertOpen()
@@ -246,7 +259,12 @@ export class Quiver {
       const root = join(this.dir, COLLECTIONS)
       const staging = join(root, `.creating-${randomBytes(8).toString('hex')}`)
       await mkdir(staging)
-      await createCollectionFiles(staging, name, config, this.options)
+      try {
+        await write(staging)
+      } catch (err) {
+        await rm(staging, { recursive: true, force: true }).catch(() => undefined)
+        throw err
+      }
       await rename(staging, join(root, name))
       await fsyncDir(root)
       const collection = await openHostedCollection(join(root, name), name, this.options)
@@ -255,6 +273,26 @@ export class Quiver {
     } finally {
       this.pending.delete(name)
     }
+  }
+
+  /**
+   * Makes this database a replica of an existing collection whose operation log is shared (a
+   * JetStream stream: open the database with `connectJetStreamLogs({ shared: true }).openLog`):
+   * creates collection `name` from the log's first record (its config) and replays the whole log,
+   * then follows it, applying every record any replica's writer appends, in log order. Writes through
+   * any replica go to the log; reads are served from this replica's own segments (`catchUp()` waits
+   * until it applied everything appended so far). `log`: the collection's `logId` on a replica that
+   * has it (docs/cluster.md). Throws INVALID_COLLECTION_NAME, COLLECTION_EXISTS, ALIAS_EXISTS,
+   * INVALID_ARGUMENT (this database's logs are not shared, or `log` is not a collection's log),
+   * LOG_NOT_FOUND.
+   * @example const docs = await replica.attachCollection('docs', primaryDocs.logId!)
+   */
+  async attachCollection(name: string, log: string): Promise<HostedCollection> {
+    if (typeof log !== 'string' || log.length === 0)
+      throw new QuiverError('INVALID_ARGUMENT', 'log must be the id of a shared log (a stream name)')
+    return this.addCollection(name, (staging) =>
+      EmbeddedCollection.attachFiles(staging, name, log, this.options),
+    )
   }
 
   /**

@@ -1,7 +1,7 @@
 // A collection directory as the database opens it: one collection (today's layout, `shard_number`
 // 1), or a sharded one: `sharding.json` ({ version, shardNumber, routing }) beside `shards/0/` ..
 // `shards/<S-1>/`, each a collection directory of its own (config, WAL, segments).
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
@@ -48,6 +48,16 @@ export async function readShardCount(dir: string): Promise<number | undefined> {
   return n
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false
+    throw ioError('stat', path, err)
+  }
+}
+
 /** The directories of a collection's shards: `dir/shards/<i>`. */
 function shardDirs(dir: string, shards: number): string[] {
   return Array.from({ length: shards }, (_, i) => join(dir, SHARDS_DIR, String(i)))
@@ -65,12 +75,22 @@ export async function openHostedCollection(
 ): Promise<HostedCollection> {
   const shards = await readShardCount(dir)
   if (shards === undefined) return EmbeddedCollection.open(dir, name, options)
-  const opened: EmbeddedCollection[] = []
-  try {
-    for (const d of shardDirs(dir, shards)) opened.push(await EmbeddedCollection.open(d, name, options))
-  } catch (err) {
+  const results = await Promise.allSettled(
+    shardDirs(dir, shards).map((d) => EmbeddedCollection.open(d, name, options)),
+  )
+  const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  const failed = results.find((r) => r.status === 'rejected')
+  const mismatch = opened.find((c) => (c.config.params?.shardNumber ?? 1) !== shards)
+  const extra = await exists(join(dir, SHARDS_DIR, String(shards)))
+  if (failed !== undefined || mismatch !== undefined || extra) {
     for (const c of opened) await c.close().catch(() => undefined)
-    throw err
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+    const path = join(dir, SHARDING_FILE)
+    throw new QuiverError(
+      'CORRUPTED',
+      `collection ${name}: ${SHARDING_FILE} says ${shards} shards, but ${extra ? `${SHARDS_DIR}/${shards}/ exists` : `a shard's config says ${mismatch!.config.params?.shardNumber ?? 1}`}`,
+      { path },
+    )
   }
   return new ShardedCollection(
     name,

@@ -105,7 +105,7 @@ export async function routeQueryBatch(
   const plans = requests.map((r, i) => QueryParser.parse(r, spaces, `requests[${i}]`))
   return Promise.all(
     plans.map(async (plan, i) => {
-      const run = await startRun(set, plan, options.timeout, deadline, route)
+      const run = await startRun(set, plan, options?.timeout, deadline, route)
       return { points: await runPlan(run, requests[i] ?? {}, plan) }
     }),
   )

@@ -6,9 +6,11 @@
 // shard concurrently and the answers are merged as the collection merges its segments. The Query
 // API, groups and the distance matrix are routed by query-router.ts.
 
+import { resolveWrite } from '../collection/deadline.js'
 import { compareFacetValues } from '../collection/facet.js'
-import { MAX_LIMIT, toIds, toLimit } from '../collection/validate.js'
-import { invalid, QuiverError } from '../errors.js'
+import { MAX_LIMIT, toIds, toLimit, toOffset } from '../collection/validate.js'
+import { QuiverError } from '../errors.js'
+import { isAbsent } from '../json-input.js'
 import { comparePointIds, parsePointId } from '../point-id.js'
 import type {
   CollectionClusterInfo,
@@ -77,6 +79,8 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   readonly shards: readonly Shard[]
   private closed = false
   private readonly route: RouteOptions
+  /** Writes and config changes, one at a time (see `write`). */
+  private writeChain: Promise<unknown> = Promise.resolve()
 
   /** `options.resolveCollection`: the database's collections by name (query `lookupFrom`). */
   constructor(name: string, shards: readonly Shard[], options: RouteOptions = {}) {
@@ -115,24 +119,55 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     single: boolean,
   ): Promise<UpdateResult> {
     this.assertOpen()
-    checkWriteOptions(options)
-    await this.shards[0]!.validateBatch(operations, { existing: false, single })
-    const parts = this.split(operations)
-    const touched = parts
-      .map((ops, i) => ({ ops, shard: this.shards[i]! }))
-      .filter((p) => p.ops.some((o) => o !== NOTHING))
-    if (touched.length === 0) return this.shards[0]!.batchUpdate([], options)
-    // each shard checks its part in the batch's positions (NOTHING elsewhere), so errors name operations[i] as given
-    await Promise.all(touched.map((p) => p.shard.validateBatch(p.ops, { existing: true, single })))
-    const results = await Promise.all(
-      touched.map((p) =>
-        p.shard.batchUpdate(
-          p.ops.filter((o) => o !== NOTHING),
-          options,
+    const write = resolveWrite(options)
+    // checks and appends of one write run alone: no other write can change a shard between this
+    // write's check there and its append (the lock is released once every part is durable)
+    const parts = await this.exclusive(async () => {
+      await this.shards[0]!.validateBatch(operations, { existing: false, single })
+      const split = this.split(operations)
+      const touched = split
+        .map((ops, i) => ({ ops, shard: this.shards[i]! }))
+        .filter((p) => p.ops.some((o) => o !== NOTHING))
+      // each shard checks its part (ids it needs, strict mode) in the batch's positions (NOTHING
+      // elsewhere), so errors name operations[i] as given; only then does any shard write
+      await Promise.all(
+        touched.map((p) => p.shard.validateBatch(p.ops, { existing: true, single, strict: true })),
+      )
+      const durable = await settleAll(
+        touched.map((p) =>
+          p.shard.batchUpdate(
+            p.ops.filter((o) => o !== NOTHING),
+            { wait: false },
+          ),
         ),
-      ),
-    )
-    return combineResults(results)
+      )
+      return touched.map((p, i) => ({ shard: p.shard, result: durable[i]! }))
+    })
+    if (parts.length === 0) return this.shards[0]!.batchUpdate([], options)
+    const operationId = Math.max(...parts.map((p) => p.result.operationId))
+    if (!write.wait) return { operationId, status: 'acknowledged' }
+    const visible = Promise.all(parts.map((p) => p.shard.catchUp()))
+    if (write.timeoutMs === undefined) {
+      await visible
+      return { operationId, status: 'completed' }
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), write.timeoutMs)
+    })
+    try {
+      const first = await Promise.race([visible, expired])
+      return { operationId, status: first === 'expired' ? 'wait_timeout' : 'completed' }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Runs `fn` after every write and config change started before it, and before any started after. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(fn)
+    this.writeChain = run.catch(() => undefined)
+    return run
   }
 
   /**
@@ -233,11 +268,13 @@ export class ShardedCollection implements HostedCollection, ShardSet {
    * Runs a change that every shard makes the same (config, payload index): on shard 0 first, which
    * checks it (a rejected change changes nothing), then on the others concurrently.
    */
-  private async everyShard(change: (s: Shard) => Promise<UpdateResult>): Promise<UpdateResult> {
+  private everyShard(change: (s: Shard) => Promise<UpdateResult>): Promise<UpdateResult> {
     this.assertOpen()
-    const first = await change(this.shards[0]!)
-    const rest = await Promise.all(this.shards.slice(1).map(change))
-    return combineResults([first, ...rest])
+    return this.exclusive(async () => {
+      const first = await change(this.shards[0]!)
+      const rest = await settleAll(this.shards.slice(1).map(change))
+      return combineResults([first, ...rest])
+    })
   }
 
   updateConfig(update: CollectionUpdate): Promise<UpdateResult> {
@@ -300,19 +337,25 @@ export class ShardedCollection implements HostedCollection, ShardSet {
    */
   async scroll(options: ScrollOptions = {}): Promise<ScrollResult> {
     this.assertOpen()
-    const limit = options.limit ?? 10
-    const ordered = options.orderBy !== undefined && options.orderBy !== null
-    const pages = await Promise.all(
-      this.shards.map((s) => s.scroll(ordered ? options : { ...options, limit: bump(limit) })),
-    )
+    const ordered = typeof options === 'object' && options !== null && !isAbsent(options.orderBy)
     if (ordered) {
+      const pages = await Promise.all(this.shards.map((s) => s.scroll(options)))
+      const limit = options.limit ?? 10
       const desc = isDescending(options.orderBy)
       const merged = pages.flatMap((p) => p.points)
       merged.sort((a, b) => compareOrdered(a, b, desc))
       return { points: merged.slice(0, limit), nextPageOffset: null }
     }
+    const limit = typeof options === 'object' && options !== null ? toLimit(options.limit, 'limit', 10) : 10
+    // every shard's first limit + 1 matches hold the page and the next page's first id
+    const ahead = Math.min(limit + 1, MAX_LIMIT)
+    const pages = await Promise.all(this.shards.map((s) => s.scroll({ ...options, limit: ahead })))
     const merged = pages.flatMap((p) => p.points).sort((a, b) => comparePointIds(a.id, b.id))
-    return { points: merged.slice(0, limit), nextPageOffset: merged[limit]?.id ?? null }
+    const points = merged.slice(0, limit)
+    if (ahead > limit || points.length < limit) return { points, nextPageOffset: merged[limit]?.id ?? null }
+    // a page of MAX_LIMIT: no shard could look ahead, so the next id is asked for after the last one
+    const after = await this.scroll({ ...options, offset: points[limit - 1]!.id, limit: 2 })
+    return { points, nextPageOffset: after.points[1]?.id ?? null }
   }
 
   /**
@@ -345,21 +388,25 @@ export class ShardedCollection implements HostedCollection, ShardSet {
    */
   async search(vector: SearchVector, options: SearchOptions = {}): Promise<ScoredPoint[]> {
     this.assertOpen()
-    const lists = await Promise.all(this.shards.map((s) => s.search(vector, shardSearch(options))))
-    return mergeScored(lists, this.higherIsBetter(options.using), options.offset ?? 0, options.limit ?? 10)
+    const page = searchPage(options, '')
+    const lists = await Promise.all(this.shards.map((s) => s.search(vector, { ...options, ...page.shard })))
+    return mergeScored(lists, this.higherIsBetter(options.using), page.offset, page.limit)
   }
 
   async searchBatch(requests: readonly SearchRequest[], options: ReadOptions = {}): Promise<ScoredPoint[][]> {
     this.assertOpen()
     if (!Array.isArray(requests)) return this.shards[0]!.searchBatch(requests, options)
-    const per = requests.map((r) => (typeof r === 'object' && r !== null ? { ...r, ...shardSearch(r) } : r))
+    const pages = requests.map((r, i) =>
+      typeof r === 'object' && r !== null ? searchPage(r, `requests[${i}].`) : undefined,
+    )
+    const per = requests.map((r, i) => (pages[i] === undefined ? r : { ...r, ...pages[i].shard }))
     const answers = await Promise.all(this.shards.map((s) => s.searchBatch(per, options)))
     return requests.map((r, i) =>
       mergeScored(
         answers.map((a) => a[i]!),
         this.higherIsBetter(r.using),
-        r.offset ?? 0,
-        r.limit ?? 10,
+        pages[i]!.offset,
+        pages[i]!.limit,
       ),
     )
   }
@@ -540,6 +587,15 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     await Promise.all(this.shards.map((s) => s.persist()))
   }
 
+  /** Undefined: replicas of sharded collections are not supported yet. */
+  get logId(): string | undefined {
+    return undefined
+  }
+
+  async catchUp(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.catchUp()))
+  }
+
   /**
    * The shards' point-in-time images under `shards/<i>/`, plus `sharding.json`. Each shard's image
    * is taken between two of its updates; the shards' images are taken one after another, so a batch
@@ -581,16 +637,12 @@ export function shardingFile(shards: number): Uint8Array {
   )
 }
 
-/** Waits for every promise; throws the first failure once all settled. */
-async function settleAll(all: readonly Promise<unknown>[]): Promise<void> {
+/** Waits for every promise; throws the first failure once all settled (none is left running). */
+async function settleAll<T>(all: readonly Promise<T>[]): Promise<T[]> {
   const results = await Promise.allSettled(all)
   const failed = results.find((r) => r.status === 'rejected')
   if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
-}
-
-function checkWriteOptions(options: WriteOptions | undefined): void {
-  if (options !== undefined && (typeof options !== 'object' || options === null))
-    throw invalid('write options must be an object')
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value)
 }
 
 /** One answer for a write split over shards: the highest operation id; completed only if every part is. */
@@ -605,13 +657,6 @@ function combineResults(results: readonly UpdateResult[]): UpdateResult {
   return { operationId, status }
 }
 
-/** `limit + 1` for a scroll page's look-ahead, left as given when not a number (the shard rejects it). */
-function bump(limit: unknown): number {
-  return typeof limit === 'number' && Number.isSafeInteger(limit) && limit >= 1
-    ? limit + 1
-    : (limit as number)
-}
-
 function isDescending(orderBy: ScrollOptions['orderBy']): boolean {
   return typeof orderBy === 'object' && orderBy !== null && orderBy.direction === 'desc'
 }
@@ -624,13 +669,17 @@ function compareOrdered(a: PointRecord, b: PointRecord, desc: boolean): number {
   return desc ? -c : c
 }
 
-/** A search's options for one shard: the first `offset + limit` hits (the router applies the offset). */
-function shardSearch(options: SearchOptions): SearchOptions {
-  if (typeof options !== 'object' || options === null) return options
-  const offset = options.offset ?? 0
-  const limit = options.limit ?? 10
-  if (typeof offset !== 'number' || typeof limit !== 'number') return options
-  return { ...options, offset: 0, limit: offset + limit }
+/**
+ * A search's `offset` and `limit` (checked as a collection checks them, `at` naming the request), and
+ * what each shard is asked for: its first `offset + limit` hits (at most MAX_LIMIT), offset 0.
+ */
+function searchPage(
+  options: SearchOptions,
+  at: string,
+): { offset: number; limit: number; shard: { offset: number; limit: number } } {
+  const limit = toLimit(options.limit, `${at}limit`, 10)
+  const offset = toOffset(options.offset, `${at}offset`)
+  return { offset, limit, shard: { offset: 0, limit: Math.min(MAX_LIMIT, offset + limit) } }
 }
 
 /**
@@ -644,7 +693,12 @@ export function mergeScored(
   limit: number,
 ): ScoredPoint[] {
   const all = lists.flat()
-  all.sort(higherIsBetter ? (a, b) => b.score - a.score : (a, b) => a.score - b.score)
+  // ties by id, as the Query API's merges (query-router.ts)
+  all.sort(
+    higherIsBetter
+      ? (a, b) => b.score - a.score || comparePointIds(a.id, b.id)
+      : (a, b) => a.score - b.score || comparePointIds(a.id, b.id),
+  )
   return all.slice(offset, offset + limit)
 }
 

@@ -33,6 +33,17 @@ export interface HostedCollection extends Collection {
   waitForOptimizers(): Promise<void>
   checkIntegrity(): { ok: boolean; problems: string[] }
   persist(): Promise<void>
+  /**
+   * Resolves once every write acknowledged (by any process sharing the log) before the call is
+   * applied here and visible to reads; rejects with the follower's failure if applying stopped.
+   */
+  catchUp(): Promise<void>
+  /**
+   * The id of the shared log this collection follows (a JetStream stream name), to pass to
+   * `Quiver.attachCollection` on another database; undefined with a local WAL, an unshared log, or
+   * several shards (docs/cluster.md "Replicas over a shared log").
+   */
+  readonly logId: string | undefined
   /** Qdrant's collection cluster info: the shards, where they are and their state. */
   clusterInfo(): Promise<CollectionClusterInfo>
   snapshotImage(): Promise<{ seq: number; files: ImageFile[] }>
@@ -45,12 +56,13 @@ export interface HostedCollection extends Collection {
 export interface Shard extends HostedCollection {
   /**
    * Throws what `batchUpdate(operations)` would throw, writing nothing; with `existing`, also
-   * POINT_NOT_FOUND for an id an operation needs that the shard lacks. `single`: error paths as the
-   * single-operation methods name them (no `operations[i].`).
+   * POINT_NOT_FOUND for an id an operation needs that the shard lacks; with `strict`, the strict-mode
+   * refusal it would meet now (taking no token). `single`: error paths as the single-operation
+   * methods name them (no `operations[i].`).
    */
   validateBatch(
     operations: readonly UpdateOperation[],
-    options: { existing: boolean; single?: boolean },
+    options: { existing: boolean; single?: boolean; strict?: boolean },
   ): Promise<void>
 }
 

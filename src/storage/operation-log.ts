@@ -3,6 +3,7 @@
 // the database that opens the collection. A collection only appends, replays, truncates and
 // closes; the log is the source of truth for every operation not yet in persisted segments.
 import { join } from 'node:path'
+import { QuiverError } from '../errors.js'
 import { Wal, type WalOpenReport } from './wal.js'
 
 /** One logged operation: its sequence number (1, 2, ... without gaps) and its encoded body. */
@@ -37,6 +38,18 @@ export interface OperationLog {
    * local WAL has nothing there (it goes with the directory).
    */
   destroy?(): Promise<void>
+  /**
+   * A shared log (several writers, several replicas; a JetStream stream in shared mode) has these
+   * three. `follow` yields every record with seq > `afterSeq` in order, those appended by any writer,
+   * as they arrive, until the log closes; the collection applies records only from it, and `append`
+   * resolves with the seq the log gave (other writers' records may lie between two of this
+   * writer's). `head` is the seq of the newest record the log holds now (asked of the log, not
+   * cached). `id` names the log so another replica can attach to it (`OperationLogOptions.attach`).
+   * A shared log keeps its records on `truncateUpTo` (other replicas may need them).
+   */
+  follow?(afterSeq: number): AsyncIterable<LogRecord>
+  head?(): Promise<number>
+  readonly id?: string | undefined
 }
 
 /** What the database gives a collection to open its log with. */
@@ -51,6 +64,11 @@ export interface OperationLogOptions {
   readonly relativeTo: string
   /** Called when opening found and cut a torn tail (never acknowledged). */
   readonly onDiscarded?: (cut: NonNullable<WalOpenReport['discarded']>) => void
+  /**
+   * For a new replica of an existing collection: the `id` of the shared log to attach to (a stream
+   * name). Logs that cannot be shared throw INVALID_ARGUMENT.
+   */
+  readonly attach?: string
 }
 
 /** Opens the log of one collection. */
@@ -58,6 +76,11 @@ export type OpenOperationLog = (options: OperationLogOptions) => Promise<Operati
 
 /** The single-node log: the collection's WAL directory (`<dir>/wal`). */
 export const openLocalLog: OpenOperationLog = async (options) => {
+  if (options.attach !== undefined)
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      'a collection with a local WAL cannot be a replica of another log; open the database with a shared log (quiver/cluster connectJetStreamLogs({ shared: true }))',
+    )
   const wal = await Wal.open(join(options.dir, 'wal'), {
     segmentBytes: options.walSegmentBytes,
     relativeTo: options.relativeTo,
