@@ -185,6 +185,7 @@ describe('buildServer', () => {
           onDisk: true,
           hnsw: { m: 4, efConstruct: 40, fullScanThreshold: 100 },
           optimizers: { defaultSegmentNumber: 3, deletedThreshold: 0.3 },
+          params: { shardNumber: 1 },
         },
       ],
     })
