@@ -1,11 +1,18 @@
 // Public API of `quiver/cluster` (re-exports only): the distributed mode's pieces (docs/cluster.md).
 
 export type {
+  CatalogEntry,
+  CatalogPeer,
+  CatalogStatus,
+  ClusterCatalog,
+} from '../storage/catalog.js'
+export type {
   LogRecord,
   OpenOperationLog,
   OperationLog,
   OperationLogOptions,
 } from '../storage/operation-log.js'
+export { type CatalogOptions, openCatalog, peerIdOf } from './catalog.js'
 export {
   connectJetStreamLogs,
   type JetStreamLogOptions,

@@ -609,14 +609,15 @@ export class EmbeddedCollection implements Collection {
   /**
    * Writes the files of a new replica of the collection whose shared log is `logId` into the empty
    * directory `dir`: the log's reference and the config from the log's first record (written there by
-   * `create`). Open it afterwards; the open replays the whole log. Throws INVALID_ARGUMENT (a local
-   * WAL, or a log that does not start with a config), LOG_NOT_FOUND.
+   * `create`). Open it afterwards; the open replays the whole log. `options.shardNumber`: the shard
+   * count the config must say (default 1: a whole collection). Throws INVALID_ARGUMENT (a local WAL,
+   * a log that does not start with a config, or one of another shard count), LOG_NOT_FOUND.
    */
   static async attachFiles(
     dir: string,
     name: string,
     logId: string,
-    options: CollectionOpenOptions = {},
+    options: CollectionOpenOptions & { shardNumber?: number } = {},
   ): Promise<void> {
     const log = await (options.openLog ?? openLocalLog)({
       dir,
@@ -642,9 +643,12 @@ export class EmbeddedCollection implements Collection {
         },
       )
     const config = configFromJson(FORMAT_VERSION, first.config)
-    if ((config.params?.shardNumber ?? 1) > 1)
+    const shards = config.params?.shardNumber ?? 1
+    if (shards !== (options.shardNumber ?? 1))
       throw invalid(
-        `log ${logId} is one shard's log of a collection with ${config.params?.shardNumber} shards; replicas of sharded collections are not supported yet (docs/cluster.md)`,
+        shards > 1 && options.shardNumber === undefined
+          ? `log ${logId} is one shard's log of a collection with ${shards} shards; attach such a collection with the logs of all its shards (logIds)`
+          : `log ${logId} is the log of a collection with ${shards} shard(s), not ${options.shardNumber ?? 1}`,
         { log: logId },
       )
     await writeConfig(dir, name, config)
@@ -934,6 +938,12 @@ export class EmbeddedCollection implements Collection {
   /** The id of the shared log this collection follows (a stream name), for `Quiver.attachCollection`; undefined with a local WAL. */
   get logId(): string | undefined {
     return this.shared ? this.wal.id : undefined
+  }
+
+  /** `[logId]`, or empty with a local WAL (HostedCollection.logIds). */
+  get logIds(): readonly string[] {
+    const id = this.logId
+    return id === undefined ? [] : [id]
   }
 
   /** Persists, keeping a failure in `persistError` (status yellow) instead of throwing; a later persist retries. */

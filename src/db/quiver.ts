@@ -4,13 +4,18 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
+import type { CollectionOpenOptions } from '../collection/collection.js'
 import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../collection/query-cache.js'
 import { checkSampleRate, RecallBudget } from '../collection/recall-sampler.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
 import { QuiverError } from '../errors.js'
-import { createCollectionFiles, openHostedCollection, renameCollectionFiles } from '../shards/open.js'
+import {
+  attachCollectionFiles,
+  createCollectionFiles,
+  openHostedCollection,
+  renameCollectionFiles,
+} from '../shards/open.js'
 import type { HostedCollection } from '../shards/shard-set.js'
 import {
   type ArchiveFile,
@@ -19,6 +24,7 @@ import {
   readChecksumFile,
   writeArchive,
 } from '../storage/archive.js'
+import type { CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { CollectionUpdate, CreateCollectionOptions, UpdateResult } from '../types.js'
@@ -80,6 +86,20 @@ export interface OpenOptions extends CollectionOpenOptions {
   queryCacheBytes?: number
   /** Milliseconds a cached result may be served. Default 300000 (5 minutes). Throws INVALID_CONFIG if not an integer >= 1. */
   queryCacheTtlMs?: number
+  /**
+   * Cluster mode (docs/cluster.md "Nodes"): the catalog every node of the cluster shares
+   * (src/cluster/catalog.ts `openCatalog`), with `openLog` a shared log (`connectJetStreamLogs({
+   * shared: true })`). The database then holds every collection of the catalog (attaching those it
+   * lacks, at open and as they are created elsewhere; dropping those dropped elsewhere), records the
+   * ones created through it, and answers reads only after applying every write acknowledged
+   * anywhere before the read (bounded by `readBarrierMs`). The database does not close the catalog.
+   */
+  catalog?: ClusterCatalog
+  /**
+   * Cluster mode: the longest a read waits to catch up with the shared log before it is answered
+   * from what this node has applied (NATS slow or away). Default 1000 ms; 0: reads never wait.
+   */
+  readBarrierMs?: number
 }
 
 /** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
@@ -91,6 +111,20 @@ export interface OpenProgress {
 }
 
 const COLLECTIONS = 'collections'
+/** The `Collection` reads that wait for the read barrier in cluster mode (`Quiver.view`). */
+const BARRIER_READS: ReadonlySet<string> = new Set([
+  'get',
+  'count',
+  'scroll',
+  'facet',
+  'searchMatrix',
+  'search',
+  'searchBatch',
+  'query',
+  'queryBatch',
+  'queryGroups',
+  'info',
+])
 /** A validated recovered collection waiting to be swapped in: `.recovered-<16 hex>-<name>`. */
 const RECOVERED_PREFIX = '.recovered-'
 const RECOVERED_RAND = 16
@@ -127,6 +161,10 @@ export class Quiver {
   }
   private closed = false
   private readonly queryCache: QueryCache
+  /** Cluster mode: reconciliations with the catalog, one at a time. */
+  private catalogChain: Promise<void> = Promise.resolve()
+  /** Cluster mode: the read-barrier views handed out by `getCollection`, per collection. */
+  private readonly barrierViews = new WeakMap<HostedCollection, HostedCollection>()
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
@@ -199,6 +237,7 @@ export class Quiver {
         loaded++
         await options.onProgress?.({ loaded, total, collection: entry.name })
       }
+      if (options.catalog !== undefined) await db.joinCatalog(options.catalog)
       // a collection directory removed by hand leaves its aliases pointing nowhere
       for (const a of db.aliases.forgetDangling((n) => db.collections.has(n) || db.unavailable.has(n))) {
         options.logger?.warn(
@@ -219,6 +258,90 @@ export class Quiver {
   }
 
   /**
+   * Cluster mode, at open: watches the catalog, then reconciles every collection it or this
+   * directory has (attaching, replacing or dropping local copies; the log is the source of truth).
+   */
+  private async joinCatalog(catalog: ClusterCatalog): Promise<void> {
+    await catalog.watch((name) => this.reconcile(name))
+    const names = new Set([
+      ...(await catalog.list()).keys(),
+      ...this.collections.keys(),
+      ...this.unavailable.keys(),
+    ])
+    for (const name of [...names].sort()) await this.reconcile(name)
+  }
+
+  /** Cluster mode: queues a reconciliation of `name` with the catalog (one at a time; errors are logged). */
+  private reconcile(name: string): Promise<void> {
+    const run = this.catalogChain.then(() =>
+      this.reconcileNow(name).catch((err: unknown) => {
+        const e = err as QuiverError
+        this.options.logger?.error(
+          { collection: name, err: { code: e.code, message: e.message } },
+          `collection ${name}: cannot follow the cluster catalog: ${e.message}`,
+        )
+      }),
+    )
+    this.catalogChain = run
+    return run
+  }
+
+  private async reconcileNow(name: string): Promise<void> {
+    const catalog = this.options.catalog
+    // a create or drop here in progress reconciles itself when it ends
+    if (catalog === undefined || this.closed || this.pending.has(name)) return
+    const entry = await catalog.get(name)
+    const local = this.collections.get(name)
+    const ids = local?.logIds ?? []
+    const log = this.options.logger
+    if (entry === undefined) {
+      // dropped through another node (or while this one was down)
+      // (an unavailable copy too, if its log lived in NATS: its stream is likely gone with the drop)
+      const dir = join(this.dir, COLLECTIONS, name)
+      if (
+        (local !== undefined && ids.length > 0) ||
+        (this.unavailable.has(name) && (await logOutside(dir)))
+      ) {
+        log?.info({ collection: name }, `collection ${name} was dropped in the cluster; dropping it here`)
+        await this.removeCollection(name, { destroyLog: false })
+      }
+      return
+    }
+    if (
+      local !== undefined &&
+      ids.length === entry.logIds.length &&
+      ids.every((id, i) => id === entry.logIds[i])
+    )
+      return
+    if (local !== undefined && ids.length === 0) {
+      log?.warn(
+        { collection: name },
+        `collection ${name} exists in the cluster and as a local collection of this node (a local WAL); the local one is served here`,
+      )
+      return
+    }
+    if (local !== undefined || this.unavailable.has(name)) {
+      // another collection of this name (dropped and created again meanwhile), or a damaged copy:
+      // the cluster's log rebuilds it
+      log?.info({ collection: name }, `collection ${name} is replaced from the cluster's log`)
+      await this.removeCollection(name, { destroyLog: false })
+    }
+    log?.info({ collection: name }, `collection ${name}: attaching to the cluster's log`)
+    await this.addCollection(name, (staging) =>
+      attachCollectionFiles(staging, name, entry.logIds, this.options),
+    )
+  }
+
+  /**
+   * Cluster mode: the lives nodes, this one and the controller (the catalog's heartbeats);
+   * undefined on a single node. Throws LOG_UNAVAILABLE if the catalog cannot be read.
+   */
+  async clusterStatus(): Promise<CatalogStatus | undefined> {
+    this.assertOpen()
+    return this.options.catalog?.status()
+  }
+
+  /**
    * Creates a collection. Throws INVALID_COLLECTION_NAME, INVALID_CONFIG, COLLECTION_EXISTS,
    * ALIAS_EXISTS (an alias has this name).
    * @example const docs = await db.createCollection('docs', { dimension: 768, metric: 'Cosine', hnsw: { m: 16, efConstruct: 100 } })
@@ -227,7 +350,21 @@ export class Quiver {
     this.assertOpen()
     checkCollectionName(name)
     const config = resolveConfig(options)
-    return this.addCollection(name, (staging) => createCollectionFiles(staging, name, config, this.options))
+    const catalog = this.options.catalog
+    if (catalog === undefined)
+      return this.addCollection(name, (staging) => createCollectionFiles(staging, name, config, this.options))
+    try {
+      // recorded in the catalog once its logs exist; another node's create of the same name wins or loses atomically
+      return this.view(
+        await this.addCollection(
+          name,
+          (staging) => createCollectionFiles(staging, name, config, this.options),
+          (c) => catalog.register(name, { logIds: c.logIds }),
+        ),
+      )
+    } finally {
+      void this.reconcile(name)
+    }
   }
 
   /**
@@ -237,6 +374,7 @@ export class Quiver {
   private async addCollection(
     name: string,
     write: (staging: string) => Promise<void>,
+    opened?: (collection: HostedCollection) => Promise<void>,
   ): Promise<HostedCollection> {
     this.assertOpen()
     checkCollectionName(name)
@@ -268,6 +406,19 @@ export class Quiver {
       await rename(staging, join(root, name))
       await fsyncDir(root)
       const collection = await openHostedCollection(join(root, name), name, this.options)
+      if (opened !== undefined) {
+        try {
+          await opened(collection)
+        } catch (err) {
+          // undone: the collection, its files and its logs
+          await collection.closeWithoutPersist().catch(() => undefined)
+          await collection.destroyLog().catch(() => undefined)
+          const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
+          await rename(join(root, name), trash).catch(() => undefined)
+          await rm(trash, { recursive: true, force: true }).catch(() => undefined)
+          throw err
+        }
+      }
       this.collections.set(name, collection)
       return collection
     } finally {
@@ -281,18 +432,21 @@ export class Quiver {
    * creates collection `name` from the log's first record (its config) and replays the whole log,
    * then follows it, applying every record any replica's writer appends, in log order. Writes through
    * any replica go to the log; reads are served from this replica's own segments (`catchUp()` waits
-   * until it applied everything appended so far). `log`: the collection's `logId` on a replica that
-   * has it (docs/cluster.md). Throws INVALID_COLLECTION_NAME, COLLECTION_EXISTS, ALIAS_EXISTS,
-   * INVALID_ARGUMENT (this database's logs are not shared, or `log` is not a collection's log),
-   * LOG_NOT_FOUND.
+   * until it applied everything appended so far). `log`: the collection's `logId` (or, for a
+   * sharded collection, its `logIds`, shard 0 first) on a replica that has it (docs/cluster.md).
+   * In cluster mode (`catalog`) the database attaches the catalog's collections itself.
+   * Throws INVALID_COLLECTION_NAME, COLLECTION_EXISTS, ALIAS_EXISTS, INVALID_ARGUMENT (this
+   * database's logs are not shared, or `log` is not a collection's log), LOG_NOT_FOUND.
    * @example const docs = await replica.attachCollection('docs', primaryDocs.logId!)
    */
-  async attachCollection(name: string, log: string): Promise<HostedCollection> {
-    if (typeof log !== 'string' || log.length === 0)
-      throw new QuiverError('INVALID_ARGUMENT', 'log must be the id of a shared log (a stream name)')
-    return this.addCollection(name, (staging) =>
-      EmbeddedCollection.attachFiles(staging, name, log, this.options),
-    )
+  async attachCollection(name: string, log: string | readonly string[]): Promise<HostedCollection> {
+    const ids = typeof log === 'string' ? [log] : Array.isArray(log) ? log : []
+    if (ids.length === 0 || !ids.every((id) => typeof id === 'string' && id.length > 0))
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        'log must be the id of a shared log (a stream name), or a non-empty list of them (one per shard)',
+      )
+    return this.addCollection(name, (staging) => attachCollectionFiles(staging, name, ids, this.options))
   }
 
   /**
@@ -303,8 +457,13 @@ export class Quiver {
   async getCollection(name: string): Promise<HostedCollection> {
     this.assertOpen()
     const real = this.aliases.resolve(name) ?? name
-    const c = this.collections.get(real)
-    if (c) return c
+    let c = this.collections.get(real)
+    if (c === undefined && this.options.catalog !== undefined) {
+      // created through another node a moment ago: attach it now rather than answer not found
+      await this.reconcile(real)
+      c = this.collections.get(real)
+    }
+    if (c) return this.view(c)
     const broken = this.unavailable.get(real)
     if (broken) throw broken
     throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist`, { name })
@@ -398,6 +557,21 @@ export class Quiver {
    */
   async deleteCollection(name: string): Promise<boolean> {
     this.assertOpen()
+    const catalog = this.options.catalog
+    const c = this.collections.get(name)
+    if (catalog === undefined || this.pending.has(name) || (c !== undefined && c.logIds.length === 0))
+      return this.removeCollection(name, { destroyLog: true })
+    // cluster mode: out of the catalog first (every node then drops its copy), then here with its logs
+    const recorded = await catalog.unregister(name)
+    try {
+      return (await this.removeCollection(name, { destroyLog: true })) || recorded
+    } finally {
+      void this.reconcile(name)
+    }
+  }
+
+  /** Drops collection `name` here (its aliases, files and, with `destroyLog`, its logs); false if absent. */
+  private async removeCollection(name: string, { destroyLog }: { destroyLog: boolean }): Promise<boolean> {
     const c = this.collections.get(name)
     if ((!c && !this.unavailable.has(name)) || this.pending.has(name)) return false
     this.pending.add(name)
@@ -420,12 +594,49 @@ export class Quiver {
       await fsyncDir(root)
       // a log kept outside the directory (a stream) goes too; a crash before this orphans it, never
       // leaves a collection whose log is gone
-      await c?.destroyLog()
+      if (destroyLog) await c?.destroyLog()
       await rm(trash, { recursive: true, force: true })
       return true
     } finally {
       this.pending.delete(name)
     }
+  }
+
+  /**
+   * Cluster mode: `c` as reads see it: each read first catches up with the shared log (every write
+   * acknowledged anywhere before the read is applied here), waiting at most `readBarrierMs`, then
+   * is answered from this node. Single node: `c` itself.
+   */
+  private view(c: HostedCollection): HostedCollection {
+    if (this.options.catalog === undefined || c.logIds.length === 0) return c
+    const wait = this.options.readBarrierMs ?? 1000
+    if (wait <= 0) return c
+    let v = this.barrierViews.get(c)
+    if (v === undefined) {
+      const barrier = async (): Promise<void> => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const late = new Promise<void>((done) => {
+          timer = setTimeout(done, wait)
+        })
+        // a replica that cannot catch up (NATS away, its follower failed) still answers what it has
+        await Promise.race([c.catchUp().catch(() => undefined), late])
+        clearTimeout(timer)
+      }
+      v = new Proxy(c, {
+        get(target, key) {
+          const value = Reflect.get(target, key)
+          if (typeof value !== 'function') return value
+          if (typeof key === 'string' && BARRIER_READS.has(key))
+            return async (...args: unknown[]) => {
+              await barrier()
+              return (value as (...a: unknown[]) => unknown).apply(target, args)
+            }
+          return (value as (...a: unknown[]) => unknown).bind(target)
+        },
+      })
+      this.barrierViews.set(c, v)
+    }
+    return v
   }
 
   private collectionsRoot(): string {
@@ -768,6 +979,8 @@ export class Quiver {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // a reconciliation attaching a collection finishes first (later ones see `closed` and stop)
+    await this.catalogChain
     let first: unknown
     for (const c of this.collections.values()) {
       try {
@@ -783,6 +996,17 @@ export class Quiver {
     await this.lock.release()
     if (first !== undefined) throw first
   }
+}
+
+/** Whether collection directory `dir` keeps its log outside (a `log.json` naming a stream, its own or shard 0's). */
+async function logOutside(dir: string): Promise<boolean> {
+  for (const p of [join(dir, 'log.json'), join(dir, 'shards', '0', 'log.json')]) {
+    try {
+      await stat(p)
+      return true
+    } catch {}
+  }
+  return false
 }
 
 /** Throws DATA_DIR_NOT_FOUND unless `dir` is a directory holding `collections/` (one Quiver opened). */

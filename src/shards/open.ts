@@ -121,6 +121,36 @@ export async function createCollectionFiles(
   await writeFileAtomic(join(dir, SHARDING_FILE), shardingFile(shards))
 }
 
+/**
+ * Writes into the empty directory `dir` the files of a replica of the collection whose shards'
+ * shared logs are `logIds` (shard 0 first; one id: an unsharded collection): each shard's config
+ * from its log's first record, and the sharding file. Open it afterwards (the open replays every
+ * shard's log). Throws INVALID_ARGUMENT (a log of another shard count, not a collection's log, a
+ * local WAL), LOG_NOT_FOUND.
+ */
+export async function attachCollectionFiles(
+  dir: string,
+  name: string,
+  logIds: readonly string[],
+  options: CollectionOpenOptions,
+): Promise<void> {
+  if (logIds.length <= 1) {
+    await EmbeddedCollection.attachFiles(dir, name, logIds[0] ?? '', options)
+    return
+  }
+  if (logIds.length > MAX_SHARDS)
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `a collection has at most ${MAX_SHARDS} shards, got ${logIds.length} logs`,
+    )
+  const dirs = shardDirs(dir, logIds.length)
+  for (const [i, d] of dirs.entries()) {
+    await mkdir(d, { recursive: true })
+    await EmbeddedCollection.attachFiles(d, name, logIds[i]!, { ...options, shardNumber: logIds.length })
+  }
+  await writeFileAtomic(join(dir, SHARDING_FILE), shardingFile(logIds.length))
+}
+
 /** Sets the name stored in a collection directory's config (each shard's), e.g. of a recovered snapshot. */
 export async function renameCollectionFiles(dir: string, name: string): Promise<void> {
   const shards = await readShardCount(dir)

@@ -587,9 +587,14 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     await Promise.all(this.shards.map((s) => s.persist()))
   }
 
-  /** Undefined: replicas of sharded collections are not supported yet. */
+  /** Undefined: several shards have several logs (`logIds`). */
   get logId(): string | undefined {
     return undefined
+  }
+
+  get logIds(): readonly string[] {
+    const ids = this.shards.map((s) => s.logId)
+    return ids.every((id) => id !== undefined) ? (ids as string[]) : []
   }
 
   async catchUp(): Promise<void> {

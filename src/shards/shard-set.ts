@@ -41,9 +41,14 @@ export interface HostedCollection extends Collection {
   /**
    * The id of the shared log this collection follows (a JetStream stream name), to pass to
    * `Quiver.attachCollection` on another database; undefined with a local WAL, an unshared log, or
-   * several shards (docs/cluster.md "Replicas over a shared log").
+   * several shards (see `logIds`; docs/cluster.md "Replicas over a shared log").
    */
   readonly logId: string | undefined
+  /**
+   * The ids of the shared logs of every shard, shard 0 first (one for an unsharded collection), for
+   * `Quiver.attachCollection`; empty unless every shard's log is shared.
+   */
+  readonly logIds: readonly string[]
   /** Qdrant's collection cluster info: the shards, where they are and their state. */
   clusterInfo(): Promise<CollectionClusterInfo>
   snapshotImage(): Promise<{ seq: number; files: ImageFile[] }>

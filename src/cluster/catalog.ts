@@ -1,0 +1,252 @@
+// The cluster catalog in a JetStream KV bucket (issue 14): which collections the cluster has (the
+// shared logs of their shards), which nodes are alive (heartbeats) and which one holds the
+// controller lease. Every node of a cluster opens the same bucket; `Quiver` reconciles its
+// collections with it (src/db/quiver.ts), so a collection created or dropped through any node
+// appears or goes on every node.
+//
+// Keys: `collections.<base64url(name)>` -> { logIds }, `nodes.<nodeId>` -> { nodeId, uri, at },
+// `controller` -> { nodeId, term, at }. Times are the writers' wall clocks (ms since the epoch):
+// a cluster's machines need synchronized clocks (NTP) for liveness to be judged right.
+import { createHash } from 'node:crypto'
+import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv'
+import { QuiverError } from '../errors.js'
+import type { CatalogEntry, CatalogPeer, CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
+import type { JetStreamLogs } from './jetstream-log.js'
+
+/** Options of {@link openCatalog}. */
+export interface CatalogOptions {
+  /** This node's id: 1..64 letters, digits, `_` or `-`; unique in the cluster, kept across restarts. */
+  nodeId: string
+  /** Where this node's REST API listens (`http://host:port`), reported to peers. */
+  uri?: string
+  /** Milliseconds between heartbeats. Default 1000. A node is dead after 3 missed heartbeats. */
+  heartbeatMs?: number
+  /** Copies of the bucket NATS keeps (1, 3 or 5); default 1. Use the streams' `replicas`. */
+  replicas?: number
+  /** Bucket name prefix, as the logs' stream prefix. Default `QUIVER`. */
+  prefix?: string
+}
+
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** Qdrant's numeric peer id of a node: 48 bits of SHA-256 of its id (stable; never 0). */
+export function peerIdOf(nodeId: string): number {
+  const h = createHash('sha256').update(nodeId).digest()
+  return h.readUIntBE(0, 6) || 1
+}
+
+const encodeName = (name: string): string => Buffer.from(name, 'utf8').toString('base64url')
+const decodeName = (token: string): string => Buffer.from(token, 'base64url').toString('utf8')
+
+/**
+ * Opens (creating if needed) the catalog bucket over the logs' NATS connection and starts this
+ * node's heartbeats. Throws INVALID_ARGUMENT for a bad `nodeId` / `heartbeatMs` / `replicas`,
+ * LOG_UNAVAILABLE if JetStream refuses the bucket.
+ * @example const catalog = await openCatalog(logs, { nodeId: 'n1', uri: 'http://127.0.0.1:6333' })
+ */
+export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions): Promise<ClusterCatalog> {
+  if (typeof options.nodeId !== 'string' || !NODE_ID.test(options.nodeId))
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `node id must be 1..64 letters, digits, _ or -, got ${JSON.stringify(options.nodeId)}`,
+    )
+  const heartbeatMs = options.heartbeatMs ?? 1000
+  if (!Number.isInteger(heartbeatMs) || heartbeatMs < 50 || heartbeatMs > 60_000)
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `heartbeatMs must be an integer in 50..60000, got ${heartbeatMs}`,
+    )
+  const replicas = options.replicas ?? 1
+  if (![1, 3, 5].includes(replicas))
+    throw new QuiverError('INVALID_ARGUMENT', `replicas must be 1, 3 or 5, got ${replicas}`)
+  const bucket = `${options.prefix ?? 'QUIVER'}_catalog`
+  let kv: KV
+  try {
+    kv = await new Kvm(logs.connection).create(bucket, { history: 1, replicas })
+  } catch (err) {
+    throw new QuiverError(
+      'LOG_UNAVAILABLE',
+      `cannot open the cluster catalog (JetStream KV bucket ${bucket}): ${(err as Error).message}`,
+      undefined,
+      err,
+    )
+  }
+  const catalog = new KvCatalog(kv, options.nodeId, options.uri, heartbeatMs)
+  await catalog.beat()
+  catalog.start()
+  return catalog
+}
+
+class KvCatalog implements ClusterCatalog {
+  private timer: ReturnType<typeof setInterval> | undefined
+  private beating: Promise<void> = Promise.resolve()
+  private watcher: { stop(): void } | undefined
+  private watching: Promise<void> = Promise.resolve()
+  private closed = false
+
+  constructor(
+    private readonly kv: KV,
+    readonly nodeId: string,
+    private readonly uri: string | undefined,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  private get deadAfterMs(): number {
+    return this.heartbeatMs * 3 + 500
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      // one beat at a time; a slow NATS skips beats rather than piling them up
+      this.beating = this.beating.then(() => this.beat().catch(() => undefined))
+    }, this.heartbeatMs)
+    this.timer.unref()
+  }
+
+  /** Writes this node's heartbeat, and takes or renews the controller lease when it is free or ours. */
+  async beat(): Promise<void> {
+    if (this.closed) return
+    const now = Date.now()
+    await this.kv.put(`nodes.${this.nodeId}`, JSON.stringify({ nodeId: this.nodeId, uri: this.uri, at: now }))
+    const lease = await this.kv.get('controller')
+    const held =
+      lease?.operation === 'PUT' ? lease.json<{ nodeId: string; term: number; at: number }>() : undefined
+    try {
+      if (lease === null || held === undefined) {
+        await this.kv.create('controller', JSON.stringify({ nodeId: this.nodeId, term: 1, at: now }))
+      } else if (held.nodeId === this.nodeId) {
+        await this.kv.update('controller', JSON.stringify({ ...held, at: now }), lease.revision)
+      } else if (now - held.at > this.deadAfterMs) {
+        await this.kv.update(
+          'controller',
+          JSON.stringify({ nodeId: this.nodeId, term: held.term + 1, at: now }),
+          lease.revision,
+        )
+      }
+    } catch {
+      // another node won the race for the lease (a wrong last revision): it is theirs
+    }
+  }
+
+  async register(name: string, entry: CatalogEntry): Promise<void> {
+    try {
+      await this.kv.create(`collections.${encodeName(name)}`, JSON.stringify({ logIds: entry.logIds }))
+    } catch (err) {
+      if (/wrong last sequence|key exists/i.test((err as Error).message))
+        throw new QuiverError(
+          'COLLECTION_EXISTS',
+          `collection ${name} already exists (created through another node)`,
+          {
+            name,
+          },
+        )
+      throw unavailable(`cannot record collection ${name} in the cluster catalog`, err)
+    }
+  }
+
+  async unregister(name: string): Promise<boolean> {
+    const key = `collections.${encodeName(name)}`
+    try {
+      const e = await this.kv.get(key)
+      if (e === null || e.operation !== 'PUT') return false
+      await this.kv.delete(key, { previousSeq: e.revision })
+      return true
+    } catch (err) {
+      throw unavailable(`cannot remove collection ${name} from the cluster catalog`, err)
+    }
+  }
+
+  async get(name: string): Promise<CatalogEntry | undefined> {
+    let e: Awaited<ReturnType<KV['get']>>
+    try {
+      e = await this.kv.get(`collections.${encodeName(name)}`)
+    } catch (err) {
+      throw unavailable(`cannot read collection ${name} from the cluster catalog`, err)
+    }
+    return e === null || e.operation !== 'PUT' ? undefined : parseEntry(e.json())
+  }
+
+  async list(): Promise<Map<string, CatalogEntry>> {
+    const out = new Map<string, CatalogEntry>()
+    try {
+      for (const key of await this.keys('collections.>')) {
+        const entry = await this.get(decodeName(key.slice('collections.'.length)))
+        if (entry !== undefined) out.set(decodeName(key.slice('collections.'.length)), entry)
+      }
+    } catch (err) {
+      if (err instanceof QuiverError) throw err
+      throw unavailable('cannot list the cluster catalog', err)
+    }
+    return out
+  }
+
+  private async keys(filter: string): Promise<string[]> {
+    const keys: string[] = []
+    for await (const k of await this.kv.keys(filter)) keys.push(k)
+    return keys
+  }
+
+  async watch(onChange: (name: string) => Promise<void>): Promise<void> {
+    const it = await this.kv.watch({ key: 'collections.>', include: KvWatchInclude.UpdatesOnly })
+    this.watcher = it
+    this.watching = (async () => {
+      for await (const e of it) {
+        if (this.closed) break
+        await onChange(decodeName(e.key.slice('collections.'.length))).catch(() => undefined)
+      }
+    })()
+  }
+
+  async status(): Promise<CatalogStatus> {
+    const now = Date.now()
+    const peers: CatalogPeer[] = []
+    let controller: string | undefined
+    let term = 0
+    try {
+      for (const key of await this.keys('nodes.>')) {
+        const e = await this.kv.get(key)
+        if (e === null || e.operation !== 'PUT') continue
+        const v = e.json<{ nodeId: string; uri?: string; at: number }>()
+        const seenAgoMs = Math.max(0, now - v.at)
+        if (seenAgoMs > this.deadAfterMs && v.nodeId !== this.nodeId) continue
+        peers.push({ nodeId: v.nodeId, peerId: peerIdOf(v.nodeId), uri: v.uri, seenAgoMs })
+      }
+      const lease = await this.kv.get('controller')
+      if (lease !== null && lease.operation === 'PUT') {
+        const held = lease.json<{ nodeId: string; term: number; at: number }>()
+        term = held.term
+        if (now - held.at <= this.deadAfterMs) controller = held.nodeId
+      }
+    } catch (err) {
+      throw unavailable('cannot read the cluster membership', err)
+    }
+    peers.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
+    const self = peers.find((p) => p.nodeId === this.nodeId) ?? {
+      nodeId: this.nodeId,
+      peerId: peerIdOf(this.nodeId),
+      uri: this.uri,
+      seenAgoMs: 0,
+    }
+    return { self, peers, controller, term }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.timer)
+    await this.beating
+    this.watcher?.stop()
+    await this.watching
+  }
+}
+
+function parseEntry(v: unknown): CatalogEntry {
+  const ids = (v as { logIds?: unknown } | null)?.logIds
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string' && x.length > 0))
+    throw new QuiverError('CORRUPTED', `a cluster catalog entry has no valid logIds: ${JSON.stringify(v)}`)
+  return { logIds: ids as string[] }
+}
+
+function unavailable(what: string, err: unknown): QuiverError {
+  return new QuiverError('LOG_UNAVAILABLE', `${what}: ${(err as Error).message}`, undefined, err)
+}

@@ -1,0 +1,58 @@
+// The cluster catalog seam (docs/cluster.md "Nodes"): which collections the cluster has, which
+// nodes are alive, which of them is the controller. `Quiver` uses it when opened with one
+// (`OpenOptions.catalog`); the implementation lives above (src/cluster/catalog.ts, a JetStream KV
+// bucket), so the database layer does not depend on NATS.
+
+/** A collection as the catalog records it: the ids of its shards' shared logs, shard 0 first. */
+export interface CatalogEntry {
+  readonly logIds: readonly string[]
+}
+
+/** A node of the cluster as its latest heartbeat described it. */
+export interface CatalogPeer {
+  /** The node id it was started with (`--node-id`). */
+  readonly nodeId: string
+  /** Qdrant's numeric peer id, derived from `nodeId` (stable across restarts). */
+  readonly peerId: number
+  /** Where its REST API listens (`http://host:port`), if it serves one. */
+  readonly uri: string | undefined
+  /** Milliseconds since its last heartbeat. */
+  readonly seenAgoMs: number
+}
+
+/** What `ClusterCatalog.status` reports. */
+export interface CatalogStatus {
+  /** This node. */
+  readonly self: CatalogPeer
+  /** Every node whose heartbeat is recent (this one included), by node id. */
+  readonly peers: readonly CatalogPeer[]
+  /** The node holding the controller lease, if any does. */
+  readonly controller: string | undefined
+  /** The lease's term: how many times it changed hands. */
+  readonly term: number
+}
+
+/** The catalog of a cluster, as one node sees it. */
+export interface ClusterCatalog {
+  /** This node's id. */
+  readonly nodeId: string
+  /** Records `name`; throws COLLECTION_EXISTS if the catalog has it already (atomic: one creator wins). */
+  register(name: string, entry: CatalogEntry): Promise<void>
+  /** Removes `name`; resolves false if the catalog did not have it. */
+  unregister(name: string): Promise<boolean>
+  /** The entry of `name` now, undefined if the catalog has none. */
+  get(name: string): Promise<CatalogEntry | undefined>
+  /** Every collection the catalog has now. */
+  list(): Promise<Map<string, CatalogEntry>>
+  /**
+   * Calls `onChange(name)` for every later change to a collection's entry (created, dropped,
+   * replaced), in order, awaiting each call, until the catalog closes. The caller reads the current
+   * entry itself (`get`), so a missed or merged change does no harm. Resolves once watching: a
+   * change made after that is reported.
+   */
+  watch(onChange: (name: string) => Promise<void>): Promise<void>
+  /** The live nodes and the controller. */
+  status(): Promise<CatalogStatus>
+  /** Stops the watch and the heartbeats (the node leaves the peer list once its heartbeat ages). */
+  close(): Promise<void>
+}

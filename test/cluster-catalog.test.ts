@@ -1,0 +1,167 @@
+// Cluster mode of the embedded database (issue 14): several `Quiver`s sharing a NATS JetStream
+// catalog (src/cluster/catalog.ts) and shared logs hold the same collections. Against a real
+// nats-server: a collection created through one node is served by the others at once (sharded too),
+// reads see writes made through any node before them, a drop goes everywhere, a node that was down
+// catches up with creates and drops it missed, and two nodes creating one name: exactly one wins.
+// Skipped (saying how to install it) without nats-server.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
+import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
+import { type HostedCollection, Quiver } from '../src/index.js'
+import type { ClusterCatalog } from '../src/storage/catalog.js'
+import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
+
+const DIM = 6
+
+if (natsServerMissing !== null) console.warn(`skipping the cluster catalog suite: ${natsServerMissing}`)
+
+function vec(seed: number): number[] {
+  let s = seed * 2654435761 + 7
+  return Array.from({ length: DIM }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648
+    return (s / 2147483648) * 2 - 1
+  })
+}
+
+async function contents(c: HostedCollection) {
+  return (await c.scroll({ limit: 100_000, withPayload: true, withVector: true })).points
+}
+
+interface Node {
+  db: Quiver
+  logs: JetStreamLogs
+  catalog: ClusterCatalog
+  close(): Promise<void>
+}
+
+describe.skipIf(natsServerMissing !== null)('cluster mode: nodes sharing a JetStream catalog', () => {
+  let nats: NatsServer
+  const dirs: string[] = []
+  const open: Node[] = []
+
+  beforeAll(async () => {
+    nats = await startNats()
+  })
+  afterAll(async () => {
+    for (const n of open) await n.close().catch(() => undefined)
+    await nats?.stop()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  })
+
+  async function node(nodeId: string, dir?: string): Promise<Node> {
+    const d = dir ?? (await mkdtemp(join(tmpdir(), `quiver-node-${nodeId}-`)))
+    if (dir === undefined) dirs.push(d)
+    const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
+    const catalog = await openCatalog(logs, { nodeId, uri: `http://127.0.0.1/${nodeId}`, heartbeatMs: 200 })
+    const db = await Quiver.open(d, { openLog: logs.openLog, catalog, threads: 0 })
+    let closed = false
+    const n: Node = {
+      db,
+      logs,
+      catalog,
+      close: async () => {
+        if (closed) return
+        closed = true
+        await db.close()
+        await catalog.close()
+        await logs.close()
+      },
+    }
+    open.push(n)
+    return n
+  }
+
+  it('a collection created through one node is served by every node; reads see every earlier write', async () => {
+    const [a, b, c] = [await node('a1'), await node('b1'), await node('c1')]
+    const docs = await a.db.createCollection('docs', { dimension: DIM, metric: 'Euclid' })
+    // through b at once: getCollection attaches what the catalog has
+    const onB = await b.db.getCollection('docs')
+    await onB.upsert(Array.from({ length: 50 }, (_, i) => ({ id: i, vector: vec(i), payload: { i } })))
+    // c never saw a write before; its read waits for every write acknowledged before it
+    const onC = await c.db.getCollection('docs')
+    expect(await onC.count()).toBe(50)
+    await docs.upsert([{ id: 7, vector: vec(700), payload: { i: 700 } }])
+    expect((await onC.get([7]))[0]?.payload).toEqual({ i: 700 })
+    expect(await contents(onB)).toEqual(await contents(docs))
+    expect(await contents(onC)).toEqual(await contents(docs))
+    const q = { limit: 5, exact: true }
+    expect(await onC.search(vec(3), q)).toEqual(await docs.search(vec(3), q))
+
+    // sharded: every node holds every shard
+    const sh = await b.db.createCollection('sharded', {
+      dimension: DIM,
+      metric: 'Dot',
+      params: { shardNumber: 3 },
+    })
+    expect(sh.logIds).toHaveLength(3)
+    await sh.upsert(Array.from({ length: 60 }, (_, i) => ({ id: 1000 + i, vector: vec(i + 5) })))
+    const shOnA = await a.db.getCollection('sharded')
+    expect(shOnA.logIds).toEqual(sh.logIds)
+    expect(await contents(shOnA)).toEqual(await contents(sh))
+    expect((await shOnA.clusterInfo()).shardCount).toBe(3)
+
+    // membership: every node sees the others
+    const status = await c.catalog.status()
+    expect(status.peers.map((p) => p.nodeId)).toEqual(['a1', 'b1', 'c1'])
+    expect(status.self.peerId).toBe(peerIdOf('c1'))
+    expect(['a1', 'b1', 'c1']).toContain(status.controller)
+
+    // a drop through any node goes everywhere (a is told by the catalog watch; its next read finds nothing)
+    expect(await c.db.deleteCollection('docs')).toBe(true)
+    await expect(b.db.getCollection('docs')).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' })
+    await a.close()
+    await b.close()
+    await c.close()
+  })
+
+  it('a node that was down catches up with the creates and drops it missed', async () => {
+    const a = await node('a2')
+    const b = await node('b2')
+    const keep = await a.db.createCollection('keep', { dimension: DIM, metric: 'Cosine' })
+    await a.db.createCollection('gone', { dimension: DIM, metric: 'Cosine' })
+    await b.db.getCollection('gone')
+    expect((await b.db.getCollection('keep')).logIds).toEqual(keep.logIds)
+    const dirB = b.db.dir
+    await b.close()
+    expect(await a.db.deleteCollection('gone')).toBe(true)
+    await a.db.createCollection('fresh', { dimension: DIM, metric: 'Cosine' })
+    await keep.upsert([{ id: 1, vector: vec(1) }])
+    const b2 = await node('b2', dirB)
+    // at open, before any read: the catalog decides what this node holds (the first test's
+    // 'sharded' is in the cluster too)
+    expect(b2.db.listCollections().sort()).toEqual(['fresh', 'keep', 'sharded'])
+    expect(b2.db.unavailableCollections().size).toBe(0)
+    expect(await (await b2.db.getCollection('keep')).count()).toBe(1)
+    await a.close()
+    await b2.close()
+  })
+
+  it('two nodes creating the same name at once: one wins, the other gets COLLECTION_EXISTS and keeps nothing', async () => {
+    const a = await node('a3')
+    const b = await node('b3')
+    for (let round = 0; round < 5; round++) {
+      const name = `race${round}`
+      const results = await Promise.allSettled([
+        a.db.createCollection(name, { dimension: DIM, metric: 'Euclid' }),
+        b.db.createCollection(name, { dimension: DIM + 1, metric: 'Euclid' }),
+      ])
+      const won = results.filter((r) => r.status === 'fulfilled')
+      const lost = results.filter((r) => r.status === 'rejected')
+      expect(won).toHaveLength(1)
+      expect(lost).toHaveLength(1)
+      expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'COLLECTION_EXISTS' })
+      const dim = (won[0] as PromiseFulfilledResult<HostedCollection>).value.config.vectors.get('')?.dimension
+      // both nodes end with the winner's collection
+      const onA = await a.db.getCollection(name)
+      const onB = await b.db.getCollection(name)
+      expect(onA.logIds).toEqual(onB.logIds)
+      expect(onA.config.vectors.get('')?.dimension).toBe(dim)
+      expect(onB.config.vectors.get('')?.dimension).toBe(dim)
+    }
+    await a.close()
+    await b.close()
+  })
+})
