@@ -119,7 +119,7 @@ describe.skipIf(natsServerMissing !== null)('replicas over a shared JetStream lo
     expect(err).toBeInstanceOf(QuiverError)
     expect((err as QuiverError).code).toBe('LOG_NOT_FOUND')
     expect(db.listCollections()).toEqual([])
-    // a shard's stream holds only that shard's points: attaching one is refused
+    // a shard's stream holds only that shard's points: attaching it alone is refused
     await db.createCollection('sharded', { dimension: DIM, metric: 'Euclid', params: { shardNumber: 2 } })
     const shardLog = JSON.parse(
       await readFile(join(db.dir, 'collections', 'sharded', 'shards', '0', 'log.json'), 'utf8'),
@@ -127,9 +127,23 @@ describe.skipIf(natsServerMissing !== null)('replicas over a shared JetStream lo
     const other = await Quiver.open(await tempDir(), { openLog: logsB.openLog, threads: 0 })
     await expect(other.attachCollection('s0', shardLog.stream)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
-      message: expect.stringContaining('sharded collections'),
+      message: expect.stringContaining('with the logs of all its shards'),
     })
     expect(other.listCollections()).toEqual([])
+    // with every shard's log, in order, it is a replica of the sharded collection
+    const sharded = await db.getCollection('sharded')
+    await sharded.upsert(Array.from({ length: 20 }, (_, i) => ({ id: i, vector: vec(i) })))
+    const copy = await other.attachCollection('sharded', sharded.logIds)
+    await copy.catchUp()
+    expect(copy.logIds).toEqual(sharded.logIds)
+    expect(await contents(copy)).toEqual(await contents(sharded))
+    // a wrong shard count is refused, leaving nothing
+    await expect(
+      other.attachCollection('three', [...sharded.logIds, sharded.logIds[0]!]),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    })
+    expect(other.listCollections()).toEqual(['sharded'])
     await other.close()
     await db.close()
     const local = await Quiver.open(await tempDir(), { threads: 0 })

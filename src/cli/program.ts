@@ -83,6 +83,19 @@ export function buildProgram(io: CliIo, command: string): Command {
       'GET /health warns when a collection search p99 exceeds this (default 100)',
       intOption(1),
     )
+    .option(
+      '--cluster <urls>',
+      'cluster mode: NATS JetStream URLs, comma-separated (or $QUIVER__CLUSTER__URL; docs/cluster.md)',
+    )
+    .option(
+      '--node-id <id>',
+      "cluster mode: this node's id, unique in the cluster (or $QUIVER__CLUSTER__NODE_ID)",
+    )
+    .option(
+      '--cluster-replicas <n>',
+      'cluster mode: copies NATS keeps of each log, 1, 3 or 5 (default 1, or $QUIVER__CLUSTER__REPLICAS)',
+      intOption(1),
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -17,6 +17,54 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   /** GET /health thresholds; defaults 0.9 and 100 ms. */
   healthMinRecall?: number
   healthMaxP99Ms?: number
+  /** Cluster mode: comma-separated NATS URLs (else QUIVER__CLUSTER__URL). */
+  cluster?: string
+  /** Cluster mode: this node's id (else QUIVER__CLUSTER__NODE_ID). */
+  nodeId?: string
+  /** Cluster mode: copies NATS keeps of each stream (1, 3, 5; else QUIVER__CLUSTER__REPLICAS). */
+  clusterReplicas?: number
+}
+
+/** The environment variables the cluster flags fall back to. */
+export const CLUSTER_URL_ENV = 'QUIVER__CLUSTER__URL'
+export const CLUSTER_NODE_ID_ENV = 'QUIVER__CLUSTER__NODE_ID'
+export const CLUSTER_REPLICAS_ENV = 'QUIVER__CLUSTER__REPLICAS'
+
+/**
+ * `--cluster` / `--node-id` / `--cluster-replicas`, else their environment variables, as
+ * `serve`'s cluster options; undefined without a cluster URL. Throws UsageError for a bad value.
+ */
+export function clusterOptions(
+  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { servers: string[]; nodeId: string; replicas?: number } | undefined {
+  const url = opts.cluster ?? (env[CLUSTER_URL_ENV] || undefined)
+  const nodeId = opts.nodeId ?? (env[CLUSTER_NODE_ID_ENV] || undefined)
+  if (url === undefined) {
+    if (opts.nodeId !== undefined || opts.clusterReplicas !== undefined)
+      throw new UsageError(`--node-id and --cluster-replicas need --cluster (or ${CLUSTER_URL_ENV})`)
+    return undefined
+  }
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  if (servers.length === 0)
+    throw new UsageError('--cluster needs at least one NATS URL, e.g. nats://127.0.0.1:4222')
+  for (const s of servers)
+    if (!/^(nats|tls|wss?):\/\/[^\s/]+$|^[^\s:/]+:\d+$/.test(s))
+      throw new UsageError(`--cluster: ${JSON.stringify(s)} is not a NATS URL (nats://host:port)`)
+  if (nodeId === undefined)
+    throw new UsageError(`--cluster needs --node-id <id> (or ${CLUSTER_NODE_ID_ENV}), unique in the cluster`)
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId))
+    throw new UsageError(`--node-id must be 1..64 letters, digits, _ or -, got ${JSON.stringify(nodeId)}`)
+  let replicas = opts.clusterReplicas
+  const envReplicas = env[CLUSTER_REPLICAS_ENV]
+  if (replicas === undefined && envReplicas !== undefined && envReplicas !== '')
+    replicas = Number(envReplicas)
+  if (replicas !== undefined && ![1, 3, 5].includes(replicas))
+    throw new UsageError(`--cluster-replicas must be 1, 3 or 5, got ${replicas}`)
+  return { servers, nodeId, ...(replicas === undefined ? {} : { replicas }) }
 }
 
 /** The environment variable `--query-cache-mb` falls back to. */
@@ -54,6 +102,7 @@ export async function runServe(
 
   const dataDir = resolve(opts.data)
   const cacheBytes = queryCacheBytes(opts.queryCacheMb)
+  const cluster = clusterOptions(opts)
   const server = await serve({
     ...serveSecurityOptions(opts),
     dataDir,
@@ -64,12 +113,15 @@ export async function runServe(
     ...(opts.threads === undefined ? {} : { threads: opts.threads }),
     ...(cacheBytes === undefined ? {} : { queryCacheBytes: cacheBytes }),
     ...(opts.recallSampleRate === undefined ? {} : { recallSampleRate: opts.recallSampleRate }),
+    ...(cluster === undefined ? {} : { cluster }),
     health: {
       ...(opts.healthMinRecall === undefined ? {} : { minRecall: opts.healthMinRecall }),
       ...(opts.healthMaxP99Ms === undefined ? {} : { maxP99Ms: opts.healthMaxP99Ms }),
     },
   })
-  out.write(`Quiver listening on ${server.address} (data: ${dataDir})\n`)
+  out.write(
+    `Quiver listening on ${server.address} (data: ${dataDir}${cluster === undefined ? '' : `; cluster node ${cluster.nodeId} over ${cluster.servers.join(',')}`})\n`,
+  )
   const signal = await new Promise<NodeJS.Signals>((done) => {
     process.once('SIGINT', () => done('SIGINT'))
     process.once('SIGTERM', () => done('SIGTERM'))

@@ -17,8 +17,8 @@ import type { JetStreamLogs } from './jetstream-log.js'
 export interface CatalogOptions {
   /** This node's id: 1..64 letters, digits, `_` or `-`; unique in the cluster, kept across restarts. */
   nodeId: string
-  /** Where this node's REST API listens (`http://host:port`), reported to peers. */
-  uri?: string
+  /** Where this node's REST API listens (`http://host:port`), reported to peers; a function is asked at each heartbeat. */
+  uri?: string | (() => string | undefined)
   /** Milliseconds between heartbeats. Default 1000. A node is dead after 3 missed heartbeats. */
   heartbeatMs?: number
   /** Copies of the bucket NATS keeps (1, 3 or 5); default 1. Use the streams' `replicas`. */
@@ -28,6 +28,12 @@ export interface CatalogOptions {
 }
 
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
+/** The catalog as the node that opened it holds it. */
+export interface NodeCatalog extends ClusterCatalog {
+  /** Writes a heartbeat now (e.g. once the REST API listens, so peers learn its `uri` at once). */
+  announce(): Promise<void>
+}
 
 /** Qdrant's numeric peer id of a node: 48 bits of SHA-256 of its id (stable; never 0). */
 export function peerIdOf(nodeId: string): number {
@@ -44,7 +50,7 @@ const decodeName = (token: string): string => Buffer.from(token, 'base64url').to
  * LOG_UNAVAILABLE if JetStream refuses the bucket.
  * @example const catalog = await openCatalog(logs, { nodeId: 'n1', uri: 'http://127.0.0.1:6333' })
  */
-export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions): Promise<ClusterCatalog> {
+export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions): Promise<NodeCatalog> {
   if (typeof options.nodeId !== 'string' || !NODE_ID.test(options.nodeId))
     throw new QuiverError(
       'INVALID_ARGUMENT',
@@ -71,13 +77,14 @@ export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions):
       err,
     )
   }
-  const catalog = new KvCatalog(kv, options.nodeId, options.uri, heartbeatMs)
+  const uri = options.uri
+  const catalog = new KvCatalog(kv, options.nodeId, typeof uri === 'function' ? uri : () => uri, heartbeatMs)
   await catalog.beat()
   catalog.start()
   return catalog
 }
 
-class KvCatalog implements ClusterCatalog {
+class KvCatalog implements NodeCatalog {
   private timer: ReturnType<typeof setInterval> | undefined
   private beating: Promise<void> = Promise.resolve()
   private watcher: { stop(): void } | undefined
@@ -87,7 +94,7 @@ class KvCatalog implements ClusterCatalog {
   constructor(
     private readonly kv: KV,
     readonly nodeId: string,
-    private readonly uri: string | undefined,
+    private readonly uriOf: () => string | undefined,
     private readonly heartbeatMs: number,
   ) {}
 
@@ -103,11 +110,20 @@ class KvCatalog implements ClusterCatalog {
     this.timer.unref()
   }
 
+  announce(): Promise<void> {
+    const run = this.beating.then(() => this.beat())
+    this.beating = run.catch(() => undefined)
+    return run
+  }
+
   /** Writes this node's heartbeat, and takes or renews the controller lease when it is free or ours. */
   async beat(): Promise<void> {
     if (this.closed) return
     const now = Date.now()
-    await this.kv.put(`nodes.${this.nodeId}`, JSON.stringify({ nodeId: this.nodeId, uri: this.uri, at: now }))
+    await this.kv.put(
+      `nodes.${this.nodeId}`,
+      JSON.stringify({ nodeId: this.nodeId, uri: this.uriOf(), at: now }),
+    )
     const lease = await this.kv.get('controller')
     const held =
       lease?.operation === 'PUT' ? lease.json<{ nodeId: string; term: number; at: number }>() : undefined
@@ -224,7 +240,7 @@ class KvCatalog implements ClusterCatalog {
     const self = peers.find((p) => p.nodeId === this.nodeId) ?? {
       nodeId: this.nodeId,
       peerId: peerIdOf(this.nodeId),
-      uri: this.uri,
+      uri: this.uriOf(),
       seenAgoMs: 0,
     }
     return { self, peers, controller, term }

@@ -12,7 +12,7 @@ export type {
   OperationLog,
   OperationLogOptions,
 } from '../storage/operation-log.js'
-export { type CatalogOptions, openCatalog, peerIdOf } from './catalog.js'
+export { type CatalogOptions, type NodeCatalog, openCatalog, peerIdOf } from './catalog.js'
 export {
   connectJetStreamLogs,
   type JetStreamLogOptions,

@@ -333,7 +333,30 @@ export class Quiver {
   }
 
   /**
-   * Cluster mode: the lives nodes, this one and the controller (the catalog's heartbeats);
+   * Cluster mode: settles once this node holds every collection the catalog has now (attaching
+   * those created elsewhere that its watch has not brought yet) and none it dropped; a single node:
+   * at once. `listCollections` after it is the cluster's list. Throws LOG_UNAVAILABLE.
+   */
+  async syncCatalog(): Promise<void> {
+    this.assertOpen()
+    const catalog = this.options.catalog
+    if (catalog === undefined) return
+    const entries = await catalog.list()
+    const names = new Set([...entries.keys(), ...this.collections.keys()])
+    for (const name of [...names].sort()) {
+      const local = this.collections.get(name)
+      const want = entries.get(name)
+      const same =
+        local !== undefined &&
+        want !== undefined &&
+        local.logIds.length === want.logIds.length &&
+        local.logIds.every((id, i) => id === want.logIds[i])
+      if (!same && !(local !== undefined && local.logIds.length === 0)) await this.reconcile(name)
+    }
+  }
+
+  /**
+   * Cluster mode: the live nodes, this one and the controller (the catalog's heartbeats);
    * undefined on a single node. Throws LOG_UNAVAILABLE if the catalog cannot be read.
    */
   async clusterStatus(): Promise<CatalogStatus | undefined> {

@@ -3,6 +3,7 @@
 import type { QueryCacheStats } from '../collection/query-cache.js'
 import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { RecoverOptions, SnapshotInfo } from '../db/snapshots.js'
+import type { CatalogStatus } from '../storage/catalog.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
 
 /** Snapshot operations of `Quiver` (src/db/quiver.ts) the snapshot routes use; see there for errors. */
@@ -53,4 +54,8 @@ export interface ServerDatabase extends Partial<SnapshotDatabase>, Partial<Alias
   queryCacheStats?(): QueryCacheStats | undefined
   /** Absent: always ready (an open `Quiver`). `serve` passes a database that is not ready while it loads. */
   readiness?(): Readiness
+  /** Cluster mode: the live nodes and the controller (Quiver.clusterStatus); undefined or absent: one node. */
+  clusterStatus?(): Promise<CatalogStatus | undefined>
+  /** Cluster mode: settles once this node holds every collection the cluster had when called (Quiver.syncCatalog). */
+  syncCatalog?(): Promise<void>
 }

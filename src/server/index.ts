@@ -3,7 +3,9 @@
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
-import { type OpenProgress, Quiver } from '../db/quiver.js'
+import { type NodeCatalog, openCatalog } from '../cluster/catalog.js'
+import { connectJetStreamLogs, type JetStreamLogs } from '../cluster/jetstream-log.js'
+import { type OpenOptions, type OpenProgress, Quiver } from '../db/quiver.js'
 import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
 import { LoadingDatabase } from './loading.js'
@@ -60,6 +62,26 @@ export interface ServeOptions {
    * collections are counted, then after each one. Awaited: the load goes on when it returns.
    */
   onLoadProgress?: (progress: OpenProgress) => void | Promise<void>
+  /**
+   * Cluster mode (docs/cluster.md "Nodes"): this node's NATS servers and id. Its collections' logs
+   * are shared JetStream streams and the cluster catalog a KV bucket there, so every node serves
+   * every collection. Absent: the single-node server (local WALs).
+   */
+  cluster?: ClusterServeOptions
+}
+
+/** `ServeOptions.cluster`. */
+export interface ClusterServeOptions {
+  /** NATS URLs, e.g. `['nats://127.0.0.1:4222']`. */
+  servers: readonly string[]
+  /** This node's id (1..64 letters, digits, `_`, `-`), unique in the cluster and kept across restarts. */
+  nodeId: string
+  /** Copies NATS keeps of each stream and of the catalog: 1, 3 or 5 (nats-servers in the cluster). Default 1. */
+  replicas?: number
+  /** Milliseconds between heartbeats; a node is dead after three missed ones. Default 1000. */
+  heartbeatMs?: number
+  /** The longest a read waits to catch up with the logs (`Quiver.open`'s `readBarrierMs`). Default 1000. */
+  readBarrierMs?: number
 }
 
 export interface RunningServer {
@@ -108,16 +130,67 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   if (options.health !== undefined) buildOptions.health = options.health
   const app = buildServer(buildOptions)
   let db: Quiver | undefined
+  let cluster: { logs: JetStreamLogs; catalog: NodeCatalog } | undefined
+  let advertised: string | undefined
   app.addHook('onClose', async () => {
     await db?.close()
+    await cluster?.catalog.close()
+    await cluster?.logs.close()
   })
+  if (options.cluster !== undefined) {
+    const c = options.cluster
+    const logs = await connectJetStreamLogs({
+      servers: c.servers,
+      shared: true,
+      ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
+    }).catch(async (err: unknown) => {
+      await app.close()
+      throw err
+    })
+    try {
+      const catalog = await openCatalog(logs, {
+        nodeId: c.nodeId,
+        uri: () => advertised,
+        ...(c.heartbeatMs === undefined ? {} : { heartbeatMs: c.heartbeatMs }),
+        ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
+      })
+      cluster = { logs, catalog }
+    } catch (err) {
+      await logs.close()
+      await app.close()
+      throw err
+    }
+    logger.info(
+      { nodeId: c.nodeId, nats: c.servers },
+      `cluster mode: node ${c.nodeId} over NATS ${c.servers.join(', ')}`,
+    )
+  }
+  const scheme = options.security?.tls === undefined ? 'http' : 'https'
   const listen = async (): Promise<void> => {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6333 })
+    const a = app.server.address()
+    const h = options.host ?? '127.0.0.1'
+    if (typeof a === 'object' && a !== null)
+      advertised = `${scheme}://${h.includes(':') ? `[${h}]` : h}:${a.port}`
+    // peers learn where this node listens at once, not at the next heartbeat
+    await cluster?.catalog.announce()
   }
-  db = await loadDatabase(dataDir, loading, logger, options, listen).catch(async (err: unknown) => {
-    await app.close()
-    throw err
-  })
+  const clusterOpen =
+    cluster === undefined
+      ? {}
+      : {
+          openLog: cluster.logs.openLog,
+          catalog: cluster.catalog,
+          ...(options.cluster?.readBarrierMs === undefined
+            ? {}
+            : { readBarrierMs: options.cluster.readBarrierMs }),
+        }
+  db = await loadDatabase(dataDir, loading, logger, { ...options, ...clusterOpen }, listen).catch(
+    async (err: unknown) => {
+      await app.close()
+      throw err
+    },
+  )
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 6333)
   const host = options.host ?? '127.0.0.1'
@@ -143,7 +216,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     process.once('SIGINT', onSignal)
     process.once('SIGTERM', onSignal)
   }
-  const url = `${options.security?.tls === undefined ? 'http' : 'https'}://${urlHost}:${port}`
+  const url = `${scheme}://${urlHost}:${port}`
   return { url, address: url, port, app, db, close }
 }
 
@@ -159,7 +232,8 @@ async function loadDatabase(
   options: Pick<
     ServeOptions,
     'threads' | 'onLoadProgress' | 'queryCacheBytes' | 'recallSampleRate' | 'recallCpuShare'
-  >,
+  > &
+    Pick<OpenOptions, 'openLog' | 'catalog' | 'readBarrierMs'>,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -181,6 +255,9 @@ async function loadDatabase(
       ...(options.queryCacheBytes === undefined ? {} : { queryCacheBytes: options.queryCacheBytes }),
       ...(options.recallSampleRate === undefined ? {} : { recallSampleRate: options.recallSampleRate }),
       ...(options.recallCpuShare === undefined ? {} : { recallCpuShare: options.recallCpuShare }),
+      ...(options.openLog === undefined ? {} : { openLog: options.openLog }),
+      ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
+      ...(options.readBarrierMs === undefined ? {} : { readBarrierMs: options.readBarrierMs }),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()

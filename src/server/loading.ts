@@ -5,6 +5,7 @@ import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { OpenProgress, Quiver } from '../db/quiver.js'
 import { fullSnapshotsDir, type RecoverOptions, type SnapshotInfo } from '../db/snapshots.js'
 import { QuiverError } from '../errors.js'
+import type { CatalogStatus } from '../storage/catalog.js'
 import type { Collection, CreateCollectionOptions } from '../types.js'
 import type { AliasDatabase, Readiness, ServerDatabase, SnapshotDatabase } from './database.js'
 
@@ -70,6 +71,12 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasD
   }
   unavailableCollections(): ReadonlyMap<string, Error> {
     return this.loaded.unavailableCollections()
+  }
+  async clusterStatus(): Promise<CatalogStatus | undefined> {
+    return this.loaded.clusterStatus()
+  }
+  async syncCatalog(): Promise<void> {
+    return this.loaded.syncCatalog()
   }
   /** While loading: undefined (no cache yet to report). */
   queryCacheStats(): QueryCacheStats | undefined {

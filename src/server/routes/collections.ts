@@ -17,18 +17,23 @@ interface CollectionParams {
 }
 
 export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabase): void {
-  app.get('/collections', async (_req, reply) =>
-    sendOk(reply, { collections: db.listCollections().map((name) => ({ name })) }),
-  )
+  app.get('/collections', async (_req, reply) => {
+    // cluster mode: the cluster's list, created and dropped through any node
+    await db.syncCatalog?.()
+    return sendOk(reply, { collections: db.listCollections().map((name) => ({ name })) })
+  })
 
   app.get<CollectionParams>('/collections/:collection_name', async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, toWireCollectionInfo(await collection.info()))
   })
 
-  app.get<CollectionParams>('/collections/:collection_name/exists', async (req, reply) =>
-    sendOk(reply, { exists: db.hasCollection(req.params.collection_name) }),
-  )
+  app.get<CollectionParams>('/collections/:collection_name/exists', async (req, reply) => {
+    const name = req.params.collection_name
+    // cluster mode: created or dropped through another node a moment ago, it is so here too
+    await db.syncCatalog?.()
+    return sendOk(reply, { exists: db.hasCollection(name) })
+  })
 
   // Qdrant's collection cluster info; a collection without shards reports itself as shard 0
   app.get<CollectionParams>('/collections/:collection_name/cluster', async (req, reply) => {
@@ -42,7 +47,15 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
           ],
           remoteShards: [],
         }
-    return sendOk(reply, toWireClusterInfo(info))
+    // cluster mode: every live node holds a replica of every shard (docs/cluster.md "Nodes")
+    const cluster = await db.clusterStatus?.()
+    if (cluster === undefined) return sendOk(reply, toWireClusterInfo(info))
+    const remoteShards = cluster.peers
+      .filter((p) => p.nodeId !== cluster.self.nodeId)
+      .flatMap((p) =>
+        info.localShards.map((s) => ({ shardId: s.shardId, peerId: p.peerId, state: 'Active' as const })),
+      )
+    return sendOk(reply, toWireClusterInfo({ ...info, remoteShards }, cluster.self.peerId))
   })
 
   app.put<CollectionParams>('/collections/:collection_name', async (req, reply) => {

@@ -61,7 +61,10 @@ export interface WireVersionInfo {
  * `/healthz` and `/livez` answer 200 while the process runs (loading included); `/readyz` answers
  * 503 (text, as Qdrant, with the `NOT_READY` code header and `retry-after`) until `db` is ready.
  */
-export function registerServiceRoutes(app: FastifyInstance, db?: Pick<ServerDatabase, 'readiness'>): void {
+export function registerServiceRoutes(
+  app: FastifyInstance,
+  db?: Pick<ServerDatabase, 'readiness' | 'clusterStatus'>,
+): void {
   const commit = quiverCommit()
   const info: WireVersionInfo = {
     title: `quiver ${quiverVersion()} - vector search engine`,
@@ -69,8 +72,28 @@ export function registerServiceRoutes(app: FastifyInstance, db?: Pick<ServerData
     ...(commit === undefined ? {} : { commit }),
   }
   app.get('/', async () => info)
-  // Qdrant's ClusterStatus of a single node: `{ status: 'disabled' }`, enveloped
-  app.get('/cluster', async (_req, reply) => sendOk(reply, { status: 'disabled' }))
+  // Qdrant's ClusterStatus: `{ status: 'disabled' }` on a single node; in cluster mode the live
+  // nodes, with the controller lease as Raft's leader (docs/cluster.md "Nodes")
+  app.get('/cluster', async (_req, reply) => {
+    const cluster = await db?.clusterStatus?.()
+    if (cluster === undefined) return sendOk(reply, { status: 'disabled' })
+    const leader = cluster.peers.find((p) => p.nodeId === cluster.controller)
+    return sendOk(reply, {
+      status: 'enabled',
+      peer_id: cluster.self.peerId,
+      peers: Object.fromEntries(cluster.peers.map((p) => [String(p.peerId), { uri: p.uri ?? '' }])),
+      raft_info: {
+        term: cluster.term,
+        commit: cluster.term,
+        pending_operations: 0,
+        leader: leader?.peerId ?? null,
+        role: leader === undefined ? null : leader.nodeId === cluster.self.nodeId ? 'Leader' : 'Follower',
+        is_voter: true,
+      },
+      consensus_thread_status: { consensus_thread_status: 'working', last_update: new Date().toISOString() },
+      message_send_failures: {},
+    })
+  })
   const probe = async (): Promise<string> => 'healthz check passed'
   app.get('/healthz', probe)
   app.get('/livez', probe)

@@ -27,9 +27,39 @@ export const SERVICE_ROUTES: readonly RouteSchema[] = [
     method: 'GET',
     url: '/cluster',
     operationId: 'cluster_status',
-    summary: 'Cluster status: distributed mode is disabled (one node)',
+    summary:
+      'Cluster status: disabled on one node; in cluster mode the live nodes and the controller (docs/cluster.md)',
     tags: ['Distributed'],
-    response: Ok(named('ClusterStatus', Type.Object({ status: Type.Literal('disabled') }))),
+    response: Ok(
+      named(
+        'ClusterStatus',
+        Type.Union([
+          Type.Object({ status: Type.Literal('disabled') }),
+          Type.Object({
+            status: Type.Literal('enabled'),
+            peer_id: Type.Integer({ minimum: 0, description: "this node's peer id (from its node id)" }),
+            peers: Type.Record(Type.String(), Type.Object({ uri: Type.String() }), {
+              description: 'the live nodes by peer id (heartbeat in the last 3 intervals)',
+            }),
+            raft_info: Type.Object({
+              term: Type.Integer({ minimum: 0, description: 'times the controller lease changed hands' }),
+              commit: Type.Integer({ minimum: 0 }),
+              pending_operations: Type.Integer({ minimum: 0 }),
+              leader: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+                description: 'the peer holding the controller lease',
+              }),
+              role: Type.Union([Type.Literal('Leader'), Type.Literal('Follower'), Type.Null()]),
+              is_voter: Type.Boolean(),
+            }),
+            consensus_thread_status: Type.Object({
+              consensus_thread_status: Type.Literal('working'),
+              last_update: Type.String({ format: 'date-time' }),
+            }),
+            message_send_failures: Type.Record(Type.String(), Type.Unknown()),
+          }),
+        ]),
+      ),
+    ),
   },
   {
     method: 'GET',

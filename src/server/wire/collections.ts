@@ -232,9 +232,13 @@ export interface WireClusterInfo {
 /** The peer id a single node reports (Qdrant gives each peer a random u64; one node has no peers). */
 export const SINGLE_NODE_PEER_ID = 0
 
-export function toWireClusterInfo(info: CollectionClusterInfo): WireClusterInfo {
+/** `peerId`: this node's (cluster mode), else SINGLE_NODE_PEER_ID. */
+export function toWireClusterInfo(
+  info: CollectionClusterInfo,
+  peerId = SINGLE_NODE_PEER_ID,
+): WireClusterInfo {
   return {
-    peer_id: SINGLE_NODE_PEER_ID,
+    peer_id: peerId,
     shard_count: info.shardCount,
     local_shards: info.localShards.map((s) => ({
       shard_id: s.shardId,
