@@ -8,6 +8,7 @@
 // `controller` -> { nodeId, term, at }. Times are the writers' wall clocks (ms since the epoch):
 // a cluster's machines need synchronized clocks (NTP) for liveness to be judged right.
 import { createHash } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv'
 import { QuiverError } from '../errors.js'
 import type { CatalogEntry, CatalogPeer, CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
@@ -79,7 +80,18 @@ export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions):
   }
   const uri = options.uri
   const catalog = new KvCatalog(kv, options.nodeId, typeof uri === 'function' ? uri : () => uri, heartbeatMs)
-  await catalog.beat()
+  // a new replicated bucket answers once its Raft group has a leader: retried for up to 10 s
+  const started = performance.now()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await catalog.beat()
+      break
+    } catch (err) {
+      if (performance.now() - started > 10_000)
+        throw unavailable(`the cluster catalog (bucket ${bucket}) does not answer writes`, err)
+      await delay(Math.min(1000, 50 * 2 ** attempt))
+    }
+  }
   catalog.start()
   return catalog
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import {
   DeliverPolicy,
   type JetStreamClient,
@@ -358,7 +359,16 @@ class JetStreamLog implements OperationLog {
   private async publish(body: Uint8Array): Promise<number> {
     const msgID = randomUUID()
     let lastError: unknown
-    for (let attempt = 0; attempt < this.settings.publishAttempts; attempt++) {
+    const started = performance.now()
+    // at least `publishAttempts` tries and at least `publishTimeoutMs` of trying: a refusal that comes
+    // at once (no responders while a new or moved stream elects its leader) is retried with backoff
+    let attempt = 0
+    for (
+      ;
+      attempt < this.settings.publishAttempts || performance.now() - started < this.settings.publishTimeoutMs;
+      attempt++
+    ) {
+      if (attempt > 0) await delay(Math.min(1000, 50 * 2 ** attempt))
       try {
         const ack = await this.js.publish(this.subject, body, {
           msgID,
@@ -371,7 +381,7 @@ class JetStreamLog implements OperationLog {
     }
     throw new QuiverError(
       'LOG_UNAVAILABLE',
-      `${this.location}: a write was not acknowledged after ${this.settings.publishAttempts} attempts (${(lastError as Error)?.message}); it may still be stored and will then be replayed`,
+      `${this.location}: a write was not acknowledged after ${attempt} attempts (${(lastError as Error)?.message}); it may still be stored and will then be replayed`,
       undefined,
       lastError,
     )
