@@ -28,7 +28,7 @@ const data = await loadDataset(opts.dataset, resolveDatasetsDir(opts.datasetsDir
   limit: Number(opts.limit),
 })
 const { n, dim } = data
-const metric = data.metric === 'cosine' ? 'Cosine' : data.metric === 'ip' ? 'Dot' : 'Euclid'
+const metric = data.metric
 const row = (i) => data.base.subarray(i * dim, (i + 1) * dim)
 
 // Final state: ids i % 4 == 0 get a new vector (upsert over the same id), ids i % 4 == 1 are

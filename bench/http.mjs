@@ -34,7 +34,7 @@ const data = await loadDataset(opts.dataset, resolveDatasetsDir(opts.datasetsDir
   limit: Number(opts.limit),
 })
 const { n, dim } = data
-const metric = data.metric === 'cosine' ? 'Cosine' : data.metric === 'ip' ? 'Dot' : 'Euclid'
+const metric = data.metric
 const queries = Array.from({ length: data.q }, (_, i) =>
   Array.from(data.queries.subarray(i * dim, (i + 1) * dim)),
 )

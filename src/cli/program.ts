@@ -92,6 +92,11 @@ export function buildProgram(io: CliIo, command: string): Command {
       "cluster mode: this node's id, unique in the cluster (or $QUIVER__CLUSTER__NODE_ID)",
     )
     .option(
+      '--read-barrier-ms <ms>',
+      'cluster mode: longest a read waits to catch up with writes made through other nodes; 0 = reads never wait (default 1000)',
+      intOption(0),
+    )
+    .option(
       '--cluster-replicas <n>',
       'cluster mode: copies NATS keeps of each log, 1, 3 or 5 (default 1, or $QUIVER__CLUSTER__REPLICAS)',
       intOption(1),

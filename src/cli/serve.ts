@@ -23,6 +23,8 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   nodeId?: string
   /** Cluster mode: copies NATS keeps of each stream (1, 3, 5; else QUIVER__CLUSTER__REPLICAS). */
   clusterReplicas?: number
+  /** Cluster mode: the read barrier's longest wait in ms (0: off). Default 1000. */
+  readBarrierMs?: number
 }
 
 /** The environment variables the cluster flags fall back to. */
@@ -35,14 +37,16 @@ export const CLUSTER_REPLICAS_ENV = 'QUIVER__CLUSTER__REPLICAS'
  * `serve`'s cluster options; undefined without a cluster URL. Throws UsageError for a bad value.
  */
 export function clusterOptions(
-  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas'>,
+  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas' | 'readBarrierMs'>,
   env: NodeJS.ProcessEnv = process.env,
-): { servers: string[]; nodeId: string; replicas?: number } | undefined {
+): { servers: string[]; nodeId: string; replicas?: number; readBarrierMs?: number } | undefined {
   const url = opts.cluster ?? (env[CLUSTER_URL_ENV] || undefined)
   const nodeId = opts.nodeId ?? (env[CLUSTER_NODE_ID_ENV] || undefined)
   if (url === undefined) {
-    if (opts.nodeId !== undefined || opts.clusterReplicas !== undefined)
-      throw new UsageError(`--node-id and --cluster-replicas need --cluster (or ${CLUSTER_URL_ENV})`)
+    if (opts.nodeId !== undefined || opts.clusterReplicas !== undefined || opts.readBarrierMs !== undefined)
+      throw new UsageError(
+        `--node-id, --cluster-replicas and --read-barrier-ms need --cluster (or ${CLUSTER_URL_ENV})`,
+      )
     return undefined
   }
   const servers = url
@@ -64,7 +68,14 @@ export function clusterOptions(
     replicas = Number(envReplicas)
   if (replicas !== undefined && ![1, 3, 5].includes(replicas))
     throw new UsageError(`--cluster-replicas must be 1, 3 or 5, got ${replicas}`)
-  return { servers, nodeId, ...(replicas === undefined ? {} : { replicas }) }
+  if (opts.readBarrierMs !== undefined && opts.readBarrierMs > 60_000)
+    throw new UsageError(`--read-barrier-ms ${opts.readBarrierMs} is out of range (0..60000)`)
+  return {
+    servers,
+    nodeId,
+    ...(replicas === undefined ? {} : { replicas }),
+    ...(opts.readBarrierMs === undefined ? {} : { readBarrierMs: opts.readBarrierMs }),
+  }
 }
 
 /** The environment variable `--query-cache-mb` falls back to. */

@@ -139,6 +139,9 @@ class JetStreamLog implements OperationLog {
   private broken: QuiverError | undefined
   /** Appends in flight are published in call order; this chain keeps their seqs in that order. */
   private chain: Promise<unknown> = Promise.resolve()
+  /** `head` requests: the one in flight, and the one queued behind it that later callers share. */
+  private headInFlight: Promise<number> | undefined
+  private headNext: Promise<number> | undefined
   /** The live `follow` consumers, closed with the log. */
   private readonly following = new Set<{ stop(): void }>()
 
@@ -308,10 +311,33 @@ class JetStreamLog implements OperationLog {
     return done
   }
 
-  async head(): Promise<number> {
-    const info = await this.jsm.streams.info(this.stream)
-    if (info.state.last_seq > this.last) this.last = info.state.last_seq
-    return info.state.last_seq
+  /**
+   * The stream's last seq, asked of NATS. Concurrent callers share requests: a call made while one
+   * is in flight waits for the next one (started after the call, so it still sees every record
+   * stored before the call), which every such caller shares: at most two requests in flight's time.
+   */
+  head(): Promise<number> {
+    if (this.headInFlight === undefined) return this.askHead()
+    this.headNext ??= this.headInFlight.then(
+      () => this.askHead(),
+      () => this.askHead(),
+    )
+    return this.headNext
+  }
+
+  private askHead(): Promise<number> {
+    const ask = (async () => {
+      const info = await this.jsm.streams.info(this.stream)
+      if (info.state.last_seq > this.last) this.last = info.state.last_seq
+      return info.state.last_seq
+    })()
+    this.headInFlight = ask
+    this.headNext = undefined
+    const clear = () => {
+      if (this.headInFlight === ask) this.headInFlight = undefined
+    }
+    ask.then(clear, clear)
+    return ask
   }
 
   /** Every record after `afterSeq`, appended by any writer, as it arrives; ends when the log closes. */
