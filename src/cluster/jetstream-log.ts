@@ -125,6 +125,9 @@ interface Settings {
   readonly shared: boolean
 }
 
+/** A follow consumer that delivers nothing this long while the stream has records for it is replaced. */
+const FOLLOW_STALL_MS = 3000
+
 /** `<dir>/log.json`: which stream holds this collection's log. */
 interface LogFile {
   stream: string
@@ -340,7 +343,13 @@ class JetStreamLog implements OperationLog {
     return ask
   }
 
-  /** Every record after `afterSeq`, appended by any writer, as it arrives; ends when the log closes. */
+  /**
+   * Every record after `afterSeq`, appended by any writer, as it arrives; ends when the log closes.
+   * A consumer that stops delivering while the stream has records past it (its NATS server died,
+   * the stream moved to a new leader, the connection was cut) is replaced by a new one from the
+   * next seq: a watchdog asks the stream's head every `FOLLOW_STALL_MS` without progress. Records
+   * come once each, in order, whatever the number of replacements. Throws CORRUPTED for a gap.
+   */
   follow(afterSeq: number): AsyncIterable<LogRecord> {
     const log = this
     return {
@@ -351,31 +360,74 @@ class JetStreamLog implements OperationLog {
             'CORRUPTED',
             `${log.location} starts at seq ${info.state.first_seq} but the collection needs seq ${afterSeq + 1}; records were purged before this replica persisted them`,
           )
-        const consumer = await log.js.consumers.get(log.stream, {
-          deliver_policy: DeliverPolicy.StartSequence,
-          opt_start_seq: afterSeq + 1,
-        })
-        const messages = await consumer.consume()
-        log.following.add(messages)
-        let expected = afterSeq + 1
-        try {
-          // closed while the consumer was being made: `close` did not see it
-          if (log.closed) return
-          for await (const m of messages) {
-            if (log.closed) break
-            if (m.seq !== expected)
-              throw new QuiverError(
-                'CORRUPTED',
-                `${log.location}: expected seq ${expected}, got ${m.seq}; the log has a gap`,
-              )
-            if (m.seq > log.last) log.last = m.seq
-            yield { seq: m.seq, body: m.data, where: `${log.location} seq ${m.seq}` }
-            expected++
+        let next = afterSeq + 1
+        for (let attempt = 0; !log.closed; attempt++) {
+          let messages: Awaited<
+            ReturnType<Awaited<ReturnType<JetStreamClient['consumers']['get']>>['consume']>
+          >
+          try {
+            const consumer = await log.js.consumers.get(log.stream, {
+              deliver_policy: DeliverPolicy.StartSequence,
+              opt_start_seq: next,
+            })
+            // pulls that expire every 2 s with heartbeats every second
+            messages = await consumer.consume({ expires: 2000, idle_heartbeat: 1000 })
+          } catch {
+            // NATS away or the stream electing a leader: try again, backing off to 2 s
+            await delay(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)))
+            continue
           }
-        } finally {
-          log.following.delete(messages)
-          // stop, not close: close waits for an iteration that may never come
-          messages.stop()
+          log.following.add(messages)
+          let progressed = false
+          let applying = false
+          const consumerOf = messages
+          const watchdog = setInterval(() => {
+            if (progressed || applying) {
+              progressed = false
+              return
+            }
+            log.head().then(
+              (head) => {
+                // records wait past `next` and this consumer delivered none of them: replace it
+                if (head >= next && !progressed && !applying) consumerOf.stop()
+              },
+              () => undefined,
+            )
+          }, FOLLOW_STALL_MS)
+          watchdog.unref()
+          try {
+            // closed while the consumer was being made: `close` did not see it
+            if (log.closed) return
+            for await (const m of messages) {
+              if (log.closed) return
+              // a replaced consumer's late delivery of a record already yielded
+              if (m.seq < next) continue
+              if (m.seq !== next)
+                throw new QuiverError(
+                  'CORRUPTED',
+                  `${log.location}: expected seq ${next}, got ${m.seq}; the log has a gap`,
+                )
+              if (m.seq > log.last) log.last = m.seq
+              progressed = true
+              applying = true
+              try {
+                yield { seq: m.seq, body: m.data, where: `${log.location} seq ${m.seq}` }
+              } finally {
+                applying = false
+              }
+              next++
+              attempt = 0
+            }
+          } catch (err) {
+            if (err instanceof QuiverError) throw err
+            // the consumer failed (deleted, connection lost): a new one follows below
+          } finally {
+            clearInterval(watchdog)
+            log.following.delete(messages)
+            // stop, not close: close waits for an iteration that may never come
+            messages.stop()
+          }
+          if (!log.closed) await delay(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)))
         }
       },
     }

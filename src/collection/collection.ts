@@ -70,7 +70,7 @@ import {
   MIN_CALIBRATION_QUERIES,
   stale,
 } from './calibration.js'
-import { Deadline, type ResolvedWrite, resolveWrite } from './deadline.js'
+import { Deadline, type ResolvedWrite, resolveWrite, SHARED_APPLY_WAIT_MS } from './deadline.js'
 import { facetCounts } from './facet.js'
 import { checkGroupRequest, groupKeys, groupRanked, planForGroups } from './groups.js'
 import {
@@ -822,13 +822,12 @@ export class EmbeddedCollection implements Collection {
       () => this.pending--,
       () => this.pending--,
     )
-    if (write.wait && write.timeoutMs === undefined)
-      return { operationId: await applied, status: 'completed' }
     applied.catch(() => undefined)
     const started = performance.now()
     const seq = await durable
     if (!write.wait) return { operationId: seq, status: 'acknowledged' }
-    const left = write.timeoutMs! - (performance.now() - started)
+    // applying needs the follow loop, i.e. NATS: even a wait without a timeout ends
+    const left = (write.timeoutMs ?? SHARED_APPLY_WAIT_MS) - (performance.now() - started)
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<'expired'>((resolve) => {
       timer = setTimeout(() => resolve('expired'), Math.max(0, left))

@@ -59,6 +59,13 @@ export class Deadline {
 }
 
 /** Checked `WriteOptions` (types.ts): wait for visibility, and for at most `timeoutMs` (or forever). */
+/**
+ * Over a shared log (several replicas, NATS), the longest a `wait` write without a timeout waits to
+ * be applied before it answers `wait_timeout` (it is in the log then, and is applied once the log
+ * answers again): no request hangs on a NATS outage.
+ */
+export const SHARED_APPLY_WAIT_MS = 30_000
+
 export interface ResolvedWrite {
   wait: boolean
   timeoutMs: number | undefined

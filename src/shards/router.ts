@@ -6,7 +6,7 @@
 // shard concurrently and the answers are merged as the collection merges its segments. The Query
 // API, groups and the distance matrix are routed by query-router.ts.
 
-import { resolveWrite } from '../collection/deadline.js'
+import { resolveWrite, SHARED_APPLY_WAIT_MS } from '../collection/deadline.js'
 import { compareFacetValues } from '../collection/facet.js'
 import { MAX_LIMIT, toIds, toLimit, toOffset } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
@@ -147,13 +147,16 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     const operationId = Math.max(...parts.map((p) => p.result.operationId))
     if (!write.wait) return { operationId, status: 'acknowledged' }
     const visible = Promise.all(parts.map((p) => p.shard.catchUp()))
-    if (write.timeoutMs === undefined) {
+    // over shared logs applying depends on NATS: a wait without a timeout still ends (the write is
+    // in the logs and is applied when they answer again)
+    const timeoutMs = write.timeoutMs ?? (this.logIds.length > 0 ? SHARED_APPLY_WAIT_MS : undefined)
+    if (timeoutMs === undefined) {
       await visible
       return { operationId, status: 'completed' }
     }
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<'expired'>((resolve) => {
-      timer = setTimeout(() => resolve('expired'), write.timeoutMs)
+      timer = setTimeout(() => resolve('expired'), timeoutMs)
     })
     try {
       const first = await Promise.race([visible, expired])
