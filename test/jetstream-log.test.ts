@@ -129,6 +129,20 @@ describe.skipIf(natsServerMissing !== null)('operation log in NATS JetStream', (
     await third.close()
   })
 
+  it('refuses a write larger than a NATS message before publishing it, and keeps taking writes', async () => {
+    const db = await Quiver.open(await tempDir(), { openLog: logs.openLog, threads: 0 })
+    const c = await db.createCollection('big', { dimension: 1024, metric: 'Dot' })
+    // 300 x 1024 float32 = 1.2 MB once encoded, over nats-server's default max_payload (1 MiB)
+    const points = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: i, vector: new Array(1024).fill(i + 1) }))
+    const err = await c.upsert(points(300)).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('max_payload') })
+    expect(await c.count()).toBe(0)
+    await c.upsert(points(100))
+    expect(await c.count()).toBe(100)
+    await db.close()
+  })
+
   it('loses no acknowledged write when the writer process is SIGKILLed', async () => {
     const dir = await tempDir()
     const acked = new Set<number>()

@@ -106,6 +106,7 @@ export async function connectJetStreamLogs(options: JetStreamLogOptions): Promis
     publishTimeoutMs: options.publishTimeoutMs ?? 5000,
     publishAttempts: options.publishAttempts ?? 5,
     shared: options.shared === true,
+    maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
   }
   const openLog: OpenOperationLog = (o) => JetStreamLog.open(jsm, js, settings, o.dir, o.collection, o.attach)
   return {
@@ -123,10 +124,14 @@ interface Settings {
   readonly publishTimeoutMs: number
   readonly publishAttempts: number
   readonly shared: boolean
+  /** The largest message the NATS server takes (its `max_payload`, 1 MiB by default). */
+  readonly maxPayload: () => number
 }
 
 /** A follow consumer that delivers nothing this long while the stream has records for it is replaced. */
 const FOLLOW_STALL_MS = 3000
+/** Bytes of a message's max_payload kept for its headers (the message id). */
+const PUBLISH_HEADROOM = 1024
 
 /** `<dir>/log.json`: which stream holds this collection's log. */
 interface LogFile {
@@ -263,6 +268,17 @@ class JetStreamLog implements OperationLog {
 
   append(bodies: readonly Uint8Array[]): Promise<number> {
     if (this.closed) return Promise.reject(new QuiverError('CLOSED', `${this.location} is closed`))
+    // refused before anything is published: NATS would refuse it on every retry
+    const max = this.settings.maxPayload() - PUBLISH_HEADROOM
+    const big = bodies.find((b) => b.byteLength > max)
+    if (big !== undefined)
+      return Promise.reject(
+        new QuiverError(
+          'INVALID_ARGUMENT',
+          `the write is ${big.byteLength} bytes once encoded, more than the ${max} bytes a message of ${this.location} may hold (NATS max_payload); split the batch, or raise max_payload in nats-server's config`,
+          { bytes: big.byteLength, max },
+        ),
+      )
     if (this.settings.shared) return this.appendShared(bodies)
     if (this.broken !== undefined) return Promise.reject(this.broken)
     // every body is published at once (pipelined); acks come back in publish order
