@@ -209,9 +209,10 @@ class KvCatalog implements NodeCatalog {
   }
 
   private async keys(filter: string): Promise<string[]> {
-    const keys: string[] = []
-    for await (const k of await this.kv.keys(filter)) keys.push(k)
-    return keys
+    // a key written while the listing runs can be reported twice
+    const keys = new Set<string>()
+    for await (const k of await this.kv.keys(filter)) keys.add(k)
+    return [...keys]
   }
 
   async watch(onChange: (name: string) => Promise<void>): Promise<void> {
