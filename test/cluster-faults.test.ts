@@ -12,44 +12,15 @@ import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type CliProcess, spawnCli } from './support/cli.js'
+import { spawnCli } from './support/cli.js'
+import { idsOn, type QuiverNode, seededVector } from './support/cluster.js'
 import { type NatsCluster, natsServerMissing, startNatsCluster } from './support/nats.js'
 
 const DIM = 8
 
 if (natsServerMissing !== null) console.warn(`skipping the cluster fault suite: ${natsServerMissing}`)
 
-function vec(seed: number): number[] {
-  let s = (seed * 2654435761 + 17) % 2147483648
-  return Array.from({ length: DIM }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648
-    return (s / 2147483648) * 2 - 1
-  })
-}
-
-interface QuiverNode {
-  nodeId: string
-  dir: string
-  proc: CliProcess
-  url: string
-  client: QdrantClient
-}
-
-/** Every point id a node holds (scrolled). */
-async function idsOn(node: QuiverNode, name: string): Promise<Set<number>> {
-  const out = new Set<number>()
-  let offset: number | string | null | undefined
-  do {
-    const page = await node.client.scroll(name, {
-      limit: 1000,
-      with_payload: false,
-      ...(offset == null ? {} : { offset }),
-    })
-    for (const p of page.points) out.add(p.id as number)
-    offset = page.next_page_offset as number | string | null | undefined
-  } while (offset != null)
-  return out
-}
+const vec = (seed: number): number[] => seededVector(seed, DIM, 17)
 
 /**
  * Batches of 10 (ids first .. first + 9) are whole or absent, but for batches whose write failed:
@@ -204,8 +175,11 @@ describe.skipIf(natsServerMissing !== null)('cluster faults: three nats-servers,
     expect(a && b).toBeTruthy()
     const peers = async (n: QuiverNode): Promise<number> =>
       Object.keys(
-        ((await fetch(`${n.url}/cluster`).then((r) => r.json())) as { result: { peers: object } }).result
-          .peers,
+        (
+          (await fetch(`${n.url}/cluster`, { signal: AbortSignal.timeout(10_000) }).then((r) =>
+            r.json(),
+          )) as { result: { peers: object } }
+        ).result.peers,
       ).length
     expect(await peers(a!)).toBe(2)
     b!.proc.child.kill('SIGSTOP')

@@ -12,7 +12,8 @@ import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Quiver } from '../src/index.js'
-import { type CliProcess, spawnCli } from './support/cli.js'
+import { spawnCli } from './support/cli.js'
+import { idsOn, type QuiverNode, seededVector } from './support/cluster.js'
 import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
 
 const DIM = 16
@@ -20,21 +21,7 @@ const N = 1200
 
 if (natsServerMissing !== null) console.warn(`skipping the cluster server suite: ${natsServerMissing}`)
 
-function vec(seed: number): number[] {
-  let s = (seed * 2654435761 + 99991) % 2147483648
-  return Array.from({ length: DIM }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648
-    return (s / 2147483648) * 2 - 1
-  })
-}
-
-interface QuiverNode {
-  nodeId: string
-  dir: string
-  proc: CliProcess
-  url: string
-  client: QdrantClient
-}
+const vec = (seed: number): number[] => seededVector(seed, DIM, 99991)
 
 describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes over NATS JetStream', () => {
   let nats: NatsServer
@@ -187,22 +174,8 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
     expect([...acked].filter((id) => id >= 300_000).length).toBeLessThan(400)
     expect(acked.size).toBeGreaterThanOrEqual(800)
 
-    const idsOn = async (node: QuiverNode): Promise<Set<number>> => {
-      const out = new Set<number>()
-      let offset: number | string | undefined | null
-      do {
-        const page = await node.client.scroll('docs', {
-          limit: 1000,
-          with_payload: false,
-          ...(offset == null ? {} : { offset }),
-        })
-        for (const p of page.points) out.add(p.id as number)
-        offset = page.next_page_offset as number | string | null | undefined
-      } while (offset != null)
-      return out
-    }
-    const on1 = await idsOn(n1)
-    const on2 = await idsOn(n2)
+    const on1 = await idsOn(n1, 'docs')
+    const on2 = await idsOn(n2, 'docs')
     expect([...acked].filter((id) => !on1.has(id))).toEqual([])
     expect([...on1].sort()).toEqual([...on2].sort())
     // nothing half applied: a batch of 10 is there whole or not at all

@@ -9,6 +9,7 @@
 // a cluster's machines need synchronized clocks (NTP) for liveness to be judged right.
 import { createHash } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
 import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv'
 import { QuiverError } from '../errors.js'
 import type { CatalogEntry, CatalogPeer, CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
@@ -68,7 +69,9 @@ export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions):
     throw new QuiverError('INVALID_ARGUMENT', `replicas must be 1, 3 or 5, got ${replicas}`)
   const bucket = `${options.prefix ?? 'QUIVER'}_catalog`
   let kv: KV
+  let jsm: JetStreamManager
   try {
+    jsm = await jetstreamManager(logs.connection)
     kv = await new Kvm(logs.connection).create(bucket, { history: 1, replicas })
   } catch (err) {
     throw new QuiverError(
@@ -79,7 +82,14 @@ export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions):
     )
   }
   const uri = options.uri
-  const catalog = new KvCatalog(kv, options.nodeId, typeof uri === 'function' ? uri : () => uri, heartbeatMs)
+  const catalog = new KvCatalog(
+    kv,
+    jsm,
+    bucket,
+    options.nodeId,
+    typeof uri === 'function' ? uri : () => uri,
+    heartbeatMs,
+  )
   // a new replicated bucket answers once its Raft group has a leader: retried for up to 10 s
   const started = performance.now()
   for (let attempt = 1; ; attempt++) {
@@ -105,6 +115,8 @@ class KvCatalog implements NodeCatalog {
 
   constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
     readonly nodeId: string,
     private readonly uriOf: () => string | undefined,
     private readonly heartbeatMs: number,
@@ -208,11 +220,19 @@ class KvCatalog implements NodeCatalog {
     return out
   }
 
+  /**
+   * The keys under `filter` (a KV key pattern), deleted ones included (`get` tells them apart).
+   * Read from the bucket stream's per-subject counts in one stream-info request (paged by the
+   * client), not `kv.keys()`: that one runs a consumer and can wait forever for its last message
+   * once the bucket's Raft group moved (seen after a NATS server restart), and can report a key
+   * written meanwhile twice. Throws what the request throws (timeouts included).
+   */
   private async keys(filter: string): Promise<string[]> {
-    // a key written while the listing runs can be reported twice
-    const keys = new Set<string>()
-    for await (const k of await this.kv.keys(filter)) keys.add(k)
-    return [...keys]
+    const prefix = `$KV.${this.bucket}.`
+    const info = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${prefix}${filter}` })
+    return Object.keys(info.state.subjects ?? {})
+      .filter((s) => s.startsWith(prefix))
+      .map((s) => s.slice(prefix.length))
   }
 
   async watch(onChange: (name: string) => Promise<void>): Promise<void> {
