@@ -111,6 +111,11 @@ export const ERROR_CODES = {
     summary:
       "The collection's operation log (a NATS JetStream stream) did not acknowledge a write in time; it may still be stored (and is then applied on replay). Retry: a retried upsert is idempotent.",
   },
+  SHARD_UNAVAILABLE: {
+    kind: 'unavailable',
+    summary:
+      'No node hosting a shard of the collection answered (cluster mode): its replicas are down, unreachable or still catching up. Retry; more replicas (`replication_factor`) keep reads served while a node is away.',
+  },
   LOG_NOT_FOUND: {
     kind: 'not_found',
     summary:

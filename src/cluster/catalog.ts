@@ -7,12 +7,20 @@
 // Keys: `collections.<base64url(name)>` -> { logIds }, `nodes.<nodeId>` -> { nodeId, uri, at },
 // `controller` -> { nodeId, term, at }. Times are the writers' wall clocks (ms since the epoch):
 // a cluster's machines need synchronized clocks (NTP) for liveness to be judged right.
-import { createHash } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
 import { type KV, Kvm, KvWatchInclude } from '@nats-io/kv'
 import { QuiverError } from '../errors.js'
-import type { CatalogEntry, CatalogPeer, CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
+import {
+  type CatalogEntry,
+  type CatalogPeer,
+  type CatalogStatus,
+  type ClusterCatalog,
+  peerIdOf,
+} from '../storage/catalog.js'
+
+export { peerIdOf }
+
 import type { JetStreamLogs } from './jetstream-log.js'
 
 /** Options of {@link openCatalog}. */
@@ -35,12 +43,6 @@ const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/
 export interface NodeCatalog extends ClusterCatalog {
   /** Writes a heartbeat now (e.g. once the REST API listens, so peers learn its `uri` at once). */
   announce(): Promise<void>
-}
-
-/** Qdrant's numeric peer id of a node: 48 bits of SHA-256 of its id (stable; never 0). */
-export function peerIdOf(nodeId: string): number {
-  const h = createHash('sha256').update(nodeId).digest()
-  return h.readUIntBE(0, 6) || 1
 }
 
 const encodeName = (name: string): string => Buffer.from(name, 'utf8').toString('base64url')
@@ -112,6 +114,8 @@ class KvCatalog implements NodeCatalog {
   private watcher: { stop(): void } | undefined
   private watching: Promise<void> = Promise.resolve()
   private closed = false
+  /** The live nodes as of the last heartbeat round (this one always). */
+  private live: ReadonlySet<string>
 
   constructor(
     private readonly kv: KV,
@@ -120,7 +124,13 @@ class KvCatalog implements NodeCatalog {
     readonly nodeId: string,
     private readonly uriOf: () => string | undefined,
     private readonly heartbeatMs: number,
-  ) {}
+  ) {
+    this.live = new Set([nodeId])
+  }
+
+  liveNodes(): ReadonlySet<string> {
+    return this.live
+  }
 
   private get deadAfterMs(): number {
     return this.heartbeatMs * 3 + 500
@@ -166,11 +176,16 @@ class KvCatalog implements NodeCatalog {
     } catch {
       // another node won the race for the lease (a wrong last revision): it is theirs
     }
+    await this.status()
   }
 
   async register(name: string, entry: CatalogEntry): Promise<void> {
     try {
-      await this.kv.create(`collections.${encodeName(name)}`, JSON.stringify({ logIds: entry.logIds }))
+      const value =
+        entry.placement === undefined
+          ? { logIds: entry.logIds }
+          : { logIds: entry.logIds, placement: entry.placement }
+      await this.kv.create(`collections.${encodeName(name)}`, JSON.stringify(value))
     } catch (err) {
       if (/wrong last sequence|key exists/i.test((err as Error).message))
         throw new QuiverError(
@@ -270,6 +285,7 @@ class KvCatalog implements NodeCatalog {
       throw unavailable('cannot read the cluster membership', err)
     }
     peers.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
+    this.live = new Set([this.nodeId, ...peers.map((p) => p.nodeId)])
     const self = peers.find((p) => p.nodeId === this.nodeId) ?? {
       nodeId: this.nodeId,
       peerId: peerIdOf(this.nodeId),
@@ -293,7 +309,17 @@ function parseEntry(v: unknown): CatalogEntry {
   const ids = (v as { logIds?: unknown } | null)?.logIds
   if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string' && x.length > 0))
     throw new QuiverError('CORRUPTED', `a cluster catalog entry has no valid logIds: ${JSON.stringify(v)}`)
-  return { logIds: ids as string[] }
+  const placement = (v as { placement?: unknown }).placement
+  if (placement === undefined) return { logIds: ids as string[] }
+  if (
+    !Array.isArray(placement) ||
+    placement.length !== ids.length ||
+    !placement.every(
+      (p) => Array.isArray(p) && p.length > 0 && p.every((n) => typeof n === 'string' && NODE_ID.test(n)),
+    )
+  )
+    throw new QuiverError('CORRUPTED', `a cluster catalog entry has no valid placement: ${JSON.stringify(v)}`)
+  return { logIds: ids as string[], placement: placement as string[][] }
 }
 
 function unavailable(what: string, err: unknown): QuiverError {

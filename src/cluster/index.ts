@@ -12,9 +12,12 @@ export type {
   OperationLog,
   OperationLogOptions,
 } from '../storage/operation-log.js'
+export type { Served, ShardTransport, TransportFailure } from '../storage/transport.js'
+export { TransportError } from '../storage/transport.js'
 export { type CatalogOptions, type NodeCatalog, openCatalog, peerIdOf } from './catalog.js'
 export {
   connectJetStreamLogs,
   type JetStreamLogOptions,
   type JetStreamLogs,
 } from './jetstream-log.js'
+export { natsTransport } from './transport.js'

@@ -13,9 +13,15 @@ import { QuiverError } from '../errors.js'
 import {
   attachCollectionFiles,
   createCollectionFiles,
+  type HostedOpenOptions,
+  localShards,
   openHostedCollection,
+  type RemoteShardFactory,
+  remoteReplicas,
   renameCollectionFiles,
 } from '../shards/open.js'
+import { answerShardRequest, RemoteShard, shardTopic } from '../shards/remote.js'
+import { placeShards } from '../shards/routing.js'
 import type { HostedCollection } from '../shards/shard-set.js'
 import {
   type ArchiveFile,
@@ -24,10 +30,16 @@ import {
   readChecksumFile,
   writeArchive,
 } from '../storage/archive.js'
-import type { CatalogStatus, ClusterCatalog } from '../storage/catalog.js'
+import { type CatalogEntry, type CatalogStatus, type ClusterCatalog, peerIdOf } from '../storage/catalog.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
-import type { CollectionUpdate, CreateCollectionOptions, UpdateResult } from '../types.js'
+import type { Served, ShardTransport } from '../storage/transport.js'
+import type {
+  CollectionClusterInfo,
+  CollectionUpdate,
+  CreateCollectionOptions,
+  UpdateResult,
+} from '../types.js'
 import {
   type AliasAction,
   AliasCatalog,
@@ -100,6 +112,15 @@ export interface OpenOptions extends CollectionOpenOptions {
    * from what this node has applied (NATS slow or away). Default 1000 ms; 0: reads never wait.
    */
   readBarrierMs?: number
+  /**
+   * Cluster mode: requests between nodes (src/cluster/transport.ts `natsTransport`). With it, a
+   * collection created with `replicationFactor` R is hosted by R of the live nodes per shard (the
+   * catalog records the placement); every other node reaches those shards through it, and this
+   * node serves the shards it hosts to the others. Without it every node hosts every shard.
+   */
+  transport?: ShardTransport
+  /** Cluster mode: milliseconds a read of a shard hosted elsewhere waits for one replica before asking the next. Default 5000. */
+  shardReadTimeoutMs?: number
 }
 
 /** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
@@ -165,6 +186,11 @@ export class Quiver {
   private catalogChain: Promise<void> = Promise.resolve()
   /** Cluster mode: the read-barrier views handed out by `getCollection`, per collection. */
   private readonly barrierViews = new WeakMap<HostedCollection, HostedCollection>()
+  /** Cluster mode with a transport: the hosted shards this node serves to the others, per collection. */
+  private readonly serving = new Map<
+    string,
+    { collection: HostedCollection; handles: Served[]; stopped: boolean }
+  >()
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
@@ -172,6 +198,53 @@ export class Quiver {
     this.queryCache = options.queryCache
     // collections find each other through this database (query `lookupFrom`)
     this.options = { ...options, resolveCollection: (name) => this.getCollection(name) }
+    this.openOptions = {
+      ...this.options,
+      ...(options.transport ? { remoteShard: this.remoteShardFactory(options.transport) } : {}),
+    }
+  }
+
+  /** How collection directories open here: `options`, plus remote shards in cluster mode. */
+  private readonly openOptions: HostedOpenOptions
+
+  /** Cluster mode: builds the RemoteShard of a shard hosted on other nodes. */
+  private remoteShardFactory(transport: ShardTransport): RemoteShardFactory {
+    return (spec) =>
+      new RemoteShard({
+        name: spec.name,
+        shardId: spec.shardId,
+        logId: spec.logId,
+        config: spec.config,
+        replicas: spec.replicas,
+        transport,
+        peerIdOf,
+        ...(this.options.shardReadTimeoutMs === undefined
+          ? {}
+          : { readTimeoutMs: this.options.shardReadTimeoutMs }),
+        destroyLog: () => this.destroySharedLog(spec.name, spec.logId),
+      })
+  }
+
+  /** Removes the shared log `logId` (a dropped collection's shard hosted elsewhere), through the log factory. */
+  private async destroySharedLog(name: string, logId: string): Promise<void> {
+    const openLog = this.options.openLog
+    if (openLog === undefined) return
+    // the log factory attaches through a directory of its own (its pointer file), removed after
+    const dir = join(this.dir, COLLECTIONS, `.dropping-log-${randomBytes(8).toString('hex')}`)
+    await mkdir(dir, { recursive: true })
+    try {
+      const log = await openLog({
+        dir,
+        collection: name,
+        walSegmentBytes: 8 << 20,
+        relativeTo: this.dir,
+        attach: logId,
+      })
+      await log.close()
+      await log.destroy?.()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 
   /**
@@ -224,7 +297,7 @@ export class Quiver {
         try {
           db.collections.set(
             entry.name,
-            await openHostedCollection(join(root, entry.name), entry.name, db.options),
+            await openHostedCollection(join(root, entry.name), entry.name, db.openOptions),
           )
         } catch (err) {
           if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
@@ -274,16 +347,82 @@ export class Quiver {
   /** Cluster mode: queues a reconciliation of `name` with the catalog (one at a time; errors are logged). */
   private reconcile(name: string): Promise<void> {
     const run = this.catalogChain.then(() =>
-      this.reconcileNow(name).catch((err: unknown) => {
-        const e = err as QuiverError
-        this.options.logger?.error(
-          { collection: name, err: { code: e.code, message: e.message } },
-          `collection ${name}: cannot follow the cluster catalog: ${e.message}`,
-        )
-      }),
+      this.reconcileNow(name)
+        .catch((err: unknown) => {
+          const e = err as QuiverError
+          this.options.logger?.error(
+            { collection: name, err: { code: e.code, message: e.message } },
+            `collection ${name}: cannot follow the cluster catalog: ${e.message}`,
+          )
+        })
+        .then(() => this.syncServing(name)),
     )
     this.catalogChain = run
     return run
+  }
+
+  /**
+   * Cluster mode with a transport: serves the shards of `name` this node hosts to the other nodes
+   * (each once it caught up with its log, so a replica answers only what it has applied), and stops
+   * serving a collection dropped or replaced here.
+   */
+  private syncServing(name: string): void {
+    const transport = this.options.transport
+    if (transport === undefined) return
+    const c = this.closed ? undefined : this.collections.get(name)
+    const current = this.serving.get(name)
+    if (current !== undefined && current.collection === c) return
+    if (current !== undefined) this.stopServing(name)
+    if (c === undefined || c.logIds.length === 0) return
+    const entry = { collection: c, handles: [] as Served[], stopped: false }
+    this.serving.set(name, entry)
+    for (const { shardId, shard } of localShards(c)) {
+      const logId = shard.logId
+      if (logId === undefined) continue
+      void shard.catchUp().then(
+        () => {
+          if (entry.stopped) return
+          entry.handles.push(
+            transport.serve(shardTopic(logId), (body) =>
+              answerShardRequest(shard, body, {
+                barrier: () => this.barrier(shard),
+                maxAnswerBytes: transport.maxBodyBytes,
+              }),
+            ),
+          )
+        },
+        (err: unknown) => {
+          this.options.logger?.error(
+            { collection: name, shard: shardId, err: { message: (err as Error).message } },
+            `collection ${name}: shard ${shardId} cannot catch up with its log; it is not served to other nodes`,
+          )
+        },
+      )
+    }
+  }
+
+  /** Stops serving `name`'s shards to other nodes (requests running finish). */
+  private stopServing(name: string): void {
+    const current = this.serving.get(name)
+    if (current === undefined) return
+    this.serving.delete(name)
+    current.stopped = true
+    for (const h of current.handles) void h.stop()
+  }
+
+  /**
+   * Cluster mode, the read barrier: resolves once `c` applied every write acknowledged anywhere
+   * before the call, or after `readBarrierMs` (a replica that cannot catch up answers what it has).
+   */
+  private async barrier(c: { catchUp(): Promise<void> }): Promise<void> {
+    const wait = this.options.readBarrierMs ?? 1000
+    if (wait <= 0) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<void>((done) => {
+      timer = setTimeout(done, wait)
+    })
+    await Promise.race([c.catchUp().catch(() => undefined), late])
+    clearTimeout(timer)
   }
 
   private async reconcileNow(name: string): Promise<void> {
@@ -307,12 +446,7 @@ export class Quiver {
       }
       return
     }
-    if (
-      local !== undefined &&
-      ids.length === entry.logIds.length &&
-      ids.every((id, i) => id === entry.logIds[i])
-    )
-      return
+    if (local !== undefined && this.holdsAsRecorded(local, entry)) return
     if (local !== undefined && ids.length === 0) {
       log?.warn(
         { collection: name },
@@ -328,8 +462,39 @@ export class Quiver {
     }
     log?.info({ collection: name }, `collection ${name}: attaching to the cluster's log`)
     await this.addCollection(name, (staging) =>
-      attachCollectionFiles(staging, name, entry.logIds, this.options),
+      attachCollectionFiles(staging, name, entry.logIds, this.options, this.remoteLayout(entry)),
     )
+  }
+
+  /**
+   * Cluster mode: per shard of `entry`, the nodes hosting it when this node does not (it is then a
+   * remote shard here), undefined when this node hosts it (no placement, no transport, or placed here).
+   */
+  private remoteLayout(entry: CatalogEntry): (readonly string[] | undefined)[] {
+    const self = this.options.catalog?.nodeId
+    return entry.logIds.map((_, i) => {
+      const nodes = entry.placement?.[i]
+      return nodes === undefined ||
+        this.options.transport === undefined ||
+        self === undefined ||
+        nodes.includes(self)
+        ? undefined
+        : nodes
+    })
+  }
+
+  /** Whether `local` follows `entry`'s logs and hosts here exactly the shards `entry` places here. */
+  private holdsAsRecorded(local: HostedCollection, entry: CatalogEntry): boolean {
+    const ids = local.logIds
+    if (ids.length !== entry.logIds.length || !ids.every((id, i) => id === entry.logIds[i])) return false
+    const want = this.remoteLayout(entry)
+    const have = remoteReplicas(local)
+    return want.every((w, i) => {
+      const h = have[i]
+      return w === undefined
+        ? h === undefined
+        : h !== undefined && h.length === w.length && h.every((n, j) => n === w[j])
+    })
   }
 
   /**
@@ -346,13 +511,22 @@ export class Quiver {
     for (const name of [...names].sort()) {
       const local = this.collections.get(name)
       const want = entries.get(name)
-      const same =
-        local !== undefined &&
-        want !== undefined &&
-        local.logIds.length === want.logIds.length &&
-        local.logIds.every((id, i) => id === want.logIds[i])
+      const same = local !== undefined && want !== undefined && this.holdsAsRecorded(local, want)
       if (!same && !(local !== undefined && local.logIds.length === 0)) await this.reconcile(name)
     }
+  }
+
+  /**
+   * Cluster mode: the nodes hosting each shard of collection `name` (or of the one alias `name`
+   * names), shard 0 first, as the catalog records them; undefined when every node hosts every
+   * shard (created without `replicationFactor`, or no transport), on a single node, or when the
+   * catalog has no such collection. Throws LOG_UNAVAILABLE if the catalog cannot be read.
+   */
+  async shardPlacement(name: string): Promise<readonly (readonly string[])[] | undefined> {
+    this.assertOpen()
+    const catalog = this.options.catalog
+    if (catalog === undefined || this.options.transport === undefined) return undefined
+    return (await catalog.get(this.realName(name)))?.placement
   }
 
   /**
@@ -376,15 +550,34 @@ export class Quiver {
     const catalog = this.options.catalog
     if (catalog === undefined)
       return this.addCollection(name, (staging) => createCollectionFiles(staging, name, config, this.options))
+    // with `replicationFactor` and a transport: R of the live nodes host each shard
+    const rf = config.params?.replicationFactor
+    const transport = this.options.transport
+    const shards = config.params?.shardNumber ?? 1
+    const placement =
+      rf === undefined || transport === undefined
+        ? undefined
+        : placeShards(shards, rf, transport.liveNodes(), name)
     try {
       // recorded in the catalog once its logs exist; another node's create of the same name wins or loses atomically
-      return this.view(
-        await this.addCollection(
-          name,
-          (staging) => createCollectionFiles(staging, name, config, this.options),
-          (c) => catalog.register(name, { logIds: c.logIds }),
-        ),
+      const created = await this.addCollection(
+        name,
+        (staging) => createCollectionFiles(staging, name, config, this.options),
+        (c) =>
+          catalog.register(
+            name,
+            placement === undefined ? { logIds: c.logIds } : { logIds: c.logIds, placement },
+          ),
       )
+      if (placement === undefined) return this.view(created)
+      // this node's copy becomes what the placement gives it (its shards here, the others remote)
+      await this.reconcile(name)
+      const placed = this.collections.get(name)
+      if (placed === undefined)
+        throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} was dropped while it was created`, {
+          name,
+        })
+      return this.view(placed)
     } finally {
       void this.reconcile(name)
     }
@@ -428,7 +621,7 @@ export class Quiver {
       }
       await rename(staging, join(root, name))
       await fsyncDir(root)
-      const collection = await openHostedCollection(join(root, name), name, this.options)
+      const collection = await openHostedCollection(join(root, name), name, this.openOptions)
       if (opened !== undefined) {
         try {
           await opened(collection)
@@ -598,6 +791,7 @@ export class Quiver {
     const c = this.collections.get(name)
     if ((!c && !this.unavailable.has(name)) || this.pending.has(name)) return false
     this.pending.add(name)
+    this.stopServing(name)
     try {
       const broken = this.unavailable.get(name)
       this.collections.delete(name)
@@ -626,27 +820,50 @@ export class Quiver {
   }
 
   /**
+   * Cluster mode: `c.clusterInfo()` with, for a placed collection, every other replica of every
+   * shard as a remote shard (`Dead` when its node's heartbeat lapsed).
+   */
+  private async clusterInfoOf(c: HostedCollection): Promise<CollectionClusterInfo> {
+    const info = await (c.clusterInfo?.() ??
+      c.info().then((i) => ({
+        shardCount: 1,
+        localShards: [{ shardId: 0, pointsCount: i.pointsCount, state: 'Active' as const }],
+        remoteShards: [],
+      })))
+    const placement = await this.shardPlacement(c.name).catch(() => undefined)
+    const transport = this.options.transport
+    if (placement === undefined || transport === undefined) return info
+    const live = transport.liveNodes()
+    const self = transport.nodeId
+    const remoteShards = placement.flatMap((nodes, shardId) =>
+      nodes
+        .filter((n) => n !== self)
+        .map((n) => ({
+          shardId,
+          peerId: peerIdOf(n),
+          state: live.has(n) ? ('Active' as const) : ('Dead' as const),
+        })),
+    )
+    return { ...info, remoteShards }
+  }
+
+  /**
    * Cluster mode: `c` as reads see it: each read first catches up with the shared log (every write
    * acknowledged anywhere before the read is applied here), waiting at most `readBarrierMs`, then
    * is answered from this node. Single node: `c` itself.
    */
   private view(c: HostedCollection): HostedCollection {
     if (this.options.catalog === undefined || c.logIds.length === 0) return c
-    const wait = this.options.readBarrierMs ?? 1000
-    if (wait <= 0) return c
     let v = this.barrierViews.get(c)
     if (v === undefined) {
-      const barrier = async (): Promise<void> => {
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const late = new Promise<void>((done) => {
-          timer = setTimeout(done, wait)
-        })
-        // a replica that cannot catch up (NATS away, its follower failed) still answers what it has
-        await Promise.race([c.catchUp().catch(() => undefined), late])
-        clearTimeout(timer)
-      }
+      // shards hosted elsewhere catch up on the node that answers for them (serveShard's barrier)
+      const here = localShards(c).map((l) => l.shard)
+      const barrier = () =>
+        this.barrier({ catchUp: async () => void (await Promise.all(here.map((s) => s.catchUp()))) })
+      const clusterInfo = () => this.clusterInfoOf(c)
       v = new Proxy(c, {
         get(target, key) {
+          if (key === 'clusterInfo') return clusterInfo
           const value = Reflect.get(target, key)
           if (typeof value !== 'function') return value
           if (typeof key === 'string' && BARRIER_READS.has(key))
@@ -931,7 +1148,7 @@ export class Quiver {
    */
   private async validateRecovered(dir: string, name: string): Promise<string> {
     await renameCollectionFiles(dir, name)
-    const probe = await openHostedCollection(dir, name, this.options)
+    const probe = await openHostedCollection(dir, name, this.openOptions)
     await probe.close()
     const ready = join(
       this.collectionsRoot(),
@@ -975,7 +1192,7 @@ export class Quiver {
       if (moved) await rename(trash, live).catch(() => undefined)
       await rm(ready, { recursive: true, force: true }).catch(() => undefined)
       if (old !== undefined) {
-        this.collections.set(name, await openHostedCollection(live, name, this.options))
+        this.collections.set(name, await openHostedCollection(live, name, this.openOptions))
       } else if (oldError !== undefined) {
         this.unavailable.set(name, oldError)
       }
@@ -983,7 +1200,7 @@ export class Quiver {
     }
     if (moved) await rm(trash, { recursive: true, force: true })
     try {
-      const opened = await openHostedCollection(live, name, this.options)
+      const opened = await openHostedCollection(live, name, this.openOptions)
       if (this.closed) {
         // the database closed while this recovery ran: the files are in place, nothing stays open
         await opened.close()
@@ -1004,6 +1221,7 @@ export class Quiver {
     this.closed = true
     // a reconciliation attaching a collection finishes first (later ones see `closed` and stop)
     await this.catalogChain
+    for (const name of [...this.serving.keys()]) this.stopServing(name)
     let first: unknown
     for (const c of this.collections.values()) {
       try {

@@ -58,4 +58,6 @@ export interface ServerDatabase extends Partial<SnapshotDatabase>, Partial<Alias
   clusterStatus?(): Promise<CatalogStatus | undefined>
   /** Cluster mode: settles once this node holds every collection the cluster had when called (Quiver.syncCatalog). */
   syncCatalog?(): Promise<void>
+  /** Cluster mode: the nodes hosting each shard of a collection (Quiver.shardPlacement); undefined: every node hosts every shard. */
+  shardPlacement?(name: string): Promise<readonly (readonly string[])[] | undefined>
 }

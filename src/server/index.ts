@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { type NodeCatalog, openCatalog } from '../cluster/catalog.js'
 import { connectJetStreamLogs, type JetStreamLogs } from '../cluster/jetstream-log.js'
+import { natsTransport } from '../cluster/transport.js'
 import { type OpenOptions, type OpenProgress, Quiver } from '../db/quiver.js'
 import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
@@ -181,6 +182,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       : {
           openLog: cluster.logs.openLog,
           catalog: cluster.catalog,
+          transport: natsTransport(cluster.logs.connection, cluster.catalog),
           ...(options.cluster?.readBarrierMs === undefined
             ? {}
             : { readBarrierMs: options.cluster.readBarrierMs }),
@@ -233,7 +235,7 @@ async function loadDatabase(
     ServeOptions,
     'threads' | 'onLoadProgress' | 'queryCacheBytes' | 'recallSampleRate' | 'recallCpuShare'
   > &
-    Pick<OpenOptions, 'openLog' | 'catalog' | 'readBarrierMs'>,
+    Pick<OpenOptions, 'openLog' | 'catalog' | 'readBarrierMs' | 'transport'>,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -257,6 +259,7 @@ async function loadDatabase(
       ...(options.recallCpuShare === undefined ? {} : { recallCpuShare: options.recallCpuShare }),
       ...(options.openLog === undefined ? {} : { openLog: options.openLog }),
       ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
+      ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.readBarrierMs === undefined ? {} : { readBarrierMs: options.readBarrierMs }),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {

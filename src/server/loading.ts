@@ -78,6 +78,9 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasD
   async syncCatalog(): Promise<void> {
     return this.loaded.syncCatalog()
   }
+  async shardPlacement(name: string): Promise<readonly (readonly string[])[] | undefined> {
+    return this.loaded.shardPlacement(name)
+  }
   /** While loading: undefined (no cache yet to report). */
   queryCacheStats(): QueryCacheStats | undefined {
     return this.db?.queryCacheStats()

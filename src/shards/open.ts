@@ -1,6 +1,9 @@
 // A collection directory as the database opens it: one collection (today's layout, `shard_number`
 // 1), or a sharded one: `sharding.json` ({ version, shardNumber, routing }) beside `shards/0/` ..
-// `shards/<S-1>/`, each a collection directory of its own (config, WAL, segments).
+// `shards/<S-1>/`, each a collection directory of its own (config, WAL, segments). In cluster mode
+// a shard (or an unsharded collection) hosted by other nodes only is a directory holding its config,
+// its log's pointer and `remote.json` ({ version, logId, replicas }): it opens as a RemoteShard
+// (remote.ts) through `HostedOpenOptions.remoteShard`.
 import { mkdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
@@ -9,10 +12,100 @@ import { MAX_SHARDS } from '../collection/validate.js'
 import { QuiverError } from '../errors.js'
 import { errnoCode, ioError, writeFileAtomic } from '../storage/files.js'
 import type { CollectionConfig } from '../types.js'
+import { RemoteShard } from './remote.js'
 import { SHARDING_FILE, SHARDS_DIR, ShardedCollection, shardingFile } from './router.js'
-import type { HostedCollection } from './shard-set.js'
+import type { HostedCollection, Shard } from './shard-set.js'
 
 const SHARDING_VERSION = 1
+/** The file that marks a shard directory as a shard hosted on other nodes. */
+export const REMOTE_FILE = 'remote.json'
+const REMOTE_VERSION = 1
+
+/** What a RemoteShardFactory is given: the shard's directory and what `remote.json` and its config say. */
+export interface RemoteShardSpec {
+  dir: string
+  name: string
+  shardId: number
+  logId: string
+  replicas: readonly string[]
+  config: CollectionConfig
+}
+
+/** Builds the shard object of a shard hosted on other nodes (the database's, over its transport). */
+export type RemoteShardFactory = (spec: RemoteShardSpec) => Shard
+
+/** How the database opens collection directories: a collection's options, plus remote shards in cluster mode. */
+export interface HostedOpenOptions extends CollectionOpenOptions {
+  /** Cluster mode: opens shards hosted elsewhere; without it such a collection is refused with CORRUPTED. */
+  remoteShard?: RemoteShardFactory
+}
+
+/** `dir/remote.json`: the log id and replicas of a shard hosted elsewhere; undefined when the shard is here. */
+async function readRemote(dir: string): Promise<{ logId: string; replicas: string[] } | undefined> {
+  const path = join(dir, REMOTE_FILE)
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw ioError('read', path, err)
+  }
+  let o: { version?: unknown; logId?: unknown; replicas?: unknown }
+  try {
+    o = JSON.parse(text) as typeof o
+  } catch {
+    throw new QuiverError('CORRUPTED', `${path} is not JSON`, { path })
+  }
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    o.version !== REMOTE_VERSION ||
+    typeof o.logId !== 'string' ||
+    !Array.isArray(o.replicas) ||
+    !o.replicas.every((r) => typeof r === 'string')
+  )
+    throw new QuiverError(
+      'CORRUPTED',
+      `${path}: not a remote shard file this release reads (version ${REMOTE_VERSION})`,
+      {
+        path,
+      },
+    )
+  return { logId: o.logId, replicas: o.replicas as string[] }
+}
+
+/** Opens the shard (or unsharded collection) at `dir`: here, or through `remoteShard` when `remote.json` says it is elsewhere. */
+async function openShard(
+  dir: string,
+  name: string,
+  shardId: number,
+  options: HostedOpenOptions,
+): Promise<Shard> {
+  const remote = await readRemote(dir)
+  if (remote === undefined) return EmbeddedCollection.open(dir, name, options)
+  if (options.remoteShard === undefined)
+    throw new QuiverError(
+      'CORRUPTED',
+      `collection ${name}: shard ${shardId} is hosted on other nodes of a cluster (${join(dir, REMOTE_FILE)}); open this data directory in cluster mode (quiver serve --cluster)`,
+      { path: join(dir, REMOTE_FILE) },
+    )
+  return options.remoteShard({ dir, name, shardId, ...remote, config: await readConfig(dir) })
+}
+
+/**
+ * Per shard of `c` (shard 0 first): the nodes hosting it when it is hosted elsewhere (a
+ * RemoteShard), undefined when it is here.
+ */
+export function remoteReplicas(c: HostedCollection): (readonly string[] | undefined)[] {
+  const shards: readonly unknown[] = c instanceof ShardedCollection ? c.shards : [c]
+  return shards.map((s) => (s instanceof RemoteShard ? s.replicas : undefined))
+}
+
+/** The shards of `c` this node hosts, with their shard ids. */
+export function localShards(c: HostedCollection): { shardId: number; shard: Shard }[] {
+  const shards: readonly Shard[] = c instanceof ShardedCollection ? c.shards : [c as unknown as Shard]
+  return shards.flatMap((shard, shardId) => (shard instanceof RemoteShard ? [] : [{ shardId, shard }]))
+}
 
 /**
  * The shard count recorded in `dir/sharding.json`, or undefined for a one-shard collection (no
@@ -71,12 +164,12 @@ function shardDirs(dir: string, shards: number): string[] {
 export async function openHostedCollection(
   dir: string,
   name: string,
-  options: CollectionOpenOptions,
+  options: HostedOpenOptions,
 ): Promise<HostedCollection> {
   const shards = await readShardCount(dir)
-  if (shards === undefined) return EmbeddedCollection.open(dir, name, options)
+  if (shards === undefined) return openShard(dir, name, 0, options)
   const results = await Promise.allSettled(
-    shardDirs(dir, shards).map((d) => EmbeddedCollection.open(d, name, options)),
+    shardDirs(dir, shards).map((d, i) => openShard(d, name, i, options)),
   )
   const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   const failed = results.find((r) => r.status === 'rejected')
@@ -125,17 +218,28 @@ export async function createCollectionFiles(
  * Writes into the empty directory `dir` the files of a replica of the collection whose shards'
  * shared logs are `logIds` (shard 0 first; one id: an unsharded collection): each shard's config
  * from its log's first record, and the sharding file. Open it afterwards (the open replays every
- * shard's log). Throws INVALID_ARGUMENT (a log of another shard count, not a collection's log, a
- * local WAL), LOG_NOT_FOUND.
+ * shard's log). With `remote`, shard i is hosted elsewhere when `remote[i]` lists its nodes: its
+ * directory gets `remote.json` too, and opens as a remote shard. Throws INVALID_ARGUMENT (a log of
+ * another shard count, not a collection's log, a local WAL), LOG_NOT_FOUND.
  */
 export async function attachCollectionFiles(
   dir: string,
   name: string,
   logIds: readonly string[],
   options: CollectionOpenOptions,
+  remote: readonly (readonly string[] | undefined)[] = [],
 ): Promise<void> {
+  const markRemote = async (d: string, i: number): Promise<void> => {
+    const replicas = remote[i]
+    if (replicas === undefined) return
+    await writeFileAtomic(
+      join(d, REMOTE_FILE),
+      JSON.stringify({ version: REMOTE_VERSION, logId: logIds[i], replicas }),
+    )
+  }
   if (logIds.length <= 1) {
     await EmbeddedCollection.attachFiles(dir, name, logIds[0] ?? '', options)
+    await markRemote(dir, 0)
     return
   }
   if (logIds.length > MAX_SHARDS)
@@ -147,6 +251,7 @@ export async function attachCollectionFiles(
   for (const [i, d] of dirs.entries()) {
     await mkdir(d, { recursive: true })
     await EmbeddedCollection.attachFiles(d, name, logIds[i]!, { ...options, shardNumber: logIds.length })
+    await markRemote(d, i)
   }
   await writeFileAtomic(join(dir, SHARDING_FILE), shardingFile(logIds.length))
 }

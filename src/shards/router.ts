@@ -60,6 +60,7 @@ import {
   routeQueryGroups,
   routeSearchMatrix,
 } from './query-router.js'
+import { RemoteShard } from './remote.js'
 import { shardOf } from './routing.js'
 import type { HostedCollection, ImageFile, Shard, ShardSet } from './shard-set.js'
 
@@ -92,7 +93,16 @@ export class ShardedCollection implements HostedCollection, ShardSet {
 
   /** The collection's config (every shard holds the same; `params.shardNumber` = the shard count). */
   get config(): CollectionConfig {
-    return this.shards[0]!.config
+    return this.checker.config
+  }
+
+  /**
+   * The shard that checks whole requests before they are split (errors then name the same paths
+   * as a single collection's): the first one hosted here, so a check needs no other node (shard 0
+   * when all are elsewhere).
+   */
+  private get checker(): Shard {
+    return this.shards.find((s) => !(s instanceof RemoteShard)) ?? this.shards[0]!
   }
 
   shardOf(id: PointId): number {
@@ -106,7 +116,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   // ---- writes ----
 
   /**
-   * Applies `operations` split by shard: checks the whole batch first (shard 0 parses it all, so
+   * Applies `operations` split by shard: checks the whole batch first (the checker parses it all, so
    * errors name the same paths as a single collection's), then each shard's part against that
    * shard (ids an operation needs must exist there), and only then writes each part as one WAL
    * record of its shard. `single`: the call is one of the single-operation methods (error paths
@@ -123,7 +133,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     // checks and appends of one write run alone: no other write can change a shard between this
     // write's check there and its append (the lock is released once every part is durable)
     const parts = await this.exclusive(async () => {
-      await this.shards[0]!.validateBatch(operations, { existing: false, single })
+      await this.checker.validateBatch(operations, { existing: false, single })
       const split = this.split(operations)
       const touched = split
         .map((ops, i) => ({ ops, shard: this.shards[i]! }))
@@ -143,7 +153,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
       )
       return touched.map((p, i) => ({ shard: p.shard, result: durable[i]! }))
     })
-    if (parts.length === 0) return this.shards[0]!.batchUpdate([], options)
+    if (parts.length === 0) return this.checker.batchUpdate([], options)
     const operationId = Math.max(...parts.map((p) => p.result.operationId))
     if (!write.wait) return { operationId, status: 'acknowledged' }
     const visible = Promise.all(parts.map((p) => p.shard.catchUp()))
@@ -268,14 +278,15 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   }
 
   /**
-   * Runs a change that every shard makes the same (config, payload index): on shard 0 first, which
+   * Runs a change that every shard makes the same (config, payload index): on the checker first, which
    * checks it (a rejected change changes nothing), then on the others concurrently.
    */
   private everyShard(change: (s: Shard) => Promise<UpdateResult>): Promise<UpdateResult> {
     this.assertOpen()
     return this.exclusive(async () => {
-      const first = await change(this.shards[0]!)
-      const rest = await settleAll(this.shards.slice(1).map(change))
+      const checker = this.checker
+      const first = await change(checker)
+      const rest = await settleAll(this.shards.filter((s) => s !== checker).map(change))
       return combineResults([first, ...rest])
     })
   }
@@ -300,19 +311,20 @@ export class ShardedCollection implements HostedCollection, ShardSet {
 
   /**
    * The points of `ids` (as `Collection.get`: in the order asked, duplicates once, missing ids left
-   * out), each read from its shard. Invalid input throws as a single collection (shard 0 checks the
+   * out), each read from its shard. Invalid input throws as a single collection (the checker checks the
    * whole request first).
    */
   async get(ids: readonly PointId[], options: GetOptions = {}): Promise<PointRecord[]> {
     this.assertOpen()
-    if (!Array.isArray(ids)) return this.shards[0]!.get(ids, options)
+    if (!Array.isArray(ids)) return this.checker.get(ids, options)
     const parsed = toIds(ids)
     const byShard: PointId[][] = this.shards.map(() => [])
     for (const id of parsed) byShard[this.shardOf(id)]!.push(id)
     const found = new Map<PointId, PointRecord>()
-    // shard 0 checks the options even when it holds none of the ids
+    // the checker checks the options even when it holds none of the ids
+    const checker = this.checker
     const answers = await Promise.all(
-      this.shards.map((s, i) => (byShard[i]!.length > 0 || i === 0 ? s.get(byShard[i]!, options) : [])),
+      this.shards.map((s, i) => (byShard[i]!.length > 0 || s === checker ? s.get(byShard[i]!, options) : [])),
     )
     for (const list of answers) for (const r of list) found.set(r.id, r)
     const out: PointRecord[] = []
@@ -398,7 +410,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
 
   async searchBatch(requests: readonly SearchRequest[], options: ReadOptions = {}): Promise<ScoredPoint[][]> {
     this.assertOpen()
-    if (!Array.isArray(requests)) return this.shards[0]!.searchBatch(requests, options)
+    if (!Array.isArray(requests)) return this.checker.searchBatch(requests, options)
     const pages = requests.map((r, i) =>
       typeof r === 'object' && r !== null ? searchPage(r, `requests[${i}].`) : undefined,
     )
@@ -482,18 +494,20 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   }
 
   /** Qdrant's collection cluster info: every shard is local (`Active`), with its point count. */
+  /** The shards this node hosts as `localShards`, those hosted elsewhere (RemoteShard) as `remoteShards`. */
   async clusterInfo(): Promise<CollectionClusterInfo> {
     this.assertOpen()
-    const infos = await Promise.all(this.shards.map((s) => s.info()))
-    return {
-      shardCount: this.shards.length,
-      localShards: infos.map((i, shardId) => ({
-        shardId,
-        pointsCount: i.pointsCount,
-        state: 'Active' as const,
-      })),
-      remoteShards: [],
-    }
+    const localShards: CollectionClusterInfo['localShards'] = []
+    const remoteShards: CollectionClusterInfo['remoteShards'] = []
+    await Promise.all(
+      this.shards.map(async (s, shardId) => {
+        if (s instanceof RemoteShard) remoteShards.push(...(await s.clusterInfo()).remoteShards)
+        else localShards.push({ shardId, pointsCount: (await s.info()).pointsCount, state: 'Active' })
+      }),
+    )
+    localShards.sort((a, b) => a.shardId - b.shardId)
+    remoteShards.sort((a, b) => a.shardId - b.shardId || a.peerId - b.peerId)
+    return { shardCount: this.shards.length, localShards, remoteShards }
   }
 
   stats(): CollectionStats {

@@ -27,3 +27,25 @@ export function shardOf(id: PointId, shards: number): number {
   }
   return crc32c(bytes) % shards
 }
+
+/**
+ * Which nodes host each of `shards` shards with `replicationFactor` replicas (capped at the node
+ * count), chosen among `nodes` (node ids; order does not matter): shard i on the nodes that follow
+ * position `start + i` in the sorted list, `start` a hash of `salt` (the collection name), so
+ * shards and collections spread over the nodes. `placement[i]` lists shard i's nodes, no repeats.
+ * @example placeShards(3, 2, ['n1', 'n2', 'n3'], 'docs') // e.g. [['n2','n3'], ['n3','n1'], ['n1','n2']]
+ */
+export function placeShards(
+  shards: number,
+  replicationFactor: number,
+  nodes: Iterable<string>,
+  salt: string,
+): string[][] {
+  const sorted = [...new Set(nodes)].sort()
+  if (sorted.length === 0) return Array.from({ length: shards }, () => [])
+  const r = Math.max(1, Math.min(replicationFactor, sorted.length))
+  const start = crc32c(new TextEncoder().encode(salt)) % sorted.length
+  return Array.from({ length: shards }, (_, i) =>
+    Array.from({ length: r }, (_, j) => sorted[(start + i + j) % sorted.length]!),
+  )
+}

@@ -2,10 +2,24 @@
 // nodes are alive, which of them is the controller. `Quiver` uses it when opened with one
 // (`OpenOptions.catalog`); the implementation lives above (src/cluster/catalog.ts, a JetStream KV
 // bucket), so the database layer does not depend on NATS.
+import { createHash } from 'node:crypto'
 
-/** A collection as the catalog records it: the ids of its shards' shared logs, shard 0 first. */
+/** Qdrant's numeric peer id of a node: 48 bits of SHA-256 of its id (stable; never 0). */
+export function peerIdOf(nodeId: string): number {
+  const h = createHash('sha256').update(nodeId).digest()
+  return h.readUIntBE(0, 6) || 1
+}
+
+/** A collection as the catalog records it. */
 export interface CatalogEntry {
+  /** The ids of its shards' shared logs, shard 0 first. */
   readonly logIds: readonly string[]
+  /**
+   * The nodes hosting each shard (`placement[i]`: shard i's replicas, node ids), as chosen at
+   * create from the live nodes and `replication_factor`; absent: every node hosts every shard
+   * (a collection created without `replication_factor`, or by a release before placement).
+   */
+  readonly placement?: readonly (readonly string[])[]
 }
 
 /** A node of the cluster as its latest heartbeat described it. */
@@ -53,6 +67,8 @@ export interface ClusterCatalog {
   watch(onChange: (name: string) => Promise<void>): Promise<void>
   /** The live nodes and the controller. */
   status(): Promise<CatalogStatus>
+  /** The live nodes (this one included) as of the last heartbeat round: no request, never stale by more than a heartbeat. */
+  liveNodes(): ReadonlySet<string>
   /** Stops the watch and the heartbeats (the node leaves the peer list once its heartbeat ages). */
   close(): Promise<void>
 }

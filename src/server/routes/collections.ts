@@ -47,14 +47,25 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
           ],
           remoteShards: [],
         }
-    // cluster mode: every live node holds a replica of every shard (docs/cluster.md "Nodes")
     const cluster = await db.clusterStatus?.()
     if (cluster === undefined) return sendOk(reply, toWireClusterInfo(info))
-    const remoteShards = cluster.peers
-      .filter((p) => p.nodeId !== cluster.self.nodeId)
-      .flatMap((p) =>
-        info.localShards.map((s) => ({ shardId: s.shardId, peerId: p.peerId, state: 'Active' as const })),
-      )
+    const placement = await db.shardPlacement?.(collection.name)
+    const self = cluster.self.nodeId
+    // placed collections (created with replication_factor): each shard's other replicas, live or
+    // not, as the collection reports them; otherwise every live node holds a replica of every
+    // shard (docs/cluster.md "Nodes")
+    const remoteShards =
+      placement !== undefined
+        ? info.remoteShards
+        : cluster.peers
+            .filter((p) => p.nodeId !== self)
+            .flatMap((p) =>
+              info.localShards.map((s) => ({
+                shardId: s.shardId,
+                peerId: p.peerId,
+                state: 'Active' as const,
+              })),
+            )
     return sendOk(reply, toWireClusterInfo({ ...info, remoteShards }, cluster.self.peerId))
   })
 

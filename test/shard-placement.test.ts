@@ -1,0 +1,277 @@
+// Shard placement (issue 14, docs/cluster.md "Shard placement"): a collection created with
+// `replicationFactor` R in cluster mode is hosted by R of the live nodes per shard; every other
+// node reaches those shards over NATS request/reply (src/shards/remote.ts). Against a real
+// nats-server and three `Quiver` nodes in this process: answers through every node equal a single
+// node's with the same points, writes through a node that hosts none of a point's shard are visible
+// at once through any node, a shard whose only replica is gone fails with SHARD_UNAVAILABLE while
+// R=2 keeps answering, malformed or forbidden requests are refused and change nothing, a restarted
+// node opens its remote shards from disk, a drop removes every shard's stream.
+// Skipped (saying how to install it) without nats-server.
+import { access, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deserialize, serialize } from 'node:v8'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openCatalog } from '../src/cluster/catalog.js'
+import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
+import { natsTransport } from '../src/cluster/transport.js'
+import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
+import type { ClusterCatalog } from '../src/storage/catalog.js'
+import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
+
+const DIM = 6
+
+if (natsServerMissing !== null) console.warn(`skipping the shard placement suite: ${natsServerMissing}`)
+
+function vec(seed: number): number[] {
+  let s = seed * 2654435761 + 11
+  return Array.from({ length: DIM }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648
+    return (s / 2147483648) * 2 - 1
+  })
+}
+
+interface Node {
+  id: string
+  dir: string
+  db: Quiver
+  logs: JetStreamLogs
+  catalog: ClusterCatalog
+  close(): Promise<void>
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+async function sortedIds(c: HostedCollection): Promise<number[]> {
+  return (await c.scroll({ limit: 10_000 })).points.map((p) => p.id as number).sort((a, b) => a - b)
+}
+
+describe.skipIf(natsServerMissing !== null)(
+  'shard placement: shards on some nodes, reached over NATS',
+  () => {
+    let nats: NatsServer
+    const dirs: string[] = []
+    const open: Node[] = []
+    let ref: Quiver
+    let refDocs: HostedCollection
+    const nodes: Node[] = []
+
+    async function node(id: string, dir?: string): Promise<Node> {
+      const d = dir ?? (await mkdtemp(join(tmpdir(), `quiver-place-${id}-`)))
+      if (dir === undefined) dirs.push(d)
+      const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
+      const catalog = await openCatalog(logs, { nodeId: id, heartbeatMs: 200 })
+      const transport = natsTransport(logs.connection, catalog)
+      const db = await Quiver.open(d, { openLog: logs.openLog, catalog, transport, threads: 0 })
+      let closed = false
+      const n: Node = {
+        id,
+        dir: d,
+        db,
+        logs,
+        catalog,
+        close: async () => {
+          if (closed) return
+          closed = true
+          await db.close()
+          await catalog.close()
+          await logs.close()
+        },
+      }
+      open.push(n)
+      return n
+    }
+
+    /** Until every node sees `count` live nodes (heartbeats every 200 ms), bounded. */
+    async function untilLive(count: number): Promise<void> {
+      const deadline = performance.now() + 10_000
+      for (const n of nodes) {
+        while ((await n.catalog.status()).peers.length !== count)
+          expect(performance.now()).toBeLessThan(deadline)
+        // the cached view a create places by
+        while (n.catalog.liveNodes().size !== count) await n.catalog.status()
+      }
+    }
+
+    beforeAll(async () => {
+      nats = await startNats()
+      for (const id of ['pa', 'pb', 'pc']) nodes.push(await node(id))
+      await untilLive(3)
+      const refDir = await mkdtemp(join(tmpdir(), 'quiver-place-ref-'))
+      dirs.push(refDir)
+      ref = await Quiver.open(refDir, { threads: 0 })
+      refDocs = await ref.createCollection('docs', { dimension: DIM, metric: 'Euclid' })
+    }, 60_000)
+    afterAll(async () => {
+      await ref?.close()
+      for (const n of open) await n.close().catch(() => undefined)
+      await nats?.stop()
+      for (const d of dirs) await rm(d, { recursive: true, force: true })
+    })
+
+    it('R=1 over three nodes: each shard on one node, answers through every node equal one node', async () => {
+      const [a, b, c] = nodes as [Node, Node, Node]
+      await a.db.createCollection('docs', {
+        dimension: DIM,
+        metric: 'Euclid',
+        params: { shardNumber: 3, replicationFactor: 1 },
+      })
+      const placement = await a.db.shardPlacement('docs')
+      expect(placement).toHaveLength(3)
+      expect(placement!.every((p) => p.length === 1)).toBe(true)
+      expect(new Set(placement!.map((p) => p[0])).size).toBe(3)
+      // each node holds its own shard's data and remote.json for the two others
+      for (const n of nodes) {
+        await n.db.syncCatalog()
+        for (const [i, p] of placement!.entries()) {
+          expect(await exists(join(n.dir, 'collections', 'docs', 'shards', String(i), 'remote.json'))).toBe(
+            p[0] !== n.id,
+          )
+        }
+      }
+      // writes through every node, each batch spread over all shards
+      for (let batch = 0; batch < 9; batch++) {
+        const via = nodes[batch % 3]!
+        const points = Array.from({ length: 30 }, (_, k) => {
+          const id = batch * 30 + k + 1
+          return { id, vector: vec(id), payload: { batch, even: id % 2 === 0 } }
+        })
+        await (await via.db.getCollection('docs')).upsert(points)
+        await refDocs.upsert(points)
+      }
+      const want = await refDocs.search(vec(9999), { limit: 10, exact: true })
+      const wantIds = await sortedIds(refDocs)
+      for (const n of [a, b, c]) {
+        const docs = await n.db.getCollection('docs')
+        expect(await docs.count()).toBe(270)
+        expect(await sortedIds(docs)).toEqual(wantIds)
+        const got = await docs.search(vec(9999), { limit: 10, exact: true })
+        expect(got.map((h) => h.id)).toEqual(want.map((h) => h.id))
+        expect(got.map((h) => Math.fround(h.score))).toEqual(want.map((h) => Math.fround(h.score)))
+        const filtered = await docs.query({
+          query: vec(4242),
+          limit: 5,
+          filter: { must: [{ key: 'even', match: { value: true } }] },
+          params: { exact: true },
+        })
+        const refFiltered = await refDocs.query({
+          query: vec(4242),
+          limit: 5,
+          filter: { must: [{ key: 'even', match: { value: true } }] },
+          params: { exact: true },
+        })
+        expect(filtered.points.map((p) => p.id)).toEqual(refFiltered.points.map((p) => p.id))
+        const got3 = await docs.get([3, 100, 269, 5000], { withPayload: true })
+        expect(got3.map((p) => [p.id, p.payload?.batch])).toEqual([
+          [3, 0],
+          [100, 3],
+          [269, 8],
+        ])
+        const info = await docs.clusterInfo()
+        expect(info.localShards.map((s) => s.shardId)).toEqual([placement!.findIndex((p) => p[0] === n.id)])
+        expect(info.remoteShards).toHaveLength(2)
+      }
+    }, 60_000)
+
+    it('a write acknowledged through one node is read at once through the others', async () => {
+      for (let i = 0; i < 12; i++) {
+        const writer = nodes[i % 3]!
+        const reader = nodes[(i + 1) % 3]!
+        const id = 10_000 + i
+        await (await writer.db.getCollection('docs')).upsert([{ id, vector: vec(id), payload: { fresh: i } }])
+        const [p] = await (await reader.db.getCollection('docs')).get([id], { withPayload: true })
+        expect(p?.payload).toEqual({ fresh: i })
+        await (await writer.db.getCollection('docs')).delete({ ids: [id] })
+        expect(await (await reader.db.getCollection('docs')).get([id])).toEqual([])
+      }
+    }, 60_000)
+
+    it('refuses malformed and forbidden shard requests, and keeps serving', async () => {
+      const placement = (await nodes[0]!.db.shardPlacement('docs'))!
+      const host = placement[0]![0]!
+      const logId = (await nodes[0]!.db.getCollection('docs')).logIds[0]!
+      const nc = await connect({ servers: [nats.url] })
+      try {
+        const subject = `QUIVER.rpc.${host}.${logId}`
+        for (const body of [
+          new Uint8Array([1, 2, 3]),
+          serialize({ m: 'close', a: [] }),
+          serialize({ m: 'destroyLog', a: [] }),
+          serialize({ m: '__proto__', a: [] }),
+          serialize({ m: 'count', a: 'not a list' }),
+          serialize({ m: 'upsert', a: [[{ id: -1, vector: [1] }]] }),
+        ]) {
+          const answer = deserialize((await nc.request(subject, body, { timeout: 5000 })).data) as {
+            e?: { code: string }
+          }
+          expect(answer.e?.code).toMatch(/^INVALID_/)
+        }
+      } finally {
+        await nc.close()
+      }
+      for (const n of nodes) expect(await (await n.db.getCollection('docs')).count()).toBe(270)
+    }, 30_000)
+
+    it('R=2 keeps answering with a node gone; R=1 fails with SHARD_UNAVAILABLE for its shard only', async () => {
+      const [a, , c] = nodes as [Node, Node, Node]
+      const dup = await a.db.createCollection('dup', {
+        dimension: DIM,
+        metric: 'Cosine',
+        params: { shardNumber: 3, replicationFactor: 2 },
+      })
+      expect((await a.db.shardPlacement('dup'))!.every((p) => p.length === 2)).toBe(true)
+      await dup.upsert(Array.from({ length: 60 }, (_, k) => ({ id: k + 1, vector: vec(k + 1) })))
+      await c.close()
+      // until a sees c gone (3 missed heartbeats of 200 ms)
+      const deadline = performance.now() + 10_000
+      while ((await a.catalog.status()).peers.length !== 2) expect(performance.now()).toBeLessThan(deadline)
+      while (a.catalog.liveNodes().size !== 2) await a.catalog.status()
+      const dupA = await a.db.getCollection('dup')
+      expect(await dupA.count()).toBe(60)
+      expect((await dupA.search(vec(3), { limit: 1 }))[0]?.id).toBe(3)
+      const docsA = await a.db.getCollection('docs')
+      const cShard = (await a.db.shardPlacement('docs'))!.findIndex((p) => p[0] === 'pc')
+      const err = await docsA.count().catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(QuiverError)
+      expect((err as QuiverError).code).toBe('SHARD_UNAVAILABLE')
+      expect((err as QuiverError).message).toContain(`shard ${cShard}`)
+      // a point of another shard is still read
+      const ids = Array.from({ length: 30 }, (_, k) => k + 1)
+      const served = await docsA.get(
+        ids.filter((id) => (docsA as unknown as { shardOf(id: number): number }).shardOf(id) !== cShard),
+      )
+      expect(served.length).toBeGreaterThan(0)
+      const info = await dupA.clusterInfo()
+      expect(info.localShards.length + info.remoteShards.length).toBe(6)
+    }, 60_000)
+
+    it('a restarted node opens its remote shards from disk and answers; a drop removes every stream', async () => {
+      const a = nodes[0]!
+      const dir = a.dir
+      const logIds = [...(await a.db.getCollection('dup')).logIds]
+      await a.close()
+      const again = await node('pa', dir)
+      nodes[0] = again
+      const dup = await again.db.getCollection('dup')
+      expect(await dup.count()).toBe(60)
+      expect(await again.db.deleteCollection('dup')).toBe(true)
+      const nc = await connect({ servers: [nats.url] })
+      try {
+        const jsm = await jetstreamManager(nc)
+        for (const id of logIds) await expect(jsm.streams.info(id)).rejects.toThrow()
+      } finally {
+        await nc.close()
+      }
+      const b = nodes[1]!
+      await b.db.syncCatalog()
+      expect(b.db.listCollections()).not.toContain('dup')
+    }, 60_000)
+  },
+)
