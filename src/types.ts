@@ -879,6 +879,12 @@ export interface WriteOptions {
    * `wait_timeout` (the write is durable and still applied). Default: no limit.
    */
   timeout?: number
+  /**
+   * An idempotency key (1..64 letters, digits, `_`, `-`): on a shared log (a JetStream stream,
+   * cluster mode) a write sent again with the same key within 2 minutes is stored once, however
+   * often and through whichever node it is retried. The local WAL ignores it. Not on the REST API.
+   */
+  writeId?: string
 }
 
 /**

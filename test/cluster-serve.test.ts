@@ -74,7 +74,11 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
         .sort(),
     ).toEqual(all.map((n) => n.url).sort())
 
-    await n1.client.createCollection('docs', { vectors: { size: DIM, distance: 'Euclid' }, shard_number: 3 })
+    await n1.client.createCollection('docs', {
+      vectors: { size: DIM, distance: 'Euclid' },
+      shard_number: 3,
+      replication_factor: 2,
+    })
     // another node knows it at once
     expect((await n2.client.collectionExists('docs')).exists).toBe(true)
     expect((await n3.client.getCollections()).collections.map((c) => c.name)).toEqual(['docs'])
@@ -119,22 +123,38 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
     }
     for (const n of all) expect((await n.client.count('docs', { exact: true })).count).toBe(N)
 
-    // the collection's cluster info: 3 local shards, each also on the two other nodes
-    // biome-ignore lint/suspicious/noExplicitAny: Qdrant's CollectionClusterInfo JSON
-    const ci = ((await fetch(`${n2.url}/collections/docs/cluster`).then((r) => r.json())) as any).result
-    expect(ci.shard_count).toBe(3)
-    expect(ci.local_shards.map((s: { shard_id: number }) => s.shard_id)).toEqual([0, 1, 2])
-    expect(ci.remote_shards).toHaveLength(6)
+    // the collection's cluster info: 3 shards x 2 replicas over 3 nodes, each node hosting 2 shards
+    // and naming the other replica of each (and both replicas of the shard it lacks)
+    for (const n of all) {
+      // biome-ignore lint/suspicious/noExplicitAny: Qdrant's CollectionClusterInfo JSON
+      const ci = ((await fetch(`${n.url}/collections/docs/cluster`).then((r) => r.json())) as any).result
+      expect(ci.shard_count).toBe(3)
+      expect(ci.local_shards).toHaveLength(2)
+      expect(ci.remote_shards).toHaveLength(4)
+      const replicas = new Map<number, number[]>()
+      for (const s of ci.local_shards)
+        replicas.set(s.shard_id, [...(replicas.get(s.shard_id) ?? []), ci.peer_id])
+      for (const s of ci.remote_shards) {
+        expect(s.state).toBe('Active')
+        replicas.set(s.shard_id, [...(replicas.get(s.shard_id) ?? []), s.peer_id])
+      }
+      expect([...replicas.keys()].sort()).toEqual([0, 1, 2])
+      for (const peers of replicas.values()) expect(new Set(peers).size).toBe(2)
+    }
 
     // a write load through all three nodes; n3 is SIGKILLed in the middle of it
     const acked = new Set<number>()
     let failedReads = 0
     let killed = false
+    let longestWrite = 0
+    let longestRead = 0
     const writer = async (node: QuiverNode, base: number) => {
       for (let b = 0; b < 40; b++) {
         const ids = Array.from({ length: 10 }, (_, k) => base + b * 10 + k)
         try {
+          const t0 = performance.now()
           await node.client.upsert('docs', { wait: true, points: ids.map((id) => point(id)) })
+          if (node !== n3) longestWrite = Math.max(longestWrite, performance.now() - t0)
           for (const id of ids) acked.add(id)
         } catch (err) {
           // only the killed node may refuse
@@ -154,7 +174,9 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
       while (writing) {
         for (const node of [n1, n2]) {
           try {
+            const t0 = performance.now()
             await node.client.query('docs', { query: vec(reads), limit: 3 })
+            longestRead = Math.max(longestRead, performance.now() - t0)
             reads++
           } catch {
             failedReads++
@@ -170,6 +192,9 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
     await Promise.all([writers, reader()])
     expect(reads).toBeGreaterThan(0)
     expect(failedReads).toBe(0)
+    console.log(
+      `node SIGKILLed under load (3 shards x 2 replicas): longest write through a live node ${Math.round(longestWrite)} ms, longest read ${Math.round(longestRead)} ms, reads ${reads} (none failed)`,
+    )
     // n3 died with writes still to make
     expect([...acked].filter((id) => id >= 300_000).length).toBeLessThan(400)
     expect(acked.size).toBeGreaterThanOrEqual(800)

@@ -193,6 +193,23 @@ describe.skipIf(natsServerMissing !== null)(
       }
     }, 60_000)
 
+    it('a write sent again with its writeId, through any node, is stored once', async () => {
+      const [a, b] = nodes as [Node, Node, Node]
+      const point = { id: 20_001, vector: vec(20_001), payload: { v: 1 } }
+      const first = await (await a.db.getCollection('docs')).upsert([point], { writeId: 'retry-1' })
+      const again = await (await b.db.getCollection('docs')).upsert([{ ...point, payload: { v: 2 } }], {
+        writeId: 'retry-1',
+      })
+      expect(again.operationId).toBe(first.operationId)
+      const [p] = await (await b.db.getCollection('docs')).get([20_001], { withPayload: true })
+      expect(p?.payload).toEqual({ v: 1 })
+      const bad = await (await a.db.getCollection('docs'))
+        .upsert([point], { writeId: 'no spaces' })
+        .catch((e: unknown) => e)
+      expect((bad as QuiverError).code).toBe('INVALID_ARGUMENT')
+      await (await a.db.getCollection('docs')).delete({ ids: [20_001] })
+    }, 30_000)
+
     it('refuses malformed and forbidden shard requests, and keeps serving', async () => {
       const placement = (await nodes[0]!.db.shardPlacement('docs'))!
       const host = placement[0]![0]!

@@ -266,7 +266,7 @@ class JetStreamLog implements OperationLog {
     return this.settings.shared ? this.stream : undefined
   }
 
-  append(bodies: readonly Uint8Array[]): Promise<number> {
+  append(bodies: readonly Uint8Array[], writeId?: string): Promise<number> {
     if (this.closed) return Promise.reject(new QuiverError('CLOSED', `${this.location} is closed`))
     // refused before anything is published: NATS would refuse it on every retry
     const max = this.settings.maxPayload() - PUBLISH_HEADROOM
@@ -279,10 +279,13 @@ class JetStreamLog implements OperationLog {
           { bytes: big.byteLength, max },
         ),
       )
-    if (this.settings.shared) return this.appendShared(bodies)
+    const ids = bodies.map((_, i) =>
+      writeId === undefined ? randomUUID() : bodies.length === 1 ? writeId : `${writeId}-${i}`,
+    )
+    if (this.settings.shared) return this.appendShared(bodies, ids)
     if (this.broken !== undefined) return Promise.reject(this.broken)
     // every body is published at once (pipelined); acks come back in publish order
-    const acks = bodies.map((body) => this.publish(body))
+    const acks = bodies.map((body, i) => this.publish(body, ids[i]!))
     const done = this.chain.then(async () => {
       let seq = this.last
       for (const ack of acks) {
@@ -317,8 +320,8 @@ class JetStreamLog implements OperationLog {
    * unknown fails its append with LOG_UNAVAILABLE (it may still be stored, and is then applied by
    * every replica, as any record of the stream).
    */
-  private appendShared(bodies: readonly Uint8Array[]): Promise<number> {
-    const acks = bodies.map((body) => this.publish(body))
+  private appendShared(bodies: readonly Uint8Array[], ids: readonly string[]): Promise<number> {
+    const acks = bodies.map((body, i) => this.publish(body, ids[i]!))
     const done = this.chain.then(async () => {
       let seq = 0
       for (const ack of acks) seq = await ack
@@ -449,9 +452,8 @@ class JetStreamLog implements OperationLog {
     }
   }
 
-  /** Publishes one body with a message id, retrying a lost ack (JetStream stores a retried id once). */
-  private async publish(body: Uint8Array): Promise<number> {
-    const msgID = randomUUID()
+  /** Publishes one body with message id `msgID`, retrying a lost ack (JetStream stores a retried id once). */
+  private async publish(body: Uint8Array, msgID: string): Promise<number> {
     let lastError: unknown
     const started = performance.now()
     // at least `publishAttempts` tries and at least `publishTimeoutMs` of trying: a refusal that comes

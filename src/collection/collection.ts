@@ -749,7 +749,7 @@ export class EmbeddedCollection implements Collection {
     // strict mode last, after the wait: its size limits see the collection as this write will find it
     if (this.strict !== null && op.op !== 'update_collection') this.checkStrictWrite(op, write)
     if (this.shared) return this.submitShared(body, write)
-    const durable = this.wal.append([body])
+    const durable = this.wal.append([body], write.writeId)
     durable.catch(() => undefined) // handled below, when the apply chain reaches it
     this.pending++
     const applied = this.tail.then(async () => {
@@ -813,7 +813,7 @@ export class EmbeddedCollection implements Collection {
    * its seq, with the same answers as the local path.
    */
   private async submitShared(body: Uint8Array, write: ResolvedWrite): Promise<UpdateResult> {
-    const durable = this.wal.append([body])
+    const durable = this.wal.append([body], write.writeId)
     durable.catch(() => undefined)
     this.pending++
     const applied = durable.then((seq) => this.appliedAt(seq).then(() => seq))

@@ -69,10 +69,16 @@ export const SHARED_APPLY_WAIT_MS = 30_000
 export interface ResolvedWrite {
   wait: boolean
   timeoutMs: number | undefined
+  /** `WriteOptions.writeId`: the write's idempotency key in a shared log. */
+  writeId?: string | undefined
 }
 
+const WRITE_ID = /^[A-Za-z0-9_-]{1,64}$/
+
 /** Checks `WriteOptions`; throws INVALID_ARGUMENT for a non-boolean `wait` or a `timeout` not > 0. */
-export function resolveWrite(options: { wait?: unknown; timeout?: unknown } | undefined): ResolvedWrite {
+export function resolveWrite(
+  options: { wait?: unknown; timeout?: unknown; writeId?: unknown } | undefined,
+): ResolvedWrite {
   if (options === undefined || options === null) return { wait: true, timeoutMs: undefined }
   if (typeof options !== 'object') throw invalid('write options must be an object')
   const { wait, timeout } = options
@@ -80,5 +86,12 @@ export function resolveWrite(options: { wait?: unknown; timeout?: unknown } | un
     throw invalid(`wait must be true or false, got ${JSON.stringify(wait)}`)
   if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0))
     throw invalid(`timeout must be a number of seconds > 0, got ${JSON.stringify(timeout)}`)
-  return { wait: wait ?? true, timeoutMs: timeout === undefined ? undefined : timeout * 1000 }
+  const writeId = options.writeId
+  if (writeId !== undefined && (typeof writeId !== 'string' || !WRITE_ID.test(writeId)))
+    throw invalid(`writeId must be 1..64 letters, digits, _ or -, got ${JSON.stringify(writeId)}`)
+  return {
+    wait: wait ?? true,
+    timeoutMs: timeout === undefined ? undefined : timeout * 1000,
+    ...(writeId === undefined ? {} : { writeId }),
+  }
 }

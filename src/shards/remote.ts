@@ -10,8 +10,10 @@
 // arrays (vectors) as they are; both ends are Quiver nodes of one cluster (trusted peers on NATS).
 // Reads are answered after the serving replica caught up with the shard's log (the read barrier),
 // so a read through any node sees every write acknowledged before it.
+import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import { deserialize, serialize } from 'node:v8'
-import { SHARED_APPLY_WAIT_MS } from '../collection/deadline.js'
+import { resolveWrite, SHARED_APPLY_WAIT_MS } from '../collection/deadline.js'
 import { ERROR_CODES, type ErrorCode, QuiverError } from '../errors.js'
 import { type ShardTransport, TransportError } from '../storage/transport.js'
 import type {
@@ -55,8 +57,13 @@ import type { ImageFile, Shard } from './shard-set.js'
 
 /** Default milliseconds a read waits for one replica before asking the next. */
 export const SHARD_READ_TIMEOUT_MS = 5000
-/** Milliseconds a write (its wait for visibility included) waits for the replica it went to. */
-const SHARD_WRITE_TIMEOUT_MS = SHARED_APPLY_WAIT_MS + 30_000
+/** Milliseconds a write waits for one replica to make it durable before it is sent to the next (the same `writeId`). */
+const SHARD_APPEND_ATTEMPT_MS = 5000
+/** Milliseconds a retry-safe call keeps going round the replicas (a JetStream publish retried through a leader election takes ~11 s). */
+const SHARD_RETRY_BUDGET_MS = 30_000
+
+/** Milliseconds between probes of a replica that has not answered yet (`RemoteShard.probed`). */
+const PROBE_MS = 500
 
 /** The calls a replica answers, and whether each is a read (waits for the read barrier first). */
 const METHODS: ReadonlyMap<string, 'read' | 'write' | 'other'> = new Map([
@@ -86,7 +93,11 @@ const METHODS: ReadonlyMap<string, 'read' | 'write' | 'other'> = new Map([
   ['deletePayloadIndex', 'write'],
   ['catchUp', 'other'],
   ['config', 'other'],
+  ['ping', 'other'],
 ])
+
+/** A probe: answered at once by any node serving the shard. */
+const PING = serialize({ m: 'ping', a: [] })
 
 /** The topic a shard is served under: its log id (a JetStream stream name). */
 export function shardTopic(logId: string): string {
@@ -151,6 +162,7 @@ export async function answerShardRequest(
     if (kind === 'read') await options.barrier?.()
     let result: unknown
     if (m === 'config') result = shard.config
+    else if (m === 'ping') result = true
     else
       result = await (shard as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[
         m as string
@@ -234,55 +246,95 @@ export class RemoteShard implements Shard {
   }
 
   /**
-   * Sends `m(...a)` to a live replica and returns its result. A read goes on to the next replica
-   * when one is gone or does not answer in time; a write only when it never reached the replica
-   * (a timed-out write may have been applied: SHARD_UNAVAILABLE says so). Throws the replica's
-   * error as it threw it, SHARD_UNAVAILABLE when no replica answered.
+   * Sends `m(...a)` to a live replica and returns its result. A read, and a write that carries a
+   * `writeId` (`retrySafe`: stored once however often it is sent), go on to the next replica when
+   * one is gone or does not answer in time; another write only when it never reached the replica
+   * (a timed-out one may have been applied: SHARD_UNAVAILABLE says so). Throws the replica's error
+   * as it threw it, SHARD_UNAVAILABLE when no replica answered.
    */
-  private async call<T>(m: string, a: unknown[], timeoutMs?: number): Promise<T> {
+  private async call<T>(m: string, a: unknown[], timeoutMs?: number, retrySafe = false): Promise<T> {
     if (this.closed) throw new QuiverError('CLOSED', `collection ${this.name} is closed`)
     const kind = METHODS.get(m)!
     const body = serialize({ m, a })
     const timeout =
       timeoutMs ??
-      (kind === 'read' ? (this.options.readTimeoutMs ?? SHARD_READ_TIMEOUT_MS) : SHARD_WRITE_TIMEOUT_MS)
+      (kind === 'read' ? (this.options.readTimeoutMs ?? SHARD_READ_TIMEOUT_MS) : SHARD_APPEND_ATTEMPT_MS)
     const tried: string[] = []
-    for (const node of this.candidates()) {
-      let answer: Uint8Array
-      try {
-        answer = await this.options.transport.request(node, shardTopic(this.options.logId), body, timeout)
-      } catch (err) {
-        if (!(err instanceof TransportError)) throw err
-        if (err.failure === 'too_large')
+    const started = performance.now()
+    // a read goes round the replicas once; a retry-safe call until its budget is spent
+    for (let round = 0; ; round++) {
+      const nodes = this.candidates()
+      if (round > 0) {
+        if (!retrySafe || nodes.length === 0 || performance.now() - started > SHARD_RETRY_BUDGET_MS) break
+        await delay(Math.min(1000, 100 * 2 ** round))
+      }
+      for (const node of nodes) {
+        let answer: Uint8Array
+        try {
+          answer = await this.probed(
+            node,
+            this.options.transport.request(node, shardTopic(this.options.logId), body, timeout),
+          )
+        } catch (err) {
+          if (!(err instanceof TransportError)) throw err
+          if (err.failure === 'too_large')
+            throw new QuiverError(
+              'INVALID_ARGUMENT',
+              `collection ${this.name}: a request to shard ${this.shardId} is ${body.byteLength} bytes, over the cluster's message limit (NATS max_payload ${this.options.transport.maxBodyBytes}); send smaller batches`,
+            )
+          if (err.failure === 'timeout' && kind !== 'read' && !retrySafe)
+            throw this.unavailable(
+              `node ${node} did not answer a ${m} within ${timeout} ms (it may still be applied)`,
+            )
+          tried.push(`${node}: ${err.message}`)
+          continue
+        }
+        let decoded: { r?: unknown; e?: WireError }
+        try {
+          decoded = deserialize(answer) as typeof decoded
+        } catch {
           throw new QuiverError(
-            'INVALID_ARGUMENT',
-            `collection ${this.name}: a request to shard ${this.shardId} is ${body.byteLength} bytes, over the cluster's message limit (NATS max_payload ${this.options.transport.maxBodyBytes}); send smaller batches`,
+            'INTERNAL',
+            `collection ${this.name}: node ${node} answered shard ${this.shardId} with something that is not an answer`,
           )
-        if (err.failure === 'timeout' && kind !== 'read')
-          throw this.unavailable(
-            `node ${node} did not answer a ${m} within ${timeout} ms (it may still be applied)`,
-          )
-        tried.push(`${node}: ${err.message}`)
-        continue
+        }
+        if (decoded.e !== undefined) {
+          const code = (Object.hasOwn(ERROR_CODES, decoded.e.code) ? decoded.e.code : 'INTERNAL') as ErrorCode
+          throw new QuiverError(code, String(decoded.e.message), decoded.e.details)
+        }
+        return decoded.r as T
       }
-      let decoded: { r?: unknown; e?: WireError }
-      try {
-        decoded = deserialize(answer) as typeof decoded
-      } catch {
-        throw new QuiverError(
-          'INTERNAL',
-          `collection ${this.name}: node ${node} answered shard ${this.shardId} with something that is not an answer`,
-        )
-      }
-      if (decoded.e !== undefined) {
-        const code = (Object.hasOwn(ERROR_CODES, decoded.e.code) ? decoded.e.code : 'INTERNAL') as ErrorCode
-        throw new QuiverError(code, String(decoded.e.message), decoded.e.details)
-      }
-      return decoded.r as T
     }
     throw this.unavailable(
       tried.length === 0 ? 'none of them is alive' : `none answered (${tried.join('; ')})`,
     )
+  }
+
+  /**
+   * `attempt` (a request to `node`), abandoned early when `node` goes away meanwhile: while it is
+   * pending, every PROBE_MS a ping asks whether `node` still serves the shard; "no responders"
+   * (its NATS connection is gone: the process died) rejects as a timeout would (the request may
+   * have run there), so the caller moves on without waiting out the whole timeout.
+   */
+  private async probed(node: string, attempt: Promise<Uint8Array>): Promise<Uint8Array> {
+    const stop = new AbortController()
+    const probe = (async (): Promise<never> => {
+      for (;;) {
+        await delay(PROBE_MS, undefined, { signal: stop.signal })
+        try {
+          await this.options.transport.request(node, shardTopic(this.options.logId), PING, PROBE_MS * 2)
+        } catch (err) {
+          if (err instanceof TransportError && err.failure === 'no_responders')
+            throw new TransportError('timeout', `node ${node} went away while answering`)
+        }
+      }
+    })()
+    probe.catch(() => undefined)
+    try {
+      return await Promise.race([attempt, probe])
+    } finally {
+      stop.abort()
+    }
   }
 
   /** Asks a replica for the shard's config now (after a change). */
@@ -292,60 +344,88 @@ export class RemoteShard implements Shard {
 
   // ---- writes ----
 
+  /**
+   * Write `m(...a, options)`: checks `options` here, sends the write with a `writeId` (the
+   * caller's, else a new one) and `wait: false`, so a replica that does not answer in time is
+   * bypassed (the next one's append of the same id is the same record), then with `wait` waits
+   * until a replica applied it (`completed`), or `wait_timeout` past `timeout` (default
+   * SHARED_APPLY_WAIT_MS) or when no replica can tell (the write is durable in the log either way).
+   */
+  private async write(m: string, a: unknown[], options: WriteOptions | undefined): Promise<UpdateResult> {
+    const write = resolveWrite(options)
+    const o = { ...(options ?? {}), wait: false, writeId: write.writeId ?? randomUUID() }
+    const durable = await this.call<UpdateResult>(m, [...a, o], SHARD_APPEND_ATTEMPT_MS, true)
+    if (!write.wait) return durable
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), write.timeoutMs ?? SHARED_APPLY_WAIT_MS)
+    })
+    try {
+      const first = await Promise.race([this.catchUp().catch(() => 'expired' as const), expired])
+      return { operationId: durable.operationId, status: first === 'expired' ? 'wait_timeout' : 'completed' }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   upsert(points: readonly PointStruct[], options?: WriteOptions): Promise<UpdateResult> {
-    return this.call('upsert', [points, options])
+    return this.write('upsert', [points], options)
   }
   delete(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
-    return this.call('delete', [selector, options])
+    return this.write('delete', [selector], options)
   }
   updateVectors(
     points: readonly { id: PointId; vector: VectorStruct }[],
     options?: WriteOptions,
   ): Promise<UpdateResult> {
-    return this.call('updateVectors', [points, options])
+    return this.write('updateVectors', [points], options)
   }
   deleteVectors(
     names: readonly string[],
     selector: PointSelector,
     options?: WriteOptions,
   ): Promise<UpdateResult> {
-    return this.call('deleteVectors', [names, selector, options])
+    return this.write('deleteVectors', [names, selector], options)
   }
   batchUpdate(operations: readonly UpdateOperation[], options?: WriteOptions): Promise<UpdateResult> {
-    return this.call('batchUpdate', [operations, options])
+    return this.write('batchUpdate', [operations], options)
   }
   async updateConfig(update: CollectionUpdate): Promise<UpdateResult> {
-    const r = await this.call<UpdateResult>('updateConfig', [update])
+    const r = await this.call<UpdateResult>(
+      'updateConfig',
+      [update],
+      SHARED_APPLY_WAIT_MS + SHARD_APPEND_ATTEMPT_MS,
+    )
     await this.refreshConfig().catch(() => undefined)
     return r
   }
   setPayload(payload: Payload, selector: PointSelector, options?: SetPayloadOptions): Promise<UpdateResult> {
-    return this.call('setPayload', [payload, selector, options])
+    return this.write('setPayload', [payload, selector], options)
   }
   overwritePayload(payload: Payload, selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
-    return this.call('overwritePayload', [payload, selector, options])
+    return this.write('overwritePayload', [payload, selector], options)
   }
   deletePayload(
     keys: readonly string[],
     selector: PointSelector,
     options?: WriteOptions,
   ): Promise<UpdateResult> {
-    return this.call('deletePayload', [keys, selector, options])
+    return this.write('deletePayload', [keys, selector], options)
   }
   clearPayload(selector: PointSelector, options?: WriteOptions): Promise<UpdateResult> {
-    return this.call('clearPayload', [selector, options])
+    return this.write('clearPayload', [selector], options)
   }
   async createPayloadIndex(
     field: string,
     schema: PayloadFieldSchema,
     options?: WriteOptions,
   ): Promise<UpdateResult> {
-    const r = await this.call<UpdateResult>('createPayloadIndex', [field, schema, options])
+    const r = await this.write('createPayloadIndex', [field, schema], options)
     await this.refreshConfig().catch(() => undefined)
     return r
   }
   async deletePayloadIndex(field: string, options?: WriteOptions): Promise<UpdateResult> {
-    const r = await this.call<UpdateResult>('deletePayloadIndex', [field, options])
+    const r = await this.write('deletePayloadIndex', [field], options)
     await this.refreshConfig().catch(() => undefined)
     return r
   }
@@ -402,9 +482,13 @@ export class RemoteShard implements Shard {
     return info
   }
 
-  /** Waits until a replica applied every write acknowledged before the call (bounded by the shared-log wait). */
+  /**
+   * Waits until a replica applied every write acknowledged before the call; a replica that does not
+   * answer within SHARD_APPEND_ATTEMPT_MS is left for the next. Rejects with SHARD_UNAVAILABLE when
+   * no replica could tell within SHARD_RETRY_BUDGET_MS.
+   */
   async catchUp(): Promise<void> {
-    await this.call('catchUp', [], SHARED_APPLY_WAIT_MS + 5000)
+    await this.call('catchUp', [], SHARD_APPEND_ATTEMPT_MS, true)
   }
 
   async clusterInfo(): Promise<CollectionClusterInfo> {

@@ -147,7 +147,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
         touched.map((p) =>
           p.shard.batchUpdate(
             p.ops.filter((o) => o !== NOTHING),
-            { wait: false },
+            { wait: false, ...(write.writeId === undefined ? {} : { writeId: write.writeId }) },
           ),
         ),
       )
@@ -156,7 +156,17 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     if (parts.length === 0) return this.checker.batchUpdate([], options)
     const operationId = Math.max(...parts.map((p) => p.result.operationId))
     if (!write.wait) return { operationId, status: 'acknowledged' }
-    const visible = Promise.all(parts.map((p) => p.shard.catchUp()))
+    // a shard hosted elsewhere whose replicas cannot tell (SHARD_UNAVAILABLE) leaves the write
+    // durable but not known visible: wait_timeout, as a wait past its timeout
+    const visible = Promise.all(
+      parts.map((p) =>
+        p.shard.catchUp().catch((err: unknown) => {
+          if (err instanceof QuiverError && err.code === 'SHARD_UNAVAILABLE')
+            return new Promise<void>(() => {})
+          throw err
+        }),
+      ),
+    )
     // over shared logs applying depends on NATS: a wait without a timeout still ends (the write is
     // in the logs and is applied when they answer again)
     const timeoutMs = write.timeoutMs ?? (this.logIds.length > 0 ? SHARED_APPLY_WAIT_MS : undefined)

@@ -27,7 +27,13 @@ export interface OperationLog {
   readonly byteLength: number
   /** Where the log lives, for messages. */
   readonly location: string
-  append(bodies: readonly Uint8Array[]): Promise<number>
+  /**
+   * Appends `bodies` as consecutive records and resolves with the seq of the last. `writeId`: an
+   * idempotency key of the write (a log that dedupes, JetStream, stores a body appended again with
+   * the same key within its dedupe window once, answering the first one's seq; the local WAL,
+   * which has one writer, ignores it).
+   */
+  append(bodies: readonly Uint8Array[], writeId?: string): Promise<number>
   /** The records with seq > `afterSeq`, in order, up to `lastSeq` as it was when the replay began. */
   replay(afterSeq: number): AsyncIterable<LogRecord>
   /** Drops the records with seq <= `seq` (they are in persisted segments). */
