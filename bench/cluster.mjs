@@ -4,7 +4,9 @@
 // processes on 127.0.0.1, driven by the official Qdrant client. Measures batched ingest
 // (wait=true) through one node and spread over the three, query QPS and p50/p99 through one node
 // and spread over three, and the catch-up rate of a fourth node that joins after the ingest
-// (spawn to serving, replaying every shard's log).
+// (spawn to serving, replaying every shard's log). Then the same ingest and queries on placed
+// collections (replication_factor 1 and 2: each shard on R of the three nodes, the others reached
+// over NATS request/reply).
 //
 //   npm run build && node bench/cluster.mjs [--dataset glove-100-cosine] [--limit 20000] [--shards 3]
 // Needs nats-server on PATH (apt-get install -y nats-server). Without the dataset
@@ -169,16 +171,16 @@ try {
       client((await start(await serveArgs(id, ['--cluster', natsUrl, '--node-id', id]), LISTENING)).match[1]),
     )
 
-  const create = (c, name) =>
-    c.createCollection(name, { vectors: { size: dim, distance: metric }, shard_number: shards })
+  const create = (c, name, extra = {}) =>
+    c.createCollection(name, { vectors: { size: dim, distance: metric }, shard_number: shards, ...extra })
   await create(single, 'one')
   await create(nodes[0], 'via1')
   await create(nodes[0], 'spread')
+  await create(nodes[0], 'r1', { replication_factor: 1 })
+  await create(nodes[0], 'r2', { replication_factor: 2 })
   // the other nodes attach the collections now, not during the first timed batch
-  for (const c of nodes.slice(1)) {
-    await c.getCollection('via1')
-    await c.getCollection('spread')
-  }
+  for (const c of nodes.slice(1))
+    for (const name of ['via1', 'spread', 'r1', 'r2']) await c.getCollection(name)
 
   const ingestSingle = await ingest([single], 'one')
   console.error(`single node: ${ingestSingle.toFixed(0)} vectors/s`)
@@ -216,6 +218,21 @@ try {
   while ((await n4.getCollection('spread')).status !== 'green') await new Promise((r) => setTimeout(r, 200))
   const latNoBarrier = await latency(n4, 'spread')
 
+  // placed collections: ingest spread over the three nodes, queries through one and spread
+  const placed = {}
+  for (const name of ['r1', 'r2']) {
+    const ingestRate = await ingest(nodes, name)
+    for (const c of nodes)
+      while ((await c.getCollection(name)).status !== 'green') await new Promise((r) => setTimeout(r, 200))
+    placed[name] = {
+      ingest: ingestRate,
+      lat: await latency(nodes[0], name),
+      qpsOne: await qps([nodes[0]], name),
+      qpsSpread: await qps(nodes, name),
+    }
+    console.error(`placed ${name}: ${JSON.stringify(placed[name])}`)
+  }
+
   const m = machineInfo()
   const f = (x) => x.toFixed(0)
   const ms = (x) => x.toFixed(2)
@@ -229,6 +246,10 @@ try {
     `| ingest vectors/s | ${f(ingestSingle)} | ${f(ingestVia1)} (${(ingestVia1 / ingestSingle).toFixed(2)}x) | ${f(ingestSpread)} (${(ingestSpread / ingestSingle).toFixed(2)}x) | |`,
     `| query p50 / p99 ms (1 client, ef 64) | ${ms(latSingle.p50)} / ${ms(latSingle.p99)} | ${ms(latCluster.p50)} / ${ms(latCluster.p99)} | | ${ms(latNoBarrier.p50)} / ${ms(latNoBarrier.p99)} |`,
     `| query QPS (${clients} clients) | ${f(qpsSingle)} | ${f(qpsOne)} (${(qpsOne / qpsSingle).toFixed(2)}x) | ${f(qpsSpread)} (${(qpsSpread / qpsSingle).toFixed(2)}x) | |`,
+    ...['r1', 'r2'].map(
+      (name) =>
+        `| placed, replication_factor ${name.slice(1)}: ingest spread / p50 / p99 through one node / QPS through one, spread | | ${f(placed[name].ingest)} vectors/s (${(placed[name].ingest / ingestSingle).toFixed(2)}x); ${ms(placed[name].lat.p50)} / ${ms(placed[name].lat.p99)} ms | ${f(placed[name].qpsOne)} / ${f(placed[name].qpsSpread)} QPS (${(placed[name].qpsSpread / qpsSingle).toFixed(2)}x) | |`,
+    ),
     '',
     `A fourth node joining after the ingest serves both collections (${2 * n} points, every shard's log replayed and indexed) ${joinS.toFixed(1)} s after it was spawned: ${f((2 * n) / joinS)} vectors/s catch-up.`,
   )

@@ -984,8 +984,9 @@ export class Quiver {
 
   /**
    * Takes a snapshot of every available collection (each its own point-in-time image, taken one
-   * after another; unavailable collections are left out) and of the aliases of those collections (as
-   * they are once the last image is taken) into one archive
+   * after another; unavailable collections, and in cluster mode those with shards hosted on other
+   * nodes only, are left out) and of the aliases of those collections (as they are once the last
+   * image is taken) into one archive
    * `<data>/snapshots/full-<time>-<rand>.snapshot` with its `.checksum`. One collection's image is held
    * in memory at a time. Throws IO_ERROR.
    * @example const snap = await db.createFullSnapshot()
@@ -996,7 +997,15 @@ export class Quiver {
     await ensureDir(dir)
     const name = newFullSnapshotName()
     const taken: SnapshotMetadata['collections'] = []
-    const collections = [...this.collections.entries()].sort(([a], [b]) => a.localeCompare(b))
+    // cluster mode: a collection with shards hosted on other nodes only is not this node's to
+    // snapshot (take it through a node hosting every shard); it is left out, said in the log
+    const all = [...this.collections.entries()].sort(([a], [b]) => a.localeCompare(b))
+    const collections = all.filter(([, c]) => remoteReplicas(c).every((r) => r === undefined))
+    for (const [n] of all.filter((e) => !collections.includes(e)))
+      this.options.logger?.warn(
+        { collection: n },
+        `full snapshot: collection ${n} is left out, some of its shards are hosted on other nodes only`,
+      )
     async function* files(): AsyncGenerator<ArchiveFile> {
       for (const [n, c] of collections) {
         let image: Awaited<ReturnType<HostedCollection['snapshotImage']>>
