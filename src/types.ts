@@ -1149,6 +1149,18 @@ export interface RemoteShardInfo {
   state: ShardState
 }
 
+/**
+ * Qdrant's cluster operations on a collection (`POST /collections/{c}/cluster`) in camelCase; nodes
+ * by Qdrant's numeric peer id (`peerIdOf(nodeId)`). `replicateShard` adds `toPeerId` as a replica of
+ * shard `shardId` (`fromPeerId`: a replica it has now; the new one catches up from the shard's log,
+ * not from it); `moveShard` does that, then drops `fromPeerId` once `toPeerId` serves the shard;
+ * `dropReplica` removes one (not the last).
+ */
+export type ClusterOperation =
+  | { moveShard: { shardId: number; fromPeerId: number; toPeerId: number } }
+  | { replicateShard: { shardId: number; fromPeerId: number; toPeerId: number } }
+  | { dropReplica: { shardId: number; peerId: number } }
+
 /** Qdrant's `GET /collections/{c}/cluster` in camelCase. */
 export interface CollectionClusterInfo {
   shardCount: number

@@ -232,6 +232,12 @@ describe('every route, request and answer against the document', () => {
       local_shards: [{ shard_id: 0, state: 'Active' }],
       remote_shards: [],
     })
+    // cluster mode only: one node answers 400 (test/cluster-serve.test.ts drives it on a cluster with the Qdrant client)
+    const cluster = await exercise('POST', '/collections/:collection_name/cluster', C, {
+      replicate_shard: { shard_id: 0, from_peer_id: 1, to_peer_id: 2 },
+    })
+    expect(cluster.status).toBe(400)
+    expect(cluster.body.status.error).toContain('cluster mode')
     expect((await exercise('PATCH', '/collections/:collection_name', C, {})).status).toBe(200)
     // live reconfiguration, every part of UpdateCollection
     const patch = {
@@ -628,7 +634,9 @@ describe('every route, request and answer against the document', () => {
     const declared: string[] = []
     for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, Doc>>))
       for (const method of Object.keys(item)) declared.push(`${method.toUpperCase()} ${path}`)
-    expect(declared.filter((d) => !exercised.has(d))).toEqual([])
+    // answered 200 only in cluster mode (exercised above with its 400, and on a cluster elsewhere)
+    const clusterOnly = new Set(['POST /collections/{collection_name}/cluster'])
+    expect(declared.filter((d) => !exercised.has(d) && !clusterOnly.has(d))).toEqual([])
   })
 })
 

@@ -14,7 +14,7 @@ import { deserialize, serialize } from 'node:v8'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openCatalog } from '../src/cluster/catalog.js'
+import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
 import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
 import { natsTransport } from '../src/cluster/transport.js'
 import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
@@ -47,6 +47,14 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   )
+}
+
+/** The ids and float32 scores of a fixed exact search. */
+async function refSearch(c: HostedCollection): Promise<[number, number][]> {
+  return (await c.search(vec(777), { limit: 10, exact: true })).map((h) => [
+    h.id as number,
+    Math.fround(h.score),
+  ])
 }
 
 async function sortedIds(c: HostedCollection): Promise<number[]> {
@@ -242,6 +250,88 @@ describe.skipIf(natsServerMissing !== null)(
       }
       for (const n of nodes) expect(await (await n.db.getCollection('docs')).count()).toBe(270)
     }, 30_000)
+
+    it('replicate_shard, drop_replica and move_shard re-place a shard while it serves, nothing lost', async () => {
+      const [a] = nodes as [Node, Node, Node]
+      const moving = await a.db.createCollection('moving', {
+        dimension: DIM,
+        metric: 'Dot',
+        params: { shardNumber: 2, replicationFactor: 1 },
+      })
+      await moving.upsert(Array.from({ length: 100 }, (_, k) => ({ id: k + 1, vector: vec(k + 1) })))
+      const byId = new Map(nodes.map((n) => [n.id, n]))
+      const placementNow = async () => (await a.db.shardPlacement('moving'))!
+      const hostsHere = async (n: Node, shard: number) =>
+        (await (await n.db.getCollection('moving')).clusterInfo()).localShards.some(
+          (s) => s.shardId === shard,
+        )
+      /** Until `cond` holds, bounded (the catalog watch and the new replica's catch-up are asynchronous). */
+      const until = async (what: string, cond: () => Promise<boolean>) => {
+        const deadline = performance.now() + 20_000
+        while (!(await cond())) expect(performance.now(), what).toBeLessThan(deadline)
+      }
+      const [[x], [z]] = (await placementNow()) as [[string], [string]]
+      const y = nodes.find((n) => n.id !== x)!.id
+      // replicate shard 0 to y (through a third node or x), writing meanwhile
+      const via = nodes.find((n) => n.id !== y)!
+      await via.db.updateCollectionCluster('moving', {
+        replicateShard: { shardId: 0, fromPeerId: peerIdOf(x), toPeerId: peerIdOf(y) },
+      })
+      expect((await placementNow())[0]).toEqual([x, y])
+      await moving.upsert(Array.from({ length: 50 }, (_, k) => ({ id: 1000 + k, vector: vec(1000 + k) })))
+      await until(`${y} hosts shard 0`, () => hostsHere(byId.get(y)!, 0))
+      expect(
+        await exists(join(byId.get(y)!.dir, 'collections', 'moving', 'shards', '0', 'remote.json')),
+      ).toBe(false)
+      for (const n of nodes) expect(await (await n.db.getCollection('moving')).count()).toBe(150)
+      // drop the original replica: x hands shard 0 to y
+      await a.db.updateCollectionCluster('moving', { dropReplica: { shardId: 0, peerId: peerIdOf(x) } })
+      await until(`${x} no longer hosts shard 0`, async () => !(await hostsHere(byId.get(x)!, 0)))
+      expect(
+        await exists(join(byId.get(x)!.dir, 'collections', 'moving', 'shards', '0', 'remote.json')),
+      ).toBe(true)
+      // the last replica cannot go
+      const last = await a.db
+        .updateCollectionCluster('moving', { dropReplica: { shardId: 0, peerId: peerIdOf(y) } })
+        .catch((e: unknown) => e)
+      expect((last as QuiverError).code).toBe('INVALID_ARGUMENT')
+      expect((last as QuiverError).message).toContain('one replica')
+      // move shard 1 off z: the new replica first, then z goes once it serves
+      const w = nodes.find((n) => n.id !== z)!.id
+      await a.db.updateCollectionCluster('moving', {
+        moveShard: { shardId: 1, fromPeerId: peerIdOf(z), toPeerId: peerIdOf(w) },
+      })
+      await until('shard 1 moved', async () => {
+        const p = (await placementNow())[1]!
+        return p.length === 1 && p[0] === w
+      })
+      await until(`${z} no longer hosts shard 1`, async () => !(await hostsHere(byId.get(z)!, 1)))
+      const want = await refSearch(moving)
+      for (const n of nodes) {
+        const c = await n.db.getCollection('moving')
+        expect(await c.count()).toBe(150)
+        expect(await refSearch(c)).toEqual(want)
+      }
+      // refused: a shard out of range, a peer holding no replica, a collection held whole
+      for (const [op, msg] of [
+        [{ dropReplica: { shardId: 2, peerId: peerIdOf(w) } }, 'shard_id'],
+        [
+          { replicateShard: { shardId: 1, fromPeerId: peerIdOf(z), toPeerId: peerIdOf(y) } },
+          'holds no replica',
+        ],
+        [{ replicateShard: { shardId: 1, fromPeerId: peerIdOf(w), toPeerId: 12345 } }, 'not a live peer'],
+      ] as const) {
+        const e = await a.db.updateCollectionCluster('moving', op).catch((err: unknown) => err)
+        expect((e as QuiverError).code).toBe('INVALID_ARGUMENT')
+        expect((e as QuiverError).message).toContain(msg)
+      }
+      await a.db.createCollection('whole', { dimension: DIM, metric: 'Dot' })
+      const whole = await a.db
+        .updateCollectionCluster('whole', { dropReplica: { shardId: 0, peerId: peerIdOf(x) } })
+        .catch((e: unknown) => e)
+      expect((whole as QuiverError).message).toContain('held whole by every node')
+      await a.db.deleteCollection('whole')
+    }, 90_000)
 
     it('R=2 keeps answering with a node gone; R=1 fails with SHARD_UNAVAILABLE for its shard only', async () => {
       const [a, , c] = nodes as [Node, Node, Node]

@@ -221,6 +221,35 @@ class KvCatalog implements NodeCatalog {
     return e === null || e.operation !== 'PUT' ? undefined : parseEntry(e.json())
   }
 
+  async update(name: string, change: (entry: CatalogEntry) => CatalogEntry): Promise<CatalogEntry> {
+    const key = `collections.${encodeName(name)}`
+    for (let attempt = 0; ; attempt++) {
+      let e: Awaited<ReturnType<KV['get']>>
+      try {
+        e = await this.kv.get(key)
+      } catch (err) {
+        throw unavailable(`cannot read collection ${name} from the cluster catalog`, err)
+      }
+      if (e === null || e.operation !== 'PUT')
+        throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} does not exist in the cluster`, {
+          name,
+        })
+      const next = change(parseEntry(e.json()))
+      const value =
+        next.placement === undefined
+          ? { logIds: next.logIds }
+          : { logIds: next.logIds, placement: next.placement }
+      try {
+        await this.kv.update(key, JSON.stringify(value), e.revision)
+        return next
+      } catch (err) {
+        // another node changed the entry since it was read: read it again and redo the change
+        if (attempt < 20 && /wrong last sequence/i.test((err as Error).message)) continue
+        throw unavailable(`cannot change collection ${name} in the cluster catalog`, err)
+      }
+    }
+  }
+
   async list(): Promise<Map<string, CatalogEntry>> {
     const out = new Map<string, CatalogEntry>()
     try {

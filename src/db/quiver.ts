@@ -9,20 +9,25 @@ import { DEFAULT_QUERY_CACHE_BYTES, QueryCache, type QueryCacheStats } from '../
 import { checkSampleRate, RecallBudget } from '../collection/recall-sampler.js'
 import { checkCollectionName, resolveConfig } from '../collection/validate.js'
 import { CorePool } from '../engine/pool.js'
-import { QuiverError } from '../errors.js'
+import { invalid, QuiverError } from '../errors.js'
 import {
   attachCollectionFiles,
+  clearShardData,
   createCollectionFiles,
   type HostedOpenOptions,
+  hostShardHere,
   localShards,
+  markShardRemote,
   openHostedCollection,
   type RemoteShardFactory,
   remoteReplicas,
   renameCollectionFiles,
+  shardDir,
 } from '../shards/open.js'
-import { answerShardRequest, RemoteShard, shardTopic } from '../shards/remote.js'
+import { answerShardRequest, RemoteShard, SHARD_PING, shardTopic } from '../shards/remote.js'
+import { ShardedCollection } from '../shards/router.js'
 import { placeShards } from '../shards/routing.js'
-import type { HostedCollection } from '../shards/shard-set.js'
+import type { HostedCollection, Shard } from '../shards/shard-set.js'
 import {
   type ArchiveFile,
   type ExtractOptions,
@@ -35,6 +40,7 @@ import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { Served, ShardTransport } from '../storage/transport.js'
 import type {
+  ClusterOperation,
   CollectionClusterInfo,
   CollectionUpdate,
   CreateCollectionOptions,
@@ -132,6 +138,35 @@ export interface OpenProgress {
 }
 
 const COLLECTIONS = 'collections'
+/** Cluster mode: how long a placed collection's create waits for its shards to be served. */
+const CREATE_SERVED_WAIT_MS = 30_000
+/** Cluster mode: how long a shard replaced by a new placement keeps answering reads already running on it. */
+const RETIRE_GRACE_MS = 5000
+
+/** The one key of a ClusterOperation; throws INVALID_ARGUMENT for anything else. */
+function operationKind(op: unknown): 'moveShard' | 'replicateShard' | 'dropReplica' {
+  const keys = typeof op === 'object' && op !== null && !Array.isArray(op) ? Object.keys(op) : []
+  const k = keys[0]
+  if (keys.length !== 1 || (k !== 'moveShard' && k !== 'replicateShard' && k !== 'dropReplica'))
+    throw invalid('a cluster operation is one of { moveShard }, { replicateShard }, { dropReplica }')
+  const body = (op as Record<string, unknown>)[k]
+  if (typeof body !== 'object' || body === null) throw invalid(`${k} must be an object`)
+  return k
+}
+
+/** `fromPeerId` -> `from_peer_id` (messages name the wire fields). */
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+}
+
+/** `e` with shard `shardId` placed on `replicas`. */
+function withReplicas(e: CatalogEntry, shardId: number, replicas: readonly string[]): CatalogEntry {
+  return { logIds: e.logIds, placement: e.placement!.map((r, i) => (i === shardId ? replicas : r)) }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
 /** The `Collection` reads that wait for the read barrier in cluster mode (`Quiver.view`). */
 const BARRIER_READS: ReadonlySet<string> = new Set([
   'get',
@@ -191,6 +226,8 @@ export class Quiver {
     string,
     { collection: HostedCollection; handles: Served[]; stopped: boolean }
   >()
+  /** Cluster mode: shards replaced by a new placement, closed after a grace (`retire`). */
+  private readonly retiring = new Set<() => Promise<void>>()
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
@@ -447,6 +484,11 @@ export class Quiver {
       return
     }
     if (local !== undefined && this.holdsAsRecorded(local, entry)) return
+    if (local !== undefined && sameList(local.logIds, entry.logIds) && this.options.transport !== undefined) {
+      // the same collection, placed anew (a shard moved, replicated or dropped here)
+      await this.relayout(name, local, entry)
+      return
+    }
     if (local !== undefined && ids.length === 0) {
       log?.warn(
         { collection: name },
@@ -464,6 +506,119 @@ export class Quiver {
     await this.addCollection(name, (staging) =>
       attachCollectionFiles(staging, name, entry.logIds, this.options, this.remoteLayout(entry)),
     )
+  }
+
+  /**
+   * Cluster mode: makes the shards of `c` (which follows `entry`'s logs already) that are hosted
+   * here exactly those `entry` places here, shard by shard, the collection staying open (and its
+   * aliases kept): a shard placed here is opened from its log and swapped in once it caught up (its
+   * remote stand-in answers meanwhile); a shard placed elsewhere becomes a remote shard and its local
+   * copy goes (after RETIRE_GRACE_MS, so reads running on it finish); a remote shard whose replicas
+   * changed is rebuilt.
+   */
+  private async relayout(name: string, c: HostedCollection, entry: CatalogEntry): Promise<void> {
+    const want = this.remoteLayout(entry)
+    const have = remoteReplicas(c)
+    const root = join(this.dir, COLLECTIONS, name)
+    const log = this.options.logger
+    for (const [shardId, w] of want.entries()) {
+      const h = have[shardId]
+      if (w === undefined ? h === undefined : h !== undefined && sameList(h, w)) continue
+      const current = this.collections.get(name)
+      if (current === undefined) return
+      const dir = shardDir(root, current, shardId)
+      const old =
+        current instanceof ShardedCollection ? current.shards[shardId]! : (current as unknown as Shard)
+      let next: Shard
+      if (w === undefined) {
+        log?.info(
+          { collection: name, shard: shardId },
+          `collection ${name}: shard ${shardId} is placed on this node; catching up with its log`,
+        )
+        next = await hostShardHere(dir, name, this.openOptions)
+      } else {
+        await markShardRemote(dir, entry.logIds[shardId]!, w)
+        next = this.openOptions.remoteShard!({
+          dir,
+          name,
+          shardId,
+          logId: entry.logIds[shardId]!,
+          replicas: w,
+          config: old.config,
+        })
+        if (h === undefined)
+          log?.info(
+            { collection: name, shard: shardId },
+            `collection ${name}: shard ${shardId} now lives on ${w.join(', ')}; its copy here goes`,
+          )
+      }
+      if (this.closed || this.collections.get(name) !== current) {
+        await next.close().catch(() => undefined)
+        return
+      }
+      if (current instanceof ShardedCollection) await current.replaceShard(shardId, next)
+      else this.collections.set(name, next)
+      // served anew (syncServing after this reconciliation): the shards hosted here changed
+      this.stopServing(name)
+      this.retire(old, h === undefined && w !== undefined ? dir : undefined)
+    }
+  }
+
+  /**
+   * Cluster mode: resolves once each shard of `logIds` is served by one of its `placement` nodes
+   * (a ping answered), asking every CREATE_SERVED_WAIT_MS / 60; past CREATE_SERVED_WAIT_MS it logs
+   * the shards still unserved and resolves (their nodes attach them when they see the catalog).
+   */
+  private async untilServed(
+    name: string,
+    logIds: readonly string[],
+    placement: readonly (readonly string[])[],
+  ): Promise<void> {
+    const transport = this.options.transport
+    if (transport === undefined) return
+    const started = performance.now()
+    const served = async (i: number): Promise<boolean> => {
+      for (const node of placement[i] ?? []) {
+        try {
+          await transport.request(node, shardTopic(logIds[i]!), SHARD_PING, 1000)
+          return true
+        } catch {}
+      }
+      return false
+    }
+    const left = new Set(logIds.map((_, i) => i))
+    while (left.size > 0 && !this.closed) {
+      for (const i of [...left]) if (await served(i)) left.delete(i)
+      if (left.size === 0) return
+      if (performance.now() - started > CREATE_SERVED_WAIT_MS) {
+        this.options.logger?.warn(
+          { collection: name, shards: [...left] },
+          `collection ${name}: shards ${[...left].join(', ')} are not served yet by their nodes; writes to them fail with SHARD_UNAVAILABLE until they are`,
+        )
+        return
+      }
+      await new Promise((r) => setTimeout(r, CREATE_SERVED_WAIT_MS / 60))
+    }
+  }
+
+  /**
+   * Closes `old` (a shard this node no longer holds in that form) after RETIRE_GRACE_MS, then
+   * clears `clearDir`'s local data if given; at once when the database closes.
+   */
+  private retire(old: Shard, clearDir: string | undefined): void {
+    let started: Promise<void> | undefined
+    const run = (): Promise<void> => {
+      started ??= (async () => {
+        clearTimeout(timer)
+        this.retiring.delete(run)
+        await old.closeWithoutPersist().catch(() => undefined)
+        if (clearDir !== undefined) await clearShardData(clearDir).catch(() => undefined)
+      })()
+      return started
+    }
+    const timer = setTimeout(() => void run(), RETIRE_GRACE_MS)
+    timer.unref()
+    this.retiring.add(run)
   }
 
   /**
@@ -530,6 +685,120 @@ export class Quiver {
   }
 
   /**
+   * Cluster mode: changes where a shard of a placed collection (created with `replicationFactor`)
+   * is hosted (`ClusterOperation`: Qdrant's `replicate_shard`, `move_shard`, `drop_replica`), by a
+   * compare-and-set of its placement in the catalog; every node then adjusts (a new replica replays
+   * the shard's log and serves it once caught up; a dropped one hands its shard to the others).
+   * `moveShard` resolves once the new replica is recorded; the old one is dropped when the new one
+   * serves the shard (checked every 500 ms; a node that stops meanwhile leaves both). Resolves true.
+   * Throws INVALID_ARGUMENT (not cluster mode, a collection held whole by every node, a shard id
+   * out of range, a peer that is not alive or not a replica, dropping the last replica),
+   * COLLECTION_NOT_FOUND, LOG_UNAVAILABLE.
+   * @example await db.updateCollectionCluster('docs', { replicateShard: { shardId: 0, fromPeerId: a, toPeerId: b } })
+   */
+  async updateCollectionCluster(alias: string, operation: ClusterOperation): Promise<true> {
+    this.assertOpen()
+    const catalog = this.options.catalog
+    const transport = this.options.transport
+    if (catalog === undefined || transport === undefined)
+      throw invalid('cluster operations need cluster mode (quiver serve --cluster)')
+    const name = this.realName(alias)
+    const entry = await catalog.get(name)
+    if (entry === undefined)
+      throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${alias} does not exist`, { name: alias })
+    if (entry.placement === undefined)
+      throw invalid(
+        `collection ${name} is held whole by every node (it was created without replication_factor): it has no shard placement to change`,
+      )
+    const kind = operationKind(operation)
+    const op = (operation as Record<string, Record<string, unknown>>)[kind]!
+    const shardId = op.shardId
+    if (
+      typeof shardId !== 'number' ||
+      !Number.isInteger(shardId) ||
+      shardId < 0 ||
+      shardId >= entry.logIds.length
+    )
+      throw invalid(
+        `shard_id must be an integer in 0..${entry.logIds.length - 1}, got ${JSON.stringify(shardId)}`,
+      )
+    const live = new Map((await catalog.status()).peers.map((p) => [p.peerId, p.nodeId]))
+    const nodeOf = (field: string, mustLive: boolean, replicas: readonly string[]): string => {
+      const peer = op[field]
+      const byReplica = replicas.find((n) => peerIdOf(n) === peer)
+      const node = byReplica ?? (typeof peer === 'number' ? live.get(peer) : undefined)
+      if (node === undefined || (mustLive && !live.has(peerIdOf(node))))
+        throw invalid(
+          `${snake(field)} ${JSON.stringify(peer)} is not a live peer of the cluster (GET /cluster lists them)`,
+        )
+      return node
+    }
+    const topic = shardTopic(entry.logIds[shardId]!)
+    const add = (e: CatalogEntry, to: string, from: string): CatalogEntry => {
+      const replicas = e.placement![shardId]!
+      if (!replicas.includes(from))
+        throw invalid(`peer ${peerIdOf(from)} holds no replica of shard ${shardId} of collection ${name}`)
+      if (replicas.includes(to))
+        throw invalid(
+          `peer ${peerIdOf(to)} already holds a replica of shard ${shardId} of collection ${name}`,
+        )
+      return withReplicas(e, shardId, [...replicas, to])
+    }
+    const drop = (e: CatalogEntry, node: string): CatalogEntry => {
+      const replicas = e.placement![shardId]!
+      if (!replicas.includes(node))
+        throw invalid(`peer ${peerIdOf(node)} holds no replica of shard ${shardId} of collection ${name}`)
+      if (replicas.length === 1)
+        throw invalid(
+          `shard ${shardId} of collection ${name} has one replica, on peer ${peerIdOf(node)}: it cannot be dropped (replicate it first)`,
+        )
+      return withReplicas(
+        e,
+        shardId,
+        replicas.filter((n) => n !== node),
+      )
+    }
+    const replicas = entry.placement[shardId]!
+    if (kind === 'dropReplica') {
+      const node = nodeOf('peerId', false, replicas)
+      await catalog.update(name, (e) => drop(e, node))
+    } else {
+      const from = nodeOf('fromPeerId', false, replicas)
+      const to = nodeOf('toPeerId', true, [])
+      await catalog.update(name, (e) => add(e, to, from))
+      if (kind === 'moveShard') {
+        const log = this.options.logger
+        void (async () => {
+          // the old replica goes once the new one answers for the shard (it caught up)
+          for (;;) {
+            if (this.closed) return
+            try {
+              await transport.request(to, topic, SHARD_PING, 1000)
+              break
+            } catch {
+              await new Promise((r) => setTimeout(r, 500))
+            }
+          }
+          await catalog.update(name, (e) =>
+            e.placement?.[shardId]?.includes(from) && e.placement[shardId]!.includes(to) ? drop(e, from) : e,
+          )
+          log?.info(
+            { collection: name, shard: shardId },
+            `collection ${name}: shard ${shardId} moved from ${from} to ${to}`,
+          )
+        })().catch((err: unknown) =>
+          log?.error(
+            { collection: name, shard: shardId, err: { message: (err as Error).message } },
+            `collection ${name}: moving shard ${shardId} from ${from} to ${to} did not finish: ${(err as Error).message}`,
+          ),
+        )
+      }
+    }
+    void this.reconcile(name)
+    return true
+  }
+
+  /**
    * Cluster mode: the live nodes, this one and the controller (the catalog's heartbeats);
    * undefined on a single node. Throws LOG_UNAVAILABLE if the catalog cannot be read.
    */
@@ -577,6 +846,8 @@ export class Quiver {
         throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} was dropped while it was created`, {
           name,
         })
+      // answered once every shard is served by a replica: a write through any node right after works
+      await this.untilServed(name, placed.logIds, placement)
       return this.view(placed)
     } finally {
       void this.reconcile(name)
@@ -857,9 +1128,11 @@ export class Quiver {
     let v = this.barrierViews.get(c)
     if (v === undefined) {
       // shards hosted elsewhere catch up on the node that answers for them (serveShard's barrier)
-      const here = localShards(c).map((l) => l.shard)
+      // (the shards hosted here are looked up at each read: a new placement may swap them)
       const barrier = () =>
-        this.barrier({ catchUp: async () => void (await Promise.all(here.map((s) => s.catchUp()))) })
+        this.barrier({
+          catchUp: async () => void (await Promise.all(localShards(c).map((l) => l.shard.catchUp()))),
+        })
       const clusterInfo = () => this.clusterInfoOf(c)
       v = new Proxy(c, {
         get(target, key) {
@@ -1231,6 +1504,7 @@ export class Quiver {
     // a reconciliation attaching a collection finishes first (later ones see `closed` and stop)
     await this.catalogChain
     for (const name of [...this.serving.keys()]) this.stopServing(name)
+    for (const run of [...this.retiring]) await run()
     let first: unknown
     for (const c of this.collections.values()) {
       try {

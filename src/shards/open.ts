@@ -4,7 +4,7 @@
 // a shard (or an unsharded collection) hosted by other nodes only is a directory holding its config,
 // its log's pointer and `remote.json` ({ version, logId, replicas }): it opens as a RemoteShard
 // (remote.ts) through `HostedOpenOptions.remoteShard`.
-import { mkdir, readFile, stat } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type CollectionOpenOptions, EmbeddedCollection } from '../collection/collection.js'
 import { readConfig, writeConfig } from '../collection/persistence.js'
@@ -90,6 +90,48 @@ async function openShard(
       { path: join(dir, REMOTE_FILE) },
     )
   return options.remoteShard({ dir, name, shardId, ...remote, config: await readConfig(dir) })
+}
+
+/** The directory of shard `shardId` of the collection at `dir` (`dir` itself for an unsharded one). */
+export function shardDir(dir: string, c: HostedCollection, shardId: number): string {
+  return c instanceof ShardedCollection ? join(dir, SHARDS_DIR, String(shardId)) : dir
+}
+
+/** Marks the shard directory `dir` as hosted elsewhere: `remote.json` naming its log and `replicas` (atomic). */
+export async function markShardRemote(
+  dir: string,
+  logId: string,
+  replicas: readonly string[],
+): Promise<void> {
+  await writeFileAtomic(join(dir, REMOTE_FILE), JSON.stringify({ version: REMOTE_VERSION, logId, replicas }))
+}
+
+/**
+ * Opens the shard directory `dir`, until now a remote shard's, as a shard hosted here: drops
+ * `remote.json` (from then on, a restart opens it as local too and replays its log), opens it,
+ * which replays the shard's log from the start, and resolves once it caught up with the log.
+ * Throws as `EmbeddedCollection.open`.
+ */
+export async function hostShardHere(dir: string, name: string, options: HostedOpenOptions): Promise<Shard> {
+  await unlink(join(dir, REMOTE_FILE)).catch((err: unknown) => {
+    if (errnoCode(err) !== 'ENOENT') throw ioError('unlink', join(dir, REMOTE_FILE), err)
+  })
+  const local = await EmbeddedCollection.open(dir, name, options)
+  try {
+    await local.catchUp()
+  } catch (err) {
+    await local.close().catch(() => undefined)
+    throw err
+  }
+  return local
+}
+
+/** Removes what a shard directory held as a local shard (segments, manifest), keeping its config, log pointer and `remote.json`. */
+export async function clearShardData(dir: string): Promise<void> {
+  const keep = new Set(['config.json', 'log.json', REMOTE_FILE])
+  for (const e of await readdir(dir)) {
+    if (!keep.has(e)) await rm(join(dir, e), { recursive: true, force: true })
+  }
 }
 
 /**
@@ -231,11 +273,7 @@ export async function attachCollectionFiles(
 ): Promise<void> {
   const markRemote = async (d: string, i: number): Promise<void> => {
     const replicas = remote[i]
-    if (replicas === undefined) return
-    await writeFileAtomic(
-      join(d, REMOTE_FILE),
-      JSON.stringify({ version: REMOTE_VERSION, logId: logIds[i], replicas }),
-    )
+    if (replicas !== undefined) await markShardRemote(d, logIds[i]!, replicas)
   }
   if (logIds.length <= 1) {
     await EmbeddedCollection.attachFiles(dir, name, logIds[0] ?? '', options)

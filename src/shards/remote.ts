@@ -97,7 +97,8 @@ const METHODS: ReadonlyMap<string, 'read' | 'write' | 'other'> = new Map([
 ])
 
 /** A probe: answered at once by any node serving the shard. */
-const PING = serialize({ m: 'ping', a: [] })
+export const SHARD_PING: Uint8Array = serialize({ m: 'ping', a: [] })
+const PING = SHARD_PING
 
 /** The topic a shard is served under: its log id (a JetStream stream name). */
 export function shardTopic(logId: string): string {

@@ -77,7 +77,7 @@ const FACET_ALL = MAX_LIMIT
 /** A collection of `shards.length` shards; see the file comment. Built by the database (db/quiver.ts). */
 export class ShardedCollection implements HostedCollection, ShardSet {
   readonly name: string
-  readonly shards: readonly Shard[]
+  private readonly shardList: Shard[]
   private closed = false
   private readonly route: RouteOptions
   /** Writes and config changes, one at a time (see `write`). */
@@ -87,8 +87,29 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   constructor(name: string, shards: readonly Shard[], options: RouteOptions = {}) {
     if (shards.length < 2) throw new QuiverError('INTERNAL', `a sharded collection needs >= 2 shards`)
     this.name = name
-    this.shards = shards
+    this.shardList = [...shards]
     this.route = options
+  }
+
+  /** The shards, index = shard id. */
+  get shards(): readonly Shard[] {
+    return this.shardList
+  }
+
+  /**
+   * Puts `next` in place of shard `shardId` (cluster mode: a shard this node starts or stops
+   * hosting, its local copy for a remote one or back), between two writes; resolves with the shard
+   * it replaced, for the caller to close.
+   */
+  replaceShard(shardId: number, next: Shard): Promise<Shard> {
+    this.assertOpen()
+    return this.exclusive(async () => {
+      const old = this.shardList[shardId]
+      if (old === undefined)
+        throw new QuiverError('INTERNAL', `collection ${this.name} has no shard ${shardId}`)
+      this.shardList[shardId] = next
+      return old
+    })
   }
 
   /** The collection's config (every shard holds the same; `params.shardNumber` = the shard count). */

@@ -54,6 +54,12 @@ export interface ClusterCatalog {
   register(name: string, entry: CatalogEntry): Promise<void>
   /** Removes `name`; resolves false if the catalog did not have it. */
   unregister(name: string): Promise<boolean>
+  /**
+   * Replaces the entry of `name` with `change(current)`, atomically (compare-and-set on the entry
+   * as read; redone on a concurrent change). Throws COLLECTION_NOT_FOUND, what `change` throws,
+   * LOG_UNAVAILABLE.
+   */
+  update(name: string, change: (entry: CatalogEntry) => CatalogEntry): Promise<CatalogEntry>
   /** The entry of `name` now, undefined if the catalog has none. */
   get(name: string): Promise<CatalogEntry | undefined>
   /** Every collection the catalog has now. */

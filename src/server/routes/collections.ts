@@ -1,7 +1,9 @@
 // Collection endpoints: list, info, create, update (live reconfiguration), delete, exists, cluster info (Qdrant's `/collections` resource).
 import type { FastifyInstance } from 'fastify'
+import { QuiverError } from '../../errors.js'
 import type { ServerDatabase } from '../database.js'
 import { sendOk } from '../reply.js'
+import { parseClusterOperation } from '../wire/cluster.js'
 import {
   parseCreateCollection,
   parseUpdateCollection,
@@ -67,6 +69,17 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
               })),
             )
     return sendOk(reply, toWireClusterInfo({ ...info, remoteShards }, cluster.self.peerId))
+  })
+
+  // Qdrant's shard operations (move_shard, replicate_shard, drop_replica); cluster mode only
+  app.post<CollectionParams>('/collections/:collection_name/cluster', async (req, reply) => {
+    const operation = parseClusterOperation(req.body)
+    if (db.updateCollectionCluster === undefined)
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        'cluster operations need cluster mode (quiver serve --cluster)',
+      )
+    return sendOk(reply, await db.updateCollectionCluster(req.params.collection_name, operation))
   })
 
   app.put<CollectionParams>('/collections/:collection_name', async (req, reply) => {

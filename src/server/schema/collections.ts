@@ -534,6 +534,39 @@ const COMPLETED_LIMIT: QueryParam = {
 
 const TAGS = ['Collections'] as const
 
+const ShardTransfer = (name: string) =>
+  named(
+    name,
+    Type.Object({
+      shard_id: Type.Integer({ minimum: 0 }),
+      from_peer_id: Type.Integer({ minimum: 0 }),
+      to_peer_id: Type.Integer({ minimum: 0 }),
+      method: Type.Optional(
+        Type.Union([Type.String(), Type.Null(), Type.Object({})], {
+          description: 'Accepted and ignored: a new replica catches up from the shard log',
+        }),
+      ),
+    }),
+  )
+
+/** `POST /collections/{c}/cluster`: Qdrant's `ClusterOperations` that Quiver supports. */
+const ClusterOperations = named(
+  'ClusterOperations',
+  Type.Union([
+    named('MoveShardOperation', Type.Object({ move_shard: ShardTransfer('MoveShard') })),
+    named('ReplicateShardOperation', Type.Object({ replicate_shard: ShardTransfer('ReplicateShard') })),
+    named(
+      'DropReplicaOperation',
+      Type.Object({
+        drop_replica: named(
+          'Replica',
+          Type.Object({ shard_id: Type.Integer({ minimum: 0 }), peer_id: Type.Integer({ minimum: 0 }) }),
+        ),
+      }),
+    ),
+  ]),
+)
+
 export const COLLECTION_ROUTES: readonly RouteSchema[] = [
   {
     method: 'GET',
@@ -601,6 +634,17 @@ export const COLLECTION_ROUTES: readonly RouteSchema[] = [
     summary: "The collection's shards: where each is and its state",
     tags: TAGS,
     response: Ok(CollectionClusterInfo),
+  },
+  {
+    method: 'POST',
+    url: '/collections/:collection_name/cluster',
+    operationId: 'update_collection_cluster',
+    summary:
+      'Replicate, move or drop a replica of a shard (cluster mode, collections created with replication_factor)',
+    tags: TAGS,
+    body: ClusterOperations,
+    query: [TIMEOUT],
+    response: Ok(Type.Boolean()),
   },
   {
     method: 'GET',
