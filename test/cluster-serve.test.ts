@@ -142,6 +142,50 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
       for (const peers of replicas.values()) expect(new Set(peers).size).toBe(2)
     }
 
+    // Qdrant's replicate_shard then drop_replica through the unchanged client: a shard n1 lacks
+    // gets a replica on n1, then one of its old replicas goes; counts stay whole throughout
+    // biome-ignore lint/suspicious/noExplicitAny: Qdrant's CollectionClusterInfo JSON
+    const clusterOf = async (n: QuiverNode): Promise<any> =>
+      ((await fetch(`${n.url}/collections/docs/cluster`).then((r) => r.json())) as { result: unknown }).result
+    const before = await clusterOf(n1)
+    const local1 = new Set(before.local_shards.map((s: { shard_id: number }) => s.shard_id))
+    const lacking = [0, 1, 2].find((i) => !local1.has(i))!
+    const fromPeer = before.remote_shards.find((s: { shard_id: number }) => s.shard_id === lacking).peer_id
+    expect(
+      await n2.client.updateCollectionCluster('docs', {
+        replicate_shard: { shard_id: lacking, from_peer_id: fromPeer, to_peer_id: before.peer_id },
+      }),
+    ).toBe(true)
+    const until = async (what: string, cond: () => Promise<boolean>) => {
+      const deadline = performance.now() + 30_000
+      while (!(await cond())) expect(performance.now(), what).toBeLessThan(deadline)
+    }
+    await until('n1 hosts the shard', async () =>
+      (await clusterOf(n1)).local_shards.some((s: { shard_id: number }) => s.shard_id === lacking),
+    )
+    for (const n of all) expect((await n.client.count('docs', { exact: true })).count).toBe(N)
+    await n3.client.updateCollectionCluster('docs', {
+      drop_replica: { shard_id: lacking, peer_id: fromPeer },
+    })
+    await until('the old replica is gone', async () => {
+      const ci = await clusterOf(n2)
+      const peers = [
+        ...ci.local_shards.filter((s: { shard_id: number }) => s.shard_id === lacking).map(() => ci.peer_id),
+        ...ci.remote_shards
+          .filter((s: { shard_id: number }) => s.shard_id === lacking)
+          .map((s: { peer_id: number }) => s.peer_id),
+      ]
+      return peers.length === 2 && !peers.includes(fromPeer) && peers.includes(before.peer_id)
+    })
+    for (const n of all) expect((await n.client.count('docs', { exact: true })).count).toBe(N)
+    // refused as Qdrant refuses a bad operation: 400, nothing changes
+    const refused = await fetch(`${n1.url}/collections/docs/cluster`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ drop_replica: { shard_id: 7, peer_id: fromPeer } }),
+    })
+    expect(refused.status).toBe(400)
+
     // a write load through all three nodes; n3 is SIGKILLed in the middle of it
     const acked = new Set<number>()
     let failedReads = 0
