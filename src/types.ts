@@ -882,7 +882,8 @@ export interface WriteOptions {
   /**
    * An idempotency key (1..64 letters, digits, `_`, `-`): on a shared log (a JetStream stream,
    * cluster mode) a write sent again with the same key within 2 minutes is stored once, however
-   * often and through whichever node it is retried. The local WAL ignores it. Not on the REST API.
+   * often and through whichever node it is retried (the repeat answers the first one's
+   * `operationId`). The local WAL and an unshared stream ignore it. Not on the REST API.
    */
   writeId?: string
 }

@@ -18,6 +18,7 @@ import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
 import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
 import { natsTransport } from '../src/cluster/transport.js'
 import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
+import { shardTopic } from '../src/shards/remote.js'
 import type { ClusterCatalog } from '../src/storage/catalog.js'
 import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
 
@@ -231,7 +232,7 @@ describe.skipIf(natsServerMissing !== null)(
       const logId = (await nodes[0]!.db.getCollection('docs')).logIds[0]!
       const nc = await connect({ servers: [nats.url] })
       try {
-        const subject = `QUIVER.rpc.${host}.${logId}`
+        const subject = `QUIVER.rpc.${host}.${shardTopic(logId)}`
         for (const body of [
           new Uint8Array([1, 2, 3]),
           serialize({ m: 'close', a: [] }),
@@ -239,6 +240,8 @@ describe.skipIf(natsServerMissing !== null)(
           serialize({ m: '__proto__', a: [] }),
           serialize({ m: 'count', a: 'not a list' }),
           serialize({ m: 'upsert', a: [[{ id: -1, vector: [1] }]] }),
+          // a few bytes saying "length 2^32 - 1": refused before anything walks it
+          serialize({ m: 'updateVectors', a: [new Array(2 ** 32 - 1)] }),
         ]) {
           const answer = deserialize((await nc.request(subject, body, { timeout: 5000 })).data) as {
             e?: { code: string }

@@ -279,8 +279,14 @@ class JetStreamLog implements OperationLog {
           { bytes: big.byteLength, max },
         ),
       )
+    // a writeId dedupes across the writers of a shared log; one writer's own log (its seqs checked
+    // to follow each other) takes none: a deduped publish would answer an older seq
     const ids = bodies.map((_, i) =>
-      writeId === undefined ? randomUUID() : bodies.length === 1 ? writeId : `${writeId}-${i}`,
+      writeId === undefined || !this.settings.shared
+        ? randomUUID()
+        : bodies.length === 1
+          ? writeId
+          : `${writeId}-${i}`,
     )
     if (this.settings.shared) return this.appendShared(bodies, ids)
     if (this.broken !== undefined) return Promise.reject(this.broken)

@@ -382,20 +382,28 @@ export class Quiver {
   }
 
   /** Cluster mode: queues a reconciliation of `name` with the catalog (one at a time; errors are logged). */
-  private reconcile(name: string): Promise<void> {
+  private reconcile(name: string, rethrow = false): Promise<void> {
+    let failure: unknown
     const run = this.catalogChain.then(() =>
       this.reconcileNow(name)
         .catch((err: unknown) => {
+          failure = err
           const e = err as QuiverError
           this.options.logger?.error(
             { collection: name, err: { code: e.code, message: e.message } },
             `collection ${name}: cannot follow the cluster catalog: ${e.message}`,
           )
         })
-        .then(() => this.syncServing(name)),
+        .then(() => this.syncServing(name))
+        .catch(() => undefined),
     )
     this.catalogChain = run
-    return run
+    // `rethrow`: the caller (a create placing its collection) learns why it failed
+    return rethrow
+      ? run.then(() => {
+          if (failure !== undefined) throw failure
+        })
+      : run
   }
 
   /**
@@ -403,38 +411,73 @@ export class Quiver {
    * (each once it caught up with its log, so a replica answers only what it has applied), and stops
    * serving a collection dropped or replaced here.
    */
-  private syncServing(name: string): void {
+  private async syncServing(name: string): Promise<void> {
     const transport = this.options.transport
-    if (transport === undefined) return
+    const catalog = this.options.catalog
+    if (transport === undefined || catalog === undefined) return
     const c = this.closed ? undefined : this.collections.get(name)
     const current = this.serving.get(name)
     if (current !== undefined && current.collection === c) return
     if (current !== undefined) this.stopServing(name)
     if (c === undefined || c.logIds.length === 0) return
+    // only placed collections are asked for by other nodes (the others are whole on every node)
+    let placed: boolean
+    try {
+      placed = (await catalog.get(name))?.placement !== undefined
+    } catch {
+      placed = true
+    }
+    if (!placed || this.closed || this.collections.get(name) !== c || this.serving.has(name)) return
     const entry = { collection: c, handles: [] as Served[], stopped: false }
     this.serving.set(name, entry)
     for (const { shardId, shard } of localShards(c)) {
       const logId = shard.logId
-      if (logId === undefined) continue
-      void shard.catchUp().then(
-        () => {
-          if (entry.stopped) return
-          entry.handles.push(
-            transport.serve(shardTopic(logId), (body) =>
-              answerShardRequest(shard, body, {
-                barrier: () => this.barrier(shard),
-                maxAnswerBytes: transport.maxBodyBytes,
-              }),
-            ),
-          )
-        },
-        (err: unknown) => {
-          this.options.logger?.error(
+      if (logId !== undefined) void this.serveWhenCaughtUp(name, shardId, shard, logId, entry)
+    }
+  }
+
+  /**
+   * Serves `shard` to other nodes once it caught up with its log; a catch-up that fails (NATS
+   * away) is retried with backoff until it succeeds or serving stops.
+   */
+  private async serveWhenCaughtUp(
+    name: string,
+    shardId: number,
+    shard: Shard,
+    logId: string,
+    entry: { handles: Served[]; stopped: boolean },
+  ): Promise<void> {
+    const transport = this.options.transport!
+    for (let attempt = 0; !entry.stopped && !this.closed; attempt++) {
+      try {
+        await shard.catchUp()
+      } catch (err) {
+        if (entry.stopped || this.closed) return
+        if (attempt === 0)
+          this.options.logger?.warn(
             { collection: name, shard: shardId, err: { message: (err as Error).message } },
-            `collection ${name}: shard ${shardId} cannot catch up with its log; it is not served to other nodes`,
+            `collection ${name}: shard ${shardId} cannot catch up with its log yet (${(err as Error).message}); it is served to other nodes once it has`,
           )
-        },
-      )
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)))
+        continue
+      }
+      if (entry.stopped || this.closed) return
+      try {
+        entry.handles.push(
+          transport.serve(shardTopic(logId), (body) =>
+            answerShardRequest(shard, body, {
+              barrier: () => this.barrier(shard),
+              maxAnswerBytes: transport.maxBodyBytes,
+            }),
+          ),
+        )
+      } catch (err) {
+        this.options.logger?.error(
+          { collection: name, shard: shardId, err: { message: (err as Error).message } },
+          `collection ${name}: shard ${shardId} cannot be served to other nodes: ${(err as Error).message}`,
+        )
+      }
+      return
     }
   }
 
@@ -448,18 +491,26 @@ export class Quiver {
   }
 
   /**
-   * Cluster mode, the read barrier: resolves once `c` applied every write acknowledged anywhere
-   * before the call, or after `readBarrierMs` (a replica that cannot catch up answers what it has).
+   * Cluster mode, the read barrier: resolves true once `c` applied every write acknowledged
+   * anywhere before the call, false after `readBarrierMs` or when catching up fails (the caller
+   * then answers what it has, or, serving another node, says it is behind).
    */
-  private async barrier(c: { catchUp(): Promise<void> }): Promise<void> {
+  private async barrier(c: { catchUp(): Promise<void> }): Promise<boolean> {
     const wait = this.options.readBarrierMs ?? 1000
-    if (wait <= 0) return
+    if (wait <= 0) return true
     let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<void>((done) => {
-      timer = setTimeout(done, wait)
+    const late = new Promise<false>((done) => {
+      timer = setTimeout(() => done(false), wait)
     })
-    await Promise.race([c.catchUp().catch(() => undefined), late])
+    const caughtUp = await Promise.race([
+      c.catchUp().then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ])
     clearTimeout(timer)
+    return caughtUp
   }
 
   private async reconcileNow(name: string): Promise<void> {
@@ -827,6 +878,11 @@ export class Quiver {
       rf === undefined || transport === undefined
         ? undefined
         : placeShards(shards, rf, transport.liveNodes(), name)
+    if (placement !== undefined && rf !== undefined && rf > transport!.liveNodes().size)
+      this.options.logger?.warn(
+        { collection: name },
+        `collection ${name}: replication_factor ${rf} but ${transport!.liveNodes().size} live node(s): each shard gets ${transport!.liveNodes().size} replica(s) (add replicas later with replicate_shard)`,
+      )
     try {
       // recorded in the catalog once its logs exist; another node's create of the same name wins or loses atomically
       const created = await this.addCollection(
@@ -840,7 +896,7 @@ export class Quiver {
       )
       if (placement === undefined) return this.view(created)
       // this node's copy becomes what the placement gives it (its shards here, the others remote)
-      await this.reconcile(name)
+      await this.reconcile(name, true)
       const placed = this.collections.get(name)
       if (placed === undefined)
         throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} was dropped while it was created`, {
@@ -1127,7 +1183,7 @@ export class Quiver {
     if (this.options.catalog === undefined || c.logIds.length === 0) return c
     let v = this.barrierViews.get(c)
     if (v === undefined) {
-      // shards hosted elsewhere catch up on the node that answers for them (serveShard's barrier)
+      // shards hosted elsewhere catch up on the node that answers for them (answerShardRequest's barrier)
       // (the shards hosted here are looked up at each read: a new placement may swap them)
       const barrier = () =>
         this.barrier({
@@ -1455,6 +1511,7 @@ export class Quiver {
     const oldError = this.unavailable.get(name)
     this.collections.delete(name)
     this.unavailable.delete(name)
+    this.stopServing(name)
     await old?.closeWithoutPersist()
     let moved = false
     try {
@@ -1494,6 +1551,9 @@ export class Quiver {
     } catch (err) {
       if (err instanceof QuiverError && err.code === 'CORRUPTED') this.unavailable.set(name, err)
       throw err
+    } finally {
+      // cluster mode: what is open now is served to other nodes (if the catalog places it)
+      void this.syncServing(name).catch(() => undefined)
     }
   }
 

@@ -1,16 +1,21 @@
 // Shards hosted by other nodes (issue 14, docs/cluster.md "Shard placement"). A collection whose
 // shards are placed on some nodes only holds, on every other node, a RemoteShard per shard it does
 // not host: the same `Shard` interface, each call sent over the ShardTransport seam
-// (src/storage/transport.ts) to a live node hosting that shard, which answers with `serveShard`
-// below. The router (router.ts, query-router.ts) cannot tell a remote shard from a local one.
+// (src/storage/transport.ts) to a live node hosting that shard, which answers with
+// `answerShardRequest` below. The router (router.ts, query-router.ts) cannot tell a remote shard
+// from a local one. Whoever may publish on `QUIVER.rpc.>` can call these: restrict it with NATS
+// subject permissions (docs/cluster.md).
 //
-// Wire: a request is `v8.serialize({ m, a })` (method name, argument list); the answer is
+// Wire: a request is `v8.serialize({ m, a, s? })` (method name, argument list, stale answer
+// allowed); the answer is
 // `v8.serialize({ r })` (the result) or `v8.serialize({ e: { code, message, details } })` (a
 // QuiverError, rebuilt as one on the asking node). v8's structured-clone format carries typed
 // arrays (vectors) as they are; both ends are Quiver nodes of one cluster (trusted peers on NATS).
-// Reads are answered after the serving replica caught up with the shard's log (the read barrier),
-// so a read through any node sees every write acknowledged before it.
-import { randomUUID } from 'node:crypto'
+// A read is answered once the serving replica caught up with the shard's log (the read barrier);
+// a replica that cannot within `readBarrierMs` says so and the next is asked, so a read through
+// any node sees every write acknowledged before it while one replica is caught up (when none is,
+// the first answers what it has, as a node answers its own reads then).
+import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import { deserialize, serialize } from 'node:v8'
 import { resolveWrite, SHARED_APPLY_WAIT_MS } from '../collection/deadline.js'
@@ -55,8 +60,11 @@ import type {
 } from '../types.js'
 import type { ImageFile, Shard } from './shard-set.js'
 
-/** Default milliseconds a read waits for one replica before asking the next. */
-export const SHARD_READ_TIMEOUT_MS = 5000
+/**
+ * Default milliseconds a read waits for one replica before asking the next: long, as a replica
+ * that dies or stops meanwhile is noticed sooner by the probe (`RemoteShard.probed`).
+ */
+export const SHARD_READ_TIMEOUT_MS = 30_000
 /** Milliseconds a write waits for one replica to make it durable before it is sent to the next (the same `writeId`). */
 const SHARD_APPEND_ATTEMPT_MS = 5000
 /** Milliseconds a retry-safe call keeps going round the replicas (a JetStream publish retried through a leader election takes ~11 s). */
@@ -100,9 +108,30 @@ const METHODS: ReadonlyMap<string, 'read' | 'write' | 'other'> = new Map([
 export const SHARD_PING: Uint8Array = serialize({ m: 'ping', a: [] })
 const PING = SHARD_PING
 
-/** The topic a shard is served under: its log id (a JetStream stream name). */
+/**
+ * The topic a shard is served under: its log id (a JetStream stream name) when that is a short
+ * subject token, else `h` + 32 hex digits of its SHA-256 (a long collection name's stream).
+ */
 export function shardTopic(logId: string): string {
-  return logId
+  return /^[A-Za-z0-9_-]{1,100}$/.test(logId)
+    ? logId
+    : `h${createHash('sha256').update(logId).digest('hex').slice(0, 32)}`
+}
+
+/**
+ * Refuses arguments that structured clone can carry but JSON cannot: sparse arrays (a few bytes
+ * can say "length 2^32 - 1" and stall whoever walks it) and nesting over 64 levels.
+ */
+function checkDense(v: unknown, depth = 0): void {
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return
+  if (depth > 64) throw new QuiverError('INVALID_ARGUMENT', 'a shard request nests over 64 levels')
+  if (Array.isArray(v)) {
+    if (Object.keys(v).length !== v.length)
+      throw new QuiverError('INVALID_ARGUMENT', 'a shard request holds a sparse array')
+    for (const x of v) checkDense(x, depth + 1)
+    return
+  }
+  for (const x of Object.values(v)) checkDense(x, depth + 1)
 }
 
 interface WireError {
@@ -127,10 +156,14 @@ function answerError(err: unknown): Uint8Array {
   }
 }
 
-/** Options of {@link serveShard}. */
+/** Options of {@link answerShardRequest}. */
 export interface ServeShardOptions {
-  /** Awaited before a read is answered: catch up with the shard's log (bounded; the database's read barrier). */
-  barrier?: () => Promise<void>
+  /**
+   * Awaited before a read is answered: catches up with the shard's log (bounded; the database's
+   * read barrier) and resolves whether it did; false answers SHARD_UNAVAILABLE `{ behind: true }`
+   * unless the request allows a stale answer.
+   */
+  barrier?: () => Promise<boolean>
   /** The largest answer, bytes (the transport's `maxBodyBytes`). */
   maxAnswerBytes: number
 }
@@ -160,7 +193,13 @@ export async function answerShardRequest(
         'INVALID_ARGUMENT',
         `a shard request names no call this node answers: ${JSON.stringify(m)}`,
       )
-    if (kind === 'read') await options.barrier?.()
+    checkDense(a)
+    // a replica behind its log says so (the asker tries another) unless told stale answers will do
+    const stale = (req as { s?: unknown }).s === true
+    if (kind === 'read' && options.barrier !== undefined && !(await options.barrier()) && !stale)
+      throw new QuiverError('SHARD_UNAVAILABLE', 'this replica has not caught up with the shard log', {
+        behind: true,
+      })
     let result: unknown
     if (m === 'config') result = shard.config
     else if (m === 'ping') result = true
@@ -261,6 +300,7 @@ export class RemoteShard implements Shard {
       timeoutMs ??
       (kind === 'read' ? (this.options.readTimeoutMs ?? SHARD_READ_TIMEOUT_MS) : SHARD_APPEND_ATTEMPT_MS)
     const tried: string[] = []
+    let behind: string | undefined
     const started = performance.now()
     // a read goes round the replicas once; a retry-safe call until its budget is spent
     for (let round = 0; ; round++) {
@@ -301,9 +341,42 @@ export class RemoteShard implements Shard {
         }
         if (decoded.e !== undefined) {
           const code = (Object.hasOwn(ERROR_CODES, decoded.e.code) ? decoded.e.code : 'INTERNAL') as ErrorCode
-          throw new QuiverError(code, String(decoded.e.message), decoded.e.details)
+          const e = new QuiverError(code, String(decoded.e.message), decoded.e.details)
+          // a replica behind its log, or one closing or dropping its copy (a new placement, a
+          // shutdown): the next replica may answer; a read falls back to a behind one's answer
+          if (e.code === 'SHARD_UNAVAILABLE' && e.details?.behind === true && kind === 'read') {
+            behind ??= node
+            tried.push(`${node}: behind its log`)
+            continue
+          }
+          if ((e.code === 'CLOSED' || e.code === 'COLLECTION_NOT_FOUND') && (kind === 'read' || retrySafe)) {
+            tried.push(`${node}: ${e.message}`)
+            continue
+          }
+          throw e
         }
         return decoded.r as T
+      }
+    }
+    if (behind !== undefined) {
+      // every replica asked is behind (NATS slow or away): the one that said so first answers
+      // what it has, as a node answers its own reads past `readBarrierMs`
+      try {
+        const answer = await this.probed(
+          behind,
+          this.options.transport.request(
+            behind,
+            shardTopic(this.options.logId),
+            serialize({ m, a, s: true }),
+            timeout,
+          ),
+        )
+        const decoded = deserialize(answer) as { r?: unknown; e?: WireError }
+        if (decoded.e === undefined) return decoded.r as T
+        tried.push(`${behind}: ${decoded.e.message}`)
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err
+        tried.push(`${behind}: ${err.message}`)
       }
     }
     throw this.unavailable(
@@ -314,14 +387,18 @@ export class RemoteShard implements Shard {
   /**
    * `attempt` (a request to `node`), abandoned early when `node` goes away meanwhile: while it is
    * pending, every PROBE_MS a ping asks whether `node` still serves the shard; "no responders"
-   * (its NATS connection is gone: the process died) rejects as a timeout would (the request may
-   * have run there), so the caller moves on without waiting out the whole timeout.
+   * (its NATS connection is gone: the process died), or `node` leaving the live nodes (its
+   * heartbeats lapsed: stopped, cut off), rejects as a timeout would (the request may have run
+   * there), so the caller moves on without waiting out the whole timeout.
    */
   private async probed(node: string, attempt: Promise<Uint8Array>): Promise<Uint8Array> {
     const stop = new AbortController()
     const probe = (async (): Promise<never> => {
       for (;;) {
         await delay(PROBE_MS, undefined, { signal: stop.signal })
+        // its heartbeats lapsed (SIGSTOPped, cut off): no answer is coming soon
+        if (!this.options.transport.liveNodes().has(node))
+          throw new TransportError('timeout', `node ${node} stopped sending heartbeats while answering`)
         try {
           await this.options.transport.request(node, shardTopic(this.options.logId), PING, PROBE_MS * 2)
         } catch (err) {
@@ -543,7 +620,7 @@ export class RemoteShard implements Shard {
   async snapshotImage(): Promise<{ seq: number; files: ImageFile[] }> {
     throw new QuiverError(
       'INVALID_ARGUMENT',
-      `collection ${this.name}: shard ${this.shardId} is hosted on ${this.replicas.join(', ')}, not on this node; take the snapshot through a node that hosts every shard (GET /collections/${this.name}/cluster lists them)`,
+      `collection ${this.name}: shard ${this.shardId} is hosted on ${this.replicas.join(', ')}, not on this node; a snapshot needs every shard here: replicate the missing shards to this node first (POST /collections/${this.name}/cluster with replicate_shard)`,
     )
   }
   async close(): Promise<void> {

@@ -524,7 +524,6 @@ export class ShardedCollection implements HostedCollection, ShardSet {
     }
   }
 
-  /** Qdrant's collection cluster info: every shard is local (`Active`), with its point count. */
   /** The shards this node hosts as `localShards`, those hosted elsewhere (RemoteShard) as `remoteShards`. */
   async clusterInfo(): Promise<CollectionClusterInfo> {
     this.assertOpen()
