@@ -226,6 +226,19 @@ describe.skipIf(natsServerMissing !== null)(
       await (await a.db.getCollection('docs')).delete({ ids: [20_001] })
     }, 30_000)
 
+    it('a collection whose name is as long as names go is placed and served like any other', async () => {
+      const [a, b] = nodes as [Node, Node, Node]
+      const name = `${'x_'.repeat(95)}.y`
+      const long = await a.db.createCollection(name, {
+        dimension: DIM,
+        metric: 'Euclid',
+        params: { shardNumber: 3, replicationFactor: 1 },
+      })
+      await long.upsert(Array.from({ length: 30 }, (_, k) => ({ id: k + 1, vector: vec(k + 1) })))
+      expect(await (await b.db.getCollection(name)).count()).toBe(30)
+      await a.db.deleteCollection(name)
+    }, 30_000)
+
     it('refuses malformed and forbidden shard requests, and keeps serving', async () => {
       const placement = (await nodes[0]!.db.shardPlacement('docs'))!
       const host = placement[0]![0]!

@@ -3,7 +3,7 @@
 // the stream has replicas. Publishes carry a message id, so a publish retried after a lost ack is
 // stored once. Which stream a collection uses is recorded in `<dir>/log.json`, so a collection
 // created again under the same name never replays an older collection's stream.
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -54,9 +54,14 @@ const LOG_FILE = 'log.json'
 /** JetStream's dedupe window: a publish retried within it is stored once. */
 const DUPLICATE_WINDOW_NS = 120 * 1e9
 
-/** `docs.v2` -> `docs_dv2`: stream names may not hold `.`, `*`, `>` or spaces; `_` is escaped first. */
+/**
+ * `docs.v2` -> `docs_dv2`: stream names may not hold `.`, `*`, `>` or spaces; `_` is escaped first.
+ * A token over 100 characters (JetStream names end at 255) keeps its first 80 and a hash of the name.
+ */
 function streamToken(name: string): string {
-  return name.replace(/_/g, '__').replace(/\./g, '_d')
+  const token = name.replace(/_/g, '__').replace(/\./g, '_d')
+  if (token.length <= 100) return token
+  return `${token.slice(0, 80)}_h${createHash('sha256').update(name).digest('hex').slice(0, 16)}`
 }
 
 /**
