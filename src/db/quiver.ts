@@ -125,8 +125,15 @@ export interface OpenOptions extends CollectionOpenOptions {
    * node serves the shards it hosts to the others. Without it every node hosts every shard.
    */
   transport?: ShardTransport
-  /** Cluster mode: milliseconds a read of a shard hosted elsewhere waits for one replica before asking the next. Default 5000. */
+  /** Cluster mode: milliseconds a read of a shard hosted elsewhere waits for one replica before asking the next (a replica that dies or stops is noticed sooner). Default 30000. */
   shardReadTimeoutMs?: number
+  /**
+   * Cluster mode with a transport: whether the node holding the controller lease re-places shards
+   * of placed collections by itself (docs/cluster.md "Rebalancing"): a replica whose node is away
+   * for 10 s moves to a live node, and a node that joins takes replicas from the most loaded ones.
+   * Default true.
+   */
+  rebalance?: boolean
 }
 
 /** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
@@ -138,6 +145,9 @@ export interface OpenProgress {
 }
 
 const COLLECTIONS = 'collections'
+/** Cluster mode: how often the controller looks at the placement, and how long a node is away before its replicas move. */
+const CONTROL_INTERVAL_MS = 2000
+const CONTROL_DEAD_AFTER_MS = 10_000
 /** Cluster mode: how long a placed collection's create waits for its shards to be served. */
 const CREATE_SERVED_WAIT_MS = 30_000
 /** Cluster mode: how long a shard replaced by a new placement keeps answering reads already running on it. */
@@ -226,6 +236,12 @@ export class Quiver {
     string,
     { collection: HostedCollection; handles: Served[]; stopped: boolean }
   >()
+  /** Cluster mode: the latest `moveShard` (its second half: the old replica dropped once the new one serves). */
+  private moving: Promise<void> = Promise.resolve()
+  /** Cluster mode, the controller: its timer, whether a pass runs, since when each placed node is away (ms). */
+  private controllerTimer: ReturnType<typeof setInterval> | undefined
+  private controlling = false
+  private readonly awaySince = new Map<string, number>()
   /** Cluster mode: shards replaced by a new placement, closed after a grace (`retire`). */
   private readonly retiring = new Set<() => Promise<void>>()
 
@@ -347,7 +363,10 @@ export class Quiver {
         loaded++
         await options.onProgress?.({ loaded, total, collection: entry.name })
       }
-      if (options.catalog !== undefined) await db.joinCatalog(options.catalog)
+      if (options.catalog !== undefined) {
+        await db.joinCatalog(options.catalog)
+        if (options.transport !== undefined && options.rebalance !== false) db.startController()
+      }
       // a collection directory removed by hand leaves its aliases pointing nowhere
       for (const a of db.aliases.forgetDangling((n) => db.collections.has(n) || db.unavailable.has(n))) {
         options.logger?.warn(
@@ -722,6 +741,98 @@ export class Quiver {
     }
   }
 
+  /** Cluster mode: runs the controller's pass every CONTROL_INTERVAL_MS, one at a time. */
+  private startController(): void {
+    this.controllerTimer = setInterval(() => {
+      if (this.controlling || this.closed) return
+      this.controlling = true
+      void this.controlOnce()
+        .catch((err: unknown) =>
+          this.options.logger?.warn(
+            { err: { message: (err as Error).message } },
+            `cluster controller: ${(err as Error).message}`,
+          ),
+        )
+        .finally(() => {
+          this.controlling = false
+        })
+    }, CONTROL_INTERVAL_MS)
+    this.controllerTimer.unref()
+  }
+
+  /**
+   * One pass of the controller, on the node holding the controller lease only: waits for the
+   * previous move, then makes at most one move (`moveShard`: the new replica first, the old one
+   * dropped once the new one serves, so no read fails): a replica on a node away for
+   * CONTROL_DEAD_AFTER_MS goes to the least loaded live node without one; else, when the live
+   * nodes' replica counts differ by 2 or more (a node joined), one replica goes from the most to
+   * the least loaded node. Placed collections only.
+   */
+  private async controlOnce(): Promise<void> {
+    const catalog = this.options.catalog!
+    await this.moving
+    const status = await catalog.status()
+    if (status.controller !== catalog.nodeId) {
+      this.awaySince.clear()
+      return
+    }
+    const live = status.peers.map((p) => p.nodeId).sort()
+    const alive = new Set(live)
+    const entries = [...(await catalog.list())]
+      .filter(([, e]) => e.placement !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const now = Date.now()
+    const placedOn = new Set(entries.flatMap(([, e]) => e.placement!.flat()))
+    for (const n of placedOn) if (alive.has(n)) this.awaySince.delete(n)
+    for (const n of placedOn) if (!alive.has(n) && !this.awaySince.has(n)) this.awaySince.set(n, now)
+    for (const n of [...this.awaySince.keys()]) if (!placedOn.has(n)) this.awaySince.delete(n)
+    const gone = (n: string) => !alive.has(n) && now - (this.awaySince.get(n) ?? now) >= CONTROL_DEAD_AFTER_MS
+    const load = new Map(live.map((n) => [n, 0]))
+    for (const [, e] of entries)
+      for (const r of e.placement!) for (const n of r) if (load.has(n)) load.set(n, load.get(n)! + 1)
+    const lightest = (exclude: readonly string[]) =>
+      live
+        .filter((n) => !exclude.includes(n))
+        .sort((a, b) => load.get(a)! - load.get(b)! || (a < b ? -1 : 1))[0]
+    const move = async (name: string, shardId: number, from: string, to: string, why: string) => {
+      this.options.logger?.info(
+        { collection: name, shard: shardId },
+        `cluster controller: moving shard ${shardId} of ${name} from ${from} to ${to} (${why})`,
+      )
+      await this.updateCollectionCluster(name, {
+        moveShard: { shardId, fromPeerId: peerIdOf(from), toPeerId: peerIdOf(to) },
+      })
+    }
+    // 1. replicas on nodes gone for good
+    for (const [name, e] of entries)
+      for (const [shardId, replicas] of e.placement!.entries())
+        for (const n of replicas) {
+          if (!gone(n)) continue
+          const to = lightest(replicas)
+          if (to === undefined) continue
+          await move(name, shardId, n, to, `${n} is away`)
+          return
+        }
+    // 2. balance the live nodes
+    if (live.length < 2) return
+    const byLoad = [...live].sort((a, b) => load.get(b)! - load.get(a)! || (a < b ? -1 : 1))
+    const heavy = byLoad[0]!
+    const light = byLoad[byLoad.length - 1]!
+    if (load.get(heavy)! - load.get(light)! < 2) return
+    for (const [name, e] of entries)
+      for (const [shardId, replicas] of e.placement!.entries())
+        if (replicas.includes(heavy) && !replicas.includes(light)) {
+          await move(
+            name,
+            shardId,
+            heavy,
+            light,
+            `balancing: ${heavy} holds ${load.get(heavy)} replicas, ${light} ${load.get(light)}`,
+          )
+          return
+        }
+  }
+
   /**
    * Cluster mode: the nodes hosting each shard of collection `name` (or of the one alias `name`
    * names), shard 0 first, as the catalog records them; undefined when every node hosts every
@@ -819,14 +930,22 @@ export class Quiver {
       await catalog.update(name, (e) => add(e, to, from))
       if (kind === 'moveShard') {
         const log = this.options.logger
-        void (async () => {
-          // the old replica goes once the new one answers for the shard (it caught up)
+        this.moving = (async () => {
+          // the old replica goes once the new one answers for the shard (it caught up); a new
+          // replica whose node stays away for CONTROL_DEAD_AFTER_MS ends the move (both stay)
+          let awaySince: number | undefined
           for (;;) {
             if (this.closed) return
             try {
               await transport.request(to, topic, SHARD_PING, 1000)
               break
             } catch {
+              if (transport.liveNodes().has(to)) awaySince = undefined
+              else {
+                awaySince ??= Date.now()
+                if (Date.now() - awaySince > CONTROL_DEAD_AFTER_MS)
+                  throw new Error(`${to} went away before it caught up`)
+              }
               await new Promise((r) => setTimeout(r, 500))
             }
           }
@@ -1562,7 +1681,9 @@ export class Quiver {
     if (this.closed) return
     this.closed = true
     // a reconciliation attaching a collection finishes first (later ones see `closed` and stop)
+    clearInterval(this.controllerTimer)
     await this.catalogChain
+    await this.moving
     for (const name of [...this.serving.keys()]) this.stopServing(name)
     for (const run of [...this.retiring]) await run()
     let first: unknown

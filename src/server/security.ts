@@ -47,6 +47,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'GET /collections/{}': read,
   'GET /collections/{}/exists': read,
   'GET /collections/{}/cluster': read,
+  // shard placement changes touch the whole cluster: Qdrant asks global manage access too
+  'POST /collections/{}/cluster': globalManage,
   'GET /collections/{}/aliases': read,
   'GET /aliases': { level: 'read', scope: 'list' },
   'POST /collections/aliases': globalManage,

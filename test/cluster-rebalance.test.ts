@@ -1,0 +1,134 @@
+// The cluster controller re-places shards by itself (issue 14, docs/cluster.md "Rebalancing"):
+// against a real nats-server and `Quiver` nodes in this process, a node that joins takes replicas
+// from the most loaded nodes while writes and reads go on (no acknowledged write lost, no read
+// failing), and the replicas of a node that stays away move to the live nodes, after which every
+// point is served again. Skipped (saying how to install it) without nats-server.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openCatalog } from '../src/cluster/catalog.js'
+import { connectJetStreamLogs } from '../src/cluster/jetstream-log.js'
+import { natsTransport } from '../src/cluster/transport.js'
+import { Quiver } from '../src/index.js'
+import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
+
+const DIM = 4
+
+if (natsServerMissing !== null) console.warn(`skipping the cluster rebalance suite: ${natsServerMissing}`)
+
+function vec(seed: number): number[] {
+  let s = seed * 2654435761 + 3
+  return Array.from({ length: DIM }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648
+    return (s / 2147483648) * 2 - 1
+  })
+}
+
+interface Node {
+  id: string
+  db: Quiver
+  close(): Promise<void>
+}
+
+describe.skipIf(natsServerMissing !== null)('cluster controller: rebalancing', () => {
+  let nats: NatsServer
+  const dirs: string[] = []
+  const open: Node[] = []
+
+  async function node(id: string): Promise<Node> {
+    const dir = await mkdtemp(join(tmpdir(), `quiver-rebalance-${id}-`))
+    dirs.push(dir)
+    const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
+    const catalog = await openCatalog(logs, { nodeId: id, heartbeatMs: 200 })
+    const transport = natsTransport(logs.connection, catalog)
+    const db = await Quiver.open(dir, { openLog: logs.openLog, catalog, transport, threads: 0 })
+    let closed = false
+    const n: Node = {
+      id,
+      db,
+      close: async () => {
+        if (closed) return
+        closed = true
+        await db.close()
+        await catalog.close()
+        await logs.close()
+      },
+    }
+    open.push(n)
+    return n
+  }
+
+  /** Until `cond` holds, bounded. */
+  async function until(what: string, cond: () => Promise<boolean>, ms = 40_000): Promise<void> {
+    const deadline = performance.now() + ms
+    while (!(await cond())) expect(performance.now(), what).toBeLessThan(deadline)
+  }
+
+  beforeAll(async () => {
+    nats = await startNats()
+  })
+  afterAll(async () => {
+    for (const n of open) await n.close().catch(() => undefined)
+    await nats?.stop()
+    for (const d of dirs) await rm(d, { recursive: true, force: true })
+  })
+
+  it('a joining node takes replicas under load; a node away for good hands its replicas to the others', async () => {
+    const a = await node('ra')
+    const b = await node('rb')
+    const live = async (n: Node, count: number) => (await n.db.clusterStatus())!.peers.length === count
+    await until('two nodes live', async () => (await live(a, 2)) && (await live(b, 2)))
+    await a.db.createCollection('bal', {
+      dimension: DIM,
+      metric: 'Euclid',
+      params: { shardNumber: 4, replicationFactor: 1 },
+    })
+    const placement = async () => (await a.db.shardPlacement('bal'))!
+    expect((await placement()).flat().sort()).toEqual(['ra', 'ra', 'rb', 'rb'])
+    const acked: number[] = []
+    let next = 1
+    const write = async (via: Node) => {
+      const ids = Array.from({ length: 10 }, () => next++)
+      await (await via.db.getCollection('bal')).upsert(ids.map((id) => ({ id, vector: vec(id) })))
+      acked.push(...ids)
+    }
+    for (let i = 0; i < 10; i++) await write(i % 2 ? a : b)
+
+    // c joins: writes and reads through a and b go on while a replica moves to c
+    const c = await node('rc')
+    let reads = 0
+    let moving = true
+    const load = (async () => {
+      while (moving) {
+        await write(reads % 2 ? a : b)
+        for (const n of [a, b]) {
+          expect(await (await n.db.getCollection('bal')).count()).toBe(acked.length)
+          reads++
+        }
+      }
+    })()
+    await until('c hosts a shard', async () => (await placement()).some((r) => r.includes('rc')))
+    await until(
+      'c serves it',
+      async () => (await (await c.db.getCollection('bal')).clusterInfo()).localShards.length === 1,
+    )
+    moving = false
+    await load
+    expect(reads).toBeGreaterThan(0)
+    const counts = new Map<string, number>()
+    for (const r of await placement()) for (const n of r) counts.set(n, (counts.get(n) ?? 0) + 1)
+    expect(Math.max(...counts.values()) - Math.min(...counts.values())).toBeLessThanOrEqual(1)
+    for (const n of [a, b, c]) expect(await (await n.db.getCollection('bal')).count()).toBe(acked.length)
+
+    // c goes away for good: after the controller's grace its replica moves back to a or b
+    await c.close()
+    await until('c holds nothing', async () => !(await placement()).some((r) => r.includes('rc')), 60_000)
+    await until(
+      'every shard served',
+      async () => (await (await a.db.getCollection('bal')).count().catch(() => -1)) === acked.length,
+    )
+    const ids = (await (await b.db.getCollection('bal')).scroll({ limit: 10_000 })).points.map((p) => p.id)
+    expect(ids.sort((x, y) => (x as number) - (y as number))).toEqual([...acked].sort((x, y) => x - y))
+  }, 120_000)
+})
