@@ -78,7 +78,13 @@ describe.skipIf(natsServerMissing !== null)(
       const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
       const catalog = await openCatalog(logs, { nodeId: id, heartbeatMs: 200 })
       const transport = natsTransport(logs.connection, catalog)
-      const db = await Quiver.open(d, { openLog: logs.openLog, catalog, transport, threads: 0, rebalance: false })
+      const db = await Quiver.open(d, {
+        openLog: logs.openLog,
+        catalog,
+        transport,
+        threads: 0,
+        rebalance: false,
+      })
       let closed = false
       const n: Node = {
         id,
