@@ -8,10 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
-import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
-import { type HostedCollection, Quiver } from '../src/index.js'
-import type { ClusterCatalog } from '../src/storage/catalog.js'
+import { peerIdOf } from '../src/cluster/catalog.js'
+import type { HostedCollection } from '../src/index.js'
+import { type InProcessNode, openInProcessNode } from './support/cluster.js'
 import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
 
 const DIM = 6
@@ -30,12 +29,7 @@ async function contents(c: HostedCollection) {
   return (await c.scroll({ limit: 100_000, withPayload: true, withVector: true })).points
 }
 
-interface Node {
-  db: Quiver
-  logs: JetStreamLogs
-  catalog: ClusterCatalog
-  close(): Promise<void>
-}
+type Node = InProcessNode
 
 describe.skipIf(natsServerMissing !== null)('cluster mode: nodes sharing a JetStream catalog', () => {
   let nats: NatsServer
@@ -54,22 +48,8 @@ describe.skipIf(natsServerMissing !== null)('cluster mode: nodes sharing a JetSt
   async function node(nodeId: string, dir?: string): Promise<Node> {
     const d = dir ?? (await mkdtemp(join(tmpdir(), `quiver-node-${nodeId}-`)))
     if (dir === undefined) dirs.push(d)
-    const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
-    const catalog = await openCatalog(logs, { nodeId, uri: `http://127.0.0.1/${nodeId}`, heartbeatMs: 200 })
-    const db = await Quiver.open(d, { openLog: logs.openLog, catalog, threads: 0 })
-    let closed = false
-    const n: Node = {
-      db,
-      logs,
-      catalog,
-      close: async () => {
-        if (closed) return
-        closed = true
-        await db.close()
-        await catalog.close()
-        await logs.close()
-      },
-    }
+    // every node holds every collection here: no transport, no placement
+    const n = await openInProcessNode(nats.url, nodeId, d, { transport: false })
     open.push(n)
     return n
   }

@@ -7,29 +7,16 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openCatalog } from '../src/cluster/catalog.js'
-import { connectJetStreamLogs } from '../src/cluster/jetstream-log.js'
-import { natsTransport } from '../src/cluster/transport.js'
-import { Quiver } from '../src/index.js'
+import { type InProcessNode, openInProcessNode, seededVector } from './support/cluster.js'
 import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
 
 const DIM = 4
 
 if (natsServerMissing !== null) console.warn(`skipping the cluster rebalance suite: ${natsServerMissing}`)
 
-function vec(seed: number): number[] {
-  let s = seed * 2654435761 + 3
-  return Array.from({ length: DIM }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648
-    return (s / 2147483648) * 2 - 1
-  })
-}
+const vec = (seed: number): number[] => seededVector(seed, DIM, 3)
 
-interface Node {
-  id: string
-  db: Quiver
-  close(): Promise<void>
-}
+type Node = InProcessNode
 
 describe.skipIf(natsServerMissing !== null)('cluster controller: rebalancing', () => {
   let nats: NatsServer
@@ -39,22 +26,7 @@ describe.skipIf(natsServerMissing !== null)('cluster controller: rebalancing', (
   async function node(id: string): Promise<Node> {
     const dir = await mkdtemp(join(tmpdir(), `quiver-rebalance-${id}-`))
     dirs.push(dir)
-    const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
-    const catalog = await openCatalog(logs, { nodeId: id, heartbeatMs: 200 })
-    const transport = natsTransport(logs.connection, catalog)
-    const db = await Quiver.open(dir, { openLog: logs.openLog, catalog, transport, threads: 0 })
-    let closed = false
-    const n: Node = {
-      id,
-      db,
-      close: async () => {
-        if (closed) return
-        closed = true
-        await db.close()
-        await catalog.close()
-        await logs.close()
-      },
-    }
+    const n = await openInProcessNode(nats.url, id, dir, { rebalance: true })
     open.push(n)
     return n
   }

@@ -14,34 +14,19 @@ import { deserialize, serialize } from 'node:v8'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
-import { connectJetStreamLogs, type JetStreamLogs } from '../src/cluster/jetstream-log.js'
-import { natsTransport } from '../src/cluster/transport.js'
+import { peerIdOf } from '../src/cluster/catalog.js'
 import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { shardTopic } from '../src/shards/remote.js'
-import type { ClusterCatalog } from '../src/storage/catalog.js'
+import { type InProcessNode, openInProcessNode, seededVector } from './support/cluster.js'
 import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
 
 const DIM = 6
 
 if (natsServerMissing !== null) console.warn(`skipping the shard placement suite: ${natsServerMissing}`)
 
-function vec(seed: number): number[] {
-  let s = seed * 2654435761 + 11
-  return Array.from({ length: DIM }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648
-    return (s / 2147483648) * 2 - 1
-  })
-}
+const vec = (seed: number): number[] => seededVector(seed, DIM, 11)
 
-interface Node {
-  id: string
-  dir: string
-  db: Quiver
-  logs: JetStreamLogs
-  catalog: ClusterCatalog
-  close(): Promise<void>
-}
+type Node = InProcessNode
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
@@ -75,31 +60,7 @@ describe.skipIf(natsServerMissing !== null)(
     async function node(id: string, dir?: string): Promise<Node> {
       const d = dir ?? (await mkdtemp(join(tmpdir(), `quiver-place-${id}-`)))
       if (dir === undefined) dirs.push(d)
-      const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
-      const catalog = await openCatalog(logs, { nodeId: id, heartbeatMs: 200 })
-      const transport = natsTransport(logs.connection, catalog)
-      const db = await Quiver.open(d, {
-        openLog: logs.openLog,
-        catalog,
-        transport,
-        threads: 0,
-        rebalance: false,
-      })
-      let closed = false
-      const n: Node = {
-        id,
-        dir: d,
-        db,
-        logs,
-        catalog,
-        close: async () => {
-          if (closed) return
-          closed = true
-          await db.close()
-          await catalog.close()
-          await logs.close()
-        },
-      }
+      const n = await openInProcessNode(nats.url, id, d)
       open.push(n)
       return n
     }

@@ -40,22 +40,30 @@ export interface HostedOpenOptions extends CollectionOpenOptions {
   remoteShard?: RemoteShardFactory
 }
 
-/** `dir/remote.json`: the log id and replicas of a shard hosted elsewhere; undefined when the shard is here. */
-async function readRemote(dir: string): Promise<{ logId: string; replicas: string[] } | undefined> {
-  const path = join(dir, REMOTE_FILE)
+const ABSENT = Symbol('absent')
+
+/** The JSON in file `path`, or ABSENT when there is no such file. Throws CORRUPTED (not JSON), IO_ERROR. */
+async function readJsonIfPresent(path: string): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined
+    if (errnoCode(err) === 'ENOENT') return ABSENT
     throw ioError('read', path, err)
   }
-  let o: { version?: unknown; logId?: unknown; replicas?: unknown }
   try {
-    o = JSON.parse(text) as typeof o
+    return JSON.parse(text)
   } catch {
     throw new QuiverError('CORRUPTED', `${path} is not JSON`, { path })
   }
+}
+
+/** `dir/remote.json`: the log id and replicas of a shard hosted elsewhere; undefined when the shard is here. */
+async function readRemote(dir: string): Promise<{ logId: string; replicas: string[] } | undefined> {
+  const path = join(dir, REMOTE_FILE)
+  const parsed = await readJsonIfPresent(path)
+  if (parsed === ABSENT) return undefined
+  const o = parsed as { version?: unknown; logId?: unknown; replicas?: unknown }
   if (
     typeof o !== 'object' ||
     o === null ||
@@ -155,19 +163,8 @@ export function localShards(c: HostedCollection): { shardId: number; shard: Shar
  */
 export async function readShardCount(dir: string): Promise<number | undefined> {
   const path = join(dir, SHARDING_FILE)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined
-    throw ioError('read', path, err)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new QuiverError('CORRUPTED', `${path} is not JSON`, { path })
-  }
+  const parsed = await readJsonIfPresent(path)
+  if (parsed === ABSENT) return undefined
   const o = parsed as { version?: unknown; shardNumber?: unknown; routing?: unknown }
   if (typeof o !== 'object' || o === null || o.version !== SHARDING_VERSION || o.routing !== 'crc32c-mod')
     throw new QuiverError(

@@ -1,5 +1,10 @@
-// Helpers of the cluster suites that drive `quiver serve --cluster` processes with the Qdrant client.
+// Helpers of the cluster suites: `quiver serve --cluster` processes driven with the Qdrant client,
+// and cluster nodes opened in the test's own process.
 import type { QdrantClient } from '@qdrant/js-client-rest'
+import { type NodeCatalog, openCatalog } from '../../src/cluster/catalog.js'
+import { connectJetStreamLogs, type JetStreamLogs } from '../../src/cluster/jetstream-log.js'
+import { natsTransport } from '../../src/cluster/transport.js'
+import { Quiver } from '../../src/index.js'
 import type { CliProcess } from './cli.js'
 
 /** A `quiver serve --cluster` child process and a Qdrant client on it. */
@@ -34,4 +39,52 @@ export async function idsOn(node: QuiverNode, name: string): Promise<Set<number>
     offset = page.next_page_offset as number | string | null | undefined
   } while (offset != null)
   return out
+}
+
+/** A `Quiver` cluster node in this process: its database over shared JetStream logs, catalog and (optionally) transport. */
+export interface InProcessNode {
+  id: string
+  dir: string
+  db: Quiver
+  logs: JetStreamLogs
+  catalog: NodeCatalog
+  /** Closes the database, then the catalog and the NATS connection; idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens node `id` on `dir` against nats-server `natsUrl` (heartbeats every 200 ms). `transport`:
+ * give it a NATS transport (placed collections; default true); `rebalance`: its controller
+ * (default false, so a suite's placements stay as it made them).
+ */
+export async function openInProcessNode(
+  natsUrl: string,
+  id: string,
+  dir: string,
+  { transport = true, rebalance = false }: { transport?: boolean; rebalance?: boolean } = {},
+): Promise<InProcessNode> {
+  const logs = await connectJetStreamLogs({ servers: [natsUrl], shared: true })
+  const catalog = await openCatalog(logs, { nodeId: id, uri: `http://127.0.0.1/${id}`, heartbeatMs: 200 })
+  const db = await Quiver.open(dir, {
+    openLog: logs.openLog,
+    catalog,
+    threads: 0,
+    rebalance,
+    ...(transport ? { transport: natsTransport(logs.connection, catalog) } : {}),
+  })
+  let closed = false
+  return {
+    id,
+    dir,
+    db,
+    logs,
+    catalog,
+    close: async () => {
+      if (closed) return
+      closed = true
+      await db.close()
+      await catalog.close()
+      await logs.close()
+    },
+  }
 }
