@@ -255,7 +255,7 @@ describe.skipIf(natsServerMissing !== null)(
       }
       const [[x], [z]] = (await placementNow()) as [[string], [string]]
       const y = nodes.find((n) => n.id !== x)!.id
-      // replicate shard 0 to y (through a third node or x), writing meanwhile
+      // replicate shard 0 to y (through a third node or x), then write before it caught up
       const via = nodes.find((n) => n.id !== y)!
       await via.db.updateCollectionCluster('moving', {
         replicateShard: { shardId: 0, fromPeerId: peerIdOf(x), toPeerId: peerIdOf(y) },
@@ -295,7 +295,9 @@ describe.skipIf(natsServerMissing !== null)(
         expect(await c.count()).toBe(150)
         expect(await refSearch(c)).toEqual(want)
       }
-      // refused: a shard out of range, a peer holding no replica, a collection held whole
+      // refused, the placement left as it was: a shard out of range, a peer holding no replica, a
+      // peer not alive, a collection held whole
+      const placedBefore = await placementNow()
       for (const [op, msg] of [
         [{ dropReplica: { shardId: 2, peerId: peerIdOf(w) } }, 'shard_id'],
         [
@@ -308,6 +310,7 @@ describe.skipIf(natsServerMissing !== null)(
         expect((e as QuiverError).code).toBe('INVALID_ARGUMENT')
         expect((e as QuiverError).message).toContain(msg)
       }
+      expect(await placementNow()).toEqual(placedBefore)
       await a.db.createCollection('whole', { dimension: DIM, metric: 'Dot' })
       const whole = await a.db
         .updateCollectionCluster('whole', { dropReplica: { shardId: 0, peerId: peerIdOf(x) } })

@@ -97,6 +97,10 @@ export function buildProgram(io: CliIo, command: string): Command {
       intOption(0),
     )
     .option(
+      '--no-rebalance',
+      'cluster mode: this node, when it holds the controller lease, never moves shards by itself (docs/cluster.md "Rebalancing")',
+    )
+    .option(
       '--cluster-replicas <n>',
       'cluster mode: copies NATS keeps of each log, 1, 3 or 5 (default 1, or $QUIVER__CLUSTER__REPLICAS)',
       intOption(1),

@@ -25,6 +25,8 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   clusterReplicas?: number
   /** Cluster mode: the read barrier's longest wait in ms (0: off). Default 1000. */
   readBarrierMs?: number
+  /** Cluster mode: false (`--no-rebalance`): this node's controller moves no shards. Default true. */
+  rebalance?: boolean
 }
 
 /** The environment variables the cluster flags fall back to. */
@@ -37,15 +39,22 @@ export const CLUSTER_REPLICAS_ENV = 'QUIVER__CLUSTER__REPLICAS'
  * `serve`'s cluster options; undefined without a cluster URL. Throws UsageError for a bad value.
  */
 export function clusterOptions(
-  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas' | 'readBarrierMs'>,
+  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas' | 'readBarrierMs' | 'rebalance'>,
   env: NodeJS.ProcessEnv = process.env,
-): { servers: string[]; nodeId: string; replicas?: number; readBarrierMs?: number } | undefined {
+):
+  | { servers: string[]; nodeId: string; replicas?: number; readBarrierMs?: number; rebalance?: boolean }
+  | undefined {
   const url = opts.cluster ?? (env[CLUSTER_URL_ENV] || undefined)
   const nodeId = opts.nodeId ?? (env[CLUSTER_NODE_ID_ENV] || undefined)
   if (url === undefined) {
-    if (opts.nodeId !== undefined || opts.clusterReplicas !== undefined || opts.readBarrierMs !== undefined)
+    if (
+      opts.nodeId !== undefined ||
+      opts.clusterReplicas !== undefined ||
+      opts.readBarrierMs !== undefined ||
+      opts.rebalance === false
+    )
       throw new UsageError(
-        `--node-id, --cluster-replicas and --read-barrier-ms need --cluster (or ${CLUSTER_URL_ENV})`,
+        `--node-id, --cluster-replicas, --read-barrier-ms and --no-rebalance need --cluster (or ${CLUSTER_URL_ENV})`,
       )
     return undefined
   }
@@ -75,6 +84,7 @@ export function clusterOptions(
     nodeId,
     ...(replicas === undefined ? {} : { replicas }),
     ...(opts.readBarrierMs === undefined ? {} : { readBarrierMs: opts.readBarrierMs }),
+    ...(opts.rebalance === false ? { rebalance: false } : {}),
   }
 }
 

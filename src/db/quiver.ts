@@ -145,9 +145,17 @@ export interface OpenProgress {
 }
 
 const COLLECTIONS = 'collections'
+/** A hosted shard served to the other nodes (`Quiver.serveShard`): its subscription once caught up. */
+interface ServedShard {
+  stopped: boolean
+  handle: Served | undefined
+}
+
 /** Cluster mode: how often the controller looks at the placement, and how long a node is away before its replicas move. */
 const CONTROL_INTERVAL_MS = 2000
 const CONTROL_DEAD_AFTER_MS = 10_000
+/** Cluster mode: the longest a `moveShard` waits for its new replica to serve before leaving both. */
+const MOVE_DEADLINE_MS = 30 * 60_000
 /** Cluster mode: how long a placed collection's create waits for its shards to be served. */
 const CREATE_SERVED_WAIT_MS = 30_000
 /** Cluster mode: how long a shard replaced by a new placement keeps answering reads already running on it. */
@@ -227,6 +235,8 @@ export class Quiver {
   }
   private closed = false
   private readonly queryCache: QueryCache
+  /** Cluster mode: reconciliations that failed, per collection, how many times in a row (their retries back off). */
+  private readonly reconcileRetries = new Map<string, number>()
   /** Cluster mode: reconciliations with the catalog, one at a time. */
   private catalogChain: Promise<void> = Promise.resolve()
   /** Cluster mode: the read-barrier views handed out by `getCollection`, per collection. */
@@ -234,7 +244,7 @@ export class Quiver {
   /** Cluster mode with a transport: the hosted shards this node serves to the others, per collection. */
   private readonly serving = new Map<
     string,
-    { collection: HostedCollection; handles: Served[]; stopped: boolean }
+    { collection: HostedCollection; shards: Map<number, ServedShard>; stopped: boolean }
   >()
   /** Cluster mode: the latest `moveShard` (its second half: the old replica dropped once the new one serves). */
   private moving: Promise<void> = Promise.resolve()
@@ -243,7 +253,7 @@ export class Quiver {
   private controlling = false
   private readonly awaySince = new Map<string, number>()
   /** Cluster mode: shards replaced by a new placement, closed after a grace (`retire`). */
-  private readonly retiring = new Set<() => Promise<void>>()
+  private readonly retiring = new Map<() => Promise<void>, string>()
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
@@ -405,8 +415,16 @@ export class Quiver {
     let failure: unknown
     const run = this.catalogChain.then(() =>
       this.reconcileNow(name)
+        .then(() => {
+          this.reconcileRetries.delete(name)
+        })
         .catch((err: unknown) => {
           failure = err
+          // tried again with backoff (NATS away, an I/O error): the catalog changes no more
+          const attempt = (this.reconcileRetries.get(name) ?? 0) + 1
+          this.reconcileRetries.set(name, attempt)
+          if (!this.closed)
+            setTimeout(() => void this.reconcile(name), Math.min(30_000, 500 * 2 ** attempt)).unref()
           const e = err as QuiverError
           this.options.logger?.error(
             { collection: name, err: { code: e.code, message: e.message } },
@@ -447,12 +465,29 @@ export class Quiver {
       placed = true
     }
     if (!placed || this.closed || this.collections.get(name) !== c || this.serving.has(name)) return
-    const entry = { collection: c, handles: [] as Served[], stopped: false }
+    const entry = { collection: c, shards: new Map<number, ServedShard>(), stopped: false }
     this.serving.set(name, entry)
-    for (const { shardId, shard } of localShards(c)) {
-      const logId = shard.logId
-      if (logId !== undefined) void this.serveWhenCaughtUp(name, shardId, shard, logId, entry)
-    }
+    for (const { shardId, shard } of localShards(c)) this.serveShard(name, shardId, shard)
+  }
+
+  /** Serves shard `shardId` of `name` (hosted here now) to the other nodes once caught up, if `name` is served. */
+  private serveShard(name: string, shardId: number, shard: Shard): void {
+    const entry = this.serving.get(name)
+    const logId = shard.logId
+    if (entry === undefined || logId === undefined) return
+    this.unserveShard(name, shardId)
+    const served: ServedShard = { stopped: false, handle: undefined }
+    entry.shards.set(shardId, served)
+    void this.serveWhenCaughtUp(name, shardId, shard, logId, served)
+  }
+
+  /** Stops serving shard `shardId` of `name` (it is no longer hosted here); the others go on. */
+  private unserveShard(name: string, shardId: number): void {
+    const served = this.serving.get(name)?.shards.get(shardId)
+    if (served === undefined) return
+    this.serving.get(name)!.shards.delete(shardId)
+    served.stopped = true
+    void served.handle?.stop()
   }
 
   /**
@@ -464,7 +499,7 @@ export class Quiver {
     shardId: number,
     shard: Shard,
     logId: string,
-    entry: { handles: Served[]; stopped: boolean },
+    entry: ServedShard,
   ): Promise<void> {
     const transport = this.options.transport!
     for (let attempt = 0; !entry.stopped && !this.closed; attempt++) {
@@ -482,13 +517,11 @@ export class Quiver {
       }
       if (entry.stopped || this.closed) return
       try {
-        entry.handles.push(
-          transport.serve(shardTopic(logId), (body) =>
-            answerShardRequest(shard, body, {
-              barrier: () => this.barrier(shard),
-              maxAnswerBytes: transport.maxBodyBytes,
-            }),
-          ),
+        entry.handle = transport.serve(shardTopic(logId), (body) =>
+          answerShardRequest(shard, body, {
+            barrier: () => this.barrier(shard),
+            maxAnswerBytes: transport.maxBodyBytes,
+          }),
         )
       } catch (err) {
         this.options.logger?.error(
@@ -506,7 +539,10 @@ export class Quiver {
     if (current === undefined) return
     this.serving.delete(name)
     current.stopped = true
-    for (const h of current.handles) void h.stop()
+    for (const served of current.shards.values()) {
+      served.stopped = true
+      void served.handle?.stop()
+    }
   }
 
   /**
@@ -595,11 +631,14 @@ export class Quiver {
       const h = have[shardId]
       if (w === undefined ? h === undefined : h !== undefined && sameList(h, w)) continue
       const current = this.collections.get(name)
-      if (current === undefined) return
+      // dropped, or dropped and created again, meanwhile: its own reconciliation follows
+      if (current !== c) return
       const dir = shardDir(root, current, shardId)
       const old =
         current instanceof ShardedCollection ? current.shards[shardId]! : (current as unknown as Shard)
       let next: Shard
+      // a copy of this shard retiring here finishes first: it has this directory open
+      await this.settleRetires(dir)
       if (w === undefined) {
         log?.info(
           { collection: name, shard: shardId },
@@ -626,11 +665,22 @@ export class Quiver {
         await next.close().catch(() => undefined)
         return
       }
-      if (current instanceof ShardedCollection) await current.replaceShard(shardId, next)
-      else this.collections.set(name, next)
-      // served anew (syncServing after this reconciliation): the shards hosted here changed
-      this.stopServing(name)
-      this.retire(old, h === undefined && w !== undefined ? dir : undefined)
+      // a shard no longer hosted here stops being served before it goes; the others are untouched
+      if (h === undefined) this.unserveShard(name, shardId)
+      if (current instanceof ShardedCollection) {
+        try {
+          await current.replaceShard(shardId, next)
+        } catch (err) {
+          await next.close().catch(() => undefined)
+          throw err
+        }
+      } else {
+        this.collections.set(name, next)
+        // an unsharded collection is its one shard: served anew as a whole (syncServing)
+        this.stopServing(name)
+      }
+      if (w === undefined && current instanceof ShardedCollection) this.serveShard(name, shardId, next)
+      this.retire(old, dir, h === undefined && w !== undefined)
     }
   }
 
@@ -673,22 +723,33 @@ export class Quiver {
 
   /**
    * Closes `old` (a shard this node no longer holds in that form) after RETIRE_GRACE_MS, then
-   * clears `clearDir`'s local data if given; at once when the database closes.
+   * clears `dir`'s local data if `clear` (only while `dir` is still that shard's remote stand-in:
+   * `clearShardData`); at once when the database closes or something else is about to open
+   * `dir` (`settleRetires`).
    */
-  private retire(old: Shard, clearDir: string | undefined): void {
+  private retire(old: Shard, dir: string, clear: boolean): void {
     let started: Promise<void> | undefined
+    const logId = old.logId
     const run = (): Promise<void> => {
       started ??= (async () => {
         clearTimeout(timer)
         this.retiring.delete(run)
         await old.closeWithoutPersist().catch(() => undefined)
-        if (clearDir !== undefined) await clearShardData(clearDir).catch(() => undefined)
+        if (clear && logId !== undefined) await clearShardData(dir, logId).catch(() => undefined)
       })()
       return started
     }
     const timer = setTimeout(() => void run(), RETIRE_GRACE_MS)
     timer.unref()
-    this.retiring.add(run)
+    this.retiring.set(run, dir)
+  }
+
+  /** Runs now every pending `retire` of a directory under `root` (before it is opened, dropped or replaced). */
+  private async settleRetires(root: string): Promise<void> {
+    const runs = [...this.retiring].filter(
+      ([, d]) => d === root || d.startsWith(`${root}/`) || d.startsWith(`${root}\\`),
+    )
+    for (const [run] of runs) await run()
   }
 
   /**
@@ -896,7 +957,13 @@ export class Quiver {
       return node
     }
     const topic = shardTopic(entry.logIds[shardId]!)
+    // the entry as changed must still be this collection's (not one dropped and created again)
+    const same = (e: CatalogEntry): void => {
+      if (!sameList(e.logIds, entry.logIds) || e.placement?.[shardId] === undefined)
+        throw new QuiverError('COLLECTION_NOT_FOUND', `collection ${name} was dropped meanwhile`, { name })
+    }
     const add = (e: CatalogEntry, to: string, from: string): CatalogEntry => {
+      same(e)
       const replicas = e.placement![shardId]!
       if (!replicas.includes(from))
         throw invalid(`peer ${peerIdOf(from)} holds no replica of shard ${shardId} of collection ${name}`)
@@ -907,6 +974,7 @@ export class Quiver {
       return withReplicas(e, shardId, [...replicas, to])
     }
     const drop = (e: CatalogEntry, node: string): CatalogEntry => {
+      same(e)
       const replicas = e.placement![shardId]!
       if (!replicas.includes(node))
         throw invalid(`peer ${peerIdOf(node)} holds no replica of shard ${shardId} of collection ${name}`)
@@ -921,8 +989,24 @@ export class Quiver {
       )
     }
     const replicas = entry.placement[shardId]!
+    /** Whether a replica of the shard other than `node` serves it now (a live node answering a ping). */
+    const servedElsewhere = async (node: string, among: readonly string[]): Promise<boolean> => {
+      for (const n of among) {
+        if (n === node || !transport.liveNodes().has(n)) continue
+        try {
+          await transport.request(n, topic, SHARD_PING, 1000)
+          return true
+        } catch {}
+      }
+      return false
+    }
     if (kind === 'dropReplica') {
       const node = nodeOf('peerId', false, replicas)
+      // as Qdrant, never the last replica that serves: another one must answer for the shard now
+      if (replicas.length > 1 && !(await servedElsewhere(node, replicas)))
+        throw invalid(
+          `no other replica of shard ${shardId} of collection ${name} serves it now (away, or still catching up): peer ${peerIdOf(node)} cannot be dropped yet`,
+        )
       await catalog.update(name, (e) => drop(e, node))
     } else {
       const from = nodeOf('fromPeerId', false, replicas)
@@ -930,12 +1014,28 @@ export class Quiver {
       await catalog.update(name, (e) => add(e, to, from))
       if (kind === 'moveShard') {
         const log = this.options.logger
-        this.moving = (async () => {
-          // the old replica goes once the new one answers for the shard (it caught up); a new
-          // replica whose node stays away for CONTROL_DEAD_AFTER_MS ends the move (both stay)
+        const previous = this.moving
+        const finishing = (async () => {
+          // the old replica goes once the new one answers for the shard (it caught up); the move
+          // ends, both replicas staying, when the new one's node stays away CONTROL_DEAD_AFTER_MS,
+          // after MOVE_DEADLINE_MS, or when the placement changed under it (dropped, re-placed)
           let awaySince: number | undefined
-          for (;;) {
+          const started = Date.now()
+          for (let round = 0; ; round++) {
             if (this.closed) return
+            if (Date.now() - started > MOVE_DEADLINE_MS)
+              throw new Error(`${to} did not serve the shard within ${MOVE_DEADLINE_MS / 60_000} minutes`)
+            if (round % 10 === 9) {
+              const now = await catalog.get(name)
+              const r = now?.placement?.[shardId]
+              if (
+                now === undefined ||
+                !sameList(now.logIds, entry.logIds) ||
+                !r?.includes(to) ||
+                !r.includes(from)
+              )
+                throw new Error('the placement changed meanwhile')
+            }
             try {
               await transport.request(to, topic, SHARD_PING, 1000)
               break
@@ -962,6 +1062,7 @@ export class Quiver {
             `collection ${name}: moving shard ${shardId} from ${from} to ${to} did not finish: ${(err as Error).message}`,
           ),
         )
+        this.moving = Promise.all([previous, finishing]).then(() => undefined)
       }
     }
     void this.reconcile(name)
@@ -1238,6 +1339,7 @@ export class Quiver {
     if ((!c && !this.unavailable.has(name)) || this.pending.has(name)) return false
     this.pending.add(name)
     this.stopServing(name)
+    await this.settleRetires(join(this.dir, COLLECTIONS, name))
     try {
       const broken = this.unavailable.get(name)
       this.collections.delete(name)
@@ -1631,6 +1733,7 @@ export class Quiver {
     this.collections.delete(name)
     this.unavailable.delete(name)
     this.stopServing(name)
+    await this.settleRetires(live)
     await old?.closeWithoutPersist()
     let moved = false
     try {
@@ -1685,7 +1788,7 @@ export class Quiver {
     await this.catalogChain
     await this.moving
     for (const name of [...this.serving.keys()]) this.stopServing(name)
-    for (const run of [...this.retiring]) await run()
+    for (const run of [...this.retiring.keys()]) await run()
     let first: unknown
     for (const c of this.collections.values()) {
       try {

@@ -83,6 +83,8 @@ export interface ClusterServeOptions {
   heartbeatMs?: number
   /** The longest a read waits to catch up with the logs (`Quiver.open`'s `readBarrierMs`). Default 1000. */
   readBarrierMs?: number
+  /** false: this node's controller moves no shards (`Quiver.open`'s `rebalance`). Default true. */
+  rebalance?: boolean
 }
 
 export interface RunningServer {
@@ -183,6 +185,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
           openLog: cluster.logs.openLog,
           catalog: cluster.catalog,
           transport: natsTransport(cluster.logs.connection, cluster.catalog),
+          ...(options.cluster?.rebalance === false ? { rebalance: false } : {}),
           ...(options.cluster?.readBarrierMs === undefined
             ? {}
             : { readBarrierMs: options.cluster.readBarrierMs }),
@@ -235,7 +238,7 @@ async function loadDatabase(
     ServeOptions,
     'threads' | 'onLoadProgress' | 'queryCacheBytes' | 'recallSampleRate' | 'recallCpuShare'
   > &
-    Pick<OpenOptions, 'openLog' | 'catalog' | 'readBarrierMs' | 'transport'>,
+    Pick<OpenOptions, 'openLog' | 'catalog' | 'readBarrierMs' | 'transport' | 'rebalance'>,
   listen: () => Promise<void>,
 ): Promise<Quiver> {
   let started = performance.now()
@@ -261,6 +264,7 @@ async function loadDatabase(
       ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
       ...(options.transport === undefined ? {} : { transport: options.transport }),
       ...(options.readBarrierMs === undefined ? {} : { readBarrierMs: options.readBarrierMs }),
+      ...(options.rebalance === false ? { rebalance: false } : {}),
       // listen once the directory is ours (a locked one fails before the port is bound)
       onLocked: async () => {
         await listen()

@@ -134,12 +134,20 @@ export async function hostShardHere(dir: string, name: string, options: HostedOp
   return local
 }
 
-/** Removes what a shard directory held as a local shard (segments, manifest), keeping its config, log pointer and `remote.json`. */
-export async function clearShardData(dir: string): Promise<void> {
+/**
+ * Removes what a shard directory held as a local shard (segments, manifest), keeping its config,
+ * log pointer and `remote.json`; only while `remote.json` still names log `logId` (the directory is
+ * still that remote shard's, not a shard opened here since, nor another collection's). Resolves
+ * whether it cleared.
+ */
+export async function clearShardData(dir: string, logId: string): Promise<boolean> {
+  const remote = await readRemote(dir).catch(() => undefined)
+  if (remote === undefined || remote.logId !== logId) return false
   const keep = new Set(['config.json', 'log.json', REMOTE_FILE])
   for (const e of await readdir(dir)) {
     if (!keep.has(e)) await rm(join(dir, e), { recursive: true, force: true })
   }
+  return true
 }
 
 /**

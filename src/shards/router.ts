@@ -104,6 +104,8 @@ export class ShardedCollection implements HostedCollection, ShardSet {
   replaceShard(shardId: number, next: Shard): Promise<Shard> {
     this.assertOpen()
     return this.exclusive(async () => {
+      // closed while waiting for the writes before it: the caller keeps (and closes) `next`
+      this.assertOpen()
       const old = this.shardList[shardId]
       if (old === undefined)
         throw new QuiverError('INTERNAL', `collection ${this.name} has no shard ${shardId}`)
