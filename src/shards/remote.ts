@@ -301,11 +301,14 @@ export class RemoteShard implements Shard {
       (kind === 'read' ? (this.options.readTimeoutMs ?? SHARD_READ_TIMEOUT_MS) : SHARD_APPEND_ATTEMPT_MS)
     const tried: string[] = []
     let behind: string | undefined
+    let notFound: QuiverError | undefined
     const started = performance.now()
     // a read goes round the replicas once; a retry-safe call until its budget is spent
     for (let round = 0; ; round++) {
       const nodes = this.candidates()
       if (round > 0) {
+        // a replica said the collection is gone (dropped in the cluster), none answered: it is
+        if (notFound !== undefined) throw notFound
         if (!retrySafe || nodes.length === 0 || performance.now() - started > SHARD_RETRY_BUDGET_MS) break
         await delay(Math.min(1000, 100 * 2 ** round))
       }
@@ -350,6 +353,7 @@ export class RemoteShard implements Shard {
             continue
           }
           if ((e.code === 'CLOSED' || e.code === 'COLLECTION_NOT_FOUND') && (kind === 'read' || retrySafe)) {
+            if (e.code === 'COLLECTION_NOT_FOUND') notFound ??= e
             tried.push(`${node}: ${e.message}`)
             continue
           }
@@ -358,6 +362,7 @@ export class RemoteShard implements Shard {
         return decoded.r as T
       }
     }
+    if (notFound !== undefined && behind === undefined) throw notFound
     if (behind !== undefined) {
       // every replica asked is behind (NATS slow or away): the one that said so first answers
       // what it has, as a node answers its own reads past `readBarrierMs`
