@@ -144,4 +144,51 @@ describe.skipIf(natsServerMissing !== null)('cluster mode: nodes sharing a JetSt
     await a.close()
     await b.close()
   })
+
+  it("aliases are the cluster's: made through one node, resolved and changed through another, gone with their collection, adopted by a node that joins", async () => {
+    const a = await node('a4')
+    const b = await node('b4')
+    const v1 = await a.db.createCollection('docs_v1', { dimension: DIM, metric: 'Euclid' })
+    await v1.upsert([{ id: 1, vector: vec(1) }])
+    await a.db.createCollection('docs_v2', { dimension: DIM, metric: 'Euclid' })
+    await a.db.updateAliases([{ createAlias: { collectionName: 'docs_v1', aliasName: 'docs' } }])
+    // b resolves it at once (its change is in the catalog before a answers)
+    const until = async (what: string, cond: () => boolean) => {
+      const deadline = performance.now() + 10_000
+      while (!cond()) {
+        expect(performance.now(), what).toBeLessThan(deadline)
+        await b.db.syncCatalog()
+      }
+    }
+    await until('b sees the alias', () => b.db.listAliases().length === 1)
+    expect((await b.db.getCollection('docs')).name).toBe('docs_v1')
+    expect(await (await b.db.getCollection('docs')).count()).toBe(1)
+    // switched through b, seen by a
+    await b.db.updateAliases([
+      { deleteAlias: { aliasName: 'docs' } },
+      { createAlias: { collectionName: 'docs_v2', aliasName: 'docs' } },
+    ])
+    const deadline = performance.now() + 10_000
+    while (a.db.listAliases()[0]?.collectionName !== 'docs_v2') {
+      expect(performance.now(), 'a sees the switch').toBeLessThan(deadline)
+      await a.db.syncCatalog()
+    }
+    // a bad change through either node changes nothing anywhere
+    await expect(
+      a.db.updateAliases([{ createAlias: { collectionName: 'nope', aliasName: 'x' } }]),
+    ).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' })
+    expect(b.db.listAliases()).toEqual([{ aliasName: 'docs', collectionName: 'docs_v2' }])
+    // a node that joins adopts the cluster's aliases
+    const c = await node('c4')
+    expect(c.db.listAliases()).toEqual([{ aliasName: 'docs', collectionName: 'docs_v2' }])
+    // dropping the collection drops its alias on every node
+    await b.db.deleteCollection('docs_v2')
+    const gone = performance.now() + 10_000
+    while (a.db.listAliases().length > 0 || c.db.listAliases().length > 0) {
+      expect(performance.now(), 'the alias goes everywhere').toBeLessThan(gone)
+      await a.db.syncCatalog()
+      await c.db.syncCatalog()
+    }
+    for (const n of [a, b, c]) await n.close()
+  })
 })

@@ -4,8 +4,8 @@
 // collections with it (src/db/quiver.ts), so a collection created or dropped through any node
 // appears or goes on every node.
 //
-// Keys: `collections.<base64url(name)>` -> { logIds }, `nodes.<nodeId>` -> { nodeId, uri, at },
-// `controller` -> { nodeId, term, at }. Times are the writers' wall clocks (ms since the epoch):
+// Keys: `collections.<base64url(name)>` -> { logIds, placement? }, `nodes.<nodeId>` -> { nodeId,
+// uri, at }, `controller` -> { nodeId, term, at }, `aliases` -> { aliases: [[alias, collection]] }. Times are the writers' wall clocks (ms since the epoch):
 // a cluster's machines need synchronized clocks (NTP) for liveness to be judged right.
 import { setTimeout as delay } from 'node:timers/promises'
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream'
@@ -113,6 +113,8 @@ class KvCatalog implements NodeCatalog {
   private beating: Promise<void> = Promise.resolve()
   private watcher: { stop(): void } | undefined
   private watching: Promise<void> = Promise.resolve()
+  private aliasWatcher: { stop(): void } | undefined
+  private watchingAliases: Promise<void> = Promise.resolve()
   private closed = false
   /** The live nodes as of the last heartbeat round (this one always). */
   private live: ReadonlySet<string>
@@ -290,6 +292,52 @@ class KvCatalog implements NodeCatalog {
     })()
   }
 
+  async aliases(): Promise<ReadonlyMap<string, string> | undefined> {
+    let e: Awaited<ReturnType<KV['get']>>
+    try {
+      e = await this.kv.get(ALIASES_KEY)
+    } catch (err) {
+      throw unavailable('cannot read the aliases from the cluster catalog', err)
+    }
+    return e === null || e.operation !== 'PUT' ? undefined : parseAliases(e.json())
+  }
+
+  async updateAliases(
+    change: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string>,
+  ): Promise<ReadonlyMap<string, string>> {
+    for (let attempt = 0; ; attempt++) {
+      let e: Awaited<ReturnType<KV['get']>>
+      try {
+        e = await this.kv.get(ALIASES_KEY)
+      } catch (err) {
+        throw unavailable('cannot read the aliases from the cluster catalog', err)
+      }
+      const present = e !== null && e.operation === 'PUT'
+      const next = change(present ? parseAliases(e!.json()) : new Map())
+      const value = JSON.stringify({ aliases: [...next] })
+      try {
+        if (present) await this.kv.update(ALIASES_KEY, value, e!.revision)
+        else await this.kv.create(ALIASES_KEY, value)
+        return next
+      } catch (err) {
+        // changed by another node since it was read: read it again and redo the change
+        if (attempt < 20 && /wrong last sequence|key exists/i.test((err as Error).message)) continue
+        throw unavailable('cannot change the aliases in the cluster catalog', err)
+      }
+    }
+  }
+
+  async watchAliases(onChange: () => Promise<void>): Promise<void> {
+    const it = await this.kv.watch({ key: ALIASES_KEY, include: KvWatchInclude.UpdatesOnly })
+    this.aliasWatcher = it
+    this.watchingAliases = (async () => {
+      for await (const _ of it) {
+        if (this.closed) break
+        await onChange().catch(() => undefined)
+      }
+    })()
+  }
+
   async status(): Promise<CatalogStatus> {
     const now = Date.now()
     const peers: CatalogPeer[] = []
@@ -330,7 +378,9 @@ class KvCatalog implements NodeCatalog {
     clearInterval(this.timer)
     await this.beating
     this.watcher?.stop()
+    this.aliasWatcher?.stop()
     await this.watching
+    await this.watchingAliases
   }
 }
 
@@ -349,6 +399,21 @@ function parseEntry(v: unknown): CatalogEntry {
   )
     throw new QuiverError('CORRUPTED', `a cluster catalog entry has no valid placement: ${JSON.stringify(v)}`)
   return { logIds: ids as string[], placement: placement as string[][] }
+}
+
+const ALIASES_KEY = 'aliases'
+
+/** `{ aliases: [[alias, collection], ...] }` as a Map (never a plain object keyed by user strings). */
+function parseAliases(v: unknown): Map<string, string> {
+  const list = (v as { aliases?: unknown } | null)?.aliases
+  if (
+    !Array.isArray(list) ||
+    !list.every(
+      (p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && typeof p[1] === 'string',
+    )
+  )
+    throw new QuiverError('CORRUPTED', `the cluster catalog's aliases are not valid: ${JSON.stringify(v)}`)
+  return new Map(list as [string, string][])
 }
 
 function unavailable(what: string, err: unknown): QuiverError {

@@ -408,6 +408,33 @@ export class Quiver {
       ...this.unavailable.keys(),
     ])
     for (const name of [...names].sort()) await this.reconcile(name)
+    // aliases are the cluster's: the catalog's replace this node's; a first node brings its own
+    await catalog.watchAliases(() => this.syncAliases())
+    if ((await catalog.aliases()) === undefined) {
+      const known = new Set((await catalog.list()).keys())
+      const mine = new Map([...this.aliases.current].filter(([, c]) => known.has(c)))
+      await catalog.updateAliases((current) => (current.size > 0 ? current : mine))
+    }
+    await this.syncAliases()
+  }
+
+  /**
+   * Cluster mode: makes this node's aliases the catalog's (those naming a collection this node
+   * does not hold are kept too: it is attached on the next reconciliation). Errors are logged.
+   */
+  private async syncAliases(): Promise<void> {
+    const catalog = this.options.catalog
+    if (catalog === undefined || this.closed) return
+    try {
+      const wanted = await catalog.aliases()
+      if (wanted === undefined) return
+      await this.aliases.exclusive(() => (this.closed ? undefined : this.aliases.commit(wanted)))
+    } catch (err) {
+      this.options.logger?.warn(
+        { err: { message: (err as Error).message } },
+        `cannot follow the cluster's aliases: ${(err as Error).message}`,
+      )
+    }
   }
 
   /** Cluster mode: queues a reconciliation of `name` with the catalog (one at a time; errors are logged). */
@@ -785,8 +812,9 @@ export class Quiver {
 
   /**
    * Cluster mode: settles once this node holds every collection the catalog has now (attaching
-   * those created elsewhere that its watch has not brought yet) and none it dropped; a single node:
-   * at once. `listCollections` after it is the cluster's list. Throws LOG_UNAVAILABLE.
+   * those created elsewhere that its watch has not brought yet) and none it dropped, and the
+   * catalog's aliases; a single node: at once. `listCollections` and `listAliases` after it are the
+   * cluster's. Throws LOG_UNAVAILABLE.
    */
   async syncCatalog(): Promise<void> {
     this.assertOpen()
@@ -800,6 +828,7 @@ export class Quiver {
       const same = local !== undefined && want !== undefined && this.holdsAsRecorded(local, want)
       if (!same && !(local !== undefined && local.logIds.length === 0)) await this.reconcile(name)
     }
+    await this.syncAliases()
   }
 
   /** Cluster mode: runs the controller's pass every CONTROL_INTERVAL_MS, one at a time. */
@@ -1272,9 +1301,17 @@ export class Quiver {
    */
   async updateAliases(actions: readonly AliasAction[]): Promise<true> {
     this.assertOpen()
+    const catalog = this.options.catalog
+    // cluster mode: the change is made to the catalog's aliases (compare-and-set), checked against
+    // the cluster's collections, and every node follows
+    if (catalog !== undefined) await this.syncCatalog()
     await this.aliases.exclusive(async () => {
       this.assertOpen()
-      await this.aliases.commit(planAliases(this.aliases.current, actions, this.names))
+      const next =
+        catalog === undefined
+          ? planAliases(this.aliases.current, actions, this.names)
+          : await catalog.updateAliases((current) => planAliases(current, actions, this.names))
+      await this.aliases.commit(next)
     })
     return true
   }
@@ -1324,11 +1361,21 @@ export class Quiver {
     const c = this.collections.get(name)
     if (catalog === undefined || this.pending.has(name) || (c !== undefined && c.logIds.length === 0))
       return this.removeCollection(name, { destroyLog: true })
-    // cluster mode: out of the catalog first (every node then drops its copy), then here with its logs
+    // cluster mode: out of the catalog first (every node then drops its copy), then here with its
+    // logs (at once: the catalog's watch would drop it here without them), then its aliases from
+    // the catalog's
     const recorded = await catalog.unregister(name)
     try {
       return (await this.removeCollection(name, { destroyLog: true })) || recorded
     } finally {
+      await catalog
+        .updateAliases((current) => new Map([...current].filter(([, c]) => c !== name)))
+        .catch((err: unknown) =>
+          this.options.logger?.warn(
+            { collection: name, err: { message: (err as Error).message } },
+            `collection ${name}: its aliases could not be removed from the cluster catalog: ${(err as Error).message}`,
+          ),
+        )
       void this.reconcile(name)
     }
   }

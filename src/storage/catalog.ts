@@ -71,6 +71,18 @@ export interface ClusterCatalog {
    * change made after that is reported.
    */
   watch(onChange: (name: string) => Promise<void>): Promise<void>
+  /** The cluster's aliases (alias name -> collection name); undefined while none were ever recorded. */
+  aliases(): Promise<ReadonlyMap<string, string> | undefined>
+  /**
+   * Replaces the aliases with `change(current)` (empty when none were recorded), atomically
+   * (compare-and-set; redone on a concurrent change), and resolves with them. Throws what `change`
+   * throws, LOG_UNAVAILABLE.
+   */
+  updateAliases(
+    change: (current: ReadonlyMap<string, string>) => ReadonlyMap<string, string>,
+  ): Promise<ReadonlyMap<string, string>>
+  /** Calls `onChange()` after every later change of the aliases, awaiting each, until the catalog closes. */
+  watchAliases(onChange: () => Promise<void>): Promise<void>
   /** The live nodes and the controller. */
   status(): Promise<CatalogStatus>
   /** The live nodes (this one included) as of the last heartbeat round: no request, never stale by more than a heartbeat. */

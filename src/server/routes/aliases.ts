@@ -30,9 +30,14 @@ export function registerAliasRoutes(app: FastifyInstance, db: ServerDatabase): v
     return sendOk(reply, await db.updateAliases(actions))
   })
 
-  app.get('/aliases', async (_req, reply) => sendOk(reply, toWireAliases(db.listAliases())))
+  // cluster mode: the cluster's aliases, as the catalog has them now (syncCatalog)
+  app.get('/aliases', async (_req, reply) => {
+    await db.syncCatalog?.()
+    return sendOk(reply, toWireAliases(db.listAliases()))
+  })
 
-  app.get<CollectionParams>('/collections/:collection_name/aliases', async (req, reply) =>
-    sendOk(reply, toWireAliases(db.collectionAliases(req.params.collection_name))),
-  )
+  app.get<CollectionParams>('/collections/:collection_name/aliases', async (req, reply) => {
+    await db.syncCatalog?.()
+    return sendOk(reply, toWireAliases(db.collectionAliases(req.params.collection_name)))
+  })
 }
