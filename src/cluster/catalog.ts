@@ -313,7 +313,11 @@ class KvCatalog implements NodeCatalog {
         throw unavailable('cannot read the aliases from the cluster catalog', err)
       }
       const present = e !== null && e.operation === 'PUT'
-      const next = change(present ? parseAliases(e!.json()) : new Map())
+      const current = present ? parseAliases(e!.json()) : new Map<string, string>()
+      const next = change(current)
+      // unchanged: nothing written (no revision for every node's watch to follow)
+      if (present && next.size === current.size && [...next].every(([k, v]) => current.get(k) === v))
+        return next
       const value = JSON.stringify({ aliases: [...next] })
       try {
         if (present) await this.kv.update(ALIASES_KEY, value, e!.revision)

@@ -377,8 +377,11 @@ export class Quiver {
         await db.joinCatalog(options.catalog)
         if (options.transport !== undefined && options.rebalance !== false) db.startController()
       }
-      // a collection directory removed by hand leaves its aliases pointing nowhere
-      for (const a of db.aliases.forgetDangling((n) => db.collections.has(n) || db.unavailable.has(n))) {
+      // a collection directory removed by hand leaves its aliases pointing nowhere (cluster mode:
+      // the catalog's aliases are kept, their collections may still be attaching)
+      for (const a of options.catalog !== undefined
+        ? []
+        : db.aliases.forgetDangling((n) => db.collections.has(n) || db.unavailable.has(n))) {
         options.logger?.warn(
           { alias: a.aliasName, collection: a.collectionName },
           `alias ${a.aliasName} names collection ${a.collectionName}, which does not exist; the alias is dropped`,
@@ -426,9 +429,13 @@ export class Quiver {
     const catalog = this.options.catalog
     if (catalog === undefined || this.closed) return
     try {
-      const wanted = await catalog.aliases()
-      if (wanted === undefined) return
-      await this.aliases.exclusive(() => (this.closed ? undefined : this.aliases.commit(wanted)))
+      // read under the alias lock: a change of this node's committed meanwhile is never undone by
+      // an older copy read before it
+      await this.aliases.exclusive(async () => {
+        if (this.closed) return
+        const wanted = await catalog.aliases()
+        if (wanted !== undefined) await this.aliases.commit(wanted)
+      })
     } catch (err) {
       this.options.logger?.warn(
         { err: { message: (err as Error).message } },
@@ -459,6 +466,8 @@ export class Quiver {
           )
         })
         .then(() => this.syncServing(name))
+        // a collection dropped or replaced here took its aliases along: the catalog's come back
+        .then(() => this.syncAliases())
         .catch(() => undefined),
     )
     this.catalogChain = run
