@@ -720,6 +720,19 @@ export class Quiver {
     }
   }
 
+  /** Cluster mode: whether one of `nodes` answers a ping for the shard served under `topic` (it serves it now). */
+  private async servedBy(nodes: readonly string[], topic: string): Promise<boolean> {
+    const transport = this.options.transport
+    if (transport === undefined) return false
+    for (const node of nodes) {
+      try {
+        await transport.request(node, topic, SHARD_PING, 1000)
+        return true
+      } catch {}
+    }
+    return false
+  }
+
   /**
    * Cluster mode: resolves once each shard of `logIds` is served by one of its `placement` nodes
    * (a ping answered), asking every CREATE_SERVED_WAIT_MS / 60; past CREATE_SERVED_WAIT_MS it logs
@@ -733,15 +746,7 @@ export class Quiver {
     const transport = this.options.transport
     if (transport === undefined) return
     const started = performance.now()
-    const served = async (i: number): Promise<boolean> => {
-      for (const node of placement[i] ?? []) {
-        try {
-          await transport.request(node, shardTopic(logIds[i]!), SHARD_PING, 1000)
-          return true
-        } catch {}
-      }
-      return false
-    }
+    const served = (i: number): Promise<boolean> => this.servedBy(placement[i] ?? [], shardTopic(logIds[i]!))
     const left = new Set(logIds.map((_, i) => i))
     while (left.size > 0 && !this.closed) {
       for (const i of [...left]) if (await served(i)) left.delete(i)
@@ -1028,16 +1033,11 @@ export class Quiver {
     }
     const replicas = entry.placement[shardId]!
     /** Whether a replica of the shard other than `node` serves it now (a live node answering a ping). */
-    const servedElsewhere = async (node: string, among: readonly string[]): Promise<boolean> => {
-      for (const n of among) {
-        if (n === node || !transport.liveNodes().has(n)) continue
-        try {
-          await transport.request(n, topic, SHARD_PING, 1000)
-          return true
-        } catch {}
-      }
-      return false
-    }
+    const servedElsewhere = (node: string, among: readonly string[]): Promise<boolean> =>
+      this.servedBy(
+        among.filter((n) => n !== node && transport.liveNodes().has(n)),
+        topic,
+      )
     if (kind === 'dropReplica') {
       const node = nodeOf('peerId', false, replicas)
       // as Qdrant, never the last replica that serves: another one must answer for the shard now
@@ -1074,18 +1074,14 @@ export class Quiver {
               )
                 throw new Error('the placement changed meanwhile')
             }
-            try {
-              await transport.request(to, topic, SHARD_PING, 1000)
-              break
-            } catch {
-              if (transport.liveNodes().has(to)) awaySince = undefined
-              else {
-                awaySince ??= Date.now()
-                if (Date.now() - awaySince > CONTROL_DEAD_AFTER_MS)
-                  throw new Error(`${to} went away before it caught up`)
-              }
-              await new Promise((r) => setTimeout(r, 500))
+            if (await this.servedBy([to], topic)) break
+            if (transport.liveNodes().has(to)) awaySince = undefined
+            else {
+              awaySince ??= Date.now()
+              if (Date.now() - awaySince > CONTROL_DEAD_AFTER_MS)
+                throw new Error(`${to} went away before it caught up`)
             }
+            await new Promise((r) => setTimeout(r, 500))
           }
           await catalog.update(name, (e) =>
             e.placement?.[shardId]?.includes(from) && e.placement[shardId]!.includes(to) ? drop(e, from) : e,

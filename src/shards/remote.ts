@@ -106,7 +106,6 @@ const METHODS: ReadonlyMap<string, 'read' | 'write' | 'other'> = new Map([
 
 /** A probe: answered at once by any node serving the shard. */
 export const SHARD_PING: Uint8Array = serialize({ m: 'ping', a: [] })
-const PING = SHARD_PING
 
 /**
  * The topic a shard is served under: its log id (a JetStream stream name) when that is a short
@@ -405,7 +404,7 @@ export class RemoteShard implements Shard {
         if (!this.options.transport.liveNodes().has(node))
           throw new TransportError('timeout', `node ${node} stopped sending heartbeats while answering`)
         try {
-          await this.options.transport.request(node, shardTopic(this.options.logId), PING, PROBE_MS * 2)
+          await this.options.transport.request(node, shardTopic(this.options.logId), SHARD_PING, PROBE_MS * 2)
         } catch (err) {
           if (err instanceof TransportError && err.failure === 'no_responders')
             throw new TransportError('timeout', `node ${node} went away while answering`)
