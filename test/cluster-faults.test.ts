@@ -122,9 +122,16 @@ describe.skipIf(natsServerMissing !== null)('cluster faults: three nats-servers,
     const a = await startNode('fa')
     const b = await startNode('fb')
     await a.client.createCollection('docs', { vectors: { size: DIM, distance: 'Euclid' }, shard_number: 2 })
-    const log = JSON.parse(
-      await readFile(join(a.dir, 'collections', 'docs', 'shards', '0', 'log.json'), 'utf8'),
-    )
+    // shard 0's stream, from its log pointer (bounded wait: seen missing once in a full run, under
+    // investigation, see the issue 14 note)
+    const pointer = join(a.dir, 'collections', 'docs', 'shards', '0', 'log.json')
+    const deadline = performance.now() + 10_000
+    let text: string | undefined
+    while (text === undefined) {
+      text = await readFile(pointer, 'utf8').catch(() => undefined)
+      if (text === undefined) expect(performance.now(), `${pointer} exists`).toBeLessThan(deadline)
+    }
+    const log = JSON.parse(text)
     const nc = await connect({ servers: [...nats.urls] })
     const jsm = await jetstreamManager(nc)
     const leader = (await jsm.streams.info(log.stream)).cluster?.leader
