@@ -101,6 +101,11 @@ export function buildProgram(io: CliIo, command: string): Command {
       'cluster mode: this node, when it holds the controller lease, never moves shards by itself (docs/cluster.md "Rebalancing")',
     )
     .option(
+      '--shard-snapshot-records <n>',
+      'cluster mode: log records between two shard snapshots in the JetStream Object Store, below which the logs are truncated; 0 = no snapshots, the logs keep every record (default 10000; docs/cluster.md "Shard snapshots")',
+      intOption(0),
+    )
+    .option(
       '--cluster-replicas <n>',
       'cluster mode: copies NATS keeps of each log, 1, 3 or 5 (default 1, or $QUIVER__CLUSTER__REPLICAS)',
       intOption(1),

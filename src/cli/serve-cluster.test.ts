@@ -20,11 +20,15 @@ describe('quiver serve cluster flags', () => {
       ),
     ).toEqual({ servers: ['nats://a:1', 'nats://b:2'], nodeId: 'x', replicas: 3 })
     expect(clusterOptions({ rebalance: true }, {})).toBeUndefined()
+    expect(
+      clusterOptions({ cluster: 'nats://127.0.0.1:4222', nodeId: 'n1', shardSnapshotRecords: 0 }, {}),
+    ).toEqual({ servers: ['nats://127.0.0.1:4222'], nodeId: 'n1', shardSnapshotRecords: 0 })
   })
 
   it('refuses cluster flags without a cluster and bad values, naming the flag', () => {
     for (const [opts, msg] of [
-      [{ rebalance: false }, '--no-rebalance need --cluster'],
+      [{ rebalance: false }, '--no-rebalance and --shard-snapshot-records need --cluster'],
+      [{ shardSnapshotRecords: 0 }, 'need --cluster'],
       [{ nodeId: 'n1' }, 'need --cluster'],
       [{ cluster: 'nats://127.0.0.1:4222' }, '--cluster needs --node-id'],
       [{ cluster: 'nats://127.0.0.1:4222', nodeId: 'bad id' }, '--node-id must be'],

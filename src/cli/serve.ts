@@ -27,6 +27,8 @@ export interface ServeCommandOptions extends ServeSecurityFlags {
   readBarrierMs?: number
   /** Cluster mode: false (`--no-rebalance`): this node's controller moves no shards. Default true. */
   rebalance?: boolean
+  /** Cluster mode: log records between two shard snapshots (0: none, the logs keep every record). Default 10000. */
+  shardSnapshotRecords?: number
 }
 
 /** The environment variables the cluster flags fall back to. */
@@ -39,10 +41,20 @@ export const CLUSTER_REPLICAS_ENV = 'QUIVER__CLUSTER__REPLICAS'
  * `serve`'s cluster options; undefined without a cluster URL. Throws UsageError for a bad value.
  */
 export function clusterOptions(
-  opts: Pick<ServeCommandOptions, 'cluster' | 'nodeId' | 'clusterReplicas' | 'readBarrierMs' | 'rebalance'>,
+  opts: Pick<
+    ServeCommandOptions,
+    'cluster' | 'nodeId' | 'clusterReplicas' | 'readBarrierMs' | 'rebalance' | 'shardSnapshotRecords'
+  >,
   env: NodeJS.ProcessEnv = process.env,
 ):
-  | { servers: string[]; nodeId: string; replicas?: number; readBarrierMs?: number; rebalance?: boolean }
+  | {
+      servers: string[]
+      nodeId: string
+      replicas?: number
+      readBarrierMs?: number
+      rebalance?: boolean
+      shardSnapshotRecords?: number
+    }
   | undefined {
   const url = opts.cluster ?? (env[CLUSTER_URL_ENV] || undefined)
   const nodeId = opts.nodeId ?? (env[CLUSTER_NODE_ID_ENV] || undefined)
@@ -51,10 +63,11 @@ export function clusterOptions(
       opts.nodeId !== undefined ||
       opts.clusterReplicas !== undefined ||
       opts.readBarrierMs !== undefined ||
-      opts.rebalance === false
+      opts.rebalance === false ||
+      opts.shardSnapshotRecords !== undefined
     )
       throw new UsageError(
-        `--node-id, --cluster-replicas, --read-barrier-ms and --no-rebalance need --cluster (or ${CLUSTER_URL_ENV})`,
+        `--node-id, --cluster-replicas, --read-barrier-ms, --no-rebalance and --shard-snapshot-records need --cluster (or ${CLUSTER_URL_ENV})`,
       )
     return undefined
   }
@@ -85,6 +98,7 @@ export function clusterOptions(
     ...(replicas === undefined ? {} : { replicas }),
     ...(opts.readBarrierMs === undefined ? {} : { readBarrierMs: opts.readBarrierMs }),
     ...(opts.rebalance === false ? { rebalance: false } : {}),
+    ...(opts.shardSnapshotRecords === undefined ? {} : { shardSnapshotRecords: opts.shardSnapshotRecords }),
   }
 }
 

@@ -12,6 +12,7 @@ export type {
   OperationLog,
   OperationLogOptions,
 } from '../storage/operation-log.js'
+export type { LogState, ShardSnapshotInfo, ShardSnapshotStore } from '../storage/shard-snapshots.js'
 export type { Served, ShardTransport, TransportFailure } from '../storage/transport.js'
 export { TransportError } from '../storage/transport.js'
 export { type CatalogOptions, type NodeCatalog, openCatalog, peerIdOf } from './catalog.js'
@@ -20,4 +21,5 @@ export {
   type JetStreamLogOptions,
   type JetStreamLogs,
 } from './jetstream-log.js'
+export { openSnapshotStore, type SnapshotStoreOptions } from './snapshot-store.js'
 export { natsTransport } from './transport.js'

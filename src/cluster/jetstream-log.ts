@@ -358,6 +358,12 @@ class JetStreamLog implements OperationLog {
     return this.headNext
   }
 
+  /** The first seq the stream holds now (`last_seq + 1` when it holds none), asked of NATS. */
+  async firstSeq(): Promise<number> {
+    const { first_seq, last_seq, messages } = (await this.jsm.streams.info(this.stream)).state
+    return messages === 0 ? last_seq + 1 : first_seq
+  }
+
   private askHead(): Promise<number> {
     const ask = (async () => {
       const info = await this.jsm.streams.info(this.stream)

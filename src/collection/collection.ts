@@ -2,6 +2,7 @@
 // order), fans searches out over its segments and merges them, and persists segments so that a
 // reopen loads the graph instead of re-inserting every point.
 import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
 import { CorePool } from '../engine/pool.js'
 import { invalid, QuiverError } from '../errors.js'
 import { type Bitset, type FilterNode, parseFilter } from '../filter/index.js'
@@ -11,6 +12,7 @@ import { comparePointIds, parsePointId } from '../point-id.js'
 import { normalizeRows } from '../segment/multivector.js'
 import type { PlannerConfig, Segment, SegmentSearchOptions, SegmentSearchResult } from '../segment/segment.js'
 import { idf, type SparseVector } from '../sparse/sparse-index.js'
+import { writeFileAtomic } from '../storage/files.js'
 import { type OpenOperationLog, type OperationLog, openLocalLog } from '../storage/operation-log.js'
 import type {
   Collection,
@@ -156,6 +158,59 @@ export interface QuiverLogger {
   error(obj: object, msg: string): void
 }
 
+/** Loads shard snapshots into a collection directory (CollectionOpenOptions.bootstrap). */
+export interface LogBootstrap {
+  /** The newest snapshot of shared log `logId`: its seq and stored `config.json` text; undefined when none. */
+  latest(logId: string): Promise<{ seq: number; config: string } | undefined>
+  /**
+   * Replaces the segments, manifest and config of the collection directory `dir` with those of
+   * `logId`'s snapshot at `seq` (the manifest last: a crash midway leaves a directory with no
+   * segments, which loads the snapshot again). Throws SNAPSHOT_NOT_FOUND, CORRUPTED, LOG_UNAVAILABLE.
+   */
+  restore(dir: string, logId: string, seq: number): Promise<void>
+}
+
+/** Throws INVALID_ARGUMENT unless `config` (of log `logId`) has `expected` shards (default 1). */
+function checkShards(config: CollectionConfig, logId: string, expected: number | undefined): void {
+  const shards = config.params?.shardNumber ?? 1
+  if (shards !== (expected ?? 1))
+    throw invalid(
+      shards > 1 && expected === undefined
+        ? `log ${logId} is one shard's log of a collection with ${shards} shards; attach such a collection with the logs of all its shards (logIds)`
+        : `log ${logId} is the log of a collection with ${shards} shard(s), not ${expected ?? 1}`,
+      { log: logId },
+    )
+}
+
+/**
+ * Loads the newest shard snapshot into `dir` when the shared log `log` no longer holds the records
+ * after `persistedSeq` (truncated below a snapshot: required), or when nothing is persisted yet (a
+ * new replica: loading segments beats rebuilding them from the whole log). Resolves whether it
+ * loaded one. Throws CORRUPTED when the log was truncated past what any snapshot covers.
+ */
+async function bootstrapFromSnapshot(
+  dir: string,
+  name: string,
+  log: OperationLog,
+  persistedSeq: number,
+  bootstrap: LogBootstrap,
+): Promise<boolean> {
+  const first = await log.firstSeq!()
+  const truncated = first > persistedSeq + 1
+  if (!truncated && persistedSeq > 0) return false
+  const latest = await bootstrap.latest(log.id!)
+  if (latest !== undefined && latest.seq > persistedSeq && latest.seq + 1 >= first) {
+    await bootstrap.restore(dir, log.id!, latest.seq)
+    return true
+  }
+  if (!truncated) return false
+  throw new QuiverError(
+    'CORRUPTED',
+    `collection ${name}: ${log.location} starts at seq ${first}, but this replica's segments end at seq ${persistedSeq} and no shard snapshot covers the records between (${latest === undefined ? 'none is stored' : `the newest is at seq ${latest.seq}`}); drop this replica (POST /collections/${name}/cluster drop_replica) and replicate the shard again`,
+    { dir, log: log.location },
+  )
+}
+
 export interface CollectionOpenOptions {
   /** Persist segments once this many WAL bytes were written since the last persist. Default 64 MiB. */
   flushBytes?: number
@@ -166,6 +221,14 @@ export interface CollectionOpenOptions {
    * `<dir>/wal`; a cluster passes a JetStream stream (src/cluster/jetstream-log.ts).
    */
   openLog?: OpenOperationLog
+  /**
+   * Cluster mode: the shard snapshots a replica on a shared log starts from (src/db/shard-snapshots.ts).
+   * At open, when the log no longer holds the records after the persisted segments (truncated below
+   * a snapshot), or when nothing is persisted yet (a new replica), the newest snapshot is loaded in
+   * place of the directory's segments and the log replayed from its seq. Default: none (the log is
+   * replayed from the persisted segments, and a truncated one is CORRUPTED).
+   */
+  bootstrap?: LogBootstrap
   /** Where advice goes, e.g. the first filter on a field with no payload index. Default: none. */
   logger?: QuiverLogger
   /** Overrides of the query planner's thresholds (docs/query-planner.md). */
@@ -628,6 +691,21 @@ export class EmbeddedCollection implements Collection {
     })
     let first: Operation | undefined
     try {
+      // a log truncated below a shard snapshot: its config is the snapshot's
+      if (options.bootstrap !== undefined && log.firstSeq !== undefined && (await log.firstSeq()) > 1) {
+        const latest = await options.bootstrap.latest(logId)
+        if (latest === undefined)
+          throw new QuiverError(
+            'CORRUPTED',
+            `log ${logId} lost its first records and no shard snapshot of it is stored; it cannot be attached to`,
+            { log: logId },
+          )
+        await writeFileAtomic(join(dir, 'config.json'), latest.config)
+        const config = await readConfig(dir)
+        checkShards(config, logId, options.shardNumber)
+        await writeConfig(dir, name, config)
+        return
+      }
       for await (const record of log.replay(0)) {
         first = decodeOperation(record.body)
         break
@@ -643,14 +721,7 @@ export class EmbeddedCollection implements Collection {
         },
       )
     const config = configFromJson(FORMAT_VERSION, first.config)
-    const shards = config.params?.shardNumber ?? 1
-    if (shards !== (options.shardNumber ?? 1))
-      throw invalid(
-        shards > 1 && options.shardNumber === undefined
-          ? `log ${logId} is one shard's log of a collection with ${shards} shards; attach such a collection with the logs of all its shards (logIds)`
-          : `log ${logId} is the log of a collection with ${shards} shard(s), not ${options.shardNumber ?? 1}`,
-        { log: logId },
-      )
+    checkShards(config, logId, options.shardNumber)
     await writeConfig(dir, name, config)
   }
 
@@ -664,9 +735,8 @@ export class EmbeddedCollection implements Collection {
     options: CollectionOpenOptions = {},
   ): Promise<EmbeddedCollection> {
     // a format-1 config.json is rewritten as format 2 here: the directory upgrades on open
-    const config = await readConfig(dir, { name })
-    const manifest = await readManifest(dir)
-    const segments = manifest ? await loadSegments(dir, config, manifest) : []
+    let config = await readConfig(dir, { name })
+    let manifest = await readManifest(dir)
     const wal = await (options.openLog ?? openLocalLog)({
       dir,
       collection: name,
@@ -679,6 +749,20 @@ export class EmbeddedCollection implements Collection {
           `collection ${name}: discarded a damaged WAL tail (${cut.reason}) of ${cut.bytes} bytes at ${cut.file}:${cut.offset}; it held no acknowledged write unless the disk damaged it`,
         ),
     })
+    let segments: Segment[]
+    try {
+      if (options.bootstrap !== undefined && wal.id !== undefined && wal.firstSeq !== undefined) {
+        const restored = await bootstrapFromSnapshot(dir, name, wal, manifest?.seq ?? 0, options.bootstrap)
+        if (restored) {
+          config = await readConfig(dir, { name })
+          manifest = await readManifest(dir)
+        }
+      }
+      segments = manifest ? await loadSegments(dir, config, manifest) : []
+    } catch (err) {
+      await wal.close()
+      throw err
+    }
     if (manifest !== undefined && wal.lastSeq < manifest.seq) {
       await wal.close()
       throw new QuiverError(

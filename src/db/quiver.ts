@@ -38,6 +38,7 @@ import {
 import { type CatalogEntry, type CatalogStatus, type ClusterCatalog, peerIdOf } from '../storage/catalog.js'
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
+import type { ShardSnapshotStore } from '../storage/shard-snapshots.js'
 import type { Served, ShardTransport } from '../storage/transport.js'
 import type {
   ClusterOperation,
@@ -54,6 +55,15 @@ import {
   describeAliases,
   planAliases,
 } from './aliases.js'
+import {
+  APPLIED_TOPIC,
+  appliedAnswer,
+  checkShardSnapshotPolicy,
+  type ShardSnapshotPolicy,
+  ShardSnapshotter,
+  type ShardSnapshotWritten,
+  snapshotBootstrap,
+} from './shard-snapshots.js'
 import {
   checkSnapshotName,
   collectionSnapshotsDir,
@@ -134,6 +144,16 @@ export interface OpenOptions extends CollectionOpenOptions {
    * Default true.
    */
   rebalance?: boolean
+  /**
+   * Cluster mode: where shard snapshots are kept (src/cluster/snapshot-store.ts
+   * `openSnapshotStore`; docs/cluster.md "Shard snapshots"). With it, one replica of each shard
+   * writes the shard's segments there every `shardSnapshots.everyRecords` log records and the
+   * shared log is truncated below them, and a replica whose log no longer holds what it needs, or
+   * a new one, starts from the newest snapshot. Without it the shared logs keep every record.
+   */
+  snapshots?: ShardSnapshotStore
+  /** Cluster mode with `snapshots`: when snapshots are taken and how many are kept. Throws INVALID_CONFIG for a bad field. */
+  shardSnapshots?: ShardSnapshotPolicy
 }
 
 /** Progress of `Quiver.open`: `loaded` of `total` collections, the last being `collection`. */
@@ -254,13 +274,22 @@ export class Quiver {
   private readonly awaySince = new Map<string, number>()
   /** Cluster mode: shards replaced by a new placement, closed after a grace (`retire`). */
   private readonly retiring = new Map<() => Promise<void>, string>()
+  /** Cluster mode with a snapshot store: the shard snapshotter, and the applied-seq topic this node answers. */
+  private snapshotter: ShardSnapshotter | undefined
+  private appliedServed: Served | undefined
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
     this.lock = lock
     this.queryCache = options.queryCache
     // collections find each other through this database (query `lookupFrom`)
-    this.options = { ...options, resolveCollection: (name) => this.getCollection(name) }
+    this.options = {
+      ...options,
+      resolveCollection: (name) => this.getCollection(name),
+      ...(options.snapshots !== undefined && options.catalog !== undefined
+        ? { bootstrap: snapshotBootstrap(options.snapshots, join(dir, COLLECTIONS), options.logger) }
+        : {}),
+    }
     this.openOptions = {
       ...this.options,
       ...(options.transport ? { remoteShard: this.remoteShardFactory(options.transport) } : {}),
@@ -330,6 +359,7 @@ export class Quiver {
     if (options.recallSampleRate !== undefined) checkSampleRate(options.recallSampleRate, 'recallSampleRate')
     const recallBudget = new RecallBudget(options.recallCpuShare)
     if (options.threads !== undefined) CorePool.configure(options.threads)
+    if (options.shardSnapshots !== undefined) checkShardSnapshotPolicy(options.shardSnapshots)
     if (options.create === false) await assertDataDir(abs)
     else await ensureDir(abs)
     const lock = await lockDirectory(abs)
@@ -376,6 +406,7 @@ export class Quiver {
       if (options.catalog !== undefined) {
         await db.joinCatalog(options.catalog)
         if (options.transport !== undefined && options.rebalance !== false) db.startController()
+        db.startShardSnapshots()
       }
       // a collection directory removed by hand leaves its aliases pointing nowhere (cluster mode:
       // the catalog's aliases are kept, their collections may still be attaching)
@@ -845,6 +876,54 @@ export class Quiver {
     await this.syncAliases()
   }
 
+  /**
+   * Cluster mode: answers other nodes' questions about what this node applied of each shard (the
+   * truncation of shared logs waits for replicas behind) and, with a snapshot store, starts the
+   * shard snapshotter (src/db/shard-snapshots.ts).
+   */
+  private startShardSnapshots(): void {
+    const { catalog, transport, snapshots } = this.options
+    if (catalog === undefined) return
+    if (transport !== undefined)
+      this.appliedServed = transport.serve(APPLIED_TOPIC, async () =>
+        appliedAnswer(this.collections.values()),
+      )
+    if (snapshots === undefined) return
+    this.snapshotter = new ShardSnapshotter(
+      snapshots,
+      {
+        nodeId: catalog.nodeId,
+        collections: () => this.collections.entries(),
+        placement: async (name) =>
+          transport === undefined ? undefined : (await catalog.get(name))?.placement,
+        liveNodes: async () => (await catalog.status()).peers.map((p) => p.nodeId).sort(),
+      },
+      join(this.dir, COLLECTIONS),
+      transport,
+      this.options.shardSnapshots,
+      this.options.logger,
+    )
+    this.snapshotter.start()
+  }
+
+  /**
+   * Cluster mode with a snapshot store (`OpenOptions.snapshots`): writes a snapshot of every shard
+   * hosted here that applied records past its newest snapshot, now (whichever replica's turn it
+   * is), removes those past `shardSnapshots.keep` and truncates the logs they cover (never past a
+   * live replica's applied seq). Resolves with the snapshots written. Throws INVALID_ARGUMENT
+   * without a snapshot store, LOG_UNAVAILABLE when NATS is away.
+   * @example const written = await db.snapshotShards() // [{ collection: 'docs', shardId: 0, snapshot: { seq: 120, ... }, truncatedTo: 120 }]
+   */
+  async snapshotShards(): Promise<ShardSnapshotWritten[]> {
+    this.assertOpen()
+    if (this.snapshotter === undefined)
+      throw new QuiverError(
+        'INVALID_ARGUMENT',
+        'shard snapshots need cluster mode with a snapshot store (Quiver.open with catalog and snapshots; quiver serve --cluster)',
+      )
+    return this.snapshotter.runOnce(true)
+  }
+
   /** Cluster mode: runs the controller's pass every CONTROL_INTERVAL_MS, one at a time. */
   private startController(): void {
     this.controllerTimer = setInterval(() => {
@@ -1202,7 +1281,16 @@ export class Quiver {
       }
       await rename(staging, join(root, name))
       await fsyncDir(root)
-      const collection = await openHostedCollection(join(root, name), name, this.openOptions)
+      let collection: HostedCollection
+      try {
+        collection = await openHostedCollection(join(root, name), name, this.openOptions)
+      } catch (err) {
+        // nothing opened: the directory goes (a retry, e.g. an attach after NATS came back, starts afresh)
+        const trash = join(root, `.dropping-${randomBytes(8).toString('hex')}`)
+        await rename(join(root, name), trash).catch(() => undefined)
+        await rm(trash, { recursive: true, force: true }).catch(() => undefined)
+        throw err
+      }
       if (opened !== undefined) {
         try {
           await opened(collection)
@@ -1411,7 +1499,19 @@ export class Quiver {
       await fsyncDir(root)
       // a log kept outside the directory (a stream) goes too; a crash before this orphans it, never
       // leaves a collection whose log is gone
-      if (destroyLog) await c?.destroyLog()
+      if (destroyLog) {
+        const logIds = c?.logIds ?? []
+        await c?.destroyLog()
+        for (const id of logIds)
+          await this.options.snapshots
+            ?.removeAll(id)
+            .catch((err: unknown) =>
+              this.options.logger?.warn(
+                { collection: name, log: id, err: { message: (err as Error).message } },
+                `collection ${name}: its shard snapshots of log ${id} could not be removed: ${(err as Error).message}`,
+              ),
+            )
+      }
       await rm(trash, { recursive: true, force: true })
       return true
     } finally {
@@ -1837,6 +1937,8 @@ export class Quiver {
     this.closed = true
     // a reconciliation attaching a collection finishes first (later ones see `closed` and stop)
     clearInterval(this.controllerTimer)
+    await this.snapshotter?.stop()
+    await this.appliedServed?.stop()
     await this.catalogChain
     await this.moving
     for (const name of [...this.serving.keys()]) this.stopServing(name)

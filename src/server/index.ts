@@ -5,8 +5,10 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import { type NodeCatalog, openCatalog } from '../cluster/catalog.js'
 import { connectJetStreamLogs, type JetStreamLogs } from '../cluster/jetstream-log.js'
+import { openSnapshotStore } from '../cluster/snapshot-store.js'
 import { natsTransport } from '../cluster/transport.js'
 import { type OpenOptions, type OpenProgress, Quiver } from '../db/quiver.js'
+import type { ShardSnapshotStore } from '../storage/shard-snapshots.js'
 import { buildServer } from './app.js'
 import type { ServerLimits } from './limits.js'
 import { LoadingDatabase } from './loading.js'
@@ -85,6 +87,8 @@ export interface ClusterServeOptions {
   readBarrierMs?: number
   /** false: this node's controller moves no shards (`Quiver.open`'s `rebalance`). Default true. */
   rebalance?: boolean
+  /** Log records between two shard snapshots (`Quiver.open`'s `shardSnapshots.everyRecords`); 0: no snapshots. Default 10000. */
+  shardSnapshotRecords?: number
 }
 
 export interface RunningServer {
@@ -133,7 +137,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   if (options.health !== undefined) buildOptions.health = options.health
   const app = buildServer(buildOptions)
   let db: Quiver | undefined
-  let cluster: { logs: JetStreamLogs; catalog: NodeCatalog } | undefined
+  let cluster:
+    | { logs: JetStreamLogs; catalog: NodeCatalog; snapshots: ShardSnapshotStore | undefined }
+    | undefined
   let advertised: string | undefined
   app.addHook('onClose', async () => {
     await db?.close()
@@ -157,7 +163,16 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
         ...(c.heartbeatMs === undefined ? {} : { heartbeatMs: c.heartbeatMs }),
         ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
       })
-      cluster = { logs, catalog }
+      const snapshots =
+        c.shardSnapshotRecords === 0
+          ? undefined
+          : await openSnapshotStore(logs, c.replicas === undefined ? {} : { replicas: c.replicas }).catch(
+              async (err: unknown) => {
+                await catalog.close()
+                throw err
+              },
+            )
+      cluster = { logs, catalog, snapshots }
     } catch (err) {
       await logs.close()
       await app.close()
@@ -186,6 +201,14 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
           catalog: cluster.catalog,
           transport: natsTransport(cluster.logs.connection, cluster.catalog),
           ...(options.cluster?.rebalance === false ? { rebalance: false } : {}),
+          ...(cluster.snapshots === undefined
+            ? {}
+            : {
+                snapshots: cluster.snapshots,
+                ...(options.cluster?.shardSnapshotRecords === undefined
+                  ? {}
+                  : { shardSnapshots: { everyRecords: options.cluster.shardSnapshotRecords } }),
+              }),
           ...(options.cluster?.readBarrierMs === undefined
             ? {}
             : { readBarrierMs: options.cluster.readBarrierMs }),

@@ -55,6 +55,11 @@ export interface OperationLog {
    */
   follow?(afterSeq: number): AsyncIterable<LogRecord>
   head?(): Promise<number>
+  /**
+   * A shared log: the first seq it holds now, asked of the log (`lastSeq + 1` when it holds none);
+   * records below it were truncated once a shard snapshot covered them (src/storage/shard-snapshots.ts).
+   */
+  firstSeq?(): Promise<number>
   readonly id?: string | undefined
 }
 

@@ -3,8 +3,12 @@
 import type { QdrantClient } from '@qdrant/js-client-rest'
 import { type NodeCatalog, openCatalog } from '../../src/cluster/catalog.js'
 import { connectJetStreamLogs, type JetStreamLogs } from '../../src/cluster/jetstream-log.js'
+import { openSnapshotStore } from '../../src/cluster/snapshot-store.js'
 import { natsTransport } from '../../src/cluster/transport.js'
+import type { QuiverLogger } from '../../src/collection/collection.js'
+import type { ShardSnapshotPolicy } from '../../src/db/shard-snapshots.js'
 import { Quiver } from '../../src/index.js'
+import type { ShardSnapshotStore } from '../../src/storage/shard-snapshots.js'
 import type { CliProcess } from './cli.js'
 
 /** A `quiver serve --cluster` child process and a Qdrant client on it. */
@@ -48,6 +52,8 @@ export interface InProcessNode {
   db: Quiver
   logs: JetStreamLogs
   catalog: NodeCatalog
+  /** The shard snapshot store (undefined with `snapshots: false`). */
+  snapshots: ShardSnapshotStore | undefined
   /** Closes the database, then the catalog and the NATS connection; idempotent. */
   close(): Promise<void>
 }
@@ -55,22 +61,40 @@ export interface InProcessNode {
 /**
  * Opens node `id` on `dir` against nats-server `natsUrl` (heartbeats every 200 ms). `transport`:
  * give it a NATS transport (placed collections; default true); `rebalance`: its controller
- * (default false, so a suite's placements stay as it made them).
+ * (default false, so a suite's placements stay as it made them); `snapshots`: a shard snapshot
+ * store in the Object Store (default true, as `quiver serve --cluster`), taking snapshots by
+ * `shardSnapshots`; `logger`: the database's.
  */
 export async function openInProcessNode(
   natsUrl: string,
   id: string,
   dir: string,
-  { transport = true, rebalance = false }: { transport?: boolean; rebalance?: boolean } = {},
+  {
+    transport = true,
+    rebalance = false,
+    snapshots: withSnapshots = true,
+    shardSnapshots,
+    logger,
+  }: {
+    transport?: boolean
+    rebalance?: boolean
+    snapshots?: boolean
+    shardSnapshots?: ShardSnapshotPolicy
+    logger?: QuiverLogger
+  } = {},
 ): Promise<InProcessNode> {
   const logs = await connectJetStreamLogs({ servers: [natsUrl], shared: true })
   const catalog = await openCatalog(logs, { nodeId: id, uri: `http://127.0.0.1/${id}`, heartbeatMs: 200 })
+  const snapshots = withSnapshots ? await openSnapshotStore(logs) : undefined
   const db = await Quiver.open(dir, {
     openLog: logs.openLog,
     catalog,
     threads: 0,
     rebalance,
     ...(transport ? { transport: natsTransport(logs.connection, catalog) } : {}),
+    ...(snapshots === undefined ? {} : { snapshots }),
+    ...(shardSnapshots === undefined ? {} : { shardSnapshots }),
+    ...(logger === undefined ? {} : { logger }),
   })
   let closed = false
   return {
@@ -79,6 +103,7 @@ export async function openInProcessNode(
     db,
     logs,
     catalog,
+    snapshots,
     close: async () => {
       if (closed) return
       closed = true

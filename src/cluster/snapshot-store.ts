@@ -1,0 +1,170 @@
+// Shard snapshots in the JetStream Object Store (issue 14; the seam is
+// src/storage/shard-snapshots.ts): one bucket `<prefix>_snapshots`, one object per snapshot named
+// `<logId>/<seq, 16 digits>`, its metadata carrying the seq and the shard's config. NATS chunks
+// the object, replicates it as the bucket's stream and checks its SHA-256 digest on the way back.
+import { createReadStream, createWriteStream } from 'node:fs'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { type ObjectInfo, type ObjectStore, Objm, StorageType } from '@nats-io/obj'
+import { QuiverError } from '../errors.js'
+import type { LogState, ShardSnapshotInfo, ShardSnapshotStore } from '../storage/shard-snapshots.js'
+import type { JetStreamLogs } from './jetstream-log.js'
+
+/** Options of {@link openSnapshotStore}. */
+export interface SnapshotStoreOptions {
+  /** Copies of the bucket NATS keeps (1, 3 or 5); default 1. Use the streams' `replicas`. */
+  replicas?: number
+  /** Bucket name prefix, as the logs' stream prefix. Default `QUIVER`. */
+  prefix?: string
+}
+
+const SEQ_DIGITS = 16
+
+const objectName = (logId: string, seq: number): string => `${logId}/${String(seq).padStart(SEQ_DIGITS, '0')}`
+
+function unavailable(what: string, err: unknown): QuiverError {
+  if (err instanceof QuiverError) return err
+  return new QuiverError(
+    'LOG_UNAVAILABLE',
+    `shard snapshot store: ${what} failed: ${(err as Error)?.message ?? String(err)}`,
+    undefined,
+    err,
+  )
+}
+
+/** An object of the bucket as a ShardSnapshotInfo, or undefined for one that is not a snapshot of `logId`. */
+function toInfo(o: ObjectInfo, logId?: string): ShardSnapshotInfo | undefined {
+  if (o.deleted) return undefined
+  const slash = o.name.lastIndexOf('/')
+  if (slash <= 0) return undefined
+  const id = o.name.slice(0, slash)
+  if (logId !== undefined && id !== logId) return undefined
+  const seq = Number(o.metadata?.seq)
+  const config = o.metadata?.config
+  if (!Number.isSafeInteger(seq) || seq < 1 || typeof config !== 'string') return undefined
+  return { logId: id, seq, bytes: o.size, createdAt: o.mtime, config }
+}
+
+/**
+ * Opens (creating if needed) the snapshot bucket over the logs' NATS connection. Throws
+ * INVALID_ARGUMENT for bad `replicas`, LOG_UNAVAILABLE if JetStream refuses the bucket.
+ * @example const snapshots = await openSnapshotStore(logs, { replicas: 3 })
+ */
+export async function openSnapshotStore(
+  logs: JetStreamLogs,
+  options: SnapshotStoreOptions = {},
+): Promise<ShardSnapshotStore> {
+  const replicas = options.replicas ?? 1
+  if (![1, 3, 5].includes(replicas))
+    throw new QuiverError('INVALID_ARGUMENT', `replicas must be 1, 3 or 5, got ${replicas}`)
+  const bucket = `${options.prefix ?? 'QUIVER'}_snapshots`
+  let os: ObjectStore
+  const jsm = await jetstreamManager(logs.connection).catch((err: unknown) => {
+    throw unavailable('connecting to JetStream', err)
+  })
+  try {
+    os = await new Objm(logs.connection).create(bucket, {
+      replicas,
+      storage: StorageType.File,
+      description: 'Quiver shard snapshots (docs/cluster.md "Shard snapshots")',
+    })
+  } catch (err) {
+    throw unavailable(`opening bucket ${bucket}`, err)
+  }
+  const store: ShardSnapshotStore = {
+    async put(logId, seq, path, config) {
+      try {
+        const body = Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>
+        const info = await os.put(
+          {
+            name: objectName(logId, seq),
+            description: `Quiver shard snapshot of log ${logId} at seq ${seq}`,
+            metadata: { seq: String(seq), config },
+          },
+          body,
+        )
+        return { logId, seq, bytes: info.size, createdAt: info.mtime, config }
+      } catch (err) {
+        throw unavailable(`storing the snapshot of ${logId} at seq ${seq}`, err)
+      }
+    },
+
+    async list(logId) {
+      let all: ObjectInfo[]
+      try {
+        all = await os.list()
+      } catch (err) {
+        throw unavailable('listing snapshots', err)
+      }
+      return all.flatMap((o) => toInfo(o, logId) ?? []).sort((a, b) => a.seq - b.seq)
+    },
+
+    async download(logId, seq, path) {
+      const name = objectName(logId, seq)
+      let result: Awaited<ReturnType<ObjectStore['get']>>
+      try {
+        result = await os.get(name)
+      } catch (err) {
+        throw unavailable(`reading snapshot ${name}`, err)
+      }
+      if (result === null)
+        throw new QuiverError(
+          'SNAPSHOT_NOT_FOUND',
+          `shard snapshot ${name} is not in the store (removed meanwhile)`,
+          {
+            logId,
+            seq,
+          },
+        )
+      try {
+        await pipeline(
+          Readable.fromWeb(result.data as unknown as WebReadableStream<Uint8Array>),
+          createWriteStream(path, { flags: 'wx' }),
+        )
+        // resolves with an error when the chunks' digest does not match the object's
+        const failed = await result.error
+        if (failed) throw failed
+      } catch (err) {
+        throw unavailable(`reading snapshot ${name}`, err)
+      }
+    },
+
+    async remove(logId, seq) {
+      try {
+        await os.delete(objectName(logId, seq))
+      } catch (err) {
+        if (/not found/i.test((err as Error)?.message ?? '')) return
+        throw unavailable(`removing snapshot ${objectName(logId, seq)}`, err)
+      }
+    },
+
+    async removeAll(logId) {
+      for (const s of await store.list(logId)) await store.remove(logId, s.seq)
+    },
+
+    async logState(logId): Promise<LogState> {
+      try {
+        const info = await jsm.streams.info(logId)
+        const { first_seq, last_seq, bytes, messages } = info.state
+        return { firstSeq: messages === 0 ? last_seq + 1 : first_seq, lastSeq: last_seq, bytes }
+      } catch (err) {
+        if (/stream not found/i.test((err as Error)?.message ?? ''))
+          throw new QuiverError('LOG_NOT_FOUND', `no log ${logId}`, { stream: logId })
+        throw unavailable(`reading the state of log ${logId}`, err)
+      }
+    },
+
+    async truncateLog(logId, seq) {
+      if (seq < 1) return
+      try {
+        // keeps the records from seq + 1 on
+        await jsm.streams.purge(logId, { seq: seq + 1 })
+      } catch (err) {
+        throw unavailable(`truncating log ${logId} up to seq ${seq}`, err)
+      }
+    },
+  }
+  return store
+}
