@@ -893,8 +893,19 @@ export interface WriteOptions {
  * the read stops at its next check (between segments, query stages and batch entries) and throws
  * TIMEOUT; nothing is returned.
  */
+/**
+ * Qdrant's read consistency (cluster mode, docs/cluster.md "Consistency"): how many replicas of
+ * every shard must have caught up with the shard's log before the read is answered: a number, more
+ * than half (`majority`, `quorum`: the same here, as replicas never disagree about what they
+ * applied), or `all`. One node: one replica, always met.
+ */
+export type ReadConsistency = number | 'majority' | 'quorum' | 'all'
+
 export interface ReadOptions {
+  /** Seconds; past it the read is stopped (REQUEST_TIMEOUT). */
   timeout?: number
+  /** Replicas per shard that must be caught up before the answer (cluster mode); default 1. Throws INVALID_ARGUMENT for a bad value or more than a shard has, SHARD_UNAVAILABLE when fewer can. */
+  consistency?: ReadConsistency
 }
 
 export interface SetPayloadOptions extends WriteOptions {

@@ -56,6 +56,13 @@ import {
   planAliases,
 } from './aliases.js'
 import {
+  CATCH_UP_TOPIC,
+  catchUpAnswer,
+  confirmReplicas,
+  consistencyOf,
+  replicasNeeded,
+} from './consistency.js'
+import {
   APPLIED_TOPIC,
   appliedAnswer,
   checkShardSnapshotPolicy,
@@ -219,6 +226,20 @@ const BARRIER_READS: ReadonlySet<string> = new Set([
   'queryGroups',
   'info',
 ])
+/** The `Collection` writes a `write_consistency_factor` over 1 confirms on that many replicas (`Quiver.view`). */
+const CONSISTENT_WRITES: ReadonlySet<string> = new Set([
+  'upsert',
+  'delete',
+  'updateVectors',
+  'deleteVectors',
+  'setPayload',
+  'overwritePayload',
+  'deletePayload',
+  'clearPayload',
+  'batchUpdate',
+  'createPayloadIndex',
+  'deletePayloadIndex',
+])
 /** A validated recovered collection waiting to be swapped in: `.recovered-<16 hex>-<name>`. */
 const RECOVERED_PREFIX = '.recovered-'
 const RECOVERED_RAND = 16
@@ -277,6 +298,7 @@ export class Quiver {
   /** Cluster mode with a snapshot store: the shard snapshotter, and the applied-seq topic this node answers. */
   private snapshotter: ShardSnapshotter | undefined
   private appliedServed: Served | undefined
+  private catchUpServed: Served | undefined
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
     this.dir = dir
@@ -884,10 +906,14 @@ export class Quiver {
   private startShardSnapshots(): void {
     const { catalog, transport, snapshots } = this.options
     if (catalog === undefined) return
-    if (transport !== undefined)
+    if (transport !== undefined) {
       this.appliedServed = transport.serve(APPLIED_TOPIC, async () =>
         appliedAnswer(this.collections.values()),
       )
+      this.catchUpServed = transport.serve(CATCH_UP_TOPIC, (body) =>
+        catchUpAnswer(this.collections.values(), body),
+      )
+    }
     if (snapshots === undefined) return
     this.snapshotter = new ShardSnapshotter(
       snapshots,
@@ -1211,6 +1237,13 @@ export class Quiver {
       rf === undefined || transport === undefined
         ? undefined
         : placeShards(shards, rf, transport.liveNodes(), name)
+    const wcf = config.params?.writeConsistencyFactor ?? 1
+    if (placement !== undefined && rf !== undefined && wcf > rf)
+      throw new QuiverError(
+        'INVALID_CONFIG',
+        `write_consistency_factor ${wcf} is more than replication_factor ${rf}: no write could ever be confirmed by that many replicas`,
+        { writeConsistencyFactor: wcf, replicationFactor: rf },
+      )
     if (placement !== undefined && rf !== undefined && rf > transport!.liveNodes().size)
       this.options.logger?.warn(
         { collection: name },
@@ -1563,6 +1596,13 @@ export class Quiver {
           catchUp: async () => void (await Promise.all(localShards(c).map((l) => l.shard.catchUp()))),
         })
       const clusterInfo = () => this.clusterInfoOf(c)
+      const transport = this.options.transport
+      // `consistency` / `write_consistency_factor` over 1: that many replicas per shard confirm (consistency.ts)
+      const confirm = async (needed: (replicas: number) => number, what: string) => {
+        if (transport === undefined) return
+        const placement = await this.shardPlacement(c.name).catch(() => undefined)
+        await confirmReplicas(c, transport, placement, needed, what)
+      }
       v = new Proxy(c, {
         get(target, key) {
           if (key === 'clusterInfo') return clusterInfo
@@ -1570,8 +1610,25 @@ export class Quiver {
           if (typeof value !== 'function') return value
           if (typeof key === 'string' && BARRIER_READS.has(key))
             return async (...args: unknown[]) => {
+              const consistency = consistencyOf(args)
               await barrier()
+              if (consistency !== undefined && consistency !== 1)
+                await confirm(
+                  (r) => replicasNeeded(consistency, r),
+                  `a read with consistency ${JSON.stringify(consistency)}`,
+                )
               return (value as (...a: unknown[]) => unknown).apply(target, args)
+            }
+          if (typeof key === 'string' && CONSISTENT_WRITES.has(key))
+            return async (...args: unknown[]) => {
+              const result = (await (value as (...a: unknown[]) => unknown).apply(
+                target,
+                args,
+              )) as UpdateResult
+              const w = target.config.params?.writeConsistencyFactor ?? 1
+              if (w > 1 && result.status === 'completed')
+                await confirm(() => w, `a write with write_consistency_factor ${w}`)
+              return result
             }
           return (value as (...a: unknown[]) => unknown).bind(target)
         },
@@ -1939,6 +1996,7 @@ export class Quiver {
     clearInterval(this.controllerTimer)
     await this.snapshotter?.stop()
     await this.appliedServed?.stop()
+    await this.catchUpServed?.stop()
     await this.catalogChain
     await this.moving
     for (const name of [...this.serving.keys()]) this.stopServing(name)

@@ -1,7 +1,7 @@
 // Qdrant's write and read query parameters: `wait`, `ordering`, `timeout` (point writes, payload
 // index changes) and `timeout`, `consistency` (reads), checked into engine options.
 import { QuiverError } from '../../errors.js'
-import type { ReadOptions, WriteOptions } from '../../types.js'
+import type { ReadConsistency, ReadOptions, WriteOptions } from '../../types.js'
 
 /** Qdrant's `WriteOrdering`; one node has one order, so every value behaves as `strong`. */
 export type WireWriteOrdering = 'weak' | 'medium' | 'strong'
@@ -59,13 +59,18 @@ export function parseWriteParams(query: unknown): WriteOptions {
 
 /**
  * The query of a read: `timeout` (seconds >= 1; past it the read is stopped and answers 408) and
- * `consistency` (an integer >= 1 or `majority` | `quorum` | `all`, accepted: one node holds one
- * replica). Throws INVALID_ARGUMENT naming the parameter.
+ * `consistency` (an integer >= 1 or `majority` | `quorum` | `all`: replicas per shard caught up
+ * before the answer in cluster mode; one node holds one replica). Throws INVALID_ARGUMENT naming the parameter.
  */
 export function parseReadParams(query: unknown): ReadOptions {
   const c = queryObject(query).consistency
   if (c !== undefined && !(typeof c === 'string' && (/^[1-9]\d{0,8}$/.test(c) || CONSISTENCY.includes(c))))
     bad('consistency', 'an integer >= 1 or one of majority, quorum, all', c)
   const timeout = parseTimeoutParam(query)
-  return timeout === undefined ? {} : { timeout }
+  const consistency: ReadConsistency | undefined =
+    c === undefined ? undefined : /^\d+$/.test(c as string) ? Number(c) : (c as ReadConsistency)
+  return {
+    ...(timeout === undefined ? {} : { timeout }),
+    ...(consistency === undefined ? {} : { consistency }),
+  }
 }

@@ -1,0 +1,198 @@
+// Qdrant's `write_consistency_factor` and `consistency` read parameter in cluster mode (issue 14,
+// docs/cluster.md "Consistency"): a `wait=true` write with factor W returns once W replicas of
+// every shard applied it; a read with `consistency` N once N replicas of every shard caught up;
+// fewer able to: SHARD_UNAVAILABLE (503), never a hang. Against a real nats-server, three
+// `Quiver` nodes in this process and one `quiver serve --cluster` through the Qdrant client.
+// Skipped (saying how to install it) without nats-server.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { QdrantClient } from '@qdrant/js-client-rest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type HostedCollection, QuiverError } from '../src/index.js'
+import { localShards } from '../src/shards/open.js'
+import { type CliProcess, spawnCli } from './support/cli.js'
+import { type InProcessNode, openInProcessNode, seededVector } from './support/cluster.js'
+import { type NatsServer, natsServerMissing, startNats } from './support/nats.js'
+
+const DIM = 4
+
+if (natsServerMissing !== null) console.warn(`skipping the cluster consistency suite: ${natsServerMissing}`)
+
+const vec = (seed: number): number[] => seededVector(seed, DIM, 31)
+
+/** The points shard `shardId` holds on this node, counted on the local shard itself (no read barrier, no fan-out). */
+async function localCount(c: HostedCollection, shardId: number): Promise<number | undefined> {
+  const shard = localShards(c).find((s) => s.shardId === shardId)?.shard
+  return shard === undefined ? undefined : shard.count()
+}
+
+async function rejection(p: Promise<unknown>): Promise<QuiverError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  )
+  expect(e).toBeInstanceOf(QuiverError)
+  return e as QuiverError
+}
+
+describe.skipIf(natsServerMissing !== null)(
+  'cluster consistency: write_consistency_factor and read consistency',
+  () => {
+    let nats: NatsServer
+    const dirs: string[] = []
+    const nodes: InProcessNode[] = []
+    let server: CliProcess | undefined
+
+    beforeAll(async () => {
+      nats = await startNats()
+      for (const id of ['ca', 'cb', 'cc']) {
+        const d = await mkdtemp(join(tmpdir(), `quiver-consist-${id}-`))
+        dirs.push(d)
+        nodes.push(await openInProcessNode(nats.url, id, d))
+      }
+      const deadline = performance.now() + 10_000
+      for (const n of nodes)
+        while ((await n.catalog.status()).peers.length !== 3 || n.catalog.liveNodes().size !== 3)
+          expect(performance.now()).toBeLessThan(deadline)
+    }, 60_000)
+    afterAll(async () => {
+      await server?.kill()
+      for (const n of nodes) await n.close().catch(() => undefined)
+      await nats?.stop()
+      for (const d of dirs) await rm(d, { recursive: true, force: true })
+    })
+
+    it('a write with factor 2 is applied on both replicas when it returns; reads ask for the replicas they need', async () => {
+      const [a] = nodes as [InProcessNode, InProcessNode, InProcessNode]
+      // more confirmations than replicas could ever give: refused at create, nothing made
+      const tooMany = await rejection(
+        a.db.createCollection('never', {
+          dimension: DIM,
+          metric: 'Dot',
+          params: { shardNumber: 2, replicationFactor: 2, writeConsistencyFactor: 3 },
+        }),
+      )
+      expect(tooMany.code).toBe('INVALID_CONFIG')
+      expect(a.db.listCollections()).not.toContain('never')
+
+      const docs = await a.db.createCollection('docs', {
+        dimension: DIM,
+        metric: 'Dot',
+        params: { shardNumber: 3, replicationFactor: 2, writeConsistencyFactor: 2 },
+      })
+      const placement = (await a.db.shardPlacement('docs'))!
+      for (const n of nodes) await n.db.syncCatalog()
+      const byId = new Map(nodes.map((n) => [n.id, n]))
+      // each write through a node that hosts at most one replica of a shard: as it returns, every
+      // replica of every shard holds what was written so far, counted on the replicas themselves
+      for (let batch = 0; batch < 6; batch++) {
+        const via = nodes[batch % 3]!
+        await (await via.db.getCollection('docs')).upsert(
+          Array.from({ length: 10 }, (_, k) => ({ id: batch * 10 + k + 1, vector: vec(batch * 10 + k + 1) })),
+        )
+        const counts = await Promise.all(
+          placement.map(async (replicas, shardId) =>
+            Promise.all(
+              replicas.map(async (r) => localCount(await byId.get(r)!.db.getCollection('docs'), shardId)),
+            ),
+          ),
+        )
+        const perShard = counts.map((c) => c[0]!)
+        for (const c of counts) expect(c[0]).toBe(c[1])
+        expect(perShard.reduce((x, y) => x + y, 0)).toBe((batch + 1) * 10)
+      }
+      // reads: all (2 of 2), majority (2 of 2), a number; more than a shard has is refused
+      for (const consistency of ['all', 'majority', 'quorum', 2, 1] as const)
+        expect(await docs.count({ consistency })).toBe(60)
+      expect((await docs.search(vec(7), { limit: 3, consistency: 'all' })).length).toBe(3)
+      const three = await rejection(docs.count({ consistency: 3 }))
+      expect(three.code).toBe('INVALID_ARGUMENT')
+      expect(three.message).toContain('more replicas than a shard has (2)')
+    }, 60_000)
+
+    it('with a replica gone: consistency 1 reads go on, all fails fast; a factor 2 write answers SHARD_UNAVAILABLE', async () => {
+      const [a, b, c] = nodes as [InProcessNode, InProcessNode, InProcessNode]
+      const placement = (await a.db.shardPlacement('docs'))!
+      await c.close()
+      const deadline = performance.now() + 10_000
+      while ((await a.catalog.status()).peers.length !== 2 || a.catalog.liveNodes().size !== 2)
+        expect(performance.now()).toBeLessThan(deadline)
+      const docs = await a.db.getCollection('docs')
+      expect(await docs.count()).toBe(60)
+      expect(await docs.count({ consistency: 1 })).toBe(60)
+      const started = performance.now()
+      const all = await rejection(docs.count({ consistency: 'all' }))
+      expect(all.code).toBe('SHARD_UNAVAILABLE')
+      expect(all.message).toMatch(/needs 2 replicas of shard \d/)
+      // c is not live: nobody waits for it
+      expect(performance.now() - started).toBeLessThan(5000)
+      const onC = placement.map((r, i) => (r.includes('cc') ? i : -1)).filter((i) => i >= 0)
+      expect(onC.length).toBeGreaterThan(0)
+      // a write touching a shard c hosted: in the log (and applied on the live replica), not confirmed twice
+      const w = await rejection(
+        docs.upsert([
+          { id: 1000, vector: vec(1000) },
+          { id: 1001, vector: vec(1001) },
+        ]),
+      )
+      expect(w.code).toBe('SHARD_UNAVAILABLE')
+      expect(w.message).toContain('write_consistency_factor 2')
+      expect(await (await b.db.getCollection('docs')).count()).toBe(62)
+    }, 60_000)
+
+    it('over REST through the Qdrant client: consistency on reads, 503 for a write short of replicas', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'quiver-consist-srv-'))
+      dirs.push(dir)
+      server = spawnCli([
+        'serve',
+        '--data',
+        dir,
+        '--port',
+        '0',
+        '--threads',
+        '0',
+        '--log-level',
+        'warn',
+        '--cluster',
+        nats.url,
+        '--node-id',
+        'cs',
+      ])
+      const url = /Quiver listening on (\S+)/.exec(await server.waitFor(/Quiver listening on (\S+)/))![1]!
+      const client = new QdrantClient({ url, checkCompatibility: false })
+      // the server attaches docs from the catalog; ca and cb are live, cc is gone
+      const until = performance.now() + 20_000
+      while (!(await client.collectionExists('docs')).exists) expect(performance.now()).toBeLessThan(until)
+      expect((await client.count('docs', { exact: true, consistency: 'majority' } as never)).count).toBe(62)
+      const hits = await client.query('docs', { query: vec(5), limit: 2, consistency: 1 } as never)
+      expect(hits.points).toHaveLength(2)
+      const bad = await fetch(`${url}/collections/docs/points/count?consistency=most`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      })
+      expect(bad.status).toBe(400)
+      const tooMany = await fetch(`${url}/collections/docs/points/count?consistency=3`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      })
+      expect(tooMany.status).toBe(400)
+      // a shard hosted on cc: the write is in its log, but one replica cannot confirm factor 2
+      const write = await client
+        .upsert('docs', {
+          wait: true,
+          points: [
+            { id: 2000, vector: vec(2000) },
+            { id: 2001, vector: vec(2001) },
+          ],
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e as { status?: number },
+        )
+      expect(write?.status).toBe(503)
+    }, 60_000)
+  },
+)
