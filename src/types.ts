@@ -1173,11 +1173,27 @@ export type ClusterOperation =
   | { replicateShard: { shardId: number; fromPeerId: number; toPeerId: number } }
   | { dropReplica: { shardId: number; peerId: number } }
 
+/**
+ * A replica being built (cluster mode; Qdrant's ShardTransferInfo): shard `shardId` placed on node
+ * `to` (a peer id), which is catching up from the shard's log (or its newest snapshot) and does not
+ * serve it yet; `from`: a replica serving it meanwhile.
+ */
+export interface ShardTransferInfo {
+  shardId: number
+  from: number
+  to: number
+  /** Qdrant's flag for a transfer that keeps both replicas (replicate) rather than moving; always true here: the old replica is dropped only once the new one serves. */
+  sync: boolean
+  comment?: string
+}
+
 /** Qdrant's `GET /collections/{c}/cluster` in camelCase. */
 export interface CollectionClusterInfo {
   shardCount: number
   localShards: LocalShardInfo[]
   remoteShards: RemoteShardInfo[]
+  /** Replicas being built (cluster mode); absent or empty when none. */
+  shardTransfers?: ShardTransferInfo[]
 }
 
 // ---- Optimization progress (Qdrant's OptimizationsResponse, camelCase). ----

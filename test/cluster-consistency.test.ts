@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
+import { connectJetStreamLogs } from '../src/cluster/jetstream-log.js'
 import { type HostedCollection, QuiverError } from '../src/index.js'
 import { localShards } from '../src/shards/open.js'
 import { type CliProcess, spawnCli } from './support/cli.js'
@@ -193,6 +195,36 @@ describe.skipIf(natsServerMissing !== null)(
           (e: unknown) => e as { status?: number },
         )
       expect(write?.status).toBe(503)
+    }, 60_000)
+
+    it('a replica placed on a node that does not serve it yet shows as Partial, with a shard transfer to it', async () => {
+      const [a] = nodes as [InProcessNode]
+      // a node in the cluster (heartbeats) with no database: it never catches up
+      const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
+      const catalog = await openCatalog(logs, { nodeId: 'fk', heartbeatMs: 200 })
+      try {
+        const deadline = performance.now() + 10_000
+        while (!a.catalog.liveNodes().has('fk')) {
+          await a.catalog.status()
+          expect(performance.now()).toBeLessThan(deadline)
+        }
+        const from = (await a.db.shardPlacement('docs'))![0]!.find((n) => n !== 'cc')!
+        await a.db.updateCollectionCluster('docs', {
+          replicateShard: { shardId: 0, fromPeerId: peerIdOf(from), toPeerId: peerIdOf('fk') },
+        })
+        const info = await (await a.db.getCollection('docs')).clusterInfo()
+        expect(info.remoteShards).toContainEqual({ shardId: 0, peerId: peerIdOf('fk'), state: 'Partial' })
+        expect(info.shardTransfers).toContainEqual(
+          expect.objectContaining({ shardId: 0, to: peerIdOf('fk'), from: peerIdOf(from), sync: true }),
+        )
+        // reads go on from the replicas that serve
+        expect(await (await a.db.getCollection('docs')).count()).toBe(64)
+        await a.db.updateCollectionCluster('docs', { dropReplica: { shardId: 0, peerId: peerIdOf('fk') } })
+        expect((await (await a.db.getCollection('docs')).clusterInfo()).shardTransfers).toEqual([])
+      } finally {
+        await catalog.close()
+        await logs.close()
+      }
     }, 60_000)
   },
 )

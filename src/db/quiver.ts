@@ -39,12 +39,14 @@ import { type CatalogEntry, type CatalogStatus, type ClusterCatalog, peerIdOf } 
 import { type DirLock, lockDirectory } from '../storage/dir-lock.js'
 import { ensureDir, errnoCode, fsyncDir, ioError } from '../storage/files.js'
 import type { ShardSnapshotStore } from '../storage/shard-snapshots.js'
-import type { Served, ShardTransport } from '../storage/transport.js'
+import { type Served, type ShardTransport, TransportError } from '../storage/transport.js'
 import type {
   ClusterOperation,
   CollectionClusterInfo,
   CollectionUpdate,
   CreateCollectionOptions,
+  ShardState,
+  ShardTransferInfo,
   UpdateResult,
 } from '../types.js'
 import {
@@ -1568,16 +1570,50 @@ export class Quiver {
     if (placement === undefined || transport === undefined) return info
     const live = transport.liveNodes()
     const self = transport.nodeId
-    const remoteShards = placement.flatMap((nodes, shardId) =>
-      nodes
-        .filter((n) => n !== self)
-        .map((n) => ({
-          shardId,
-          peerId: peerIdOf(n),
-          state: live.has(n) ? ('Active' as const) : ('Dead' as const),
-        })),
+    // a live replica that does not serve its shard yet (no responder on the shard's topic) is
+    // catching up: Partial, and a transfer to it from a replica that serves
+    const stateOf = async (n: string, logId: string): Promise<ShardState> => {
+      if (!live.has(n)) return 'Dead'
+      try {
+        await transport.request(n, shardTopic(logId), SHARD_PING, 1000)
+        return 'Active'
+      } catch (err) {
+        if (err instanceof TransportError && err.failure === 'no_responders') return 'Partial'
+        return err instanceof TransportError && err.failure === 'timeout' ? 'Dead' : 'Active'
+      }
+    }
+    const remoteShards = await Promise.all(
+      placement.flatMap((nodes, shardId) =>
+        nodes
+          .filter((n) => n !== self)
+          .map(async (n) => ({
+            shardId,
+            peerId: peerIdOf(n),
+            state: await stateOf(n, c.logIds[shardId] ?? ''),
+          })),
+      ),
     )
-    return { ...info, remoteShards }
+    const localShardsInfo = [...info.localShards]
+    const partial = new Map<number, number[]>()
+    for (const r of remoteShards)
+      if (r.state === 'Partial') partial.set(r.shardId, [...(partial.get(r.shardId) ?? []), r.peerId])
+    for (const [shardId, nodes] of placement.entries())
+      if (nodes.includes(self) && !localShardsInfo.some((s) => s.shardId === shardId)) {
+        // placed here, still catching up (its remote stand-in answers meanwhile)
+        localShardsInfo.push({ shardId, pointsCount: 0, state: 'Partial' })
+        partial.set(shardId, [...(partial.get(shardId) ?? []), peerIdOf(self)])
+      }
+    localShardsInfo.sort((a, b) => a.shardId - b.shardId)
+    const shardTransfers: ShardTransferInfo[] = []
+    for (const [shardId, tos] of partial) {
+      const from =
+        remoteShards.find((r) => r.shardId === shardId && r.state === 'Active')?.peerId ??
+        (info.localShards.some((s) => s.shardId === shardId) ? peerIdOf(self) : undefined)
+      if (from === undefined) continue
+      for (const to of tos)
+        shardTransfers.push({ shardId, from, to, sync: true, comment: "catching up from the shard's log" })
+    }
+    return { ...info, localShards: localShardsInfo, remoteShards, shardTransfers }
   }
 
   /**

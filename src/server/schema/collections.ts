@@ -26,7 +26,15 @@ const CollectionClusterInfo = named(
         state: ShardState,
       }),
     ),
-    shard_transfers: Type.Array(Type.Object({})),
+    shard_transfers: Type.Array(
+      Type.Object({
+        shard_id: Type.Integer({ minimum: 0 }),
+        from: Type.Integer({ minimum: 0 }),
+        to: Type.Integer({ minimum: 0 }),
+        sync: Type.Boolean(),
+        comment: Type.Optional(Type.String()),
+      }),
+    ),
   }),
 )
 

@@ -226,7 +226,7 @@ export interface WireClusterInfo {
   shard_count: number
   local_shards: { shard_id: number; points_count: number; state: ShardState }[]
   remote_shards: { shard_id: number; peer_id: number; state: ShardState }[]
-  shard_transfers: never[]
+  shard_transfers: { shard_id: number; from: number; to: number; sync: boolean; comment?: string }[]
 }
 
 /** The peer id a single node reports (Qdrant gives each peer a random u64; one node has no peers). */
@@ -246,7 +246,13 @@ export function toWireClusterInfo(
       state: s.state,
     })),
     remote_shards: info.remoteShards.map((s) => ({ shard_id: s.shardId, peer_id: s.peerId, state: s.state })),
-    shard_transfers: [],
+    shard_transfers: (info.shardTransfers ?? []).map((t) => ({
+      shard_id: t.shardId,
+      from: t.from,
+      to: t.to,
+      sync: t.sync,
+      ...(t.comment === undefined ? {} : { comment: t.comment }),
+    })),
   }
 }
 
