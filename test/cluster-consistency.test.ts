@@ -160,6 +160,8 @@ describe.skipIf(natsServerMissing !== null)(
         nats.url,
         '--node-id',
         'cs',
+        // its controller moves nothing: the suite's placement stays as it made it
+        '--no-rebalance',
       ])
       const url = /Quiver listening on (\S+)/.exec(await server.waitFor(/Quiver listening on (\S+)/))![1]!
       const client = new QdrantClient({ url, checkCompatibility: false })
@@ -217,6 +219,14 @@ describe.skipIf(natsServerMissing !== null)(
         expect(info.shardTransfers).toContainEqual(
           expect.objectContaining({ shardId: 0, to: peerIdOf('fk'), from: peerIdOf(from), sync: true }),
         )
+        // one transfer of a shard at a time
+        const second = await rejection(
+          a.db.updateCollectionCluster('docs', {
+            replicateShard: { shardId: 0, fromPeerId: peerIdOf(from), toPeerId: peerIdOf('cs') },
+          }),
+        )
+        expect(second.code).toBe('INVALID_ARGUMENT')
+        expect(second.message).toContain('is in progress')
         // reads go on from the replicas that serve
         expect(await (await a.db.getCollection('docs')).count()).toBe(64)
         await a.db.updateCollectionCluster('docs', { dropReplica: { shardId: 0, peerId: peerIdOf('fk') } })

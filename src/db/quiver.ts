@@ -1014,16 +1014,21 @@ export class Quiver {
         moveShard: { shardId, fromPeerId: peerIdOf(from), toPeerId: peerIdOf(to) },
       })
     }
-    // 1. replicas on nodes gone for good
-    for (const [name, e] of entries)
-      for (const [shardId, replicas] of e.placement!.entries())
-        for (const n of replicas) {
-          if (!gone(n)) continue
-          const to = lightest(replicas)
-          if (to === undefined) continue
-          await move(name, shardId, n, to, `${n} is away`)
-          return
-        }
+    // 1. replicas on nodes gone for good: first of shards no live node serves (unavailable now)
+    const lost = entries.flatMap(([name, e]) =>
+      e.placement!.flatMap((replicas, shardId) =>
+        replicas
+          .filter(gone)
+          .map((n) => ({ name, shardId, n, replicas, none: !replicas.some((r) => alive.has(r)) })),
+      ),
+    )
+    lost.sort((x, y) => Number(y.none) - Number(x.none))
+    for (const { name, shardId, n, replicas } of lost) {
+      const to = lightest(replicas)
+      if (to === undefined) continue
+      await move(name, shardId, n, to, `${n} is away`)
+      return
+    }
     // 2. balance the live nodes
     if (live.length < 2) return
     const byLoad = [...live].sort((a, b) => load.get(b)! - load.get(a)! || (a < b ? -1 : 1))
@@ -1156,6 +1161,13 @@ export class Quiver {
     } else {
       const from = nodeOf('fromPeerId', false, replicas)
       const to = nodeOf('toPeerId', true, [])
+      // one transfer of a shard at a time (as Qdrant): a live replica that does not serve the shard
+      // yet is still catching up, and a second transfer started now could leave R+1 replicas
+      for (const n of replicas)
+        if (n !== to && transport.liveNodes().has(n) && !(await this.servedBy([n], topic)))
+          throw invalid(
+            `a transfer of shard ${shardId} of collection ${name} to peer ${peerIdOf(n)} is in progress (it is catching up with the shard's log); retry once it serves the shard (GET /collections/${name}/cluster: shard_transfers)`,
+          )
       await catalog.update(name, (e) => add(e, to, from))
       if (kind === 'moveShard') {
         const log = this.options.logger
