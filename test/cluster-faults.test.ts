@@ -42,7 +42,7 @@ function expectWholeBatches(ids: Set<number>, failed: ReadonlySet<number>): numb
   return partial
 }
 
-describe.skipIf(natsServerMissing !== null)('cluster faults: three nats-servers, two Quiver nodes', () => {
+describe.skipIf(natsServerMissing !== null)('cluster faults: three nats-servers, two then three Quiver nodes', () => {
   let nats: NatsCluster
   const dirs: string[] = []
   const nodes: QuiverNode[] = []
@@ -205,5 +205,77 @@ describe.skipIf(natsServerMissing !== null)('cluster faults: three nats-servers,
     expect([...onB].sort()).toEqual([...onA].sort())
     expectWholeBatches(onB, failedBatches)
     expect(await peers(b!)).toBe(2)
+  }, 120_000)
+
+  it('3 shards x 2 replicas: a node SIGSTOPped under writes and reads through the others; none fails, nothing lost', async () => {
+    const [a, b] = nodes as [QuiverNode, QuiverNode]
+    const c = await startNode('fc')
+    const peers = async (n: QuiverNode): Promise<number> =>
+      Object.keys(
+        (
+          (await fetch(`${n.url}/cluster`, { signal: AbortSignal.timeout(10_000) }).then((r) =>
+            r.json(),
+          )) as {
+            result: { peers: object }
+          }
+        ).result.peers,
+      ).length
+    const deadline = performance.now() + 20_000
+    while ((await peers(a)) !== 3 || (await peers(c)) !== 3) expect(performance.now()).toBeLessThan(deadline)
+    await a.client.createCollection('placed', {
+      vectors: { size: DIM, distance: 'Euclid' },
+      shard_number: 3,
+      replication_factor: 2,
+    })
+    const info = (await (
+      await fetch(`${a.url}/collections/placed/cluster`, { signal: AbortSignal.timeout(10_000) })
+    ).json()) as { result: { local_shards: unknown[]; remote_shards: unknown[] } }
+    expect(info.result.local_shards.length + info.result.remote_shards.length).toBe(6)
+
+    let stopping = false
+    let reads = 0
+    let readFailures = 0
+    let longestRead = 0
+    const wa = writeLoad(a, 'placed', 5_000_000, () => stopping)
+    const wc = writeLoad(c, 'placed', 6_000_000, () => stopping)
+    const readLoop = (async () => {
+      while (!stopping) {
+        for (const n of [a, c]) {
+          const t0 = performance.now()
+          try {
+            await n.client.query('placed', { query: vec(reads), limit: 3 })
+            reads++
+          } catch {
+            readFailures++
+          }
+          longestRead = Math.max(longestRead, performance.now() - t0)
+        }
+      }
+    })()
+    while (wa.acked.length < 50 || wc.acked.length < 50) await new Promise((r) => setImmediate(r))
+    // b hosts two of the three shards: its replicas stop answering, its heartbeats lapse
+    b.proc.child.kill('SIGSTOP')
+    const stopped = performance.now()
+    while ((await peers(a)) !== 2) expect(performance.now() - stopped).toBeLessThan(20_000)
+    const [ba, bc] = [wa.acked.length, wc.acked.length]
+    while (wa.acked.length < ba + 100 || wc.acked.length < bc + 100) await new Promise((r) => setImmediate(r))
+    stopping = true
+    await Promise.all([wa.done, wc.done, readLoop])
+    b.proc.child.kill('SIGCONT')
+    expect(readFailures).toBe(0)
+    expect(wa.failures() + wc.failures()).toBe(0)
+    const acked = [...wa.acked, ...wc.acked]
+    const onA = await idsOn(a, 'placed')
+    expect(acked.filter((id) => !onA.has(id))).toEqual([])
+    // b, back, answers with every write made while it was stopped
+    const until = performance.now() + 20_000
+    while ((await peers(b)) !== 3) expect(performance.now()).toBeLessThan(until)
+    const onB = await idsOn(b, 'placed')
+    const onC = await idsOn(c, 'placed')
+    expect([...onB].sort()).toEqual([...onA].sort())
+    expect([...onC].sort()).toEqual([...onA].sort())
+    console.log(
+      `placed collection, a replica node SIGSTOPped: longest write stall ${Math.round(Math.max(wa.stall(), wc.stall()))} ms, longest read ${Math.round(longestRead)} ms, reads ${reads} (none failed)`,
+    )
   }, 120_000)
 })
