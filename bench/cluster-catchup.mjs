@@ -15,12 +15,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
-import {
-  connectJetStreamLogs,
-  natsTransport,
-  openCatalog,
-  openSnapshotStore,
-} from '../dist/cluster/index.js'
+import { connectJetStreamLogs, natsTransport, openCatalog, openSnapshotStore } from '../dist/cluster/index.js'
 import { Quiver } from '../dist/index.js'
 
 const opts = new Command()
@@ -126,7 +121,11 @@ try {
   })
 
   const a = await node(natsUrl, 'a')
-  const docs = await a.db.createCollection('docs', { dimension: dim, metric, params: { shardNumber: shards } })
+  const docs = await a.db.createCollection('docs', {
+    dimension: dim,
+    metric,
+    params: { shardNumber: shards },
+  })
   let t = performance.now()
   for (let i = 0; i < n; i += batch) await docs.upsert(points(i, Math.min(n, i + batch)))
   console.error(`ingest through a: ${(n / ((performance.now() - t) / 1000)).toFixed(0)} vectors/s`)
