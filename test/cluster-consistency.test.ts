@@ -29,6 +29,14 @@ async function localCount(c: HostedCollection, shardId: number): Promise<number 
   return shard === undefined ? undefined : shard.count()
 }
 
+/** The first id from `from` on that falls in one of `shards` of collection `c`. */
+function idIn(c: HostedCollection, shards: readonly number[], from: number): number {
+  const shardOf = (id: number) => (c as unknown as { shardOf(id: number): number }).shardOf(id)
+  let id = from
+  while (!shards.includes(shardOf(id))) id++
+  return id
+}
+
 async function rejection(p: Promise<unknown>): Promise<QuiverError> {
   const e = await p.then(
     () => undefined,
@@ -130,17 +138,27 @@ describe.skipIf(natsServerMissing !== null)(
       // c is not live: nobody waits for it
       expect(performance.now() - started).toBeLessThan(5000)
       const onC = placement.map((r, i) => (r.includes('cc') ? i : -1)).filter((i) => i >= 0)
-      expect(onC.length).toBeGreaterThan(0)
+      expect(onC.length).toBe(2)
+      // a write touching only the shard c does not host: both its replicas are live, confirmed
+      const fine = idIn(
+        docs,
+        [0, 1, 2].filter((i) => !onC.includes(i)),
+        900,
+      )
+      expect((await docs.upsert([{ id: fine, vector: vec(fine) }])).status).toBe('completed')
       // a write touching a shard c hosted: in the log (and applied on the live replica), not confirmed twice
+      const one = idIn(docs, onC, 1000)
+      const two = idIn(docs, onC, one + 1)
       const w = await rejection(
         docs.upsert([
-          { id: 1000, vector: vec(1000) },
-          { id: 1001, vector: vec(1001) },
+          { id: one, vector: vec(one) },
+          { id: two, vector: vec(two) },
         ]),
       )
       expect(w.code).toBe('SHARD_UNAVAILABLE')
       expect(w.message).toContain('write_consistency_factor 2')
-      expect(await (await b.db.getCollection('docs')).count()).toBe(62)
+      expect(w.message).toContain('too few of its replicas are alive')
+      expect(await (await b.db.getCollection('docs')).count()).toBe(63)
     }, 60_000)
 
     it('over REST through the Qdrant client: consistency on reads, 503 for a write short of replicas', async () => {
@@ -168,7 +186,7 @@ describe.skipIf(natsServerMissing !== null)(
       // the server attaches docs from the catalog; ca and cb are live, cc is gone
       const until = performance.now() + 20_000
       while (!(await client.collectionExists('docs')).exists) expect(performance.now()).toBeLessThan(until)
-      expect((await client.count('docs', { exact: true, consistency: 'majority' } as never)).count).toBe(62)
+      expect((await client.count('docs', { exact: true, consistency: 'majority' } as never)).count).toBe(63)
       const hits = await client.query('docs', { query: vec(5), limit: 2, consistency: 1 } as never)
       expect(hits.points).toHaveLength(2)
       const bad = await fetch(`${url}/collections/docs/points/count?consistency=most`, {
@@ -184,18 +202,15 @@ describe.skipIf(natsServerMissing !== null)(
       })
       expect(tooMany.status).toBe(400)
       // a shard hosted on cc: the write is in its log, but one replica cannot confirm factor 2
-      const write = await client
-        .upsert('docs', {
-          wait: true,
-          points: [
-            { id: 2000, vector: vec(2000) },
-            { id: 2001, vector: vec(2001) },
-          ],
-        })
-        .then(
-          () => undefined,
-          (e: unknown) => e as { status?: number },
-        )
+      const docsHere = await nodes[0]!.db.getCollection('docs')
+      const onC = (await nodes[0]!.db.shardPlacement('docs'))!.flatMap((r, i) =>
+        r.includes('cc') ? [i] : [],
+      )
+      const x = idIn(docsHere, onC, 2000)
+      const write = await client.upsert('docs', { wait: true, points: [{ id: x, vector: vec(x) }] }).then(
+        () => undefined,
+        (e: unknown) => e as { status?: number },
+      )
       expect(write?.status).toBe(503)
     }, 60_000)
 

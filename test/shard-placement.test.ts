@@ -246,7 +246,7 @@ describe.skipIf(natsServerMissing !== null)(
       const placementNow = async () => (await a.db.shardPlacement('moving'))!
       const hostsHere = async (n: Node, shard: number) =>
         (await (await n.db.getCollection('moving')).clusterInfo()).localShards.some(
-          (s) => s.shardId === shard,
+          (s) => s.shardId === shard && s.state === 'Active',
         )
       /** Until `cond` holds, bounded (the catalog watch and the new replica's catch-up are asynchronous). */
       const until = async (what: string, cond: () => Promise<boolean>) => {

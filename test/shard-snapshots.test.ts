@@ -169,12 +169,19 @@ describe.skipIf(natsServerMissing !== null)('shard snapshots in the JetStream Ob
     // a third party in the cluster that says it applied the log up to seq 3 only
     const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
     const catalog = await openCatalog(logs, { nodeId: 'slowpoke', heartbeatMs: 200 })
+    // first a nonsense answer (not a seq: the log must not be touched), then seq 3
+    let says: unknown = Number.NaN
     const served = natsTransport(logs.connection, catalog).serve(APPLIED_TOPIC, async () =>
-      serialize([[logId, 3]]),
+      serialize([[logId, says]]),
     )
     try {
       await until('slowpoke is live', async () => (await liveOn(a)).includes('slowpoke'))
       for (const n of open) await (await n.db.getCollection('slow')).catchUp()
+      const [nonsense] = await a.db.snapshotShards()
+      expect(nonsense!.truncatedTo).toBeUndefined()
+      expect((await a.snapshots!.logState(logId)).firstSeq).toBe(1)
+      says = 3
+      await docs.upsert([{ id: 5000, vector: vec(5000) }])
       const [w] = await a.db.snapshotShards()
       expect(w!.snapshot.seq).toBeGreaterThan(3)
       expect(w!.truncatedTo).toBe(3)
@@ -212,7 +219,7 @@ describe.skipIf(natsServerMissing !== null)('shard snapshots in the JetStream Ob
     const target = nodes.find((n) => n.id === to)!
     await until('the new replica hosts shard 0', async () =>
       (await (await target.db.getCollection('placed')).clusterInfo()).localShards.some(
-        (s) => s.shardId === 0,
+        (s) => s.shardId === 0 && s.state === 'Active',
       ),
     )
     await until('shard 0 moved', async () => {

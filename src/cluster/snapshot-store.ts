@@ -157,6 +157,9 @@ export async function openSnapshotStore(
     },
 
     async truncateLog(logId, seq) {
+      // a purge without a seq empties the stream: only ever a positive integer here
+      if (!Number.isSafeInteger(seq))
+        throw new QuiverError('INTERNAL', `refusing to truncate log ${logId} at ${String(seq)}: not a seq`)
       if (seq < 1) return
       try {
         // keeps the records from seq + 1 on

@@ -197,7 +197,9 @@ async function bootstrapFromSnapshot(
 ): Promise<boolean> {
   const first = await log.firstSeq!()
   const truncated = first > persistedSeq + 1
-  if (!truncated && persistedSeq > 0) return false
+  // a log whose records are all there for a replica that has some, or a new log (its config only,
+  // a create): nothing to load
+  if (!truncated && (persistedSeq > 0 || log.lastSeq <= 1)) return false
   const latest = await bootstrap.latest(log.id!)
   if (latest !== undefined && latest.seq > persistedSeq && latest.seq + 1 >= first) {
     await bootstrap.restore(dir, log.id!, latest.seq)

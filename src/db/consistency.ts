@@ -93,17 +93,60 @@ export async function catchUpAnswer(
         late,
       ])
       clearTimeout(timer)
-      if (done) out.push([shard.logIds[0]!, shard.stats().appliedSeq])
+      try {
+        if (done) out.push([shard.logIds[0]!, shard.stats().appliedSeq])
+      } catch {
+        // closed meanwhile (re-placed, dropped): not caught up here
+      }
     }),
   )
   return serialize(out)
 }
 
 /**
- * Resolves once `needed(replicas)` replicas of every shard of `c` applied its log as of now: this
- * node counts for the shards it hosts (`hereCaughtUp`: it did already), every other live replica
- * (`placement[i]`, or every live node for a collection held whole) is asked on CATCH_UP_TOPIC.
- * Throws SHARD_UNAVAILABLE naming the shards that fell short within CONFIRM_TIMEOUT_MS.
+ * The shards of `c` a write touches: those of its points' ids when it names them (`upsert`,
+ * `updateVectors`, a selector `{ ids }`), else undefined (every shard: a filter, a batch).
+ */
+export function touchedShards(
+  c: HostedCollection,
+  method: string,
+  args: readonly unknown[],
+): Set<number> | undefined {
+  const shardOf = (c as { shardOf?: (id: unknown) => number }).shardOf
+  if (typeof shardOf !== 'function') return undefined
+  let ids: unknown[] | undefined
+  const first = args[0]
+  if ((method === 'upsert' || method === 'updateVectors') && Array.isArray(first))
+    ids = first.map((p) => (p as { id?: unknown } | null)?.id)
+  else {
+    const at = SELECTOR_AT.get(method)
+    const selector = at === undefined ? undefined : (args[at] as { ids?: unknown } | null | undefined)
+    if (selector !== null && typeof selector === 'object' && Array.isArray(selector.ids)) ids = selector.ids
+  }
+  if (ids === undefined) return undefined
+  try {
+    return new Set(ids.map((id) => shardOf.call(c, id)))
+  } catch {
+    return undefined
+  }
+}
+
+/** Where each write that takes a point selector has it among its arguments. */
+const SELECTOR_AT: ReadonlyMap<string, number> = new Map([
+  ['delete', 0],
+  ['clearPayload', 0],
+  ['deleteVectors', 1],
+  ['setPayload', 1],
+  ['overwritePayload', 1],
+  ['deletePayload', 1],
+])
+
+/**
+ * Resolves once `needed(replicas)` replicas of each shard of `c` (of those in `only`, when given)
+ * applied its log as of now: this node counts for the shards it hosts (it caught up already),
+ * every other live replica (`placement[i]`, or every live node for a collection held whole) is
+ * asked on CATCH_UP_TOPIC. Throws SHARD_UNAVAILABLE naming the shards that fell short: at once when
+ * too few of their replicas are live, else after at most `timeoutMs` (default CONFIRM_TIMEOUT_MS).
  */
 export async function confirmReplicas(
   c: HostedCollection,
@@ -111,23 +154,36 @@ export async function confirmReplicas(
   placement: readonly (readonly string[])[] | undefined,
   needed: (replicas: number) => number,
   what: string,
+  { only, timeoutMs = CONFIRM_TIMEOUT_MS }: { only?: ReadonlySet<number>; timeoutMs?: number } = {},
 ): Promise<void> {
   const live = transport.liveNodes()
   const self = transport.nodeId
   const here = new Set(localShards(c).map((s) => s.shardId))
   const everyone = [...live].sort()
-  const shards = c.logIds.map((logId, shardId) => {
-    const replicas = placement?.[shardId] ?? everyone
-    return {
-      shardId,
-      logId,
-      replicas,
-      need: needed(replicas.length),
-      have: here.has(shardId) ? 1 : 0,
-    }
-  })
+  const shards = c.logIds
+    .map((logId, shardId) => {
+      const replicas = placement?.[shardId] ?? everyone
+      return { shardId, logId, replicas, need: needed(replicas.length), have: here.has(shardId) ? 1 : 0 }
+    })
+    .filter((s) => only === undefined || only.has(s.shardId))
   const short = () => shards.filter((s) => s.have < s.need)
+  const fail = (why: string): never => {
+    const missing = short()
+    throw new QuiverError(
+      'SHARD_UNAVAILABLE',
+      `collection ${c.name}: ${what} needs ${missing
+        .map(
+          (s) => `${s.need} replicas of shard ${s.shardId} (${s.have} confirmed of ${s.replicas.join(', ')})`,
+        )
+        .join('; ')} caught up ${why}`,
+      { shards: missing.map((s) => ({ shardId: s.shardId, needed: s.need, confirmed: s.have })) },
+    )
+  }
   if (short().length === 0) return
+  // too few live replicas to ever confirm: no need to ask
+  for (const s of short())
+    if (s.have + s.replicas.filter((n) => n !== self && live.has(n)).length < s.need)
+      fail('(too few of its replicas are alive)')
   const asks = new Map<string, string[]>()
   for (const s of short())
     for (const n of s.replicas) if (n !== self && live.has(n)) asks.set(n, [...(asks.get(n) ?? []), s.logId])
@@ -136,7 +192,7 @@ export async function confirmReplicas(
     if (pending === 0) resolve()
     for (const [node, logIds] of asks) {
       transport
-        .request(node, CATCH_UP_TOPIC, serialize(logIds), CONFIRM_TIMEOUT_MS + 1000)
+        .request(node, CATCH_UP_TOPIC, serialize(logIds), Math.max(100, timeoutMs))
         .then((answer) => {
           const pairs = deserialize(answer) as unknown
           if (!Array.isArray(pairs)) return
@@ -152,15 +208,5 @@ export async function confirmReplicas(
         })
     }
   })
-  const missing = short()
-  if (missing.length === 0) return
-  throw new QuiverError(
-    'SHARD_UNAVAILABLE',
-    `collection ${c.name}: ${what} needs ${missing
-      .map(
-        (s) => `${s.need} replicas of shard ${s.shardId} (${s.have} confirmed of ${s.replicas.join(', ')})`,
-      )
-      .join('; ')} caught up within ${CONFIRM_TIMEOUT_MS} ms`,
-    { shards: missing.map((s) => ({ shardId: s.shardId, needed: s.need, confirmed: s.have })) },
-  )
+  if (short().length > 0) fail(`within ${timeoutMs} ms`)
 }

@@ -59,10 +59,12 @@ import {
 } from './aliases.js'
 import {
   CATCH_UP_TOPIC,
+  CONFIRM_TIMEOUT_MS,
   catchUpAnswer,
   confirmReplicas,
   consistencyOf,
   replicasNeeded,
+  touchedShards,
 } from './consistency.js'
 import {
   APPLIED_TOPIC,
@@ -1005,14 +1007,31 @@ export class Quiver {
       live
         .filter((n) => !exclude.includes(n))
         .sort((a, b) => load.get(a)! - load.get(b)! || (a < b ? -1 : 1))[0]
-    const move = async (name: string, shardId: number, from: string, to: string, why: string) => {
+    /** Starts one move; resolves false when it was refused (INVALID_ARGUMENT: a transfer in progress, the placement changed). */
+    const move = async (
+      name: string,
+      shardId: number,
+      from: string,
+      to: string,
+      why: string,
+    ): Promise<boolean> => {
       this.options.logger?.info(
         { collection: name, shard: shardId },
         `cluster controller: moving shard ${shardId} of ${name} from ${from} to ${to} (${why})`,
       )
-      await this.updateCollectionCluster(name, {
-        moveShard: { shardId, fromPeerId: peerIdOf(from), toPeerId: peerIdOf(to) },
-      })
+      try {
+        await this.updateCollectionCluster(name, {
+          moveShard: { shardId, fromPeerId: peerIdOf(from), toPeerId: peerIdOf(to) },
+        })
+        return true
+      } catch (err) {
+        if (!(err instanceof QuiverError) || err.code !== 'INVALID_ARGUMENT') throw err
+        this.options.logger?.info(
+          { collection: name, shard: shardId },
+          `cluster controller: not moving shard ${shardId} of ${name} now: ${err.message}`,
+        )
+        return false
+      }
     }
     // 1. replicas on nodes gone for good: first of shards no live node serves (unavailable now)
     const lost = entries.flatMap(([name, e]) =>
@@ -1026,8 +1045,8 @@ export class Quiver {
     for (const { name, shardId, n, replicas } of lost) {
       const to = lightest(replicas)
       if (to === undefined) continue
-      await move(name, shardId, n, to, `${n} is away`)
-      return
+      // a shard with a transfer in progress (or one refused for another reason) waits: the next goes
+      if (await move(name, shardId, n, to, `${n} is away`)) return
     }
     // 2. balance the live nodes
     if (live.length < 2) return
@@ -1038,14 +1057,16 @@ export class Quiver {
     for (const [name, e] of entries)
       for (const [shardId, replicas] of e.placement!.entries())
         if (replicas.includes(heavy) && !replicas.includes(light)) {
-          await move(
-            name,
-            shardId,
-            heavy,
-            light,
-            `balancing: ${heavy} holds ${load.get(heavy)} replicas, ${light} ${load.get(light)}`,
+          if (
+            await move(
+              name,
+              shardId,
+              heavy,
+              light,
+              `balancing: ${heavy} holds ${load.get(heavy)} replicas, ${light} ${load.get(light)}`,
+            )
           )
-          return
+            return
         }
   }
 
@@ -1646,10 +1667,23 @@ export class Quiver {
       const clusterInfo = () => this.clusterInfoOf(c)
       const transport = this.options.transport
       // `consistency` / `write_consistency_factor` over 1: that many replicas per shard confirm (consistency.ts)
-      const confirm = async (needed: (replicas: number) => number, what: string) => {
+      const confirm = async (
+        needed: (replicas: number) => number,
+        what: string,
+        o: { only?: ReadonlySet<number>; timeoutMs?: number },
+      ) => {
         if (transport === undefined) return
         const placement = await this.shardPlacement(c.name).catch(() => undefined)
-        await confirmReplicas(c, transport, placement, needed, what)
+        await confirmReplicas(c, transport, placement, needed, what, o)
+      }
+      /** A request's own `timeout` (seconds) bounds the confirmation too. */
+      const timeoutOf = (args: readonly unknown[]): { timeoutMs?: number } => {
+        for (const a of args) {
+          const t = (a as { timeout?: unknown } | null)?.timeout
+          if (typeof a === 'object' && !Array.isArray(a) && typeof t === 'number' && t > 0)
+            return { timeoutMs: Math.min(CONFIRM_TIMEOUT_MS, t * 1000) }
+        }
+        return {}
       }
       v = new Proxy(c, {
         get(target, key) {
@@ -1664,6 +1698,7 @@ export class Quiver {
                 await confirm(
                   (r) => replicasNeeded(consistency, r),
                   `a read with consistency ${JSON.stringify(consistency)}`,
+                  timeoutOf(args),
                 )
               return (value as (...a: unknown[]) => unknown).apply(target, args)
             }
@@ -1674,8 +1709,12 @@ export class Quiver {
                 args,
               )) as UpdateResult
               const w = target.config.params?.writeConsistencyFactor ?? 1
+              const touched = w > 1 ? touchedShards(target, key, args) : undefined
               if (w > 1 && result.status === 'completed')
-                await confirm(() => w, `a write with write_consistency_factor ${w}`)
+                await confirm((r) => Math.min(w, r), `a write with write_consistency_factor ${w}`, {
+                  ...timeoutOf(args),
+                  ...(touched === undefined ? {} : { only: touched }),
+                })
               return result
             }
           return (value as (...a: unknown[]) => unknown).bind(target)

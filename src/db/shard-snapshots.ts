@@ -24,10 +24,12 @@ export interface ShardSnapshotPolicy {
   everyRecords?: number
   /** ... or once the log holds this many bytes (and at least one record past the newest). Default 256 MiB. */
   everyBytes?: number
-  /** Snapshots kept per shard (the log keeps the records after the oldest). Default 2. */
+  /** Snapshots kept per shard (the log keeps the records after the oldest; at least 2, so a replica loading the older one keeps it). Default 2. */
   keep?: number
   /** Milliseconds between two checks. Default 10000. */
   intervalMs?: number
+  /** The least milliseconds between two snapshots of one shard by this node (a snapshot copies the whole shard). Default 60000. */
+  minIntervalMs?: number
 }
 
 /** The transport topic every cluster node answers with the applied seq of each shard it hosts. */
@@ -48,8 +50,9 @@ export function checkShardSnapshotPolicy(p: ShardSnapshotPolicy): Required<Shard
   return {
     everyRecords: int(p.everyRecords, 'everyRecords', 1, 10_000),
     everyBytes: int(p.everyBytes, 'everyBytes', 1, 256 * 1024 * 1024),
-    keep: int(p.keep, 'keep', 1, 2),
+    keep: int(p.keep, 'keep', 2, 2),
     intervalMs: int(p.intervalMs, 'intervalMs', 100, 10_000),
+    minIntervalMs: int(p.minIntervalMs, 'minIntervalMs', 0, 60_000),
   }
 }
 
@@ -130,6 +133,8 @@ export class ShardSnapshotter {
   private running: Promise<unknown> = Promise.resolve()
   private busy = false
   private stopped = false
+  /** When this node last wrote a snapshot of each log (ms, performance.now()). */
+  private readonly lastWritten = new Map<string, number>()
 
   constructor(
     private readonly store: ShardSnapshotStore,
@@ -190,22 +195,41 @@ export class ShardSnapshotter {
       const placement = await this.host.placement(name)
       for (const { shardId, shard } of shards) {
         if (this.stopped) break
-        const replicas = placement?.[shardId] ?? live
-        const writer = replicas.find((n) => live.includes(n))
-        if (!force && writer !== this.host.nodeId) continue
         const logId = shard.logIds[0]!
-        const written = await this.snapshotShard(name, shardId, shard, logId, replicas, live, force).catch(
-          (err: unknown) => {
-            // a shard dropped or re-placed meanwhile: nothing to say
-            if (err instanceof QuiverError && (err.code === 'CLOSED' || err.code === 'LOG_NOT_FOUND'))
-              return undefined
-            throw err
-          },
-        )
-        if (written !== undefined) out.push(written)
+        const replicas = placement?.[shardId] ?? live
+        try {
+          if (!force && !(await this.myTurn(logId, replicas, live))) continue
+          const written = await this.snapshotShard(name, shardId, shard, logId, force)
+          if (written !== undefined) out.push(written)
+        } catch (err) {
+          // a shard dropped or re-placed meanwhile: nothing to say; else the next shards go on
+          if (err instanceof QuiverError && (err.code === 'CLOSED' || err.code === 'LOG_NOT_FOUND')) continue
+          if (force) throw err
+          this.logger?.warn(
+            { collection: name, shard: shardId, err: { message: (err as Error).message } },
+            `shard snapshot of ${name} shard ${shardId}: ${(err as Error).message}`,
+          )
+        }
       }
     }
     return out
+  }
+
+  /**
+   * Whether this node writes `logId`'s snapshots: the first live replica that hosts the shard (the
+   * live ones before it in `replicas` are asked; one attaching or unavailable does not).
+   */
+  private async myTurn(
+    logId: string,
+    replicas: readonly string[],
+    live: readonly string[],
+  ): Promise<boolean> {
+    for (const n of replicas) {
+      if (!live.includes(n)) continue
+      if (n === this.host.nodeId) return true
+      if ((await this.appliedOn(n))?.has(logId) === true) return false
+    }
+    return false
   }
 
   private async snapshotShard(
@@ -213,10 +237,10 @@ export class ShardSnapshotter {
     shardId: number,
     shard: HostedCollection,
     logId: string,
-    replicas: readonly string[],
-    live: readonly string[],
     force: boolean,
   ): Promise<ShardSnapshotWritten | undefined> {
+    if (!force && performance.now() - (this.lastWritten.get(logId) ?? -Infinity) < this.policy.minIntervalMs)
+      return undefined
     const kept = await this.store.list(logId)
     const newest = kept.at(-1)?.seq ?? 0
     const applied = shard.stats().appliedSeq
@@ -226,6 +250,7 @@ export class ShardSnapshotter {
       if (applied - newest < this.policy.everyRecords && state.bytes < this.policy.everyBytes)
         return undefined
     }
+    this.lastWritten.set(logId, performance.now())
     const started = performance.now()
     const image = await shard.snapshotImage()
     const config = image.files.find((f) => f.path === 'config.json')
@@ -245,7 +270,24 @@ export class ShardSnapshotter {
     for (const old of all.slice(0, Math.max(0, all.length - this.policy.keep)))
       await this.store.remove(logId, old.seq)
     const oldest = all.slice(-this.policy.keep)[0]?.seq ?? snapshot.seq
-    const truncatedTo = await this.truncate(logId, Math.min(oldest, snapshot.seq), replicas, live)
+    let truncatedTo: number | undefined
+    try {
+      // the placement and the live nodes as they are now, not as the pass began (a replica added
+      // meanwhile may be replaying from the log's start)
+      const placement = await this.host.placement(name)
+      const live = await this.host.liveNodes()
+      truncatedTo = await this.truncate(
+        logId,
+        Math.min(oldest, snapshot.seq),
+        placement?.[shardId] ?? live,
+        live,
+      )
+    } catch (err) {
+      // dropped while the snapshot was written: it goes too
+      if (err instanceof QuiverError && err.code === 'LOG_NOT_FOUND')
+        await this.store.removeAll(logId).catch(() => undefined)
+      throw err
+    }
     this.logger?.info(
       {
         collection: name,
@@ -294,7 +336,8 @@ export class ShardSnapshotter {
       if (!Array.isArray(pairs)) return undefined
       const out = new Map<string, number>()
       for (const p of pairs)
-        if (Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'number') out.set(p[0], p[1])
+        if (Array.isArray(p) && typeof p[0] === 'string' && Number.isSafeInteger(p[1]) && p[1] >= 0)
+          out.set(p[0], p[1])
       return out
     } catch {
       return undefined
