@@ -200,10 +200,23 @@ async function bootstrapFromSnapshot(
   // a log whose records are all there for a replica that has some, or a new log (its config only,
   // a create): nothing to load
   if (!truncated && (persistedSeq > 0 || log.lastSeq <= 1)) return false
-  const latest = await bootstrap.latest(log.id!)
-  if (latest !== undefined && latest.seq > persistedSeq && latest.seq + 1 >= first) {
-    await bootstrap.restore(dir, log.id!, latest.seq)
-    return true
+  let latest: Awaited<ReturnType<LogBootstrap['latest']>>
+  try {
+    latest = await bootstrap.latest(log.id!)
+    if (latest !== undefined && latest.seq > persistedSeq && latest.seq + 1 >= first) {
+      await bootstrap.restore(dir, log.id!, latest.seq)
+      return true
+    }
+  } catch (err) {
+    // optional (the log holds every record): replayed instead
+    if (!truncated) return false
+    // needed: this copy cannot open now (the cluster rebuilds it from the log and snapshots, retrying)
+    throw new QuiverError(
+      'CORRUPTED',
+      `collection ${name}: ${log.location} starts at seq ${first}, past this replica's segments (seq ${persistedSeq}), and its newest shard snapshot could not be loaded: ${(err as Error).message}`,
+      { dir, log: log.location },
+      err,
+    )
   }
   if (!truncated) return false
   throw new QuiverError(
