@@ -178,6 +178,13 @@ describe.skipIf(natsServerMissing !== null)('cluster mode: nodes sharing a JetSt
       a.db.updateAliases([{ createAlias: { collectionName: 'nope', aliasName: 'x' } }]),
     ).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' })
     expect(b.db.listAliases()).toEqual([{ aliasName: 'docs', collectionName: 'docs_v2' }])
+    // an alias left naming a collection the cluster does not have (two nodes racing an alias
+    // change and a drop) goes with the next alias change through any node
+    await a.catalog.updateAliases((cur) => new Map([...cur, ['ghost', 'dropped_meanwhile']]))
+    await b.db.updateAliases([{ createAlias: { collectionName: 'docs_v2', aliasName: 'docs2' } }])
+    expect(b.db.listAliases().map((x) => x.aliasName)).toEqual(['docs', 'docs2'])
+    expect([...((await a.catalog.aliases()) ?? new Map()).keys()].sort()).toEqual(['docs', 'docs2'])
+    await b.db.updateAliases([{ deleteAlias: { aliasName: 'docs2' } }])
     // a node that joins adopts the cluster's aliases
     const c = await node('c4')
     expect(c.db.listAliases()).toEqual([{ aliasName: 'docs', collectionName: 'docs_v2' }])

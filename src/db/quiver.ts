@@ -989,6 +989,8 @@ export class Quiver {
       this.awaySince.clear()
       return
     }
+    // aliases left naming a collection dropped meanwhile (a race between two nodes)
+    if ((await this.healAliases()) !== undefined) await this.syncAliases()
     const live = status.peers.map((p) => p.nodeId).sort()
     const alive = new Set(live)
     const entries = [...(await catalog.list())]
@@ -1468,13 +1470,65 @@ export class Quiver {
     if (catalog !== undefined) await this.syncCatalog()
     await this.aliases.exclusive(async () => {
       this.assertOpen()
-      const next =
+      let next =
         catalog === undefined
           ? planAliases(this.aliases.current, actions, this.names)
           : await catalog.updateAliases((current) => planAliases(current, actions, this.names))
+      if (catalog !== undefined) {
+        // a collection dropped through another node between the check and the compare-and-set:
+        // its new aliases go again, and the caller learns why
+        const healed = await this.healAliases()
+        if (healed !== undefined) {
+          next = healed.aliases
+          const lost = actions.flatMap((a) =>
+            'createAlias' in a && healed.dropped.has(a.createAlias.aliasName) ? [a.createAlias] : [],
+          )
+          if (lost.length > 0) {
+            await this.aliases.commit(next)
+            throw new QuiverError(
+              'COLLECTION_NOT_FOUND',
+              `collection ${lost[0]!.collectionName} was dropped while alias ${lost[0]!.aliasName} was made; the alias is removed`,
+              { name: lost[0]!.collectionName },
+            )
+          }
+        }
+      }
       await this.aliases.commit(next)
     })
     return true
+  }
+
+  /**
+   * Cluster mode: removes from the catalog the aliases naming a collection the catalog does not
+   * have (dropped through another node while an alias to it was made). Resolves with the aliases
+   * left and those removed, or undefined when none was dangling.
+   */
+  private async healAliases(): Promise<
+    { aliases: ReadonlyMap<string, string>; dropped: ReadonlySet<string> } | undefined
+  > {
+    const catalog = this.options.catalog
+    if (catalog === undefined) return undefined
+    const current = await catalog.aliases()
+    if (current === undefined) return undefined
+    const known = new Set((await catalog.list()).keys())
+    if ([...current.values()].every((c) => known.has(c))) return undefined
+    const dropped = new Set<string>()
+    const aliases = await catalog.updateAliases((now) => {
+      // (called again when the compare-and-set lost a race)
+      dropped.clear()
+      const kept = new Map<string, string>()
+      for (const [a, c] of now) {
+        if (known.has(c)) kept.set(a, c)
+        else dropped.add(a)
+      }
+      return kept
+    })
+    for (const a of dropped)
+      this.options.logger?.warn(
+        { alias: a },
+        `alias ${a} named a collection dropped in the cluster; it is removed`,
+      )
+    return { aliases, dropped }
   }
 
   /**
