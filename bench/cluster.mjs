@@ -108,7 +108,7 @@ const serveArgs = async (name, extra = []) => [
 ]
 const LISTENING = /Quiver listening on (\S+)/
 
-async function ingest(targets, name) {
+async function ingest(targets, name, wait = true) {
   const t0 = performance.now()
   let next = 0
   // one writer per target node, each taking the next batch
@@ -119,7 +119,7 @@ async function ingest(targets, name) {
         next += batch
         if (i >= n) return
         await client.upsert(name, {
-          wait: true,
+          wait,
           points: vectors.slice(i, i + batch).map((vector, k) => ({ id: i + k, vector })),
         })
       }
@@ -178,9 +178,11 @@ try {
   await create(nodes[0], 'spread')
   await create(nodes[0], 'r1', { replication_factor: 1 })
   await create(nodes[0], 'r2', { replication_factor: 2 })
+  await create(single, 'one_nowait')
+  await create(nodes[0], 'r2_nowait', { replication_factor: 2 })
   // the other nodes attach the collections now, not during the first timed batch
   for (const c of nodes.slice(1))
-    for (const name of ['via1', 'spread', 'r1', 'r2']) await c.getCollection(name)
+    for (const name of ['via1', 'spread', 'r1', 'r2', 'r2_nowait']) await c.getCollection(name)
 
   const ingestSingle = await ingest([single], 'one')
   console.error(`single node: ${ingestSingle.toFixed(0)} vectors/s`)
@@ -233,6 +235,26 @@ try {
     console.error(`placed ${name}: ${JSON.stringify(placed[name])}`)
   }
 
+  // wait=false: acknowledged once durable (the local WAL; the replicated log), applied after
+  const noWait = {}
+  for (const [name, targets] of [
+    ['one_nowait', [single]],
+    ['r2_nowait', nodes],
+  ]) {
+    const t0 = performance.now()
+    const acked = await ingest(targets, name, false)
+    // until every replica of every shard applied everything (consistency all: each replica caught up)
+    for (;;) {
+      const c = await targets[0]
+        .count(name, { exact: true, ...(name === 'one_nowait' ? {} : { consistency: 'all' }) })
+        .catch(() => ({ count: -1 }))
+      if (c.count === n) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    noWait[name] = { acked, applied: n / ((performance.now() - t0) / 1000) }
+    console.error(`${name}: ${JSON.stringify(noWait[name])}`)
+  }
+
   const m = machineInfo()
   const f = (x) => x.toFixed(0)
   const ms = (x) => x.toFixed(2)
@@ -250,6 +272,7 @@ try {
       (name) =>
         `| placed, replication_factor ${name.slice(1)}: ingest spread / p50 / p99 through one node / QPS through one, spread | | ${f(placed[name].ingest)} vectors/s (${(placed[name].ingest / ingestSingle).toFixed(2)}x); ${ms(placed[name].lat.p50)} / ${ms(placed[name].lat.p99)} ms | ${f(placed[name].qpsOne)} / ${f(placed[name].qpsSpread)} QPS (${(placed[name].qpsSpread / qpsSingle).toFixed(2)}x) | |`,
     ),
+    `| ingest, wait=false (acknowledged once durable) / applied on every replica, vectors/s | ${f(noWait.one_nowait.acked)} / ${f(noWait.one_nowait.applied)} | | placed replication_factor 2, spread: ${f(noWait.r2_nowait.acked)} (${(noWait.r2_nowait.acked / noWait.one_nowait.acked).toFixed(2)}x) / ${f(noWait.r2_nowait.applied)} (${(noWait.r2_nowait.applied / noWait.one_nowait.applied).toFixed(2)}x) | |`,
     '',
     `A fourth node joining after the ingest serves both collections (${2 * n} points, every shard's log replayed and indexed) ${joinS.toFixed(1)} s after it was spawned: ${f((2 * n) / joinS)} vectors/s catch-up.`,
   )

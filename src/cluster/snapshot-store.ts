@@ -34,6 +34,14 @@ function unavailable(what: string, err: unknown): QuiverError {
   )
 }
 
+/** `<logId>/<seq>` apart, or undefined for a name that is not a snapshot's. */
+function parseName(name: string): { logId: string; seq: number } | undefined {
+  const slash = name.lastIndexOf('/')
+  if (slash <= 0) return undefined
+  const seq = Number(name.slice(slash + 1))
+  return Number.isSafeInteger(seq) && seq >= 1 ? { logId: name.slice(0, slash), seq } : undefined
+}
+
 /** An object of the bucket as a ShardSnapshotInfo, or undefined for one that is not a snapshot of `logId`. */
 function toInfo(o: ObjectInfo, logId?: string): ShardSnapshotInfo | undefined {
   if (o.deleted) return undefined
@@ -73,6 +81,26 @@ export async function openSnapshotStore(
   } catch (err) {
     throw unavailable(`opening bucket ${bucket}`, err)
   }
+  const stream = `OBJ_${bucket}`
+  const metaPrefix = `$O.${bucket}.M.`
+  /** The subject of an object's metadata (the Object Store's: base64url of its name, padded). */
+  const metaSubject = (name: string): string =>
+    `${metaPrefix}${Buffer.from(name, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_')}`
+  /**
+   * The names of the bucket's objects, from the stream's per-subject counts of the metadata
+   * subjects in one stream-info request: `os.list()` runs a consumer per call, which the server
+   * keeps for a while (a periodic check on every node piles them up).
+   */
+  const names = async (): Promise<string[]> => {
+    try {
+      const info = await jsm.streams.info(stream, { subjects_filter: `${metaPrefix}>` })
+      return Object.keys(info.state.subjects ?? {})
+        .filter((s) => s.startsWith(metaPrefix))
+        .map((s) => Buffer.from(s.slice(metaPrefix.length), 'base64url').toString('utf8'))
+    } catch (err) {
+      throw unavailable('listing snapshots', err)
+    }
+  }
   const store: ShardSnapshotStore = {
     async put(logId, seq, path, config) {
       try {
@@ -92,13 +120,31 @@ export async function openSnapshotStore(
     },
 
     async list(logId) {
-      let all: ObjectInfo[]
-      try {
-        all = await os.list()
-      } catch (err) {
-        throw unavailable('listing snapshots', err)
+      const seqs = (await names()).flatMap((n) => {
+        const p = parseName(n)
+        return p !== undefined && p.logId === logId ? [p.seq] : []
+      })
+      const out: ShardSnapshotInfo[] = []
+      for (const seq of seqs.sort((a, b) => a - b)) {
+        let info: ObjectInfo | null
+        try {
+          info = await os.info(objectName(logId, seq))
+        } catch (err) {
+          throw unavailable(`reading snapshot ${objectName(logId, seq)}`, err)
+        }
+        const s = info === null ? undefined : toInfo(info, logId)
+        if (s !== undefined) out.push(s)
       }
-      return all.flatMap((o) => toInfo(o, logId) ?? []).sort((a, b) => a.seq - b.seq)
+      return out
+    },
+
+    async newestSeqs() {
+      const out = new Map<string, number>()
+      for (const n of await names()) {
+        const p = parseName(n)
+        if (p !== undefined && p.seq > (out.get(p.logId) ?? 0)) out.set(p.logId, p.seq)
+      }
+      return out
     },
 
     async download(logId, seq, path) {
@@ -132,11 +178,14 @@ export async function openSnapshotStore(
     },
 
     async remove(logId, seq) {
+      const name = objectName(logId, seq)
       try {
-        await os.delete(objectName(logId, seq))
+        await os.delete(name)
+        // the object's tombstone goes too, so listing by subject sees only live objects
+        await jsm.streams.purge(stream, { filter: metaSubject(name) })
       } catch (err) {
         if (/not found/i.test((err as Error)?.message ?? '')) return
-        throw unavailable(`removing snapshot ${objectName(logId, seq)}`, err)
+        throw unavailable(`removing snapshot ${name}`, err)
       }
     },
 

@@ -133,8 +133,9 @@ export class ShardSnapshotter {
   private running: Promise<unknown> = Promise.resolve()
   private busy = false
   private stopped = false
-  /** When this node last wrote a snapshot of each log (ms, performance.now()). */
+  /** When this node last wrote a snapshot of each log, and last asked a log's bytes (ms, performance.now()). */
   private readonly lastWritten = new Map<string, number>()
+  private readonly lastSized = new Map<string, number>()
 
   constructor(
     private readonly store: ShardSnapshotStore,
@@ -188,6 +189,8 @@ export class ShardSnapshotter {
   private async pass(force: boolean): Promise<ShardSnapshotWritten[]> {
     const live = await this.host.liveNodes()
     const out: ShardSnapshotWritten[] = []
+    // one listing of the store per pass (a pass runs every few seconds on every node)
+    const newest = force ? new Map<string, number>() : await this.store.newestSeqs()
     for (const [name, c] of [...this.host.collections()]) {
       if (this.stopped) break
       const shards = localShards(c).filter(({ shard }) => shard.logIds.length === 1)
@@ -198,8 +201,9 @@ export class ShardSnapshotter {
         const logId = shard.logIds[0]!
         const replicas = placement?.[shardId] ?? live
         try {
+          if (!force && !(await this.due(logId, shard, newest.get(logId) ?? 0))) continue
           if (!force && !(await this.myTurn(logId, replicas, live))) continue
-          const written = await this.snapshotShard(name, shardId, shard, logId, force)
+          const written = await this.snapshotShard(name, shardId, shard, logId)
           if (written !== undefined) out.push(written)
         } catch (err) {
           // a shard dropped or re-placed meanwhile: nothing to say; else the next shards go on
@@ -213,6 +217,22 @@ export class ShardSnapshotter {
       }
     }
     return out
+  }
+
+  /**
+   * Whether a shard is due a snapshot: it applied `everyRecords` past the newest one, or (its log
+   * asked at most once a `minIntervalMs`) its log holds `everyBytes`; never sooner than
+   * `minIntervalMs` after this node's last snapshot of it. Cheap when not: no request.
+   */
+  private async due(logId: string, shard: HostedCollection, newest: number): Promise<boolean> {
+    const now = performance.now()
+    if (now - (this.lastWritten.get(logId) ?? -Infinity) < this.policy.minIntervalMs) return false
+    const applied = shard.stats().appliedSeq
+    if (applied <= newest) return false
+    if (applied - newest >= this.policy.everyRecords) return true
+    if (now - (this.lastSized.get(logId) ?? -Infinity) < this.policy.minIntervalMs) return false
+    this.lastSized.set(logId, now)
+    return (await this.store.logState(logId)).bytes >= this.policy.everyBytes
   }
 
   /**
@@ -237,19 +257,11 @@ export class ShardSnapshotter {
     shardId: number,
     shard: HostedCollection,
     logId: string,
-    force: boolean,
   ): Promise<ShardSnapshotWritten | undefined> {
-    if (!force && performance.now() - (this.lastWritten.get(logId) ?? -Infinity) < this.policy.minIntervalMs)
-      return undefined
     const kept = await this.store.list(logId)
     const newest = kept.at(-1)?.seq ?? 0
     const applied = shard.stats().appliedSeq
     if (applied <= newest) return undefined
-    if (!force) {
-      const state = await this.store.logState(logId)
-      if (applied - newest < this.policy.everyRecords && state.bytes < this.policy.everyBytes)
-        return undefined
-    }
     this.lastWritten.set(logId, performance.now())
     const started = performance.now()
     const image = await shard.snapshotImage()

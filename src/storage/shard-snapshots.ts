@@ -43,6 +43,8 @@ export interface ShardSnapshotStore {
   put(logId: string, seq: number, path: string, config: string): Promise<ShardSnapshotInfo>
   /** The snapshots of log `logId`, oldest first. */
   list(logId: string): Promise<ShardSnapshotInfo[]>
+  /** The seq of the newest snapshot of every log that has one (cheap: one request, for a periodic check). */
+  newestSeqs(): Promise<ReadonlyMap<string, number>>
   /** Writes the archive of `logId`'s snapshot at `seq` to file `path` (verified on the way). Throws SNAPSHOT_NOT_FOUND when it is gone. */
   download(logId: string, seq: number, path: string): Promise<void>
   /** Removes `logId`'s snapshot at `seq` (nothing when there is none). */
