@@ -61,6 +61,25 @@ export function consistencyOf(args: readonly unknown[]): ReadConsistency | undef
   return undefined
 }
 
+/** Resolves true once `c` caught up with its log (`catchUp`), false after `ms` or when catching up fails. */
+export async function catchUpWithin(c: { catchUp(): Promise<void> }, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([
+      c.catchUp().then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** This node's answer on CATCH_UP_TOPIC (see the file comment); never throws. */
 export async function catchUpAnswer(
   collections: Iterable<HostedCollection>,
@@ -81,18 +100,7 @@ export async function catchUpAnswer(
   const out: [string, number][] = []
   await Promise.all(
     shards.map(async ({ shard }) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const late = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), CONFIRM_TIMEOUT_MS)
-      })
-      const done = await Promise.race([
-        shard.catchUp().then(
-          () => true,
-          () => false,
-        ),
-        late,
-      ])
-      clearTimeout(timer)
+      const done = await catchUpWithin(shard, CONFIRM_TIMEOUT_MS)
       try {
         if (done) out.push([shard.logIds[0]!, shard.stats().appliedSeq])
       } catch {

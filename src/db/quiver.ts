@@ -61,6 +61,7 @@ import {
   CATCH_UP_TOPIC,
   CONFIRM_TIMEOUT_MS,
   catchUpAnswer,
+  catchUpWithin,
   confirmReplicas,
   consistencyOf,
   replicasNeeded,
@@ -646,19 +647,7 @@ export class Quiver {
   private async barrier(c: { catchUp(): Promise<void> }): Promise<boolean> {
     const wait = this.options.readBarrierMs ?? 1000
     if (wait <= 0) return true
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<false>((done) => {
-      timer = setTimeout(() => done(false), wait)
-    })
-    const caughtUp = await Promise.race([
-      c.catchUp().then(
-        () => true,
-        () => false,
-      ),
-      late,
-    ])
-    clearTimeout(timer)
-    return caughtUp
+    return catchUpWithin(c, wait)
   }
 
   private async reconcileNow(name: string): Promise<void> {
