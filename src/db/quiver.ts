@@ -303,6 +303,8 @@ export class Quiver {
   /** Cluster mode with a snapshot store: the shard snapshotter, and the applied-seq topic this node answers. */
   private snapshotter: ShardSnapshotter | undefined
   private appliedServed: Served | undefined
+  /** Cluster mode: alias/collection pairs the last `healAliases` found dangling. */
+  private danglingAliases: ReadonlySet<string> = new Set()
   private catchUpServed: Served | undefined
 
   private constructor(dir: string, lock: DirLock, options: OpenOptions & { queryCache: QueryCache }) {
@@ -979,7 +981,7 @@ export class Quiver {
       return
     }
     // aliases left naming a collection dropped meanwhile (a race between two nodes)
-    if ((await this.healAliases()) !== undefined) await this.syncAliases()
+    if ((await this.healAliases(true)) !== undefined) await this.syncAliases()
     const live = status.peers.map((p) => p.nodeId).sort()
     const alive = new Set(live)
     const entries = [...(await catalog.list())]
@@ -1489,26 +1491,37 @@ export class Quiver {
 
   /**
    * Cluster mode: removes from the catalog the aliases naming a collection the catalog does not
-   * have (dropped through another node while an alias to it was made). Resolves with the aliases
-   * left and those removed, or undefined when none was dangling.
+   * have (dropped through another node while an alias to it was made), as read before the
+   * collections: an alias made meanwhile is never touched, nor one naming a collection this node
+   * holds. With `confirmed`, only pairs found dangling by the previous call too (the controller's
+   * passes). Resolves with the aliases left and those removed, or undefined when none was removed.
    */
-  private async healAliases(): Promise<
-    { aliases: ReadonlyMap<string, string>; dropped: ReadonlySet<string> } | undefined
-  > {
+  private async healAliases(
+    confirmed = false,
+  ): Promise<{ aliases: ReadonlyMap<string, string>; dropped: ReadonlySet<string> } | undefined> {
     const catalog = this.options.catalog
     if (catalog === undefined) return undefined
     const current = await catalog.aliases()
     if (current === undefined) return undefined
     const known = new Set((await catalog.list()).keys())
-    if ([...current.values()].every((c) => known.has(c))) return undefined
+    const pair = (a: string, c: string) => `${a}\u0000${c}`
+    const dangling = new Set(
+      [...current]
+        .filter(([, c]) => !known.has(c) && !this.collections.has(c) && !this.unavailable.has(c))
+        .map(([a, c]) => pair(a, c)),
+    )
+    const seen = this.danglingAliases
+    this.danglingAliases = dangling
+    const doomed = confirmed ? new Set([...dangling].filter((p) => seen.has(p))) : dangling
+    if (doomed.size === 0) return undefined
     const dropped = new Set<string>()
     const aliases = await catalog.updateAliases((now) => {
       // (called again when the compare-and-set lost a race)
       dropped.clear()
       const kept = new Map<string, string>()
       for (const [a, c] of now) {
-        if (known.has(c)) kept.set(a, c)
-        else dropped.add(a)
+        if (doomed.has(pair(a, c))) dropped.add(a)
+        else kept.set(a, c)
       }
       return kept
     })
@@ -1517,7 +1530,7 @@ export class Quiver {
         { alias: a },
         `alias ${a} named a collection dropped in the cluster; it is removed`,
       )
-    return { aliases, dropped }
+    return dropped.size === 0 ? undefined : { aliases, dropped }
   }
 
   /**
