@@ -5,13 +5,15 @@
 // live replica behind the snapshot keeps the log from being truncated past it. Against a real
 // nats-server and `Quiver` nodes in this process. Skipped (saying how to install it) without
 // nats-server.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serialize } from 'node:v8'
+import { Objm } from '@nats-io/obj'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
 import { connectJetStreamLogs } from '../src/cluster/jetstream-log.js'
+import { openSnapshotStore } from '../src/cluster/snapshot-store.js'
 import { natsTransport } from '../src/cluster/transport.js'
 import type { QuiverLogger } from '../src/collection/collection.js'
 import { APPLIED_TOPIC } from '../src/db/shard-snapshots.js'
@@ -234,4 +236,49 @@ describe.skipIf(natsServerMissing !== null)('shard snapshots in the JetStream Ob
     }
     await a.db.deleteCollection('placed')
   }, 90_000)
+
+  it('the store lists live snapshots only: a tombstone left behind is purged, a snapshot stored again after a remove is kept', async () => {
+    const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true, prefix: 'STORETEST' })
+    try {
+      const store = await openSnapshotStore(logs, { prefix: 'STORETEST' })
+      const dir = await mkdtemp(join(tmpdir(), 'quiver-snap-store-'))
+      dirs.push(dir)
+      const file = join(dir, 'body')
+      await writeFile(file, Buffer.alloc(3000, 7))
+      for (const seq of [5, 9, 12]) await store.put('LOG_A', seq, file, '{"k":1}')
+      await store.put('LOG_B', 4, file, '{"k":2}')
+      expect((await store.list('LOG_A')).map((s) => s.seq)).toEqual([5, 9, 12])
+      expect([...(await store.newestSeqs())].sort()).toEqual([
+        ['LOG_A', 12],
+        ['LOG_B', 4],
+      ])
+      // a delete that did not get to purge its tombstone (the Object Store's own delete)
+      const os = await new Objm(logs.connection).open('STORETEST_snapshots')
+      await os.delete('LOG_A/0000000000000012')
+      expect((await store.list('LOG_A')).map((s) => s.seq)).toEqual([5, 9])
+      // the listing purged the tombstone: the newest seqs no longer count it
+      expect((await store.newestSeqs()).get('LOG_A')).toBe(9)
+      // removed, then the same snapshot written again (a second writer): the new one stays
+      await store.remove('LOG_A', 9)
+      await store.put('LOG_A', 9, file, '{"k":3}')
+      await store.remove('LOG_A', 9).then(() => store.put('LOG_A', 9, file, '{"k":4}'))
+      const kept = await store.list('LOG_A')
+      expect(kept.map((s) => [s.seq, s.config])).toEqual([
+        [5, '{"k":1}'],
+        [9, '{"k":4}'],
+      ])
+      const out = join(dir, 'back')
+      await store.download('LOG_A', 9, out)
+      expect(await readFile(out)).toEqual(Buffer.alloc(3000, 7))
+      await store.removeAll('LOG_A')
+      await store.removeAll('LOG_B')
+      expect(await store.list('LOG_A')).toEqual([])
+      expect((await store.newestSeqs()).size).toBe(0)
+      await expect(store.download('LOG_A', 5, join(dir, 'gone'))).rejects.toMatchObject({
+        code: 'SNAPSHOT_NOT_FOUND',
+      })
+    } finally {
+      await logs.close()
+    }
+  }, 30_000)
 })

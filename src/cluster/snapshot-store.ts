@@ -101,6 +101,23 @@ export async function openSnapshotStore(
       throw unavailable('listing snapshots', err)
     }
   }
+  /**
+   * Purges the metadata of a deleted object (its tombstone, and the records before it), so
+   * listing by subject sees only live objects. Only up to the tombstone: a put of the same name
+   * that landed after the delete keeps its metadata.
+   */
+  const purgeTombstone = async (name: string): Promise<void> => {
+    const subject = metaSubject(name)
+    const last = await jsm.streams.getMessage(stream, { last_by_subj: subject })
+    if (last === null) return
+    let deleted = false
+    try {
+      deleted = (last.json() as { deleted?: unknown }).deleted === true
+    } catch {
+      // not an object's metadata: leave it
+    }
+    await jsm.streams.purge(stream, { filter: subject, seq: deleted ? last.seq + 1 : last.seq })
+  }
   const store: ShardSnapshotStore = {
     async put(logId, seq, path, config) {
       try {
@@ -132,6 +149,9 @@ export async function openSnapshotStore(
         } catch (err) {
           throw unavailable(`reading snapshot ${objectName(logId, seq)}`, err)
         }
+        if (info?.deleted)
+          // a tombstone a remove left behind (it failed before purging it): best effort
+          await purgeTombstone(objectName(logId, seq)).catch(() => undefined)
         const s = info === null ? undefined : toInfo(info, logId)
         if (s !== undefined) out.push(s)
       }
@@ -181,8 +201,7 @@ export async function openSnapshotStore(
       const name = objectName(logId, seq)
       try {
         await os.delete(name)
-        // the object's tombstone goes too, so listing by subject sees only live objects
-        await jsm.streams.purge(stream, { filter: metaSubject(name) })
+        await purgeTombstone(name)
       } catch (err) {
         if (/not found/i.test((err as Error)?.message ?? '')) return
         throw unavailable(`removing snapshot ${name}`, err)

@@ -7,8 +7,9 @@
 // with the log. Fewer replicas able to say so within CONFIRM_TIMEOUT_MS: SHARD_UNAVAILABLE.
 //
 // A replica says so on the node-level transport topic CATCH_UP_TOPIC: the request is
-// `v8.serialize(logIds)`, the answer `v8.serialize([[logId, appliedSeq], ...])` for each of those
-// logs whose shard it hosts and caught up within the timeout.
+// `v8.serialize({ logIds, ms })` (or the bare array of log ids: CONFIRM_TIMEOUT_MS), the answer
+// `v8.serialize([[logId, appliedSeq], ...])` for each of those logs whose shard it hosts and
+// caught up within `ms` (at most CONFIRM_TIMEOUT_MS); the asker waits ANSWER_MARGIN_MS longer.
 import { deserialize, serialize } from 'node:v8'
 import { QuiverError } from '../errors.js'
 import { localShards } from '../shards/open.js'
@@ -61,6 +62,9 @@ export function consistencyOf(args: readonly unknown[]): ReadConsistency | undef
   return undefined
 }
 
+/** How much longer than the budget it sends an asker waits for the answer (the network, the answerer's queue). */
+const ANSWER_MARGIN_MS = 1000
+
 /** Resolves true once `c` caught up with its log (`catchUp`), false after `ms` or when catching up fails. */
 export async function catchUpWithin(c: { catchUp(): Promise<void> }, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -86,10 +90,17 @@ export async function catchUpAnswer(
   body: Uint8Array,
 ): Promise<Uint8Array> {
   let asked: unknown
+  // the asker's budget: it waits that long plus a margin for the answer
+  let within = CONFIRM_TIMEOUT_MS
   try {
     asked = deserialize(body)
   } catch {
     return serialize([])
+  }
+  if (asked !== null && typeof asked === 'object' && !Array.isArray(asked)) {
+    const { logIds, ms } = asked as { logIds?: unknown; ms?: unknown }
+    if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) within = Math.min(ms, CONFIRM_TIMEOUT_MS)
+    asked = logIds
   }
   if (!Array.isArray(asked) || asked.length > MAX_LOGS || !asked.every((x) => typeof x === 'string'))
     return serialize([])
@@ -100,7 +111,7 @@ export async function catchUpAnswer(
   const out: [string, number][] = []
   await Promise.all(
     shards.map(async ({ shard }) => {
-      const done = await catchUpWithin(shard, CONFIRM_TIMEOUT_MS)
+      const done = await catchUpWithin(shard, within)
       try {
         if (done) out.push([shard.logIds[0]!, shard.stats().appliedSeq])
       } catch {
@@ -200,7 +211,12 @@ export async function confirmReplicas(
     if (pending === 0) resolve()
     for (const [node, logIds] of asks) {
       transport
-        .request(node, CATCH_UP_TOPIC, serialize(logIds), Math.max(100, timeoutMs))
+        .request(
+          node,
+          CATCH_UP_TOPIC,
+          serialize({ logIds, ms: timeoutMs }),
+          Math.max(100, timeoutMs) + ANSWER_MARGIN_MS,
+        )
         .then((answer) => {
           const pairs = deserialize(answer) as unknown
           if (!Array.isArray(pairs)) return

@@ -1136,6 +1136,11 @@ export class Quiver {
       const replicas = e.placement![shardId]!
       if (!replicas.includes(from))
         throw invalid(`peer ${peerIdOf(from)} holds no replica of shard ${shardId} of collection ${name}`)
+      if (!replicas.includes(to) && !sameList(replicas, checked))
+        // another transfer of this shard landed since the check above: adding now could leave R+1
+        throw invalid(
+          `the replicas of shard ${shardId} of collection ${name} changed meanwhile (another transfer); retry`,
+        )
       if (replicas.includes(to))
         throw invalid(
           `peer ${peerIdOf(to)} already holds a replica of shard ${shardId} of collection ${name}`,
@@ -1158,6 +1163,7 @@ export class Quiver {
       )
     }
     const replicas = entry.placement[shardId]!
+    const checked = replicas
     /** Whether a replica of the shard other than `node` serves it now (a live node answering a ping). */
     const servedElsewhere = (node: string, among: readonly string[]): Promise<boolean> =>
       this.servedBy(
@@ -1468,7 +1474,14 @@ export class Quiver {
       if (catalog !== undefined) {
         // a collection dropped through another node between the check and the compare-and-set:
         // its new aliases go again, and the caller learns why
-        const healed = await this.healAliases()
+        // the change itself landed: a failure to heal (the catalog unavailable) is the controller's to retry
+        const healed = await this.healAliases().catch((err: unknown) => {
+          this.options.logger?.warn(
+            { err: { message: (err as Error).message } },
+            `aliases: checking for aliases of dropped collections failed (the controller retries): ${(err as Error).message}`,
+          )
+          return undefined
+        })
         if (healed !== undefined) {
           next = healed.aliases
           const lost = actions.flatMap((a) =>

@@ -237,7 +237,8 @@ export class ShardSnapshotter {
 
   /**
    * Whether this node writes `logId`'s snapshots: the first live replica that hosts the shard (the
-   * live ones before it in `replicas` are asked; one attaching or unavailable does not).
+   * live ones before it in `replicas` are asked; one still attaching passes its turn, one that does
+   * not answer in time makes this pass skip the shard).
    */
   private async myTurn(
     logId: string,
@@ -247,7 +248,9 @@ export class ShardSnapshotter {
     for (const n of replicas) {
       if (!live.includes(n)) continue
       if (n === this.host.nodeId) return true
-      if ((await this.appliedOn(n))?.has(logId) === true) return false
+      const applied = await this.appliedOn(n)
+      // no answer: it may be the writer, slow to say so; two writers would race, so skip this pass
+      if (applied === undefined || applied.has(logId)) return false
     }
     return false
   }
