@@ -906,6 +906,12 @@ export interface ReadOptions {
   timeout?: number
   /** Replicas per shard that must be caught up before the answer (cluster mode); default 1. Throws INVALID_ARGUMENT for a bad value or more than a shard has, SHARD_UNAVAILABLE when fewer can. */
   consistency?: ReadConsistency
+  /**
+   * `false`: the query-result cache is neither read nor filled for this read (an answer computed
+   * now, e.g. to measure the index: `quiver eval`; over HTTP, a `Cache-Control: no-cache` header).
+   * Default true (when the database has a cache: `queryCacheBytes`).
+   */
+  cache?: boolean
 }
 
 export interface SetPayloadOptions extends WriteOptions {

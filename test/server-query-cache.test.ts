@@ -60,6 +60,42 @@ describe('query-result cache over the Qdrant REST API', () => {
     expect(metric(text, 'quiver_query_cache_bytes')).toBeGreaterThan(0)
   })
 
+  it('a request with Cache-Control: no-cache or no-store is answered afresh and stores nothing', async () => {
+    await client.createCollection('nc', { vectors: { size: DIM, distance: 'Dot' } })
+    await client.upsert('nc', {
+      wait: true,
+      points: Array.from({ length: 50 }, (_, id) => ({ id, vector: vec() })),
+    })
+    const body = JSON.stringify({ query: vec(), limit: 5 })
+    const ask = async (headers: Record<string, string> = {}) => {
+      const res = await fetch(`${srv.url}/collections/nc/points/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      })
+      expect(res.status).toBe(200)
+      return ((await res.json()) as { result: { points: unknown[] } }).result.points
+    }
+    const counts = async () => {
+      const text = (await call(srv.url, 'GET', '/metrics')).body as string
+      return [
+        metric(text, 'quiver_query_cache_hits_total', '{collection="nc"}') ?? 0,
+        metric(text, 'quiver_query_cache_misses_total', '{collection="nc"}') ?? 0,
+      ]
+    }
+    const plain = await ask({ 'cache-control': 'no-store' })
+    expect(await counts()).toEqual([0, 0])
+    expect(await ask({ 'Cache-Control': 'max-age=0, no-cache' })).toEqual(plain)
+    expect(await counts()).toEqual([0, 0])
+    // an unrelated directive changes nothing: a miss, then a hit
+    await ask({ 'cache-control': 'max-age=60' })
+    await ask()
+    expect(await counts()).toEqual([1, 1])
+    // a cached entry is not served to a no-cache request either
+    await ask({ 'cache-control': 'no-cache' })
+    expect(await counts()).toEqual([1, 1])
+  })
+
   it('is off with a budget of 0', async () => {
     const off = await startTestServer({ queryCacheBytes: 0 })
     try {

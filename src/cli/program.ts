@@ -8,6 +8,7 @@ import { fractionOption, intListOption, intOption, shellQuote, UsageError } from
 import { type BackupOptions, runBackup } from './backup.js'
 import { type BenchOptions, benchCommand } from './bench.js'
 import { listDatasets, resolveDatasetsDir } from './datasets.js'
+import { EVAL_DEFAULTS, type EvalOptions, runEval } from './eval/run.js'
 import { formatCount, formatTable } from './format.js'
 import { type ImportOptions, runImport } from './import.js'
 import { runSearch, type SearchCommandOptions } from './search.js'
@@ -243,6 +244,70 @@ export function buildProgram(io: CliIo, command: string): Command {
     .option('--quiet', 'no progress output')
     .action(async (o: BackupOptions) => {
       await runBackup(o, io.out)
+    })
+
+  target(program.command('eval'))
+    .description(
+      'evaluate a collection on its own data: recall@k against exact search, latency and QPS per ef and concurrent clients, a selectivity sweep, latency under writes, cold start; writes report.json, report.md and SVG charts (docs/eval.md)',
+    )
+    .requiredOption('--collection <name>', 'the collection to evaluate')
+    .option('--vector <name>', 'the dense vector to evaluate (default: the unnamed one, else the only one)')
+    .option(
+      '--queries <file>',
+      'JSONL queries: per line a vector ([...]), {"vector": [...]} or {"id": ID} (a stored point, left out of its own truth), optionally with "filter"',
+    )
+    .option(
+      '--sample <n>',
+      `sample n points of the collection as queries (default ${EVAL_DEFAULTS.sample})`,
+      intOption(1),
+    )
+    .option('--seed <n>', 'seed of the sampling', intOption(0), EVAL_DEFAULTS.seed)
+    .option('--k <k>', 'neighbours per query for recall@k', intOption(1), EVAL_DEFAULTS.k)
+    .option('--ef <list>', 'HNSW ef values of the sweep, comma-separated', intListOption(1), [
+      ...EVAL_DEFAULTS.ef,
+    ])
+    .option('--concurrency <list>', 'concurrent clients, comma-separated', intListOption(1), [
+      ...EVAL_DEFAULTS.concurrency,
+    ])
+    .option(
+      '--duration <seconds>',
+      'seconds per concurrency level (0 skips them)',
+      intOption(0),
+      EVAL_DEFAULTS.duration,
+    )
+    .option(
+      '--filter-field <key>',
+      'payload field of the selectivity sweep (filters matching 0.1% to 90% of the points)',
+    )
+    .option(
+      '--filter-queries <n>',
+      'queries per selectivity bucket',
+      intOption(1),
+      EVAL_DEFAULTS.filterQueries,
+    )
+    .option(
+      '--write-seconds <seconds>',
+      'seconds of searching while one writer upserts into a scratch collection (created and dropped); 0 skips it',
+      intOption(0),
+      EVAL_DEFAULTS.writeSeconds,
+    )
+    .option(
+      '--write-rate <n>',
+      'points per second the writer aims at (0: as fast as it goes)',
+      intOption(0),
+      EVAL_DEFAULTS.writeRate,
+    )
+    .option('--write-batch <n>', 'points per upsert of the writer', intOption(1), EVAL_DEFAULTS.writeBatch)
+    .option(
+      '--latency-budget <ms>',
+      'p99 latency budget (ms, one client) the recommended ef must meet',
+      intOption(1),
+      EVAL_DEFAULTS.latencyBudget,
+    )
+    .option('--report <dir>', 'directory of report.json, report.md and the SVG charts', EVAL_DEFAULTS.report)
+    .option('--quiet', 'no progress output')
+    .action(async (o: Omit<EvalOptions, 'command'>) => {
+      await runEval({ ...o, command }, io.out)
     })
 
   program

@@ -157,7 +157,7 @@ export async function restFetch(
   target: UrlTarget,
   method: string,
   path: string,
-  init: { json?: unknown; body?: FormData } = {},
+  init: { json?: unknown; body?: FormData; headers?: Readonly<Record<string, string>> } = {},
 ): Promise<Response> {
   let ready = readyTargets.get(target)
   if (ready === undefined) {
@@ -165,7 +165,7 @@ export async function restFetch(
     readyTargets.set(target, ready)
   }
   await ready
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = { ...init.headers }
   if (target.apiKey !== undefined) headers['api-key'] = target.apiKey
   let body: string | FormData | undefined
   if (init.json !== undefined) {
@@ -201,8 +201,12 @@ export async function restResult<T>(
   method: string,
   path: string,
   json?: unknown,
+  headers?: Readonly<Record<string, string>>,
 ): Promise<T> {
-  const res = await restFetch(target, method, path, json === undefined ? {} : { json })
+  const res = await restFetch(target, method, path, {
+    ...(json === undefined ? {} : { json }),
+    ...(headers === undefined ? {} : { headers }),
+  })
   return ((await res.json()) as { result: T }).result
 }
 

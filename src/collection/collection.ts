@@ -324,8 +324,8 @@ function lowerBound(ids: readonly PointId[], start: PointId): number {
 
 /** A read request without its `timeout` (a different timeout asks for the same result). */
 function untimed<T extends object>(request: T): T {
-  return request !== null && typeof request === 'object' && 'timeout' in request
-    ? { ...request, timeout: undefined }
+  return request !== null && typeof request === 'object' && ('timeout' in request || 'cache' in request)
+    ? { ...request, timeout: undefined, cache: undefined }
     : request
 }
 
@@ -1935,7 +1935,7 @@ export class EmbeddedCollection implements Collection {
       return hits
     }
     try {
-      return await this.cachedRead('search', () => [vector, untimed(options)], run)
+      return await this.cachedRead('search', () => [vector, untimed(options)], run, options)
     } finally {
       // failures and timeouts too: they are often the slowest
       this.sampler.latency(performance.now() - started)
@@ -1970,7 +1970,7 @@ export class EmbeddedCollection implements Collection {
       for (const [i, hits] of all.entries()) this.sampleRecall(ready[i]!, hits, seq)
       return all
     }
-    return this.cachedRead('searchBatch', () => requests, run)
+    return this.cachedRead('searchBatch', () => requests, run, options)
   }
 
   /** The search space of vector `using`; throws INVALID_ARGUMENT naming `where` for an unknown name. */
@@ -2270,7 +2270,12 @@ export class EmbeddedCollection implements Collection {
     const started = performance.now()
     const run = async () => ({ points: await this.runQuery(plan, true, deadline) })
     try {
-      return await this.cachedRead('query', () => (cacheable(plan) ? untimed(request) : undefined), run)
+      return await this.cachedRead(
+        'query',
+        () => (cacheable(plan) ? untimed(request) : undefined),
+        run,
+        request,
+      )
     } finally {
       this.sampler.latency(performance.now() - started)
     }
@@ -2301,7 +2306,7 @@ export class EmbeddedCollection implements Collection {
       }
       return out
     }
-    return this.cachedRead('queryBatch', () => (plans.every(cacheable) ? requests : undefined), run)
+    return this.cachedRead('queryBatch', () => (plans.every(cacheable) ? requests : undefined), run, options)
   }
 
   /** The query layer's view of vector `using`; throws INVALID_ARGUMENT naming `path` for an unknown name. */
@@ -2354,7 +2359,7 @@ export class EmbeddedCollection implements Collection {
       )
     }
     const run = () => this.runGroups(plan, options, deadline)
-    return this.cachedRead('groups', () => (cacheable(plan) ? untimed(request) : undefined), run)
+    return this.cachedRead('groups', () => (cacheable(plan) ? untimed(request) : undefined), run, request)
   }
 
   private async runGroups(
@@ -2841,9 +2846,14 @@ export class EmbeddedCollection implements Collection {
    * was stored (the key holds the applied sequence: any write makes older entries unreachable).
    * `request` gives what the result depends on besides the state (called only when the cache is on); undefined: not cacheable.
    */
-  private async cachedRead<T>(kind: string, request: () => unknown, compute: () => Promise<T>): Promise<T> {
+  private async cachedRead<T>(
+    kind: string,
+    request: () => unknown,
+    compute: () => Promise<T>,
+    options: { cache?: boolean } | undefined,
+  ): Promise<T> {
     const cache = this.queryCache
-    if (cache === undefined) return compute()
+    if (cache === undefined || options?.cache === false) return compute()
     const asked = request()
     const text = asked === undefined ? undefined : requestKey(kind, asked)
     if (text === undefined) return compute()

@@ -21,7 +21,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   const base = '/collections/:collection_name/points/discover'
 
   app.post<Route>(base, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseDiscover(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
@@ -33,7 +33,7 @@ export function registerDiscoverRoutes(app: FastifyInstance, db: ServerDatabase)
   })
 
   app.post<Route>(`${base}/batch`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseDiscoverBatch(req.body, unnamedDimension(collection.config))
     checkLookups(

@@ -14,7 +14,7 @@ interface Route {
 
 export function registerFacetRoutes(app: FastifyInstance, db: ServerDatabase): void {
   app.post<Route>('/collections/:collection_name/facet', async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { hits } = await collection.facet({ ...parseFacet(req.body), ...read })
     return sendOk(reply, { hits: hits.map((h) => ({ value: h.value, count: h.count })) })
@@ -22,14 +22,14 @@ export function registerFacetRoutes(app: FastifyInstance, db: ServerDatabase): v
 
   const matrix = '/collections/:collection_name/points/search/matrix'
   app.post<Route>(`${matrix}/pairs`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const options = { ...parseSearchMatrix(req.body), ...read }
     return sendOk(reply, toWireMatrixPairs(await collection.searchMatrix(options)))
   })
 
   app.post<Route>(`${matrix}/offsets`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const options = { ...parseSearchMatrix(req.body), ...read }
     return sendOk(reply, toWireMatrixOffsets(await collection.searchMatrix(options)))

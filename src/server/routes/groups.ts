@@ -29,7 +29,7 @@ export function registerGroupRoutes(app: FastifyInstance, db: ServerDatabase): v
   const base = '/collections/:collection_name/points'
   const route = (path: string, parse: Parser) =>
     app.post<Route>(`${base}/${path}`, async (req, reply) => {
-      const read = parseReadParams(req.query)
+      const read = parseReadParams(req.query, req.headers)
       const collection = await db.getCollection(req.params.collection_name)
       const { request, lookup } = parse(req.body, unnamedDimension(collection.config))
       for (const c of lookupCollections(request)) checkCollectionAccess(req, 'read', c)

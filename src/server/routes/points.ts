@@ -76,7 +76,7 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(base, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { ids, options } = parseRetrieve(req.body)
     const records = await collection.get(ids, { ...options, ...read })
@@ -106,14 +106,14 @@ export function registerPointRoutes(app: FastifyInstance, db: ServerDatabase): v
   })
 
   app.post<Route>(`${base}/scroll`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { options } = parseScroll(req.body)
     return sendOk(reply, toWireScrollResult(await collection.scroll({ ...options, ...read })))
   })
 
   app.post<Route>(`${base}/count`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     return sendOk(reply, { count: await collection.count({ ...parseCount(req.body), ...read }) })
   })

@@ -28,7 +28,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   const base = '/collections/:collection_name/points'
 
   app.post<Route>(`${base}/query`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseQuery(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
@@ -37,7 +37,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/query/batch`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseQueryBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
@@ -55,7 +55,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseRecommend(req.body, unnamedDimension(collection.config))
     checkLookups(req, [request])
@@ -67,7 +67,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/recommend/batch`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const queries = parseRecommendBatch(req.body, unnamedDimension(collection.config))
     checkLookups(
@@ -85,7 +85,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const { request } = parseSearch(req.body, unnamedDimension(collection.config))
     const { vector, ...options } = request
@@ -97,7 +97,7 @@ export function registerSearchRoutes(app: FastifyInstance, db: ServerDatabase): 
   })
 
   app.post<Route>(`${base}/search/batch`, async (req, reply) => {
-    const read = parseReadParams(req.query)
+    const read = parseReadParams(req.query, req.headers)
     const collection = await db.getCollection(req.params.collection_name)
     const searches = parseSearchBatch(req.body, unnamedDimension(collection.config))
     const results = await collection.searchBatch(

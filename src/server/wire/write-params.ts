@@ -60,17 +60,26 @@ export function parseWriteParams(query: unknown): WriteOptions {
 /**
  * The query of a read: `timeout` (seconds >= 1; past it the read is stopped and answers 408) and
  * `consistency` (an integer >= 1 or `majority` | `quorum` | `all`: replicas per shard caught up
- * before the answer in cluster mode; one node holds one replica). Throws INVALID_ARGUMENT naming the parameter.
+ * before the answer in cluster mode; one node holds one replica); a `Cache-Control: no-cache` or
+ * `no-store` request header gives `cache: false` (the query-result cache is neither read nor
+ * filled). Throws INVALID_ARGUMENT naming the parameter.
  */
-export function parseReadParams(query: unknown): ReadOptions {
+export function parseReadParams(
+  query: unknown,
+  headers?: { 'cache-control'?: string | string[] | undefined },
+): ReadOptions {
   const c = queryObject(query).consistency
   if (c !== undefined && !(typeof c === 'string' && (/^[1-9]\d{0,8}$/.test(c) || CONSISTENCY.includes(c))))
     bad('consistency', 'an integer >= 1 or one of majority, quorum, all', c)
   const timeout = parseTimeoutParam(query)
   const consistency: ReadConsistency | undefined =
     c === undefined ? undefined : /^\d+$/.test(c as string) ? Number(c) : (c as ReadConsistency)
+  // HTTP's own way to ask for an answer not served from a cache (RFC 9111 §5.2.1.4, 5.2.1.5)
+  const control = headers?.['cache-control']
+  const noCache = [control ?? []].flat().some((v) => /(^|[\s,])no-(cache|store)([\s,=]|$)/i.test(v))
   return {
     ...(timeout === undefined ? {} : { timeout }),
     ...(consistency === undefined ? {} : { consistency }),
+    ...(noCache ? { cache: false } : {}),
   }
 }
