@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QdrantClient } from '@qdrant/js-client-rest'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import type { Filter } from '../src/types.js'
 import { call, startTestServer, type TestServer } from './server-harness.js'
@@ -79,6 +79,20 @@ describe('target recall (embedded)', () => {
     // a filter matching too few points to calibrate on is searched exactly
     const few = { must: [{ has_id: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }] }
     expect(await measured(c, queries.slice(0, 20), { filter: few })).toBe(1)
+    // ... without a calibration per search: a filter every segment scans exactly (below
+    // fullScanThreshold KiB of vectors) needs none (it once calibrated each search: 40x slower)
+    const internals = c as unknown as { calibrate: (...args: unknown[]) => Promise<unknown> }
+    expect(typeof internals.calibrate).toBe('function')
+    const calibrate = vi.spyOn(internals, 'calibrate')
+    try {
+      const small = {
+        must: [{ key: 'g', match: { value: 3 } }, { has_id: Array.from({ length: 400 }, (_, i) => i) }],
+      }
+      expect(await measured(c, queries.slice(0, 20), { filter: small, targetRecall: 0.99 })).toBe(1)
+      expect(calibrate).not.toHaveBeenCalled()
+    } finally {
+      calibrate.mockRestore()
+    }
     // null removes the default
     await c.updateConfig({ searchConfig: { targetRecall: null } })
     expect((await c.info()).config.searchConfig).toBeUndefined()

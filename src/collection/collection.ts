@@ -2653,6 +2653,19 @@ export class EmbeddedCollection implements Collection {
     const dense = this.config.vectors.get(p.space.using)
     if (p.target === undefined || p.space.kind !== 'dense' || dense === undefined) return p
     if (dense.index?.type === 'ivf' || dense.hnsw.m === 0) return p
+    // a filter matching fewer vectors than `fullScanThreshold` KiB is scanned exactly by every
+    // segment whatever the ef: nothing to calibrate (a calibration of so few points is not kept,
+    // and would be made again for every search)
+    if (p.filter !== null) {
+      const scanned = (n: number) => (n * dense.dimension * 4) / 1024 < dense.hnsw.fullScanThreshold
+      // the estimate says whether counting is worth it; the count decides
+      const filter = p.filter
+      if (
+        scanned(this.strictView.estimate(filter) / 2) &&
+        scanned(this.segments.reduce((n, seg) => n + seg.matchingIds(filter).length, 0))
+      )
+        return p
+    }
     const calibration = await this.calibrationFor(p)
     // too few matching points to measure: a filter that matches so few is searched exactly
     const chosen =
@@ -2705,6 +2718,9 @@ export class EmbeddedCollection implements Collection {
     )
     entry.running = running
     this.calibrations.set(key, entry)
+    // a remake in the background while the stale one serves: its failure (a close meanwhile)
+    // keeps the old one, and is nobody's to handle
+    if (entry.done !== undefined) running.catch(() => undefined)
     return entry.done ?? running
   }
 
