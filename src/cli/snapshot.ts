@@ -2,7 +2,7 @@
 // must not be in use) or online through a server's REST API (`--url`), and the REST helper both use.
 import { openAsBlob } from 'node:fs'
 import { basename, resolve } from 'node:path'
-import { Quiver } from '../db/quiver.js'
+import { type OpenOptions, Quiver } from '../db/quiver.js'
 import type { SnapshotInfo } from '../db/snapshots.js'
 import { ERROR_CODES, type ErrorCode, QuiverError } from '../errors.js'
 import { readChecksumFile } from '../storage/archive.js'
@@ -65,10 +65,10 @@ export function resolveTarget(o: TargetOptions): Target {
  */
 export async function openOffline(
   dir: string,
-  { create = false }: { create?: boolean } = {},
+  { create = false, ...options }: OpenOptions = {},
 ): Promise<Quiver> {
   try {
-    return await Quiver.open(dir, { create })
+    return await Quiver.open(dir, { ...options, create })
   } catch (err) {
     if (err instanceof QuiverError && err.code === 'DIRECTORY_LOCKED') {
       throw new QuiverError(

@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as vega from 'vega'
 import * as vl from 'vega-lite'
+import type { PointId } from '../../types.js'
 import type { LatencyStats, Recommendation, SettingResult, SweepRow } from './measure.js'
 import type { ColdStart } from './target.js'
 
@@ -36,7 +37,14 @@ export interface EvalReport {
   target: { label: string; server: string; version: string }
   collection: { name: string; points: number; vector: string; dimension: number; distance: string }
   k: number
-  queries: { source: 'sample' | 'file'; count: number; seed: number | null; self_excluded: number }
+  queries: {
+    source: 'sample' | 'file'
+    count: number
+    seed: number | null
+    self_excluded: number
+    /** The sampled points' ids (a `--queries` file of `{"id": ...}` lines runs them again); null for a file. */
+    ids: PointId[] | null
+  }
   /** recall@k with the collection's own settings (no ef given). */
   recall_at_k: number
   default: SettingResult
@@ -246,7 +254,7 @@ export function chartSpecs(
           scale: { domain: [minRecall, 1] },
         },
         y: { field: 'qps', type: 'quantitative', title: 'queries per second', scale: { type: 'log' } },
-        color: { field: 'series', type: 'nominal', title: null },
+        color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 320 } },
         order: { field: 'recall', type: 'quantitative' },
         tooltip: [{ field: 'setting' }, { field: 'recall' }, { field: 'qps' }],
       },

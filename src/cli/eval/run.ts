@@ -107,7 +107,8 @@ export async function runEval(o: EvalOptions, out: NodeJS.WritableStream): Promi
   check(o)
   const started = performance.now()
   const where = resolveTarget(o)
-  const target = await openTarget(where, (dir) => openOffline(dir))
+  // searches on the core pool as `quiver serve` makes them, so concurrent clients measure the same
+  const target = await openTarget(where, (dir) => openOffline(dir, { searchThreads: true }))
   try {
     return await evaluate(o, target, out, started)
   } finally {
@@ -131,29 +132,38 @@ async function evaluate(
     `quiver eval: ${c.name} on ${target.label} (${target.server} ${target.version}): ${c.points} points, vector ${JSON.stringify(c.vector)} ${c.dimension}-d ${c.distance}`,
   )
 
-  // the queries, and a uniform sample of points (their payload makes the selectivity filters)
-  const random = rng(o.seed)
+  // the queries and, for the selectivity sweep, a uniform sample of payloads: two reservoirs over
+  // one scroll, each with its own stream of the seed (the same seed samples the same queries
+  // whatever else is asked)
   const fromFile = o.queries === undefined ? undefined : await readQueriesFile(resolve(o.queries))
   const sampleSize = fromFile === undefined ? (o.sample ?? EVAL_DEFAULTS.sample) : 0
-  const wanted = Math.max(sampleSize, o.filterField === undefined ? 0 : PAYLOAD_SAMPLE)
+  const payloadSize = o.filterField === undefined ? 0 : PAYLOAD_SAMPLE
+  let picked: { id: PointId; vector: number[] }[] = []
   let sampled: { id: PointId; vector: number[]; value: unknown }[] = []
-  if (wanted > 0) {
-    const pool = reservoir<PointId>(wanted, random)
+  if (sampleSize + payloadSize > 0) {
+    const forQueries = rng(o.seed)
+    const queryPool = reservoir<PointId>(sampleSize, forQueries)
+    const payloadPool = reservoir<PointId>(payloadSize, rng(o.seed + 0x9e3779b9))
     const bar = progress(o, 'sampling points', c.points, 'points')
     let seen = 0
     await target.scrollIds(c, (ids) => {
-      for (const id of ids) pool.add(id)
+      for (const id of ids) {
+        queryPool.add(id)
+        payloadPool.add(id)
+      }
       seen += ids.length
       bar.update(Math.min(seen, c.points))
     })
     bar.stop()
-    // shuffled, so the first `sampleSize` are a uniform sample too
-    const ids = pool.items
+    const ids = queryPool.items
     for (let i = ids.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1))
+      const j = Math.floor(forQueries() * (i + 1))
       ;[ids[i], ids[j]] = [ids[j]!, ids[i]!]
     }
-    sampled = await target.retrieve(c, ids, o.filterField)
+    // in the sampled order (a server may answer in its own)
+    const byId = new Map((await target.retrieve(c, ids)).map((r) => [r.id, r]))
+    picked = ids.flatMap((id) => byId.get(id) ?? [])
+    if (payloadSize > 0) sampled = await target.retrieve(c, payloadPool.items, o.filterField)
   }
   let queries: EvalQuery[]
   if (fromFile !== undefined) {
@@ -170,7 +180,7 @@ async function evaluate(
         )
       return { vector, exclude: x.id, ...filter }
     })
-  } else queries = sampled.slice(0, sampleSize).map((p) => ({ vector: p.vector, exclude: p.id }))
+  } else queries = picked.map((p) => ({ vector: p.vector, exclude: p.id }))
   queries.forEach((q, i) => {
     if (q.vector.length !== c.dimension)
       throw new QuiverError(
@@ -200,22 +210,23 @@ async function evaluate(
     exactTimes.push(performance.now() - t)
   }
   const exact = latencyStats(exactTimes, performance.now() - exactStarted)
-  for (const q of queries.slice(0, WARMUP_QUERIES)) await target.search(c, { vector: q.vector, limit: k })
   const settings = 1 + o.ef.length + (target.targetRecall ? TARGET_RECALLS.length : 0)
   bar = progress(o, 'recall and latency sweep', settings * queries.length)
   done = 0
   const tick = () => bar.update(++done)
-  const byDefault = await measureSetting(target, c, queries, truth, k, {}, tick)
+  const byDefault = await measureSetting(target, c, queries, truth, k, {}, tick, WARMUP_QUERIES)
   const sweep: (SweepRow & { times: number[] })[] = []
   for (const ef of o.ef)
-    sweep.push({ ef, ...(await measureSetting(target, c, queries, truth, k, { ef }, tick)) })
+    sweep.push({ ef, ...(await measureSetting(target, c, queries, truth, k, { ef }, tick, WARMUP_QUERIES)) })
   let targetRows: TargetRecallRow[] | null = null
   if (target.targetRecall) {
     targetRows = []
     for (const t of TARGET_RECALLS)
       targetRows.push({
         target_recall: t,
-        ...strip(await measureSetting(target, c, queries, truth, k, { targetRecall: t }, tick)),
+        ...strip(
+          await measureSetting(target, c, queries, truth, k, { targetRecall: t }, tick, WARMUP_QUERIES),
+        ),
       })
   }
   bar.stop()
@@ -253,6 +264,7 @@ async function evaluate(
       count: queries.length,
       seed: fromFile === undefined ? o.seed : null,
       self_excluded: queries.filter((q) => q.exclude !== undefined).length,
+      ids: fromFile === undefined ? queries.map((q) => q.exclude!) : null,
     },
     recall_at_k: byDefault.recall,
     default: strip(byDefault),
@@ -306,13 +318,27 @@ async function sweepSelectivity(
     const truth = await exactTruth(target, c, fq, o.k, filter, tick)
     const sweep: SweepRow[] = []
     for (const ef of o.ef)
-      sweep.push({ ef, ...strip(await measureSetting(target, c, fq, truth, o.k, { ef, filter }, tick)) })
+      sweep.push({
+        ef,
+        ...strip(await measureSetting(target, c, fq, truth, o.k, { ef, filter }, tick, WARMUP_QUERIES)),
+      })
     const targetRows: TargetRecallRow[] = []
     if (target.targetRecall)
       for (const t of TARGET_RECALLS)
         targetRows.push({
           target_recall: t,
-          ...strip(await measureSetting(target, c, fq, truth, o.k, { targetRecall: t, filter }, tick)),
+          ...strip(
+            await measureSetting(
+              target,
+              c,
+              fq,
+              truth,
+              o.k,
+              { targetRecall: t, filter },
+              tick,
+              WARMUP_QUERIES,
+            ),
+          ),
         })
     const sel = matching / c.points
     buckets.push({
