@@ -12,6 +12,7 @@ const ROOT = resolve(import.meta.dirname, '..')
 const SUITES = {
   'test/recall-real.test.ts': ['sift-5k-euclidean', 'bge-m3-1024-tiny-cosine', 'sigmod24-clip-100-euclidean'],
   'test/server-parity-real.test.ts': ['sigmod24-clip-100-euclidean'],
+  'test/eval-real.test.ts': ['sift-5k-euclidean'],
   'src/quantization/scalar.test.ts': ['glove-100-cosine'],
   'src/quantization/binary.test.ts': ['bge-m3-1024-tiny-cosine'],
 }
