@@ -272,3 +272,31 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
     await ref.close()
   }, 180_000)
 })
+
+describe.skipIf(natsServerMissing !== null)('quiver serve --cluster with NATS gone', () => {
+  it('stops on SIGTERM (its NATS connection closed, not left reconnecting)', async () => {
+    const nats = await startNats()
+    const dir = await mkdtemp(join(tmpdir(), 'quiver-cluster-term-'))
+    const proc = spawnCli(['serve', '--data', dir, '--port', '0', '--threads', '0', '--log-level', 'warn'], {
+      env: { QUIVER__CLUSTER__URL: nats.url, QUIVER__CLUSTER__NODE_ID: 'lone' },
+    })
+    try {
+      const url = /Quiver listening on (\S+)/.exec(await proc.waitFor(/Quiver listening on (\S+)/))![1]!
+      const client = new QdrantClient({ url, checkCompatibility: false })
+      await client.createCollection('docs', { vectors: { size: DIM, distance: 'Cosine' }, shard_number: 2 })
+      await client.upsert('docs', { wait: true, points: [{ id: 1, vector: vec(1) }] })
+      nats.process.kill('SIGKILL')
+      await new Promise((r) => nats.process.once('exit', r))
+      proc.child.kill('SIGTERM')
+      const gone = await Promise.race([
+        proc.exited.then(() => 'exited'),
+        new Promise<string>((r) => setTimeout(() => r('still running 30 s after SIGTERM'), 30_000).unref()),
+      ])
+      expect(gone, proc.output()).toBe('exited')
+    } finally {
+      await proc.kill()
+      await nats.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})

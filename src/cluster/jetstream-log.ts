@@ -64,6 +64,9 @@ function streamToken(name: string): string {
   return `${token.slice(0, 80)}_h${createHash('sha256').update(name).digest('hex').slice(0, 16)}`
 }
 
+/** How long `close` lets the connection drain before it closes it. */
+const CLOSE_DRAIN_MS = 5000
+
 /**
  * Connects to NATS and returns the log factory of a database whose collections keep their
  * operation log in JetStream (one stream per collection, file storage, `replicas` copies).
@@ -118,7 +121,21 @@ export async function connectJetStreamLogs(options: JetStreamLogOptions): Promis
     openLog,
     connection: nc,
     close: async () => {
-      await nc.drain()
+      // drain (finish what is in flight) when NATS answers; with NATS away a drain fails or never
+      // ends, and the connection would keep reconnecting (and the process alive): close it then
+      if (nc.isClosed()) return
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const drained = await Promise.race([
+        nc.drain().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), CLOSE_DRAIN_MS)
+        }),
+      ])
+      clearTimeout(timer)
+      if (!drained && !nc.isClosed()) await nc.close().catch(() => undefined)
     },
   }
 }

@@ -142,9 +142,20 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     | undefined
   let advertised: string | undefined
   app.addHook('onClose', async () => {
-    await db?.close()
-    await cluster?.catalog.close()
-    await cluster?.logs.close()
+    // every step runs whatever the one before did (NATS away: the connection must still close,
+    // or its reconnecting keeps the process alive); the first failure is reported
+    let failed: unknown
+    const step = async (f: () => Promise<void> | undefined) => {
+      try {
+        await f()
+      } catch (err) {
+        failed ??= err
+      }
+    }
+    await step(() => db?.close())
+    await step(() => cluster?.catalog.close())
+    await step(() => cluster?.logs.close())
+    if (failed !== undefined) throw failed
   })
   if (options.cluster !== undefined) {
     const c = options.cluster
