@@ -274,7 +274,7 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster: three nodes
 })
 
 describe.skipIf(natsServerMissing !== null)('quiver serve --cluster with NATS gone', () => {
-  it('stops on SIGTERM (its NATS connection closed, not left reconnecting)', async () => {
+  it('answers 503 for a name it cannot look up, and stops on SIGTERM (its NATS connection closed, not left reconnecting)', async () => {
     const nats = await startNats()
     const dir = await mkdtemp(join(tmpdir(), 'quiver-cluster-term-'))
     const proc = spawnCli(['serve', '--data', dir, '--port', '0', '--threads', '0', '--log-level', 'warn'], {
@@ -287,6 +287,11 @@ describe.skipIf(natsServerMissing !== null)('quiver serve --cluster with NATS go
       await client.upsert('docs', { wait: true, points: [{ id: 1, vector: vec(1) }] })
       nats.process.kill('SIGKILL')
       await new Promise((r) => nats.process.once('exit', r))
+      // a name it cannot look up in the catalog: unavailable, not a false "does not exist"
+      const res = await fetch(`${url}/collections/nope`)
+      expect([res.status, res.headers.get('x-quiver-error-code')]).toEqual([503, 'LOG_UNAVAILABLE'])
+      // the collection it holds still answers
+      expect((await client.count('docs', { exact: false })).count).toBe(1)
       proc.child.kill('SIGTERM')
       const gone = await Promise.race([
         proc.exited.then(() => 'exited'),

@@ -214,6 +214,9 @@ function withReplicas(e: CatalogEntry, shardId: number, replicas: readonly strin
   return { logIds: e.logIds, placement: e.placement!.map((r, i) => (i === shardId ? replicas : r)) }
 }
 
+/** Collections whose failed reconciliation is retried on a timer at once (cluster mode). */
+const MAX_RECONCILE_RETRIES = 1024
+
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
@@ -516,8 +519,11 @@ export class Quiver {
           failure = err
           // tried again with backoff (NATS away, an I/O error): the catalog changes no more
           const attempt = (this.reconcileRetries.get(name) ?? 0) + 1
-          this.reconcileRetries.set(name, attempt)
-          if (!this.closed)
+          // bounded: requests for names nobody knows (during an outage) must not pile up timers;
+          // the catalog watch and the next request for a name still reconcile it
+          const retry = this.reconcileRetries.has(name) || this.reconcileRetries.size < MAX_RECONCILE_RETRIES
+          if (retry) this.reconcileRetries.set(name, attempt)
+          if (!this.closed && retry)
             setTimeout(() => void this.reconcile(name), Math.min(30_000, 500 * 2 ** attempt)).unref()
           const e = err as QuiverError
           this.options.logger?.error(
@@ -1403,7 +1409,7 @@ export class Quiver {
 
   /**
    * The collection called `name`, or the one the alias `name` names (`updateAliases`). Throws
-   * COLLECTION_NOT_FOUND.
+   * COLLECTION_NOT_FOUND; in cluster mode LOG_UNAVAILABLE when the catalog cannot be read to tell.
    * @example const docs = await db.getCollection('docs') // a collection or an alias
    */
   async getCollection(name: string): Promise<HostedCollection> {
@@ -1411,9 +1417,14 @@ export class Quiver {
     const real = this.aliases.resolve(name) ?? name
     let c = this.collections.get(real)
     if (c === undefined && this.options.catalog !== undefined) {
-      // created through another node a moment ago: attach it now rather than answer not found
-      await this.reconcile(real)
+      // created through another node a moment ago: attach it now rather than answer not found;
+      // a catalog that cannot be read (NATS away) is said so, never a false not found
+      let failure: unknown
+      await this.reconcile(real, true).catch((err: unknown) => {
+        failure = err
+      })
       c = this.collections.get(real)
+      if (c === undefined && failure instanceof QuiverError && failure.code === 'LOG_UNAVAILABLE') throw failure
     }
     if (c) return this.view(c)
     const broken = this.unavailable.get(real)
