@@ -92,6 +92,15 @@ describe.skipIf(natsServerMissing !== null)(
         params: { shardNumber: 3, replicationFactor: 2, writeConsistencyFactor: 2 },
       })
       const placement = (await a.db.shardPlacement('docs'))!
+      // nor by a later change of the parameters, which changes nothing then
+      for (const params of [{ writeConsistencyFactor: 3 }, { replicationFactor: 1 }]) {
+        const patched = await rejection(a.db.updateCollection('docs', { params }))
+        expect([params, patched.code]).toEqual([params, 'INVALID_CONFIG'])
+      }
+      expect((await a.db.getCollection('docs')).config.params).toMatchObject({
+        replicationFactor: 2,
+        writeConsistencyFactor: 2,
+      })
       for (const n of nodes) await n.db.syncCatalog()
       const byId = new Map(nodes.map((n) => [n.id, n]))
       // each write through a node that hosts at most one replica of a shard: as it returns, every
@@ -187,6 +196,19 @@ describe.skipIf(natsServerMissing !== null)(
       const until = performance.now() + 20_000
       while (!(await client.collectionExists('docs')).exists) expect(performance.now()).toBeLessThan(until)
       expect((await client.count('docs', { exact: true, consistency: 'majority' } as never)).count).toBe(63)
+      // PATCH checks the factors as create does (a 400, nothing changed)
+      const patched = await fetch(`${url}/collections/docs`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ params: { write_consistency_factor: 9 } }),
+      })
+      expect([
+        patched.status,
+        ((await patched.json()) as { status: { error: string } }).status.error,
+      ]).toEqual([
+        400,
+        expect.stringContaining('write_consistency_factor 9 is more than replication_factor 2'),
+      ])
       const hits = await client.query('docs', { query: vec(5), limit: 2, consistency: 1 } as never)
       expect(hits.points).toHaveLength(2)
       const bad = await fetch(`${url}/collections/docs/points/count?consistency=most`, {

@@ -43,6 +43,7 @@ import { type Served, type ShardTransport, TransportError } from '../storage/tra
 import type {
   ClusterOperation,
   CollectionClusterInfo,
+  CollectionParams,
   CollectionUpdate,
   CreateCollectionOptions,
   ShardState,
@@ -1424,7 +1425,8 @@ export class Quiver {
         failure = err
       })
       c = this.collections.get(real)
-      if (c === undefined && failure instanceof QuiverError && failure.code === 'LOG_UNAVAILABLE') throw failure
+      if (c === undefined && failure instanceof QuiverError && failure.code === 'LOG_UNAVAILABLE')
+        throw failure
     }
     if (c) return this.view(c)
     const broken = this.unavailable.get(real)
@@ -1439,7 +1441,22 @@ export class Quiver {
    * @example await db.updateCollection('docs', { quantization: { scalar: { type: 'int8' } } })
    */
   async updateCollection(name: string, update: CollectionUpdate): Promise<UpdateResult> {
-    return (await this.getCollection(name)).updateConfig(update)
+    const c = await this.getCollection(name)
+    // as at create: a write_consistency_factor no placed shard could ever reach is refused
+    const p = update?.params as Partial<Record<keyof CollectionParams, unknown>> | null | undefined
+    if (p !== null && typeof p === 'object' && ('writeConsistencyFactor' in p || 'replicationFactor' in p)) {
+      const placement = await this.shardPlacement(name)
+      const old = c.config.params
+      const rf = 'replicationFactor' in p ? p.replicationFactor : old?.replicationFactor
+      const wcf = 'writeConsistencyFactor' in p ? p.writeConsistencyFactor : old?.writeConsistencyFactor
+      if (placement !== undefined && typeof rf === 'number' && typeof wcf === 'number' && wcf > rf)
+        throw new QuiverError(
+          'INVALID_CONFIG',
+          `write_consistency_factor ${wcf} is more than replication_factor ${rf}: no write could ever be confirmed by that many replicas`,
+          { writeConsistencyFactor: wcf, replicationFactor: rf },
+        )
+    }
+    return c.updateConfig(update)
   }
 
   /** The query-result cache's budget, bytes and entries held now, and evictions since open (`queryCacheBytes`). */

@@ -4,7 +4,7 @@ import type { QueryCacheStats } from '../collection/query-cache.js'
 import type { AliasAction, AliasDescription } from '../db/aliases.js'
 import type { RecoverOptions, SnapshotInfo } from '../db/snapshots.js'
 import type { CatalogStatus } from '../storage/catalog.js'
-import type { ClusterOperation, Collection, CreateCollectionOptions } from '../types.js'
+import type { ClusterOperation, Collection, CollectionUpdate, CreateCollectionOptions } from '../types.js'
 
 /** Snapshot operations of `Quiver` (src/db/quiver.ts) the snapshot routes use; see there for errors. */
 export interface SnapshotDatabase {
@@ -58,6 +58,8 @@ export interface ServerDatabase extends Partial<SnapshotDatabase>, Partial<Alias
   clusterStatus?(): Promise<CatalogStatus | undefined>
   /** Cluster mode: settles once this node holds every collection the cluster had when called (Quiver.syncCatalog). */
   syncCatalog?(): Promise<void>
+  /** Changes a collection's parameters (Quiver.updateCollection, which checks them against the cluster's placement); absent: the collection's own `updateConfig`. */
+  updateCollection?(name: string, update: CollectionUpdate): Promise<unknown>
   /** Cluster mode: replicates, moves or drops a replica of a shard (Quiver.updateCollectionCluster). */
   updateCollectionCluster?(name: string, operation: ClusterOperation): Promise<true>
   /** Cluster mode: the nodes hosting each shard of a collection (Quiver.shardPlacement); undefined: every node hosts every shard. */

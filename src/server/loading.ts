@@ -6,7 +6,7 @@ import type { OpenProgress, Quiver } from '../db/quiver.js'
 import { fullSnapshotsDir, type RecoverOptions, type SnapshotInfo } from '../db/snapshots.js'
 import { QuiverError } from '../errors.js'
 import type { CatalogStatus } from '../storage/catalog.js'
-import type { ClusterOperation, Collection, CreateCollectionOptions } from '../types.js'
+import type { ClusterOperation, Collection, CollectionUpdate, CreateCollectionOptions } from '../types.js'
 import type { AliasDatabase, Readiness, ServerDatabase, SnapshotDatabase } from './database.js'
 
 export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasDatabase {
@@ -77,6 +77,9 @@ export class LoadingDatabase implements ServerDatabase, SnapshotDatabase, AliasD
   }
   async syncCatalog(): Promise<void> {
     return this.loaded.syncCatalog()
+  }
+  async updateCollection(name: string, update: CollectionUpdate): Promise<unknown> {
+    return this.loaded.updateCollection(name, update)
   }
   async updateCollectionCluster(name: string, operation: ClusterOperation): Promise<true> {
     return this.loaded.updateCollectionCluster(name, operation)

@@ -90,7 +90,9 @@ export function registerCollectionRoutes(app: FastifyInstance, db: ServerDatabas
 
   app.patch<CollectionParams>('/collections/:collection_name', async (req, reply) => {
     const collection = await db.getCollection(req.params.collection_name)
-    await collection.updateConfig(parseUpdateCollection(req.body, collection.config))
+    const update = parseUpdateCollection(req.body, collection.config)
+    if (db.updateCollection !== undefined) await db.updateCollection(req.params.collection_name, update)
+    else await collection.updateConfig(update)
     return sendOk(reply, true)
   })
 
