@@ -373,5 +373,60 @@ describe.skipIf(natsServerMissing !== null)(
       await b.db.syncCatalog()
       expect(b.db.listCollections()).not.toContain('dup')
     }, 60_000)
+
+    it('two drop_replicas at once never leave a shard only on a replica that does not serve it', async () => {
+      const [a, b] = nodes as [Node, Node, Node]
+      // a fourth node that heartbeats but answers no shard requests (as one still catching up)
+      const mute = await openInProcessNode(
+        nats.url,
+        'mute',
+        await mkdtemp(join(tmpdir(), 'quiver-place-mute-')),
+        {
+          transport: false,
+        },
+      )
+      open.push(mute)
+      dirs.push(mute.dir)
+      try {
+        while (!a.catalog.liveNodes().has('mute')) await a.catalog.status()
+        const racing = await a.db.createCollection('racing', {
+          dimension: DIM,
+          metric: 'Dot',
+          params: { shardNumber: 1, replicationFactor: 2 },
+        })
+        await racing.upsert([{ id: 1, vector: vec(1) }])
+        const [first, second] = (await a.db.shardPlacement('racing'))![0] as [string, string]
+        // once both first replicas serve (one transfer of a shard at a time), bounded
+        const deadline = performance.now() + 10_000
+        for (;;) {
+          const done = await a.db
+            .updateCollectionCluster('racing', {
+              replicateShard: { shardId: 0, fromPeerId: peerIdOf(first), toPeerId: peerIdOf('mute') },
+            })
+            .catch((err: unknown) => {
+              if (!(err as Error).message.includes('is in progress')) throw err
+              return false
+            })
+          if (done) break
+          expect(performance.now()).toBeLessThan(deadline)
+        }
+        // both checks see the other replica serving; the compare-and-set lets one drop through
+        const results = await Promise.allSettled([
+          a.db.updateCollectionCluster('racing', { dropReplica: { shardId: 0, peerId: peerIdOf(first) } }),
+          b.db.updateCollectionCluster('racing', { dropReplica: { shardId: 0, peerId: peerIdOf(second) } }),
+        ])
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+        const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult
+        expect(refused.reason).toMatchObject({ code: 'INVALID_ARGUMENT' })
+        expect((refused.reason as Error).message).toContain('serves it now')
+        const left = (await a.db.shardPlacement('racing'))![0]!
+        expect(left).toHaveLength(2)
+        expect(left).toContain('mute')
+        expect(await (await a.db.getCollection('racing')).count()).toBe(1)
+        await a.db.deleteCollection('racing')
+      } finally {
+        await mute.close()
+      }
+    }, 60_000)
   },
 )

@@ -1171,20 +1171,24 @@ export class Quiver {
     }
     const replicas = entry.placement[shardId]!
     const checked = replicas
-    /** Whether a replica of the shard other than `node` serves it now (a live node answering a ping). */
-    const servedElsewhere = (node: string, among: readonly string[]): Promise<boolean> =>
-      this.servedBy(
-        among.filter((n) => n !== node && transport.liveNodes().has(n)),
-        topic,
-      )
     if (kind === 'dropReplica') {
       const node = nodeOf('peerId', false, replicas)
       // as Qdrant, never the last replica that serves: another one must answer for the shard now
-      if (replicas.length > 1 && !(await servedElsewhere(node, replicas)))
-        throw invalid(
+      const serving: string[] = []
+      for (const n of replicas)
+        if (n !== node && transport.liveNodes().has(n) && (await this.servedBy([n], topic))) serving.push(n)
+      const noneServes = () =>
+        invalid(
           `no other replica of shard ${shardId} of collection ${name} serves it now (away, or still catching up): peer ${peerIdOf(node)} cannot be dropped yet`,
         )
-      await catalog.update(name, (e) => drop(e, node))
+      if (replicas.length > 1 && serving.length === 0) throw noneServes()
+      await catalog.update(name, (e) => {
+        const next = drop(e, node)
+        // checked again in the compare-and-set: a concurrent drop of the replica that served leaves
+        // only replicas still catching up
+        if (!next.placement![shardId]!.some((n) => serving.includes(n))) throw noneServes()
+        return next
+      })
     } else {
       const from = nodeOf('fromPeerId', false, replicas)
       const to = nodeOf('toPeerId', true, [])
