@@ -1713,7 +1713,11 @@ export class Quiver {
         return 'Active'
       } catch (err) {
         if (err instanceof TransportError && err.failure === 'no_responders') return 'Partial'
-        return err instanceof TransportError && err.failure === 'timeout' ? 'Dead' : 'Active'
+        // no answer (timeout) or none possible (NATS unreachable): not reachable from here; an
+        // answer that is an error still comes from a replica serving the shard
+        return err instanceof TransportError && (err.failure === 'timeout' || err.failure === 'unavailable')
+          ? 'Dead'
+          : 'Active'
       }
     }
     const remoteShards = await Promise.all(
