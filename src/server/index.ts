@@ -1,5 +1,6 @@
 // Public entry of `quiver/server`: `buildServer` (a Fastify app over an open database) and `serve`
 // (open a data directory, listen, close everything on SIGINT/SIGTERM or `close()`).
+import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
@@ -198,7 +199,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const listen = async (): Promise<void> => {
     await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 6333 })
     const a = app.server.address()
-    const h = options.host ?? '127.0.0.1'
+    // a wildcard address is where it listens, not where peers reach it: the machine's name then
+    const bound = options.host ?? '127.0.0.1'
+    const h = bound === '0.0.0.0' || bound === '::' || bound === '' ? hostname() : bound
     if (typeof a === 'object' && a !== null)
       advertised = `${scheme}://${h.includes(':') ? `[${h}]` : h}:${a.port}`
     // peers learn where this node listens at once, not at the next heartbeat
