@@ -237,7 +237,7 @@ describe('quiver eval against a server (--url)', () => {
 
   it('samples queries from the collection, sends no-cache searches, and drops its scratch collection', async () => {
     const report = await tmp('quiver-eval-url-')
-    const run = await runCli([
+    const sampled = [
       'eval',
       '--url',
       srv.url,
@@ -249,6 +249,9 @@ describe('quiver eval against a server (--url)', () => {
       '40',
       '--ef',
       '8,64',
+    ]
+    const run = await runCli([
+      ...sampled,
       '--concurrency',
       '1,3',
       '--duration',
@@ -293,17 +296,7 @@ describe('quiver eval against a server (--url)', () => {
     // the same run on the same seed samples the same queries
     const again = await tmp('quiver-eval-url-again-')
     const second = await runCli([
-      'eval',
-      '--url',
-      srv.url,
-      '--collection',
-      'docs',
-      '--vector',
-      'img',
-      '--sample',
-      '40',
-      '--ef',
-      '8,64',
+      ...sampled,
       '--concurrency',
       '1',
       '--duration',

@@ -2,6 +2,7 @@
 // their exact truth, recall@k and latency at a setting, throughput at N concurrent clients, and
 // the selectivity filters and the recommendation. Pure helpers are exported for the unit tests.
 import { readFile } from 'node:fs/promises'
+import { seededRandom } from '../../quantization/kmeans.js'
 import type { PointId } from '../../types.js'
 import { percentile } from '../recall.js'
 import type { EvalCollection, EvalSearch, EvalTarget, WireFilter } from './target.js'
@@ -26,17 +27,8 @@ export interface SettingResult extends LatencyStats {
   recall: number
 }
 
-/** A deterministic PRNG (mulberry32) for sampling with `--seed`. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A deterministic PRNG (mulberry32, the one k-means seeds with) for sampling with `--seed`. */
+export const rng: (seed: number) => () => number = seededRandom
 
 /** Reservoir sampling (Algorithm R): a uniform sample of at most `n` items of a stream fed to `add`. */
 export function reservoir<T>(n: number, random: () => number): { add(x: T): void; items: T[] } {
