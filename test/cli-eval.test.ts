@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EvalReport } from '../src/cli/eval/report.js'
 import { Quiver } from '../src/db/quiver.js'
 import { call, startTestServer, type TestServer } from './server-harness.js'
-import { runCli } from './support/cli.js'
+import { runCli, spawnCli } from './support/cli.js'
 import { clustered } from './support/vectors.js'
 
 const DIM = 16
@@ -164,7 +164,8 @@ describe('quiver eval over a data directory', () => {
     }
     expect(r.write_load!.points_written).toBeGreaterThan(0)
     expect(r.write_load!.scratch_collection).toMatch(/^c_eval_scratch_[0-9a-f]{8}$/)
-    expect(r.cold_start.open_ms).toBeGreaterThan(0)
+    expect(r.errors).toEqual([])
+    expect(r.cold_start!.open_ms).toBeGreaterThan(0)
     expect(r.recommendation.latency_budget_ms).toBe(10)
 
     const md = await readFile(join(report, 'report.md'), 'utf8')
@@ -179,6 +180,49 @@ describe('quiver eval over a data directory', () => {
     expect(await readFile(join(report, 'recall-qps.svg'), 'utf8')).toContain('recall@10')
   }, 120_000)
 
+  it('on Ctrl-C during the write load drops the scratch collection and writes what it measured', async () => {
+    const report = await tmp('quiver-eval-int-')
+    const proc = spawnCli([
+      'eval',
+      '--collection',
+      'c',
+      '--data',
+      data,
+      '--sample',
+      '20',
+      '--ef',
+      '16',
+      '--concurrency',
+      '1',
+      '--duration',
+      '0',
+      '--write-seconds',
+      '60',
+      '--report',
+      report,
+    ])
+    try {
+      await proc.waitFor(/write load on c_eval_scratch_[0-9a-f]{8}/)
+      // twice: the second must not cut the clean-up short
+      proc.child.kill('SIGINT')
+      proc.child.kill('SIGINT')
+      expect(await proc.exited).toBe(1)
+    } finally {
+      await proc.kill()
+    }
+    expect(proc.output()).toMatch(/interrupted \(SIGINT\): the scratch collection was dropped/)
+    const r = await readReport(report)
+    expect(r.errors).toEqual([{ phase: 'write load', message: 'interrupted (SIGINT)' }])
+    expect(r.write_load).toBeNull()
+    expect(r.sweep).toHaveLength(1)
+    const db = await Quiver.open(data)
+    try {
+      expect(db.listCollections()).toEqual(['c'])
+    } finally {
+      await db.close()
+    }
+  }, 60_000)
+
   it('refuses bad input with a clear error, creating nothing', async () => {
     const report = await tmp('quiver-eval-bad-')
     const bad = join(report, 'bad.jsonl')
@@ -191,7 +235,7 @@ describe('quiver eval over a data directory', () => {
       [
         ['--collection', 'c', '--queries', short],
         1,
-        /query 1 has 3 components; vector "" of c has 16 \[INVALID_VECTOR\]/,
+        /short\.jsonl:1: the query has 3 components; vector "" of c has 16 \[INVALID_VECTOR\]/,
       ],
       [['--collection', 'c', '--queries', short, '--sample', '5'], 2, /either --queries or --sample/],
       [['--collection', 'c', '--vector', 'img'], 1, /no dense vector "img"/],
@@ -275,7 +319,8 @@ describe('quiver eval against a server (--url)', () => {
       queries: { source: 'sample', count: 40, self_excluded: 40, seed: 1 },
     })
     expect(r.cold_start).toMatchObject({ open_ms: null })
-    expect(r.cold_start.first_query_ms).toBeGreaterThan(0)
+    expect(r.cold_start!.first_query_ms).toBeGreaterThan(0)
+    expect(r.errors).toEqual([])
     expect(r.sweep.at(-1)!.recall).toBeGreaterThan(0.9)
     // keyword values: match any of them, buckets from 20% (one value) up
     expect(r.selectivity!.buckets.map((b) => Math.round(b.selectivity * 100))).toContain(20)

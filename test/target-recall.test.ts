@@ -98,6 +98,21 @@ describe('target recall (embedded)', () => {
     expect((await c.info()).config.searchConfig).toBeUndefined()
   })
 
+  it('a small filter on quantized codes still reaches the target (the scan of codes is approximate)', async () => {
+    const q = await db.createCollection('quantized', {
+      dimension: 64,
+      metric: 'Cosine',
+      quantization: { binary: {} },
+    })
+    const points = clustered(4000, 64, 20, 7, 2)
+    await q.upsert(points.map((vector, id) => ({ id, vector, payload: { g: id % 20 } })))
+    await q.waitForOptimizers()
+    const filter = { must: [{ key: 'g', match: { value: 3 } }] } // 200 points: below fullScanThreshold
+    const probes = clustered(30, 64, 20, 99, 2)
+    expect(await measured(q, probes, { filter, targetRecall: 0.99 })).toBeGreaterThanOrEqual(0.95)
+    await db.deleteCollection('quantized')
+  })
+
   it('refuses a target outside (0, 1), changing nothing', async () => {
     for (const bad of [0, 1, 1.2, -0.1, Number.NaN]) {
       const e = await c.search(queries[0]!, { targetRecall: bad }).catch((err: unknown) => err)

@@ -2656,7 +2656,8 @@ export class EmbeddedCollection implements Collection {
     // a filter matching fewer vectors than `fullScanThreshold` KiB is scanned exactly by every
     // segment whatever the ef: nothing to calibrate (a calibration of so few points is not kept,
     // and would be made again for every search)
-    if (p.filter !== null) {
+    // (unquantized only: with codes a segment's scan scores codes and rescores, which is approximate)
+    if (p.filter !== null && dense.quantization === undefined) {
       const scanned = (n: number) => (n * dense.dimension * 4) / 1024 < dense.hnsw.fullScanThreshold
       // the estimate says whether counting is worth it; the count decides
       const filter = p.filter

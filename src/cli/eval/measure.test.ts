@@ -19,6 +19,7 @@ import {
   selectivityBucket,
   selectivityFilters,
 } from './measure.js'
+import { canonicalId } from './run.js'
 import type { EvalCollection, EvalSearch, EvalTarget } from './target.js'
 
 const dirs: string[] = []
@@ -66,7 +67,9 @@ describe('the queries file', () => {
     const path = await file(
       '[1, 2]\n\n{"vector": [3, 4], "filter": {"must": [{"key": "a", "match": {"value": 1}}]}}\n{"id": 7}\n{"id": "2f1e0a4c-5b6d-4e7f-8a9b-0c1d2e3f4a5b"}\n',
     )
-    expect(await readQueriesFile(path)).toEqual([
+    const read = await readQueriesFile(path)
+    expect(read.map((q) => q.where)).toEqual([1, 3, 4, 5].map((n) => `${path}:${n}`))
+    expect(read.map(({ where: _, ...q }) => q)).toEqual([
       { vector: [1, 2] },
       { vector: [3, 4], filter: { must: [{ key: 'a', match: { value: 1 } }] } },
       { id: 7 },
@@ -215,6 +218,14 @@ describe('selectivity filters', () => {
     expect(Math.abs(got.at(-1)! - 0.9)).toBeLessThan(0.1)
   })
 
+  it('a field mixing strings and booleans gets filters of strings only (match.any takes no booleans)', () => {
+    const values = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? `s${i % 10}` : i % 3 === 0))
+    for (const { filter } of selectivityFilters('mixed', values)) {
+      const any = (filter as { must: { match: { any?: unknown[] } }[] }).must[0]!.match.any
+      expect(any?.every((v) => typeof v === 'string')).toBe(true)
+    }
+  })
+
   it('booleans match one value; fields without usable values give no filters', () => {
     const values = Array.from({ length: 100 }, (_, i) => i < 10)
     const out = selectivityFilters('flag', values)
@@ -255,15 +266,39 @@ describe('the recommendation', () => {
   ]
 
   it('is the best recall within the budget, the cheapest ef among near ties', () => {
-    expect(recommend(sweep, 10)).toMatchObject({ ef: 64, recall: 0.991, target_recall: 0.99, p99_ms: 4 })
-    expect(recommend(sweep, 3)).toMatchObject({ ef: 32, target_recall: 0.95 })
-    expect(recommend(sweep, 100)).toMatchObject({ ef: 256, target_recall: 0.99 })
+    expect(recommend(sweep, 10)).toMatchObject({ ef: 64, recall: 0.991, target_recall: null, p99_ms: 4 })
+    expect(recommend(sweep, 3)).toMatchObject({ ef: 32 })
+    expect(recommend(sweep, 100)).toMatchObject({ ef: 256 })
     expect(recommend([row(16, 0.85, 1)], 10)).toMatchObject({ ef: 16, target_recall: null })
+  })
+
+  it('recommends the highest target_recall measured that reached its target within the budget', () => {
+    const targets = [
+      { target_recall: 0.9, recall: 0.93, p99_ms: 1 },
+      { target_recall: 0.95, recall: 0.96, p99_ms: 3 },
+      { target_recall: 0.99, recall: 0.985, p99_ms: 6 }, // missed its target
+    ]
+    expect(recommend(sweep, 10, targets)).toMatchObject({ ef: 64, target_recall: 0.95 })
+    expect(recommend(sweep, 2, targets)).toMatchObject({ target_recall: 0.9 })
+    expect(recommend(sweep, 10, targets).reason).toContain('target_recall 0.95 reached 0.9600')
+    expect(recommend(sweep, 0.5, targets)).toMatchObject({ ef: null, target_recall: null })
+    // a server without target_recall (Qdrant): none
+    expect(recommend(sweep, 10, null).target_recall).toBeNull()
   })
 
   it('says so when nothing is within the budget', () => {
     const r = recommend(sweep, 0.5)
     expect(r).toMatchObject({ ef: null, recall: null, target_recall: null })
     expect(r.reason).toContain('the fastest, ef 16, has p99 1.00 ms')
+  })
+})
+
+describe('point ids', () => {
+  it('UUIDs take their canonical spelling, integers and other strings stay', () => {
+    const want = '2f1e0a4c-5b6d-4e7f-8a9b-0c1d2e3f4a5b'
+    for (const id of [want, want.toUpperCase(), want.replaceAll('-', ''), `{${want}}`, `urn:uuid:${want}`])
+      expect(canonicalId(id)).toBe(want)
+    expect(canonicalId(42)).toBe(42)
+    expect(canonicalId('not-a-uuid')).toBe('not-a-uuid')
   })
 })

@@ -48,6 +48,11 @@ export function reservoir<T>(n: number, random: () => number): { add(x: T): void
 }
 
 const MAX_QUERY_LINE = 1 << 24
+/** The most queries a file may hold (as `--sample`). */
+const MAX_QUERIES = 100_000
+
+/** One query of a queries file; `where` is `FILE:LINE`, for errors. */
+export type QueryLine = ({ vector: number[] } | { id: PointId }) & { filter?: WireFilter; where: string }
 
 /**
  * Reads a JSONL queries file: per line a JSON array of numbers (a vector), or an object with
@@ -55,21 +60,20 @@ const MAX_QUERY_LINE = 1 << 24
  * out of truth and results), and optionally `filter` (Qdrant's filter JSON). Blank lines are
  * skipped. Throws INVALID_ARGUMENT-like Errors naming the line; `dimension` is checked by the caller.
  */
-export async function readQueriesFile(
-  path: string,
-): Promise<({ vector: number[]; filter?: WireFilter } | { id: PointId; filter?: WireFilter })[]> {
+export async function readQueriesFile(path: string): Promise<QueryLine[]> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     throw new Error(`cannot read --queries ${path}: ${(err as Error).message}`)
   }
-  const out: ({ vector: number[]; filter?: WireFilter } | { id: PointId; filter?: WireFilter })[] = []
+  const out: QueryLine[] = []
   const lines = text.split('\n')
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim()
     if (line === '') continue
     const where = `${path}:${i + 1}`
+    if (out.length >= MAX_QUERIES) throw new Error(`${where}: more than ${MAX_QUERIES} queries`)
     if (line.length > MAX_QUERY_LINE) throw new Error(`${where}: line longer than 16 MiB`)
     let v: unknown
     try {
@@ -85,7 +89,7 @@ export async function readQueriesFile(
       const vector = numbers(v)
       if (vector === undefined)
         throw new Error(`${where}: a vector must be a non-empty array of finite numbers`)
-      out.push({ vector })
+      out.push({ vector, where })
       continue
     }
     if (v === null || typeof v !== 'object')
@@ -103,12 +107,12 @@ export async function readQueriesFile(
       const vector = numbers(o.vector)
       if (vector === undefined)
         throw new Error(`${where}: "vector" must be a non-empty array of finite numbers`)
-      out.push({ vector, ...f })
+      out.push({ vector, ...f, where })
     } else if (
       (typeof o.id === 'number' && Number.isSafeInteger(o.id) && o.id >= 0) ||
       (typeof o.id === 'string' && o.id.length > 0)
     )
-      out.push({ id: o.id, ...f })
+      out.push({ id: o.id, ...f, where })
     else throw new Error(`${where}: expected "vector" (array of numbers) or "id" (a point id)`)
   }
   if (out.length === 0) throw new Error(`--queries ${path} holds no queries`)
@@ -134,7 +138,7 @@ async function searchFor(
   return kept.slice(0, k)
 }
 
-/** The exact top-k of each query (its own point left out), `filter` applied over the queries' own. */
+/** The exact top-k of each query (its own point left out); `filter`, when given, replaces the queries' own. */
 export async function exactTruth(
   target: EvalTarget,
   c: EvalCollection,
@@ -210,7 +214,8 @@ export async function measureSetting(
 
 /**
  * `clients` concurrent loops over the queries (each starting at its own offset) for `durationMs`
- * at setting `s`: throughput and latency. `stop` ends it early (resolves with what was measured).
+ * at setting `s`: throughput and latency. `stop` returning true ends it early (resolves with what
+ * was measured).
  */
 export async function measureConcurrent(
   target: EvalTarget,
@@ -221,6 +226,7 @@ export async function measureConcurrent(
   durationMs: number,
   s: Omit<EvalSearch, 'vector' | 'limit'>,
   onQuery?: () => void,
+  stop?: () => boolean,
 ): Promise<LatencyStats & { queries: number }> {
   const times: number[] = []
   const started = performance.now()
@@ -228,7 +234,7 @@ export async function measureConcurrent(
   await Promise.all(
     Array.from({ length: clients }, async (_, w) => {
       let i = Math.floor((w * queries.length) / clients)
-      while (performance.now() < deadline) {
+      while (performance.now() < deadline && stop?.() !== true) {
         const t0 = performance.now()
         await searchFor(target, c, queries[i % queries.length]!, k, s)
         times.push(performance.now() - t0)
@@ -293,11 +299,18 @@ export function selectivityFilters(
     }
     return out
   }
+  // one type only: `match.any` takes strings (or integers), never booleans with them
+  const strings = flat.some((v) => typeof v === 'string')
   const counts = new Map<string | boolean, number>()
-  for (const v of flat)
-    if (typeof v === 'string' || typeof v === 'boolean') counts.set(v, (counts.get(v) ?? 0) + 1)
+  for (const v of values) {
+    // per point: a point holding a value twice counts once
+    const held = new Set(
+      (Array.isArray(v) ? v : [v]).filter((x) => typeof x === (strings ? 'string' : 'boolean')),
+    )
+    for (const x of held) counts.set(x as string | boolean, (counts.get(x as string | boolean) ?? 0) + 1)
+  }
   if (counts.size === 0) return out
-  const bools = [...counts.keys()].every((v) => typeof v === 'boolean')
+  const bools = !strings
   const byFrequency = [...counts].sort((a, b) => a[1] - b[1] || String(a[0]).localeCompare(String(b[0])))
   for (const t of targets) {
     if (bools) {
@@ -333,17 +346,30 @@ export interface Recommendation {
   ef: number | null
   recall: number | null
   p99_ms: number | null
-  /** The highest of 0.99 / 0.95 / 0.90 the recommended ef reaches, or null. */
+  /** The highest `target_recall` measured that reached its target within the budget (Quiver), or null. */
   target_recall: number | null
   reason: string
 }
 
 /**
  * The recommendation for a p99 latency budget: of the sweep's settings within it, the highest
- * recall (the lowest ef among those within 0.002 of it); `target_recall` the highest of 0.99,
- * 0.95, 0.90 that recall reaches.
+ * recall (the lowest ef among those within 0.002 of it). `targets`: the measured `target_recall`
+ * settings (Quiver only; absent or null: none recommended); `target_recall` is the highest of
+ * them that reached its target within the budget.
  */
-export function recommend(sweep: readonly SweepRow[], budgetMs: number): Recommendation {
+export function recommend(
+  sweep: readonly SweepRow[],
+  budgetMs: number,
+  targets?: readonly { target_recall: number; recall: number; p99_ms: number }[] | null,
+): Recommendation {
+  const met = (targets ?? []).filter((t) => t.recall >= t.target_recall && t.p99_ms <= budgetMs)
+  const target = met.length === 0 ? null : Math.max(...met.map((t) => t.target_recall))
+  const targetText =
+    targets === undefined || targets === null
+      ? ''
+      : target === null
+        ? '; no target_recall measured reached its target within the budget'
+        : `; target_recall ${target} reached ${met.find((t) => t.target_recall === target)!.recall.toFixed(4)} within it too`
   const within = sweep.filter((r) => r.p99_ms <= budgetMs && Number.isFinite(r.recall))
   if (within.length === 0) {
     const fastest = [...sweep].sort((a, b) => a.p99_ms - b.p99_ms)[0]
@@ -353,16 +379,16 @@ export function recommend(sweep: readonly SweepRow[], budgetMs: number): Recomme
       ef: null,
       recall: null,
       p99_ms: null,
-      target_recall: null,
+      target_recall: target,
       reason:
-        fastest === undefined
+        (fastest === undefined
           ? 'nothing was measured'
-          : `no ef of the sweep answers within a p99 of ${budgetMs} ms (the fastest, ef ${fastest.ef}, has p99 ${fastest.p99_ms.toFixed(2)} ms): raise the budget, or make the collection cheaper to search (quantization, fewer dimensions)`,
+          : `no ef of the sweep answers within a p99 of ${budgetMs} ms (the fastest, ef ${fastest.ef}, has p99 ${fastest.p99_ms.toFixed(2)} ms): raise the budget, or make the collection cheaper to search (quantization, fewer dimensions)`) +
+        targetText,
     }
   }
   const best = Math.max(...within.map((r) => r.recall))
   const pick = within.filter((r) => r.recall >= best - 0.002).sort((a, b) => a.ef - b.ef)[0]!
-  const target = [0.99, 0.95, 0.9].find((t) => pick.recall >= t) ?? null
   return {
     latency_budget_ms: budgetMs,
     percentile: 'p99',
@@ -370,10 +396,6 @@ export function recommend(sweep: readonly SweepRow[], budgetMs: number): Recomme
     recall: pick.recall,
     p99_ms: pick.p99_ms,
     target_recall: target,
-    reason: `ef ${pick.ef} reaches recall@k ${pick.recall.toFixed(4)} at p99 ${pick.p99_ms.toFixed(2)} ms, within the ${budgetMs} ms budget${
-      target === null
-        ? '; it reaches none of 0.90 / 0.95 / 0.99'
-        : `: target_recall ${target} asks for at least that`
-    }`,
+    reason: `ef ${pick.ef} reaches recall@k ${pick.recall.toFixed(4)} at p99 ${pick.p99_ms.toFixed(2)} ms, within the ${budgetMs} ms budget${targetText}`,
   }
 }

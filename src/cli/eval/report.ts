@@ -64,10 +64,13 @@ export interface EvalReport {
     baseline: LatencyStats
     during: LatencyStats & { queries: number }
   } | null
-  cold_start: ColdStart
+  /** null when the phase failed (see `errors`). */
+  cold_start: ColdStart | null
   recommendation: Recommendation
   /** Latencies (ms) of the recommended setting's run, for the histogram. */
   latencies_ms: number[]
+  /** Phases that failed (their sections are null); the others were measured. */
+  errors: { phase: string; message: string }[]
   seconds: number
 }
 
@@ -190,12 +193,20 @@ export function markdown(r: EvalReport): string {
     )
     out.push('')
   }
-  out.push('## Cold start')
-  out.push('')
-  out.push(
-    `${r.cold_start.method}: ${r.cold_start.open_ms === null ? '' : `open ${f(r.cold_start.open_ms, 1)} ms, `}first query ${f(r.cold_start.first_query_ms, 2)} ms.`,
-  )
-  out.push('')
+  if (r.cold_start !== null) {
+    out.push('## Cold start')
+    out.push('')
+    out.push(
+      `${r.cold_start.method}: ${r.cold_start.open_ms === null ? '' : `open ${f(r.cold_start.open_ms, 1)} ms, `}first query ${f(r.cold_start.first_query_ms, 2)} ms.`,
+    )
+    out.push('')
+  }
+  if (r.errors.length > 0) {
+    out.push('## Phases that failed')
+    out.push('')
+    for (const e of r.errors) out.push(`- ${e.phase}: ${e.message}`)
+    out.push('')
+  }
   out.push(`The evaluation took ${f(r.seconds, 1)} s.`)
   out.push('')
   return out.join('\n')

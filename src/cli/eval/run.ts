@@ -98,6 +98,10 @@ function check(o: EvalOptions): void {
   if (o.k > 1000) throw new UsageError(`--k ${o.k} is out of range (1..1000)`)
   if ((o.sample ?? 0) > 100_000) throw new UsageError(`--sample ${o.sample} is out of range (1..100000)`)
   if (o.concurrency.some((c) => c > 256)) throw new UsageError('--concurrency values must be 1..256')
+  if (o.ef.some((ef) => ef > 100_000)) throw new UsageError('--ef values must be 1..100000')
+  if (o.writeBatch > 10_000) throw new UsageError(`--write-batch ${o.writeBatch} is out of range (1..10000)`)
+  if (o.filterQueries > 100_000)
+    throw new UsageError(`--filter-queries ${o.filterQueries} is out of range (1..100000)`)
   if (o.duration > 3600 || o.writeSeconds > 3600)
     throw new UsageError('--duration and --write-seconds are at most 3600')
 }
@@ -168,24 +172,25 @@ async function evaluate(
   let queries: EvalQuery[]
   if (fromFile !== undefined) {
     const byId = fromFile.flatMap((x) => ('id' in x ? [x.id] : []))
-    const found = new Map((await target.retrieve(c, byId)).map((r) => [r.id, r.vector]))
-    queries = fromFile.map((x, i) => {
+    // the server answers UUIDs in their canonical spelling
+    const found = new Map((await target.retrieve(c, byId)).map((r) => [canonicalId(r.id), r]))
+    queries = fromFile.map((x) => {
       const filter = x.filter === undefined ? {} : { filter: x.filter }
       if ('vector' in x) return { vector: x.vector, ...filter }
-      const vector = found.get(x.id)
-      if (vector === undefined)
+      const point = found.get(canonicalId(x.id))
+      if (point === undefined)
         throw new QuiverError(
           'POINT_NOT_FOUND',
-          `--queries line ${i + 1}: point ${JSON.stringify(x.id)} is not in ${c.name}`,
+          `${x.where}: point ${JSON.stringify(x.id)} is not in ${c.name}`,
         )
-      return { vector, exclude: x.id, ...filter }
+      return { vector: point.vector, exclude: point.id, ...filter }
     })
   } else queries = picked.map((p) => ({ vector: p.vector, exclude: p.id }))
   queries.forEach((q, i) => {
     if (q.vector.length !== c.dimension)
       throw new QuiverError(
         'INVALID_VECTOR',
-        `query ${i + 1} has ${q.vector.length} components; vector ${JSON.stringify(c.vector)} of ${c.name} has ${c.dimension}`,
+        `${fromFile?.[i]?.where ?? `query ${i + 1}`}: the query has ${q.vector.length} components; vector ${JSON.stringify(c.vector)} of ${c.name} has ${c.dimension}`,
       )
   })
   if (queries.length === 0) throw new QuiverError('INVALID_ARGUMENT', 'no queries to run')
@@ -230,7 +235,7 @@ async function evaluate(
       })
   }
   bar.stop()
-  const recommendation = recommend(sweep, o.latencyBudget)
+  const recommendation = recommend(sweep, o.latencyBudget, targetRows)
   const chosen = recommendation.ef === null ? byDefault : sweep.find((s) => s.ef === recommendation.ef)!
   const setting = recommendation.ef === null ? {} : { ef: recommendation.ef }
 
@@ -246,12 +251,32 @@ async function evaluate(
     bar.stop()
   }
 
+  // the later phases: a failure of one (a read-only key refusing the scratch collection, strict
+  // mode, a server restart) is reported and the others go on, so what was measured is kept; a
+  // signal during the write load ends the run once the report is written
+  const errors: { phase: string; message: string }[] = []
+  let interrupted: Interrupted | undefined
+  const phase = async <T>(name: string, run: () => Promise<T>): Promise<T | null> => {
+    if (interrupted !== undefined) return null
+    try {
+      return await run()
+    } catch (err) {
+      if (err instanceof Interrupted) interrupted = err
+      const message = (err as Error).message
+      errors.push({ phase: name, message })
+      process.stderr.write(`warning: ${name}: ${message}\n`)
+      return null
+    }
+  }
   const selectivity =
-    o.filterField === undefined ? null : await sweepSelectivity(o, target, c, queries, sampled)
+    o.filterField === undefined
+      ? null
+      : await phase('selectivity sweep', () => sweepSelectivity(o, target, c, queries, sampled))
   const writeLoad =
-    o.writeSeconds > 0 ? await underWrites(o, target, c, queries, setting, recommendation.ef) : null
-
-  const coldStart = await target.coldStart(c, queries[0]!.vector)
+    o.writeSeconds > 0
+      ? await phase('write load', () => underWrites(o, target, c, queries, setting, recommendation.ef))
+      : null
+  const coldStart = await phase('cold start', () => target.coldStart(c, queries[0]!.vector))
   const report: EvalReport = {
     format: REPORT_FORMAT,
     created_at: new Date().toISOString(),
@@ -277,12 +302,30 @@ async function evaluate(
     cold_start: coldStart,
     recommendation,
     latencies_ms: chosen.times.map((t) => Math.round(t * 1000) / 1000),
+    errors,
     seconds: (performance.now() - started) / 1000,
   }
   const written = await writeReport(resolve(o.report), report)
   out.write(summary(report))
   out.write(`report: ${written.join(', ')}\n`)
+  if (interrupted !== undefined)
+    throw new Error(
+      `${interrupted.message}: the scratch collection was dropped; the report holds what was measured`,
+    )
   return report
+}
+
+/** A point id as servers answer it: UUIDs lower-case and hyphenated (8-4-4-4-12), integers as they are. */
+export function canonicalId(id: PointId): PointId {
+  if (typeof id !== 'string') return id
+  const hex = id
+    .trim()
+    .toLowerCase()
+    .replace(/^urn:uuid:/, '')
+    .replace(/[{}-]/g, '')
+  return /^[0-9a-f]{32}$/.test(hex)
+    ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+    : id
 }
 
 /** A setting's result without its per-query times. */
@@ -375,12 +418,18 @@ async function underWrites(
   const seconds = o.writeSeconds
   const baseline = await measureConcurrent(target, c, queries, o.k, 1, Math.min(seconds, 3) * 1000, setting)
   const scratch = scratchName(c.name)
-  let interrupted = false
-  const onSigint = () => {
-    interrupted = true
+  // Ctrl-C (or SIGTERM, SIGHUP) stops the writer and the reader; the listeners stay until the
+  // scratch collection is dropped, so a second signal cannot cut that short
+  let interrupted: NodeJS.Signals | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted ??= signal
   }
-  process.once('SIGINT', onSigint)
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const sig of signals) process.on(sig, onSignal)
   const bar = progress(o, `write load on ${scratch}`, seconds, 's')
+  let done = false
+  let writer: Promise<void> = Promise.resolve()
+  let failure: unknown
   try {
     await target.createScratch(c, scratch)
     const jitter = rng(o.seed + 1)
@@ -388,9 +437,10 @@ async function underWrites(
     const t0 = performance.now()
     const deadline = t0 + seconds * 1000
     let writeError: unknown
-    const writer = (async () => {
+    const stop = () => done || interrupted !== undefined
+    writer = (async () => {
       try {
-        while (!interrupted && performance.now() < deadline) {
+        while (!stop() && performance.now() < deadline) {
           const batch = Array.from({ length: o.writeBatch }, (_, i) => ({
             id: written + i,
             vector: queries[(written + i) % queries.length]!.vector.map((x) => x + (jitter() - 0.5) * 1e-3),
@@ -408,11 +458,23 @@ async function underWrites(
         writeError = err
       }
     })()
-    const during = await measureConcurrent(target, c, queries, o.k, 1, seconds * 1000, setting)
+    // the reader stops when the writer fails too
+    const during = await measureConcurrent(
+      target,
+      c,
+      queries,
+      o.k,
+      1,
+      seconds * 1000,
+      setting,
+      undefined,
+      () => stop() || writeError !== undefined,
+    )
+    done = true
     await writer
     const elapsed = (performance.now() - t0) / 1000
     if (writeError !== undefined) throw writeError
-    if (interrupted) throw new Error(`interrupted: the scratch collection ${scratch} was dropped`)
+    if (interrupted !== undefined) throw new Interrupted(interrupted)
     return {
       scratch_collection: scratch,
       seconds: elapsed,
@@ -428,10 +490,30 @@ async function underWrites(
       },
       during,
     }
+  } catch (err) {
+    failure = err
+    throw err
   } finally {
+    done = true
+    await writer
     bar.stop()
-    process.removeListener('SIGINT', onSigint)
-    await target.drop(scratch)
+    try {
+      await target.drop(scratch)
+    } catch (err) {
+      const message = `could not drop the scratch collection ${scratch}: ${(err as Error).message}; drop it by hand`
+      // the first failure is the one to report; this one is said too
+      if (failure === undefined) throw new QuiverError('IO_ERROR', message)
+      process.stderr.write(`warning: ${message}\n`)
+    } finally {
+      for (const sig of signals) process.removeListener(sig, onSignal)
+    }
+  }
+}
+
+/** The run was stopped by a signal (after cleaning up). */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted (${signal})`)
   }
 }
 

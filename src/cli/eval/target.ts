@@ -92,6 +92,11 @@ function pickVector(
 ): { vector: string; dimension: number; distance: string } {
   const names = [...vectors.keys()]
   const wanted = using ?? (vectors.has('') ? '' : names.length === 1 ? names[0]! : undefined)
+  if (names.length === 0)
+    throw new QuiverError(
+      'INVALID_ARGUMENT',
+      `collection ${name} has no dense vector to evaluate (sparse vectors and multivectors are not evaluated yet)`,
+    )
   if (wanted === undefined)
     throw new QuiverError(
       'INVALID_ARGUMENT',
@@ -120,11 +125,11 @@ export async function dataTarget(dir: string, open: (dir: string) => Promise<Qui
     async describe(name, using) {
       const c = await coll(name)
       const info = await c.info()
+      // multivectors (a matrix per point) are not evaluated: left out
       const vectors = new Map(
-        [...info.config.vectors].map(([n, v]) => [
-          n,
-          { dimension: v.dimension, distance: v.metric as string },
-        ]),
+        [...info.config.vectors]
+          .filter(([, v]) => v.multivector === undefined)
+          .map(([n, v]) => [n, { dimension: v.dimension, distance: v.metric as string }]),
       )
       return { name, points: info.pointsCount, ...pickVector(name, vectors, using) }
     },
@@ -267,7 +272,13 @@ export async function urlTarget(target: UrlTarget): Promise<EvalTarget> {
   return {
     label: `url ${target.url}`,
     server,
-    version: typeof about.version === 'string' ? about.version : 'unknown',
+    // Quiver's `version` is the Qdrant API it speaks; its own is in the title (`quiver 0.1.0 - ...`)
+    version:
+      server === 'quiver'
+        ? (/quiver\s+(\S+)/i.exec(title)?.[1] ?? 'unknown')
+        : typeof about.version === 'string'
+          ? about.version
+          : 'unknown',
     targetRecall: server === 'quiver',
     async describe(name, wanted) {
       const info = await restResult<{
@@ -277,11 +288,15 @@ export async function urlTarget(target: UrlTarget): Promise<EvalTarget> {
       const raw = info.config?.params?.vectors
       const vectors = new Map<string, { dimension: number; distance: string }>()
       const add = (n: string, p: WireVectorParams) => {
-        if (typeof p?.size === 'number' && typeof p.distance === 'string')
+        if (
+          typeof p?.size === 'number' &&
+          typeof p.distance === 'string' &&
+          (p as { multivector_config?: unknown }).multivector_config == null
+        )
           vectors.set(n, { dimension: p.size, distance: p.distance })
       }
       if (raw !== null && typeof raw === 'object') {
-        if ('size' in raw) add('', raw as WireVectorParams)
+        if (typeof (raw as WireVectorParams).size === 'number') add('', raw as WireVectorParams)
         else for (const [n, p] of Object.entries(raw)) add(n, p as WireVectorParams)
       }
       let points = typeof info.points_count === 'number' ? info.points_count : undefined
