@@ -430,6 +430,7 @@ async function underWrites(
   let done = false
   let writer: Promise<void> = Promise.resolve()
   let failure: unknown
+  let result: NonNullable<EvalReport['write_load']> | undefined
   try {
     await target.createScratch(c, scratch)
     const jitter = rng(o.seed + 1)
@@ -475,7 +476,7 @@ async function underWrites(
     const elapsed = (performance.now() - t0) / 1000
     if (writeError !== undefined) throw writeError
     if (interrupted !== undefined) throw new Interrupted(interrupted)
-    return {
+    result = {
       scratch_collection: scratch,
       seconds: elapsed,
       batch: o.writeBatch,
@@ -492,22 +493,26 @@ async function underWrites(
     }
   } catch (err) {
     failure = err
-    throw err
-  } finally {
-    done = true
-    await writer
-    bar.stop()
-    try {
-      await target.drop(scratch)
-    } catch (err) {
-      const message = `could not drop the scratch collection ${scratch}: ${(err as Error).message}; drop it by hand`
-      // the first failure is the one to report; this one is said too
-      if (failure === undefined) throw new QuiverError('IO_ERROR', message)
-      process.stderr.write(`warning: ${message}\n`)
-    } finally {
-      for (const sig of signals) process.removeListener(sig, onSignal)
-    }
   }
+  done = true
+  await writer
+  bar.stop()
+  let dropFailed: unknown
+  try {
+    await target.drop(scratch)
+  } catch (err) {
+    dropFailed = err
+  } finally {
+    for (const sig of signals) process.removeListener(sig, onSignal)
+  }
+  if (dropFailed !== undefined) {
+    const message = `could not drop the scratch collection ${scratch}: ${(dropFailed as Error).message}; drop it by hand`
+    // the first failure is the one to report; this one is said too
+    if (failure === undefined) throw new QuiverError('IO_ERROR', message)
+    process.stderr.write(`warning: ${message}\n`)
+  }
+  if (failure !== undefined) throw failure
+  return result!
 }
 
 /** The run was stopped by a signal (after cleaning up). */
