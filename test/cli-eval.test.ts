@@ -52,6 +52,16 @@ async function readReport(dir: string): Promise<EvalReport> {
 
 describe('quiver eval over a data directory', () => {
   let data: string
+  /** The data directory holds the user's collection alone (no scratch collection left). */
+  async function onlyTheUsersCollection(): Promise<void> {
+    const db = await Quiver.open(data)
+    try {
+      expect(db.listCollections()).toEqual(['c'])
+    } finally {
+      await db.close()
+    }
+  }
+
   beforeAll(async () => {
     data = await tmp('quiver-eval-data-')
     const db = await Quiver.open(data)
@@ -215,12 +225,7 @@ describe('quiver eval over a data directory', () => {
     expect(r.errors).toEqual([{ phase: 'write load', message: 'interrupted (SIGINT)' }])
     expect(r.write_load).toBeNull()
     expect(r.sweep).toHaveLength(1)
-    const db = await Quiver.open(data)
-    try {
-      expect(db.listCollections()).toEqual(['c'])
-    } finally {
-      await db.close()
-    }
+    await onlyTheUsersCollection()
   }, 60_000)
 
   it('refuses bad input with a clear error, creating nothing', async () => {
@@ -249,12 +254,7 @@ describe('quiver eval over a data directory', () => {
     }
     const url = await runCli(['eval', '--url', 'ftp://x', '--collection', 'c', '--quiet'])
     expect([url.code, url.stderr]).toEqual([2, expect.stringMatching(/--url must be http/)])
-    const db = await Quiver.open(data)
-    try {
-      expect(db.listCollections()).toEqual(['c'])
-    } finally {
-      await db.close()
-    }
+    await onlyTheUsersCollection()
   }, 60_000)
 })
 
