@@ -14,7 +14,8 @@ import { deserialize, serialize } from 'node:v8'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { peerIdOf } from '../src/cluster/catalog.js'
+import { openCatalog, peerIdOf } from '../src/cluster/catalog.js'
+import { connectJetStreamLogs } from '../src/cluster/jetstream-log.js'
 import { type HostedCollection, Quiver, QuiverError } from '../src/index.js'
 import { shardTopic } from '../src/shards/remote.js'
 import { type InProcessNode, openInProcessNode, seededVector } from './support/cluster.js'
@@ -372,6 +373,52 @@ describe.skipIf(natsServerMissing !== null)(
       const b = nodes[1]!
       await b.db.syncCatalog()
       expect(b.db.listCollections()).not.toContain('dup')
+    }, 60_000)
+
+    it('a node still loading its data is alive but gets no replicas until it is ready', async () => {
+      const [a] = nodes as [Node, Node, Node]
+      const logs = await connectJetStreamLogs({ servers: [nats.url], shared: true })
+      let ready = false
+      const loading = await openCatalog(logs, {
+        nodeId: 'loading',
+        uri: 'http://127.0.0.1/loading',
+        heartbeatMs: 200,
+        ready: () => ready,
+      })
+      try {
+        const seen = async (want: boolean) => {
+          const deadline = performance.now() + 10_000
+          for (;;) {
+            const p = (await a.catalog.status()).peers.find((x) => x.nodeId === 'loading')
+            if (p !== undefined && p.ready === want && a.catalog.readyNodes?.().has('loading') === want)
+              return
+            expect(performance.now()).toBeLessThan(deadline)
+          }
+        }
+        await seen(false)
+        expect(a.catalog.liveNodes().has('loading')).toBe(true)
+        await a.db.createCollection('early', {
+          dimension: DIM,
+          metric: 'Dot',
+          params: { shardNumber: 4, replicationFactor: 3 },
+        })
+        for (const replicas of (await a.db.shardPlacement('early'))!)
+          expect(replicas).not.toContain('loading')
+        ready = true
+        await loading.announce()
+        await seen(true)
+        await a.db.createCollection('late', {
+          dimension: DIM,
+          metric: 'Dot',
+          params: { shardNumber: 2, replicationFactor: 4 },
+        })
+        for (const replicas of (await a.db.shardPlacement('late'))!) expect(replicas).toContain('loading')
+        await a.db.deleteCollection('late')
+        await a.db.deleteCollection('early')
+      } finally {
+        await loading.close()
+        await logs.close()
+      }
     }, 60_000)
 
     it('two drop_replicas at once never leave a shard only on a replica that does not serve it', async () => {

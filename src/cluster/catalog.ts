@@ -29,6 +29,8 @@ export interface CatalogOptions {
   nodeId: string
   /** Where this node's REST API listens (`http://host:port`), reported to peers; a function is asked at each heartbeat. */
   uri?: string | (() => string | undefined)
+  /** Whether this node has loaded its data and takes replicas (asked at each heartbeat); default always. */
+  ready?: () => boolean
   /** Milliseconds between heartbeats. Default 1000. A node is dead after 3 missed heartbeats. */
   heartbeatMs?: number
   /** Copies of the bucket NATS keeps (1, 3 or 5); default 1. Use the streams' `replicas`. */
@@ -91,6 +93,7 @@ export async function openCatalog(logs: JetStreamLogs, options: CatalogOptions):
     options.nodeId,
     typeof uri === 'function' ? uri : () => uri,
     heartbeatMs,
+    options.ready ?? (() => true),
   )
   // a new replicated bucket answers once its Raft group has a leader: retried for up to 10 s
   const started = performance.now()
@@ -118,6 +121,8 @@ class KvCatalog implements NodeCatalog {
   private closed = false
   /** The live nodes as of the last heartbeat round (this one always). */
   private live: ReadonlySet<string>
+  /** Those of them that are ready (this one when it is). */
+  private readySet: ReadonlySet<string>
 
   constructor(
     private readonly kv: KV,
@@ -126,12 +131,19 @@ class KvCatalog implements NodeCatalog {
     readonly nodeId: string,
     private readonly uriOf: () => string | undefined,
     private readonly heartbeatMs: number,
+    private readonly readyOf: () => boolean,
   ) {
     this.live = new Set([nodeId])
+    this.readySet = new Set([nodeId])
   }
 
   liveNodes(): ReadonlySet<string> {
     return this.live
+  }
+
+  /** The live nodes that have loaded their data (`ready`), as of the last heartbeat round. */
+  readyNodes(): ReadonlySet<string> {
+    return this.readySet
   }
 
   private get deadAfterMs(): number {
@@ -158,13 +170,17 @@ class KvCatalog implements NodeCatalog {
     const now = Date.now()
     await this.kv.put(
       `nodes.${this.nodeId}`,
-      JSON.stringify({ nodeId: this.nodeId, uri: this.uriOf(), at: now }),
+      JSON.stringify({ nodeId: this.nodeId, uri: this.uriOf(), at: now, ready: this.readyOf() }),
     )
+    // a node still loading takes no lease (it could not control yet); it renews one it holds
+    const ready = this.readyOf()
     const lease = await this.kv.get('controller')
     const held =
       lease?.operation === 'PUT' ? lease.json<{ nodeId: string; term: number; at: number }>() : undefined
     try {
-      if (lease === null || held === undefined) {
+      if (!ready && held?.nodeId !== this.nodeId) {
+        // not ready: leave the lease to the others
+      } else if (lease === null || held === undefined) {
         await this.kv.create('controller', JSON.stringify({ nodeId: this.nodeId, term: 1, at: now }))
       } else if (held.nodeId === this.nodeId) {
         await this.kv.update('controller', JSON.stringify({ ...held, at: now }), lease.revision)
@@ -351,10 +367,11 @@ class KvCatalog implements NodeCatalog {
       for (const key of await this.keys('nodes.>')) {
         const e = await this.kv.get(key)
         if (e === null || e.operation !== 'PUT') continue
-        const v = e.json<{ nodeId: string; uri?: string; at: number }>()
+        const v = e.json<{ nodeId: string; uri?: string; at: number; ready?: unknown }>()
         const seenAgoMs = Math.max(0, now - v.at)
         if (seenAgoMs > this.deadAfterMs && v.nodeId !== this.nodeId) continue
-        peers.push({ nodeId: v.nodeId, peerId: peerIdOf(v.nodeId), uri: v.uri, seenAgoMs })
+        const ready = v.nodeId === this.nodeId ? this.readyOf() : v.ready !== false
+        peers.push({ nodeId: v.nodeId, peerId: peerIdOf(v.nodeId), uri: v.uri, seenAgoMs, ready })
       }
       const lease = await this.kv.get('controller')
       if (lease !== null && lease.operation === 'PUT') {
@@ -367,11 +384,14 @@ class KvCatalog implements NodeCatalog {
     }
     peers.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
     this.live = new Set([this.nodeId, ...peers.map((p) => p.nodeId)])
+    this.readySet = new Set(peers.filter((p) => p.ready !== false).map((p) => p.nodeId))
+    if (this.readyOf()) (this.readySet as Set<string>).add(this.nodeId)
     const self = peers.find((p) => p.nodeId === this.nodeId) ?? {
       nodeId: this.nodeId,
       peerId: peerIdOf(this.nodeId),
       uri: this.uriOf(),
       seenAgoMs: 0,
+      ready: this.readyOf(),
     }
     return { self, peers, controller, term }
   }

@@ -989,8 +989,12 @@ export class Quiver {
     }
     // aliases left naming a collection dropped meanwhile (a race between two nodes)
     if ((await this.healAliases(true)) !== undefined) await this.syncAliases()
-    const live = status.peers.map((p) => p.nodeId).sort()
-    const alive = new Set(live)
+    // replicas go only to nodes that loaded their data; a node still loading is alive all the same
+    const live = status.peers
+      .filter((p) => p.ready !== false)
+      .map((p) => p.nodeId)
+      .sort()
+    const alive = new Set(status.peers.map((p) => p.nodeId))
     const entries = [...(await catalog.list())]
       .filter(([, e]) => e.placement !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -1281,7 +1285,13 @@ export class Quiver {
     const placement =
       rf === undefined || transport === undefined
         ? undefined
-        : placeShards(shards, rf, transport.liveNodes(), name)
+        : // never on a node still loading its data (alive, but not taking replicas yet)
+          placeShards(
+            shards,
+            rf,
+            [...transport.liveNodes()].filter((n) => catalog.readyNodes?.().has(n) ?? true),
+            name,
+          )
     const wcf = config.params?.writeConsistencyFactor ?? 1
     if (placement !== undefined && rf !== undefined && wcf > rf)
       throw new QuiverError(

@@ -172,6 +172,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       const catalog = await openCatalog(logs, {
         nodeId: c.nodeId,
         uri: () => advertised,
+        // alive from the start, taking replicas once its data directory is loaded
+        ready: () => db !== undefined,
         ...(c.heartbeatMs === undefined ? {} : { heartbeatMs: c.heartbeatMs }),
         ...(c.replicas === undefined ? {} : { replicas: c.replicas }),
       })
@@ -233,6 +235,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
       throw err
     },
   )
+  // peers learn at once that it takes replicas now (else at the next heartbeat)
+  await cluster?.catalog.announce().catch(() => undefined)
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 6333)
   const host = options.host ?? '127.0.0.1'

@@ -32,6 +32,11 @@ export interface CatalogPeer {
   readonly uri: string | undefined
   /** Milliseconds since its last heartbeat. */
   readonly seenAgoMs: number
+  /**
+   * False while it still loads its data directory: it is alive (its replicas are not re-placed)
+   * but takes no new replicas and no controller lease. Absent (older nodes): ready.
+   */
+  readonly ready?: boolean
 }
 
 /** What `ClusterCatalog.status` reports. */
@@ -50,6 +55,8 @@ export interface CatalogStatus {
 export interface ClusterCatalog {
   /** This node's id. */
   readonly nodeId: string
+  /** The live nodes that have loaded their data and take replicas (as of the last heartbeat round); absent: every live node. */
+  readyNodes?(): ReadonlySet<string>
   /** Records `name`; throws COLLECTION_EXISTS if the catalog has it already (atomic: one creator wins). */
   register(name: string, entry: CatalogEntry): Promise<void>
   /** Removes `name`; resolves false if the catalog did not have it. */
