@@ -298,6 +298,8 @@ export class Quiver {
   >()
   /** Cluster mode: the latest `moveShard` (its second half: the old replica dropped once the new one serves). */
   private moving: Promise<void> = Promise.resolve()
+  /** Cluster mode: moves whose second half has not finished yet. */
+  private movesInFlight = 0
   /** Cluster mode, the controller: its timer, whether a pass runs, since when each placed node is away (ms). */
   private controllerTimer: ReturnType<typeof setInterval> | undefined
   private controlling = false
@@ -972,16 +974,16 @@ export class Quiver {
   }
 
   /**
-   * One pass of the controller, on the node holding the controller lease only: waits for the
-   * previous move, then makes at most one move (`moveShard`: the new replica first, the old one
-   * dropped once the new one serves, so no read fails): a replica on a node away for
-   * CONTROL_DEAD_AFTER_MS goes to the least loaded live node without one; else, when the live
-   * nodes' replica counts differ by 2 or more (a node joined), one replica goes from the most to
-   * the least loaded node. Placed collections only.
+   * One pass of the controller, on the node holding the controller lease only: makes at most one
+   * move (`moveShard`: the new replica first, the old one dropped once the new one serves, so no
+   * read fails): a replica on a node away for CONTROL_DEAD_AFTER_MS goes to the least loaded live
+   * node without one (also while earlier moves are finishing: a move whose target never serves must
+   * not hold up re-placing a dead node's replicas; a shard with a transfer in progress is skipped);
+   * else, with no move in flight, when the live nodes' replica counts differ by 2 or more (a node
+   * joined), one replica goes from the most to the least loaded node. Placed collections only.
    */
   private async controlOnce(): Promise<void> {
     const catalog = this.options.catalog!
-    await this.moving
     const status = await catalog.status()
     if (status.controller !== catalog.nodeId) {
       this.awaySince.clear()
@@ -1052,8 +1054,8 @@ export class Quiver {
       // a shard with a transfer in progress (or one refused for another reason) waits: the next goes
       if (await move(name, shardId, n, to, `${n} is away`)) return
     }
-    // 2. balance the live nodes
-    if (live.length < 2) return
+    // 2. balance the live nodes, one move at a time
+    if (live.length < 2 || this.movesInFlight > 0) return
     const byLoad = [...live].sort((a, b) => load.get(b)! - load.get(a)! || (a < b ? -1 : 1))
     const heavy = byLoad[0]!
     const light = byLoad[byLoad.length - 1]!
@@ -1207,6 +1209,7 @@ export class Quiver {
       if (kind === 'moveShard') {
         const log = this.options.logger
         const previous = this.moving
+        this.movesInFlight++
         const finishing = (async () => {
           // the old replica goes once the new one answers for the shard (it caught up); the move
           // ends, both replicas staying, when the new one's node stays away CONTROL_DEAD_AFTER_MS,
@@ -1244,12 +1247,16 @@ export class Quiver {
             { collection: name, shard: shardId },
             `collection ${name}: shard ${shardId} moved from ${from} to ${to}`,
           )
-        })().catch((err: unknown) =>
-          log?.error(
-            { collection: name, shard: shardId, err: { message: (err as Error).message } },
-            `collection ${name}: moving shard ${shardId} from ${from} to ${to} did not finish: ${(err as Error).message}`,
-          ),
-        )
+        })()
+          .catch((err: unknown) =>
+            log?.error(
+              { collection: name, shard: shardId, err: { message: (err as Error).message } },
+              `collection ${name}: moving shard ${shardId} from ${from} to ${to} did not finish: ${(err as Error).message}`,
+            ),
+          )
+          .finally(() => {
+            this.movesInFlight--
+          })
         this.moving = Promise.all([previous, finishing]).then(() => undefined)
       }
     }
