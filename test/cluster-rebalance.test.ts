@@ -109,4 +109,39 @@ describe.skipIf(natsServerMissing !== null)('cluster controller: rebalancing', (
     const ids = (await (await b.db.getCollection('bal')).scroll({ limit: 10_000 })).points.map((p) => p.id)
     expect(ids.sort((x, y) => (x as number) - (y as number))).toEqual([...acked].sort((x, y) => x - y))
   }, 120_000)
+
+  it('a move whose new replica never serves does not hold up re-placing the replicas of a node gone', async () => {
+    const a = await node('sa')
+    const b = await node('sb')
+    const live = async (n: Node, count: number) => (await n.db.clusterStatus())!.peers.length === count
+    await until('two nodes live', async () => (await live(a, 2)) && (await live(b, 2)))
+    await a.db.createCollection('stuck', {
+      dimension: DIM,
+      metric: 'Euclid',
+      params: { shardNumber: 4, replicationFactor: 1 },
+    })
+    await (await a.db.getCollection('stuck')).upsert([{ id: 1, vector: vec(1) }])
+    const placement = async () => (await a.db.shardPlacement('stuck'))!
+    // a node that hosts shards but never answers for them: the controller's balancing move to it
+    // never finishes (its second half waits up to 30 minutes)
+    const muteDir = await mkdtemp(join(tmpdir(), 'quiver-rebalance-mute-'))
+    dirs.push(muteDir)
+    const mute = await openInProcessNode(nats.url, 'sm', muteDir, { transport: false })
+    open.push(mute)
+    await until('a balancing move to the mute node', async () => (await placement()).flat().includes('sm'))
+    // the node that is not the controller goes away for good
+    const controller = (await a.db.clusterStatus())!.controller
+    const [keep, gone] = controller === 'sb' ? [b, a] : [a, b]
+    const held = (await placement()).flatMap((r, shard) => (r.includes(gone.id) ? [shard] : []))
+    expect(held.length).toBeGreaterThan(0)
+    await gone.close()
+    await until(
+      `the replicas of ${gone.id} placed again while the move to sm is still unfinished`,
+      async () => {
+        const p = (await keep.db.shardPlacement('stuck'))!
+        return held.every((shard) => p[shard]!.some((n) => n !== gone.id))
+      },
+      40_000,
+    )
+  }, 90_000)
 })
