@@ -111,10 +111,18 @@ describe.skipIf(natsServerMissing !== null)('cluster controller: rebalancing', (
   }, 120_000)
 
   it('a move whose new replica never serves does not hold up re-placing the replicas of a node gone', async () => {
+    // the nodes of the test before go, with their collection
+    const before = open.splice(0)
+    for (const n of before) await n.db.deleteCollection('bal').catch(() => false)
+    for (const n of before) await n.close()
     const a = await node('sa')
     const b = await node('sb')
-    const live = async (n: Node, count: number) => (await n.db.clusterStatus())!.peers.length === count
-    await until('two nodes live', async () => (await live(a, 2)) && (await live(b, 2)))
+    const only = async (n: Node) =>
+      (await n.db.clusterStatus())!.peers
+        .map((p) => p.nodeId)
+        .sort()
+        .join() === 'sa,sb'
+    await until('the two nodes alone live', async () => (await only(a)) && (await only(b)))
     await a.db.createCollection('stuck', {
       dimension: DIM,
       metric: 'Euclid',
