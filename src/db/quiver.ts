@@ -215,6 +215,19 @@ function withReplicas(e: CatalogEntry, shardId: number, replicas: readonly strin
   return { logIds: e.logIds, placement: e.placement!.map((r, i) => (i === shardId ? replicas : r)) }
 }
 
+/**
+ * A placed collection's `write_consistency_factor` must be within its `replication_factor` (at
+ * create and on a change); throws INVALID_CONFIG. Non-numbers pass (validated elsewhere).
+ */
+function checkWriteConsistency(wcf: unknown, rf: unknown): void {
+  if (typeof wcf === 'number' && typeof rf === 'number' && wcf > rf)
+    throw new QuiverError(
+      'INVALID_CONFIG',
+      `write_consistency_factor ${wcf} is more than replication_factor ${rf}: no write could ever be confirmed by that many replicas`,
+      { writeConsistencyFactor: wcf, replicationFactor: rf },
+    )
+}
+
 /** Collections whose failed reconciliation is retried on a timer at once (cluster mode). */
 const MAX_RECONCILE_RETRIES = 1024
 
@@ -1299,13 +1312,7 @@ export class Quiver {
             [...transport.liveNodes()].filter((n) => catalog.readyNodes?.().has(n) ?? true),
             name,
           )
-    const wcf = config.params?.writeConsistencyFactor ?? 1
-    if (placement !== undefined && rf !== undefined && wcf > rf)
-      throw new QuiverError(
-        'INVALID_CONFIG',
-        `write_consistency_factor ${wcf} is more than replication_factor ${rf}: no write could ever be confirmed by that many replicas`,
-        { writeConsistencyFactor: wcf, replicationFactor: rf },
-      )
+    if (placement !== undefined) checkWriteConsistency(config.params?.writeConsistencyFactor ?? 1, rf)
     if (placement !== undefined && rf !== undefined && rf > transport!.liveNodes().size)
       this.options.logger?.warn(
         { collection: name },
@@ -1470,12 +1477,7 @@ export class Quiver {
       const old = c.config.params
       const rf = 'replicationFactor' in p ? p.replicationFactor : old?.replicationFactor
       const wcf = 'writeConsistencyFactor' in p ? p.writeConsistencyFactor : old?.writeConsistencyFactor
-      if (placement !== undefined && typeof rf === 'number' && typeof wcf === 'number' && wcf > rf)
-        throw new QuiverError(
-          'INVALID_CONFIG',
-          `write_consistency_factor ${wcf} is more than replication_factor ${rf}: no write could ever be confirmed by that many replicas`,
-          { writeConsistencyFactor: wcf, replicationFactor: rf },
-        )
+      if (placement !== undefined) checkWriteConsistency(wcf, rf)
     }
     return c.updateConfig(update)
   }

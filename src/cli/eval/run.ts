@@ -7,6 +7,7 @@
 // the cold start; then report.json, report.md and SVG charts, and a recommendation.
 import { resolve } from 'node:path'
 import { QuiverError } from '../../errors.js'
+import { parsePointId } from '../../point-id.js'
 import type { PointId } from '../../types.js'
 import { UsageError } from '../args.js'
 import { formatTable } from '../format.js'
@@ -15,7 +16,6 @@ import { openOffline, resolveTarget, type TargetOptions } from '../snapshot.js'
 import {
   type EvalQuery,
   exactTruth,
-  latencyStats,
   measureConcurrent,
   measureSetting,
   readQueriesFile,
@@ -34,7 +34,7 @@ import {
   type TargetRecallRow,
   writeReport,
 } from './report.js'
-import { type EvalCollection, type EvalTarget, openTarget, scratchName } from './target.js'
+import { type EvalCollection, type EvalTarget, openTarget, scratchName, type WireFilter } from './target.js'
 
 export interface EvalOptions extends TargetOptions {
   collection: string
@@ -202,38 +202,15 @@ async function evaluate(
   const truth = await exactTruth(target, c, queries, k, undefined, () => bar.update(++done))
   bar.stop()
   // exact search's own latency (the recall 1.0 reference), on at most 100 queries
-  const exactTimes: number[] = []
-  const exactStarted = performance.now()
-  for (const q of queries.slice(0, 100)) {
-    const t = performance.now()
-    await target.search(c, {
-      vector: q.vector,
-      limit: k,
-      exact: true,
-      ...(q.filter === undefined ? {} : { filter: q.filter }),
-    })
-    exactTimes.push(performance.now() - t)
-  }
-  const exact = latencyStats(exactTimes, performance.now() - exactStarted)
+  const { recall: _, ...exact } = strip(
+    await measureSetting(target, c, queries.slice(0, 100), truth, k, { exact: true }),
+  )
   const settings = 1 + o.ef.length + (target.targetRecall ? TARGET_RECALLS.length : 0)
   bar = progress(o, 'recall and latency sweep', settings * queries.length)
   done = 0
   const tick = () => bar.update(++done)
   const byDefault = await measureSetting(target, c, queries, truth, k, {}, tick, WARMUP_QUERIES)
-  const sweep: (SweepRow & { times: number[] })[] = []
-  for (const ef of o.ef)
-    sweep.push({ ef, ...(await measureSetting(target, c, queries, truth, k, { ef }, tick, WARMUP_QUERIES)) })
-  let targetRows: TargetRecallRow[] | null = null
-  if (target.targetRecall) {
-    targetRows = []
-    for (const t of TARGET_RECALLS)
-      targetRows.push({
-        target_recall: t,
-        ...strip(
-          await measureSetting(target, c, queries, truth, k, { targetRecall: t }, tick, WARMUP_QUERIES),
-        ),
-      })
-  }
+  const { sweep, targetRows } = await sweepSettings(o, target, c, queries, truth, undefined, tick)
   bar.stop()
   const recommendation = recommend(sweep, o.latencyBudget, targetRows)
   const chosen = recommendation.ef === null ? byDefault : sweep.find((s) => s.ef === recommendation.ef)!
@@ -315,17 +292,59 @@ async function evaluate(
   return report
 }
 
-/** A point id as servers answer it: UUIDs lower-case and hyphenated (8-4-4-4-12), integers as they are. */
+/**
+ * A point id as servers answer it (`parsePointId`'s normal form: UUIDs lower-case and hyphenated),
+ * also from a braced or `urn:uuid:` UUID; anything else as it is.
+ */
 export function canonicalId(id: PointId): PointId {
   if (typeof id !== 'string') return id
-  const hex = id
+  const bare = id
     .trim()
-    .toLowerCase()
-    .replace(/^urn:uuid:/, '')
-    .replace(/[{}-]/g, '')
-  return /^[0-9a-f]{32}$/.test(hex)
-    ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-    : id
+    .replace(/^urn:uuid:/i, '')
+    .replace(/^\{(.*)\}$/, '$1')
+  try {
+    return parsePointId(bare)
+  } catch {
+    return id
+  }
+}
+
+/**
+ * One client over `queries` at each `--ef`, then (Quiver) each of TARGET_RECALLS, `filter` (when
+ * given) replacing the queries' own; `targetRows` null for a server without target_recall.
+ */
+async function sweepSettings(
+  o: EvalOptions,
+  target: EvalTarget,
+  c: EvalCollection,
+  queries: readonly EvalQuery[],
+  truth: readonly PointId[][],
+  filter: WireFilter | undefined,
+  tick: () => void,
+): Promise<{ sweep: (SweepRow & { times: number[] })[]; targetRows: TargetRecallRow[] | null }> {
+  const f = filter === undefined ? {} : { filter }
+  const sweep: (SweepRow & { times: number[] })[] = []
+  for (const ef of o.ef)
+    sweep.push({
+      ef,
+      ...(await measureSetting(target, c, queries, truth, o.k, { ef, ...f }, tick, WARMUP_QUERIES)),
+    })
+  if (!target.targetRecall) return { sweep, targetRows: null }
+  const targetRows: TargetRecallRow[] = []
+  for (const t of TARGET_RECALLS) {
+    const r = await measureSetting(
+      target,
+      c,
+      queries,
+      truth,
+      o.k,
+      { targetRecall: t, ...f },
+      tick,
+      WARMUP_QUERIES,
+    )
+    targetRows.push({ target_recall: t, ...strip(r) })
+  }
+  return { sweep, targetRows }
 }
 
 /** A setting's result without its per-query times. */
@@ -359,30 +378,9 @@ async function sweepSelectivity(
       continue
     }
     const truth = await exactTruth(target, c, fq, o.k, filter, tick)
-    const sweep: SweepRow[] = []
-    for (const ef of o.ef)
-      sweep.push({
-        ef,
-        ...strip(await measureSetting(target, c, fq, truth, o.k, { ef, filter }, tick, WARMUP_QUERIES)),
-      })
-    const targetRows: TargetRecallRow[] = []
-    if (target.targetRecall)
-      for (const t of TARGET_RECALLS)
-        targetRows.push({
-          target_recall: t,
-          ...strip(
-            await measureSetting(
-              target,
-              c,
-              fq,
-              truth,
-              o.k,
-              { targetRecall: t, filter },
-              tick,
-              WARMUP_QUERIES,
-            ),
-          ),
-        })
+    const measured = await sweepSettings(o, target, c, fq, truth, filter, tick)
+    const sweep = measured.sweep.map(strip)
+    const targetRows = measured.targetRows ?? []
     const sel = matching / c.points
     buckets.push({
       target: aim,

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Quiver } from '../../db/quiver.js'
 import { QuiverError } from '../../errors.js'
-import type { Filter, PointId } from '../../types.js'
+import { getValues, parseKeyPath } from '../../filter/key-path.js'
+import type { Filter, Payload, PointId } from '../../types.js'
 import { restFetch, restResult, type Target } from '../snapshot.js'
 
 /** A filter in Qdrant's JSON filter language (the same objects embedded and on the wire). */
@@ -236,15 +237,12 @@ function vectorOf(v: unknown, name: string): number[] | undefined {
   return undefined
 }
 
-/** The value at a dotted payload key (`a.b`), or undefined. */
+/** The value at payload key `key` as filters read it (Qdrant's key paths, `getValues`), or undefined. */
 function valueAt(payload: unknown, key: string | undefined): unknown {
-  if (key === undefined) return undefined
-  let v: unknown = payload
-  for (const part of key.split('.')) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, part)) return undefined
-    v = (v as Record<string, unknown>)[part]
-  }
-  return v
+  if (key === undefined || payload === null || typeof payload !== 'object' || Array.isArray(payload))
+    return undefined
+  const values = getValues(payload as Payload, parseKeyPath(key, '--filter-field'))
+  return values.length === 0 ? undefined : values.length === 1 ? values[0] : values
 }
 
 type UrlTarget = Extract<Target, { kind: 'url' }>
