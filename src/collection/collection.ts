@@ -2659,10 +2659,13 @@ export class EmbeddedCollection implements Collection {
     // (unquantized only: with codes a segment's scan scores codes and rescores, which is approximate)
     if (p.filter !== null && dense.quantization === undefined) {
       const scanned = (n: number) => (n * dense.dimension * 4) / 1024 < dense.hnsw.fullScanThreshold
-      // the estimate says whether counting is worth it; the count decides
+      // the planner's estimate decides when it is clearly below (a quarter of the threshold: no
+      // second evaluation of the filter on the search path); near it, the count does
       const filter = p.filter
+      const estimate = this.strictView.estimate(filter)
+      if (scanned(estimate * 4)) return p
       if (
-        scanned(this.strictView.estimate(filter) / 2) &&
+        scanned(estimate / 2) &&
         scanned(this.segments.reduce((n, seg) => n + seg.matchingIds(filter).length, 0))
       )
         return p
