@@ -44,10 +44,23 @@ export let capacity: i32 = 0
 let entryPoint: i32 = -1
 let maxLevel: i32 = -1
 
+// Vectors and layer-0 links live in chunks of 2^chunkShift offsets (about CHUNK_BYTES each) that
+// never move: growing a segment allocates chunks and copies nothing, so no replaced copy of the
+// largest arrays stays resident. Chunks are not zero-filled, so the pages of offsets reserved but
+// not yet stored are never touched (not resident) even in a small segment's first chunk. A chunk
+// table holds one u32 pointer per chunk; offset i is at chunk i >>> chunkShift, row i & chunkMask.
+let chunkShift: i32 = 0
+let chunkMask: i32 = 0
+let chunkCount: i32 = 0 // chunks allocated (table entries in use)
+let chunkTableCap: i32 = 0 // table entries
+/** Bytes a whole chunk of the larger of vectors and links aims at (fewer offsets at high dimension). */
+const CHUNK_BYTES: i32 = 1 << 22
+const CHUNK_SHIFT_MAX: i32 = 16
+
 // per-offset arrays
-export let vecs: usize = 0 // capacity * dimP f32
+export let vecs: usize = 0 // chunk table: chunkCount pointers to (2^chunkShift * dimP) f32
 let levels: usize = 0 // capacity u8: top layer of each node
-let links0: usize = 0 // capacity * (1 + M0) u32: [degree, neighbours...] on layer 0
+let links0: usize = 0 // chunk table (M > 0): chunkCount pointers to (2^chunkShift * (1 + M0)) u32: [degree, neighbours...] on layer 0
 let upper: usize = 0 // capacity u32: pointer to (level * (1 + M)) u32 for layers 1..level, or 0
 export let deleted: usize = 0 // bitset, capacity bits (u32 words)
 export let allow: usize = 0 // bitset for filtered search, capacity bits (u32 words)
@@ -129,7 +142,7 @@ export function threadScratch(slot: i32, bytes: usize): usize {
 }
 
 @inline export function vecPtr(i: i32): usize {
-  return vecs + (<usize>i * <usize>dimP << 2)
+  return <usize>load<u32>(vecs + (<usize>(i >>> chunkShift) << 2)) + (<usize>(i & chunkMask) * <usize>dimP << 2)
 }
 
 export function grow(ptr: usize, oldBytes: usize, newBytes: usize): usize {
@@ -338,7 +351,9 @@ export function resPop(): void {
 // ---- graph accessors ----
 
 @inline function linksAt(node: i32, level: i32): usize {
-  if (level == 0) return links0 + (<usize>node * <usize>(1 + M0) << 2)
+  if (level == 0) {
+    return <usize>load<u32>(links0 + (<usize>(node >>> chunkShift) << 2)) + (<usize>(node & chunkMask) * <usize>(1 + M0) << 2)
+  }
   return <usize>load<u32>(upper + (<usize>node << 2)) + (<usize>(level - 1) * <usize>(1 + M) << 2)
 }
 
@@ -371,6 +386,13 @@ export function init(dimension: i32, metricId: i32, norm: bool, m: i32, efc: i32
   efConstruct = efc
   levelMult = m > 1 ? 1.0 / Math.log(<f64>m) : 0.0
   rng = seed == 0 ? 0x9e3779b9 : seed
+  const vecBytes = dimP << 2
+  const linkBytes = M > 0 ? (1 + M0) << 2 : 0
+  const per = vecBytes > linkBytes ? vecBytes : linkBytes
+  let shift = 0
+  while (shift < CHUNK_SHIFT_MAX && per << (shift + 1) <= CHUNK_BYTES) shift++
+  chunkShift = shift
+  chunkMask = (1 << shift) - 1
   staging = heap.alloc(<usize>dimP << 2)
   memory.fill(staging, 0, <usize>dimP << 2)
   queryBuf = heap.alloc(<usize>dimP << 2)
@@ -400,9 +422,8 @@ export function reserve(n: i32): void {
   if (cap > limit) cap = limit
   const old = <usize>capacity
   const c = <usize>cap
-  vecs = grow(vecs, (old * <usize>dimP) << 2, (c * <usize>dimP) << 2)
+  reserveChunks(cap)
   levels = grow(levels, old, c)
-  links0 = grow(links0, (old * <usize>(1 + M0)) << 2, (c * <usize>(1 + M0)) << 2)
   upper = grow(upper, old << 2, c << 2)
   deleted = grow(deleted, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
   allow = grow(allow, <usize>wordsFor(capacity) << 2, <usize>wordsFor(cap) << 2)
@@ -410,6 +431,45 @@ export function reserve(n: i32): void {
   locks = grow(locks, old << 2, c << 2)
   codesReserve(capacity, cap)
   capacity = cap
+  if (stateBlock != 0) publishArrays(stateBlock)
+}
+
+/**
+ * Whole chunks for offsets 0..cap-1, allocated and never moved. They are not zero-filled: no offset
+ * past `count` is read (add, addUnlinked and prepareRange write a node's vector and links before
+ * it counts).
+ */
+function reserveChunks(cap: i32): void {
+  const need = (cap + (1 << chunkShift) - 1) >>> chunkShift
+  if (need > chunkTableCap) {
+    let tc = chunkTableCap < 8 ? 8 : chunkTableCap
+    while (tc < need) tc <<= 1
+    vecs = grow(vecs, <usize>chunkTableCap << 2, <usize>tc << 2)
+    if (M > 0) links0 = grow(links0, <usize>chunkTableCap << 2, <usize>tc << 2)
+    chunkTableCap = tc
+  }
+  const vecChunk = (<usize>dimP << 2) << chunkShift
+  const linkChunk = (<usize>(1 + M0) << 2) << chunkShift
+  for (let k = chunkCount; k < need; k++) {
+    store<u32>(vecs + (<usize>k << 2), <u32>heap.alloc(vecChunk))
+    if (M > 0) store<u32>(links0 + (<usize>k << 2), <u32>heap.alloc(linkChunk))
+  }
+  if (need > chunkCount) chunkCount = need
+}
+
+/** Offsets per chunk of vectors and layer-0 links (rows within one chunk are contiguous). */
+export function chunkPoints(): i32 {
+  return 1 << chunkShift
+}
+
+/** Byte offset of stored vector `node` (dimP f32; `node` < capacity). */
+export function vectorPtr(node: i32): usize {
+  return vecPtr(node)
+}
+
+/** Byte offset of `node`'s layer-0 link list ((1 + 2m) u32: degree, neighbours; `node` < capacity, m > 0). */
+export function links0At(node: i32): usize {
+  return linksAt(node, 0)
 }
 
 function ensureSelect(n: i32): void {
@@ -447,14 +507,8 @@ export function ensureList(n: i32): usize {
 export function stagingPtr(): usize {
   return staging
 }
-export function vectorsPtr(): usize {
-  return vecs
-}
 export function levelsPtr(): usize {
   return levels
-}
-export function links0Ptr(): usize {
-  return links0
 }
 export function deletedPtr(): usize {
   return deleted
@@ -542,6 +596,7 @@ export function add(): i32 {
   if (quantKind != 0) encodeNode(node, dst)
   if (M > 0) insert(node) // M = 0: vectors only, no graph (IVF)
   count++ // only once the node is fully linked (a trap inside insert leaves count unchanged)
+  publishCount()
   return node
 }
 
@@ -557,6 +612,7 @@ export function addUnlinked(): i32 {
   if (M > 0) setupNode(node, 0)
   bitSet(deleted, node)
   count++
+  publishCount()
   return node
 }
 
@@ -930,7 +986,7 @@ function insert(node: i32): void {
 /** Draws nothing: records `level` for `node` with empty link lists (and its upper block). */
 function setupNode(node: i32, level: i32): void {
   store<u8>(levels + <usize>node, <u8>level)
-  store<u32>(links0 + (<usize>node * <usize>(1 + M0) << 2), 0)
+  store<u32>(linksAt(node, 0), 0)
   if (level > 0) allocUpper(node, level)
   else store<u32>(upper + (<usize>node << 2), 0)
 }
@@ -1081,9 +1137,11 @@ const ST_PQ: i32 = 19
 const ST_IVF: i32 = 20
 const ST_LOCK: i32 = 21
 const ST_NEXT: i32 = 22 // next offset of a concurrent insert to hand out
+const ST_SHIFT: i32 = 23 // chunkShift
+const ST_LIVE: i32 = 24 // in a snapshot: the owner's published block, whose count and deleted pointer stay current
 /** Offsets a thread takes at a time during a concurrent insert (neighbouring nodes on one thread: less false sharing). */
 const INSERT_CHUNK: i32 = 32
-const ST_WORDS: i32 = 24
+const ST_WORDS: i32 = 26
 /** Bytes of threadScratch space in a worker arena besides the fixed buffers. */
 const SLOT_SPACE_MIN: usize = 1 << 20
 
@@ -1182,6 +1240,8 @@ export function snapshotState(): usize {
   const p = heap.alloc((<usize>ST_WORDS + words) << 2)
   memory.fill(p, 0, <usize>ST_WORDS << 2)
   writeState(p)
+  if (stateBlock == 0) publishState()
+  store<i32>(p + (<usize>ST_LIVE << 2), <i32>stateBlock)
   // deletions as of now, next to the block: a point replaced meanwhile is found at its old offset
   // (the collection then re-answers), never missed for being deleted but past the snapshot's count
   const del = p + (<usize>ST_WORDS << 2)
@@ -1193,6 +1253,25 @@ export function snapshotState(): usize {
 /** Owner: frees a snapshotState block once its dispatch is over (nobody else reads it). */
 export function freeSnapshot(p: usize): void {
   heap.free(p)
+}
+
+/**
+ * Owner: keeps the published block's count current after each committed offset, so a search task
+ * whose snapshot is older sees the offsets committed since (attachThread), up to its arena.
+ */
+@inline function publishCount(): void {
+  if (stateBlock != 0) atomic.store<i32>(stateBlock + (<usize>ST_COUNT << 2), count)
+}
+
+/** The words of a state block that reserve() changes: capacity and the per-offset arrays. */
+function publishArrays(p: usize): void {
+  store<i32>(p + (<usize>ST_VECS << 2), <i32>vecs)
+  store<i32>(p + (<usize>ST_LEVELS << 2), <i32>levels)
+  store<i32>(p + (<usize>ST_LINKS0 << 2), <i32>links0)
+  store<i32>(p + (<usize>ST_UPPER << 2), <i32>upper)
+  store<i32>(p + (<usize>ST_LOCKS << 2), <i32>locks)
+  atomic.store<i32>(p + (<usize>ST_DELETED << 2), <i32>deleted)
+  store<i32>(p + (<usize>ST_CAPACITY << 2), capacity)
 }
 
 function writeState(p: usize): void {
@@ -1217,6 +1296,7 @@ function writeState(p: usize): void {
   store<i32>(p + (<usize>ST_BQ << 2), <i32>bqState)
   store<i32>(p + (<usize>ST_PQ << 2), <i32>pqState)
   store<i32>(p + (<usize>ST_IVF << 2), <i32>ivfState)
+  store<i32>(p + (<usize>ST_SHIFT << 2), chunkShift)
 }
 
 @inline function align16(n: usize): usize {
@@ -1233,7 +1313,7 @@ export function arenaBytes(heapN: i32, listN: i32): usize {
     align16(<usize>heapN << 3) +
     align16(<usize>(heapN + 2 * M0 + 2) << 3) +
     align16(<usize>heapN << 3) +
-    align16(<usize>wordsFor(capacity) << 2) +
+    align16(<usize>wordsFor(capacity) << 2) * 2 +
     align16(<usize>listN << 2) +
     (<usize>SLOTS << 3) +
     slots
@@ -1261,9 +1341,11 @@ export function freeBlock(p: usize): void {
 
 /**
  * Worker: loads the shared state at `st` and lays out this thread's scratch in the arena at `arena`
- * (`bytes` long, sized by arenaBytes(heapN, listN) when the capacity was `capLimit`).
+ * (`bytes` long, sized by arenaBytes(heapN, listN) when the capacity was `capLimit`). Returns 0 when
+ * `st` is a snapshot and the owner has since committed more offsets than the arena covers (the index
+ * grew meanwhile: such a search would miss them and the links into them), else 1.
  */
-export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, listN: i32, capLimit: i32): void {
+export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, listN: i32, capLimit: i32): i32 {
   workerMode = true
   stateBlock = st
   dim = stGet(ST_DIM)
@@ -1281,6 +1363,8 @@ export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, 
   if (count > capacity) count = capacity
   entryPoint = stGet(ST_ENTRY)
   maxLevel = stGet(ST_TOP)
+  chunkShift = stGet(ST_SHIFT)
+  chunkMask = (1 << chunkShift) - 1
   vecs = <usize>stGet(ST_VECS)
   levels = <usize>stGet(ST_LEVELS)
   links0 = <usize>stGet(ST_LINKS0)
@@ -1320,7 +1404,42 @@ export function attachThread(st: usize, arena: usize, bytes: usize, heapN: i32, 
   slotPtr = carve(<usize>SLOTS << 2)
   slotBytes = carve(<usize>SLOTS << 2)
   memory.fill(slotPtr, 0, <usize>SLOTS << 3)
+  const live = <usize>stGet(ST_LIVE)
+  const current = live == 0 || live == st || extendToLive(live)
   if (arenaNext > arenaEnd) abort('worker arena too small')
+  return current ? 1 : 0
+}
+
+/**
+ * Worker, searching on a snapshot: also sees the offsets the owner committed since the snapshot
+ * (up to what the arena covers). Their links are live (an older node may already point at them);
+ * without them a snapshot taken before many inserts would see a graph whose links lead mostly to
+ * offsets it skips. Deletions below the snapshot's count stay as of the snapshot (a point replaced
+ * meanwhile is found at its old offset; the collection re-answers), above it as of now.
+ */
+function extendToLive(live: usize): bool {
+  const snapCount = count
+  let liveCount = atomic.load<i32>(live + (<usize>ST_COUNT << 2))
+  const covered = liveCount <= capacity
+  if (!covered) liveCount = capacity
+  if (liveCount <= snapCount) return covered
+  // a grown deleted array replaced during a task is retired, not freed: either pointer stays
+  // readable for `capacity` bits (a stale one only misses deletions, which the collection re-checks)
+  const liveDel = <usize>atomic.load<i32>(live + (<usize>ST_DELETED << 2))
+  const words = <usize>wordsFor(liveCount)
+  const copy = carve(words << 2)
+  memory.copy(copy, liveDel, words << 2)
+  const whole = <usize>(snapCount >>> 5)
+  memory.copy(copy, deleted, whole << 2)
+  const bits = <u32>snapCount & 31
+  if (bits != 0) {
+    const mask = (<u32>1 << bits) - 1
+    const p = whole << 2
+    store<u32>(copy + p, (load<u32>(deleted + p) & mask) | (load<u32>(liveDel + p) & ~mask))
+  }
+  deleted = copy
+  count = liveCount
+  return covered
 }
 
 function workerScratch(slot: i32, bytes: usize): usize {

@@ -166,10 +166,12 @@ export function blockDistances(x: usize, w: i32, ct: usize, blocks: i32, kind: i
 // ---- k-means kernels (src/quantization/kmeans.ts drives them) ----
 // Training rows are `n` rows of a row-major float matrix at `base` with a stride of `stride` floats:
 // row i starts at base + (ids[i] * stride + off) floats (ids = 0: row i is ids[i] = i), width `w`.
+// `base` 0 names the stored vectors (chunked: row r at vecPtr(r) + off floats; `stride` unused).
 
 @inline function rowPtr(base: usize, stride: i32, ids: usize, i: i32, off: i32): usize {
-  const r = ids == 0 ? <usize>i : <usize>load<u32>(ids + (<usize>i << 2))
-  return base + ((r * <usize>stride + <usize>off) << 2)
+  const r = ids == 0 ? i : <i32>load<u32>(ids + (<usize>i << 2))
+  if (base == 0) return vecPtr(r) + (<usize>off << 2)
+  return base + ((<usize>r * <usize>stride + <usize>off) << 2)
 }
 
 /** Allocates `bytes` zero-filled bytes for training scratch (centroid blocks, assignments); free with kmFree. */

@@ -75,7 +75,7 @@ try {
   ]) {
     console.error(`${name}:`)
     const dir = join(root, name.replace(/\W+/g, '-'))
-    const db = await Quiver.open(dir)
+    const db = await Quiver.open(dir, { queryCacheBytes: 0 })
     const c = await db.createCollection('c', { dimension: dim, metric, optimizers })
     const t0 = performance.now()
     if (name === 'fresh build') {

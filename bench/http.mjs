@@ -60,7 +60,7 @@ const results = {}
 let server
 try {
   console.error(`building ${n} x ${dim} (${opts.dataset})`)
-  let db = await Quiver.open(dir)
+  let db = await Quiver.open(dir, { queryCacheBytes: 0 })
   const c = await db.createCollection('bench', { dimension: dim, metric })
   for (let i = 0; i < n; i += 1000) {
     const m = Math.min(1000, n - i)
@@ -73,7 +73,7 @@ try {
   }
   await db.close()
 
-  db = await Quiver.open(dir)
+  db = await Quiver.open(dir, { queryCacheBytes: 0 })
   const col = await db.getCollection('bench')
   await qps(1, (i) => col.search(queries[i], { limit: k, ef })) // warm-up
   results.inProcess = await qps(1, (i) => col.search(queries[i], { limit: k, ef }))
@@ -82,7 +82,18 @@ try {
 
   server = spawn(
     process.execPath,
-    ['dist/cli/main.js', 'serve', '--data', dir, '--port', '0', '--log-level', 'warn'],
+    [
+      'dist/cli/main.js',
+      'serve',
+      '--data',
+      dir,
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
+      '--query-cache-mb',
+      '0',
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

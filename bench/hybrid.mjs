@@ -71,7 +71,7 @@ const queries = Array.from({ length: opts.queries }, () => {
 })
 
 const dir = await mkdtemp(join(tmpdir(), 'quiver-hybrid-'))
-const db = await Quiver.open(dir)
+const db = await Quiver.open(dir, { queryCacheBytes: 0 })
 try {
   const col = await db.createCollection('docs', {
     vectors: { dense: { dimension: dim, metric: 'Cosine', hnsw: { m: 16, efConstruct: 200 } } },

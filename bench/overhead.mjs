@@ -24,7 +24,7 @@ const opts = new Command()
 const ds = await loadDataset(opts.dataset, resolveDatasetsDir(opts.datasetsDir), { limit: opts.limit })
 const { dim } = ds
 const dir = await mkdtemp(join(tmpdir(), 'quiver-overhead-'))
-const db = await Quiver.open(dir)
+const db = await Quiver.open(dir, { queryCacheBytes: 0 })
 try {
   const col = await db.createCollection('c', {
     dimension: dim,

@@ -156,7 +156,7 @@ async function run(opts, command) {
   const minTimeMs = opts.minTime * 1000
 
   const dataDir = await mkdtemp(join(tmpdir(), 'quiver-bench-quant-'))
-  const db = await Quiver.open(dataDir)
+  const db = await Quiver.open(dataDir, { queryCacheBytes: 0 })
   /** @type {Row[]} */
   const rows = []
   /** @type {Record<string, unknown>[]} */

@@ -41,7 +41,8 @@ import { Quiver } from '../../dist/index.js'
  * @param {BuildInput & { payloads: readonly Payload[] | null, indexes: Record<string, 'keyword' | 'integer' | 'float'>, useIndexes: boolean, batch: number, ivf?: { nlist: number } }} input
  */
 export async function buildQuiver(dataDir, input) {
-  const db = await Quiver.open(dataDir)
+  // the query cache off: timed passes repeat queries, which would measure cache hits, not search
+  const db = await Quiver.open(dataDir, { queryCacheBytes: 0 })
   try {
     /** @type {Collection} */
     const col = await db.createCollection('bench', {

@@ -173,7 +173,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const dataDir = await mkdtemp(join(tmpdir(), 'quiver-bench-'))
   let db: Quiver | undefined
   try {
-    db = await Quiver.open(dataDir)
+    // the query cache off: the passes repeat queries, which would time cache hits, not search
+    db = await Quiver.open(dataDir, { queryCacheBytes: 0 })
     const col = await db.createCollection('bench', {
       dimension: ds.dim,
       metric: ds.metric,
@@ -200,7 +201,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     await db.close()
     db = undefined
     const t0 = performance.now()
-    db = await Quiver.open(dataDir)
+    db = await Quiver.open(dataDir, { queryCacheBytes: 0 })
     const reopened = await db.getCollection('bench')
     const t1 = performance.now()
     await reopened.search(vectorOf(ds, ds.queries, 0), { limit: opts.k, ef: firstEf })

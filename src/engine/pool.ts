@@ -59,6 +59,11 @@ export interface TaskReply {
   ids?: Uint32Array
   distances?: Float32Array
   counts?: Uint32Array
+  /**
+   * Search: not run, because the index grew past the task's arena after it was dispatched (it
+   * would miss the offsets committed since); the host answers these queries itself.
+   */
+  stale?: boolean
 }
 
 interface Pending {

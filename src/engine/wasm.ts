@@ -27,9 +27,13 @@ export interface CoreExports {
   ensureOutput(n: number): void
   ensureList(n: number): number
   stagingPtr(): number
-  vectorsPtr(): number
+  /** Offsets per chunk of stored vectors and layer-0 links: rows are contiguous only within a chunk. */
+  chunkPoints(): number
+  /** Byte offset of stored vector `offset` (padded dimension f32; `offset` < capacity). */
+  vectorPtr(offset: number): number
+  /** Byte offset of `offset`'s layer-0 link list ((1 + 2m) u32; m > 0). */
+  links0At(offset: number): number
   levelsPtr(): number
-  links0Ptr(): number
   deletedPtr(): number
   allowPtr(): number
   outIdsPtr(): number
@@ -65,6 +69,7 @@ export interface CoreExports {
   arenaBytes(heapN: number, listN: number): number
   allocBlock(bytes: number): number
   freeBlock(ptr: number): void
+  /** 0: a search snapshot older than offsets its arena cannot cover (answer the task elsewhere). */
   attachThread(
     state: number,
     arena: number,
@@ -72,7 +77,7 @@ export interface CoreExports {
     heapN: number,
     listN: number,
     capLimit: number,
-  ): void
+  ): number
   prepareRange(from: number, to: number): void
   insertRange(from: number, to: number, step: number): void
   finishRange(to: number): void
@@ -80,6 +85,26 @@ export interface CoreExports {
   streamSum(ptr: number, bytes: number): number
   checkIntegrity(): number
   checkReason(): number
+}
+
+/**
+ * Calls `fn(ptr, first, rows)` for each contiguous run of offsets `from..to-1` of a chunked per-offset
+ * array (the stored vectors: `at` = `core.vectorPtr`; layer-0 links: `core.links0At`), `ptr` being
+ * the byte offset of offset `first` in `core.memory`. Runs end at chunk boundaries (`chunkPoints`).
+ */
+export function chunkRuns(
+  core: CoreExports,
+  at: (offset: number) => number,
+  from: number,
+  to: number,
+  fn: (ptr: number, first: number, rows: number) => void,
+): void {
+  const per = core.chunkPoints()
+  for (let first = from; first < to; ) {
+    const end = Math.min(to, (Math.floor(first / per) + 1) * per)
+    fn(at(first), first, end - first)
+    first = end
+  }
 }
 
 let compiled: WebAssembly.Module | undefined

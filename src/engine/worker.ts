@@ -10,7 +10,15 @@ const cores = new Map<number, CoreExports>()
 function run(task: TaskRequest): TaskReply {
   const core = cores.get(task.core)
   if (core === undefined) throw new Error(`core ${task.core} is not attached to this thread`)
-  core.attachThread(task.state, task.arena, task.arenaBytes, task.heapN, task.listN, task.capacity)
+  const current = core.attachThread(
+    task.state,
+    task.arena,
+    task.arenaBytes,
+    task.heapN,
+    task.listN,
+    task.capacity,
+  )
+  if (task.type === 'search' && current === 0) return { job: task.job, stale: true }
   if (task.type === 'insert') {
     core.insertRange(task.from, task.to, task.step)
     return { job: task.job }

@@ -153,8 +153,11 @@ export abstract class CoreIndex<
 
   /** The stored vector of `offset` (normalised for cosine), a copy of `dimension` floats. */
   vector(offset: number): Float32Array {
-    const start = this.core.vectorsPtr() + offset * this.paddedDim * 4
-    return new Float32Array(this.core.memory.buffer, start, this.params.dimension).slice()
+    return new Float32Array(
+      this.core.memory.buffer,
+      this.core.vectorPtr(offset),
+      this.params.dimension,
+    ).slice()
   }
 
   /** The first `n` entries of the output buffers, copied out. */

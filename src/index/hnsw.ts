@@ -2,7 +2,7 @@
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
 import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
-import { type IndexMetric, instantiateCore } from '../engine/wasm.js'
+import { chunkRuns, type IndexMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
 import {
@@ -188,10 +188,9 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) return this.addEach(vectors, committed)
     const to = from + n
     this.core.reserve(to)
-    const rows = new Float32Array(this.core.memory.buffer, this.core.vectorsPtr(), to * this.paddedDim)
-    for (let i = 0; i < n; i++) {
-      rows.set(vectors.subarray(i * dim, (i + 1) * dim), (from + i) * this.paddedDim)
-    }
+    const f32 = new Float32Array(this.core.memory.buffer)
+    for (let i = 0; i < n; i++)
+      f32.set(vectors.subarray(i * dim, (i + 1) * dim), this.core.vectorPtr(from + i) >>> 2)
     this.core.prepareRange(from, to)
     const state = this.core.publishState()
     const heapN = pow2AtLeast(this.params.efConstruct + 2)
@@ -244,15 +243,15 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const dim = this.params.dimension
     const n = queries.length / dim
     if (!Number.isInteger(n)) throw new RangeError('queries length is not a multiple of the dimension')
+    const here = (q: Float32Array): SearchHits => {
+      if (!exact) return this.search(q, k, ef, filter, codes)
+      if (filter) return this.searchExact(q, k, bitsToOffsets(filter.allow, this.size), codes)
+      return this.searchExact(q, k, undefined, codes)
+    }
     const t = this.threadState()
     if (t === undefined || n === 0) {
       const out: SearchHits[] = []
-      for (let i = 0; i < n; i++) {
-        const q = queries.subarray(i * dim, (i + 1) * dim)
-        if (!exact) out.push(this.search(q, k, ef, filter, codes))
-        else if (filter) out.push(this.searchExact(q, k, bitsToOffsets(filter.allow, this.size), codes))
-        else out.push(this.searchExact(q, k, undefined, codes))
-      }
+      for (let i = 0; i < n; i++) out.push(here(queries.subarray(i * dim, (i + 1) * dim)))
       return out
     }
     const [quant, candidates] = quantArgs(codes)
@@ -295,7 +294,13 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       this.core.freeSnapshot(state)
     }
     const out: SearchHits[] = []
-    for (const r of replies) {
+    for (const [i, r] of replies.entries()) {
+      if (r.stale) {
+        // the index grew past this task's arena while it was queued: answer its queries here
+        const qs = tasks[i]!.queries
+        for (let j = 0; j < qs.length / dim; j++) out.push(here(qs.subarray(j * dim, (j + 1) * dim)))
+        continue
+      }
       const counts = r.counts!
       for (let j = 0; j < counts.length; j++) {
         out.push({
@@ -350,11 +355,19 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       upperWords,
     ])
     let pos = HEADER_WORDS * 4
-    out.set(new Uint8Array(buf, c.vectorsPtr(), vecBytes), pos)
+    const vecRow = this.paddedDim * 4
+    const linkRow = (1 + m0) * 4
+    const at = pos
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
+      out.set(new Uint8Array(buf, ptr, rows * vecRow), at + first * vecRow),
+    )
     pos += vecBytes
     out.set(levels, pos)
     pos += levelBytes
-    out.set(new Uint8Array(buf, c.links0Ptr(), linkBytes), pos)
+    const linksAt = pos
+    chunkRuns(c, c.links0At, 0, n, (ptr, first, rows) =>
+      out.set(new Uint8Array(buf, ptr, rows * linkRow), linksAt + first * linkRow),
+    )
     pos += linkBytes
     out.set(new Uint8Array(buf, c.deletedPtr(), delBytes), pos)
     pos += delBytes
@@ -400,7 +413,12 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     c.reserve(Math.max(n, 1))
     let pos = HEADER_WORDS * 4
     const mem = () => new Uint8Array(c.memory.buffer)
-    mem().set(aligned.subarray(pos, pos + vecBytes), c.vectorsPtr())
+    const vecRow = index.paddedDim * 4
+    const linkRow = (1 + m0) * 4
+    const vecsAt = pos
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
+      mem().set(aligned.subarray(vecsAt + first * vecRow, vecsAt + (first + rows) * vecRow), ptr),
+    )
     pos += vecBytes
     const levels = aligned.subarray(pos, pos + n)
     let levelWords = 0
@@ -409,7 +427,10 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       throw corrupt(`upper-layer size ${upperWords} words, levels say ${levelWords}`)
     mem().set(levels, c.levelsPtr())
     pos += levelBytes
-    mem().set(aligned.subarray(pos, pos + linkBytes), c.links0Ptr())
+    const linksAt = pos
+    chunkRuns(c, c.links0At, 0, n, (ptr, first, rows) =>
+      mem().set(aligned.subarray(linksAt + first * linkRow, linksAt + (first + rows) * linkRow), ptr),
+    )
     pos += linkBytes
     mem().set(aligned.subarray(pos, pos + delBytes), c.deletedPtr())
     pos += delBytes

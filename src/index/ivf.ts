@@ -2,7 +2,7 @@
 // Zisserman 2003): a graphless core's vectors partitioned into `nlist` k-means cells whose lists live in
 // WASM memory (assembly/ivf.ts). Same surface as HnswIndex; with a quantizer trained on its core
 // (e.g. ProductQuantizer: IVF-PQ) lists are scanned on codes and the best candidates rescored.
-import { type IndexMetric, instantiateCore } from '../engine/wasm.js'
+import { chunkRuns, type IndexMetric, instantiateCore } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 import {
   type KMeansCoreExports,
@@ -192,7 +192,7 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
     const { centroids } = kmeansRows(
       {
         core: c,
-        base: c.vectorsPtr(),
+        base: 0, // the stored vectors
         stride: this.paddedDim,
         ids: live,
         count: this.size,
@@ -298,7 +298,11 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
     ])
     const buf = c.memory.buffer
     let pos = HEADER_WORDS * 4
-    out.set(new Uint8Array(buf, c.vectorsPtr(), vecBytes), pos)
+    const vecRow = this.paddedDim * 4
+    const at = pos
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
+      out.set(new Uint8Array(buf, ptr, rows * vecRow), at + first * vecRow),
+    )
     pos += vecBytes
     out.set(new Uint8Array(buf, c.deletedPtr(), delBytes), pos)
     pos += delBytes
@@ -343,7 +347,12 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
     if (aligned.byteLength !== expected) throw corrupt(`size ${aligned.byteLength}, expected ${expected}`)
     c.reserve(Math.max(n, 1))
     let pos = HEADER_WORDS * 4
-    new Uint8Array(c.memory.buffer).set(aligned.subarray(pos, pos + vecBytes), c.vectorsPtr())
+    const mem = new Uint8Array(c.memory.buffer)
+    const vecRow = pd * 4
+    const at = pos
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
+      mem.set(aligned.subarray(at + first * vecRow, at + (first + rows) * vecRow), ptr),
+    )
     pos += vecBytes
     new Uint8Array(c.memory.buffer).set(aligned.subarray(pos, pos + delBytes), c.deletedPtr())
     pos += delBytes

@@ -194,7 +194,10 @@ export function kmeansRows(rows: CoreRows, options: KMeansOptions): KMeansResult
   const tmpPtr = core.kmAlloc(blocks * 64)
   try {
     new Uint32Array(core.memory.buffer, idsPtr, n).set(sample)
-    const rowPtr = (i: number) => rows.base + (sample[i]! * rows.stride + rows.offset) * 4
+    const rowPtr = (i: number) =>
+      rows.base === 0
+        ? core.vectorPtr(sample[i]!) + rows.offset * 4
+        : rows.base + (sample[i]! * rows.stride + rows.offset) * 4
     const centroids = new Float32Array(k * w)
     const copyRow = (i: number, c: number) =>
       centroids.set(new Float32Array(core.memory.buffer, rowPtr(i), w), c * w)
@@ -330,8 +333,8 @@ export function kmeans(data: Float32Array, dimension: number, options: KMeansOpt
   core.init(dimension, 1, 0, 0, 1, 1)
   core.reserve(Math.max(n, 1))
   const stride = core.getPaddedDim()
-  const base = core.vectorsPtr()
-  const mem = new Float32Array(core.memory.buffer, base, n * stride)
-  for (let i = 0; i < n; i++) mem.set(data.subarray(i * dimension, (i + 1) * dimension), i * stride)
-  return kmeansRows({ core, base, stride, count: n, offset: 0, width: dimension }, options)
+  const mem = new Float32Array(core.memory.buffer)
+  for (let i = 0; i < n; i++)
+    mem.set(data.subarray(i * dimension, (i + 1) * dimension), core.vectorPtr(i) >>> 2)
+  return kmeansRows({ core, base: 0, stride, count: n, offset: 0, width: dimension }, options)
 }

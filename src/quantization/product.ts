@@ -107,7 +107,7 @@ export class ProductQuantizer implements Quantizer {
       const s = this.starts[j]!
       const w = this.starts[j + 1]! - s
       const { centroids } = kmeansRows(
-        { core, base: core.vectorsPtr(), stride: core.getPaddedDim(), ids, count, offset: s, width: w },
+        { core, base: 0, stride: core.getPaddedDim(), ids, count, offset: s, width: w },
         { k: KSUB, iterations: TRAINING_ITERATIONS, seed: TRAINING_SEED + j, maxPointsPerCentroid: 64 },
       )
       book.set(centroids, KSUB * s)

@@ -71,12 +71,11 @@ export function sampleValues(
     present === undefined
       ? sampleRows(count, dimension)
       : sampleRows(present.length, dimension).map((i) => present[i]!)
-  const dimP = core.getPaddedDim()
-  const vecs = new Float32Array(core.memory.buffer, core.vectorsPtr(), count * dimP)
+  const f32 = new Float32Array(core.memory.buffer)
   const out = new Float32Array(rows.length * dimension)
   for (let r = 0; r < rows.length; r++) {
-    const start = rows[r]! * dimP
-    out.set(vecs.subarray(start, start + dimension), r * dimension)
+    const start = core.vectorPtr(rows[r]!) >>> 2
+    out.set(f32.subarray(start, start + dimension), r * dimension)
   }
   return out
 }

@@ -1,0 +1,682 @@
+// @ts-check
+// Quiver at scale on one machine (issue 15): clustered synthetic float32 points with exact ground
+// truth (computed once, cached), built through the collection API, next to hnswlib-node in its own
+// process. Per size (a growth curve, default 100k / 300k / 1M): build time, RSS growth in steady
+// state and at its peak, bytes per point, recall@k / QPS / p50 / p99 per ef, disk bytes, close +
+// reopen + first query, and the RSS left after close.
+//
+//   npm run build && npm run bench:setup
+//   npm run bench:scale                                  # 100k, 300k, 1M x 128, both engines
+//   npm run bench:scale -- --sizes 100000 --queries 200 --min-time 0.2   # quick check
+//
+// Every engine runs in a child process of its own (`--child <engine>`), one after another, so each
+// one's RSS is its own. Base vectors are streamed from the cached file in batches (neither engine
+// holds the whole base in JS), so RSS growth is the index. The peak is the kernel's VmHWM, reset
+// before the build (/proc/self/clear_refs); without /proc the peak is sampled every 50 ms.
+import { spawn } from 'node:child_process'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { Command } from 'commander'
+import { qpsAtRecall } from './lib/curves.mjs'
+import { loadHnswlib } from './lib/engines.mjs'
+import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
+import { measure } from './lib/timing.mjs'
+import { seededRng } from './lib/workload.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const MiB = 2 ** 20
+
+// ---------------------------------------------------------------------------------------------
+// exact ground truth, on worker threads (this same file, run as a worker)
+
+if (!isMainThread && workerData?.kind === 'truth') {
+  const { basePath, queries, dim, n, k, from, to } = workerData
+  const fd = openSync(basePath, 'r')
+  const rows = 16_384
+  const buf = new Float32Array(rows * dim)
+  const bestD = new Float64Array((to - from) * k).fill(Number.POSITIVE_INFINITY)
+  const bestI = new Int32Array((to - from) * k).fill(-1)
+  for (let start = 0; start < n; start += rows) {
+    const m = Math.min(rows, n - start)
+    readSync(fd, new Uint8Array(buf.buffer, 0, m * dim * 4), 0, m * dim * 4, start * dim * 4)
+    for (let q = from; q < to; q++) {
+      const o = (q - from) * k
+      let worst = bestD[o + k - 1]
+      for (let r = 0; r < m; r++) {
+        let s = 0
+        for (let j = 0, b = r * dim, a = q * dim; j < dim; j++) {
+          const d = queries[a + j] - buf[b + j]
+          s += d * d
+        }
+        if (s >= worst) continue
+        // insertion into the sorted top-k of this query
+        let p = k - 1
+        while (p > 0 && bestD[o + p - 1] > s) {
+          bestD[o + p] = bestD[o + p - 1]
+          bestI[o + p] = bestI[o + p - 1]
+          p--
+        }
+        bestD[o + p] = s
+        bestI[o + p] = start + r
+        worst = bestD[o + k - 1]
+      }
+    }
+  }
+  closeSync(fd)
+  parentPort?.postMessage(bestI)
+}
+
+/**
+ * The `k` nearest base rows (squared L2, float64 sums) of each query, nearest first, split over the
+ * cores. Independent of the engines measured.
+ * @param {string} basePath raw float32 rows
+ * @param {Float32Array} queries nq x dim
+ * @param {number} dim
+ * @param {number} n base rows used (a prefix of the file)
+ * @param {number} k
+ * @returns {Promise<Int32Array>} nq x k
+ */
+async function exactTruth(basePath, queries, dim, n, k) {
+  const nq = queries.length / dim
+  const parts = Math.min(availableParallelism(), nq)
+  const per = Math.ceil(nq / parts)
+  const out = new Int32Array(nq * k)
+  await Promise.all(
+    Array.from({ length: parts }, (_, i) => {
+      const from = i * per
+      const to = Math.min(nq, from + per)
+      return new Promise((resolve, reject) => {
+        const w = new Worker(fileURLToPath(import.meta.url), {
+          workerData: { kind: 'truth', basePath, queries, dim, n, k, from, to },
+        })
+        w.once('message', (/** @type {Int32Array} */ ids) => {
+          out.set(ids, from * k)
+          resolve(undefined)
+        })
+        w.once('error', reject)
+      })
+    }),
+  )
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// the synthetic dataset: clustered rows of a low intrinsic dimension, from a seed
+
+/** Latent dimension of the synthetic rows (real embeddings have an intrinsic dimension far below their size). */
+const LATENT = 32
+
+/**
+ * Writes `n` base rows and `nq` query rows (queries drawn like the base, not members of it) of
+ * `dim` floats to `dir`, unless the files already hold them; returns their paths. A row is a point
+ * of a Gaussian cluster in a LATENT-dimensional space (clusters of unequal spread), mapped to `dim`
+ * dimensions by one fixed random linear map, plus a little isotropic noise.
+ * @param {string} dir
+ * @param {number} n
+ * @param {number} nq
+ * @param {number} dim
+ * @param {number} clusters
+ */
+function ensureData(dir, n, nq, dim, clusters) {
+  const tag = `clustered-${dim}d-${clusters}c-l${LATENT}`
+  const basePath = join(dir, `${tag}.base.f32`)
+  const queryPath = join(dir, `${tag}.query.f32`)
+  const rng = seededRng(15)
+  const gauss = (/** @type {() => number} */ r) => {
+    // Box-Muller
+    const u = Math.max(r(), 1e-12)
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r())
+  }
+  const centres = new Float64Array(clusters * LATENT)
+  for (let i = 0; i < centres.length; i++) centres[i] = gauss(rng) * 1.5
+  const spread = Float64Array.from({ length: clusters }, () => 0.5 + rng() * 1.5)
+  const map = new Float64Array(LATENT * dim)
+  for (let i = 0; i < map.length; i++) map[i] = gauss(rng) / Math.sqrt(LATENT)
+  /** @param {string} path @param {number} rows @param {number} seed */
+  const write = (path, rows, seed) => {
+    if (existsSync(path) && statSync(path).size >= rows * dim * 4) return
+    log(`scale: writing ${rows.toLocaleString('en-US')} x ${dim} rows to ${path}`)
+    const local = seededRng(seed)
+    const fd = openSync(path, 'w')
+    const batch = new Float32Array(10_000 * dim)
+    const z = new Float64Array(LATENT)
+    for (let start = 0; start < rows; start += 10_000) {
+      const m = Math.min(10_000, rows - start)
+      for (let r = 0; r < m; r++) {
+        const c = Math.floor(local() * clusters)
+        for (let j = 0; j < LATENT; j++) z[j] = centres[c * LATENT + j] + gauss(local) * spread[c]
+        for (let d = 0; d < dim; d++) {
+          let v = gauss(local) * 0.05
+          for (let j = 0; j < LATENT; j++) v += z[j] * map[j * dim + d]
+          batch[r * dim + d] = v
+        }
+      }
+      writeSyncAll(fd, new Uint8Array(batch.buffer, 0, m * dim * 4))
+    }
+    closeSync(fd)
+  }
+  write(basePath, n, 1)
+  write(queryPath, nq, 2)
+  return { basePath, queryPath, tag }
+}
+
+/** @param {number} fd @param {Uint8Array} bytes */
+function writeSyncAll(fd, bytes) {
+  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes.subarray(off))
+}
+
+/**
+ * Rows `start .. start+m-1` of a float32 row file.
+ * @param {number} fd
+ * @param {number} dim
+ * @param {number} start
+ * @param {number} m
+ * @param {Float32Array} into at least m x dim
+ */
+function readRows(fd, dim, start, m, into) {
+  const bytes = m * dim * 4
+  let got = 0
+  while (got < bytes) {
+    const r = readSync(
+      fd,
+      new Uint8Array(into.buffer, into.byteOffset + got, bytes - got),
+      0,
+      bytes - got,
+      start * dim * 4 + got,
+    )
+    if (r === 0) throw new Error(`row file ends before row ${start + m}`)
+    got += r
+  }
+  return into.subarray(0, m * dim)
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory
+
+const gc = /** @type {(() => void) | undefined} */ (/** @type {any} */ (globalThis).gc)
+
+/** Resident set size after a full GC (bytes). */
+async function settledRss() {
+  for (let i = 0; i < 3; i++) {
+    gc?.()
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return process.memoryUsage().rss
+}
+
+/**
+ * Tracks the peak RSS from now on: the kernel's VmHWM after resetting it, else a 50 ms sampler.
+ * @returns {{ peak(): number, stop(): void }}
+ */
+function peakTracker() {
+  let sampled = process.memoryUsage().rss
+  const timer = setInterval(() => {
+    sampled = Math.max(sampled, process.memoryUsage().rss)
+  }, 50)
+  let kernel = false
+  try {
+    writeFileSync('/proc/self/clear_refs', '5')
+    kernel = true
+  } catch {}
+  const hwm = () => {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  }
+  return {
+    peak: () => Math.max(sampled, process.memoryUsage().rss, kernel ? hwm() : 0),
+    stop: () => clearInterval(timer),
+  }
+}
+
+/** @param {string} dir */
+async function diskBytes(dir) {
+  let n = 0
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) n += (await stat(join(e.parentPath ?? /** @type {any} */ (e).path, e.name))).size
+  }
+  return n
+}
+
+// ---------------------------------------------------------------------------------------------
+// one engine, one size (child process)
+
+/**
+ * @typedef {object} ChildConfig
+ * @property {'quiver' | 'hnswlib-node'} engine
+ * @property {number} n
+ * @property {number} dim
+ * @property {number} nq
+ * @property {number} k
+ * @property {number} m
+ * @property {number} efConstruct
+ * @property {number[]} efs
+ * @property {number} batch
+ * @property {number} minTimeMs
+ * @property {string} basePath
+ * @property {string} queryPath
+ * @property {string} truthPath
+ * @property {string} workDir
+ */
+
+/**
+ * @typedef {{ ef: number, recall: number, qps: number, p50Ms: number, p99Ms: number }} Point
+ * @typedef {object} ChildResult
+ * @property {string} engine
+ * @property {string} version
+ * @property {number} n
+ * @property {number} buildMs
+ * @property {number} rssBeforeBytes RSS before the build (module loaded, queries read)
+ * @property {number} rssSteadyBytes after the build, optimizers idle, after GC
+ * @property {number} rssPeakBytes highest RSS during the build
+ * @property {number} diskBytes
+ * @property {number} reopenMs close, then open and answer one query
+ * @property {number} rssAfterCloseBytes after closing the index and a GC
+ * @property {number} rssAfterReopenBytes
+ * @property {Point[]} points
+ * @property {string[]} notes
+ */
+
+/** @param {ChildConfig} cfg @returns {Promise<ChildResult>} */
+async function runChild(cfg) {
+  const queries = new Float32Array(readFileSync(cfg.queryPath).buffer.slice(0, cfg.nq * cfg.dim * 4))
+  const truthAll = new Int32Array(readFileSync(cfg.truthPath).buffer)
+  const truth = (/** @type {number} */ qi) => truthAll.subarray(qi * cfg.k, (qi + 1) * cfg.k)
+  const query = (/** @type {number} */ qi) => queries.subarray(qi * cfg.dim, (qi + 1) * cfg.dim)
+  const fd = openSync(cfg.basePath, 'r')
+  const rows = new Float32Array(cfg.batch * cfg.dim)
+  const minTimeMs = cfg.minTimeMs
+  return cfg.engine === 'quiver' ? runQuiver() : runHnswlib()
+
+  async function runQuiver() {
+    const { Quiver } = await import('../dist/index.js')
+    const pkg = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8'))
+    const dir = join(cfg.workDir, 'quiver')
+    const before = await settledRss()
+    const peak = peakTracker()
+    const started = performance.now()
+    // query cache and recall sampler off: timed passes repeat the same queries
+    let db = await Quiver.open(dir, { queryCacheBytes: 0, recallSampleRate: 0 })
+    let col = await db.createCollection('scale', {
+      dimension: cfg.dim,
+      metric: 'euclid',
+      hnsw: { m: cfg.m, efConstruct: cfg.efConstruct },
+    })
+    for (let start = 0; start < cfg.n; start += cfg.batch) {
+      const m = Math.min(cfg.batch, cfg.n - start)
+      const data = readRows(fd, cfg.dim, start, m, rows)
+      const points = []
+      for (let r = 0; r < m; r++)
+        points.push({ id: start + r, vector: data.subarray(r * cfg.dim, (r + 1) * cfg.dim) })
+      await col.upsert(points)
+      if ((start / cfg.batch) % 50 === 0) log(`quiver ${cfg.n}: ${start.toLocaleString('en-US')} upserted`)
+    }
+    await col.waitForOptimizers()
+    const buildMs = performance.now() - started
+    peak.stop()
+    const rssPeak = peak.peak()
+    const steady = await settledRss()
+    const info = await col.info()
+    const points = await sweep((ef) => async (qi) => {
+      const hits = await col.search(query(qi), { limit: cfg.k, ef })
+      return hits.map((h) => /** @type {number} */ (h.id))
+    })
+    await db.close()
+    // @ts-expect-error released for the GC
+    col = undefined
+    // @ts-expect-error released for the GC
+    db = undefined
+    const afterClose = await settledRss()
+    const disk = await diskBytes(dir)
+    const t0 = performance.now()
+    db = await Quiver.open(dir, { queryCacheBytes: 0, recallSampleRate: 0 })
+    col = await db.getCollection('scale')
+    await col.search(query(0), { limit: cfg.k, ef: cfg.efs[0] ?? 64 })
+    const reopenMs = performance.now() - t0
+    const afterReopen = await settledRss()
+    await db.close()
+    return result(
+      'quiver',
+      String(pkg.version),
+      buildMs,
+      before,
+      steady,
+      rssPeak,
+      disk,
+      reopenMs,
+      afterClose,
+      afterReopen,
+      points,
+      [
+        `${info.segmentsCount ?? '?'} segment(s) after the build; core pool threads: ${process.env.QUIVER_THREADS ?? 'default (one per core)'}`,
+      ],
+    )
+  }
+
+  async function runHnswlib() {
+    const loaded = loadHnswlib()
+    if (loaded.lib === null)
+      throw new Error(`hnswlib-node is not installed (npm run bench:setup): ${loaded.reason}`)
+    const before = await settledRss()
+    const peak = peakTracker()
+    const started = performance.now()
+    let index = new loaded.lib.HierarchicalNSW('l2', cfg.dim)
+    index.initIndex(cfg.n, cfg.m, cfg.efConstruct, 100)
+    for (let start = 0; start < cfg.n; start += cfg.batch) {
+      const m = Math.min(cfg.batch, cfg.n - start)
+      const data = readRows(fd, cfg.dim, start, m, rows)
+      for (let r = 0; r < m; r++)
+        index.addPoint(Array.from(data.subarray(r * cfg.dim, (r + 1) * cfg.dim)), start + r)
+      if ((start / cfg.batch) % 50 === 0) log(`hnswlib ${cfg.n}: ${start.toLocaleString('en-US')} added`)
+    }
+    const buildMs = performance.now() - started
+    peak.stop()
+    const rssPeak = peak.peak()
+    const steady = await settledRss()
+    const arrays = Array.from({ length: cfg.nq }, (_, qi) => Array.from(query(qi)))
+    const points = await sweep((ef) => {
+      index.setEf(ef)
+      return (qi) => index.searchKnn(arrays[qi], cfg.k).neighbors
+    })
+    const file = join(cfg.workDir, 'hnswlib.bin')
+    await mkdir(cfg.workDir, { recursive: true })
+    index.writeIndexSync(file)
+    index = undefined
+    const afterClose = await settledRss()
+    const disk = statSync(file).size
+    const t0 = performance.now()
+    index = new loaded.lib.HierarchicalNSW('l2', cfg.dim)
+    index.readIndexSync(file)
+    index.setEf(cfg.efs[0] ?? 64)
+    index.searchKnn(arrays[0], cfg.k)
+    const reopenMs = performance.now() - t0
+    const afterReopen = await settledRss()
+    return result(
+      'hnswlib-node',
+      loaded.version,
+      buildMs,
+      before,
+      steady,
+      rssPeak,
+      disk,
+      reopenMs,
+      afterClose,
+      afterReopen,
+      points,
+      ['single-threaded addPoint; reopen = readIndexSync + one query'],
+    )
+  }
+
+  /** @param {(ef: number) => ((qi: number) => number[] | Promise<number[]>) | Promise<(qi: number) => number[] | Promise<number[]>>} make */
+  async function sweep(make) {
+    /** @type {Point[]} */
+    const out = []
+    for (const ef of cfg.efs) {
+      const search = await make(ef)
+      const r = await measure(cfg.nq, search, truth, () => null, { k: cfg.k, minTimeMs })
+      out.push({ ef, recall: r.recall, qps: r.qps, p50Ms: r.p50Ms, p99Ms: r.p99Ms })
+      log(`  ${cfg.engine} ${cfg.n} ef ${ef}: recall ${r.recall.toFixed(4)}, ${Math.round(r.qps)} QPS`)
+    }
+    return out
+  }
+
+  /**
+   * @param {string} engine @param {string} version @param {number} buildMs @param {number} before
+   * @param {number} steady @param {number} rssPeak @param {number} disk @param {number} reopenMs
+   * @param {number} afterClose @param {number} afterReopen @param {Point[]} points @param {string[]} notes
+   * @returns {ChildResult}
+   */
+  function result(
+    engine,
+    version,
+    buildMs,
+    before,
+    steady,
+    rssPeak,
+    disk,
+    reopenMs,
+    afterClose,
+    afterReopen,
+    points,
+    notes,
+  ) {
+    closeSync(fd)
+    return {
+      engine,
+      version,
+      n: cfg.n,
+      buildMs,
+      rssBeforeBytes: before,
+      rssSteadyBytes: steady,
+      rssPeakBytes: rssPeak,
+      diskBytes: disk,
+      reopenMs,
+      rssAfterCloseBytes: afterClose,
+      rssAfterReopenBytes: afterReopen,
+      points,
+      notes,
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the parent
+
+/** @param {string[]} args @returns {Promise<ChildResult>} */
+function spawnChild(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? ''
+      if (code !== 0) reject(new Error(`child ${args.join(' ')} exited with ${code}`))
+      else resolve(JSON.parse(line))
+    })
+  })
+}
+
+/** @param {ChildResult} r @param {number} dim @param {number} m */
+function derived(r, dim, m) {
+  const raw = r.n * dim * 4
+  // layer 0 holds 2m links + a degree word per point; upper layers about 1/m of that again
+  const links = r.n * (2 * m + 1) * 4 * (1 + 1 / m)
+  const growth = r.rssSteadyBytes - r.rssBeforeBytes
+  const peakGrowth = r.rssPeakBytes - r.rssBeforeBytes
+  return {
+    growth,
+    peakGrowth,
+    bytesPerPoint: growth / r.n,
+    steadyVsRawLinks: growth / (raw + links),
+    peakVsRawLinks: peakGrowth / (raw + links),
+    qps95: qpsAtRecall(r.points, 0.95),
+    returnedAfterClose: r.rssSteadyBytes - r.rssAfterCloseBytes,
+  }
+}
+
+/** @param {number} b */
+const mib = (b) => (b / MiB).toFixed(0)
+/** @param {number | null} q */
+const qps = (q) => (q === null ? 'not reached' : Math.round(q).toLocaleString('en-US'))
+
+/**
+ * @param {{ date: string, machine: string, command: string, dim: number, m: number, efConstruct: number, k: number, nq: number, results: ChildResult[] }} report
+ */
+function markdown(report) {
+  const { dim, m } = report
+  const lines = [
+    `### Scale: clustered ${dim}-d float32, Euclid, m ${m}, ef_construct ${report.efConstruct}`,
+    '',
+    `- date: ${report.date}`,
+    `- machine: ${report.machine}`,
+    `- command: \`${report.command}\``,
+    `- ${report.nq} held-out queries, recall@${report.k} against exact ground truth (brute force, float64 sums, cached); each engine in its own process, one after another; base vectors streamed from disk in batches`,
+    "- RSS growth: steady RSS after the build (optimizers idle, after GC) minus RSS before it; peak: the kernel's VmHWM during the build minus the same baseline; raw + links: n x dim x 4 + n x (2m + 1) x 4 x (1 + 1/m)",
+    '',
+    '| engine | n | build s | vectors/s | RSS growth MiB | bytes/point | growth / (raw + links) | peak growth MiB | peak / (raw + links) | QPS @ 0.95 | disk MiB | reopen + 1st query s | RSS returned on close MiB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  for (const r of report.results) {
+    const d = derived(r, dim, m)
+    lines.push(
+      `| ${r.engine} | ${r.n.toLocaleString('en-US')} | ${(r.buildMs / 1000).toFixed(1)} | ${Math.round(r.n / (r.buildMs / 1000)).toLocaleString('en-US')} | ${mib(d.growth)} | ${Math.round(d.bytesPerPoint)} | ${d.steadyVsRawLinks.toFixed(2)}x | ${mib(d.peakGrowth)} | ${d.peakVsRawLinks.toFixed(2)}x | ${qps(d.qps95)} | ${mib(r.diskBytes)} | ${(r.reopenMs / 1000).toFixed(2)} | ${mib(d.returnedAfterClose)} |`,
+    )
+  }
+  const sizes = [...new Set(report.results.map((r) => r.n))]
+  lines.push(
+    '',
+    '#### Quiver / hnswlib-node',
+    '',
+    '| n | RSS growth | peak growth | build time | QPS @ 0.95 | reopen |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+  )
+  for (const n of sizes) {
+    const q = report.results.find((r) => r.n === n && r.engine === 'quiver')
+    const h = report.results.find((r) => r.n === n && r.engine === 'hnswlib-node')
+    if (!q || !h) continue
+    const dq = derived(q, dim, m)
+    const dh = derived(h, dim, m)
+    const ratio = (/** @type {number | null} */ a, /** @type {number | null} */ b) =>
+      a === null || b === null ? '–' : `${(a / b).toFixed(2)}x`
+    lines.push(
+      `| ${n.toLocaleString('en-US')} | ${ratio(dq.growth, dh.growth)} | ${ratio(dq.peakGrowth, dh.peakGrowth)} | ${ratio(q.buildMs, h.buildMs)} | ${ratio(dq.qps95, dh.qps95)} | ${ratio(q.reopenMs, h.reopenMs)} |`,
+    )
+  }
+  for (const r of report.results) {
+    lines.push(
+      '',
+      `**${r.engine}, n = ${r.n.toLocaleString('en-US')}**${r.notes.length ? ` (${r.notes.join('; ')})` : ''}`,
+      '',
+      '| ef | recall@k | QPS | p50 ms | p99 ms |',
+      '| ---: | ---: | ---: | ---: | ---: |',
+    )
+    for (const p of r.points) {
+      lines.push(
+        `| ${p.ef} | ${p.recall.toFixed(4)} | ${Math.round(p.qps).toLocaleString('en-US')} | ${p.p50Ms.toFixed(3)} | ${p.p99Ms.toFixed(3)} |`,
+      )
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+async function main() {
+  const program = new Command('bench:scale')
+    .description('Quiver at 100k..1M points next to hnswlib-node: memory, build, recall / QPS, disk, reopen')
+    .option(
+      '--sizes <list>',
+      'base sizes of the growth curve (prefixes of one dataset)',
+      intList,
+      [100_000, 300_000, 1_000_000],
+    )
+    .option('--dim <n>', 'dimension', positiveInt, 128)
+    .option('--clusters <n>', 'clusters of the synthetic data', positiveInt, 100)
+    .option('--queries <n>', 'held-out queries', positiveInt, 1000)
+    .option('--k <n>', 'neighbours per query', positiveInt, 10)
+    .option('--m <n>', 'HNSW m', positiveInt, 16)
+    .option('--ef-construct <n>', 'HNSW ef_construct', positiveInt, 100)
+    .option('--ef <list>', 'query-time ef sweep', intList, [16, 32, 64, 128, 256])
+    .option('--batch <n>', 'upsert batch', positiveInt, 1000)
+    .option('--min-time <s>', 'timed seconds per ef', positiveNumber, 1)
+    .option('--peers <list>', 'hnswlib-node or none', 'hnswlib-node')
+    .option(
+      '--cache-dir <dir>',
+      'where the synthetic data and its ground truth are kept',
+      join(tmpdir(), 'quiver-scale-cache'),
+    )
+    .option('--out <dir>', 'results directory', join(here, 'results'))
+    .option('--child <json>', 'internal: run one engine from this config file')
+  program.parse()
+  const opts = program.opts()
+  if (opts.child) {
+    const cfg = JSON.parse(readFileSync(opts.child, 'utf8'))
+    process.stdout.write(`${JSON.stringify(await runChild(cfg))}\n`)
+    return
+  }
+  const sizes = [.../** @type {number[]} */ (opts.sizes)].sort((a, b) => a - b)
+  const maxN = sizes[sizes.length - 1] ?? 0
+  await mkdir(opts.cacheDir, { recursive: true })
+  await mkdir(opts.out, { recursive: true })
+  const { basePath, queryPath, tag } = ensureData(opts.cacheDir, maxN, opts.queries, opts.dim, opts.clusters)
+  const queries = new Float32Array(readFileSync(queryPath).buffer.slice(0, opts.queries * opts.dim * 4))
+  const engines = ['quiver', ...(opts.peers === 'none' ? [] : String(opts.peers).split(','))]
+  /** @type {ChildResult[]} */
+  const results = []
+  const work = await mkdtemp(join(tmpdir(), 'quiver-scale-'))
+  try {
+    for (const n of sizes) {
+      const truthPath = join(opts.cacheDir, `${tag}.n${n}.q${opts.queries}.k${opts.k}.gt.i32`)
+      if (!existsSync(truthPath)) {
+        log(
+          `scale: exact ground truth for n = ${n.toLocaleString('en-US')} (${opts.queries} queries; cached in ${truthPath})`,
+        )
+        const t0 = performance.now()
+        const gt = await exactTruth(basePath, queries, opts.dim, n, opts.k)
+        writeFileSync(truthPath, new Uint8Array(gt.buffer))
+        log(`scale: ground truth in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+      }
+      for (const engine of engines) {
+        const workDir = join(work, `${engine}-${n}`)
+        /** @type {ChildConfig} */
+        const cfg = {
+          engine: /** @type {any} */ (engine),
+          n,
+          dim: opts.dim,
+          nq: opts.queries,
+          k: opts.k,
+          m: opts.m,
+          efConstruct: opts.efConstruct,
+          efs: opts.ef,
+          batch: opts.batch,
+          minTimeMs: opts.minTime * 1000,
+          basePath,
+          queryPath,
+          truthPath,
+          workDir,
+        }
+        const cfgPath = join(work, `${engine}-${n}.json`)
+        writeFileSync(cfgPath, JSON.stringify(cfg))
+        log(`scale: ${engine}, n = ${n.toLocaleString('en-US')}`)
+        results.push(await spawnChild(['--child', cfgPath]))
+        await rm(workDir, { recursive: true, force: true })
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
+  const report = {
+    date: new Date().toISOString(),
+    machine: `${cpu}, ${availableParallelism()} cores, ${process.platform} ${process.arch}, Node ${process.version}`,
+    command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`.trim(),
+    dim: opts.dim,
+    m: opts.m,
+    efConstruct: opts.efConstruct,
+    k: opts.k,
+    nq: opts.queries,
+    results,
+  }
+  const md = markdown(report)
+  writeFileSync(join(opts.out, 'scale.json'), `${JSON.stringify(report, null, 2)}\n`)
+  writeFileSync(join(opts.out, 'scale.md'), md)
+  process.stdout.write(md)
+  log(`wrote ${join(opts.out, 'scale.json')} and scale.md`)
+}
+
+if (isMainThread) await main()
