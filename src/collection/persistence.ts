@@ -8,7 +8,14 @@ import { dirname, join, relative } from 'node:path'
 import { QuiverError } from '../errors.js'
 import { Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
-import { fsyncDir, readFileIfExists, writeFileAtomic } from '../storage/files.js'
+import {
+  bodyBytes,
+  bodyCopy,
+  bodyCrc32c,
+  fsyncDir,
+  readFileIfExists,
+  writeFileAtomic,
+} from '../storage/files.js'
 import { walFileName } from '../storage/wal.js'
 import type {
   CollectionConfig,
@@ -339,7 +346,9 @@ export function collectionImage(
   snapshots.forEach(({ files, config: built }, i) => {
     const id = segmentDirName(seq, i)
     manifest.segments.push({ id, files: fileEntries(files), config: configToJson(built) })
-    for (const [file, data] of Object.entries(files)) out.push({ path: `segments/${id}/${file}`, data })
+    // views of live memory are copied: the image outlives the moment it was taken
+    for (const [file, data] of Object.entries(files))
+      out.push({ path: `segments/${id}/${file}`, data: data instanceof Uint8Array ? data : bodyCopy(data) })
   })
   out.push({ path: 'manifest.json', data: Buffer.from(encodeChecked(manifest), 'utf8') })
   out.push({ path: `wal/${walFileName(seq + 1)}`, data: new Uint8Array(0) })
@@ -349,7 +358,7 @@ export function collectionImage(
 function fileEntries(files: SegmentFiles): Record<string, FileEntry> {
   const out: Record<string, FileEntry> = {}
   for (const [name, data] of Object.entries(files))
-    out[name] = { bytes: data.byteLength, crc32c: crc32c(data) }
+    out[name] = { bytes: bodyBytes(data), crc32c: bodyCrc32c(data) }
   return out
 }
 

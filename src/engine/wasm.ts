@@ -107,6 +107,19 @@ export function chunkRuns(
   }
 }
 
+/** The parts concatenated into one fresh buffer of their own (byte offset 0). */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.byteLength
+  const out = new Uint8Array(n)
+  let pos = 0
+  for (const p of parts) {
+    out.set(p, pos)
+    pos += p.byteLength
+  }
+  return out
+}
+
 let compiled: WebAssembly.Module | undefined
 
 /** Pages of 64 KiB; shared memories need a maximum (address space is reserved, not memory). */

@@ -2,7 +2,7 @@
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
 import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
-import { chunkRuns, type IndexMetric, instantiateCore } from '../engine/wasm.js'
+import { chunkRuns, type IndexMetric, instantiateCore, joinParts } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
 import {
@@ -325,20 +325,24 @@ export class HnswIndex extends CoreIndex<HnswParams> {
 
   /** Serialises vectors, graph and deletions into one buffer (format in docs/storage-format.md). */
   serialize(): Uint8Array {
+    return joinParts(this.serializeParts())
+  }
+
+  /**
+   * `serialize()` as its parts in file order, mostly views of the core's memory rather than copies:
+   * the header, the vectors and layer-0 links (one view per chunk), the levels, the deletions (a
+   * view) and the upper-layer blocks. The views show the index as it is until it next changes: a
+   * caller writes them out before any add, delete or restore on this index, or copies them.
+   */
+  serializeParts(): Uint8Array[] {
     const c = this.core
     const n = c.getCount()
     const m0 = 2 * this.params.m
     const buf = c.memory.buffer
-    const levels = new Uint8Array(buf, c.levelsPtr(), n)
+    const levelView = new Uint8Array(buf, c.levelsPtr(), n)
     let upperWords = 0
-    for (let i = 0; i < n; i++) upperWords += levels[i]! * (1 + this.params.m)
-    const vecBytes = n * this.paddedDim * 4
-    const levelBytes = (n + 3) & ~3
-    const linkBytes = n * (1 + m0) * 4
-    const delBytes = ((n + 31) >>> 5) * 4
-    const total = HEADER_WORDS * 4 + vecBytes + levelBytes + linkBytes + delBytes + upperWords * 4
-    const out = new Uint8Array(total)
-    const header = new Uint32Array(out.buffer, 0, HEADER_WORDS)
+    for (let i = 0; i < n; i++) upperWords += levelView[i]! * (1 + this.params.m)
+    const header = new Uint32Array(HEADER_WORDS)
     header.set([
       MAGIC,
       FORMAT_VERSION,
@@ -354,31 +358,30 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       c.getRng() >>> 0,
       upperWords,
     ])
-    let pos = HEADER_WORDS * 4
+    const parts: Uint8Array[] = [new Uint8Array(header.buffer)]
     const vecRow = this.paddedDim * 4
     const linkRow = (1 + m0) * 4
-    const at = pos
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
-      out.set(new Uint8Array(buf, ptr, rows * vecRow), at + first * vecRow),
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) =>
+      parts.push(new Uint8Array(buf, ptr, rows * vecRow)),
     )
-    pos += vecBytes
-    out.set(levels, pos)
-    pos += levelBytes
-    const linksAt = pos
-    chunkRuns(c, c.links0At, 0, n, (ptr, first, rows) =>
-      out.set(new Uint8Array(buf, ptr, rows * linkRow), linksAt + first * linkRow),
+    const levels = new Uint8Array((n + 3) & ~3)
+    levels.set(levelView)
+    parts.push(levels)
+    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) =>
+      parts.push(new Uint8Array(buf, ptr, rows * linkRow)),
     )
-    pos += linkBytes
-    out.set(new Uint8Array(buf, c.deletedPtr(), delBytes), pos)
-    pos += delBytes
+    parts.push(new Uint8Array(buf, c.deletedPtr(), ((n + 31) >>> 5) * 4))
+    const upper = new Uint8Array(upperWords * 4)
     const blockBytes = (1 + this.params.m) * 4
+    let pos = 0
     for (let i = 0; i < n; i++) {
       const l = levels[i]!
       if (l === 0) continue
-      out.set(new Uint8Array(buf, c.upperPtr(i), l * blockBytes), pos)
+      upper.set(new Uint8Array(buf, c.upperPtr(i), l * blockBytes), pos)
       pos += l * blockBytes
     }
-    return out
+    parts.push(upper)
+    return parts
   }
 
   /** Rebuilds an index from `serialize()` output without re-inserting; throws CORRUPTED on a bad buffer. */

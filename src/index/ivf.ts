@@ -2,7 +2,7 @@
 // Zisserman 2003): a graphless core's vectors partitioned into `nlist` k-means cells whose lists live in
 // WASM memory (assembly/ivf.ts). Same surface as HnswIndex; with a quantizer trained on its core
 // (e.g. ProductQuantizer: IVF-PQ) lists are scanned on codes and the best candidates rescored.
-import { chunkRuns, type IndexMetric, instantiateCore } from '../engine/wasm.js'
+import { chunkRuns, type IndexMetric, instantiateCore, joinParts } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 import {
   type KMeansCoreExports,
@@ -275,17 +275,22 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
    * when trained).
    */
   serialize(): Uint8Array {
+    return joinParts(this.serializeParts())
+  }
+
+  /**
+   * `serialize()` as its parts in file order: the header, views of the core's memory for the
+   * vectors (one per chunk) and the deletions, copies of the centroids and list ids. The views show
+   * the index as it is until it next changes (write them out before any add, delete or training).
+   */
+  serializeParts(): Uint8Array[] {
     const c = this.core
     const n = c.getCount()
     const nlist = this.nlist
     const assign = this.assignments()
     if (typeof assign === 'string') throw new QuiverError('INTERNAL', `IVF lists are inconsistent: ${assign}`)
-    const vecBytes = n * this.paddedDim * 4
-    const delBytes = ((n + 31) >>> 5) * 4
-    const centBytes = nlist * this.paddedDim * 4
-    const assignBytes = nlist > 0 ? n * 4 : 0
-    const out = new Uint8Array(HEADER_WORDS * 4 + vecBytes + delBytes + centBytes + assignBytes)
-    new Uint32Array(out.buffer, 0, HEADER_WORDS).set([
+    const header = new Uint32Array(HEADER_WORDS)
+    header.set([
       MAGIC,
       FORMAT_VERSION,
       this.params.dimension,
@@ -297,22 +302,18 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
       probeKind(this.params.metric),
     ])
     const buf = c.memory.buffer
-    let pos = HEADER_WORDS * 4
+    const parts: Uint8Array[] = [new Uint8Array(header.buffer)]
     const vecRow = this.paddedDim * 4
-    const at = pos
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, first, rows) =>
-      out.set(new Uint8Array(buf, ptr, rows * vecRow), at + first * vecRow),
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) =>
+      parts.push(new Uint8Array(buf, ptr, rows * vecRow)),
     )
-    pos += vecBytes
-    out.set(new Uint8Array(buf, c.deletedPtr(), delBytes), pos)
-    pos += delBytes
+    parts.push(new Uint8Array(buf, c.deletedPtr(), ((n + 31) >>> 5) * 4))
     if (nlist > 0) {
       const cent = readCentroidBlocks(c.memory, c.ivfCentroidsPtr(), nlist, this.paddedDim)
-      out.set(new Uint8Array(cent.buffer), pos)
-      pos += centBytes
-      out.set(new Uint8Array(assign.buffer), pos)
+      parts.push(new Uint8Array(cent.buffer, cent.byteOffset, cent.byteLength))
+      parts.push(new Uint8Array(assign.buffer, assign.byteOffset, assign.byteLength))
     }
-    return out
+    return parts
   }
 
   /** Rebuilds an index from `serialize()` output without retraining; throws CORRUPTED on a bad buffer. */

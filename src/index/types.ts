@@ -60,4 +60,9 @@ export interface VectorIndex {
   checkIntegrity(): IntegrityReport
   /** The whole index as one buffer (the segment's `index.bin`). */
   serialize(): Uint8Array
+  /**
+   * `serialize()` as its parts in file order, mostly views of the index's memory: valid until the
+   * index next changes (write them out before then, or copy them).
+   */
+  serializeParts(): Uint8Array[]
 }

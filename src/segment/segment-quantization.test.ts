@@ -5,6 +5,7 @@ import { singleVector, unnamed } from '../../test/support/configs.js'
 import { rng } from '../../test/support/random.js'
 import { parseFilter } from '../filter/index.js'
 import { parseFieldSchema } from '../filter/payload-index/index.js'
+import { bodyBytes } from '../storage/files.js'
 import type { CollectionConfig } from '../types.js'
 import { Segment } from './segment.js'
 
@@ -76,7 +77,7 @@ describe('segment quantization', () => {
     segment.trainQuantizer()
     expect(segment.mutations).toBeGreaterThan(before)
     const files = segment.toFiles()
-    expect(files['quantization.bin']?.byteLength).toBeGreaterThan(16 * 400)
+    expect(bodyBytes(files['quantization.bin'] ?? [])).toBeGreaterThan(16 * 400)
     const restored = Segment.fromFiles(CONFIG, files)
     expect(restored.quantized).toBe(true)
     const opts = { ...BASE, quantization: { rescore: false } }

@@ -34,6 +34,7 @@ import { defaultNlist, IvfIndex, type IvfParams } from '../index/ivf.js'
 import type { VectorIndex } from '../index/types.js'
 import { createQuantizer, type Quantizer, restoreQuantizer } from '../quantization/index.js'
 import { SparseIndex, type SparseVector } from '../sparse/sparse-index.js'
+import { concatBytes, type FileBody } from '../storage/files.js'
 import type {
   CollectionConfig,
   Distance,
@@ -137,7 +138,7 @@ export interface SegmentSearchResult extends SearchHits {
  * `vector-<i>.multi.bin` (`multi.bin` for the unnamed one); sparse vector j `sparse-<j>.bin`.
  * Names are derived from positions, never from user strings.
  */
-export type SegmentFiles = Readonly<Record<string, Uint8Array>>
+export type SegmentFiles = Readonly<Record<string, FileBody>>
 
 /** The file names of dense vector `name` at config position `i` (the unnamed vector keeps format 1's names). */
 export function vectorFiles(name: string, i: number): { index: string; quantization: string; multi: string } {
@@ -375,8 +376,12 @@ export class Segment {
    * Restores a segment from `toFiles()` output (format 1 or 2); throws CORRUPTED if the files are
    * missing or disagree.
    */
-  static fromFiles(config: CollectionConfig, files: SegmentFiles): Segment {
-    const pointsBytes = files['points.msgpack']
+  static fromFiles(config: CollectionConfig, bodies: SegmentFiles): Segment {
+    const files = (name: string): Uint8Array | undefined => {
+      const body = bodies[name]
+      return body === undefined || body instanceof Uint8Array ? body : concatBytes(body)
+    }
+    const pointsBytes = files('points.msgpack')
     if (pointsBytes === undefined)
       throw new QuiverError('CORRUPTED', 'segment file points.msgpack is missing')
     let points: PointsFile
@@ -403,7 +408,7 @@ export class Segment {
     for (const [name, vc] of config.vectors) {
       const names = vectorFiles(name, i++)
       if (vc.multivector !== undefined) {
-        const bytes = files[names.multi]
+        const bytes = files(names.multi)
         if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.multi} is missing`)
         multi.set(name, {
           kind: 'multi',
@@ -414,14 +419,14 @@ export class Segment {
         })
         continue
       }
-      const bytes = files[names.index]
+      const bytes = files(names.index)
       if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.index} is missing`)
       const ivf = Segment.ivfParams(vc)
       const index: VectorIndex =
         ivf !== undefined ? IvfIndex.restore(ivf, bytes) : HnswIndex.restore(Segment.indexParams(vc), bytes)
       if (index.size !== n)
         throw new QuiverError('CORRUPTED', `segment file ${names.index} does not match points.msgpack`)
-      const codes = files[names.quantization]
+      const codes = files(names.quantization)
       // a file without a quantization config cannot be written; an old segment without the file is untrained
       const quantizer =
         vc.quantization !== undefined && codes !== undefined
@@ -459,11 +464,11 @@ export class Segment {
     let j = 0
     for (const name of config.sparseVectors.keys()) {
       const file = sparseFile(j++)
-      const bytes = files[file]
+      const bytes = files(file)
       if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${file} is missing`)
       segment.sparse.set(name, { name, index: SparseIndex.restore(bytes), file })
     }
-    const indexFile = files['payload-index.msgpack']
+    const indexFile = files('payload-index.msgpack')
     if (indexFile !== undefined) segment.restoreFieldIndexes(indexFile)
     return segment
   }
@@ -496,7 +501,12 @@ export class Segment {
     this.textCache = undefined
   }
 
-  /** A consistent copy of the segment's state as file contents (taken synchronously). */
+  /**
+   * The segment's state as file contents, taken synchronously: copies, except each dense index's
+   * vectors, links and deletions, which are views of its WebAssembly memory (`serializeParts`) that
+   * show the segment as it is until it next changes. A caller writes them out before the segment
+   * changes again (persist does, on the update chain) or copies them (`bodyCopy`).
+   */
   toFiles(): SegmentFiles {
     const words = this.liveWords.subarray(0, (this.ids.length + 31) >>> 5)
     const points: PointsFile = {
@@ -514,12 +524,12 @@ export class Segment {
         data: fi.serialize(),
       })),
     }
-    const files: Record<string, Uint8Array> = {
+    const files: Record<string, FileBody> = {
       'points.msgpack': encode(points),
       'payload-index.msgpack': encode(indexFile),
     }
     for (const d of this.dense.values()) {
-      files[d.files.index] = d.index.serialize()
+      files[d.files.index] = d.index.serializeParts()
       const q = d.quantizer
       if (q?.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
     }

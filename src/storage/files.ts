@@ -5,6 +5,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { QuiverError } from '../errors.js'
+import { crc32c } from './crc32c.js'
 
 /** The errno code of a Node system error (`'ENOSPC'`, ...), or undefined. */
 export function errnoCode(err: unknown): string | undefined {
@@ -105,10 +106,44 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
+ * A file's contents: one buffer, or its parts in order (e.g. views of a segment's WebAssembly
+ * memory, written without being copied into one buffer first).
+ */
+export type FileBody = Uint8Array | readonly Uint8Array[]
+
+/** Bytes of a file body. */
+export function bodyBytes(body: FileBody): number {
+  if (body instanceof Uint8Array) return body.byteLength
+  let n = 0
+  for (const part of body) n += part.byteLength
+  return n
+}
+
+/** CRC-32C of a file body (its parts as one stream). */
+export function bodyCrc32c(body: FileBody): number {
+  if (body instanceof Uint8Array) return crc32c(body)
+  let c = 0
+  for (const part of body) c = crc32c(part, c)
+  return c
+}
+
+/** A copy of a file body in one buffer of its own (never a view of the parts). */
+export function bodyCopy(body: FileBody): Uint8Array {
+  if (body instanceof Uint8Array) return body.slice()
+  const out = new Uint8Array(bodyBytes(body))
+  let pos = 0
+  for (const part of body) {
+    out.set(part, pos)
+    pos += part.byteLength
+  }
+  return out
+}
+
+/**
  * Replaces the file at `path` atomically and durably: writes a temporary file in the same
  * directory, fsyncs it, renames it over `path`, then fsyncs the directory. After a crash, `path`
  * holds either the old or the new content, never a mix. A string is written as UTF-8; an array
- * of chunks is written with one write call. Throws IO_ERROR (the temp file is removed on failure).
+ * of chunks is written chunk by chunk, in order, without being copied into one buffer. Throws IO_ERROR (the temp file is removed on failure).
  *
  * @example await writeFileAtomic('/data/manifest.json', JSON.stringify(manifest))
  */
@@ -127,12 +162,8 @@ export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string | readonly Uint8Array[],
 ): Promise<void> {
-  const bytes =
-    typeof data === 'string'
-      ? Buffer.from(data, 'utf8')
-      : data instanceof Uint8Array
-        ? data
-        : concatBytes(data)
+  const parts =
+    typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data
   const dir = dirname(path)
   const tmp = tempPathFor(path)
   let stage = 'create'
@@ -140,7 +171,11 @@ export async function writeFileAtomic(
     const h = await open(tmp, 'wx')
     try {
       stage = 'write'
-      await writeFully(h, bytes, 0)
+      let pos = 0
+      for (const part of parts) {
+        await writeFully(h, part, pos)
+        pos += part.byteLength
+      }
       stage = 'fsync'
       await h.sync()
     } finally {
