@@ -21,6 +21,7 @@ export * from './scalar'
 export * from './binary'
 export * from './product'
 export * from './ivf'
+export * from './checksum'
 
 // ---- metric ids (keep in sync with src/engine/wasm.ts) ----
 const METRIC_DOT: i32 = 0 // also Cosine: vectors are normalised when stored
@@ -1571,6 +1572,8 @@ export function checkIntegrity(): i32 {
         failReason = 4
         return node + 1
       }
+      // duplicates by visit tags: one tag per list, O(deg) instead of comparing every pair
+      const gen = newVisitGeneration()
       for (let j = 0; j < deg; j++) {
         const nb = <i32>load<u32>(l + (<usize>(j + 1) << 2))
         if (nb < 0 || nb >= count || nb == node) {
@@ -1581,12 +1584,12 @@ export function checkIntegrity(): i32 {
           failReason = 6
           return node + 1
         }
-        for (let k = 0; k < j; k++) {
-          if (<i32>load<u32>(l + (<usize>(k + 1) << 2)) == nb) {
-            failReason = 7
-            return node + 1
-          }
+        const vp = visited + (<usize>nb << 2)
+        if (load<u32>(vp) == gen) {
+          failReason = 7
+          return node + 1
         }
+        store<u32>(vp, gen)
       }
     }
   }

@@ -6,13 +6,16 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, rm } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { QuiverError } from '../errors.js'
+import type { IndexFileSource } from '../index/types.js'
 import { Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
 import {
   bodyBytes,
   bodyCopy,
   bodyCrc32c,
+  bodyParts,
   fsyncDir,
+  openForReads,
   readFileIfExists,
   writeFileAtomic,
 } from '../storage/files.js'
@@ -256,7 +259,11 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   return m
 }
 
-/** Loads and verifies (size + CRC32C, then the graph self-check) the segments a manifest lists. */
+/**
+ * Loads and verifies (size + CRC32C, then the graph self-check) the segments a manifest lists. HNSW
+ * index files are read in pieces straight into their index's memory and checksummed on the way
+ * (`Segment.load`); the other files are read whole and checked before they are decoded.
+ */
 export async function loadSegments(
   dir: string,
   config: CollectionConfig,
@@ -264,50 +271,76 @@ export async function loadSegments(
 ): Promise<Segment[]> {
   const segments: Segment[] = []
   for (const entry of manifest.segments) {
+    // a segment built before a config change keeps its own config until the optimizers rebuild it
+    const built =
+      entry.config === undefined ? config : sameOr(config, configFromJson(FORMAT_VERSION, entry.config))
+    const streamed = Segment.streamedFiles(built)
     const files: Record<string, Uint8Array> = {}
-    for (const name of Object.keys(entry.files)) {
-      const path = join(dir, 'segments', entry.id, name)
-      const expected = entry.files[name]!
-      if (!SEGMENT_FILE_RE.test(name) || !SEGMENT_DIR_RE.test(entry.id))
-        throw new QuiverError(
-          'CORRUPTED',
-          `manifest.json names an unexpected segment file ${JSON.stringify(`${entry.id}/${name}`)}`,
-          { path },
-        )
-      const data = await readFileIfExists(path)
-      const shown = shownPath(dir, path)
-      if (data === undefined) {
-        throw new QuiverError('CORRUPTED', `segment file ${shown} is missing`, { path })
-      }
-      if (data.byteLength !== expected.bytes) {
-        throw new QuiverError(
-          'CORRUPTED',
-          `segment file ${shown} fails its size check: ${data.byteLength} bytes, expected ${expected.bytes} (manifest.json)`,
-          { path, expected: expected.bytes, actual: data.byteLength },
-        )
-      }
-      const actual = crc32c(data)
-      if (actual !== expected.crc32c) {
-        throw new QuiverError(
-          'CORRUPTED',
-          `segment file ${shown} fails its CRC32C check: ${hex32(actual)}, expected ${hex32(expected.crc32c)} (manifest.json)`,
-          { path, expected: expected.crc32c, actual },
-        )
-      }
-      files[name] = data
-    }
+    const sources = new Map<string, IndexFileSource>()
+    const shownOf = new Map<string, string>()
+    const opened: { close(): Promise<void> }[] = []
     try {
-      // a segment built before a config change keeps its own config until the optimizers rebuild it
-      const built =
-        entry.config === undefined ? config : sameOr(config, configFromJson(FORMAT_VERSION, entry.config))
-      segments.push(Segment.fromFiles(built, files))
-    } catch (err) {
-      if (err instanceof QuiverError && err.code === 'CORRUPTED')
+      for (const name of Object.keys(entry.files)) {
+        const path = join(dir, 'segments', entry.id, name)
+        const expected = entry.files[name]!
+        if (!SEGMENT_FILE_RE.test(name) || !SEGMENT_DIR_RE.test(entry.id))
+          throw new QuiverError(
+            'CORRUPTED',
+            `manifest.json names an unexpected segment file ${JSON.stringify(`${entry.id}/${name}`)}`,
+            { path },
+          )
+        const shown = shownPath(dir, path)
+        shownOf.set(name, shown)
+        const missing = () => new QuiverError('CORRUPTED', `segment file ${shown} is missing`, { path })
+        const sizeCheck = (actual: number) =>
+          new QuiverError(
+            'CORRUPTED',
+            `segment file ${shown} fails its size check: ${actual} bytes, expected ${expected.bytes} (manifest.json)`,
+            { path, expected: expected.bytes, actual },
+          )
+        if (streamed.has(name)) {
+          const file = await openForReads(path)
+          if (file === undefined) throw missing()
+          opened.push(file)
+          if (file.size !== expected.bytes) throw sizeCheck(file.size)
+          sources.set(name, { bytes: expected.bytes, crc32c: expected.crc32c, read: file.read })
+          continue
+        }
+        const data = await readFileIfExists(path)
+        if (data === undefined) throw missing()
+        if (data.byteLength !== expected.bytes) throw sizeCheck(data.byteLength)
+        const actual = crc32c(data)
+        if (actual !== expected.crc32c) throw crcCheck(shown, path, expected.crc32c, actual)
+        files[name] = data
+      }
+      try {
+        segments.push(await Segment.load(built, files, sources))
+      } catch (err) {
+        if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
+        // a streamed file whose checksum failed: the same message as a file checked whole
+        const d = err.details as { file?: unknown; expected?: unknown; actual?: unknown } | undefined
+        const bad =
+          typeof d?.file === 'string' && sources.has(d.file) && err.message.endsWith('CRC32C mismatch')
+            ? d.file
+            : undefined
+        if (bad !== undefined && typeof d?.expected === 'number' && typeof d.actual === 'number') {
+          throw crcCheck(shownOf.get(bad) ?? bad, join(dir, 'segments', entry.id, bad), d.expected, d.actual)
+        }
         throw new QuiverError('CORRUPTED', `segment ${entry.id}: ${err.message}`, err.details, err)
-      throw err
+      }
+    } finally {
+      for (const f of opened) await f.close().catch(() => undefined)
     }
   }
   return segments
+}
+
+function crcCheck(shown: string, path: string, expected: number, actual: number): QuiverError {
+  return new QuiverError(
+    'CORRUPTED',
+    `segment file ${shown} fails its CRC32C check: ${hex32(actual)}, expected ${hex32(expected)} (manifest.json)`,
+    { path, expected, actual },
+  )
 }
 
 /** `other`, or `config` itself when they are equal by value (segments share the collection's config object). */
@@ -400,7 +433,8 @@ export async function persistSegments(
     const id = segmentDirName(seq, i)
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
-    for (const [name, data] of Object.entries(item.files)) await writeFileAtomic(join(segDir, name), data)
+    for (const [name, data] of Object.entries(item.files))
+      await writeFileAtomic(join(segDir, name), bodyParts(data))
     await fsyncDir(segmentsDir)
     manifest.segments.push({ id, files: fileEntries(item.files), config: configToJson(item.config) })
   }

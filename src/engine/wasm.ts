@@ -81,6 +81,8 @@ export interface CoreExports {
   prepareRange(from: number, to: number): void
   insertRange(from: number, to: number, step: number): void
   finishRange(to: number): void
+  /** CRC-32C of `len` bytes at `ptr` continuing from `crc` (assembly/checksum.ts; signed: use `>>> 0`). */
+  crc32c(ptr: number, len: number, crc: number): number
   /** Read-bandwidth probe: sums `bytes` bytes at `ptr` as float32 lanes. */
   streamSum(ptr: number, bytes: number): number
   checkIntegrity(): number
@@ -104,6 +106,58 @@ export function chunkRuns(
     const end = Math.min(to, (Math.floor(first / per) + 1) * per)
     fn(at(first), first, end - first)
     first = end
+  }
+}
+
+/** Bytes a CRC of data outside a core's memory is computed through at a time. */
+const CRC_SCRATCH = 1 << 20
+
+/**
+ * CRC-32C of `bytes` (outside `core`'s memory: for data in it, call `core.crc32c(ptr, len, crc)`)
+ * continuing from `crc` (0 to start), computed by the core's WebAssembly kernel through a scratch
+ * block of its memory. The same function as src/storage/crc32c.ts, several times faster.
+ */
+export function coreCrc32c(core: CoreExports, bytes: Uint8Array, crc = 0): number {
+  if (bytes.byteLength === 0) return crc >>> 0
+  const size = Math.min(bytes.byteLength, CRC_SCRATCH)
+  const block = core.allocBlock(size)
+  try {
+    let c = crc
+    for (let pos = 0; pos < bytes.byteLength; pos += size) {
+      const piece = bytes.subarray(pos, pos + size)
+      new Uint8Array(core.memory.buffer, block, piece.byteLength).set(piece)
+      c = core.crc32c(block, piece.byteLength, c)
+    }
+    return c >>> 0
+  } finally {
+    core.freeBlock(block)
+  }
+}
+
+/**
+ * Collects a file's parts in order with their running size and CRC-32C (computed by `core`): views
+ * of the core's memory by pointer (`inCore`), other buffers as they are (`outside`).
+ */
+export function fileParts(core: CoreExports): {
+  inCore(ptr: number, bytes: number): void
+  outside(bytes: Uint8Array): void
+  done(): { parts: Uint8Array[]; bytes: number; crc32c: number }
+} {
+  const parts: Uint8Array[] = []
+  let bytes = 0
+  let crc = 0
+  return {
+    inCore(ptr, n) {
+      parts.push(new Uint8Array(core.memory.buffer, ptr, n))
+      crc = core.crc32c(ptr, n, crc) >>> 0
+      bytes += n
+    },
+    outside(b) {
+      parts.push(b)
+      crc = coreCrc32c(core, b, crc)
+      bytes += b.byteLength
+    },
+    done: () => ({ parts, bytes, crc32c: crc }),
   }
 }
 

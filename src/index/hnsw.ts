@@ -2,7 +2,14 @@
 // instance, plus exact search over the same vectors (the recall reference) and a graph self-check.
 // Knows offsets, vectors and distances only: no point ids, payloads or files.
 import { CorePool, type InsertTask, type SearchTask, type TaskReply } from '../engine/pool.js'
-import { chunkRuns, type IndexMetric, instantiateCore, joinParts } from '../engine/wasm.js'
+import {
+  chunkRuns,
+  coreCrc32c,
+  fileParts,
+  type IndexMetric,
+  instantiateCore,
+  joinParts,
+} from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 
 import {
@@ -15,6 +22,7 @@ import {
   type SearchFilter,
   type SearchHits,
 } from './core-index.js'
+import type { IndexFileParts, IndexFileSource } from './types.js'
 
 export type { IndexMetric } from '../engine/wasm.js'
 export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
@@ -32,6 +40,8 @@ export interface HnswParams {
 const MAGIC = 0x4e485651 // 'QVHN'
 const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
+/** Reads of a restored file's pieces kept in flight at once (libuv runs 4 file reads in parallel). */
+const READS_IN_FLIGHT = 4
 
 const INTEGRITY_REASONS: Record<number, string> = {
   1: 'entry point missing or not on the top layer',
@@ -325,21 +335,21 @@ export class HnswIndex extends CoreIndex<HnswParams> {
 
   /** Serialises vectors, graph and deletions into one buffer (format in docs/storage-format.md). */
   serialize(): Uint8Array {
-    return joinParts(this.serializeParts())
+    return joinParts(this.serializeParts().parts)
   }
 
   /**
    * `serialize()` as its parts in file order, mostly views of the core's memory rather than copies:
    * the header, the vectors and layer-0 links (one view per chunk), the levels, the deletions (a
-   * view) and the upper-layer blocks. The views show the index as it is until it next changes: a
-   * caller writes them out before any add, delete or restore on this index, or copies them.
+   * view) and the upper-layer blocks; with the size and CRC-32C (computed by the core). The views
+   * show the index as it is until it next changes: a caller writes them out before any add, delete
+   * or restore on this index, or copies them.
    */
-  serializeParts(): Uint8Array[] {
+  serializeParts(): IndexFileParts {
     const c = this.core
     const n = c.getCount()
     const m0 = 2 * this.params.m
-    const buf = c.memory.buffer
-    const levelView = new Uint8Array(buf, c.levelsPtr(), n)
+    const levelView = new Uint8Array(c.memory.buffer, c.levelsPtr(), n)
     let upperWords = 0
     for (let i = 0; i < n; i++) upperWords += levelView[i]! * (1 + this.params.m)
     const header = new Uint32Array(HEADER_WORDS)
@@ -358,30 +368,126 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       c.getRng() >>> 0,
       upperWords,
     ])
-    const parts: Uint8Array[] = [new Uint8Array(header.buffer)]
-    const vecRow = this.paddedDim * 4
-    const linkRow = (1 + m0) * 4
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) =>
-      parts.push(new Uint8Array(buf, ptr, rows * vecRow)),
-    )
-    const levels = new Uint8Array((n + 3) & ~3)
-    levels.set(levelView)
-    parts.push(levels)
-    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) =>
-      parts.push(new Uint8Array(buf, ptr, rows * linkRow)),
-    )
-    parts.push(new Uint8Array(buf, c.deletedPtr(), ((n + 31) >>> 5) * 4))
     const upper = new Uint8Array(upperWords * 4)
     const blockBytes = (1 + this.params.m) * 4
     let pos = 0
     for (let i = 0; i < n; i++) {
-      const l = levels[i]!
+      const l = levelView[i]!
       if (l === 0) continue
-      upper.set(new Uint8Array(buf, c.upperPtr(i), l * blockBytes), pos)
+      upper.set(new Uint8Array(c.memory.buffer, c.upperPtr(i), l * blockBytes), pos)
       pos += l * blockBytes
     }
-    parts.push(upper)
-    return parts
+    const levels = new Uint8Array((n + 3) & ~3)
+    levels.set(levelView)
+    const out = fileParts(c)
+    out.outside(new Uint8Array(header.buffer))
+    const vecRow = this.paddedDim * 4
+    const linkRow = (1 + m0) * 4
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * vecRow))
+    out.outside(levels)
+    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * linkRow))
+    out.inCore(c.deletedPtr(), ((n + 31) >>> 5) * 4)
+    out.outside(upper)
+    return out.done()
+  }
+
+  /**
+   * `restore` from a stored file read in pieces straight into the new index's memory: the vectors
+   * and links chunk by chunk, so opening needs no buffer of the whole file and no copy. Verifies the
+   * size and the CRC-32C of `source` (computed by the core as the pieces arrive), then the graph;
+   * throws CORRUPTED (`details.actual` / `expected` on a checksum mismatch) before returning.
+   */
+  static async restoreFrom(params: HnswParams, source: IndexFileSource): Promise<HnswIndex> {
+    const corrupt = (what: string, details?: Record<string, unknown>) =>
+      new QuiverError('CORRUPTED', `HNSW index file: ${what}`, details)
+    if (source.bytes < HEADER_WORDS * 4) throw corrupt('too short')
+    const head = new Uint8Array(HEADER_WORDS * 4)
+    await source.read(head, 0)
+    const h = new Uint32Array(head.buffer)
+    if (h[0] !== MAGIC) throw corrupt('bad magic number')
+    if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
+    if (
+      h[2] !== params.dimension ||
+      h[4] !== coreMetric(params.metric) ||
+      h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
+      h[6] !== params.m
+    ) {
+      throw corrupt('dimension, metric or m differ from the collection config')
+    }
+    const index = HnswIndex.create(params)
+    const c = index.core
+    const n = h[8]!
+    const upperWords = h[12]!
+    const m0 = 2 * params.m
+    const vecRow = index.paddedDim * 4
+    const linkRow = (1 + m0) * 4
+    const levelBytes = (n + 3) & ~3
+    const delBytes = ((n + 31) >>> 5) * 4
+    const expected = HEADER_WORDS * 4 + n * vecRow + levelBytes + n * linkRow + delBytes + upperWords * 4
+    if (source.bytes !== expected) throw corrupt(`size ${source.bytes}, expected ${expected}`)
+    if (n > index.maxSize) throw corrupt(`${n} vectors exceed the segment capacity`)
+    c.reserve(Math.max(n, 1))
+    // every piece of the file in order: views of the core's memory where the data lives (vectors
+    // and links per chunk, levels, deletions), small buffers for the rest (levels padding, upper
+    // layers, copied in below)
+    const mem = c.memory.buffer
+    const pieces: Uint8Array[] = []
+    const ptrs: number[] = [] // -1: not in the core's memory
+    const inCore = (ptr: number, bytes: number) => {
+      pieces.push(new Uint8Array(mem, ptr, bytes))
+      ptrs.push(ptr)
+    }
+    const outside = (bytes: Uint8Array) => {
+      pieces.push(bytes)
+      ptrs.push(-1)
+    }
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => inCore(ptr, rows * vecRow))
+    inCore(c.levelsPtr(), n)
+    outside(new Uint8Array(levelBytes - n))
+    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => inCore(ptr, rows * linkRow))
+    inCore(c.deletedPtr(), delBytes)
+    const upper = new Uint8Array(upperWords * 4)
+    outside(upper)
+    // reads overlap (up to READS_IN_FLIGHT) with the checksum of the pieces already read, in order
+    const reads: Promise<void>[] = []
+    let pos = head.byteLength
+    const start = (i: number) => {
+      const piece = pieces[i]!
+      reads[i] = source.read(piece, pos)
+      pos += piece.byteLength
+    }
+    for (let i = 0; i < Math.min(READS_IN_FLIGHT, pieces.length); i++) start(i)
+    let crc = coreCrc32c(c, head)
+    try {
+      for (let i = 0; i < pieces.length; i++) {
+        await reads[i]
+        if (i + READS_IN_FLIGHT < pieces.length) start(i + READS_IN_FLIGHT)
+        const ptr = ptrs[i]!
+        crc = ptr < 0 ? coreCrc32c(c, pieces[i]!, crc) : c.crc32c(ptr, pieces[i]!.byteLength, crc) >>> 0
+      }
+    } finally {
+      await Promise.allSettled(reads) // no read may still write into the core once this returns
+    }
+    if (crc !== source.crc32c >>> 0)
+      throw corrupt('CRC32C mismatch', { expected: source.crc32c >>> 0, actual: crc })
+    const levels = new Uint8Array(c.memory.buffer, c.levelsPtr(), n)
+    let levelWords = 0
+    for (let i = 0; i < n; i++) levelWords += levels[i]! * (1 + params.m)
+    if (levelWords !== upperWords)
+      throw corrupt(`upper-layer size ${upperWords} words, levels say ${levelWords}`)
+    const blockBytes = (1 + params.m) * 4
+    let at = 0
+    for (let i = 0; i < n; i++) {
+      const l = levels[i]! // a view of shared memory stays valid when the memory grows
+      if (l === 0) continue
+      const ptr = c.allocUpper(i, l)
+      new Uint8Array(c.memory.buffer).set(upper.subarray(at, at + l * blockBytes), ptr)
+      at += l * blockBytes
+    }
+    c.setState(n, h[9]! | 0, h[10]! | 0, h[11]!)
+    const report = index.checkIntegrity()
+    if (!report.ok) throw corrupt(`graph self-check failed at offset ${report.node}: ${report.reason}`)
+    return index
   }
 
   /** Rebuilds an index from `serialize()` output without re-inserting; throws CORRUPTED on a bad buffer. */

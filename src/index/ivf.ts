@@ -2,7 +2,7 @@
 // Zisserman 2003): a graphless core's vectors partitioned into `nlist` k-means cells whose lists live in
 // WASM memory (assembly/ivf.ts). Same surface as HnswIndex; with a quantizer trained on its core
 // (e.g. ProductQuantizer: IVF-PQ) lists are scanned on codes and the best candidates rescored.
-import { chunkRuns, type IndexMetric, instantiateCore, joinParts } from '../engine/wasm.js'
+import { chunkRuns, fileParts, type IndexMetric, instantiateCore, joinParts } from '../engine/wasm.js'
 import { QuiverError } from '../errors.js'
 import {
   type KMeansCoreExports,
@@ -20,7 +20,7 @@ import {
   type SearchFilter,
   type SearchHits,
 } from './core-index.js'
-import type { VectorIndex } from './types.js'
+import type { IndexFileParts, VectorIndex } from './types.js'
 
 /** The IVF exports of assembly/ivf.ts. */
 interface IvfCoreExports extends KMeansCoreExports {
@@ -275,15 +275,16 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
    * when trained).
    */
   serialize(): Uint8Array {
-    return joinParts(this.serializeParts())
+    return joinParts(this.serializeParts().parts)
   }
 
   /**
-   * `serialize()` as its parts in file order: the header, views of the core's memory for the
-   * vectors (one per chunk) and the deletions, copies of the centroids and list ids. The views show
-   * the index as it is until it next changes (write them out before any add, delete or training).
+   * `serialize()` as its parts in file order, with the size and CRC-32C: the header, views of the
+   * core's memory for the vectors (one per chunk) and the deletions, copies of the centroids and
+   * list ids. The views show the index as it is until it next changes (write them out before any
+   * add, delete or training).
    */
-  serializeParts(): Uint8Array[] {
+  serializeParts(): IndexFileParts {
     const c = this.core
     const n = c.getCount()
     const nlist = this.nlist
@@ -301,19 +302,18 @@ export class IvfIndex extends CoreIndex<IvfParams, IvfCoreExports> implements Ve
       nlist,
       probeKind(this.params.metric),
     ])
-    const buf = c.memory.buffer
-    const parts: Uint8Array[] = [new Uint8Array(header.buffer)]
+    const cent =
+      nlist > 0 ? readCentroidBlocks(c.memory, c.ivfCentroidsPtr(), nlist, this.paddedDim) : undefined
+    const out = fileParts(c)
+    out.outside(new Uint8Array(header.buffer))
     const vecRow = this.paddedDim * 4
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) =>
-      parts.push(new Uint8Array(buf, ptr, rows * vecRow)),
-    )
-    parts.push(new Uint8Array(buf, c.deletedPtr(), ((n + 31) >>> 5) * 4))
-    if (nlist > 0) {
-      const cent = readCentroidBlocks(c.memory, c.ivfCentroidsPtr(), nlist, this.paddedDim)
-      parts.push(new Uint8Array(cent.buffer, cent.byteOffset, cent.byteLength))
-      parts.push(new Uint8Array(assign.buffer, assign.byteOffset, assign.byteLength))
+    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * vecRow))
+    out.inCore(c.deletedPtr(), ((n + 31) >>> 5) * 4)
+    if (cent !== undefined) {
+      out.outside(new Uint8Array(cent.buffer, cent.byteOffset, cent.byteLength))
+      out.outside(new Uint8Array(assign.buffer, assign.byteOffset, assign.byteLength))
     }
-    return parts
+    return out.done()
   }
 
   /** Rebuilds an index from `serialize()` output without retraining; throws CORRUPTED on a bad buffer. */

@@ -62,7 +62,25 @@ export interface VectorIndex {
   serialize(): Uint8Array
   /**
    * `serialize()` as its parts in file order, mostly views of the index's memory: valid until the
-   * index next changes (write them out before then, or copy them).
+   * index next changes (write them out before then, or copy them); with their size and CRC-32C.
    */
-  serializeParts(): Uint8Array[]
+  serializeParts(): IndexFileParts
+}
+
+/**
+ * A stored index file read in pieces straight into an index's memory (no whole-file buffer):
+ * `bytes` long; `read` fills all of `into` with the bytes at `position` or throws.
+ */
+export interface IndexFileSource {
+  readonly bytes: number
+  /** CRC-32C the file must have (its manifest entry); a restore that computes another throws CORRUPTED. */
+  readonly crc32c: number
+  read(into: Uint8Array, position: number): Promise<void>
+}
+
+/** A file as parts in order (views of an index's memory, or small buffers), with its size and CRC-32C. */
+export interface IndexFileParts {
+  readonly parts: readonly Uint8Array[]
+  readonly bytes: number
+  readonly crc32c: number
 }

@@ -31,10 +31,10 @@ import {
   type SearchHits,
 } from '../index/hnsw.js'
 import { defaultNlist, IvfIndex, type IvfParams } from '../index/ivf.js'
-import type { VectorIndex } from '../index/types.js'
+import type { IndexFileSource, VectorIndex } from '../index/types.js'
 import { createQuantizer, type Quantizer, restoreQuantizer } from '../quantization/index.js'
 import { SparseIndex, type SparseVector } from '../sparse/sparse-index.js'
-import { concatBytes, type FileBody } from '../storage/files.js'
+import { bodyParts, concatBytes, type FileBody } from '../storage/files.js'
 import type {
   CollectionConfig,
   Distance,
@@ -376,10 +376,56 @@ export class Segment {
    * Restores a segment from `toFiles()` output (format 1 or 2); throws CORRUPTED if the files are
    * missing or disagree.
    */
-  static fromFiles(config: CollectionConfig, bodies: SegmentFiles): Segment {
+  /**
+   * Names of `config`'s segment files that `load` restores from an `IndexFileSource` (read in pieces
+   * straight into the index's memory): the HNSW index files.
+   */
+  static streamedFiles(config: CollectionConfig): Set<string> {
+    const out = new Set<string>()
+    let i = 0
+    for (const [name, vc] of config.vectors) {
+      const names = vectorFiles(name, i++)
+      if (vc.multivector === undefined && Segment.ivfParams(vc) === undefined) out.add(names.index)
+    }
+    return out
+  }
+
+  /**
+   * `fromFiles`, with the files `streamedFiles` names restored from `sources` (checksummed as they
+   * are read) rather than from whole-file buffers in `bodies`. Throws CORRUPTED like `fromFiles`.
+   */
+  static async load(
+    config: CollectionConfig,
+    bodies: SegmentFiles,
+    sources: ReadonlyMap<string, IndexFileSource>,
+  ): Promise<Segment> {
+    const restored = new Map<string, VectorIndex>()
+    let i = 0
+    for (const [name, vc] of config.vectors) {
+      const file = vectorFiles(name, i++).index
+      const source = sources.get(file)
+      if (source === undefined || vc.multivector !== undefined || Segment.ivfParams(vc) !== undefined)
+        continue
+      try {
+        restored.set(file, await HnswIndex.restoreFrom(Segment.indexParams(vc), source))
+      } catch (err) {
+        // name the file: a checksum mismatch is reported against it
+        if (err instanceof QuiverError && err.code === 'CORRUPTED')
+          throw new QuiverError('CORRUPTED', err.message, { ...err.details, file }, err)
+        throw err
+      }
+    }
+    return Segment.fromFiles(config, bodies, restored)
+  }
+
+  static fromFiles(
+    config: CollectionConfig,
+    bodies: SegmentFiles,
+    restored: ReadonlyMap<string, VectorIndex> = new Map(),
+  ): Segment {
     const files = (name: string): Uint8Array | undefined => {
       const body = bodies[name]
-      return body === undefined || body instanceof Uint8Array ? body : concatBytes(body)
+      return body === undefined || body instanceof Uint8Array ? body : concatBytes(bodyParts(body))
     }
     const pointsBytes = files('points.msgpack')
     if (pointsBytes === undefined)
@@ -419,11 +465,14 @@ export class Segment {
         })
         continue
       }
-      const bytes = files(names.index)
-      if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.index} is missing`)
       const ivf = Segment.ivfParams(vc)
-      const index: VectorIndex =
-        ivf !== undefined ? IvfIndex.restore(ivf, bytes) : HnswIndex.restore(Segment.indexParams(vc), bytes)
+      let index = restored.get(names.index)
+      if (index === undefined) {
+        const bytes = files(names.index)
+        if (bytes === undefined) throw new QuiverError('CORRUPTED', `segment file ${names.index} is missing`)
+        index =
+          ivf !== undefined ? IvfIndex.restore(ivf, bytes) : HnswIndex.restore(Segment.indexParams(vc), bytes)
+      }
       if (index.size !== n)
         throw new QuiverError('CORRUPTED', `segment file ${names.index} does not match points.msgpack`)
       const codes = files(names.quantization)

@@ -76,6 +76,50 @@ export async function readFileIfExists(path: string): Promise<Uint8Array | undef
   }
 }
 
+/**
+ * A file opened for positioned reads of exactly the bytes asked for, or undefined when it does not
+ * exist. `size` is its length when opened; `read(into, position)` fills all of `into` (throws
+ * IO_ERROR when the file ends first or a read fails); `close()` once done. Throws IO_ERROR when the
+ * file cannot be opened.
+ */
+export async function openForReads(
+  path: string,
+): Promise<
+  | { size: number; read(into: Uint8Array, position: number): Promise<void>; close(): Promise<void> }
+  | undefined
+> {
+  let h: FileHandle
+  try {
+    h = await open(path, 'r')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw ioError('open', path, err)
+  }
+  try {
+    const { size } = await h.stat()
+    return {
+      size,
+      async read(into, position) {
+        let done = 0
+        try {
+          while (done < into.byteLength) {
+            const { bytesRead } = await h.read(into, done, into.byteLength - done, position + done)
+            if (bytesRead === 0)
+              throw Object.assign(new Error(`the file ends at byte ${position + done}`), { code: 'EIO' })
+            done += bytesRead
+          }
+        } catch (err) {
+          throw ioError('read', path, err)
+        }
+      },
+      close: () => h.close(),
+    }
+  } catch (err) {
+    await h.close()
+    throw ioError('stat', path, err)
+  }
+}
+
 /** Removes a file; a missing file is not an error. Throws IO_ERROR for other failures. */
 export async function removeFileIfExists(path: string): Promise<void> {
   try {
@@ -106,24 +150,38 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
 }
 
 /**
- * A file's contents: one buffer, or its parts in order (e.g. views of a segment's WebAssembly
- * memory, written without being copied into one buffer first).
+ * A file's contents: one buffer, its parts in order, or its parts with their size and CRC-32C
+ * already computed (a segment's index: views of its WebAssembly memory, written without being copied
+ * into one buffer first).
  */
-export type FileBody = Uint8Array | readonly Uint8Array[]
+export type FileBody = Uint8Array | readonly Uint8Array[] | FileParts
+
+/** Parts of a file in order with their total size and CRC-32C. */
+export interface FileParts {
+  readonly parts: readonly Uint8Array[]
+  readonly bytes: number
+  readonly crc32c: number
+}
+
+/** The parts of a file body, in order. */
+export function bodyParts(body: FileBody): readonly Uint8Array[] {
+  if (body instanceof Uint8Array) return [body]
+  return 'parts' in body ? body.parts : body
+}
 
 /** Bytes of a file body. */
 export function bodyBytes(body: FileBody): number {
-  if (body instanceof Uint8Array) return body.byteLength
+  if (!(body instanceof Uint8Array) && 'bytes' in body) return body.bytes
   let n = 0
-  for (const part of body) n += part.byteLength
+  for (const part of bodyParts(body)) n += part.byteLength
   return n
 }
 
-/** CRC-32C of a file body (its parts as one stream). */
+/** CRC-32C of a file body (its parts as one stream; the precomputed one of FileParts). */
 export function bodyCrc32c(body: FileBody): number {
-  if (body instanceof Uint8Array) return crc32c(body)
+  if (!(body instanceof Uint8Array) && 'crc32c' in body) return body.crc32c
   let c = 0
-  for (const part of body) c = crc32c(part, c)
+  for (const part of bodyParts(body)) c = crc32c(part, c)
   return c
 }
 
@@ -132,7 +190,7 @@ export function bodyCopy(body: FileBody): Uint8Array {
   if (body instanceof Uint8Array) return body.slice()
   const out = new Uint8Array(bodyBytes(body))
   let pos = 0
-  for (const part of body) {
+  for (const part of bodyParts(body)) {
     out.set(part, pos)
     pos += part.byteLength
   }
