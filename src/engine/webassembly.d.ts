@@ -3,6 +3,8 @@
 declare namespace WebAssembly {
   class Module {
     constructor(bytes: ArrayBufferView | ArrayBuffer)
+    /** The module's exports by name and kind (test/core-exports.test.ts checks the declared ones). */
+    static exports(module: Module): { name: string; kind: string }[]
   }
   class Instance {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>)
