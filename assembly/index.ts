@@ -402,10 +402,11 @@ export function init(dimension: i32, metricId: i32, norm: bool, m: i32, efc: i32
   ensureSelect(M0 + 1)
 }
 
-// The TLSF allocator serves blocks below 1 GiB; the largest per-offset array bounds the segment.
+// The TLSF allocator serves blocks below 1 GiB. Vectors and links are chunked, but a segment stays
+// within 1 GiB of either (and of every other per-offset array): this bounds its offsets.
 const BLOCK_LIMIT: i64 = (1 << 30) - 4096
 
-/** Most offsets one segment can hold (vectors and layer-0 links each live in one block). */
+/** Most offsets one segment can hold: 1 GiB of vectors or of layer-0 links, whichever is larger. */
 export function maxCapacity(): i32 {
   const vecBytes = <i64>dimP << 2
   const linkBytes = <i64>(1 + M0) << 2
@@ -470,6 +471,7 @@ export function vectorPtr(node: i32): usize {
 
 /** Byte offset of `node`'s layer-0 link list ((1 + 2m) u32: degree, neighbours; `node` < capacity, m > 0). */
 export function links0At(node: i32): usize {
+  if (M == 0) abort('an index without a graph (m = 0) has no links')
   return linksAt(node, 0)
 }
 
@@ -987,7 +989,8 @@ function insert(node: i32): void {
 /** Draws nothing: records `level` for `node` with empty link lists (and its upper block). */
 function setupNode(node: i32, level: i32): void {
   store<u8>(levels + <usize>node, <u8>level)
-  store<u32>(linksAt(node, 0), 0)
+  // the whole row, not just the degree: chunks are not zero-filled, and unused slots are persisted
+  memory.fill(linksAt(node, 0), 0, <usize>(1 + M0) << 2)
   if (level > 0) allocUpper(node, level)
   else store<u32>(upper + (<usize>node << 2), 0)
 }
@@ -1427,6 +1430,13 @@ function extendToLive(live: usize): bool {
   // a grown deleted array replaced during a task is retired, not freed: either pointer stays
   // readable for `capacity` bits (a stale one only misses deletions, which the collection re-checks)
   const liveDel = <usize>atomic.load<i32>(live + (<usize>ST_DELETED << 2))
+  // offsets committed since may lie past the snapshot's capacity, in arrays reserve() replaced
+  // (the replaced ones are retired, not freed, while tasks run): read them all as of now. Written
+  // before the count was published, so they cover every offset below liveCount.
+  levels = <usize>atomic.load<i32>(live + (<usize>ST_LEVELS << 2))
+  upper = <usize>atomic.load<i32>(live + (<usize>ST_UPPER << 2))
+  vecs = <usize>atomic.load<i32>(live + (<usize>ST_VECS << 2))
+  links0 = <usize>atomic.load<i32>(live + (<usize>ST_LINKS0 << 2))
   const words = <usize>wordsFor(liveCount)
   const copy = carve(words << 2)
   memory.copy(copy, liveDel, words << 2)
@@ -1463,6 +1473,8 @@ function workerScratch(slot: i32, bytes: usize): usize {
 export function prepareRange(from: i32, to: i32): void {
   for (let node = from; node < to; node++) {
     const v = vecPtr(node)
+    // the host wrote `dim` floats; the padding up to dimP must be zero (chunks are not zero-filled)
+    if (dimP > dim) memory.fill(v + (<usize>dim << 2), 0, <usize>(dimP - dim) << 2)
     if (normalize) normalizeInPlace(v)
     if (quantKind != 0) encodeNode(node, v)
     setupNode(node, randomLevel())

@@ -102,6 +102,73 @@ describe('core storage layout', () => {
     // a file shorter than its header says
     await expect(
       HnswIndex.restoreFrom(index.params, source(bytes.subarray(0, bytes.byteLength - 4), file.crc32c)),
-    ).rejects.toThrow(/size/)
+    ).rejects.toThrow(/size|CRC32C mismatch/)
+  })
+
+  it('memory a chunk reuses (not zero-filled) never reaches vectors or files: padding and link slots are written before use', async () => {
+    // dimension 6: padded to 8, so every row has two padding floats the kernels read
+    const r = rng(3)
+    const data = Float32Array.from({ length: 3000 * 6 }, () => r())
+    const build = async (dirty: boolean, batch: boolean) => {
+      const index = HnswIndex.create({ dimension: 6, metric: 'l2', m: 6, efConstruct: 32, seed: 5 })
+      index.reserve(3000)
+      const c = index.coreExports
+      if (dirty) {
+        // what a reused block may hold: NaN in every row and link slot not yet stored
+        for (let o = 0; o < 3000; o++) {
+          new Float32Array(c.memory.buffer, c.vectorPtr(o), 8).fill(Number.NaN)
+          new Uint32Array(c.memory.buffer, c.links0At(o), 13).fill(0xdeadbeef)
+        }
+      }
+      if (batch)
+        await index.addBatch(data) // on the pool's threads when it runs (not deterministic)
+      else for (let i = 0; i < 3000; i++) index.add(data.subarray(i * 6, (i + 1) * 6))
+      return index
+    }
+    // one by one: deterministic, so the files must be identical byte for byte
+    const clean = await build(false, false)
+    expect(Buffer.compare((await build(true, false)).serialize(), clean.serialize())).toBe(0)
+    // a batch: every row's padding and every link slot past its degree is zero
+    const batched = await build(true, true)
+    const c = batched.coreExports
+    for (let o = 0; o < 3000; o++) {
+      const row = new Float32Array(c.memory.buffer, c.vectorPtr(o), 8)
+      expect([row[6], row[7]]).toEqual([0, 0])
+      const links = new Uint32Array(c.memory.buffer, c.links0At(o), 13)
+      // past the degree: zero, or a neighbour a pruned list dropped; never what the block held
+      for (let j = 1 + links[0]!; j < 13; j++) expect(links[j]).toBeLessThan(3000)
+    }
+    const hits = batched.search(data.subarray(6 * 77, 6 * 78), 5, 64)
+    expect(hits.offsets[0]).toBe(77)
+    expect(hits.distances[0]).toBe(0)
+    for (const d of hits.distances) expect(Number.isFinite(d)).toBe(true)
+  })
+
+  it('an index without a graph (m = 0) persists and restores, in pieces or whole', async () => {
+    const index = HnswIndex.create({ dimension: 16, metric: 'l2', m: 0, efConstruct: 16 })
+    const r = rng(4)
+    const vectors = Array.from({ length: 5000 }, () => Float32Array.from({ length: 16 }, () => r()))
+    for (const v of vectors) index.add(v)
+    const file = index.serializeParts()
+    const bytes = index.serialize()
+    expect(file.crc32c).toBe(crc32c(bytes))
+    const source = {
+      bytes: bytes.byteLength,
+      crc32c: file.crc32c,
+      read: async (into: Uint8Array, position: number) =>
+        into.set(bytes.subarray(position, position + into.byteLength)),
+    }
+    for (const restored of [
+      HnswIndex.restore(index.params, bytes),
+      await HnswIndex.restoreFrom(index.params, source),
+    ]) {
+      expect(Buffer.compare(restored.serialize(), bytes)).toBe(0)
+      const exact = restored.searchExact(vectors[4321]!, 3)
+      expect(exact.offsets[0]).toBe(4321)
+      // the restored core still allocates soundly (a restore into address 0 would have broken it)
+      for (const v of vectors.slice(0, 500)) restored.add(v)
+      expect(restored.size).toBe(5500)
+      expect(restored.searchExact(vectors[10]!, 2).distances[0]).toBe(0)
+    }
   })
 })

@@ -40,6 +40,20 @@ export interface HnswParams {
 const MAGIC = 0x4e485651 // 'QVHN'
 const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
+/** CRC-32C of a whole stored file, read in 1 MiB pieces (only when its header already failed a check). */
+async function sourceCrc32c(source: IndexFileSource): Promise<number> {
+  const core = instantiateCore()
+  core.init(1, 1, 0, 0, 1, 1)
+  const piece = new Uint8Array(1 << 20)
+  let crc = 0
+  for (let pos = 0; pos < source.bytes; pos += piece.byteLength) {
+    const part = piece.subarray(0, Math.min(piece.byteLength, source.bytes - pos))
+    await source.read(part, pos)
+    crc = coreCrc32c(core, part, crc)
+  }
+  return crc
+}
+
 /** Reads of a restored file's pieces kept in flight at once (libuv runs 4 file reads in parallel). */
 const READS_IN_FLIGHT = 4
 
@@ -385,7 +399,9 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const linkRow = (1 + m0) * 4
     chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * vecRow))
     out.outside(levels)
-    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * linkRow))
+    // m = 0 (no graph): the file keeps a zero degree word per offset, the core holds no links
+    if (this.params.m === 0) out.outside(new Uint8Array(n * linkRow))
+    else chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * linkRow))
     out.inCore(c.deletedPtr(), ((n + 31) >>> 5) * 4)
     out.outside(upper)
     return out.done()
@@ -400,19 +416,27 @@ export class HnswIndex extends CoreIndex<HnswParams> {
   static async restoreFrom(params: HnswParams, source: IndexFileSource): Promise<HnswIndex> {
     const corrupt = (what: string, details?: Record<string, unknown>) =>
       new QuiverError('CORRUPTED', `HNSW index file: ${what}`, details)
-    if (source.bytes < HEADER_WORDS * 4) throw corrupt('too short')
+    // a header that fails a check is first blamed on the checksum when the file fails it too (a
+    // flipped bit in the header reads as corruption, not as a config mismatch)
+    const headerFailure = async (what: string) => {
+      const actual = await sourceCrc32c(source)
+      return actual !== source.crc32c >>> 0
+        ? corrupt('CRC32C mismatch', { expected: source.crc32c >>> 0, actual })
+        : corrupt(what)
+    }
+    if (source.bytes < HEADER_WORDS * 4) throw await headerFailure('too short')
     const head = new Uint8Array(HEADER_WORDS * 4)
     await source.read(head, 0)
     const h = new Uint32Array(head.buffer)
-    if (h[0] !== MAGIC) throw corrupt('bad magic number')
-    if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
+    if (h[0] !== MAGIC) throw await headerFailure('bad magic number')
+    if (h[1] !== FORMAT_VERSION) throw await headerFailure(`unsupported format version ${h[1]}`)
     if (
       h[2] !== params.dimension ||
       h[4] !== coreMetric(params.metric) ||
       h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
       h[6] !== params.m
     ) {
-      throw corrupt('dimension, metric or m differ from the collection config')
+      throw await headerFailure('dimension, metric or m differ from the collection config')
     }
     const index = HnswIndex.create(params)
     const c = index.core
@@ -424,8 +448,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const levelBytes = (n + 3) & ~3
     const delBytes = ((n + 31) >>> 5) * 4
     const expected = HEADER_WORDS * 4 + n * vecRow + levelBytes + n * linkRow + delBytes + upperWords * 4
-    if (source.bytes !== expected) throw corrupt(`size ${source.bytes}, expected ${expected}`)
-    if (n > index.maxSize) throw corrupt(`${n} vectors exceed the segment capacity`)
+    if (source.bytes !== expected) throw await headerFailure(`size ${source.bytes}, expected ${expected}`)
+    if (n > index.maxSize) throw await headerFailure(`${n} vectors exceed the segment capacity`)
     c.reserve(Math.max(n, 1))
     // every piece of the file in order: views of the core's memory where the data lives (vectors
     // and links per chunk, levels, deletions), small buffers for the rest (levels padding, upper
@@ -444,7 +468,9 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => inCore(ptr, rows * vecRow))
     inCore(c.levelsPtr(), n)
     outside(new Uint8Array(levelBytes - n))
-    chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => inCore(ptr, rows * linkRow))
+    if (params.m === 0)
+      outside(new Uint8Array(n * linkRow)) // no graph: zero degree words, not kept
+    else chunkRuns(c, c.links0At, 0, n, (ptr, _first, rows) => inCore(ptr, rows * linkRow))
     inCore(c.deletedPtr(), delBytes)
     const upper = new Uint8Array(upperWords * 4)
     outside(upper)
@@ -453,12 +479,15 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     let pos = head.byteLength
     const start = (i: number) => {
       const piece = pieces[i]!
-      reads[i] = source.read(piece, pos)
+      const read = source.read(piece, pos)
+      read.catch(() => undefined) // awaited in order below; a later one failing first is not unhandled
+      reads[i] = read
       pos += piece.byteLength
     }
-    for (let i = 0; i < Math.min(READS_IN_FLIGHT, pieces.length); i++) start(i)
-    let crc = coreCrc32c(c, head)
+    let crc = 0
     try {
+      for (let i = 0; i < Math.min(READS_IN_FLIGHT, pieces.length); i++) start(i)
+      crc = coreCrc32c(c, head)
       for (let i = 0; i < pieces.length; i++) {
         await reads[i]
         if (i + READS_IN_FLIGHT < pieces.length) start(i + READS_IN_FLIGHT)
@@ -537,9 +566,11 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     mem().set(levels, c.levelsPtr())
     pos += levelBytes
     const linksAt = pos
-    chunkRuns(c, c.links0At, 0, n, (ptr, first, rows) =>
-      mem().set(aligned.subarray(linksAt + first * linkRow, linksAt + (first + rows) * linkRow), ptr),
-    )
+    if (params.m > 0) {
+      chunkRuns(c, c.links0At, 0, n, (ptr, first, rows) =>
+        mem().set(aligned.subarray(linksAt + first * linkRow, linksAt + (first + rows) * linkRow), ptr),
+      )
+    }
     pos += linkBytes
     mem().set(aligned.subarray(pos, pos + delBytes), c.deletedPtr())
     pos += delBytes

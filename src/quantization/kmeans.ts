@@ -77,8 +77,9 @@ export interface KMeansResult {
 
 /**
  * Rows of a float matrix inside a core's memory: row i (i < count) starts at float
- * `vectorsPtr()/4 + i * stride + offset` of `core.memory`, restricted to `ids` when given, and
- * `width` floats wide. For IVF: the stored vectors (stride = padded dimension); for PQ: one sub-space.
+ * `base/4 + i * stride + offset` of `core.memory`, or with `base` 0 the core's stored vectors (row i at
+ * `vectorPtr(i)/4 + offset`: chunked, `stride` unused), restricted to `ids` when given, and `width`
+ * floats wide. For IVF: the stored vectors; for PQ: one sub-space of them.
  */
 export interface CoreRows {
   readonly core: CoreExports

@@ -22,7 +22,7 @@ export interface Quantizer {
   readonly minTrainingVectors: number
   /**
    * Learns the parameters from the first `count` stored vectors of `core` (row stride
-   * `core.getPaddedDim()` floats at `core.vectorsPtr()`, normalised for Cosine), or only from the
+   * `core.getPaddedDim()` floats at `core.vectorPtr(i)`, normalised for Cosine), or only from the
    * offsets in `present` (ascending, each < count) when given: the points that hold this vector, so
    * placeholders (zero rows of points lacking it) and deleted rows teach nothing. Writes the
    * parameters into the core, encodes offsets 0..count-1 and selects this quantizer in the core;

@@ -373,10 +373,6 @@ export class Segment {
   }
 
   /**
-   * Restores a segment from `toFiles()` output (format 1 or 2); throws CORRUPTED if the files are
-   * missing or disagree.
-   */
-  /**
    * Names of `config`'s segment files that `load` restores from an `IndexFileSource` (read in pieces
    * straight into the index's memory): the HNSW index files.
    */
@@ -418,6 +414,10 @@ export class Segment {
     return Segment.fromFiles(config, bodies, restored)
   }
 
+  /**
+   * Restores a segment from `toFiles()` output (format 1 or 2), taking the dense indexes named in
+   * `restored` as already restored; throws CORRUPTED if the files are missing or disagree.
+   */
   static fromFiles(
     config: CollectionConfig,
     bodies: SegmentFiles,
