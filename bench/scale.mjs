@@ -347,22 +347,22 @@ async function runChild(cfg) {
     const reopenMs = performance.now() - t0
     const afterReopen = await settledRss()
     await db.close()
-    return result(
-      'quiver',
-      String(pkg.version),
+    return finish({
+      engine: 'quiver',
+      version: String(pkg.version),
       buildMs,
-      before,
-      steady,
-      rssPeak,
-      disk,
+      rssBeforeBytes: before,
+      rssSteadyBytes: steady,
+      rssPeakBytes: rssPeak,
+      diskBytes: disk,
       reopenMs,
-      afterClose,
-      afterReopen,
+      rssAfterCloseBytes: afterClose,
+      rssAfterReopenBytes: afterReopen,
       points,
-      [
+      notes: [
         `${info.segmentsCount ?? '?'} segment(s) after the build; core pool threads: ${process.env.QUIVER_THREADS ?? 'default (one per core)'}`,
       ],
-    )
+    })
   }
 
   async function runHnswlib() {
@@ -403,20 +403,20 @@ async function runChild(cfg) {
     index.searchKnn(arrays[0], cfg.k)
     const reopenMs = performance.now() - t0
     const afterReopen = await settledRss()
-    return result(
-      'hnswlib-node',
-      loaded.version,
+    return finish({
+      engine: 'hnswlib-node',
+      version: loaded.version,
       buildMs,
-      before,
-      steady,
-      rssPeak,
-      disk,
+      rssBeforeBytes: before,
+      rssSteadyBytes: steady,
+      rssPeakBytes: rssPeak,
+      diskBytes: disk,
       reopenMs,
-      afterClose,
-      afterReopen,
+      rssAfterCloseBytes: afterClose,
+      rssAfterReopenBytes: afterReopen,
       points,
-      ['single-threaded addPoint; reopen = readIndexSync + one query'],
-    )
+      notes: ['single-threaded addPoint; reopen = readIndexSync + one query'],
+    })
   }
 
   /** @param {(ef: number) => ((qi: number) => number[] | Promise<number[]>) | Promise<(qi: number) => number[] | Promise<number[]>>} make */
@@ -432,42 +432,10 @@ async function runChild(cfg) {
     return out
   }
 
-  /**
-   * @param {string} engine @param {string} version @param {number} buildMs @param {number} before
-   * @param {number} steady @param {number} rssPeak @param {number} disk @param {number} reopenMs
-   * @param {number} afterClose @param {number} afterReopen @param {Point[]} points @param {string[]} notes
-   * @returns {ChildResult}
-   */
-  function result(
-    engine,
-    version,
-    buildMs,
-    before,
-    steady,
-    rssPeak,
-    disk,
-    reopenMs,
-    afterClose,
-    afterReopen,
-    points,
-    notes,
-  ) {
+  /** @param {Omit<ChildResult, 'n'>} r @returns {ChildResult} */
+  function finish(r) {
     closeSync(fd)
-    return {
-      engine,
-      version,
-      n: cfg.n,
-      buildMs,
-      rssBeforeBytes: before,
-      rssSteadyBytes: steady,
-      rssPeakBytes: rssPeak,
-      diskBytes: disk,
-      reopenMs,
-      rssAfterCloseBytes: afterClose,
-      rssAfterReopenBytes: afterReopen,
-      points,
-      notes,
-    }
+    return { ...r, n: cfg.n }
   }
 }
 
