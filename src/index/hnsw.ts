@@ -40,6 +40,20 @@ export interface HnswParams {
 const MAGIC = 0x4e485651 // 'QVHN'
 const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
+/** What is wrong with an index file's header for `params` (magic, version, dimension, metric, m), if anything. */
+function headerProblem(params: HnswParams, h: Uint32Array): string | undefined {
+  if (h[0] !== MAGIC) return 'bad magic number'
+  if (h[1] !== FORMAT_VERSION) return `unsupported format version ${h[1]}`
+  if (
+    h[2] !== params.dimension ||
+    h[4] !== coreMetric(params.metric) ||
+    h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
+    h[6] !== params.m
+  )
+    return 'dimension, metric or m differ from the collection config'
+  return undefined
+}
+
 /** CRC-32C of a whole stored file, read in 1 MiB pieces (only when its header already failed a check). */
 async function sourceCrc32c(source: IndexFileSource): Promise<number> {
   const core = instantiateCore()
@@ -428,16 +442,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const head = new Uint8Array(HEADER_WORDS * 4)
     await source.read(head, 0)
     const h = new Uint32Array(head.buffer)
-    if (h[0] !== MAGIC) throw await headerFailure('bad magic number')
-    if (h[1] !== FORMAT_VERSION) throw await headerFailure(`unsupported format version ${h[1]}`)
-    if (
-      h[2] !== params.dimension ||
-      h[4] !== coreMetric(params.metric) ||
-      h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
-      h[6] !== params.m
-    ) {
-      throw await headerFailure('dimension, metric or m differ from the collection config')
-    }
+    const bad = headerProblem(params, h)
+    if (bad !== undefined) throw await headerFailure(bad)
     const index = HnswIndex.create(params)
     const c = index.core
     const n = h[8]!
@@ -525,16 +531,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     if (data.byteLength < HEADER_WORDS * 4) throw corrupt('too short')
     const aligned = data.byteOffset % 4 === 0 ? data : Uint8Array.prototype.slice.call(data)
     const h = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS)
-    if (h[0] !== MAGIC) throw corrupt('bad magic number')
-    if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
-    if (
-      h[2] !== params.dimension ||
-      h[4] !== coreMetric(params.metric) ||
-      h[5] !== (params.metric === 'cosine' ? 1 : 0) ||
-      h[6] !== params.m
-    ) {
-      throw corrupt('dimension, metric or m differ from the collection config')
-    }
+    const bad = headerProblem(params, h)
+    if (bad !== undefined) throw corrupt(bad)
     const index = HnswIndex.create(params)
     const c = index.core
     const n = h[8]!
