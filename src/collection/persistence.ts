@@ -277,7 +277,6 @@ export async function loadSegments(
     const streamed = Segment.streamedFiles(built)
     const files: Record<string, Uint8Array> = {}
     const sources = new Map<string, IndexFileSource>()
-    const shownOf = new Map<string, string>()
     const opened: { close(): Promise<void> }[] = []
     try {
       for (const name of Object.keys(entry.files)) {
@@ -290,7 +289,6 @@ export async function loadSegments(
             { path },
           )
         const shown = shownPath(dir, path)
-        shownOf.set(name, shown)
         const missing = () => new QuiverError('CORRUPTED', `segment file ${shown} is missing`, { path })
         const sizeCheck = (actual: number) =>
           new QuiverError(
@@ -317,14 +315,12 @@ export async function loadSegments(
         segments.push(await Segment.load(built, files, sources))
       } catch (err) {
         if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
-        // a streamed file whose checksum failed: the same message as a file checked whole
+        // a streamed file whose checksum failed (restoreFrom gives both sums): the same message as
+        // a file checked whole
         const d = err.details as { file?: unknown; expected?: unknown; actual?: unknown } | undefined
-        const bad =
-          typeof d?.file === 'string' && sources.has(d.file) && err.message.endsWith('CRC32C mismatch')
-            ? d.file
-            : undefined
-        if (bad !== undefined && typeof d?.expected === 'number' && typeof d.actual === 'number') {
-          throw crcCheck(shownOf.get(bad) ?? bad, join(dir, 'segments', entry.id, bad), d.expected, d.actual)
+        if (typeof d?.file === 'string' && typeof d.expected === 'number' && typeof d.actual === 'number') {
+          const path = join(dir, 'segments', entry.id, d.file)
+          throw crcCheck(shownPath(dir, path), path, d.expected, d.actual)
         }
         throw new QuiverError('CORRUPTED', `segment ${entry.id}: ${err.message}`, err.details, err)
       }

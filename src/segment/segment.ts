@@ -399,9 +399,8 @@ export class Segment {
     let i = 0
     for (const [name, vc] of config.vectors) {
       const file = vectorFiles(name, i++).index
-      const source = sources.get(file)
-      if (source === undefined || vc.multivector !== undefined || Segment.ivfParams(vc) !== undefined)
-        continue
+      const source = sources.get(file) // only for the files streamedFiles names
+      if (source === undefined) continue
       try {
         restored.set(file, await HnswIndex.restoreFrom(Segment.indexParams(vc), source))
       } catch (err) {
