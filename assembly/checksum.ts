@@ -1,6 +1,6 @@
 // CRC-32C (Castagnoli; reflected polynomial 0x82F63B78, init and final xor 0xFFFFFFFF) over bytes of
 // this instance's memory: the checksum of segment files, computed where their largest parts already
-// sit (vectors and links read into or written from a core's chunks), several times faster than the
+// sit (vectors and links read into or written from a core's chunks), about 2-3x the speed of the
 // JavaScript table lookup of src/storage/crc32c.ts, which computes the same function.
 // Slicing-by-8: Kounavis & Berry, "Novel Table Lookup-Based Algorithms for High-Performance CRC
 // Generation", IEEE Trans. Computers 2008.

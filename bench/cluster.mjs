@@ -104,6 +104,9 @@ const serveArgs = async (name, extra = []) => [
   '0',
   '--log-level',
   'warn',
+  // the query cache off: the timed passes repeat queries
+  '--query-cache-mb',
+  '0',
   ...extra,
 ]
 const LISTENING = /Quiver listening on (\S+)/

@@ -56,7 +56,7 @@ const dbs = []
 async function open(Q) {
   const dir = await mkdtemp(join(tmpdir(), 'quiver-named-'))
   dirs.push(dir)
-  const db = await Q.open(dir)
+  const db = await Q.open(dir, { queryCacheBytes: 0 }) // timed passes repeat queries
   dbs.push(db)
   return db
 }

@@ -173,6 +173,22 @@ function ensureData(dir, n, nq, dim, clusters) {
   return { basePath, queryPath, tag }
 }
 
+/**
+ * The first `bytes` bytes of a file in a buffer of their own (a small file's Buffer is a view into
+ * Node's shared pool: never read its `.buffer` whole). Throws when the file is shorter.
+ * @param {string} path @param {number} bytes
+ */
+function bytesOf(path, bytes) {
+  const b = readFileSync(path)
+  if (b.byteLength < bytes) throw new Error(`${path} holds ${b.byteLength} bytes, expected ${bytes}`)
+  return Uint8Array.prototype.slice.call(b, 0, bytes)
+}
+
+/** @param {string} path @param {number} floats */
+function readFloats(path, floats) {
+  return new Float32Array(bytesOf(path, floats * 4).buffer)
+}
+
 /** @param {number} fd @param {Uint8Array} bytes */
 function writeSyncAll(fd, bytes) {
   for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes.subarray(off))
@@ -291,8 +307,8 @@ async function diskBytes(dir) {
 
 /** @param {ChildConfig} cfg @returns {Promise<ChildResult>} */
 async function runChild(cfg) {
-  const queries = new Float32Array(readFileSync(cfg.queryPath).buffer.slice(0, cfg.nq * cfg.dim * 4))
-  const truthAll = new Int32Array(readFileSync(cfg.truthPath).buffer)
+  const queries = readFloats(cfg.queryPath, cfg.nq * cfg.dim)
+  const truthAll = new Int32Array(bytesOf(cfg.truthPath, cfg.nq * cfg.k * 4).buffer)
   const truth = (/** @type {number} */ qi) => truthAll.subarray(qi * cfg.k, (qi + 1) * cfg.k)
   const query = (/** @type {number} */ qi) => queries.subarray(qi * cfg.dim, (qi + 1) * cfg.dim)
   const fd = openSync(cfg.basePath, 'r')
@@ -582,8 +598,18 @@ async function main() {
   await mkdir(opts.cacheDir, { recursive: true })
   await mkdir(opts.out, { recursive: true })
   const { basePath, queryPath, tag } = ensureData(opts.cacheDir, maxN, opts.queries, opts.dim, opts.clusters)
-  const queries = new Float32Array(readFileSync(queryPath).buffer.slice(0, opts.queries * opts.dim * 4))
-  const engines = ['quiver', ...(opts.peers === 'none' ? [] : String(opts.peers).split(','))]
+  const queries = readFloats(queryPath, opts.queries * opts.dim)
+  const peers = opts.peers === 'none' ? [] : String(opts.peers).split(',')
+  for (const p of peers) {
+    if (p !== 'hnswlib-node')
+      throw new Error(`--peers: unknown peer ${JSON.stringify(p)} (hnswlib-node or none)`)
+    const loaded = loadHnswlib()
+    if (loaded.lib === null)
+      throw new Error(
+        `hnswlib-node is not installed (npm run bench:setup, or --peers none): ${loaded.reason}`,
+      )
+  }
+  const engines = ['quiver', ...peers]
   /** @type {ChildResult[]} */
   const results = []
   const work = await mkdtemp(join(tmpdir(), 'quiver-scale-'))
