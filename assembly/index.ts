@@ -51,6 +51,12 @@ let maxLevel: i32 = -1
 // not yet stored are never touched (not resident) even in a small segment's first chunk. A chunk
 // table holds one u32 pointer per chunk; offset i is at chunk i >>> chunkShift, row i & chunkMask.
 let chunkShift: i32 = 0
+/**
+ * The float32 vectors live outside this module (a segment's vector file, read by the host): no
+ * vector chunks are allocated, traversal and scans compare codes only (quant 1), and the host
+ * rescores with the rows it reads (rescoreRows). Every float32 path aborts.
+ */
+let externalVecs: bool = false
 let chunkMask: i32 = 0
 let chunkCount: i32 = 0 // chunks allocated (table entries in use)
 let chunkTableCap: i32 = 0 // table entries
@@ -453,7 +459,7 @@ function reserveChunks(cap: i32): void {
   const vecChunk = (<usize>dimP << 2) << chunkShift
   const linkChunk = (<usize>(1 + M0) << 2) << chunkShift
   for (let k = chunkCount; k < need; k++) {
-    store<u32>(vecs + (<usize>k << 2), <u32>heap.alloc(vecChunk))
+    store<u32>(vecs + (<usize>k << 2), externalVecs ? 0 : <u32>heap.alloc(vecChunk))
     if (M > 0) store<u32>(links0 + (<usize>k << 2), <u32>heap.alloc(linkChunk))
   }
   if (need > chunkCount) chunkCount = need
@@ -464,9 +470,28 @@ export function chunkPoints(): i32 {
   return 1 << chunkShift
 }
 
-/** Byte offset of stored vector `node` (dimP f32; `node` < capacity). */
+/** Byte offset of stored vector `node` (dimP f32; `node` < capacity). Aborts with external vectors. */
 export function vectorPtr(node: i32): usize {
+  noExternal()
   return vecPtr(node)
+}
+
+/**
+ * Keeps the float32 vectors outside this module from now on (see externalVecs): call on an empty
+ * segment, before the first reserve; the host restores links and codes, never vectors.
+ */
+export function setExternalVectors(): void {
+  if (capacity != 0) abort('external vectors must be set before the first reserve')
+  externalVecs = true
+}
+
+export function hasExternalVectors(): bool {
+  return externalVecs
+}
+
+/** Aborts a float32 path (insert, float32 search or rescoring in the module) when the vectors are external. */
+@inline function noExternal(): void {
+  if (externalVecs) abort('this segment keeps its vectors on disk: float32 search runs on the host')
 }
 
 /** Byte offset of `node`'s layer-0 link list ((1 + 2m) u32: degree, neighbours; `node` < capacity, m > 0). */
@@ -592,6 +617,7 @@ function normalizeInPlace(p: usize): void {
  * graph, and returns its offset. The host must have called reserve(count + 1).
  */
 export function add(): i32 {
+  noExternal()
   const node = count
   const dst = vecPtr(node)
   memory.copy(dst, staging, <usize>dimP << 2)
@@ -609,6 +635,7 @@ export function add(): i32 {
  * the segment's other vectors this way. The host must have called reserve(count + 1).
  */
 export function addUnlinked(): i32 {
+  noExternal()
   const node = count
   memory.fill(vecPtr(node), 0, <usize>dimP << 2)
   if (quantKind != 0) encodeNode(node, vecPtr(node))
@@ -621,6 +648,7 @@ export function addUnlinked(): i32 {
 
 /** Writes the codes of offsets from..to-1 from their stored vectors (after a quantizer is trained). */
 export function encodeRange(from: i32, to: i32): void {
+  if (from < to) noExternal()
   for (let i = from; i < to; i++) encodeNode(i, vecPtr(i))
 }
 
@@ -813,6 +841,7 @@ export function searchKnn(k: i32, ef: i32, mode: i32, quant: i32, candidates: i3
 
 /** Starts a search on codes (quant 1 or 2) when a quantizer is active; quant 0 compares float32 vectors. */
 function beginQuant(q: usize, quant: i32): void {
+  if (externalVecs && (quant != 1 || quantKind == 0)) noExternal()
   useCodes = quant != 0 && quantKind != 0
   if (useCodes) prepareCodes(q)
 }
@@ -891,8 +920,41 @@ export function searchList(n: i32, k: i32, quant: i32, candidates: i32): i32 {
   return finishQuant(q, quant, k, candidates)
 }
 
+/**
+ * Rescoring with rows the host read (external vectors): the distance from the prepared query
+ * (prepareQuery) to each of the `n` rows at `rows` (stride dimP f32, padding zero, stored form),
+ * offered with the offset in the list buffer's entry i to a result heap of the best `k`, emptied
+ * first when `reset`. The host then calls drainResults(k).
+ */
+export function rescoreRows(n: i32, k: i32, rows: usize, reset: bool): void {
+  if (reset) {
+    ensureHeaps(k + 1)
+    resSize = 0
+  }
+  const q = queryBuf
+  const stride = <usize>dimP << 2
+  for (let i = 0; i < n; i++) {
+    offerResult(distance(q, rows + <usize>i * stride), load<u32>(listBuf + (<usize>i << 2)), k)
+  }
+}
+
+/** A scratch buffer of at least `bytes` bytes (calling thread only; moves when it grows; not zeroed). */
+export function rowsBuffer(bytes: usize): usize {
+  if (bytes > rowsCap) {
+    let cap: usize = rowsCap < 65536 ? 65536 : rowsCap
+    while (cap < bytes) cap <<= 1
+    if (rowsBuf != 0) heap.free(rowsBuf)
+    rowsBuf = heap.alloc(cap)
+    rowsCap = cap
+  }
+  return rowsBuf
+}
+let rowsBuf: usize = 0
+let rowsCap: usize = 0
+
 /** Distance between the staging vector (as a query) and stored offset `node`. */
 export function distanceTo(node: i32): f32 {
+  noExternal()
   return distance(prepareQuery(), vecPtr(node))
 }
 
@@ -1471,6 +1533,7 @@ function workerScratch(slot: i32, bytes: usize): usize {
  * empty link lists, then publishes the state. Workers then call insertRange; finishRange commits.
  */
 export function prepareRange(from: i32, to: i32): void {
+  noExternal()
   for (let node = from; node < to; node++) {
     const v = vecPtr(node)
     // the host wrote `dim` floats; the padding up to dimP must be zero (chunks are not zero-filled)

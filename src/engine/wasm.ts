@@ -60,6 +60,17 @@ export interface CoreExports {
   setQuantKind(kind: number): void
   encodeRange(from: number, to: number): void
   distanceTo(node: number): number
+  /** Keeps the float32 vectors outside the core (before the first reserve): only code searches (quant 1) run. */
+  setExternalVectors(): void
+  hasExternalVectors(): number
+  /** Normalises the staging vector into the query buffer (as every search does first); returns its pointer. */
+  prepareQuery(): number
+  /** Offers the distances from the prepared query to n rows at `rows` (ids in the list buffer) to the best-k heap. */
+  rescoreRows(n: number, k: number, rows: number, reset: number): void
+  /** Moves the best-k heap into the output buffers, nearest first; returns the count. */
+  drainResults(k: number): number
+  /** A calling-thread scratch of at least `bytes` (moves when it grows). */
+  rowsBuffer(bytes: number): number
   // threads (assembly/index.ts, "threads" section)
   setDeferFree(on: number): void
   releaseRetired(): number

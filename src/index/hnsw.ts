@@ -22,7 +22,8 @@ import {
   type SearchFilter,
   type SearchHits,
 } from './core-index.js'
-import type { IndexFileParts, IndexFileSource } from './types.js'
+import type { IndexFileParts, IndexFileSource, RowFile } from './types.js'
+import { VectorFile, type VectorFileShape, vectorFileParts } from './vector-file.js'
 
 export type { IndexMetric } from '../engine/wasm.js'
 export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
@@ -38,12 +39,15 @@ export interface HnswParams {
 }
 
 const MAGIC = 0x4e485651 // 'QVHN'
+/** Version 1: the vectors are in the file. Version 2 (header word 13 = 1): they are in the segment's vector file. */
 const FORMAT_VERSION = 1
+const FORMAT_VERSION_APART = 2
 const HEADER_WORDS = 16
 /** What is wrong with an index file's header for `params` (magic, version, dimension, metric, m), if anything. */
 function headerProblem(params: HnswParams, h: Uint32Array): string | undefined {
   if (h[0] !== MAGIC) return 'bad magic number'
-  if (h[1] !== FORMAT_VERSION) return `unsupported format version ${h[1]}`
+  if (h[1] !== FORMAT_VERSION && !(h[1] === FORMAT_VERSION_APART && h[13] === 1))
+    return `unsupported format version ${h[1]}`
   if (
     h[2] !== params.dimension ||
     h[4] !== coreMetric(params.metric) ||
@@ -81,6 +85,15 @@ const INTEGRITY_REASONS: Record<number, string> = {
   7: 'duplicate link',
 }
 
+/** Rows an exact search over on-disk vectors reads and scores at a time. */
+const DISK_BATCH_ROWS = 4096
+
+/** A segment's vector file to open beside an index (`restoreFrom`, `moveVectorsToDisk`): `name` names it in errors. */
+export interface DiskVectors {
+  readonly file: RowFile
+  readonly name: string
+}
+
 /** Below this many vectors a batch is inserted on the calling thread (dispatch costs more than it saves). */
 const PARALLEL_BUILD_MIN = 256
 
@@ -108,6 +121,8 @@ function pow2AtLeast(n: number): number {
 
 export class HnswIndex extends CoreIndex<HnswParams> {
   private threads: Threads | undefined
+  /** The float32 vectors on disk (`moveVectorsToDisk`, or restored so): the core holds links and codes only. */
+  private disk: VectorFile | undefined
 
   /** An empty index. */
   static create(params: HnswParams): HnswIndex {
@@ -128,9 +143,159 @@ export class HnswIndex extends CoreIndex<HnswParams> {
    * it into the graph; it is searchable on return. Returns the offset.
    */
   add(vector: ArrayLike<number>): number {
+    this.writable()
     this.stage(vector)
     this.core.reserve(this.core.getCount() + 1)
     return this.core.add()
+  }
+
+  override addPlaceholder(): number {
+    this.writable()
+    return super.addPlaceholder()
+  }
+
+  /** Throws INTERNAL on an index whose vectors are on disk (it is read-only: segments seal before). */
+  private writable(): void {
+    if (this.disk !== undefined)
+      throw new QuiverError('INTERNAL', 'an index with its vectors on disk takes no new vectors')
+  }
+
+  /** True when the float32 vectors are on disk (the core holds the graph and the codes). */
+  get vectorsOnDisk(): boolean {
+    return this.disk !== undefined
+  }
+
+  override get memoryBytes(): number {
+    return this.core.memory.buffer.byteLength + (this.disk?.memoryBytes ?? 0)
+  }
+
+  private get fileShape(): VectorFileShape {
+    return {
+      dimension: this.params.dimension,
+      paddedDim: this.paddedDim,
+      metricId: coreMetric(this.params.metric),
+      normalized: this.params.metric === 'cosine',
+    }
+  }
+
+  /**
+   * The vector file of this index's vectors (format in src/index/vector-file.ts): views of the
+   * core's memory like `serializeParts`. Only while the vectors are in memory.
+   */
+  vectorFileParts(): IndexFileParts {
+    this.writable()
+    return vectorFileParts(this.core, this.fileShape, this.size)
+  }
+
+  /**
+   * A copy of this index whose float32 vectors are those of `vectors` (this index's vector file,
+   * written from `vectorFileParts()`), opened and checked, instead of in memory: the graph and
+   * deletions copied into a fresh core. The caller restores the quantizer's codes into the new
+   * core (`coreExports`): searches on it need them. This index stays as it was.
+   */
+  async moveVectorsToDisk(vectors: DiskVectors): Promise<HnswIndex> {
+    const file = this.serializeParts(true)
+    const bytes = joinParts(file.parts) // the graph and deletions: no vectors
+    return HnswIndex.restoreFrom(
+      this.params,
+      {
+        bytes: bytes.byteLength,
+        crc32c: file.crc32c,
+        read: async (into, position) => into.set(bytes.subarray(position, position + into.byteLength)),
+      },
+      vectors,
+    )
+  }
+
+  /** Releases the vector file (an index with its vectors on disk; a no-op otherwise). */
+  close(): void {
+    this.disk?.close()
+  }
+
+  override vector(offset: number): Float32Array {
+    const disk = this.disk
+    if (disk === undefined) return super.vector(offset)
+    const ptr = this.core.rowsBuffer(disk.rowBytes)
+    disk.readRows(this.core, Uint32Array.of(offset), 1, ptr)
+    return new Float32Array(this.core.memory.buffer, ptr, this.params.dimension).slice()
+  }
+
+  /**
+   * The best k of `candidates` (offsets, any order) by their float32 vectors read from disk: the
+   * rescoring step of a code search on an index with its vectors on disk.
+   */
+  private rescoreFromDisk(query: ArrayLike<number>, candidates: Uint32Array, k: number): SearchHits {
+    const c = this.core
+    const disk = this.disk!
+    const n = candidates.length
+    this.stage(query)
+    c.prepareQuery()
+    if (n === 0) return this.hits(0)
+    const sorted = Uint32Array.from(candidates).sort()
+    const list = c.ensureList(n)
+    const rows = c.rowsBuffer(n * disk.rowBytes)
+    new Uint32Array(c.memory.buffer, list, n).set(sorted)
+    disk.readRows(c, sorted, n, rows)
+    c.rescoreRows(n, k, rows, 1)
+    return this.hits(c.drainResults(k))
+  }
+
+  /** Exact search over on-disk vectors: every live offset (a sequential read) or `allowed` (ascending) only. */
+  private exactFromDisk(query: ArrayLike<number>, k: number, allowed?: Uint32Array): SearchHits {
+    const c = this.core
+    const disk = this.disk!
+    this.stage(query)
+    c.prepareQuery()
+    let reset = 1
+    const score = (ids: Uint32Array, rows: number) => {
+      let live = 0
+      for (let i = 0; i < ids.length; i++) if (!this.isDeleted(ids[i]!)) ids[live++] = ids[i]!
+      if (live === 0) return
+      new Uint32Array(c.memory.buffer, c.ensureList(live), live).set(ids.subarray(0, live))
+      if (live === ids.length) c.rescoreRows(live, k, rows, reset)
+      else {
+        // deleted rows are dropped: read the live ones again, densely (deletions are rare in a scan)
+        const dense = c.rowsBuffer(live * disk.rowBytes)
+        disk.readRows(c, ids, live, dense)
+        c.rescoreRows(live, k, dense, reset)
+      }
+      reset = 0
+    }
+    if (allowed === undefined) {
+      disk.scan(
+        c,
+        (bytes) => c.rowsBuffer(bytes),
+        (first, n, ptr) => {
+          const ids = new Uint32Array(n)
+          for (let i = 0; i < n; i++) ids[i] = first + i
+          score(ids, ptr)
+        },
+      )
+    } else {
+      for (let at = 0; at < allowed.length; at += DISK_BATCH_ROWS) {
+        const ids = allowed.slice(at, at + DISK_BATCH_ROWS)
+        const live = ids.filter((o) => !this.isDeleted(o))
+        if (live.length === 0) continue
+        const ptr = c.rowsBuffer(live.length * disk.rowBytes)
+        disk.readRows(c, live, live.length, ptr)
+        score(live, ptr)
+      }
+    }
+    if (reset === 1) return this.hits(0)
+    return this.hits(c.drainResults(k))
+  }
+
+  override searchExact(
+    query: ArrayLike<number>,
+    k: number,
+    allowed?: Uint32Array,
+    codes?: CodesSearch,
+  ): SearchHits {
+    if (this.disk === undefined) return super.searchExact(query, k, allowed, codes)
+    if (codes === undefined) return this.exactFromDisk(query, k, allowed)
+    const wide = codes.rescore ? Math.max(k, codes.candidates) : k
+    const hits = super.searchExact(query, wide, allowed, { rescore: false, candidates: wide })
+    return codes.rescore ? this.rescoreFromDisk(query, hits.offsets, k) : hits
   }
 
   /**
@@ -151,6 +316,14 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     if (filter) this.setAllowed(filter.allow)
     const mode = filter === undefined ? 0 : filter.twoHop ? 2 : 1
     const [quant, candidates] = quantArgs(codes)
+    if (this.disk !== undefined) {
+      // the core ranks codes only; the best candidates are rescored from disk here
+      if (codes === undefined)
+        throw new QuiverError('INTERNAL', 'a search of on-disk vectors must run on codes')
+      const wide = codes.rescore ? Math.max(k, candidates) : k
+      const hits = this.hits(this.core.searchKnn(wide, Math.max(ef, wide), mode, 1, wide))
+      return codes.rescore ? this.rescoreFromDisk(query, hits.offsets, k) : hits
+    }
     const n = this.core.searchKnn(k, Math.max(ef, k, candidates), mode, quant, candidates)
     return this.hits(n)
   }
@@ -221,6 +394,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const dim = this.params.dimension
     const n = vectors.length / dim
     if (!Number.isInteger(n)) throw new RangeError('vectors length is not a multiple of the dimension')
+    this.writable()
     const from = this.size
     const t = this.threadState()
     if (t === undefined || t.pool.size < 2 || n < PARALLEL_BUILD_MIN) return this.addEach(vectors, committed)
@@ -287,13 +461,21 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       return this.searchExact(q, k, undefined, codes)
     }
     const t = this.threadState()
-    if (t === undefined || n === 0) {
+    // on-disk vectors: exact float32 scans read the file here; code searches run on the threads
+    const disk = this.disk !== undefined
+    if (t === undefined || n === 0 || (disk && codes === undefined)) {
       const out: SearchHits[] = []
       for (let i = 0; i < n; i++) out.push(here(queries.subarray(i * dim, (i + 1) * dim)))
       return out
     }
-    const [quant, candidates] = quantArgs(codes)
-    const efEff = Math.max(ef, k, candidates)
+    let [quant, candidates] = quantArgs(codes)
+    // with on-disk vectors the threads return the best candidates by code, rescored here after
+    const kTask = disk && codes!.rescore ? Math.max(k, candidates) : k
+    if (disk) {
+      quant = 1
+      candidates = kTask
+    }
+    const efEff = Math.max(ef, kTask, candidates)
     // a private state per dispatch (tasks queued behind others must not see a later, grown state)
     const state = this.core.snapshotState()
     const parts = Math.min(t.pool.size, n)
@@ -316,7 +498,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
         queries: queries.slice(i * per * dim, Math.min(n, (i + 1) * per) * dim),
         dimension: dim,
         paddedDim: this.paddedDim,
-        k,
+        k: kTask,
         ef: efEff,
         mode: filter === undefined ? 0 : filter.twoHop ? 2 : 1,
         quant,
@@ -340,11 +522,14 @@ export class HnswIndex extends CoreIndex<HnswParams> {
         continue
       }
       const counts = r.counts!
+      const qs = tasks[i]!.queries
       for (let j = 0; j < counts.length; j++) {
-        out.push({
-          offsets: r.ids!.slice(j * k, j * k + counts[j]!),
-          distances: r.distances!.slice(j * k, j * k + counts[j]!),
-        })
+        const offsets = r.ids!.slice(j * kTask, j * kTask + counts[j]!)
+        if (disk && codes!.rescore) {
+          out.push(this.rescoreFromDisk(qs.subarray(j * dim, (j + 1) * dim), offsets, k))
+          continue
+        }
+        out.push({ offsets, distances: r.distances!.slice(j * kTask, j * kTask + counts[j]!) })
       }
     }
     return out
@@ -373,9 +558,11 @@ export class HnswIndex extends CoreIndex<HnswParams> {
    * show the index as it is until it next changes: a caller writes them out before any add, delete
    * or restore on this index, or copies them.
    */
-  serializeParts(): IndexFileParts {
+  serializeParts(vectorsApart = false): IndexFileParts {
     const c = this.core
     const n = c.getCount()
+    // an index with its vectors on disk, or asked to: format version 2, no vectors section
+    const apart = vectorsApart || this.disk !== undefined
     const m0 = 2 * this.params.m
     const levelView = new Uint8Array(c.memory.buffer, c.levelsPtr(), n)
     let upperWords = 0
@@ -383,7 +570,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const header = new Uint32Array(HEADER_WORDS)
     header.set([
       MAGIC,
-      FORMAT_VERSION,
+      apart ? FORMAT_VERSION_APART : FORMAT_VERSION,
       this.params.dimension,
       this.paddedDim,
       coreMetric(this.params.metric),
@@ -395,6 +582,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       c.getMaxLevel() >>> 0,
       c.getRng() >>> 0,
       upperWords,
+      apart ? 1 : 0,
     ])
     const upper = new Uint8Array(upperWords * 4)
     const blockBytes = (1 + this.params.m) * 4
@@ -411,7 +599,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     out.outside(new Uint8Array(header.buffer))
     const vecRow = this.paddedDim * 4
     const linkRow = (1 + m0) * 4
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * vecRow))
+    if (!apart) chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => out.inCore(ptr, rows * vecRow))
     out.outside(levels)
     // m = 0 (no graph): the file keeps a zero degree word per offset, the core holds no links
     if (this.params.m === 0) out.outside(new Uint8Array(n * linkRow))
@@ -427,7 +615,11 @@ export class HnswIndex extends CoreIndex<HnswParams> {
    * size and the CRC-32C of `source` (computed by the core as the pieces arrive), then the graph;
    * throws CORRUPTED (`details.actual` / `expected` on a checksum mismatch) before returning.
    */
-  static async restoreFrom(params: HnswParams, source: IndexFileSource): Promise<HnswIndex> {
+  static async restoreFrom(
+    params: HnswParams,
+    source: IndexFileSource,
+    vectors?: DiskVectors,
+  ): Promise<HnswIndex> {
     const corrupt = (what: string, details?: Record<string, unknown>) =>
       new QuiverError('CORRUPTED', `HNSW index file: ${what}`, details)
     // a header that fails a check is first blamed on the checksum when the file fails it too (a
@@ -444,8 +636,12 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const h = new Uint32Array(head.buffer)
     const bad = headerProblem(params, h)
     if (bad !== undefined) throw await headerFailure(bad)
+    const apart = h[1] === FORMAT_VERSION_APART
+    if (apart && vectors === undefined)
+      throw corrupt('the vectors are in a vector file, and the segment lists none')
     const index = HnswIndex.create(params)
     const c = index.core
+    if (apart) c.setExternalVectors()
     const n = h[8]!
     const upperWords = h[12]!
     const m0 = 2 * params.m
@@ -453,7 +649,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const linkRow = (1 + m0) * 4
     const levelBytes = (n + 3) & ~3
     const delBytes = ((n + 31) >>> 5) * 4
-    const expected = HEADER_WORDS * 4 + n * vecRow + levelBytes + n * linkRow + delBytes + upperWords * 4
+    const vecBytes = apart ? 0 : n * vecRow
+    const expected = HEADER_WORDS * 4 + vecBytes + levelBytes + n * linkRow + delBytes + upperWords * 4
     if (source.bytes !== expected) throw await headerFailure(`size ${source.bytes}, expected ${expected}`)
     if (n > index.maxSize) throw await headerFailure(`${n} vectors exceed the segment capacity`)
     c.reserve(Math.max(n, 1))
@@ -471,7 +668,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       pieces.push(bytes)
       ptrs.push(-1)
     }
-    chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => inCore(ptr, rows * vecRow))
+    if (!apart) chunkRuns(c, c.vectorPtr, 0, n, (ptr, _first, rows) => inCore(ptr, rows * vecRow))
     inCore(c.levelsPtr(), n)
     outside(new Uint8Array(levelBytes - n))
     if (params.m === 0)
@@ -522,6 +719,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     c.setState(n, h[9]! | 0, h[10]! | 0, h[11]!)
     const report = index.checkIntegrity()
     if (!report.ok) throw corrupt(`graph self-check failed at offset ${report.node}: ${report.reason}`)
+    if (apart) index.disk = VectorFile.open(vectors!.file, vectors!.name, index.fileShape, n, c)
     return index
   }
 
@@ -533,6 +731,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     const h = new Uint32Array(aligned.buffer, aligned.byteOffset, HEADER_WORDS)
     const bad = headerProblem(params, h)
     if (bad !== undefined) throw corrupt(bad)
+    if (h[1] === FORMAT_VERSION_APART)
+      throw corrupt('the vectors are in a vector file: restore it with restoreFrom')
     const index = HnswIndex.create(params)
     const c = index.core
     const n = h[8]!

@@ -84,3 +84,13 @@ export interface IndexFileParts {
   readonly bytes: number
   readonly crc32c: number
 }
+
+/**
+ * A file kept open for synchronous positioned reads (a segment's vector file on disk): `size` bytes
+ * when opened; `readSync` fills all of `into` from `position` or throws IO_ERROR; `close` once.
+ */
+export interface RowFile {
+  readonly size: number
+  readSync(into: Uint8Array, position: number): void
+  close(): void
+}

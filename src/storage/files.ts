@@ -1,6 +1,7 @@
 // Durable file primitives: atomic whole-file writes, directory fsync, full positional writes, and the
 // mapping of OS errors (ENOSPC, EROFS, EACCES, ...) to QuiverError('IO_ERROR').
 import { randomBytes } from 'node:crypto'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -117,6 +118,55 @@ export async function openForReads(
   } catch (err) {
     await h.close()
     throw ioError('stat', path, err)
+  }
+}
+
+/**
+ * A file kept open for synchronous positioned reads (a segment's vector file, read while a search
+ * runs), or undefined when it does not exist: `size` when opened; `readSync(into, position)` fills
+ * all of `into` (IO_ERROR when the file ends first or a read fails); `close()` once, after which
+ * reads throw IO_ERROR. Throws IO_ERROR when the file cannot be opened.
+ */
+export function openForSyncReads(
+  path: string,
+): { size: number; readSync(into: Uint8Array, position: number): void; close(): void } | undefined {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined
+    throw ioError('open', path, err)
+  }
+  let size: number
+  try {
+    size = fstatSync(fd).size
+  } catch (err) {
+    closeSync(fd)
+    throw ioError('stat', path, err)
+  }
+  let open = true
+  return {
+    size,
+    readSync(into, position) {
+      if (!open)
+        throw ioError('read', path, Object.assign(new Error('the file is closed'), { code: 'EBADF' }))
+      let done = 0
+      try {
+        while (done < into.byteLength) {
+          const n = readSync(fd, into, done, into.byteLength - done, position + done)
+          if (n === 0)
+            throw Object.assign(new Error(`the file ends at byte ${position + done}`), { code: 'EIO' })
+          done += n
+        }
+      } catch (err) {
+        throw ioError('read', path, err)
+      }
+    },
+    close() {
+      if (!open) return
+      open = false
+      closeSync(fd)
+    },
   }
 }
 
