@@ -1062,6 +1062,11 @@ export interface CollectionStats {
    * the collection has quantization.
    */
   quantizationBytes?: number
+  /**
+   * Bytes of float32 vectors held in vector files on disk rather than in memory (`onDisk` vectors of
+   * sealed, quantized segments; read only to rescore candidates and for exact searches).
+   */
+  onDiskVectorBytes: number
   /** Persisted segment files (as listed in the manifest) plus WAL files. */
   diskBytes: number
   /** WAL files only. */

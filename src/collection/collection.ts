@@ -96,6 +96,7 @@ import {
   type Manifest,
   type ManifestSegment,
   manifestBytes,
+  openVectorFile,
   type PersistItem,
   persistSegments,
   readConfig,
@@ -1063,11 +1064,14 @@ export class EmbeddedCollection implements Collection {
     const run = this.tail.then(async () => {
       if (this.failure) return
       const segments = [...this.segments]
-      const items: PersistItem[] = segments.map((s) => {
+      const appendable = this.holder.appendable
+      // sealed segments write on_disk vectors as vector files, then read them from there
+      const moving = segments.map((s) => s !== appendable && s.movesVectorsToDisk)
+      const items: PersistItem[] = segments.map((s, i) => {
         const w = this.written.get(s)
-        return w !== undefined && w.mutations === s.mutations
+        return w !== undefined && w.mutations === s.mutations && !moving[i]
           ? { reuse: w.entry, config: s.config }
-          : { files: s.toFiles(), config: s.config }
+          : { files: s.toFiles({ vectorsOnDisk: s !== appendable }), config: s.config }
       })
       const current = this.manifest === undefined || this.manifest.formatVersion === FORMAT_VERSION
       const config = this.config
@@ -1091,6 +1095,11 @@ export class EmbeddedCollection implements Collection {
       segments.forEach((s, i) => {
         this.written.set(s, { mutations: mutations[i]!, entry: manifest.segments[i]! })
       })
+      for (const [i, s] of segments.entries()) {
+        if (!moving[i]) continue
+        const entry = manifest.segments[i]!
+        await s.moveVectorsToDisk((file) => openVectorFile(this.dir, entry, file))
+      }
       this.persistedSeq = seq
       await this.wal.truncateUpTo(seq)
     })
@@ -2592,11 +2601,13 @@ export class EmbeddedCollection implements Collection {
     let stored = 0
     let memory = 0
     let codes = 0
+    let onDisk = 0
     for (const s of this.segments) {
       points += s.pointCount
       stored += s.storedCount
       memory += s.memoryBytes
       codes += s.quantizationBytes
+      onDisk += s.onDiskVectorBytes
     }
     const walBytes = this.wal.byteLength
     return {
@@ -2607,6 +2618,7 @@ export class EmbeddedCollection implements Collection {
       ...([...this.config.vectors.values()].some((v) => v.quantization !== undefined)
         ? { quantizationBytes: codes }
         : {}),
+      onDiskVectorBytes: onDisk,
       diskBytes: manifestBytes(this.manifest) + walBytes,
       walBytes,
       appliedSeq: this.appliedSeq,
@@ -3107,6 +3119,7 @@ export class EmbeddedCollection implements Collection {
       await this.persist()
     } finally {
       await this.wal.close()
+      for (const s of this.segments) s.close()
     }
   }
 
@@ -3119,6 +3132,7 @@ export class EmbeddedCollection implements Collection {
     await this.optimizing
     await this.tail
     await this.wal.close()
+    for (const s of this.segments) s.close()
   }
 
   /**

@@ -7,7 +7,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { QuiverError } from '../errors.js'
 import type { IndexFileSource } from '../index/types.js'
-import { Segment, type SegmentFiles } from '../segment/segment.js'
+import { type DiskFile, Segment, type SegmentFiles } from '../segment/segment.js'
 import { crc32c } from '../storage/crc32c.js'
 import {
   bodyBytes,
@@ -15,7 +15,11 @@ import {
   bodyCrc32c,
   bodyParts,
   fsyncDir,
+  isLinked,
+  type LinkedFile,
   openForReads,
+  openForSyncReads,
+  placeLinked,
   readFileIfExists,
   writeFileAtomic,
 } from '../storage/files.js'
@@ -270,6 +274,16 @@ export async function loadSegments(
   manifest: Manifest,
 ): Promise<Segment[]> {
   const segments: Segment[] = []
+  try {
+    await loadEach(dir, config, manifest, segments)
+  } catch (err) {
+    for (const s of segments) s.close() // their vector files
+    throw err
+  }
+  return segments
+}
+
+async function loadEach(dir: string, config: CollectionConfig, manifest: Manifest, segments: Segment[]) {
   for (const entry of manifest.segments) {
     // a segment built before a config change keeps its own config until the optimizers rebuild it
     const built =
@@ -278,6 +292,9 @@ export async function loadSegments(
     const files: Record<string, Uint8Array> = {}
     const sources = new Map<string, IndexFileSource>()
     const opened: { close(): Promise<void> }[] = []
+    // vector files stay open for the segment's life: rows are read from them when searches need them
+    const disk = new Map<string, DiskFile>()
+    let loaded = false
     try {
       for (const name of Object.keys(entry.files)) {
         const path = join(dir, 'segments', entry.id, name)
@@ -296,6 +313,16 @@ export async function loadSegments(
             `segment file ${shown} fails its size check: ${actual} bytes, expected ${expected.bytes} (manifest.json)`,
             { path, expected: expected.bytes, actual },
           )
+        if (Segment.isVectorFile(name)) {
+          const file = openForSyncReads(path)
+          if (file === undefined) throw missing()
+          disk.set(name, {
+            file,
+            body: { linked: true, path, bytes: expected.bytes, crc32c: expected.crc32c },
+          })
+          if (file.size !== expected.bytes) throw sizeCheck(file.size)
+          continue
+        }
         if (streamed.has(name)) {
           const file = await openForReads(path)
           if (file === undefined) throw missing()
@@ -312,7 +339,8 @@ export async function loadSegments(
         files[name] = data
       }
       try {
-        segments.push(await Segment.load(built, files, sources))
+        segments.push(await Segment.load(built, files, sources, disk))
+        loaded = true
       } catch (err) {
         if (!(err instanceof QuiverError) || err.code !== 'CORRUPTED') throw err
         // a streamed file whose checksum failed (restoreFrom gives both sums): the same message as
@@ -326,9 +354,29 @@ export async function loadSegments(
       }
     } finally {
       for (const f of opened) await f.close().catch(() => undefined)
+      if (!loaded) for (const d of disk.values()) d.file.close()
     }
   }
-  return segments
+}
+
+/**
+ * Opens vector file `file` of manifest segment `entry` for reads (a segment moving its vectors onto
+ * the file a persist just wrote). Throws IO_ERROR, or CORRUPTED when it is missing or its size
+ * differs from the manifest's.
+ */
+export function openVectorFile(dir: string, entry: ManifestSegment, file: string): DiskFile {
+  const path = join(dir, 'segments', entry.id, file)
+  const expected = entry.files[file]
+  if (expected === undefined)
+    throw new QuiverError('INTERNAL', `manifest.json lists no ${file} in ${entry.id}`)
+  const opened = openForSyncReads(path)
+  if (opened === undefined)
+    throw new QuiverError('CORRUPTED', `segment file ${shownPath(dir, path)} is missing`, { path })
+  if (opened.size !== expected.bytes) {
+    opened.close()
+    throw new QuiverError('CORRUPTED', `segment file ${shownPath(dir, path)} fails its size check`, { path })
+  }
+  return { file: opened, body: { linked: true, path, bytes: expected.bytes, crc32c: expected.crc32c } }
 }
 
 function crcCheck(shown: string, path: string, expected: number, actual: number): QuiverError {
@@ -420,6 +468,7 @@ export async function persistSegments(
   const segmentsDir = join(dir, 'segments')
   await mkdir(segmentsDir, { recursive: true })
   const manifest: Manifest = { formatVersion: FORMAT_VERSION, seq, segments: [] }
+  const placed: [LinkedFile, string][] = []
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!
     if ('reuse' in item) {
@@ -429,12 +478,20 @@ export async function persistSegments(
     const id = segmentDirName(seq, i)
     const segDir = join(segmentsDir, id)
     await mkdir(segDir)
-    for (const [name, data] of Object.entries(item.files))
-      await writeFileAtomic(join(segDir, name), bodyParts(data))
+    for (const [name, data] of Object.entries(item.files)) {
+      const dest = join(segDir, name)
+      if (isLinked(data)) {
+        await placeLinked(data, dest)
+        placed.push([data, dest])
+      } else await writeFileAtomic(dest, bodyParts(data))
+    }
+    await fsyncDir(segDir)
     await fsyncDir(segmentsDir)
     manifest.segments.push({ id, files: fileEntries(item.files), config: configToJson(item.config) })
   }
   await writeFileAtomic(join(dir, 'manifest.json'), encodeChecked(manifest))
+  // linked files live where the new manifest says from now on (the old directories go next)
+  for (const [file, dest] of placed) file.path = dest
   const keep = new Set(manifest.segments.map((s) => s.id))
   for (const name of await readdir(segmentsDir)) {
     if (!keep.has(name)) await rm(join(segmentsDir, name), { recursive: true, force: true })

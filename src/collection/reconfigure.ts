@@ -198,6 +198,9 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
 export function vectorNeedsRebuild(built: VectorConfig, wanted: VectorConfig): boolean {
   if (!sameQuantization(built.quantization, wanted.quantization)) return true
   if (built.multivector !== undefined) return false
+  // vectors a segment moved to disk come back into memory only by rebuilding it (off -> on moves
+  // them at the segment's next persist)
+  if (built.onDisk === true && wanted.onDisk !== true) return true
   if (built.index?.type === 'ivf' || wanted.index?.type === 'ivf')
     return canonical(built.index ?? null) !== canonical(wanted.index ?? null)
   return built.hnsw.m !== wanted.hnsw.m || built.hnsw.efConstruct !== wanted.hnsw.efConstruct

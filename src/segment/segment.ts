@@ -31,10 +31,10 @@ import {
   type SearchHits,
 } from '../index/hnsw.js'
 import { defaultNlist, IvfIndex, type IvfParams } from '../index/ivf.js'
-import type { IndexFileSource, VectorIndex } from '../index/types.js'
+import type { IndexFileSource, RowFile, VectorIndex } from '../index/types.js'
 import { createQuantizer, type Quantizer, restoreQuantizer } from '../quantization/index.js'
 import { SparseIndex, type SparseVector } from '../sparse/sparse-index.js'
-import { bodyParts, concatBytes, type FileBody } from '../storage/files.js'
+import { bodyParts, concatBytes, type FileBody, type LinkedFile } from '../storage/files.js'
 import type {
   CollectionConfig,
   Distance,
@@ -140,15 +140,39 @@ export interface SegmentSearchResult extends SearchHits {
  */
 export type SegmentFiles = Readonly<Record<string, FileBody>>
 
-/** The file names of dense vector `name` at config position `i` (the unnamed vector keeps format 1's names). */
-export function vectorFiles(name: string, i: number): { index: string; quantization: string; multi: string } {
-  if (name === '') return { index: 'index.bin', quantization: 'quantization.bin', multi: 'multi.bin' }
+/**
+ * The file names of dense vector `name` at config position `i` (the unnamed vector keeps format 1's
+ * names); `vectors` is the vector file of a vector kept on disk (src/index/vector-file.ts).
+ */
+export function vectorFiles(
+  name: string,
+  i: number,
+): { index: string; quantization: string; multi: string; vectors: string } {
+  if (name === '')
+    return {
+      index: 'index.bin',
+      quantization: 'quantization.bin',
+      multi: 'multi.bin',
+      vectors: 'vectors.bin',
+    }
   return {
     index: `vector-${i}.index.bin`,
     quantization: `vector-${i}.quantization.bin`,
     multi: `vector-${i}.multi.bin`,
+    vectors: `vector-${i}.vectors.bin`,
   }
 }
+
+const VECTOR_FILE_RE = /^(vector-[0-9]+\.)?vectors\.bin$/
+
+/** A segment's vector file, open for reads (`loadSegments`), with its manifest entry as a linked body. */
+export interface DiskFile {
+  readonly file: RowFile
+  readonly body: LinkedFile
+}
+
+/** Keeps a vector file open until its index is collected, when nothing closed it before (a replaced segment). */
+const diskFiles = new FinalizationRegistry<RowFile>((file) => file.close())
 
 export function sparseFile(j: number): string {
   return `sparse-${j}.bin`
@@ -175,6 +199,8 @@ interface DenseData {
   /** Present when the vector has `quantization`; searches use it once `trained`. */
   readonly quantizer: Quantizer | undefined
   readonly files: ReturnType<typeof vectorFiles>
+  /** The vector file when `index` keeps its vectors on disk (`on_disk`). */
+  readonly vectorsFile: LinkedFile | undefined
 }
 
 interface MultiData {
@@ -314,6 +340,7 @@ export class Segment {
     index: VectorIndex,
     quantizer: Quantizer | undefined,
     files: ReturnType<typeof vectorFiles>,
+    vectorsFile?: LinkedFile,
   ): DenseData {
     return {
       kind: 'dense',
@@ -323,6 +350,7 @@ export class Segment {
       ivf: index instanceof IvfIndex ? index : undefined,
       quantizer,
       files,
+      vectorsFile,
     }
   }
 
@@ -372,6 +400,91 @@ export class Segment {
     return this.liveView
   }
 
+  /** True for the name of a vector file (`vectors.bin`, `vector-<i>.vectors.bin`): `load` takes it open. */
+  static isVectorFile(name: string): boolean {
+    return VECTOR_FILE_RE.test(name)
+  }
+
+  /**
+   * True when dense vector `d` would keep its vectors on disk in a sealed segment: `on_disk` set,
+   * an HNSW graph, a trained quantizer (the graph is traversed on its codes) and at least one point.
+   */
+  private static diskEligible(d: DenseData, stored: number): boolean {
+    return (
+      d.config.onDisk === true &&
+      d.index instanceof HnswIndex &&
+      d.config.hnsw.m > 0 &&
+      d.quantizer?.trained === true &&
+      stored > 0
+    )
+  }
+
+  /** Dense vectors whose float32 vectors are on disk (their names). */
+  get vectorsOnDisk(): string[] {
+    const out: string[] = []
+    for (const d of this.dense.values()) if (d.vectorsFile !== undefined) out.push(d.name)
+    return out
+  }
+
+  /** Bytes of this segment's vector files' rows (vectors kept on disk, not in memory). */
+  get onDiskVectorBytes(): number {
+    let n = 0
+    for (const d of this.dense.values())
+      if (d.vectorsFile !== undefined) n += this.ids.length * d.index.coreExports.getPaddedDim() * 4
+    return n
+  }
+
+  /** True when `toFiles({ vectorsOnDisk: true })` would write a vector file still held in memory here. */
+  get movesVectorsToDisk(): boolean {
+    for (const d of this.dense.values())
+      if (d.vectorsFile === undefined && Segment.diskEligible(d, this.ids.length)) return true
+    return false
+  }
+
+  /**
+   * Moves the float32 vectors of every eligible dense vector (see `movesVectorsToDisk`) out of
+   * memory, onto the vector files a persist just wrote from `toFiles({ vectorsOnDisk: true })`:
+   * `open(name)` opens the written file. Each such index is rebuilt in a fresh core (graph,
+   * deletions and codes copied; the old core's memory is freed once nothing uses it). Content,
+   * answers and `mutations` stay the same. Call it before the segment next changes.
+   */
+  async moveVectorsToDisk(open: (file: string) => DiskFile): Promise<void> {
+    for (const d of [...this.dense.values()]) {
+      if (d.vectorsFile !== undefined || !Segment.diskEligible(d, this.ids.length)) continue
+      const old = d.index as HnswIndex
+      const q = d.quantizer!
+      const disk = open(d.files.vectors)
+      let index: HnswIndex
+      try {
+        index = await old.moveVectorsToDisk({ file: disk.file, name: d.files.vectors })
+      } catch (err) {
+        disk.file.close()
+        throw err
+      }
+      diskFiles.register(index, disk.file, index)
+      const metric = indexMetric(d.config.metric)
+      const bytes = q.serialize(old.coreExports, this.ids.length)
+      const quantizer = restoreQuantizer(
+        index.coreExports,
+        q.config,
+        d.config.dimension,
+        metric,
+        bytes,
+        this.ids.length,
+      )
+      this.dense.set(d.name, Segment.denseData(d.name, d.config, index, quantizer, d.files, disk.body))
+    }
+  }
+
+  /** Closes the vector files of indexes with their vectors on disk (the segment is dropped or closed). */
+  close(): void {
+    for (const d of this.dense.values()) {
+      if (!(d.index instanceof HnswIndex) || !d.index.vectorsOnDisk) continue
+      diskFiles.unregister(d.index)
+      d.index.close()
+    }
+  }
+
   /**
    * Names of `config`'s segment files that `load` restores from an `IndexFileSource` (read in pieces
    * straight into the index's memory): the HNSW index files.
@@ -394,23 +507,46 @@ export class Segment {
     config: CollectionConfig,
     bodies: SegmentFiles,
     sources: ReadonlyMap<string, IndexFileSource>,
+    disk: ReadonlyMap<string, DiskFile> = new Map(),
   ): Promise<Segment> {
     const restored = new Map<string, VectorIndex>()
-    let i = 0
-    for (const [name, vc] of config.vectors) {
-      const file = vectorFiles(name, i++).index
-      const source = sources.get(file) // only for the files streamedFiles names
-      if (source === undefined) continue
-      try {
-        restored.set(file, await HnswIndex.restoreFrom(Segment.indexParams(vc), source))
-      } catch (err) {
-        // name the file: a checksum mismatch is reported against it
-        if (err instanceof QuiverError && err.code === 'CORRUPTED')
-          throw new QuiverError('CORRUPTED', err.message, { ...err.details, file }, err)
-        throw err
+    const linked = new Map<string, LinkedFile>()
+    const unused = new Set(disk.values())
+    try {
+      let i = 0
+      for (const [name, vc] of config.vectors) {
+        const names = vectorFiles(name, i++)
+        const file = names.index
+        const source = sources.get(file) // only for the files streamedFiles names
+        if (source === undefined) continue
+        const vectors = disk.get(names.vectors)
+        try {
+          const index = await HnswIndex.restoreFrom(
+            Segment.indexParams(vc),
+            source,
+            vectors && { file: vectors.file, name: names.vectors },
+          )
+          restored.set(file, index)
+          if (vectors !== undefined && index.vectorsOnDisk) {
+            unused.delete(vectors)
+            linked.set(file, vectors.body)
+            diskFiles.register(index, vectors.file, index)
+          }
+        } catch (err) {
+          // name the file: a checksum mismatch is reported against it
+          if (err instanceof QuiverError && err.code === 'CORRUPTED')
+            throw new QuiverError('CORRUPTED', err.message, { file, ...err.details }, err)
+          throw err
+        }
       }
+      const segment = Segment.fromFiles(config, bodies, restored, linked)
+      return segment
+    } catch (err) {
+      for (const index of restored.values()) if (index instanceof HnswIndex) index.close()
+      throw err
+    } finally {
+      for (const d of unused) d.file.close() // listed, but its index holds its vectors itself
     }
-    return Segment.fromFiles(config, bodies, restored)
   }
 
   /**
@@ -421,6 +557,7 @@ export class Segment {
     config: CollectionConfig,
     bodies: SegmentFiles,
     restored: ReadonlyMap<string, VectorIndex> = new Map(),
+    vectorsFiles: ReadonlyMap<string, LinkedFile> = new Map(),
   ): Segment {
     const files = (name: string): Uint8Array | undefined => {
       const body = bodies[name]
@@ -487,7 +624,12 @@ export class Segment {
               index.size,
             )
           : Segment.newQuantizer(vc)
-      dense.set(name, Segment.denseData(name, vc, index, quantizer, names))
+      if (index instanceof HnswIndex && index.vectorsOnDisk && !quantizer?.trained)
+        throw new QuiverError(
+          'CORRUPTED',
+          `segment file ${names.quantization} is missing (the vectors are on disk)`,
+        )
+      dense.set(name, Segment.denseData(name, vc, index, quantizer, names, vectorsFiles.get(names.index)))
     }
     let live: Uint32Array
     if (points.v === 1) {
@@ -555,7 +697,7 @@ export class Segment {
    * show the segment as it is until it next changes. A caller writes them out before the segment
    * changes again (persist does, on the update chain) or copies them (`bodyCopy`).
    */
-  toFiles(): SegmentFiles {
+  toFiles(options: { vectorsOnDisk?: boolean } = {}): SegmentFiles {
     const words = this.liveWords.subarray(0, (this.ids.length + 31) >>> 5)
     const points: PointsFile = {
       v: POINTS_FORMAT_VERSION,
@@ -577,7 +719,14 @@ export class Segment {
       'payload-index.msgpack': encode(indexFile),
     }
     for (const d of this.dense.values()) {
-      files[d.files.index] = d.index.serializeParts()
+      if (d.vectorsFile !== undefined) {
+        files[d.files.index] = d.index.serializeParts()
+        files[d.files.vectors] = d.vectorsFile // unchanged since written: linked into the new directory
+      } else if (options.vectorsOnDisk === true && Segment.diskEligible(d, this.ids.length)) {
+        const index = d.index as HnswIndex
+        files[d.files.index] = index.serializeParts(true)
+        files[d.files.vectors] = index.vectorFileParts()
+      } else files[d.files.index] = d.index.serializeParts()
       const q = d.quantizer
       if (q?.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
     }
@@ -1207,7 +1356,7 @@ export class Segment {
     if (d.config.hnsw.m === 0 && !options.exact) options = { ...options, exact: true }
     if (options.filter === null && !options.exact && this.offsets.size > 0 && d.ivf === undefined) {
       // the common case without the planner's machinery (it would choose the same)
-      const codes = this.codesSearch(d, options.k, options.quantization)
+      const codes = this.codesSearch(d, options.k, options.quantization, options.ef)
       const hits = this.visible(d, d.index.search(query, options.k, options.ef, undefined, codes))
       return {
         offsets: hits.offsets,
@@ -1300,7 +1449,7 @@ export class Segment {
     const { k, ef, exact, filter } = options
     const live = this.offsets.size
     if (live === 0) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
-    const codes = exact ? undefined : this.codesSearch(d, k, options.quantization)
+    const codes = exact ? undefined : this.codesSearch(d, k, options.quantization, options.ef)
     const quantized = codes !== undefined
     if (d.ivf !== undefined) return yield* this.planIvf(d, d.ivf, options, codes)
     if (filter === null || filter.kind === 'true') {
@@ -1401,8 +1550,14 @@ export class Segment {
     d: DenseData,
     k: number,
     params: QuantizationSearchParams | undefined,
+    ef?: number,
   ): CodesSearch | undefined {
-    if (d.quantizer?.trained !== true || params?.ignore === true) return undefined
+    if (d.quantizer?.trained !== true) return undefined
+    if (params?.ignore === true) {
+      // vectors on disk: the graph is traversed on codes; "float32 only" rescores every candidate
+      if (d.vectorsFile === undefined) return undefined
+      return { rescore: true, candidates: Math.max(k, Math.min(ef ?? k, this.offsets.size)) }
+    }
     const rescore = params?.rescore ?? true
     if (!rescore) return { rescore, candidates: k }
     const wanted = Math.ceil(k * (params?.oversampling ?? 1))
@@ -1419,7 +1574,7 @@ export class Segment {
     quantization: QuantizationSearchParams | undefined,
   ): Generator<IndexCall, SegmentSearchResult | undefined, SearchHits> {
     const wanted = Math.min(this.offsets.size, Math.ceil((k / Math.max(fraction, 0.01)) * 1.2) + 4)
-    const codes = this.codesSearch(d, wanted, quantization)
+    const codes = this.codesSearch(d, wanted, quantization, Math.max(ef, wanted))
     const hits = yield { kind: 'knn', k: wanted, effort: Math.max(ef, wanted), codes }
     const check = ex.checker()
     const offsets: number[] = []

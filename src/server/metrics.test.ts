@@ -33,6 +33,7 @@ const STATS: CollectionStats = {
   storedCount: 7,
   segmentsCount: 1,
   memoryBytes: 1000,
+  onDiskVectorBytes: 0,
   diskBytes: 300,
   walBytes: 200,
   appliedSeq: 9,

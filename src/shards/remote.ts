@@ -595,6 +595,7 @@ export class RemoteShard implements Shard {
       storedCount: 0,
       segmentsCount: 0,
       memoryBytes: 0,
+      onDiskVectorBytes: 0,
       diskBytes: 0,
       walBytes: 0,
       appliedSeq: 0,

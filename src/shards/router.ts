@@ -560,6 +560,7 @@ export class ShardedCollection implements HostedCollection, ShardSet {
       segmentsCount: sum((s) => s.segmentsCount),
       memoryBytes: sum((s) => s.memoryBytes),
       ...(quantized ? { quantizationBytes: sum((s) => s.quantizationBytes ?? 0) } : {}),
+      onDiskVectorBytes: sum((s) => s.onDiskVectorBytes),
       diskBytes: sum((s) => s.diskBytes),
       walBytes: sum((s) => s.walBytes),
       // per-shard sequences: their sums only grow, which is what the metrics need

@@ -1,9 +1,9 @@
 // Durable file primitives: atomic whole-file writes, directory fsync, full positional writes, and the
 // mapping of OS errors (ENOSPC, EROFS, EACCES, ...) to QuiverError('IO_ERROR').
 import { randomBytes } from 'node:crypto'
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { copyFile, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { QuiverError } from '../errors.js'
 import { crc32c } from './crc32c.js'
@@ -204,7 +204,48 @@ export function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
  * already computed (a segment's index: views of its WebAssembly memory, written without being copied
  * into one buffer first).
  */
-export type FileBody = Uint8Array | readonly Uint8Array[] | FileParts
+export type FileBody = Uint8Array | readonly Uint8Array[] | FileParts | LinkedFile
+
+/**
+ * A file already written (a segment's vector file, which never changes once written): a persist
+ * places it in a new segment directory by a hard link (a copy where links fail) instead of writing
+ * it again, then sets `path` to the new place (`placeLinked`). `bytes` and `crc32c` are its
+ * manifest entry's.
+ */
+export interface LinkedFile {
+  readonly linked: true
+  path: string
+  readonly bytes: number
+  readonly crc32c: number
+}
+
+export function isLinked(body: FileBody): body is LinkedFile {
+  return !(body instanceof Uint8Array) && 'linked' in body
+}
+
+/**
+ * Places linked file `body` at `dest` (a new name in an existing directory): a hard link, or a copy
+ * (fsynced) when the file system refuses one. The caller fsyncs the directory. Throws IO_ERROR.
+ */
+export async function placeLinked(body: LinkedFile, dest: string): Promise<void> {
+  try {
+    await link(body.path, dest)
+    return
+  } catch (err) {
+    const code = errnoCode(err)
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP')
+      throw ioError('link', `${body.path} -> ${dest}`, err)
+  }
+  await attempt('copy', `${body.path} -> ${dest}`, async () => {
+    await copyFile(body.path, dest, constants.COPYFILE_EXCL)
+    const h = await open(dest, 'r+')
+    try {
+      await h.sync()
+    } finally {
+      await h.close()
+    }
+  })
+}
 
 /** Parts of a file in order with their total size and CRC-32C. */
 export interface FileParts {
@@ -216,7 +257,23 @@ export interface FileParts {
 /** The parts of a file body, in order. */
 export function bodyParts(body: FileBody): readonly Uint8Array[] {
   if (body instanceof Uint8Array) return [body]
+  if (isLinked(body)) return [readFileSyncChecked(body)]
   return 'parts' in body ? body.parts : body
+}
+
+/** A linked file's bytes, read whole (a snapshot image of a segment with its vectors on disk). */
+function readFileSyncChecked(body: LinkedFile): Uint8Array {
+  let data: Buffer
+  try {
+    data = readFileSync(body.path)
+  } catch (err) {
+    throw ioError('read', body.path, err)
+  }
+  if (data.byteLength !== body.bytes || crc32c(data) !== body.crc32c >>> 0)
+    throw new QuiverError('CORRUPTED', `${body.path} fails its size or CRC32C check (manifest.json)`, {
+      path: body.path,
+    })
+  return data
 }
 
 /** Bytes of a file body. */
@@ -238,6 +295,7 @@ export function bodyCrc32c(body: FileBody): number {
 /** A copy of a file body in one buffer of its own (never a view of the parts). */
 export function bodyCopy(body: FileBody): Uint8Array {
   if (body instanceof Uint8Array) return body.slice()
+  if (isLinked(body)) return bodyParts(body)[0]!
   const out = new Uint8Array(bodyBytes(body))
   let pos = 0
   for (const part of bodyParts(body)) {
