@@ -78,13 +78,13 @@ describe('vectors on disk (onDisk: true)', () => {
   async function sameAnswers(a: HostedCollection, b: HostedCollection) {
     for (const q of QUERIES) {
       for (const params of [
-        { hnswEf: 64, quantization: { rescore: true, oversampling: 3 } },
-        { hnswEf: 64 },
+        { ef: 64, quantization: { rescore: true, oversampling: 3 } },
+        { ef: 64 },
         { exact: true },
-        { hnswEf: 64, quantization: { ignore: true } },
+        { ef: 64, quantization: { ignore: true } },
       ]) {
-        const x = await a.search(q, { limit: 10, params })
-        const y = await b.search(q, { limit: 10, params })
+        const x = await a.search(q, { limit: 10, ...params })
+        const y = await b.search(q, { limit: 10, ...params })
         expect(ids(y)).toEqual(ids(x))
         expect(y.map((h) => h.score)).toEqual(x.map((h) => h.score))
       }
@@ -127,7 +127,7 @@ describe('vectors on disk (onDisk: true)', () => {
     const disk = await build('disk', true)
     const before = await vectorFiles(dir, 'disk')
     const inodes = new Set(await Promise.all(before.map(async (p) => (await stat(p)).ino)))
-    const nearest = (await disk.search(QUERIES[0]!, { limit: 3, params: { exact: true } })).map((h) => h.id)
+    const nearest = (await disk.search(QUERIES[0]!, { limit: 3, exact: true })).map((h) => h.id)
     await disk.delete({ ids: nearest })
     await disk.persist()
     const after = await vectorFiles(dir, 'disk')
@@ -136,8 +136,8 @@ describe('vectors on disk (onDisk: true)', () => {
     await db.close()
     db = await Quiver.open(dir)
     const again = await db.getCollection('disk')
-    for (const params of [{ exact: true }, { hnswEf: 64 }]) {
-      const hits = ids(await again.search(QUERIES[0]!, { limit: 10, params }))
+    for (const params of [{ exact: true }, { ef: 64 }]) {
+      const hits = ids(await again.search(QUERIES[0]!, { limit: 10, ...params }))
       for (const id of nearest) expect(hits).not.toContain(id)
     }
     expect(await again.get(nearest)).toEqual([])
@@ -195,7 +195,7 @@ describe('vectors on disk (onDisk: true)', () => {
     }
     db = await Quiver.open(dir)
     const c = await db.getCollection('disk')
-    await expect(c.search(QUERIES[0]!, { limit: 5, params: { exact: true } })).rejects.toThrow(
+    await expect(c.search(QUERIES[0]!, { limit: 5, exact: true })).rejects.toThrow(
       /vectors\.bin: row [0-9]+ fails its CRC32C check/,
     )
   })
