@@ -112,7 +112,11 @@ export interface VectorConfig {
   readonly datatype: VectorDatatype
   /** Present for a multivector. */
   readonly multivector?: MultiVectorConfig
-  /** Qdrant's `on_disk`, echoed back (vectors are held in memory today). */
+  /**
+   * Qdrant's `on_disk`: with quantization and an HNSW graph, sealed segments keep the float32
+   * vectors in a vector file and only codes and graph in memory (docs/quantization.md#vectors-on-disk);
+   * otherwise echoed back and the vectors stay in memory.
+   */
   readonly onDisk?: boolean
 }
 
@@ -329,7 +333,7 @@ export interface CreateCollectionOptions {
   datatype?: VectorDatatype | null
   /** Makes the unnamed vector a multivector. */
   multivector?: MultiVectorConfig | null
-  /** The unnamed vector's Qdrant `on_disk`, echoed back (vectors are held in memory today). */
+  /** The unnamed vector's Qdrant `on_disk` ({@link VectorConfig.onDisk}). */
   onDisk?: boolean | null
   /** Named dense vectors (names: 1..255 characters, not `__proto__`); top-level `quantization`/`index` are their defaults. */
   vectors?: Readonly<Record<string, VectorOptions>> | ReadonlyMap<string, VectorOptions> | null

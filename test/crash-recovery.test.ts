@@ -250,13 +250,15 @@ async function checkSnapshots(db: Quiver, acked: Map<string, Model>, where: stri
   }
 }
 
-type Mode = 'mixed' | 'optimizer' | 'snapshot' | 'reconfigure'
+type Mode = 'mixed' | 'optimizer' | 'snapshot' | 'reconfigure' | 'on-disk'
 
 interface RunResult {
   acked: Op[]
   /** The op begun but not acknowledged when the writer died, if any. */
   inFlight: Op | undefined
   optimizerRan: boolean
+  /** The writer reported vectors in vector files (on-disk mode). */
+  onDisk: boolean
 }
 
 /** Runs the writer until it has acknowledged `killAfter` writes, SIGKILLs it, and reads every line it printed. */
@@ -273,7 +275,7 @@ async function runAndKill(
     flushBytes,
     walSegmentBytes: 8 * 1024,
     mode,
-    idSpace: mode === 'optimizer' ? 150 : 400,
+    idSpace: mode === 'optimizer' ? 150 : mode === 'on-disk' ? 600 : 400,
   }
   const child: ChildProcess = spawn(process.execPath, [CHILD, JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -283,7 +285,7 @@ async function runAndKill(
     stderr += String(d)
   })
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  const result: RunResult = { acked: [], inFlight: undefined, optimizerRan: false }
+  const result: RunResult = { acked: [], inFlight: undefined, optimizerRan: false, onDisk: false }
   // keep reading after the kill: lines already in the pipe were printed before the process died
   for await (const line of createInterface({ input: child.stdout! })) {
     const space = line.indexOf(' ')
@@ -298,7 +300,9 @@ async function runAndKill(
       const o = JSON.parse(rest) as {
         running: boolean
         completed: { vacuum: number; merge: number; reconfigure: number }
+        onDisk?: number
       }
+      if ((o.onDisk ?? 0) > 0) result.onDisk = true
       const done = mode === 'reconfigure' ? o.completed.reconfigure : o.completed.vacuum + o.completed.merge
       if (o.running || done > 0) result.optimizerRan = true
     }
@@ -315,10 +319,16 @@ async function runAndKill(
  * of acknowledged writes, or that model plus the one in-flight write applied whole; then filters,
  * counts, payload indexes and search are checked against it.
  */
-async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<{ optimizerRan: boolean }> {
+async function crashLoop(
+  mode: Mode,
+  iterations: number,
+  seed: number,
+): Promise<{ optimizerRan: boolean; onDiskSeen: boolean }> {
   const dir = await mkdtemp(join(tmpdir(), `quiver-crash-${mode}-`))
   const model = new Model()
+  if (mode === 'on-disk') model.config.quantization = { scalar: { type: 'int8' } } // as the writer creates it
   let optimizerRan = false
+  let onDiskSeen = false
   try {
     for (let i = 0; i < iterations; i++) {
       const round = seed + i * 7919
@@ -329,6 +339,7 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
       const where = `mode ${mode}, seed ${seed} (QUIVER_CRASH_SEED), iteration ${i}, flushBytes ${flushBytes}, kill after ack ${killAfter}`
       const run = await runAndKill(dir, mode, round, killAfter, flushBytes)
       optimizerRan ||= run.optimizerRan
+      onDiskSeen ||= run.onDisk
       /** model at each acknowledged snapshot, by file name */
       const snapshots = new Map<string, Model>()
       for (const op of run.acked) {
@@ -338,6 +349,7 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
       const db = await Quiver.open(dir)
       try {
         const c = await db.getCollection(COLLECTION)
+        onDiskSeen ||= c.stats().onDiskVectorBytes > 0
         const actual = await readActual(c)
         const before = diff(actual, model)
         if (before.length > 0) {
@@ -378,7 +390,7 @@ async function crashLoop(mode: Mode, iterations: number, seed: number): Promise<
     await rm(dir, { recursive: true, force: true })
   }
   expect(model.points.size + model.indexes.size).toBeGreaterThan(0)
-  return { optimizerRan }
+  return { optimizerRan, onDiskSeen }
 }
 
 const scaled = (share: number) => Math.max(1, Math.round(ITERATIONS * share))
@@ -412,6 +424,17 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
     async () => {
       const { optimizerRan } = await crashLoop('reconfigure', scaled(0.3), BASE_SEED + 3)
       expect(optimizerRan, 'a reconfigure optimization ran or completed in at least one writer').toBe(true)
+    },
+    limitFor(scaled(0.3)),
+  )
+
+  it(
+    `churn over segments with their vectors on disk (onDisk, scalar int8): ${scaled(0.3)} kills`,
+    async () => {
+      const { onDiskSeen } = await crashLoop('on-disk', scaled(0.3), BASE_SEED + 4)
+      expect(onDiskSeen, 'a sealed segment kept its vectors in a vector file in at least one round').toBe(
+        true,
+      )
     },
     limitFor(scaled(0.3)),
   )

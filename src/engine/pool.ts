@@ -179,8 +179,18 @@ export class CorePool {
   registerCore(owner: object, memory: WebAssembly.Memory): number {
     const id = this.nextCore++
     this.memories.set(id, memory)
-    this.registry.register(owner, id)
+    this.registry.register(owner, id, owner)
     return id
+  }
+
+  /**
+   * Forgets core `id` of `owner` now (its index is closed): the threads drop their instances and
+   * collect, so its memory is freed once the owner is gone too. Tasks already posted still run;
+   * later ones for this core are refused.
+   */
+  releaseCore(owner: object, id: number): void {
+    this.registry.unregister(owner)
+    this.dropCore(id)
   }
 
   private dropCore(id: number): void {

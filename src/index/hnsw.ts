@@ -123,6 +123,8 @@ export class HnswIndex extends CoreIndex<HnswParams> {
   private threads: Threads | undefined
   /** The float32 vectors on disk (`moveVectorsToDisk`, or restored so): the core holds links and codes only. */
   private disk: VectorFile | undefined
+  /** `close` or `releaseThreads` ran: no more pool threads for this index. */
+  private released = false
 
   /** An empty index. */
   static create(params: HnswParams): HnswIndex {
@@ -207,9 +209,25 @@ export class HnswIndex extends CoreIndex<HnswParams> {
     )
   }
 
-  /** Releases the vector file (an index with its vectors on disk; a no-op otherwise). */
+  /**
+   * Releases what the index holds outside its object: the core pool's threads drop their instances
+   * of its memory (freed once this object is collected), and the vector file is closed. Searches
+   * after this run on the calling thread (and read no vectors from disk). Idempotent.
+   */
   close(): void {
+    this.releaseThreads()
     this.disk?.close()
+  }
+
+  /**
+   * Drops the pool threads' instances of this index's memory (`close` without closing the vector
+   * file): for an index replaced by a copy while searches may still run on it here.
+   */
+  releaseThreads(): void {
+    const t = this.threads
+    this.released = true
+    this.threads = undefined
+    if (t !== undefined) t.pool.releaseCore(this, t.core)
   }
 
   override vector(offset: number): Float32Array {
@@ -330,6 +348,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
 
   private threadState(): Threads | undefined {
     if (this.threads !== undefined) return this.threads
+    if (this.released) return undefined
     const pool = CorePool.shared()
     if (pool === undefined) return undefined
     this.threads = { pool, core: pool.registerCore(this, this.core.memory), arenas: [], inflight: 0 }

@@ -473,16 +473,29 @@ export class Segment {
         this.ids.length,
       )
       this.dense.set(d.name, Segment.denseData(d.name, d.config, index, quantizer, d.files, disk.body))
+      old.releaseThreads() // its memory (the vectors) goes once running searches let go of it
     }
   }
 
-  /** Closes the vector files of indexes with their vectors on disk (the segment is dropped or closed). */
+  /**
+   * Releases what the segment's indexes hold outside their objects (the segment is closed or
+   * dropped): the pool threads' instances of their memories, the vector files. Idempotent.
+   */
   close(): void {
     for (const d of this.dense.values()) {
-      if (!(d.index instanceof HnswIndex) || !d.index.vectorsOnDisk) continue
+      if (!(d.index instanceof HnswIndex)) continue
       diskFiles.unregister(d.index)
       d.index.close()
     }
+  }
+
+  /**
+   * The pool threads drop their instances of this segment's index memories (it was replaced, while
+   * searches may still run on it: they continue on the calling thread); files stay open until the
+   * indexes are collected.
+   */
+  releaseThreads(): void {
+    for (const d of this.dense.values()) if (d.index instanceof HnswIndex) d.index.releaseThreads()
   }
 
   /**
