@@ -425,7 +425,8 @@ export function reserve(n: i32): void {
   if (n <= capacity) return
   const limit = maxCapacity()
   if (n > limit) abort('segment capacity exceeded')
-  let cap = capacity < 1024 ? 1024 : capacity
+  // the first reservation is exact (a restored segment knows its size; growth is 1.5x from there)
+  let cap = capacity == 0 ? (n < 1024 ? 1024 : n) : capacity
   while (cap < n) cap = cap + (cap >> 1)
   if (cap > limit) cap = limit
   const old = <usize>capacity
