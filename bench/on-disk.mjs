@@ -3,7 +3,7 @@
 // Vectors on disk (`onDisk: true`): one quantized collection built with its float32 vectors held in
 // memory (`quiver-ram`), the same with them on disk (`quiver-disk`: sealed segments keep only the
 // graph and the codes in memory; rescoring reads rows from the vector file), and hnswlib-node, on a
-// real dataset. Per engine: build time, RSS before / peak / steady, RSS after close + reopen in the
+// real dataset or on clustered synthetic data (`--synthetic N`, bench/lib/synthetic.mjs). Per engine: build time, RSS before / peak / steady, RSS after close + reopen in the
 // same process, and RSS of a fresh process that only opens the index and runs the timed queries
 // (the honest steady state); recall@k, QPS, p50 / p99 per ef (Quiver: per ef x oversampling), bytes
 // per point, disk bytes; ratio lines against the goals.
@@ -12,13 +12,16 @@
 //   npm run bench:on-disk                                  # glove-100-cosine, scalar int8
 //   npm run bench:on-disk -- --dataset bge-m3-1024-tiny-cosine --quantization binary
 //   npm run bench:on-disk -- --limit 5000 --queries 50 --min-time 0.05 --out /tmp/on-disk.md   # quick check
+//   npm run bench:on-disk -- --synthetic 100000 --quantization binary   # 100k x 1024 synthetic, cosine
 //
 // Every engine runs in child processes of this script, one after another: `--child <engine>`
 // builds it (and reopens it in the same process), then `--child <engine>-reopen` opens the
 // directory (or index file) the first one left and runs every timed query, so each RSS figure is
-// that engine's alone.
+// that engine's alone. With `--synthetic`, the base, query and exact-truth files are generated
+// once and cached (as bench/scale.mjs does, in $TMPDIR/quiver-scale-cache); the children stream the
+// base from its row file in upsert batches, so no process holds the whole base in JS.
 import { spawn } from 'node:child_process'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -29,6 +32,16 @@ import { loadDataset, loadQueries, readDescriptor, resolveDatasetsDir } from '..
 import { qpsAtRecall } from './lib/curves.mjs'
 import { loadHnswlib } from './lib/engines.mjs'
 import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
+import {
+  describeGenerator,
+  ensureData,
+  ensureTruth,
+  LATENT,
+  NOISE,
+  readFloats,
+  readRows,
+  SEEDS,
+} from './lib/synthetic.mjs'
 import { measure } from './lib/timing.mjs'
 import { bruteForce, topK } from './lib/truth.mjs'
 
@@ -65,6 +78,12 @@ function oversamplingList(v) {
       throw new InvalidArgumentError('each oversampling must be a number >= 1')
     return n
   })
+}
+
+/** @param {string} v */
+function syntheticMetric(v) {
+  if (v !== 'cosine' && v !== 'euclid') throw new InvalidArgumentError('cosine or euclid')
+  return v
 }
 
 /** @param {string} v */
@@ -168,9 +187,11 @@ function segmentPlan(n, dim, batch, segments, minTail) {
 /**
  * @typedef {object} ChildConfig
  * @property {string} engine `quiver-ram`, `quiver-disk`, `hnswlib-node`
- * @property {string} dataset
+ * @property {string} dataset the dataset's name (synthetic: a label, not loaded)
  * @property {string} datasetsDir
  * @property {number | undefined} limit
+ * @property {{ basePath: string, queryPath: string } | null} synthetic row files of `--synthetic` (base:
+ *   n x dim float32, at least; queries: nq x dim), read instead of the dataset
  * @property {number} n
  * @property {number} dim
  * @property {string} metric the dataset's Distance (`Cosine`, `Euclid`)
@@ -193,13 +214,59 @@ function segmentPlan(n, dim, batch, segments, minTail) {
  */
 
 /**
- * The build child: RSS before anything was loaded, then the dataset; build (Quiver: upserts, optimizers,
- * persist; hnswlib: addPoint one by one), steady RSS; close (hnswlib: writeIndexSync) and drop the
- * dataset; reopen in the same process and one query.
+ * The queries of a child: the dataset's, or the first nq rows of the synthetic query file.
+ * @param {ChildConfig} cfg
+ * @returns {Promise<Float32Array>}
+ */
+async function childQueries(cfg) {
+  if (cfg.synthetic !== null) return readFloats(cfg.synthetic.queryPath, cfg.nq * cfg.dim)
+  return loadQueries(await readDescriptor(cfg.dataset, cfg.datasetsDir))
+}
+
+/**
+ * The base of a build child, row range by row range: the loaded dataset (`rows` are views into it),
+ * or positioned reads of the synthetic row file into one reused batch buffer (`rows` is valid until
+ * the next call). `release` drops the dataset / closes the file.
+ * @param {ChildConfig} cfg
+ * @returns {Promise<{ rows(from: number, to: number): Float32Array, release(): void }>}
+ */
+async function childBase(cfg) {
+  if (cfg.synthetic !== null) {
+    const fd = openSync(cfg.synthetic.basePath, 'r')
+    const most = Math.max(1, ...cfg.layout.batches.map(([from, to]) => to - from))
+    /** @type {Float32Array | undefined} */
+    let buf = new Float32Array(most * cfg.dim)
+    return {
+      rows: (from, to) => readRows(fd, cfg.dim, from, to - from, /** @type {Float32Array} */ (buf)),
+      release: () => {
+        closeSync(fd)
+        buf = undefined
+      },
+    }
+  }
+  /** @type {Dataset | undefined} */
+  let ds = await loadDataset(
+    cfg.dataset,
+    cfg.datasetsDir,
+    cfg.limit === undefined ? {} : { limit: cfg.limit },
+  )
+  return {
+    rows: (from, to) => /** @type {Dataset} */ (ds).base.subarray(from * cfg.dim, to * cfg.dim),
+    release: () => {
+      ds = undefined
+    },
+  }
+}
+
+/**
+ * The build child: RSS before anything was loaded, then the dataset (synthetic: the row file opened,
+ * one batch buffer); build (Quiver: upserts, optimizers, persist; hnswlib: addPoint one by one),
+ * steady RSS; close (hnswlib: writeIndexSync) and drop the dataset; reopen in the same process and
+ * one query.
  * @param {ChildConfig} cfg
  */
 async function buildChild(cfg) {
-  const queries = await loadQueries(await readDescriptor(cfg.dataset, cfg.datasetsDir))
+  const queries = await childQueries(cfg)
   const q0 = queries.subarray(0, cfg.dim)
   const quiver = cfg.engine.startsWith('quiver')
   const engineModule = quiver ? await import('../dist/index.js') : null
@@ -207,12 +274,8 @@ async function buildChild(cfg) {
   if (hnswlib !== null && 'reason' in hnswlib)
     throw new Error(`hnswlib-node is not installed (npm run bench:setup): ${hnswlib.reason}`)
   const rssBaseline = await settledRss()
-  /** @type {Dataset | undefined} */
-  let ds = await loadDataset(
-    cfg.dataset,
-    cfg.datasetsDir,
-    cfg.limit === undefined ? {} : { limit: cfg.limit },
-  )
+  /** @type {Awaited<ReturnType<typeof childBase>> | undefined} */
+  let base = await childBase(cfg)
   const rssBefore = await settledRss()
   const peak = peakTracker()
   /** @type {Record<string, unknown>} */
@@ -233,11 +296,11 @@ async function buildChild(cfg) {
         defaultSegmentNumber: cfg.layout.defaultSegmentNumber,
       },
     })
-    const base = /** @type {Dataset} */ (ds).base
     for (const [i, [from, to]] of cfg.layout.batches.entries()) {
+      const rows = base.rows(from, to)
       const points = []
       for (let r = from; r < to; r++)
-        points.push({ id: r, vector: base.subarray(r * cfg.dim, (r + 1) * cfg.dim) })
+        points.push({ id: r, vector: rows.subarray((r - from) * cfg.dim, (r - from + 1) * cfg.dim) })
       await col.upsert(points)
       if (i % 20 === 0) log(`${cfg.engine}: ${to.toLocaleString('en-US')} upserted`)
     }
@@ -261,7 +324,8 @@ async function buildChild(cfg) {
     col = undefined
     // @ts-expect-error released for the GC
     db = undefined
-    ds = undefined
+    base.release()
+    base = undefined
     out.rssAfterCloseBytes = await settledRss()
     out.diskBytes = await diskBytes(cfg.workDir)
     const t0 = performance.now()
@@ -281,13 +345,15 @@ async function buildChild(cfg) {
     const lib = /** @type {{ lib: any, version: string }} */ (hnswlib).lib
     out.version = /** @type {{ lib: any, version: string }} */ (hnswlib).version
     const space = cfg.metric === 'Cosine' ? 'cosine' : 'l2'
-    const base = /** @type {Dataset} */ (ds).base
     const started = performance.now()
     let index = new lib.HierarchicalNSW(space, cfg.dim)
     index.initIndex(cfg.n, cfg.m, cfg.efConstruct, 100)
-    for (let i = 0; i < cfg.n; i++) {
-      index.addPoint(Array.from(base.subarray(i * cfg.dim, (i + 1) * cfg.dim)), i)
-      if ((i + 1) % 20_000 === 0) log(`${cfg.engine}: ${(i + 1).toLocaleString('en-US')} added`)
+    for (const [from, to] of cfg.layout.batches) {
+      const rows = base.rows(from, to)
+      for (let i = from; i < to; i++) {
+        index.addPoint(Array.from(rows.subarray((i - from) * cfg.dim, (i - from + 1) * cfg.dim)), i)
+        if ((i + 1) % 20_000 === 0) log(`${cfg.engine}: ${(i + 1).toLocaleString('en-US')} added`)
+      }
     }
     out.buildMs = performance.now() - started
     peak.stop()
@@ -299,7 +365,8 @@ async function buildChild(cfg) {
     index.writeIndexSync(file)
     out.persistMs = performance.now() - p0
     index = undefined
-    ds = undefined
+    base.release()
+    base = undefined
     out.rssAfterCloseBytes = await settledRss()
     out.diskBytes = statSync(file).size
     const t0 = performance.now()
@@ -321,7 +388,7 @@ async function buildChild(cfg) {
  * @param {ChildConfig} cfg
  */
 async function reopenChild(cfg) {
-  const queries = await loadQueries(await readDescriptor(cfg.dataset, cfg.datasetsDir))
+  const queries = await childQueries(cfg)
   const truthAll = new Int32Array(Uint8Array.prototype.slice.call(readFileSync(cfg.truthPath)).buffer)
   const truth = (/** @type {number} */ qi) => truthAll.subarray(qi * cfg.k, (qi + 1) * cfg.k)
   const query = (/** @type {number} */ qi) => queries.subarray(qi * cfg.dim, (qi + 1) * cfg.dim)
@@ -499,10 +566,46 @@ function groundTruth(ds, nq, k) {
  * @property {number} minTime
  * @property {string[]} engines
  * @property {string} out
+ * @property {number | undefined} synthetic base rows of synthetic data (instead of the dataset)
+ * @property {number | undefined} dim synthetic: dimension (default 1024)
+ * @property {'cosine' | 'euclid' | undefined} metric synthetic: metric (default cosine)
+ * @property {number | undefined} clusters synthetic: clusters (default 100)
+ * @property {string | undefined} cacheDir synthetic: where the row and truth files are cached
  */
 
-/** @param {Options} opts @param {string} command */
-async function run(opts, command) {
+/**
+ * @typedef {object} DataInfo what the report says about the data
+ * @property {string} name
+ * @property {number} n
+ * @property {number} totalN
+ * @property {number} dim
+ * @property {string} metric a Distance (`Cosine`, `Euclid`)
+ * @property {number} queries
+ * @property {SyntheticInfo} [synthetic] set for `--synthetic`
+ *
+ * @typedef {object} SyntheticInfo
+ * @property {string} generator
+ * @property {typeof SEEDS} seeds
+ * @property {number} clusters
+ * @property {number} latent
+ * @property {number} noise
+ * @property {string} tag the cache tag of the row files
+ * @property {string} cacheDir
+ *
+ * @typedef {object} DataSource
+ * @property {DataInfo} info
+ * @property {string} datasetsDir
+ * @property {{ basePath: string, queryPath: string } | null} synthetic
+ * @property {(work: string) => Promise<{ truthPath: string, source: string }>} truth the nq x k int32
+ *   truth file (computed when needed; a real dataset's goes to the work directory)
+ */
+
+/**
+ * The real dataset, loaded here for its sizes and ground truth (each child loads it again).
+ * @param {Options} opts
+ * @returns {Promise<DataSource>}
+ */
+async function datasetSource(opts) {
   const datasetsDir = resolveDatasetsDir(opts.datasetsDir)
   const ds = await loadDataset(
     opts.dataset,
@@ -510,21 +613,98 @@ async function run(opts, command) {
     opts.limit === undefined ? {} : { limit: opts.limit },
   )
   const nq = Math.min(opts.queries ?? ds.q, ds.q)
+  if (opts.k > ds.n) throw new InvalidArgumentError(`--k ${opts.k} exceeds the ${ds.n} base points`)
+  return {
+    info: { name: ds.name, n: ds.n, totalN: ds.totalN, dim: ds.dim, metric: ds.metric, queries: nq },
+    datasetsDir,
+    synthetic: null,
+    truth: async (work) => {
+      const gt = groundTruth(ds, nq, opts.k)
+      const truthPath = join(work, 'truth.i32')
+      writeFileSync(truthPath, new Uint8Array(gt.truth.buffer))
+      return { truthPath, source: gt.source }
+    },
+  }
+}
+
+/**
+ * `--synthetic N`: N base rows and the queries of bench/lib/synthetic.mjs's clustered generator,
+ * written to the cache directory unless there already, and their exact truth (cached as well).
+ * @param {Options} opts
+ * @returns {Promise<DataSource>}
+ */
+async function syntheticSource(opts) {
+  const n = /** @type {number} */ (opts.synthetic)
+  const dim = opts.dim ?? 1024
+  const metric = opts.metric ?? 'cosine'
+  const clusters = opts.clusters ?? 100
+  const nq = opts.queries ?? 1000
+  if (opts.k > n) throw new InvalidArgumentError(`--k ${opts.k} exceeds the ${n} base points`)
+  const cacheDir = resolve(opts.cacheDir ?? join(tmpdir(), 'quiver-scale-cache'))
+  await mkdir(cacheDir, { recursive: true })
+  const { basePath, queryPath, tag } = ensureData(cacheDir, n, nq, dim, clusters)
+  const truthMetric = metric === 'cosine' ? 'cosine' : 'l2'
+  return {
+    info: {
+      name: `synthetic ${tag}`,
+      n,
+      totalN: n,
+      dim,
+      metric: metric === 'cosine' ? 'Cosine' : 'Euclid',
+      queries: nq,
+      synthetic: {
+        generator: describeGenerator(dim, clusters),
+        seeds: SEEDS,
+        clusters,
+        latent: LATENT,
+        noise: NOISE,
+        tag,
+        cacheDir,
+      },
+    },
+    datasetsDir: '',
+    synthetic: { basePath, queryPath },
+    truth: async () => {
+      const truthPath = await ensureTruth({
+        dir: cacheDir,
+        tag,
+        basePath,
+        queries: readFloats(queryPath, nq * dim),
+        dim,
+        n,
+        k: opts.k,
+        metric: truthMetric,
+        label: 'on-disk',
+      })
+      return {
+        truthPath,
+        source: `exact brute force in float64 over all ${n.toLocaleString('en-US')} base rows (${truthMetric === 'cosine' ? '1 - cos' : 'squared L2'}; cached in ${truthPath})`,
+      }
+    },
+  }
+}
+
+/** @param {Options} opts @param {string} command */
+async function run(opts, command) {
+  const source = opts.synthetic === undefined ? await datasetSource(opts) : await syntheticSource(opts)
+  const ds = source.info
+  const nq = ds.queries
   const k = opts.k
-  if (k > ds.n) throw new InvalidArgumentError(`--k ${k} exceeds the ${ds.n} base points`)
   const paddedDim = Math.ceil(ds.dim / 4) * 4
   const plan = segmentPlan(ds.n, ds.dim, opts.batch, opts.segments, opts.tail)
   log(
     `== ${ds.name}: ${ds.n} x ${ds.dim} (${ds.metric}), ${nq} queries, k = ${k}, ${opts.quantization}; ` +
       `maxSegmentSize ${plan.maxSegmentSize} KiB, expected segments ${plan.expectedSegments.join(' + ')}`,
   )
-  const gt = groundTruth(ds, nq, k)
   const work = await mkdtemp(join(tmpdir(), 'quiver-on-disk-'))
-  const truthPath = join(work, 'truth.i32')
-  writeFileSync(truthPath, new Uint8Array(gt.truth.buffer))
   /** @type {Record<string, any>[]} */
   const results = []
+  /** @type {string} */
+  let truthSource
   try {
+    const gt = await source.truth(work)
+    const truthPath = gt.truthPath
+    truthSource = gt.source
     for (const engine of opts.engines) {
       if (engine === 'hnswlib-node') {
         const loaded = loadHnswlib()
@@ -537,9 +717,10 @@ async function run(opts, command) {
       /** @type {ChildConfig} */
       const cfg = {
         engine,
-        dataset: opts.dataset,
-        datasetsDir,
-        limit: opts.limit,
+        dataset: source.synthetic === null ? opts.dataset : ds.name,
+        datasetsDir: source.datasetsDir,
+        limit: source.synthetic === null ? opts.limit : undefined,
+        synthetic: source.synthetic,
         n: ds.n,
         dim: ds.dim,
         metric: ds.metric,
@@ -587,6 +768,7 @@ async function run(opts, command) {
       paddedDim,
       metric: ds.metric,
       queries: nq,
+      ...(ds.synthetic === undefined ? {} : { synthetic: ds.synthetic }),
     },
     params: {
       k,
@@ -602,7 +784,7 @@ async function run(opts, command) {
       expectedSegments: plan.expectedSegments,
       tail: plan.tail,
     },
-    groundTruth: gt.source,
+    groundTruth: truthSource,
     results,
   }
 }

@@ -14,210 +14,20 @@
 // holds the whole base in JS), so RSS growth is the index. The peak is the kernel's VmHWM, reset
 // before the build (/proc/self/clear_refs); without /proc the peak is sampled every 50 ms.
 import { spawn } from 'node:child_process'
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs'
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { Command } from 'commander'
 import { qpsAtRecall } from './lib/curves.mjs'
 import { loadHnswlib } from './lib/engines.mjs'
 import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
+import { bytesOf, ensureData, ensureTruth, readFloats, readRows } from './lib/synthetic.mjs'
 import { measure } from './lib/timing.mjs'
-import { seededRng } from './lib/workload.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MiB = 2 ** 20
-
-// ---------------------------------------------------------------------------------------------
-// exact ground truth, on worker threads (this same file, run as a worker)
-
-if (!isMainThread && workerData?.kind === 'truth') {
-  const { basePath, queries, dim, n, k, from, to } = workerData
-  const fd = openSync(basePath, 'r')
-  const rows = 16_384
-  const buf = new Float32Array(rows * dim)
-  const bestD = new Float64Array((to - from) * k).fill(Number.POSITIVE_INFINITY)
-  const bestI = new Int32Array((to - from) * k).fill(-1)
-  for (let start = 0; start < n; start += rows) {
-    const m = Math.min(rows, n - start)
-    readSync(fd, new Uint8Array(buf.buffer, 0, m * dim * 4), 0, m * dim * 4, start * dim * 4)
-    for (let q = from; q < to; q++) {
-      const o = (q - from) * k
-      let worst = bestD[o + k - 1]
-      for (let r = 0; r < m; r++) {
-        let s = 0
-        for (let j = 0, b = r * dim, a = q * dim; j < dim; j++) {
-          const d = queries[a + j] - buf[b + j]
-          s += d * d
-        }
-        if (s >= worst) continue
-        // insertion into the sorted top-k of this query
-        let p = k - 1
-        while (p > 0 && bestD[o + p - 1] > s) {
-          bestD[o + p] = bestD[o + p - 1]
-          bestI[o + p] = bestI[o + p - 1]
-          p--
-        }
-        bestD[o + p] = s
-        bestI[o + p] = start + r
-        worst = bestD[o + k - 1]
-      }
-    }
-  }
-  closeSync(fd)
-  parentPort?.postMessage(bestI)
-}
-
-/**
- * The `k` nearest base rows (squared L2, float64 sums) of each query, nearest first, split over the
- * cores. Independent of the engines measured.
- * @param {string} basePath raw float32 rows
- * @param {Float32Array} queries nq x dim
- * @param {number} dim
- * @param {number} n base rows used (a prefix of the file)
- * @param {number} k
- * @returns {Promise<Int32Array>} nq x k
- */
-async function exactTruth(basePath, queries, dim, n, k) {
-  const nq = queries.length / dim
-  const parts = Math.min(availableParallelism(), nq)
-  const per = Math.ceil(nq / parts)
-  const out = new Int32Array(nq * k)
-  await Promise.all(
-    Array.from({ length: parts }, (_, i) => {
-      const from = i * per
-      const to = Math.min(nq, from + per)
-      return new Promise((resolve, reject) => {
-        const w = new Worker(fileURLToPath(import.meta.url), {
-          workerData: { kind: 'truth', basePath, queries, dim, n, k, from, to },
-        })
-        w.once('message', (/** @type {Int32Array} */ ids) => {
-          out.set(ids, from * k)
-          resolve(undefined)
-        })
-        w.once('error', reject)
-      })
-    }),
-  )
-  return out
-}
-
-// ---------------------------------------------------------------------------------------------
-// the synthetic dataset: clustered rows of a low intrinsic dimension, from a seed
-
-/** Latent dimension of the synthetic rows (real embeddings have an intrinsic dimension far below their size). */
-const LATENT = 32
-
-/**
- * Writes `n` base rows and `nq` query rows (queries drawn like the base, not members of it) of
- * `dim` floats to `dir`, unless the files already hold them; returns their paths. A row is a point
- * of a Gaussian cluster in a LATENT-dimensional space (clusters of unequal spread), mapped to `dim`
- * dimensions by one fixed random linear map, plus a little isotropic noise.
- * @param {string} dir
- * @param {number} n
- * @param {number} nq
- * @param {number} dim
- * @param {number} clusters
- */
-function ensureData(dir, n, nq, dim, clusters) {
-  const tag = `clustered-${dim}d-${clusters}c-l${LATENT}`
-  const basePath = join(dir, `${tag}.base.f32`)
-  const queryPath = join(dir, `${tag}.query.f32`)
-  const rng = seededRng(15)
-  const gauss = (/** @type {() => number} */ r) => {
-    // Box-Muller
-    const u = Math.max(r(), 1e-12)
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r())
-  }
-  const centres = new Float64Array(clusters * LATENT)
-  for (let i = 0; i < centres.length; i++) centres[i] = gauss(rng) * 1.5
-  const spread = Float64Array.from({ length: clusters }, () => 0.5 + rng() * 1.5)
-  const map = new Float64Array(LATENT * dim)
-  for (let i = 0; i < map.length; i++) map[i] = gauss(rng) / Math.sqrt(LATENT)
-  /** @param {string} path @param {number} rows @param {number} seed */
-  const write = (path, rows, seed) => {
-    if (existsSync(path) && statSync(path).size >= rows * dim * 4) return
-    log(`scale: writing ${rows.toLocaleString('en-US')} x ${dim} rows to ${path}`)
-    const local = seededRng(seed)
-    const fd = openSync(path, 'w')
-    const batch = new Float32Array(10_000 * dim)
-    const z = new Float64Array(LATENT)
-    for (let start = 0; start < rows; start += 10_000) {
-      const m = Math.min(10_000, rows - start)
-      for (let r = 0; r < m; r++) {
-        const c = Math.floor(local() * clusters)
-        for (let j = 0; j < LATENT; j++) z[j] = centres[c * LATENT + j] + gauss(local) * spread[c]
-        for (let d = 0; d < dim; d++) {
-          let v = gauss(local) * 0.05
-          for (let j = 0; j < LATENT; j++) v += z[j] * map[j * dim + d]
-          batch[r * dim + d] = v
-        }
-      }
-      writeSyncAll(fd, new Uint8Array(batch.buffer, 0, m * dim * 4))
-    }
-    closeSync(fd)
-  }
-  write(basePath, n, 1)
-  write(queryPath, nq, 2)
-  return { basePath, queryPath, tag }
-}
-
-/**
- * The first `bytes` bytes of a file in a buffer of their own (a small file's Buffer is a view into
- * Node's shared pool: never read its `.buffer` whole). Throws when the file is shorter.
- * @param {string} path @param {number} bytes
- */
-function bytesOf(path, bytes) {
-  const b = readFileSync(path)
-  if (b.byteLength < bytes) throw new Error(`${path} holds ${b.byteLength} bytes, expected ${bytes}`)
-  return Uint8Array.prototype.slice.call(b, 0, bytes)
-}
-
-/** @param {string} path @param {number} floats */
-function readFloats(path, floats) {
-  return new Float32Array(bytesOf(path, floats * 4).buffer)
-}
-
-/** @param {number} fd @param {Uint8Array} bytes */
-function writeSyncAll(fd, bytes) {
-  for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes.subarray(off))
-}
-
-/**
- * Rows `start .. start+m-1` of a float32 row file.
- * @param {number} fd
- * @param {number} dim
- * @param {number} start
- * @param {number} m
- * @param {Float32Array} into at least m x dim
- */
-function readRows(fd, dim, start, m, into) {
-  const bytes = m * dim * 4
-  let got = 0
-  while (got < bytes) {
-    const r = readSync(
-      fd,
-      new Uint8Array(into.buffer, into.byteOffset + got, bytes - got),
-      0,
-      bytes - got,
-      start * dim * 4 + got,
-    )
-    if (r === 0) throw new Error(`row file ends before row ${start + m}`)
-    got += r
-  }
-  return into.subarray(0, m * dim)
-}
 
 // ---------------------------------------------------------------------------------------------
 // memory
@@ -615,16 +425,16 @@ async function main() {
   const work = await mkdtemp(join(tmpdir(), 'quiver-scale-'))
   try {
     for (const n of sizes) {
-      const truthPath = join(opts.cacheDir, `${tag}.n${n}.q${opts.queries}.k${opts.k}.gt.i32`)
-      if (!existsSync(truthPath)) {
-        log(
-          `scale: exact ground truth for n = ${n.toLocaleString('en-US')} (${opts.queries} queries; cached in ${truthPath})`,
-        )
-        const t0 = performance.now()
-        const gt = await exactTruth(basePath, queries, opts.dim, n, opts.k)
-        writeFileSync(truthPath, new Uint8Array(gt.buffer))
-        log(`scale: ground truth in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
-      }
+      const truthPath = await ensureTruth({
+        dir: opts.cacheDir,
+        tag,
+        basePath,
+        queries,
+        dim: opts.dim,
+        n,
+        k: opts.k,
+        label: 'scale',
+      })
       for (const engine of engines) {
         const workDir = join(work, `${engine}-${n}`)
         /** @type {ChildConfig} */
@@ -673,4 +483,4 @@ async function main() {
   log(`wrote ${join(opts.out, 'scale.json')} and scale.md`)
 }
 
-if (isMainThread) await main()
+await main()

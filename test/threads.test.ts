@@ -87,6 +87,42 @@ describe('searches on the core pool', () => {
   })
 })
 
+describe('an embedded search over several large segments', () => {
+  it('searches all but the largest on the pool meanwhile, answering what one thread answers', async () => {
+    const db = await Quiver.open(dir)
+    const col = await db.createCollection('c', {
+      dimension: DIM,
+      metric: 'Euclid',
+      // 10,500 points per segment (24 floats each): two segments past the 10,000-point mark
+      optimizers: { maxSegmentSize: Math.ceil((10_500 * DIM * 4) / 1024), defaultSegmentNumber: 4 },
+    })
+    const all = points(21_200, 9)
+    for (let i = 0; i < all.length; i += 1000) await col.upsert(all.slice(i, i + 1000))
+    await col.waitForOptimizers()
+    const sizes = col.stats()
+    expect(sizes.segmentsCount).toBeGreaterThanOrEqual(2)
+    const queries = points(30, 10).map((p) => p.vector)
+    const requests: SearchOptions[] = [
+      { limit: 10, ef: 64 },
+      { limit: 10, ef: 200 },
+      { limit: 10, filter: { must: [{ key: 'color', match: { value: 'red' } }] } },
+    ]
+    const pool = CorePool.shared()!
+    const before = pool.tasksStarted
+    const parallel = []
+    for (const q of queries) for (const r of requests) parallel.push(await col.search(q, r))
+    expect(pool.tasksStarted - before).toBeGreaterThanOrEqual(queries.length * requests.length)
+    await db.close()
+    const single = await Quiver.open(dir, { searchThreads: false })
+    const scol = await single.getCollection('c')
+    const started = pool.tasksStarted
+    let i = 0
+    for (const q of queries) for (const r of requests) expect(await scol.search(q, r)).toEqual(parallel[i++])
+    expect(pool.tasksStarted).toBe(started) // searchThreads: false: the calling thread only
+    await single.close()
+  }, 60_000)
+})
+
 describe('upserts linked on every core', () => {
   it('build a graph that finds the exact neighbours, before and after a reopen', async () => {
     const db = await Quiver.open(dir)

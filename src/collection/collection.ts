@@ -258,8 +258,11 @@ export interface CollectionOpenOptions {
    * Run the long graph and scan work of every search on the core pool's worker threads
    * (src/engine/pool.ts), segments in parallel, so the calling thread never blocks for long: what a
    * server wants. Work cheaper than a thread hop (ef <= 128, small scans) still runs on the calling
-   * thread. Default false: a single `search` runs on the calling thread (lowest latency
-   * in-process); `searchBatch` always spreads its requests over the pool.
+   * thread. `false`: a single `search` runs wholly on the calling thread, segment after segment.
+   * Default (absent): on the calling thread, except that a collection with two or more segments of
+   * 10,000+ points searches all but the largest on the pool meanwhile (1.26x the QPS at ef 64,
+   * 1.55x at ef 128 on GloVe-100 in two segments). `searchBatch` always spreads its requests over
+   * the pool.
    */
   searchThreads?: boolean
   /**
@@ -301,6 +304,11 @@ export const MAX_UNINDEXED_FIELDS = 100
 export const UNINDEXED_OTHER = '(other fields)'
 
 const DEFAULT_FLUSH_BYTES = 64 * 1024 * 1024
+/**
+ * Stored points from which a segment's search goes to a pool thread while another segment is
+ * searched here: searching 10k GloVe points at ef 64 takes about a thread hop (~0.1 ms).
+ */
+const PARALLEL_SEGMENT_MIN = 10_000
 /** Writes queued on the apply chain before a new one waits for them (backpressure for `wait: false`). */
 const UPDATE_QUEUE_LIMIT = 1024
 const WAIT: ResolvedWrite = { wait: true, timeoutMs: undefined }
@@ -391,6 +399,8 @@ export class EmbeddedCollection implements Collection {
   private readonly logger: QuiverLogger | undefined
   /** Searches run on the core pool (CollectionOpenOptions.searchThreads). */
   private readonly searchThreads: boolean
+  /** `searchThreads: false`: never spread a single search's segments over the pool. */
+  private readonly callingThreadOnly: boolean
   /** Milliseconds; read deadlines are measured on it (CollectionOpenOptions.clock). */
   private readonly clock: () => number
   private readonly plannerOverrides: Partial<PlannerConfig>
@@ -478,6 +488,7 @@ export class EmbeddedCollection implements Collection {
     this.flushBytes = options.flushBytes ?? DEFAULT_FLUSH_BYTES
     this.logger = options.logger
     this.searchThreads = options.searchThreads === true
+    this.callingThreadOnly = options.searchThreads === false
     this.clock = options.clock ?? (() => performance.now())
     this.resolveCollection = options.resolveCollection
     for (const s of segments) this.configurePlanner(s)
@@ -1939,7 +1950,10 @@ export class EmbeddedCollection implements Collection {
     const run = async () => {
       const seq = this.appliedSeq
       const q = p.target === undefined ? p : await this.withTargetEf(p)
-      const hits = this.searchThreads ? await this.runSearchAsync(q, true) : this.runSearch(q)
+      const hits =
+        this.searchThreads || this.segmentsInParallel(q)
+          ? await this.runSearchAsync(q, true)
+          : this.runSearch(q)
       this.sampleRecall(q, hits, seq)
       return hits
     }
@@ -2176,19 +2190,43 @@ export class EmbeddedCollection implements Collection {
     return Float32Array.from(df, (d) => idf(n, d))
   }
 
-  /** Searches the segments in parallel on the core pool (cheap calls here with `inlineCheap`), then merges. */
+  /**
+   * True when a dense search of `p` should spread its segments over the core pool even without
+   * `searchThreads`: at least two segments of PARALLEL_SEGMENT_MIN stored points (a search of each
+   * costs more than a thread hop) and a pool to run them on.
+   */
+  private segmentsInParallel(p: PreparedSearch): boolean {
+    if (p.space.kind !== 'dense' || this.callingThreadOnly) return false
+    let big = 0
+    for (const s of this.segments) if (s.storedCount >= PARALLEL_SEGMENT_MIN) big++
+    return big >= 2 && (CorePool.shared()?.size ?? 0) > 0
+  }
+
+  /**
+   * Searches the segments in parallel: on the core pool, except, with `inlineCheap`, the largest
+   * segment's cheap calls (and small segments'), which run here meanwhile; then merges.
+   */
   private async runSearchAsync(p: PreparedSearch, inlineCheap: boolean): Promise<ScoredPoint[]> {
     if (p.space.kind !== 'dense') return this.runSearch(p)
     const unindexed = p.filter === null ? undefined : new Set<string>()
     const options = this.segmentSearchOptions(p, unindexed)
     const q = p.query as Float32Array
     p.deadline.check()
-    const results = await Promise.all(
-      this.segments.map(async (segment) => ({
-        segment,
-        hits: await segment.searchAsync(p.space.using, q, options, inlineCheap),
-      })),
+    const segments = this.segments
+    let largest = 0
+    for (let i = 1; i < segments.length; i++)
+      if (segments[i]!.storedCount > segments[largest]!.storedCount) largest = i
+    const here = (i: number) =>
+      inlineCheap && (i === largest || segments[i]!.storedCount < PARALLEL_SEGMENT_MIN)
+    // the pool's segments are dispatched first, so their threads work while this one searches
+    const order = segments.map((_, i) => i).sort((a, b) => Number(here(a)) - Number(here(b)))
+    const found = new Array<SegmentSearchResult>(segments.length)
+    await Promise.all(
+      order.map(async (i) => {
+        found[i] = await segments[i]!.searchAsync(p.space.using, q, options, here(i))
+      }),
     )
+    const results = segments.map((segment, i) => ({ segment, hits: found[i]! }))
     this.assertOpen()
     p.deadline.check()
     // a write or an optimizer swap landed while the threads searched and a hit is gone: answer as of
@@ -2439,7 +2477,9 @@ export class EmbeddedCollection implements Collection {
       const seq = this.appliedSeq
       const q = p.target === undefined ? p : await this.withTargetEf(p)
       const hits =
-        this.searchThreads || !inlineCheap ? await this.runSearchAsync(q, inlineCheap) : this.runSearch(q)
+        this.searchThreads || !inlineCheap || this.segmentsInParallel(q)
+          ? await this.runSearchAsync(q, inlineCheap)
+          : this.runSearch(q)
       this.sampleRecall(q, hits, seq)
       return hits
     }
