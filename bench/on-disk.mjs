@@ -827,9 +827,17 @@ function markdown(r) {
   const p = r.params
   const q = p.quantization
   const qName = 'scalar' in q ? 'scalar int8' : 'binary'
+  const syn = d.synthetic
   const lines = [
-    `# Vectors on disk: ${d.name}, ${qName}`,
+    syn === undefined
+      ? `# Vectors on disk: ${d.name}, ${qName}`
+      : `# Vectors on disk: synthetic clustered data (seeds ${syn.seeds.model} / ${syn.seeds.base} / ${syn.seeds.queries}), ${d.n.toLocaleString('en-US')} x ${d.dim}, ${d.metric}, ${qName}`,
     '',
+    ...(syn === undefined
+      ? []
+      : [
+          `- synthetic data, not a dataset: ${syn.generator}; ${d.n.toLocaleString('en-US')} base rows x ${d.dim}, ${d.queries} queries, metric ${d.metric}; row files ${syn.tag}.{base,query}.f32 in ${syn.cacheDir}, streamed to the engines in upsert batches`,
+        ]),
     `- ${d.n.toLocaleString('en-US')} x ${d.dim} (${d.metric}), ${d.queries} queries, recall@${p.k} against ${r.groundTruth}`,
     `- HNSW m = ${p.m}, ef_construct = ${p.efConstruct}; Quiver quantization ${JSON.stringify(q)}; optimizers maxSegmentSize ${p.maxSegmentSizeKiB} KiB, defaultSegmentNumber ${p.defaultSegmentNumber}; upserts of ${p.batch} laid out as segments of ${p.expectedSegments.join(' + ')} points (the last batch, ${p.tail} points, seals the last full segment and stays in the appendable one)`,
     `- machine: ${JSON.stringify(r.machine)}`,
@@ -837,7 +845,7 @@ function markdown(r) {
     `- date: ${r.date}`,
     '- each engine in child processes of its own, one after another: the build process (build, persist, close, reopen in the same process), then a fresh process that only opens the directory / index file and runs every timed query; one query at a time, timed for at least ' +
       `${p.minTimeS} s per operating point; Quiver searches with \`quantization: { rescore: true, oversampling }\`, the query cache and recall sampler off`,
-    "- RSS growth: build = steady RSS after the build (persisted, optimizers idle, after GC) minus RSS before it (dataset loaded); peak = the kernel's VmHWM during the build minus the same; same-process reopen = RSS after close, dropping the dataset and reopening minus RSS before the dataset was loaded; fresh process = RSS after the open (and after all timed queries, GC) minus that process's baseline (engine module loaded, queries read). Vector-file reads are positioned reads: the OS page cache holding them is not in RSS (and is warm: the file was just written)",
+    `- RSS growth: build = steady RSS after the build (persisted, optimizers idle, after GC) minus RSS before it (${syn === undefined ? 'dataset loaded' : 'synthetic: the base row file opened and one batch buffer; the base is never loaded whole'}); peak = the kernel's VmHWM during the build minus the same; same-process reopen = RSS after close, dropping the dataset and reopening minus RSS before the dataset was loaded; fresh process = RSS after the open (and after all timed queries, GC) minus that process's baseline (engine module loaded, queries read). Vector-file reads are positioned reads: the OS page cache holding them is not in RSS (and is warm: the file was just written)`,
     `- Quiver's core pool: ${process.env.QUIVER_THREADS === undefined ? 'default threads (one per core)' : `QUIVER_THREADS=${process.env.QUIVER_THREADS}`}; it builds with addBatch and, in the fresh process, runs the searches it does not inline (ef > 128): its worker threads are in the build process's figures and in "open + queries" once such a query ran`,
     '',
     '| engine | build s | persist s | RSS before build MiB | build growth MiB | peak growth MiB | same-process reopen growth MiB | fresh: open MiB | fresh: open + queries MiB | bytes / point | disk MiB | vectors on disk MiB | points in RAM | segments | WASM memory MiB | open s |',
@@ -927,6 +935,9 @@ function markdown(r) {
   return { md: `${lines.join('\n')}\n`, ratios }
 }
 
+/** @param {string} name camelCase option name -> its flag's kebab-case */
+const kebab = (name) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+
 async function main() {
   const program = new Command()
     .name('bench:on-disk')
@@ -936,7 +947,19 @@ async function main() {
     .option('--dataset <name>', 'dataset name in the datasets directory', 'glove-100-cosine')
     .option('--datasets-dir <dir>', 'datasets directory (default: $QUIVER_DATASETS or ../shared/datasets)')
     .option('--limit <n>', 'use only the first N base vectors (ground truth by brute force)', positiveInt)
-    .option('--queries <n>', 'first N queries (default: all)', positiveInt)
+    .option(
+      '--synthetic <n>',
+      'instead of a dataset: N clustered synthetic base rows (bench/lib/synthetic.mjs; cached with their exact truth)',
+      positiveInt,
+    )
+    .option('--dim <d>', 'synthetic: dimension (default 1024)', positiveInt)
+    .option('--metric <metric>', 'synthetic: cosine or euclid (default cosine)', syntheticMetric)
+    .option('--clusters <n>', 'synthetic: Gaussian clusters (default 100)', positiveInt)
+    .option(
+      '--cache-dir <dir>',
+      'synthetic: where the row files and their ground truth are cached (default $TMPDIR/quiver-scale-cache, shared with bench/scale.mjs)',
+    )
+    .option('--queries <n>', 'first N queries (default: all; synthetic: 1000)', positiveInt)
     .option('--k <n>', 'hits per query (recall@k)', positiveInt, 10)
     .option('--ef <list>', 'query-time ef values, comma-separated', intList, [32, 64, 128, 256])
     .option(
@@ -977,6 +1000,16 @@ async function main() {
     return
   }
   const options = /** @type {Options} */ (opts)
+  const fromCli = (/** @type {string} */ name) => program.getOptionValueSource(name) === 'cli'
+  const clash =
+    options.synthetic === undefined
+      ? ['dim', 'metric', 'clusters', 'cacheDir']
+          .filter(fromCli)
+          .map((o) => `--${kebab(o)} needs --synthetic`)
+      : ['dataset', 'datasetsDir', 'limit']
+          .filter(fromCli)
+          .map((o) => `--${kebab(o)} does not go with --synthetic`)
+  if (clash.length > 0) program.error(`error: ${clash.join('; ')}`)
   const command = [
     'node',
     relative(process.cwd(), fileURLToPath(import.meta.url)),

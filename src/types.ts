@@ -217,8 +217,9 @@ export interface StrictModeConfig {
 
 /**
  * Qdrant's deployment parameters of a collection. `shardNumber` splits the collection into shards;
- * the others change nothing on one node but are kept and reported as given: `replicationFactor` / `writeConsistencyFactor` / `readFanOutFactor` (default 1 /
- * 1 / absent) and `onDiskPayload` (default false; payloads live in memory today).
+ * `onDiskPayload` (default false) keeps sealed segments' payloads in a payload file read on demand
+ * (docs/storage-format.md); the others change nothing on one node but are kept and reported as
+ * given: `replicationFactor` / `writeConsistencyFactor` / `readFanOutFactor` (default 1 / 1 / absent).
  */
 export interface CollectionParams {
   /**

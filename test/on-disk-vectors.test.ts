@@ -166,6 +166,57 @@ describe('vectors on disk (onDisk: true)', () => {
     await sameAnswers(ram, disk)
   })
 
+  it('onDiskPayload keeps sealed payloads in a payload file: filters, retrieval, updates and reopen as in memory', async () => {
+    let mem = await build('mem', false)
+    const c = await db.createCollection('pl', { ...options(true), params: { onDiskPayload: true } })
+    await c.createPayloadIndex('group', 'integer')
+    for (let i = 0; i < DATA.length; i += 200)
+      await c.upsert(
+        DATA.slice(i, i + 200).map((p) => ({ ...p, payload: { ...p.payload, text: `doc ${p.id}` } })),
+      )
+    await c.waitForOptimizers()
+    await c.persist()
+    const files = (await segmentFiles(dir, 'pl')).filter((f) => f.includes('payloads.bin'))
+    expect(files.length).toBe(c.stats().segmentsCount - 1) // every sealed segment
+    const base = (id: number): Record<string, unknown> => ({ group: id % 5, text: `doc ${id}` })
+    const check = async (col: HostedCollection, want: (id: number) => Record<string, unknown>) => {
+      const got = await col.get([0, 650, 1300, N - 1], { withPayload: true })
+      expect(got.map((r) => r.payload)).toEqual([0, 650, 1300, N - 1].map(want))
+      // an unindexed field (read from the file) and an indexed one
+      const byText = await col.scroll({
+        filter: { must: [{ key: 'text', match: { value: 'doc 777' } }] },
+        limit: 5,
+      })
+      expect(byText.points.map((p) => p.id)).toEqual([777])
+      expect(await col.count({ filter: { must: [{ key: 'group', match: { value: 3 } }] } })).toBe(
+        DATA.filter((p) => p.payload.group === 3).length,
+      )
+      for (const q of QUERIES.slice(0, 4)) {
+        const filter = { must: [{ key: 'group', match: { value: 1 } }] }
+        expect(ids(await col.search(q, { limit: 10, filter }))).toEqual(
+          ids(await mem.search(q, { limit: 10, filter })),
+        )
+      }
+    }
+    await check(c, base)
+    expect(c.stats().memoryBytes).toBeLessThan(mem.stats().memoryBytes)
+    // a payload change on a sealed point: kept in memory, written as a new payload file at the persist
+    await c.setPayload({ extra: true }, { ids: [650] })
+    const changed = (id: number) => (id === 650 ? { ...base(id), extra: true } : base(id))
+    await check(c, changed)
+    await c.persist()
+    await db.close()
+    db = await Quiver.open(dir)
+    const again = await db.getCollection('pl')
+    mem = await db.getCollection('mem')
+    await check(again, changed)
+    // turning it off brings the payloads back into memory at the next persist
+    await again.updateConfig({ params: { onDiskPayload: false } })
+    await again.persist()
+    expect((await segmentFiles(dir, 'pl')).some((f) => f.includes('payloads.bin'))).toBe(false)
+    await check(again, changed)
+  })
+
   it('a torn vector file fails the open; a flipped bit in a row fails the search that reads it', async () => {
     await build('disk', true)
     await db.close()

@@ -6,7 +6,17 @@
 // sequential, so a file of N rows starts with the file of any M < N rows: a cached file serves every
 // request up to its size. Every file is written to a temporary name and renamed into place, so an
 // interrupted run leaves no truncated file under a cache name.
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'

@@ -96,7 +96,7 @@ import {
   type Manifest,
   type ManifestSegment,
   manifestBytes,
-  openVectorFile,
+  openSegmentFile,
   type PersistItem,
   persistSegments,
   readConfig,
@@ -1077,12 +1077,12 @@ export class EmbeddedCollection implements Collection {
       const segments = [...this.segments]
       const appendable = this.holder.appendable
       // sealed segments write on_disk vectors as vector files, then read them from there
-      const moving = segments.map((s) => s !== appendable && s.movesVectorsToDisk)
+      const moving = segments.map((s) => s !== appendable && s.movesToDisk)
       const items: PersistItem[] = segments.map((s, i) => {
         const w = this.written.get(s)
         return w !== undefined && w.mutations === s.mutations && !moving[i]
           ? { reuse: w.entry, config: s.config }
-          : { files: s.toFiles({ vectorsOnDisk: s !== appendable }), config: s.config }
+          : { files: s.toFiles({ sealed: s !== appendable }), config: s.config }
       })
       const current = this.manifest === undefined || this.manifest.formatVersion === FORMAT_VERSION
       const config = this.config
@@ -1109,7 +1109,7 @@ export class EmbeddedCollection implements Collection {
       for (const [i, s] of segments.entries()) {
         if (!moving[i]) continue
         const entry = manifest.segments[i]!
-        await s.moveVectorsToDisk((file) => openVectorFile(this.dir, entry, file))
+        await s.moveToDisk((file) => openSegmentFile(this.dir, entry, file))
       }
       this.persistedSeq = seq
       await this.wal.truncateUpTo(seq)

@@ -313,7 +313,7 @@ async function loadEach(dir: string, config: CollectionConfig, manifest: Manifes
             `segment file ${shown} fails its size check: ${actual} bytes, expected ${expected.bytes} (manifest.json)`,
             { path, expected: expected.bytes, actual },
           )
-        if (Segment.isVectorFile(name)) {
+        if (Segment.isDiskFile(name)) {
           const file = openForSyncReads(path)
           if (file === undefined) throw missing()
           disk.set(name, {
@@ -364,7 +364,7 @@ async function loadEach(dir: string, config: CollectionConfig, manifest: Manifes
  * the file a persist just wrote). Throws IO_ERROR, or CORRUPTED when it is missing or its size
  * differs from the manifest's.
  */
-export function openVectorFile(dir: string, entry: ManifestSegment, file: string): DiskFile {
+export function openSegmentFile(dir: string, entry: ManifestSegment, file: string): DiskFile {
   const path = join(dir, 'segments', entry.id, file)
   const expected = entry.files[file]
   if (expected === undefined)

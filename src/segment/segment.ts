@@ -45,6 +45,7 @@ import type {
   VectorConfig,
 } from '../types.js'
 import { MultiVectorStore } from './multivector.js'
+import { PayloadFile, PayloadStore, payloadFileParts } from './payload-store.js'
 
 /** points.msgpack: 1 = liveness from the (single) index's deleted bits; 2 = an explicit live bitset. */
 const POINTS_FORMAT_VERSION = 2
@@ -226,10 +227,16 @@ interface PointsFile {
   v: number
   ids: PointId[]
   versions: number[]
+  /** Empty in v3 (the payloads are in `payloads.bin`). */
   payloads: (Payload | null)[]
-  /** v2: live offsets, bit o of word o >>> 5 (little-endian u32 words). */
+  /** v2, v3: live offsets, bit o of word o >>> 5 (little-endian u32 words). */
   live?: Uint8Array
 }
+
+/** points.msgpack with the payloads in the payload file (`on_disk_payload`); v2 keeps them inline. */
+const POINTS_FORMAT_PAYLOAD_FILE = 3
+/** The payload file's name in a segment directory (src/segment/payload-store.ts). */
+const PAYLOAD_FILE = 'payloads.bin'
 
 /** A placeholder id of an offset that never held a point (a batch that failed half-way). */
 const NO_ID = -1
@@ -250,7 +257,9 @@ export class Segment {
   private readonly ids: PointId[]
   /** offset -> WAL sequence number of the write that stored it */
   private readonly versions: number[]
-  private readonly payloads: (Payload | undefined)[]
+  private readonly payloads: PayloadStore
+  /** The payload file while the payloads are on disk (`on_disk_payload`). */
+  private payloadsFile: DiskFile | undefined
   /** live point id -> offset */
   private readonly offsets = new Map<PointId, number>()
   /** Bumped on every change of the live id set (drives caches such as the sorted id list). */
@@ -282,7 +291,7 @@ export class Segment {
     this.builtConfig = config
     this.ids = ids
     this.versions = versions
-    this.payloads = payloads
+    this.payloads = new PayloadStore(payloads)
     this.planner = { ...DEFAULT_PLANNER, fullScanThreshold: config.hnsw.fullScanThreshold }
     this.liveWords = new Uint32Array(Math.max(32, (ids.length + 31) >>> 5))
     this.liveWords.set(live.subarray(0, Math.min(live.length, this.liveWords.length)))
@@ -400,9 +409,22 @@ export class Segment {
     return this.liveView
   }
 
-  /** True for the name of a vector file (`vectors.bin`, `vector-<i>.vectors.bin`): `load` takes it open. */
-  static isVectorFile(name: string): boolean {
-    return VECTOR_FILE_RE.test(name)
+  /**
+   * True for the name of a file a segment keeps open and reads on demand (a vector file,
+   * `vectors.bin` / `vector-<i>.vectors.bin`, or the payload file `payloads.bin`): `load` takes it open.
+   */
+  static isDiskFile(name: string): boolean {
+    return VECTOR_FILE_RE.test(name) || name === PAYLOAD_FILE
+  }
+
+  /** True when a sealed segment of this config keeps its payloads in a payload file (`on_disk_payload`). */
+  private get wantsPayloadFile(): boolean {
+    return this.builtConfig.params?.onDiskPayload === true && this.ids.length > 0
+  }
+
+  /** True while the payloads are in a payload file (`on_disk_payload`), not in memory. */
+  get payloadsOnDisk(): boolean {
+    return this.payloads.onDisk !== undefined
   }
 
   /**
@@ -434,11 +456,18 @@ export class Segment {
     return n
   }
 
-  /** True when `toFiles({ vectorsOnDisk: true })` would write a vector file still held in memory here. */
-  get movesVectorsToDisk(): boolean {
+  /**
+   * True when a sealed segment's next persist (`toFiles({ sealed: true })`, then `moveToDisk`) moves
+   * data between memory and disk: vectors still in memory that `on_disk` puts on disk, payloads
+   * that `on_disk_payload` puts on disk (or, turned off, back in memory), or payload changes made
+   * since the payload file was written.
+   */
+  get movesToDisk(): boolean {
     for (const d of this.dense.values())
       if (d.vectorsFile === undefined && Segment.diskEligible(d, this.ids.length)) return true
-    return false
+    const wanted = this.wantsPayloadFile
+    const file = this.payloadsFile !== undefined
+    return wanted !== file || (file && this.payloads.changed > 0)
   }
 
   /**
@@ -448,7 +477,8 @@ export class Segment {
    * deletions and codes copied; the old core's memory is freed once nothing uses it). Content,
    * answers and `mutations` stay the same. Call it before the segment next changes.
    */
-  async moveVectorsToDisk(open: (file: string) => DiskFile): Promise<void> {
+  async moveToDisk(open: (file: string) => DiskFile): Promise<void> {
+    this.settlePayloads(open)
     for (const d of [...this.dense.values()]) {
       if (d.vectorsFile !== undefined || !Segment.diskEligible(d, this.ids.length)) continue
       const old = d.index as HnswIndex
@@ -478,8 +508,35 @@ export class Segment {
   }
 
   /**
-   * Releases what the segment's indexes hold outside their objects (the segment is closed or
-   * dropped): the pool threads' instances of their memories, the vector files. Idempotent.
+   * After a persist of this sealed segment: payloads `on_disk_payload` wants on disk are served from
+   * the payload file just written (`open`), and payloads it no longer wants there come back into memory.
+   */
+  private settlePayloads(open: (file: string) => DiskFile): void {
+    if (!this.wantsPayloadFile) {
+      if (this.payloadsFile === undefined) return
+      this.payloads.toMemory()
+      diskFiles.unregister(this)
+      this.payloadsFile = undefined
+      return
+    }
+    if (this.payloadsFile !== undefined && this.payloads.changed === 0) return
+    const disk = open(PAYLOAD_FILE)
+    let file: PayloadFile
+    try {
+      file = PayloadFile.open(disk.file, PAYLOAD_FILE, this.ids.length)
+    } catch (err) {
+      disk.file.close()
+      throw err
+    }
+    if (this.payloadsFile !== undefined) diskFiles.unregister(this)
+    this.payloads.useFile(file) // closes the previous file
+    this.payloadsFile = disk
+    diskFiles.register(this, disk.file, this)
+  }
+
+  /**
+   * Releases what the segment holds outside its objects (it is closed or dropped): the pool
+   * threads' instances of its index memories, its vector files and payload file. Idempotent.
    */
   close(): void {
     for (const d of this.dense.values()) {
@@ -487,6 +544,8 @@ export class Segment {
       diskFiles.unregister(d.index)
       d.index.close()
     }
+    if (this.payloadsFile !== undefined) diskFiles.unregister(this)
+    this.payloads.close()
   }
 
   /**
@@ -552,8 +611,14 @@ export class Segment {
           throw err
         }
       }
-      const segment = Segment.fromFiles(config, bodies, restored, linked)
-      return segment
+      const payloadDisk = disk.get(PAYLOAD_FILE)
+      if (payloadDisk !== undefined) unused.delete(payloadDisk)
+      try {
+        return Segment.fromFiles(config, bodies, restored, linked, payloadDisk)
+      } catch (err) {
+        payloadDisk?.file.close()
+        throw err
+      }
     } catch (err) {
       for (const index of restored.values()) if (index instanceof HnswIndex) index.close()
       throw err
@@ -571,6 +636,7 @@ export class Segment {
     bodies: SegmentFiles,
     restored: ReadonlyMap<string, VectorIndex> = new Map(),
     vectorsFiles: ReadonlyMap<string, LinkedFile> = new Map(),
+    payloadDisk?: DiskFile,
   ): Segment {
     const files = (name: string): Uint8Array | undefined => {
       const body = bodies[name]
@@ -587,13 +653,13 @@ export class Segment {
     }
     const n = Array.isArray(points?.ids) ? points.ids.length : -1
     if (
-      (points?.v !== 1 && points?.v !== POINTS_FORMAT_VERSION) ||
+      (points?.v !== 1 && points?.v !== POINTS_FORMAT_VERSION && points?.v !== POINTS_FORMAT_PAYLOAD_FILE) ||
       n < 0 ||
       !Array.isArray(points.versions) ||
       points.versions.length !== n ||
       !Array.isArray(points.payloads) ||
-      points.payloads.length !== n ||
-      (points.v === 2 && !(points.live instanceof Uint8Array))
+      points.payloads.length !== (points.v === POINTS_FORMAT_PAYLOAD_FILE ? 0 : n) ||
+      (points.v !== 1 && !(points.live instanceof Uint8Array))
     ) {
       throw new QuiverError('CORRUPTED', 'segment points file has an unknown format or does not match itself')
     }
@@ -660,8 +726,19 @@ export class Segment {
       copy.set(bytes.subarray(0, copy.byteLength))
       live = new Uint32Array(copy.buffer)
     }
-    const payloads = points.payloads.map((p) => p ?? undefined)
+    let payloadFile: PayloadFile | undefined
+    if (points.v === POINTS_FORMAT_PAYLOAD_FILE) {
+      if (payloadDisk === undefined)
+        throw new QuiverError('CORRUPTED', `segment file ${PAYLOAD_FILE} is missing`)
+      payloadFile = PayloadFile.open(payloadDisk.file, PAYLOAD_FILE, n)
+    }
+    const payloads = payloadFile !== undefined ? new Array(n) : points.payloads.map((p) => p ?? undefined)
     const segment = new Segment(config, points.ids, points.versions, payloads, live)
+    if (payloadFile !== undefined) {
+      segment.payloads.useFile(payloadFile)
+      segment.payloadsFile = payloadDisk
+      diskFiles.register(segment, payloadDisk!.file, segment)
+    }
     for (const [k, v] of dense) segment.dense.set(k, v)
     for (const [k, v] of multi) segment.multi.set(k, v)
     let j = 0
@@ -710,13 +787,14 @@ export class Segment {
    * show the segment as it is until it next changes. A caller writes them out before the segment
    * changes again (persist does, on the update chain) or copies them (`bodyCopy`).
    */
-  toFiles(options: { vectorsOnDisk?: boolean } = {}): SegmentFiles {
+  toFiles(options: { sealed?: boolean } = {}): SegmentFiles {
     const words = this.liveWords.subarray(0, (this.ids.length + 31) >>> 5)
+    const payloadsApart = options.sealed === true && this.wantsPayloadFile
     const points: PointsFile = {
-      v: POINTS_FORMAT_VERSION,
+      v: payloadsApart ? POINTS_FORMAT_PAYLOAD_FILE : POINTS_FORMAT_VERSION,
       ids: this.ids,
       versions: this.versions,
-      payloads: this.payloads.map((p) => p ?? null),
+      payloads: payloadsApart ? [] : this.payloads.toArray(),
       live: new Uint8Array(words.buffer.slice(words.byteOffset, words.byteOffset + words.byteLength)),
     }
     const indexFile: PayloadIndexFile = {
@@ -731,11 +809,18 @@ export class Segment {
       'points.msgpack': encode(points),
       'payload-index.msgpack': encode(indexFile),
     }
+    if (payloadsApart) {
+      // an unchanged payload file is linked; changes since it was written make a new one
+      files[PAYLOAD_FILE] =
+        this.payloadsFile !== undefined && this.payloads.changed === 0
+          ? this.payloadsFile.body
+          : payloadFileParts(this.ids.length, (o) => this.payloads.get(o))
+    }
     for (const d of this.dense.values()) {
       if (d.vectorsFile !== undefined) {
         files[d.files.index] = d.index.serializeParts()
         files[d.files.vectors] = d.vectorsFile // unchanged since written: linked into the new directory
-      } else if (options.vectorsOnDisk === true && Segment.diskEligible(d, this.ids.length)) {
+      } else if (options.sealed === true && Segment.diskEligible(d, this.ids.length)) {
         const index = d.index as HnswIndex
         files[d.files.index] = index.serializeParts(true)
         files[d.files.vectors] = index.vectorFileParts()
@@ -892,7 +977,10 @@ export class Segment {
   createFieldIndex(spec: FieldIndexSpec): void {
     this.mutationCount++
     const fi = createFieldIndex(spec)
-    for (const offset of this.offsets.values()) fi.set(offset, this.payloads[offset])
+    const live = this.live
+    this.payloads.forEach((o, p) => {
+      if (live.has(o)) fi.set(o, p)
+    })
     this.fieldIndexes.set(spec.field, fi)
     this.textCache = undefined
   }
@@ -946,7 +1034,7 @@ export class Segment {
       liveCount: this.offsets.size,
       indexFor: (key) => this.fieldIndexes.get(key),
       textIndexes: this.textIndexes,
-      payloadAt: (o) => this.payloads[o],
+      payloadAt: (o) => this.payloads.get(o),
       idAt: (o) => this.ids[o]!,
       offsetOf: (id) => this.offsets.get(id),
       sample: () => this.sample(),
@@ -974,7 +1062,9 @@ export class Segment {
 
   /** Estimated resident bytes: the indexes' WebAssembly memory, multivector rows, sparse postings, payloads (JSON length x 2). */
   get memoryBytes(): number {
-    let n = this.payloadBytes
+    // payloads on disk: their record tables and the changes not yet written
+    const file = this.payloads.onDisk
+    let n = file === undefined ? this.payloadBytes : file.memoryBytes + this.payloads.changed * 64
     for (const d of this.dense.values()) n += d.index.memoryBytes
     for (const m of this.multi.values()) n += m.store.memoryBytes
     for (const sp of this.sparse.values()) n += sp.index.memoryBytes
@@ -999,15 +1089,18 @@ export class Segment {
 
   /** Payload bytes estimated from the sample's JSON length (UTF-16, so x 2); cached per id set. */
   get payloadBytes(): number {
+    if (this.payloadSizeCache?.mutations === this.mutationCount) return this.payloadSizeCache.bytes
     const sample = this.sample()
-    if (sample.length === 0) return 0
     let chars = 0
     for (const o of sample) {
-      const p = this.payloads[o]
+      const p = this.payloads.get(o)
       if (p !== undefined) chars += JSON.stringify(p).length
     }
-    return Math.round((chars * 2 * this.offsets.size) / sample.length)
+    const bytes = sample.length === 0 ? 0 : Math.round((chars * 2 * this.offsets.size) / sample.length)
+    this.payloadSizeCache = { mutations: this.mutationCount, bytes }
+    return bytes
   }
+  private payloadSizeCache: { mutations: number; bytes: number } | undefined
 
   /** Offsets stored, deleted ones included. */
   get storedCount(): number {
@@ -1135,7 +1228,7 @@ export class Segment {
     if (old !== undefined) this.kill(old)
     this.ids[offset] = id
     this.versions[offset] = version
-    this.payloads[offset] = payload
+    this.payloads.set(offset, payload)
     for (const m of this.multi.values()) m.store.set(offset, vectors.dense.get(m.name))
     for (const sp of this.sparse.values()) {
       const v = vectors.sparse.get(sp.name)
@@ -1162,7 +1255,7 @@ export class Segment {
     if (offset === undefined) return false
     this.changed(id)
     this.kill(offset)
-    this.payloads[offset] = undefined
+    this.payloads.set(offset, undefined)
     this.offsets.delete(id)
     this.idGeneration++
     return true
@@ -1170,7 +1263,7 @@ export class Segment {
 
   payload(id: PointId): Payload | undefined {
     const offset = this.offsets.get(id)
-    return offset === undefined ? undefined : this.payloads[offset]
+    return offset === undefined ? undefined : this.payloads.get(offset)
   }
 
   /** Replaces the payload of a live point (no-op for a missing id). */
@@ -1178,7 +1271,7 @@ export class Segment {
     const offset = this.offsets.get(id)
     if (offset === undefined) return
     this.changed(id)
-    this.payloads[offset] = payload
+    this.payloads.set(offset, payload)
     this.versions[offset] = version
     for (const fi of this.fieldIndexes.values()) fi.set(offset, payload)
   }
@@ -1306,7 +1399,7 @@ export class Segment {
   }
 
   payloadAt(offset: number): Payload | undefined {
-    return this.payloads[offset]
+    return this.payloads.get(offset)
   }
 
   /** Live ids matching `filter` (all live ids when null), in offset order. */
