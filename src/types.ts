@@ -113,9 +113,10 @@ export interface VectorConfig {
   /** Present for a multivector. */
   readonly multivector?: MultiVectorConfig
   /**
-   * Qdrant's `on_disk`: with quantization and an HNSW graph, sealed segments keep the float32
-   * vectors in a vector file and only codes and graph in memory (docs/quantization.md#vectors-on-disk);
-   * otherwise echoed back and the vectors stay in memory.
+   * Qdrant's `on_disk`: with an HNSW graph, sealed segments keep the float32 vectors in a vector
+   * file and only the graph and codes (the quantization's, or int8 codes of the vector's own) in
+   * memory (docs/quantization.md#vectors-on-disk); with IVF, m = 0 or a multivector, echoed back
+   * and the vectors stay in memory.
    */
   readonly onDisk?: boolean
 }

@@ -166,6 +166,43 @@ describe('vectors on disk (onDisk: true)', () => {
     await sameAnswers(ram, disk)
   })
 
+  it('onDisk without quantization: its own int8 codes steer the graph, candidates rescored from disk', async () => {
+    const plain = { ...options(false), quantization: null }
+    const ram = await db.createCollection('plain', plain)
+    const disk = await db.createCollection('plaindisk', { ...plain, onDisk: true })
+    for (const c of [ram, disk]) {
+      for (let i = 0; i < DATA.length; i += 200) await c.upsert(DATA.slice(i, i + 200))
+      await c.waitForOptimizers()
+      await c.persist()
+    }
+    expect(ram.stats().onDiskVectorBytes).toBe(0)
+    expect(disk.stats().onDiskVectorBytes).toBeGreaterThanOrEqual(PER_SEGMENT * 3 * DIM * 4)
+    expect(disk.stats().quantizationBytes).toBeUndefined() // no quantization configured
+    expect(disk.stats().memoryBytes).toBeLessThan(ram.stats().memoryBytes)
+    let found = 0
+    for (const q of QUERIES) {
+      const exact = ids(await ram.search(q, { limit: 10, exact: true }))
+      expect(ids(await disk.search(q, { limit: 10, exact: true }))).toEqual(exact)
+      const hits = await disk.search(q, { limit: 10, ef: 64 })
+      found += hits.filter((h) => exact.includes(h.id)).length
+      // scores are float32 distances (rescored), as in memory
+      const x = await ram.search(q, { limit: 3, exact: true })
+      expect(hits[0]!.score).toBeCloseTo(x[0]!.score, 4)
+    }
+    expect(found / (QUERIES.length * 10)).toBeGreaterThanOrEqual(0.95)
+    // turning it on later builds the codes (a rebuild), then moves the vectors at the next persist
+    await ram.updateConfig({ vectors: { '': { onDisk: true } } })
+    await ram.waitForOptimizers()
+    await ram.persist()
+    expect(ram.stats().onDiskVectorBytes).toBeGreaterThan(0)
+    const moved = disk.stats().onDiskVectorBytes
+    await db.close()
+    db = await Quiver.open(dir)
+    const again = await db.getCollection('plaindisk')
+    expect(again.stats().onDiskVectorBytes).toBe(moved)
+    expect((await again.search(QUERIES[0]!, { limit: 10 })).length).toBe(10)
+  })
+
   it('onDiskPayload keeps sealed payloads in a payload file: filters, retrieval, updates and reopen as in memory', async () => {
     let mem = await build('mem', false)
     const c = await db.createCollection('pl', { ...options(true), params: { onDiskPayload: true } })

@@ -5,6 +5,7 @@
 
 import { describe as describeValue, isPlainObject as isObject, onlyKeys } from '../json-input.js'
 import { parseQuantizationConfig } from '../quantization/config.js'
+import { codesConfig } from '../segment/segment.js'
 import type {
   CollectionConfig,
   CollectionUpdate,
@@ -198,6 +199,8 @@ export function applyCollectionUpdate(config: CollectionConfig, update: Collecti
 export function vectorNeedsRebuild(built: VectorConfig, wanted: VectorConfig): boolean {
   if (!sameQuantization(built.quantization, wanted.quantization)) return true
   if (built.multivector !== undefined) return false
+  // on_disk without quantization keeps codes of its own: turning it on needs them built
+  if (!sameQuantization(codesConfig(built), codesConfig(wanted))) return true
   // vectors a segment moved to disk come back into memory only by rebuilding it (off -> on moves
   // them at the segment's next persist)
   if (built.onDisk === true && wanted.onDisk !== true) return true

@@ -41,6 +41,7 @@ import type {
   Payload,
   PayloadSchemaParams,
   PointId,
+  QuantizationConfig,
   QuantizationSearchParams,
   VectorConfig,
 } from '../types.js'
@@ -165,6 +166,22 @@ export function vectorFiles(
 }
 
 const VECTOR_FILE_RE = /^(vector-[0-9]+\.)?vectors\.bin$/
+
+/** The codes an `on_disk` HNSW vector without quantization traverses its graph on (1 byte per dimension). */
+const ON_DISK_CODES: QuantizationConfig = Object.freeze({ scalar: Object.freeze({ type: 'int8' as const }) })
+
+/**
+ * The quantized codes a segment keeps for dense vector `config`: its `quantization`, or, for an
+ * `on_disk` HNSW vector without one, scalar int8 codes of its own (the graph is traversed on them
+ * once the vectors are on disk; every search of them rescores its whole candidate list from disk).
+ */
+export function codesConfig(config: VectorConfig): QuantizationConfig | undefined {
+  if (config.quantization !== undefined) return config.quantization
+  const hnsw = config.index === undefined || config.index.type === 'hnsw'
+  if (config.onDisk === true && hnsw && config.multivector === undefined && config.hnsw.m > 0)
+    return ON_DISK_CODES
+  return undefined
+}
 
 /** A segment's vector file, open for reads (`loadSegments`), with its manifest entry as a linked body. */
 export interface DiskFile {
@@ -376,7 +393,7 @@ export class Segment {
   }
 
   private static newQuantizer(config: VectorConfig): Quantizer | undefined {
-    const q = config.quantization
+    const q = codesConfig(config)
     return q === undefined ? undefined : createQuantizer(q, config.dimension, indexMetric(config.metric))
   }
 
@@ -693,10 +710,10 @@ export class Segment {
       const codes = files(names.quantization)
       // a file without a quantization config cannot be written; an old segment without the file is untrained
       const quantizer =
-        vc.quantization !== undefined && codes !== undefined
+        codesConfig(vc) !== undefined && codes !== undefined
           ? restoreQuantizer(
               index.coreExports,
-              vc.quantization,
+              codesConfig(vc)!,
               vc.dimension,
               indexMetric(vc.metric),
               codes,
@@ -861,7 +878,7 @@ export class Segment {
     let n = 0
     for (const d of this.dense.values()) {
       const q = d.quantizer
-      if (q?.trained === true) n += q.bytesPerVector * this.ids.length
+      if (q?.trained === true && d.config.quantization !== undefined) n += q.bytesPerVector * this.ids.length
     }
     return n
   }
@@ -1659,6 +1676,16 @@ export class Segment {
     ef?: number,
   ): CodesSearch | undefined {
     if (d.quantizer?.trained !== true) return undefined
+    if (d.config.quantization === undefined) {
+      // codes of on_disk's own: float32 while the vectors are in memory; on disk, a code traversal
+      // whose whole candidate list is rescored (what a float32 traversal would rank)
+      if (d.vectorsFile === undefined) return undefined
+      const wanted = Math.ceil(k * (params?.oversampling ?? 1))
+      return {
+        rescore: true,
+        candidates: Math.max(k, Math.min(Math.max(ef ?? k, wanted), this.offsets.size)),
+      }
+    }
     if (params?.ignore === true) {
       // vectors on disk: the graph is traversed on codes; "float32 only" rescores every candidate
       if (d.vectorsFile === undefined) return undefined
