@@ -59,6 +59,9 @@ const COLLECTION = 'on-disk'
 const QUANTIZATION = {
   scalar: { scalar: { type: 'int8' } },
   binary: { binary: {} },
+  // no quantization: quiver-ram searches float32; quiver-disk traverses int8 codes of its own
+  // (onDisk without quantization) and rescores its candidate list from disk
+  none: null,
 }
 
 /** @param {string} v */
@@ -88,7 +91,7 @@ function syntheticMetric(v) {
 
 /** @param {string} v */
 function quantizationName(v) {
-  if (!(v in QUANTIZATION)) throw new InvalidArgumentError('scalar or binary')
+  if (!(v in QUANTIZATION)) throw new InvalidArgumentError('scalar, binary or none')
   return v
 }
 
@@ -826,7 +829,8 @@ function markdown(r) {
   const d = r.dataset
   const p = r.params
   const q = p.quantization
-  const qName = 'scalar' in q ? 'scalar int8' : 'binary'
+  const qName =
+    q === null ? 'no quantization (on disk: int8 codes of its own)' : 'scalar' in q ? 'scalar int8' : 'binary'
   const syn = d.synthetic
   const lines = [
     syn === undefined
@@ -911,7 +915,7 @@ function markdown(r) {
   if (disk !== undefined) {
     const x = ratio(disk.freshGrowth, float32Bytes)
     Object.assign(ratios, { diskRssVsFloat32: x })
-    const applies = !('scalar' in q) && d.dim >= 1024
+    const applies = q !== null && 'binary' in q && d.dim >= 1024
     lines.push(
       `- quiver-disk RSS growth (fresh process) / float32 bytes of the vectors: **${fmtRatio(x)}** (goal <= 0.15 for binary on 1024-d${applies ? `: ${verdict(x, (v) => v <= 0.15)}` : '; not this run'})`,
     )
@@ -970,7 +974,7 @@ async function main() {
     )
     .option('--m <n>', 'HNSW M (every engine)', positiveInt, 16)
     .option('--ef-construct <n>', 'HNSW ef_construction (every engine)', positiveInt, 200)
-    .option('--quantization <kind>', 'scalar (int8) or binary', quantizationName, 'scalar')
+    .option('--quantization <kind>', 'scalar (int8), binary or none', quantizationName, 'scalar')
     .option('--segments <n>', 'sealed segments the base is split into', positiveInt, 2)
     .option(
       '--tail <n>',
