@@ -925,9 +925,10 @@ export function searchList(n: i32, k: i32, quant: i32, candidates: i32): i32 {
  * Rescoring with rows the host read (external vectors): the distance from the prepared query
  * (prepareQuery) to each of the `n` rows at `rows` (stride dimP f32, padding zero, stored form),
  * offered with the offset in the list buffer's entry i to a result heap of the best `k`, emptied
- * first when `reset`. The host then calls drainResults(k).
+ * first when `reset`; deleted offsets are passed over with `skipDeleted`. The host then calls
+ * drainResults(k).
  */
-export function rescoreRows(n: i32, k: i32, rows: usize, reset: bool): void {
+export function rescoreRows(n: i32, k: i32, rows: usize, reset: bool, skipDeleted: bool): void {
   if (reset) {
     ensureHeaps(k + 1)
     resSize = 0
@@ -935,7 +936,9 @@ export function rescoreRows(n: i32, k: i32, rows: usize, reset: bool): void {
   const q = queryBuf
   const stride = <usize>dimP << 2
   for (let i = 0; i < n; i++) {
-    offerResult(distance(q, rows + <usize>i * stride), load<u32>(listBuf + (<usize>i << 2)), k)
+    const id = load<u32>(listBuf + (<usize>i << 2))
+    if (skipDeleted && bitGet(deleted, <i32>id)) continue
+    offerResult(distance(q, rows + <usize>i * stride), id, k)
   }
 }
 

@@ -429,7 +429,7 @@ describe('crash recovery (SIGKILL during writes, model-checked)', () => {
   )
 
   it(
-    `churn over segments with their vectors on disk (onDisk, scalar int8): ${scaled(0.3)} kills`,
+    `churn over segments with their vectors and payloads on disk (onDisk, onDiskPayload): ${scaled(0.3)} kills`,
     async () => {
       const { onDiskSeen } = await crashLoop('on-disk', scaled(0.3), BASE_SEED + 4)
       expect(onDiskSeen, 'a sealed segment kept its vectors in a vector file in at least one round').toBe(

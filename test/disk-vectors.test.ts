@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { joinParts } from '../src/engine/wasm.js'
+import { bitsToOffsets } from '../src/index/core-index.js'
 import { HnswIndex, type HnswParams } from '../src/index/hnsw.js'
 import { createQuantizer, restoreQuantizer } from '../src/quantization/index.js'
 import { openForSyncReads } from '../src/storage/files.js'
@@ -103,9 +104,17 @@ describe.each(['l2', 'cosine'] as const)('vectors on disk (%s)', (metric) => {
       expect([...batch[i]!.offsets]).toEqual([
         ...index.search(query(i), 10, 64, undefined, { rescore: true, candidates: 40 }).offsets,
       ])
+    // exact batches read the file on the libuv pool, block by block
     const exact = await moved.searchBatch(queries, 10, 10, undefined, undefined, true)
-    for (let i = 0; i < 20; i++)
+    for (let i = 0; i < 20; i++) {
       expect([...exact[i]!.offsets]).toEqual([...index.searchExact(query(i), 10).offsets])
+      expect([...exact[i]!.distances]).toEqual([...index.searchExact(query(i), 10).distances])
+    }
+    const filtered = await moved.searchBatch(queries, 10, 10, { allow, twoHop: false }, undefined, true)
+    for (let i = 0; i < 20; i++)
+      expect([...filtered[i]!.offsets]).toEqual([
+        ...index.searchExact(query(i), 10, bitsToOffsets(allow, N)).offsets,
+      ])
     for (const o of [0, 1, 1234, N - 1]) expect([...moved.vector(o)]).toEqual([...index.vector(o)])
     // deletions apply to the on-disk index like any other
     const nearest = index.searchExact(query(0), 1).offsets[0]!

@@ -32,6 +32,8 @@ function options(onDisk: boolean): CreateCollectionOptions {
     dimension: DIM,
     metric: 'Euclid',
     onDisk,
+    // payloads on disk too: every test below (snapshots, deletes, reopen) covers both files
+    ...(onDisk ? { params: { onDiskPayload: true } } : {}),
     quantization: { scalar: { type: 'int8' } },
     optimizers: { maxSegmentSize: Math.ceil((PER_SEGMENT * DIM * 4) / 1024), defaultSegmentNumber: 8 },
   }
@@ -284,7 +286,7 @@ describe('vectors on disk (onDisk: true)', () => {
     db = await Quiver.open(dir)
     const c = await db.getCollection('disk')
     await expect(c.search(QUERIES[0]!, { limit: 5, exact: true })).rejects.toThrow(
-      /vectors\.bin: row [0-9]+ fails its CRC32C check/,
+      /collections\/disk\/segments\/seg-[0-9a-f-]+\/vectors\.bin: row [0-9]+ fails its CRC32C check/,
     )
   })
 })

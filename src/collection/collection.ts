@@ -1107,7 +1107,7 @@ export class EmbeddedCollection implements Collection {
         this.written.set(s, { mutations: mutations[i]!, entry: manifest.segments[i]! })
       })
       for (const [i, s] of segments.entries()) {
-        if (!moving[i]) continue
+        if (!moving[i] || this.closed) continue // closing: the files are written, memory goes anyway
         const entry = manifest.segments[i]!
         await s.moveToDisk((file) => openSegmentFile(this.dir, entry, file))
       }

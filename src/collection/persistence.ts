@@ -319,6 +319,7 @@ async function loadEach(dir: string, config: CollectionConfig, manifest: Manifes
           disk.set(name, {
             file,
             body: { linked: true, path, bytes: expected.bytes, crc32c: expected.crc32c },
+            shown,
           })
           if (file.size !== expected.bytes) throw sizeCheck(file.size)
           continue
@@ -376,7 +377,11 @@ export function openSegmentFile(dir: string, entry: ManifestSegment, file: strin
     opened.close()
     throw new QuiverError('CORRUPTED', `segment file ${shownPath(dir, path)} fails its size check`, { path })
   }
-  return { file: opened, body: { linked: true, path, bytes: expected.bytes, crc32c: expected.crc32c } }
+  return {
+    file: opened,
+    body: { linked: true, path, bytes: expected.bytes, crc32c: expected.crc32c },
+    shown: shownPath(dir, path),
+  }
 }
 
 function crcCheck(shown: string, path: string, expected: number, actual: number): QuiverError {

@@ -66,7 +66,7 @@ export interface CoreExports {
   /** Normalises the staging vector into the query buffer (as every search does first); returns its pointer. */
   prepareQuery(): number
   /** Offers the distances from the prepared query to n rows at `rows` (ids in the list buffer) to the best-k heap. */
-  rescoreRows(n: number, k: number, rows: number, reset: number): void
+  rescoreRows(n: number, k: number, rows: number, reset: number, skipDeleted: number): void
   /** Moves the best-k heap into the output buffers, nearest first; returns the count. */
   drainResults(k: number): number
   /** A calling-thread scratch of at least `bytes` (moves when it grows). */

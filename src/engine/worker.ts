@@ -12,8 +12,9 @@ const cores = new Map<number, CoreExports>()
 /**
  * A full GC of this thread's heap. A dropped core's shared memory (often hundreds of MiB) is freed
  * only once every thread that attached it has collected its instance, and an idle worker never
- * collects on its own: measured, 500 MiB stayed resident until the worker collected. `gc` is
- * exposed to a fresh context only (the flag changes nothing else).
+ * collects on its own: measured, 500 MiB stayed resident until the worker collected. The V8 flag
+ * is process-wide but only takes effect in contexts created after it: `gc` is taken from a fresh
+ * context here (and would be a global in later ones, which this process does not create).
  */
 const collect: (() => void) | undefined = (() => {
   try {

@@ -23,7 +23,7 @@ import {
   type SearchHits,
 } from './core-index.js'
 import type { IndexFileParts, IndexFileSource, RowFile } from './types.js'
-import { VectorFile, type VectorFileShape, vectorFileParts } from './vector-file.js'
+import { SCAN_BYTES, VectorFile, type VectorFileShape, vectorFileParts } from './vector-file.js'
 
 export type { IndexMetric } from '../engine/wasm.js'
 export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
@@ -84,9 +84,6 @@ const INTEGRITY_REASONS: Record<number, string> = {
   6: 'link on layer l to a node whose top layer is below l',
   7: 'duplicate link',
 }
-
-/** Rows an exact search over on-disk vectors reads and scores at a time. */
-const DISK_BATCH_ROWS = 4096
 
 /** A segment's vector file to open beside an index (`restoreFrom`, `moveVectorsToDisk`): `name` names it in errors. */
 export interface DiskVectors {
@@ -243,64 +240,100 @@ export class HnswIndex extends CoreIndex<HnswParams> {
    * rescoring step of a code search on an index with its vectors on disk.
    */
   private rescoreFromDisk(query: ArrayLike<number>, candidates: Uint32Array, k: number): SearchHits {
+    this.stage(query)
+    this.core.prepareQuery()
+    this.core.rescoreRows(0, k, 0, 1, 0) // an empty best-k heap
+    this.scoreRows(Uint32Array.from(candidates).sort(), k)
+    return this.hits(this.core.drainResults(k))
+  }
+
+  /**
+   * Reads rows `offsets` (ascending) from disk in batches of at most SCAN_BYTES and offers their
+   * distances to the prepared query to the core's best-k heap (deleted offsets passed over).
+   */
+  private scoreRows(offsets: Uint32Array, k: number): void {
     const c = this.core
     const disk = this.disk!
-    const n = candidates.length
-    this.stage(query)
-    c.prepareQuery()
-    if (n === 0) return this.hits(0)
-    const sorted = Uint32Array.from(candidates).sort()
-    const list = c.ensureList(n)
-    const rows = c.rowsBuffer(n * disk.rowBytes)
-    new Uint32Array(c.memory.buffer, list, n).set(sorted)
-    disk.readRows(c, sorted, n, rows)
-    c.rescoreRows(n, k, rows, 1)
-    return this.hits(c.drainResults(k))
+    const per = Math.max(1, Math.floor(SCAN_BYTES / disk.rowBytes))
+    for (let at = 0; at < offsets.length; at += per) {
+      const batch = offsets.subarray(at, at + per)
+      const list = c.ensureList(batch.length)
+      const rows = c.rowsBuffer(batch.length * disk.rowBytes)
+      new Uint32Array(c.memory.buffer, list, batch.length).set(batch)
+      disk.readRows(c, batch, batch.length, rows)
+      c.rescoreRows(batch.length, k, rows, 0, 1)
+    }
   }
 
   /** Exact search over on-disk vectors: every live offset (a sequential read) or `allowed` (ascending) only. */
   private exactFromDisk(query: ArrayLike<number>, k: number, allowed?: Uint32Array): SearchHits {
     const c = this.core
-    const disk = this.disk!
     this.stage(query)
     c.prepareQuery()
-    let reset = 1
-    const score = (ids: Uint32Array, rows: number) => {
-      let live = 0
-      for (let i = 0; i < ids.length; i++) if (!this.isDeleted(ids[i]!)) ids[live++] = ids[i]!
-      if (live === 0) return
-      new Uint32Array(c.memory.buffer, c.ensureList(live), live).set(ids.subarray(0, live))
-      if (live === ids.length) c.rescoreRows(live, k, rows, reset)
-      else {
-        // deleted rows are dropped: read the live ones again, densely (deletions are rare in a scan)
-        const dense = c.rowsBuffer(live * disk.rowBytes)
-        disk.readRows(c, ids, live, dense)
-        c.rescoreRows(live, k, dense, reset)
-      }
-      reset = 0
-    }
-    if (allowed === undefined) {
-      disk.scan(
+    c.rescoreRows(0, k, 0, 1, 0)
+    if (allowed !== undefined) this.scoreRows(allowed, k)
+    else {
+      this.disk!.scan(
         c,
         (bytes) => c.rowsBuffer(bytes),
         (first, n, ptr) => {
-          const ids = new Uint32Array(n)
-          for (let i = 0; i < n; i++) ids[i] = first + i
-          score(ids, ptr)
+          const list = new Uint32Array(c.memory.buffer, c.ensureList(n), n)
+          for (let i = 0; i < n; i++) list[i] = first + i
+          c.rescoreRows(n, k, ptr, 0, 1)
         },
       )
-    } else {
-      for (let at = 0; at < allowed.length; at += DISK_BATCH_ROWS) {
-        const ids = allowed.slice(at, at + DISK_BATCH_ROWS)
-        const live = ids.filter((o) => !this.isDeleted(o))
-        if (live.length === 0) continue
-        const ptr = c.rowsBuffer(live.length * disk.rowBytes)
-        disk.readRows(c, live, live.length, ptr)
-        score(live, ptr)
-      }
     }
-    if (reset === 1) return this.hits(0)
     return this.hits(c.drainResults(k))
+  }
+
+  /**
+   * Exact search of each query over on-disk vectors, reading on the libuv thread pool (the calling
+   * thread scores each block as it arrives: a server's event loop is never blocked for a whole
+   * file); `allow` restricts it. Every block's best k merge into each query's running best k here.
+   */
+  private async exactFromDiskAsync(
+    queries: Float32Array,
+    k: number,
+    allow: Uint32Array | undefined,
+  ): Promise<SearchHits[]> {
+    const dim = this.params.dimension
+    const n = queries.length / dim
+    const allowed = allow === undefined ? undefined : bitsToOffsets(allow, this.size)
+    const best = Array.from({ length: n }, () => ({ offsets: [] as number[], distances: [] as number[] }))
+    const c = this.core
+    await this.disk!.scanAsync(
+      c,
+      (ids, ptr) => {
+        for (let q = 0; q < n; q++) {
+          this.stage(queries.subarray(q * dim, (q + 1) * dim))
+          c.prepareQuery()
+          new Uint32Array(c.memory.buffer, c.ensureList(ids.length), ids.length).set(ids)
+          c.rescoreRows(ids.length, k, ptr, 1, 1)
+          const got = this.hits(c.drainResults(k))
+          const b = best[q]!
+          // merge two sorted lists, keep k
+          const offsets: number[] = []
+          const distances: number[] = []
+          let i = 0
+          let j = 0
+          while (offsets.length < k && (i < b.offsets.length || j < got.offsets.length)) {
+            if (j >= got.offsets.length || (i < b.offsets.length && b.distances[i]! <= got.distances[j]!)) {
+              offsets.push(b.offsets[i]!)
+              distances.push(b.distances[i++]!)
+            } else {
+              offsets.push(got.offsets[j]!)
+              distances.push(got.distances[j++]!)
+            }
+          }
+          best[q] = { offsets, distances }
+        }
+      },
+      allowed,
+    )
+    return best.map((b) => ({
+      offsets: Uint32Array.from(b.offsets),
+      distances: Float32Array.from(b.distances),
+    }))
   }
 
   override searchExact(
@@ -480,8 +513,10 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       return this.searchExact(q, k, undefined, codes)
     }
     const t = this.threadState()
-    // on-disk vectors: exact float32 scans read the file here; code searches run on the threads
+    // on-disk vectors: exact float32 scans read the file on the libuv pool and score here; code
+    // searches run on the threads
     const disk = this.disk !== undefined
+    if (disk && exact && codes === undefined) return this.exactFromDiskAsync(queries, k, filter?.allow)
     if (t === undefined || n === 0 || (disk && codes === undefined)) {
       const out: SearchHits[] = []
       for (let i = 0; i < n; i++) out.push(here(queries.subarray(i * dim, (i + 1) * dim)))

@@ -92,5 +92,7 @@ export interface IndexFileParts {
 export interface RowFile {
   readonly size: number
   readSync(into: Uint8Array, position: number): void
+  /** `readSync` on the libuv thread pool: the calling thread stays free while the bytes arrive. */
+  read(into: Uint8Array, position: number): Promise<void>
   close(): void
 }

@@ -16,8 +16,8 @@ const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
 const HEADER_BYTES = HEADER_WORDS * 4
 const DATATYPE_FLOAT32 = 0
-/** Bytes a sequential scan reads at a time. */
-const SCAN_BYTES = 1 << 22
+/** Bytes a sequential scan reads at a time (the core's row scratch never grows past about this). */
+export const SCAN_BYTES = 1 << 20
 
 /** What a vector file must agree with (its index's parameters). */
 export interface VectorFileShape {
@@ -161,19 +161,59 @@ export class VectorFile {
     }
   }
 
+  /**
+   * `scan` reading on the libuv thread pool: each run is read into a block of its own in `core`'s
+   * memory, checked, handed to `fn` (synchronously, so `fn` may use the core's search state), then
+   * freed; the calling thread is free while a run is read. `allowed` (ascending) restricts it to
+   * those rows. Throws like `readRows`.
+   */
+  async scanAsync(
+    core: CoreExports,
+    fn: (ids: Uint32Array, ptr: number) => void,
+    allowed?: Uint32Array,
+  ): Promise<void> {
+    const per = Math.max(1, Math.floor(SCAN_BYTES / this.rowBytes))
+    const total = allowed === undefined ? this.count : allowed.length
+    for (let at = 0; at < total; at += per) {
+      const n = Math.min(per, total - at)
+      const ids =
+        allowed === undefined
+          ? Uint32Array.from({ length: n }, (_, i) => at + i)
+          : allowed.subarray(at, at + n)
+      const block = core.allocBlock(n * this.rowBytes)
+      try {
+        // consecutive ids as one read, the others row by row (all in flight at once)
+        const reads: Promise<void>[] = []
+        for (let i = 0; i < n; ) {
+          let j = i + 1
+          while (j < n && ids[j] === ids[j - 1]! + 1) j++
+          const view = new Uint8Array(core.memory.buffer, block + i * this.rowBytes, (j - i) * this.rowBytes)
+          reads.push(this.file.read(view, HEADER_BYTES + ids[i]! * this.rowBytes))
+          i = j
+        }
+        await Promise.all(reads)
+        for (let i = 0; i < n; i++) this.checkRow(core, ids[i]!, block + i * this.rowBytes)
+        fn(ids, block)
+      } finally {
+        core.freeBlock(block)
+      }
+    }
+  }
+
+  private checkRow(core: CoreExports, o: number, ptr: number): void {
+    if (core.crc32c(ptr, this.rowBytes, o) >>> 0 !== this.crcs[o])
+      throw new QuiverError('CORRUPTED', `vector file ${this.name}: row ${o} fails its CRC32C check`, {
+        file: this.name,
+        offset: o,
+      })
+  }
+
   private readRun(core: CoreExports, first: number, rows: number, ptr: number): void {
     if (first + rows > this.count)
       throw new RangeError(`row ${first + rows - 1} is past the file's ${this.count} rows`)
     const bytes = rows * this.rowBytes
     this.file.readSync(new Uint8Array(core.memory.buffer, ptr, bytes), HEADER_BYTES + first * this.rowBytes)
-    for (let r = 0; r < rows; r++) {
-      const o = first + r
-      if (core.crc32c(ptr + r * this.rowBytes, this.rowBytes, o) >>> 0 !== this.crcs[o])
-        throw new QuiverError('CORRUPTED', `vector file ${this.name}: row ${o} fails its CRC32C check`, {
-          file: this.name,
-          offset: o,
-        })
-    }
+    for (let r = 0; r < rows; r++) this.checkRow(core, first + r, ptr + r * this.rowBytes)
   }
 
   /** Bytes of memory this file keeps (its row checksums). */

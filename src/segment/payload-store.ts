@@ -20,14 +20,25 @@ const HEADER_BYTES = 32
 /** Records read by `forEach` at a time (a sequential pass over the file). */
 const SCAN_RECORDS = 4096
 
+/** msgpack nil: the record of an offset without a payload. */
+const NIL = Uint8Array.of(0xc0)
+
 /** The payload file of `count` records from `at(o)`: its parts (encoded here), size and CRC-32C. */
 export function payloadFileParts(count: number, at: (offset: number) => Payload | undefined): FileParts {
+  return recordFileParts(count, (o) => {
+    const p = at(o)
+    return p === undefined ? NIL : encode(p)
+  })
+}
+
+/** The payload file of `count` already encoded records (`record(o)`, each called once, in order). */
+function recordFileParts(count: number, record: (offset: number) => Uint8Array): FileParts {
   const records: Uint8Array[] = []
   const starts = new Float64Array(count + 1)
   const crcs = new Uint32Array(count)
   let pos = 0
   for (let o = 0; o < count; o++) {
-    const r = encode(at(o) ?? null)
+    const r = record(o)
     records.push(r)
     starts[o] = pos
     crcs[o] = crc32c(r, o)
@@ -105,22 +116,34 @@ export class PayloadFile {
 
   /** Calls `fn(o, payload)` for records from..to-1, reading the file sequentially. */
   forEach(fn: (o: number, payload: Payload | undefined) => void, from = 0, to = this.count): void {
+    this.forEachRecord((o, bytes) => fn(o, (decode(bytes) as Payload | null) ?? undefined), from, to)
+  }
+
+  /** Calls `fn(o, bytes)` with each record's encoded bytes (checked), reading the file sequentially. */
+  forEachRecord(fn: (o: number, bytes: Uint8Array) => void, from = 0, to = this.count): void {
     for (let first = from; first < to; first += SCAN_RECORDS) {
       const last = Math.min(to, first + SCAN_RECORDS)
       const base = this.starts[first]!
       const block = new Uint8Array(this.starts[last]! - base)
       this.file.readSync(block, this.dataAt + base)
-      for (let o = first; o < last; o++)
-        fn(o, this.decode(o, block.subarray(this.starts[o]! - base, this.starts[o + 1]! - base)))
+      for (let o = first; o < last; o++) {
+        const bytes = block.subarray(this.starts[o]! - base, this.starts[o + 1]! - base)
+        this.check(o, bytes)
+        fn(o, bytes)
+      }
     }
   }
 
-  private decode(o: number, bytes: Uint8Array): Payload | undefined {
+  private check(o: number, bytes: Uint8Array): void {
     if (crc32c(bytes, o) !== this.crcs[o])
       throw new QuiverError('CORRUPTED', `payload file ${this.name}: record ${o} fails its CRC32C check`, {
         file: this.name,
         offset: o,
       })
+  }
+
+  private decode(o: number, bytes: Uint8Array): Payload | undefined {
+    this.check(o, bytes)
     const p = decode(bytes) as Payload | null
     return p ?? undefined
   }
@@ -181,6 +204,44 @@ export class PayloadStore {
 
   push(payload: Payload | undefined): void {
     this.mem.push(payload)
+  }
+
+  /**
+   * Offset `o` was deleted: its payload is never read again. In memory it is dropped; on the file
+   * nothing changes (a delete alone does not make the file rewritten), except that a pending change
+   * of it is forgotten.
+   */
+  drop(o: number): void {
+    const f = this.file
+    if (f === undefined) this.mem[o] = undefined
+    else if (o >= f.count) this.mem[o - f.count] = undefined
+    else this.overlay.delete(o)
+  }
+
+  /**
+   * The payload file of every offset, live ones (`live(o)`) with their payloads and deleted ones
+   * empty: unchanged records are copied from the current file as stored (read in sequential
+   * blocks, checked, not decoded), changed ones encoded.
+   */
+  fileParts(live: (o: number) => boolean): FileParts {
+    const f = this.file
+    if (f === undefined) return payloadFileParts(this.length, (o) => (live(o) ? this.mem[o] : undefined))
+    const raw = new Array<Uint8Array>(f.count)
+    f.forEachRecord((o, bytes) => {
+      raw[o] = bytes
+    })
+    return recordFileParts(this.length, (o) => {
+      if (!live(o)) return NIL
+      if (o >= f.count) {
+        const p = this.mem[o - f.count]
+        return p === undefined ? NIL : encode(p)
+      }
+      if (this.overlay.has(o)) {
+        const p = this.overlay.get(o)
+        return p === undefined ? NIL : encode(p)
+      }
+      return raw[o]!
+    })
   }
 
   /** Every payload in offset order (null for none), read from the file where it holds them. */

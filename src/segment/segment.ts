@@ -46,7 +46,7 @@ import type {
   VectorConfig,
 } from '../types.js'
 import { MultiVectorStore } from './multivector.js'
-import { PayloadFile, PayloadStore, payloadFileParts } from './payload-store.js'
+import { PayloadFile, PayloadStore } from './payload-store.js'
 
 /** points.msgpack: 1 = liveness from the (single) index's deleted bits; 2 = an explicit live bitset. */
 const POINTS_FORMAT_VERSION = 2
@@ -187,6 +187,8 @@ export function codesConfig(config: VectorConfig): QuantizationConfig | undefine
 export interface DiskFile {
   readonly file: RowFile
   readonly body: LinkedFile
+  /** How errors name it (its path under the data directory); default its file name. */
+  readonly shown?: string
 }
 
 /** Keeps a vector file open until its index is collected, when nothing closed it before (a replaced segment). */
@@ -503,7 +505,7 @@ export class Segment {
       const disk = open(d.files.vectors)
       let index: HnswIndex
       try {
-        index = await old.moveVectorsToDisk({ file: disk.file, name: d.files.vectors })
+        index = await old.moveVectorsToDisk({ file: disk.file, name: disk.shown ?? d.files.vectors })
       } catch (err) {
         disk.file.close()
         throw err
@@ -540,7 +542,7 @@ export class Segment {
     const disk = open(PAYLOAD_FILE)
     let file: PayloadFile
     try {
-      file = PayloadFile.open(disk.file, PAYLOAD_FILE, this.ids.length)
+      file = PayloadFile.open(disk.file, disk.shown ?? PAYLOAD_FILE, this.ids.length)
     } catch (err) {
       disk.file.close()
       throw err
@@ -613,7 +615,7 @@ export class Segment {
           const index = await HnswIndex.restoreFrom(
             Segment.indexParams(vc),
             source,
-            vectors && { file: vectors.file, name: names.vectors },
+            vectors && { file: vectors.file, name: vectors.shown ?? names.vectors },
           )
           restored.set(file, index)
           if (vectors !== undefined && index.vectorsOnDisk) {
@@ -747,8 +749,8 @@ export class Segment {
     if (points.v === POINTS_FORMAT_PAYLOAD_FILE) {
       if (payloadDisk === undefined)
         throw new QuiverError('CORRUPTED', `segment file ${PAYLOAD_FILE} is missing`)
-      payloadFile = PayloadFile.open(payloadDisk.file, PAYLOAD_FILE, n)
-    }
+      payloadFile = PayloadFile.open(payloadDisk.file, payloadDisk.shown ?? PAYLOAD_FILE, n)
+    } else payloadDisk?.file.close() // listed, but the payloads are inline
     const payloads = payloadFile !== undefined ? new Array(n) : points.payloads.map((p) => p ?? undefined)
     const segment = new Segment(config, points.ids, points.versions, payloads, live)
     if (payloadFile !== undefined) {
@@ -831,7 +833,7 @@ export class Segment {
       files[PAYLOAD_FILE] =
         this.payloadsFile !== undefined && this.payloads.changed === 0
           ? this.payloadsFile.body
-          : payloadFileParts(this.ids.length, (o) => this.payloads.get(o))
+          : this.payloads.fileParts((o) => this.live.has(o))
     }
     for (const d of this.dense.values()) {
       if (d.vectorsFile !== undefined) {
@@ -1272,7 +1274,7 @@ export class Segment {
     if (offset === undefined) return false
     this.changed(id)
     this.kill(offset)
-    this.payloads.set(offset, undefined)
+    this.payloads.drop(offset)
     this.offsets.delete(id)
     this.idGeneration++
     return true

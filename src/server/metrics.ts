@@ -256,6 +256,11 @@ export class ServerMetrics {
       (c) => c.stats?.memoryBytes,
     )
     perCollection(
+      'quiver_collection_on_disk_vector_bytes',
+      'Float32 vectors held in vector files on disk rather than in memory (on_disk)',
+      (c) => c.stats?.onDiskVectorBytes,
+    )
+    perCollection(
       'quiver_collection_disk_bytes',
       'Disk used: persisted segment files plus WAL files',
       (c) => c.stats?.diskBytes,

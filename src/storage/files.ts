@@ -1,7 +1,7 @@
 // Durable file primitives: atomic whole-file writes, directory fsync, full positional writes, and the
 // mapping of OS errors (ENOSPC, EROFS, EACCES, ...) to QuiverError('IO_ERROR').
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, read, readFileSync, readSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import { copyFile, link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
@@ -127,9 +127,14 @@ export async function openForReads(
  * all of `into` (IO_ERROR when the file ends first or a read fails); `close()` once, after which
  * reads throw IO_ERROR. Throws IO_ERROR when the file cannot be opened.
  */
-export function openForSyncReads(
-  path: string,
-): { size: number; readSync(into: Uint8Array, position: number): void; close(): void } | undefined {
+export function openForSyncReads(path: string):
+  | {
+      size: number
+      readSync(into: Uint8Array, position: number): void
+      read(into: Uint8Array, position: number): Promise<void>
+      close(): void
+    }
+  | undefined {
   let fd: number
   try {
     fd = openSync(path, 'r')
@@ -145,6 +150,7 @@ export function openForSyncReads(
     throw ioError('stat', path, err)
   }
   let open = true
+  let pending = 0 // async reads in flight
   return {
     size,
     readSync(into, position) {
@@ -162,10 +168,35 @@ export function openForSyncReads(
         throw ioError('read', path, err)
       }
     },
+    async read(into, position) {
+      let done = 0
+      pending++
+      try {
+        while (done < into.byteLength) {
+          if (!open)
+            throw ioError('read', path, Object.assign(new Error('the file is closed'), { code: 'EBADF' }))
+          const n = await new Promise<number>((resolve, reject) =>
+            read(fd, into, done, into.byteLength - done, position + done, (err, bytes) =>
+              err ? reject(ioError('read', path, err)) : resolve(bytes),
+            ),
+          )
+          if (n === 0)
+            throw ioError(
+              'read',
+              path,
+              Object.assign(new Error(`the file ends at byte ${position + done}`), { code: 'EIO' }),
+            )
+          done += n
+        }
+      } finally {
+        // a close during the read waits for it: the descriptor must not be reused under it
+        if (--pending === 0 && !open) closeSync(fd)
+      }
+    },
     close() {
       if (!open) return
       open = false
-      closeSync(fd)
+      if (pending === 0) closeSync(fd)
     },
   }
 }
