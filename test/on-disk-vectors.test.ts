@@ -3,7 +3,8 @@
 // vectors) are those of the same collection held in memory; a reopen, a delete + persist (the file
 // is linked, not rewritten), a snapshot and a config change keep them; a damaged vector file is
 // CORRUPTED (when opened, or when the damaged row is read), never a wrong answer.
-import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, open, readdir, readlink, rm, stat, truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -144,6 +145,36 @@ describe('vectors on disk (onDisk: true)', () => {
     }
     expect(await again.get(nearest)).toEqual([])
   })
+
+  it.skipIf(!existsSync('/proc/self/fd'))(
+    'a segment replaced by a vacuum closes its files at once (no deleted file stays open)',
+    async () => {
+      const disk = await db.createCollection('vac', {
+        ...options(true),
+        optimizers: { ...options(true).optimizers, deletedThreshold: 0.2, vacuumMinVectorNumber: 100 },
+      })
+      for (let i = 0; i < DATA.length; i += 200) await disk.upsert(DATA.slice(i, i + 200))
+      await disk.waitForOptimizers()
+      await disk.persist()
+      const held = async () => {
+        const out: string[] = []
+        for (const fd of await readdir('/proc/self/fd')) {
+          const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+          if (target.includes('quiver-on-disk-') && /(vectors|payloads)\.bin \(deleted\)$/.test(target))
+            out.push(target)
+        }
+        return out
+      }
+      // half of the first sealed segment goes: the vacuum rewrites it; the persist removes its directory
+      await disk.delete({ ids: DATA.slice(0, PER_SEGMENT / 2).map((p) => p.id) })
+      await disk.waitForOptimizers()
+      expect(disk.stats().optimizer.completed.vacuum).toBeGreaterThan(0)
+      await disk.persist()
+      expect(await held()).toEqual([])
+      expect(disk.stats().onDiskVectorBytes).toBeGreaterThan(0)
+      expect(await disk.count()).toBe(N - PER_SEGMENT / 2)
+    },
+  )
 
   it('a snapshot of an on-disk collection recovers with the same answers', async () => {
     const disk = await build('disk', true)

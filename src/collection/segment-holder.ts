@@ -220,7 +220,7 @@ export class SegmentHolder {
     const rest = this.list.filter((s) => !sources.includes(s))
     if (target.pointCount > 0) rest.splice(Math.min(at, rest.length - 1), 0, target)
     this.list = rest
-    for (const s of sources) s.releaseThreads()
+    for (const s of sources) s.retire()
     if (target.pointCount === 0) target.close()
   }
 }

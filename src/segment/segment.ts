@@ -297,6 +297,10 @@ export class Segment {
   planner: PlannerConfig
   /** Bumped on every change of content (points, payloads, payload indexes): persistence skips clean segments. */
   private mutationCount = 0
+  /** `searchAsync` calls running (they may read its files across awaits). */
+  private asyncSearches = 0
+  /** `retire` ran: close once `asyncSearches` is 0. */
+  private retired = false
   /** Ids changed since `trackChanges()` (an optimizer copying this segment replays them). */
   private tracked: Set<PointId> | undefined
 
@@ -1045,6 +1049,33 @@ export class Segment {
     return this.sampleCache.offsets
   }
 
+  /**
+   * The payload at `o` for filter evaluation. With payloads on disk, those of the sampled offsets
+   * (which the planner reads for every filtered query with an unindexed condition) are kept until
+   * the segment changes; others are read from the file.
+   */
+  private payloadForFilter(o: number): Payload | undefined {
+    if (this.payloads.onDisk === undefined) return this.payloads.get(o)
+    let c = this.samplePayloads
+    if (c?.mutations !== this.mutationCount || c.generation !== this.liveGeneration) {
+      c = {
+        mutations: this.mutationCount,
+        generation: this.liveGeneration,
+        set: new Set(this.sample()),
+        map: new Map(),
+      }
+      this.samplePayloads = c
+    }
+    if (!c.set.has(o)) return this.payloads.get(o)
+    if (c.map.has(o)) return c.map.get(o)
+    const p = this.payloads.get(o)
+    c.map.set(o, p)
+    return p
+  }
+  private samplePayloads:
+    | { mutations: number; generation: number; set: Set<number>; map: Map<number, Payload | undefined> }
+    | undefined
+
   /** A filter executor over this segment's current state (use it before the next write). */
   filterExecutor(filter: FilterNode): FilterExecutor {
     const target: FilterTarget = {
@@ -1053,7 +1084,7 @@ export class Segment {
       liveCount: this.offsets.size,
       indexFor: (key) => this.fieldIndexes.get(key),
       textIndexes: this.textIndexes,
-      payloadAt: (o) => this.payloads.get(o),
+      payloadAt: (o) => this.payloadForFilter(o),
       idAt: (o) => this.ids[o]!,
       offsetOf: (id) => this.offsets.get(id),
       sample: () => this.sample(),
@@ -1528,16 +1559,32 @@ export class Segment {
     if (d === undefined) return { ...EMPTY_HITS, plan: 'empty', quantized: false }
     if (d.config.hnsw.m === 0 && !options.exact) options = { ...options, exact: true }
     const plan = this.plan(d, options)
-    let step = plan.next()
-    while (!step.done) {
-      const call = step.value
-      const hits =
-        inlineCheap && this.isCheap(d, call)
-          ? this.runSync(d, query, call)
-          : await this.runAsync(d, query, call)
-      step = plan.next(this.visible(d, hits))
+    this.asyncSearches++
+    try {
+      let step = plan.next()
+      while (!step.done) {
+        const call = step.value
+        const hits =
+          inlineCheap && this.isCheap(d, call)
+            ? this.runSync(d, query, call)
+            : await this.runAsync(d, query, call)
+        step = plan.next(this.visible(d, hits))
+      }
+      return step.value
+    } finally {
+      if (--this.asyncSearches === 0 && this.retired) this.close()
     }
-    return step.value
+  }
+
+  /**
+   * The segment was replaced (an optimizer swap): its pool cores are released now, its files once
+   * the async searches still running on it end (at once when none are): a replaced segment's
+   * deleted files must not stay open until a GC that a quiet server may never run.
+   */
+  retire(): void {
+    this.releaseThreads()
+    this.retired = true
+    if (this.asyncSearches === 0) this.close()
   }
 
   private isCheap(d: DenseData, call: IndexCall): boolean {
