@@ -942,6 +942,79 @@ export function rescoreRows(n: i32, k: i32, rows: usize, reset: bool, skipDelete
   }
 }
 
+// ---- float16 rows (vector files of float16 collections) ----
+
+/** float32 -> IEEE 754 binary16 bits, round to nearest even; overflow to infinity, NaN kept. */
+@inline function f32ToF16Bits(x: f32): u32 {
+  const b = reinterpret<u32>(x)
+  const sign = (b >>> 16) & 0x8000
+  const e = <i32>((b >>> 23) & 0xff)
+  const m = b & 0x7fffff
+  if (e == 0xff) return sign | 0x7c00 | (m != 0 ? 0x200 : 0)
+  const he = e - 127 + 15
+  if (he >= 0x1f) return sign | 0x7c00
+  if (he <= 0) {
+    if (he < -10) return sign
+    const mm = m | 0x800000
+    const shift = <u32>(14 - he)
+    let h = mm >>> shift
+    const rem = mm & ((<u32>1 << shift) - 1)
+    const half = <u32>1 << (shift - 1)
+    if (rem > half || (rem == half && (h & 1) != 0)) h++
+    return sign | h
+  }
+  let h = (<u32>he << 10) | (m >>> 13)
+  const rem = m & 0x1fff
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1) != 0)) h++ // a carry into the exponent is right
+  return sign | h
+}
+
+/** IEEE 754 binary16 bits -> float32. */
+@inline function f16BitsToF32(h: u32): f32 {
+  const sign = (h & 0x8000) << 16
+  const e = (h >>> 10) & 0x1f
+  const m = h & 0x3ff
+  if (e == 0) {
+    if (m == 0) return reinterpret<f32>(sign)
+    // subnormal: m x 2^-24
+    const v = <f32>m * reinterpret<f32>(<u32>0x33800000)
+    return sign != 0 ? -v : v
+  }
+  if (e == 0x1f) return reinterpret<f32>(sign | 0x7f800000 | (m << 13))
+  return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13))
+}
+
+/** Writes the `n` float32 values at `src` as float16 (u16) at `dst`. */
+export function toFloat16(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), <u16>f32ToF16Bits(load<f32>(src + (<usize>i << 2))))
+}
+
+/** Writes the `n` float16 (u16) values at `src` as float32 at `dst`. */
+export function fromFloat16(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), f16BitsToF32(load<u16>(src + (<usize>i << 1))))
+}
+
+/**
+ * rescoreRows for rows stored as float16 (dimP u16 each): each row is widened into a float32
+ * scratch row first (the same kernels then, on the rounded values).
+ */
+export function rescoreRows16(n: i32, k: i32, rows: usize, reset: bool, skipDeleted: bool): void {
+  if (reset) {
+    ensureHeaps(k + 1)
+    resSize = 0
+  }
+  if (wideRow == 0) wideRow = heap.alloc(<usize>dimP << 2)
+  const q = queryBuf
+  const stride = <usize>dimP << 1
+  for (let i = 0; i < n; i++) {
+    const id = load<u32>(listBuf + (<usize>i << 2))
+    if (skipDeleted && bitGet(deleted, <i32>id)) continue
+    fromFloat16(rows + <usize>i * stride, wideRow, dimP)
+    offerResult(distance(q, wideRow), id, k)
+  }
+}
+let wideRow: usize = 0
+
 /** A scratch buffer of at least `bytes` bytes (calling thread only; moves when it grows; not zeroed). */
 export function rowsBuffer(bytes: usize): usize {
   if (bytes > rowsCap) {

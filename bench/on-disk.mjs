@@ -22,7 +22,7 @@
 // base from its row file in upsert batches, so no process holds the whole base in JS.
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,7 @@ import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, loadQueries, readDescriptor, resolveDatasetsDir } from '../dist/cli/datasets.js'
 import { qpsAtRecall } from './lib/curves.mjs'
 import { loadHnswlib } from './lib/engines.mjs'
+import { diskBytes, peakTracker, settledRss } from './lib/memory.mjs'
 import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
 import {
   describeGenerator,
@@ -93,53 +94,6 @@ function syntheticMetric(v) {
 function quantizationName(v) {
   if (!(v in QUANTIZATION)) throw new InvalidArgumentError('scalar, binary or none')
   return v
-}
-
-// ---------------------------------------------------------------------------------------------
-// memory and disk (as in bench/scale.mjs)
-
-const gc = /** @type {(() => void) | undefined} */ (/** @type {any} */ (globalThis).gc)
-
-/** Resident set size after a full GC (bytes). */
-async function settledRss() {
-  for (let i = 0; i < 3; i++) {
-    gc?.()
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return process.memoryUsage().rss
-}
-
-/**
- * Tracks the peak RSS from now on: the kernel's VmHWM after resetting it, else a 50 ms sampler.
- * @returns {{ peak(): number, stop(): void }}
- */
-function peakTracker() {
-  let sampled = process.memoryUsage().rss
-  const timer = setInterval(() => {
-    sampled = Math.max(sampled, process.memoryUsage().rss)
-  }, 50)
-  let kernel = false
-  try {
-    writeFileSync('/proc/self/clear_refs', '5')
-    kernel = true
-  } catch {}
-  const hwm = () => {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  }
-  return {
-    peak: () => Math.max(sampled, process.memoryUsage().rss, kernel ? hwm() : 0),
-    stop: () => clearInterval(timer),
-  }
-}
-
-/** @param {string} dir bytes of every file under `dir` */
-async function diskBytes(dir) {
-  let n = 0
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) n += (await stat(join(e.parentPath ?? /** @type {any} */ (e).path, e.name))).size
-  }
-  return n
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +216,19 @@ async function childBase(cfg) {
 }
 
 /**
+ * The engine module a child runs: Quiver's dist build, or hnswlib-node (throws when not installed).
+ * @param {string} engine
+ */
+async function loadEngine(engine) {
+  const quiver = engine.startsWith('quiver')
+  const engineModule = quiver ? await import('../dist/index.js') : null
+  const hnswlib = quiver ? null : loadHnswlib()
+  if (hnswlib !== null && 'reason' in hnswlib)
+    throw new Error(`hnswlib-node is not installed (npm run bench:setup): ${hnswlib.reason}`)
+  return { quiver, engineModule, hnswlib }
+}
+
+/**
  * The build child: RSS before anything was loaded, then the dataset (synthetic: the row file opened,
  * one batch buffer); build (Quiver: upserts, optimizers, persist; hnswlib: addPoint one by one),
  * steady RSS; close (hnswlib: writeIndexSync) and drop the dataset; reopen in the same process and
@@ -271,11 +238,7 @@ async function childBase(cfg) {
 async function buildChild(cfg) {
   const queries = await childQueries(cfg)
   const q0 = queries.subarray(0, cfg.dim)
-  const quiver = cfg.engine.startsWith('quiver')
-  const engineModule = quiver ? await import('../dist/index.js') : null
-  const hnswlib = quiver ? null : loadHnswlib()
-  if (hnswlib !== null && 'reason' in hnswlib)
-    throw new Error(`hnswlib-node is not installed (npm run bench:setup): ${hnswlib.reason}`)
+  const { engineModule, hnswlib } = await loadEngine(cfg.engine)
   const rssBaseline = await settledRss()
   /** @type {Awaited<ReturnType<typeof childBase>> | undefined} */
   let base = await childBase(cfg)
@@ -395,11 +358,7 @@ async function reopenChild(cfg) {
   const truthAll = new Int32Array(Uint8Array.prototype.slice.call(readFileSync(cfg.truthPath)).buffer)
   const truth = (/** @type {number} */ qi) => truthAll.subarray(qi * cfg.k, (qi + 1) * cfg.k)
   const query = (/** @type {number} */ qi) => queries.subarray(qi * cfg.dim, (qi + 1) * cfg.dim)
-  const quiver = cfg.engine.startsWith('quiver')
-  const engineModule = quiver ? await import('../dist/index.js') : null
-  const hnswlib = quiver ? null : loadHnswlib()
-  if (hnswlib !== null && 'reason' in hnswlib)
-    throw new Error(`hnswlib-node is not installed (npm run bench:setup): ${hnswlib.reason}`)
+  const { engineModule, hnswlib } = await loadEngine(cfg.engine)
   const rssBaseline = await settledRss()
   const peak = peakTracker()
   /** @type {Point[]} */

@@ -15,66 +15,20 @@
 // before the build (/proc/self/clear_refs); without /proc the peak is sampled every 50 ms.
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
 import { qpsAtRecall } from './lib/curves.mjs'
 import { loadHnswlib } from './lib/engines.mjs'
+import { diskBytes, peakTracker, settledRss } from './lib/memory.mjs'
 import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
 import { bytesOf, ensureData, ensureTruth, readFloats, readRows } from './lib/synthetic.mjs'
 import { measure } from './lib/timing.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MiB = 2 ** 20
-
-// ---------------------------------------------------------------------------------------------
-// memory
-
-const gc = /** @type {(() => void) | undefined} */ (/** @type {any} */ (globalThis).gc)
-
-/** Resident set size after a full GC (bytes). */
-async function settledRss() {
-  for (let i = 0; i < 3; i++) {
-    gc?.()
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return process.memoryUsage().rss
-}
-
-/**
- * Tracks the peak RSS from now on: the kernel's VmHWM after resetting it, else a 50 ms sampler.
- * @returns {{ peak(): number, stop(): void }}
- */
-function peakTracker() {
-  let sampled = process.memoryUsage().rss
-  const timer = setInterval(() => {
-    sampled = Math.max(sampled, process.memoryUsage().rss)
-  }, 50)
-  let kernel = false
-  try {
-    writeFileSync('/proc/self/clear_refs', '5')
-    kernel = true
-  } catch {}
-  const hwm = () => {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  }
-  return {
-    peak: () => Math.max(sampled, process.memoryUsage().rss, kernel ? hwm() : 0),
-    stop: () => clearInterval(timer),
-  }
-}
-
-/** @param {string} dir */
-async function diskBytes(dir) {
-  let n = 0
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) n += (await stat(join(e.parentPath ?? /** @type {any} */ (e).path, e.name))).size
-  }
-  return n
-}
 
 // ---------------------------------------------------------------------------------------------
 // one engine, one size (child process)

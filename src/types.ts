@@ -1069,8 +1069,8 @@ export interface CollectionStats {
    */
   quantizationBytes?: number
   /**
-   * Bytes of float32 vectors held in vector files on disk rather than in memory (`onDisk` vectors of
-   * sealed, quantized segments; read only to rescore candidates and for exact searches).
+   * Bytes of vectors held in vector files on disk rather than in memory (`onDisk` vectors of sealed
+   * segments, float32 or float16 rows; read only to rescore candidates and for exact searches).
    */
   onDiskVectorBytes: number
   /** Persisted segment files (as listed in the manifest) plus WAL files. */

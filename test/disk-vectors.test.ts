@@ -182,3 +182,64 @@ describe.each(['l2', 'cosine'] as const)('vectors on disk (%s)', (metric) => {
     expect((await readFile(path)).byteLength).toBe(good.byteLength - 100)
   })
 })
+
+describe('float16 vector files', () => {
+  it('the core converts float32 to float16 as the JavaScript reference rounds (ties to even, subnormals)', async () => {
+    const { instantiateCore } = await import('../src/engine/wasm.js')
+    const { roundFloat16 } = await import('../src/collection/validate.js')
+    const core = instantiateCore()
+    core.init(4, 1, 0, 0, 1, 1)
+    const n = 20_000
+    const r = rng(77)
+    const values = new Float32Array(n)
+    for (let i = 0; i < n; i++) {
+      const kind = i % 5
+      values[i] =
+        kind === 0
+          ? (r() - 0.5) * 2 // everyday values
+          : kind === 1
+            ? (r() - 0.5) * 1e-6 // float16 subnormals (below 6.1e-5) and zero
+            : kind === 2
+              ? (r() - 0.5) * 120_000 // overflow past 65504 -> infinity
+              : kind === 3
+                ? Math.round((r() - 0.5) * 4096) / 2048 + 1 / 4096 // exact ties between float16 values
+                : (r() - 0.5) * 1000
+    }
+    const src = core.allocBlock(n * 4)
+    const half = core.allocBlock(n * 2)
+    const back = core.allocBlock(n * 4)
+    new Float32Array(core.memory.buffer, src, n).set(values)
+    core.toFloat16(src, half, n)
+    core.fromFloat16(half, back, n)
+    const got = new Float32Array(core.memory.buffer, back, n)
+    for (let i = 0; i < n; i++) {
+      const want = roundFloat16(values[i]!)
+      if (!(got[i] === want || (Number.isNaN(got[i]!) && Number.isNaN(want))))
+        throw new Error(`value ${values[i]}: core ${got[i]}, reference ${want}`)
+    }
+  })
+
+  it('an l2 index of float16 values answers from a half-size file exactly as from memory', async () => {
+    const params: HnswParams = { dimension: DIM, metric: 'l2', m: 8, efConstruct: 64, seed: 9 }
+    const { roundFloat16 } = await import('../src/collection/validate.js')
+    const data = vectors(21, N).map(roundFloat16) // what datatype float16 stores
+    const queries = vectors(22, 10)
+    const { index, q } = await build(params, data)
+    const path = join(dir, 'f16.vectors.bin')
+    const parts = index.vectorFileParts('float16')
+    expect(parts.bytes).toBe(64 + N * (32 * 2 + 4) + 4) // rows of 32 halves
+    await writeFile(path, joinParts(parts.parts))
+    const moved = await index.moveVectorsToDisk({ file: openForSyncReads(path)!, name: 'f16' })
+    restoreQuantizer(moved.coreExports, q.config, DIM, 'l2', q.serialize(index.coreExports, N), N)
+    for (let i = 0; i < 10; i++) {
+      const qv = queries.subarray(i * DIM, (i + 1) * DIM)
+      const codes = { rescore: true, candidates: 40 }
+      expect([...moved.search(qv, 10, 64, undefined, codes).distances]).toEqual([
+        ...index.search(qv, 10, 64, undefined, codes).distances,
+      ])
+      expect([...moved.searchExact(qv, 10).offsets]).toEqual([...index.searchExact(qv, 10).offsets])
+    }
+    for (const o of [0, 5, N - 1]) expect([...moved.vector(o)]).toEqual([...index.vector(o)])
+    moved.close()
+  })
+})

@@ -236,6 +236,25 @@ describe('vectors on disk (onDisk: true)', () => {
     expect((await again.search(QUERIES[0]!, { limit: 10 })).length).toBe(10)
   })
 
+  it('datatype float16 writes half-size vector files and answers as the float16 collection in memory', async () => {
+    const f16 = (onDisk: boolean) => ({ ...options(onDisk), datatype: 'float16' as const })
+    const ram = await db.createCollection('h-ram', f16(false))
+    const disk = await db.createCollection('h-disk', f16(true))
+    const full = await build('h-f32', true)
+    for (const c of [ram, disk]) {
+      for (let i = 0; i < DATA.length; i += 200) await c.upsert(DATA.slice(i, i + 200))
+      await c.waitForOptimizers()
+      await c.persist()
+    }
+    const sizes = async (name: string) =>
+      Promise.all((await vectorFiles(dir, name)).map(async (p) => (await stat(p)).size))
+    const half = (await sizes('h-disk')).reduce((a, b) => a + b, 0)
+    const whole = (await sizes('h-f32')).reduce((a, b) => a + b, 0)
+    expect(half).toBeLessThan(whole * 0.6) // rows of 24 halves + a 4-byte CRC vs 24 floats + CRC
+    expect(full.stats().onDiskVectorBytes).toBeGreaterThan(0)
+    await sameAnswers(ram, disk)
+  })
+
   it('onDiskPayload keeps sealed payloads in a payload file: filters, retrieval, updates and reopen as in memory', async () => {
     let mem = await build('mem', false)
     const c = await db.createCollection('pl', { ...options(true), params: { onDiskPayload: true } })

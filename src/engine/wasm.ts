@@ -69,6 +69,12 @@ export interface CoreExports {
   rescoreRows(n: number, k: number, rows: number, reset: number, skipDeleted: number): void
   /** Moves the best-k heap into the output buffers, nearest first; returns the count. */
   drainResults(k: number): number
+  /** `rescoreRows` over rows stored as float16 (dimP u16 each). */
+  rescoreRows16(n: number, k: number, rows: number, reset: number, skipDeleted: number): void
+  /** n float32 at `src` -> n float16 (u16) at `dst`, round to nearest even. */
+  toFloat16(src: number, dst: number, n: number): void
+  /** n float16 (u16) at `src` -> n float32 at `dst`. */
+  fromFloat16(src: number, dst: number, n: number): void
   /** A calling-thread scratch of at least `bytes` (moves when it grows). */
   rowsBuffer(bytes: number): number
   // threads (assembly/index.ts, "threads" section)

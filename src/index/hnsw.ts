@@ -23,7 +23,7 @@ import {
   type SearchHits,
 } from './core-index.js'
 import type { IndexFileParts, IndexFileSource, RowFile } from './types.js'
-import { SCAN_BYTES, VectorFile, type VectorFileShape, vectorFileParts } from './vector-file.js'
+import { type RowType, SCAN_BYTES, VectorFile, type VectorFileShape, vectorFileParts } from './vector-file.js'
 
 export type { IndexMetric } from '../engine/wasm.js'
 export type { CodesSearch, IntegrityReport, SearchFilter, SearchHits } from './core-index.js'
@@ -159,6 +159,11 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       throw new QuiverError('INTERNAL', 'an index with its vectors on disk takes no new vectors')
   }
 
+  /** Bytes per row of the vector file (0 while the vectors are in memory). */
+  get diskRowBytes(): number {
+    return this.disk?.rowBytes ?? 0
+  }
+
   /** True when the float32 vectors are on disk (the core holds the graph and the codes). */
   get vectorsOnDisk(): boolean {
     return this.disk !== undefined
@@ -178,12 +183,13 @@ export class HnswIndex extends CoreIndex<HnswParams> {
   }
 
   /**
-   * The vector file of this index's vectors (format in src/index/vector-file.ts): views of the
-   * core's memory like `serializeParts`. Only while the vectors are in memory.
+   * The vector file of this index's vectors (format in src/index/vector-file.ts): float32 rows as
+   * views of the core's memory like `serializeParts`, or float16 rows (`type`) converted into
+   * buffers of their own. Only while the vectors are in memory.
    */
-  vectorFileParts(): IndexFileParts {
+  vectorFileParts(type: RowType = 'float32'): IndexFileParts {
     this.writable()
-    return vectorFileParts(this.core, this.fileShape, this.size)
+    return vectorFileParts(this.core, this.fileShape, this.size, type)
   }
 
   /**
@@ -230,9 +236,13 @@ export class HnswIndex extends CoreIndex<HnswParams> {
   override vector(offset: number): Float32Array {
     const disk = this.disk
     if (disk === undefined) return super.vector(offset)
-    const ptr = this.core.rowsBuffer(disk.rowBytes)
-    disk.readRows(this.core, Uint32Array.of(offset), 1, ptr)
-    return new Float32Array(this.core.memory.buffer, ptr, this.params.dimension).slice()
+    const c = this.core
+    const ptr = c.rowsBuffer(disk.rowBytes + this.paddedDim * 4)
+    disk.readRows(c, Uint32Array.of(offset), 1, ptr)
+    if (disk.type === 'float32') return new Float32Array(c.memory.buffer, ptr, this.params.dimension).slice()
+    const wide = ptr + disk.rowBytes // float16 widened behind the row (rowBytes is a multiple of 8)
+    c.fromFloat16(ptr, wide, this.paddedDim)
+    return new Float32Array(c.memory.buffer, wide, this.params.dimension).slice()
   }
 
   /**
@@ -261,8 +271,14 @@ export class HnswIndex extends CoreIndex<HnswParams> {
       const rows = c.rowsBuffer(batch.length * disk.rowBytes)
       new Uint32Array(c.memory.buffer, list, batch.length).set(batch)
       disk.readRows(c, batch, batch.length, rows)
-      c.rescoreRows(batch.length, k, rows, 0, 1)
+      this.rescoreDiskRows(batch.length, k, rows, 0)
     }
+  }
+
+  /** The core's rescoring of `n` rows read from the vector file (float32 or float16), deleted ones skipped. */
+  private rescoreDiskRows(n: number, k: number, rows: number, reset: number): void {
+    if (this.disk!.type === 'float16') this.core.rescoreRows16(n, k, rows, reset, 1)
+    else this.core.rescoreRows(n, k, rows, reset, 1)
   }
 
   /** Exact search over on-disk vectors: every live offset (a sequential read) or `allowed` (ascending) only. */
@@ -279,7 +295,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
         (first, n, ptr) => {
           const list = new Uint32Array(c.memory.buffer, c.ensureList(n), n)
           for (let i = 0; i < n; i++) list[i] = first + i
-          c.rescoreRows(n, k, ptr, 0, 1)
+          this.rescoreDiskRows(n, k, ptr, 0)
         },
       )
     }
@@ -308,7 +324,7 @@ export class HnswIndex extends CoreIndex<HnswParams> {
           this.stage(queries.subarray(q * dim, (q + 1) * dim))
           c.prepareQuery()
           new Uint32Array(c.memory.buffer, c.ensureList(ids.length), ids.length).set(ids)
-          c.rescoreRows(ids.length, k, ptr, 1, 1)
+          this.rescoreDiskRows(ids.length, k, ptr, 1)
           const got = this.hits(c.drainResults(k))
           const b = best[q]!
           // merge two sorted lists, keep k

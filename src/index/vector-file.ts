@@ -2,8 +2,8 @@
 // stores them (padded, normalised for Cosine), each with its own CRC-32C, read with positioned reads
 // only to rescore the best candidates and to answer exact searches. Format (docs/storage-format.md):
 //   header   16 u32: magic 'QVVF', version, dimension, paddedDim, count, metric id, normalised,
-//            datatype (0 = float32), rowBytes, 6 reserved zeros, CRC-32C of words 0..14
-//   rows     count x rowBytes (paddedDim f32, padding zero)
+//            datatype (0 = float32, 1 = float16), rowBytes, 6 reserved zeros, CRC-32C of words 0..14
+//   rows     count x rowBytes (paddedDim f32, or f16 for a float16 vector; padding zero)
 //   crcs     count u32: row i's CRC-32C, computed continuing from i (a row read from the wrong place fails)
 //   tail     u32: CRC-32C of the crcs section
 // Knows offsets and bytes only; the file itself (open, read, close) is the caller's (`RowFile`).
@@ -16,6 +16,15 @@ const FORMAT_VERSION = 1
 const HEADER_WORDS = 16
 const HEADER_BYTES = HEADER_WORDS * 4
 const DATATYPE_FLOAT32 = 0
+const DATATYPE_FLOAT16 = 1
+
+/** How a vector file stores its rows: float32 as the core holds them, or float16 (half the bytes). */
+export type RowType = 'float32' | 'float16'
+
+/** Bytes of one row of `paddedDim` values stored as `type`. */
+export function rowBytesOf(paddedDim: number, type: RowType): number {
+  return paddedDim * (type === 'float16' ? 2 : 4)
+}
 /** Bytes a sequential scan reads at a time (the core's row scratch never grows past about this). */
 export const SCAN_BYTES = 1 << 20
 
@@ -27,7 +36,7 @@ export interface VectorFileShape {
   readonly normalized: boolean
 }
 
-function header(shape: VectorFileShape, count: number, core: CoreExports): Uint32Array {
+function header(shape: VectorFileShape, count: number, core: CoreExports, type: RowType): Uint32Array {
   const h = new Uint32Array(HEADER_WORDS)
   h.set([
     MAGIC,
@@ -37,31 +46,50 @@ function header(shape: VectorFileShape, count: number, core: CoreExports): Uint3
     count,
     shape.metricId,
     shape.normalized ? 1 : 0,
-    DATATYPE_FLOAT32,
-    shape.paddedDim * 4,
+    type === 'float16' ? DATATYPE_FLOAT16 : DATATYPE_FLOAT32,
+    rowBytesOf(shape.paddedDim, type),
   ])
   h[15] = coreCrc32c(core, new Uint8Array(h.buffer, 0, 60))
   return h
 }
 
 /** Bytes of a vector file of `count` rows. */
-export function vectorFileBytes(shape: VectorFileShape, count: number): number {
-  return HEADER_BYTES + count * (shape.paddedDim * 4 + 4) + 4
+export function vectorFileBytes(shape: VectorFileShape, count: number, type: RowType = 'float32'): number {
+  return HEADER_BYTES + count * (rowBytesOf(shape.paddedDim, type) + 4) + 4
 }
 
 /**
- * The vector file of the first `count` stored vectors of `core` (which holds them): the rows as
- * views of its memory (valid until the core next changes), the header and CRCs computed here.
+ * The vector file of the first `count` stored vectors of `core` (which holds them): float32 rows
+ * as views of its memory (valid until the core next changes), or float16 rows converted by the core
+ * into buffers of their own; the header and CRCs computed here.
  */
-export function vectorFileParts(core: CoreExports, shape: VectorFileShape, count: number): IndexFileParts {
-  const rowBytes = shape.paddedDim * 4
+export function vectorFileParts(
+  core: CoreExports,
+  shape: VectorFileShape,
+  count: number,
+  type: RowType = 'float32',
+): IndexFileParts {
+  const rowBytes = rowBytesOf(shape.paddedDim, type)
   const crcs = new Uint32Array(count)
   const out = fileParts(core)
-  out.outside(new Uint8Array(header(shape, count, core).buffer))
+  out.outside(new Uint8Array(header(shape, count, core, type).buffer))
   chunkRuns(core, core.vectorPtr, 0, count, (ptr, first, rows) => {
-    for (let r = 0; r < rows; r++)
-      crcs[first + r] = core.crc32c(ptr + r * rowBytes, rowBytes, first + r) >>> 0
-    out.inCore(ptr, rows * rowBytes)
+    if (type === 'float32') {
+      for (let r = 0; r < rows; r++)
+        crcs[first + r] = core.crc32c(ptr + r * rowBytes, rowBytes, first + r) >>> 0
+      out.inCore(ptr, rows * rowBytes)
+      return
+    }
+    // float16: converted a chunk run at a time through a block of the core's memory
+    const block = core.allocBlock(rows * rowBytes)
+    try {
+      core.toFloat16(ptr, block, rows * shape.paddedDim)
+      for (let r = 0; r < rows; r++)
+        crcs[first + r] = core.crc32c(block + r * rowBytes, rowBytes, first + r) >>> 0
+      out.outside(new Uint8Array(core.memory.buffer, block, rows * rowBytes).slice())
+    } finally {
+      core.freeBlock(block)
+    }
   })
   const table = new Uint8Array(crcs.buffer)
   out.outside(table)
@@ -77,11 +105,21 @@ export function vectorFileParts(core: CoreExports, shape: VectorFileShape, count
 export class VectorFile {
   readonly count: number
   readonly rowBytes: number
+  /** How the rows are stored (rescoring widens float16 rows: `rescoreRows16`). */
+  readonly type: RowType
   private readonly file: RowFile
   private readonly crcs: Uint32Array
   private readonly name: string
 
-  private constructor(file: RowFile, name: string, count: number, rowBytes: number, crcs: Uint32Array) {
+  private constructor(
+    file: RowFile,
+    name: string,
+    count: number,
+    rowBytes: number,
+    type: RowType,
+    crcs: Uint32Array,
+  ) {
+    this.type = type
     this.file = file
     this.name = name
     this.count = count
@@ -109,25 +147,26 @@ export class VectorFile {
     if (h[0] !== MAGIC) throw corrupt('bad magic number')
     if (coreCrc32c(core, head.subarray(0, 60)) !== h[15]) throw corrupt('header fails its CRC32C check')
     if (h[1] !== FORMAT_VERSION) throw corrupt(`unsupported format version ${h[1]}`)
-    if (h[7] !== DATATYPE_FLOAT32) throw corrupt(`unsupported datatype ${h[7]}`)
+    if (h[7] !== DATATYPE_FLOAT32 && h[7] !== DATATYPE_FLOAT16) throw corrupt(`unsupported datatype ${h[7]}`)
+    const type: RowType = h[7] === DATATYPE_FLOAT16 ? 'float16' : 'float32'
     if (
       h[2] !== shape.dimension ||
       h[3] !== shape.paddedDim ||
       h[5] !== shape.metricId ||
       h[6] !== (shape.normalized ? 1 : 0) ||
-      h[8] !== shape.paddedDim * 4
+      h[8] !== rowBytesOf(shape.paddedDim, type)
     )
       throw corrupt('dimension or metric differ from the collection config')
     if (h[4] !== count) throw corrupt(`holds ${h[4]} rows, the index has ${count}`)
-    const expected = vectorFileBytes(shape, count)
+    const expected = vectorFileBytes(shape, count, type)
     if (file.size !== expected) throw corrupt(`size ${file.size}, expected ${expected}`)
-    const rowBytes = shape.paddedDim * 4
+    const rowBytes = rowBytesOf(shape.paddedDim, type)
     const table = new Uint8Array(count * 4 + 4)
     file.readSync(table, HEADER_BYTES + count * rowBytes)
     const tail = new DataView(table.buffer).getUint32(count * 4, true)
     if (coreCrc32c(core, table.subarray(0, count * 4)) !== tail)
       throw corrupt('row checksums fail their CRC32C check')
-    return new VectorFile(file, name, count, rowBytes, new Uint32Array(table.buffer, 0, count))
+    return new VectorFile(file, name, count, rowBytes, type, new Uint32Array(table.buffer, 0, count))
   }
 
   /**

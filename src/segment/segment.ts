@@ -475,7 +475,7 @@ export class Segment {
   get onDiskVectorBytes(): number {
     let n = 0
     for (const d of this.dense.values())
-      if (d.vectorsFile !== undefined) n += this.ids.length * d.index.coreExports.getPaddedDim() * 4
+      if (d.vectorsFile !== undefined) n += this.ids.length * (d.index as HnswIndex).diskRowBytes
     return n
   }
 
@@ -846,7 +846,8 @@ export class Segment {
       } else if (options.sealed === true && Segment.diskEligible(d, this.ids.length)) {
         const index = d.index as HnswIndex
         files[d.files.index] = index.serializeParts(true)
-        files[d.files.vectors] = index.vectorFileParts()
+        // a float16 vector's rows take half the bytes on disk (its values are float16 already)
+        files[d.files.vectors] = index.vectorFileParts(d.config.datatype === 'float16' ? 'float16' : 'float32')
       } else files[d.files.index] = d.index.serializeParts()
       const q = d.quantizer
       if (q?.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
