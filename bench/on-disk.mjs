@@ -44,7 +44,7 @@ import {
   SEEDS,
 } from './lib/synthetic.mjs'
 import { measure } from './lib/timing.mjs'
-import { bruteForce, topK } from './lib/truth.mjs'
+import { groundTruth } from './lib/truth.mjs'
 
 /**
  * @typedef {import('../dist/index.js').QuantizationConfig} QuantizationConfig
@@ -487,27 +487,6 @@ function spawnChild(engine, configPath) {
       resolvePromise({ engine, failed: `exit ${code}: ${err.trim().split('\n').slice(-6).join(' | ')}` })
     })
   })
-}
-
-/**
- * Ground truth rows (k ids per query): the shipped gt.i32, or brute force in float64 when --limit
- * subsampled the base (as bench/quantization.mjs).
- * @param {Dataset} ds
- * @param {number} nq
- * @param {number} k
- */
-function groundTruth(ds, nq, k) {
-  const truth = new Int32Array(nq * k)
-  if (ds.n < ds.totalN) {
-    const dist = bruteForce(ds.base, ds.dim, ds.metric === 'Cosine' ? 'cosine' : 'l2')
-    const buf = new Float64Array(ds.n)
-    for (let qi = 0; qi < nq; qi++)
-      truth.set(topK(dist(ds.queries.subarray(qi * ds.dim, (qi + 1) * ds.dim), buf), null, k), qi * k)
-    return { truth, source: `brute force in float64 over the first ${ds.n} base rows (--limit)` }
-  }
-  if (k > ds.gtK) throw new InvalidArgumentError(`--k ${k} exceeds the ${ds.gtK} ground-truth columns`)
-  for (let qi = 0; qi < nq; qi++) truth.set(ds.groundTruth.subarray(qi * ds.gtK, qi * ds.gtK + k), qi * k)
-  return { truth, source: "the dataset's shipped gt.i32" }
 }
 
 /**

@@ -15,7 +15,7 @@ import { createProgress } from '../dist/cli/progress.js'
 import { Quiver } from '../dist/index.js'
 import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
 import { measure } from './lib/timing.mjs'
-import { bruteForce, topK } from './lib/truth.mjs'
+import { groundTruth } from './lib/truth.mjs'
 
 /**
  * @typedef {import('../dist/index.js').QuantizationConfig} QuantizationConfig
@@ -82,27 +82,6 @@ function oversamplingList(v) {
       throw new InvalidArgumentError('each oversampling must be a number >= 1')
     return n
   })
-}
-
-/**
- * Ground truth rows (k ids per query): the shipped gt.i32, or brute force in float64 when --limit
- * subsampled the base.
- * @param {import('../dist/cli/datasets.js').Dataset} ds
- * @param {number} nq
- * @param {number} k
- */
-function groundTruth(ds, nq, k) {
-  const truth = new Int32Array(nq * k)
-  if (ds.n < ds.totalN) {
-    const dist = bruteForce(ds.base, ds.dim, ds.metric === 'Cosine' ? 'cosine' : 'l2')
-    const buf = new Float64Array(ds.n)
-    for (let qi = 0; qi < nq; qi++)
-      truth.set(topK(dist(ds.queries.subarray(qi * ds.dim, (qi + 1) * ds.dim), buf), null, k), qi * k)
-    return { truth, source: `brute force in float64 over the first ${ds.n} base rows (--limit)` }
-  }
-  if (k > ds.gtK) throw new InvalidArgumentError(`--k ${k} exceeds the ${ds.gtK} ground-truth columns`)
-  for (let qi = 0; qi < nq; qi++) truth.set(ds.groundTruth.subarray(qi * ds.gtK, qi * ds.gtK + k), qi * k)
-  return { truth, source: "the dataset's shipped gt.i32" }
 }
 
 /**

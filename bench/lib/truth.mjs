@@ -1,6 +1,7 @@
 // @ts-check
 // Exact (filtered) ground truth by brute force in float64, independent of the engines, and the
 // recall measure of the filtered benchmark (over the valid entries of -1-padded truth rows).
+import { InvalidArgumentError } from 'commander'
 
 /**
  * Brute-force distances from one query to every base row, lower = nearer, in float64.
@@ -132,4 +133,25 @@ export function truthAgreement(a, wa, b, wb, nq, k) {
     if (sa.size === sb.length && sb.every((x) => sa.has(x))) same++
   }
   return nq === 0 ? 1 : same / nq
+}
+
+/**
+ * Ground truth rows (k ids per query): the shipped gt.i32, or brute force in float64 when --limit
+ * subsampled the base.
+ * @param {import('../../dist/cli/datasets.js').Dataset} ds
+ * @param {number} nq
+ * @param {number} k
+ */
+export function groundTruth(ds, nq, k) {
+  const truth = new Int32Array(nq * k)
+  if (ds.n < ds.totalN) {
+    const dist = bruteForce(ds.base, ds.dim, ds.metric === 'Cosine' ? 'cosine' : 'l2')
+    const buf = new Float64Array(ds.n)
+    for (let qi = 0; qi < nq; qi++)
+      truth.set(topK(dist(ds.queries.subarray(qi * ds.dim, (qi + 1) * ds.dim), buf), null, k), qi * k)
+    return { truth, source: `brute force in float64 over the first ${ds.n} base rows (--limit)` }
+  }
+  if (k > ds.gtK) throw new InvalidArgumentError(`--k ${k} exceeds the ${ds.gtK} ground-truth columns`)
+  for (let qi = 0; qi < nq; qi++) truth.set(ds.groundTruth.subarray(qi * ds.gtK, qi * ds.gtK + k), qi * k)
+  return { truth, source: "the dataset's shipped gt.i32" }
 }
