@@ -847,7 +847,9 @@ export class Segment {
         const index = d.index as HnswIndex
         files[d.files.index] = index.serializeParts(true)
         // a float16 vector's rows take half the bytes on disk (its values are float16 already)
-        files[d.files.vectors] = index.vectorFileParts(d.config.datatype === 'float16' ? 'float16' : 'float32')
+        files[d.files.vectors] = index.vectorFileParts(
+          d.config.datatype === 'float16' ? 'float16' : 'float32',
+        )
       } else files[d.files.index] = d.index.serializeParts()
       const q = d.quantizer
       if (q?.trained) files[d.files.quantization] = q.serialize(d.index.coreExports, this.ids.length)
