@@ -2221,11 +2221,16 @@ export class EmbeddedCollection implements Collection {
     // the pool's segments are dispatched first, so their threads work while this one searches
     const order = segments.map((_, i) => i).sort((a, b) => Number(here(a)) - Number(here(b)))
     const found = new Array<SegmentSearchResult>(segments.length)
-    await Promise.all(
-      order.map(async (i) => {
-        found[i] = await segments[i]!.searchAsync(p.space.using, q, options, here(i))
-      }),
-    )
+    try {
+      await Promise.all(
+        order.map(async (i) => {
+          found[i] = await segments[i]!.searchAsync(p.space.using, q, options, here(i))
+        }),
+      )
+    } catch (err) {
+      this.assertOpen() // closed meanwhile (its files too): CLOSED, not the read that failed
+      throw err
+    }
     const results = segments.map((segment, i) => ({ segment, hits: found[i]! }))
     this.assertOpen()
     p.deadline.check()
