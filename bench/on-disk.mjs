@@ -32,7 +32,7 @@ import { loadDataset, loadQueries, readDescriptor, resolveDatasetsDir } from '..
 import { qpsAtRecall } from './lib/curves.mjs'
 import { loadHnswlib } from './lib/engines.mjs'
 import { diskBytes, peakTracker, settledRss } from './lib/memory.mjs'
-import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
+import { intList, log, oversamplingList, positiveInt, positiveNumber } from './lib/options.mjs'
 import {
   describeGenerator,
   ensureData,
@@ -72,16 +72,6 @@ function engineList(v) {
     if (!ENGINES.includes(e))
       throw new InvalidArgumentError(`unknown engine ${e} (known: ${ENGINES.join(', ')})`)
   return list
-}
-
-/** @param {string} v */
-function oversamplingList(v) {
-  return v.split(',').map((s) => {
-    const n = Number(s.trim())
-    if (!Number.isFinite(n) || n < 1)
-      throw new InvalidArgumentError('each oversampling must be a number >= 1')
-    return n
-  })
 }
 
 /** @param {string} v */

@@ -13,7 +13,7 @@ import { machineInfo } from '../dist/cli/bench.js'
 import { loadDataset, resolveDatasetsDir } from '../dist/cli/datasets.js'
 import { createProgress } from '../dist/cli/progress.js'
 import { Quiver } from '../dist/index.js'
-import { intList, log, positiveInt, positiveNumber } from './lib/options.mjs'
+import { intList, log, oversamplingList, positiveInt, positiveNumber } from './lib/options.mjs'
 import { measure } from './lib/timing.mjs'
 import { groundTruth } from './lib/truth.mjs'
 
@@ -72,16 +72,6 @@ function settingList(v) {
       throw new InvalidArgumentError(`unknown setting ${s} (known: ${Object.keys(SETTINGS).join(', ')})`)
   }
   return list
-}
-
-/** @param {string} v */
-function oversamplingList(v) {
-  return v.split(',').map((s) => {
-    const n = Number(s.trim())
-    if (!Number.isFinite(n) || n < 1)
-      throw new InvalidArgumentError('each oversampling must be a number >= 1')
-    return n
-  })
 }
 
 /**

@@ -23,3 +23,13 @@ export function positiveNumber(v) {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number')
   return n
 }
+
+/** A comma-separated list of oversampling factors, each a number >= 1. @param {string} v */
+export function oversamplingList(v) {
+  return v.split(',').map((s) => {
+    const n = Number(s.trim())
+    if (!Number.isFinite(n) || n < 1)
+      throw new InvalidArgumentError('each oversampling must be a number >= 1')
+    return n
+  })
+}
