@@ -445,11 +445,6 @@ export class Segment {
     return this.builtConfig.params?.onDiskPayload === true && this.ids.length > 0
   }
 
-  /** True while the payloads are in a payload file (`on_disk_payload`), not in memory. */
-  get payloadsOnDisk(): boolean {
-    return this.payloads.onDisk !== undefined
-  }
-
   /**
    * True when dense vector `d` would keep its vectors on disk in a sealed segment: `on_disk` set,
    * an HNSW graph, a trained quantizer (the graph is traversed on its codes) and at least one point.
@@ -462,13 +457,6 @@ export class Segment {
       d.quantizer?.trained === true &&
       stored > 0
     )
-  }
-
-  /** Dense vectors whose float32 vectors are on disk (their names). */
-  get vectorsOnDisk(): string[] {
-    const out: string[] = []
-    for (const d of this.dense.values()) if (d.vectorsFile !== undefined) out.push(d.name)
-    return out
   }
 
   /** Bytes of this segment's vector files' rows (vectors kept on disk, not in memory). */
@@ -495,7 +483,7 @@ export class Segment {
 
   /**
    * Moves the float32 vectors of every eligible dense vector (see `movesVectorsToDisk`) out of
-   * memory, onto the vector files a persist just wrote from `toFiles({ vectorsOnDisk: true })`:
+   * memory, onto the vector files a persist just wrote from `toFiles({ sealed: true })`:
    * `open(name)` opens the written file. Each such index is rebuilt in a fresh core (graph,
    * deletions and codes copied; the old core's memory is freed once nothing uses it). Content,
    * answers and `mutations` stay the same. Call it before the segment next changes.
